@@ -1,0 +1,81 @@
+// Config: the validated, immutable view of digestd.toml (CONFIG.md). Built only by
+// LoadConfig (config/config_loader.h); shared as shared_ptr<const Config> and never mutated,
+// so any thread may read it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace digestd {
+
+struct DaemonConfig {
+  std::string state_path;             // absolute
+  std::string timezone = "UTC";       // IANA zone
+  std::string log_level = "info";     // trace|debug|info|warn|error
+  std::string contact;                // appended to the User-Agent; may be empty
+  std::vector<std::string> alert_notify;
+  int retention_days = 90;
+};
+
+enum class FirstRun { kBaseline, kNotify, kLatest };
+
+struct SourceConfig {
+  std::string name;                   // [a-z0-9_-]+, unique
+  std::string kind;                   // markdown (hf-daily, arxiv, feed: later)
+  std::string url;                    // template: {date}, {date:%Y/%m/%d}
+  std::string schedule = "*/30 * * * *";
+  std::string timezone;               // resolved: the [daemon] timezone when not given
+  int lookback_days = 2;
+  int backfill_days = 7;
+  FirstRun first_run = FirstRun::kBaseline;
+  int first_run_latest = 0;           // N of "latest:N"
+  std::chrono::milliseconds timeout{30000};
+  std::uint64_t max_bytes = 20'000'000;
+  std::map<std::string, std::string> headers;  // secrets resolved
+  bool tls_verify = true;
+  int alert_after_failures = 5;
+  int alert_after_hours = 24;
+  bool enabled = true;
+};
+
+struct NotifierConfig {
+  std::string name;
+  std::string kind;                   // console | file (others: later)
+  std::string path;                   // file: absolute path of the JSON-lines file
+  int max_papers = 50;
+  bool enabled = true;
+};
+
+struct WatchConfig {
+  std::string name;
+  std::string query;                  // empty when not given
+  std::vector<std::string> keywords;
+  std::vector<std::string> authors;
+  std::vector<std::string> exclude;
+  std::optional<int> min_votes;
+  std::vector<std::string> sources;   // empty: all sources
+  std::vector<std::string> events = {"new", "threshold"};
+  std::vector<std::string> notify;
+  std::string delivery = "instant";
+  bool enabled = true;
+  int line = 0;                       // where the [[watch]] table starts, for messages
+  int column = 0;
+  std::string file;                   // the config file that defined it
+};
+
+struct Config {
+  std::string path;                   // the main config file, absolute
+  DaemonConfig daemon;
+  std::vector<SourceConfig> sources;
+  std::vector<NotifierConfig> notifiers;
+  std::vector<WatchConfig> watches;
+
+  const SourceConfig* FindSource(const std::string& name) const;
+  const NotifierConfig* FindNotifier(const std::string& name) const;
+};
+
+}  // namespace digestd

@@ -1,0 +1,72 @@
+// HttpClient: one transfer at a time over libcurl (http, https and file URLs), with the
+// limits every digestd transfer needs. Each call is independent; an HttpClient may be used
+// from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace digestd {
+
+struct HttpRequest {
+  std::string url;
+  std::string method = "GET";
+  std::string body;                                   // sent when non-empty
+  std::map<std::string, std::string> headers;
+  std::chrono::milliseconds timeout{30000};           // the whole transfer
+  std::chrono::milliseconds connect_timeout{10000};
+  std::uint64_t max_bytes = 20'000'000;               // enforced while receiving
+  bool tls_verify = true;
+  std::string user_agent;                             // empty: "digestd/VERSION"
+  std::string if_none_match;                          // ETag from the last 200
+  std::string if_modified_since;                      // Last-Modified from the last 200
+};
+
+enum class TransferError {
+  kNone,        // the transfer completed; look at `status`
+  kBadUrl,      // malformed URL or a scheme other than http, https, file
+  kDns,
+  kConnect,
+  kTls,
+  kTimeout,
+  kTooLarge,    // the body passed max_bytes
+  kRedirect,    // too many redirects, or one to a scheme other than http/https
+  kFile,        // a file:// URL that could not be read (a missing file is status 404)
+  kOther,
+};
+
+struct HttpResponse {
+  TransferError error = TransferError::kNone;
+  std::string error_message;          // names the URL and what happened, when error != kNone
+  long status = 0;                    // HTTP status; file:// gives 200, or 404 when missing
+  std::string body;
+  std::string content_type;
+  std::string etag;
+  std::string last_modified;
+  std::string retry_after;            // raw header value, when the server sent one
+  std::string effective_url;          // after redirects
+
+  bool ok() const { return error == TransferError::kNone && status >= 200 && status < 300; }
+};
+
+const char* TransferErrorName(TransferError e);
+
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Performs the transfer. Never throws; every failure comes back in the response.
+  HttpResponse Fetch(const HttpRequest& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace digestd
