@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -31,6 +32,10 @@ struct ConfigLoad {
 // Loads `path`. Every error found is reported (not only the first). Arbitrary bytes in the
 // file give diagnostics, never a crash. `config` is set only when there is no error.
 ConfigLoad LoadConfig(const std::string& path);
+
+// As LoadConfig, with `text` standing for the contents of `path` (which is not read; its
+// directory still anchors relative paths and includes, which are read from disk).
+ConfigLoad LoadConfigText(std::string_view text, const std::string& path);
 
 // The default config path: $DIGESTD_CONFIG, else /etc/digestd/digestd.toml when it exists,
 // else ./digestd.toml.

@@ -14,7 +14,9 @@
 
 namespace digestd {
 
-// One watch (CONFIG.md [[watch]]), independent of the config library.
+// One watch (CONFIG.md [[watch]]), independent of the config library. Keywords and excludes
+// are literal phrases compared after FoldText (core/text.h) with word boundaries at Latin/
+// Greek/Cyrillic ends; a trailing `*` makes a prefix term (`LLM*`), `\*` is a literal star.
 struct WatchSpec {
   std::string name;
   std::string query;                  // the query language (issue #4); empty when not given
@@ -27,7 +29,8 @@ struct WatchSpec {
   std::vector<std::string> notify;
 };
 
-// Why a watch fired: each selector that hit, as "keyword:sparsity" / "author:Torsten Hoefler".
+// Why a watch fired: each selector that hit, as "keyword:sparsity (title)" (one entry per
+// field: title, summary, tag) / "author:Torsten Hoefler"; keywords first, in spec order.
 struct WatchHit {
   std::size_t watch = 0;              // index into the specs given to Compile
   std::vector<std::string> terms;
@@ -36,7 +39,7 @@ struct WatchHit {
 class WatchMatcher {
  public:
   // Compiles the specs; fails with the watch's name and the bad term when a term is empty
-  // after normalisation.
+  // after normalisation, and with the watch's name when it has a query (not supported yet).
   static Result<WatchMatcher> Compile(std::vector<WatchSpec> specs);
 
   // The watches that fire for `paper` as seen by `source`: a positive selector matches,

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace digestd {
 
@@ -42,7 +43,7 @@ struct HttpResponse {
   TransferError error = TransferError::kNone;
   std::string error_message;          // names the URL and what happened, when error != kNone
   long status = 0;                    // HTTP status; file:// gives 200, or 404 when missing
-  std::string body;
+  std::string body;                   // the whole (decoded) body; empty when error != kNone
   std::string content_type;
   std::string etag;
   std::string last_modified;
@@ -52,7 +53,12 @@ struct HttpResponse {
   bool ok() const { return error == TransferError::kNone && status >= 200 && status < 300; }
 };
 
+// A stable lower-case name for logs and metrics: "none", "bad_url", "dns", "too_large", ...
 const char* TransferErrorName(TransferError e);
+
+// The URL without userinfo or fragment, with the values of secret-looking query parameters
+// (token, key, secret, pass, auth, sig, ...) replaced by REDACTED: safe for logs and messages.
+std::string RedactUrl(std::string_view url);
 
 class HttpClient {
  public:

@@ -1,0 +1,34 @@
+// Calendar dates and URL templates ({date}, {date:%Y/%m/%d}; CONFIG.md). Pure functions on
+// civil dates: time zones are the caller's business (daemon/). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace digestd {
+
+using Date = std::chrono::year_month_day;
+
+// "YYYY-MM-DD" → Date; nullopt unless it is exactly that form and a real date.
+std::optional<Date> ParseIsoDate(std::string_view text);
+std::string FormatIsoDate(Date date);
+
+// True when `url_template` contains a {date...} placeholder.
+bool HasDatePlaceholder(std::string_view url_template);
+
+// Replaces {date} with YYYY-MM-DD and {date:FORMAT} with strftime(FORMAT). Fails on an
+// unknown placeholder or an unbalanced brace, naming it.
+Result<std::string> ExpandUrlTemplate(std::string_view url_template, Date date);
+
+// The dates a dated source checks: `today` and the `lookback_days` before it, plus the
+// missed dates after `last_success` (exclusive) up to `backfill_days` back; newest first,
+// without repeats.
+std::vector<Date> DatesToCheck(Date today, int lookback_days, int backfill_days,
+                               std::optional<Date> last_success);
+
+}  // namespace digestd

@@ -1,0 +1,17 @@
+// Stable, non-cryptographic content hashes for change detection and ids. The values are
+// stored in the state database, so they must never change between versions. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace digestd {
+
+// 64-bit FNV-1a of `bytes`, continuing from `seed`.
+std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t seed = 0xcbf29ce484222325ULL);
+
+// 128 bits as 32 lowercase hex digits: two independent 64-bit hashes of `bytes`.
+std::string Hash128Hex(std::string_view bytes);
+
+}  // namespace digestd

@@ -1,0 +1,40 @@
+// JsonWriter: builds compact JSON text. Strings are escaped and made valid UTF-8 (invalid
+// bytes become U+FFFD), so any input yields valid JSON. One writer per document; not shared.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace digestd {
+
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view key);
+  JsonWriter& String(std::string_view value);
+  JsonWriter& StringOrNull(std::string_view value);  // null when empty (CONFIG.md)
+  JsonWriter& Int(std::int64_t value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+  JsonWriter& StringArray(const std::vector<std::string>& values);
+
+  const std::string& str() const { return out_; }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  void BeforeValue();
+
+  std::string out_;
+  std::vector<bool> first_;  // per open container: no element written yet
+  bool after_key_ = false;
+};
+
+// `value` as a JSON string literal, quotes included.
+std::string JsonQuote(std::string_view value);
+
+}  // namespace digestd

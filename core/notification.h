@@ -1,0 +1,45 @@
+// Notification: the neutral message the planner makes and every channel renders — one
+// event about one or more papers (or one alert about a source) for one notifier. Stored in
+// the outbox as NotificationToJson and rendered the same way at every attempt. Plain data.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/paper.h"
+
+namespace digestd {
+
+// A paper as one source reported it on one date.
+struct SourcedPaper {
+  Paper paper;
+  std::string source;
+  std::string date;                   // "YYYY-MM-DD"; empty when the source has none
+};
+
+struct Notification {
+  std::string id;                     // NotificationId(dedupe_key)
+  std::string dedupe_key;             // unique per (notifier, paper, event class, watches)
+  std::string notifier;
+  std::string kind = "instant";       // instant | digest | highlights | alert
+  std::string event;                  // new | updated | threshold | new_version |
+                                      // source_failing | source_recovered
+  std::vector<std::string> watches;
+  std::vector<SourcedPaper> papers;
+  std::string source;                 // alerts: the source concerned
+  std::string message;                // alerts: what happened
+};
+
+// The stable id of a notification: 32 hex digits derived from its dedupe key, so a dry run
+// shows the id a real run would use (CONFIG.md "JSON shapes").
+std::string NotificationId(std::string_view dedupe_key);
+
+// One JSON line per paper in the CONFIG.md `once --json` shape (one line with "paper": null
+// for an alert). Lines carry no trailing newline.
+std::vector<std::string> NotificationJsonLines(const Notification& notification);
+
+// The whole notification as one JSON object (the outbox's `message`): the same fields as
+// the lines, with "papers" as an array, plus "dedupe_key", "source" and "message".
+std::string NotificationToJson(const Notification& notification);
+
+}  // namespace digestd

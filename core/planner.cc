@@ -1,0 +1,165 @@
+#include "core/planner.h"
+
+#include <algorithm>
+
+#include "core/hash.h"
+
+namespace digestd {
+namespace {
+
+constexpr char kSep = '\x1f';  // cannot occur in names or keys taken from config or digests
+
+bool Has(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+struct WatchEvent {
+  std::string event;        // new | threshold | updated | new_version
+  std::string event_class;  // "paper" | "updated:HASH" | "version:vN"
+};
+
+// The events one watch gets for one paper, given what the source said before.
+std::vector<WatchEvent> EventsFor(const WatchSpec& watch, const Paper& paper,
+                                  const PriorSighting* prior, const std::string& hash) {
+  const bool votes_met = !watch.min_votes || (paper.votes && *paper.votes >= *watch.min_votes);
+  std::vector<WatchEvent> events;
+  if (!prior) {
+    if (votes_met && Has(watch.events, "new")) events.push_back({"new", "paper"});
+    return events;
+  }
+  const bool was_below = !prior->votes || *prior->votes < watch.min_votes.value_or(0);
+  if (watch.min_votes && votes_met && was_below && Has(watch.events, "threshold")) {
+    events.push_back({"threshold", "paper"});
+  }
+  if (!votes_met) return events;
+  if (prior->content_hash != hash && Has(watch.events, "updated")) {
+    events.push_back({"updated", "updated:" + hash});
+  }
+  if (!paper.version.empty() && paper.version != prior->version &&
+      Has(watch.events, "new_version")) {
+    events.push_back({"new_version", "version:" + paper.version});
+  }
+  return events;
+}
+
+// The papers a `latest:N` first run may notify: the N with most votes.
+std::set<std::string> LatestKeys(const std::vector<Paper>& papers, int n) {
+  std::vector<const Paper*> sorted;
+  for (const Paper& p : papers) sorted.push_back(&p);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Paper* a, const Paper* b) {
+    return a->votes.value_or(-1) > b->votes.value_or(-1);
+  });
+  std::set<std::string> keys;
+  for (int i = 0; i < n && i < int(sorted.size()); ++i) keys.insert(sorted[i]->key);
+  return keys;
+}
+
+}  // namespace
+
+std::string SightingContentHash(const Paper& paper) {
+  std::string text;
+  text += paper.title;
+  text += kSep;
+  text += paper.url;
+  text += kSep;
+  for (const auto& a : paper.authors) (text += a) += '\x1e';
+  text += kSep;
+  for (const auto& s : paper.summary) (text += s) += '\x1e';
+  return Hash128Hex(text);
+}
+
+std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
+                        std::string_view event_class, std::string_view watch) {
+  std::string key;
+  key.append(notifier).append(1, kSep).append(paper_key).append(1, kSep);
+  key.append(event_class).append(1, kSep).append(watch);
+  return key;
+}
+
+Plan PlanDigest(const PlanInput& in) {
+  Plan plan;
+  const auto& specs = in.matcher->specs();
+  const std::set<std::string> latest = in.first_run == FirstRunMode::kLatest
+                                           ? LatestKeys(*in.papers, in.latest_n)
+                                           : std::set<std::string>{};
+  std::set<std::string> seen_keys;
+  for (const Paper& paper : *in.papers) {
+    // A digest may list one paper twice (FORMATS.md: same id, other title); the first wins.
+    if (!seen_keys.insert(paper.key).second) continue;
+    const auto prior_it = in.prior->find(paper.key);
+    const PriorSighting* prior = prior_it == in.prior->end() ? nullptr : &prior_it->second;
+    const std::string hash = SightingContentHash(paper);
+
+    // (notifier, event class) -> the event and the watches that want it.
+    struct Pending {
+      std::string event;
+      std::vector<std::string> watches;
+    };
+    std::map<std::pair<std::string, std::string>, Pending> pending;
+
+    for (const WatchHit& hit : in.matcher->Match(paper, in.source)) {
+      const WatchSpec& watch = specs[hit.watch];
+      Decision base{.paper_key = paper.key, .watch = watch.name, .terms = hit.terms};
+      const auto events = EventsFor(watch, paper, prior, hash);
+      if (events.empty()) {
+        base.verdict = (watch.min_votes && !(paper.votes && *paper.votes >= *watch.min_votes))
+                           ? "below threshold"
+                           : "no event";
+        plan.decisions.push_back(base);
+        continue;
+      }
+      for (const WatchEvent& ev : events) {
+        Decision d = base;
+        d.event = ev.event;
+        if (in.first_run == FirstRunMode::kBaseline) {
+          d.verdict = "baseline";
+        } else if (in.first_run == FirstRunMode::kLatest && !latest.count(paper.key)) {
+          d.verdict = "not latest";
+        } else {
+          int routed = 0;
+          int already = 0;
+          for (const std::string& notifier : watch.notify) {
+            if (!in.enabled_notifiers.count(notifier)) continue;
+            ++routed;
+            const std::string key = NotifiedKey(notifier, paper.key, ev.event_class, watch.name);
+            if (in.notified->count(key)) {
+              ++already;
+              continue;
+            }
+            Pending& p = pending[{notifier, ev.event_class}];
+            // `new` outranks `threshold` when both watches fire in one class.
+            if (p.event.empty() || ev.event == "new") p.event = ev.event;
+            if (!Has(p.watches, watch.name)) p.watches.push_back(watch.name);
+          }
+          d.verdict = routed == 0         ? "notifier disabled"
+                      : already == routed ? "already sent"
+                                          : "notified";
+        }
+        plan.decisions.push_back(std::move(d));
+      }
+    }
+
+    for (auto& [target, p] : pending) {
+      const auto& [notifier, event_class] = target;
+      std::vector<std::string> sorted_watches = p.watches;
+      std::sort(sorted_watches.begin(), sorted_watches.end());
+      Notification n;
+      n.dedupe_key = notifier;
+      n.dedupe_key.append(1, kSep).append(paper.key).append(1, kSep).append(event_class);
+      for (const auto& w : sorted_watches) n.dedupe_key.append(1, kSep).append(w);
+      n.id = NotificationId(n.dedupe_key);
+      n.notifier = notifier;
+      n.kind = "instant";
+      n.event = p.event;
+      n.watches = p.watches;
+      n.papers.push_back({.paper = paper, .source = in.source, .date = in.date});
+      for (const auto& w : p.watches) {
+        plan.notified.push_back(NotifiedKey(notifier, paper.key, event_class, w));
+      }
+      plan.notifications.push_back(std::move(n));
+    }
+  }
+  return plan;
+}
+
+}  // namespace digestd

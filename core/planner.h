@@ -1,0 +1,71 @@
+// Diff and plan: one source's digest for one date, against what that source said before,
+// becomes events (new, updated, threshold, new_version), matched against the watches, and
+// the instant notifications to queue (DESIGN.md §2 steps 4-6). Pure; thread-compatible.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/notification.h"
+#include "core/paper.h"
+#include "core/watch.h"
+
+namespace digestd {
+
+// What a source said about a paper the last time, as far as diffing needs it.
+struct PriorSighting {
+  std::string content_hash;           // SightingContentHash of that sighting
+  std::optional<int> votes;
+  std::string version;
+};
+
+// Hash of the fields whose change makes an `updated` event: title, authors, summary, URL
+// (never votes).
+std::string SightingContentHash(const Paper& paper);
+
+// The key under which "watch W was told to notifier N about paper P for event class C" is
+// remembered, so nothing is sent twice (DESIGN.md §2 step 6).
+std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
+                        std::string_view event_class, std::string_view watch);
+
+enum class FirstRunMode {
+  kNotFirst,  // the source has run before: plan normally
+  kBaseline,  // record, notify nothing
+  kNotify,    // plan normally
+  kLatest,    // notify only the `latest_n` papers with most votes
+};
+
+struct PlanInput {
+  std::string source;
+  std::string date;
+  const std::vector<Paper>* papers = nullptr;
+  const std::map<std::string, PriorSighting>* prior = nullptr;  // by paper key
+  const std::set<std::string>* notified = nullptr;              // NotifiedKey values
+  const WatchMatcher* matcher = nullptr;
+  std::set<std::string> enabled_notifiers;                      // others are skipped
+  FirstRunMode first_run = FirstRunMode::kNotFirst;
+  int latest_n = 0;
+};
+
+// Why a (paper, watch) pair was or was not notified; `explain` prints these.
+struct Decision {
+  std::string paper_key;
+  std::string watch;
+  std::string event;                  // the event considered, or empty
+  std::string verdict;                // notified | already sent | below threshold | baseline |
+                                      // no event | not latest | notifier disabled
+  std::vector<std::string> terms;     // what hit
+};
+
+struct Plan {
+  std::vector<Notification> notifications;   // ids and dedupe keys filled in
+  std::vector<std::string> notified;         // NotifiedKey values the notifications cover
+  std::vector<Decision> decisions;
+};
+
+Plan PlanDigest(const PlanInput& input);
+
+}  // namespace digestd

@@ -1,0 +1,570 @@
+#include "store/state_store.h"
+
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+
+#include "core/json_writer.h"
+#include "core/paper_json.h"
+
+namespace digestd {
+namespace {
+
+// Migrations as data: step i brings the schema from version i to i + 1. Never edit a
+// shipped step; append a new one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE papers (
+  key         TEXT PRIMARY KEY,
+  first_seen  INTEGER NOT NULL,
+  first_source TEXT NOT NULL
+);
+CREATE TABLE sightings (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  title        TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  paper        TEXT NOT NULL,   -- the paper as the source said it (JSON, CONFIG.md shape)
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE TABLE sources (
+  name              TEXT PRIMARY KEY,
+  first_run_at      INTEGER,
+  last_success_at   INTEGER,
+  last_success_date TEXT NOT NULL DEFAULT '',
+  failures          INTEGER NOT NULL DEFAULT 0,
+  last_error        TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE fetch_state (
+  source        TEXT NOT NULL,
+  url           TEXT NOT NULL,
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url)
+) WITHOUT ROWID;
+CREATE TABLE notified (
+  key          TEXT PRIMARY KEY,
+  paper_key    TEXT NOT NULL,
+  created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_paper ON notified(paper_key);
+CREATE TABLE outbox (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+)sql",
+};
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+// A prepared statement with positional binding; reset on destruction of the wrapper.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    sqlite3_stmt* raw = nullptr;
+    prepared_ = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) == SQLITE_OK;
+    stmt_.reset(raw);
+  }
+  bool ok() const { return prepared_; }
+  Stmt& Bind(const std::string& v) {
+    sqlite3_bind_text(stmt_.get(), ++index_, v.data(), int(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(std::int64_t v) {
+    sqlite3_bind_int64(stmt_.get(), ++index_, v);
+    return *this;
+  }
+  Stmt& BindOptional(std::optional<std::int64_t> v) {
+    if (v) return Bind(*v);
+    sqlite3_bind_null(stmt_.get(), ++index_);
+    return *this;
+  }
+  // Makes the statement ready to bind and run again.
+  void Reset() {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+    index_ = 0;
+  }
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int Step() { return sqlite3_step(stmt_.get()); }
+  std::string Text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_.get(), col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           std::size_t(sqlite3_column_bytes(stmt_.get(), col)))
+             : std::string();
+  }
+  std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  std::optional<std::int64_t> OptInt(int col) const {
+    if (IsNull(col)) return std::nullopt;
+    return Int(col);
+  }
+  Error Fail(std::string_view what) const {
+    return Error{std::string(what) + ": " + sqlite3_errmsg(db_)};
+  }
+
+ private:
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt_;
+  bool prepared_ = false;
+  int index_ = 0;
+};
+
+// Runs a statement that returns no rows.
+Status Run(Stmt& stmt, std::string_view what) {
+  if (!stmt.ok()) return Unexpected(stmt.Fail(what));
+  if (stmt.Step() != SQLITE_DONE) return Unexpected(stmt.Fail(what));
+  return Ok();
+}
+
+std::string KeysJson(const std::vector<std::string>& keys) {
+  JsonWriter json;
+  json.StringArray(keys);
+  return json.Take();
+}
+
+std::string PaperJson(const Paper& paper) {
+  JsonWriter json;
+  json.BeginObject();
+  WritePaperMembers(json, paper);
+  json.EndObject();
+  return json.Take();
+}
+
+// The paper key inside a NotifiedKey (its second \x1f-separated field).
+std::string PaperKeyOf(const std::string& notified_key) {
+  const std::size_t a = notified_key.find('\x1f');
+  if (a == std::string::npos) return {};
+  const std::size_t b = notified_key.find('\x1f', a + 1);
+  return notified_key.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+}
+
+// Commits on Commit(); rolls back when destroyed without it.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  bool ok() const { return ok_; }
+  Status Commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Unexpected(std::string("commit: ") + sqlite3_errmsg(db_));
+    }
+    done_ = true;
+    return Ok();
+  }
+
+ private:
+  sqlite3* db_;
+  bool ok_ = false;
+  bool done_ = false;
+};
+
+OutboxRow ReadOutboxRow(const Stmt& s) {
+  return OutboxRow{.id = s.Text(0),
+                   .notifier = s.Text(1),
+                   .kind = s.Text(2),
+                   .event = s.Text(3),
+                   .state = s.Text(4),
+                   .message = s.Text(5),
+                   .attempts = int(s.Int(6)),
+                   .created_at = s.Int(7),
+                   .next_attempt_at = s.Int(8),
+                   .last_error = s.Text(9),
+                   .sent_at = s.OptInt(10)};
+}
+
+constexpr const char* kOutboxColumns =
+    "id, notifier, kind, event, state, message, attempts, created_at, next_attempt_at, "
+    "last_error, sent_at";
+
+}  // namespace
+
+void StateStore::DbDeleter::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+StateStore::StateStore(sqlite3* db) : db_(db) {}
+StateStore::~StateStore() = default;
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bool read_only) {
+  sqlite3* raw = nullptr;
+  const int flags = read_only ? SQLITE_OPEN_READONLY
+                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<StateStore> store(new StateStore(raw));
+  if (rc != SQLITE_OK) {
+    return Unexpected(path + ": cannot open state database: " +
+                      (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  if (!read_only) {
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                               "PRAGMA foreign_keys=ON"}) {
+      if (auto st = store->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
+    }
+    if (auto st = store->Migrate(); !st) return Unexpected(path + ": " + st.error().message);
+  } else if (store->SchemaVersion() > kSchemaVersion) {
+    return Unexpected(path + ": state database has schema version " +
+                      std::to_string(store->SchemaVersion()) + ", newer than this digestd (" +
+                      std::to_string(kSchemaVersion) + ")");
+  }
+  return store;
+}
+
+Status StateStore::Exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db_.get());
+    sqlite3_free(message);
+    return Unexpected(text);
+  }
+  return Ok();
+}
+
+int StateStore::SchemaVersion() const {
+  Stmt s(db_.get(), "PRAGMA user_version");
+  return s.ok() && s.Step() == SQLITE_ROW ? int(s.Int(0)) : -1;
+}
+
+Status StateStore::Migrate() {
+  const int have = SchemaVersion();
+  constexpr int kWant = int(std::size(kMigrations));
+  static_assert(kWant == kSchemaVersion);
+  if (have > kWant) {
+    return Unexpected("state database has schema version " + std::to_string(have) +
+                      ", newer than this digestd (" + std::to_string(kWant) +
+                      "); use a newer digestd or another state file");
+  }
+  for (int step = have; step < kWant; ++step) {
+    Transaction txn(db_.get());
+    if (!txn.ok()) return Unexpected(std::string("migration: ") + sqlite3_errmsg(db_.get()));
+    if (auto st = Exec(kMigrations[step]); !st) {
+      return Unexpected("migration to schema " + std::to_string(step + 1) + ": " +
+                        st.error().message);
+    }
+    const std::string bump = "PRAGMA user_version=" + std::to_string(step + 1);
+    if (auto st = Exec(bump.c_str()); !st) return st;
+    if (auto st = txn.Commit(); !st) return st;
+  }
+  return Ok();
+}
+
+Result<SourceState> StateStore::GetSourceState(const std::string& source) {
+  Stmt s(db_.get(),
+         "SELECT first_run_at, last_success_at, last_success_date, failures, last_error "
+         "FROM sources WHERE name = ?");
+  if (!s.ok()) return Unexpected(s.Fail("read source state"));
+  s.Bind(source);
+  SourceState state;
+  const int rc = s.Step();
+  if (rc == SQLITE_ROW) {
+    state.first_run_at = s.OptInt(0);
+    state.last_success_at = s.OptInt(1);
+    state.last_success_date = s.Text(2);
+    state.failures = int(s.Int(3));
+    state.last_error = s.Text(4);
+  } else if (rc != SQLITE_DONE) {
+    return Unexpected(s.Fail("read source state"));
+  }
+  return state;
+}
+
+Result<std::optional<FetchValidators>> StateStore::GetValidators(const std::string& source,
+                                                                 const std::string& url) {
+  Stmt s(db_.get(),
+         "SELECT etag, last_modified, body_hash FROM fetch_state WHERE source = ? AND url = ?");
+  if (!s.ok()) return Unexpected(s.Fail("read fetch state"));
+  s.Bind(source).Bind(url);
+  const int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<FetchValidators>();
+  if (rc != SQLITE_ROW) return Unexpected(s.Fail("read fetch state"));
+  return std::optional<FetchValidators>(
+      FetchValidators{.etag = s.Text(0), .last_modified = s.Text(1), .body_hash = s.Text(2)});
+}
+
+Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
+    const std::string& source, const std::vector<std::string>& keys) {
+  Stmt s(db_.get(),
+         "SELECT paper_key, content_hash, votes, version FROM sightings "
+         "WHERE source = ? AND paper_key IN (SELECT value FROM json_each(?))");
+  if (!s.ok()) return Unexpected(s.Fail("read sightings"));
+  s.Bind(source).Bind(KeysJson(keys));
+  std::map<std::string, PriorSighting> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    PriorSighting p{.content_hash = s.Text(1), .version = s.Text(3)};
+    if (auto v = s.OptInt(2)) p.votes = int(*v);
+    out.emplace(s.Text(0), std::move(p));
+  }
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read sightings"));
+  return out;
+}
+
+Result<std::set<std::string>> StateStore::LoadNotified(const std::vector<std::string>& keys) {
+  Stmt s(db_.get(),
+         "SELECT key FROM notified WHERE paper_key IN (SELECT value FROM json_each(?))");
+  if (!s.ok()) return Unexpected(s.Fail("read notified"));
+  s.Bind(KeysJson(keys));
+  std::set<std::string> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.insert(s.Text(0));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read notified"));
+  return out;
+}
+
+Status StateStore::CommitDigest(const DigestCommit& c) {
+  sqlite3* db = db_.get();
+  Transaction txn(db);
+  if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db));
+
+  Stmt paper(db, "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
+                 "ON CONFLICT(key) DO NOTHING");
+  Stmt sighting(db,
+                "INSERT INTO sightings(paper_key, source, date, title, url, votes, version, "
+                "paper, content_hash, first_seen, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(paper_key, source) DO UPDATE SET date = excluded.date, "
+                "title = excluded.title, url = excluded.url, votes = excluded.votes, "
+                "version = excluded.version, paper = excluded.paper, "
+                "content_hash = excluded.content_hash, seen_at = excluded.seen_at");
+  for (const Paper& p : c.papers) {
+    paper.Reset();
+    paper.Bind(p.key).Bind(c.now).Bind(c.source);
+    if (auto st = Run(paper, "record paper " + p.key); !st) return st;
+    sighting.Reset();
+    sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.title).Bind(p.url);
+    sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
+    sighting.Bind(p.version).Bind(PaperJson(p)).Bind(SightingContentHash(p));
+    sighting.Bind(c.now).Bind(c.now);
+    if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
+  }
+  Stmt notified(db, "INSERT INTO notified(key, paper_key, created_at) VALUES(?, ?, ?) "
+                    "ON CONFLICT(key) DO NOTHING");
+  for (const std::string& key : c.notified) {
+    notified.Reset();
+    notified.Bind(key).Bind(PaperKeyOf(key)).Bind(c.now);
+    if (auto st = Run(notified, "record notified"); !st) return st;
+  }
+  Stmt outbox(db,
+              "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
+              "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  for (const Notification& n : c.notifications) {
+    outbox.Reset();
+    outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
+    outbox.Bind(NotificationToJson(n)).Bind(c.now).Bind(c.now);
+    if (auto st = Run(outbox, "queue notification " + n.id); !st) return st;
+  }
+  Stmt fetch(db,
+             "INSERT INTO fetch_state(source, url, etag, last_modified, body_hash, last_success) "
+             "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(source, url) DO UPDATE SET "
+             "etag = excluded.etag, last_modified = excluded.last_modified, "
+             "body_hash = excluded.body_hash, last_success = excluded.last_success");
+  fetch.Bind(c.source).Bind(c.url).Bind(c.validators.etag).Bind(c.validators.last_modified);
+  fetch.Bind(c.validators.body_hash).Bind(c.now);
+  if (auto st = Run(fetch, "record fetch state"); !st) return st;
+  if (auto st = RecordFetchUnchanged(c.source, c.url, c.date, c.now, true); !st) return st;
+  return txn.Commit();
+}
+
+Status StateStore::RecordFetchUnchanged(const std::string& source, const std::string& url,
+                                        const std::string& date, std::int64_t now,
+                                        bool published) {
+  (void)url;
+  Stmt s(db_.get(),
+         "INSERT INTO sources(name, last_success_at, last_success_date, failures, last_error) "
+         "VALUES(?1, ?2, CASE WHEN ?4 THEN ?3 ELSE '' END, 0, '') "
+         "ON CONFLICT(name) DO UPDATE SET last_success_at = ?2, failures = 0, last_error = '', "
+         "last_success_date = CASE WHEN ?4 AND ?3 > last_success_date THEN ?3 "
+         "ELSE last_success_date END");
+  if (!s.ok()) return Unexpected(s.Fail("record source success"));
+  s.Bind(source).Bind(now).Bind(date).Bind(std::int64_t(published ? 1 : 0));
+  return Run(s, "record source success");
+}
+
+Status StateStore::RecordFetchFailure(const std::string& source, const std::string& error,
+                                      std::int64_t now) {
+  (void)now;
+  Stmt s(db_.get(),
+         "INSERT INTO sources(name, failures, last_error) VALUES(?1, 1, ?2) "
+         "ON CONFLICT(name) DO UPDATE SET failures = failures + 1, last_error = ?2");
+  s.Bind(source).Bind(error);
+  return Run(s, "record source failure");
+}
+
+Status StateStore::MarkFirstRunDone(const std::string& source, std::int64_t now) {
+  Stmt s(db_.get(),
+         "INSERT INTO sources(name, first_run_at) VALUES(?1, ?2) "
+         "ON CONFLICT(name) DO UPDATE SET first_run_at = COALESCE(first_run_at, ?2)");
+  s.Bind(source).Bind(now);
+  return Run(s, "record first run");
+}
+
+Result<std::vector<OutboxRow>> StateStore::DueOutbox(std::int64_t now, int limit) {
+  const std::string sql = std::string("SELECT ") + kOutboxColumns +
+                          " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
+                          "ORDER BY created_at, rowid LIMIT ?";
+  Stmt s(db_.get(), sql.c_str());
+  if (!s.ok()) return Unexpected(s.Fail("read outbox"));
+  s.Bind(now).Bind(std::int64_t(limit));
+  std::vector<OutboxRow> rows;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
+  return rows;
+}
+
+Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state_filter,
+                                                      int limit) {
+  const std::string sql = std::string("SELECT ") + kOutboxColumns +
+                          " FROM outbox WHERE (?1 = '' OR state = ?1) "
+                          "ORDER BY created_at DESC, rowid DESC LIMIT ?2";
+  Stmt s(db_.get(), sql.c_str());
+  if (!s.ok()) return Unexpected(s.Fail("read outbox"));
+  s.Bind(state_filter).Bind(std::int64_t(limit));
+  std::vector<OutboxRow> rows;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
+  return rows;
+}
+
+Status StateStore::MarkSent(const std::string& id, std::int64_t now,
+                            const std::string& remote_id) {
+  Stmt s(db_.get(),
+         "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?, "
+         "remote_id = ?, last_error = '' WHERE id = ?");
+  s.Bind(now).Bind(remote_id).Bind(id);
+  return Run(s, "mark sent " + id);
+}
+
+Status StateStore::MarkAttemptFailed(const std::string& id, const std::string& error,
+                                     std::optional<std::int64_t> next_attempt_at) {
+  Stmt s(db_.get(),
+         "UPDATE outbox SET attempts = attempts + 1, last_error = ?1, "
+         "state = CASE WHEN ?2 IS NULL THEN 'dead' ELSE 'pending' END, "
+         "next_attempt_at = COALESCE(?2, next_attempt_at) WHERE id = ?3");
+  s.Bind(error).BindOptional(next_attempt_at).Bind(id);
+  return Run(s, "mark failed " + id);
+}
+
+Result<bool> StateStore::RetryNow(const std::string& id, std::int64_t now) {
+  Stmt s(db_.get(),
+         "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
+         "WHERE id = ? AND state IN ('pending', 'dead')");
+  s.Bind(now).Bind(id);
+  if (auto st = Run(s, "retry " + id); !st) return Unexpected(st.error());
+  return sqlite3_changes(db_.get()) > 0;
+}
+
+Result<bool> StateStore::Drop(const std::string& id) {
+  Stmt s(db_.get(), "DELETE FROM outbox WHERE id = ?");
+  s.Bind(id);
+  if (auto st = Run(s, "drop " + id); !st) return Unexpected(st.error());
+  return sqlite3_changes(db_.get()) > 0;
+}
+
+Status StateStore::Prune(std::int64_t before) {
+  Transaction txn(db_.get());
+  if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db_.get()));
+  Stmt a(db_.get(), "DELETE FROM sightings WHERE seen_at < ?");
+  a.Bind(before);
+  if (auto st = Run(a, "prune sightings"); !st) return st;
+  Stmt b(db_.get(), "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < ?");
+  b.Bind(before);
+  if (auto st = Run(b, "prune outbox"); !st) return st;
+  return txn.Commit();
+}
+
+namespace {
+
+std::string Str(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::vector<std::string> Strings(const boost::json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  if (const auto* v = o.if_contains(key); v && v->is_array()) {
+    for (const auto& e : v->get_array()) {
+      if (e.is_string()) out.emplace_back(e.get_string());
+    }
+  }
+  return out;
+}
+
+SourcedPaper ReadPaper(const boost::json::object& o) {
+  SourcedPaper sp;
+  Paper& p = sp.paper;
+  p.key = Str(o, "key");
+  p.title = Str(o, "title");
+  p.url = Str(o, "url");
+  p.authors = Strings(o, "authors");
+  if (const auto* v = o.if_contains("authors_truncated"); v && v->is_bool()) {
+    p.authors_truncated = v->get_bool();
+  }
+  if (const auto* v = o.if_contains("votes"); v && v->is_int64()) p.votes = int(v->get_int64());
+  p.media_url = Str(o, "media_url");
+  p.summary = Strings(o, "summary");
+  p.tags = Strings(o, "tags");
+  p.version = Str(o, "version");
+  if (const auto* v = o.if_contains("extra"); v && v->is_object()) {
+    for (const auto& [k, e] : v->get_object()) {
+      if (e.is_string()) p.extra.emplace(std::string(k), std::string(e.get_string()));
+    }
+  }
+  sp.source = Str(o, "source");
+  sp.date = Str(o, "date");
+  return sp;
+}
+
+}  // namespace
+
+Result<Notification> ParseNotificationJson(std::string_view json) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return Unexpected("outbox message is not a JSON object");
+  const auto& o = v.get_object();
+  Notification n;
+  n.id = Str(o, "notification");
+  n.dedupe_key = Str(o, "dedupe_key");
+  n.notifier = Str(o, "notifier");
+  n.kind = Str(o, "kind");
+  n.event = Str(o, "event");
+  n.watches = Strings(o, "watches");
+  n.source = Str(o, "source");
+  n.message = Str(o, "message");
+  if (const auto* papers = o.if_contains("papers"); papers && papers->is_array()) {
+    for (const auto& p : papers->get_array()) {
+      if (p.is_object()) n.papers.push_back(ReadPaper(p.get_object()));
+    }
+  }
+  return n;
+}
+
+}  // namespace digestd

@@ -1,0 +1,127 @@
+// StateStore: digestd's SQLite state — papers, per-source sightings, fetch validators,
+// first-run marks, what was notified, and the outbox (DESIGN.md §8). WAL, synchronous=FULL,
+// versioned migrations. One StateStore per thread; other processes may read beside it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/notification.h"
+#include "core/planner.h"
+#include "core/result.h"
+
+struct sqlite3;
+
+namespace digestd {
+
+struct FetchValidators {
+  std::string etag;
+  std::string last_modified;
+  std::string body_hash;              // Hash128Hex of the last body parsed
+};
+
+// Everything one fetched digest changes, committed in ONE transaction (DESIGN.md §2 step 7).
+struct DigestCommit {
+  std::string source;
+  std::string url;
+  std::string date;                   // the digest's date ("" when undated)
+  std::int64_t now = 0;               // unix seconds
+  FetchValidators validators;
+  std::vector<Paper> papers;          // one per key
+  std::vector<std::string> notified;  // NotifiedKey values
+  std::vector<Notification> notifications;
+};
+
+struct OutboxRow {
+  std::string id;
+  std::string notifier;
+  std::string kind;
+  std::string event;
+  std::string state;                  // pending | sent | dead
+  std::string message;                // NotificationToJson
+  int attempts = 0;
+  std::int64_t created_at = 0;
+  std::int64_t next_attempt_at = 0;
+  std::string last_error;
+  std::optional<std::int64_t> sent_at;
+};
+
+struct SourceState {
+  std::optional<std::int64_t> first_run_at;   // set once the source's first run is done
+  std::optional<std::int64_t> last_success_at;
+  std::string last_success_date;      // newest digest date fetched successfully
+  int failures = 0;                   // consecutive
+  std::string last_error;
+};
+
+class StateStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating and migrating when `read_only` is false) the database at `path`;
+  // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
+  // when the file's schema is newer than this binary knows.
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& path,
+                                                  bool read_only = false);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  int SchemaVersion() const;
+
+  Result<SourceState> GetSourceState(const std::string& source);
+  Result<std::optional<FetchValidators>> GetValidators(const std::string& source,
+                                                       const std::string& url);
+
+  // The last sighting from `source` of each of `keys` that has one.
+  Result<std::map<std::string, PriorSighting>> LoadPriorSightings(
+      const std::string& source, const std::vector<std::string>& keys);
+  // The NotifiedKey values recorded for any of the papers `keys`.
+  Result<std::set<std::string>> LoadNotified(const std::vector<std::string>& keys);
+
+  // Commits a parsed digest with its planned notifications; outbox rows whose dedupe key
+  // exists already are left as they are. Also records the fetch as a success.
+  Status CommitDigest(const DigestCommit& commit);
+
+  // A fetch that needed no parsing (304, unchanged body, 404 "not published yet").
+  Status RecordFetchUnchanged(const std::string& source, const std::string& url,
+                              const std::string& date, std::int64_t now, bool published);
+  Status RecordFetchFailure(const std::string& source, const std::string& error,
+                            std::int64_t now);
+  // Marks the source's first run done (idempotent).
+  Status MarkFirstRunDone(const std::string& source, std::int64_t now);
+
+  // Outbox. Due = pending with next_attempt_at <= now, oldest first.
+  Result<std::vector<OutboxRow>> DueOutbox(std::int64_t now, int limit);
+  Result<std::vector<OutboxRow>> ListOutbox(const std::string& state_filter, int limit);
+  Status MarkSent(const std::string& id, std::int64_t now, const std::string& remote_id);
+  // Records a failed attempt: due again at `next_attempt_at`, or dead when it is nullopt.
+  Status MarkAttemptFailed(const std::string& id, const std::string& error,
+                           std::optional<std::int64_t> next_attempt_at);
+  // Makes a pending or dead row due now; false when no such row.
+  Result<bool> RetryNow(const std::string& id, std::int64_t now);
+  Result<bool> Drop(const std::string& id);
+
+  // Deletes sightings, and sent/dead outbox rows, older than `before` (unix seconds).
+  Status Prune(std::int64_t before);
+
+ private:
+  explicit StateStore(sqlite3* db);
+  Status Exec(const char* sql);
+  Status Migrate();
+
+  struct DbDeleter {
+    void operator()(sqlite3* db) const;
+  };
+  std::unique_ptr<sqlite3, DbDeleter> db_;
+};
+
+// Decodes an outbox `message` (NotificationToJson) back into a Notification.
+Result<Notification> ParseNotificationJson(std::string_view json);
+
+}  // namespace digestd

@@ -1,0 +1,325 @@
+// StateStore against a real SQLite file: migrations, diff inputs, one-transaction commits,
+// the outbox life cycle, and what a crash mid-commit leaves behind.
+#include "store/state_store.h"
+
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include "core/planner.h"
+#include "tests/support/temp_dir.h"
+
+namespace digestd {
+namespace {
+
+Paper MakePaper(const std::string& id, const std::string& title, std::optional<int> votes) {
+  Paper p;
+  p.key = "arxiv:" + id;
+  p.title = title;
+  p.url = "https://arxiv.org/abs/" + id;
+  p.authors = {"Ada Lovelace"};
+  p.summary = {"first bullet"};
+  p.votes = votes;
+  return p;
+}
+
+Notification MakeNotification(const std::string& notifier, const Paper& paper) {
+  Notification n;
+  n.notifier = notifier;
+  n.dedupe_key = notifier + "|" + paper.key + "|paper|w";
+  n.id = NotificationId(n.dedupe_key);
+  n.event = "new";
+  n.watches = {"w"};
+  n.papers.push_back({.paper = paper, .source = "hf-ko", .date = "2024-01-29"});
+  return n;
+}
+
+DigestCommit MakeCommit(std::vector<Paper> papers, std::int64_t now) {
+  DigestCommit c;
+  c.source = "hf-ko";
+  c.url = "file:///digests/2024-01-29.md";
+  c.date = "2024-01-29";
+  c.now = now;
+  c.validators.body_hash = "abc";
+  c.papers = std::move(papers);
+  return c;
+}
+
+// Runs one SQL statement on the file behind the store's back (fault injection, checks).
+int64_t Scalar(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  int64_t v = -1;
+  if (stmt && sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return v;
+}
+
+void ExecOn(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+TEST(StateStore, CreatesWalDatabaseAtCurrentSchema) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  store->reset();
+  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), StateStore::kSchemaVersion);
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST(StateStore, ReopeningKeepsStateAndDoesNotMigrateAgain) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2401.15024", "A", 3)}, 100)));
+  }
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  auto prior = (*store)->LoadPriorSightings("hf-ko", {"arxiv:2401.15024"});
+  ASSERT_TRUE(prior);
+  ASSERT_EQ(prior->size(), 1u);
+  EXPECT_EQ(prior->at("arxiv:2401.15024").votes, 3);
+}
+
+TEST(StateStore, RefusesNewerSchemaWithClearMessage) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  { ASSERT_TRUE(StateStore::Open(path)); }
+  ExecOn(path, "PRAGMA user_version = 99");
+  auto store = StateStore::Open(path);
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("schema version 99"), std::string::npos);
+  EXPECT_NE(store.error().message.find(path), std::string::npos);
+}
+
+TEST(StateStore, UnopenablePathNamesThePath) {
+  auto store = StateStore::Open("/nonexistent-dir/deeper/state.db");
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("/nonexistent-dir/deeper/state.db"), std::string::npos);
+}
+
+TEST(StateStore, PriorSightingsArePerSource) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2401.00001", "A", 1)}, 100)));
+  auto other = (*store)->LoadPriorSightings("hf", {"arxiv:2401.00001"});
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->empty());
+  auto same = (*store)->LoadPriorSightings("hf-ko", {"arxiv:2401.00001", "arxiv:none"});
+  ASSERT_TRUE(same);
+  ASSERT_EQ(same->size(), 1u);
+  EXPECT_EQ(same->at("arxiv:2401.00001").content_hash,
+            SightingContentHash(MakePaper("2401.00001", "A", 1)));
+}
+
+TEST(StateStore, SightingUpdatesReplaceTheSourcesLastWord) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2410.09342", "LLM$\\times$MR", 2)},
+                                                100)));
+  ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2410.09342", "LLMtimesMR", 9)}, 200)));
+  auto prior = (*store)->LoadPriorSightings("hf-ko", {"arxiv:2410.09342"});
+  ASSERT_TRUE(prior);
+  EXPECT_EQ(prior->at("arxiv:2410.09342").votes, 9);
+  EXPECT_EQ(prior->at("arxiv:2410.09342").content_hash,
+            SightingContentHash(MakePaper("2410.09342", "LLMtimesMR", 9)));
+}
+
+TEST(StateStore, OutboxRowsAreUniqueByDedupeKey) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notifications = {MakeNotification("me", p)};
+  c.notified = {NotifiedKey("me", p.key, "paper", "w")};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  auto due = (*store)->DueOutbox(100, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  auto notified = (*store)->LoadNotified({p.key});
+  ASSERT_TRUE(notified);
+  EXPECT_EQ(notified->count(NotifiedKey("me", p.key, "paper", "w")), 1u);
+}
+
+TEST(StateStore, OutboxMessageRoundTrips) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  Paper p = MakePaper("2401.15024", "SliceGPT: \"quotes\" and 한국어", std::nullopt);
+  p.authors_truncated = true;
+  p.tags = {"cs.LG"};
+  p.extra = {{"github", "https://github.com/x/y"}};
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notifications = {MakeNotification("me", p)};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  auto due = (*store)->DueOutbox(100, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  auto n = ParseNotificationJson(due->front().message);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(n->id, c.notifications[0].id);
+  EXPECT_EQ(n->dedupe_key, c.notifications[0].dedupe_key);
+  ASSERT_EQ(n->papers.size(), 1u);
+  EXPECT_EQ(n->papers[0].paper.title, p.title);
+  EXPECT_EQ(n->papers[0].paper.votes, std::nullopt);
+  EXPECT_TRUE(n->papers[0].paper.authors_truncated);
+  EXPECT_EQ(n->papers[0].paper.tags, p.tags);
+  EXPECT_EQ(n->papers[0].paper.extra, p.extra);
+  EXPECT_EQ(n->papers[0].source, "hf-ko");
+  EXPECT_EQ(NotificationJsonLines(*n), NotificationJsonLines(c.notifications[0]));
+}
+
+TEST(StateStore, OutboxLifeCycle) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  const Paper a = MakePaper("2401.00001", "A", 1);
+  const Paper b = MakePaper("2401.00002", "B", 1);
+  DigestCommit c = MakeCommit({a, b}, 100);
+  c.notifications = {MakeNotification("me", a), MakeNotification("me", b)};
+  auto committed = (*store)->CommitDigest(c);
+  ASSERT_TRUE(committed) << committed.error().message;
+  const std::string ida = c.notifications[0].id;
+  const std::string idb = c.notifications[1].id;
+
+  EXPECT_EQ((*store)->DueOutbox(99, 10)->size(), 0u) << "not due before it was created";
+  ASSERT_TRUE((*store)->MarkSent(ida, 101, "remote-1"));
+  ASSERT_TRUE((*store)->MarkAttemptFailed(idb, "connection refused", 500));
+  auto due = (*store)->DueOutbox(200, 10);
+  ASSERT_TRUE(due);
+  EXPECT_TRUE(due->empty());
+  due = (*store)->DueOutbox(500, 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().id, idb);
+  EXPECT_EQ(due->front().attempts, 1);
+  EXPECT_EQ(due->front().last_error, "connection refused");
+
+  ASSERT_TRUE((*store)->MarkAttemptFailed(idb, "still down", std::nullopt));
+  EXPECT_TRUE((*store)->DueOutbox(10'000, 10)->empty()) << "dead rows are not due";
+  auto dead = (*store)->ListOutbox("dead", 10);
+  ASSERT_EQ(dead->size(), 1u);
+
+  EXPECT_TRUE(*(*store)->RetryNow(idb, 600));
+  EXPECT_EQ((*store)->DueOutbox(600, 10)->size(), 1u);
+  EXPECT_FALSE(*(*store)->RetryNow(ida, 600)) << "a sent row is not retried";
+  EXPECT_FALSE(*(*store)->RetryNow("no-such-id", 600));
+  EXPECT_TRUE(*(*store)->Drop(idb));
+  EXPECT_FALSE(*(*store)->Drop(idb));
+  EXPECT_EQ((*store)->ListOutbox("", 10)->size(), 1u);
+}
+
+TEST(StateStore, FailedCommitLeavesNothingBehind) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  { ASSERT_TRUE(StateStore::Open(path)); }
+  // Fault injection: the outbox insert fails after papers and sightings were written.
+  ExecOn(path,
+         "CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox "
+         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notifications = {MakeNotification("me", p)};
+  c.notified = {NotifiedKey("me", p.key, "paper", "w")};
+  auto st = (*store)->CommitDigest(c);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("injected failure"), std::string::npos);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified"), 0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM fetch_state"), 0);
+  // The store stays usable after the failure.
+  ExecOn(path, "DROP TRIGGER fail_outbox");
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM outbox"), 1);
+}
+
+TEST(StateStore, SourceStateTracksRunsAndFailures) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  auto s = (*store)->GetSourceState("hf-ko");
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->first_run_at);
+  ASSERT_TRUE((*store)->RecordFetchFailure("hf-ko", "timeout", 10));
+  ASSERT_TRUE((*store)->RecordFetchFailure("hf-ko", "timeout", 20));
+  EXPECT_EQ((*store)->GetSourceState("hf-ko")->failures, 2);
+  ASSERT_TRUE((*store)->CommitDigest(MakeCommit({}, 30)));
+  ASSERT_TRUE((*store)->MarkFirstRunDone("hf-ko", 30));
+  ASSERT_TRUE((*store)->MarkFirstRunDone("hf-ko", 40));
+  s = (*store)->GetSourceState("hf-ko");
+  EXPECT_EQ(s->failures, 0);
+  EXPECT_EQ(s->first_run_at, 30);
+  EXPECT_EQ(s->last_success_date, "2024-01-29");
+  ASSERT_TRUE((*store)->RecordFetchUnchanged("hf-ko", "u", "2024-01-28", 50, true));
+  EXPECT_EQ((*store)->GetSourceState("hf-ko")->last_success_date, "2024-01-29")
+      << "an older date never moves last_success_date back";
+}
+
+TEST(StateStore, ValidatorsAreStoredPerUrl) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  DigestCommit c = MakeCommit({}, 30);
+  c.validators = {.etag = "\"v1\"", .last_modified = "Mon, 29 Jan 2024 00:00:00 GMT",
+                  .body_hash = "h"};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  auto v = (*store)->GetValidators("hf-ko", c.url);
+  ASSERT_TRUE(v);
+  ASSERT_TRUE(v->has_value());
+  EXPECT_EQ((*v)->etag, "\"v1\"");
+  EXPECT_EQ((*v)->body_hash, "h");
+  EXPECT_FALSE((*store)->GetValidators("hf-ko", "other")->has_value());
+}
+
+TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  const Paper p = MakePaper("2401.00001", "A", 1);
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notifications = {MakeNotification("me", p)};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  ASSERT_TRUE((*store)->Prune(50));
+  EXPECT_EQ((*store)->LoadPriorSightings("hf-ko", {p.key})->size(), 1u);
+  ASSERT_TRUE((*store)->Prune(1000));
+  EXPECT_EQ((*store)->LoadPriorSightings("hf-ko", {p.key})->size(), 0u);
+  EXPECT_EQ((*store)->ListOutbox("", 10)->size(), 1u) << "pending rows are never pruned";
+}
+
+TEST(StateStore, ReadOnlyOpenWorksBesideAWriter) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto writer = StateStore::Open(path);
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE((*writer)->CommitDigest(MakeCommit({MakePaper("2401.00001", "A", 1)}, 100)));
+  auto reader = StateStore::Open(path, /*read_only=*/true);
+  ASSERT_TRUE(reader) << reader.error().message;
+  EXPECT_EQ((*reader)->LoadPriorSightings("hf-ko", {"arxiv:2401.00001"})->size(), 1u);
+  EXPECT_FALSE((*reader)->MarkFirstRunDone("hf-ko", 1)) << "read-only must refuse writes";
+}
+
+TEST(StateStore, ParseNotificationJsonRejectsGarbage) {
+  EXPECT_FALSE(ParseNotificationJson("not json"));
+  EXPECT_FALSE(ParseNotificationJson("[1,2]"));
+  EXPECT_TRUE(ParseNotificationJson("{}"));
+}
+
+}  // namespace
+}  // namespace digestd
