@@ -1,0 +1,103 @@
+"""Shared helpers for the black-box tests: run the real digestd binary on configs and
+digests written to a temporary directory. Every call is bounded in time."""
+import json
+import os
+import subprocess
+import tempfile
+import textwrap
+import unittest
+
+DIGESTD = os.environ.get("DIGESTD", "digestd")
+TIMEOUT = 60
+
+
+def entry(arxiv_id, title, votes=10, authors="Ada Lovelace, Alan Turing", bullets=None):
+    """One digest entry in the canonical layout (FORMATS.md §1.2)."""
+    bullets = bullets or [f"{title}에 대한 요약 문장이다."]
+    vote_line = f"Vote: {votes}\n\n" if votes is not None else "Vote: -\n\n"
+    return (f"### [{title}](https://arxiv.org/abs/{arxiv_id})\n\n"
+            f"![](https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{arxiv_id}.png)\n\n"
+            f"{vote_line}Authors: {authors}\n\n" + "".join(f"- {b}\n" for b in bullets) + "\n")
+
+
+def digest(date, *entries):
+    return f"## Daily Papers ({date})\n\n" + "".join(entries)
+
+
+class DigestdCase(unittest.TestCase):
+    """A temp dir with digests/YYYY/MM/DD.md, a config, and helpers to run digestd."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="digestd-bb-")
+        self.dir = self._tmp.name
+        self.addCleanup(self._tmp.cleanup)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def write_digest(self, date, text):
+        y, m, d = date.split("-")
+        return self.write(f"digests/{y}/{m}/{d}.md", text)
+
+    def remove_digest(self, date):
+        y, m, d = date.split("-")
+        os.remove(os.path.join(self.dir, f"digests/{y}/{m}/{d}.md"))
+
+    def write_config(self, watches, first_run="baseline", lookback_days=0, extra_source="",
+                     notifiers=None, url=None):
+        url = url or "file://" + os.path.join(self.dir, "digests/{date:%Y/%m/%d}.md")
+        notifiers = notifiers or textwrap.dedent("""
+            [[notifier]]
+            name = "log"
+            kind = "file"
+            path = "matches.jsonl"
+
+            [[notifier]]
+            name = "screen"
+            kind = "console"
+            """)
+        text = textwrap.dedent(f"""
+            [daemon]
+            state = "state.db"
+            timezone = "UTC"
+
+            [[source]]
+            name = "hf-ko"
+            kind = "markdown"
+            url = "{url}"
+            lookback_days = {lookback_days}
+            first_run = "{first_run}"
+            """) + extra_source + notifiers + watches
+        return self.write("digestd.toml", text)
+
+    def run_digestd(self, *args, expect=None):
+        proc = subprocess.run([DIGESTD, *args], capture_output=True, text=True,
+                              timeout=TIMEOUT, cwd=self.dir)
+        if expect is not None:
+            self.assertEqual(proc.returncode, expect,
+                             f"digestd {' '.join(args)}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        return proc
+
+    def once(self, date, *extra, expect=0):
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", date, "--json", *extra, expect=expect)
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+    def matches_file(self):
+        path = os.path.join(self.dir, "matches.jsonl")
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+WATCH_ALL = """
+[[watch]]
+name = "everything about models"
+keywords = ["model"]
+notify = ["log"]
+"""

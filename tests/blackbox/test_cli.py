@@ -1,0 +1,80 @@
+"""The command line contract of CONFIG.md: exit codes, `check` diagnostics, `parse --json`."""
+import json
+import os
+import unittest
+
+from digestd_harness import DigestdCase, digest, entry
+
+
+class Cli(DigestdCase):
+    def test_version_and_help(self):
+        self.assertIn("digestd ", self.run_digestd("--version", expect=0).stdout)
+        self.assertIn("usage:", self.run_digestd("--help", expect=0).stdout)
+
+    def test_usage_errors_exit_2(self):
+        self.run_digestd(expect=2)
+        self.run_digestd("frobnicate", expect=2)
+        self.run_digestd("once", "--no-such-flag", expect=2)
+        self.run_digestd("parse", expect=2)
+
+    def test_check_accepts_a_good_config(self):
+        path = self.write_config('[[watch]]\nname = "w"\nkeywords = ["x"]\nnotify = ["log"]\n')
+        self.run_digestd("check", "--config", path, expect=0)
+
+    def test_check_rejects_with_file_line_col(self):
+        path = self.write_config('[[watch]]\nname = "w"\nkeywords = ["x"]\nnotify = ["nobody"]\n')
+        proc = self.run_digestd("check", "--config", path, expect=78)
+        self.assertRegex(proc.stderr, r"digestd\.toml:\d+:\d+: .*nobody")
+
+    def test_check_suggests_near_misses(self):
+        path = self.write_config('[[watch]]\nname = "w"\nkeyword = ["x"]\nnotify = ["log"]\n')
+        proc = self.run_digestd("check", "--config", path, expect=78)
+        self.assertIn("keywords", proc.stderr)
+
+    def test_once_with_bad_config_exits_78(self):
+        path = self.write("bad.toml", "[daemon\n")
+        self.run_digestd("once", "--config", path, expect=78)
+
+    def test_config_from_environment(self):
+        path = self.write_config('[[watch]]\nname = "w"\nkeywords = ["x"]\nnotify = ["log"]\n')
+        env = dict(os.environ, DIGESTD_CONFIG=path)
+        import subprocess
+        proc = subprocess.run([os.environ.get("DIGESTD", "digestd"), "check"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_parse_json_shape(self):
+        path = self.write("d.md", digest("2024-01-29",
+                                          entry("2401.15024", "SliceGPT: `code` and [IDK]", votes=None,
+                                                authors="A B, +, C D, A B")))
+        proc = self.run_digestd("parse", "--format", "markdown", path, "--json", expect=0)
+        out = json.loads(proc.stdout)
+        self.assertEqual(out["source"], path)
+        self.assertEqual(out["date"], "2024-01-29")
+        p = out["papers"][0]
+        self.assertEqual(set(p), {"key", "title", "url", "authors", "authors_truncated", "votes",
+                                  "media_url", "summary", "tags", "version", "extra"})
+        self.assertEqual(p["key"], "arxiv:2401.15024")
+        self.assertEqual(p["title"], "SliceGPT: `code` and [IDK]")
+        self.assertEqual(p["authors"], ["A B", "C D"])
+        self.assertTrue(p["authors_truncated"])
+        self.assertIsNone(p["votes"])
+        self.assertIsNone(p["version"])
+        self.assertEqual(p["tags"], [])
+        self.assertEqual(p["extra"], {})
+
+    def test_parse_missing_file_fails_clearly(self):
+        proc = self.run_digestd("parse", "--format", "markdown", "no-such.md", "--json", expect=1)
+        self.assertIn("no-such.md", proc.stderr)
+
+    def test_parse_arbitrary_bytes_gives_valid_json(self):
+        path = os.path.join(self.dir, "junk.md")
+        with open(path, "wb") as f:
+            f.write(b"## Daily Papers (2024-01-29)\n\n### [T\xff\xfe](https://arxiv.org/abs/2401.1)\n"
+                    + bytes(range(256)) + b"\n### [\n")
+        proc = self.run_digestd("parse", "--format", "markdown", path, "--json", expect=0)
+        json.loads(proc.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,208 @@
+"""`digestd once` end to end on the real binary: first run, restarts, appended and replaced
+digests, renamed papers, dry runs, failing sources and failing notifiers."""
+import json
+import os
+import unittest
+
+from digestd_harness import DigestdCase, WATCH_ALL, digest, entry
+
+D1 = "2024-01-29"
+
+
+def keys(lines):
+    return sorted({line["paper"]["key"] for line in lines})
+
+
+class FirstRun(DigestdCase):
+    def test_baseline_records_and_notifies_nothing(self):
+        self.write_config(WATCH_ALL)
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model of things")))
+        self.assertEqual(self.once(D1), [])
+        self.assertEqual(self.matches_file(), [])
+        # The next run sees the same digest: still nothing.
+        self.assertEqual(self.once(D1), [])
+
+    def test_notify_mode_notifies_everything_that_matches(self):
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model of things"),
+                                     entry("2401.00002", "Unrelated paper on birds")))
+        lines = self.once(D1)
+        self.assertEqual(keys(lines), ["arxiv:2401.00001"])
+        line = lines[0]
+        self.assertEqual(line["notifier"], "log")
+        self.assertEqual(line["kind"], "instant")
+        self.assertEqual(line["event"], "new")
+        self.assertEqual(line["watches"], ["everything about models"])
+        self.assertEqual(line["paper"]["source"], "hf-ko")
+        self.assertEqual(line["paper"]["date"], D1)
+        self.assertEqual(line["paper"]["url"], "https://arxiv.org/abs/2401.00001")
+        self.assertEqual(len(line["notification"]), 32)
+        # The file notifier wrote exactly the same lines.
+        self.assertEqual(self.matches_file(), lines)
+
+    def test_latest_n_notifies_only_the_top_voted(self):
+        self.write_config(WATCH_ALL, first_run="latest:2")
+        self.write_digest(D1, digest(D1, entry("2401.00001", "model one", votes=5),
+                                     entry("2401.00002", "model two", votes=50),
+                                     entry("2401.00003", "model three", votes=20)))
+        self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00002", "arxiv:2401.00003"])
+        self.assertEqual(self.once(D1), [])
+
+    def test_first_run_with_only_404_counts_as_done(self):
+        self.write_config(WATCH_ALL)
+        self.assertEqual(self.once(D1), [])
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model of things")))
+        self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00001"])
+
+
+class Diff(DigestdCase):
+    def setUp(self):
+        super().setUp()
+        self.write_config(WATCH_ALL, first_run="notify")
+
+    def test_restart_sends_nothing_twice(self):
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model")))
+        self.assertEqual(len(self.once(D1)), 1)
+        self.assertEqual(self.once(D1), [])
+        self.assertEqual(self.once(D1), [])
+        self.assertEqual(len(self.matches_file()), 1)
+
+    def test_appended_digest_notifies_only_the_appended_papers(self):
+        first = digest(D1, entry("2401.00001", "model A"), entry("2401.00002", "model B"))
+        self.write_digest(D1, first)
+        self.assertEqual(len(self.once(D1)), 2)
+        appended = first + digest(D1, entry("2401.00003", "model C"))
+        self.write_digest(D1, appended)
+        self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00003"])
+
+    def test_replaced_digest_notifies_the_new_papers(self):
+        self.write_digest(D1, digest(D1, entry("2401.00001", "model A"),
+                                     entry("2401.00002", "model B")))
+        self.once(D1)
+        self.write_digest(D1, digest(D1, entry("2401.00002", "model B"),
+                                     entry("2401.00004", "model D"),
+                                     entry("2401.00005", "model E")))
+        self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00004", "arxiv:2401.00005"])
+
+    def test_paper_under_another_title_is_not_new(self):
+        self.write_digest(D1, digest(D1, entry("2410.09342", "LLM$\\times$MapReduce model")))
+        self.assertEqual(len(self.once(D1)), 1)
+        d2 = "2024-01-30"
+        self.write_digest(d2, digest(d2, entry("2410.09342", "LLMtimesMapReduce model")))
+        self.assertEqual(self.once(d2), [])
+
+    def test_dry_run_commits_nothing(self):
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model")))
+        planned = self.once(D1, "--dry-run")
+        self.assertEqual(keys(planned), ["arxiv:2401.00001"])
+        self.assertEqual(self.matches_file(), [])
+        sent = self.once(D1)
+        # The dry run showed the very id the real run used.
+        self.assertEqual([l["notification"] for l in sent], [l["notification"] for l in planned])
+
+
+class Watches(DigestdCase):
+    def test_keywords_authors_exclude_min_votes_and_routing(self):
+        watches = """
+[[watch]]
+name = "sparsity"
+keywords = ["희소화", "sparsity"]
+authors = ["Torsten Hoefler"]
+exclude = ["survey"]
+notify = ["log"]
+
+[[watch]]
+name = "popular"
+keywords = ["decoding"]
+min_votes = 20
+notify = ["log", "screen"]
+"""
+        self.write_config(watches, first_run="notify")
+        self.write_digest(D1, digest(
+            D1,
+            entry("2401.00001", "Pruning big nets", bullets=["사후 훈련 희소화는 유망하다."]),
+            entry("2401.00002", "A paper", authors="Torsten  HOEFLER, Someone Else"),
+            entry("2401.00003", "A survey of sparsity"),
+            entry("2401.00004", "Fast decoding", votes=25),
+            entry("2401.00005", "Slow decoding", votes=3)))
+        lines = self.once(D1)
+        by_key = {}
+        for l in lines:
+            by_key.setdefault(l["paper"]["key"], set()).add((l["notifier"], tuple(l["watches"])))
+        self.assertEqual(by_key, {
+            "arxiv:2401.00001": {("log", ("sparsity",))},
+            "arxiv:2401.00002": {("log", ("sparsity",))},
+            "arxiv:2401.00004": {("log", ("popular",)), ("screen", ("popular",))},
+        })
+
+    def test_threshold_fires_once_when_votes_cross(self):
+        watches = """
+[[watch]]
+name = "popular"
+keywords = ["model"]
+min_votes = 20
+notify = ["log"]
+"""
+        self.write_config(watches, first_run="notify")
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model", votes=3)))
+        self.assertEqual(self.once(D1), [])
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model", votes=25)))
+        lines = self.once(D1)
+        self.assertEqual([(l["event"], l["paper"]["votes"]) for l in lines], [("threshold", 25)])
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model", votes=40)))
+        self.assertEqual(self.once(D1), [])
+
+
+class Failures(DigestdCase):
+    def test_failing_notifier_keeps_the_match_until_it_works(self):
+        notifiers = """
+[[notifier]]
+name = "log"
+kind = "file"
+path = "missing-dir/matches.jsonl"
+"""
+        self.write_config(WATCH_ALL, first_run="notify", notifiers=notifiers)
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model")))
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", D1, expect=1)
+        self.assertIn("missing-dir/matches.jsonl", proc.stderr)
+        listing = self.run_digestd("outbox", "list", "--config",
+                                   os.path.join(self.dir, "digestd.toml"), expect=0).stdout
+        self.assertIn("pending", listing)
+        row_id = listing.split()[0]
+        os.makedirs(os.path.join(self.dir, "missing-dir"))
+        self.run_digestd("outbox", "retry", row_id, "--config",
+                         os.path.join(self.dir, "digestd.toml"), expect=0)
+        self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                         "--date", D1, expect=0)
+        with open(os.path.join(self.dir, "missing-dir/matches.jsonl"), encoding="utf-8") as f:
+            lines = [json.loads(l) for l in f]
+        self.assertEqual([l["paper"]["key"] for l in lines], ["arxiv:2401.00001"])
+        self.assertEqual(lines[0]["notification"], row_id)
+
+    def test_malformed_digest_is_survived(self):
+        self.write_config(WATCH_ALL, first_run="notify")
+        garbage = digest(D1, "### [broken title without link\n\n- bullet\n\n",
+                         entry("2401.00001", "A model")) + "\x00\xff### [x](\n"
+        self.write_digest(D1, garbage)
+        lines = self.once(D1)
+        self.assertEqual(keys(lines), ["arxiv:2401.00001"])
+
+    def test_unreadable_source_fails_the_run_but_not_the_others(self):
+        extra = """
+[[source]]
+name = "broken"
+kind = "markdown"
+url = "http://127.0.0.1:1/digest.md"
+timeout = "2s"
+"""
+        self.write_config(WATCH_ALL, first_run="notify", extra_source=extra)
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model")))
+        lines = self.once(D1, expect=1)
+        self.assertEqual(keys(lines), ["arxiv:2401.00001"])
+        # The working source's state was committed: nothing again.
+        self.assertEqual(self.once(D1, expect=1), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
