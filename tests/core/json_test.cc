@@ -1,0 +1,82 @@
+// JsonWriter, the paper/digest shapes of CONFIG.md and notification lines.
+#include <gtest/gtest.h>
+
+#include "core/json_writer.h"
+#include "core/notification.h"
+#include "core/paper_json.h"
+
+namespace digestd {
+namespace {
+
+TEST(JsonWriter, EscapesAndRepairsUtf8) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+  EXPECT_EQ(JsonQuote("\xff"), "\"\xEF\xBF\xBD\"");
+  EXPECT_EQ(JsonQuote("한국어"), "\"한국어\"");
+}
+
+TEST(JsonWriter, NestsWithCommas) {
+  JsonWriter j;
+  j.BeginObject().Key("a").Int(1).Key("b").BeginArray().String("x").Null().Bool(true).EndArray();
+  j.Key("c").BeginObject().EndObject().EndObject();
+  EXPECT_EQ(j.str(), R"({"a":1,"b":["x",null,true],"c":{}})");
+}
+
+TEST(PaperJson, EmptyValuesAreNull) {
+  Digest d;
+  d.date = "2024-01-29";
+  Paper p;
+  p.key = "arxiv:2401.15024";
+  p.title = "T";
+  d.papers.push_back(p);
+  EXPECT_EQ(DigestToJson(d),
+            R"({"source":null,"date":"2024-01-29","papers":[{"key":"arxiv:2401.15024",)"
+            R"("title":"T","url":null,"authors":[],"authors_truncated":false,"votes":null,)"
+            R"("media_url":null,"summary":[],"tags":[],"version":null,"extra":{}}]})");
+}
+
+TEST(NotificationJson, OneLinePerPaperWithTheSameId) {
+  Notification n;
+  n.dedupe_key = "k";
+  n.id = NotificationId(n.dedupe_key);
+  n.notifier = "log";
+  n.event = "new";
+  n.watches = {"w"};
+  Paper a;
+  a.key = "arxiv:1";
+  Paper b;
+  b.key = "arxiv:2";
+  n.papers = {{.paper = a, .source = "s", .date = "2024-01-29"}, {.paper = b, .source = "s"}};
+  auto lines = NotificationJsonLines(n);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const auto& line : lines) {
+    EXPECT_EQ(line.rfind("{\"notification\":\"" + n.id + "\",\"notifier\":\"log\",\"kind\":"
+                         "\"instant\",\"event\":\"new\",\"watches\":[\"w\"],\"paper\":{",
+                         0),
+              0u)
+        << line;
+  }
+  EXPECT_NE(lines[0].find("\"source\":\"s\",\"date\":\"2024-01-29\"}"), std::string::npos);
+  EXPECT_NE(lines[1].find("\"date\":null"), std::string::npos);
+}
+
+TEST(NotificationJson, AlertHasNullPaperAndSource) {
+  Notification n;
+  n.id = NotificationId("alert");
+  n.notifier = "me";
+  n.kind = "alert";
+  n.event = "source_failing";
+  n.source = "hf";
+  n.message = "5 failures";
+  auto lines = NotificationJsonLines(n);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"paper\":null,\"source\":\"hf\""), std::string::npos);
+}
+
+TEST(NotificationId, StableHexOfTheKey) {
+  EXPECT_EQ(NotificationId("abc"), NotificationId("abc"));
+  EXPECT_NE(NotificationId("abc"), NotificationId("abd"));
+  EXPECT_EQ(NotificationId("abc").size(), 32u);
+}
+
+}  // namespace
+}  // namespace digestd

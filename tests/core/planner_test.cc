@@ -1,0 +1,213 @@
+// PlanDigest: events from diffs, thresholds, first-run modes, routing and deduplication.
+#include "core/planner.h"
+
+#include <gtest/gtest.h>
+
+namespace digestd {
+namespace {
+
+Paper MakePaper(const std::string& id, const std::string& title, std::optional<int> votes) {
+  Paper p;
+  p.key = "arxiv:" + id;
+  p.title = title;
+  p.url = "https://arxiv.org/abs/" + id;
+  p.authors = {"Torsten Hoefler"};
+  p.summary = {"희소화에 대한 요약"};
+  p.votes = votes;
+  return p;
+}
+
+WatchSpec Watch(const std::string& name, std::vector<std::string> keywords,
+                std::vector<std::string> notify) {
+  return WatchSpec{.name = name, .keywords = std::move(keywords), .notify = std::move(notify)};
+}
+
+class PlannerTest : public ::testing::Test {
+ protected:
+  Plan Run(std::vector<WatchSpec> specs, FirstRunMode mode = FirstRunMode::kNotFirst,
+           int latest_n = 0) {
+    auto matcher = WatchMatcher::Compile(std::move(specs));
+    EXPECT_TRUE(matcher) << matcher.error().message;
+    matcher_ = std::make_unique<WatchMatcher>(std::move(*matcher));
+    PlanInput in{.source = "hf-ko",
+                 .date = "2024-01-29",
+                 .papers = &papers_,
+                 .prior = &prior_,
+                 .notified = &notified_,
+                 .matcher = matcher_.get(),
+                 .enabled_notifiers = {"me", "team"},
+                 .first_run = mode,
+                 .latest_n = latest_n};
+    return PlanDigest(in);
+  }
+
+  std::vector<Paper> papers_;
+  std::map<std::string, PriorSighting> prior_;
+  std::set<std::string> notified_;
+  std::unique_ptr<WatchMatcher> matcher_;
+};
+
+TEST_F(PlannerTest, NewPaperMatchingAWatchIsNotifiedToEachNotifier) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT", 40), MakePaper("2401.00002", "Birds", 1)};
+  Plan plan = Run({Watch("sparsity", {"희소화"}, {"me", "team"})});
+  // Both papers carry the Korean keyword in their summary.
+  ASSERT_EQ(plan.notifications.size(), 4u);
+  EXPECT_EQ(plan.notifications[0].event, "new");
+  EXPECT_EQ(plan.notifications[0].kind, "instant");
+  EXPECT_EQ(plan.notifications[0].watches, std::vector<std::string>{"sparsity"});
+  EXPECT_EQ(plan.notified.size(), 4u);
+  EXPECT_EQ(plan.notifications[0].id, NotificationId(plan.notifications[0].dedupe_key));
+}
+
+TEST_F(PlannerTest, SeveralWatchesForOneNotifierMakeOneNotification) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT sparsity", 40)};
+  Plan plan = Run({Watch("a", {"sparsity"}, {"me"}), Watch("b", {"SliceGPT"}, {"me"})});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].watches, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(PlannerTest, AlreadyNotifiedWatchIsNotSentAgainButAnotherWatchStillIs) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT sparsity", 40)};
+  notified_ = {NotifiedKey("me", "arxiv:2401.15024", "paper", "a")};
+  Plan plan = Run({Watch("a", {"sparsity"}, {"me"}), Watch("b", {"SliceGPT"}, {"me"})});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].watches, std::vector<std::string>{"b"});
+  bool saw_already = false;
+  for (const Decision& d : plan.decisions) saw_already |= d.verdict == "already sent";
+  EXPECT_TRUE(saw_already);
+}
+
+TEST_F(PlannerTest, KnownPaperWithoutChangesFiresNothing) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT", 40)};
+  prior_["arxiv:2401.15024"] = {.content_hash = SightingContentHash(papers_[0]), .votes = 40};
+  EXPECT_TRUE(Run({Watch("a", {"SliceGPT"}, {"me"})}).notifications.empty());
+}
+
+TEST_F(PlannerTest, RenamedPaperIsUpdatedNotNewAndUpdatedIsOptIn) {
+  papers_ = {MakePaper("2410.09342", "LLMtimesMapReduce model", 5)};
+  prior_["arxiv:2410.09342"] = {.content_hash = SightingContentHash(MakePaper(
+                                    "2410.09342", "LLM$\\times$MapReduce model", 5)),
+                                .votes = 5};
+  EXPECT_TRUE(Run({Watch("a", {"model"}, {"me"})}).notifications.empty());
+  WatchSpec opt_in = Watch("a", {"model"}, {"me"});
+  opt_in.events = {"new", "updated"};
+  Plan plan = Run({opt_in});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].event, "updated");
+}
+
+TEST_F(PlannerTest, VotesAloneNeverMakeAnUpdate) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT", 90)};
+  prior_["arxiv:2401.15024"] = {.content_hash = SightingContentHash(papers_[0]), .votes = 40};
+  WatchSpec w = Watch("a", {"SliceGPT"}, {"me"});
+  w.events = {"new", "updated", "threshold", "new_version"};
+  EXPECT_TRUE(Run({w}).notifications.empty());
+}
+
+TEST_F(PlannerTest, MinVotesOnFirstSighting) {
+  papers_ = {MakePaper("2401.00001", "model low", 3), MakePaper("2401.00002", "model high", 30),
+             MakePaper("2401.00003", "model none", std::nullopt)};
+  WatchSpec w = Watch("popular", {"model"}, {"me"});
+  w.min_votes = 20;
+  Plan plan = Run({w});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].papers[0].paper.key, "arxiv:2401.00002");
+  int below = 0;
+  for (const Decision& d : plan.decisions) below += d.verdict == "below threshold";
+  EXPECT_EQ(below, 2);
+}
+
+TEST_F(PlannerTest, ThresholdFiresWhenVotesCrossAndOnlyOnce) {
+  WatchSpec w = Watch("popular", {"model"}, {"me"});
+  w.min_votes = 20;
+  papers_ = {MakePaper("2401.00001", "model", 25)};
+  prior_["arxiv:2401.00001"] = {.content_hash = SightingContentHash(papers_[0]), .votes = 3};
+  Plan plan = Run({w});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].event, "threshold");
+  // Recorded as notified, the same crossing seen again is not sent twice.
+  notified_.insert(plan.notified.begin(), plan.notified.end());
+  EXPECT_TRUE(Run({w}).notifications.empty());
+  // Votes dropping and rising again do not fire either (already above, then notified).
+  prior_["arxiv:2401.00001"].votes = 10;
+  EXPECT_TRUE(Run({w}).notifications.empty());
+}
+
+TEST_F(PlannerTest, ThresholdNotInEventsDoesNotFire) {
+  WatchSpec w = Watch("popular", {"model"}, {"me"});
+  w.min_votes = 20;
+  w.events = {"new"};
+  papers_ = {MakePaper("2401.00001", "model", 25)};
+  prior_["arxiv:2401.00001"] = {.content_hash = SightingContentHash(papers_[0]), .votes = 3};
+  EXPECT_TRUE(Run({w}).notifications.empty());
+}
+
+TEST_F(PlannerTest, NewVersionIsOptIn) {
+  papers_ = {MakePaper("2401.00001", "model", 5)};
+  papers_[0].version = "v2";
+  prior_["arxiv:2401.00001"] = {.content_hash = SightingContentHash(papers_[0]), .votes = 5,
+                                .version = "v1"};
+  EXPECT_TRUE(Run({Watch("a", {"model"}, {"me"})}).notifications.empty());
+  WatchSpec w = Watch("a", {"model"}, {"me"});
+  w.events = {"new_version"};
+  Plan plan = Run({w});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].event, "new_version");
+}
+
+TEST_F(PlannerTest, BaselineRecordsDecisionsButNotifiesNothing) {
+  papers_ = {MakePaper("2401.00001", "model", 5)};
+  Plan plan = Run({Watch("a", {"model"}, {"me"})}, FirstRunMode::kBaseline);
+  EXPECT_TRUE(plan.notifications.empty());
+  EXPECT_TRUE(plan.notified.empty());
+  ASSERT_EQ(plan.decisions.size(), 1u);
+  EXPECT_EQ(plan.decisions[0].verdict, "baseline");
+}
+
+TEST_F(PlannerTest, LatestNotifiesTheTopVotedOnly) {
+  papers_ = {MakePaper("2401.00001", "model", 5), MakePaper("2401.00002", "model", 50),
+             MakePaper("2401.00003", "model", std::nullopt),
+             MakePaper("2401.00004", "model", 20)};
+  Plan plan = Run({Watch("a", {"model"}, {"me"})}, FirstRunMode::kLatest, 2);
+  std::set<std::string> keys;
+  for (const auto& n : plan.notifications) keys.insert(n.papers[0].paper.key);
+  EXPECT_EQ(keys, (std::set<std::string>{"arxiv:2401.00002", "arxiv:2401.00004"}));
+}
+
+TEST_F(PlannerTest, DisabledNotifiersAreSkipped) {
+  papers_ = {MakePaper("2401.00001", "model", 5)};
+  Plan plan = Run({Watch("a", {"model"}, {"gone"})});
+  EXPECT_TRUE(plan.notifications.empty());
+  ASSERT_EQ(plan.decisions.size(), 1u);
+  EXPECT_EQ(plan.decisions[0].verdict, "notifier disabled");
+}
+
+TEST_F(PlannerTest, DuplicateKeysInOneDigestArePlannedOnce) {
+  papers_ = {MakePaper("2410.09342", "LLM$\\times$MapReduce model", 5),
+             MakePaper("2410.09342", "LLMtimesMapReduce model", 5)};
+  Plan plan = Run({Watch("a", {"model"}, {"me"})});
+  ASSERT_EQ(plan.notifications.size(), 1u);
+  EXPECT_EQ(plan.notifications[0].papers[0].paper.title, "LLM$\\times$MapReduce model");
+}
+
+TEST_F(PlannerTest, DedupeKeysAreStableAndDistinct) {
+  papers_ = {MakePaper("2401.00001", "model", 5)};
+  Plan a = Run({Watch("a", {"model"}, {"me", "team"})});
+  Plan b = Run({Watch("a", {"model"}, {"me", "team"})});
+  ASSERT_EQ(a.notifications.size(), 2u);
+  EXPECT_EQ(a.notifications[0].id, b.notifications[0].id);
+  EXPECT_NE(a.notifications[0].id, a.notifications[1].id);
+}
+
+TEST(SightingContentHash, IgnoresVotesAndVersion) {
+  Paper a = MakePaper("2401.00001", "model", 5);
+  Paper b = a;
+  b.votes = 99;
+  b.version = "v3";
+  EXPECT_EQ(SightingContentHash(a), SightingContentHash(b));
+  b.summary.push_back("more");
+  EXPECT_NE(SightingContentHash(a), SightingContentHash(b));
+}
+
+}  // namespace
+}  // namespace digestd

@@ -1,0 +1,36 @@
+#include "core/utf8.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace digestd {
+namespace {
+
+TEST(Utf8, ReplacesEveryKindOfInvalidSequence) {
+  const std::string kReplacement = "\xEF\xBF\xBD";
+  EXPECT_EQ(ToValidUtf8("ok 한"), "ok 한");
+  EXPECT_EQ(ToValidUtf8("\x80"), kReplacement);                    // stray continuation
+  EXPECT_EQ(ToValidUtf8("\xC0\xAF"), kReplacement + kReplacement);  // overlong
+  EXPECT_EQ(ToValidUtf8("\xED\xA0\x80"), kReplacement + kReplacement + kReplacement);  // surrogate
+  EXPECT_EQ(ToValidUtf8("\xF4\x90\x80\x80").size(), 4 * kReplacement.size());  // > U+10FFFF
+  EXPECT_EQ(ToValidUtf8("a\xE2\x82"), "a" + kReplacement + kReplacement);     // truncated
+}
+
+TEST(Utf8, RandomBytesAlwaysComeOutValid) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s(rng() % 64, '\0');
+    for (char& c : s) c = char(rng());
+    EXPECT_TRUE(IsValidUtf8(ToValidUtf8(s)));
+  }
+}
+
+TEST(Utf8, CollapseAndTrim) {
+  EXPECT_EQ(CollapseWhitespace("  a \t\n b  "), "a b");
+  EXPECT_EQ(Trim("\t x \n"), "x");
+  EXPECT_EQ(CollapseWhitespace(""), "");
+}
+
+}  // namespace
+}  // namespace digestd
