@@ -18,6 +18,7 @@
 #include "core/paper_json.h"
 #include "daemon/cycle.h"
 #include "daemon/logging.h"
+#include "daemon/service.h"
 #include "fetchers/markdown_parser.h"
 #include "net/http_client.h"
 #include "store/state_store.h"
@@ -296,7 +297,10 @@ int RunCli(int argc, char** argv) {
   if (cmd == "parse") return Parse(*args);
   if (cmd == "once") return Once(*args);
   if (cmd == "outbox") return Outbox(*args);
-  if (cmd == "run" || cmd == "explain" || cmd == "test-notify" || cmd == "status") {
+  if (cmd == "run") {
+    return RunService(args->Has("--config") ? args->Get("--config") : DefaultConfigPath());
+  }
+  if (cmd == "explain" || cmd == "test-notify" || cmd == "status") {
     std::cerr << "digestd: '" << cmd << "' is not supported yet\n";
     return kExitUsage;
   }

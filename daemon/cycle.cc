@@ -118,6 +118,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
 
   for (const SourceConfig& source : config.sources) {
     if (!source.enabled) continue;
+    if (!options.only_sources.empty() && !options.only_sources.count(source.name)) continue;
     if (!source.tls_verify) {
       spdlog::warn("source {}: TLS verification is off (tls_verify = false)", source.name);
     }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct CycleOptions {
   bool dry_run = false;               // plan and print; commit and deliver nothing
   bool json = false;                  // print JSON lines of planned/sent notifications
   std::int64_t now = 0;               // unix seconds
+  std::set<std::string> only_sources; // when not empty: fetch these sources only
 };
 
 struct CycleReport {

@@ -439,6 +439,12 @@ Result<std::vector<OutboxRow>> StateStore::DueOutbox(std::int64_t now, int limit
   return rows;
 }
 
+Result<std::optional<std::int64_t>> StateStore::NextAttemptAt() {
+  Stmt s(db_.get(), "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  if (!s.ok() || s.Step() != SQLITE_ROW) return Unexpected(s.Fail("read outbox"));
+  return s.OptInt(0);
+}
+
 Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state_filter,
                                                       int limit) {
   const std::string sql = std::string("SELECT ") + kOutboxColumns +

@@ -98,6 +98,8 @@ class StateStore {
 
   // Outbox. Due = pending with next_attempt_at <= now, oldest first.
   Result<std::vector<OutboxRow>> DueOutbox(std::int64_t now, int limit);
+  // When the earliest pending row is due (unix seconds); nullopt when none is pending.
+  Result<std::optional<std::int64_t>> NextAttemptAt();
   Result<std::vector<OutboxRow>> ListOutbox(const std::string& state_filter, int limit);
   Status MarkSent(const std::string& id, std::int64_t now, const std::string& remote_id);
   // Records a failed attempt: due again at `next_attempt_at`, or dead when it is nullopt.

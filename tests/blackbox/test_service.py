@@ -1,0 +1,92 @@
+"""`digestd run` as a service: the real binary with real signals. It runs every source at
+start, stays up on a bad reload, wakes on SIGUSR1, refuses a second instance on the same
+state, and exits 0 on SIGTERM."""
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Service(DigestdCase):
+    def start(self):
+        proc = subprocess.Popen([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=self.dir)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def stop(self, proc):
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        return proc.returncode, out, err
+
+    def today(self):
+        return time.strftime("%Y-%m-%d", time.gmtime())
+
+    def test_runs_at_start_reloads_and_stops_cleanly(self):
+        today = self.today()
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(today, digest(today, entry("2401.00001", "A model")))
+        proc = self.start()
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 1), "first cycle at start")
+
+        # A broken config on SIGHUP is refused; the daemon keeps running the old one.
+        good = open(os.path.join(self.dir, "digestd.toml"), encoding="utf-8").read()
+        self.write("digestd.toml", good + "\n[[watch]\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIsNone(proc.poll(), "daemon died on a bad reload")
+
+        # A second instance on the same state refuses to start.
+        self.write("digestd.toml", good)
+        second = subprocess.run([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
+                                capture_output=True, text=True, timeout=20, cwd=self.dir)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("another digestd run", second.stderr)
+
+        # A good config on SIGHUP is taken.
+        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        self.assertIsNone(proc.poll())
+        code, _, err = self.stop(proc)
+        self.assertEqual(code, 0, err)
+        self.assertIn("has errors; keeping the running configuration", err)
+        self.assertIn("configuration reloaded", err)
+        # Nothing was sent twice across the reloads.
+        self.assertEqual(len(self.matches_file()), 1)
+
+    def test_restart_does_not_duplicate(self):
+        today = self.today()
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(today, digest(today, entry("2401.00001", "A model")))
+        proc = self.start()
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 1))
+        self.assertEqual(self.stop(proc)[0], 0)
+        proc = self.start()
+        time.sleep(1.0)
+        self.assertEqual(self.stop(proc)[0], 0)
+        self.assertEqual(len(self.matches_file()), 1)
+
+    def test_bad_config_at_start_exits_78(self):
+        self.write("digestd.toml", "[daemon]\nstate = 5\n")
+        proc = subprocess.run([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
+                              capture_output=True, text=True, timeout=20)
+        self.assertEqual(proc.returncode, 78)
+        self.assertRegex(proc.stderr, r"digestd\.toml:2:\d+:")
+
+
+if __name__ == "__main__":
+    unittest.main()
