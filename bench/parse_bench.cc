@@ -1,0 +1,28 @@
+// Markdown digest parsing: a typical 50-paper day and a 10,000-paper stress digest
+// (DESIGN.md §5: chunked cmark-gfm keeps memory bounded).
+#include <benchmark/benchmark.h>
+
+#include "bench/synthetic.h"
+#include "fetchers/markdown_parser.h"
+
+namespace digestd::bench {
+namespace {
+
+void BM_ParseMarkdown(benchmark::State& state) {
+  const std::string text = MarkdownDigest(int(state.range(0)));
+  std::size_t papers = 0;
+  for (auto _ : state) {
+    ParseResult r = ParseMarkdownDigest(text);
+    papers = r.digest.papers.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(text.size()));
+  state.counters["papers/s"] = benchmark::Counter(double(papers) * double(state.iterations()),
+                                                  benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ParseMarkdown)->Arg(50)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace digestd::bench
+
+BENCHMARK_MAIN();

@@ -1,0 +1,23 @@
+// Synthetic inputs for the benchmarks: digests in the canonical markdown layout
+// (FORMATS.md §1.2) and watch sets, generated deterministically from a seed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/watch.h"
+
+namespace digestd::bench {
+
+// A digest of `papers` entries (about 1 KB each: title, image, votes, authors, three Korean
+// bullets mixed with English terms) dated `date`.
+std::string MarkdownDigest(int papers, const std::string& date = "2024-01-29",
+                           unsigned seed = 1);
+
+// `count` keyword watches drawn from the same vocabulary, so some of them hit.
+std::vector<WatchSpec> KeywordWatches(int count, unsigned seed = 2);
+
+// The vocabulary the generators draw from.
+const std::vector<std::string>& Vocabulary();
+
+}  // namespace digestd::bench
