@@ -11,6 +11,14 @@ namespace digestd {
 // Parses `bytes` (any bytes: invalid UTF-8 becomes U+FFFD). Entries that cannot be read are
 // skipped with a warning naming their line; the rest is kept. `digest.source` is left empty
 // for the caller to fill; `digest.date` is the first `## Daily Papers (DATE)` header's date.
+// Entries are the `### ` sections under a day header (or before any `## ` heading); any
+// other `## ` heading (README wrapper: License, Citation, ...) ends them. Each summary item
+// is one top-level bullet as written, without its marker; the lines after it that are not
+// top-level bullets (nested or indented bullets, `1)` lines, stray paragraphs) are appended
+// to it, each on its own line after a '\n', as written minus trailing blanks; blank lines
+// are dropped. Lines before an entry's first bullet that are not media, `Vote:` or
+// `Authors:` are ignored. An entry longer than 256 KiB is skipped with a warning; an
+// unreadable `Vote:`, an empty URL (entry kept, empty key) and a dateless day header warn.
 ParseResult ParseMarkdownDigest(std::string_view bytes);
 
 }  // namespace digestd

@@ -1,0 +1,446 @@
+#include "fetchers/markdown_parser.h"
+
+#include <cmark-gfm.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/identity.h"
+#include "core/utf8.h"
+
+namespace digestd {
+namespace {
+
+// An entry bigger than this is no digest entry (the largest real one, 663 authors, is
+// ~15 KB); refusing it bounds cmark's worst-case time on hostile input.
+constexpr std::size_t kMaxEntryBytes = 256 * 1024;
+// How much offending text a warning quotes.
+constexpr std::size_t kMaxQuotedBytes = 160;
+
+struct CmarkParserDeleter {
+  void operator()(cmark_parser* parser) const { cmark_parser_free(parser); }
+};
+struct CmarkNodeDeleter {
+  void operator()(cmark_node* node) const { cmark_node_free(node); }
+};
+struct CmarkIterDeleter {
+  void operator()(cmark_iter* iter) const { cmark_iter_free(iter); }
+};
+using CmarkParserPtr = std::unique_ptr<cmark_parser, CmarkParserDeleter>;
+using CmarkNodePtr = std::unique_ptr<cmark_node, CmarkNodeDeleter>;
+using CmarkIterPtr = std::unique_ptr<cmark_iter, CmarkIterDeleter>;
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view TrimRight(std::string_view text) {
+  while (!text.empty() && IsBlank(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+std::string_view TrimLeft(std::string_view text) {
+  while (!text.empty() && IsBlank(text.front())) text.remove_prefix(1);
+  return text;
+}
+
+// At most kMaxQuotedBytes of `text`, cut on a character boundary, for warnings.
+std::string Quote(std::string_view text) {
+  if (text.size() <= kMaxQuotedBytes) return "'" + std::string(text) + "'";
+  std::size_t end = kMaxQuotedBytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return "'" + std::string(text.substr(0, end)) + "...'";
+}
+
+// Valid UTF-8 with LF line ends and no NUL or BOM. cmark counts lines and columns on what
+// it is fed, and it would turn CR into line ends and NUL into U+FFFD itself; doing both
+// first keeps its line numbers equal to ours.
+std::string Normalize(std::string_view bytes) {
+  const std::string valid = ToValidUtf8(bytes);
+  std::string_view text = valid;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r') {
+      out += '\n';
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else if (c == '\0') {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      lines.push_back(text);
+      break;
+    }
+    lines.push_back(text.substr(0, nl));
+    text.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+// "YYYY-MM-DD" from a `## Daily Papers (YYYY-MM-DD)` header, or empty.
+std::string DateOfHeader(std::string_view header) {
+  std::string_view rest = Trim(header.substr(std::string_view("## Daily Papers").size()));
+  if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return {};
+  rest = Trim(rest.substr(1, rest.size() - 2));
+  if (rest.size() != 10) return {};
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const bool dash = i == 4 || i == 7;
+    if (dash ? rest[i] != '-' : (rest[i] < '0' || rest[i] > '9')) return {};
+  }
+  return std::string(rest);
+}
+
+struct TitleLine {
+  std::string title;
+  std::string url;
+};
+
+// `### [TITLE](URL)`: TITLE runs to the LAST "](" because titles hold brackets ("[IDK]",
+// "GPT-[n]"), URL from there to the final ")". Returns an error message when unreadable.
+std::variant<TitleLine, std::string> ReadTitleLine(std::string_view line) {
+  std::string_view rest = TrimRight(TrimLeft(line.substr(4)));
+  if (rest.empty() || rest.front() != '[') {
+    return "title line does not start with '### [': " + Quote(line);
+  }
+  if (rest.back() != ')') return "title line does not end with ')': " + Quote(line);
+  const std::size_t mid = rest.rfind("](");
+  if (mid == std::string_view::npos || mid == 0) {
+    return "title line has no '](' before its URL: " + Quote(line);
+  }
+  std::string_view url = Trim(rest.substr(mid + 2, rest.size() - 1 - (mid + 2)));
+  if (url.size() >= 2 && url.front() == '<' && url.back() == '>') {
+    url = url.substr(1, url.size() - 2);
+  }
+  // `[t](url "link title")`: the link title is not part of the URL.
+  url = url.substr(0, std::min(url.find(' '), url.find('\t')));
+  return TitleLine{.title = CollapseWhitespace(rest.substr(1, mid - 1)),
+                   .url = ResolveHuggingFaceUrl(url)};
+}
+
+// Python's str(list): quoted items with backslash escapes (a name with an apostrophe is
+// double-quoted, one with both quote kinds gets \'). Unquoted junk is read up to a comma.
+std::vector<std::string> SplitPythonList(std::string_view text) {
+  std::vector<std::string> items;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (IsBlank(text[i]) || text[i] == ',') {
+      ++i;
+      continue;
+    }
+    const char quote = text[i];
+    if (quote != '\'' && quote != '"') {
+      const std::size_t comma = std::min(text.find(',', i), text.size());
+      items.emplace_back(text.substr(i, comma - i));
+      i = comma;
+      continue;
+    }
+    std::string item;
+    for (++i; i < text.size() && text[i] != quote; ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) {
+        const char escaped = text[++i];
+        if (escaped == 'n' || escaped == 't') {
+          item += ' ';
+        } else if (escaped == '\\' || escaped == '\'' || escaped == '"') {
+          item += escaped;
+        } else {  // \xNN and friends are left as written
+          item += '\\';
+          item += escaped;
+        }
+      } else {
+        item += text[i];
+      }
+    }
+    ++i;  // the closing quote
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+// `Authors: A, B, +, C` or `Authors: ['A', "B'c"]` into `paper`.
+void ReadAuthors(std::string_view text, Paper& paper) {
+  text = Trim(text);
+  std::vector<std::string> raw;
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    raw = SplitPythonList(text.substr(1, text.size() - 2));
+  } else {
+    while (!text.empty()) {
+      const std::size_t comma = std::min(text.find(','), text.size());
+      raw.emplace_back(text.substr(0, comma));
+      text.remove_prefix(std::min(comma + 1, text.size()));
+    }
+  }
+  std::unordered_set<std::string> seen;
+  for (const std::string& name : raw) {
+    std::string clean = CollapseWhitespace(name);
+    if (clean == "+") {
+      paper.authors_truncated = true;
+    } else if (!clean.empty() && seen.insert(clean).second) {
+      paper.authors.push_back(std::move(clean));
+    }
+  }
+}
+
+bool IsVideoUrl(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  for (std::string_view ext : {".mp4", ".webm", ".mov", ".qt", ".m4v", ".ogv"}) {
+    if (url.ends_with(ext)) return true;
+  }
+  return false;
+}
+
+// The src of the first <video ...> (or its <source ...>) in raw HTML, or empty.
+std::string VideoSourceIn(std::string_view html) {
+  const std::size_t video = html.find("<video");
+  if (video == std::string_view::npos) return {};
+  std::size_t at = video;
+  while ((at = html.find("src=", at)) != std::string_view::npos) {
+    at += 4;
+    if (at >= html.size()) break;
+    const char quote = html[at];
+    if (quote == '"' || quote == '\'') {
+      const std::size_t end = html.find(quote, at + 1);
+      if (end == std::string_view::npos) break;
+      return std::string(Trim(html.substr(at + 1, end - at - 1)));
+    }
+    const std::size_t end = std::min(html.find_first_of(" \t\n>", at), html.size());
+    return std::string(html.substr(at, end - at));
+  }
+  return {};
+}
+
+std::string_view LiteralOf(cmark_node* node) {
+  const char* literal = cmark_node_get_literal(node);
+  return literal ? std::string_view(literal) : std::string_view();
+}
+
+// The media of a block before the bullets: an image, a [Watch Video](...) link or the src
+// of raw <video> HTML, whichever comes first. Empty when the block has none.
+std::string MediaIn(cmark_node* block) {
+  CmarkIterPtr iter(cmark_iter_new(block));
+  cmark_event_type event;
+  while ((event = cmark_iter_next(iter.get())) != CMARK_EVENT_DONE) {
+    if (event != CMARK_EVENT_ENTER) continue;
+    cmark_node* node = cmark_iter_get_node(iter.get());
+    const char* url = cmark_node_get_url(node);
+    switch (cmark_node_get_type(node)) {
+      case CMARK_NODE_IMAGE:
+        if (url && *url) return url;
+        break;
+      case CMARK_NODE_LINK: {
+        cmark_node* text = cmark_node_first_child(node);
+        const bool watch = text && LiteralOf(text).find("Video") != std::string_view::npos;
+        if (url && *url && (watch || IsVideoUrl(url))) return url;
+        break;
+      }
+      case CMARK_NODE_HTML_BLOCK:
+      case CMARK_NODE_HTML_INLINE:
+        if (std::string src = VideoSourceIn(LiteralOf(node)); !src.empty()) return src;
+        break;
+      default:
+        break;
+    }
+  }
+  return {};
+}
+
+// Appends `line` (as written, minus trailing blanks) to a bullet on its own line.
+void AppendLine(std::string& bullet, std::string_view line) {
+  line = TrimRight(line);
+  if (line.empty()) return;
+  if (!bullet.empty()) bullet += '\n';
+  bullet.append(line);
+}
+
+// Everything one `### ` entry needs while it is read.
+class EntryReader {
+ public:
+  EntryReader(cmark_parser* parser, ParseResult& result) : parser_(parser), result_(result) {}
+
+  // `entry` is the text from the `### ` line up to the next heading; `first_line` is the
+  // 1-based input line of its `### ` line.
+  void Read(std::string_view entry, int first_line) {
+    const std::size_t nl = entry.find('\n');
+    const std::string_view heading = entry.substr(0, nl);
+    const std::string_view body =
+        nl == std::string_view::npos ? std::string_view() : entry.substr(nl + 1);
+    auto title_line = ReadTitleLine(heading);
+    if (auto* error = std::get_if<std::string>(&title_line)) {
+      Warn(first_line, "entry skipped: " + *error);
+      return;
+    }
+    if (body.size() > kMaxEntryBytes) {
+      Warn(first_line, "entry skipped: longer than " + std::to_string(kMaxEntryBytes) +
+                           " bytes: " + Quote(heading));
+      return;
+    }
+    auto& title = std::get<TitleLine>(title_line);
+    Paper paper;
+    paper.title = std::move(title.title);
+    paper.url = std::move(title.url);
+    if (auto arxiv = ExtractArxivId(paper.url)) {
+      paper.key = std::move(arxiv->key);
+      paper.version = std::move(arxiv->version);
+    } else {
+      paper.key = KeyForUrl(paper.url);
+    }
+    if (paper.url.empty()) Warn(first_line, "entry has no URL: " + Quote(heading));
+    ReadBody(body, first_line + 1, paper);
+    result_.digest.papers.push_back(std::move(paper));
+  }
+
+ private:
+  void Warn(int line, std::string message) {
+    result_.warnings.push_back(ParseWarning{.line = line, .message = std::move(message)});
+  }
+
+  // The body's block structure comes from cmark; the text of fields from the source lines.
+  // Lines before the first top-level bullet carry media, `Vote:` and `Authors:`. From the
+  // first bullet on, each top-level bullet starts a summary item, and every other line
+  // (nested bullets, indented bullets, stray paragraphs) joins the item before it.
+  void ReadBody(std::string_view body, int first_line, Paper& paper) {
+    const std::vector<std::string_view> lines = SplitLines(body);
+    cmark_parser_feed(parser_, body.data(), body.size());
+    CmarkNodePtr root(cmark_parser_finish(parser_));
+    if (!root) return;
+
+    // 0-based index into `lines` of each top-level bullet's first line.
+    std::vector<std::size_t> bullet_starts;
+    std::vector<cmark_node*> front_blocks;
+    for (cmark_node* block = cmark_node_first_child(root.get()); block;
+         block = cmark_node_next(block)) {
+      const bool bullets = cmark_node_get_type(block) == CMARK_NODE_LIST &&
+                           cmark_node_get_list_type(block) == CMARK_BULLET_LIST;
+      if (!bullets) {
+        if (bullet_starts.empty()) front_blocks.push_back(block);
+        continue;
+      }
+      for (cmark_node* item = cmark_node_first_child(block); item; item = cmark_node_next(item)) {
+        const int start = cmark_node_get_start_line(item);
+        if (start < 1 || static_cast<std::size_t>(start) > lines.size()) continue;
+        // An indented bullet after a bullet reads as nested, whatever cmark made of it.
+        if (!bullet_starts.empty() &&
+            (cmark_node_get_start_column(item) > 1 ||
+             static_cast<std::size_t>(start - 1) <= bullet_starts.back())) {
+          continue;
+        }
+        bullet_starts.push_back(static_cast<std::size_t>(start - 1));
+      }
+    }
+
+    const std::size_t front_end = bullet_starts.empty() ? lines.size() : bullet_starts.front();
+    for (cmark_node* block : front_blocks) {
+      if (!paper.media_url.empty()) break;
+      paper.media_url = ResolveHuggingFaceUrl(ToValidUtf8(MediaIn(block)));
+    }
+    ReadFields(lines, front_end, first_line, paper);
+
+    for (std::size_t b = 0; b < bullet_starts.size(); ++b) {
+      const std::size_t end = b + 1 < bullet_starts.size() ? bullet_starts[b + 1] : lines.size();
+      std::string bullet(BulletText(lines[bullet_starts[b]]));
+      for (std::size_t i = bullet_starts[b] + 1; i < end; ++i) AppendLine(bullet, lines[i]);
+      if (!bullet.empty()) paper.summary.push_back(std::move(bullet));
+    }
+  }
+
+  // `Vote:` and `Authors:` lines among lines[0, end); the first of each wins.
+  void ReadFields(const std::vector<std::string_view>& lines, std::size_t end, int first_line,
+                  Paper& paper) {
+    bool have_votes = false;
+    bool have_authors = false;
+    for (std::size_t i = 0; i < end; ++i) {
+      const std::string_view line = TrimLeft(lines[i]);
+      if (!have_votes && line.starts_with("Vote:")) {
+        have_votes = true;
+        const std::string_view value = Trim(line.substr(5));
+        int votes = 0;
+        const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), votes);
+        if (ec == std::errc() && ptr == value.data() + value.size()) {
+          paper.votes = votes;
+        } else if (value != "-" && !value.empty()) {
+          Warn(first_line + static_cast<int>(i), "unreadable vote count: " + Quote(value));
+        }
+      } else if (!have_authors && line.starts_with("Authors:")) {
+        have_authors = true;
+        ReadAuthors(line.substr(8), paper);
+      }
+    }
+  }
+
+  // A bullet's first line without its marker ("- ", "* ", "+ ") and blanks.
+  static std::string_view BulletText(std::string_view line) {
+    line = TrimLeft(line);
+    if (!line.empty()) line.remove_prefix(1);
+    return TrimRight(TrimLeft(line));
+  }
+
+  cmark_parser* parser_;
+  ParseResult& result_;
+};
+
+}  // namespace
+
+ParseResult ParseMarkdownDigest(std::string_view bytes) {
+  ParseResult result;
+  const std::string text = Normalize(bytes);
+  // One parser for every entry: cmark_parser_finish leaves it ready for the next document.
+  CmarkParserPtr parser(cmark_parser_new(CMARK_OPT_DEFAULT));
+  EntryReader reader(parser.get(), result);
+
+  // Split at headings by hand so that only one entry's AST exists at a time.
+  std::size_t entry_begin = std::string::npos;
+  int entry_line = 0;
+  bool in_other_section = false;  // under a `## ` heading that is not a day header
+  auto finish_entry = [&](std::size_t end) {
+    if (entry_begin != std::string::npos) {
+      reader.Read(std::string_view(text).substr(entry_begin, end - entry_begin), entry_line);
+    }
+    entry_begin = std::string::npos;
+  };
+
+  std::size_t pos = 0;
+  int line_number = 0;
+  while (pos < text.size()) {
+    const std::size_t nl = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = std::string_view(text).substr(pos, nl - pos);
+    ++line_number;
+    if (line.starts_with("### ")) {
+      finish_entry(pos);
+      if (!in_other_section) {
+        entry_begin = pos;
+        entry_line = line_number;
+      }
+    } else if (line.starts_with("## ")) {
+      finish_entry(pos);
+      in_other_section = !line.starts_with("## Daily Papers");
+      if (!in_other_section && result.digest.date.empty()) {
+        result.digest.date = DateOfHeader(TrimRight(line));
+        if (result.digest.date.empty()) {
+          result.warnings.push_back(ParseWarning{
+              .line = line_number, .message = "day header without a date: " + Quote(line)});
+        }
+      }
+    }
+    pos = nl + 1;
+  }
+  finish_entry(text.size());
+  return result;
+}
+
+}  // namespace digestd

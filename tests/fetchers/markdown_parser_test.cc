@@ -1,0 +1,365 @@
+#include "fetchers/markdown_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/utf8.h"
+
+namespace digestd {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+const char* const kFixtures[] = {"broken_entries.md", "empty_day.md",      "first_day.md",
+                                 "media_variants.md", "python_authors.md", "readme_wrapper.md",
+                                 "relative_links.md", "tricky_titles.md"};
+
+std::string ReadFixture(const std::string& name) {
+  std::ifstream in(std::string(DIGESTD_TEST_DATA) + "/markdown/" + name, std::ios::binary);
+  EXPECT_TRUE(in) << name;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+ParseResult ParseFixture(const std::string& name) { return ParseMarkdownDigest(ReadFixture(name)); }
+
+Strings Keys(const Digest& digest) {
+  Strings keys;
+  for (const Paper& paper : digest.papers) keys.push_back(paper.key);
+  return keys;
+}
+
+TEST(MarkdownParser, FirstDayWithoutBlankLinesOrMetadata) {
+  const ParseResult result = ParseFixture("first_day.md");
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_EQ(result.digest.date, "2023-11-20");
+  EXPECT_EQ(result.digest.source, "");
+  ASSERT_EQ(Keys(result.digest),
+            (Strings{"arxiv:2311.90101", "arxiv:2311.90102", "arxiv:2311.90103"}));
+  const Paper& first = result.digest.papers[0];
+  EXPECT_EQ(first.title, "Lantern-LM: Teaching Small Models to Read Maps by Candlelight");
+  EXPECT_EQ(first.url, "https://arxiv.org/abs/2311.90101");
+  EXPECT_TRUE(first.authors.empty());
+  EXPECT_FALSE(first.authors_truncated);
+  EXPECT_EQ(first.votes, std::nullopt);
+  EXPECT_EQ(first.media_url, "");
+  EXPECT_EQ(first.version, "");
+  EXPECT_TRUE(first.tags.empty());
+  // The last bullet runs straight into the next `### [` line.
+  EXPECT_EQ(first.summary.size(), 3u);
+  EXPECT_EQ(first.summary[2], "제안된 모델은 기존 모델보다 12% 높은 정확도를 보인다.");
+
+  const Paper& nested = result.digest.papers[1];
+  EXPECT_EQ(nested.title, "R&D-Bench: Measuring Research & Development Agents");
+  EXPECT_EQ(nested.summary, (Strings{"연구 개발 에이전트를 평가하는 벤치마크 R&D-Bench를 소개한다.",
+                                     "벤치마크는 세 가지 특징을 가진다:\n"
+                                     "  - (1) 실제 실험실 작업을 모사한 과제 40개\n"
+                                     "  - (2) 자동 채점 스크립트\n"
+                                     "  - (3) 사람 전문가의 기준 점수",
+                                     "현재 최고 모델도 전문가 점수의 절반에 미치지 못한다."}));
+  EXPECT_EQ(result.digest.papers[2].summary.size(), 2u);
+}
+
+TEST(MarkdownParser, MediaVariantsVotesAndAuthorLists) {
+  const ParseResult result = ParseFixture("media_variants.md");
+  EXPECT_TRUE(result.warnings.empty());
+  // Two identical day headers: one day, the second block continues it.
+  EXPECT_EQ(result.digest.date, "2023-12-04");
+  ASSERT_EQ(result.digest.papers.size(), 6u);
+  const auto& papers = result.digest.papers;
+  const std::string uploads = "https://cdn-uploads.huggingface.co/production/uploads/aaaa1111/";
+
+  EXPECT_EQ(papers[0].media_url, uploads + "pebble-thumb.png");
+  EXPECT_EQ(papers[0].authors, (Strings{"Mina Park", "Joon Lee"}));  // `+` at the end
+  EXPECT_TRUE(papers[0].authors_truncated);
+  EXPECT_EQ(papers[0].votes, std::nullopt);  // no Vote line
+
+  EXPECT_EQ(papers[1].media_url, uploads + "teapot-dance.mp4");  // raw <video src='...'>
+  EXPECT_EQ(papers[1].authors, (Strings{"Hana Kim"}));
+  EXPECT_FALSE(papers[1].authors_truncated);
+
+  EXPECT_EQ(papers[2].media_url, uploads + "wobble.mp4");  // [Watch Video] + <div><video>
+  // `+` in the middle, and a duplicate: the first occurrence stays.
+  EXPECT_EQ(papers[2].authors, (Strings{"Theo Grant", "Ada Sun", "Bo Chen"}));
+  EXPECT_TRUE(papers[2].authors_truncated);
+  EXPECT_EQ(papers[2].summary.size(), 2u);
+
+  EXPECT_EQ(papers[3].key, "arxiv:2312.90204");
+  EXPECT_EQ(papers[3].media_url, uploads + "loop.webm");
+  EXPECT_EQ(papers[3].votes, std::nullopt);  // Vote: -
+  EXPECT_EQ(papers[3].authors, (Strings{"Ola Berg", "Ken Ito"}));
+
+  EXPECT_EQ(papers[4].media_url, uploads + "memories.qt");
+  EXPECT_EQ(papers[4].votes, 0);
+
+  EXPECT_EQ(papers[5].media_url, "https://huggingface.co/avatars/0f0f0f0f0f0f0f0f.svg");
+  EXPECT_EQ(papers[5].votes, 17);
+  EXPECT_EQ(papers[5].summary, (Strings{"개인정보 보호를 위한 얼굴 없는 아바타를 만든다."}));
+}
+
+TEST(MarkdownParser, RelativePaperLinksWithoutBlankLines) {
+  const ParseResult result = ParseFixture("relative_links.md");
+  EXPECT_TRUE(result.warnings.empty());
+  ASSERT_EQ(Keys(result.digest), (Strings{"arxiv:2311.90301", "arxiv:2311.90302"}));
+  const Paper& first = result.digest.papers[0];
+  EXPECT_EQ(first.url, "https://huggingface.co/papers/2311.90301");
+  EXPECT_EQ(first.media_url,
+            "https://cdn-uploads.huggingface.co/production/uploads/bbbb2222/lantern.png");
+  EXPECT_EQ(first.authors, (Strings{"Ivo Petrov", "Lea Novak"}));
+  EXPECT_EQ(first.summary.size(), 2u);
+  // A video written in image syntax is still the media.
+  EXPECT_EQ(result.digest.papers[1].media_url,
+            "https://cdn-uploads.huggingface.co/production/uploads/bbbb2222/clockwork.mp4");
+}
+
+TEST(MarkdownParser, PythonListAuthorsAndRepeatedHeader) {
+  const ParseResult result = ParseFixture("python_authors.md");
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_EQ(result.digest.date, "2024-10-18");
+  ASSERT_EQ(Keys(result.digest),
+            (Strings{"arxiv:2410.90401", "arxiv:2410.90402", "arxiv:2410.90403"}));
+  const Paper& first = result.digest.papers[0];
+  EXPECT_EQ(first.authors,
+            (Strings{"Sean O'Neil", "Dara O'Brien", "Zoë 'Zed\" Ray", "Min-jun Choi"}));
+  EXPECT_FALSE(first.authors_truncated);
+  EXPECT_EQ(first.votes, 0);
+  EXPECT_EQ(first.summary[0], "***What's New***: 속삭임 음성을 인식하는 모델을 제안한다.");
+  EXPECT_EQ(result.digest.papers[1].authors, (Strings{"Yuki Tanaka"}));
+  EXPECT_EQ(result.digest.papers[1].summary[1],
+            "**Performance Highlights**: 지연 시간이 절반으로 줄었다.");
+  EXPECT_EQ(result.digest.papers[2].authors, (Strings{"Ana Lima", "Ben Ode"}));
+}
+
+TEST(MarkdownParser, ReadmeWrapperStopsAtEveryLevelTwoHeading) {
+  const ParseResult result = ParseFixture("readme_wrapper.md");
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_EQ(result.digest.date, "2025-05-09");
+  // The `### [` inside the project description is not an entry.
+  ASSERT_EQ(Keys(result.digest), (Strings{"arxiv:2505.90501", "arxiv:2505.90502"}));
+  const Paper& last = result.digest.papers[1];
+  EXPECT_EQ(last.summary, (Strings{"***What's New***: 라이선스 제목 앞의 마지막 항목이다."}));
+  EXPECT_EQ(last.media_url,
+            "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2505.90502.png");
+  EXPECT_EQ(result.digest.papers[0].summary[1],
+            "***Technical Details***: 계획은 <plan>과 </plan> 토큰 사이에 쓴다.");
+}
+
+TEST(MarkdownParser, EmptyDayHasDateAndNoPapers) {
+  const ParseResult result = ParseFixture("empty_day.md");
+  EXPECT_EQ(result.digest.date, "2023-11-22");
+  EXPECT_TRUE(result.digest.papers.empty());
+  EXPECT_TRUE(result.warnings.empty());
+}
+
+TEST(MarkdownParser, TitlesAreKeptExactlyAsWritten) {
+  const ParseResult result = ParseFixture("tricky_titles.md");
+  EXPECT_TRUE(result.warnings.empty());
+  Strings titles;
+  for (const Paper& paper : result.digest.papers) titles.push_back(paper.title);
+  EXPECT_EQ(
+      titles,
+      (Strings{
+          "I Don't Know Yet: Abstaining with an [IDK] Token",
+          "Beyond GPT-[n]: Scaling o-[n] Reasoners", "Is a `dog.n.01` a Dog? Probing Word Senses",
+          "Grading `Rubrics' with Language Models", "$\\textit{Tiny-Adapt}$: Portable Adapters",
+          "Planner-R2: Let's <think> before Acting", "\"Say It Again\": Repetition in Dialogue",
+          "Q&A*: Search with A* and Friends", "MiX^2 for V_AI: Counting Tests",
+          "Tabbed Title With Gaps"}));
+  EXPECT_EQ(result.digest.papers[0].url, "https://arxiv.org/abs/2412.90601");
+  EXPECT_EQ(result.digest.papers[9].url, "https://arxiv.org/abs/2412.90610");
+  EXPECT_EQ(result.digest.papers[9].summary, (Strings{"제목에 탭과 여러 칸 공백이 있다."}));
+}
+
+TEST(MarkdownParser, StrayLinesJoinTheBulletBeforeThem) {
+  const ParseResult result = ParseFixture("tricky_titles.md");
+  ASSERT_GE(result.digest.papers.size(), 5u);
+  EXPECT_EQ(result.digest.papers[0].summary,
+            (Strings{"***What's New***: 모르는 것을 [IDK] 토큰으로 표시한다.",
+                     "***Technical Details***: 학습 손실에 불확실성 항을 더한다:\n"
+                     "1) 정답을 모르면 [IDK]를 출력하도록 유도한다.\n"
+                     "2) 과도한 회피를 벌한다.",
+                     "***Performance Highlights***: 환각이 줄었다."}));
+  // An ordered-list line and a paragraph after a blank line join too; links stay markdown.
+  EXPECT_EQ(result.digest.papers[1].summary,
+            (Strings{"추론 모델의 확장 법칙을 다룬다.\n1. **Tokenizer**: 숫자를 한 자리씩 자른다.",
+                     "결과는 [프로젝트 페이지](https://example.org/reasoners)에 있다.\n"
+                     "E = mc^2 + \\frac{1}{2}",
+                     "마지막 불릿이다."}));
+  EXPECT_EQ(result.digest.papers[1].votes, 4);
+  // A TAB inside a bullet is kept; trailing spaces are not.
+  EXPECT_EQ(result.digest.papers[4].summary,
+            (Strings{"모델 사이를 옮길 수 있는 어댑터를 만든다.\t핵심은 \\textbf{정렬}이다."}));
+}
+
+TEST(MarkdownParser, BrokenEntriesAreSkippedWithTheirLine) {
+  const ParseResult result = ParseFixture("broken_entries.md");
+  EXPECT_EQ(Keys(result.digest), (Strings{"arxiv:2405.90701", "https://example.org/papers/seven",
+                                          "", "arxiv:2405.90703"}));
+  ASSERT_EQ(result.warnings.size(), 5u);
+  EXPECT_EQ(result.warnings[0].line, 5);
+  EXPECT_NE(result.warnings[0].message.find("'many'"), std::string::npos);
+  EXPECT_EQ(result.warnings[1].line, 9);
+  EXPECT_NE(result.warnings[1].message.find("no '](' "), std::string::npos);
+  EXPECT_NE(result.warnings[1].message.find("Missing Its Link Part (draft)"), std::string::npos);
+  EXPECT_EQ(result.warnings[2].line, 13);
+  EXPECT_NE(result.warnings[2].message.find("does not end with ')'"), std::string::npos);
+  EXPECT_NE(result.warnings[2].message.find("No Closing Parenthesis"), std::string::npos);
+  EXPECT_EQ(result.warnings[3].line, 17);
+  EXPECT_NE(result.warnings[3].message.find("Plain Heading Without Brackets"), std::string::npos);
+  EXPECT_EQ(result.warnings[4].line, 25);
+  EXPECT_NE(result.warnings[4].message.find("no URL"), std::string::npos);
+
+  const auto& papers = result.digest.papers;
+  EXPECT_EQ(papers[0].votes, std::nullopt);
+  EXPECT_EQ(papers[2].title, "Nameless Link");
+  EXPECT_EQ(papers[3].url, "https://arxiv.org/pdf/2405.90703v2.pdf");
+  EXPECT_EQ(papers[3].version, "v2");
+  EXPECT_EQ(papers[3].summary, (Strings{"정상 항목이다."}));
+}
+
+TEST(MarkdownParser, CrLfReadsLikeLf) {
+  for (const char* name : kFixtures) {
+    const std::string lf = ReadFixture(name);
+    std::string crlf;
+    for (char c : lf) {
+      if (c == '\n') crlf += '\r';
+      crlf += c;
+    }
+    const ParseResult a = ParseMarkdownDigest(lf);
+    const ParseResult b = ParseMarkdownDigest(crlf);
+    EXPECT_EQ(a.digest.date, b.digest.date) << name;
+    ASSERT_EQ(a.digest.papers.size(), b.digest.papers.size()) << name;
+    for (std::size_t i = 0; i < a.digest.papers.size(); ++i) {
+      EXPECT_EQ(a.digest.papers[i].title, b.digest.papers[i].title) << name;
+      EXPECT_EQ(a.digest.papers[i].url, b.digest.papers[i].url) << name;
+      EXPECT_EQ(a.digest.papers[i].authors, b.digest.papers[i].authors) << name;
+      EXPECT_EQ(a.digest.papers[i].summary, b.digest.papers[i].summary) << name;
+      EXPECT_EQ(a.digest.papers[i].media_url, b.digest.papers[i].media_url) << name;
+    }
+    EXPECT_EQ(a.warnings.size(), b.warnings.size()) << name;
+  }
+}
+
+TEST(MarkdownParser, InvalidUtf8NulAndBomBecomeValidText) {
+  using namespace std::string_literals;
+  const std::string input =
+      "\xEF\xBB\xBF## Daily Papers (2024-01-02)\n\n"
+      "### [Bad \xFF Byte\0Title](https://arxiv.org/abs/2401.90801)\n\n"
+      "Authors: Ana \xC3, Bo\n\n- text \xE2\x82 cut\n"s;
+  const ParseResult result = ParseMarkdownDigest(input);
+  EXPECT_EQ(result.digest.date, "2024-01-02");
+  ASSERT_EQ(result.digest.papers.size(), 1u);
+  const Paper& paper = result.digest.papers[0];
+  EXPECT_EQ(paper.title, "Bad \xEF\xBF\xBD Byte\xEF\xBF\xBDTitle");
+  EXPECT_EQ(paper.authors, (Strings{"Ana \xEF\xBF\xBD", "Bo"}));
+  EXPECT_EQ(paper.summary, (Strings{"text \xEF\xBF\xBD\xEF\xBF\xBD cut"}));
+}
+
+TEST(MarkdownParser, EntriesWithoutDayHeaderAndAfterForeignSections) {
+  const ParseResult result = ParseMarkdownDigest(
+      "### [Headerless](https://arxiv.org/abs/2402.90901)\n- a\n"
+      "## Notes\n### [Under Notes](https://arxiv.org/abs/2402.90902)\n- b\n"
+      "## Daily Papers (not a date)\n### [Back In](https://arxiv.org/abs/2402.90903)\n- c\n"
+      "## Daily Papers (2024-02-03)\n");
+  EXPECT_EQ(result.digest.date, "2024-02-03");
+  EXPECT_EQ(Keys(result.digest), (Strings{"arxiv:2402.90901", "arxiv:2402.90903"}));
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_EQ(result.warnings[0].line, 6);
+}
+
+TEST(MarkdownParser, OversizedEntryIsSkippedWithWarning) {
+  std::string input = "### [Huge](https://arxiv.org/abs/2402.91001)\n";
+  for (int i = 0; i < 40000; ++i) input += "- 0123456789\n";
+  input += "### [Small](https://arxiv.org/abs/2402.91002)\n- ok\n";
+  const ParseResult result = ParseMarkdownDigest(input);
+  EXPECT_EQ(Keys(result.digest), (Strings{"arxiv:2402.91002"}));
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_EQ(result.warnings[0].line, 1);
+}
+
+// Every string field of every result must be valid UTF-8, whatever went in.
+void ExpectValidUtf8(const ParseResult& result, const std::string& input) {
+  auto check = [&](const std::string& s) {
+    ASSERT_TRUE(IsValidUtf8(s)) << "input of " << input.size() << " bytes";
+  };
+  check(result.digest.date);
+  for (const ParseWarning& warning : result.warnings) check(warning.message);
+  for (const Paper& paper : result.digest.papers) {
+    for (const std::string* s :
+         {&paper.key, &paper.title, &paper.url, &paper.media_url, &paper.version}) {
+      check(*s);
+    }
+    for (const Strings* list : {&paper.authors, &paper.summary, &paper.tags}) {
+      for (const std::string& s : *list) check(s);
+    }
+  }
+}
+
+TEST(MarkdownParser, SurvivesRandomBytesAndMutatedFixtures) {
+  std::mt19937 rng(20240129);  // fixed: failures must reproduce
+  auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
+  const Strings tokens = {"### [",
+                          "](",
+                          ")",
+                          "`",
+                          std::string(1, '\0'),
+                          "\n",
+                          "\r",
+                          "## ",
+                          "## Daily Papers (2024-01-01)\n",
+                          "- ",
+                          "  - ",
+                          "![](",
+                          "<video src='",
+                          "[Watch Video](",
+                          "Authors: ['",
+                          "', '",
+                          "Vote: ",
+                          "+, ",
+                          "\xFF",
+                          "\xE2\x82",
+                          "```\n",
+                          "<div>",
+                          "> ",
+                          "1) "};
+
+  // Pure noise, biased towards the bytes the parser cares about.
+  const std::string alphabet = "#[]()!-*+`'\"<>/:., \n\r\t\\aZ09\xC3\xA9\xFF";
+  for (int i = 0; i < 2000; ++i) {
+    std::string input(below(400), '\0');
+    for (char& c : input) {
+      c = below(3) == 0 ? static_cast<char>(below(255)) : alphabet[below(alphabet.size() - 1)];
+    }
+    ExpectValidUtf8(ParseMarkdownDigest(input), input);
+  }
+
+  std::vector<std::string> fixtures;
+  for (const char* name : kFixtures) fixtures.push_back(ReadFixture(name));
+  for (int i = 0; i < 3000; ++i) {
+    std::string input = fixtures[below(fixtures.size() - 1)];
+    const std::size_t edits = 1 + below(8);
+    for (std::size_t e = 0; e < edits; ++e) {
+      const std::size_t at = below(input.size());
+      switch (below(3)) {
+        case 0:
+          input.resize(at);
+          break;
+        case 1:
+          if (at < input.size()) input[at] = static_cast<char>(below(255));
+          break;
+        default:
+          input.insert(at, tokens[below(tokens.size() - 1)]);
+          break;
+      }
+    }
+    ExpectValidUtf8(ParseMarkdownDigest(input), input);
+  }
+}
+
+}  // namespace
+}  // namespace digestd
