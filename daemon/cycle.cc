@@ -167,18 +167,18 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
         break;
       }
       if (response.status == 404 && dated) {
-        spdlog::debug("source {}: {} not published yet (404)", source.name, *url);
+        spdlog::debug("source {}: {} not published yet (404)", source.name, RedactUrl(*url));
         if (!options.dry_run) {
           (void)store.RecordFetchUnchanged(source.name, *url, "", options.now, false);
         }
         continue;
       }
       if (response.status == 304) {
-        spdlog::debug("source {}: {} not modified", source.name, *url);
+        spdlog::debug("source {}: {} not modified", source.name, RedactUrl(*url));
         continue;
       }
       if (response.status < 200 || response.status >= 300) {
-        spdlog::error("source {}: {}: HTTP status {}", source.name, *url, response.status);
+        spdlog::error("source {}: {}: HTTP status {}", source.name, RedactUrl(*url), response.status);
         failed = true;
         break;
       }
@@ -194,7 +194,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
       const std::string body_hash = Hash128Hex(f.response.body);
       auto validators = store.GetValidators(source.name, f.url);
       if (validators && validators->has_value() && (*validators)->body_hash == body_hash) {
-        spdlog::debug("source {}: {} unchanged", source.name, f.url);
+        spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
         if (!options.dry_run) {
           (void)store.RecordFetchUnchanged(source.name, f.url, FormatIsoDate(f.date),
                                            options.now, true);
@@ -203,7 +203,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
       }
       ParseResult parsed = ParseMarkdownDigest(f.response.body);
       for (const ParseWarning& w : parsed.warnings) {
-        spdlog::warn("{}:{}: {}", f.url, w.line, w.message);
+        spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
       }
       Digest& digest = parsed.digest;
       digest.source = source.name;

@@ -1,0 +1,1273 @@
+#include "config/config_loader.h"
+
+#include <date/tz.h>
+#include <glob.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/cron.h"
+
+namespace digestd {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A key a table accepts. `file_form`: the key may instead be given as KEY_file (a secret
+// read from a file). Adding a key later is one line in these tables plus where it is read.
+struct KeySpec {
+  std::string_view name;
+  bool file_form = false;
+};
+
+constexpr KeySpec kTopKeys[] = {{"include"},  {"daemon"}, {"source"},
+                                {"notifier"}, {"watch"},  {"highlights"}};
+constexpr KeySpec kIncludedTopKeys[] = {{"source"}, {"notifier"}, {"watch"}};
+constexpr KeySpec kDaemonKeys[] = {{"state"},         {"timezone"},       {"log_level"},
+                                   {"contact", true}, {"metrics_listen"}, {"alert_notify"},
+                                   {"retention_days"}};
+constexpr KeySpec kSourceKeys[] = {{"name"},
+                                   {"kind"},
+                                   {"url", true},
+                                   {"schedule"},
+                                   {"timezone"},
+                                   {"lookback_days"},
+                                   {"backfill_days"},
+                                   {"first_run"},
+                                   {"timeout"},
+                                   {"max_bytes"},
+                                   {"headers"},
+                                   {"tls_verify"},
+                                   {"alert_after_failures"},
+                                   {"alert_after_hours"},
+                                   {"enabled"}};
+constexpr KeySpec kNotifierKeys[] = {{"name"},
+                                     {"kind"},
+                                     {"path"},
+                                     {"max_papers"},
+                                     {"enabled"},
+                                     {"url", true},
+                                     {"username", true},
+                                     {"password", true},
+                                     {"from", true},
+                                     {"to"},
+                                     {"max_in_flight"},
+                                     {"min_interval"},
+                                     {"retry_max_attempts"},
+                                     {"retry_max_age"}};
+// Notifier keys the built kinds (console, file) use; the rest belong to later kinds.
+constexpr std::string_view kBuiltNotifierKeys[] = {"name", "kind", "max_papers", "enabled"};
+constexpr KeySpec kWatchKeys[] = {{"name"},    {"query"},     {"keywords"},        {"authors"},
+                                  {"exclude"}, {"min_votes"}, {"sources"},         {"events"},
+                                  {"notify"},  {"delivery"},  {"digest_schedule"}, {"timezone"},
+                                  {"enabled"}};
+
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
+constexpr std::string_view kEvents[] = {"new", "updated", "threshold", "new_version"};
+constexpr std::string_view kSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
+constexpr std::string_view kBuiltSourceKinds[] = {"markdown"};
+constexpr std::string_view kNotifierKinds[] = {"email",      "webhook",  "slack",   "discord",
+                                               "teams",      "telegram", "matrix",  "mattermost",
+                                               "googlechat", "ntfy",     "console", "file"};
+constexpr std::string_view kBuiltNotifierKinds[] = {"console", "file"};
+
+constexpr std::size_t kMaxConfigBytes = 16 << 20;
+constexpr std::size_t kMaxSecretBytes = 1 << 20;
+
+template <typename Range>
+bool Contains(const Range& range, std::string_view v) {
+  return std::find(std::begin(range), std::end(range), v) != std::end(range);
+}
+
+// Shows user text in a message: quoted, control bytes escaped, long values cut.
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  std::size_t shown = 0;
+  for (char c : s) {
+    if (++shown > 80) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string Join(const std::string_view* begin, const std::string_view* end) {
+  std::string out;
+  for (const std::string_view* it = begin; it != end; ++it) {
+    if (!out.empty()) out += it + 1 == end ? " or " : ", ";
+    out += *it;
+  }
+  return out;
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'X'?)" for the closest candidate within two edits, else "".
+template <typename Range, typename Name>
+std::string Suggest(std::string_view word, const Range& candidates, Name name_of) {
+  if (word.size() > 64) return "";
+  std::string_view best;
+  std::size_t best_distance = 3;
+  for (const auto& c : candidates) {
+    const std::string_view name = name_of(c);
+    const std::size_t d = EditDistance(word, name);
+    if (d < best_distance && d < std::max(word.size(), name.size())) {
+      best = name;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + std::string(best) + "'?)";
+}
+
+std::string SuggestValue(std::string_view word, const std::string_view* begin,
+                         const std::string_view* end) {
+  return Suggest(word, std::vector<std::string_view>(begin, end),
+                 [](std::string_view s) { return s; });
+}
+
+std::string TypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
+  }
+}
+
+// "30s", "5m", "24h", "1h30m", "250ms", "2d": one or more number+unit pairs.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::int64_t n = 0;
+    const std::size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      if (i - start >= 9) return std::nullopt;
+      n = n * 10 + (s[i++] - '0');
+    }
+    if (i == start) return std::nullopt;
+    std::int64_t unit = 0;
+    if (s.substr(i, 2) == "ms") {
+      unit = 1;
+      i += 2;
+    } else if (i < s.size()) {
+      switch (s[i]) {
+        case 's':
+          unit = 1000;
+          break;
+        case 'm':
+          unit = 60'000;
+          break;
+        case 'h':
+          unit = 3'600'000;
+          break;
+        case 'd':
+          unit = 86'400'000;
+          break;
+        default:
+          return std::nullopt;
+      }
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+    total += n * unit;
+    if (total > std::int64_t{100} * 365 * 86'400'000) return std::nullopt;
+  }
+  return std::chrono::milliseconds(total);
+}
+
+// "20MB", "512KB", "1GiB", "1024" (bytes). KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024.
+std::optional<std::uint64_t> ParseSize(std::string_view s) {
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    if (i >= 15) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(s[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit(s.substr(i));
+  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<std::string_view, std::uint64_t> kUnits[] = {{"", 1},
+                                                                      {"b", 1},
+                                                                      {"kb", 1000},
+                                                                      {"mb", 1000'000},
+                                                                      {"gb", 1000'000'000},
+                                                                      {"kib", 1ull << 10},
+                                                                      {"mib", 1ull << 20},
+                                                                      {"gib", 1ull << 30}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) return n * factor;
+  }
+  return std::nullopt;
+}
+
+// Checks a URL template's braces: only {date} and {date:FORMAT} with date conversions.
+std::string CheckUrlTemplate(std::string_view url) {
+  std::size_t i = 0;
+  while (i < url.size()) {
+    if (url[i] == '}') return "has an unbalanced '}'";
+    if (url[i] != '{') {
+      ++i;
+      continue;
+    }
+    const std::size_t close = url.find_first_of("{}", i + 1);
+    if (close == std::string_view::npos || url[close] == '{') return "has an unbalanced '{'";
+    const std::string_view inner = url.substr(i + 1, close - i - 1);
+    const std::size_t colon = inner.find(':');
+    const std::string_view name = inner.substr(0, colon);
+    if (name != "date") {
+      return "has an unknown placeholder " + Quote("{" + std::string(inner) + "}") +
+             " (expected {date} or {date:FORMAT})";
+    }
+    if (colon != std::string_view::npos) {
+      const std::string_view format = inner.substr(colon + 1);
+      if (format.empty()) return "has an empty {date:} format";
+      for (std::size_t k = 0; k < format.size(); ++k) {
+        if (format[k] != '%') continue;
+        if (k + 1 >= format.size() ||
+            std::string_view("YmdyjeBbAaFuwGgVU%").find(format[k + 1]) == std::string_view::npos) {
+          return "has an unsupported conversion in " + Quote("{" + std::string(inner) + "}") +
+                 " (use %Y %m %d %y %j %e %B %b %A %a %F %u %w %G %g %V %U %%)";
+        }
+        ++k;
+      }
+    }
+    i = close + 1;
+  }
+  return "";
+}
+
+bool IsSourceName(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool IsHeaderName(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          std::string_view("!#$%&'*+.^_`|~-").find(c) != std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsValidZone(const std::string& name) {
+  if (name.empty()) return false;
+  try {
+    return date::locate_zone(name) != nullptr;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Reads a whole file, refusing directories and anything larger than `limit`.
+Result<std::string> ReadFile(const fs::path& path, std::size_t limit) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return Unexpected("is a directory");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Unexpected(std::string(std::strerror(errno)));
+  std::string data;
+  char buf[65536];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    data.append(buf, n);
+    if (data.size() > limit) {
+      std::fclose(f);
+      return Unexpected("is larger than " + std::to_string(limit) + " bytes");
+    }
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return Unexpected("read error");
+  return data;
+}
+
+std::string GlobEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '*' || c == '?' || c == '[' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+struct FileCtx {
+  std::string display;  // as diagnostics name it
+  fs::path dir;         // absolute directory, anchors relative paths
+  int order = 0;        // position in file order
+};
+
+struct Where {
+  const FileCtx* file = nullptr;
+  int line = 0;
+  int column = 0;
+};
+
+struct NamedAt {
+  std::string name;
+  Where where;
+};
+
+// A string value and, when it came from a secret, how to refer to it without showing it.
+struct Str {
+  std::string value;
+  std::string secret;  // "" for a literal, else "${NAME}" or "password_file"
+  Where where;
+
+  std::string Shown() const { return secret.empty() ? Quote(value) : "the value of " + secret; }
+};
+
+class Loader {
+ public:
+  ConfigLoad Load(std::string_view text, const std::string& path);
+
+ private:
+  struct SourceRefs {
+    Where name;
+  };
+  struct NotifierRefs {
+    Where name;
+    Where table;
+  };
+  struct WatchRefs {
+    Where name;
+    std::vector<NamedAt> notify;
+    std::vector<NamedAt> sources;
+  };
+
+  Where At(const toml::source_region& r) const {
+    return {file_, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+  }
+  Where At(const toml::node& n) const { return At(n.source()); }
+  void Report(const Where& w, std::string message, bool warning = false);
+  void Error(const Where& w, std::string message) { Report(w, std::move(message)); }
+  void Warn(const Where& w, std::string message) { Report(w, std::move(message), true); }
+
+  std::optional<toml::table> ParseToml(std::string_view text);
+  void CheckKeys(const toml::table& t, const KeySpec* begin, const KeySpec* end,
+                 std::string_view what);
+  std::optional<Str> ExpandEnv(std::string raw, std::string_view key, const Where& w);
+  std::optional<Str> GetString(const toml::table& t, std::string_view key, bool file_form = false);
+  std::optional<std::string> GetPath(const toml::table& t, std::string_view key);
+  std::optional<std::int64_t> GetInt(const toml::table& t, std::string_view key, std::int64_t min,
+                                     std::int64_t max);
+  std::optional<bool> GetBool(const toml::table& t, std::string_view key);
+  std::optional<std::vector<Str>> GetStrings(const toml::table& t, std::string_view key);
+  std::optional<std::chrono::milliseconds> GetDuration(const toml::table& t, std::string_view key);
+  std::optional<std::uint64_t> GetSize(const toml::table& t, std::string_view key);
+  std::optional<std::string> GetZone(const toml::table& t, std::string_view key);
+  std::optional<std::string> GetSchedule(const toml::table& t, std::string_view key);
+  std::optional<std::string> GetEnum(const toml::table& t, std::string_view key,
+                                     const std::string_view* begin, const std::string_view* end);
+  // Each element of an array of tables; reports non-arrays and non-table elements.
+  std::vector<const toml::table*> Tables(const toml::table& root, std::string_view key);
+
+  void ReadFileTables(const toml::table& root);
+  void ReadDaemon(const toml::table& t);
+  void ReadSource(const toml::table& t);
+  void ReadNotifier(const toml::table& t);
+  void ReadWatch(const toml::table& t);
+  void ReadIncludes(const toml::table& root, std::vector<std::pair<fs::path, Where>>& files);
+  void CrossCheck();
+
+  std::deque<FileCtx> files_;
+  const FileCtx* file_ = nullptr;
+  std::vector<ConfigDiagnostic> diags_;
+  std::vector<int> diag_order_;
+  bool failed_ = false;
+
+  Config config_;
+  std::vector<SourceRefs> source_refs_;
+  std::vector<NotifierRefs> notifier_refs_;
+  std::vector<WatchRefs> watch_refs_;
+  std::vector<NamedAt> alert_notify_refs_;
+};
+
+void Loader::Report(const Where& w, std::string message, bool warning) {
+  const FileCtx* f = w.file != nullptr ? w.file : file_;
+  diags_.push_back(ConfigDiagnostic{.file = f->display,
+                                    .line = w.line,
+                                    .column = w.column,
+                                    .message = std::move(message),
+                                    .warning = warning});
+  diag_order_.push_back(f->order);
+  if (!warning) failed_ = true;
+}
+
+std::optional<toml::table> Loader::ParseToml(std::string_view text) {
+  // toml++ reports syntax errors by exception; it stops here so none leaves this library.
+  try {
+    return toml::parse(text, std::string_view(file_->display));
+  } catch (const toml::parse_error& e) {
+    Error(At(e.source()), std::string(e.description()));
+  } catch (const std::exception& e) {
+    Error(Where{}, std::string("cannot parse: ") + e.what());
+  }
+  return std::nullopt;
+}
+
+void Loader::CheckKeys(const toml::table& t, const KeySpec* begin, const KeySpec* end,
+                       std::string_view what) {
+  for (const auto& [key, node] : t) {
+    const std::string_view k = key.str();
+    bool known = false;
+    for (const KeySpec* s = begin; s != end && !known; ++s) {
+      known = s->name == k ||
+              (s->file_form && k.size() == s->name.size() + 5 &&
+               k.substr(0, s->name.size()) == s->name && k.substr(s->name.size()) == "_file");
+    }
+    if (known) continue;
+    Error(At(key.source()), "unknown key " + Quote(k) + " in " + std::string(what) +
+                                Suggest(k, std::vector<KeySpec>(begin, end),
+                                        [](const KeySpec& s) { return s.name; }));
+  }
+}
+
+std::optional<Str> Loader::ExpandEnv(std::string raw, std::string_view key, const Where& w) {
+  if (raw.size() > 3 && raw.compare(0, 2, "${") == 0 && raw.back() == '}') {
+    const std::string name = raw.substr(2, raw.size() - 3);
+    const bool valid = !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                       });
+    if (valid) {
+      const char* value = std::getenv(name.c_str());
+      if (value == nullptr) {
+        Error(w, "environment variable " + name + " (for " + Quote(key) + ") is not set");
+        return std::nullopt;
+      }
+      return Str{.value = value, .secret = "${" + name + "}", .where = w};
+    }
+  }
+  return Str{.value = std::move(raw), .secret = "", .where = w};
+}
+
+std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key, bool file_form) {
+  const toml::node* n = t.get(key);
+  const std::string file_key = std::string(key) + "_file";
+  const toml::node* nf = file_form ? t.get(file_key) : nullptr;
+  if (n != nullptr && nf != nullptr) {
+    Error(At(*nf), "give either " + Quote(key) + " or " + Quote(file_key) + ", not both");
+    return std::nullopt;
+  }
+  if (n != nullptr) {
+    const auto* s = n->as_string();
+    if (s == nullptr) {
+      Error(At(*n), Quote(key) + ": expected a string, got " + TypeName(*n));
+      return std::nullopt;
+    }
+    return ExpandEnv(s->get(), key, At(*n));
+  }
+  if (nf == nullptr) return std::nullopt;
+  const auto* s = nf->as_string();
+  if (s == nullptr) {
+    Error(At(*nf), Quote(file_key) + ": expected a path string, got " + TypeName(*nf));
+    return std::nullopt;
+  }
+  std::optional<Str> path_text = ExpandEnv(s->get(), file_key, At(*nf));
+  if (!path_text) return std::nullopt;
+  if (path_text->value.empty()) {
+    Error(At(*nf), Quote(file_key) + " is empty");
+    return std::nullopt;
+  }
+  fs::path path(path_text->value);
+  if (path.is_relative()) {
+    const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+    std::error_code ec;
+    if (credentials != nullptr && *credentials != '\0' &&
+        fs::exists(fs::path(credentials) / path, ec)) {
+      path = fs::path(credentials) / path;
+    } else {
+      path = file_->dir / path;
+    }
+  }
+  Result<std::string> data = ReadFile(path, kMaxSecretBytes);
+  if (!data) {
+    // The path is configuration, not a secret; its contents never get printed.
+    Error(At(*nf), "cannot read " + Quote(file_key) + " " +
+                       (path_text->secret.empty() ? Quote(path.string()) : path_text->Shown()) +
+                       ": " + data.error().message);
+    return std::nullopt;
+  }
+  std::string value = std::move(*data);
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return Str{.value = std::move(value), .secret = file_key, .where = At(*nf)};
+}
+
+std::optional<std::string> Loader::GetPath(const toml::table& t, std::string_view key) {
+  std::optional<Str> s = GetString(t, key);
+  if (!s) return std::nullopt;
+  if (s->value.empty()) {
+    Error(s->where, Quote(key) + " must not be empty");
+    return std::nullopt;
+  }
+  fs::path p(s->value);
+  if (p.is_relative()) p = file_->dir / p;
+  return p.lexically_normal().string();
+}
+
+std::optional<std::int64_t> Loader::GetInt(const toml::table& t, std::string_view key,
+                                           std::int64_t min, std::int64_t max) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  const auto* i = n->as_integer();
+  if (i == nullptr) {
+    Error(At(*n), Quote(key) + ": expected an integer, got " + TypeName(*n));
+    return std::nullopt;
+  }
+  const std::int64_t v = i->get();
+  if (v < min || v > max) {
+    Error(At(*n), Quote(key) + ": " + std::to_string(v) + " is out of range " +
+                      std::to_string(min) + ".." + std::to_string(max));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> Loader::GetBool(const toml::table& t, std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  const auto* b = n->as_boolean();
+  if (b == nullptr) {
+    Error(At(*n), Quote(key) + ": expected a boolean (true or false), got " + TypeName(*n));
+    return std::nullopt;
+  }
+  return b->get();
+}
+
+std::optional<std::vector<Str>> Loader::GetStrings(const toml::table& t, std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  const auto* a = n->as_array();
+  if (a == nullptr) {
+    Error(At(*n), Quote(key) + ": expected an array of strings, got " + TypeName(*n));
+    return std::nullopt;
+  }
+  std::vector<Str> out;
+  bool ok = true;
+  for (const toml::node& e : *a) {
+    const auto* s = e.as_string();
+    if (s == nullptr) {
+      Error(At(e),
+            Quote(key) + ": expected an array of strings, got an element that is " + TypeName(e));
+      ok = false;
+      continue;
+    }
+    std::optional<Str> v = ExpandEnv(s->get(), key, At(e));
+    if (!v) {
+      ok = false;
+    } else if (v->value.empty()) {
+      Error(At(e), Quote(key) + ": entries must not be empty");
+      ok = false;
+    } else {
+      out.push_back(std::move(*v));
+    }
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<std::chrono::milliseconds> Loader::GetDuration(const toml::table& t,
+                                                             std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  if (!n->is_string()) {
+    Error(At(*n), Quote(key) + ": expected a duration string like \"30s\", got " + TypeName(*n));
+    return std::nullopt;
+  }
+  std::optional<Str> s = GetString(t, key);
+  if (!s) return std::nullopt;
+  std::optional<std::chrono::milliseconds> d = ParseDuration(s->value);
+  if (!d || d->count() <= 0) {
+    Error(s->where, Quote(key) + ": " + s->Shown() +
+                        " is not a positive duration (use ms, s, m, h, d: \"30s\", \"1h30m\")");
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<std::uint64_t> Loader::GetSize(const toml::table& t, std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  if (const auto* i = n->as_integer()) {
+    if (i->get() <= 0) {
+      Error(At(*n), Quote(key) + ": " + std::to_string(i->get()) + " is not a positive size");
+      return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(i->get());
+  }
+  if (!n->is_string()) {
+    Error(At(*n),
+          Quote(key) + ": expected a size like \"20MB\" or a byte count, got " + TypeName(*n));
+    return std::nullopt;
+  }
+  std::optional<Str> s = GetString(t, key);
+  if (!s) return std::nullopt;
+  std::optional<std::uint64_t> size = ParseSize(s->value);
+  if (!size || *size == 0) {
+    Error(s->where, Quote(key) + ": " + s->Shown() +
+                        " is not a positive size (\"512KB\", \"20MB\", \"1GiB\" or bytes)");
+    return std::nullopt;
+  }
+  return size;
+}
+
+std::optional<std::string> Loader::GetZone(const toml::table& t, std::string_view key) {
+  std::optional<Str> s = GetString(t, key);
+  if (!s) return std::nullopt;
+  if (!IsValidZone(s->value)) {
+    Error(s->where, Quote(key) + ": " + s->Shown() +
+                        " is not an IANA time zone (like \"UTC\" or \"Asia/Seoul\")");
+    return std::nullopt;
+  }
+  return s->value;
+}
+
+std::optional<std::string> Loader::GetSchedule(const toml::table& t, std::string_view key) {
+  std::optional<Str> s = GetString(t, key);
+  if (!s) return std::nullopt;
+  Result<CronSchedule> cron = ParseCron(s->value);
+  if (!cron) {
+    Error(s->where,
+          Quote(key) + ": " +
+              (s->secret.empty() ? "invalid schedule " + s->Shown() + ": " + cron.error().message
+                                 : s->Shown() + " is not a valid cron schedule"));
+    return std::nullopt;
+  }
+  return s->value;
+}
+
+std::optional<std::string> Loader::GetEnum(const toml::table& t, std::string_view key,
+                                           const std::string_view* begin,
+                                           const std::string_view* end) {
+  std::optional<Str> s = GetString(t, key);
+  if (!s) return std::nullopt;
+  if (std::find(begin, end, s->value) == end) {
+    Error(s->where, Quote(key) + ": " + s->Shown() + " is not one of " + Join(begin, end) +
+                        (s->secret.empty() ? SuggestValue(s->value, begin, end) : ""));
+    return std::nullopt;
+  }
+  return s->value;
+}
+
+std::vector<const toml::table*> Loader::Tables(const toml::table& root, std::string_view key) {
+  std::vector<const toml::table*> out;
+  const toml::node* n = root.get(key);
+  if (n == nullptr) return out;
+  const auto* a = n->as_array();
+  if (a == nullptr) {
+    Error(At(*n), Quote(key) + ": expected an array of tables ([[" + std::string(key) +
+                      "]]), got " + TypeName(*n));
+    return out;
+  }
+  for (const toml::node& e : *a) {
+    if (const auto* t = e.as_table()) {
+      out.push_back(t);
+    } else {
+      Error(At(e), Quote(key) + ": expected a table, got " + TypeName(e));
+    }
+  }
+  return out;
+}
+
+void Loader::ReadDaemon(const toml::table& t) {
+  CheckKeys(t, std::begin(kDaemonKeys), std::end(kDaemonKeys), "[daemon]");
+  DaemonConfig& d = config_.daemon;
+  if (auto v = GetPath(t, "state")) d.state_path = *v;
+  if (auto v = GetZone(t, "timezone")) d.timezone = *v;
+  if (auto v = GetEnum(t, "log_level", std::begin(kLogLevels), std::end(kLogLevels))) {
+    d.log_level = *v;
+  }
+  if (auto v = GetString(t, "contact", true)) d.contact = v->value;
+  if (const toml::node* n = t.get("metrics_listen")) {
+    Error(At(*n), "\"metrics_listen\" is not supported yet");
+  }
+  if (auto v = GetStrings(t, "alert_notify")) {
+    for (Str& s : *v) {
+      alert_notify_refs_.push_back({s.value, s.where});
+      d.alert_notify.push_back(std::move(s.value));
+    }
+  }
+  if (auto v = GetInt(t, "retention_days", 1, 36500)) d.retention_days = static_cast<int>(*v);
+}
+
+void Loader::ReadSource(const toml::table& t) {
+  CheckKeys(t, std::begin(kSourceKeys), std::end(kSourceKeys), "[[source]]");
+  SourceConfig s;
+  SourceRefs refs;
+  const Where table_at = At(t);
+  std::string label = "[[source]]";
+  if (auto v = GetString(t, "name")) {
+    refs.name = v->where;
+    s.name = v->value;
+    label = "source " + v->Shown();
+    if (!IsSourceName(v->value)) {
+      Error(v->where, "source name " + v->Shown() +
+                          " is not valid: use lowercase letters, digits, '_' and '-'");
+    }
+  } else if (!t.contains("name")) {
+    Error(table_at, "[[source]] is missing required key \"name\"");
+  }
+  if (auto v = GetString(t, "kind")) {
+    s.kind = v->value;
+    if (!Contains(kSourceKinds, v->value)) {
+      Error(v->where, "unknown source kind " + v->Shown() + " (expected " +
+                          Join(std::begin(kSourceKinds), std::end(kSourceKinds)) + ")" +
+                          SuggestValue(v->value, std::begin(kSourceKinds), std::end(kSourceKinds)));
+    } else if (!Contains(kBuiltSourceKinds, v->value)) {
+      Error(v->where, "source kind " + v->Shown() + " is not supported yet");
+    }
+  } else if (!t.contains("kind")) {
+    Error(table_at, label + " is missing required key \"kind\"");
+  }
+  if (auto v = GetString(t, "url", true)) {
+    s.url = v->value;
+    const std::string_view u = v->value;
+    if (!(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://"))) {
+      Error(v->where, "\"url\": " + v->Shown() + " must start with http://, https:// or file://");
+    } else if (std::string problem = CheckUrlTemplate(u); !problem.empty()) {
+      Error(v->where, "\"url\": " + (v->secret.empty() ? v->Shown() + " " + problem
+                                                       : v->Shown() + " is not a valid template"));
+    } else if (u.starts_with("file://") && u.size() > 7 && u[7] != '/') {
+      // file://digests/{date}.md: a relative path, anchored like every other relative path
+      // at the folder of the file that names it (local digests, the offline demo).
+      s.url = "file://" + (file_->dir / std::string(u.substr(7))).lexically_normal().string();
+    }
+  } else if (!t.contains("url") && !t.contains("url_file")) {
+    Error(table_at, label + " is missing required key \"url\"");
+  }
+  if (auto v = GetSchedule(t, "schedule")) s.schedule = *v;
+  if (auto v = GetZone(t, "timezone")) s.timezone = *v;
+  if (auto v = GetInt(t, "lookback_days", 0, 366)) s.lookback_days = static_cast<int>(*v);
+  if (auto v = GetInt(t, "backfill_days", 0, 3660)) s.backfill_days = static_cast<int>(*v);
+  if (auto v = GetString(t, "first_run")) {
+    const std::string& f = v->value;
+    if (f == "baseline") {
+      s.first_run = FirstRun::kBaseline;
+    } else if (f == "notify") {
+      s.first_run = FirstRun::kNotify;
+    } else if (f.starts_with("latest:") && f.size() > 7 && f.size() <= 13 &&
+               std::all_of(f.begin() + 7, f.end(),
+                           [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+               std::stoll(f.substr(7)) >= 1 && std::stoll(f.substr(7)) <= 100000) {
+      s.first_run = FirstRun::kLatest;
+      s.first_run_latest = static_cast<int>(std::stoll(f.substr(7)));
+    } else {
+      Error(v->where, "\"first_run\": " + v->Shown() +
+                          " is not one of baseline, notify or latest:N (N >= 1)");
+    }
+  }
+  if (auto v = GetDuration(t, "timeout")) s.timeout = *v;
+  if (auto v = GetSize(t, "max_bytes")) s.max_bytes = *v;
+  if (const toml::node* n = t.get("headers")) {
+    if (const auto* h = n->as_table()) {
+      for (const auto& [key, value] : *h) {
+        const std::string name(key.str());
+        if (!IsHeaderName(name)) {
+          Error(At(key.source()), "\"headers\": " + Quote(name) + " is not a valid header name");
+          continue;
+        }
+        const auto* str = value.as_string();
+        if (str == nullptr) {
+          Error(At(value),
+                "\"headers\": " + Quote(name) + ": expected a string, got " + TypeName(value));
+          continue;
+        }
+        std::optional<Str> expanded = ExpandEnv(str->get(), name, At(value));
+        if (!expanded) continue;
+        if (expanded->value.find_first_of("\r\n") != std::string::npos) {
+          Error(At(value), "\"headers\": the value of " + Quote(name) + " contains a line break");
+          continue;
+        }
+        s.headers[name] = std::move(expanded->value);
+      }
+    } else {
+      Error(At(*n), "\"headers\": expected a table of strings, got " + TypeName(*n));
+    }
+  }
+  if (auto v = GetBool(t, "tls_verify")) {
+    s.tls_verify = *v;
+    if (!*v) Warn(At(*t.get("tls_verify")), label + ": TLS certificates are not verified");
+  }
+  if (auto v = GetInt(t, "alert_after_failures", 1, 1'000'000)) {
+    s.alert_after_failures = static_cast<int>(*v);
+  }
+  if (auto v = GetInt(t, "alert_after_hours", 1, 1'000'000)) {
+    s.alert_after_hours = static_cast<int>(*v);
+  }
+  if (auto v = GetBool(t, "enabled")) {
+    s.enabled = *v;
+    if (!*v) {
+      Warn(At(*t.get("enabled")), label + " is disabled: its state is kept, nothing is fetched");
+    }
+  }
+  if (!refs.name.file) refs.name = table_at;
+  config_.sources.push_back(std::move(s));
+  source_refs_.push_back(refs);
+}
+
+void Loader::ReadNotifier(const toml::table& t) {
+  CheckKeys(t, std::begin(kNotifierKeys), std::end(kNotifierKeys), "[[notifier]]");
+  NotifierConfig n;
+  NotifierRefs refs;
+  refs.table = At(t);
+  std::string label = "[[notifier]]";
+  if (auto v = GetString(t, "name")) {
+    refs.name = v->where;
+    n.name = v->value;
+    label = "notifier " + v->Shown();
+    if (v->value.empty()) Error(v->where, "\"name\" must not be empty");
+  } else if (!t.contains("name")) {
+    Error(refs.table, "[[notifier]] is missing required key \"name\"");
+  }
+  bool built = false;
+  if (auto v = GetString(t, "kind")) {
+    n.kind = v->value;
+    if (!Contains(kNotifierKinds, v->value)) {
+      Error(v->where,
+            "unknown notifier kind " + v->Shown() + " (expected " +
+                Join(std::begin(kNotifierKinds), std::end(kNotifierKinds)) + ")" +
+                SuggestValue(v->value, std::begin(kNotifierKinds), std::end(kNotifierKinds)));
+    } else if (!Contains(kBuiltNotifierKinds, v->value)) {
+      Error(v->where, "notifier kind " + v->Shown() + " is not supported yet");
+    } else {
+      built = true;
+    }
+  } else if (!t.contains("kind")) {
+    Error(refs.table, label + " is missing required key \"kind\"");
+  }
+  if (built) {
+    // Keys of the kinds not built yet would be silently ignored by console and file.
+    for (const auto& [key, value] : t) {
+      const std::string_view k = key.str();
+      if (Contains(kBuiltNotifierKeys, k) || (k == "path" && n.kind == "file")) continue;
+      if (Contains(
+              std::vector<std::string_view>{"path", "url", "url_file", "username", "username_file",
+                                            "password", "password_file", "from", "from_file", "to",
+                                            "max_in_flight", "min_interval", "retry_max_attempts",
+                                            "retry_max_age"},
+              k)) {
+        Error(At(key.source()), Quote(k) + " does not apply to notifier kind " + Quote(n.kind));
+      }
+    }
+  }
+  if (auto v = GetPath(t, "path")) n.path = *v;
+  if (built && n.kind == "file" && !t.contains("path")) {
+    Error(refs.table, label + " is missing required key \"path\" (kind \"file\")");
+  }
+  if (auto v = GetInt(t, "max_papers", 1, 100000)) n.max_papers = static_cast<int>(*v);
+  if (auto v = GetBool(t, "enabled")) n.enabled = *v;
+  // Keys of kinds not built yet: type-checked so `check` already catches mistakes in them.
+  (void)GetString(t, "url", true);
+  (void)GetString(t, "username", true);
+  (void)GetString(t, "password", true);
+  (void)GetString(t, "from", true);
+  (void)GetStrings(t, "to");
+  (void)GetInt(t, "max_in_flight", 1, 1000);
+  (void)GetDuration(t, "min_interval");
+  (void)GetInt(t, "retry_max_attempts", 1, 1000);
+  (void)GetDuration(t, "retry_max_age");
+  if (!refs.name.file) refs.name = refs.table;
+  config_.notifiers.push_back(std::move(n));
+  notifier_refs_.push_back(refs);
+}
+
+void Loader::ReadWatch(const toml::table& t) {
+  CheckKeys(t, std::begin(kWatchKeys), std::end(kWatchKeys), "[[watch]]");
+  WatchConfig w;
+  WatchRefs refs;
+  const Where table_at = At(t);
+  w.line = table_at.line;
+  w.column = table_at.column;
+  w.file = file_->display;
+  std::string label = "[[watch]]";
+  if (auto v = GetString(t, "name")) {
+    refs.name = v->where;
+    w.name = v->value;
+    label = "watch " + v->Shown();
+    if (v->value.empty()) Error(v->where, "\"name\" must not be empty");
+  } else if (!t.contains("name")) {
+    Error(table_at, "[[watch]] is missing required key \"name\"");
+  }
+  if (auto v = GetString(t, "query")) {
+    w.query = v->value;
+    Error(v->where,
+          "\"query\": the query language is not supported yet (use keywords, "
+          "authors and exclude)");
+  }
+  if (auto v = GetStrings(t, "keywords")) {
+    for (Str& s : *v) w.keywords.push_back(std::move(s.value));
+  }
+  if (auto v = GetStrings(t, "authors")) {
+    for (Str& s : *v) w.authors.push_back(std::move(s.value));
+  }
+  if (auto v = GetStrings(t, "exclude")) {
+    for (Str& s : *v) w.exclude.push_back(std::move(s.value));
+  }
+  const auto empty_list = [&](std::string_view key) {
+    const toml::node* n = t.get(key);
+    return n == nullptr || (n->is_array() && n->as_array()->empty());
+  };
+  if (!t.contains("query") && empty_list("keywords") && empty_list("authors")) {
+    Error(table_at, label + " needs at least one of \"query\", \"keywords\" or \"authors\"");
+  }
+  if (auto v = GetInt(t, "min_votes", 0, std::numeric_limits<int>::max())) {
+    w.min_votes = static_cast<int>(*v);
+  }
+  if (auto v = GetStrings(t, "sources")) {
+    for (Str& s : *v) {
+      refs.sources.push_back({s.value, s.where});
+      w.sources.push_back(std::move(s.value));
+    }
+  }
+  if (auto v = GetStrings(t, "events")) {
+    w.events.clear();
+    for (Str& s : *v) {
+      if (!Contains(kEvents, s.value)) {
+        Error(s.where,
+              "\"events\": " + s.Shown() + " is not one of " +
+                  Join(std::begin(kEvents), std::end(kEvents)) +
+                  (s.secret.empty() ? SuggestValue(s.value, std::begin(kEvents), std::end(kEvents))
+                                    : ""));
+      }
+      w.events.push_back(std::move(s.value));
+    }
+    if (v->empty()) Error(At(*t.get("events")), "\"events\" must name at least one event");
+  }
+  if (auto v = GetStrings(t, "notify")) {
+    for (Str& s : *v) {
+      refs.notify.push_back({s.value, s.where});
+      w.notify.push_back(std::move(s.value));
+    }
+    if (v->empty()) Error(At(*t.get("notify")), "\"notify\" must name at least one notifier");
+  } else if (!t.contains("notify")) {
+    Error(table_at, label + " is missing required key \"notify\"");
+  }
+  constexpr std::string_view kDeliveries[] = {"instant", "digest"};
+  if (auto v = GetEnum(t, "delivery", std::begin(kDeliveries), std::end(kDeliveries))) {
+    w.delivery = *v;
+    if (*v == "digest") Error(At(*t.get("delivery")), "delivery = \"digest\" is not supported yet");
+  }
+  for (std::string_view key : {"digest_schedule", "timezone"}) {
+    const auto it = t.find(key);
+    if (it == t.end()) continue;
+    const bool valid =
+        key == "timezone" ? GetZone(t, key).has_value() : GetSchedule(t, key).has_value();
+    if (valid && w.delivery != "digest") {
+      Error(At(it->first.source()), Quote(key) + " applies only with delivery = \"digest\"");
+    }
+  }
+  if (auto v = GetBool(t, "enabled")) w.enabled = *v;
+  if (!refs.name.file) refs.name = table_at;
+  config_.watches.push_back(std::move(w));
+  watch_refs_.push_back(std::move(refs));
+}
+
+void Loader::ReadFileTables(const toml::table& root) {
+  for (const toml::table* t : Tables(root, "source")) ReadSource(*t);
+  for (const toml::table* t : Tables(root, "notifier")) ReadNotifier(*t);
+  for (const toml::table* t : Tables(root, "watch")) ReadWatch(*t);
+}
+
+void Loader::ReadIncludes(const toml::table& root, std::vector<std::pair<fs::path, Where>>& found) {
+  std::optional<std::vector<Str>> patterns = GetStrings(root, "include");
+  if (!patterns) return;
+  for (const Str& pattern : *patterns) {
+    const fs::path p(pattern.value);
+    const bool wildcard = pattern.value.find_first_of("*?[") != std::string::npos;
+    const std::string full =
+        p.is_absolute() ? pattern.value : GlobEscape(file_->dir.string()) + "/" + pattern.value;
+    if (!wildcard) {
+      const fs::path path = (p.is_absolute() ? p : file_->dir / p).lexically_normal();
+      std::error_code ec;
+      if (!fs::exists(path, ec)) {
+        Error(pattern.where, "included file " + pattern.Shown() + " does not exist");
+      } else {
+        found.push_back({path, pattern.where});
+      }
+      continue;
+    }
+    glob_t g{};
+    const int rc = ::glob(full.c_str(), 0, nullptr, &g);
+    std::vector<std::string> matches;
+    if (rc == 0) {
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+    } else if (rc != GLOB_NOMATCH) {
+      Error(pattern.where, "cannot expand include pattern " + pattern.Shown());
+    }
+    ::globfree(&g);
+    // Byte order, not the locale's collation, so every machine loads in the same order.
+    std::sort(matches.begin(), matches.end());
+    for (const std::string& m : matches) {
+      std::error_code ec;
+      if (fs::is_directory(m, ec)) continue;
+      found.push_back({fs::path(m).lexically_normal(), pattern.where});
+    }
+  }
+}
+
+void Loader::CrossCheck() {
+  const auto first_at = [](const Where& first, const Where& second) {
+    return first.file == second.file ? "line " + std::to_string(first.line)
+                                     : first.file->display + ":" + std::to_string(first.line);
+  };
+  for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+    if (config_.sources[i].timezone.empty()) {
+      config_.sources[i].timezone = config_.daemon.timezone;
+    }
+    if (config_.sources[i].name.empty()) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config_.sources[j].name == config_.sources[i].name) {
+        Error(source_refs_[i].name, "duplicate source name " + Quote(config_.sources[i].name) +
+                                        " (first defined at " +
+                                        first_at(source_refs_[j].name, source_refs_[i].name) + ")");
+        break;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < config_.notifiers.size(); ++i) {
+    if (config_.notifiers[i].name.empty()) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config_.notifiers[j].name == config_.notifiers[i].name) {
+        Error(notifier_refs_[i].name, "duplicate notifier name " +
+                                          Quote(config_.notifiers[i].name) + " (first defined at " +
+                                          first_at(notifier_refs_[j].name, notifier_refs_[i].name) +
+                                          ")");
+        break;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < config_.watches.size(); ++i) {
+    if (config_.watches[i].name.empty()) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config_.watches[j].name == config_.watches[i].name) {
+        Error(watch_refs_[i].name, "duplicate watch name " + Quote(config_.watches[i].name) +
+                                       " (first defined at " +
+                                       first_at(watch_refs_[j].name, watch_refs_[i].name) + ")");
+        break;
+      }
+    }
+  }
+  std::set<std::string> used;
+  const auto check_notifier = [&](const NamedAt& ref, std::string_view who) {
+    used.insert(ref.name);
+    if (config_.FindNotifier(ref.name) == nullptr) {
+      Error(ref.where, std::string(who) + " names unknown notifier " + Quote(ref.name) +
+                           Suggest(ref.name, config_.notifiers, [](const NotifierConfig& n) {
+                             return std::string_view(n.name);
+                           }));
+    }
+  };
+  for (const NamedAt& ref : alert_notify_refs_) check_notifier(ref, "\"alert_notify\"");
+  for (std::size_t i = 0; i < watch_refs_.size(); ++i) {
+    const std::string who = "watch " + Quote(config_.watches[i].name);
+    for (const NamedAt& ref : watch_refs_[i].notify) check_notifier(ref, who);
+    for (const NamedAt& ref : watch_refs_[i].sources) {
+      if (config_.FindSource(ref.name) == nullptr) {
+        Error(ref.where, who + " names unknown source " + Quote(ref.name) +
+                             Suggest(ref.name, config_.sources, [](const SourceConfig& s) {
+                               return std::string_view(s.name);
+                             }));
+      }
+    }
+  }
+  for (std::size_t i = 0; i < config_.notifiers.size(); ++i) {
+    const std::string& name = config_.notifiers[i].name;
+    if (!name.empty() && !used.contains(name)) {
+      Warn(notifier_refs_[i].table,
+           "notifier " + Quote(name) + " is not used by any watch or alert_notify");
+    }
+  }
+}
+
+ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(fs::path(path), ec).lexically_normal();
+  if (ec) absolute = fs::path(path);
+  config_.path = absolute.string();
+  files_.push_back(FileCtx{.display = path, .dir = absolute.parent_path(), .order = 0});
+  file_ = &files_.back();
+
+  if (const char* state_dir = std::getenv("STATE_DIRECTORY");
+      state_dir != nullptr && *state_dir != '\0') {
+    // systemd passes a colon-separated list when several StateDirectory= are set.
+    const std::string first(
+        std::string_view(state_dir).substr(0, std::string_view(state_dir).find(':')));
+    config_.daemon.state_path = (fs::path(first) / "state.db").lexically_normal().string();
+  } else {
+    config_.daemon.state_path = (file_->dir / "digestd.db").string();
+  }
+
+  std::optional<toml::table> root = ParseToml(text);
+  std::vector<std::pair<fs::path, Where>> includes;
+  if (root) {
+    CheckKeys(*root, std::begin(kTopKeys), std::end(kTopKeys), "the top level");
+    ReadIncludes(*root, includes);
+    if (const toml::node* n = root->get("daemon")) {
+      if (const auto* t = n->as_table()) {
+        ReadDaemon(*t);
+      } else {
+        Error(At(*n), "\"daemon\": expected a table ([daemon]), got " + TypeName(*n));
+      }
+    }
+    ReadFileTables(*root);
+    if (const toml::node* n = root->get("highlights")) {
+      const auto* a = n->as_array();
+      if (a != nullptr && !a->empty()) {
+        for (const toml::node& e : *a) Error(At(e), "[[highlights]] is not supported yet");
+      } else {
+        Error(At(*n), "[[highlights]] is not supported yet");
+      }
+    }
+  }
+
+  std::set<fs::path> loaded = {absolute};
+  for (const auto& [include_path, where] : includes) {
+    if (!loaded.insert(include_path).second) continue;
+    file_ = &files_.front();
+    fs::path rel = include_path.lexically_relative(files_.front().dir);
+    const std::string display =
+        !rel.empty() && *rel.begin() != ".."
+            ? (fs::path(path).parent_path() / rel).lexically_normal().string()
+            : include_path.string();
+    Result<std::string> data = ReadFile(include_path, kMaxConfigBytes);
+    if (!data) {
+      Error(where, "cannot read included file " + Quote(display) + ": " + data.error().message);
+      continue;
+    }
+    files_.push_back(FileCtx{.display = display,
+                             .dir = include_path.parent_path(),
+                             .order = static_cast<int>(files_.size())});
+    file_ = &files_.back();
+    std::optional<toml::table> inc = ParseToml(*data);
+    if (!inc) continue;
+    for (const auto& [key, node] : *inc) {
+      if (!Contains(std::vector<std::string_view>{"source", "notifier", "watch"}, key.str())) {
+        Error(At(key.source()),
+              "an included file may hold only [[source]], [[notifier]] and [[watch]] tables, "
+              "not " +
+                  Quote(key.str()) +
+                  Suggest(key.str(), kIncludedTopKeys, [](const KeySpec& s) { return s.name; }));
+      }
+    }
+    ReadFileTables(*inc);
+  }
+  file_ = &files_.front();
+  CrossCheck();
+
+  // File order: the main file, then each include as loaded; by position within a file.
+  std::vector<std::size_t> index(diags_.size());
+  for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
+  std::stable_sort(index.begin(), index.end(), [&](std::size_t a, std::size_t b) {
+    return std::tie(diag_order_[a], diags_[a].line, diags_[a].column) <
+           std::tie(diag_order_[b], diags_[b].line, diags_[b].column);
+  });
+  ConfigLoad out;
+  for (std::size_t i : index) out.diagnostics.push_back(std::move(diags_[i]));
+  if (!failed_) out.config = std::make_shared<const Config>(std::move(config_));
+  return out;
+}
+
+}  // namespace
+
+std::string ConfigDiagnostic::ToString() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (warning) out += "warning: ";
+  return out + message;
+}
+
+ConfigLoad LoadConfigText(std::string_view text, const std::string& path) {
+  return Loader().Load(text, path);
+}
+
+ConfigLoad LoadConfig(const std::string& path) {
+  Result<std::string> data = ReadFile(path, kMaxConfigBytes);
+  if (!data) {
+    ConfigLoad out;
+    out.diagnostics.push_back(ConfigDiagnostic{
+        .file = path, .message = "cannot read config file: " + data.error().message});
+    return out;
+  }
+  return LoadConfigText(*data, path);
+}
+
+std::string DefaultConfigPath() {
+  if (const char* env = std::getenv("DIGESTD_CONFIG"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  if (fs::exists("/etc/digestd/digestd.toml", ec)) return "/etc/digestd/digestd.toml";
+  return "./digestd.toml";
+}
+
+}  // namespace digestd
