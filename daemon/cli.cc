@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -278,6 +279,12 @@ int Outbox(const Args& args) {
 }  // namespace
 
 int RunCli(int argc, char** argv) {
+  if (argc == 2 && (std::string_view(argv[1]) == "--version" ||
+                    std::string_view(argv[1]) == "--help")) {
+    const bool version = std::string_view(argv[1]) == "--version";
+    std::cout << (version ? "digestd " DIGESTD_VERSION "\n" : kUsage);
+    return kExitOk;
+  }
   std::string error;
   auto args = ParseArgs(argc, argv, error);
   if (!args) {
@@ -285,11 +292,11 @@ int RunCli(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& cmd = args->command;
-  if (cmd == "--version" || cmd == "version") {
+  if (cmd == "version") {
     std::cout << "digestd " DIGESTD_VERSION "\n";
     return kExitOk;
   }
-  if (cmd.empty() || cmd == "--help" || cmd == "help" || cmd == "-h") {
+  if (cmd.empty() || cmd == "help" || cmd == "-h") {
     (cmd.empty() ? std::cerr : std::cout) << kUsage;
     return cmd.empty() ? kExitUsage : kExitOk;
   }

@@ -37,7 +37,8 @@ for folder in "${!allowed_ours[@]}"; do
   while IFS= read -r hit; do
     file=${hit%%:*}
     rest=${hit#*:}; line=${rest%%:*}
-    inc=$(sed -E 's/.*#include[[:space:]]*[<"]([^>"]+)[>"].*/\1/' <<<"$rest")
+    [[ "$rest" =~ \#[[:space:]]*include[[:space:]]*[\<\"]([^\>\"]+) ]] || continue
+    inc=${BASH_REMATCH[1]}
     ours=${inc%%/*}
     if [[ -n ${allowed_ours[$ours]+x} && "$inc" == */* ]]; then
       if [[ " ${allowed_ours[$folder]} " != *" $ours "* ]]; then
@@ -50,7 +51,7 @@ for folder in "${!allowed_ours[@]}"; do
         echo "$file:$line: $folder/ may not include $inc (only: ${third_party[$pattern]})"; status=1
       fi
     done
-  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include' "$folder" --include='*.h' --include='*.cc' | sed -E 's/^([^:]+):([0-9]+):/\1:\2:/')
+  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include' "$folder" --include='*.h' --include='*.cc')
 done
 [ $status -eq 0 ] && echo "layering: ok"
 exit $status
