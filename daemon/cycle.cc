@@ -10,10 +10,12 @@
 #include <set>
 
 #include <date/tz.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "core/hash.h"
 #include "core/planner.h"
+#include "core/source_health.h"
 #include "fetchers/markdown_parser.h"
 #include "notifiers/local_channels.h"
 
@@ -78,6 +80,31 @@ std::int64_t RetryDelaySeconds(const std::string& id, int attempts) {
   return 1 + std::int64_t(h % std::uint64_t(cap));
 }
 
+// Records a failed attempt, backs the source off, and raises one source_failing alert when
+// the streak passes the source's limits (CONFIG.md alert_after_failures/_hours).
+void RecordFailure(const Config& config, StateStore& store, const SourceConfig& source,
+                   const SourceState& state, const std::string& failure, std::int64_t now) {
+  const HealthPolicy policy{.alert_after_failures = source.alert_after_failures,
+                            .alert_after_hours = source.alert_after_hours};
+  const FailureOutcome outcome = OnSourceFailure(state.health(), policy, source.name, now);
+  std::vector<Notification> alerts;
+  if (outcome.alert) {
+    spdlog::warn("source {}: failing ({} attempts in a row); alerting {}", source.name,
+                 outcome.health.failures, fmt::join(config.daemon.alert_notify, ", "));
+    for (const std::string& notifier : config.daemon.alert_notify) {
+      alerts.push_back(SourceAlert(notifier, source.name, "source_failing",
+                                   *outcome.health.failing_since,
+                                   std::to_string(outcome.health.failures) +
+                                       " failed attempts in a row; last: " + failure));
+    }
+  }
+  if (auto st = store.RecordFetchFailure(source.name, failure, outcome.health, outcome.retry_at,
+                                         alerts, now);
+      !st) {
+    spdlog::error("source {}: {}", source.name, st.error().message);
+  }
+}
+
 }  // namespace
 
 std::vector<WatchSpec> WatchSpecsFrom(const Config& config) {
@@ -128,6 +155,10 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
       ++report.sources_failed;
       continue;
     }
+    if (options.honour_backoff && state->retry_at && *state->retry_at > options.now) {
+      spdlog::debug("source {}: backing off after {} failures", source.name, state->failures);
+      continue;
+    }
     const bool first_run = !state->first_run_at.has_value();
     const Date today = options.date.value_or(TodayIn(source.timezone, options.now));
     std::vector<Date> dates = {today};
@@ -140,12 +171,12 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
     // Fetch every due date, oldest first, so diffs run in publication order.
     std::reverse(dates.begin(), dates.end());
     std::vector<Fetched> fetched;
-    bool failed = false;
+    std::string failure;  // why this source failed; empty while it works
     for (const Date& date : dates) {
       auto url = ExpandUrlTemplate(source.url, date);
       if (!url) {
-        spdlog::error("source {}: {}", source.name, url.error().message);
-        failed = true;
+        failure = fmt::format("{}", url.error().message);
+        spdlog::error("source {}: {}", source.name, failure);
         break;
       }
       HttpRequest request{.url = *url,
@@ -162,14 +193,14 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
       }
       HttpResponse response = http.Fetch(request);
       if (response.error != TransferError::kNone) {
-        spdlog::error("source {}: {}", source.name, response.error_message);
-        failed = true;
+        failure = fmt::format("{}", response.error_message);
+        spdlog::error("source {}: {}", source.name, failure);
         break;
       }
       if (response.status == 404 && dated) {
         spdlog::debug("source {}: {} not published yet (404)", source.name, RedactUrl(*url));
         if (!options.dry_run) {
-          (void)store.RecordFetchUnchanged(source.name, *url, "", options.now, false);
+          (void)store.RecordSourceSuccess(source.name, "", options.now, false);
         }
         continue;
       }
@@ -178,8 +209,8 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
         continue;
       }
       if (response.status < 200 || response.status >= 300) {
-        spdlog::error("source {}: {}: HTTP status {}", source.name, RedactUrl(*url), response.status);
-        failed = true;
+        failure = fmt::format("{}: HTTP status {}", RedactUrl(*url), response.status);
+        spdlog::error("source {}: {}", source.name, failure);
         break;
       }
       fetched.push_back(Fetched{.date = date, .url = *url, .response = std::move(response)});
@@ -189,14 +220,14 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
     // plan the same paper twice across dates.
     std::map<std::string, PriorSighting> run_prior;
     std::set<std::string> run_notified;
-    for (std::size_t i = 0; i < fetched.size() && !failed; ++i) {
+    for (std::size_t i = 0; i < fetched.size() && failure.empty(); ++i) {
       const Fetched& f = fetched[i];
       const std::string body_hash = Hash128Hex(f.response.body);
       auto validators = store.GetValidators(source.name, f.url);
       if (validators && validators->has_value() && (*validators)->body_hash == body_hash) {
         spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
         if (!options.dry_run) {
-          (void)store.RecordFetchUnchanged(source.name, f.url, FormatIsoDate(f.date),
+          (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date),
                                            options.now, true);
         }
         continue;
@@ -220,9 +251,8 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
       auto prior = store.LoadPriorSightings(source.name, keys);
       auto notified = store.LoadNotified(keys);
       if (!prior || !notified) {
-        spdlog::error("source {}: {}", source.name,
-                      (!prior ? prior.error() : notified.error()).message);
-        failed = true;
+        failure = fmt::format("{}", (!prior ? prior.error() : notified.error()).message);
+        spdlog::error("source {}: {}", source.name, failure);
         break;
       }
       for (const auto& [key, p] : run_prior) prior->insert_or_assign(key, p);
@@ -268,19 +298,35 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
                           .notified = std::move(plan.notified),
                           .notifications = std::move(plan.notifications)};
       if (auto st = store.CommitDigest(commit); !st) {
-        spdlog::error("source {}: {}", source.name, st.error().message);
-        failed = true;
+        failure = fmt::format("{}", st.error().message);
+        spdlog::error("source {}: {}", source.name, failure);
         break;
       }
     }
 
-    if (failed) {
+    if (!failure.empty()) {
       ++report.sources_failed;
-      if (!options.dry_run) (void)store.RecordFetchFailure(source.name, "fetch failed", options.now);
+      if (!options.dry_run) RecordFailure(config, store, source, *state, failure, options.now);
       continue;
     }
     ++report.sources_ok;
-    if (first_run && !options.dry_run) {
+    if (options.dry_run) continue;
+    if (state->alerted) {
+      std::vector<Notification> alerts;
+      for (const std::string& notifier : config.daemon.alert_notify) {
+        alerts.push_back(SourceAlert(notifier, source.name, "source_recovered",
+                                     state->failing_since.value_or(0),
+                                     "works again after " + std::to_string(state->failures) +
+                                         " failed attempts"));
+      }
+      spdlog::info("source {}: recovered", source.name);
+      if (auto st = store.QueueNotifications(alerts, options.now); !st) {
+        spdlog::error("source {}: {}", source.name, st.error().message);
+      }
+    }
+    // A run whose every date was "not modified" or "not published" still counts as a success.
+    (void)store.RecordSourceSuccess(source.name, "", options.now, false);
+    if (first_run) {
       if (auto st = store.MarkFirstRunDone(source.name, options.now); !st) {
         spdlog::error("source {}: {}", source.name, st.error().message);
       }

@@ -26,6 +26,7 @@ struct CycleOptions {
   bool json = false;                  // print JSON lines of planned/sent notifications
   std::int64_t now = 0;               // unix seconds
   std::set<std::string> only_sources; // when not empty: fetch these sources only
+  bool honour_backoff = false;        // skip sources still backing off after failures
 };
 
 struct CycleReport {

@@ -159,7 +159,7 @@ class Service {
 
   void RunJobs(bool all_sources) {
     const auto now = Clock::now();
-    CycleOptions options{.now = ToUnix(now)};
+    CycleOptions options{.now = ToUnix(now), .honour_backoff = true};
     for (auto& [name, at] : next_fire_) {
       if (all_sources || at <= now) {
         options.only_sources.insert(name);

@@ -75,6 +75,13 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 )sql",
+    // 2: source health (backoff and one alert per failure streak); feed items by URL.
+    R"sql(
+ALTER TABLE sources ADD COLUMN failing_since INTEGER;
+ALTER TABLE sources ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN retry_at INTEGER;
+CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql",
 };
 
 struct StmtDeleter {
@@ -278,8 +285,8 @@ Status StateStore::Migrate() {
 
 Result<SourceState> StateStore::GetSourceState(const std::string& source) {
   Stmt s(db_.get(),
-         "SELECT first_run_at, last_success_at, last_success_date, failures, last_error "
-         "FROM sources WHERE name = ?");
+         "SELECT first_run_at, last_success_at, last_success_date, failures, last_error, "
+         "failing_since, alerted, retry_at FROM sources WHERE name = ?");
   if (!s.ok()) return Unexpected(s.Fail("read source state"));
   s.Bind(source);
   SourceState state;
@@ -290,6 +297,9 @@ Result<SourceState> StateStore::GetSourceState(const std::string& source) {
     state.last_success_date = s.Text(2);
     state.failures = int(s.Int(3));
     state.last_error = s.Text(4);
+    state.failing_since = s.OptInt(5);
+    state.alerted = s.Int(6) != 0;
+    state.retry_at = s.OptInt(7);
   } else if (rc != SQLITE_DONE) {
     return Unexpected(s.Fail("read source state"));
   }
@@ -371,15 +381,7 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     notified.Bind(key).Bind(PaperKeyOf(key)).Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
-  Stmt outbox(db,
-              "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
-              "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
-  for (const Notification& n : c.notifications) {
-    outbox.Reset();
-    outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
-    outbox.Bind(NotificationToJson(n)).Bind(c.now).Bind(c.now);
-    if (auto st = Run(outbox, "queue notification " + n.id); !st) return st;
-  }
+  if (auto st = InsertOutbox(c.notifications, c.now); !st) return st;
   Stmt fetch(db,
              "INSERT INTO fetch_state(source, url, etag, last_modified, body_hash, last_success) "
              "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(source, url) DO UPDATE SET "
@@ -388,18 +390,17 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   fetch.Bind(c.source).Bind(c.url).Bind(c.validators.etag).Bind(c.validators.last_modified);
   fetch.Bind(c.validators.body_hash).Bind(c.now);
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
-  if (auto st = RecordFetchUnchanged(c.source, c.url, c.date, c.now, true); !st) return st;
+  if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;
   return txn.Commit();
 }
 
-Status StateStore::RecordFetchUnchanged(const std::string& source, const std::string& url,
-                                        const std::string& date, std::int64_t now,
-                                        bool published) {
-  (void)url;
+Status StateStore::RecordSourceSuccess(const std::string& source, const std::string& date,
+                                       std::int64_t now, bool published) {
   Stmt s(db_.get(),
          "INSERT INTO sources(name, last_success_at, last_success_date, failures, last_error) "
          "VALUES(?1, ?2, CASE WHEN ?4 THEN ?3 ELSE '' END, 0, '') "
          "ON CONFLICT(name) DO UPDATE SET last_success_at = ?2, failures = 0, last_error = '', "
+         "failing_since = NULL, alerted = 0, retry_at = NULL, "
          "last_success_date = CASE WHEN ?4 AND ?3 > last_success_date THEN ?3 "
          "ELSE last_success_date END");
   if (!s.ok()) return Unexpected(s.Fail("record source success"));
@@ -408,13 +409,42 @@ Status StateStore::RecordFetchUnchanged(const std::string& source, const std::st
 }
 
 Status StateStore::RecordFetchFailure(const std::string& source, const std::string& error,
+                                      const SourceHealth& health, std::int64_t retry_at,
+                                      const std::vector<Notification>& alerts,
                                       std::int64_t now) {
-  (void)now;
+  Transaction txn(db_.get());
+  if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db_.get()));
   Stmt s(db_.get(),
-         "INSERT INTO sources(name, failures, last_error) VALUES(?1, 1, ?2) "
-         "ON CONFLICT(name) DO UPDATE SET failures = failures + 1, last_error = ?2");
-  s.Bind(source).Bind(error);
-  return Run(s, "record source failure");
+         "INSERT INTO sources(name, failures, last_error, failing_since, alerted, retry_at) "
+         "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET failures = ?2, "
+         "last_error = ?3, failing_since = ?4, alerted = ?5, retry_at = ?6");
+  s.Bind(source).Bind(std::int64_t(health.failures)).Bind(error);
+  s.BindOptional(health.failing_since).Bind(std::int64_t(health.alerted ? 1 : 0)).Bind(retry_at);
+  if (auto st = Run(s, "record source failure"); !st) return st;
+  if (auto st = InsertOutbox(alerts, now); !st) return st;
+  return txn.Commit();
+}
+
+Status StateStore::QueueNotifications(const std::vector<Notification>& notifications,
+                                      std::int64_t now) {
+  Transaction txn(db_.get());
+  if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db_.get()));
+  if (auto st = InsertOutbox(notifications, now); !st) return st;
+  return txn.Commit();
+}
+
+Status StateStore::InsertOutbox(const std::vector<Notification>& notifications,
+                                std::int64_t now) {
+  Stmt outbox(db_.get(),
+              "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
+              "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  for (const Notification& n : notifications) {
+    outbox.Reset();
+    outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
+    outbox.Bind(NotificationToJson(n)).Bind(now).Bind(now);
+    if (auto st = Run(outbox, "queue notification " + n.id); !st) return st;
+  }
+  return Ok();
 }
 
 Status StateStore::MarkFirstRunDone(const std::string& source, std::int64_t now) {

@@ -14,6 +14,7 @@
 #include "core/notification.h"
 #include "core/planner.h"
 #include "core/result.h"
+#include "core/source_health.h"
 
 struct sqlite3;
 
@@ -57,11 +58,19 @@ struct SourceState {
   std::string last_success_date;      // newest digest date fetched successfully
   int failures = 0;                   // consecutive
   std::string last_error;
+  std::optional<std::int64_t> failing_since;  // start of the current failure streak
+  bool alerted = false;               // source_failing went out for this streak
+  std::optional<std::int64_t> retry_at;       // backing off until then
+
+  SourceHealth health() const {
+    return {.failures = failures, .failing_since = failing_since,
+            .last_success_at = last_success_at, .alerted = alerted};
+  }
 };
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
@@ -88,11 +97,17 @@ class StateStore {
   // exists already are left as they are. Also records the fetch as a success.
   Status CommitDigest(const DigestCommit& commit);
 
-  // A fetch that needed no parsing (304, unchanged body, 404 "not published yet").
-  Status RecordFetchUnchanged(const std::string& source, const std::string& url,
-                              const std::string& date, std::int64_t now, bool published);
+  // A source attempt that worked (also 304, an unchanged body, 404 "not published yet"):
+  // resets its failure streak; `published` with `date` advances last_success_date.
+  Status RecordSourceSuccess(const std::string& source, const std::string& date,
+                             std::int64_t now, bool published);
+  // A failed attempt: the source's new health, when to retry, and the alerts it raises,
+  // in one transaction.
   Status RecordFetchFailure(const std::string& source, const std::string& error,
-                            std::int64_t now);
+                            const SourceHealth& health, std::int64_t retry_at,
+                            const std::vector<Notification>& alerts, std::int64_t now);
+  // Queues notifications (alerts) outside a digest commit; existing dedupe keys are kept.
+  Status QueueNotifications(const std::vector<Notification>& notifications, std::int64_t now);
   // Marks the source's first run done (idempotent).
   Status MarkFirstRunDone(const std::string& source, std::int64_t now);
 
@@ -115,6 +130,7 @@ class StateStore {
  private:
   explicit StateStore(sqlite3* db);
   Status Exec(const char* sql);
+  Status InsertOutbox(const std::vector<Notification>& notifications, std::int64_t now);
   Status Migrate();
 
   struct DbDeleter {

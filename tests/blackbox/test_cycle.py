@@ -203,6 +203,28 @@ timeout = "2s"
         # The working source's state was committed: nothing again.
         self.assertEqual(self.once(D1, expect=1), [])
 
+    def test_one_failing_alert_per_streak_then_one_recovered(self):
+        broken_url = "http://127.0.0.1:1/{date}.md"
+        def configure(url):
+            self.write_config(WATCH_ALL, url=url)
+            text = open(os.path.join(self.dir, "digestd.toml"), encoding="utf-8").read()
+            text = text.replace('timezone = "UTC"\n', 'timezone = "UTC"\nalert_notify = ["log"]\n', 1)
+            text = text.replace('first_run = "baseline"\n',
+                                'first_run = "baseline"\nalert_after_failures = 2\ntimeout = "2s"\n')
+            self.write("digestd.toml", text)
+        configure(broken_url)
+        for _ in range(4):
+            self.once(D1, expect=1)
+        alerts = [l for l in self.matches_file() if l["kind"] == "alert"]
+        self.assertEqual([(a["event"], a["source"], a["paper"]) for a in alerts],
+                         [("source_failing", "hf-ko", None)])
+        self.assertIn("2 failed attempts", alerts[0]["message"])
+        configure(None)
+        self.once(D1)
+        self.once(D1)
+        alerts = [l for l in self.matches_file() if l["kind"] == "alert"]
+        self.assertEqual([a["event"] for a in alerts], ["source_failing", "source_recovered"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -100,6 +100,25 @@ TEST(StateStore, ReopeningKeepsStateAndDoesNotMigrateAgain) {
   EXPECT_EQ(prior->at("arxiv:2401.15024").votes, 3);
 }
 
+TEST(StateStore, MigratesAVersionOneDatabase) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  // A database as version 1 left it: the first migration only.
+  ExecOn(path, "CREATE TABLE sources (name TEXT PRIMARY KEY, first_run_at INTEGER, "
+               "last_success_at INTEGER, last_success_date TEXT NOT NULL DEFAULT '', "
+               "failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
+               "CREATE TABLE sightings (paper_key TEXT, source TEXT, url TEXT);"
+               "INSERT INTO sources(name, failures) VALUES('hf-ko', 3);"
+               "PRAGMA user_version = 1;");
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  auto s = (*store)->GetSourceState("hf-ko");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->failures, 3);
+  EXPECT_FALSE(s->alerted);
+}
+
 TEST(StateStore, RefusesNewerSchemaWithClearMessage) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
@@ -259,9 +278,17 @@ TEST(StateStore, SourceStateTracksRunsAndFailures) {
   auto s = (*store)->GetSourceState("hf-ko");
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->first_run_at);
-  ASSERT_TRUE((*store)->RecordFetchFailure("hf-ko", "timeout", 10));
-  ASSERT_TRUE((*store)->RecordFetchFailure("hf-ko", "timeout", 20));
-  EXPECT_EQ((*store)->GetSourceState("hf-ko")->failures, 2);
+  const SourceHealth failing{.failures = 2, .failing_since = 10, .alerted = true};
+  const Notification alert = SourceAlert("me", "hf-ko", "source_failing", 10, "timeout");
+  ASSERT_TRUE((*store)->RecordFetchFailure("hf-ko", "timeout", failing, 500, {alert}, 20));
+  ASSERT_TRUE((*store)->RecordFetchFailure("hf-ko", "timeout", failing, 500, {alert}, 20));
+  s = (*store)->GetSourceState("hf-ko");
+  EXPECT_EQ(s->failures, 2);
+  EXPECT_EQ(s->failing_since, 10);
+  EXPECT_TRUE(s->alerted);
+  EXPECT_EQ(s->retry_at, 500);
+  EXPECT_EQ(s->last_error, "timeout");
+  EXPECT_EQ((*store)->ListOutbox("", 10)->size(), 1u) << "one alert per streak";
   ASSERT_TRUE((*store)->CommitDigest(MakeCommit({}, 30)));
   ASSERT_TRUE((*store)->MarkFirstRunDone("hf-ko", 30));
   ASSERT_TRUE((*store)->MarkFirstRunDone("hf-ko", 40));
@@ -269,7 +296,10 @@ TEST(StateStore, SourceStateTracksRunsAndFailures) {
   EXPECT_EQ(s->failures, 0);
   EXPECT_EQ(s->first_run_at, 30);
   EXPECT_EQ(s->last_success_date, "2024-01-29");
-  ASSERT_TRUE((*store)->RecordFetchUnchanged("hf-ko", "u", "2024-01-28", 50, true));
+  EXPECT_FALSE(s->failing_since);
+  EXPECT_FALSE(s->alerted);
+  EXPECT_FALSE(s->retry_at);
+  ASSERT_TRUE((*store)->RecordSourceSuccess("hf-ko", "2024-01-28", 50, true));
   EXPECT_EQ((*store)->GetSourceState("hf-ko")->last_success_date, "2024-01-29")
       << "an older date never moves last_success_date back";
 }
