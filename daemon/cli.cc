@@ -16,6 +16,7 @@
 
 #include "config/config_loader.h"
 #include "core/dates.h"
+#include "core/json_writer.h"
 #include "core/paper_json.h"
 #include "daemon/cycle.h"
 #include "daemon/logging.h"
@@ -276,6 +277,108 @@ int Outbox(const Args& args) {
   return kExitUsage;
 }
 
+int ShowStatus(const Args& args) {
+  auto config = LoadOrReport(args);
+  if (!config) return kExitConfig;
+  SetUpLogging(config->daemon.log_level);
+  const std::string& path = config->daemon.state_path;
+  if (!std::filesystem::exists(path)) {
+    std::cerr << "digestd status: no state yet at " << path << " (run `digestd once` first)\n";
+    return kExitFailure;
+  }
+  auto store = StateStore::Open(path, /*read_only=*/true);
+  if (!store) {
+    std::cerr << "digestd status: " << store.error().message << "\n";
+    return kExitFailure;
+  }
+  auto counts = (*store)->OutboxCounts();
+  if (!counts) {
+    std::cerr << "digestd status: " << counts.error().message << "\n";
+    return kExitFailure;
+  }
+  const bool json = args.Has("--json");
+  JsonWriter out;
+  out.BeginObject().Key("state").String(path).Key("sources").BeginArray();
+  if (!json) std::cout << "state: " << path << "\n";
+  for (const SourceConfig& source : config->sources) {
+    auto st = (*store)->GetSourceState(source.name);
+    if (!st) {
+      std::cerr << "digestd status: " << st.error().message << "\n";
+      return kExitFailure;
+    }
+    out.BeginObject().Key("name").String(source.name).Key("enabled").Bool(source.enabled);
+    out.Key("first_run_done").Bool(st->first_run_at.has_value());
+    out.Key("last_success").StringOrNull(st->last_success_at ? FormatTime(st->last_success_at) : "");
+    out.Key("last_success_date").StringOrNull(st->last_success_date);
+    out.Key("failures").Int(st->failures).Key("last_error").StringOrNull(st->last_error);
+    out.Key("alerted").Bool(st->alerted);
+    out.Key("retry_at").StringOrNull(st->retry_at ? FormatTime(st->retry_at) : "");
+    out.EndObject();
+    if (!json) {
+      std::cout << "source " << source.name << (source.enabled ? "" : " (disabled)")
+                << ": last success " << FormatTime(st->last_success_at)
+                << (st->last_success_date.empty() ? "" : " (digest " + st->last_success_date + ")")
+                << (st->first_run_at ? "" : ", first run pending");
+      if (st->failures > 0) {
+        std::cout << ", " << st->failures << " failures in a row (" << st->last_error << ")"
+                  << ", retry " << FormatTime(st->retry_at) << (st->alerted ? ", alerted" : "");
+      }
+      std::cout << "\n";
+    }
+  }
+  out.EndArray().Key("outbox").BeginObject();
+  for (const char* state : {"pending", "sent", "dead"}) {
+    const int n = counts->count(state) ? counts->at(state) : 0;
+    out.Key(state).Int(n);
+  }
+  out.EndObject().EndObject();
+  if (json) {
+    std::cout << out.str() << "\n";
+  } else {
+    std::cout << "outbox: " << (counts->count("pending") ? counts->at("pending") : 0)
+              << " pending, " << (counts->count("sent") ? counts->at("sent") : 0) << " sent, "
+              << (counts->count("dead") ? counts->at("dead") : 0) << " dead\n";
+  }
+  return kExitOk;
+}
+
+// Sends a fixed sample notification straight to one notifier, bypassing state: shows that
+// the target is reachable and how a message looks there.
+int TestNotify(const Args& args) {
+  if (args.positional.size() != 1) {
+    std::cerr << "digestd test-notify: name one notifier\n";
+    return kExitUsage;
+  }
+  auto config = LoadOrReport(args);
+  if (!config) return kExitConfig;
+  SetUpLogging(config->daemon.log_level);
+  const NotifierConfig* notifier = config->FindNotifier(args.positional[0]);
+  if (!notifier) {
+    std::cerr << "digestd test-notify: no notifier named '" << args.positional[0] << "'\n";
+    return kExitUsage;
+  }
+  Notification n;
+  n.notifier = notifier->name;
+  n.event = "new";
+  n.watches = {"test-notify"};
+  n.dedupe_key = "test-notify\x1f" + notifier->name + "\x1f" + std::to_string(NowSeconds());
+  n.id = NotificationId(n.dedupe_key);
+  Paper p;
+  p.key = "arxiv:2401.15024";
+  p.title = "digestd test notification";
+  p.url = "https://arxiv.org/abs/2401.15024";
+  p.authors = {"digestd"};
+  p.summary = {"If you can read this, notifier '" + notifier->name + "' works."};
+  n.papers.push_back({.paper = p, .source = "test-notify"});
+  auto sent = SendNow(*notifier, n, [](const std::string& text) { std::cout << text; });
+  if (!sent) {
+    std::cerr << "digestd test-notify: " << sent.error().message << "\n";
+    return kExitFailure;
+  }
+  std::cerr << "digestd test-notify: sent " << n.id << " to " << notifier->name << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -307,7 +410,9 @@ int RunCli(int argc, char** argv) {
   if (cmd == "run") {
     return RunService(args->Has("--config") ? args->Get("--config") : DefaultConfigPath());
   }
-  if (cmd == "explain" || cmd == "test-notify" || cmd == "status") {
+  if (cmd == "status") return ShowStatus(*args);
+  if (cmd == "test-notify") return TestNotify(*args);
+  if (cmd == "explain") {
     std::cerr << "digestd: '" << cmd << "' is not supported yet\n";
     return kExitUsage;
   }

@@ -337,6 +337,16 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
   return report;
 }
 
+Status SendNow(const NotifierConfig& notifier, const Notification& notification,
+               const std::function<void(const std::string&)>& console) {
+  if (notifier.kind == "console") {
+    console(RenderConsole(notification, notifier.max_papers));
+    return Ok();
+  }
+  if (notifier.kind == "file") return AppendDurably(notifier.path, RenderJsonLines(notification));
+  return Unexpected("notifier kind '" + notifier.kind + "' is not supported yet");
+}
+
 void DeliverDue(const Config& config, StateStore& store, const CycleOptions& options,
                 const CycleOutput& output, CycleReport& report) {
   auto rows = store.DueOutbox(options.now, kDeliveryBatch);
@@ -353,14 +363,8 @@ void DeliverDue(const Config& config, StateStore& store, const CycleOptions& opt
       continue;
     }
     auto notification = ParseNotificationJson(row.message);
-    Status sent = notification ? Ok() : Status(Unexpected(notification.error()));
-    if (sent && notifier->kind == "console") {
-      output.console(RenderConsole(*notification, notifier->max_papers));
-    } else if (sent && notifier->kind == "file") {
-      sent = AppendDurably(notifier->path, RenderJsonLines(*notification));
-    } else if (sent) {
-      sent = Unexpected("notifier kind '" + notifier->kind + "' is not supported yet");
-    }
+    Status sent = notification ? SendNow(*notifier, *notification, output.console)
+                               : Status(Unexpected(notification.error()));
     if (sent) {
       if (auto st = store.MarkSent(row.id, options.now, ""); !st) {
         spdlog::error("outbox {}: {}", row.id, st.error().message);

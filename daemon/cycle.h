@@ -54,6 +54,11 @@ Date TodayIn(const std::string& timezone, std::int64_t now);
 CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateStore& store,
                      HttpClient& http, const CycleOptions& options, const CycleOutput& output);
 
+// Delivers one notification to one notifier now (console text through `console`, file
+// lines appended and fsynced); fails with what went wrong.
+Status SendNow(const NotifierConfig& notifier, const Notification& notification,
+               const std::function<void(const std::string&)>& console);
+
 // Sends every due outbox row to its notifier and records the result.
 void DeliverDue(const Config& config, StateStore& store, const CycleOptions& options,
                 const CycleOutput& output, CycleReport& report);

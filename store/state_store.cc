@@ -237,10 +237,13 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bo
       if (auto st = store->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
     }
     if (auto st = store->Migrate(); !st) return Unexpected(path + ": " + st.error().message);
-  } else if (store->SchemaVersion() > kSchemaVersion) {
-    return Unexpected(path + ": state database has schema version " +
-                      std::to_string(store->SchemaVersion()) + ", newer than this digestd (" +
-                      std::to_string(kSchemaVersion) + ")");
+  } else if (const int version = store->SchemaVersion(); version != kSchemaVersion) {
+    // A read-only open never migrates: a reader must not change what a writer owns.
+    return Unexpected(path + ": state database has schema version " + std::to_string(version) +
+                      (version > kSchemaVersion
+                           ? ", newer than this digestd (" + std::to_string(kSchemaVersion) + ")"
+                           : ", older than this digestd (" + std::to_string(kSchemaVersion) +
+                                 "); `digestd once` or `digestd run` upgrades it"));
   }
   return store;
 }
@@ -304,6 +307,16 @@ Result<SourceState> StateStore::GetSourceState(const std::string& source) {
     return Unexpected(s.Fail("read source state"));
   }
   return state;
+}
+
+Result<std::map<std::string, int>> StateStore::OutboxCounts() {
+  Stmt s(db_.get(), "SELECT state, count(*) FROM outbox GROUP BY state");
+  if (!s.ok()) return Unexpected(s.Fail("read outbox"));
+  std::map<std::string, int> counts;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) counts[s.Text(0)] = int(s.Int(1));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
+  return counts;
 }
 
 Result<std::optional<FetchValidators>> StateStore::GetValidators(const std::string& source,

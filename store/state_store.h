@@ -84,6 +84,8 @@ class StateStore {
   int SchemaVersion() const;
 
   Result<SourceState> GetSourceState(const std::string& source);
+  // Outbox rows per state ("pending", "sent", "dead").
+  Result<std::map<std::string, int>> OutboxCounts();
   Result<std::optional<FetchValidators>> GetValidators(const std::string& source,
                                                        const std::string& url);
 

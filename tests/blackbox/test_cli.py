@@ -75,6 +75,23 @@ class Cli(DigestdCase):
         proc = self.run_digestd("parse", "--format", "markdown", path, "--json", expect=0)
         json.loads(proc.stdout)
 
+    def test_status_and_test_notify(self):
+        cfg = self.write_config('[[watch]]\nname = "w"\nkeywords = ["model"]\nnotify = ["log"]\n',
+                                first_run="notify")
+        proc = self.run_digestd("status", "--config", cfg, expect=1)
+        self.assertIn("no state yet", proc.stderr)
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
+        self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=0)
+        status = json.loads(self.run_digestd("status", "--config", cfg, "--json", expect=0).stdout)
+        self.assertEqual(status["outbox"], {"pending": 0, "sent": 1, "dead": 0})
+        self.assertEqual(status["sources"][0]["name"], "hf-ko")
+        self.assertTrue(status["sources"][0]["first_run_done"])
+        self.assertEqual(status["sources"][0]["last_success_date"], "2024-01-29")
+        self.run_digestd("test-notify", "log", "--config", cfg, expect=0)
+        lines = [json.loads(l) for l in open(os.path.join(self.dir, "matches.jsonl"), encoding="utf-8")]
+        self.assertEqual(lines[-1]["watches"], ["test-notify"])
+        self.run_digestd("test-notify", "nobody", "--config", cfg, expect=2)
+
 
 if __name__ == "__main__":
     unittest.main()
