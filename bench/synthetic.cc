@@ -35,7 +35,8 @@ std::string MarkdownDigest(int papers, const std::string& date, unsigned seed) {
   out.reserve(std::size_t(papers) * 1100 + 64);
   char id[32];
   for (int i = 0; i < papers; ++i) {
-    std::snprintf(id, sizeof id, "%02u%02u.%05d", 20 + rng() % 6, 1 + rng() % 12, i % 100000);
+    std::snprintf(id, sizeof id, "%02u%02u.%05d", unsigned(20 + rng() % 6), unsigned(1 + rng() % 12),
+                  i % 100000);
     out += "### [" + pick(vocab) + " " + pick(vocab) + ": Scaling " + pick(vocab) + " with " +
            pick(vocab) + " for " + pick(vocab) + "](https://arxiv.org/abs/" + id + ")\n\n";
     out += "![](https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/" +

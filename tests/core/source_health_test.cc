@@ -12,7 +12,9 @@ TEST(SourceHealth, AlertsOnceAfterNFailures) {
   for (int i = 0; i < 10; ++i) {
     FailureOutcome out = OnSourceFailure(h, policy, "hf", 100 + i);
     alerts += out.alert;
-    if (i == 2) EXPECT_TRUE(out.alert) << "the third failure alerts";
+    if (i == 2) {
+      EXPECT_TRUE(out.alert) << "the third failure alerts";
+    }
     h = out.health;
   }
   EXPECT_EQ(alerts, 1);
@@ -42,7 +44,9 @@ TEST(SourceHealth, BackoffGrowsAndIsCapped) {
     FailureOutcome out = OnSourceFailure(h, policy, "hf", 0);
     EXPECT_GE(out.retry_at, std::min<std::int64_t>(60 << std::min(i, 9), 6 * 3600));
     EXPECT_LE(out.retry_at, 6 * 3600 + 6 * 3600 / 4);
-    if (i < 8) EXPECT_GT(out.retry_at, last_delay);
+    if (i < 8) {
+      EXPECT_GT(out.retry_at, last_delay);
+    }
     last_delay = out.retry_at;
     h = out.health;
   }
