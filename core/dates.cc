@@ -87,7 +87,7 @@ std::vector<Date> DatesToCheck(Date today, int lookback_days, int backfill_days,
   int reach = lookback;
   if (last_success) {
     const int missed = int((sys_days{today} - sys_days{*last_success}).count());
-    reach = std::max(reach, std::min(missed, std::max(0, backfill_days)));
+    reach = std::max(reach, std::min(missed - 1, std::max(0, backfill_days)));
   }
   for (int back = 0; back <= reach; ++back) dates.push_back(Date{sys_days{today} - days{back}});
   return dates;

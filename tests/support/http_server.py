@@ -21,6 +21,10 @@ Paths (query parameters in brackets):
   /redirect-loop            302 to itself
   /echo-headers             200 JSON: method, target, client_port, headers, body
   /content-type?type=X      200 with Content-Type X
+  /sleep?ms=N               waits N ms (at most 10 s), then 200 "slept N\n"
+  /concurrency[?reset=1]    200 JSON: in_flight and max_in_flight, the number of /sleep
+                            requests being served now and at most at once since the start
+                            (or the last reset, which sets the maximum to the current count)
 A request target in absolute form (as sent to a proxy) is served by its path, and
 /echo-headers reports the raw target, so tests can see a request came through a proxy.
 """
@@ -43,6 +47,34 @@ MAX_BODY = 1 << 20  # largest request body /echo-headers reads
 MAX_BIG = 1 << 30   # largest /big or /gzip body, so a typo cannot fill the disk or RAM
 
 LIFETIME = 120.0
+MAX_SLEEP_MS = 10000
+
+
+class Concurrency:
+    """Counts /sleep requests in flight, so tests can see how many a client ran at once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def enter(self):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self):
+        with self.lock:
+            self.in_flight -= 1
+
+    def snapshot(self, reset):
+        with self.lock:
+            if reset:
+                self.max_in_flight = self.in_flight
+            return {"in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+
+
+CONCURRENCY = Concurrency()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -161,6 +193,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/content-type":
             self.send_simple(200, b"typed\n",
                              content_type=query.get("type", ["text/plain"])[0])
+        elif path == "/sleep":
+            ms = self.int_param(query, "ms", 100, MAX_SLEEP_MS)
+            CONCURRENCY.enter()
+            try:
+                time.sleep(ms / 1000.0)
+            finally:
+                CONCURRENCY.leave()
+            self.send_simple(200, b"slept %d\n" % ms)
+        elif path == "/concurrency":
+            state = CONCURRENCY.snapshot(query.get("reset", ["0"])[0] == "1")
+            self.send_simple(200, json.dumps(state, sort_keys=True).encode(),
+                             content_type="application/json")
         else:
             self.send_simple(404, b"no such test path\n")
 

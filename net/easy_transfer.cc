@@ -1,0 +1,491 @@
+#include "net/easy_transfer.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <mutex>
+
+namespace digestd {
+namespace {
+
+constexpr long kMaxRedirects = 5;
+constexpr long kCaCacheSeconds = 24 * 60 * 60;
+constexpr const char* kDefaultUserAgent = "digestd/" DIGESTD_VERSION;
+// Query parameters whose values are kept out of messages (matched as substrings of the
+// lower-cased name).
+constexpr std::string_view kSecretQueryNames[] = {"token", "key", "secret",     "pass",
+                                                  "auth",  "sig", "credential", "session"};
+
+struct UrlDeleter {
+  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+};
+struct CurlStringDeleter {
+  void operator()(char* s) const { curl_free(s); }
+};
+using UrlPtr = std::unique_ptr<CURLU, UrlDeleter>;
+using CurlString = std::unique_ptr<char, CurlStringDeleter>;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && Lower(a) == Lower(b);
+}
+
+std::string_view Trim(std::string_view s) {
+  const auto not_space = [](char c) { return c != ' ' && c != '\t' && c != '\r' && c != '\n'; };
+  while (!s.empty() && !not_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && !not_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string GetPart(CURLU* url, CURLUPart part, unsigned flags = 0) {
+  char* raw = nullptr;
+  if (curl_url_get(url, part, &raw, flags) != CURLUE_OK) return {};
+  CurlString owned(raw);
+  return raw ? std::string(raw) : std::string();
+}
+
+std::string RedactQuery(std::string_view query) {
+  std::string out;
+  while (true) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    const std::string name = Lower(pair.substr(0, eq));
+    const bool secret = std::any_of(std::begin(kSecretQueryNames), std::end(kSecretQueryNames),
+                                    [&](std::string_view s) { return name.find(s) != name.npos; });
+    if (!out.empty()) out += '&';
+    if (secret && eq != pair.npos) {
+      out.append(pair.substr(0, eq)).append("=REDACTED");
+    } else {
+      out.append(pair);
+    }
+    if (amp == query.npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// Where libcurl cannot parse the URL: drop the userinfo and everything from '?' by hand.
+std::string RedactUnparsed(std::string_view url) {
+  std::string out(url.substr(0, url.find_first_of("?#")));
+  const size_t scheme_end = out.find("://");
+  const size_t authority = scheme_end == out.npos ? 0 : scheme_end + 3;
+  const size_t authority_end = out.find('/', authority);
+  const size_t at = out.rfind('@', authority_end == out.npos ? out.npos : authority_end);
+  if (at != out.npos && at >= authority) out.erase(authority, at + 1 - authority);
+  return out;
+}
+
+struct ParsedUrl {
+  std::string scheme;     // lower case
+  std::string file_path;  // decoded path, for file:// only
+};
+
+// Parses the URL the way libcurl will. Returns an empty string on success, else the reason.
+std::string ParseUrl(const std::string& url, ParsedUrl& parsed) {
+  UrlPtr handle(curl_url());
+  if (!handle) return "out of memory";
+  const CURLUcode rc =
+      curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
+  if (rc != CURLUE_OK) return std::string("malformed URL (") + curl_url_strerror(rc) + ")";
+  parsed.scheme = Lower(GetPart(handle.get(), CURLUPART_SCHEME));
+  if (parsed.scheme == "file") {
+    char* raw = nullptr;
+    if (curl_url_get(handle.get(), CURLUPART_PATH, &raw, CURLU_URLDECODE) != CURLUE_OK ||
+        raw == nullptr) {
+      return "malformed file path";
+    }
+    CurlString owned(raw);
+    parsed.file_path = raw;
+  }
+  return {};
+}
+
+bool IsToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return c > 0x20 && c < 0x7f && c != ':' && c != '(' && c != ')' && c != ',' && c != ';';
+  });
+}
+
+bool IsHeaderValue(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == s.npos;
+}
+
+bool IsTlsError(CURLcode rc) {
+  switch (rc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Maps libcurl's result to ours; `detail` is libcurl's own message.
+TransferError Classify(CURLcode rc, bool too_large, long redirects, bool is_file,
+                       std::string_view detail) {
+  switch (rc) {
+    case CURLE_OK:
+      return TransferError::kNone;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      // The first URL was checked before the transfer, so after a redirect these mean
+      // the Location itself was bad or pointed at a refused scheme.
+      return redirects > 0 ? TransferError::kRedirect : TransferError::kBadUrl;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return TransferError::kRedirect;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return TransferError::kDns;
+    case CURLE_COULDNT_CONNECT:
+      return TransferError::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      // A resolver that never answers is a DNS problem to the user, not a slow server.
+      return detail.starts_with("Resolving timed out") ? TransferError::kDns
+                                                       : TransferError::kTimeout;
+    case CURLE_FILESIZE_EXCEEDED:
+      return TransferError::kTooLarge;
+    case CURLE_WRITE_ERROR:
+      return too_large ? TransferError::kTooLarge : TransferError::kOther;
+    case CURLE_FILE_COULDNT_READ_FILE:
+    case CURLE_READ_ERROR:
+      return is_file ? TransferError::kFile : TransferError::kOther;
+    default:
+      return IsTlsError(rc) ? TransferError::kTls : TransferError::kOther;
+  }
+}
+
+std::string Where(const HttpRequest& request) {
+  return request.method + " " + RedactUrl(request.url);
+}
+
+}  // namespace
+
+CURLcode CurlGlobalInit() {
+  // Never paired with curl_global_cleanup: other threads' handles may outlive any client.
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
+}
+
+std::string UrlOrigin(const std::string& url) {
+  UrlPtr handle(curl_url());
+  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
+                     CURLUE_OK) {
+    return {};
+  }
+  const std::string scheme = Lower(GetPart(handle.get(), CURLUPART_SCHEME));
+  if (scheme != "http" && scheme != "https") return {};
+  return scheme + "://" + Lower(GetPart(handle.get(), CURLUPART_HOST)) + ":" +
+         GetPart(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
+}
+
+std::string RedactUrl(std::string_view url) {
+  UrlPtr handle(curl_url());
+  const std::string copy(url);
+  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, copy.c_str(),
+                              CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    return RedactUnparsed(url);
+  }
+  curl_url_set(handle.get(), CURLUPART_USER, nullptr, 0);
+  curl_url_set(handle.get(), CURLUPART_PASSWORD, nullptr, 0);
+  curl_url_set(handle.get(), CURLUPART_OPTIONS, nullptr, 0);
+  curl_url_set(handle.get(), CURLUPART_FRAGMENT, nullptr, 0);
+  const std::string query = GetPart(handle.get(), CURLUPART_QUERY);
+  if (!query.empty()) {
+    // The query is already encoded; CURLU_URLENCODE would encode it twice.
+    curl_url_set(handle.get(), CURLUPART_QUERY, RedactQuery(query).c_str(), 0);
+  }
+  std::string out = GetPart(handle.get(), CURLUPART_URL);
+  return out.empty() ? RedactUnparsed(url) : out;
+}
+
+const char* TransferErrorName(TransferError e) {
+  switch (e) {
+    case TransferError::kNone:
+      return "none";
+    case TransferError::kBadUrl:
+      return "bad_url";
+    case TransferError::kDns:
+      return "dns";
+    case TransferError::kConnect:
+      return "connect";
+    case TransferError::kTls:
+      return "tls";
+    case TransferError::kTimeout:
+      return "timeout";
+    case TransferError::kTooLarge:
+      return "too_large";
+    case TransferError::kRedirect:
+      return "redirect";
+    case TransferError::kFile:
+      return "file";
+    case TransferError::kOther:
+      return "other";
+  }
+  return "unknown";
+}
+
+HttpResponse TransferFailure(const HttpRequest& request, TransferError error,
+                             std::string_view what) {
+  HttpResponse response;
+  response.error = error;
+  response.error_message = Where(request) + ": " + std::string(what);
+  spdlog::debug("{}", response.error_message);
+  return response;
+}
+
+void EasyTransfer::Fail(TransferError error, std::string_view what) {
+  response_.error = error;
+  response_.error_message = where_ + ": " + std::string(what);
+  response_.body.clear();
+  spdlog::debug("{}", response_.error_message);
+}
+
+size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<EasyTransfer*>(user);
+  const size_t n = size * count;
+  std::string& body = transfer->response_.body;
+  // Checked before appending, so the body never holds more than max_bytes, even for
+  // a decompression bomb (these are decoded bytes).
+  if (n > transfer->max_bytes_ - body.size()) {
+    transfer->too_large_ = true;
+    return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
+  }
+  body.append(data, n);
+  return n;
+}
+
+size_t EasyTransfer::OnHeader(char* data, size_t size, size_t count, void* user) {
+  HttpResponse& r = static_cast<EasyTransfer*>(user)->response_;
+  const size_t n = size * count;
+  const std::string_view line(data, n);
+  // A status line starts a new response (a redirect, a 100 Continue, a proxy CONNECT):
+  // only the last response's headers and body are the caller's.
+  if (line.starts_with("HTTP/")) {
+    r.content_type.clear();
+    r.etag.clear();
+    r.last_modified.clear();
+    r.retry_after.clear();
+    r.body.clear();
+    return n;
+  }
+  const size_t colon = line.find(':');
+  if (colon == line.npos) return n;
+  const std::string_view name = Trim(line.substr(0, colon));
+  const std::string value(Trim(line.substr(colon + 1)));
+  if (IEquals(name, "Content-Type")) {
+    r.content_type = value;
+  } else if (IEquals(name, "ETag")) {
+    r.etag = value;
+  } else if (IEquals(name, "Last-Modified")) {
+    r.last_modified = value;
+  } else if (IEquals(name, "Retry-After")) {
+    r.retry_after = value;
+  }
+  return n;
+}
+
+bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
+  where_ = Where(request);
+  max_bytes_ = request.max_bytes;
+
+  // Check the first URL ourselves: it gives clear kBadUrl messages, and it lets a refused
+  // scheme during the transfer mean "a redirect went there".
+  ParsedUrl parsed;
+  if (std::string why = ParseUrl(request.url, parsed); !why.empty()) {
+    Fail(TransferError::kBadUrl, why);
+    return false;
+  }
+  is_file_ = parsed.scheme == "file";
+  is_https_ = parsed.scheme == "https";
+  if (parsed.scheme != "http" && !is_https_ && !is_file_) {
+    Fail(TransferError::kBadUrl,
+         "scheme \"" + parsed.scheme + "\" is not allowed (only http, https, file)");
+    return false;
+  }
+  if (!IsToken(request.method)) {
+    Fail(TransferError::kOther, "invalid HTTP method");
+    return false;
+  }
+
+  if (is_file_) {
+    // libcurl reports a missing file and an unreadable one alike, and reads a directory
+    // as an empty body; a missing file must be "not published yet" like an HTTP 404.
+    struct stat st {};
+    if (::stat(parsed.file_path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) {
+        response_.status = 404;
+        response_.effective_url = request.url;
+        return false;
+      }
+      Fail(TransferError::kFile, std::string("cannot read file: ") + std::strerror(errno));
+      return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      Fail(TransferError::kFile, "is a directory, not a file");
+      return false;
+    }
+  }
+
+  const auto add_line = [&](const std::string& line) {
+    curl_slist* appended = curl_slist_append(headers_.get(), line.c_str());
+    if (appended == nullptr) return false;
+    (void)headers_.release();  // curl_slist_append extended the same list
+    headers_.reset(appended);
+    return true;
+  };
+  const auto add_header = [&](std::string_view name, std::string_view value) {
+    // "Name;" is how libcurl sends a header with an empty value ("Name:" would remove it).
+    return add_line(std::string(name) + (value.empty() ? ";" : ": ") + std::string(value));
+  };
+  for (const auto& [name, value] : request.headers) {
+    // Neither name nor value goes into the message: they may hold credentials.
+    if (!IsToken(name) || !IsHeaderValue(value)) {
+      Fail(TransferError::kOther, "a request header has an invalid name or value");
+      return false;
+    }
+    if (!add_header(name, value)) {
+      Fail(TransferError::kOther, "out of memory");
+      return false;
+    }
+  }
+  if (!IsHeaderValue(request.if_none_match) || !IsHeaderValue(request.if_modified_since)) {
+    Fail(TransferError::kOther, "invalid validator header value");
+    return false;
+  }
+  if ((!request.if_none_match.empty() && !add_header("If-None-Match", request.if_none_match)) ||
+      (!request.if_modified_since.empty() &&
+       !add_header("If-Modified-Since", request.if_modified_since)) ||
+      // libcurl would otherwise wait up to a second for "100 Continue" before the body.
+      (!request.body.empty() && !add_line("Expect:"))) {
+    Fail(TransferError::kOther, "out of memory");
+    return false;
+  }
+
+  CURLcode set_result = CURLE_OK;
+  const auto set = [&](CURLoption option, auto value) {
+    const CURLcode rc = curl_easy_setopt(curl, option, value);
+    if (rc != CURLE_OK && set_result == CURLE_OK) set_result = rc;
+  };
+  const long timeout_ms = std::max<long>(1, request.timeout.count());
+  const long connect_timeout_ms = std::max<long>(1, request.connect_timeout.count());
+  set(CURLOPT_ERRORBUFFER, error_buffer_);
+  set(CURLOPT_URL, request.url.c_str());
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_PROTOCOLS_STR, "http,https,file");
+  set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 1L);
+  set(CURLOPT_MAXREDIRS, kMaxRedirects);
+  set(CURLOPT_TIMEOUT_MS, timeout_ms);
+  set(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+  if (request.max_bytes > 0) {
+    // Rejects an announced Content-Length up front; the write callback counts the rest.
+    const auto limit = static_cast<curl_off_t>(std::min<std::uint64_t>(
+        request.max_bytes, static_cast<std::uint64_t>(std::numeric_limits<curl_off_t>::max())));
+    set(CURLOPT_MAXFILESIZE_LARGE, limit);
+  }
+  set(CURLOPT_WRITEFUNCTION, &EasyTransfer::OnBody);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(this));
+  set(CURLOPT_HEADERFUNCTION, &EasyTransfer::OnHeader);
+  set(CURLOPT_HEADERDATA, static_cast<void*>(this));
+  set(CURLOPT_ACCEPT_ENCODING, "");
+  set(CURLOPT_USERAGENT,
+      request.user_agent.empty() ? kDefaultUserAgent : request.user_agent.c_str());
+  set(CURLOPT_SSL_VERIFYPEER, request.tls_verify ? 1L : 0L);
+  set(CURLOPT_SSL_VERIFYHOST, request.tls_verify ? 2L : 0L);
+  // perf-notes §4: h2 only where TLS negotiates it; h2c is broken on reuse in libcurl 7.88.
+  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  // perf-notes §4: libcurl caches the parsed CA bundle only when no CA path is set;
+  // otherwise every new TLS connection re-reads the system store (~25 ms of CPU).
+  set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+  set(CURLOPT_CA_CACHE_TIMEOUT, kCaCacheSeconds);
+  if (headers_) set(CURLOPT_HTTPHEADER, headers_.get());
+  if (request.method == "GET") {
+    set(CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    set(CURLOPT_NOBODY, 1L);
+  } else {
+    if (request.method == "POST") {
+      set(CURLOPT_POST, 1L);
+    } else {
+      set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+    if (request.method == "POST" || !request.body.empty()) {
+      set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      set(CURLOPT_POSTFIELDS, request.body.c_str());
+    }
+  }
+  if (set_result != CURLE_OK) {
+    curl_easy_reset(curl);  // "untouched" for the caller, as promised
+    Fail(TransferError::kOther,
+         std::string("libcurl refused an option: ") + curl_easy_strerror(set_result));
+    return false;
+  }
+  response_.effective_url = request.url;  // until libcurl reports where it ended
+  return true;
+}
+
+void EasyTransfer::Finish(CURL* curl, CURLcode rc) {
+  long status = 0;
+  long redirects = 0;
+  char* effective = nullptr;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(curl, CURLINFO_REDIRECT_COUNT, &redirects);
+  curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective);
+  response_.status = is_file_ && rc == CURLE_OK ? 200 : status;
+  if (effective != nullptr) response_.effective_url = effective;
+
+  const std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
+  // From here on nothing of libcurl's points at us or at the request.
+  curl_easy_reset(curl);
+
+  const TransferError error = Classify(rc, too_large_, redirects, is_file_, detail);
+  if (error == TransferError::kNone) {
+    spdlog::debug("{}: {} ({} bytes)", where_, response_.status, response_.body.size());
+    return;
+  }
+
+  std::string what;
+  if (error == TransferError::kTooLarge) {
+    what = "body larger than " + std::to_string(max_bytes_) + " bytes";
+  } else if (rc == CURLE_PARTIAL_FILE) {
+    what = "truncated body (" + detail + ")";
+  } else if (error == TransferError::kRedirect) {
+    what = "redirect refused (" + detail + ")";
+  } else {
+    what = detail;
+  }
+  if (redirects > 0) {
+    what += " after " + std::to_string(redirects) + " redirect(s), at " +
+            RedactUrl(response_.effective_url);
+  }
+  Fail(error, what);
+}
+
+}  // namespace digestd

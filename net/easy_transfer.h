@@ -1,0 +1,79 @@
+// EasyTransfer: one HttpRequest on a libcurl easy handle: the checks, options, callbacks and
+// error classification that HttpClient (one at a time) and HttpBatch (many at once) share, so
+// both classify every outcome the same way. Internal to net/. One object per transfer, used
+// from one thread.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/http_client.h"
+
+namespace digestd {
+
+struct CurlEasyDeleter {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+struct CurlSlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+// curl_global_init, once per process (later calls return the first result). libcurl wants
+// it before any handle exists.
+CURLcode CurlGlobalInit();
+
+// "scheme://host:port" (lower case, default port filled in) of an http(s) URL: the key for
+// per-host limits. Empty for file:// and for URLs that do not parse.
+std::string UrlOrigin(const std::string& url);
+
+// A finished response for a request that never reached libcurl: error set, and the message
+// "METHOD redacted-url: what", like every other failure.
+HttpResponse TransferFailure(const HttpRequest& request, TransferError error,
+                             std::string_view what);
+
+class EasyTransfer {
+ public:
+  EasyTransfer() = default;
+  EasyTransfer(const EasyTransfer&) = delete;  // libcurl's callbacks hold its address
+  EasyTransfer& operator=(const EasyTransfer&) = delete;
+
+  // Checks `request` and sets `curl` up to perform it. `curl` must be fresh from
+  // curl_easy_init or handed back by Finish. Returns true when the handle is ready to
+  // perform; false when the outcome is already known (a refused request, a missing file,
+  // ...) and `curl` is untouched. `request` and this object must outlive the transfer:
+  // libcurl reads the request body in place and the callbacks write here.
+  bool Prepare(CURL* curl, const HttpRequest& request);
+
+  // Records how the performed transfer ended (libcurl's result `rc`), then resets `curl` so
+  // it keeps no pointer into this object or the request (its connections stay cached).
+  void Finish(CURL* curl, CURLcode rc);
+
+  // The response; call once, after Finish or after Prepare returned false.
+  HttpResponse TakeResponse() { return std::move(response_); }
+
+  // True for https URLs, where HTTP/2 can be negotiated.
+  bool is_https() const { return is_https_; }
+
+ private:
+  static size_t OnBody(char* data, size_t size, size_t count, void* user);
+  static size_t OnHeader(char* data, size_t size, size_t count, void* user);
+  // Marks the response failed with "where_: what"; a partial body is never the caller's.
+  void Fail(TransferError error, std::string_view what);
+
+  HttpResponse response_;
+  std::string where_;  // "METHOD redacted-url", the prefix of every message
+  std::uint64_t max_bytes_ = 0;
+  bool too_large_ = false;  // set by OnBody when it refused more bytes
+  bool is_file_ = false;
+  bool is_https_ = false;
+  CurlSlistPtr headers_;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace digestd

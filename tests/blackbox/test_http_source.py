@@ -1,0 +1,60 @@
+"""A markdown source over real HTTP on 127.0.0.1: conditional GET, 404 as "not published
+yet", lookback and backfill dates, server errors, and the User-Agent."""
+import os
+import unittest
+
+from digestd_harness import DigestdCase, WATCH_ALL, digest, entry
+from digest_server import DigestServer
+
+
+class HttpSource(DigestdCase):
+    def setUp(self):
+        super().setUp()
+        self.server = DigestServer(os.path.join(self.dir, "digests"))
+        os.makedirs(os.path.join(self.dir, "digests"), exist_ok=True)
+        self.addCleanup(self.server.close)
+
+    def configure(self, **kwargs):
+        self.write_config(WATCH_ALL, url=self.server.url("/{date:%Y/%m/%d}.md"), **kwargs)
+
+    def test_conditional_get_and_not_published_yet(self):
+        self.configure(first_run="notify")
+        d = "2024-01-29"
+        self.write_digest(d, digest(d, entry("2401.00001", "A model")))
+        self.assertEqual(len(self.once(d)), 1)
+        self.assertEqual(self.server.requests[-1][2], 200)
+        self.assertEqual(self.once(d), [])
+        path, inm, status, ua = self.server.requests[-1]
+        self.assertEqual(path, "/2024/01/29.md")
+        self.assertTrue(inm, "the second fetch must send If-None-Match")
+        self.assertEqual(status, 304)
+        self.assertTrue(ua.startswith("digestd/"), ua)
+        # A date with no digest yet is a 404: not an error, exit 0.
+        self.assertEqual(self.once("2024-01-30"), [])
+        self.assertEqual(self.server.requests[-1][2], 404)
+
+    def test_lookback_and_backfill_dates(self):
+        self.configure(lookback_days=2)
+        self.once("2024-01-29")
+        self.assertEqual(sorted(self.server.paths()),
+                         ["/2024/01/27.md", "/2024/01/28.md", "/2024/01/29.md"])
+        # After five days away, the missed dates are fetched (backfill_days defaults to 7).
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
+        self.once("2024-01-29")
+        self.server.requests.clear()
+        self.once("2024-02-03")
+        self.assertEqual(sorted(self.server.paths()),
+                         [f"/2024/0{m}/{d:02d}.md" for m, d in
+                          [(1, 30), (1, 31), (2, 1), (2, 2), (2, 3)]])
+
+    def test_server_error_fails_the_source(self):
+        self.configure()
+        self.server.fail_with = 500
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", "2024-01-29", expect=1)
+        self.assertIn("HTTP status 500", proc.stderr)
+        self.assertIn("hf-ko", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
