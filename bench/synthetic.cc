@@ -81,4 +81,34 @@ std::vector<WatchSpec> KeywordWatches(int count, unsigned seed) {
   return specs;
 }
 
+std::vector<WatchSpec> QueryWatches(int count, unsigned seed) {
+  std::mt19937 rng(seed);
+  const auto& vocab = Vocabulary();
+  auto word = [&] { return vocab[rng() % vocab.size()]; };
+  auto rare = [&] { return "term" + std::to_string(rng() % 1000000); };
+  std::vector<WatchSpec> specs;
+  specs.reserve(std::size_t(count));
+  for (int i = 0; i < count; ++i) {
+    WatchSpec w;
+    w.name = "query " + std::to_string(i);
+    switch (rng() % 10) {
+      case 0:
+        w.query = "title:" + word() + " AND (" + word() + " OR " + rare() + "*) -survey";
+        break;
+      case 1:
+        w.query = "\"" + word() + " " + word() + "\" OR summary:" + word() + " votes>=" +
+                  std::to_string(rng() % 100);
+        break;
+      default:
+        w.query = "title:\"" + rare() + " " + rare() + "\" OR (" + rare() + " AND NOT " + word() +
+                  ") OR author:\"Author" + std::to_string(rng() % 5000) + " Name" +
+                  std::to_string(rng() % 300) + "\"";
+        break;
+    }
+    w.notify = {"log"};
+    specs.push_back(std::move(w));
+  }
+  return specs;
+}
+
 }  // namespace digestd::bench

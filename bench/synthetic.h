@@ -17,6 +17,10 @@ std::string MarkdownDigest(int papers, const std::string& date = "2024-01-29",
 // `count` keyword watches drawn from the same vocabulary, so some of them hit.
 std::vector<WatchSpec> KeywordWatches(int count, unsigned seed = 2);
 
+// `count` watches written in the query language (fields, phrases, prefixes, OR, NOT,
+// votes), drawn from the same vocabulary as KeywordWatches.
+std::vector<WatchSpec> QueryWatches(int count, unsigned seed = 3);
+
 // The vocabulary the generators draw from.
 const std::vector<std::string>& Vocabulary();
 

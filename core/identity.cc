@@ -124,6 +124,23 @@ std::string_view PaperPathOf(std::string_view url) {
   return {};
 }
 
+bool IsTrackingParameter(std::string_view name) {
+  static constexpr std::string_view kTracking[] = {"fbclid", "gclid",   "mc_cid", "mc_eid",
+                                                   "ref",    "ref_src", "igshid", "_hsenc",
+                                                   "_hsmi",  "yclid",   "msclkid"};
+  if (StartsWithIgnoreCase(name, "utm_")) return true;
+  for (std::string_view tracking : kTracking) {
+    if (EqualsIgnoreCase(name, tracking)) return true;
+  }
+  return false;
+}
+
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = ToLower(c);
+  return out;
+}
+
 }  // namespace
 
 std::optional<ArxivIdentity> ExtractArxivId(std::string_view text) {
@@ -150,6 +167,64 @@ std::string ResolveHuggingFaceUrl(std::string_view url) {
 std::string KeyForUrl(std::string_view url) {
   if (auto arxiv = ExtractArxivId(url)) return std::move(arxiv->key);
   return ResolveHuggingFaceUrl(url);
+}
+
+std::string CanonicalUrl(std::string_view url) {
+  url = Trim(url);
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) return std::string(url);
+  const std::string scheme = Lowercase(url.substr(0, scheme_end));
+  std::string_view rest = url.substr(scheme_end + 3);
+  const std::size_t fragment = rest.find('#');
+  if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
+
+  const std::size_t authority_end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, authority_end);
+  rest = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+
+  // userinfo@host:port, where host may be a bracketed IPv6 literal.
+  std::string_view userinfo;
+  const std::size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    userinfo = authority.substr(0, at + 1);
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  const std::size_t colon = authority.rfind(':');
+  const std::size_t bracket = authority.rfind(']');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  const bool default_port =
+      port.empty() || (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
+
+  std::string out = scheme + "://" + std::string(userinfo) + Lowercase(host);
+  if (!default_port) out += ":" + std::string(port);
+
+  const std::size_t query_start = rest.find('?');
+  std::string_view path = rest.substr(0, query_start);
+  const std::string_view query =
+      query_start == std::string_view::npos ? std::string_view() : rest.substr(query_start + 1);
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  out += path.empty() ? std::string_view("/") : path;
+
+  std::string kept;
+  std::size_t start = 0;
+  while (start <= query.size() && !query.empty()) {
+    std::size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view parameter = query.substr(start, end - start);
+    const std::string_view name = parameter.substr(0, parameter.find('='));
+    if (!parameter.empty() && !IsTrackingParameter(name)) {
+      if (!kept.empty()) kept += '&';
+      kept += parameter;
+    }
+    start = end + 1;
+  }
+  if (!kept.empty()) out += "?" + kept;
+  return out;
 }
 
 }  // namespace digestd

@@ -32,4 +32,11 @@ std::string ResolveHuggingFaceUrl(std::string_view url);
 // ExtractArxivId), else the URL resolved by ResolveHuggingFaceUrl; empty for an empty URL.
 std::string KeyForUrl(std::string_view url);
 
+// `url` in the canonical form feed identity uses: scheme and host lowercased, the default
+// port (:80 for http, :443 for https) and the fragment dropped, trailing slashes of the path
+// dropped (an empty path becomes "/"), tracking query parameters (utm_*, fbclid, gclid,
+// mc_cid, mc_eid, ref, ref_src, igshid, _hsenc, _hsmi, yclid, msclkid) removed with the rest
+// kept in order. A string without "scheme://" comes back trimmed but otherwise unchanged.
+std::string CanonicalUrl(std::string_view url);
+
 }  // namespace digestd

@@ -100,3 +100,52 @@ TEST(KeyForUrl, ArxivKeyElseResolvedUrl) {
 
 }  // namespace
 }  // namespace digestd
+
+namespace digestd {
+namespace {
+
+TEST(CanonicalUrl, LowercasesSchemeAndHostButNotPath) {
+  EXPECT_EQ(CanonicalUrl("HTTPS://Blog.Example.ORG/Posts/Hello"),
+            "https://blog.example.org/Posts/Hello");
+  EXPECT_EQ(CanonicalUrl("  http://user:Pw@Example.org/a  "), "http://user:Pw@example.org/a");
+}
+
+TEST(CanonicalUrl, DropsDefaultPortsOnly) {
+  EXPECT_EQ(CanonicalUrl("http://example.org:80/a"), "http://example.org/a");
+  EXPECT_EQ(CanonicalUrl("https://example.org:443/a"), "https://example.org/a");
+  EXPECT_EQ(CanonicalUrl("https://example.org:80/a"), "https://example.org:80/a");
+  EXPECT_EQ(CanonicalUrl("http://example.org:8080/a"), "http://example.org:8080/a");
+  EXPECT_EQ(CanonicalUrl("http://[2001:DB8::1]:80/a"), "http://[2001:db8::1]/a");
+  EXPECT_EQ(CanonicalUrl("http://[2001:db8::1]/a"), "http://[2001:db8::1]/a");
+}
+
+TEST(CanonicalUrl, DropsFragmentAndTrailingSlashKeepsRoot) {
+  EXPECT_EQ(CanonicalUrl("https://example.org/a/b/#comments"), "https://example.org/a/b");
+  EXPECT_EQ(CanonicalUrl("https://example.org/a//"), "https://example.org/a");
+  EXPECT_EQ(CanonicalUrl("https://example.org/"), "https://example.org/");
+  EXPECT_EQ(CanonicalUrl("https://example.org"), "https://example.org/");
+  EXPECT_EQ(CanonicalUrl("https://example.org#top"), "https://example.org/");
+  EXPECT_EQ(CanonicalUrl("https://example.org?x=1"), "https://example.org/?x=1");
+}
+
+TEST(CanonicalUrl, RemovesTrackingParametersKeepingOrder) {
+  EXPECT_EQ(CanonicalUrl("https://example.org/p?utm_source=rss&id=7&UTM_Medium=x&page=2"),
+            "https://example.org/p?id=7&page=2");
+  EXPECT_EQ(CanonicalUrl("https://example.org/p?fbclid=a&gclid=b&mc_cid=c&mc_eid=d&ref=e"
+                         "&ref_src=f&igshid=g&_hsenc=h&_hsmi=i&yclid=j&msclkid=k"),
+            "https://example.org/p");
+  EXPECT_EQ(CanonicalUrl("https://example.org/p/?z=1&a=2&&referrer=3"),
+            "https://example.org/p?z=1&a=2&referrer=3");
+  EXPECT_EQ(CanonicalUrl("https://example.org/p?ref"), "https://example.org/p");
+  EXPECT_EQ(CanonicalUrl("https://example.org/p?q=a%20b#f"), "https://example.org/p?q=a%20b");
+}
+
+TEST(CanonicalUrl, LeavesNonUrlsAlone) {
+  EXPECT_EQ(CanonicalUrl(""), "");
+  EXPECT_EQ(CanonicalUrl(" /relative/path/ "), "/relative/path/");
+  EXPECT_EQ(CanonicalUrl("urn:uuid:1225c695-cfb8"), "urn:uuid:1225c695-cfb8");
+  EXPECT_EQ(CanonicalUrl("tag:example.org,2024:Post/1"), "tag:example.org,2024:Post/1");
+}
+
+}  // namespace
+}  // namespace digestd

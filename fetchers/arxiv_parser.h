@@ -1,0 +1,20 @@
+// ParseArxiv: the arXiv export API's Atom (old and new layouts, FORMATS.md §3) and arXiv RSS
+// (rss.arxiv.org RSS 2.0 and the older RSS 1.0/RDF, §4) into a Digest. A pure function of
+// its input; safe from any thread.
+#pragma once
+
+#include <string_view>
+
+#include "core/paper.h"
+
+namespace digestd {
+
+// Parses `bytes`, telling the formats apart by the root element. Keys are "arxiv:ID" with
+// the version in `Paper::version`. API entries without an <id> (the placeholders for unknown
+// ids) are skipped silently, as are empty feeds; entries whose id is no arXiv id are skipped
+// with a warning. Malformed XML keeps what could be recovered, with warnings carrying line
+// numbers; entities are never expanded (see fetchers/feed_xml.h). `digest.date` is the RSS
+// channel's pubDate in its own offset (YYYY-MM-DD), empty for the API. `source` is left empty.
+ParseResult ParseArxiv(std::string_view bytes);
+
+}  // namespace digestd

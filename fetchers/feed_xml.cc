@@ -1,0 +1,483 @@
+#include "fetchers/feed_xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <utility>
+
+#include "core/utf8.h"
+
+namespace digestd {
+namespace {
+
+// A hostile or broken document can raise an error per byte; a few dozen say enough.
+constexpr int kMaxXmlWarnings = 20;
+
+struct ParserCtxtDeleter {
+  void operator()(xmlParserCtxt* ctxt) const { xmlFreeParserCtxt(ctxt); }
+};
+using ParserCtxtPtr = std::unique_ptr<xmlParserCtxt, ParserCtxtDeleter>;
+
+struct ParseState {
+  std::vector<ParseWarning>* warnings = nullptr;
+  int errors = 0;
+  bool entities_ignored = false;
+};
+
+// The parse running on this thread. libxml2 reports some errors (encoding conversion, I/O)
+// without a parser context, through its per-thread handler; this finds our state from there.
+thread_local ParseState* t_state = nullptr;
+
+void RecordError(const xmlError* error) {
+  ParseState* state = t_state;
+  if (state == nullptr || error == nullptr || error->level == XML_ERR_NONE) return;
+  ++state->errors;
+  if (state->errors > kMaxXmlWarnings) return;
+  std::string message = "XML: ";
+  if (state->errors == kMaxXmlWarnings) {
+    message += "too many errors; the rest are not reported";
+  } else {
+    message += error->message != nullptr ? CollapseWhitespace(error->message) : "error";
+  }
+  state->warnings->push_back(ParseWarning{.line = error->line, .message = ToValidUtf8(message)});
+}
+
+void OnStructuredError(void* /*user*/, xmlErrorPtr error) { RecordError(error); }
+
+// Printf-style handler for the rare direct xmlGenericError calls: swallowed, never stderr.
+void OnGenericError(void* /*user*/, const char* /*format*/, ...) {}
+
+// Entity declarations are dropped before libxml2 stores them, so no reference can ever be
+// substituted (billion laughs) or loaded (XXE), whatever libxml2 version or option.
+void IgnoreEntityDecl(void* /*ctx*/, const xmlChar* /*name*/, int /*type*/,
+                      const xmlChar* /*public_id*/, const xmlChar* /*system_id*/,
+                      xmlChar* /*content*/) {
+  if (t_state != nullptr) t_state->entities_ignored = true;
+}
+void IgnoreUnparsedEntityDecl(void* /*ctx*/, const xmlChar* /*name*/, const xmlChar* /*public_id*/,
+                              const xmlChar* /*system_id*/, const xmlChar* /*notation*/) {
+  if (t_state != nullptr) t_state->entities_ignored = true;
+}
+xmlParserInputPtr RefuseResolveEntity(void* /*ctx*/, const xmlChar* /*public_id*/,
+                                      const xmlChar* /*system_id*/) {
+  return nullptr;
+}
+
+// Routes this thread's libxml2 error handlers to `state` for one parse and restores them.
+class ThreadErrorScope {
+ public:
+  explicit ThreadErrorScope(ParseState* state)
+      : previous_state_(std::exchange(t_state, state)),
+        previous_structured_(xmlStructuredError),
+        previous_structured_context_(xmlStructuredErrorContext),
+        previous_generic_(xmlGenericError),
+        previous_generic_context_(xmlGenericErrorContext) {
+    xmlSetStructuredErrorFunc(nullptr, OnStructuredError);
+    xmlSetGenericErrorFunc(nullptr, OnGenericError);
+  }
+  ~ThreadErrorScope() {
+    xmlSetStructuredErrorFunc(previous_structured_context_, previous_structured_);
+    xmlSetGenericErrorFunc(previous_generic_context_, previous_generic_);
+    t_state = previous_state_;
+  }
+  ThreadErrorScope(const ThreadErrorScope&) = delete;
+  ThreadErrorScope& operator=(const ThreadErrorScope&) = delete;
+
+ private:
+  ParseState* previous_state_;
+  xmlStructuredErrorFunc previous_structured_;
+  void* previous_structured_context_;
+  xmlGenericErrorFunc previous_generic_;
+  void* previous_generic_context_;
+};
+
+void InitLibxmlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { xmlInitParser(); });
+}
+
+bool NameIs(const xmlChar* name, std::string_view expected) {
+  return name != nullptr && std::string_view(reinterpret_cast<const char*>(name)) == expected;
+}
+
+bool Matches(const xmlNode* node, std::string_view name, const char* ns_uri) {
+  if (node == nullptr || node->type != XML_ELEMENT_NODE || !NameIs(node->name, name)) {
+    return false;
+  }
+  return ns_uri == nullptr || NamespaceUri(node) == ns_uri;
+}
+
+void AppendText(const xmlNode* node, std::string& out) {
+  for (const xmlNode* child = node; child != nullptr; child = child->next) {
+    switch (child->type) {
+      case XML_TEXT_NODE:
+      case XML_CDATA_SECTION_NODE:
+        if (child->content != nullptr) out += reinterpret_cast<const char*>(child->content);
+        break;
+      case XML_ELEMENT_NODE:
+        // libxml2 caps element depth at 256 without XML_PARSE_HUGE, so this recursion is
+        // bounded.
+        AppendText(child->children, out);
+        break;
+      default:  // entity references, comments, processing instructions
+        break;
+    }
+  }
+}
+
+char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+void AppendUtf8(char32_t cp, std::string& out) {
+  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+struct NamedEntity {
+  std::string_view name;
+  char32_t code_point;
+};
+// The named references seen in feed descriptions; others stay as written.
+constexpr std::array<NamedEntity, 22> kNamedEntities = {{
+    {"amp", '&'},      {"lt", '<'},        {"gt", '>'},       {"quot", '"'},      {"apos", '\''},
+    {"nbsp", ' '},     {"ndash", 0x2013},  {"mdash", 0x2014}, {"hellip", 0x2026}, {"lsquo", 0x2018},
+    {"rsquo", 0x2019}, {"ldquo", 0x201C},  {"rdquo", 0x201D}, {"laquo", 0x00AB},  {"raquo", 0x00BB},
+    {"copy", 0x00A9},  {"reg", 0x00AE},    {"trade", 0x2122}, {"middot", 0x00B7}, {"bull", 0x2022},
+    {"times", 0x00D7}, {"eacute", 0x00E9},
+}};
+
+// Decodes the reference at text[0] == '&'; returns the bytes consumed, 0 when it is none.
+std::size_t DecodeReference(std::string_view text, std::string& out) {
+  const std::size_t semicolon = text.find(';');
+  if (semicolon == std::string_view::npos || semicolon < 2 || semicolon > 12) return 0;
+  const std::string_view body = text.substr(1, semicolon - 1);
+  if (body.front() == '#') {
+    const bool hex = body.size() > 1 && (body[1] == 'x' || body[1] == 'X');
+    const std::string_view digits = body.substr(hex ? 2 : 1);
+    if (digits.empty()) return 0;
+    std::uint32_t value = 0;
+    for (char c : digits) {
+      int digit = -1;
+      if (c >= '0' && c <= '9') digit = c - '0';
+      if (hex && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+      if (hex && c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+      if (digit < 0) return 0;
+      value = value * (hex ? 16 : 10) + static_cast<std::uint32_t>(digit);
+      if (value > 0x10FFFF) value = 0x110000;  // stays out of range, never overflows
+    }
+    AppendUtf8(static_cast<char32_t>(value), out);
+    return semicolon + 1;
+  }
+  for (const NamedEntity& entity : kNamedEntities) {
+    if (entity.name == body) {
+      AppendUtf8(entity.code_point, out);
+      return semicolon + 1;
+    }
+  }
+  return 0;
+}
+
+bool IsBlockTag(std::string_view tag) {
+  static constexpr std::array<std::string_view, 21> kBlock = {
+      "br", "p",  "div", "li", "ul", "ol",  "h1",    "h2",         "h3",         "h4",     "h5",
+      "h6", "tr", "td",  "th", "hr", "pre", "table", "blockquote", "figcaption", "section"};
+  for (std::string_view block : kBlock) {
+    if (tag == block) return true;
+  }
+  return false;
+}
+
+int TwoDigits(std::string_view text, std::size_t at) {
+  if (at + 2 > text.size()) return -1;
+  const char a = text[at];
+  const char b = text[at + 1];
+  if (a < '0' || a > '9' || b < '0' || b > '9') return -1;
+  return (a - '0') * 10 + (b - '0');
+}
+
+// Splits `text` at runs of spaces and commas (RFC 822 date tokens).
+std::vector<std::string_view> DateTokens(std::string_view text) {
+  std::vector<std::string_view> tokens;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == ',' || text[i] == '\t')) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && text[i] != ' ' && text[i] != ',' && text[i] != '\t') ++i;
+    if (i > start) tokens.push_back(text.substr(start, i - start));
+  }
+  return tokens;
+}
+
+bool ParseNumber(std::string_view text, int& value) {
+  if (text.empty() || text.size() > 4) return false;
+  value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return true;
+}
+
+// The offset of an RFC 822 zone in minutes; false for a zone we do not know.
+bool ZoneOffset(std::string_view zone, int& minutes) {
+  if ((zone.size() == 5) && (zone[0] == '+' || zone[0] == '-')) {
+    const int hours = TwoDigits(zone, 1);
+    const int mins = TwoDigits(zone, 3);
+    if (hours < 0 || mins < 0 || mins > 59) return false;
+    minutes = (zone[0] == '-' ? -1 : 1) * (hours * 60 + mins);
+    return true;
+  }
+  static constexpr std::array<std::pair<std::string_view, int>, 12> kZones = {{
+      {"GMT", 0},
+      {"UT", 0},
+      {"UTC", 0},
+      {"Z", 0},
+      {"EST", -300},
+      {"EDT", -240},
+      {"CST", -360},
+      {"CDT", -300},
+      {"MST", -420},
+      {"MDT", -360},
+      {"PST", -480},
+      {"PDT", -420},
+  }};
+  for (const auto& [name, offset] : kZones) {
+    if (zone == name) {
+      minutes = offset;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings) {
+  InitLibxmlOnce();
+  if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
+    warnings.push_back(ParseWarning{.message = "XML: document too large"});
+    return nullptr;
+  }
+  ParserCtxtPtr ctxt(xmlNewParserCtxt());
+  if (ctxt == nullptr || ctxt->sax == nullptr) {
+    warnings.push_back(ParseWarning{.message = "XML: out of memory"});
+    return nullptr;
+  }
+  // The context owns its own copy of the SAX handler, so these overrides stay local to
+  // this parse.
+  ctxt->sax->entityDecl = IgnoreEntityDecl;
+  ctxt->sax->unparsedEntityDecl = IgnoreUnparsedEntityDecl;
+  ctxt->sax->resolveEntity = RefuseResolveEntity;
+  ctxt->sax->externalSubset = nullptr;
+  ctxt->sax->serror = OnStructuredError;
+
+  ParseState state{.warnings = &warnings};
+  XmlDocPtr doc;
+  {
+    ThreadErrorScope scope(&state);
+    // No XML_PARSE_NOENT, XML_PARSE_DTDLOAD, XML_PARSE_DTDATTR, XML_PARSE_DTDVALID or
+    // XML_PARSE_HUGE: libxml2 keeps its default size and depth limits.
+    const int options = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR |
+                        XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
+    doc.reset(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
+                                nullptr, options));
+  }
+  if (state.entities_ignored) {
+    warnings.push_back(
+        ParseWarning{.message = "XML: entity declarations ignored; references not expanded"});
+  }
+  if (doc == nullptr || xmlDocGetRootElement(doc.get()) == nullptr) {
+    warnings.push_back(ParseWarning{.message = "XML: no document element could be read"});
+    return nullptr;
+  }
+  return doc;
+}
+
+std::string_view LocalName(const xmlNode* node) {
+  if (node == nullptr || node->type != XML_ELEMENT_NODE || node->name == nullptr) return {};
+  return reinterpret_cast<const char*>(node->name);
+}
+
+std::string_view NamespaceUri(const xmlNode* node) {
+  if (node == nullptr || node->ns == nullptr || node->ns->href == nullptr) return {};
+  return reinterpret_cast<const char*>(node->ns->href);
+}
+
+const xmlNode* FirstChild(const xmlNode* parent, std::string_view name, const char* ns_uri) {
+  if (parent == nullptr) return nullptr;
+  for (const xmlNode* child = parent->children; child != nullptr; child = child->next) {
+    if (Matches(child, name, ns_uri)) return child;
+  }
+  return nullptr;
+}
+
+std::vector<const xmlNode*> Children(const xmlNode* parent, std::string_view name,
+                                     const char* ns_uri) {
+  std::vector<const xmlNode*> found;
+  if (parent == nullptr) return found;
+  for (const xmlNode* child = parent->children; child != nullptr; child = child->next) {
+    if (Matches(child, name, ns_uri)) found.push_back(child);
+  }
+  return found;
+}
+
+std::string NodeText(const xmlNode* node) {
+  if (node == nullptr) return {};
+  std::string out;
+  if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
+    if (node->content != nullptr) out = reinterpret_cast<const char*>(node->content);
+  } else {
+    AppendText(node->children, out);
+  }
+  return ToValidUtf8(out);
+}
+
+std::string CollapsedText(const xmlNode* node) { return CollapseWhitespace(NodeText(node)); }
+
+std::string Attribute(const xmlNode* node, const char* name) {
+  if (node == nullptr || node->type != XML_ELEMENT_NODE) return {};
+  for (const xmlAttr* attr = node->properties; attr != nullptr; attr = attr->next) {
+    if (attr->ns == nullptr && NameIs(attr->name, name)) {
+      std::string out;
+      // An attribute's children are text and entity-reference nodes; only text is read.
+      AppendText(attr->children, out);
+      return ToValidUtf8(out);
+    }
+  }
+  return {};
+}
+
+std::string HtmlToText(std::string_view html) {
+  std::string out;
+  out.reserve(html.size());
+  std::size_t i = 0;
+  while (i < html.size()) {
+    const char c = html[i];
+    if (c == '<' && i + 1 < html.size()) {
+      const char next = html[i + 1];
+      if (html.substr(i, 4) == "<!--") {
+        const std::size_t end = html.find("-->", i + 4);
+        i = end == std::string_view::npos ? html.size() : end + 3;
+        continue;
+      }
+      const bool letter = (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z');
+      if (letter || next == '/' || next == '!' || next == '?') {
+        const std::size_t end = html.find('>', i + 1);
+        if (end == std::string_view::npos) break;  // a cut-off tag ends the text
+        std::size_t name_start = i + 1 + (next == '/' ? 1 : 0);
+        std::string tag;
+        while (name_start < end && tag.size() < 16) {
+          const char t = LowerAscii(html[name_start]);
+          if (!((t >= 'a' && t <= 'z') || (t >= '0' && t <= '9'))) break;
+          tag += t;
+          ++name_start;
+        }
+        if (IsBlockTag(tag)) out += ' ';
+        i = end + 1;
+        if (next != '/' && (tag == "script" || tag == "style")) {
+          // Skip to the matching close tag, case-insensitively.
+          std::size_t close = i;
+          const std::string closing = "</" + tag;
+          while (close < html.size()) {
+            close = html.find("</", close);
+            if (close == std::string_view::npos) break;
+            bool match = close + closing.size() <= html.size();
+            for (std::size_t k = 0; match && k < closing.size(); ++k) {
+              match = LowerAscii(html[close + k]) == closing[k];
+            }
+            if (match) break;
+            close += 2;
+          }
+          if (close == std::string_view::npos || close >= html.size()) {
+            i = html.size();
+          } else {
+            const std::size_t gt = html.find('>', close);
+            i = gt == std::string_view::npos ? html.size() : gt + 1;
+          }
+        }
+        continue;
+      }
+    }
+    if (c == '&') {
+      const std::size_t used = DecodeReference(html.substr(i), out);
+      if (used > 0) {
+        i += used;
+        continue;
+      }
+    }
+    out += c;
+    ++i;
+  }
+  return CollapseWhitespace(ToValidUtf8(out));
+}
+
+std::string NormalizeFeedDate(std::string_view text) {
+  text = Trim(text);
+  if (text.size() >= 10 && TwoDigits(text, 0) >= 0 && TwoDigits(text, 2) >= 0 && text[4] == '-' &&
+      TwoDigits(text, 5) >= 1 && text[7] == '-' && TwoDigits(text, 8) >= 1) {
+    return ToValidUtf8(text);
+  }
+  std::vector<std::string_view> tokens = DateTokens(text);
+  // An optional leading day name ("Thu").
+  if (!tokens.empty() && !tokens.front().empty() &&
+      !(tokens.front()[0] >= '0' && tokens.front()[0] <= '9')) {
+    tokens.erase(tokens.begin());
+  }
+  if (tokens.size() < 3) return {};
+  int day = 0;
+  int year = 0;
+  if (!ParseNumber(tokens[0], day) || !ParseNumber(tokens[2], year) || day < 1 || day > 31) {
+    return {};
+  }
+  if (tokens[2].size() == 2) year += year < 50 ? 2000 : 1900;
+  static constexpr std::array<std::string_view, 12> kMonths = {
+      "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+  int month = 0;
+  if (tokens[1].size() >= 3) {
+    std::string lower;
+    for (char c : tokens[1].substr(0, 3)) lower += LowerAscii(c);
+    for (std::size_t m = 0; m < kMonths.size(); ++m) {
+      if (kMonths[m] == lower) month = static_cast<int>(m) + 1;
+    }
+  }
+  if (month == 0 || year < 1000) return {};
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d", year, month, day);
+  std::string out = buffer;
+  if (tokens.size() < 4) return out;
+  const std::string_view time = tokens[3];
+  const int hour = TwoDigits(time, 0);
+  const int minute = TwoDigits(time, 3);
+  const int second = time.size() >= 8 ? TwoDigits(time, 6) : 0;
+  if (time.size() < 5 || time[2] != ':' || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 60) {
+    return out;
+  }
+  int offset = 0;
+  if (tokens.size() >= 5 && !ZoneOffset(tokens[4], offset)) offset = 0;
+  const int abs_offset = offset < 0 ? -offset : offset;
+  std::snprintf(buffer, sizeof buffer, "T%02d:%02d:%02d%c%02d:%02d", hour, minute, second,
+                offset < 0 ? '-' : '+', abs_offset / 60, abs_offset % 60);
+  return out + buffer;
+}
+
+}  // namespace digestd

@@ -1,0 +1,313 @@
+#include "fetchers/feed_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/utf8.h"
+#include "fetchers/arxiv_parser.h"
+
+namespace digestd {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+const char* const kFixtures[] = {"atom.xml",   "blog_rss2.xml", "cp1252.xml",
+                                 "latin1.xml", "rdf.xml",       "relative_tracking.xml"};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << path;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string ReadFixture(const std::string& name) {
+  return ReadFile(std::string(DIGESTD_TEST_DATA) + "/feeds/" + name);
+}
+
+ParseResult ParseFixture(const std::string& name) { return ParseFeed(ReadFixture(name)); }
+
+Strings Keys(const Digest& digest) {
+  Strings keys;
+  for (const Paper& paper : digest.papers) keys.push_back(paper.key);
+  return keys;
+}
+
+// Every byte of every string the parse produced, for size and content checks.
+std::string Everything(const ParseResult& result) {
+  std::string all = result.digest.date;
+  for (const Paper& p : result.digest.papers) {
+    all += p.key + p.title + p.url + p.media_url + p.version;
+    for (const auto* list : {&p.authors, &p.summary, &p.tags}) {
+      for (const std::string& s : *list) all += s;
+    }
+    for (const auto& [name, value] : p.extra) all += name + value;
+  }
+  for (const ParseWarning& w : result.warnings) all += w.message;
+  return all;
+}
+
+bool AllValidUtf8(const ParseResult& result) {
+  bool ok = IsValidUtf8(result.digest.date);
+  for (const Paper& p : result.digest.papers) {
+    ok = ok && IsValidUtf8(p.key) && IsValidUtf8(p.title) && IsValidUtf8(p.url) &&
+         IsValidUtf8(p.media_url) && IsValidUtf8(p.version);
+    for (const auto* list : {&p.authors, &p.summary, &p.tags}) {
+      for (const std::string& s : *list) ok = ok && IsValidUtf8(s);
+    }
+    for (const auto& [name, value] : p.extra) ok = ok && IsValidUtf8(name) && IsValidUtf8(value);
+  }
+  for (const ParseWarning& w : result.warnings) ok = ok && IsValidUtf8(w.message);
+  return ok;
+}
+
+TEST(FeedParser, BlogRss2WithCdataEntitiesAndMedia) {
+  const ParseResult result = ParseFixture("blog_rss2.xml");
+  EXPECT_EQ(result.digest.date, "");
+  ASSERT_EQ(Keys(result.digest), (Strings{"https://blog.lamplight.example/2026/11/moth-attention/",
+                                          "lamplight-podcast-0012", "arxiv:2611.08123"}));
+  // The fourth item has neither link nor guid.
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_EQ(result.warnings[0].line, 43);
+
+  const Paper& moth = result.digest.papers[0];
+  EXPECT_EQ(moth.title, "Moth Attention & the <think> Token");
+  EXPECT_EQ(moth.url, "https://blog.lamplight.example/2026/11/moth-attention/");
+  EXPECT_EQ(moth.authors, (Strings{"Corvina Ashdown"}));
+  EXPECT_EQ(moth.tags, (Strings{"attention", "moths & lamps"}));
+  EXPECT_EQ(moth.summary,
+            (Strings{"Why do moths attend to lamps? We trained a model\u2026 Read \u201cmore\u201d "
+                     "\u2014 it\u2019s short. Also: 3 < 4."}));
+  EXPECT_EQ(moth.media_url, "https://blog.lamplight.example/img/moth.jpg");
+  EXPECT_EQ(moth.extra.at("published"), "2026-11-11T15:30:00+00:00");
+  EXPECT_EQ(moth.votes, std::nullopt);
+
+  const Paper& podcast = result.digest.papers[1];
+  EXPECT_EQ(podcast.authors, (Strings{"Ysbrand Teller"}));
+  EXPECT_EQ(podcast.summary, (Strings{"An episode about lanterns."}));
+  // An audio enclosure is no media; the thumbnail is.
+  EXPECT_EQ(podcast.media_url, "https://blog.lamplight.example/img/ep12.png");
+  EXPECT_EQ(podcast.extra.at("published"), "2026-11-10T09:00:00+01:00");
+
+  const Paper& kelp = result.digest.papers[2];
+  EXPECT_EQ(kelp.url, "https://arxiv.org/abs/2611.08123");
+  EXPECT_EQ(kelp.summary, (Strings{"Content only, with a link."}));
+  EXPECT_EQ(kelp.media_url, "https://blog.lamplight.example/video/kelp.mp4");
+}
+
+TEST(FeedParser, Rss1Rdf) {
+  const ParseResult result = ParseFixture("rdf.xml");
+  EXPECT_TRUE(result.warnings.empty());
+  ASSERT_EQ(Keys(result.digest),
+            (Strings{"https://journal.example.net/articles/jpr-2026-0042", "arxiv:2611.09001"}));
+  const Paper& article = result.digest.papers[0];
+  EXPECT_EQ(article.authors, (Strings{"Ottilie Marchetti", "Kwabena Asante-Li"}));
+  EXPECT_EQ(article.tags, (Strings{"calibration"}));
+  EXPECT_EQ(article.extra.at("published"), "2026-11-09T08:00:00Z");
+  EXPECT_EQ(result.digest.papers[1].version, "v1");
+}
+
+TEST(FeedParser, Atom) {
+  const ParseResult result = ParseFixture("atom.xml");
+  EXPECT_TRUE(result.warnings.empty());
+  ASSERT_EQ(Keys(result.digest),
+            (Strings{"tag:notes.quillfeather.example,2026:post-17", "arxiv:2611.08123",
+                     "urn:uuid:11111111-2222-3333-4444-555555555555"}));
+  const Paper& owls = result.digest.papers[0];
+  EXPECT_EQ(owls.title, "Sparse Owls & Dense Larks");
+  EXPECT_EQ(owls.url, "https://notes.quillfeather.example/posts/sparse-owls");
+  EXPECT_EQ(owls.media_url, "https://notes.quillfeather.example/img/owl.png");
+  EXPECT_EQ(owls.authors, (Strings{"Aurelio Brightwater", "Sunniva Holt"}));
+  EXPECT_EQ(owls.tags, (Strings{"sparsity", "birds"}));
+  EXPECT_EQ(owls.summary, (Strings{"Owls are sparse."}));
+  EXPECT_EQ(owls.extra.at("published"), "2026-11-12T09:00:00+09:00");
+
+  const Paper& kelp = result.digest.papers[1];
+  EXPECT_EQ(kelp.version, "v2");
+  EXPECT_EQ(kelp.authors, (Strings{"Quillfeather Collective"}));  // inherited from the feed
+  EXPECT_EQ(kelp.summary, (Strings{"An xhtml body with 1 < 2."}));
+  EXPECT_EQ(kelp.media_url, "https://notes.quillfeather.example/img/kelp.jpg");
+  EXPECT_EQ(kelp.extra.at("published"), "2026-11-11T12:00:00Z");  // updated stands in
+
+  const Paper& plain = result.digest.papers[2];
+  EXPECT_EQ(plain.url, "");
+  EXPECT_EQ(plain.summary, (Strings{"Plain text content."}));
+}
+
+TEST(FeedParser, DeclaredEncodingsAreDecoded) {
+  const ParseResult latin1 = ParseFixture("latin1.xml");
+  EXPECT_TRUE(latin1.warnings.empty());
+  ASSERT_EQ(latin1.digest.papers.size(), 1u);
+  EXPECT_EQ(latin1.digest.papers[0].title, "Été naïf à la façon de Grünwald ½");
+  EXPECT_EQ(latin1.digest.papers[0].authors, (Strings{"Amélie Dupré"}));
+  EXPECT_EQ(latin1.digest.papers[0].summary, (Strings{"Résumé très détaillé © 2026"}));
+
+  const ParseResult cp1252 = ParseFixture("cp1252.xml");
+  EXPECT_TRUE(cp1252.warnings.empty());
+  ASSERT_EQ(cp1252.digest.papers.size(), 1u);
+  EXPECT_EQ(cp1252.digest.papers[0].title, "\u201cSmart quotes\u201d cost \u20ac5 \u2014 really");
+}
+
+TEST(FeedParser, RelativeAndTrackingUrls) {
+  const ParseResult result = ParseFixture("relative_tracking.xml");
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_EQ(Keys(result.digest),
+            (Strings{"https://driftwood.example.com/news/2026/tide-tables?id=7",
+                     "https://driftwood.example.com/news/2026/sandbars.html",
+                     "https://cdn.driftwood.example.com/reports/Q3",
+                     "https://www.driftwood.example.com/news/shells?page=2",
+                     "https://driftwood.example.com/news/guid-only", "arxiv:2611.10002"}));
+  ASSERT_EQ(result.digest.papers.size(), 6u);
+  // The URL stays the publisher's link, made absolute.
+  EXPECT_EQ(result.digest.papers[1].url,
+            "https://Driftwood.Example.com:443/news/2026/sandbars.html?fbclid=abc123");
+  EXPECT_EQ(result.digest.papers[1].media_url,
+            "https://Driftwood.Example.com:443/img/sandbar.webp");
+  EXPECT_EQ(result.digest.papers[4].url, "https://driftwood.example.com/news/guid-only");
+  EXPECT_EQ(result.digest.papers[5].version, "v1");
+}
+
+TEST(FeedParser, ArxivItemsKeepTheirIdentityThroughAGenericFeed) {
+  const std::string rss = ReadFile(std::string(DIGESTD_TEST_DATA) + "/arxiv/rss.xml");
+  const ParseResult generic = ParseFeed(rss);
+  const ParseResult arxiv = ParseArxiv(rss);
+  ASSERT_EQ(generic.digest.papers.size(), arxiv.digest.papers.size());
+  for (std::size_t i = 0; i < arxiv.digest.papers.size(); ++i) {
+    EXPECT_EQ(generic.digest.papers[i].key, arxiv.digest.papers[i].key);
+    EXPECT_EQ(generic.digest.papers[i].version, arxiv.digest.papers[i].version);
+  }
+}
+
+TEST(FeedParser, UnknownRootAndGarbage) {
+  const ParseResult html = ParseFeed("<html><body><p>Not a feed</p></body></html>");
+  EXPECT_TRUE(html.digest.papers.empty());
+  ASSERT_EQ(html.warnings.size(), 1u);
+  for (const std::string& bad :
+       {std::string(""), std::string("\xEF\xBB\xBF"), std::string("<<<>>>"),
+        std::string("<?xml version=\"1.0\" encoding=\"no-such-charset\"?><rss/>"),
+        std::string(300, '<')}) {
+    const ParseResult result = ParseFeed(bad);
+    EXPECT_TRUE(result.digest.papers.empty());
+    EXPECT_FALSE(result.warnings.empty());
+    EXPECT_TRUE(AllValidUtf8(result));
+  }
+}
+
+TEST(FeedParser, TruncatedFeedKeepsWhatWasRead) {
+  const std::string doc = ReadFixture("blog_rss2.xml");
+  const ParseResult result = ParseFeed(doc.substr(0, doc.find("Podcast: Episode")));
+  ASSERT_GE(result.digest.papers.size(), 1u);
+  EXPECT_EQ(result.digest.papers[0].title, "Moth Attention & the <think> Token");
+  ASSERT_FALSE(result.warnings.empty());
+  EXPECT_EQ(result.warnings[0].line, 23);
+}
+
+// "Billion laughs": ten levels of ten references would be 10^9 bytes if expanded.
+TEST(FeedParser, EntityExpansionBombIsNotExpanded) {
+  std::string doc = "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [\n<!ENTITY lol \"lol\">\n";
+  for (int level = 1; level <= 9; ++level) {
+    doc += "<!ENTITY lol" + std::to_string(level) + " \"";
+    for (int i = 0; i < 10; ++i) {
+      doc += level == 1 ? "&lol;" : "&lol" + std::to_string(level - 1) + ";";
+    }
+    doc += "\">\n";
+  }
+  doc +=
+      "]>\n<rss version=\"2.0\"><channel><item><title>a&lol9;b</title>"
+      "<link>https://bomb.example/x</link><description>&lol9;</description>"
+      "<enclosure url=\"https://bomb.example/&lol9;.png\" type=\"image/png\"/>"
+      "<category domain=\"&lol9;\">c&lol9;</category></item></channel></rss>\n";
+  const ParseResult result = ParseFeed(doc);
+  EXPECT_LT(Everything(result).size(), 4096u);
+  ASSERT_EQ(result.digest.papers.size(), 1u);
+  EXPECT_EQ(result.digest.papers[0].title, "ab");
+  EXPECT_EQ(result.digest.papers[0].key, "https://bomb.example/x");
+  bool told = false;
+  for (const ParseWarning& w : result.warnings) {
+    told = told || w.message.find("entity declarations ignored") != std::string::npos;
+  }
+  EXPECT_TRUE(told);
+  // The arXiv parser shares the XML layer.
+  EXPECT_LT(Everything(ParseArxiv(doc)).size(), 4096u);
+}
+
+// XXE: external entities (general and parameter) must never be read.
+TEST(FeedParser, ExternalEntitiesAreNeverLoaded) {
+  const std::filesystem::path secret =
+      std::filesystem::temp_directory_path() / ("digestd_xxe_" + std::to_string(::getpid()));
+  {
+    std::ofstream out(secret);
+    out << "TOP-SECRET-XXE-MARKER";
+  }
+  const std::string uri = "file://" + secret.string();
+  for (const std::string& target : {uri, std::string("file:///etc/passwd")}) {
+    for (const bool parameter_entity : {false, true}) {
+      const std::string doc =
+          "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [\n<!ENTITY x SYSTEM \"" + target + "\">\n" +
+          (parameter_entity ? "<!ENTITY % p SYSTEM \"" + target + "\">\n%p;\n" : std::string()) +
+          "]>\n<rss version=\"2.0\"><channel><item><title>t&x;</title>"
+          "<link>https://xxe.example/&x;</link><description>&x;</description>"
+          "<category>&x;</category></item></channel></rss>\n";
+      for (const ParseResult& result : {ParseFeed(doc), ParseArxiv(doc)}) {
+        const std::string all = Everything(result);
+        EXPECT_EQ(all.find("TOP-SECRET-XXE-MARKER"), std::string::npos);
+        EXPECT_EQ(all.find("root:"), std::string::npos);
+      }
+      const ParseResult feed = ParseFeed(doc);
+      ASSERT_EQ(feed.digest.papers.size(), 1u);
+      EXPECT_EQ(feed.digest.papers[0].title, "t");
+    }
+  }
+  std::filesystem::remove(secret);
+}
+
+TEST(FeedParser, ErrorsNeverReachStderr) {
+  testing::internal::CaptureStderr();
+  ParseFeed("<rss><channel><item><title>&undefined; <b></title></rss>");
+  ParseFeed("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss>\xff\xfe</rss>");
+  ParseArxiv("<feed><entry>");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(FeedParser, FuzzedFixturesNeverCrash) {
+  std::mt19937 rng(77031);
+  std::vector<std::string> seeds;
+  for (const char* name : kFixtures) seeds.push_back(ReadFixture(name));
+  const std::string specials = "<>/&;=\"'!?[]-:# \xC3\xFF\x80";
+  for (int round = 0; round < 2000; ++round) {
+    std::string doc = seeds[round % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits && !doc.empty(); ++e) {
+      const std::size_t at = rng() % doc.size();
+      switch (rng() % 5) {
+        case 0:
+          doc[at] = static_cast<char>(rng() & 0xFF);
+          break;
+        case 1:
+          doc.insert(at, 1, specials[rng() % specials.size()]);
+          break;
+        case 2:
+          doc.erase(at, 1 + rng() % 32);
+          break;
+        case 3:
+          doc.insert(at, doc.substr(rng() % doc.size(), rng() % 200));
+          break;
+        default:
+          doc.resize(at);
+          break;
+      }
+    }
+    const ParseResult result = ParseFeed(doc);
+    ASSERT_TRUE(AllValidUtf8(result)) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace digestd

@@ -1,0 +1,206 @@
+#include "fetchers/hf_daily_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/utf8.h"
+
+namespace digestd {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+std::string ReadFixture(const std::string& name) {
+  std::ifstream in(std::string(DIGESTD_TEST_DATA) + "/hf-api/" + name, std::ios::binary);
+  EXPECT_TRUE(in) << name;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Strings Keys(const Digest& digest) {
+  Strings keys;
+  for (const Paper& paper : digest.papers) keys.push_back(paper.key);
+  return keys;
+}
+
+bool AllValidUtf8(const ParseResult& result) {
+  bool ok = IsValidUtf8(result.digest.date);
+  for (const Paper& p : result.digest.papers) {
+    ok = ok && IsValidUtf8(p.key) && IsValidUtf8(p.title) && IsValidUtf8(p.url) &&
+         IsValidUtf8(p.media_url) && IsValidUtf8(p.version);
+    for (const auto* list : {&p.authors, &p.summary, &p.tags}) {
+      for (const std::string& s : *list) ok = ok && IsValidUtf8(s);
+    }
+    for (const auto& [name, value] : p.extra) ok = ok && IsValidUtf8(name) && IsValidUtf8(value);
+  }
+  for (const ParseWarning& w : result.warnings) ok = ok && IsValidUtf8(w.message);
+  return ok;
+}
+
+TEST(HfDailyParser, CompactDayWithEveryField) {
+  const ParseResult result = ParseHfDaily(ReadFixture("daily_compact.json"));
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_EQ(result.digest.date, "2026-11-11");
+  EXPECT_EQ(result.digest.source, "");
+  ASSERT_EQ(Keys(result.digest),
+            (Strings{"arxiv:2611.03001", "arxiv:2611.03117", "arxiv:2611.03250"}));
+
+  const Paper& full = result.digest.papers[0];
+  EXPECT_EQ(full.title, "Tidepool: Curriculum Learning from Receding Shorelines");
+  EXPECT_EQ(full.url, "https://arxiv.org/abs/2611.03001");
+  EXPECT_EQ(full.version, "");
+  // The hidden author is kept; the duplicate name is dropped; names are collapsed.
+  EXPECT_EQ(full.authors, (Strings{"Ilse Vantongeren", "Rurik Osei-Bannerman", "Petra Lindqvist"}));
+  EXPECT_FALSE(full.authors_truncated);
+  EXPECT_EQ(full.summary,
+            (Strings{"Curricula built from tidal data improve sample efficiency. We release "
+                     "Tidepool-7B.",
+                     "Tidal curricula make small models learn faster."}));
+  EXPECT_EQ(full.votes, 57);
+  // The outer thumbnail wins over mediaUrls.
+  EXPECT_EQ(full.media_url,
+            "https://cdn-thumbnails.example.org/social-thumbnails/papers/2611.03001.png");
+  EXPECT_EQ(full.tags, (Strings{"curriculum learning", "tidal data", "sample efficiency"}));
+  EXPECT_EQ(full.extra,
+            (std::map<std::string, std::string>{{"github", "https://github.com/example/tidepool"},
+                                                {"github_stars", "431"},
+                                                {"project_page", "https://tidepool.example.org"},
+                                                {"comments", "4"},
+                                                {"organization", "shoreline-ai"},
+                                                {"submitted_on_daily", "2026-11-11"},
+                                                {"published", "2026-11-07T00:00:00.000Z"}}));
+}
+
+TEST(HfDailyParser, FreshPaperWithoutAiFields) {
+  const ParseResult result = ParseHfDaily(ReadFixture("daily_compact.json"));
+  ASSERT_EQ(result.digest.papers.size(), 3u);
+  const Paper& fresh = result.digest.papers[1];
+  EXPECT_EQ(fresh.summary, (Strings{"An abstract with été and 한국어 text."}));
+  EXPECT_TRUE(fresh.tags.empty());
+  EXPECT_EQ(fresh.votes, 0);
+  // No thumbnail: the first mediaUrl, resolved against huggingface.co.
+  EXPECT_EQ(fresh.media_url, "https://huggingface.co/avatars/9a8b7c6d.svg");
+  EXPECT_EQ(fresh.extra.count("github"), 0u);
+  EXPECT_EQ(fresh.extra.count("organization"), 0u);
+  EXPECT_EQ(fresh.extra.at("comments"), "1");
+
+  const Paper& float_votes = result.digest.papers[2];
+  EXPECT_EQ(float_votes.votes, 7);
+  EXPECT_EQ(float_votes.tags, (Strings{"floats"}));
+}
+
+TEST(HfDailyParser, PrettyDayWithWrongTypesAndBrokenItems) {
+  const ParseResult result = ParseHfDaily(ReadFixture("daily_pretty.json"));
+  EXPECT_EQ(result.digest.date, "2026-11-10");
+  ASSERT_EQ(Keys(result.digest), (Strings{"arxiv:2611.04417", "arxiv:2611.04502"}));
+
+  const Paper& wrapped = result.digest.papers[0];
+  EXPECT_EQ(wrapped.title, "Lanternfish: Sparse Probing of Deep-Sea Sonar Transformers");
+  EXPECT_EQ(wrapped.summary, (Strings{"We probe sonar transformers with sparse dictionaries."}));
+  EXPECT_EQ(wrapped.votes, std::nullopt);  // "12" is a string, not a number
+  EXPECT_EQ(wrapped.media_url, "https://cdn.example.org/uploads/lanternfish.mp4");
+  // The organization only inside `paper` still counts.
+  EXPECT_EQ(wrapped.extra.at("organization"), "brinylab");
+  EXPECT_EQ(wrapped.authors, (Strings{"Marisol Quenby", "Tobiah Wrenfield"}));
+
+  const Paper& odd = result.digest.papers[1];
+  EXPECT_EQ(odd.title, "Outer Title Only");  // paper.title missing: the outer title
+  EXPECT_TRUE(odd.authors.empty());
+  EXPECT_TRUE(odd.summary.empty());
+  EXPECT_TRUE(odd.tags.empty());
+  EXPECT_EQ(odd.votes, 5);  // 4.6 rounds
+  EXPECT_EQ(odd.media_url, "");
+  EXPECT_TRUE(odd.extra.empty());
+
+  ASSERT_EQ(result.warnings.size(), 3u);
+  EXPECT_EQ(result.warnings[0].message, "hf-daily: item 1 skipped: no paper.id");
+  EXPECT_EQ(result.warnings[1].message, "hf-daily: item 3 skipped: no paper.title");
+  EXPECT_EQ(result.warnings[2].message, "hf-daily: item 4 skipped: not an object");
+}
+
+TEST(HfDailyParser, ObjectInsteadOfArrayWarns) {
+  const ParseResult result = ParseHfDaily(ReadFixture("not_array.json"));
+  EXPECT_TRUE(result.digest.papers.empty());
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_NE(result.warnings[0].message.find("array"), std::string::npos);
+}
+
+TEST(HfDailyParser, EmptyArrayIsAnEmptyDay) {
+  const ParseResult result = ParseHfDaily("[]");
+  EXPECT_TRUE(result.digest.papers.empty());
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_EQ(result.digest.date, "");
+}
+
+TEST(HfDailyParser, GarbageAndTruncatedJsonGiveOneWarning) {
+  const std::string compact = ReadFixture("daily_compact.json");
+  for (const std::string& bad :
+       {std::string(""), std::string("<html>502 Bad Gateway</html>"), std::string("\xff\xfe["),
+        compact.substr(0, compact.size() / 2), std::string(100000, '[')}) {
+    const ParseResult result = ParseHfDaily(bad);
+    EXPECT_TRUE(result.digest.papers.empty());
+    EXPECT_EQ(result.warnings.size(), 1u) << bad.substr(0, 40);
+  }
+  EXPECT_EQ(ParseHfDaily("42").warnings.size(), 1u);
+}
+
+TEST(HfDailyParser, InvalidUtf8InStringsIsReplaced) {
+  const ParseResult result = ParseHfDaily(
+      "[{\"paper\":{\"id\":\"2611.00001v2\",\"title\":\"Bad \xC3\x28 byte\","
+      "\"authors\":[{\"name\":\"\xED\xA0\x80X\"}],\"upvotes\":1e300}}]");
+  ASSERT_EQ(result.digest.papers.size(), 1u);
+  const Paper& paper = result.digest.papers[0];
+  EXPECT_EQ(paper.key, "arxiv:2611.00001");
+  EXPECT_EQ(paper.version, "v2");
+  EXPECT_EQ(paper.url, "https://arxiv.org/abs/2611.00001");
+  EXPECT_EQ(paper.title, "Bad \xEF\xBF\xBD( byte");
+  EXPECT_TRUE(AllValidUtf8(result));
+  EXPECT_EQ(paper.votes, 2147483647);
+}
+
+TEST(HfDailyParser, NonArxivIdFallsBackToThePaperPage) {
+  const ParseResult result = ParseHfDaily(R"([{"paper":{"id":"hf-0001","title":"T"}}])");
+  ASSERT_EQ(result.digest.papers.size(), 1u);
+  EXPECT_EQ(result.digest.papers[0].key, "https://huggingface.co/papers/hf-0001");
+  EXPECT_EQ(result.digest.papers[0].url, "https://huggingface.co/papers/hf-0001");
+}
+
+// Random byte mutations of the fixtures: never a crash, always valid UTF-8.
+TEST(HfDailyParser, FuzzedFixturesNeverCrash) {
+  std::mt19937 rng(20261111);
+  const std::vector<std::string> seeds = {ReadFixture("daily_compact.json"),
+                                          ReadFixture("daily_pretty.json")};
+  const std::string specials = "{}[]\",:\\0123456789.e-tfn \xC3\xFF\x80";
+  for (int round = 0; round < 1500; ++round) {
+    std::string doc = seeds[round % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits && !doc.empty(); ++e) {
+      const std::size_t at = rng() % doc.size();
+      switch (rng() % 4) {
+        case 0:
+          doc[at] = static_cast<char>(rng() & 0xFF);
+          break;
+        case 1:
+          doc.insert(at, 1, specials[rng() % specials.size()]);
+          break;
+        case 2:
+          doc.erase(at, 1 + rng() % 16);
+          break;
+        default:
+          doc.resize(at);
+          break;
+      }
+    }
+    const ParseResult result = ParseHfDaily(doc);
+    ASSERT_TRUE(AllValidUtf8(result)) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace digestd
