@@ -82,7 +82,8 @@ constexpr KeySpec kWatchKeys[] = {{"name"},    {"query"},     {"keywords"},     
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kEvents[] = {"new", "updated", "threshold", "new_version"};
 constexpr std::string_view kSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
-constexpr std::string_view kBuiltSourceKinds[] = {"markdown"};
+constexpr std::string_view kBuiltSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
+constexpr std::string_view kSourceKindsWithVotes[] = {"markdown", "hf-daily"};
 constexpr std::string_view kNotifierKinds[] = {"email",      "webhook",  "slack",   "discord",
                                                "teams",      "telegram", "matrix",  "mattermost",
                                                "googlechat", "ntfy",     "console", "file"};
@@ -1136,6 +1137,22 @@ void Loader::CrossCheck() {
                              Suggest(ref.name, config_.sources, [](const SourceConfig& s) {
                                return std::string_view(s.name);
                              }));
+      }
+    }
+    const WatchConfig& watch = config_.watches[i];
+    if (watch.min_votes) {
+      // CONFIG.md: a paper without votes never meets min_votes; say so when no selected
+      // source carries votes at all.
+      bool any_votes = false;
+      for (const SourceConfig& s : config_.sources) {
+        const bool selected = watch.sources.empty() ||
+                              std::find(watch.sources.begin(), watch.sources.end(), s.name) !=
+                                  watch.sources.end();
+        if (selected && Contains(kSourceKindsWithVotes, s.kind)) any_votes = true;
+      }
+      if (!any_votes && !config_.sources.empty()) {
+        Warn(watch_refs_[i].name, who + ": min_votes is set, but none of its sources carries "
+                                        "votes (only markdown and hf-daily do), so it never fires");
       }
     }
   }

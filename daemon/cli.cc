@@ -21,7 +21,7 @@
 #include "daemon/cycle.h"
 #include "daemon/logging.h"
 #include "daemon/service.h"
-#include "fetchers/markdown_parser.h"
+#include "fetchers/digest_parser.h"
 #include "net/http_client.h"
 #include "store/state_store.h"
 
@@ -37,7 +37,7 @@ constexpr const char* kUsage = R"(usage:
   digestd run     [--config F]
   digestd once    [--config F] [--date YYYY-MM-DD] [--dry-run] [--json]
   digestd check   [--config F]
-  digestd parse   --format markdown FILE|URL [--json]
+  digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]
   digestd outbox  list|retry ID|drop ID [--config F]
   digestd status  [--config F] [--json]
   digestd --version | --help
@@ -135,13 +135,9 @@ int Parse(const Args& args) {
     std::cerr << "digestd parse: give --format and one FILE or URL\n" << kUsage;
     return kExitUsage;
   }
-  if (format != "markdown") {
-    if (format == "hf-daily" || format == "arxiv" || format == "feed") {
-      std::cerr << "digestd parse: format '" << format << "' is not supported yet\n";
-    } else {
-      std::cerr << "digestd parse: unknown format '" << format
-                << "' (markdown, hf-daily, arxiv, feed)\n";
-    }
+  if (!IsDigestFormat(format)) {
+    std::cerr << "digestd parse: unknown format '" << format
+              << "' (markdown, hf-daily, arxiv, feed)\n";
     return kExitUsage;
   }
   const std::string& input = args.positional[0];
@@ -163,7 +159,7 @@ int Parse(const Args& args) {
               << "\n";
     return kExitFailure;
   }
-  ParseResult parsed = ParseMarkdownDigest(response.body);
+  ParseResult parsed = ParseDigest(format, response.body);
   for (const ParseWarning& w : parsed.warnings) {
     std::cerr << input << ":" << w.line << ": warning: " << w.message << "\n";
   }

@@ -16,7 +16,7 @@
 #include "core/hash.h"
 #include "core/planner.h"
 #include "core/source_health.h"
-#include "fetchers/markdown_parser.h"
+#include "fetchers/digest_parser.h"
 #include "notifiers/local_channels.h"
 
 namespace digestd {
@@ -78,6 +78,38 @@ std::int64_t RetryDelaySeconds(const std::string& id, int attempts) {
   const std::int64_t cap = std::min<std::int64_t>(6 * 3600, 30LL << std::min(attempts, 12));
   const std::uint64_t h = Fnv1a64(id + std::to_string(attempts));
   return 1 + std::int64_t(h % std::uint64_t(cap));
+}
+
+// A feed item whose GUID changes on every fetch would look new each time. An item whose key
+// is unknown but whose link a known item of the same source already has keeps that item's
+// key, with a warning, so it is not notified again.
+Status KeepKeysOfKnownUrls(StateStore& store, const std::string& source,
+                           std::vector<Paper>& papers, std::vector<std::string>& keys) {
+  std::vector<std::string> urls;
+  for (const Paper& p : papers) {
+    if (!p.url.empty() && p.key.rfind("arxiv:", 0) != 0) urls.push_back(p.url);
+  }
+  if (urls.empty()) return Ok();
+  auto known_keys = store.LoadPriorSightings(source, keys);
+  auto by_url = store.KeysByUrl(source, urls);
+  if (!known_keys) return Unexpected(known_keys.error());
+  if (!by_url) return Unexpected(by_url.error());
+  std::set<std::string> taken(keys.begin(), keys.end());
+  for (std::size_t i = 0; i < papers.size(); ++i) {
+    Paper& p = papers[i];
+    const auto old = by_url->find(p.url);
+    if (old == by_url->end() || old->second == p.key || known_keys->count(p.key) ||
+        taken.count(old->second)) {
+      continue;
+    }
+    spdlog::warn("source {}: item {} changed its GUID ({} -> {}); the feed's GUIDs look "
+                 "unstable, so it is treated as the item already seen",
+                 source, RedactUrl(p.url), old->second, p.key);
+    taken.insert(old->second);
+    p.key = old->second;
+    keys[i] = old->second;
+  }
+  return Ok();
 }
 
 // Records a failed attempt, backs the source off, and raises one source_failing alert when
@@ -232,7 +264,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
         }
         continue;
       }
-      ParseResult parsed = ParseMarkdownDigest(f.response.body);
+      ParseResult parsed = ParseDigest(source.kind, f.response.body);
       for (const ParseWarning& w : parsed.warnings) {
         spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
       }
@@ -247,6 +279,11 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
         if (p.key.empty() || !seen.insert(p.key).second) continue;
         keys.push_back(p.key);
         papers.push_back(std::move(p));
+      }
+      if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) {
+        failure = st.error().message;
+        spdlog::error("source {}: {}", source.name, failure);
+        break;
       }
       auto prior = store.LoadPriorSightings(source.name, keys);
       auto notified = store.LoadNotified(keys);

@@ -350,6 +350,20 @@ Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
   return out;
 }
 
+Result<std::map<std::string, std::string>> StateStore::KeysByUrl(
+    const std::string& source, const std::vector<std::string>& urls) {
+  Stmt s(db_.get(),
+         "SELECT url, paper_key FROM sightings "
+         "WHERE source = ? AND url IN (SELECT value FROM json_each(?))");
+  if (!s.ok()) return Unexpected(s.Fail("read sightings"));
+  s.Bind(source).Bind(KeysJson(urls));
+  std::map<std::string, std::string> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.emplace(s.Text(0), s.Text(1));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read sightings"));
+  return out;
+}
+
 Result<std::set<std::string>> StateStore::LoadNotified(const std::vector<std::string>& keys) {
   Stmt s(db_.get(),
          "SELECT key FROM notified WHERE paper_key IN (SELECT value FROM json_each(?))");

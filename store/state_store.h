@@ -92,6 +92,9 @@ class StateStore {
   // The last sighting from `source` of each of `keys` that has one.
   Result<std::map<std::string, PriorSighting>> LoadPriorSightings(
       const std::string& source, const std::vector<std::string>& keys);
+  // For each of `urls` that a sighting from `source` has, the paper key it was stored under.
+  Result<std::map<std::string, std::string>> KeysByUrl(const std::string& source,
+                                                       const std::vector<std::string>& urls);
   // The NotifiedKey values recorded for any of the papers `keys`.
   Result<std::set<std::string>> LoadNotified(const std::vector<std::string>& keys);
 

@@ -230,12 +230,6 @@ TEST(ConfigLoader, ErrorsArePositioned) {
       {base + "[[source]]\nname = \"t\"\nkind = \"markdown\"\nurl = \"https://x/{date:%Q}\"\n", 15,
        7, "unsupported conversion"},
       // documented but not built
-      {base + "[[source]]\nname = \"t\"\nkind = \"hf-daily\"\nurl = \"https://x/{date}\"\n", 14, 8,
-       "source kind \"hf-daily\" is not supported yet"},
-      {base + "[[source]]\nname = \"t\"\nkind = \"arxiv\"\nurl = \"https://x\"\n", 14, 8,
-       "not supported yet"},
-      {base + "[[source]]\nname = \"t\"\nkind = \"feed\"\nurl = \"https://x\"\n", 14, 8,
-       "not supported yet"},
       {base + "[[notifier]]\nname = \"e\"\nkind = \"email\"\nurl = \"smtps://x\"\n"
               "username = \"u\"\npassword = \"p\"\nfrom = \"f\"\nto = [\"t\"]\n"
               "max_in_flight = 2\nmin_interval = \"1s\"\nretry_max_attempts = 3\n"
@@ -483,6 +477,40 @@ TEST(ConfigLoader, UnreadableFileIsADiagnostic) {
   EXPECT_EQ(load.diagnostics[0].line, 0);
   EXPECT_NE(load.diagnostics[0].ToString().find("absent.toml: cannot read config file"),
             std::string::npos);
+}
+
+TEST(ConfigLoader, EverySourceKindIsBuilt) {
+  TempDir dir;
+  std::string text = std::string(kBase) + kBaseEnd;
+  for (const char* kind : {"hf-daily", "arxiv", "feed"}) {
+    text += std::string("[[source]]\nname = \"") + kind + "\"\nkind = \"" + kind +
+            "\"\nurl = \"https://example.org/" + kind + "\"\n";
+  }
+  ConfigLoad load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  ASSERT_TRUE(load.config) << Dump(load);
+  EXPECT_EQ(load.config->sources.size(), 4u);
+}
+
+TEST(ConfigLoader, WarnsWhenMinVotesCanNeverBeMet) {
+  TempDir dir;
+  const std::string text =
+      std::string(kBase) + kBaseEnd +
+      "[[source]]\nname = \"cl\"\nkind = \"arxiv\"\nurl = \"https://example.org/rss\"\n"
+      "[[watch]]\nname = \"popular arxiv\"\nkeywords = [\"x\"]\nmin_votes = 5\n"
+      "sources = [\"cl\"]\nnotify = [\"n\"]\n"
+      "[[watch]]\nname = \"popular anywhere\"\nkeywords = [\"x\"]\nmin_votes = 5\n"
+      "notify = [\"n\"]\n";
+  ConfigLoad load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  ASSERT_TRUE(load.config) << Dump(load);
+  int warned = 0;
+  for (const ConfigDiagnostic& d : load.diagnostics) {
+    if (d.warning && d.message.find("min_votes") != std::string::npos) {
+      ++warned;
+      EXPECT_NE(d.message.find("popular arxiv"), std::string::npos) << d.message;
+      EXPECT_EQ(d.line, 17) << d.ToString();
+    }
+  }
+  EXPECT_EQ(warned, 1) << Dump(load);
 }
 
 TEST(ConfigLoader, RelativeFileUrlIsAnchoredAtTheConfigFolder) {
