@@ -202,7 +202,7 @@ int Once(const Args& args) {
     spdlog::error("{}", store.error().message);
     return kExitFailure;
   }
-  HttpClient http;
+  HttpBatch http;
   CycleOutput output{
       .json_line = [](const std::string& line) { std::cout << line << "\n" << std::flush; },
       .console = [json = options.json](const std::string& text) {

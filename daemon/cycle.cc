@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -17,6 +18,7 @@
 #include "core/planner.h"
 #include "core/source_health.h"
 #include "fetchers/digest_parser.h"
+#include "net/http_batch.h"
 #include "notifiers/local_channels.h"
 
 namespace digestd {
@@ -115,7 +117,8 @@ Status KeepKeysOfKnownUrls(StateStore& store, const std::string& source,
 // Records a failed attempt, backs the source off, and raises one source_failing alert when
 // the streak passes the source's limits (CONFIG.md alert_after_failures/_hours).
 void RecordFailure(const Config& config, StateStore& store, const SourceConfig& source,
-                   const SourceState& state, const std::string& failure, std::int64_t now) {
+                   const SourceState& state, const std::string& failure,
+                   std::int64_t retry_after, std::int64_t now) {
   const HealthPolicy policy{.alert_after_failures = source.alert_after_failures,
                             .alert_after_hours = source.alert_after_hours};
   const FailureOutcome outcome = OnSourceFailure(state.health(), policy, source.name, now);
@@ -130,7 +133,8 @@ void RecordFailure(const Config& config, StateStore& store, const SourceConfig& 
                                        " failed attempts in a row; last: " + failure));
     }
   }
-  if (auto st = store.RecordFetchFailure(source.name, failure, outcome.health, outcome.retry_at,
+  const std::int64_t retry_at = std::max(outcome.retry_at, now + retry_after);
+  if (auto st = store.RecordFetchFailure(source.name, failure, outcome.health, retry_at,
                                          alerts, now);
       !st) {
     spdlog::error("source {}: {}", source.name, st.error().message);
@@ -167,211 +171,259 @@ Date TodayIn(const std::string& timezone, std::int64_t now) {
   }
 }
 
-CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateStore& store,
-                     HttpClient& http, const CycleOptions& options, const CycleOutput& output) {
-  CycleReport report;
+namespace {
+
+// One enabled source in this cycle: its state, and the transfers its due dates need.
+struct SourceJob {
+  const SourceConfig* source = nullptr;
+  SourceState state;
+  bool dated = false;                 // the URL has a {date} placeholder
+  std::vector<Date> dates;            // oldest first, so diffs run in publication order
+  std::vector<HttpRequest> requests;  // one per date
+  std::string failure;                // why this source failed; empty while it works
+  std::int64_t retry_after = 0;       // seconds the server asked us to wait (429/503)
+};
+
+// What one cycle shares between its sources.
+struct CycleContext {
+  const Config& config;
+  const WatchMatcher& matcher;
+  StateStore& store;
+  const CycleOptions& options;
+  const CycleOutput& output;
   std::set<std::string> enabled_notifiers;
-  for (const NotifierConfig& n : config.notifiers) {
-    if (n.enabled) enabled_notifiers.insert(n.name);
+  CycleReport report;
+};
+
+std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source) {
+  SourceJob job{.source = &source};
+  auto state = cx.store.GetSourceState(source.name);
+  if (!state) {
+    spdlog::error("source {}: {}", source.name, state.error().message);
+    ++cx.report.sources_failed;
+    return std::nullopt;
+  }
+  job.state = *state;
+  if (cx.options.honour_backoff && job.state.retry_at && *job.state.retry_at > cx.options.now) {
+    spdlog::debug("source {}: backing off after {} failures", source.name, job.state.failures);
+    return std::nullopt;
+  }
+  if (!source.tls_verify) {
+    spdlog::warn("source {}: TLS verification is off (tls_verify = false)", source.name);
+  }
+  const Date today = cx.options.date.value_or(TodayIn(source.timezone, cx.options.now));
+  job.dated = HasDatePlaceholder(source.url);
+  job.dates = job.dated ? DatesToCheck(today, source.lookback_days, source.backfill_days,
+                                       ParseIsoDate(job.state.last_success_date))
+                        : std::vector<Date>{today};
+  std::reverse(job.dates.begin(), job.dates.end());
+  for (const Date& date : job.dates) {
+    auto url = ExpandUrlTemplate(source.url, date);
+    if (!url) {
+      job.failure = url.error().message;
+      job.requests.clear();
+      break;
+    }
+    HttpRequest request{.url = *url,
+                        .headers = source.headers,
+                        .timeout = source.timeout,
+                        .connect_timeout = std::min(source.timeout, std::chrono::milliseconds(10000)),
+                        .max_bytes = source.max_bytes,
+                        .tls_verify = source.tls_verify,
+                        .user_agent = UserAgent(cx.config)};
+    if (auto v = cx.store.GetValidators(source.name, *url); v && v->has_value()) {
+      request.if_none_match = (*v)->etag;
+      request.if_modified_since = (*v)->last_modified;
+    }
+    job.requests.push_back(std::move(request));
+  }
+  return job;
+}
+
+// Diffs, plans and commits one fetched digest. Returns the failure, or "" on success.
+// `run_prior`/`run_notified` carry what a dry run planned for earlier dates (it commits
+// nothing, so the store cannot tell it).
+std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f, bool newest,
+                        std::map<std::string, PriorSighting>& run_prior,
+                        std::set<std::string>& run_notified) {
+  const SourceConfig& source = *job.source;
+  StateStore& store = cx.store;
+  const std::string body_hash = Hash128Hex(f.response.body);
+  auto validators = store.GetValidators(source.name, f.url);
+  if (validators && validators->has_value() && (*validators)->body_hash == body_hash) {
+    spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
+    if (!cx.options.dry_run) {
+      (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date), cx.options.now, true);
+    }
+    return "";
+  }
+  ParseResult parsed = ParseDigest(source.kind, f.response.body);
+  for (const ParseWarning& w : parsed.warnings) {
+    spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
+  }
+  Digest& digest = parsed.digest;
+  if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
+
+  std::vector<Paper> papers;
+  std::vector<std::string> keys;
+  std::set<std::string> seen;
+  for (Paper& p : digest.papers) {
+    if (p.key.empty() || !seen.insert(p.key).second) continue;
+    keys.push_back(p.key);
+    papers.push_back(std::move(p));
+  }
+  if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) {
+    return st.error().message;
+  }
+  auto prior = store.LoadPriorSightings(source.name, keys);
+  if (!prior) return prior.error().message;
+  auto notified = store.LoadNotified(keys);
+  if (!notified) return notified.error().message;
+  for (const auto& [key, p] : run_prior) prior->insert_or_assign(key, p);
+  notified->insert(run_notified.begin(), run_notified.end());
+
+  const PlanInput input{.source = source.name,
+                        .date = digest.date,
+                        .papers = &papers,
+                        .prior = &*prior,
+                        .notified = &*notified,
+                        .matcher = &cx.matcher,
+                        .enabled_notifiers = cx.enabled_notifiers,
+                        .first_run = ModeFor(source, !job.state.first_run_at.has_value(), newest),
+                        .latest_n = source.first_run_latest};
+  Plan plan = PlanDigest(input);
+  cx.report.papers_seen += int(papers.size());
+  cx.report.notifications_planned += int(plan.notifications.size());
+  spdlog::info("source {}: {} ({} papers, {} notifications)", source.name, digest.date,
+               papers.size(), plan.notifications.size());
+
+  if (cx.options.dry_run) {
+    for (const Paper& p : papers) {
+      run_prior[p.key] = PriorSighting{
+          .content_hash = SightingContentHash(p), .votes = p.votes, .version = p.version};
+    }
+    run_notified.insert(plan.notified.begin(), plan.notified.end());
+    if (cx.options.json) {
+      for (const Notification& n : plan.notifications) {
+        for (const std::string& line : NotificationJsonLines(n)) cx.output.json_line(line);
+      }
+    }
+    return "";
+  }
+  const DigestCommit commit{.source = source.name,
+                            .url = f.url,
+                            .date = digest.date,
+                            .now = cx.options.now,
+                            .validators = {.etag = f.response.etag,
+                                           .last_modified = f.response.last_modified,
+                                           .body_hash = body_hash},
+                            .papers = std::move(papers),
+                            .notified = std::move(plan.notified),
+                            .notifications = std::move(plan.notifications)};
+  if (auto st = store.CommitDigest(commit); !st) return st.error().message;
+  return "";
+}
+
+// Classifies one source's responses, applies its digests in date order, and records the
+// outcome: success (and recovery), or failure with backoff and alerts.
+void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> responses) {
+  const SourceConfig& source = *job.source;
+  std::vector<Fetched> fetched;
+  for (std::size_t i = 0; i < responses.size() && job.failure.empty(); ++i) {
+    HttpResponse& response = responses[i];
+    const std::string& url = job.requests[i].url;
+    if (response.error != TransferError::kNone) {
+      job.failure = response.error_message;
+    } else if (response.status == 404 && job.dated) {
+      spdlog::debug("source {}: {} not published yet (404)", source.name, RedactUrl(url));
+    } else if (response.status == 304) {
+      spdlog::debug("source {}: {} not modified", source.name, RedactUrl(url));
+    } else if (response.status < 200 || response.status >= 300) {
+      job.failure = fmt::format("{}: HTTP status {}", RedactUrl(url), response.status);
+      // Retry-After in seconds; an HTTP-date falls back to our own backoff.
+      if (!response.retry_after.empty() &&
+          std::all_of(response.retry_after.begin(), response.retry_after.end(), ::isdigit) &&
+          response.retry_after.size() < 10) {
+        job.retry_after = std::stoll(response.retry_after);
+        job.failure += " (Retry-After " + response.retry_after + "s)";
+      }
+    } else {
+      fetched.push_back(Fetched{.date = job.dates[i], .url = url, .response = std::move(response)});
+    }
+  }
+  std::map<std::string, PriorSighting> run_prior;
+  std::set<std::string> run_notified;
+  for (std::size_t i = 0; i < fetched.size() && job.failure.empty(); ++i) {
+    job.failure = ApplyDigest(cx, job, fetched[i], i + 1 == fetched.size(), run_prior,
+                              run_notified);
   }
 
+  if (!job.failure.empty()) {
+    spdlog::error("source {}: {}", source.name, job.failure);
+    ++cx.report.sources_failed;
+    if (!cx.options.dry_run) {
+      RecordFailure(cx.config, cx.store, source, job.state, job.failure, job.retry_after,
+                    cx.options.now);
+    }
+    return;
+  }
+  ++cx.report.sources_ok;
+  if (cx.options.dry_run) return;
+  if (job.state.alerted) {
+    std::vector<Notification> alerts;
+    for (const std::string& notifier : cx.config.daemon.alert_notify) {
+      alerts.push_back(SourceAlert(notifier, source.name, "source_recovered",
+                                   job.state.failing_since.value_or(0),
+                                   "works again after " + std::to_string(job.state.failures) +
+                                       " failed attempts"));
+    }
+    spdlog::info("source {}: recovered", source.name);
+    if (auto st = cx.store.QueueNotifications(alerts, cx.options.now); !st) {
+      spdlog::error("source {}: {}", source.name, st.error().message);
+    }
+  }
+  // A run whose every date was "not modified" or "not published" still counts as a success.
+  (void)cx.store.RecordSourceSuccess(source.name, "", cx.options.now, false);
+  if (!job.state.first_run_at) {
+    if (auto st = cx.store.MarkFirstRunDone(source.name, cx.options.now); !st) {
+      spdlog::error("source {}: {}", source.name, st.error().message);
+    }
+  }
+}
+
+}  // namespace
+
+CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateStore& store,
+                     HttpBatch& http, const CycleOptions& options, const CycleOutput& output) {
+  CycleContext cx{.config = config, .matcher = matcher, .store = store, .options = options,
+                  .output = output};
+  for (const NotifierConfig& n : config.notifiers) {
+    if (n.enabled) cx.enabled_notifiers.insert(n.name);
+  }
+  std::vector<SourceJob> jobs;
   for (const SourceConfig& source : config.sources) {
     if (!source.enabled) continue;
     if (!options.only_sources.empty() && !options.only_sources.count(source.name)) continue;
-    if (!source.tls_verify) {
-      spdlog::warn("source {}: TLS verification is off (tls_verify = false)", source.name);
-    }
-    auto state = store.GetSourceState(source.name);
-    if (!state) {
-      spdlog::error("source {}: {}", source.name, state.error().message);
-      ++report.sources_failed;
-      continue;
-    }
-    if (options.honour_backoff && state->retry_at && *state->retry_at > options.now) {
-      spdlog::debug("source {}: backing off after {} failures", source.name, state->failures);
-      continue;
-    }
-    const bool first_run = !state->first_run_at.has_value();
-    const Date today = options.date.value_or(TodayIn(source.timezone, options.now));
-    std::vector<Date> dates = {today};
-    const bool dated = HasDatePlaceholder(source.url);
-    if (dated) {
-      dates = DatesToCheck(today, source.lookback_days, source.backfill_days,
-                           ParseIsoDate(state->last_success_date));
-    }
-
-    // Fetch every due date, oldest first, so diffs run in publication order.
-    std::reverse(dates.begin(), dates.end());
-    std::vector<Fetched> fetched;
-    std::string failure;  // why this source failed; empty while it works
-    for (const Date& date : dates) {
-      auto url = ExpandUrlTemplate(source.url, date);
-      if (!url) {
-        failure = fmt::format("{}", url.error().message);
-        spdlog::error("source {}: {}", source.name, failure);
-        break;
-      }
-      HttpRequest request{.url = *url,
-                          .headers = source.headers,
-                          .timeout = source.timeout,
-                          .connect_timeout = std::min(source.timeout,
-                                                      std::chrono::milliseconds(10000)),
-                          .max_bytes = source.max_bytes,
-                          .tls_verify = source.tls_verify,
-                          .user_agent = UserAgent(config)};
-      if (auto v = store.GetValidators(source.name, *url); v && v->has_value()) {
-        request.if_none_match = (*v)->etag;
-        request.if_modified_since = (*v)->last_modified;
-      }
-      HttpResponse response = http.Fetch(request);
-      if (response.error != TransferError::kNone) {
-        failure = fmt::format("{}", response.error_message);
-        spdlog::error("source {}: {}", source.name, failure);
-        break;
-      }
-      if (response.status == 404 && dated) {
-        spdlog::debug("source {}: {} not published yet (404)", source.name, RedactUrl(*url));
-        if (!options.dry_run) {
-          (void)store.RecordSourceSuccess(source.name, "", options.now, false);
-        }
-        continue;
-      }
-      if (response.status == 304) {
-        spdlog::debug("source {}: {} not modified", source.name, RedactUrl(*url));
-        continue;
-      }
-      if (response.status < 200 || response.status >= 300) {
-        failure = fmt::format("{}: HTTP status {}", RedactUrl(*url), response.status);
-        spdlog::error("source {}: {}", source.name, failure);
-        break;
-      }
-      fetched.push_back(Fetched{.date = date, .url = *url, .response = std::move(response)});
-    }
-
-    // What this run has already planned, so a dry run (which commits nothing) does not
-    // plan the same paper twice across dates.
-    std::map<std::string, PriorSighting> run_prior;
-    std::set<std::string> run_notified;
-    for (std::size_t i = 0; i < fetched.size() && failure.empty(); ++i) {
-      const Fetched& f = fetched[i];
-      const std::string body_hash = Hash128Hex(f.response.body);
-      auto validators = store.GetValidators(source.name, f.url);
-      if (validators && validators->has_value() && (*validators)->body_hash == body_hash) {
-        spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
-        if (!options.dry_run) {
-          (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date),
-                                           options.now, true);
-        }
-        continue;
-      }
-      ParseResult parsed = ParseDigest(source.kind, f.response.body);
-      for (const ParseWarning& w : parsed.warnings) {
-        spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
-      }
-      Digest& digest = parsed.digest;
-      digest.source = source.name;
-      if (digest.date.empty() || dated) digest.date = FormatIsoDate(f.date);
-
-      std::vector<Paper> papers;
-      std::vector<std::string> keys;
-      std::set<std::string> seen;
-      for (Paper& p : digest.papers) {
-        if (p.key.empty() || !seen.insert(p.key).second) continue;
-        keys.push_back(p.key);
-        papers.push_back(std::move(p));
-      }
-      if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) {
-        failure = st.error().message;
-        spdlog::error("source {}: {}", source.name, failure);
-        break;
-      }
-      auto prior = store.LoadPriorSightings(source.name, keys);
-      auto notified = store.LoadNotified(keys);
-      if (!prior || !notified) {
-        failure = fmt::format("{}", (!prior ? prior.error() : notified.error()).message);
-        spdlog::error("source {}: {}", source.name, failure);
-        break;
-      }
-      for (const auto& [key, p] : run_prior) prior->insert_or_assign(key, p);
-      notified->insert(run_notified.begin(), run_notified.end());
-
-      PlanInput input{.source = source.name,
-                      .date = digest.date,
-                      .papers = &papers,
-                      .prior = &*prior,
-                      .notified = &*notified,
-                      .matcher = &matcher,
-                      .enabled_notifiers = enabled_notifiers,
-                      .first_run = ModeFor(source, first_run, i + 1 == fetched.size()),
-                      .latest_n = source.first_run_latest};
-      Plan plan = PlanDigest(input);
-      report.papers_seen += int(papers.size());
-      report.notifications_planned += int(plan.notifications.size());
-      spdlog::info("source {}: {} ({} papers, {} notifications)", source.name, digest.date,
-                   papers.size(), plan.notifications.size());
-
-      if (options.dry_run) {
-        for (const Paper& p : papers) {
-          run_prior[p.key] = PriorSighting{.content_hash = SightingContentHash(p),
-                                           .votes = p.votes,
-                                           .version = p.version};
-        }
-        run_notified.insert(plan.notified.begin(), plan.notified.end());
-        if (options.json) {
-          for (const Notification& n : plan.notifications) {
-            for (const std::string& line : NotificationJsonLines(n)) output.json_line(line);
-          }
-        }
-        continue;
-      }
-      DigestCommit commit{.source = source.name,
-                          .url = f.url,
-                          .date = digest.date,
-                          .now = options.now,
-                          .validators = {.etag = f.response.etag,
-                                         .last_modified = f.response.last_modified,
-                                         .body_hash = body_hash},
-                          .papers = std::move(papers),
-                          .notified = std::move(plan.notified),
-                          .notifications = std::move(plan.notifications)};
-      if (auto st = store.CommitDigest(commit); !st) {
-        failure = fmt::format("{}", st.error().message);
-        spdlog::error("source {}: {}", source.name, failure);
-        break;
-      }
-    }
-
-    if (!failure.empty()) {
-      ++report.sources_failed;
-      if (!options.dry_run) RecordFailure(config, store, source, *state, failure, options.now);
-      continue;
-    }
-    ++report.sources_ok;
-    if (options.dry_run) continue;
-    if (state->alerted) {
-      std::vector<Notification> alerts;
-      for (const std::string& notifier : config.daemon.alert_notify) {
-        alerts.push_back(SourceAlert(notifier, source.name, "source_recovered",
-                                     state->failing_since.value_or(0),
-                                     "works again after " + std::to_string(state->failures) +
-                                         " failed attempts"));
-      }
-      spdlog::info("source {}: recovered", source.name);
-      if (auto st = store.QueueNotifications(alerts, options.now); !st) {
-        spdlog::error("source {}: {}", source.name, st.error().message);
-      }
-    }
-    // A run whose every date was "not modified" or "not published" still counts as a success.
-    (void)store.RecordSourceSuccess(source.name, "", options.now, false);
-    if (first_run) {
-      if (auto st = store.MarkFirstRunDone(source.name, options.now); !st) {
-        spdlog::error("source {}: {}", source.name, st.error().message);
-      }
-    }
+    if (auto job = PrepareJob(cx, source)) jobs.push_back(std::move(*job));
   }
 
-  if (!options.dry_run) DeliverDue(config, store, options, output, report);
-  return report;
+  // Every source's every date is fetched concurrently; one slow source delays no other.
+  std::vector<HttpRequest> requests;
+  for (const SourceJob& job : jobs) {
+    requests.insert(requests.end(), job.requests.begin(), job.requests.end());
+  }
+  std::vector<HttpResponse> responses = http.FetchAll(requests);
+  std::size_t next = 0;
+  for (SourceJob& job : jobs) {
+    std::vector<HttpResponse> mine(std::make_move_iterator(responses.begin() + long(next)),
+                                   std::make_move_iterator(responses.begin() +
+                                                           long(next + job.requests.size())));
+    next += job.requests.size();
+    FinishJob(cx, job, std::move(mine));
+  }
+
+  if (!options.dry_run) DeliverDue(config, store, options, output, cx.report);
+  return cx.report;
 }
 
 Status SendNow(const NotifierConfig& notifier, const Notification& notification,

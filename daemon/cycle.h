@@ -15,7 +15,7 @@
 #include "core/dates.h"
 #include "core/notification.h"
 #include "core/watch.h"
-#include "net/http_client.h"
+#include "net/http_batch.h"
 #include "store/state_store.h"
 
 namespace digestd {
@@ -52,7 +52,7 @@ std::vector<WatchSpec> WatchSpecsFrom(const Config& config);
 Date TodayIn(const std::string& timezone, std::int64_t now);
 
 CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateStore& store,
-                     HttpClient& http, const CycleOptions& options, const CycleOutput& output);
+                     HttpBatch& http, const CycleOptions& options, const CycleOutput& output);
 
 // Delivers one notification to one notifier now (console text through `console`, file
 // lines appended and fsynced); fails with what went wrong.

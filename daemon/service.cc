@@ -209,7 +209,7 @@ class Service {
   std::shared_ptr<const Config> config_;
   std::unique_ptr<WatchMatcher> matcher_;
   std::unique_ptr<StateStore> store_;
-  HttpClient http_;
+  HttpBatch http_;
   boost::asio::io_context io_;
   boost::asio::system_timer timer_;
   boost::asio::signal_set signals_;

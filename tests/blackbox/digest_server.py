@@ -27,6 +27,8 @@ class DigestServer:
                 self.send_response(status)
                 if etag:
                     self.send_header("ETag", etag)
+                if status in (429, 503):
+                    self.send_header("Retry-After", "3600")
                 self.send_header("Content-Type", "text/markdown; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

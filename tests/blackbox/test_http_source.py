@@ -1,5 +1,6 @@
 """A markdown source over real HTTP on 127.0.0.1: conditional GET, 404 as "not published
 yet", lookback and backfill dates, server errors, and the User-Agent."""
+import json
 import os
 import unittest
 
@@ -54,6 +55,23 @@ class HttpSource(DigestdCase):
                                 "--date", "2024-01-29", expect=1)
         self.assertIn("HTTP status 500", proc.stderr)
         self.assertIn("hf-ko", proc.stderr)
+
+    def test_too_many_requests_honours_retry_after(self):
+        self.configure()
+        self.server.fail_with = 429
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", "2024-01-29", expect=1)
+        self.assertIn("HTTP status 429", proc.stderr)
+        status = json.loads(self.run_digestd("status", "--config",
+                                             os.path.join(self.dir, "digestd.toml"), "--json",
+                                             expect=0).stdout)
+        retry_at = status["sources"][0]["retry_at"]
+        self.assertIsNotNone(retry_at)
+        # The server asked for an hour; our own first backoff would be about a minute.
+        import datetime
+        when = datetime.datetime.strptime(retry_at, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+        self.assertGreater((when - datetime.datetime.now(datetime.timezone.utc)).total_seconds(), 3000)
 
 
 if __name__ == "__main__":
