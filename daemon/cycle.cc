@@ -17,6 +17,7 @@
 #include "core/hash.h"
 #include "core/planner.h"
 #include "core/source_health.h"
+#include "core/utf8.h"
 #include "fetchers/digest_parser.h"
 #include "net/http_batch.h"
 #include "notifiers/local_channels.h"
@@ -262,6 +263,17 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
     spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
   }
   Digest& digest = parsed.digest;
+  // Bytes that gave nothing readable (an HTML error page, garbage, a truncated document)
+  // mean the upstream is broken: a failure to retry and alert on, not an empty day.
+  const bool unreadable =
+      digest.papers.empty() && !Trim(f.response.body).empty() &&
+      (!parsed.warnings.empty() || (source.kind == "markdown" && digest.date.empty()));
+  if (unreadable) {
+    std::string why = RedactUrl(f.url) + ": not a readable " + source.kind + " digest";
+    if (!f.response.content_type.empty()) why += " (Content-Type " + f.response.content_type + ")";
+    if (!parsed.warnings.empty()) why += ": " + parsed.warnings.front().message;
+    return why;
+  }
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
   std::vector<Paper> papers;

@@ -73,6 +73,16 @@ class HttpSource(DigestdCase):
             tzinfo=datetime.timezone.utc)
         self.assertGreater((when - datetime.datetime.now(datetime.timezone.utc)).total_seconds(), 3000)
 
+    def test_an_html_error_page_is_a_failure_not_an_empty_day(self):
+        self.configure(first_run="notify")
+        self.write_digest("2024-01-29", "<html><body><h1>Rate limited</h1></body></html>\n")
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", "2024-01-29", expect=1)
+        self.assertIn("not a readable markdown digest", proc.stderr)
+        # The real digest later is still new: the broken fetch recorded nothing as seen.
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
+        self.assertEqual(len(self.once("2024-01-29")), 1)
+
 
 if __name__ == "__main__":
     unittest.main()
