@@ -29,8 +29,8 @@ void RunCompiled(benchmark::State& state, const std::vector<WatchSpec>& specs) {
     hits = 0;
     for (const Paper& p : papers) hits += matcher->Match(p, "hf-ko").size();
   }
-  state.counters["papers/s"] = benchmark::Counter(double(papers.size()) * double(state.iterations()),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["papers/s"] = benchmark::Counter(
+      double(papers.size()) * double(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["hits/paper"] = double(hits) / double(papers.size());
 }
 

@@ -417,6 +417,55 @@ bool IsAscii(std::string_view text) {
                      [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
+// NFKC + case folding of valid UTF-8 as utf8proc_map does it, with the common characters
+// of digests copied straight: ASCII (lower-cased) and Hangul syllables map to themselves.
+// The rest goes to utf8proc in segments that start at the code point before them, since a
+// combining mark or trailing jamo composes with that one; nothing composes with a following
+// ASCII character or precomposed syllable, so segments can end there.
+std::string NfkcCasefold(const std::string& valid) {
+  constexpr int kOptions = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                           UTF8PROC_CASEFOLD | UTF8PROC_IGNORE | UTF8PROC_LUMP;
+  auto is_fast = [](char32_t cp) { return cp < 0x80 || (cp >= 0xAC00 && cp <= 0xD7A3); };
+  std::string out;
+  out.reserve(valid.size());
+  std::size_t prev_start = std::string::npos;  // the last code point copied straight
+  std::size_t prev_out = 0;                    // out.size() before it
+  std::size_t i = 0;
+  while (i < valid.size()) {
+    const auto b = static_cast<unsigned char>(valid[i]);
+    if (b < 0x80) {
+      prev_start = i;
+      prev_out = out.size();
+      out += (b >= 'A' && b <= 'Z') ? static_cast<char>(b - 'A' + 'a') : static_cast<char>(b);
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    if (is_fast(DecodeAt(valid, i, &len))) {
+      prev_start = i;
+      prev_out = out.size();
+      out.append(valid, i, len);
+      i += len;
+      continue;
+    }
+    std::size_t begin = i;
+    if (prev_start != std::string::npos) {
+      begin = prev_start;
+      out.resize(prev_out);
+    }
+    std::size_t end = i + len;
+    while (end < valid.size()) {
+      std::size_t next_len = 0;
+      if (is_fast(DecodeAt(valid, end, &next_len))) break;
+      end += next_len;
+    }
+    out += MapUtf8(valid.substr(begin, end - begin), kOptions);
+    prev_start = std::string::npos;
+    i = end;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FoldText(std::string_view text) {
@@ -435,9 +484,8 @@ std::string FoldText(std::string_view text) {
     }
     return out;
   }
-  const std::string mapped =
-      MapUtf8(ToValidUtf8(text), UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                     UTF8PROC_CASEFOLD | UTF8PROC_IGNORE | UTF8PROC_LUMP);
+  const std::string mapped = NfkcCasefold(IsValidUtf8(text) ? std::string(text)
+                                                             : ToValidUtf8(text));
   std::string out;
   out.reserve(mapped.size());
   bool pending_space = false;

@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/query.h"
 #include "core/text.h"
 #include "core/watch.h"
 
@@ -127,10 +131,11 @@ TEST(WatchMatcher, ExcludeSourcesAndTerms) {
 }
 
 TEST(WatchMatcher, CompileErrors) {
-  Result<WatchMatcher> query = WatchMatcher::Compile({{.name = "q", .query = "title:llm"}});
+  Result<WatchMatcher> query = WatchMatcher::Compile(
+      {{.name = "ok", .query = "title:llm"}, {.name = "q", .query = "llm AND (a OR b"}});
   ASSERT_FALSE(query);
-  EXPECT_NE(query.error().message.find("\"q\""), std::string::npos);
-  EXPECT_NE(query.error().message.find("query"), std::string::npos);
+  EXPECT_EQ(query.error().message,
+            "watch \"q\": query column 9: '(' is never closed\nllm AND (a OR b\n        ^");
 
   for (const WatchSpec& spec :
        {WatchSpec{.name = "k", .keywords = {"ok", "  \u200B "}},
@@ -145,6 +150,177 @@ TEST(WatchMatcher, CompileErrors) {
   EXPECT_TRUE(none->Match(MakePaper("LLM"), "hf").empty());
 }
 
+struct QueryCase {
+  std::string query;
+  Paper paper;
+  bool want;
+  std::string source = "hf";
+};
+
+Paper WithVotes(Paper p, int votes) {
+  p.votes = votes;
+  return p;
+}
+
+TEST(Issue4, QueryForms) {
+  const Paper llm =
+      MakePaper("Speculative Decoding for LLMs",
+                {"**What's New**: \uCD5C\uADFC LLM\uC744 \uD76C\uC18C\uD654\uB294 sampling"},
+                {"Hongyang Zhang", "James Hensman"}, {"cs.CL"});
+  const std::vector<QueryCase> cases = {
+      {"llm", llm, true},  // LLM을 in the summary
+      {"title:llm", llm, false},
+      {"title:llm*", llm, true},
+      {"title:LLMs", llm, true},
+      {"\"speculative decoding\"", llm, true},
+      {"\"decoding speculative\"", llm, false},
+      {"title:\"speculative decoding\" OR summary:nothing", llm, true},
+      {"summary:speculative", llm, false},
+      {"summary:speculative AND summary:sampling", llm, false},
+      {"title:speculative AND summary:sampling", llm, true},
+      {"\uD76C\uC18C\uD654", llm, true},    // Hangul: substring of 희소화는
+      {"summary:\uD76C\uC18C", llm, true},  // even a fragment
+      {"what's", llm, false},               // the bold label is gone
+      {"author:\"Hongyang Zhang\"", llm, true},
+      {"author:\"H. Zhang\"", llm, true},
+      {"author:Zhang", llm, false},  // one token matches one-token names only
+      {"author:Hens*", llm, true},
+      {"author:/hens/", llm, true},
+      {"tag:cs.cl", llm, true},
+      {"tag:cl", llm, true},
+      {"title:cs.cl", llm, false},
+      {"source:hf", llm, true},
+      {"source:hf", llm, false, "arxiv"},
+      {"source:h*", llm, true},
+      {"*", llm, true},
+      {"* -sampling", llm, false},
+      {"NOT survey", llm, true},
+      {"llm -survey", llm, true},
+      {"llm NOT sampling", llm, false},
+      {"llm AND NOT (sampling OR survey)", llm, false},
+      {"(survey OR sampling) llm", llm, true},
+      {"survey OR sampling llm", llm, true},
+      {"survey OR (decoding -llm)", llm, false},
+      {"/spec\\w+ive/", llm, true},
+      {"title:/^spec/", llm, true},
+      {"summary:/^spec/", llm, false},
+      {"/LLM\\b/", llm, true},  // RE2's \b is ASCII: 을 ends the word, as our boundaries do
+      {"votes>=5", WithVotes(llm, 5), true},
+      {"votes>=5", WithVotes(llm, 4), false},
+      {"votes>=5", llm, false},  // no votes never meets a comparison
+      {"votes<5", llm, false},
+      {"votes<5", WithVotes(llm, 4), true},
+      {"votes=4 llm", WithVotes(llm, 4), true},
+      {"votes>4 OR author:\"Nobody Here\"", WithVotes(llm, 4), false},
+      {"and", MakePaper("rock and roll"), true},  // lowercase operators are words
+      {"rock and roll", MakePaper("rock roll"), false},
+      {"\"A*\"", MakePaper("A* search"), true},
+      {"\"A*\"", MakePaper("Any search"), false},
+      {"\uFF2C\uFF2C\uFF2D", MakePaper("llm"), true},  // full-width folds too
+  };
+  for (const QueryCase& c : cases) {
+    EXPECT_EQ(Fires(WatchSpec{.name = "w", .query = c.query}, c.paper, c.source), c.want)
+        << "query: " << c.query << " title: " << c.paper.title;
+  }
+}
+
+TEST(Issue4, QueryAndListsCombine) {
+  // Any positive selector fires; excludes veto the query too.
+  const WatchSpec spec{
+      .name = "w", .query = "title:diffusion", .keywords = {"sparsity"}, .exclude = {"survey"}};
+  EXPECT_TRUE(Fires(spec, MakePaper("Diffusion models")));
+  EXPECT_TRUE(Fires(spec, MakePaper("Sparsity")));
+  EXPECT_FALSE(Fires(spec, MakePaper("Diffusion models: a survey")));
+  EXPECT_FALSE(Fires(spec, MakePaper("Transformers")));
+}
+
+TEST(Issue4, HitTermsNameTheField) {
+  const WatchMatcher m = MustCompile({{.name = "w",
+                                       .query = "title:\"speculative decoding\" OR llm* OR "
+                                                "votes>=5 OR author:\"J. Hensman\" -survey",
+                                       .keywords = {"sampling"}}});
+  Paper p = MakePaper("Speculative Decoding", {"LLMs and sampling"}, {"James Hensman"}, {"llm"});
+  p.votes = 7;
+  const std::vector<WatchHit> hits = m.Match(p, "hf");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].terms,
+            (std::vector<std::string>{"keyword:sampling (summary)",
+                                      "query:title:\"speculative decoding\" (title)",
+                                      "query:llm* (summary)", "query:llm* (tag)", "query:votes>=5",
+                                      "query:author:\"J. Hensman\""}));
+}
+
+TEST(Issue4, ExplainGivesEveryWatchAVerdict) {
+  const WatchMatcher m = MustCompile({
+      {.name = "hit", .query = "llm"},
+      {.name = "excluded by list", .keywords = {"llm"}, .exclude = {"survey"}},
+      {.name = "excluded by NOT", .query = "llm -survey"},
+      {.name = "other source", .query = "llm", .sources = {"arxiv"}},
+      {.name = "miss", .query = "diffusion"},
+      {.name = "author", .authors = {"Torsten Hoefler"}},
+  });
+  const Paper p = MakePaper("LLM survey", {}, {"T. Hoefler"});
+  const std::vector<WatchVerdict> v = m.Explain(p, "hf");
+  ASSERT_EQ(v.size(), 6u);
+  using O = WatchVerdict::Outcome;
+  EXPECT_EQ(v[0].outcome, O::kMatched);
+  EXPECT_EQ(v[0].terms, (std::vector<std::string>{"query:llm (title)"}));
+  EXPECT_EQ(v[1].outcome, O::kExcluded);
+  EXPECT_EQ(v[1].terms, (std::vector<std::string>{"keyword:llm (title)"}));
+  EXPECT_EQ(v[1].excluded_by, (std::vector<std::string>{"exclude:survey (title)"}));
+  EXPECT_EQ(v[2].outcome, O::kExcluded);
+  EXPECT_EQ(v[2].excluded_by, (std::vector<std::string>{"query:survey (title)"}));
+  EXPECT_EQ(v[3].outcome, O::kSourceNotSelected);
+  EXPECT_EQ(v[3].terms, (std::vector<std::string>{"query:llm (title)"}));
+  EXPECT_EQ(v[4].outcome, O::kNoMatch);
+  EXPECT_TRUE(v[4].terms.empty());
+  EXPECT_EQ(v[5].outcome, O::kMatched);
+  EXPECT_EQ(OutcomeName(v[3].outcome), "source not selected");
+  // Explain and Match agree on what fires.
+  std::vector<std::size_t> matched;
+  for (const WatchVerdict& x : v) {
+    if (x.outcome == O::kMatched) matched.push_back(x.watch);
+  }
+  EXPECT_EQ(matched, Fired(m, p, "hf"));
+}
+
+TEST(Issue4, LintWarnsWithoutFailing) {
+  const std::vector<WatchSpec> specs = {
+      {.name = "contradiction", .query = "llm AND NOT llm"},
+      {.name = "votes", .query = "votes>=5 AND votes<3"},
+      {.name = "fields", .query = "title:llm -llm"},
+      {.name = "prefix", .query = "llms -llm*"},
+      {.name = "source", .query = "source:hf", .sources = {"arxiv"}},
+      {.name = "cancelled", .keywords = {"Survey"}, .exclude = {"survey"}},
+      {.name = "cancelled query", .query = "title:survey", .exclude = {"survey"}},
+      {.name = "fine", .query = "llm -survey", .exclude = {"benchmark"}},
+      {.name = "only not", .query = "NOT survey"},
+      {.name = "a", .keywords = {"LLM", "sparsity"}, .sources = {"hf"}},
+      {.name = "b", .keywords = {"sparsity", "llm"}, .sources = {"hf"}},
+      {.name = "c", .keywords = {"sparsity", "llm"}, .min_votes = 5, .sources = {"hf"}},
+      {.name = "bad", .query = "(("},
+      {.name = "q1", .query = "a OR (b c)"},
+      {.name = "q2", .query = "(c AND b) OR a"},
+  };
+  std::vector<std::string> got;
+  for (const WatchLint& l : LintWatches(specs)) {
+    got.push_back(std::to_string(l.watch) + " " + l.message);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "0 watch \"contradiction\": can never match",
+                     "1 watch \"votes\": can never match",
+                     "2 watch \"fields\": can never match",
+                     "3 watch \"prefix\": can never match",
+                     "4 watch \"source\": can never match",
+                     "5 watch \"cancelled\": its exclude list cancels every match",
+                     "6 watch \"cancelled query\": its exclude list cancels every match",
+                     "10 watch \"b\": duplicates watch \"a\" (same selectors, exclude, sources "
+                     "and min_votes)",
+                     "14 watch \"q2\": duplicates watch \"q1\" (same selectors, exclude, "
+                     "sources and min_votes)",
+                 }));
+}
+
 // ---- Randomised comparison with a per-watch reference ---------------------------------
 
 // The straightforward evaluator: every watch, every term, std::string::find on folded text.
@@ -153,21 +329,24 @@ class Reference {
  public:
   explicit Reference(const std::vector<WatchSpec>& specs) : specs_(specs) {
     for (const WatchSpec& s : specs) {
-      for (const auto* list : {&s.keywords, &s.exclude}) {
-        for (const std::string& raw : *list) terms_.emplace(raw, ParseTerm(raw));
-      }
+      keyword_terms_.emplace_back();
+      for (const std::string& raw : s.keywords) keyword_terms_.back().push_back(ParseTerm(raw));
+      exclude_terms_.emplace_back();
+      for (const std::string& raw : s.exclude) exclude_terms_.back().push_back(ParseTerm(raw));
       for (const std::string& a : s.authors) names_.emplace(a, NormalizeAuthorName(a));
+      queries_.push_back(s.query.empty() ? std::nullopt : std::optional(*ParseQuery(s.query)));
     }
   }
 
   std::vector<WatchHit> Match(const Paper& p, std::string_view source) const {
-    std::vector<Field> fields = {{FoldText(p.title), "title"}};
+    std::vector<Field> fields = {{FoldText(p.title), kNames[0]}};
     for (const std::string& b : p.summary) {
-      fields.push_back({FoldText(CleanSummary(b)), "summary"});
+      fields.push_back({FoldText(CleanSummary(b)), kNames[1]});
     }
-    for (const std::string& t : p.tags) fields.push_back({FoldText(t), "tag"});
+    for (const std::string& t : p.tags) fields.push_back({FoldText(t), kNames[2]});
     std::vector<AuthorName> listed;
     for (const std::string& a : p.authors) listed.push_back(NormalizeAuthorName(a));
+    const Context ctx{fields, listed, p, source};
     std::vector<WatchHit> out;
     for (std::size_t w = 0; w < specs_.size(); ++w) {
       const WatchSpec& s = specs_[w];
@@ -176,18 +355,18 @@ class Reference {
         continue;
       }
       bool excluded = false;
-      for (const std::string& e : s.exclude) {
-        for (const Field& f : fields) excluded = excluded || TermHits(terms_.at(e), f.text);
+      for (const Term& e : exclude_terms_[w]) {
+        for (const Field& f : fields) excluded = excluded || TermHits(e, f.text);
       }
       if (excluded) continue;
       WatchHit hit{.watch = w, .terms = {}};
-      for (const std::string& k : s.keywords) {
-        for (const char* name : {"title", "summary", "tag"}) {
+      for (std::size_t k = 0; k < s.keywords.size(); ++k) {
+        for (const char* name : kNames) {
           bool any = false;
           for (const Field& f : fields) {
-            if (std::string_view(f.name) == name) any = any || TermHits(terms_.at(k), f.text);
+            if (f.name == name) any = any || TermHits(keyword_terms_[w][k], f.text);
           }
-          if (any) hit.terms.push_back("keyword:" + k + " (" + name + ")");
+          if (any) hit.terms.push_back("keyword:" + s.keywords[k] + " (" + name + ")");
         }
       }
       for (const std::string& a : s.authors) {
@@ -197,7 +376,13 @@ class Reference {
         }
         if (any) hit.terms.push_back("author:" + a);
       }
-      if (!hit.terms.empty()) out.push_back(std::move(hit));
+      const bool fires_before_query = !hit.terms.empty();
+      bool query_true = false;
+      if (queries_[w]) {
+        query_true = Eval(queries_[w]->root, ctx);
+        CollectTerms(queries_[w]->root, ctx, false, &hit.terms);
+      }
+      if (fires_before_query || query_true) out.push_back(std::move(hit));
     }
     return out;
   }
@@ -207,10 +392,149 @@ class Reference {
     std::string text;
     bool prefix = false;
   };
+  // Field names, compared by address.
+  static constexpr const char* kNames[] = {"title", "summary", "tag"};
   struct Field {
     std::string text;
     const char* name;
   };
+  struct Context {
+    const std::vector<Field>& fields;
+    const std::vector<AuthorName>& listed;
+    const Paper& paper;
+    std::string_view source;
+  };
+
+  static bool Looks(QueryField f, std::string_view name) {  // by value, not address
+    return f == QueryField::kText || (f == QueryField::kTitle && name == "title") ||
+           (f == QueryField::kSummary && name == "summary") ||
+           (f == QueryField::kTag && name == "tag");
+  }
+
+  // The names of the text fields where a text leaf hits, in title, summary, tag order.
+  static std::vector<std::string> FieldsHit(const QueryNode& n, const Context& ctx) {
+    std::vector<std::string> out;
+    for (const char* name : kNames) {
+      if (!Looks(n.field, name)) continue;
+      bool any = false;
+      for (const Field& f : ctx.fields) {
+        if (f.name != name) continue;
+        if (n.op == QueryNode::Op::kRegex) {
+          any = any || RE2::PartialMatch(f.text, *n.regex);
+        } else {
+          any = any || TermHits(Folded(n), f.text);
+        }
+      }
+      if (any) out.push_back(name);
+    }
+    return out;
+  }
+
+  // Query terms folded once: the reference is slow enough as it is.
+  static const Term& Folded(const QueryNode& n) {
+    thread_local std::map<std::pair<std::string, bool>, Term> cache;
+    auto [it, inserted] = cache.try_emplace({n.text, n.prefix});
+    if (inserted) {
+      it->second = Term{FoldText(n.text), n.prefix};
+      std::string& t = it->second.text;
+      while (n.prefix && !t.empty() && t.back() == ' ') t.pop_back();
+    }
+    return it->second;
+  }
+
+  static const AuthorName& Normalized(const std::string& name) {
+    thread_local std::map<std::string, AuthorName> cache;
+    auto [it, inserted] = cache.try_emplace(name);
+    if (inserted) it->second = NormalizeAuthorName(name);
+    return it->second;
+  }
+
+  static std::string Joined(const AuthorName& n) {
+    std::string s;
+    for (const std::string& g : n.given) s += " " + g;
+    return s + " " + n.surname;
+  }
+
+  static bool Leaf(const QueryNode& n, const Context& ctx) {
+    switch (n.op) {
+      case QueryNode::Op::kAll:
+        return true;
+      case QueryNode::Op::kVotes: {
+        if (!ctx.paper.votes) return false;
+        const int v = *ctx.paper.votes;
+        switch (n.votes_op) {
+          case VotesOp::kGe:
+            return v >= n.votes;
+          case VotesOp::kGt:
+            return v > n.votes;
+          case VotesOp::kLe:
+            return v <= n.votes;
+          case VotesOp::kLt:
+            return v < n.votes;
+          case VotesOp::kEq:
+            return v == n.votes;
+        }
+        return false;
+      }
+      default:
+        break;
+    }
+    if (n.field == QueryField::kSource) {
+      return n.prefix ? ctx.source.starts_with(n.text) : ctx.source == n.text;
+    }
+    if (n.field == QueryField::kAuthor) {
+      for (std::size_t i = 0; i < ctx.listed.size(); ++i) {
+        if (n.op == QueryNode::Op::kRegex) {
+          if (RE2::PartialMatch(FoldText(ctx.paper.authors[i]), *n.regex)) return true;
+          continue;
+        } else if (n.prefix) {
+          if (!ctx.listed[i].empty() &&
+              Joined(ctx.listed[i]).find(Joined(Normalized(n.text))) != std::string::npos) {
+            return true;
+          }
+        } else if (AuthorNamesMatch(Normalized(n.text), ctx.listed[i])) {
+          return true;
+        }
+      }
+      return false;
+    }
+    return !FieldsHit(n, ctx).empty();
+  }
+
+  static bool Eval(const QueryNode& n, const Context& ctx) {
+    switch (n.op) {
+      case QueryNode::Op::kAnd:
+        return std::all_of(n.children.begin(), n.children.end(),
+                           [&](const QueryNode& c) { return Eval(c, ctx); });
+      case QueryNode::Op::kOr:
+        return std::any_of(n.children.begin(), n.children.end(),
+                           [&](const QueryNode& c) { return Eval(c, ctx); });
+      case QueryNode::Op::kNot:
+        return !Eval(n.children[0], ctx);
+      default:
+        return Leaf(n, ctx);
+    }
+  }
+
+  // Positive leaves that hit, left to right, labelled as WatchHit::terms says.
+  static void CollectTerms(const QueryNode& n, const Context& ctx, bool negative,
+                           std::vector<std::string>* out) {
+    if (n.op == QueryNode::Op::kAnd || n.op == QueryNode::Op::kOr) {
+      for (const QueryNode& c : n.children) CollectTerms(c, ctx, negative, out);
+      return;
+    }
+    if (n.op == QueryNode::Op::kNot) return CollectTerms(n.children[0], ctx, !negative, out);
+    if (negative) return;
+    const bool text = (n.op == QueryNode::Op::kTerm || n.op == QueryNode::Op::kRegex) &&
+                      n.field != QueryField::kAuthor && n.field != QueryField::kSource;
+    if (!text) {
+      if (Leaf(n, ctx)) out->push_back("query:" + n.written);
+      return;
+    }
+    for (const std::string& f : FieldsHit(n, ctx)) {
+      out->push_back("query:" + n.written + " (" + f + ")");
+    }
+  }
 
   static Term ParseTerm(std::string_view raw) {
     Term t{FoldText(raw), false};
@@ -234,8 +558,9 @@ class Reference {
   }
 
   const std::vector<WatchSpec>& specs_;
-  std::map<std::string, Term> terms_;
+  std::vector<std::vector<Term>> keyword_terms_, exclude_terms_;
   std::map<std::string, AuthorName> names_;
+  std::vector<std::optional<Query>> queries_;
 };
 
 class Generator {
@@ -284,7 +609,67 @@ class Generator {
     for (int k = Uniform(0, 2) == 0 ? Uniform(1, 2) : 0; k > 0; --k) s.authors.push_back(Author());
     for (int k = Uniform(0, 3) == 0 ? 1 : 0; k > 0; --k) s.exclude.push_back(Term());
     if (Uniform(0, 5) == 0) s.sources = {Uniform(0, 1) ? "hf" : "arxiv"};
+    if (Uniform(0, 1) == 0) s.query = QueryText(0);
     return s;
+  }
+
+  // A query written the way people write them: bare words where they parse as one term,
+  // quoted phrases otherwise, fields, prefixes, NOT/-, explicit and implicit AND, OR, parens.
+  std::string QueryText(int depth) {
+    const int pick = depth >= 3 ? Uniform(0, 9) : Uniform(0, 14);
+    if (pick <= 9) return QueryLeaf();
+    const std::string a = QueryText(depth + 1), b = QueryText(depth + 1);
+    switch (pick) {
+      case 10:
+        return a + " " + b;
+      case 11:
+        return a + " AND " + b;
+      case 12:
+        return "(" + a + " OR " + b + ")";
+      case 13:
+        return a + " OR " + b;
+      default:
+        return (Uniform(0, 1) ? "NOT " : "-") + std::string("(") + a + ")";
+    }
+  }
+
+  std::string QueryLeaf() {
+    static constexpr const char* kFields[] = {"", "", "", "title:", "summary:", "tag:"};
+    std::string leaf;
+    switch (Uniform(0, 19)) {
+      case 0:
+        return "votes>=" + std::to_string(Uniform(0, 100));
+      case 1:
+        return Uniform(0, 1) ? "votes<" + std::to_string(Uniform(0, 100)) : "source:hf";
+      case 2:
+        return "author:\"" + Author() + "\"";
+      case 3:
+        return Uniform(0, 3) ? "author:" + std::string(Uniform(0, 1) ? "Hens*" : "\"J Du\"*") : "*";
+      case 4:
+        return Pick(kFields) + std::string(Uniform(0, 1) ? "/ll?ms?/" : "/\\bmat[a-z]*/");
+      default:
+        break;
+    }
+    std::string word = Word();
+    if (Uniform(0, 3) == 0) word += " " + Word();
+    const bool prefix = Uniform(0, 4) == 0;
+    bool bare = word[0] != '-';
+    for (char c : word) {
+      bare =
+          bare && c != ' ' && c != '(' && c != ')' && c != '"' && c != '\\' && c != '*' && c != ':';
+    }
+    if (word == "AND" || word == "OR" || word == "NOT") bare = false;
+    if (!bare) {
+      std::string quoted = "\"";
+      for (char c : word) {
+        if (c == '"' || c == '\\') quoted += '\\';
+        quoted += c;
+      }
+      word = quoted + "\"";
+    }
+    std::string out = Pick(kFields) + word + (prefix ? "*" : "");
+    if (Uniform(0, 6) == 0) out = "-" + out;
+    return out;
   }
 
   Paper MakeRandomPaper() {
@@ -297,6 +682,7 @@ class Generator {
     }
     for (int k = Uniform(0, 4); k > 0; --k) p.authors.push_back(Author());
     for (int k = Uniform(0, 2); k > 0; --k) p.tags.push_back(Word());
+    if (Uniform(0, 2) != 0) p.votes = Uniform(0, 100);
     return p;
   }
 
@@ -376,13 +762,15 @@ class Generator {
 };
 
 TEST(WatchMatcher, AgreesWithReferenceOnRandomWatches) {
+  // Half of the watches carry a query; sizes keep the test to a few seconds under ASan.
+  constexpr int kWatches = 1200, kPapers = 700;
   Generator gen(424242);
   std::vector<WatchSpec> specs;
-  for (int i = 0; i < 2000; ++i) specs.push_back(gen.Watch(i));
+  for (int i = 0; i < kWatches; ++i) specs.push_back(gen.Watch(i));
   const WatchMatcher m = MustCompile(specs);
   const Reference reference(specs);
-  std::size_t fired = 0;
-  for (int i = 0; i < 1000; ++i) {
+  std::size_t fired = 0, fired_with_query = 0;
+  for (int i = 0; i < kPapers; ++i) {
     const Paper p = gen.MakeRandomPaper();
     const std::string source = gen.Uniform(0, 1) ? "hf" : "arxiv";
     const std::vector<WatchHit> got = m.Match(p, source);
@@ -393,10 +781,14 @@ TEST(WatchMatcher, AgreesWithReferenceOnRandomWatches) {
       ASSERT_EQ(got[k].terms, want[k].terms) << "paper " << i << " watch " << got[k].watch;
     }
     fired += got.size();
+    for (const WatchHit& h : got) {
+      if (!specs[h.watch].query.empty()) ++fired_with_query;
+    }
   }
   // The generator must exercise both outcomes, or the comparison proves little.
   EXPECT_GT(fired, 1000u);
-  EXPECT_LT(fired, 1000u * 2000u / 2);
+  EXPECT_GT(fired_with_query, 1000u);
+  EXPECT_LT(fired, std::size_t{kWatches} * kPapers / 2);
 }
 
 TEST(WatchMatcher, ArbitraryBytesDoNotCrash) {
