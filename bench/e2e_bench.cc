@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   int status = 0;
   waitpid(pid, &status, 0);
   std::printf("%-34s exit %d\n", "run (SIGTERM)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-  fs::remove_all(dir);
+  if (std::getenv("DIGESTD_E2E_KEEP") == nullptr) fs::remove_all(dir);
+  else std::printf("kept %s\n", dir.c_str());
   return 0;
 }

@@ -450,45 +450,75 @@ Status SendNow(const NotifierConfig& notifier, const Notification& notification,
 
 void DeliverDue(const Config& config, StateStore& store, const CycleOptions& options,
                 const CycleOutput& output, CycleReport& report) {
-  auto rows = store.DueOutbox(options.now, kDeliveryBatch);
-  if (!rows) {
-    spdlog::error("outbox: {}", rows.error().message);
-    ++report.deliveries_failed;
-    return;
-  }
-  for (const OutboxRow& row : *rows) {
-    const NotifierConfig* notifier = config.FindNotifier(row.notifier);
-    if (!notifier || !notifier->enabled) {
-      spdlog::warn("outbox {}: notifier '{}' is not configured or disabled; kept for later",
-                   row.id, row.notifier);
-      continue;
+  // Batches: the results of a batch are committed together (a crash re-sends at most one
+  // batch, with the same ids), and a file notifier gets one write and one fsync per batch.
+  for (;;) {
+    auto rows = store.DueOutbox(options.now, kDeliveryBatch);
+    if (!rows) {
+      spdlog::error("outbox: {}", rows.error().message);
+      ++report.deliveries_failed;
+      return;
     }
-    auto notification = ParseNotificationJson(row.message);
-    Status sent = notification ? SendNow(*notifier, *notification, output.console)
-                               : Status(Unexpected(notification.error()));
-    if (sent) {
-      if (auto st = store.MarkSent(row.id, options.now, ""); !st) {
-        spdlog::error("outbox {}: {}", row.id, st.error().message);
+    if (rows->empty()) return;
+    std::vector<Result<Notification>> decoded;
+    std::vector<Status> outcome(rows->size());
+    std::map<std::string, std::pair<std::string, std::vector<std::size_t>>> files;
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      const OutboxRow& row = (*rows)[i];
+      decoded.push_back(ParseNotificationJson(row.message));
+      const NotifierConfig* notifier = config.FindNotifier(row.notifier);
+      if (!decoded.back()) {
+        outcome[i] = Unexpected(decoded.back().error());
+      } else if (!notifier || !notifier->enabled) {
+        outcome[i] = Unexpected("notifier '" + row.notifier + "' is not configured or disabled");
+      } else if (notifier->kind == "file") {
+        auto& [text, indexes] = files[notifier->path];
+        text += RenderJsonLines(*decoded.back());
+        indexes.push_back(i);
+      } else {
+        outcome[i] = SendNow(*notifier, *decoded.back(), output.console);
+      }
+    }
+    for (const auto& [path, batch] : files) {
+      const Status written = AppendDurably(path, batch.first);
+      for (std::size_t i : batch.second) outcome[i] = written;
+    }
+    const Status recorded = store.InTransaction([&]() -> Status {
+      for (std::size_t i = 0; i < rows->size(); ++i) {
+        const OutboxRow& row = (*rows)[i];
+        if (outcome[i]) {
+          if (auto st = store.MarkSent(row.id, options.now, ""); !st) return st;
+          continue;
+        }
+        const int attempts = row.attempts + 1;
+        std::optional<std::int64_t> next;
+        if (attempts < kMaxAttempts && options.now - row.created_at < kMaxAgeSeconds) {
+          next = options.now + RetryDelaySeconds(row.id, attempts);
+        }
+        spdlog::error("notifier {}: notification {}: {}{}", row.notifier, row.id,
+                      outcome[i].error().message, next ? "; will retry" : "; giving up (dead)");
+        if (auto st = store.MarkAttemptFailed(row.id, outcome[i].error().message, next); !st) {
+          return st;
+        }
+      }
+      return Ok();
+    });
+    if (!recorded) {
+      spdlog::error("outbox: {}", recorded.error().message);
+      ++report.deliveries_failed;
+      return;
+    }
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      if (!outcome[i]) {
+        ++report.deliveries_failed;
+        continue;
       }
       ++report.deliveries_ok;
       if (options.json) {
-        for (const std::string& line : NotificationJsonLines(*notification)) {
-          output.json_line(line);
-        }
+        for (const std::string& line : NotificationJsonLines(*decoded[i])) output.json_line(line);
       }
-      continue;
     }
-    ++report.deliveries_failed;
-    const int attempts = row.attempts + 1;
-    std::optional<std::int64_t> next;
-    if (attempts < kMaxAttempts && options.now - row.created_at < kMaxAgeSeconds) {
-      next = options.now + RetryDelaySeconds(row.id, attempts);
-    }
-    spdlog::error("notifier {}: notification {}: {}{}", row.notifier, row.id,
-                  sent.error().message, next ? "; will retry" : "; giving up (dead)");
-    if (auto st = store.MarkAttemptFailed(row.id, sent.error().message, next); !st) {
-      spdlog::error("outbox {}: {}", row.id, st.error().message);
-    }
+    if (int(rows->size()) < kDeliveryBatch) return;
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -128,6 +129,9 @@ class StateStore {
   // Makes a pending or dead row due now; false when no such row.
   Result<bool> RetryNow(const std::string& id, std::int64_t now);
   Result<bool> Drop(const std::string& id);
+
+  // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
+  Status InTransaction(const std::function<Status()>& body);
 
   // Deletes sightings, and sent/dead outbox rows, older than `before` (unix seconds).
   Status Prune(std::int64_t before);
