@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/cron.h"
+#include "core/query.h"
 
 namespace digestd {
 namespace {
@@ -960,9 +961,14 @@ void Loader::ReadWatch(const toml::table& t) {
   }
   if (auto v = GetString(t, "query")) {
     w.query = v->value;
-    Error(v->where,
-          "\"query\": the query language is not supported yet (use keywords, "
-          "authors and exclude)");
+    QueryError detail;
+    if (!ParseQuery(v->value, &detail)) {
+      // Point at the offending character: the value starts after its opening quote (exact
+      // for one-line strings without escapes, which is how queries are written).
+      Where at = v->where;
+      at.column += detail.column;
+      Error(at, label + ": query: " + detail.message + "\n" + RenderCaret(v->value, detail.column));
+    }
   }
   if (auto v = GetStrings(t, "keywords")) {
     for (Str& s : *v) w.keywords.push_back(std::move(s.value));

@@ -39,6 +39,7 @@ constexpr const char* kUsage = R"(usage:
   digestd check   [--config F]
   digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]
   digestd outbox  list|retry ID|drop ID [--config F]
+  digestd explain [--config F] [--date D] [--paper KEY] [--json]
   digestd status  [--config F] [--json]
   digestd --version | --help
 
@@ -118,10 +119,26 @@ int Check(const Args& args) {
   ConfigLoad load = LoadConfig(path);
   for (const ConfigDiagnostic& d : load.diagnostics) std::cerr << d.ToString() << "\n";
   if (!load.config) return kExitConfig;
-  auto matcher = WatchMatcher::Compile(WatchSpecsFrom(*load.config));
+  const std::vector<WatchSpec> specs = WatchSpecsFrom(*load.config);
+  auto matcher = WatchMatcher::Compile(specs);
   if (!matcher) {
     std::cerr << path << ": " << matcher.error().message << "\n";
     return kExitConfig;
+  }
+  // Lint: watches that can never match, cancel themselves, or repeat another. Warnings only.
+  std::vector<const WatchConfig*> enabled;
+  for (const WatchConfig& w : load.config->watches) {
+    if (w.enabled) enabled.push_back(&w);
+  }
+  for (const WatchLint& lint : LintWatches(specs)) {
+    const WatchConfig& w = *enabled.at(lint.watch);
+    std::cerr << ConfigDiagnostic{.file = w.file.empty() ? path : w.file,
+                                  .line = w.line,
+                                  .column = w.column,
+                                  .message = lint.message,
+                                  .warning = true}
+                     .ToString()
+              << "\n";
   }
   std::cout << path << ": ok (" << load.config->sources.size() << " sources, "
             << load.config->notifiers.size() << " notifiers, " << load.config->watches.size()
@@ -375,6 +392,113 @@ int TestNotify(const Args& args) {
   return kExitOk;
 }
 
+// Why each stored paper was or was not notified to each watch (issue #4 "explain").
+int Explain(const Args& args) {
+  auto config = LoadOrReport(args);
+  if (!config) return kExitConfig;
+  SetUpLogging(config->daemon.log_level);
+  const std::vector<WatchSpec> specs = WatchSpecsFrom(*config);
+  auto matcher = WatchMatcher::Compile(specs);
+  if (!matcher) {
+    std::cerr << config->path << ": " << matcher.error().message << "\n";
+    return kExitConfig;
+  }
+  std::string date = args.Get("--date");
+  if (!date.empty() && !ParseIsoDate(date)) {
+    std::cerr << "digestd explain: --date wants YYYY-MM-DD, got '" << date << "'\n";
+    return kExitUsage;
+  }
+  if (date.empty() && !args.Has("--paper")) {
+    date = FormatIsoDate(TodayIn(config->daemon.timezone, NowSeconds()));
+  }
+  if (!std::filesystem::exists(config->daemon.state_path)) {
+    std::cerr << "digestd explain: no state yet at " << config->daemon.state_path << "\n";
+    return kExitFailure;
+  }
+  auto store = StateStore::Open(config->daemon.state_path, /*read_only=*/true);
+  if (!store) {
+    std::cerr << "digestd explain: " << store.error().message << "\n";
+    return kExitFailure;
+  }
+  auto sightings = (*store)->LoadSightings(date, args.Get("--paper"));
+  if (!sightings) {
+    std::cerr << "digestd explain: " << sightings.error().message << "\n";
+    return kExitFailure;
+  }
+  std::vector<std::string> keys;
+  std::map<std::string, std::int64_t> earliest;  // paper -> first sighting from any source
+  for (const StoredSighting& s : *sightings) {
+    keys.push_back(s.paper.key);
+    auto [it, fresh] = earliest.emplace(s.paper.key, s.first_seen);
+    if (!fresh) it->second = std::min(it->second, s.first_seen);
+  }
+  auto notified = (*store)->LoadNotified(keys);
+  if (!notified) {
+    std::cerr << "digestd explain: " << notified.error().message << "\n";
+    return kExitFailure;
+  }
+  std::map<std::string, SourceState> states;
+  for (const SourceConfig& source : config->sources) {
+    if (auto st = (*store)->GetSourceState(source.name)) states[source.name] = *st;
+  }
+  const bool json = args.Has("--json");
+  if (sightings->empty() && !json) {
+    std::cout << "no papers stored" << (date.empty() ? "" : " for " + date) << "\n";
+  }
+  for (const StoredSighting& s : *sightings) {
+    const Paper& p = s.paper;
+    const SourceConfig* source = config->FindSource(s.source);
+    const SourceState& state = states[s.source];
+    JsonWriter out;
+    out.BeginObject().Key("paper").String(p.key).Key("title").StringOrNull(p.title);
+    out.Key("source").String(s.source).Key("date").StringOrNull(s.date);
+    out.Key("watches").BeginArray();
+    if (!json) {
+      std::cout << p.key << "  " << p.title << "\n    [" << s.source << " " << s.date
+                << (p.votes ? ", " + std::to_string(*p.votes) + " votes" : "") << "]\n";
+    }
+    for (const WatchVerdict& v : matcher->Explain(p, s.source)) {
+      const WatchSpec& w = specs[v.watch];
+      std::string verdict(OutcomeName(v.outcome));
+      if (v.outcome == WatchVerdict::Outcome::kMatched) {
+        bool sent = false;
+        for (const std::string& n : w.notify) {
+          sent |= notified->count(NotifiedKey(n, p.key, "paper", w.name)) > 0;
+        }
+        const bool baseline = source && source->first_run == FirstRun::kBaseline &&
+                              state.first_run_at && s.first_seen == *state.first_run_at;
+        if (sent) {
+          verdict = s.first_seen > earliest[p.key] ? "already sent" : "notified";
+        } else if (w.min_votes && !(p.votes && *p.votes >= *w.min_votes)) {
+          verdict = "below threshold";
+        } else if (baseline) {
+          verdict = "baseline";
+        } else {
+          verdict = "not notified (the paper was known before this watch matched it)";
+        }
+      }
+      out.BeginObject().Key("watch").String(w.name).Key("verdict").String(verdict);
+      out.Key("terms").StringArray(v.terms).Key("excluded_by").StringArray(v.excluded_by);
+      out.EndObject();
+      if (!json && v.outcome != WatchVerdict::Outcome::kNoMatch) {
+        std::cout << "  " << w.name << ": " << verdict;
+        std::string why;
+        for (const auto& t : v.terms) why += (why.empty() ? "" : ", ") + t;
+        if (!why.empty()) std::cout << " (hit: " << why << ")";
+        if (!v.excluded_by.empty()) {
+          std::string by;
+          for (const auto& t : v.excluded_by) by += (by.empty() ? "" : ", ") + t;
+          std::cout << " (excluded by: " << by << ")";
+        }
+        std::cout << "\n";
+      }
+    }
+    out.EndArray().EndObject();
+    if (json) std::cout << out.str() << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -408,10 +532,7 @@ int RunCli(int argc, char** argv) {
   }
   if (cmd == "status") return ShowStatus(*args);
   if (cmd == "test-notify") return TestNotify(*args);
-  if (cmd == "explain") {
-    std::cerr << "digestd: '" << cmd << "' is not supported yet\n";
-    return kExitUsage;
-  }
+  if (cmd == "explain") return Explain(*args);
   std::cerr << "digestd: unknown command '" << cmd << "'\n" << kUsage;
   return kExitUsage;
 }

@@ -214,6 +214,50 @@ constexpr const char* kOutboxColumns =
 
 }  // namespace
 
+namespace {
+
+std::string Str(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::vector<std::string> Strings(const boost::json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  if (const auto* v = o.if_contains(key); v && v->is_array()) {
+    for (const auto& e : v->get_array()) {
+      if (e.is_string()) out.emplace_back(e.get_string());
+    }
+  }
+  return out;
+}
+
+SourcedPaper ReadPaper(const boost::json::object& o) {
+  SourcedPaper sp;
+  Paper& p = sp.paper;
+  p.key = Str(o, "key");
+  p.title = Str(o, "title");
+  p.url = Str(o, "url");
+  p.authors = Strings(o, "authors");
+  if (const auto* v = o.if_contains("authors_truncated"); v && v->is_bool()) {
+    p.authors_truncated = v->get_bool();
+  }
+  if (const auto* v = o.if_contains("votes"); v && v->is_int64()) p.votes = int(v->get_int64());
+  p.media_url = Str(o, "media_url");
+  p.summary = Strings(o, "summary");
+  p.tags = Strings(o, "tags");
+  p.version = Str(o, "version");
+  if (const auto* v = o.if_contains("extra"); v && v->is_object()) {
+    for (const auto& [k, e] : v->get_object()) {
+      if (e.is_string()) p.extra.emplace(std::string(k), std::string(e.get_string()));
+    }
+  }
+  sp.source = Str(o, "source");
+  sp.date = Str(o, "date");
+  return sp;
+}
+
+}  // namespace
+
 void StateStore::DbDeleter::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
 StateStore::StateStore(sqlite3* db) : db_(db) {}
@@ -347,6 +391,29 @@ Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
     PriorSighting p{.content_hash = s.Text(1), .version = s.Text(3)};
     if (auto v = s.OptInt(2)) p.votes = int(*v);
     out.emplace(s.Text(0), std::move(p));
+  }
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read sightings"));
+  return out;
+}
+
+Result<std::vector<StoredSighting>> StateStore::LoadSightings(const std::string& date,
+                                                              const std::string& paper_key) {
+  Stmt s(db_.get(),
+         "SELECT source, date, paper, first_seen FROM sightings "
+         "WHERE (?1 = '' OR date = ?1) AND (?2 = '' OR paper_key = ?2) "
+         "ORDER BY source, paper_key");
+  if (!s.ok()) return Unexpected(s.Fail("read sightings"));
+  s.Bind(date).Bind(paper_key);
+  std::vector<StoredSighting> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(s.Text(2), ec);
+    if (ec || !v.is_object()) continue;  // written by us; skip rather than fail a read
+    out.push_back(StoredSighting{.source = s.Text(0),
+                                 .date = s.Text(1),
+                                 .paper = ReadPaper(v.get_object()).paper,
+                                 .first_seen = s.Int(3)});
   }
   if (rc != SQLITE_DONE) return Unexpected(s.Fail("read sightings"));
   return out;
@@ -573,49 +640,6 @@ Status StateStore::Prune(std::int64_t before) {
   return txn.Commit();
 }
 
-namespace {
-
-std::string Str(const boost::json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-std::vector<std::string> Strings(const boost::json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  if (const auto* v = o.if_contains(key); v && v->is_array()) {
-    for (const auto& e : v->get_array()) {
-      if (e.is_string()) out.emplace_back(e.get_string());
-    }
-  }
-  return out;
-}
-
-SourcedPaper ReadPaper(const boost::json::object& o) {
-  SourcedPaper sp;
-  Paper& p = sp.paper;
-  p.key = Str(o, "key");
-  p.title = Str(o, "title");
-  p.url = Str(o, "url");
-  p.authors = Strings(o, "authors");
-  if (const auto* v = o.if_contains("authors_truncated"); v && v->is_bool()) {
-    p.authors_truncated = v->get_bool();
-  }
-  if (const auto* v = o.if_contains("votes"); v && v->is_int64()) p.votes = int(v->get_int64());
-  p.media_url = Str(o, "media_url");
-  p.summary = Strings(o, "summary");
-  p.tags = Strings(o, "tags");
-  p.version = Str(o, "version");
-  if (const auto* v = o.if_contains("extra"); v && v->is_object()) {
-    for (const auto& [k, e] : v->get_object()) {
-      if (e.is_string()) p.extra.emplace(std::string(k), std::string(e.get_string()));
-    }
-  }
-  sp.source = Str(o, "source");
-  sp.date = Str(o, "date");
-  return sp;
-}
-
-}  // namespace
 
 Result<Notification> ParseNotificationJson(std::string_view json) {
   boost::system::error_code ec;

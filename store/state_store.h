@@ -53,6 +53,14 @@ struct OutboxRow {
   std::optional<std::int64_t> sent_at;
 };
 
+// A stored sighting: what one source said about one paper, and when it was first seen.
+struct StoredSighting {
+  std::string source;
+  std::string date;
+  Paper paper;
+  std::int64_t first_seen = 0;
+};
+
 struct SourceState {
   std::optional<std::int64_t> first_run_at;   // set once the source's first run is done
   std::optional<std::int64_t> last_success_at;
@@ -93,6 +101,10 @@ class StateStore {
   // The last sighting from `source` of each of `keys` that has one.
   Result<std::map<std::string, PriorSighting>> LoadPriorSightings(
       const std::string& source, const std::vector<std::string>& keys);
+  // The sightings of digests dated `date` (all dates when empty), of one paper when
+  // `paper_key` is not empty; by source, then paper key.
+  Result<std::vector<StoredSighting>> LoadSightings(const std::string& date,
+                                                    const std::string& paper_key);
   // For each of `urls` that a sighting from `source` has, the paper key it was stored under.
   Result<std::map<std::string, std::string>> KeysByUrl(const std::string& source,
                                                        const std::vector<std::string>& urls);

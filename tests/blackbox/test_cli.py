@@ -92,6 +92,65 @@ class Cli(DigestdCase):
         self.assertEqual(lines[-1]["watches"], ["test-notify"])
         self.run_digestd("test-notify", "nobody", "--config", cfg, expect=2)
 
+    def test_bad_query_is_rejected_with_a_caret(self):
+        path = self.write_config(
+            '[[watch]]\nname = "q"\nquery = \'title:"x" OR (foo AND\'\nnotify = ["log"]\n')
+        proc = self.run_digestd("check", "--config", path, expect=78)
+        self.assertRegex(proc.stderr, r"digestd\.toml:\d+:\d+: watch \"q\": query: ")
+        lines = proc.stderr.splitlines()
+        caret = [l for l in lines if l.strip() == "^"]
+        self.assertEqual(len(caret), 1, proc.stderr)
+
+    def test_check_lints_without_failing(self):
+        path = self.write_config(
+            '[[watch]]\nname = "never"\nquery = "x AND NOT x"\nnotify = ["log"]\n'
+            '[[watch]]\nname = "a"\nkeywords = ["LLM"]\nnotify = ["log"]\n'
+            '[[watch]]\nname = "b"\nkeywords = ["llm"]\nnotify = ["log"]\n')
+        proc = self.run_digestd("check", "--config", path, expect=0)
+        self.assertIn('warning: watch "never": can never match', proc.stderr)
+        self.assertIn('warning: watch "b": duplicates watch "a"', proc.stderr)
+
+    def test_explain_gives_a_verdict_per_watch(self):
+        watches = """
+[[watch]]
+name = "models"
+query = 'title:model OR summary:"language model"'
+notify = ["log"]
+
+[[watch]]
+name = "popular"
+keywords = ["model"]
+min_votes = 100
+notify = ["log"]
+
+[[watch]]
+name = "no surveys"
+keywords = ["model"]
+exclude = ["survey"]
+notify = ["log"]
+
+[[watch]]
+name = "elsewhere"
+keywords = ["model"]
+sources = ["other"]
+notify = ["log"]
+"""
+        extra = '\n[[source]]\nname = "other"\nkind = "markdown"\nurl = "file:///nonexistent/{date}.md"\n'
+        cfg = self.write_config(watches, first_run="notify", extra_source=extra)
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model survey", votes=7)))
+        self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=0)
+        proc = self.run_digestd("explain", "--config", cfg, "--date", "2024-01-29", "--json",
+                                expect=0)
+        rows = [json.loads(l) for l in proc.stdout.splitlines()]
+        self.assertEqual(len(rows), 1)
+        verdicts = {w["watch"]: w["verdict"] for w in rows[0]["watches"]}
+        self.assertEqual(verdicts, {"models": "notified", "popular": "below threshold",
+                                    "no surveys": "excluded", "elsewhere": "source not selected"})
+        terms = {w["watch"]: w["terms"] for w in rows[0]["watches"]}
+        self.assertTrue(any("title" in t for t in terms["models"]), terms)
+        one = self.run_digestd("explain", "--config", cfg, "--paper", "arxiv:2401.00001", expect=0)
+        self.assertIn("models: notified", one.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,25 +1,19 @@
 // Arbitrary bytes must give diagnostics, never a crash (the suite also runs under ASan+UBSan).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "config/config_loader.h"
+#include "tests/support/parser_testing.h"
 
 namespace digestd {
 namespace {
 
 const std::string kData = std::string(DIGESTD_TEST_DATA) + "/config";
 
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(kData + "/" + name, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadFixture(const std::string& name) { return test::ReadTestData("config/" + name); }
 
 void ExpectSane(const std::string& text, const std::string& path) {
   ConfigLoad load = LoadConfigText(text, path);
@@ -87,26 +81,7 @@ TEST(ConfigFuzz, MutatedFixturesNeverCrash) {
                                            "[]",
                                            "{}"};
   for (int i = 0; i < 3000; ++i) {
-    std::string text = fixtures[rng() % fixtures.size()];
-    const int edits = 1 + static_cast<int>(rng() % 8);
-    for (int e = 0; e < edits && !text.empty(); ++e) {
-      const std::size_t at = rng() % text.size();
-      switch (rng() % 4) {
-        case 0:
-          text.erase(at, 1 + rng() % 12);
-          break;
-        case 1:
-          text.insert(at, tokens[rng() % tokens.size()]);
-          break;
-        case 2:
-          text[at] = static_cast<char>(rng() % 256);
-          break;
-        default: {
-          const std::size_t from = rng() % text.size();
-          text.insert(at, text.substr(from, 1 + rng() % 40));
-        }
-      }
-    }
+    const std::string text = test::Mutate(fixtures[rng() % fixtures.size()], rng, tokens);
     ExpectSane(text, kData + "/valid.toml");
   }
 }

@@ -4,39 +4,20 @@
 #include <stdlib.h>
 
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "tests/support/temp_dir.h"
 
 namespace digestd {
 namespace {
 
 namespace fs = std::filesystem;
 
+using test::TempDir;
+
 const std::string kData = std::string(DIGESTD_TEST_DATA) + "/config";
-
-// A fresh directory for one test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "digestd-config-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path Write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
 
 // Sets an environment variable for one scope.
 class ScopedEnv {
@@ -93,8 +74,7 @@ constexpr const char* kBaseEnd = "notify = [\"n\"]\n";
 
 TEST(ConfigLoader, BaseIsValid) {
   TempDir dir;
-  ConfigLoad load =
-      LoadConfigText(std::string(kBase) + kBaseEnd, (dir.path() / "digestd.toml").string());
+  ConfigLoad load = LoadConfigText(std::string(kBase) + kBaseEnd, dir.File("digestd.toml"));
   ASSERT_TRUE(load.config) << Dump(load);
   EXPECT_TRUE(load.diagnostics.empty()) << Dump(load);
 }
@@ -242,8 +222,10 @@ TEST(ConfigLoader, ErrorsArePositioned) {
        16, 1, "\"url\" does not apply to notifier kind \"file\""},
       {base + "[[notifier]]\nname = \"t\"\nkind = \"console\"\npath = \"x\"\n", 15, 1,
        "\"path\" does not apply to notifier kind \"console\""},
-      {std::string(kBase) + "notify = [\"n\"]\nquery = \"a OR b\"\n", 12, 9,
-       "query language is not supported yet"},
+      {std::string(kBase) + "notify = [\"n\"]\nquery = \"a OR (b\"\n", 12, 15,
+       "watch \"w\": query: '(' is never closed\na OR (b\n     ^"},
+      {std::string(kBase) + "notify = [\"n\"]\nquery = 'title:/[a/'\n", 12, 16,
+       "watch \"w\": query: "},
       {base + "delivery = \"digest\"\n", 12, 12, "delivery = \"digest\" is not supported yet"},
       {base + "digest_schedule = \"0 8 * * *\"\n", 12, 1,
        "\"digest_schedule\" applies only with delivery = \"digest\""},
@@ -275,7 +257,7 @@ TEST(ConfigLoader, ErrorsArePositioned) {
   ScopedEnv no_credentials("CREDENTIALS_DIRECTORY", nullptr);
   for (const ErrorCase& c : cases) {
     TempDir dir;
-    const std::string path = (dir.path() / "digestd.toml").string();
+    const std::string path = dir.File("digestd.toml");
     ConfigLoad load = LoadConfigText(c.text, path);
     EXPECT_FALSE(load.config) << c.text;
     std::vector<ConfigDiagnostic> errors = Errors(load);
@@ -299,7 +281,7 @@ TEST(ConfigLoader, ReportsEveryErrorInFileOrder) {
       "url = \"gopher://x\"\n"  // 7
       "[[watch]]\n"             // 8: no selector, no notify
       "name = \"w\"\n";
-  ConfigLoad load = LoadConfigText(text, (dir.path() / "d.toml").string());
+  ConfigLoad load = LoadConfigText(text, dir.File("d.toml"));
   ASSERT_FALSE(load.config);
   std::vector<ConfigDiagnostic> errors = Errors(load);
   std::vector<int> lines;
@@ -403,14 +385,14 @@ TEST(ConfigLoader, IncludedFilesNameThemselvesAndHoldOnlyTables) {
 TEST(ConfigLoader, DuplicateAcrossFilesNamesTheFirstFile) {
   TempDir dir;
   dir.Write("more/x.toml", "[[notifier]]\nname = \"n\"\nkind = \"console\"\n");
-  const fs::path main =
+  const std::string main =
       dir.Write("digestd.toml", "include = [\"more/x.toml\"]\n" + std::string(kBase) + kBaseEnd);
-  ConfigLoad load = LoadConfig(main.string());
+  ConfigLoad load = LoadConfig(main);
   std::vector<ConfigDiagnostic> errors = Errors(load);
   ASSERT_EQ(errors.size(), 1u) << Dump(load);
-  EXPECT_EQ(errors[0].ToString(), (dir.path() / "more/x.toml").string() +
+  EXPECT_EQ(errors[0].ToString(), dir.File("more/x.toml") +
                                       ":2:8: duplicate notifier name \"n\" (first defined at " +
-                                      main.string() + ":7)");
+                                      main + ":7)");
 }
 
 TEST(ConfigLoader, SecretsComeFromEnvAndFilesAndNeverShow) {
@@ -424,8 +406,8 @@ TEST(ConfigLoader, SecretsComeFromEnvAndFilesAndNeverShow) {
   const std::string text =
       "[daemon]\ncontact_file = \"contact\"\nlog_level = \"${DIGESTD_TEST_LEVEL}\"\n"
       "[[source]]\nname = \"s\"\nkind = \"markdown\"\nurl_file = \"" +
-      (dir.path() / "url.txt").string() + "\"\n";
-  ConfigLoad load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+      dir.File("url.txt") + "\"\n";
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
   std::vector<ConfigDiagnostic> errors = Errors(load);
   ASSERT_EQ(errors.size(), 1u) << Dump(load);
   EXPECT_EQ(errors[0].line, 3);
@@ -437,26 +419,26 @@ TEST(ConfigLoader, SecretsComeFromEnvAndFilesAndNeverShow) {
   }
 
   ScopedEnv good_level("DIGESTD_TEST_LEVEL", "warn");
-  load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  load = LoadConfigText(text, dir.File("digestd.toml"));
   ASSERT_TRUE(load.config) << Dump(load);
   EXPECT_EQ(load.config->daemon.contact, "from-credentials");
   EXPECT_EQ(load.config->daemon.log_level, "warn");
   EXPECT_EQ(load.config->sources[0].url, "https://example.org/{date}.md");
 
   ScopedEnv no_creds("CREDENTIALS_DIRECTORY", nullptr);
-  load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  load = LoadConfigText(text, dir.File("digestd.toml"));
   ASSERT_TRUE(load.config) << Dump(load);
   EXPECT_EQ(load.config->daemon.contact, "from-config-dir");
 }
 
 TEST(ConfigLoader, StateDefaults) {
   TempDir dir;
-  const std::string path = (dir.path() / "digestd.toml").string();
+  const std::string path = dir.File("digestd.toml");
   {
     ScopedEnv state("STATE_DIRECTORY", nullptr);
     ConfigLoad load = LoadConfigText("", path);
     ASSERT_TRUE(load.config) << Dump(load);
-    EXPECT_EQ(load.config->daemon.state_path, (dir.path() / "digestd.db").string());
+    EXPECT_EQ(load.config->daemon.state_path, dir.File("digestd.db"));
     EXPECT_EQ(load.config->daemon.timezone, "UTC");
     EXPECT_EQ(load.config->daemon.log_level, "info");
     EXPECT_EQ(load.config->daemon.retention_days, 90);
@@ -471,7 +453,7 @@ TEST(ConfigLoader, StateDefaults) {
 
 TEST(ConfigLoader, UnreadableFileIsADiagnostic) {
   TempDir dir;
-  ConfigLoad load = LoadConfig((dir.path() / "absent.toml").string());
+  ConfigLoad load = LoadConfig(dir.File("absent.toml"));
   ASSERT_FALSE(load.config);
   ASSERT_EQ(load.diagnostics.size(), 1u);
   EXPECT_EQ(load.diagnostics[0].line, 0);
@@ -486,7 +468,7 @@ TEST(ConfigLoader, EverySourceKindIsBuilt) {
     text += std::string("[[source]]\nname = \"") + kind + "\"\nkind = \"" + kind +
             "\"\nurl = \"https://example.org/" + kind + "\"\n";
   }
-  ConfigLoad load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
   ASSERT_TRUE(load.config) << Dump(load);
   EXPECT_EQ(load.config->sources.size(), 4u);
 }
@@ -500,7 +482,7 @@ TEST(ConfigLoader, WarnsWhenMinVotesCanNeverBeMet) {
       "sources = [\"cl\"]\nnotify = [\"n\"]\n"
       "[[watch]]\nname = \"popular anywhere\"\nkeywords = [\"x\"]\nmin_votes = 5\n"
       "notify = [\"n\"]\n";
-  ConfigLoad load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
   ASSERT_TRUE(load.config) << Dump(load);
   int warned = 0;
   for (const ConfigDiagnostic& d : load.diagnostics) {
@@ -518,10 +500,10 @@ TEST(ConfigLoader, RelativeFileUrlIsAnchoredAtTheConfigFolder) {
   const std::string text = std::string(kBase) + kBaseEnd +
                            "[[source]]\nname = \"local\"\nkind = \"markdown\"\n"
                            "url = \"file://digests/{date:%Y/%m/%d}.md\"\n";
-  ConfigLoad load = LoadConfigText(text, (dir.path() / "digestd.toml").string());
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
   ASSERT_TRUE(load.config) << Dump(load);
   EXPECT_EQ(load.config->FindSource("local")->url,
-            "file://" + (dir.path() / "digests/{date:%Y/%m/%d}.md").string());
+            "file://" + dir.File("digests/{date:%Y/%m/%d}.md"));
   EXPECT_EQ(load.config->FindSource("s")->url, "https://example.org/{date}.md");
 }
 
@@ -542,7 +524,7 @@ TEST(ConfigLoader, DurationsAndSizes) {
     const std::string text = std::string("[[source]]\nname = \"s\"\nkind = \"markdown\"\n") +
                              "url = \"file:///x\"\ntimeout = \"" + c.timeout +
                              "\"\nmax_bytes = \"" + c.max_bytes + "\"\n";
-    ConfigLoad load = LoadConfigText(text, (dir.path() / "d.toml").string());
+    ConfigLoad load = LoadConfigText(text, dir.File("d.toml"));
     ASSERT_TRUE(load.config) << c.timeout << Dump(load);
     EXPECT_EQ(load.config->sources[0].timeout.count(), c.ms) << c.timeout;
     EXPECT_EQ(load.config->sources[0].max_bytes, c.bytes) << c.max_bytes;

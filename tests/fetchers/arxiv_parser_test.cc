@@ -2,15 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstddef>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "core/utf8.h"
+#include "tests/support/parser_testing.h"
 
 namespace digestd {
 namespace {
@@ -22,11 +19,7 @@ const char* const kFixtures[] = {"api_new.xml",       "api_old.xml",      "api_e
                                  "api_empty_new.xml", "rss.xml",          "rss_weekend.xml",
                                  "rss_rdf.xml",       "atom_announce.xml"};
 
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(DIGESTD_TEST_DATA) + "/arxiv/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ReadFixture(const std::string& name) { return test::ReadTestData("arxiv/" + name); }
 
 ParseResult ParseFixture(const std::string& name) { return ParseArxiv(ReadFixture(name)); }
 
@@ -34,20 +27,6 @@ Strings Keys(const Digest& digest) {
   Strings keys;
   for (const Paper& paper : digest.papers) keys.push_back(paper.key + paper.version);
   return keys;
-}
-
-bool AllValidUtf8(const ParseResult& result) {
-  bool ok = IsValidUtf8(result.digest.date);
-  for (const Paper& p : result.digest.papers) {
-    ok = ok && IsValidUtf8(p.key) && IsValidUtf8(p.title) && IsValidUtf8(p.url) &&
-         IsValidUtf8(p.media_url) && IsValidUtf8(p.version);
-    for (const auto* list : {&p.authors, &p.summary, &p.tags}) {
-      for (const std::string& s : *list) ok = ok && IsValidUtf8(s);
-    }
-    for (const auto& [name, value] : p.extra) ok = ok && IsValidUtf8(name) && IsValidUtf8(value);
-  }
-  for (const ParseWarning& w : result.warnings) ok = ok && IsValidUtf8(w.message);
-  return ok;
 }
 
 TEST(ArxivParser, ApiNewLayout) {
@@ -195,32 +174,11 @@ TEST(ArxivParser, FuzzedFixturesNeverCrash) {
   std::mt19937 rng(424242);
   std::vector<std::string> seeds;
   for (const char* name : kFixtures) seeds.push_back(ReadFixture(name));
-  const std::string specials = "<>/&;=\"'!?[]-:# \xC3\xFF\x80";
+  const std::vector<std::string> specials = test::BytePieces("<>/&;=\"'!?[]-:# \xC3\xFF\x80");
   for (int round = 0; round < 2000; ++round) {
-    std::string doc = seeds[round % seeds.size()];
-    const int edits = 1 + static_cast<int>(rng() % 8);
-    for (int e = 0; e < edits && !doc.empty(); ++e) {
-      const std::size_t at = rng() % doc.size();
-      switch (rng() % 5) {
-        case 0:
-          doc[at] = static_cast<char>(rng() & 0xFF);
-          break;
-        case 1:
-          doc.insert(at, 1, specials[rng() % specials.size()]);
-          break;
-        case 2:
-          doc.erase(at, 1 + rng() % 32);
-          break;
-        case 3:
-          doc.insert(at, doc.substr(rng() % doc.size(), rng() % 200));
-          break;
-        default:
-          doc.resize(at);
-          break;
-      }
-    }
+    const std::string doc = test::Mutate(seeds[round % seeds.size()], rng, specials);
     const ParseResult result = ParseArxiv(doc);
-    ASSERT_TRUE(AllValidUtf8(result)) << "round " << round;
+    ASSERT_TRUE(test::AllFieldsValidUtf8(result)) << "round " << round;
   }
 }
 

@@ -5,14 +5,12 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "core/utf8.h"
 #include "fetchers/arxiv_parser.h"
+#include "tests/support/parser_testing.h"
 
 namespace digestd {
 namespace {
@@ -22,15 +20,7 @@ using Strings = std::vector<std::string>;
 const char* const kFixtures[] = {"atom.xml",   "blog_rss2.xml", "cp1252.xml",
                                  "latin1.xml", "rdf.xml",       "relative_tracking.xml"};
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << path;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string ReadFixture(const std::string& name) {
-  return ReadFile(std::string(DIGESTD_TEST_DATA) + "/feeds/" + name);
-}
+std::string ReadFixture(const std::string& name) { return test::ReadTestData("feeds/" + name); }
 
 ParseResult ParseFixture(const std::string& name) { return ParseFeed(ReadFixture(name)); }
 
@@ -52,20 +42,6 @@ std::string Everything(const ParseResult& result) {
   }
   for (const ParseWarning& w : result.warnings) all += w.message;
   return all;
-}
-
-bool AllValidUtf8(const ParseResult& result) {
-  bool ok = IsValidUtf8(result.digest.date);
-  for (const Paper& p : result.digest.papers) {
-    ok = ok && IsValidUtf8(p.key) && IsValidUtf8(p.title) && IsValidUtf8(p.url) &&
-         IsValidUtf8(p.media_url) && IsValidUtf8(p.version);
-    for (const auto* list : {&p.authors, &p.summary, &p.tags}) {
-      for (const std::string& s : *list) ok = ok && IsValidUtf8(s);
-    }
-    for (const auto& [name, value] : p.extra) ok = ok && IsValidUtf8(name) && IsValidUtf8(value);
-  }
-  for (const ParseWarning& w : result.warnings) ok = ok && IsValidUtf8(w.message);
-  return ok;
 }
 
 TEST(FeedParser, BlogRss2WithCdataEntitiesAndMedia) {
@@ -175,7 +151,7 @@ TEST(FeedParser, RelativeAndTrackingUrls) {
 }
 
 TEST(FeedParser, ArxivItemsKeepTheirIdentityThroughAGenericFeed) {
-  const std::string rss = ReadFile(std::string(DIGESTD_TEST_DATA) + "/arxiv/rss.xml");
+  const std::string rss = test::ReadTestData("arxiv/rss.xml");
   const ParseResult generic = ParseFeed(rss);
   const ParseResult arxiv = ParseArxiv(rss);
   ASSERT_EQ(generic.digest.papers.size(), arxiv.digest.papers.size());
@@ -196,7 +172,7 @@ TEST(FeedParser, UnknownRootAndGarbage) {
     const ParseResult result = ParseFeed(bad);
     EXPECT_TRUE(result.digest.papers.empty());
     EXPECT_FALSE(result.warnings.empty());
-    EXPECT_TRUE(AllValidUtf8(result));
+    EXPECT_TRUE(test::AllFieldsValidUtf8(result));
   }
 }
 
@@ -280,32 +256,11 @@ TEST(FeedParser, FuzzedFixturesNeverCrash) {
   std::mt19937 rng(77031);
   std::vector<std::string> seeds;
   for (const char* name : kFixtures) seeds.push_back(ReadFixture(name));
-  const std::string specials = "<>/&;=\"'!?[]-:# \xC3\xFF\x80";
+  const std::vector<std::string> specials = test::BytePieces("<>/&;=\"'!?[]-:# \xC3\xFF\x80");
   for (int round = 0; round < 2000; ++round) {
-    std::string doc = seeds[round % seeds.size()];
-    const int edits = 1 + static_cast<int>(rng() % 8);
-    for (int e = 0; e < edits && !doc.empty(); ++e) {
-      const std::size_t at = rng() % doc.size();
-      switch (rng() % 5) {
-        case 0:
-          doc[at] = static_cast<char>(rng() & 0xFF);
-          break;
-        case 1:
-          doc.insert(at, 1, specials[rng() % specials.size()]);
-          break;
-        case 2:
-          doc.erase(at, 1 + rng() % 32);
-          break;
-        case 3:
-          doc.insert(at, doc.substr(rng() % doc.size(), rng() % 200));
-          break;
-        default:
-          doc.resize(at);
-          break;
-      }
-    }
+    const std::string doc = test::Mutate(seeds[round % seeds.size()], rng, specials);
     const ParseResult result = ParseFeed(doc);
-    ASSERT_TRUE(AllValidUtf8(result)) << "round " << round;
+    ASSERT_TRUE(test::AllFieldsValidUtf8(result)) << "round " << round;
   }
 }
 

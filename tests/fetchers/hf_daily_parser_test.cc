@@ -2,45 +2,25 @@
 
 #include <gtest/gtest.h>
 
-#include <cstddef>
-#include <fstream>
-#include <iterator>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "core/utf8.h"
+#include "tests/support/parser_testing.h"
 
 namespace digestd {
 namespace {
 
 using Strings = std::vector<std::string>;
 
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(DIGESTD_TEST_DATA) + "/hf-api/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ReadFixture(const std::string& name) { return test::ReadTestData("hf-api/" + name); }
 
 Strings Keys(const Digest& digest) {
   Strings keys;
   for (const Paper& paper : digest.papers) keys.push_back(paper.key);
   return keys;
-}
-
-bool AllValidUtf8(const ParseResult& result) {
-  bool ok = IsValidUtf8(result.digest.date);
-  for (const Paper& p : result.digest.papers) {
-    ok = ok && IsValidUtf8(p.key) && IsValidUtf8(p.title) && IsValidUtf8(p.url) &&
-         IsValidUtf8(p.media_url) && IsValidUtf8(p.version);
-    for (const auto* list : {&p.authors, &p.summary, &p.tags}) {
-      for (const std::string& s : *list) ok = ok && IsValidUtf8(s);
-    }
-    for (const auto& [name, value] : p.extra) ok = ok && IsValidUtf8(name) && IsValidUtf8(value);
-  }
-  for (const ParseWarning& w : result.warnings) ok = ok && IsValidUtf8(w.message);
-  return ok;
 }
 
 TEST(HfDailyParser, CompactDayWithEveryField) {
@@ -160,7 +140,7 @@ TEST(HfDailyParser, InvalidUtf8InStringsIsReplaced) {
   EXPECT_EQ(paper.version, "v2");
   EXPECT_EQ(paper.url, "https://arxiv.org/abs/2611.00001");
   EXPECT_EQ(paper.title, "Bad \xEF\xBF\xBD( byte");
-  EXPECT_TRUE(AllValidUtf8(result));
+  EXPECT_TRUE(test::AllFieldsValidUtf8(result));
   EXPECT_EQ(paper.votes, 2147483647);
 }
 
@@ -176,29 +156,12 @@ TEST(HfDailyParser, FuzzedFixturesNeverCrash) {
   std::mt19937 rng(20261111);
   const std::vector<std::string> seeds = {ReadFixture("daily_compact.json"),
                                           ReadFixture("daily_pretty.json")};
-  const std::string specials = "{}[]\",:\\0123456789.e-tfn \xC3\xFF\x80";
+  const std::vector<std::string> specials =
+      test::BytePieces("{}[]\",:\\0123456789.e-tfn \xC3\xFF\x80");
   for (int round = 0; round < 1500; ++round) {
-    std::string doc = seeds[round % seeds.size()];
-    const int edits = 1 + static_cast<int>(rng() % 8);
-    for (int e = 0; e < edits && !doc.empty(); ++e) {
-      const std::size_t at = rng() % doc.size();
-      switch (rng() % 4) {
-        case 0:
-          doc[at] = static_cast<char>(rng() & 0xFF);
-          break;
-        case 1:
-          doc.insert(at, 1, specials[rng() % specials.size()]);
-          break;
-        case 2:
-          doc.erase(at, 1 + rng() % 16);
-          break;
-        default:
-          doc.resize(at);
-          break;
-      }
-    }
+    const std::string doc = test::Mutate(seeds[round % seeds.size()], rng, specials);
     const ParseResult result = ParseHfDaily(doc);
-    ASSERT_TRUE(AllValidUtf8(result)) << "round " << round;
+    ASSERT_TRUE(test::AllFieldsValidUtf8(result)) << "round " << round;
   }
 }
 

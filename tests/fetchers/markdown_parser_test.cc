@@ -3,13 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "core/utf8.h"
+#include "tests/support/parser_testing.h"
 
 namespace digestd {
 namespace {
@@ -20,11 +18,7 @@ const char* const kFixtures[] = {"broken_entries.md", "empty_day.md",      "firs
                                  "media_variants.md", "python_authors.md", "readme_wrapper.md",
                                  "relative_links.md", "tricky_titles.md"};
 
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(DIGESTD_TEST_DATA) + "/markdown/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ReadFixture(const std::string& name) { return test::ReadTestData("markdown/" + name); }
 
 ParseResult ParseFixture(const std::string& name) { return ParseMarkdownDigest(ReadFixture(name)); }
 
@@ -282,24 +276,6 @@ TEST(MarkdownParser, OversizedEntryIsSkippedWithWarning) {
   EXPECT_EQ(result.warnings[0].line, 1);
 }
 
-// Every string field of every result must be valid UTF-8, whatever went in.
-void ExpectValidUtf8(const ParseResult& result, const std::string& input) {
-  auto check = [&](const std::string& s) {
-    ASSERT_TRUE(IsValidUtf8(s)) << "input of " << input.size() << " bytes";
-  };
-  check(result.digest.date);
-  for (const ParseWarning& warning : result.warnings) check(warning.message);
-  for (const Paper& paper : result.digest.papers) {
-    for (const std::string* s :
-         {&paper.key, &paper.title, &paper.url, &paper.media_url, &paper.version}) {
-      check(*s);
-    }
-    for (const Strings* list : {&paper.authors, &paper.summary, &paper.tags}) {
-      for (const std::string& s : *list) check(s);
-    }
-  }
-}
-
 TEST(MarkdownParser, SurvivesRandomBytesAndMutatedFixtures) {
   std::mt19937 rng(20240129);  // fixed: failures must reproduce
   auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
@@ -335,29 +311,17 @@ TEST(MarkdownParser, SurvivesRandomBytesAndMutatedFixtures) {
     for (char& c : input) {
       c = below(3) == 0 ? static_cast<char>(below(255)) : alphabet[below(alphabet.size() - 1)];
     }
-    ExpectValidUtf8(ParseMarkdownDigest(input), input);
+    ASSERT_TRUE(test::AllFieldsValidUtf8(ParseMarkdownDigest(input)))
+        << "input of " << input.size() << " bytes";
   }
 
   std::vector<std::string> fixtures;
   for (const char* name : kFixtures) fixtures.push_back(ReadFixture(name));
   for (int i = 0; i < 3000; ++i) {
-    std::string input = fixtures[below(fixtures.size() - 1)];
-    const std::size_t edits = 1 + below(8);
-    for (std::size_t e = 0; e < edits; ++e) {
-      const std::size_t at = below(input.size());
-      switch (below(3)) {
-        case 0:
-          input.resize(at);
-          break;
-        case 1:
-          if (at < input.size()) input[at] = static_cast<char>(below(255));
-          break;
-        default:
-          input.insert(at, tokens[below(tokens.size() - 1)]);
-          break;
-      }
-    }
-    ExpectValidUtf8(ParseMarkdownDigest(input), input);
+    const std::string input =
+        test::Mutate(fixtures[below(fixtures.size() - 1)], rng, tokens, /*max_edits=*/9);
+    ASSERT_TRUE(test::AllFieldsValidUtf8(ParseMarkdownDigest(input)))
+        << "input of " << input.size() << " bytes";
   }
 }
 

@@ -10,7 +10,10 @@ namespace digestd::test {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/digestd-test-XXXXXX";
+  std::string dir = base && *base ? base : "/tmp";
+  // A trailing '/' in $TMPDIR would put "//" in every path, which loaders normalize away.
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string pattern = dir + "/digestd-test-XXXXXX";
   if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }
