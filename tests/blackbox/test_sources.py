@@ -75,6 +75,24 @@ class Sources(DigestdCase):
         self.assertEqual(proc.stdout.strip(), "")
         self.assertIn("changed its GUID", proc.stderr)
 
+    def test_invalid_utf8_and_wrong_content_type_over_http(self):
+        from digest_server import DigestServer
+        server = DigestServer(self.dir)
+        self.addCleanup(server.close)
+        body = json.dumps([hf_item("2401.00001", "A model TITLE", 3)]).encode()
+        body = body.replace(b"TITLE", b"\xff\xfe broken \xc3")
+        with open(os.path.join(self.dir, "2024-01-29.json"), "wb") as f:
+            f.write(body)   # served as text/markdown: the wrong content type for JSON
+        self.write_config('[[watch]]\nname = "models"\nkeywords = ["model"]\nnotify = ["log"]\n',
+                          url=server.url("/{date}.json"), first_run="notify")
+        text = open(os.path.join(self.dir, "digestd.toml"), encoding="utf-8").read()
+        self.write("digestd.toml", text.replace('kind = "markdown"', 'kind = "hf-daily"'))
+        lines = self.once(D1)
+        self.assertEqual([l["paper"]["key"] for l in lines], ["arxiv:2401.00001"])
+        self.assertIn("\ufffd", lines[0]["paper"]["title"])
+        with open(os.path.join(self.dir, "matches.jsonl"), "rb") as f:
+            f.read().decode("utf-8")  # strict: the file notifier wrote valid UTF-8
+
 
 if __name__ == "__main__":
     unittest.main()
