@@ -82,6 +82,26 @@ ALTER TABLE sources ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sources ADD COLUMN retry_at INTEGER;
 CREATE INDEX sightings_source_url ON sightings(source, url);
 )sql",
+    // 3: what was notified, one row per (notifier, paper, event class) with the set of
+    // watches as a JSON array, instead of one row per watch: a paper that many watches match
+    // costs one row, not hundreds. Old keys are "notifier␟paper␟class␟watch"; the watch is
+    // after the last separator (rtrim of all non-separator characters finds it).
+    R"sql(
+CREATE TABLE notified_sets (
+  key        TEXT PRIMARY KEY,   -- notifier␟paper␟class
+  paper_key  TEXT NOT NULL,
+  watches    TEXT NOT NULL,      -- JSON array of watch names
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_sets_paper ON notified_sets(paper_key);
+INSERT INTO notified_sets(key, paper_key, watches, created_at)
+  SELECT substr(prefix, 1, length(prefix) - 1), paper_key,
+         json_group_array(substr(key, length(prefix) + 1)), min(created_at)
+  FROM (SELECT key, paper_key, created_at,
+               rtrim(key, replace(key, char(31), '')) AS prefix FROM notified)
+  GROUP BY prefix;
+DROP TABLE notified;
+)sql",
 };
 
 struct StmtDeleter {
@@ -162,7 +182,7 @@ std::string PaperJson(const Paper& paper) {
   return json.Take();
 }
 
-// The paper key inside a NotifiedKey (its second \x1f-separated field).
+// The paper key inside a NotifiedKey or its set key (the second \x1f-separated field).
 std::string PaperKeyOf(const std::string& notified_key) {
   const std::size_t a = notified_key.find('\x1f');
   if (a == std::string::npos) return {};
@@ -435,7 +455,8 @@ Result<std::map<std::string, std::string>> StateStore::KeysByUrl(
 
 Result<std::set<std::string>> StateStore::LoadNotified(const std::vector<std::string>& keys) {
   Stmt s(db_.get(),
-         "SELECT key FROM notified WHERE paper_key IN (SELECT value FROM json_each(?))");
+         "SELECT n.key || char(31) || w.value FROM notified_sets AS n, json_each(n.watches) AS w "
+         "WHERE n.paper_key IN (SELECT value FROM json_each(?))");
   if (!s.ok()) return Unexpected(s.Fail("read notified"));
   s.Bind(KeysJson(keys));
   std::set<std::string> out;
@@ -470,11 +491,21 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
   }
-  Stmt notified(db, "INSERT INTO notified(key, paper_key, created_at) VALUES(?, ?, ?) "
-                    "ON CONFLICT(key) DO NOTHING");
+  // NotifiedKey values grouped by their set (all but the watch), merged into the stored set.
+  std::map<std::string, std::vector<std::string>> sets;
   for (const std::string& key : c.notified) {
+    const std::size_t last = key.rfind('\x1f');
+    if (last == std::string::npos) continue;
+    sets[key.substr(0, last)].push_back(key.substr(last + 1));
+  }
+  Stmt notified(db,
+                "INSERT INTO notified_sets(key, paper_key, watches, created_at) "
+                "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET watches = "
+                "(SELECT json_group_array(value) FROM (SELECT value FROM "
+                "json_each(notified_sets.watches) UNION SELECT value FROM json_each(?3)))");
+  for (const auto& [set_key, watches] : sets) {
     notified.Reset();
-    notified.Bind(key).Bind(PaperKeyOf(key)).Bind(c.now);
+    notified.Bind(set_key).Bind(PaperKeyOf(set_key)).Bind(KeysJson(watches)).Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
   if (auto st = InsertOutbox(c.notifications, c.now); !st) return st;

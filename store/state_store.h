@@ -79,7 +79,7 @@ struct SourceState {
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or

@@ -103,20 +103,52 @@ TEST(StateStore, ReopeningKeepsStateAndDoesNotMigrateAgain) {
 TEST(StateStore, MigratesAVersionOneDatabase) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
-  // A database as version 1 left it: the first migration only.
-  ExecOn(path, "CREATE TABLE sources (name TEXT PRIMARY KEY, first_run_at INTEGER, "
-               "last_success_at INTEGER, last_success_date TEXT NOT NULL DEFAULT '', "
-               "failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
-               "CREATE TABLE sightings (paper_key TEXT, source TEXT, url TEXT);"
-               "INSERT INTO sources(name, failures) VALUES('hf-ko', 3);"
-               "PRAGMA user_version = 1;");
+  // A database as version 1 left it (the tables later migrations touch), with state.
+  ExecOn(path,
+         "CREATE TABLE sources (name TEXT PRIMARY KEY, first_run_at INTEGER, "
+         "last_success_at INTEGER, last_success_date TEXT NOT NULL DEFAULT '', "
+         "failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
+         "CREATE TABLE sightings (paper_key TEXT, source TEXT, url TEXT);"
+         "CREATE TABLE notified (key TEXT PRIMARY KEY, paper_key TEXT NOT NULL, "
+         "created_at INTEGER NOT NULL);"
+         "INSERT INTO sources(name, failures) VALUES('hf-ko', 3);"
+         "INSERT INTO notified VALUES('me' || char(31) || 'arxiv:1' || char(31) || 'paper' || "
+         "char(31) || 'watch a', 'arxiv:1', 5);"
+         "INSERT INTO notified VALUES('me' || char(31) || 'arxiv:1' || char(31) || 'paper' || "
+         "char(31) || 'watch b', 'arxiv:1', 6);"
+         "INSERT INTO notified VALUES('team' || char(31) || 'arxiv:1' || char(31) || "
+         "'updated:abc' || char(31) || 'watch a', 'arxiv:1', 7);"
+         "PRAGMA user_version = 1;");
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
   auto s = (*store)->GetSourceState("hf-ko");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->failures, 3);
   EXPECT_FALSE(s->alerted);
+  auto notified = (*store)->LoadNotified({"arxiv:1"});
+  ASSERT_TRUE(notified) << notified.error().message;
+  EXPECT_EQ(*notified, (std::set<std::string>{NotifiedKey("me", "arxiv:1", "paper", "watch a"),
+                                              NotifiedKey("me", "arxiv:1", "paper", "watch b"),
+                                              NotifiedKey("team", "arxiv:1", "updated:abc",
+                                                          "watch a")}));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified_sets"), 2);
+}
+
+TEST(StateStore, NotifiedWatchSetsMergeAcrossCommits) {
+  auto store = StateStore::Open(":memory:");
+  ASSERT_TRUE(store);
+  const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notified = {NotifiedKey("me", p.key, "paper", "a"), NotifiedKey("me", p.key, "paper", "b")};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  c.notified = {NotifiedKey("me", p.key, "paper", "b"), NotifiedKey("me", p.key, "paper", "c")};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  auto notified = (*store)->LoadNotified({p.key});
+  ASSERT_TRUE(notified);
+  EXPECT_EQ(*notified, (std::set<std::string>{NotifiedKey("me", p.key, "paper", "a"),
+                                              NotifiedKey("me", p.key, "paper", "b"),
+                                              NotifiedKey("me", p.key, "paper", "c")}));
 }
 
 TEST(StateStore, RefusesNewerSchemaWithClearMessage) {
@@ -264,7 +296,7 @@ TEST(StateStore, FailedCommitLeavesNothingBehind) {
   EXPECT_NE(st.error().message.find("injected failure"), std::string::npos);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 0);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 0);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified"), 0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified_sets"), 0);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM fetch_state"), 0);
   // The store stays usable after the failure.
   ExecOn(path, "DROP TRIGGER fail_outbox");
