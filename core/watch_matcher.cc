@@ -73,6 +73,23 @@ struct Leaf {
 };
 
 // A tree node: kLeaf names a leaf; others name children kids[begin, end).
+// Whether `votes` satisfies a `votes OP N` leaf.
+bool VotesMeet(int votes, const Leaf& leaf) {
+  switch (leaf.votes_op) {
+    case VotesOp::kGe:
+      return votes >= leaf.votes;
+    case VotesOp::kGt:
+      return votes > leaf.votes;
+    case VotesOp::kLe:
+      return votes <= leaf.votes;
+    case VotesOp::kLt:
+      return votes < leaf.votes;
+    case VotesOp::kEq:
+      return votes == leaf.votes;
+  }
+  return false;
+}
+
 struct Node {
   enum class Op : std::uint8_t { kLeaf, kAnd, kOr, kNot } op = Op::kLeaf;
   std::uint32_t a = 0;  // leaf id, or kids begin
@@ -497,21 +514,6 @@ struct WatchMatcher::Impl {
     }
   }
 
-  static bool VotesMeet(int votes, const Leaf& leaf) {
-    switch (leaf.votes_op) {
-      case VotesOp::kGe:
-        return votes >= leaf.votes;
-      case VotesOp::kGt:
-        return votes > leaf.votes;
-      case VotesOp::kLe:
-        return votes <= leaf.votes;
-      case VotesOp::kLt:
-        return votes < leaf.votes;
-      case VotesOp::kEq:
-        return votes == leaf.votes;
-    }
-    return false;
-  }
 
   static void FillAuthors(const Paper& paper, PaperText* text) {
     if (text->authors_done) return;
@@ -710,7 +712,7 @@ class WatchSolver {
       case LeafKind::kAll:
         return 1;
       case LeafKind::kVotes:
-        return votes && WatchMatcherVotes(*votes, leaf);
+        return votes && VotesMeet(*votes, leaf);
       case LeafKind::kSource:
         return leaf.prefix ? source.starts_with(leaf.text) : source == leaf.text;
       default:
@@ -718,21 +720,6 @@ class WatchSolver {
     }
   }
 
-  static bool WatchMatcherVotes(int votes, const Leaf& leaf) {
-    switch (leaf.votes_op) {
-      case VotesOp::kGe:
-        return votes >= leaf.votes;
-      case VotesOp::kGt:
-        return votes > leaf.votes;
-      case VotesOp::kLe:
-        return votes <= leaf.votes;
-      case VotesOp::kLt:
-        return votes < leaf.votes;
-      case VotesOp::kEq:
-        return votes == leaf.votes;
-    }
-    return false;
-  }
 
   const Builder& b_;
   const WatchSpec& spec_;
