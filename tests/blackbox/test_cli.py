@@ -17,6 +17,11 @@ class Cli(DigestdCase):
         self.run_digestd("once", "--no-such-flag", expect=2)
         self.run_digestd("parse", expect=2)
 
+    def test_bundled_examples_are_valid(self):
+        examples = os.environ["DIGESTD_EXAMPLES"]
+        for name in ("digestd.toml", "demo/digestd.toml"):
+            self.run_digestd("check", "--config", os.path.join(examples, name), expect=0)
+
     def test_check_accepts_a_good_config(self):
         path = self.write_config('[[watch]]\nname = "w"\nkeywords = ["x"]\nnotify = ["log"]\n')
         self.run_digestd("check", "--config", path, expect=0)
