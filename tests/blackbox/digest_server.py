@@ -8,7 +8,7 @@ import threading
 
 
 class DigestServer:
-    def __init__(self, root):
+    def __init__(self, root, tls_cert=None):
         self.root = root
         self.requests = []          # (path, if_none_match, status, user_agent)
         self.fail_with = None       # an HTTP status to answer every request with
@@ -37,11 +37,18 @@ class DigestServer:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
+        self.scheme = "http"
+        if tls_cert:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls_cert)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def _answer(self, path, if_none_match):
         if self.fail_with:

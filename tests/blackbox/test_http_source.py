@@ -2,6 +2,7 @@
 yet", lookback and backfill dates, server errors, and the User-Agent."""
 import json
 import os
+import subprocess
 import unittest
 
 from digestd_harness import DigestdCase, WATCH_ALL, digest, entry
@@ -82,6 +83,45 @@ class HttpSource(DigestdCase):
         # The real digest later is still new: the broken fetch recorded nothing as seen.
         self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
         self.assertEqual(len(self.once("2024-01-29")), 1)
+
+
+class HttpsSource(DigestdCase):
+    """TLS is verified; turning verification off is explicit and warned about every run."""
+
+    def setUp(self):
+        super().setUp()
+        key, cert = os.path.join(self.dir, "key.pem"), os.path.join(self.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True,
+                       timeout=60)
+        os.makedirs(os.path.join(self.dir, "digests"), exist_ok=True)
+        self.server = DigestServer(os.path.join(self.dir, "digests"), tls_cert=(cert, key))
+        self.addCleanup(self.server.close)
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
+
+    def config(self, extra=""):
+        self.write_config(WATCH_ALL, url=self.server.url("/{date:%Y/%m/%d}.md"), first_run="notify")
+        text = open(os.path.join(self.dir, "digestd.toml"), encoding="utf-8").read()
+        self.write("digestd.toml", text.replace('first_run = "notify"\n',
+                                                'first_run = "notify"\n' + extra, 1))
+
+    def test_self_signed_certificate_is_refused(self):
+        self.config()
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", "2024-01-29", expect=1)
+        self.assertRegex(proc.stderr.lower(), r"certificate|ssl|tls")
+
+    def test_tls_verify_false_works_with_a_warning_every_run(self):
+        self.config('tls_verify = false\n')
+        check = self.run_digestd("check", "--config", os.path.join(self.dir, "digestd.toml"),
+                                 expect=0)
+        self.assertIn("not verified", check.stderr)
+        for expected in (1, 0):
+            proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                    "--date", "2024-01-29", "--json", expect=0)
+            self.assertIn("TLS verification is off", proc.stderr)
+            self.assertEqual(len([l for l in proc.stdout.splitlines() if l.strip()]), expected)
 
 
 if __name__ == "__main__":
