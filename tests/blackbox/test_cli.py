@@ -156,6 +156,15 @@ notify = ["log"]
         one = self.run_digestd("explain", "--config", cfg, "--paper", "arxiv:2401.00001", expect=0)
         self.assertIn("models: notified", one.stdout)
 
+    def test_explain_says_baseline_after_a_baseline_first_run(self):
+        cfg = self.write_config('[[watch]]\nname = "m"\nkeywords = ["model"]\nnotify = ["log"]\n')
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
+        self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=0)
+        proc = self.run_digestd("explain", "--config", cfg, "--date", "2024-01-29", "--json",
+                                expect=0)
+        row = json.loads(proc.stdout)
+        self.assertEqual([(w["watch"], w["verdict"]) for w in row["watches"]], [("m", "baseline")])
+
 
 if __name__ == "__main__":
     unittest.main()
