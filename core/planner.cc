@@ -83,6 +83,7 @@ Plan PlanDigest(const PlanInput& in) {
                                            ? LatestKeys(*in.papers, in.latest_n)
                                            : std::set<std::string>{};
   std::set<std::string> seen_keys;
+  WatchMatches matches;  // reused: one paper's hits at a time
   for (const Paper& paper : *in.papers) {
     // A digest may list one paper twice (FORMATS.md: same id, other title); the first wins.
     if (!seen_keys.insert(paper.key).second) continue;
@@ -97,24 +98,31 @@ Plan PlanDigest(const PlanInput& in) {
     };
     std::map<std::pair<std::string, std::string>, Pending> pending;
 
-    for (const WatchHit& hit : in.matcher->Match(paper, in.source)) {
+    in.matcher->Match(paper, in.source, &matches);
+    for (const WatchHit& hit : matches.hits) {
       const WatchSpec& watch = specs[hit.watch];
-      Decision base{.paper_key = paper.key, .watch = watch.name, .terms = hit.terms};
+      Decision base;
+      if (in.record_decisions) {
+        base = {.paper_key = paper.key,
+                .watch = watch.name,
+                .terms = in.matcher->TermLabels(matches, hit)};
+      }
       const auto events = EventsFor(watch, paper, prior, hash);
       if (events.empty()) {
-        base.verdict = (watch.min_votes && !(paper.votes && *paper.votes >= *watch.min_votes))
-                           ? "below threshold"
-                           : "no event";
-        plan.decisions.push_back(base);
+        if (in.record_decisions) {
+          base.verdict = (watch.min_votes && !(paper.votes && *paper.votes >= *watch.min_votes))
+                             ? "below threshold"
+                             : "no event";
+          plan.decisions.push_back(std::move(base));
+        }
         continue;
       }
       for (const WatchEvent& ev : events) {
-        Decision d = base;
-        d.event = ev.event;
+        std::string_view verdict;
         if (in.first_run == FirstRunMode::kBaseline) {
-          d.verdict = "baseline";
+          verdict = "baseline";
         } else if (in.first_run == FirstRunMode::kLatest && !latest.count(paper.key)) {
-          d.verdict = "not latest";
+          verdict = "not latest";
         } else {
           int routed = 0;
           int already = 0;
@@ -131,11 +139,16 @@ Plan PlanDigest(const PlanInput& in) {
             if (p.event.empty() || ev.event == "new") p.event = ev.event;
             if (!Has(p.watches, watch.name)) p.watches.push_back(watch.name);
           }
-          d.verdict = routed == 0         ? "notifier disabled"
-                      : already == routed ? "already sent"
-                                          : "notified";
+          verdict = routed == 0         ? "notifier disabled"
+                    : already == routed ? "already sent"
+                                        : "notified";
         }
-        plan.decisions.push_back(std::move(d));
+        if (in.record_decisions) {
+          Decision d = base;
+          d.event = ev.event;
+          d.verdict = verdict;
+          plan.decisions.push_back(std::move(d));
+        }
       }
     }
 

@@ -48,6 +48,8 @@ struct PlanInput {
   std::set<std::string> enabled_notifiers;                      // others are skipped
   FirstRunMode first_run = FirstRunMode::kNotFirst;
   int latest_n = 0;
+  // Fill Plan::decisions (for `explain`); off, planning skips building and labelling them.
+  bool record_decisions = false;
 };
 
 // Why a (paper, watch) pair was or was not notified; `explain` prints these.
@@ -63,7 +65,7 @@ struct Decision {
 struct Plan {
   std::vector<Notification> notifications;   // ids and dedupe keys filled in
   std::vector<std::string> notified;         // NotifiedKey values the notifications cover
-  std::vector<Decision> decisions;
+  std::vector<Decision> decisions;           // only with PlanInput::record_decisions
 };
 
 Plan PlanDigest(const PlanInput& input);

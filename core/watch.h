@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,12 +33,26 @@ struct WatchSpec {
 };
 
 // Why a watch fired: each positive selector that hit, keywords first in spec order, then
-// authors, then query leaves left to right: "keyword:sparsity (title)" (one entry per field:
-// title, summary, tag), "author:Torsten Hoefler", "query:title:\"speculative decoding\" (title)",
-// "query:votes>=5".
+// authors, then query leaves left to right, as term ids that WatchMatcher::TermLabel renders:
+// "keyword:sparsity (title)" (one entry per field: title, summary, tag),
+// "author:Torsten Hoefler", "query:title:\"speculative decoding\" (title)", "query:votes>=5".
+// Ids rather than strings because Match is hot and most callers never print the terms.
 struct WatchHit {
-  std::size_t watch = 0;  // index into the specs given to Compile
-  std::vector<std::string> terms;
+  std::size_t watch = 0;          // index into the specs given to Compile
+  std::uint32_t terms_begin = 0;  // this hit's ids: WatchMatches::term_ids[begin, end)
+  std::uint32_t terms_end = 0;
+};
+
+// What Match found for one paper. Reuse one across calls: Match clears it and keeps its
+// capacity, so a stream of papers stops allocating once the buffers have grown.
+struct WatchMatches {
+  std::vector<WatchHit> hits;            // in spec order
+  std::vector<std::uint32_t> term_ids;   // every hit's ids, hit after hit
+
+  std::span<const std::uint32_t> TermIds(const WatchHit& hit) const {
+    return std::span<const std::uint32_t>(term_ids).subspan(hit.terms_begin,
+                                                           hit.terms_end - hit.terms_begin);
+  }
 };
 
 // What became of one watch for one paper and source, for `digestd explain`.
@@ -77,7 +92,14 @@ class WatchMatcher {
   // The watches that fire for `paper` as seen by `source`, in spec order: a positive
   // selector matches, no exclude matches, and `source` is selected. min_votes is the
   // planner's; only a query's `votes` comparisons look at paper.votes here.
-  std::vector<WatchHit> Match(const Paper& paper, std::string_view source) const;
+  // Fills `out` (cleared first). Safe to call from several threads at once, each with its
+  // own `out`.
+  void Match(const Paper& paper, std::string_view source, WatchMatches* out) const;
+  WatchMatches Match(const Paper& paper, std::string_view source) const;
+
+  // The text of a term id from this matcher's WatchMatches, as in the WatchHit comment.
+  std::string TermLabel(std::uint32_t term_id) const;
+  std::vector<std::string> TermLabels(const WatchMatches& matches, const WatchHit& hit) const;
 
   // One verdict for every watch, in spec order; slower than Match (every watch is evaluated).
   std::vector<WatchVerdict> Explain(const Paper& paper, std::string_view source) const;

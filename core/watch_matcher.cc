@@ -7,6 +7,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -72,24 +73,24 @@ struct Leaf {
   std::uint32_t pattern = 0;  // kText: its automaton pattern
 };
 
-// A tree node: kLeaf names a leaf; others name children kids[begin, end).
 // Whether `votes` satisfies a `votes OP N` leaf.
-bool VotesMeet(int votes, const Leaf& leaf) {
-  switch (leaf.votes_op) {
+bool VotesMeet(int votes, VotesOp op, int bound) {
+  switch (op) {
     case VotesOp::kGe:
-      return votes >= leaf.votes;
+      return votes >= bound;
     case VotesOp::kGt:
-      return votes > leaf.votes;
+      return votes > bound;
     case VotesOp::kLe:
-      return votes <= leaf.votes;
+      return votes <= bound;
     case VotesOp::kLt:
-      return votes < leaf.votes;
+      return votes < bound;
     case VotesOp::kEq:
-      return votes == leaf.votes;
+      return votes == bound;
   }
   return false;
 }
 
+// A tree node: kLeaf names a leaf; others name children kids[begin, end).
 struct Node {
   enum class Op : std::uint8_t { kLeaf, kAnd, kOr, kNot } op = Op::kLeaf;
   std::uint32_t a = 0;  // leaf id, or kids begin
@@ -99,7 +100,21 @@ struct Node {
 struct CompiledWatch {
   std::uint32_t root = 0;
   std::uint32_t leaf_begin = 0, leaf_end = 0;
-  bool always = false;  // can match without a positive literal hit: evaluated for every paper
+  bool always = false;       // can match without a positive literal hit: evaluated for every paper
+  bool on_demand = false;    // has leaves that scanning does not set (EvalOnDemand has work)
+  bool all_sources = false;  // `sources` is empty: no need to look at the spec
+};
+
+// What scanning and evaluation need of a leaf, packed apart from Leaf so that marking
+// thousands of hits per paper touches 12 bytes per leaf instead of a Leaf full of strings
+// (with 100,000 watches the Leafs no longer fit any cache).
+struct HotLeaf {
+  std::uint32_t watch = 0;
+  std::uint8_t fields = 0;
+  bool negative = false;
+  LeafKind kind = LeafKind::kAll;
+  VotesOp votes_op = VotesOp::kGe;  // kVotes
+  int votes = 0;                    // kVotes
 };
 
 // A distinct (folded text, prefix) literal; its index is its automaton pattern number.
@@ -297,6 +312,10 @@ struct Builder {
     }
     cw.leaf_end = static_cast<std::uint32_t>(leaves.size());
     cw.always = !Requires(cw.root);
+    cw.all_sources = spec.sources.empty();
+    for (std::uint32_t l = cw.leaf_begin; l < cw.leaf_end; ++l) {
+      if (!IsLiteral(leaves[l].kind)) cw.on_demand = true;
+    }
     watches.push_back(cw);
     return Ok();
   }
@@ -348,38 +367,6 @@ bool Eval(const Builder& b, std::uint32_t n, const std::uint8_t* bits, bool drop
   return false;
 }
 
-// Per-thread scratch indexed by leaf, pattern and watch, cleared through the touched lists,
-// so that a paper costs its hits and not a memset of every rule.
-struct Scratch {
-  std::vector<std::uint8_t> leaf_bits;
-  std::vector<std::uint8_t> pattern_bits;
-  std::vector<std::uint8_t> watch_marked;
-  std::vector<std::uint32_t> touched_leaves, touched_patterns, candidates;
-
-  void Prepare(std::size_t leaves, std::size_t patterns, std::size_t watches) {
-    if (leaf_bits.size() < leaves) leaf_bits.resize(leaves, 0);
-    if (pattern_bits.size() < patterns) pattern_bits.resize(patterns, 0);
-    if (watch_marked.size() < watches) watch_marked.resize(watches, 0);
-  }
-  void SetLeaf(std::uint32_t leaf, std::uint8_t bit) {
-    if (leaf_bits[leaf] == 0) touched_leaves.push_back(leaf);
-    leaf_bits[leaf] |= bit;
-  }
-  void Clear() {
-    for (std::uint32_t l : touched_leaves) leaf_bits[l] = 0;
-    for (std::uint32_t p : touched_patterns) pattern_bits[p] = 0;
-    for (std::uint32_t w : candidates) watch_marked[w] = 0;
-    touched_leaves.clear();
-    touched_patterns.clear();
-    candidates.clear();
-  }
-};
-
-Scratch& ThreadScratch() {
-  thread_local Scratch scratch;
-  return scratch;
-}
-
 // A paper's fields as rules see them, folded once.
 struct PaperText {
   std::string title;
@@ -388,7 +375,57 @@ struct PaperText {
   std::vector<std::string> authors_folded;  // for author regexes, filled on demand
   std::vector<std::string> author_keys;     // " given surname", filled on demand
   bool authors_done = false;
+
+  // Keeps the vectors' capacity for the next paper.
+  void Clear() {
+    summary.clear();
+    tags.clear();
+    authors_folded.clear();
+    author_keys.clear();
+    authors_done = false;
+  }
 };
+
+// Per-thread scratch indexed by leaf, pattern and watch, cleared through the touched lists,
+// so that a paper costs its hits and not a memset of every rule. Candidate watches are bits
+// rather than a list: walking the words yields them in spec order without a sort, at one
+// word per 64 watches.
+struct Scratch {
+  std::vector<std::uint8_t> leaf_bits;
+  std::vector<std::uint8_t> pattern_bits;
+  std::vector<std::uint64_t> watch_words;  // zero between calls
+  std::vector<std::uint32_t> touched_leaves, touched_patterns;
+  PaperText text;
+
+  void Prepare(std::size_t leaves, std::size_t patterns, std::size_t watches) {
+    if (leaf_bits.size() < leaves) leaf_bits.resize(leaves, 0);
+    if (pattern_bits.size() < patterns) pattern_bits.resize(patterns, 0);
+    if (watch_words.size() < WordCount(watches)) watch_words.resize(WordCount(watches), 0);
+  }
+  static std::size_t WordCount(std::size_t watches) { return (watches + 63) / 64; }
+  void SetLeaf(std::uint32_t leaf, std::uint8_t bit) {
+    if (leaf_bits[leaf] == 0) touched_leaves.push_back(leaf);
+    leaf_bits[leaf] |= bit;
+  }
+  void MarkWatch(std::uint32_t w) { watch_words[w / 64] |= std::uint64_t{1} << (w % 64); }
+  // Leaves the candidate bits to the caller, which clears them as it walks them.
+  void Clear() {
+    for (std::uint32_t l : touched_leaves) leaf_bits[l] = 0;
+    for (std::uint32_t p : touched_patterns) pattern_bits[p] = 0;
+    touched_leaves.clear();
+    touched_patterns.clear();
+    text.Clear();
+  }
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+// A term id is leaf * 4 + field: 0-2 index kFieldNames, 3 means no text field.
+constexpr std::uint32_t kNoField = 3;
+constexpr std::size_t kMaxLeaves = std::size_t{1} << 30;
 
 constexpr std::string_view kFieldNames[] = {"title", "summary", "tag"};
 
@@ -413,6 +450,7 @@ struct WatchMatcher::Impl {
   Builder b;
   AhoCorasick automaton;
   std::vector<std::uint32_t> always;  // watches with CompiledWatch::always, ascending
+  std::vector<HotLeaf> hot;           // by leaf
   bool has_authors = false;
 
   // Folds and scans the paper's text fields, authors through the index: leaf bits set in
@@ -443,11 +481,7 @@ struct WatchMatcher::Impl {
 
   void MarkLeaf(std::uint32_t l, std::uint8_t bit, Scratch* s) const {
     s->SetLeaf(l, bit);
-    const Leaf& leaf = b.leaves[l];
-    if (!leaf.negative && !s->watch_marked[leaf.watch]) {
-      s->watch_marked[leaf.watch] = 1;
-      s->candidates.push_back(leaf.watch);
-    }
+    if (!hot[l].negative) s->MarkWatch(hot[l].watch);
   }
 
   void ScanField(std::string_view folded, std::uint8_t bit, Scratch* s) const {
@@ -458,7 +492,7 @@ struct WatchMatcher::Impl {
       if (s->pattern_bits[p] == 0) s->touched_patterns.push_back(static_cast<std::uint32_t>(p));
       s->pattern_bits[p] |= bit;
       for (std::uint32_t l : pattern.leaves) {
-        if (b.leaves[l].fields & bit) MarkLeaf(l, bit, s);
+        if (hot[l].fields & bit) MarkLeaf(l, bit, s);
       }
     });
   }
@@ -468,18 +502,31 @@ struct WatchMatcher::Impl {
                     Scratch* s) const {
     const CompiledWatch& cw = b.watches[w];
     for (std::uint32_t l = cw.leaf_begin; l < cw.leaf_end; ++l) {
-      const Leaf& leaf = b.leaves[l];
+      // The common kinds are decided from the packed HotLeaf, without loading the Leaf.
+      const HotLeaf& h = hot[l];
       std::uint8_t bits = 0;
-      switch (leaf.kind) {
+      switch (h.kind) {
         case LeafKind::kText:
         case LeafKind::kAuthor:
           continue;
         case LeafKind::kAll:
-          bits = kOtherBit;
-          break;
+          s->SetLeaf(l, kOtherBit);
+          continue;
         case LeafKind::kVotes:
-          if (paper.votes && VotesMeet(*paper.votes, leaf)) bits = kOtherBit;
+          if (paper.votes && VotesMeet(*paper.votes, h.votes_op, h.votes)) {
+            s->SetLeaf(l, kOtherBit);
+          }
+          continue;
+        default:
           break;
+      }
+      const Leaf& leaf = b.leaves[l];
+      switch (leaf.kind) {
+        case LeafKind::kText:
+        case LeafKind::kAuthor:
+        case LeafKind::kAll:
+        case LeafKind::kVotes:
+          continue;
         case LeafKind::kSource:
           if (leaf.prefix ? source.starts_with(leaf.text) : source == leaf.text) bits = kOtherBit;
           break;
@@ -530,24 +577,38 @@ struct WatchMatcher::Impl {
     return sources.empty() || std::find(sources.begin(), sources.end(), source) != sources.end();
   }
 
-  // Labels of watch w's leaves with bits set and the wanted polarity.
-  std::vector<std::string> Terms(std::uint32_t w, const Scratch& s, bool negative) const {
-    std::vector<std::string> terms;
+  // Term ids of watch w's leaves with bits set and the wanted polarity, appended to `ids`.
+  void AppendTermIds(std::uint32_t w, const Scratch& s, bool negative,
+                     std::vector<std::uint32_t>* ids) const {
     const CompiledWatch& cw = b.watches[w];
     for (std::uint32_t l = cw.leaf_begin; l < cw.leaf_end; ++l) {
-      const Leaf& leaf = b.leaves[l];
       const std::uint8_t bits = s.leaf_bits[l];
-      if (bits == 0 || leaf.negative != negative) continue;
+      if (bits == 0 || hot[l].negative != negative) continue;
       if ((bits & kTextFields) == 0) {
-        terms.push_back(leaf.label);
+        ids->push_back(l * 4 + kNoField);
         continue;
       }
-      for (int f = 0; f < 3; ++f) {
-        if (bits & (1 << f)) {
-          terms.push_back(leaf.label + " (" + std::string(kFieldNames[f]) + ")");
-        }
+      for (std::uint32_t f = 0; f < 3; ++f) {
+        if (bits & (1u << f)) ids->push_back(l * 4 + f);
       }
     }
+  }
+
+  std::string Label(std::uint32_t term_id) const {
+    const std::size_t l = term_id / 4;
+    if (l >= b.leaves.size()) return "";
+    const std::uint32_t f = term_id % 4;
+    if (f == kNoField) return b.leaves[l].label;
+    return b.leaves[l].label + " (" + std::string(kFieldNames[f]) + ")";
+  }
+
+  // Labels of watch w's leaves with bits set and the wanted polarity.
+  std::vector<std::string> Terms(std::uint32_t w, const Scratch& s, bool negative) const {
+    std::vector<std::uint32_t> ids;
+    AppendTermIds(w, s, negative, &ids);
+    std::vector<std::string> terms;
+    terms.reserve(ids.size());
+    for (std::uint32_t id : ids) terms.push_back(Label(id));
     return terms;
   }
 };
@@ -560,6 +621,18 @@ Result<WatchMatcher> WatchMatcher::Compile(std::vector<WatchSpec> specs) {
     }
     if (impl->b.watches.back().always) impl->always.push_back(w);
   }
+  if (impl->b.leaves.size() > kMaxLeaves) {
+    return Unexpected("watch terms too many for the matcher: more than 2^30 selectors");
+  }
+  impl->hot.reserve(impl->b.leaves.size());
+  for (const Leaf& leaf : impl->b.leaves) {
+    impl->hot.push_back({.watch = leaf.watch,
+                         .fields = leaf.fields,
+                         .negative = leaf.negative,
+                         .kind = leaf.kind,
+                         .votes_op = leaf.votes_op,
+                         .votes = leaf.votes});
+  }
   impl->has_authors = !impl->b.single_authors.empty() || !impl->b.multi_authors.empty();
   Result<AhoCorasick> automaton = AhoCorasick::Build(impl->b.pattern_texts);
   if (!automaton) return Unexpected(automaton.error());
@@ -570,40 +643,61 @@ Result<WatchMatcher> WatchMatcher::Compile(std::vector<WatchSpec> specs) {
   return WatchMatcher(std::move(impl));
 }
 
-std::vector<WatchHit> WatchMatcher::Match(const Paper& paper, std::string_view source) const {
+void WatchMatcher::Match(const Paper& paper, std::string_view source, WatchMatches* out) const {
   const Impl& m = *impl_;
+  out->hits.clear();
+  out->term_ids.clear();
   Scratch& s = ThreadScratch();
-  s.Prepare(m.b.leaves.size(), m.b.patterns.size(), m.b.watches.size());
-  PaperText text;
-  m.Scan(paper, &text, &s);
-  for (std::uint32_t w : m.always) {
-    if (!s.watch_marked[w]) {
-      s.watch_marked[w] = 1;
-      s.candidates.push_back(w);
-    }
-  }
-  std::sort(s.candidates.begin(), s.candidates.end());
-  std::vector<WatchHit> result;
-  for (std::uint32_t w : s.candidates) {
-    if (!m.SourceSelected(w, source)) continue;
-    m.EvalOnDemand(w, paper, source, &text, &s);
-    if (Eval(m.b, m.b.watches[w].root, s.leaf_bits.data(), false)) {
-      result.push_back(WatchHit{.watch = w, .terms = m.Terms(w, s, false)});
+  const std::size_t watch_count = m.b.watches.size();
+  s.Prepare(m.b.leaves.size(), m.b.patterns.size(), watch_count);
+  m.Scan(paper, &s.text, &s);
+  for (std::uint32_t w : m.always) s.MarkWatch(w);
+  for (std::size_t i = 0; i < Scratch::WordCount(watch_count); ++i) {
+    std::uint64_t word = s.watch_words[i];
+    if (word == 0) continue;
+    s.watch_words[i] = 0;
+    for (; word != 0; word &= word - 1) {
+      const auto w = static_cast<std::uint32_t>(i * 64 + std::countr_zero(word));
+      const CompiledWatch& cw = m.b.watches[w];
+      if (!cw.all_sources && !m.SourceSelected(w, source)) continue;
+      if (cw.on_demand) m.EvalOnDemand(w, paper, source, &s.text, &s);
+      if (Eval(m.b, cw.root, s.leaf_bits.data(), false)) {
+        const auto begin = static_cast<std::uint32_t>(out->term_ids.size());
+        m.AppendTermIds(w, s, false, &out->term_ids);
+        const auto end = static_cast<std::uint32_t>(out->term_ids.size());
+        out->hits.push_back(WatchHit{.watch = w, .terms_begin = begin, .terms_end = end});
+      }
     }
   }
   s.Clear();
-  return result;
+}
+
+WatchMatches WatchMatcher::Match(const Paper& paper, std::string_view source) const {
+  WatchMatches out;
+  Match(paper, source, &out);
+  return out;
+}
+
+std::string WatchMatcher::TermLabel(std::uint32_t term_id) const { return impl_->Label(term_id); }
+
+std::vector<std::string> WatchMatcher::TermLabels(const WatchMatches& matches,
+                                                  const WatchHit& hit) const {
+  std::vector<std::string> labels;
+  labels.reserve(hit.terms_end - hit.terms_begin);
+  for (std::uint32_t id : matches.TermIds(hit)) labels.push_back(impl_->Label(id));
+  return labels;
 }
 
 std::vector<WatchVerdict> WatchMatcher::Explain(const Paper& paper, std::string_view source) const {
   const Impl& m = *impl_;
   Scratch& s = ThreadScratch();
   s.Prepare(m.b.leaves.size(), m.b.patterns.size(), m.b.watches.size());
-  PaperText text;
-  m.Scan(paper, &text, &s);
+  m.Scan(paper, &s.text, &s);
+  // Every watch is evaluated here, so the candidate bits are not needed.
+  std::fill_n(s.watch_words.begin(), Scratch::WordCount(m.b.watches.size()), 0);
   std::vector<WatchVerdict> verdicts;
   for (std::uint32_t w = 0; w < m.b.watches.size(); ++w) {
-    m.EvalOnDemand(w, paper, source, &text, &s);
+    m.EvalOnDemand(w, paper, source, &s.text, &s);
     const std::uint32_t root = m.b.watches[w].root;
     WatchVerdict v{.watch = w, .terms = m.Terms(w, s, false), .excluded_by = m.Terms(w, s, true)};
     if (Eval(m.b, root, s.leaf_bits.data(), false)) {
@@ -712,7 +806,7 @@ class WatchSolver {
       case LeafKind::kAll:
         return 1;
       case LeafKind::kVotes:
-        return votes && VotesMeet(*votes, leaf);
+        return votes && VotesMeet(*votes, leaf.votes_op, leaf.votes);
       case LeafKind::kSource:
         return leaf.prefix ? source.starts_with(leaf.text) : source == leaf.text;
       default:

@@ -25,7 +25,7 @@ WatchSpec Watch(const std::string& name, std::vector<std::string> keywords,
 class PlannerTest : public ::testing::Test {
  protected:
   Plan Run(std::vector<WatchSpec> specs, FirstRunMode mode = FirstRunMode::kNotFirst,
-           int latest_n = 0) {
+           int latest_n = 0, bool record_decisions = true) {
     auto matcher = WatchMatcher::Compile(std::move(specs));
     EXPECT_TRUE(matcher) << matcher.error().message;
     matcher_ = std::make_unique<WatchMatcher>(std::move(*matcher));
@@ -37,7 +37,8 @@ class PlannerTest : public ::testing::Test {
                  .matcher = matcher_.get(),
                  .enabled_notifiers = {"me", "team"},
                  .first_run = mode,
-                 .latest_n = latest_n};
+                 .latest_n = latest_n,
+                 .record_decisions = record_decisions};
     return PlanDigest(in);
   }
 
@@ -197,6 +198,24 @@ TEST_F(PlannerTest, DedupeKeysAreStableAndDistinct) {
   ASSERT_EQ(a.notifications.size(), 2u);
   EXPECT_EQ(a.notifications[0].id, b.notifications[0].id);
   EXPECT_NE(a.notifications[0].id, a.notifications[1].id);
+}
+
+TEST_F(PlannerTest, DecisionsOnlyWhenAskedForAndWithTheHitTerms) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT sparsity", 40)};
+  const std::vector<WatchSpec> specs = {Watch("a", {"sparsity", "Hoefler"}, {"me"}),
+                                        {.name = "b", .authors = {"T. Hoefler"}, .notify = {"me"}}};
+  Plan recorded = Run(specs);
+  ASSERT_EQ(recorded.decisions.size(), 2u);
+  EXPECT_EQ(recorded.decisions[0].watch, "a");
+  EXPECT_EQ(recorded.decisions[0].verdict, "notified");
+  EXPECT_EQ(recorded.decisions[0].terms, std::vector<std::string>{"keyword:sparsity (title)"});
+  EXPECT_EQ(recorded.decisions[1].terms, std::vector<std::string>{"author:T. Hoefler"});
+
+  Plan plain = Run(specs, FirstRunMode::kNotFirst, 0, /*record_decisions=*/false);
+  EXPECT_TRUE(plain.decisions.empty());
+  ASSERT_EQ(plain.notifications.size(), 1u);
+  EXPECT_EQ(plain.notifications[0].dedupe_key, recorded.notifications[0].dedupe_key);
+  EXPECT_EQ(plain.notified, recorded.notified);
 }
 
 TEST(SightingContentHash, IgnoresVotesAndVersion) {

@@ -36,7 +36,7 @@ WatchMatcher MustCompile(std::vector<WatchSpec> specs) {
 std::vector<std::size_t> Fired(const WatchMatcher& m, const Paper& p,
                                std::string_view source = "hf") {
   std::vector<std::size_t> out;
-  for (const WatchHit& h : m.Match(p, source)) out.push_back(h.watch);
+  for (const WatchHit& h : m.Match(p, source).hits) out.push_back(h.watch);
   return out;
 }
 
@@ -111,10 +111,11 @@ TEST(WatchMatcher, ExcludeSourcesAndTerms) {
   ASSERT_EQ(m.specs().size(), 3u);
   const Paper hit = MakePaper("Sparsity in LLMs", {"**What's New**: \uD76C\uC18C\uD654\uB294"},
                               {"Torsten Hoefler"}, {"sparsity"});
-  const std::vector<WatchHit> hits = m.Match(hit, "hf");
+  const WatchMatches matches = m.Match(hit, "hf");
+  const std::vector<WatchHit>& hits = matches.hits;
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(hits[0].watch, 0u);
-  EXPECT_EQ(hits[0].terms, (std::vector<std::string>{
+  EXPECT_EQ(m.TermLabels(matches, hits[0]), (std::vector<std::string>{
                                "keyword:sparsity (title)", "keyword:sparsity (tag)",
                                "keyword:\uD76C\uC18C\uD654 (summary)", "author:Torsten Hoefler"}));
   EXPECT_EQ(hits[1].watch, 1u);
@@ -127,7 +128,7 @@ TEST(WatchMatcher, ExcludeSourcesAndTerms) {
   Paper surveys = hit;
   surveys.title = "Sparsity surveys";  // "survey" has a word boundary: "surveys" is no hit
   EXPECT_EQ(Fired(m, surveys, "hf"), (std::vector<std::size_t>{0, 1}));
-  EXPECT_TRUE(m.Match(MakePaper("nothing here"), "hf").empty());
+  EXPECT_TRUE(m.Match(MakePaper("nothing here"), "hf").hits.empty());
 }
 
 TEST(WatchMatcher, CompileErrors) {
@@ -147,7 +148,7 @@ TEST(WatchMatcher, CompileErrors) {
   }
   Result<WatchMatcher> none = WatchMatcher::Compile({});
   ASSERT_TRUE(none);
-  EXPECT_TRUE(none->Match(MakePaper("LLM"), "hf").empty());
+  EXPECT_TRUE(none->Match(MakePaper("LLM"), "hf").hits.empty());
 }
 
 struct QueryCase {
@@ -241,13 +242,52 @@ TEST(Issue4, HitTermsNameTheField) {
                                        .keywords = {"sampling"}}});
   Paper p = MakePaper("Speculative Decoding", {"LLMs and sampling"}, {"James Hensman"}, {"llm"});
   p.votes = 7;
-  const std::vector<WatchHit> hits = m.Match(p, "hf");
-  ASSERT_EQ(hits.size(), 1u);
-  EXPECT_EQ(hits[0].terms,
+  const WatchMatches matches = m.Match(p, "hf");
+  ASSERT_EQ(matches.hits.size(), 1u);
+  EXPECT_EQ(m.TermLabels(matches, matches.hits[0]),
             (std::vector<std::string>{"keyword:sampling (summary)",
                                       "query:title:\"speculative decoding\" (title)",
                                       "query:llm* (summary)", "query:llm* (tag)", "query:votes>=5",
                                       "query:author:\"J. Hensman\""}));
+}
+
+// Term ids render to the strings hits carried before they became ids; explain output,
+// decisions and logs print them.
+TEST(WatchMatcher, TermLabelsRenderTheFormerStrings) {
+  const WatchMatcher m = MustCompile({
+      {.name = "a", .keywords = {"Sparsity", "LLM*"}, .authors = {"T. Hoefler"}},
+      {.name = "b", .query = "tag:cs.cl OR votes>=3 OR author:Hoef* OR /spars\\w+/"},
+      {.name = "c", .keywords = {"\uD76C\uC18C\uD654"}, .exclude = {"survey"}},
+  });
+  Paper p = MakePaper("Sparsity for LLMs", {"\uD76C\uC18C\uD654\uB294 sparsity"},
+                      {"Torsten Hoefler"}, {"cs.CL"});
+  p.votes = 3;
+  WatchMatches matches;
+  m.Match(p, "hf", &matches);
+  ASSERT_EQ(matches.hits.size(), 3u);
+  EXPECT_EQ(m.TermLabels(matches, matches.hits[0]),
+            (std::vector<std::string>{"keyword:Sparsity (title)", "keyword:Sparsity (summary)",
+                                      "keyword:LLM* (title)", "author:T. Hoefler"}));
+  EXPECT_EQ(m.TermLabels(matches, matches.hits[1]),
+            (std::vector<std::string>{"query:tag:cs.cl (tag)", "query:votes>=3",
+                                      "query:author:Hoef*", "query:/spars\\w+/ (title)",
+                                      "query:/spars\\w+/ (summary)"}));
+  EXPECT_EQ(m.TermLabels(matches, matches.hits[2]),
+            (std::vector<std::string>{"keyword:\uD76C\uC18C\uD654 (summary)"}));
+  // One id at a time renders the same, and each hit's ids are its own slice.
+  const std::span<const std::uint32_t> ids = matches.TermIds(matches.hits[2]);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(m.TermLabel(ids[0]), "keyword:\uD76C\uC18C\uD654 (summary)");
+  EXPECT_EQ(matches.term_ids.size(), 10u);
+
+  // Reusing the result for another paper replaces, never appends.
+  m.Match(MakePaper("a survey of sparsity"), "hf", &matches);
+  ASSERT_EQ(matches.hits.size(), 2u);
+  EXPECT_EQ(m.TermLabels(matches, matches.hits[0]),
+            (std::vector<std::string>{"keyword:Sparsity (title)"}));
+  EXPECT_EQ(m.TermLabels(matches, matches.hits[1]),
+            (std::vector<std::string>{"query:/spars\\w+/ (title)"}));
+  EXPECT_EQ(matches.term_ids.size(), 2u);
 }
 
 TEST(Issue4, ExplainGivesEveryWatchAVerdict) {
@@ -338,7 +378,12 @@ class Reference {
     }
   }
 
-  std::vector<WatchHit> Match(const Paper& p, std::string_view source) const {
+  struct Hit {
+    std::size_t watch = 0;
+    std::vector<std::string> terms;  // labelled as WatchHit's comment says
+  };
+
+  std::vector<Hit> Match(const Paper& p, std::string_view source) const {
     std::vector<Field> fields = {{FoldText(p.title), kNames[0]}};
     for (const std::string& b : p.summary) {
       fields.push_back({FoldText(CleanSummary(b)), kNames[1]});
@@ -347,7 +392,7 @@ class Reference {
     std::vector<AuthorName> listed;
     for (const std::string& a : p.authors) listed.push_back(NormalizeAuthorName(a));
     const Context ctx{fields, listed, p, source};
-    std::vector<WatchHit> out;
+    std::vector<Hit> out;
     for (std::size_t w = 0; w < specs_.size(); ++w) {
       const WatchSpec& s = specs_[w];
       if (!s.sources.empty() &&
@@ -359,7 +404,7 @@ class Reference {
         for (const Field& f : fields) excluded = excluded || TermHits(e, f.text);
       }
       if (excluded) continue;
-      WatchHit hit{.watch = w, .terms = {}};
+      Hit hit{.watch = w, .terms = {}};
       for (std::size_t k = 0; k < s.keywords.size(); ++k) {
         for (const char* name : kNames) {
           bool any = false;
@@ -770,15 +815,20 @@ TEST(WatchMatcher, AgreesWithReferenceOnRandomWatches) {
   const WatchMatcher m = MustCompile(specs);
   const Reference reference(specs);
   std::size_t fired = 0, fired_with_query = 0;
+  WatchMatches matches;
   for (int i = 0; i < kPapers; ++i) {
     const Paper p = gen.MakeRandomPaper();
     const std::string source = gen.Uniform(0, 1) ? "hf" : "arxiv";
-    const std::vector<WatchHit> got = m.Match(p, source);
-    const std::vector<WatchHit> want = reference.Match(p, source);
+    // One WatchMatches for every paper, as a caller reusing it would: nothing may leak from
+    // one paper's hits into the next.
+    m.Match(p, source, &matches);
+    const std::vector<WatchHit>& got = matches.hits;
+    const std::vector<Reference::Hit> want = reference.Match(p, source);
     ASSERT_EQ(got.size(), want.size()) << "paper " << i << ": " << p.title;
     for (std::size_t k = 0; k < got.size(); ++k) {
       ASSERT_EQ(got[k].watch, want[k].watch) << "paper " << i;
-      ASSERT_EQ(got[k].terms, want[k].terms) << "paper " << i << " watch " << got[k].watch;
+      ASSERT_EQ(m.TermLabels(matches, got[k]), want[k].terms)
+          << "paper " << i << " watch " << got[k].watch;
     }
     fired += got.size();
     for (const WatchHit& h : got) {
@@ -806,7 +856,7 @@ TEST(WatchMatcher, ArbitraryBytesDoNotCrash) {
   for (int i = 0; i < 500; ++i) {
     Paper p = MakePaper(bytes(40), {bytes(80), "**" + bytes(10) + "**:" + bytes(10)},
                         {bytes(12), bytes(3)}, {bytes(5)});
-    for (const WatchHit& h : m.Match(p, bytes(2))) EXPECT_LT(h.watch, specs.size());
+    for (const WatchHit& h : m.Match(p, bytes(2)).hits) EXPECT_LT(h.watch, specs.size());
   }
 }
 
