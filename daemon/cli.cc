@@ -106,20 +106,22 @@ std::int64_t NowSeconds() {
       .count();
 }
 
+std::string ConfigPath(const Args& args) {
+  return args.Has("--config") ? args.Get("--config") : DefaultConfigPath();
+}
+
 // Loads the config named by --config (or the default), printing its diagnostics to stderr.
 std::shared_ptr<const Config> LoadOrReport(const Args& args) {
-  const std::string path = args.Has("--config") ? args.Get("--config") : DefaultConfigPath();
-  ConfigLoad load = LoadConfig(path);
+  ConfigLoad load = LoadConfig(ConfigPath(args));
   for (const ConfigDiagnostic& d : load.diagnostics) std::cerr << d.ToString() << "\n";
   return load.config;
 }
 
 int Check(const Args& args) {
-  const std::string path = args.Has("--config") ? args.Get("--config") : DefaultConfigPath();
-  ConfigLoad load = LoadConfig(path);
-  for (const ConfigDiagnostic& d : load.diagnostics) std::cerr << d.ToString() << "\n";
-  if (!load.config) return kExitConfig;
-  const std::vector<WatchSpec> specs = WatchSpecsFrom(*load.config);
+  const std::string path = ConfigPath(args);
+  const std::shared_ptr<const Config> config = LoadOrReport(args);
+  if (!config) return kExitConfig;
+  const std::vector<WatchSpec> specs = WatchSpecsFrom(*config);
   auto matcher = WatchMatcher::Compile(specs);
   if (!matcher) {
     std::cerr << path << ": " << matcher.error().message << "\n";
@@ -127,7 +129,7 @@ int Check(const Args& args) {
   }
   // Lint: watches that can never match, cancel themselves, or repeat another. Warnings only.
   std::vector<const WatchConfig*> enabled;
-  for (const WatchConfig& w : load.config->watches) {
+  for (const WatchConfig& w : config->watches) {
     if (w.enabled) enabled.push_back(&w);
   }
   for (const WatchLint& lint : LintWatches(specs)) {
@@ -140,8 +142,8 @@ int Check(const Args& args) {
                      .ToString()
               << "\n";
   }
-  std::cout << path << ": ok (" << load.config->sources.size() << " sources, "
-            << load.config->notifiers.size() << " notifiers, " << load.config->watches.size()
+  std::cout << path << ": ok (" << config->sources.size() << " sources, "
+            << config->notifiers.size() << " notifiers, " << config->watches.size()
             << " watches)\n";
   return kExitOk;
 }
@@ -339,18 +341,15 @@ int ShowStatus(const Args& args) {
       std::cout << "\n";
     }
   }
+  auto count = [&](const char* state) { return counts->count(state) ? counts->at(state) : 0; };
   out.EndArray().Key("outbox").BeginObject();
-  for (const char* state : {"pending", "sent", "dead"}) {
-    const int n = counts->count(state) ? counts->at(state) : 0;
-    out.Key(state).Int(n);
-  }
+  for (const char* state : {"pending", "sent", "dead"}) out.Key(state).Int(count(state));
   out.EndObject().EndObject();
   if (json) {
     std::cout << out.str() << "\n";
   } else {
-    std::cout << "outbox: " << (counts->count("pending") ? counts->at("pending") : 0)
-              << " pending, " << (counts->count("sent") ? counts->at("sent") : 0) << " sent, "
-              << (counts->count("dead") ? counts->at("dead") : 0) << " dead\n";
+    std::cout << "outbox: " << count("pending") << " pending, " << count("sent") << " sent, "
+              << count("dead") << " dead\n";
   }
   return kExitOk;
 }
@@ -528,7 +527,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "once") return Once(*args);
   if (cmd == "outbox") return Outbox(*args);
   if (cmd == "run") {
-    return RunService(args->Has("--config") ? args->Get("--config") : DefaultConfigPath());
+    return RunService(ConfigPath(*args));
   }
   if (cmd == "status") return ShowStatus(*args);
   if (cmd == "test-notify") return TestNotify(*args);

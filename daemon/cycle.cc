@@ -41,6 +41,7 @@ struct Fetched {
   Date date;
   std::string url;
   HttpResponse response;
+  std::string known_body_hash;  // of the body last parsed from this URL; "" when none
 };
 
 FirstRunMode ModeFor(const SourceConfig& source, bool first_run, bool newest) {
@@ -181,6 +182,7 @@ struct SourceJob {
   bool dated = false;                 // the URL has a {date} placeholder
   std::vector<Date> dates;            // oldest first, so diffs run in publication order
   std::vector<HttpRequest> requests;  // one per date
+  std::vector<std::string> known_body_hashes;  // per request: the body last parsed, or ""
   std::string failure;                // why this source failed; empty while it works
   std::int64_t retry_after = 0;       // seconds the server asked us to wait (429/503)
 };
@@ -223,6 +225,7 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
     if (!url) {
       job.failure = url.error().message;
       job.requests.clear();
+      job.known_body_hashes.clear();
       break;
     }
     HttpRequest request{.url = *url,
@@ -232,11 +235,14 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
                         .max_bytes = source.max_bytes,
                         .tls_verify = source.tls_verify,
                         .user_agent = UserAgent(cx.config)};
+    std::string known_body_hash;
     if (auto v = cx.store.GetValidators(source.name, *url); v && v->has_value()) {
       request.if_none_match = (*v)->etag;
       request.if_modified_since = (*v)->last_modified;
+      known_body_hash = (*v)->body_hash;
     }
     job.requests.push_back(std::move(request));
+    job.known_body_hashes.push_back(std::move(known_body_hash));
   }
   return job;
 }
@@ -250,8 +256,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   const SourceConfig& source = *job.source;
   StateStore& store = cx.store;
   const std::string body_hash = Hash128Hex(f.response.body);
-  auto validators = store.GetValidators(source.name, f.url);
-  if (validators && validators->has_value() && (*validators)->body_hash == body_hash) {
+  if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
     if (!cx.options.dry_run) {
       (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date), cx.options.now, true);
@@ -360,7 +365,10 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
         job.failure += " (Retry-After " + response.retry_after + "s)";
       }
     } else {
-      fetched.push_back(Fetched{.date = job.dates[i], .url = url, .response = std::move(response)});
+      fetched.push_back(Fetched{.date = job.dates[i],
+                                .url = url,
+                                .response = std::move(response),
+                                .known_body_hash = job.known_body_hashes[i]});
     }
   }
   std::map<std::string, PriorSighting> run_prior;
