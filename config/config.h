@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/notifier_config.h"
+
 namespace digestd {
 
 struct DaemonConfig {
@@ -39,14 +41,6 @@ struct SourceConfig {
   bool tls_verify = true;
   int alert_after_failures = 5;
   int alert_after_hours = 24;
-  bool enabled = true;
-};
-
-struct NotifierConfig {
-  std::string name;
-  std::string kind;                   // console | file (others: later)
-  std::string path;                   // file: absolute path of the JSON-lines file
-  int max_papers = 50;
   bool enabled = true;
 };
 

@@ -1,8 +1,11 @@
 #include "config/config_loader.h"
 
+#include <arpa/inet.h>
 #include <date/tz.h>
 #include <glob.h>
+#include <netinet/in.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -16,8 +19,10 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -31,11 +36,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// How a key's value is type-checked where nothing reads it yet (the keys of a notifier kind
+// that is documented but not built). Built kinds read their keys with their own checks.
+enum class KeyType {
+  kString,
+  kStrings,
+  kStringOrStrings,
+  kStringOrInt,
+  kInt,
+  kBool,
+  kDuration,
+  kPath,
+  kTable
+};
+
 // A key a table accepts. `file_form`: the key may instead be given as KEY_file (a secret
 // read from a file). Adding a key later is one line in these tables plus where it is read.
 struct KeySpec {
   std::string_view name;
   bool file_form = false;
+  KeyType type = KeyType::kString;
+  bool required = false;  // notifier kinds: reported as missing when neither KEY nor KEY_file
 };
 
 constexpr KeySpec kTopKeys[] = {{"include"},  {"daemon"}, {"source"},
@@ -59,22 +80,59 @@ constexpr KeySpec kSourceKeys[] = {{"name"},
                                    {"alert_after_failures"},
                                    {"alert_after_hours"},
                                    {"enabled"}};
-constexpr KeySpec kNotifierKeys[] = {{"name"},
-                                     {"kind"},
-                                     {"path"},
-                                     {"max_papers"},
-                                     {"enabled"},
-                                     {"url", true},
-                                     {"username", true},
-                                     {"password", true},
-                                     {"from", true},
-                                     {"to"},
-                                     {"max_in_flight"},
-                                     {"min_interval"},
-                                     {"retry_max_attempts"},
-                                     {"retry_max_age"}};
-// Notifier keys the built kinds (console, file) use; the rest belong to later kinds.
-constexpr std::string_view kBuiltNotifierKeys[] = {"name", "kind", "max_papers", "enabled"};
+
+// Notifier keys (CONFIG.md "Notifier kinds and their keys"): those every kind has, those of
+// the kinds that reach a process or the network, and each kind's own (kNotifierKinds below).
+constexpr KeySpec kNotifierCommonKeys[] = {{.name = "name"},
+                                           {.name = "kind"},
+                                           {.name = "enabled", .type = KeyType::kBool},
+                                           {.name = "max_papers", .type = KeyType::kInt},
+                                           {.name = "group"},
+                                           {.name = "max_in_flight", .type = KeyType::kInt},
+                                           {.name = "min_interval", .type = KeyType::kDuration},
+                                           {.name = "retry_max_attempts", .type = KeyType::kInt},
+                                           {.name = "retry_max_age", .type = KeyType::kDuration}};
+constexpr KeySpec kNotifierTemplateKeys[] = {{.name = "template_file", .type = KeyType::kPath}};
+constexpr KeySpec kNotifierTimeoutKeys[] = {{.name = "timeout", .type = KeyType::kDuration}};
+constexpr KeySpec kNotifierTlsKeys[] = {{.name = "tls_verify", .type = KeyType::kBool},
+                                        {.name = "ca_file", .type = KeyType::kPath}};
+constexpr KeySpec kFileKeys[] = {{.name = "path", .type = KeyType::kPath, .required = true}};
+constexpr KeySpec kWebhookKeys[] = {
+    {.name = "url", .file_form = true, .required = true},
+    {.name = "secret", .file_form = true, .type = KeyType::kStringOrStrings},
+    {.name = "headers", .type = KeyType::kTable},
+    {.name = "method"}};
+constexpr KeySpec kExecKeys[] = {{.name = "command", .type = KeyType::kStrings, .required = true},
+                                 {.name = "env", .type = KeyType::kStrings}};
+constexpr KeySpec kEmailKeys[] = {{.name = "url", .file_form = true, .required = true},
+                                  {.name = "from", .file_form = true, .required = true},
+                                  {.name = "to", .type = KeyType::kStrings, .required = true},
+                                  {.name = "cc", .type = KeyType::kStrings},
+                                  {.name = "bcc", .type = KeyType::kStrings},
+                                  {.name = "username", .file_form = true},
+                                  {.name = "password", .file_form = true},
+                                  {.name = "starttls"},
+                                  {.name = "subject_prefix"}};
+// slack, discord, teams, mattermost, googlechat: an incoming-webhook URL, a secret itself.
+constexpr KeySpec kChatUrlKeys[] = {{.name = "url", .file_form = true, .required = true}};
+constexpr KeySpec kTelegramKeys[] = {
+    {.name = "token", .file_form = true, .required = true},
+    {.name = "chat_id", .type = KeyType::kStringOrInt, .required = true},
+    {.name = "api_url"}};
+constexpr KeySpec kMatrixKeys[] = {{.name = "homeserver", .required = true},
+                                   {.name = "room_id", .required = true},
+                                   {.name = "access_token", .file_form = true, .required = true}};
+constexpr KeySpec kNtfyKeys[] = {{.name = "url", .file_form = true, .required = true},
+                                 {.name = "token", .file_form = true},
+                                 {.name = "priority", .type = KeyType::kStringOrInt}};
+
+// What a notifier kind reaches, which decides the transport keys it takes.
+enum class Reach {
+  kLocal,    // console, file: no timeout, no TLS
+  kProcess,  // exec: `timeout`
+  kNetwork,  // `timeout`, `tls_verify`, `ca_file`
+};
+
 constexpr KeySpec kWatchKeys[] = {{"name"},    {"query"},     {"keywords"},        {"authors"},
                                   {"exclude"}, {"min_votes"}, {"sources"},         {"events"},
                                   {"notify"},  {"delivery"},  {"digest_schedule"}, {"timezone"},
@@ -85,10 +143,14 @@ constexpr std::string_view kEvents[] = {"new", "updated", "threshold", "new_vers
 constexpr std::string_view kSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
 constexpr std::string_view kBuiltSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
 constexpr std::string_view kSourceKindsWithVotes[] = {"markdown", "hf-daily"};
-constexpr std::string_view kNotifierKinds[] = {"email",      "webhook",  "slack",   "discord",
-                                               "teams",      "telegram", "matrix",  "mattermost",
-                                               "googlechat", "ntfy",     "console", "file"};
-constexpr std::string_view kBuiltNotifierKinds[] = {"console", "file"};
+constexpr std::string_view kGroups[] = {"paper", "digest"};
+constexpr std::string_view kWebhookMethods[] = {"POST", "PUT"};
+
+// Whether `key` (as written in a table) is `spec`, or its KEY_file form.
+bool Names(const KeySpec& spec, std::string_view key) {
+  return key == spec.name || (spec.file_form && key.size() == spec.name.size() + 5 &&
+                              key.starts_with(spec.name) && key.ends_with("_file"));
+}
 
 constexpr std::size_t kMaxConfigBytes = 16 << 20;
 constexpr std::size_t kMaxSecretBytes = 1 << 20;
@@ -321,6 +383,81 @@ bool IsHeaderName(std::string_view s) {
   return true;
 }
 
+bool IsEnvName(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// The parts of a target URL the loader judges: its scheme and host, both lowercased.
+struct UrlTarget {
+  std::string scheme;
+  std::string host;  // without brackets for an IPv6 literal
+};
+
+// Splits "scheme://[user@]host[:port][/path...]"; nullopt when there is no "scheme://".
+std::optional<UrlTarget> SplitUrl(std::string_view url) {
+  const std::size_t colon = url.find("://");
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  UrlTarget out;
+  for (char c : url.substr(0, colon)) {
+    out.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::string_view authority = url.substr(colon + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view host;
+  if (authority.starts_with('[')) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return out;  // no host
+    host = authority.substr(1, close - 1);
+  } else {
+    host = authority.substr(0, authority.find(':'));
+  }
+  for (char c : host) out.host += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// localhost, 127.0.0.0/8 and ::1: where plain http:// and smtp:// stay on the machine.
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "localhost.") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// "" when `secret` is a Standard Webhooks secret: "whsec_" and the standard base64 of 24 to
+// 64 bytes (padding optional); else what is wrong, without showing any of it.
+std::string CheckWebhookSecret(std::string_view secret) {
+  constexpr std::string_view kPrefix = "whsec_";
+  if (!secret.starts_with(kPrefix)) return "must start with \"whsec_\"";
+  std::string_view b64 = secret.substr(kPrefix.size());
+  std::size_t padding = 0;
+  while (b64.ends_with('=')) {
+    b64.remove_suffix(1);
+    ++padding;
+  }
+  const bool alphabet = std::all_of(b64.begin(), b64.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+  });
+  if (!alphabet || padding > 2 || b64.size() % 4 == 1 ||
+      (padding > 0 && (b64.size() + padding) % 4 != 0)) {
+    return "is not \"whsec_\" followed by valid base64";
+  }
+  const std::size_t bytes = b64.size() / 4 * 3 + (b64.size() % 4 == 0 ? 0 : b64.size() % 4 - 1);
+  if (bytes < 24 || bytes > 64) {
+    return "decodes to " + std::to_string(bytes) +
+           " bytes; a Standard Webhooks secret has 24 to 64";
+  }
+  return "";
+}
+
 bool IsValidZone(const std::string& name) {
   if (name.empty()) return false;
   try {
@@ -350,6 +487,16 @@ Result<std::string> ReadFile(const fs::path& path, std::size_t limit) {
   std::fclose(f);
   if (failed) return Unexpected("read error");
   return data;
+}
+
+// Whether `path` can be opened for reading (and is not a directory).
+Status CheckReadable(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return Unexpected("is a directory");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Unexpected(std::string(std::strerror(errno)));
+  std::fclose(f);
+  return Ok();
 }
 
 std::string GlobEscape(const std::string& s) {
@@ -414,8 +561,7 @@ class Loader {
   void Warn(const Where& w, std::string message) { Report(w, std::move(message), true); }
 
   std::optional<toml::table> ParseToml(std::string_view text);
-  void CheckKeys(const toml::table& t, const KeySpec* begin, const KeySpec* end,
-                 std::string_view what);
+  void CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std::string_view what);
   std::optional<Str> ExpandEnv(std::string raw, std::string_view key, const Where& w);
   std::optional<Str> GetString(const toml::table& t, std::string_view key, bool file_form = false);
   std::optional<std::string> GetPath(const toml::table& t, std::string_view key);
@@ -423,12 +569,20 @@ class Loader {
                                      std::int64_t max);
   std::optional<bool> GetBool(const toml::table& t, std::string_view key);
   std::optional<std::vector<Str>> GetStrings(const toml::table& t, std::string_view key);
-  std::optional<std::chrono::milliseconds> GetDuration(const toml::table& t, std::string_view key);
+  // `allow_zero`: "0s" is accepted (a pace of none); otherwise the duration must be positive.
+  std::optional<std::chrono::milliseconds> GetDuration(const toml::table& t, std::string_view key,
+                                                       bool allow_zero = false);
   std::optional<std::uint64_t> GetSize(const toml::table& t, std::string_view key);
   std::optional<std::string> GetZone(const toml::table& t, std::string_view key);
   std::optional<std::string> GetSchedule(const toml::table& t, std::string_view key);
   std::optional<std::string> GetEnum(const toml::table& t, std::string_view key,
                                      const std::string_view* begin, const std::string_view* end);
+  // A table of HTTP headers: each value a string (${ENV} allowed) or, as NAME_file, a file
+  // holding it. Reports bad names, non-strings and line breaks in values.
+  std::optional<std::map<std::string, std::string>> GetHeaders(const toml::table& t,
+                                                               std::string_view key);
+  // Reports a value of `spec`'s type that is malformed; for keys nothing reads yet.
+  void TypeCheck(const toml::table& t, const KeySpec& spec);
   // Each element of an array of tables; reports non-arrays and non-table elements.
   std::vector<const toml::table*> Tables(const toml::table& root, std::string_view key);
 
@@ -439,6 +593,36 @@ class Loader {
   void ReadWatch(const toml::table& t);
   void ReadIncludes(const toml::table& root, std::vector<std::pair<fs::path, Where>>& files);
   void CrossCheck();
+
+  // One notifier kind of CONFIG.md: the keys it owns and how it reads them. The table of
+  // kinds (kNotifierKinds, after this class) is the only place a kind is named.
+  struct NotifierKind {
+    std::string_view name;
+    std::span<const KeySpec> keys;  // its own keys, beside the common ones
+    Reach reach = Reach::kNetwork;
+    Grouping group = Grouping::kDigest;  // default `group`
+    int max_in_flight = 4;               // default `max_in_flight`
+    bool templates = true;               // `template_file` applies
+    // Reads its own keys (present and required ones already checked) into typed settings,
+    // reporting every problem; null while the kind is not built (its keys are type-checked).
+    KindSettings (Loader::*read)(const toml::table& t, const std::string& label) = nullptr;
+  };
+  static const NotifierKind kNotifierKinds[];
+
+  const NotifierKind* FindNotifierKind(std::string_view name) const;
+  // The keys a notifier of `kind` takes; every notifier key when `kind` is null.
+  std::vector<KeySpec> NotifierKeys(const NotifierKind* kind) const;
+  void CheckNotifierKeys(const toml::table& t, const NotifierKind* kind);
+  void ReadNotifierCommon(const toml::table& t, const NotifierKind* kind, const std::string& label,
+                          NotifierConfig& n);
+  KindSettings ReadConsoleSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadFileSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadWebhookSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadExecSettings(const toml::table& t, const std::string& label);
+  // An http(s) target URL; plain http:// only to loopback. Never shows the value.
+  bool CheckTargetUrl(const Str& url, std::string_view key);
+  // `secret`: one "whsec_..." value or an array of them, or secret_file (one per line).
+  std::optional<std::vector<std::string>> GetWebhookSecrets(const toml::table& t);
 
   std::deque<FileCtx> files_;
   const FileCtx* file_ = nullptr;
@@ -476,20 +660,14 @@ std::optional<toml::table> Loader::ParseToml(std::string_view text) {
   return std::nullopt;
 }
 
-void Loader::CheckKeys(const toml::table& t, const KeySpec* begin, const KeySpec* end,
-                       std::string_view what) {
+void Loader::CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std::string_view what) {
   for (const auto& [key, node] : t) {
     const std::string_view k = key.str();
-    bool known = false;
-    for (const KeySpec* s = begin; s != end && !known; ++s) {
-      known = s->name == k ||
-              (s->file_form && k.size() == s->name.size() + 5 &&
-               k.substr(0, s->name.size()) == s->name && k.substr(s->name.size()) == "_file");
+    if (std::any_of(keys.begin(), keys.end(), [&](const KeySpec& s) { return Names(s, k); })) {
+      continue;
     }
-    if (known) continue;
     Error(At(key.source()), "unknown key " + Quote(k) + " in " + std::string(what) +
-                                Suggest(k, std::vector<KeySpec>(begin, end),
-                                        [](const KeySpec& s) { return s.name; }));
+                                Suggest(k, keys, [](const KeySpec& s) { return s.name; }));
   }
 }
 
@@ -638,7 +816,8 @@ std::optional<std::vector<Str>> Loader::GetStrings(const toml::table& t, std::st
 }
 
 std::optional<std::chrono::milliseconds> Loader::GetDuration(const toml::table& t,
-                                                             std::string_view key) {
+                                                             std::string_view key,
+                                                             bool allow_zero) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return std::nullopt;
   if (!n->is_string()) {
@@ -648,9 +827,10 @@ std::optional<std::chrono::milliseconds> Loader::GetDuration(const toml::table& 
   std::optional<Str> s = GetString(t, key);
   if (!s) return std::nullopt;
   std::optional<std::chrono::milliseconds> d = ParseDuration(s->value);
-  if (!d || d->count() <= 0) {
-    Error(s->where, Quote(key) + ": " + s->Shown() +
-                        " is not a positive duration (use ms, s, m, h, d: \"30s\", \"1h30m\")");
+  if (!d || (d->count() == 0 && !allow_zero)) {
+    Error(s->where, Quote(key) + ": " + s->Shown() + " is not a " +
+                        (allow_zero ? "" : "positive ") +
+                        "duration (use ms, s, m, h, d: \"30s\", \"1h30m\")");
     return std::nullopt;
   }
   return d;
@@ -720,6 +900,89 @@ std::optional<std::string> Loader::GetEnum(const toml::table& t, std::string_vie
   return s->value;
 }
 
+std::optional<std::map<std::string, std::string>> Loader::GetHeaders(const toml::table& t,
+                                                                     std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  const auto* h = n->as_table();
+  if (h == nullptr) {
+    Error(At(*n), Quote(key) + ": expected a table of strings, got " + TypeName(*n));
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> out;
+  bool ok = true;
+  for (const auto& [header_key, value] : *h) {
+    const std::string_view written = header_key.str();
+    const bool file_form = written.size() > 5 && written.ends_with("_file");
+    const std::string name(file_form ? written.substr(0, written.size() - 5) : written);
+    if (!IsHeaderName(name)) {
+      Error(At(header_key.source()),
+            Quote(key) + ": " + Quote(written) + " is not a valid header name");
+      ok = false;
+      continue;
+    }
+    if (!value.is_string()) {
+      Error(At(value), Quote(key) + ": " + Quote(written) + ": expected " +
+                           (file_form ? "a path string" : "a string") + ", got " + TypeName(value));
+      ok = false;
+      continue;
+    }
+    // NAME and NAME_file together are reported once, while reading NAME.
+    if (file_form && h->contains(name)) continue;
+    std::optional<Str> v = GetString(*h, name, /*file_form=*/true);
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    if (v->value.find_first_of("\r\n") != std::string::npos) {
+      Error(v->where, Quote(key) + ": the value of " + Quote(name) + " contains a line break");
+      ok = false;
+      continue;
+    }
+    out[name] = std::move(v->value);
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+void Loader::TypeCheck(const toml::table& t, const KeySpec& spec) {
+  const toml::node* n = t.get(spec.name);
+  switch (spec.type) {
+    case KeyType::kString:
+      GetString(t, spec.name, spec.file_form);
+      break;
+    case KeyType::kStrings:
+      GetStrings(t, spec.name);
+      break;
+    case KeyType::kStringOrStrings:
+      if (n != nullptr && n->is_array()) {
+        GetStrings(t, spec.name);
+      } else {
+        GetString(t, spec.name, spec.file_form);
+      }
+      break;
+    case KeyType::kStringOrInt:
+      if (n == nullptr || !n->is_integer()) GetString(t, spec.name, spec.file_form);
+      break;
+    case KeyType::kInt:
+      GetInt(t, spec.name, std::numeric_limits<std::int64_t>::min(),
+             std::numeric_limits<std::int64_t>::max());
+      break;
+    case KeyType::kBool:
+      GetBool(t, spec.name);
+      break;
+    case KeyType::kDuration:
+      GetDuration(t, spec.name);
+      break;
+    case KeyType::kPath:
+      GetPath(t, spec.name);
+      break;
+    case KeyType::kTable:
+      GetHeaders(t, spec.name);
+      break;
+  }
+}
+
 std::vector<const toml::table*> Loader::Tables(const toml::table& root, std::string_view key) {
   std::vector<const toml::table*> out;
   const toml::node* n = root.get(key);
@@ -741,7 +1004,7 @@ std::vector<const toml::table*> Loader::Tables(const toml::table& root, std::str
 }
 
 void Loader::ReadDaemon(const toml::table& t) {
-  CheckKeys(t, std::begin(kDaemonKeys), std::end(kDaemonKeys), "[daemon]");
+  CheckKeys(t, kDaemonKeys, "[daemon]");
   DaemonConfig& d = config_.daemon;
   if (auto v = GetPath(t, "state")) d.state_path = *v;
   if (auto v = GetZone(t, "timezone")) d.timezone = *v;
@@ -762,7 +1025,7 @@ void Loader::ReadDaemon(const toml::table& t) {
 }
 
 void Loader::ReadSource(const toml::table& t) {
-  CheckKeys(t, std::begin(kSourceKeys), std::end(kSourceKeys), "[[source]]");
+  CheckKeys(t, kSourceKeys, "[[source]]");
   SourceConfig s;
   SourceRefs refs;
   const Where table_at = At(t);
@@ -829,32 +1092,7 @@ void Loader::ReadSource(const toml::table& t) {
   }
   if (auto v = GetDuration(t, "timeout")) s.timeout = *v;
   if (auto v = GetSize(t, "max_bytes")) s.max_bytes = *v;
-  if (const toml::node* n = t.get("headers")) {
-    if (const auto* h = n->as_table()) {
-      for (const auto& [key, value] : *h) {
-        const std::string name(key.str());
-        if (!IsHeaderName(name)) {
-          Error(At(key.source()), "\"headers\": " + Quote(name) + " is not a valid header name");
-          continue;
-        }
-        const auto* str = value.as_string();
-        if (str == nullptr) {
-          Error(At(value),
-                "\"headers\": " + Quote(name) + ": expected a string, got " + TypeName(value));
-          continue;
-        }
-        std::optional<Str> expanded = ExpandEnv(str->get(), name, At(value));
-        if (!expanded) continue;
-        if (expanded->value.find_first_of("\r\n") != std::string::npos) {
-          Error(At(value), "\"headers\": the value of " + Quote(name) + " contains a line break");
-          continue;
-        }
-        s.headers[name] = std::move(expanded->value);
-      }
-    } else {
-      Error(At(*n), "\"headers\": expected a table of strings, got " + TypeName(*n));
-    }
-  }
+  if (auto v = GetHeaders(t, "headers")) s.headers = std::move(*v);
   if (auto v = GetBool(t, "tls_verify")) {
     s.tls_verify = *v;
     if (!*v) Warn(At(*t.get("tls_verify")), label + ": TLS certificates are not verified");
@@ -876,8 +1114,129 @@ void Loader::ReadSource(const toml::table& t) {
   source_refs_.push_back(refs);
 }
 
+const Loader::NotifierKind Loader::kNotifierKinds[] = {
+    {.name = "email", .keys = kEmailKeys},
+    {.name = "webhook",
+     .keys = kWebhookKeys,
+     .group = Grouping::kPaper,
+     .read = &Loader::ReadWebhookSettings},
+    {.name = "exec",
+     .keys = kExecKeys,
+     .reach = Reach::kProcess,
+     .group = Grouping::kPaper,
+     .read = &Loader::ReadExecSettings},
+    {.name = "slack", .keys = kChatUrlKeys},
+    {.name = "discord", .keys = kChatUrlKeys},
+    {.name = "teams", .keys = kChatUrlKeys},
+    {.name = "telegram", .keys = kTelegramKeys},
+    {.name = "matrix", .keys = kMatrixKeys},
+    {.name = "mattermost", .keys = kChatUrlKeys},
+    {.name = "googlechat", .keys = kChatUrlKeys},
+    {.name = "ntfy", .keys = kNtfyKeys},
+    // Local kinds: every line "in flight" at once goes out in one write (and, for a file, one
+    // fsync), so a high cap is a batch size, not a load on anyone.
+    {.name = "console",
+     .reach = Reach::kLocal,
+     .group = Grouping::kPaper,
+     .max_in_flight = 256,
+     .read = &Loader::ReadConsoleSettings},
+    {.name = "file",
+     .keys = kFileKeys,
+     .reach = Reach::kLocal,
+     .group = Grouping::kPaper,
+     .max_in_flight = 256,
+     .templates = false,
+     .read = &Loader::ReadFileSettings},
+};
+
+const Loader::NotifierKind* Loader::FindNotifierKind(std::string_view name) const {
+  for (const NotifierKind& kind : kNotifierKinds) {
+    if (kind.name == name) return &kind;
+  }
+  return nullptr;
+}
+
+std::vector<KeySpec> Loader::NotifierKeys(const NotifierKind* kind) const {
+  std::vector<KeySpec> keys(std::begin(kNotifierCommonKeys), std::end(kNotifierCommonKeys));
+  const auto add = [&](std::span<const KeySpec> more) {
+    for (const KeySpec& k : more) {
+      const bool seen = std::any_of(keys.begin(), keys.end(),
+                                    [&](const KeySpec& have) { return have.name == k.name; });
+      if (!seen) keys.push_back(k);
+    }
+  };
+  if (kind == nullptr || kind->templates) add(kNotifierTemplateKeys);
+  if (kind == nullptr || kind->reach != Reach::kLocal) add(kNotifierTimeoutKeys);
+  if (kind == nullptr || kind->reach == Reach::kNetwork) add(kNotifierTlsKeys);
+  if (kind != nullptr) {
+    add(kind->keys);
+  } else {
+    for (const NotifierKind& k : kNotifierKinds) add(k.keys);
+  }
+  return keys;
+}
+
+void Loader::CheckNotifierKeys(const toml::table& t, const NotifierKind* kind) {
+  const std::vector<KeySpec> own = NotifierKeys(kind);
+  const std::vector<KeySpec> every = NotifierKeys(nullptr);
+  for (const auto& [key, node] : t) {
+    const std::string_view k = key.str();
+    const auto named = [&](const KeySpec& s) { return Names(s, k); };
+    if (std::any_of(own.begin(), own.end(), named)) continue;
+    if (kind != nullptr && std::any_of(every.begin(), every.end(), named)) {
+      Error(At(key.source()), Quote(k) + " does not apply to notifier kind " + Quote(kind->name));
+      continue;
+    }
+    Error(At(key.source()), "unknown key " + Quote(k) + " in [[notifier]]" +
+                                Suggest(k, own, [](const KeySpec& s) { return s.name; }));
+  }
+}
+
+void Loader::ReadNotifierCommon(const toml::table& t, const NotifierKind* kind,
+                                const std::string& label, NotifierConfig& n) {
+  if (kind != nullptr) {
+    n.group = kind->group;
+    n.max_in_flight = kind->max_in_flight;
+  }
+  if (auto v = GetBool(t, "enabled")) n.enabled = *v;
+  if (auto v = GetInt(t, "max_papers", 1, 100000)) n.max_papers = static_cast<int>(*v);
+  if (auto v = GetEnum(t, "group", std::begin(kGroups), std::end(kGroups))) {
+    n.group = *v == "paper" ? Grouping::kPaper : Grouping::kDigest;
+  }
+  if (auto v = GetInt(t, "max_in_flight", 1, 1000)) n.max_in_flight = static_cast<int>(*v);
+  if (auto v = GetDuration(t, "min_interval", /*allow_zero=*/true)) n.min_interval = *v;
+  if (auto v = GetInt(t, "retry_max_attempts", 1, 1000)) {
+    n.retry_max_attempts = static_cast<int>(*v);
+  }
+  if (auto v = GetDuration(t, "retry_max_age")) {
+    n.retry_max_age = std::chrono::ceil<std::chrono::seconds>(*v);
+  }
+  // Keys that do not apply to this kind were reported by CheckNotifierKeys; not read here.
+  const Reach reach = kind != nullptr ? kind->reach : Reach::kNetwork;
+  if (reach != Reach::kLocal) {
+    if (auto v = GetDuration(t, "timeout")) n.timeout = *v;
+  }
+  if (reach == Reach::kNetwork) {
+    if (auto v = GetBool(t, "tls_verify")) {
+      n.tls_verify = *v;
+      if (!*v) Warn(At(*t.get("tls_verify")), label + ": TLS certificates are not verified");
+    }
+    if (auto v = GetPath(t, "ca_file")) {
+      n.ca_file = *v;
+      if (Status readable = CheckReadable(*v); !readable) {
+        Error(At(*t.get("ca_file")),
+              "\"ca_file\": cannot read " + Quote(*v) + ": " + readable.error().message);
+      }
+    }
+  }
+  if (kind == nullptr || kind->templates) {
+    if (const toml::node* v = t.get("template_file")) {
+      Error(At(*v), "\"template_file\" is not supported yet");
+    }
+  }
+}
+
 void Loader::ReadNotifier(const toml::table& t) {
-  CheckKeys(t, std::begin(kNotifierKeys), std::end(kNotifierKeys), "[[notifier]]");
   NotifierConfig n;
   NotifierRefs refs;
   refs.table = At(t);
@@ -890,60 +1249,195 @@ void Loader::ReadNotifier(const toml::table& t) {
   } else if (!t.contains("name")) {
     Error(refs.table, "[[notifier]] is missing required key \"name\"");
   }
-  bool built = false;
+  const NotifierKind* kind = nullptr;
   if (auto v = GetString(t, "kind")) {
     n.kind = v->value;
-    if (!Contains(kNotifierKinds, v->value)) {
-      Error(v->where,
-            "unknown notifier kind " + v->Shown() + " (expected " +
-                Join(std::begin(kNotifierKinds), std::end(kNotifierKinds)) + ")" +
-                SuggestValue(v->value, std::begin(kNotifierKinds), std::end(kNotifierKinds)));
-    } else if (!Contains(kBuiltNotifierKinds, v->value)) {
+    kind = FindNotifierKind(v->value);
+    if (kind == nullptr) {
+      std::vector<std::string_view> names;
+      for (const NotifierKind& k : kNotifierKinds) names.push_back(k.name);
+      const std::string_view* first = names.data();
+      Error(v->where, "unknown notifier kind " + v->Shown() + " (expected " +
+                          Join(first, first + names.size()) + ")" +
+                          SuggestValue(v->value, first, first + names.size()));
+    } else if (kind->read == nullptr) {
       Error(v->where, "notifier kind " + v->Shown() + " is not supported yet");
-    } else {
-      built = true;
     }
   } else if (!t.contains("kind")) {
     Error(refs.table, label + " is missing required key \"kind\"");
   }
-  if (built) {
-    // Keys of the kinds not built yet would be silently ignored by console and file.
-    for (const auto& [key, value] : t) {
-      const std::string_view k = key.str();
-      if (Contains(kBuiltNotifierKeys, k) || (k == "path" && n.kind == "file")) continue;
-      if (Contains(
-              std::vector<std::string_view>{"path", "url", "url_file", "username", "username_file",
-                                            "password", "password_file", "from", "from_file", "to",
-                                            "max_in_flight", "min_interval", "retry_max_attempts",
-                                            "retry_max_age"},
-              k)) {
-        Error(At(key.source()), Quote(k) + " does not apply to notifier kind " + Quote(n.kind));
+  CheckNotifierKeys(t, kind);
+  ReadNotifierCommon(t, kind, label, n);
+  if (kind != nullptr && kind->read != nullptr) {
+    for (const KeySpec& k : kind->keys) {
+      if (k.required && !t.contains(k.name) &&
+          !(k.file_form && t.contains(std::string(k.name) + "_file"))) {
+        Error(refs.table, label + " is missing required key " + Quote(k.name) + " (kind " +
+                              Quote(kind->name) + ")");
       }
     }
+    n.settings = (this->*kind->read)(t, label);
+  } else if (kind != nullptr) {
+    // Documented, not built: type-checked so `check` already catches mistakes in them.
+    for (const KeySpec& k : kind->keys) TypeCheck(t, k);
   }
-  if (auto v = GetPath(t, "path")) n.path = *v;
-  if (built && n.kind == "file" && !t.contains("path")) {
-    Error(refs.table, label + " is missing required key \"path\" (kind \"file\")");
-  }
-  if (auto v = GetInt(t, "max_papers", 1, 100000)) n.max_papers = static_cast<int>(*v);
-  if (auto v = GetBool(t, "enabled")) n.enabled = *v;
-  // Keys of kinds not built yet: type-checked so `check` already catches mistakes in them.
-  (void)GetString(t, "url", true);
-  (void)GetString(t, "username", true);
-  (void)GetString(t, "password", true);
-  (void)GetString(t, "from", true);
-  (void)GetStrings(t, "to");
-  (void)GetInt(t, "max_in_flight", 1, 1000);
-  (void)GetDuration(t, "min_interval");
-  (void)GetInt(t, "retry_max_attempts", 1, 1000);
-  (void)GetDuration(t, "retry_max_age");
   if (!refs.name.file) refs.name = refs.table;
   config_.notifiers.push_back(std::move(n));
   notifier_refs_.push_back(refs);
 }
 
+KindSettings Loader::ReadConsoleSettings(const toml::table&, const std::string&) {
+  return ConsoleSettings{};
+}
+
+KindSettings Loader::ReadFileSettings(const toml::table& t, const std::string&) {
+  FileSettings file;
+  if (auto v = GetPath(t, "path")) file.path = std::move(*v);
+  return file;
+}
+
+KindSettings Loader::ReadWebhookSettings(const toml::table& t, const std::string&) {
+  WebhookSettings webhook;
+  if (auto v = GetString(t, "url", /*file_form=*/true)) {
+    if (CheckTargetUrl(*v, "url")) webhook.url = std::move(v->value);
+  }
+  if (auto v = GetWebhookSecrets(t)) webhook.secrets = std::move(*v);
+  if (auto v = GetHeaders(t, "headers")) webhook.headers = std::move(*v);
+  if (auto v = GetEnum(t, "method", std::begin(kWebhookMethods), std::end(kWebhookMethods))) {
+    webhook.method = *v;
+  }
+  return webhook;
+}
+
+KindSettings Loader::ReadExecSettings(const toml::table& t, const std::string& label) {
+  ExecSettings exec;
+  if (auto v = GetStrings(t, "command")) {
+    if (v->empty()) {
+      Error(At(*t.get("command")),
+            "\"command\" must name the program and its arguments, like "
+            "[\"/usr/local/bin/post-papers\", \"--quiet\"]");
+    } else {
+      // A bare name is looked up in PATH when it runs; a relative path with a slash is
+      // anchored at this file's folder, like every other relative path.
+      Str& program = v->front();
+      if (program.value.find('/') != std::string::npos) {
+        if (fs::path(program.value).is_relative()) {
+          program.value = (file_->dir / program.value).lexically_normal().string();
+        }
+        std::error_code ec;
+        if (::access(program.value.c_str(), X_OK) != 0 || fs::is_directory(program.value, ec)) {
+          Warn(program.where,
+               label + ": command " + program.Shown() + " is not an executable file");
+        }
+      }
+      for (Str& s : *v) exec.command.push_back(std::move(s.value));
+    }
+  }
+  if (auto v = GetStrings(t, "env")) {
+    for (Str& s : *v) {
+      if (!IsEnvName(s.value)) {
+        Error(s.where, "\"env\": " + s.Shown() +
+                           " is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+        continue;
+      }
+      exec.env.push_back(std::move(s.value));
+    }
+  }
+  return exec;
+}
+
+bool Loader::CheckTargetUrl(const Str& url, std::string_view key) {
+  // The value may carry a token (in the path, the query or the user part): never shown.
+  const std::string_view u = url.value;
+  if (std::any_of(u.begin(), u.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+    Error(url.where, Quote(key) + ": the URL contains a space or a control character");
+    return false;
+  }
+  const std::optional<UrlTarget> target = SplitUrl(u);
+  if (!target || (target->scheme != "https" && target->scheme != "http")) {
+    Error(url.where, Quote(key) + ": must be an https:// URL (or http:// to a loopback host)");
+    return false;
+  }
+  if (target->host.empty()) {
+    Error(url.where, Quote(key) + ": the URL has no host");
+    return false;
+  }
+  if (target->scheme == "http" && !IsLoopbackHost(target->host)) {
+    Error(url.where, Quote(key) + ": plain http:// is refused except to loopback; use https://");
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::vector<std::string>> Loader::GetWebhookSecrets(const toml::table& t) {
+  const toml::node* n = t.get("secret");
+  std::vector<Str> values;
+  std::vector<std::string> which;  // how each value is named in a message (never its text)
+  if (n != nullptr && n->is_array()) {
+    if (const toml::node* nf = t.get("secret_file")) {
+      Error(At(*nf), "give either \"secret\" or \"secret_file\", not both");
+      return std::nullopt;
+    }
+    std::optional<std::vector<Str>> v = GetStrings(t, "secret");
+    if (!v) return std::nullopt;
+    if (v->empty()) {
+      Error(At(*n), "\"secret\" must hold at least one \"whsec_...\" secret");
+      return std::nullopt;
+    }
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      which.push_back((*v)[i].secret.empty() ? "entry " + std::to_string(i + 1) : (*v)[i].Shown());
+    }
+    values = std::move(*v);
+  } else {
+    if (n != nullptr && !n->is_string()) {
+      Error(At(*n),
+            "\"secret\": expected a \"whsec_...\" string or an array of them, got " + TypeName(*n));
+      return std::nullopt;
+    }
+    std::optional<Str> v = GetString(t, "secret", /*file_form=*/true);
+    if (!v) return std::nullopt;
+    if (v->secret == "secret_file") {
+      // Several secrets while rotating: one per line.
+      std::size_t line_number = 0;
+      std::size_t begin = 0;
+      while (begin <= v->value.size()) {
+        std::size_t end = v->value.find('\n', begin);
+        if (end == std::string::npos) end = v->value.size();
+        ++line_number;
+        std::string line = v->value.substr(begin, end - begin);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty()) {
+          values.push_back(Str{.value = std::move(line), .secret = v->secret, .where = v->where});
+          which.push_back("line " + std::to_string(line_number) + " of \"secret_file\"");
+        }
+        begin = end + 1;
+      }
+      if (values.empty()) {
+        Error(v->where, "\"secret\": \"secret_file\" holds no secret");
+        return std::nullopt;
+      }
+    } else {
+      which.push_back(v->secret.empty() ? "the value" : v->Shown());
+      values.push_back(std::move(*v));
+    }
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::string problem = CheckWebhookSecret(values[i].value); !problem.empty()) {
+      Error(values[i].where, "\"secret\": " + which[i] + " " + problem);
+      ok = false;
+      continue;
+    }
+    out.push_back(std::move(values[i].value));
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
 void Loader::ReadWatch(const toml::table& t) {
-  CheckKeys(t, std::begin(kWatchKeys), std::end(kWatchKeys), "[[watch]]");
+  CheckKeys(t, kWatchKeys, "[[watch]]");
   WatchConfig w;
   WatchRefs refs;
   const Where table_at = At(t);
@@ -1192,7 +1686,7 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
   std::optional<toml::table> root = ParseToml(text);
   std::vector<std::pair<fs::path, Where>> includes;
   if (root) {
-    CheckKeys(*root, std::begin(kTopKeys), std::end(kTopKeys), "the top level");
+    CheckKeys(*root, kTopKeys, "the top level");
     ReadIncludes(*root, includes);
     if (const toml::node* n = root->get("daemon")) {
       if (const auto* t = n->as_table()) {

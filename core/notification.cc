@@ -1,5 +1,8 @@
 #include "core/notification.h"
 
+#include <algorithm>
+#include <map>
+
 #include "core/hash.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
@@ -7,19 +10,23 @@
 namespace digestd {
 namespace {
 
-void WriteHeader(JsonWriter& json, const Notification& n) {
+void WriteHeader(JsonWriter& json, const Notification& n, const std::string& event,
+                 const std::vector<std::string>& watches) {
   json.Key("notification").String(n.id);
   json.Key("notifier").String(n.notifier);
   json.Key("kind").String(n.kind);
-  json.Key("event").String(n.event);
-  json.Key("watches").StringArray(n.watches);
+  json.Key("event").String(event);
+  json.Key("watches").StringArray(watches);
 }
 
-void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p) {
+// `own`: also the paper's own event and watches, when it has them (the outbox form).
+void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.BeginObject();
   WritePaperMembers(json, p.paper);
   json.Key("source").StringOrNull(p.source);
   json.Key("date").StringOrNull(p.date);
+  if (own && !p.event.empty()) json.Key("event").String(p.event);
+  if (own && !p.watches.empty()) json.Key("watches").StringArray(p.watches);
   json.EndObject();
 }
 
@@ -27,15 +34,65 @@ void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p) {
 
 std::string NotificationId(std::string_view dedupe_key) { return Hash128Hex(dedupe_key); }
 
+std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
+                                        const std::vector<std::string>& grouped) {
+  std::vector<Notification> out;
+  std::map<std::string, std::size_t> merged;  // notifier -> its index in `out`
+  for (Notification& n : notifications) {
+    const bool group = n.kind == "instant" && !n.papers.empty() &&
+                       std::find(grouped.begin(), grouped.end(), n.notifier) != grouped.end();
+    if (!group) {
+      out.push_back(std::move(n));
+      continue;
+    }
+    auto [it, fresh] = merged.emplace(n.notifier, out.size());
+    if (fresh) {
+      Notification m;
+      m.notifier = n.notifier;
+      m.kind = "instant";
+      m.event = n.event;
+      m.digest_url = n.digest_url;
+      m.dedupe_key = "digest";
+      m.dedupe_key.append(1, '\x1f').append(n.notifier).append(1, '\x1f');
+      m.dedupe_key.append(n.papers.front().source).append(1, '\x1f');
+      m.dedupe_key.append(n.papers.front().date);
+      out.push_back(std::move(m));
+    }
+    Notification& m = out[it->second];
+    if (m.event != n.event) m.event = "mixed";
+    for (const std::string& w : n.watches) {
+      if (std::find(m.watches.begin(), m.watches.end(), w) == m.watches.end()) {
+        m.watches.push_back(w);
+      }
+    }
+    m.dedupe_key.append(1, '\x1e').append(n.dedupe_key);
+    for (SourcedPaper& p : n.papers) {
+      p.event = n.event;
+      p.watches = n.watches;
+      m.papers.push_back(std::move(p));
+    }
+  }
+  for (const auto& [notifier, index] : merged) {
+    Notification& m = out[index];
+    std::sort(m.watches.begin(), m.watches.end());
+    // The dedupe key stays short: what identifies it is the hash of everything it merged.
+    const std::size_t head = m.dedupe_key.find('\x1e');
+    m.dedupe_key = m.dedupe_key.substr(0, head) + '\x1f' + Hash128Hex(m.dedupe_key);
+    m.id = NotificationId(m.dedupe_key);
+  }
+  return out;
+}
+
 std::vector<std::string> NotificationJsonLines(const Notification& n) {
   std::vector<std::string> lines;
   auto line = [&](const SourcedPaper* paper) {
     JsonWriter json;
     json.BeginObject();
-    WriteHeader(json, n);
+    WriteHeader(json, n, paper ? n.EventOf(*paper) : n.event,
+                paper ? n.WatchesOf(*paper) : n.watches);
     json.Key("paper");
     if (paper) {
-      WriteSourcedPaper(json, *paper);
+      WriteSourcedPaper(json, *paper, false);
     } else {
       json.Null();
       json.Key("source").StringOrNull(n.source);
@@ -52,13 +109,14 @@ std::vector<std::string> NotificationJsonLines(const Notification& n) {
 std::string NotificationToJson(const Notification& n) {
   JsonWriter json;
   json.BeginObject();
-  WriteHeader(json, n);
+  WriteHeader(json, n, n.event, n.watches);
   json.Key("dedupe_key").String(n.dedupe_key);
   json.Key("papers").BeginArray();
-  for (const SourcedPaper& p : n.papers) WriteSourcedPaper(json, p);
+  for (const SourcedPaper& p : n.papers) WriteSourcedPaper(json, p, true);
   json.EndArray();
   json.Key("source").StringOrNull(n.source);
   json.Key("message").StringOrNull(n.message);
+  json.Key("digest_url").StringOrNull(n.digest_url);
   json.EndObject();
   return json.Take();
 }

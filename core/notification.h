@@ -15,6 +15,10 @@ struct SourcedPaper {
   Paper paper;
   std::string source;
   std::string date;                   // "YYYY-MM-DD"; empty when the source has none
+  // In a message grouped by digest, this paper's own event and watches; empty: the
+  // notification's.
+  std::string event;
+  std::vector<std::string> watches;
 };
 
 struct Notification {
@@ -28,11 +32,24 @@ struct Notification {
   std::vector<SourcedPaper> papers;
   std::string source;                 // alerts: the source concerned
   std::string message;                // alerts: what happened
+  std::string digest_url;             // the fetched digest ("and N more" links here); may be ""
+
+  const std::string& EventOf(const SourcedPaper& p) const { return p.event.empty() ? event : p.event; }
+  const std::vector<std::string>& WatchesOf(const SourcedPaper& p) const {
+    return p.watches.empty() ? watches : p.watches;
+  }
 };
 
 // The stable id of a notification: 32 hex digits derived from its dedupe key, so a dry run
 // shows the id a real run would use (CONFIG.md "JSON shapes").
 std::string NotificationId(std::string_view dedupe_key);
+
+// Merges the instant notifications of one fetched digest for each notifier in `grouped`
+// into one notification per notifier (CONFIG.md `group = "digest"`): papers in order, each
+// once, with its own event and watches. Others pass through unchanged. The merged id derives
+// from the notifier, the source, the date and the merged dedupe keys.
+std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
+                                        const std::vector<std::string>& grouped);
 
 // One JSON line per paper in the CONFIG.md `once --json` shape (one line with "paper": null
 // for an alert). Lines carry no trailing newline.

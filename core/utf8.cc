@@ -1,5 +1,7 @@
 #include "core/utf8.h"
 
+#include <algorithm>
+
 #include <cstdint>
 
 namespace digestd {
@@ -82,6 +84,41 @@ std::string_view Trim(std::string_view text) {
   while (!text.empty() && IsAsciiSpace(text.front())) text.remove_prefix(1);
   while (!text.empty() && IsAsciiSpace(text.back())) text.remove_suffix(1);
   return text;
+}
+
+std::string TerminalSafe(std::string_view text, std::size_t max_bytes, bool keep_newlines) {
+  const std::string valid = ToValidUtf8(text);
+  std::string out;
+  out.reserve(std::min(valid.size(), max_bytes));
+  for (std::size_t i = 0; i < valid.size();) {
+    const auto lead = static_cast<unsigned char>(valid[i]);
+    const std::size_t len = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+    std::string_view ch(valid.data() + i, std::min(len, valid.size() - i));
+    i += ch.size();
+    if (out.size() + ch.size() > max_bytes) {
+      out += "...";
+      break;
+    }
+    bool unsafe = false;
+    if (len == 1) {
+      unsafe = (lead < 0x20 && !(keep_newlines && lead == '\n')) || lead == 0x7f;
+    } else if (len == 2) {
+      // U+0080..U+009F (C1 controls) are C2 80..C2 9F.
+      unsafe = lead == 0xc2 && static_cast<unsigned char>(ch[1]) < 0xa0;
+    } else if (len == 3 && lead == 0xe2 && static_cast<unsigned char>(ch[1]) == 0x80) {
+      const auto c = static_cast<unsigned char>(ch[2]);
+      unsafe = c >= 0xaa && c <= 0xae;  // U+202A..U+202E
+    } else if (len == 3 && lead == 0xe2 && static_cast<unsigned char>(ch[1]) == 0x81) {
+      const auto c = static_cast<unsigned char>(ch[2]);
+      unsafe = c >= 0xa6 && c <= 0xa9;  // U+2066..U+2069
+    }
+    if (unsafe) {
+      out += ' ';
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 }  // namespace digestd

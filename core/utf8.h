@@ -16,6 +16,13 @@ bool IsValidUtf8(std::string_view bytes);
 // `text` with runs of ASCII whitespace collapsed to one space and the ends trimmed.
 std::string CollapseWhitespace(std::string_view text);
 
+// `text` made safe to print on a terminal or in a log: valid UTF-8, with C0 and C1 control
+// characters (ESC, BEL, CSI U+009B, ...) and bidirectional overrides (U+202A-U+202E,
+// U+2066-U+2069) replaced by a space, except newlines when `keep_newlines`. Cut to at most
+// `max_bytes` on a character boundary, with "..." when cut.
+std::string TerminalSafe(std::string_view text, std::size_t max_bytes = std::string::npos,
+                         bool keep_newlines = false);
+
 // `text` without leading and trailing ASCII whitespace.
 std::string_view Trim(std::string_view text);
 

@@ -1,5 +1,6 @@
 #include "daemon/cli.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,11 +19,16 @@
 #include "core/dates.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
+#include "core/utf8.h"
 #include "daemon/cycle.h"
+#include "daemon/delivery.h"
+#include "daemon/live_transport.h"
+#include "daemon/state_lock.h"
 #include "daemon/logging.h"
 #include "daemon/service.h"
 #include "fetchers/digest_parser.h"
 #include "net/http_client.h"
+#include "notifiers/registry.h"
 #include "store/state_store.h"
 
 namespace digestd {
@@ -38,7 +44,9 @@ constexpr const char* kUsage = R"(usage:
   digestd once    [--config F] [--date YYYY-MM-DD] [--dry-run] [--json]
   digestd check   [--config F]
   digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]
-  digestd outbox  list|retry ID|drop ID [--config F]
+  digestd outbox  list [--state S] [--notifier N] [--json] [--config F]
+  digestd outbox  show ID | retry ID|--dead | drop ID|--dead [--notifier N] [--config F]
+  digestd test-notify NOTIFIER [--config F]
   digestd explain [--config F] [--date D] [--paper KEY] [--json]
   digestd status  [--config F] [--json]
   digestd --version | --help
@@ -63,7 +71,8 @@ struct Args {
 const std::map<std::string, bool>& KnownFlags() {  // flag -> takes a value
   static const std::map<std::string, bool> flags = {
       {"--config", true}, {"--date", true}, {"--dry-run", false}, {"--json", false},
-      {"--format", true}, {"--paper", true}, {"--state", true}};
+      {"--format", true}, {"--paper", true}, {"--state", true}, {"--notifier", true},
+      {"--dead", false}};
   return flags;
 }
 
@@ -127,6 +136,16 @@ int Check(const Args& args) {
     std::cerr << path << ": " << matcher.error().message << "\n";
     return kExitConfig;
   }
+  // Each notifier's channel is made as delivery will make it: what its kind refuses (a
+  // reserved header, say) fails here, not at the first match.
+  bool channels_ok = true;
+  for (const NotifierConfig& n : config->notifiers) {
+    if (auto channel = MakeChannel(n); !channel) {
+      std::cerr << path << ": notifier \"" << n.name << "\": " << channel.error().message << "\n";
+      channels_ok = false;
+    }
+  }
+  if (!channels_ok) return kExitConfig;
   // Lint: watches that can never match, cancel themselves, or repeat another. Warnings only.
   std::vector<const WatchConfig*> enabled;
   for (const WatchConfig& w : config->watches) {
@@ -223,17 +242,32 @@ int Once(const Args& args) {
   }
   HttpBatch http;
   CycleOutput output{
-      .json_line = [](const std::string& line) { std::cout << line << "\n" << std::flush; },
-      .console = [json = options.json](const std::string& text) {
-        (json ? std::cerr : std::cout) << text << std::flush;
-      }};
+      .json_line = [](const std::string& line) { std::cout << line << "\n" << std::flush; }};
   const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
+  DeliveryReport delivered;
+  if (!options.dry_run) {
+    // The cycle only wrote the outbox; the engine sends what is due (new rows, retries whose
+    // time has come), as `run` does.
+    LiveTransport transport(
+        [json = options.json](const std::string& text) {
+          (json ? std::cerr : std::cout) << text << std::flush;
+        },
+        UserAgent(*config));
+    DeliveryOptions delivery;
+    if (options.json) {
+      delivery.on_delivered = [](const Notification& n) {
+        for (const std::string& line : NotificationJsonLines(n)) std::cout << line << "\n";
+        std::cout << std::flush;
+      };
+    }
+    delivered = DeliveryEngine(*config, **store, transport, std::move(delivery)).Run();
+  }
   spdlog::info("cycle done: {} sources ok, {} failed; {} papers; {} notifications planned; "
-               "{} delivered, {} delivery failures{}",
+               "{} delivered, {} to retry, {} dead{}",
                report.sources_ok, report.sources_failed, report.papers_seen,
-               report.notifications_planned, report.deliveries_ok, report.deliveries_failed,
+               report.notifications_planned, delivered.sent, delivered.retried, delivered.dead,
                options.dry_run ? " (dry run: nothing committed)" : "");
-  return report.failed() ? kExitFailure : kExitOk;
+  return report.failed() || delivered.failed() ? kExitFailure : kExitOk;
 }
 
 std::string FormatTime(std::optional<std::int64_t> t) {
@@ -246,50 +280,179 @@ std::string FormatTime(std::optional<std::int64_t> t) {
   return buf;
 }
 
+// The paper titles of an outbox row, for listings ("" for an alert).
+std::string Titles(const OutboxRow& row, std::size_t max_chars) {
+  auto n = ParseNotificationJson(row.message);
+  if (!n) return "";
+  if (n->papers.empty()) return TerminalSafe(n->source + ": " + n->message, max_chars);
+  std::string titles;
+  for (const SourcedPaper& p : n->papers) {
+    if (!titles.empty()) titles += " | ";
+    titles += p.paper.title;
+  }
+  return TerminalSafe(titles, max_chars);
+}
+
+void WriteRowJson(JsonWriter& out, const OutboxRow& r) {
+  out.BeginObject().Key("id").String(r.id).Key("notifier").String(r.notifier);
+  out.Key("kind").String(r.kind).Key("event").String(r.event).Key("state").String(r.state);
+  out.Key("attempts").Int(r.attempts).Key("parts_sent").Int(r.parts_sent);
+  out.Key("created").String(FormatTime(r.created_at));
+  out.Key("next_attempt").StringOrNull(r.state == "pending" ? FormatTime(r.next_attempt_at) : "");
+  out.Key("sent").StringOrNull(r.sent_at ? FormatTime(r.sent_at) : "");
+  out.Key("remote_id").StringOrNull(r.remote_id).Key("last_error").StringOrNull(r.last_error);
+  out.Key("titles").BeginArray();
+  if (auto n = ParseNotificationJson(r.message)) {
+    for (const SourcedPaper& p : n->papers) out.String(p.paper.title);
+  }
+  out.EndArray().EndObject();
+}
+
+// Tells a running `digestd run` on this state to look at the outbox again (SIGUSR1).
+void WakeDaemon(const std::string& state_path) {
+  if (const std::optional<pid_t> pid = StateLock::Holder(state_path)) {
+    if (::kill(*pid, SIGUSR1) == 0) {
+      std::cerr << "digestd outbox: woke the running digestd (pid " << *pid << ")\n";
+    }
+  }
+}
+
+// The one row whose id starts with `prefix`, or an error naming what went wrong.
+Result<OutboxRow> UniqueRow(StateStore& store, const std::string& prefix) {
+  if (prefix.empty()) return Unexpected("give an outbox id (or a unique prefix of one)");
+  auto rows = store.FindOutbox(prefix);
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return Unexpected("no outbox row '" + prefix + "'");
+  if (rows->size() > 1) {
+    return Unexpected("'" + prefix + "' is ambiguous (" + (*rows)[0].id + ", " + (*rows)[1].id +
+                      ", ...): give more of the id");
+  }
+  return rows->front();
+}
+
+constexpr const char* kOutboxUsage =
+    "digestd outbox: list [--state S] [--notifier N] [--json] | show ID | retry ID|--dead | "
+    "drop ID|--dead [--notifier N]\n";
+
 int Outbox(const Args& args) {
   if (args.positional.empty()) {
-    std::cerr << "digestd outbox: list, retry ID or drop ID\n";
+    std::cerr << kOutboxUsage;
     return kExitUsage;
   }
   const std::string& verb = args.positional[0];
+  const bool read_only = verb == "list" || verb == "show";
+  if (!read_only && verb != "retry" && verb != "drop") {
+    std::cerr << kOutboxUsage;
+    return kExitUsage;
+  }
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
   SetUpLogging(config->daemon.log_level);
-  auto store = StateStore::Open(config->daemon.state_path, verb == "list");
+  auto store = StateStore::Open(config->daemon.state_path, read_only);
   if (!store) {
     std::cerr << "digestd outbox: " << store.error().message << "\n";
     return kExitFailure;
   }
+  const std::string notifier = args.Get("--notifier");
   if (verb == "list") {
-    auto rows = (*store)->ListOutbox("", 1000);
+    auto rows = (*store)->ListOutbox(args.Get("--state"), notifier, 1000);
     if (!rows) {
       std::cerr << "digestd outbox: " << rows.error().message << "\n";
       return kExitFailure;
     }
     for (const OutboxRow& r : *rows) {
-      std::cout << r.id << "  " << r.state << "  " << r.notifier << "  " << r.kind << "/"
-                << r.event << "  attempts=" << r.attempts
-                << "  next=" << FormatTime(r.next_attempt_at) << "  sent=" << FormatTime(r.sent_at)
-                << (r.last_error.empty() ? "" : "  error=" + r.last_error) << "\n";
+      if (args.Has("--json")) {
+        JsonWriter out;
+        WriteRowJson(out, r);
+        std::cout << out.str() << "\n";
+        continue;
+      }
+      std::cout << r.id.substr(0, 12) << "  " << FormatTime(r.created_at) << "  " << r.notifier
+                << "  " << r.state << "  attempts=" << r.attempts;
+      if (r.state == "pending") std::cout << "  next=" << FormatTime(r.next_attempt_at);
+      std::cout << "  " << Titles(r, 100);
+      if (!r.last_error.empty()) std::cout << "  error: " << TerminalSafe(r.last_error, 200);
+      std::cout << "\n";
     }
     return kExitOk;
   }
-  if ((verb == "retry" || verb == "drop") && args.positional.size() == 2) {
-    const std::string& id = args.positional[1];
-    auto changed = verb == "retry" ? (*store)->RetryNow(id, NowSeconds()) : (*store)->Drop(id);
-    if (!changed) {
-      std::cerr << "digestd outbox: " << changed.error().message << "\n";
+  if (verb == "show") {
+    if (args.positional.size() != 2) {
+      std::cerr << kOutboxUsage;
+      return kExitUsage;
+    }
+    auto row = UniqueRow(**store, args.positional[1]);
+    if (!row) {
+      std::cerr << "digestd outbox: " << row.error().message << "\n";
       return kExitFailure;
     }
-    if (!*changed) {
-      std::cerr << "digestd outbox: no outbox row '" << id << "'\n";
-      return kExitFailure;
+    JsonWriter out;
+    WriteRowJson(out, *row);
+    std::cout << out.str() << "\n";
+    // The parts as the channel renders them now (a webhook's timestamp and signature are
+    // those of this moment; everything else is what an attempt sends).
+    const NotifierConfig* n = config->FindNotifier(row->notifier);
+    auto notification = ParseNotificationJson(row->message);
+    if (!n || !notification) {
+      std::cout << "(no configured notifier '" << row->notifier << "' to render it)\n";
+      return kExitOk;
     }
-    std::cout << (verb == "retry" ? "due now: " : "dropped: ") << id << "\n";
+    auto channel = MakeChannel(*n);
+    if (!channel) {
+      std::cout << "(" << channel.error().message << ")\n";
+      return kExitOk;
+    }
+    auto parts = (*channel)->Render(*notification, {.id = row->id, .now = NowSeconds()});
+    if (!parts) {
+      std::cout << "(cannot render: " << parts.error().message << ")\n";
+      return kExitOk;
+    }
+    for (std::size_t i = 0; i < parts->size(); ++i) {
+      const Payload& p = (*parts)[i];
+      std::cout << "--- part " << i << " (" << p.part_id << ")"
+                << (int(i) < row->parts_sent ? ", accepted" : "") << "\n";
+      std::cout << TerminalSafe(p.body, 1 << 20, true) << "\n";
+    }
     return kExitOk;
   }
-  std::cerr << "digestd outbox: list, retry ID or drop ID\n";
-  return kExitUsage;
+  // retry | drop
+  const bool retry = verb == "retry";
+  if (args.Has("--dead")) {
+    if (args.positional.size() != 1) {
+      std::cerr << kOutboxUsage;
+      return kExitUsage;
+    }
+    auto count = retry ? (*store)->RetryDead(notifier, NowSeconds()) : (*store)->DropDead(notifier);
+    if (!count) {
+      std::cerr << "digestd outbox: " << count.error().message << "\n";
+      return kExitFailure;
+    }
+    std::cout << (retry ? "due now: " : "dropped: ") << *count << " dead rows\n";
+    if (retry && *count > 0) WakeDaemon(config->daemon.state_path);
+    return kExitOk;
+  }
+  if (args.positional.size() != 2) {
+    std::cerr << kOutboxUsage;
+    return kExitUsage;
+  }
+  auto row = UniqueRow(**store, args.positional[1]);
+  if (!row) {
+    std::cerr << "digestd outbox: " << row.error().message << "\n";
+    return kExitFailure;
+  }
+  auto changed = retry ? (*store)->RetryNow(row->id, NowSeconds()) : (*store)->Drop(row->id);
+  if (!changed) {
+    std::cerr << "digestd outbox: " << changed.error().message << "\n";
+    return kExitFailure;
+  }
+  if (!*changed) {
+    std::cerr << "digestd outbox: row " << row->id << " is " << row->state
+              << (retry ? "; only pending and dead rows can be retried" : "") << "\n";
+    return kExitFailure;
+  }
+  std::cout << (retry ? "due now: " : "dropped: ") << row->id << "\n";
+  if (retry) WakeDaemon(config->daemon.state_path);
+  return kExitOk;
 }
 
 int ShowStatus(const Args& args) {
@@ -341,15 +504,42 @@ int ShowStatus(const Args& args) {
       std::cout << "\n";
     }
   }
+  out.EndArray().Key("notifiers").BeginArray();
+  for (const NotifierConfig& n : config->notifiers) {
+    auto health = (*store)->GetNotifierHealth(n.name);
+    if (!health) {
+      std::cerr << "digestd status: " << health.error().message << "\n";
+      return kExitFailure;
+    }
+    // Disabled by its target for the configuration it still has (a changed one sends again).
+    const bool disabled = !health->disabled_fingerprint.empty() &&
+                          health->disabled_fingerprint == NotifierFingerprint(n);
+    out.BeginObject().Key("name").String(n.name).Key("kind").String(n.kind);
+    out.Key("enabled").Bool(n.enabled).Key("disabled_by_target").Bool(disabled);
+    out.Key("disabled_reason").StringOrNull(disabled ? health->disabled_reason : "");
+    out.Key("failing_since")
+        .StringOrNull(health->failing_since ? FormatTime(health->failing_since) : "");
+    out.EndObject();
+    if (!json && (disabled || health->failing_since || !n.enabled)) {
+      std::cout << "notifier " << n.name << ": "
+                << (!n.enabled ? "disabled in the config"
+                    : disabled ? "disabled by its target (" +
+                                     TerminalSafe(health->disabled_reason, 300) +
+                                     "); change its configuration to send again"
+                               : "notifications going dead since " +
+                                     FormatTime(health->failing_since))
+                << "\n";
+    }
+  }
   auto count = [&](const char* state) { return counts->count(state) ? counts->at(state) : 0; };
   out.EndArray().Key("outbox").BeginObject();
-  for (const char* state : {"pending", "sent", "dead"}) out.Key(state).Int(count(state));
+  for (const char* state : {"pending", "sending", "sent", "dead"}) out.Key(state).Int(count(state));
   out.EndObject().EndObject();
   if (json) {
     std::cout << out.str() << "\n";
   } else {
-    std::cout << "outbox: " << count("pending") << " pending, " << count("sent") << " sent, "
-              << count("dead") << " dead\n";
+    std::cout << "outbox: " << count("pending") << " pending, " << count("sending")
+              << " sending, " << count("sent") << " sent, " << count("dead") << " dead\n";
   }
   return kExitOk;
 }
@@ -369,25 +559,53 @@ int TestNotify(const Args& args) {
     std::cerr << "digestd test-notify: no notifier named '" << args.positional[0] << "'\n";
     return kExitUsage;
   }
+  // A sample no real paper can be mistaken for: its key is not an arXiv id, a DOI or a URL,
+  // and its id is new at every call.
+  const std::int64_t now = NowSeconds();
   Notification n;
   n.notifier = notifier->name;
   n.event = "new";
   n.watches = {"test-notify"};
-  n.dedupe_key = "test-notify\x1f" + notifier->name + "\x1f" + std::to_string(NowSeconds());
+  n.dedupe_key = "test-notify\x1f" + notifier->name + "\x1f" + std::to_string(now) + "\x1f" +
+                 std::to_string(::getpid());
   n.id = NotificationId(n.dedupe_key);
   Paper p;
-  p.key = "arxiv:2401.15024";
-  p.title = "digestd test notification";
-  p.url = "https://arxiv.org/abs/2401.15024";
+  p.key = "test-notify:sample";
+  p.title = "digestd test notification (a sample, not a paper)";
+  p.url = "https://example.org/digestd-test-notify";
   p.authors = {"digestd"};
   p.summary = {"If you can read this, notifier '" + notifier->name + "' works."};
   n.papers.push_back({.paper = p, .source = "test-notify"});
-  auto sent = SendNow(*notifier, n, [](const std::string& text) { std::cout << text; });
-  if (!sent) {
-    std::cerr << "digestd test-notify: " << sent.error().message << "\n";
+  LiveTransport transport([](const std::string& text) { std::cout << text << std::flush; },
+                          UserAgent(*config));
+  auto outcomes = SendDirect(*notifier, n, transport, now);
+  if (!outcomes) {
+    std::cerr << "digestd test-notify: " << outcomes.error().message << "\n";
     return kExitFailure;
   }
-  std::cerr << "digestd test-notify: sent " << n.id << " to " << notifier->name << "\n";
+  bool delivered = !outcomes->empty();
+  for (const auto& [part, outcome] : *outcomes) {
+    switch (outcome.kind) {
+      case Outcome::Kind::kDelivered:
+        std::cerr << "digestd test-notify: " << part << ": delivered to " << notifier->name
+                  << (outcome.remote_id.empty() ? "" : " (remote id " + outcome.remote_id + ")")
+                  << "\n";
+        break;
+      case Outcome::Kind::kRetry:
+        delivered = false;
+        std::cerr << "digestd test-notify: " << part << ": failed, a real notification would be "
+                  << "retried: " << TerminalSafe(outcome.reason, 2000) << "\n";
+        break;
+      case Outcome::Kind::kPermanent:
+      case Outcome::Kind::kDisable:
+        delivered = false;
+        std::cerr << "digestd test-notify: " << part << ": refused"
+                  << (outcome.kind == Outcome::Kind::kDisable ? " (the target is gone)" : "")
+                  << ": " << TerminalSafe(outcome.reason, 2000) << "\n";
+        break;
+    }
+  }
+  if (!delivered) return kExitFailure;
   return kExitOk;
 }
 

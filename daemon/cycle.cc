@@ -1,8 +1,5 @@
 #include "daemon/cycle.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -20,20 +17,10 @@
 #include "core/utf8.h"
 #include "fetchers/digest_parser.h"
 #include "net/http_batch.h"
-#include "notifiers/local_channels.h"
 
 namespace digestd {
 namespace {
 
-constexpr int kDeliveryBatch = 200;
-constexpr int kMaxAttempts = 12;
-constexpr std::int64_t kMaxAgeSeconds = 24 * 3600;
-
-std::string UserAgent(const Config& config) {
-  std::string ua = "digestd/" DIGESTD_VERSION;
-  if (!config.daemon.contact.empty()) ua += " (+" + config.daemon.contact + ")";
-  return ua;
-}
 
 // One fetched date of one source, kept until the source's dates are all fetched so that a
 // first run knows which date is the newest.
@@ -52,36 +39,6 @@ FirstRunMode ModeFor(const SourceConfig& source, bool first_run, bool newest) {
     case FirstRun::kLatest: return newest ? FirstRunMode::kLatest : FirstRunMode::kBaseline;
   }
   return FirstRunMode::kBaseline;
-}
-
-// Appends `bytes` to `path` durably: a notification written here counts as delivered.
-Status AppendDurably(const std::string& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) return Unexpected(path + ": " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return Unexpected(path + ": write failed: " + why);
-    }
-    done += std::size_t(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  const std::string why = synced ? "" : std::strerror(errno);
-  ::close(fd);
-  if (!synced) return Unexpected(path + ": fsync failed: " + why);
-  return Ok();
-}
-
-// Exponential backoff with full jitter (DESIGN.md §8), the jitter drawn from the row id so
-// that it is deterministic for a given row and attempt.
-std::int64_t RetryDelaySeconds(const std::string& id, int attempts) {
-  const std::int64_t cap = std::min<std::int64_t>(6 * 3600, 30LL << std::min(attempts, 12));
-  const std::uint64_t h = Fnv1a64(id + std::to_string(attempts));
-  return 1 + std::int64_t(h % std::uint64_t(cap));
 }
 
 // A feed item whose GUID changes on every fetch would look new each time. An item whose key
@@ -162,6 +119,12 @@ std::vector<WatchSpec> WatchSpecsFrom(const Config& config) {
   return specs;
 }
 
+std::string UserAgent(const Config& config) {
+  std::string ua = "digestd/" DIGESTD_VERSION;
+  if (!config.daemon.contact.empty()) ua += " (+" + config.daemon.contact + ")";
+  return ua;
+}
+
 Date TodayIn(const std::string& timezone, std::int64_t now) {
   const auto instant = std::chrono::sys_seconds{std::chrono::seconds{now}};
   try {
@@ -195,6 +158,7 @@ struct CycleContext {
   const CycleOptions& options;
   const CycleOutput& output;
   std::set<std::string> enabled_notifiers;
+  std::vector<std::string> digest_grouped;  // notifiers with group = "digest"
   CycleReport report;
 };
 
@@ -309,6 +273,13 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
                         .first_run = ModeFor(source, !job.state.first_run_at.has_value(), newest),
                         .latest_n = source.first_run_latest};
   Plan plan = PlanDigest(input);
+  // "and N more" links to the digest, unless its URL carries a secret or is a local file.
+  const bool linkable = (f.url.rfind("https://", 0) == 0 || f.url.rfind("http://", 0) == 0) &&
+                        RedactUrl(f.url) == f.url;
+  for (Notification& n : plan.notifications) {
+    if (linkable) n.digest_url = f.url;
+  }
+  plan.notifications = GroupByDigest(std::move(plan.notifications), cx.digest_grouped);
   cx.report.papers_seen += int(papers.size());
   cx.report.notifications_planned += int(plan.notifications.size());
   spdlog::info("source {}: {} ({} papers, {} notifications)", source.name, digest.date,
@@ -419,6 +390,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
                   .output = output};
   for (const NotifierConfig& n : config.notifiers) {
     if (n.enabled) cx.enabled_notifiers.insert(n.name);
+    if (n.group == Grouping::kDigest) cx.digest_grouped.push_back(n.name);
   }
   std::vector<SourceJob> jobs;
   for (const SourceConfig& source : config.sources) {
@@ -442,92 +414,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
     FinishJob(cx, job, std::move(mine));
   }
 
-  if (!options.dry_run) DeliverDue(config, store, options, output, cx.report);
   return cx.report;
-}
-
-Status SendNow(const NotifierConfig& notifier, const Notification& notification,
-               const std::function<void(const std::string&)>& console) {
-  if (notifier.kind == "console") {
-    console(RenderConsole(notification, notifier.max_papers));
-    return Ok();
-  }
-  if (notifier.kind == "file") return AppendDurably(notifier.path, RenderJsonLines(notification));
-  return Unexpected("notifier kind '" + notifier.kind + "' is not supported yet");
-}
-
-void DeliverDue(const Config& config, StateStore& store, const CycleOptions& options,
-                const CycleOutput& output, CycleReport& report) {
-  // Batches: the results of a batch are committed together (a crash re-sends at most one
-  // batch, with the same ids), and a file notifier gets one write and one fsync per batch.
-  for (;;) {
-    auto rows = store.DueOutbox(options.now, kDeliveryBatch);
-    if (!rows) {
-      spdlog::error("outbox: {}", rows.error().message);
-      ++report.deliveries_failed;
-      return;
-    }
-    if (rows->empty()) return;
-    std::vector<Result<Notification>> decoded;
-    std::vector<Status> outcome(rows->size());
-    std::map<std::string, std::pair<std::string, std::vector<std::size_t>>> files;
-    for (std::size_t i = 0; i < rows->size(); ++i) {
-      const OutboxRow& row = (*rows)[i];
-      decoded.push_back(ParseNotificationJson(row.message));
-      const NotifierConfig* notifier = config.FindNotifier(row.notifier);
-      if (!decoded.back()) {
-        outcome[i] = Unexpected(decoded.back().error());
-      } else if (!notifier || !notifier->enabled) {
-        outcome[i] = Unexpected("notifier '" + row.notifier + "' is not configured or disabled");
-      } else if (notifier->kind == "file") {
-        auto& [text, indexes] = files[notifier->path];
-        text += RenderJsonLines(*decoded.back());
-        indexes.push_back(i);
-      } else {
-        outcome[i] = SendNow(*notifier, *decoded.back(), output.console);
-      }
-    }
-    for (const auto& [path, batch] : files) {
-      const Status written = AppendDurably(path, batch.first);
-      for (std::size_t i : batch.second) outcome[i] = written;
-    }
-    const Status recorded = store.InTransaction([&]() -> Status {
-      for (std::size_t i = 0; i < rows->size(); ++i) {
-        const OutboxRow& row = (*rows)[i];
-        if (outcome[i]) {
-          if (auto st = store.MarkSent(row.id, options.now, ""); !st) return st;
-          continue;
-        }
-        const int attempts = row.attempts + 1;
-        std::optional<std::int64_t> next;
-        if (attempts < kMaxAttempts && options.now - row.created_at < kMaxAgeSeconds) {
-          next = options.now + RetryDelaySeconds(row.id, attempts);
-        }
-        spdlog::error("notifier {}: notification {}: {}{}", row.notifier, row.id,
-                      outcome[i].error().message, next ? "; will retry" : "; giving up (dead)");
-        if (auto st = store.MarkAttemptFailed(row.id, outcome[i].error().message, next); !st) {
-          return st;
-        }
-      }
-      return Ok();
-    });
-    if (!recorded) {
-      spdlog::error("outbox: {}", recorded.error().message);
-      ++report.deliveries_failed;
-      return;
-    }
-    for (std::size_t i = 0; i < rows->size(); ++i) {
-      if (!outcome[i]) {
-        ++report.deliveries_failed;
-        continue;
-      }
-      ++report.deliveries_ok;
-      if (options.json) {
-        for (const std::string& line : NotificationJsonLines(*decoded[i])) output.json_line(line);
-      }
-    }
-    if (int(rows->size()) < kDeliveryBatch) return;
-  }
 }
 
 }  // namespace digestd

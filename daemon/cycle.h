@@ -1,5 +1,6 @@
-// RunCycle: one full cycle of digestd — fetch every enabled source for the dates due,
-// parse, diff, match, plan, commit, then deliver what is due (DESIGN.md §2). Used by
+// RunCycle: one fetch cycle of digestd — fetch every enabled source for the dates due,
+// parse, diff, match, plan, and commit the state with the outbox (DESIGN.md §2 steps 1-7).
+// It only writes the outbox; the delivery engine (daemon/delivery.h) empties it. Used by
 // `digestd once` and, per job, by `digestd run`. Not thread-safe: one cycle at a time.
 #pragma once
 
@@ -34,33 +35,24 @@ struct CycleReport {
   int sources_failed = 0;
   int papers_seen = 0;
   int notifications_planned = 0;
-  int deliveries_ok = 0;
-  int deliveries_failed = 0;
-  bool failed() const { return sources_failed > 0 || deliveries_failed > 0; }
+  bool failed() const { return sources_failed > 0; }
 };
 
-// Writes what the cycle shows the user: JSON lines (--json) and console notifier output.
+// Writes what the cycle shows the user: JSON lines of planned notifications (--dry-run --json).
 struct CycleOutput {
   std::function<void(const std::string&)> json_line;   // one line, no newline
-  std::function<void(const std::string&)> console;     // console notifier text
 };
 
 // The watches of `config` as the matcher wants them (enabled ones only).
 std::vector<WatchSpec> WatchSpecsFrom(const Config& config);
+
+// "digestd/VERSION (+contact)": the User-Agent of every request digestd makes.
+std::string UserAgent(const Config& config);
 
 // Today's date in the IANA zone `timezone` at unix time `now` (UTC when the zone is unknown).
 Date TodayIn(const std::string& timezone, std::int64_t now);
 
 CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateStore& store,
                      HttpBatch& http, const CycleOptions& options, const CycleOutput& output);
-
-// Delivers one notification to one notifier now (console text through `console`, file
-// lines appended and fsynced); fails with what went wrong.
-Status SendNow(const NotifierConfig& notifier, const Notification& notification,
-               const std::function<void(const std::string&)>& console);
-
-// Sends every due outbox row to its notifier and records the result.
-void DeliverDue(const Config& config, StateStore& store, const CycleOptions& options,
-                const CycleOutput& output, CycleReport& report);
 
 }  // namespace digestd

@@ -27,7 +27,8 @@ class JournalPriorityFlag : public spdlog::custom_flag_formatter {
 }  // namespace
 
 void SetUpLogging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_st("digestd");
+  // _mt: `run` logs from the event loop and from its worker thread.
+  auto logger = spdlog::stderr_logger_mt("digestd");
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (std::getenv("JOURNAL_STREAM") != nullptr) {
     formatter->add_flag<JournalPriorityFlag>('*').set_pattern("%*%l: %v");

@@ -1,10 +1,7 @@
 #include "daemon/service.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/system_timer.hpp>
 #include <chrono>
@@ -21,17 +18,13 @@
 #include "core/cron.h"
 #include "daemon/cycle.h"
 #include "daemon/logging.h"
+#include "daemon/state_lock.h"
+#include "daemon/worker.h"
 
 namespace digestd {
 namespace {
 
 using Clock = std::chrono::system_clock;
-constexpr std::int64_t kPruneEverySeconds = 3600;
-
-std::int64_t ToUnix(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 // The next time `schedule` fires after `now`, in the IANA zone `timezone`.
 Clock::time_point NextFire(const CronSchedule& schedule, const std::string& timezone,
                            Clock::time_point now) {
@@ -50,37 +43,19 @@ Clock::time_point NextFire(const CronSchedule& schedule, const std::string& time
   }
 }
 
-// An exclusive lock next to the state file: a second `run` on the same state refuses to
-// start instead of racing the first.
-class StateLock {
- public:
-  static Result<std::unique_ptr<StateLock>> Acquire(const std::string& state_path) {
-    const std::string path = state_path + ".lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Unexpected(path + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
-      return Unexpected("another digestd run is using " + state_path + " (lock " + path + ")");
-    }
-    return std::unique_ptr<StateLock>(new StateLock(fd));
-  }
-  ~StateLock() { ::close(fd_); }
-
- private:
-  explicit StateLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
 class Service {
  public:
   Service(std::string config_path, std::shared_ptr<const Config> config, WatchMatcher matcher,
           std::unique_ptr<StateStore> store)
       : config_path_(std::move(config_path)),
         config_(std::move(config)),
-        matcher_(std::make_unique<WatchMatcher>(std::move(matcher))),
-        store_(std::move(store)),
+        matcher_(std::make_shared<const WatchMatcher>(std::move(matcher))),
         timer_(io_),
-        signals_(io_, SIGTERM, SIGINT, SIGHUP) {
+        signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        worker_(std::move(store), [this](const WorkerReport& report) {
+          // On the worker's thread: hand the report to the event loop.
+          boost::asio::post(io_, [this, report] { OnJobDone(report); });
+        }) {
     signals_.add(SIGUSR1);
   }
 
@@ -88,15 +63,27 @@ class Service {
     WaitForSignal();
     RebuildSchedules();
     // Every source runs once at start, then on its schedule.
-    RunJobs(/*all_sources=*/true);
+    SubmitJobs(/*all_sources=*/true);
     sd_notify(0, "READY=1");
     io_.run();
     sd_notify(0, "STOPPING=1");
+    // In-flight deliveries are abandoned at once (their rows stay pending); a fetch cannot
+    // be interrupted, so it gets a bound, after which the process leaves without it: the
+    // state is a WAL database, safe at any instant.
+    worker_.Stop();
+    if (!worker_.Join(kStopBound)) {
+      spdlog::warn("stopping: a job still runs after {} s; leaving without it",
+                   kStopBound.count() / 1000);
+      spdlog::shutdown();
+      std::_Exit(0);
+    }
     spdlog::info("stopped");
     return 0;
   }
 
  private:
+  static constexpr std::chrono::milliseconds kStopBound{10000};
+
   void WaitForSignal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;
@@ -104,9 +91,10 @@ class Service {
         Reload();
       } else if (signo == SIGUSR1) {
         spdlog::info("SIGUSR1: looking at the outbox again");
-        RunJobs(/*all_sources=*/false);
+        SubmitJobs(/*all_sources=*/false);
       } else {
         spdlog::info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        worker_.Stop();
         timer_.cancel();
         io_.stop();
         return;
@@ -131,11 +119,13 @@ class Service {
       spdlog::error("SIGHUP: [daemon] state changed; restart digestd to use another state file");
     } else {
       config_ = load.config;
-      matcher_ = std::make_unique<WatchMatcher>(std::move(*m));
+      matcher_ = std::make_shared<const WatchMatcher>(std::move(*m));
       spdlog::set_level(spdlog::level::from_str(config_->daemon.log_level));
       spdlog::info("SIGHUP: configuration reloaded ({} sources, {} watches)",
                    config_->sources.size(), config_->watches.size());
       RebuildSchedules();
+      // A notifier's changed configuration may send again what waits for it.
+      SubmitJobs(/*all_sources=*/false);
     }
     sd_notify(0, "READY=1");
     ArmTimer();
@@ -157,65 +147,59 @@ class Service {
     }
   }
 
-  void RunJobs(bool all_sources) {
+  // Hands the worker the sources now due (all of them at start) and a delivery pass.
+  void SubmitJobs(bool all_sources) {
     const auto now = Clock::now();
-    CycleOptions options{.now = ToUnix(now), .honour_backoff = true};
+    WorkerJob job{.config = config_, .matcher = matcher_};
     for (auto& [name, at] : next_fire_) {
       if (all_sources || at <= now) {
-        options.only_sources.insert(name);
+        job.sources.insert(name);
         const SourceConfig* s = config_->FindSource(name);
         at = NextFire(schedules_.at(name), s ? s->timezone : "UTC", now);
       }
     }
-    CycleOutput output{.json_line = [](const std::string&) {},
-                       .console = [](const std::string& text) { std::cout << text << std::flush; }};
-    CycleReport report;
-    if (!options.only_sources.empty()) {
-      report = RunCycle(*config_, *matcher_, *store_, http_, options, output);
-    } else {
-      DeliverDue(*config_, *store_, options, output, report);
-    }
-    if (options.now - last_prune_ >= kPruneEverySeconds) {
-      last_prune_ = options.now;
-      const std::int64_t before = options.now - std::int64_t(config_->daemon.retention_days) * 86400;
-      if (auto st = store_->Prune(before); !st) spdlog::error("prune: {}", st.error().message);
-    }
+    next_outbox_.reset();  // the worker says when the outbox wants it next
+    worker_.Submit(std::move(job));
+    ArmTimer();
+  }
+
+  void OnJobDone(const WorkerReport& report) {
+    next_outbox_ = report.next_outbox_at;
     const std::string status =
-        "STATUS=last cycle: " + std::to_string(report.sources_ok) + " sources ok, " +
-        std::to_string(report.sources_failed) + " failed, " +
-        std::to_string(report.deliveries_ok) + " delivered";
+        "STATUS=last job: " + std::to_string(report.cycle.sources_ok) + " sources ok, " +
+        std::to_string(report.cycle.sources_failed) + " failed, " +
+        std::to_string(report.delivery.sent) + " delivered, " +
+        std::to_string(report.delivery.retried) + " to retry, " +
+        std::to_string(report.delivery.dead) + " dead";
     sd_notify(0, status.c_str());
     ArmTimer();
   }
 
-  // One timer for the earliest due job: a source's schedule or the next outbox retry.
+  // One timer for the earliest due job: a source's schedule or the outbox's next row.
   void ArmTimer() {
     auto next = Clock::time_point::max();
     for (const auto& [name, at] : next_fire_) next = std::min(next, at);
-    if (auto retry = store_->NextAttemptAt(); retry && retry->has_value()) {
-      next = std::min(next, Clock::time_point(std::chrono::seconds(**retry)));
-    }
+    if (next_outbox_) next = std::min(next, Clock::time_point(std::chrono::seconds(*next_outbox_)));
     if (next == Clock::time_point::max()) {
       timer_.cancel();
       return;
     }
     timer_.expires_at(next);
     timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) RunJobs(/*all_sources=*/false);
+      if (!ec) SubmitJobs(/*all_sources=*/false);
     });
   }
 
   std::string config_path_;
   std::shared_ptr<const Config> config_;
-  std::unique_ptr<WatchMatcher> matcher_;
-  std::unique_ptr<StateStore> store_;
-  HttpBatch http_;
+  std::shared_ptr<const WatchMatcher> matcher_;
   boost::asio::io_context io_;
   boost::asio::system_timer timer_;
   boost::asio::signal_set signals_;
   std::map<std::string, CronSchedule> schedules_;
   std::map<std::string, Clock::time_point> next_fire_;
-  std::int64_t last_prune_ = 0;
+  std::optional<std::int64_t> next_outbox_;
+  Worker worker_;                     // last: its thread posts to io_ until it is joined
 };
 
 }  // namespace

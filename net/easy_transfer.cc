@@ -400,7 +400,8 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   set(CURLOPT_NOSIGNAL, 1L);
   set(CURLOPT_PROTOCOLS_STR, "http,https,file");
   set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  set(CURLOPT_FOLLOWLOCATION, 1L);
+  // Standard Webhooks: a 3xx is the receiver's answer, not a place to go.
+  set(CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   set(CURLOPT_MAXREDIRS, kMaxRedirects);
   set(CURLOPT_TIMEOUT_MS, timeout_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
@@ -425,6 +426,7 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   // otherwise every new TLS connection re-reads the system store (~25 ms of CPU).
   set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));
   set(CURLOPT_CA_CACHE_TIMEOUT, kCaCacheSeconds);
+  if (!request.ca_file.empty()) set(CURLOPT_CAINFO, request.ca_file.c_str());
   if (headers_) set(CURLOPT_HTTPHEADER, headers_.get());
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);

@@ -24,6 +24,8 @@ struct HttpRequest {
   std::string user_agent;                             // empty: "digestd/VERSION"
   std::string if_none_match;                          // ETag from the last 200
   std::string if_modified_since;                      // Last-Modified from the last 200
+  std::string ca_file;                                // PEM CAs to trust; empty: the system's
+  bool follow_redirects = true;                       // false: a 3xx is the response
 };
 
 enum class TransferError {

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libboost1.81-dev libboost-json1.81-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libssl-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev
   libtomlplusplus-dev
   libspdlog-dev libfmt-dev
@@ -14,7 +14,7 @@ packages=(
   libutf8proc-dev libre2-dev libxml2-dev libsystemd-dev
   libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-aiosmtpd openssl
+  python3 python3-aiosmtpd python3-jsonschema openssl
 )
 
 missing=()

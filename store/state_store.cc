@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include <boost/json.hpp>
 
 #include "core/json_writer.h"
@@ -102,6 +105,48 @@ INSERT INTO notified_sets(key, paper_key, watches, created_at)
   GROUP BY prefix;
 DROP TABLE notified;
 )sql",
+    // 4: delivery claims. A row is `sending` while one process holds its lease (owner and
+    // deadline), so two processes never deliver it both; `pending` again when the lease runs
+    // out. SQLite cannot alter a CHECK constraint: the table is rebuilt, every row kept.
+    // notifier_health remembers a notifier disabled by its target (HTTP 410) and the dead
+    // streak alert_notify heard of.
+    R"sql(
+CREATE TABLE outbox_v4 (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'sending', 'sent', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT '',
+  lease_owner     TEXT,
+  lease_until     INTEGER
+);
+INSERT INTO outbox_v4(id, dedupe_key, notifier, kind, event, message, state, attempts,
+                      parts_sent, created_at, next_attempt_at, last_error, sent_at, remote_id)
+  SELECT id, dedupe_key, notifier, kind, event, message, state, attempts, parts_sent,
+         created_at, next_attempt_at, last_error, sent_at, remote_id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at);
+CREATE TABLE notifier_health (
+  notifier             TEXT PRIMARY KEY,
+  disabled_fingerprint TEXT NOT NULL DEFAULT '',
+  disabled_reason      TEXT NOT NULL DEFAULT '',
+  disabled_at          INTEGER,
+  failing_since        INTEGER,
+  alerted              INTEGER NOT NULL DEFAULT 0
+);
+)sql",
 };
 
 struct StmtDeleter {
@@ -193,8 +238,8 @@ std::string PaperKeyOf(const std::string& notified_key) {
 // Commits on Commit(); rolls back when destroyed without it.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) {
-    ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  explicit Transaction(sqlite3* db, const char* begin = "BEGIN IMMEDIATE") : db_(db) {
+    ok_ = sqlite3_exec(db_, begin, nullptr, nullptr, nullptr) == SQLITE_OK;
   }
   ~Transaction() {
     if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -214,6 +259,22 @@ class Transaction {
   bool done_ = false;
 };
 
+// Switches the database to WAL. Processes opening one new file at once all switch it; SQLite
+// answers all but one with SQLITE_BUSY at once, without calling the busy handler (the pragma
+// holds a read lock while it asks for the write lock, and waiting could deadlock), so the
+// switch is retried here for as long as the busy timeout would wait.
+Status SetWalMode(sqlite3* db) {
+  constexpr int kRetries = 500;  // 10 ms apart: the 5 s busy timeout
+  for (int retry = 0;; ++retry) {
+    const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) return Ok();
+    if ((rc & 0xff) != SQLITE_BUSY || retry == kRetries) {
+      return Unexpected(std::string("switch to WAL: ") + sqlite3_errmsg(db));
+    }
+    sqlite3_sleep(10);
+  }
+}
+
 OutboxRow ReadOutboxRow(const Stmt& s) {
   return OutboxRow{.id = s.Text(0),
                    .notifier = s.Text(1),
@@ -222,15 +283,19 @@ OutboxRow ReadOutboxRow(const Stmt& s) {
                    .state = s.Text(4),
                    .message = s.Text(5),
                    .attempts = int(s.Int(6)),
-                   .created_at = s.Int(7),
-                   .next_attempt_at = s.Int(8),
-                   .last_error = s.Text(9),
-                   .sent_at = s.OptInt(10)};
+                   .parts_sent = int(s.Int(7)),
+                   .created_at = s.Int(8),
+                   .next_attempt_at = s.Int(9),
+                   .last_error = s.Text(10),
+                   .sent_at = s.OptInt(11),
+                   .remote_id = s.Text(12),
+                   .lease_owner = s.Text(13),
+                   .lease_until = s.OptInt(14)};
 }
 
 constexpr const char* kOutboxColumns =
-    "id, notifier, kind, event, state, message, attempts, created_at, next_attempt_at, "
-    "last_error, sent_at";
+    "id, notifier, kind, event, state, message, attempts, parts_sent, created_at, "
+    "next_attempt_at, last_error, sent_at, remote_id, lease_owner, lease_until";
 
 }  // namespace
 
@@ -295,11 +360,18 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bo
   }
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_extended_result_codes(raw, 1);
+  if (!read_only && sqlite3_db_readonly(raw, "main") == 1) {
+    // SQLite opens a file it may not write read-only without a word; every write would
+    // then fail with "attempt to write a readonly database".
+    return Unexpected(path + ": state database is read-only (check the permissions of the "
+                             "file and its directory); digestd needs to write it");
+  }
   if (!read_only) {
+    if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
     // A 16 MiB page cache: a large first run (10k papers) otherwise re-reads and re-writes
     // the same pages through the default 2 MiB cache.
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                               "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384"}) {
+    for (const char* pragma :
+         {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384"}) {
       if (auto st = store->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
     }
     if (auto st = store->Migrate(); !st) return Unexpected(path + ": " + st.error().message);
@@ -324,32 +396,39 @@ Status StateStore::Exec(const char* sql) {
   return Ok();
 }
 
+void StateStore::SetBusyTimeout(int milliseconds) {
+  sqlite3_busy_timeout(db_.get(), milliseconds);
+}
+
 int StateStore::SchemaVersion() const {
   Stmt s(db_.get(), "PRAGMA user_version");
   return s.ok() && s.Step() == SQLITE_ROW ? int(s.Int(0)) : -1;
 }
 
 Status StateStore::Migrate() {
-  const int have = SchemaVersion();
   constexpr int kWant = int(std::size(kMigrations));
   static_assert(kWant == kSchemaVersion);
+  // The version is read inside the exclusive transaction that migrates: two processes
+  // opening one new file at once migrate it once, the second waiting for the first.
+  if (SchemaVersion() == kWant) return Ok();  // the common case, without a write lock
+  Transaction txn(db_.get(), "BEGIN EXCLUSIVE");
+  if (!txn.ok()) return Unexpected(std::string("migration: ") + sqlite3_errmsg(db_.get()));
+  const int have = SchemaVersion();
   if (have > kWant) {
     return Unexpected("state database has schema version " + std::to_string(have) +
                       ", newer than this digestd (" + std::to_string(kWant) +
                       "); use a newer digestd or another state file");
   }
   for (int step = have; step < kWant; ++step) {
-    Transaction txn(db_.get());
-    if (!txn.ok()) return Unexpected(std::string("migration: ") + sqlite3_errmsg(db_.get()));
     if (auto st = Exec(kMigrations[step]); !st) {
       return Unexpected("migration to schema " + std::to_string(step + 1) + ": " +
                         st.error().message);
     }
-    const std::string bump = "PRAGMA user_version=" + std::to_string(step + 1);
-    if (auto st = Exec(bump.c_str()); !st) return st;
-    if (auto st = txn.Commit(); !st) return st;
   }
-  return Ok();
+  if (have == kWant) return Ok();
+  const std::string bump = "PRAGMA user_version=" + std::to_string(kWant);
+  if (auto st = Exec(bump.c_str()); !st) return st;
+  return txn.Commit();
 }
 
 Result<SourceState> StateStore::GetSourceState(const std::string& source) {
@@ -597,19 +676,123 @@ Result<std::vector<OutboxRow>> StateStore::DueOutbox(std::int64_t now, int limit
 }
 
 Result<std::optional<std::int64_t>> StateStore::NextAttemptAt() {
-  Stmt s(db_.get(), "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  Stmt s(db_.get(),
+         "SELECT min(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END) "
+         "FROM outbox WHERE state IN ('pending', 'sending')");
   if (!s.ok() || s.Step() != SQLITE_ROW) return Unexpected(s.Fail("read outbox"));
   return s.OptInt(0);
 }
 
-Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state_filter,
-                                                      int limit) {
+Result<std::vector<OutboxRow>> StateStore::ClaimDue(
+    const std::string& notifier, std::int64_t now, int limit, const std::string& owner,
+    std::int64_t lease_until, const std::function<bool(const std::string&)>& owner_alive) {
+  return ClaimDue({ClaimRequest{.notifier = notifier, .limit = limit, .lease_until = lease_until}},
+                  now, owner, owner_alive);
+}
+
+Result<std::vector<OutboxRow>> StateStore::ClaimDue(
+    const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
+    const std::function<bool(const std::string&)>& owner_alive) {
+  std::vector<OutboxRow> rows;
+  if (requests.empty()) return rows;
+  Transaction txn(db_.get());
+  if (!txn.ok()) return Unexpected(std::string("claim outbox rows: ") + sqlite3_errmsg(db_.get()));
+  // Rows held by a process that is gone are due at once, not when their lease runs out.
+  {
+    Stmt owners(db_.get(),
+                "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'sending' AND "
+                "lease_owner != ? AND lease_until > ?");
+    if (!owners.ok()) return Unexpected(owners.Fail("claim outbox rows"));
+    owners.Bind(owner).Bind(now);
+    std::vector<std::string> gone;
+    int rc;
+    while ((rc = owners.Step()) == SQLITE_ROW) {
+      std::string who = owners.Text(0);
+      if (!owner_alive(who)) gone.push_back(std::move(who));
+    }
+    if (rc != SQLITE_DONE) return Unexpected(owners.Fail("claim outbox rows"));
+    Stmt expire(db_.get(),
+                "UPDATE outbox SET lease_until = ? WHERE state = 'sending' AND lease_owner = ?");
+    for (const std::string& who : gone) {
+      expire.Reset();
+      expire.Bind(now).Bind(who);
+      if (auto st = Run(expire, "claim outbox rows"); !st) return Unexpected(st.error());
+    }
+  }
+  const std::string sql =
+      std::string("UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ?2 "
+                  "WHERE id IN (SELECT id FROM outbox WHERE notifier = ?3 AND "
+                  "((state = 'pending' AND next_attempt_at <= ?4) OR "
+                  "(state = 'sending' AND lease_until <= ?4)) "
+                  "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5) RETURNING ") +
+      kOutboxColumns + ", rowid";
+  Stmt s(db_.get(), sql.c_str());
+  if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
+  for (const ClaimRequest& r : requests) {
+    s.Reset();
+    s.Bind(owner).Bind(r.lease_until).Bind(r.notifier).Bind(now).Bind(std::int64_t(r.limit));
+    std::vector<std::pair<std::int64_t, OutboxRow>> claimed;  // with its rowid
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) claimed.emplace_back(s.Int(15), ReadOutboxRow(s));
+    if (rc != SQLITE_DONE) return Unexpected(s.Fail("claim outbox rows"));
+    // RETURNING gives rows in no particular order; deliver the oldest first, and rows queued
+    // in the same second in the order they were queued (the rowid's).
+    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.second.next_attempt_at, a.second.created_at, a.first) <
+             std::tie(b.second.next_attempt_at, b.second.created_at, b.first);
+    });
+    for (auto& [rowid, row] : claimed) rows.push_back(std::move(row));
+  }
+  s.Reset();
+  if (auto st = txn.Commit(); !st) return Unexpected("claim outbox rows: " + st.error().message);
+  return rows;
+}
+
+Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
+                                    const std::string& owner, std::int64_t now) {
+  if (results.empty()) return Ok();
+  Transaction txn(db_.get());
+  if (!txn.ok()) return Unexpected(std::string("record deliveries: ") + sqlite3_errmsg(db_.get()));
+  Stmt s(db_.get(),
+         "UPDATE outbox SET "
+         "state = CASE ?1 WHEN 0 THEN 'sent' WHEN 2 THEN 'dead' ELSE 'pending' END, "
+         "attempts = attempts + (?1 != 3), "
+         // Parts the target accepted stay accepted, whatever the row's fate: a released or
+         // retried row resumes after them.
+         "parts_sent = max(parts_sent, ?2), "
+         "remote_id = CASE WHEN ?3 = '' THEN remote_id ELSE ?3 END, "
+         "last_error = CASE ?1 WHEN 0 THEN '' WHEN 3 THEN last_error ELSE ?4 END, "
+         "sent_at = CASE ?1 WHEN 0 THEN ?5 ELSE sent_at END, "
+         "next_attempt_at = CASE WHEN ?1 IN (1, 3) THEN ?6 ELSE next_attempt_at END, "
+         "lease_owner = NULL, lease_until = NULL "
+         "WHERE id = ?7 AND state = 'sending' AND lease_owner = ?8");
+  for (const DeliveryResult& r : results) {
+    s.Reset();
+    s.Bind(std::int64_t(r.kind)).Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id);
+    s.Bind(r.error).Bind(now).Bind(r.next_attempt_at).Bind(r.id).Bind(owner);
+    if (auto st = Run(s, "record delivery of " + r.id); !st) return st;
+  }
+  if (auto st = txn.Commit(); !st) return Unexpected("record deliveries: " + st.error().message);
+  return Ok();
+}
+
+Status StateStore::ReleaseClaims(const std::string& owner) {
+  Stmt s(db_.get(),
+         "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+         "WHERE state = 'sending' AND lease_owner = ?");
+  s.Bind(owner);
+  return Run(s, "release claimed rows");
+}
+
+Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state,
+                                                      const std::string& notifier, int limit) {
   const std::string sql = std::string("SELECT ") + kOutboxColumns +
-                          " FROM outbox WHERE (?1 = '' OR state = ?1) "
-                          "ORDER BY created_at DESC, rowid DESC LIMIT ?2";
+                          " FROM outbox WHERE (?1 = '' OR state = ?1) AND "
+                          "(?2 = '' OR notifier = ?2) "
+                          "ORDER BY created_at DESC, rowid DESC LIMIT ?3";
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read outbox"));
-  s.Bind(state_filter).Bind(std::int64_t(limit));
+  s.Bind(state).Bind(notifier).Bind(std::int64_t(limit));
   std::vector<OutboxRow> rows;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
@@ -617,32 +800,72 @@ Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state_f
   return rows;
 }
 
-Status StateStore::MarkSent(const std::string& id, std::int64_t now,
-                            const std::string& remote_id) {
-  Stmt s(db_.get(),
-         "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?, "
-         "remote_id = ?, last_error = '' WHERE id = ?");
-  s.Bind(now).Bind(remote_id).Bind(id);
-  return Run(s, "mark sent " + id);
-}
-
-Status StateStore::MarkAttemptFailed(const std::string& id, const std::string& error,
-                                     std::optional<std::int64_t> next_attempt_at) {
-  Stmt s(db_.get(),
-         "UPDATE outbox SET attempts = attempts + 1, last_error = ?1, "
-         "state = CASE WHEN ?2 IS NULL THEN 'dead' ELSE 'pending' END, "
-         "next_attempt_at = COALESCE(?2, next_attempt_at) WHERE id = ?3");
-  s.Bind(error).BindOptional(next_attempt_at).Bind(id);
-  return Run(s, "mark failed " + id);
+Result<std::vector<OutboxRow>> StateStore::FindOutbox(const std::string& prefix) {
+  const std::string sql = std::string("SELECT ") + kOutboxColumns +
+                          " FROM outbox WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 2";
+  Stmt s(db_.get(), sql.c_str());
+  if (!s.ok()) return Unexpected(s.Fail("read outbox"));
+  s.Bind(prefix);
+  std::vector<OutboxRow> rows;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
+  return rows;
 }
 
 Result<bool> StateStore::RetryNow(const std::string& id, std::int64_t now) {
   Stmt s(db_.get(),
-         "UPDATE outbox SET state = 'pending', next_attempt_at = ? "
-         "WHERE id = ? AND state IN ('pending', 'dead')");
+         "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, attempts = 0, "
+         "created_at = CASE state WHEN 'dead' THEN ?1 ELSE created_at END "
+         "WHERE id = ?2 AND state IN ('pending', 'dead')");
   s.Bind(now).Bind(id);
   if (auto st = Run(s, "retry " + id); !st) return Unexpected(st.error());
   return sqlite3_changes(db_.get()) > 0;
+}
+
+Result<int> StateStore::RetryDead(const std::string& notifier, std::int64_t now) {
+  Stmt s(db_.get(),
+         "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, attempts = 0, "
+         "created_at = ?1 WHERE state = 'dead' AND (?2 = '' OR notifier = ?2)");
+  s.Bind(now).Bind(notifier);
+  if (auto st = Run(s, "retry dead rows"); !st) return Unexpected(st.error());
+  return sqlite3_changes(db_.get());
+}
+
+Result<int> StateStore::DropDead(const std::string& notifier) {
+  Stmt s(db_.get(), "DELETE FROM outbox WHERE state = 'dead' AND (?1 = '' OR notifier = ?1)");
+  s.Bind(notifier);
+  if (auto st = Run(s, "drop dead rows"); !st) return Unexpected(st.error());
+  return sqlite3_changes(db_.get());
+}
+
+Result<NotifierHealth> StateStore::GetNotifierHealth(const std::string& notifier) {
+  Stmt s(db_.get(),
+         "SELECT disabled_fingerprint, disabled_reason, disabled_at, failing_since, alerted "
+         "FROM notifier_health WHERE notifier = ?");
+  if (!s.ok()) return Unexpected(s.Fail("read notifier health"));
+  s.Bind(notifier);
+  NotifierHealth h;
+  const int rc = s.Step();
+  if (rc == SQLITE_ROW) {
+    h.disabled_fingerprint = s.Text(0);
+    h.disabled_reason = s.Text(1);
+    h.disabled_at = s.OptInt(2);
+    h.failing_since = s.OptInt(3);
+    h.alerted = s.Int(4) != 0;
+  } else if (rc != SQLITE_DONE) {
+    return Unexpected(s.Fail("read notifier health"));
+  }
+  return h;
+}
+
+Status StateStore::PutNotifierHealth(const std::string& notifier, const NotifierHealth& h) {
+  Stmt s(db_.get(),
+         "INSERT OR REPLACE INTO notifier_health(notifier, disabled_fingerprint, "
+         "disabled_reason, disabled_at, failing_since, alerted) VALUES(?, ?, ?, ?, ?, ?)");
+  s.Bind(notifier).Bind(h.disabled_fingerprint).Bind(h.disabled_reason);
+  s.BindOptional(h.disabled_at).BindOptional(h.failing_since).Bind(std::int64_t(h.alerted));
+  return Run(s, "record notifier health");
 }
 
 Result<bool> StateStore::Drop(const std::string& id) {
@@ -686,9 +909,13 @@ Result<Notification> ParseNotificationJson(std::string_view json) {
   n.watches = Strings(o, "watches");
   n.source = Str(o, "source");
   n.message = Str(o, "message");
+  n.digest_url = Str(o, "digest_url");
   if (const auto* papers = o.if_contains("papers"); papers && papers->is_array()) {
     for (const auto& p : papers->get_array()) {
-      if (p.is_object()) n.papers.push_back(ReadPaper(p.get_object()));
+      if (!p.is_object()) continue;
+      n.papers.push_back(ReadPaper(p.get_object()));
+      n.papers.back().event = Str(p.get_object(), "event");
+      n.papers.back().watches = Strings(p.get_object(), "watches");
     }
   }
   return n;

@@ -44,13 +44,42 @@ struct OutboxRow {
   std::string notifier;
   std::string kind;
   std::string event;
-  std::string state;                  // pending | sent | dead
+  std::string state;                  // pending | sending | sent | dead
   std::string message;                // NotificationToJson
   int attempts = 0;
+  int parts_sent = 0;                 // parts the target accepted (a retry starts after them)
   std::int64_t created_at = 0;
   std::int64_t next_attempt_at = 0;
   std::string last_error;
   std::optional<std::int64_t> sent_at;
+  std::string remote_id;              // the target's id for the last part, when it gave one
+  std::string lease_owner;            // while sending: who claimed it
+  std::optional<std::int64_t> lease_until;
+};
+
+// What one delivery attempt did to one claimed row; RecordDeliveries applies a batch.
+struct DeliveryResult {
+  enum class Kind {
+    kSent,      // every part accepted
+    kRetry,     // due again at next_attempt_at; an attempt counted
+    kDead,      // no more attempts
+    kRelease,   // not attempted (shutdown, notifier gone): pending again, no attempt counted
+  };
+  std::string id;
+  Kind kind = Kind::kSent;
+  int parts_sent = 0;
+  std::string remote_id;
+  std::string error;                  // kRetry, kDead: the last error
+  std::int64_t next_attempt_at = 0;   // kRetry, kRelease
+};
+
+// What the delivery engine remembers about one notifier between runs.
+struct NotifierHealth {
+  std::string disabled_fingerprint;   // disabled (HTTP 410) while its config has this hash
+  std::string disabled_reason;
+  std::optional<std::int64_t> disabled_at;
+  std::optional<std::int64_t> failing_since;  // first row gone dead in the current streak
+  bool alerted = false;               // alert_notify heard of this streak or disabling
 };
 
 // A stored sighting: what one source said about one paper, and when it was first seen.
@@ -79,7 +108,7 @@ struct SourceState {
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
@@ -91,6 +120,9 @@ class StateStore {
   StateStore& operator=(const StateStore&) = delete;
 
   int SchemaVersion() const;
+  // How long a statement waits for another connection's lock before it fails with
+  // "database is locked"; 5000 ms after Open.
+  void SetBusyTimeout(int milliseconds);
 
   Result<SourceState> GetSourceState(const std::string& source);
   // Outbox rows per state ("pending", "sent", "dead").
@@ -129,18 +161,50 @@ class StateStore {
   // Marks the source's first run done (idempotent).
   Status MarkFirstRunDone(const std::string& source, std::int64_t now);
 
-  // Outbox. Due = pending with next_attempt_at <= now, oldest first.
+  // Outbox. Due = pending with next_attempt_at <= now, oldest first (read only: the
+  // delivery engine claims with ClaimDue).
   Result<std::vector<OutboxRow>> DueOutbox(std::int64_t now, int limit);
-  // When the earliest pending row is due (unix seconds); nullopt when none is pending.
+  // One notifier's share of a claim.
+  struct ClaimRequest {
+    std::string notifier;
+    int limit = 1;
+    std::int64_t lease_until = 0;
+  };
+  // Claims, for each request, up to `limit` due rows of its notifier for `owner` until its
+  // `lease_until`, oldest first, all in one IMMEDIATE transaction, so no row is claimed by two
+  // processes: pending rows whose time has come, and sending rows whose lease ran out or
+  // whose owner is not `owner_alive` (a process that died). Claimed rows are `sending`; they
+  // come back grouped by request, oldest first within each.
+  Result<std::vector<OutboxRow>> ClaimDue(const std::vector<ClaimRequest>& requests,
+                                          std::int64_t now, const std::string& owner,
+                                          const std::function<bool(const std::string&)>& owner_alive);
+  // The same for one notifier.
+  Result<std::vector<OutboxRow>> ClaimDue(const std::string& notifier, std::int64_t now,
+                                          int limit, const std::string& owner,
+                                          std::int64_t lease_until,
+                                          const std::function<bool(const std::string&)>& owner_alive);
+  // Applies delivery results in one transaction, each only to a row `owner` still holds
+  // (a row whose lease another process took over is left to it).
+  Status RecordDeliveries(const std::vector<DeliveryResult>& results, const std::string& owner,
+                          std::int64_t now);
+  // Makes every row `owner` holds pending again, no attempt counted (a clean shutdown).
+  Status ReleaseClaims(const std::string& owner);
+  // When the earliest pending row (or expiring lease) is due; nullopt when none.
   Result<std::optional<std::int64_t>> NextAttemptAt();
-  Result<std::vector<OutboxRow>> ListOutbox(const std::string& state_filter, int limit);
-  Status MarkSent(const std::string& id, std::int64_t now, const std::string& remote_id);
-  // Records a failed attempt: due again at `next_attempt_at`, or dead when it is nullopt.
-  Status MarkAttemptFailed(const std::string& id, const std::string& error,
-                           std::optional<std::int64_t> next_attempt_at);
-  // Makes a pending or dead row due now; false when no such row.
+  // Newest first; `state` and `notifier` filter when not empty.
+  Result<std::vector<OutboxRow>> ListOutbox(const std::string& state, const std::string& notifier,
+                                            int limit);
+  // The rows whose id starts with `prefix` (at most 2: enough to tell unique from ambiguous).
+  Result<std::vector<OutboxRow>> FindOutbox(const std::string& prefix);
+  // Makes a pending or dead row due now with a fresh attempt budget; false when no such row.
   Result<bool> RetryNow(const std::string& id, std::int64_t now);
   Result<bool> Drop(const std::string& id);
+  // Every dead row (of `notifier` when not empty): retried now, or dropped. Returns how many.
+  Result<int> RetryDead(const std::string& notifier, std::int64_t now);
+  Result<int> DropDead(const std::string& notifier);
+
+  Result<NotifierHealth> GetNotifierHealth(const std::string& notifier);
+  Status PutNotifierHealth(const std::string& notifier, const NotifierHealth& health);
 
   // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
   Status InTransaction(const std::function<Status()>& body);

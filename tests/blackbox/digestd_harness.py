@@ -101,3 +101,62 @@ name = "everything about models"
 keywords = ["model"]
 notify = ["log"]
 """
+
+
+# --- Delivery helpers (issue 7): notifier tables, the outbox and status as JSON. ---
+
+def toml_value(value):
+    """A Python value as a TOML value: str, bool, int, list of those, dict (inline table)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string is JSON's
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def notifier(name, kind, **keys):
+    """A [[notifier]] table: notifier("hook", "webhook", url=..., secret=[...])."""
+    lines = ["", "[[notifier]]", f"name = {toml_value(name)}", f"kind = {toml_value(kind)}"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def watch(name, notify, query="*", **keys):
+    """A [[watch]] table matching every paper by default."""
+    lines = ["", "[[watch]]", f"name = {toml_value(name)}", f"query = {toml_value(query)}",
+             f"notify = {toml_value(list(notify))}"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def many_entries(count, first=1, prefix="2401", title="Paper"):
+    """`count` distinct entries with arXiv ids PREFIX.NNNNN from `first` on."""
+    return [entry(f"{prefix}.{i:05d}", f"{title} {i} on models", votes=i % 50)
+            for i in range(first, first + count)]
+
+
+class DeliveryCaseMixin:
+    """Outbox and status helpers for a DigestdCase: every call bounded by TIMEOUT."""
+
+    @property
+    def config_path(self):
+        return os.path.join(self.dir, "digestd.toml")
+
+    def digestd_json_lines(self, *args, expect=0):
+        proc = self.run_digestd(*args, "--config", self.config_path, expect=expect)
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+    def outbox_rows(self, *filters):
+        """`outbox list --json` rows, optionally with --state S / --notifier N."""
+        return self.digestd_json_lines("outbox", "list", "--json", *filters)
+
+    def status_json(self):
+        proc = self.run_digestd("status", "--json", "--config", self.config_path)
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        return json.loads(proc.stdout)

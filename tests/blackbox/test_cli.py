@@ -88,13 +88,15 @@ class Cli(DigestdCase):
         self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
         self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=0)
         status = json.loads(self.run_digestd("status", "--config", cfg, "--json", expect=0).stdout)
-        self.assertEqual(status["outbox"], {"pending": 0, "sent": 1, "dead": 0})
+        self.assertEqual(status["outbox"], {"pending": 0, "sending": 0, "sent": 1, "dead": 0})
         self.assertEqual(status["sources"][0]["name"], "hf-ko")
         self.assertTrue(status["sources"][0]["first_run_done"])
         self.assertEqual(status["sources"][0]["last_success_date"], "2024-01-29")
         self.run_digestd("test-notify", "log", "--config", cfg, expect=0)
         lines = [json.loads(l) for l in open(os.path.join(self.dir, "matches.jsonl"), encoding="utf-8")]
         self.assertEqual(lines[-1]["watches"], ["test-notify"])
+        # Issue 7: a sample is marked as one; no real paper key is written.
+        self.assertEqual(lines[-1]["paper"]["key"], "test-notify:sample")
         self.run_digestd("test-notify", "nobody", "--config", cfg, expect=2)
 
     def test_bad_query_is_rejected_with_a_caret(self):

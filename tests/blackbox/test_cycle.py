@@ -166,10 +166,12 @@ path = "missing-dir/matches.jsonl"
         proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
                                 "--date", D1, expect=1)
         self.assertIn("missing-dir/matches.jsonl", proc.stderr)
-        listing = self.run_digestd("outbox", "list", "--config",
+        listing = self.run_digestd("outbox", "list", "--json", "--config",
                                    os.path.join(self.dir, "digestd.toml"), expect=0).stdout
-        self.assertIn("pending", listing)
-        row_id = listing.split()[0]
+        rows = [json.loads(l) for l in listing.splitlines()]
+        self.assertEqual([r["state"] for r in rows], ["pending"])
+        self.assertIn("missing-dir/matches.jsonl", rows[0]["last_error"])
+        row_id = rows[0]["id"]
         os.makedirs(os.path.join(self.dir, "missing-dir"))
         self.run_digestd("outbox", "retry", row_id, "--config",
                          os.path.join(self.dir, "digestd.toml"), expect=0)

@@ -79,7 +79,17 @@ TEST(ConfigFuzz, MutatedFixturesNeverCrash) {
                                            "1.5",
                                            "1979-05-27",
                                            "[]",
-                                           "{}"};
+                                           "{}",
+                                           "webhook",
+                                           "exec",
+                                           "secret",
+                                           "whsec_",
+                                           "command",
+                                           "http://",
+                                           "[::1]",
+                                           "group",
+                                           "template_file",
+                                           "ca_file"};
   for (int i = 0; i < 3000; ++i) {
     const std::string text = test::Mutate(fixtures[rng() % fixtures.size()], rng, tokens);
     ExpectSane(text, kData + "/valid.toml");

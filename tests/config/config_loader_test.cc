@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "tests/support/temp_dir.h"
@@ -327,12 +331,37 @@ TEST(ConfigLoader, LoadsFullConfigWithIncludes) {
   EXPECT_EQ(local.timeout, std::chrono::milliseconds(30'000));
   EXPECT_FALSE(local.enabled);
 
-  ASSERT_EQ(c.notifiers.size(), 3u);
-  EXPECT_EQ(c.notifiers[0].path,
+  ASSERT_EQ(c.notifiers.size(), 5u);
+  ASSERT_TRUE(std::holds_alternative<FileSettings>(c.notifiers[0].settings));
+  EXPECT_EQ(std::get<FileSettings>(c.notifiers[0].settings).path,
             (fs::path(kData) / "out/matches.jsonl").lexically_normal().string());
   EXPECT_EQ(c.notifiers[0].max_papers, 10);
+  EXPECT_EQ(c.notifiers[0].max_in_flight, 256) << "a local kind writes a batch at once";
   EXPECT_EQ(c.notifiers[1].kind, "console");
-  EXPECT_EQ(c.notifiers[2].name, "spare");  // from watches.d/20-agents.toml
+  EXPECT_TRUE(std::holds_alternative<ConsoleSettings>(c.notifiers[1].settings));
+  const NotifierConfig& hook = c.notifiers[2];
+  EXPECT_EQ(hook.kind, "webhook");
+  EXPECT_EQ(hook.group, Grouping::kDigest);
+  EXPECT_EQ(hook.max_in_flight, 2);
+  EXPECT_EQ(hook.min_interval, std::chrono::seconds(1));
+  EXPECT_EQ(hook.retry_max_attempts, 5);
+  EXPECT_EQ(hook.retry_max_age, std::chrono::hours(6));
+  EXPECT_EQ(hook.timeout, std::chrono::seconds(10));
+  ASSERT_TRUE(std::holds_alternative<WebhookSettings>(hook.settings));
+  const auto& webhook = std::get<WebhookSettings>(hook.settings);
+  EXPECT_EQ(webhook.url, "https://hooks.example.org/digestd");
+  EXPECT_EQ(webhook.secrets.size(), 2u);
+  EXPECT_EQ(webhook.headers.at("Authorization"), "Bearer sekrit");
+  EXPECT_EQ(webhook.method, "PUT");
+  const NotifierConfig& script = c.notifiers[3];
+  ASSERT_TRUE(std::holds_alternative<ExecSettings>(script.settings));
+  EXPECT_EQ(std::get<ExecSettings>(script.settings).command,
+            (std::vector<std::string>{"post-papers", "--quiet"}));
+  EXPECT_EQ(std::get<ExecSettings>(script.settings).env,
+            (std::vector<std::string>{"HOME", "LANG"}));
+  EXPECT_EQ(script.timeout, std::chrono::minutes(1));
+  EXPECT_EQ(script.group, Grouping::kPaper);
+  EXPECT_EQ(c.notifiers[4].name, "spare");  // from watches.d/20-agents.toml
   ASSERT_NE(c.FindNotifier("spare"), nullptr);
   EXPECT_EQ(c.FindNotifier("nobody"), nullptr);
   ASSERT_NE(c.FindSource("local_digest"), nullptr);
@@ -344,7 +373,7 @@ TEST(ConfigLoader, LoadsFullConfigWithIncludes) {
   EXPECT_EQ(w.keywords, (std::vector<std::string>{"희소화", "sparsity"}));
   EXPECT_EQ(w.min_votes, 5);
   EXPECT_EQ(w.events.size(), 4u);
-  EXPECT_EQ(w.line, 45);
+  EXPECT_EQ(w.line, 66);
   EXPECT_EQ(w.column, 1);
   // Included in sorted order.
   EXPECT_EQ(c.watches[1].name, "speculative decoding");
@@ -540,6 +569,539 @@ TEST(ConfigLoader, DefaultConfigPathPrefersTheEnvironment) {
   const std::string expected =
       fs::exists("/etc/digestd/digestd.toml") ? "/etc/digestd/digestd.toml" : "./digestd.toml";
   EXPECT_EQ(DefaultConfigPath(), expected);
+}
+
+// Notifiers: the error cases append one [[notifier]] table to the valid base, so its header
+// is line 12, `name` line 13, `kind` line 14 and the keys under test start at line 15.
+std::string Notifier(const std::string& kind, const std::string& keys) {
+  return std::string(kBase) + kBaseEnd + "[[notifier]]\nname = \"x\"\nkind = \"" + kind + "\"\n" +
+         keys;
+}
+
+// A webhook whose url (line 15) is valid, so the keys under test start at line 16.
+std::string Webhook(const std::string& keys) {
+  return Notifier("webhook", "url = \"https://hooks.example.org/T0KEN\"\n" + keys);
+}
+
+// Standard Webhooks secrets: "whsec_" and the base64 of N bytes (0, 1, 2, ... N-1).
+const std::string kSecret24 = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX";
+const std::string kSecret32 = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const std::string kSecret64 =
+    "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+"
+    "Pw==";
+const std::string kSecret16 = "whsec_AAECAwQFBgcICQoLDA0ODw==";
+const std::string kSecret65 =
+    "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+"
+    "P0A=";
+
+TEST(ConfigLoaderNotifiers, ErrorsArePositioned) {
+  const ErrorCase cases[] = {
+      // kinds
+      {Notifier("webhok", ""), 14, 8,
+       "unknown notifier kind \"webhok\" (expected email, webhook, exec, slack, discord, teams, "
+       "telegram, matrix, mattermost, googlechat, ntfy, console or file) "
+       "(did you mean 'webhook'?)"},
+      {Notifier("Exec", ""), 14, 8, "unknown notifier kind \"Exec\""},
+      {Notifier("matrix", ""), 14, 8, "notifier kind \"matrix\" is not supported yet"},
+      // required keys
+      {Notifier("webhook", ""), 12, 1,
+       "notifier \"x\" is missing required key \"url\" (kind \"webhook\")"},
+      {Notifier("exec", ""), 12, 1,
+       "notifier \"x\" is missing required key \"command\" (kind \"exec\")"},
+      {Notifier("file", ""), 12, 1, "missing required key \"path\" (kind \"file\")"},
+      // keys of other kinds, unknown keys
+      {Webhook("command = [\"a\"]\n"), 16, 1,
+       "\"command\" does not apply to notifier kind \"webhook\""},
+      {Webhook("path = \"x\"\n"), 16, 1, "\"path\" does not apply to notifier kind \"webhook\""},
+      {Webhook("to = [\"a@example.org\"]\n"), 16, 1,
+       "\"to\" does not apply to notifier kind \"webhook\""},
+      {Notifier("exec", "command = [\"a\"]\nurl = \"https://x\"\n"), 16, 1,
+       "\"url\" does not apply to notifier kind \"exec\""},
+      {Notifier("exec", "command = [\"a\"]\ntls_verify = false\n"), 16, 1,
+       "\"tls_verify\" does not apply to notifier kind \"exec\""},
+      {Notifier("exec", "command = [\"a\"]\nca_file = \"ca.pem\"\n"), 16, 1,
+       "\"ca_file\" does not apply to notifier kind \"exec\""},
+      {Notifier("console", "timeout = \"5s\"\n"), 15, 1,
+       "\"timeout\" does not apply to notifier kind \"console\""},
+      {Notifier("file", "path = \"x\"\ntemplate_file = \"t.mustache\"\n"), 16, 1,
+       "\"template_file\" does not apply to notifier kind \"file\""},
+      {Webhook("secrets = \"x\"\n"), 16, 1,
+       "unknown key \"secrets\" in [[notifier]] (did you mean 'secret'?)"},
+      {Notifier("exec", "command = [\"a\"]\nenvs = [\"A\"]\n"), 16, 1,
+       "unknown key \"envs\" in [[notifier]] (did you mean 'env'?)"},
+      {Notifier("console", "max_paper = 3\n"), 15, 1, "(did you mean 'max_papers'?)"},
+      // template_file belongs to a later issue
+      {Notifier("console", "template_file = \"t.mustache\"\n"), 15, 17,
+       "\"template_file\" is not supported yet"},
+      {Webhook("template_file = \"t.mustache\"\n"), 16, 17,
+       "\"template_file\" is not supported yet"},
+      // keys every notifier has
+      {Notifier("console", "enabled = \"yes\"\n"), 15, 11, "\"enabled\": expected a boolean"},
+      {Notifier("console", "max_papers = 0\n"), 15, 14,
+       "\"max_papers\": 0 is out of range 1..100000"},
+      {Notifier("console", "max_papers = 100001\n"), 15, 14, "is out of range 1..100000"},
+      {Notifier("console", "group = \"papers\"\n"), 15, 9,
+       "\"group\": \"papers\" is not one of paper or digest (did you mean 'paper'?)"},
+      {Notifier("console", "group = 1\n"), 15, 9, "\"group\": expected a string, got an integer"},
+      {Notifier("console", "max_in_flight = 0\n"), 15, 17,
+       "\"max_in_flight\": 0 is out of range 1..1000"},
+      {Webhook("max_in_flight = 1001\n"), 16, 17, "1001 is out of range 1..1000"},
+      {Notifier("console", "min_interval = \"fast\"\n"), 15, 16,
+       "\"min_interval\": \"fast\" is not a duration"},
+      {Notifier("console", "min_interval = 5\n"), 15, 16,
+       "\"min_interval\": expected a duration string like \"30s\", got an integer"},
+      {Notifier("console", "retry_max_attempts = 0\n"), 15, 22,
+       "\"retry_max_attempts\": 0 is out of range 1..1000"},
+      {Notifier("console", "retry_max_age = \"0s\"\n"), 15, 17,
+       "\"retry_max_age\": \"0s\" is not a positive duration"},
+      // network keys
+      {Webhook("timeout = \"soon\"\n"), 16, 11, "\"timeout\": \"soon\" is not a positive duration"},
+      {Webhook("tls_verify = \"no\"\n"), 16, 14, "\"tls_verify\": expected a boolean"},
+      {Webhook("ca_file = \"missing.pem\"\n"), 16, 11, "\"ca_file\": cannot read \""},
+      {Webhook("ca_file = \".\"\n"), 16, 11, "is a directory"},
+      {Webhook("ca_file = \"\"\n"), 16, 11, "\"ca_file\" must not be empty"},
+      // webhook url
+      {Notifier("webhook", "url = 3\n"), 15, 7, "\"url\": expected a string, got an integer"},
+      {Notifier("webhook", "url = \"ftp://example.org/hook\"\n"), 15, 7,
+       "\"url\": must be an https:// URL (or http:// to a loopback host)"},
+      {Notifier("webhook", "url = \"hooks.example.org/T0KEN\"\n"), 15, 7,
+       "\"url\": must be an https:// URL"},
+      {Notifier("webhook", "url = \"http://example.org/T0KEN\"\n"), 15, 7,
+       "\"url\": plain http:// is refused except to loopback; use https://"},
+      {Notifier("webhook", "url = \"https:///T0KEN\"\n"), 15, 7, "\"url\": the URL has no host"},
+      {Notifier("webhook", "url = \"https://example.org/a b\"\n"), 15, 7,
+       "\"url\": the URL contains a space or a control character"},
+      {Notifier("webhook", "url = \"https://x\"\nurl_file = \"u\"\n"), 16, 12,
+       "give either \"url\" or \"url_file\", not both"},
+      {Notifier("webhook", "url_file = \"no-such-file\"\n"), 15, 12, "cannot read \"url_file\""},
+      {Notifier("webhook", "url = \"${DIGESTD_TEST_UNSET}\"\n"), 15, 7,
+       "environment variable DIGESTD_TEST_UNSET (for \"url\") is not set"},
+      // webhook secret
+      {Webhook("secret = \"s3cret\"\n"), 16, 10,
+       "\"secret\": the value must start with \"whsec_\""},
+      {Webhook("secret = \"whsec_!!!!\"\n"), 16, 10,
+       "\"secret\": the value is not \"whsec_\" followed by valid base64"},
+      {Webhook("secret = \"whsec_AAAA=\"\n"), 16, 10, "followed by valid base64"},
+      {Webhook("secret = \"whsec_AAAAA\"\n"), 16, 10, "followed by valid base64"},
+      {Webhook("secret = \"" + kSecret16 + "\"\n"), 16, 10,
+       "\"secret\": the value decodes to 16 bytes; a Standard Webhooks secret has 24 to 64"},
+      {Webhook("secret = \"" + kSecret65 + "\"\n"), 16, 10, "decodes to 65 bytes"},
+      {Webhook("secret = [\"" + kSecret24 + "\", \"bad\"]\n"), 16, 53,
+       "\"secret\": entry 2 must start with \"whsec_\""},
+      {Webhook("secret = []\n"), 16, 10, "\"secret\" must hold at least one \"whsec_...\" secret"},
+      {Webhook("secret = 5\n"), 16, 10,
+       "\"secret\": expected a \"whsec_...\" string or an array of them, got an integer"},
+      {Webhook("secret = [\"" + kSecret24 + "\"]\nsecret_file = \"s\"\n"), 17, 15,
+       "give either \"secret\" or \"secret_file\", not both"},
+      {Webhook("secret = [\"" + kSecret24 + "\", 5]\n"), 16, 53, "got an element that is"},
+      {Webhook("secret = \"${DIGESTD_TEST_UNSET}\"\n"), 16, 10,
+       "environment variable DIGESTD_TEST_UNSET (for \"secret\") is not set"},
+      // webhook headers and method
+      {Webhook("headers = { \"Bad Name\" = \"v\" }\n"), 16, 13,
+       "\"headers\": \"Bad Name\" is not a valid header name"},
+      {Webhook("headers = { A = 1 }\n"), 16, 17, "\"headers\": \"A\": expected a string"},
+      {Webhook("headers = { A_file = 1 }\n"), 16, 22,
+       "\"headers\": \"A_file\": expected a path string"},
+      {Webhook("headers = { A_file = \"missing\" }\n"), 16, 22, "cannot read \"A_file\""},
+      {Webhook("headers = { A = \"1\", A_file = \"f\" }\n"), 16, 31,
+       "give either \"A\" or \"A_file\", not both"},
+      {Webhook("headers = { A = \"${DIGESTD_TEST_UNSET}\" }\n"), 16, 17,
+       "environment variable DIGESTD_TEST_UNSET (for \"A\") is not set"},
+      {Webhook("headers = [\"A\"]\n"), 16, 11, "\"headers\": expected a table of strings"},
+      {Webhook("method = \"GET\"\n"), 16, 10, "\"method\": \"GET\" is not one of POST or PUT"},
+      {Webhook("method = \"post\"\n"), 16, 10, "(did you mean 'POST'?)"},
+      // exec
+      {Notifier("exec", "command = []\n"), 15, 11,
+       "\"command\" must name the program and its arguments"},
+      {Notifier("exec", "command = \"/bin/notify --all\"\n"), 15, 11,
+       "\"command\": expected an array of strings, got a string"},
+      {Notifier("exec", "command = [\"a\", 1]\n"), 15, 17, "got an element that is an integer"},
+      {Notifier("exec", "command = [\"a\", \"\"]\n"), 15, 17, "entries must not be empty"},
+      {Notifier("exec", "command = [\"a\"]\nenv = [\"HOME\", \"1BAD\"]\n"), 16, 16,
+       "\"env\": \"1BAD\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"},
+      {Notifier("exec", "command = [\"a\"]\nenv = [\"A-B\"]\n"), 16, 8, "\"A-B\" is not an"},
+      {Notifier("exec", "command = [\"a\"]\nenv = \"HOME\"\n"), 16, 7,
+       "\"env\": expected an array of strings"},
+      {Notifier("exec", "command = [\"a\"]\ntimeout = \"0s\"\n"), 16, 11,
+       "\"timeout\": \"0s\" is not a positive duration"},
+      // file
+      {Notifier("file", "path = \"\"\n"), 15, 8, "\"path\" must not be empty"},
+      {Notifier("file", "path = 1\n"), 15, 8, "\"path\": expected a string, got an integer"},
+  };
+  ScopedEnv unset("DIGESTD_TEST_UNSET", nullptr);
+  ScopedEnv no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+  for (const ErrorCase& c : cases) {
+    TempDir dir;
+    const std::string path = dir.File("digestd.toml");
+    ConfigLoad load = LoadConfigText(c.text, path);
+    EXPECT_FALSE(load.config) << c.text;
+    std::vector<ConfigDiagnostic> errors = Errors(load);
+    ASSERT_EQ(errors.size(), 1u) << c.text << Dump(load);
+    EXPECT_EQ(errors[0].line, c.line) << c.text << Dump(load);
+    EXPECT_EQ(errors[0].column, c.column) << c.text << Dump(load);
+    EXPECT_NE(errors[0].message.find(c.message), std::string::npos) << c.text << Dump(load);
+    for (const ConfigDiagnostic& d : load.diagnostics) {
+      // Neither the token in a URL nor any part of a secret is ever shown.
+      EXPECT_EQ(d.message.find("T0KEN"), std::string::npos) << d.ToString();
+      EXPECT_EQ(d.message.find("s3cret"), std::string::npos) << d.ToString();
+      EXPECT_EQ(d.message.find("AAEC"), std::string::npos) << d.ToString();
+      EXPECT_EQ(d.message.find("!!!!"), std::string::npos) << d.ToString();
+    }
+  }
+}
+
+TEST(ConfigLoaderNotifiers, DefaultsPerKind) {
+  struct Case {
+    std::string kind;
+    std::string keys;
+    int max_in_flight;
+    std::size_t settings_index;  // the KindSettings alternative
+  };
+  const Case cases[] = {
+      {"console", "", 256, 1},
+      {"file", "path = \"out.jsonl\"\n", 256, 2},
+      {"webhook", "url = \"https://hooks.example.org/x\"\n", 4, 3},
+      {"exec", "command = [\"notify-papers\"]\n", 4, 4},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ConfigLoad load = LoadConfigText(Notifier(c.kind, c.keys), dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << c.kind << Dump(load);
+    const NotifierConfig& n = load.config->notifiers.back();
+    EXPECT_EQ(n.name, "x");
+    EXPECT_EQ(n.kind, c.kind);
+    EXPECT_TRUE(n.enabled) << c.kind;
+    EXPECT_EQ(n.max_papers, 50) << c.kind;
+    EXPECT_EQ(n.group, Grouping::kPaper) << c.kind;
+    EXPECT_EQ(n.max_in_flight, c.max_in_flight) << c.kind;
+    EXPECT_EQ(n.min_interval, std::chrono::milliseconds(0)) << c.kind;
+    EXPECT_EQ(n.retry_max_attempts, 12) << c.kind;
+    EXPECT_EQ(n.retry_max_age, std::chrono::hours(24)) << c.kind;
+    EXPECT_EQ(n.timeout, std::chrono::seconds(30)) << c.kind;
+    EXPECT_TRUE(n.tls_verify) << c.kind;
+    EXPECT_EQ(n.ca_file, "") << c.kind;
+    EXPECT_EQ(n.settings.index(), c.settings_index) << c.kind;
+  }
+  TempDir dir;
+  ConfigLoad load = LoadConfigText(Notifier("webhook", "url = \"https://h.example.org/\"\n"),
+                                   dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  const auto& webhook = std::get<WebhookSettings>(load.config->notifiers.back().settings);
+  EXPECT_EQ(webhook.url, "https://h.example.org/");
+  EXPECT_EQ(webhook.method, "POST");
+  EXPECT_TRUE(webhook.secrets.empty());
+  EXPECT_TRUE(webhook.headers.empty());
+}
+
+TEST(ConfigLoaderNotifiers, CommonKeysAreRead) {
+  struct Case {
+    std::string kind;
+    std::string keys;
+  };
+  const std::string common =
+      "enabled = false\nmax_papers = 7\ngroup = \"digest\"\nmax_in_flight = 2\n"
+      "min_interval = \"1500ms\"\nretry_max_attempts = 3\nretry_max_age = \"90m\"\n";
+  const Case cases[] = {
+      {"console", ""},
+      {"file", "path = \"m.jsonl\"\n"},
+      {"webhook", "url = \"https://h.example.org/\"\ntimeout = \"5s\"\n"},
+      {"exec", "command = [\"notify\"]\ntimeout = \"5s\"\n"},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ConfigLoad load = LoadConfigText(Notifier(c.kind, common + c.keys), dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << c.kind << Dump(load);
+    const NotifierConfig& n = load.config->notifiers.back();
+    EXPECT_FALSE(n.enabled);
+    EXPECT_EQ(n.max_papers, 7);
+    EXPECT_EQ(n.group, Grouping::kDigest);
+    EXPECT_EQ(n.max_in_flight, 2);
+    EXPECT_EQ(n.min_interval, std::chrono::milliseconds(1500));
+    EXPECT_EQ(n.retry_max_attempts, 3);
+    EXPECT_EQ(n.retry_max_age, std::chrono::minutes(90));
+    if (!c.keys.empty() && c.kind != "file") {
+      EXPECT_EQ(n.timeout, std::chrono::seconds(5)) << c.kind;
+    }
+  }
+  // "0s" is a pace of none; "group = paper" overrides a digest default as well.
+  TempDir dir;
+  ConfigLoad load = LoadConfigText(
+      Notifier("console", "min_interval = \"0s\"\ngroup = \"paper\"\n"), dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  EXPECT_EQ(load.config->notifiers.back().min_interval, std::chrono::milliseconds(0));
+  EXPECT_EQ(load.config->notifiers.back().group, Grouping::kPaper);
+}
+
+TEST(ConfigLoaderNotifiers, TlsVerifyWarnsAndCaFileIsAnchored) {
+  TempDir dir;
+  dir.Write("certs/ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  ConfigLoad load = LoadConfigText(Webhook("tls_verify = false\nca_file = \"certs/ca.pem\"\n"),
+                                   dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  const NotifierConfig& n = load.config->notifiers.back();
+  EXPECT_FALSE(n.tls_verify);
+  EXPECT_EQ(n.ca_file, dir.File("certs/ca.pem"));
+  int warned = 0;
+  for (const ConfigDiagnostic& d : load.diagnostics) {
+    if (d.message == "notifier \"x\": TLS certificates are not verified") {
+      ++warned;
+      EXPECT_TRUE(d.warning);
+      EXPECT_EQ(d.line, 16);
+      EXPECT_EQ(d.column, 14);
+    }
+  }
+  EXPECT_EQ(warned, 1) << Dump(load);
+}
+
+TEST(ConfigLoaderNotifiers, PlainHttpOnlyToLoopback) {
+  struct Case {
+    std::string url;
+    bool accepted;
+  };
+  const Case cases[] = {
+      {"https://hooks.example.org/T0KEN", true},
+      {"HTTPS://hooks.example.org:8443/T0KEN?x=1", true},
+      {"https://user:T0KEN@hooks.example.org/", true},
+      {"http://127.0.0.1:8080/T0KEN", true},
+      {"http://127.255.1.2/T0KEN", true},
+      {"http://localhost/T0KEN", true},
+      {"http://LocalHost:9000", true},
+      {"http://[::1]:9000/T0KEN", true},
+      {"http://user:T0KEN@127.0.0.1/", true},
+      {"http://hooks.example.org/T0KEN", false},
+      {"http://10.0.0.1/T0KEN", false},
+      {"http://128.0.0.1/T0KEN", false},
+      {"http://127.0.0.1.example.org/T0KEN", false},
+      {"http://localhost.example.org/T0KEN", false},
+      {"http://[::2]/T0KEN", false},
+      {"http://127.0.0.1@example.org/T0KEN", false},
+      {"http://example.org#@127.0.0.1/T0KEN", false},
+      {"file:///tmp/T0KEN", false},
+      {"smtp://127.0.0.1/T0KEN", false},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ConfigLoad load =
+        LoadConfigText(Notifier("webhook", "url = \"" + c.url + "\"\n"), dir.File("digestd.toml"));
+    EXPECT_EQ(load.config != nullptr, c.accepted) << c.url << Dump(load);
+    if (c.accepted && load.config) {
+      EXPECT_EQ(std::get<WebhookSettings>(load.config->notifiers.back().settings).url, c.url);
+    }
+    for (const ConfigDiagnostic& d : load.diagnostics) {
+      EXPECT_EQ(d.message.find("T0KEN"), std::string::npos) << d.ToString();
+      EXPECT_EQ(d.message.find(c.url), std::string::npos) << d.ToString();
+    }
+  }
+}
+
+TEST(ConfigLoaderNotifiers, WebhookSecrets) {
+  struct Case {
+    std::string secret;                // the TOML value
+    std::vector<std::string> secrets;  // what is read; empty: an error
+  };
+  const Case cases[] = {
+      {"\"" + kSecret24 + "\"", {kSecret24}},
+      {"\"" + kSecret32 + "\"", {kSecret32}},
+      {"\"" + kSecret64 + "\"", {kSecret64}},
+      // Padding is optional.
+      {"\"" + kSecret32.substr(0, kSecret32.size() - 1) + "\"",
+       {kSecret32.substr(0, kSecret32.size() - 1)}},
+      // Rotation: several at once.
+      {"[\"" + kSecret32 + "\", \"" + kSecret24 + "\"]", {kSecret32, kSecret24}},
+      {"\"" + kSecret16 + "\"", {}},
+      {"\"" + kSecret65 + "\"", {}},
+      {"\"whsec" + kSecret24.substr(6) + "\"", {}},
+      {"\"WHSEC_" + kSecret24.substr(6) + "\"", {}},
+      {"\"" + kSecret24 + "=\"", {}},   // padding where none belongs
+      {"\"" + kSecret32 + "==\"", {}},  // too much padding
+      {"\"" + kSecret24 + "-_\"", {}},  // the URL-safe alphabet is not standard base64
+      {"\"whsec_\"", {}},
+      {"\"\"", {}},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ConfigLoad load = LoadConfigText(Webhook("secret = " + c.secret + "\n"), dir.File("d.toml"));
+    if (c.secrets.empty()) {
+      EXPECT_FALSE(load.config) << c.secret;
+    } else {
+      ASSERT_TRUE(load.config) << c.secret << Dump(load);
+      EXPECT_EQ(std::get<WebhookSettings>(load.config->notifiers.back().settings).secrets,
+                c.secrets);
+    }
+    for (const ConfigDiagnostic& d : load.diagnostics) {
+      EXPECT_EQ(d.message.find("AAEC"), std::string::npos) << d.ToString();
+    }
+  }
+}
+
+TEST(ConfigLoaderNotifiers, WebhookSecretFormsAndHeaders) {
+  TempDir dir;
+  TempDir credentials;
+  dir.Write("hook-url", "https://hooks.example.org/services/T0KEN\n");
+  dir.Write("hook-secret", kSecret24 + "\n");
+  // Rotation through a file: one secret per line, blank lines skipped.
+  credentials.Write("hook-secret", kSecret32 + "\r\n\n" + kSecret24 + "\n");
+  credentials.Write("api-key", "k3y-from-credentials\n");
+  ScopedEnv creds("CREDENTIALS_DIRECTORY", credentials.path().c_str());
+  ScopedEnv token("DIGESTD_TEST_TOKEN", "Bearer env-t0ken");
+  const std::string text =
+      Notifier("webhook",
+               "url_file = \"hook-url\"\n"
+               "secret_file = \"hook-secret\"\n"
+               "headers = { Authorization = \"${DIGESTD_TEST_TOKEN}\", X-Api-Key_file = "
+               "\"api-key\", X-Plain = \"on\" }\n"
+               "method = \"PUT\"\n");
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  auto webhook = std::get<WebhookSettings>(load.config->notifiers.back().settings);
+  EXPECT_EQ(webhook.url, "https://hooks.example.org/services/T0KEN");
+  EXPECT_EQ(webhook.secrets, (std::vector<std::string>{kSecret32, kSecret24}));
+  EXPECT_EQ(webhook.headers,
+            (std::map<std::string, std::string>{{"Authorization", "Bearer env-t0ken"},
+                                                {"X-Api-Key", "k3y-from-credentials"},
+                                                {"X-Plain", "on"}}));
+  EXPECT_EQ(webhook.method, "PUT");
+
+  // Without $CREDENTIALS_DIRECTORY, relative *_file paths are anchored at the config file.
+  ScopedEnv no_creds("CREDENTIALS_DIRECTORY", nullptr);
+  dir.Write("api-key", "k3y-from-config-dir");
+  load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  webhook = std::get<WebhookSettings>(load.config->notifiers.back().settings);
+  EXPECT_EQ(webhook.secrets, std::vector<std::string>{kSecret24});
+  EXPECT_EQ(webhook.headers.at("X-Api-Key"), "k3y-from-config-dir");
+
+  // A secret file with a bad line names the line, never its text; a plain http:// URL read
+  // from a file is refused without showing it.
+  dir.Write("hook-secret", kSecret24 + "\nwhsec_sh0rt0AA\n");
+  dir.Write("hook-url", "http://hooks.example.org/services/T0KEN\n");
+  load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_FALSE(load.config);
+  std::vector<ConfigDiagnostic> errors = Errors(load);
+  ASSERT_EQ(errors.size(), 2u) << Dump(load);
+  EXPECT_EQ(errors[0].line, 15);
+  EXPECT_EQ(errors[0].column, 12);
+  EXPECT_NE(errors[0].message.find("plain http:// is refused"), std::string::npos);
+  EXPECT_EQ(errors[1].line, 16);
+  EXPECT_EQ(errors[1].column, 15);
+  EXPECT_EQ(errors[1].message,
+            "\"secret\": line 2 of \"secret_file\" decodes to 6 bytes; a Standard Webhooks "
+            "secret has 24 to 64");
+  for (const ConfigDiagnostic& d : load.diagnostics) {
+    for (const char* hidden : {"T0KEN", "sh0rt", "t0ken", "k3y", "AAEC"}) {
+      EXPECT_EQ(d.ToString().find(hidden), std::string::npos) << d.ToString();
+    }
+  }
+}
+
+TEST(ConfigLoaderNotifiers, SourceHeadersTakeTheFileFormToo) {
+  TempDir dir;
+  dir.Write("hf-token", "Bearer from-file\n");
+  const std::string text = std::string(kBase) + kBaseEnd +
+                           "[[source]]\nname = \"t\"\nkind = \"hf-daily\"\n"
+                           "url = \"https://example.org/{date}\"\n"
+                           "headers = { Authorization_file = \"hf-token\" }\n";
+  ScopedEnv no_creds("CREDENTIALS_DIRECTORY", nullptr);
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  EXPECT_EQ(load.config->FindSource("t")->headers.at("Authorization"), "Bearer from-file");
+}
+
+TEST(ConfigLoaderNotifiers, ExecCommandIsResolved) {
+  TempDir dir;
+  dir.Write("bin/notify", "#!/bin/sh\ncat >/dev/null\n");
+  ASSERT_EQ(::chmod(dir.File("bin/notify").c_str(), 0755), 0);
+  dir.Write("bin/not-executable", "");
+  struct Case {
+    std::string program;   // command[0] as written
+    std::string resolved;  // as read
+    bool warns;            // "is not an executable file"
+  };
+  const Case cases[] = {
+      {"notify-papers", "notify-papers", false},  // a bare name: looked up in PATH at run time
+      {"/bin/sh", "/bin/sh", false},
+      {"bin/notify", dir.File("bin/notify"), false},
+      {"./bin/notify", dir.File("bin/notify"), false},
+      {"bin/../bin/notify", dir.File("bin/notify"), false},
+      {"bin/not-executable", dir.File("bin/not-executable"), true},
+      {"bin/missing", dir.File("bin/missing"), true},
+      {"/nonexistent/digestd-notify", "/nonexistent/digestd-notify", true},
+      {"./bin", dir.File("bin"), true},  // a directory
+  };
+  for (const Case& c : cases) {
+    ConfigLoad load = LoadConfigText(
+        Notifier("exec", "command = [\"" + c.program +
+                             "\", \"--flag\", \"two words\"]\nenv = [\"HOME\", \"_X1\"]\n"),
+        dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << c.program << Dump(load);
+    const NotifierConfig& n = load.config->notifiers.back();
+    const auto& exec = std::get<ExecSettings>(n.settings);
+    EXPECT_EQ(exec.command, (std::vector<std::string>{c.resolved, "--flag", "two words"}));
+    EXPECT_EQ(exec.env, (std::vector<std::string>{"HOME", "_X1"}));
+    int warned = 0;
+    for (const ConfigDiagnostic& d : load.diagnostics) {
+      if (d.message.find("is not an executable file") != std::string::npos) {
+        ++warned;
+        EXPECT_EQ(d.line, 15);
+        EXPECT_EQ(d.column, 12);
+      }
+    }
+    EXPECT_EQ(warned, c.warns ? 1 : 0) << c.program << Dump(load);
+  }
+  ConfigLoad load = LoadConfigText(Notifier("exec", "command = [\"notify\"]\ntimeout = \"2m\"\n"),
+                                   dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  EXPECT_EQ(load.config->notifiers.back().timeout, std::chrono::minutes(2));
+}
+
+TEST(ConfigLoaderNotifiers, KindsNotBuiltAreStillTypeChecked) {
+  struct Case {
+    std::string text;
+    std::vector<std::pair<int, std::string>> errors;  // line and message part, in order
+  };
+  const Case cases[] = {
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"f\"\nto = \"me@example.org\"\n"),
+       {{14, "notifier kind \"email\" is not supported yet"},
+        {17, "\"to\": expected an array of strings, got a string"}}},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"f\"\nto = [\"t\"]\ncc = [1]\n"),
+       {{14, "not supported yet"}, {18, "\"cc\": expected an array of strings"}}},
+      {Notifier("slack", "url = 3\n"),
+       {{14, "not supported yet"}, {15, "\"url\": expected a string, got an integer"}}},
+      {Notifier("slack", "url_file = \"missing\"\n"),
+       {{14, "not supported yet"}, {15, "cannot read \"url_file\""}}},
+      {Notifier("telegram", "token = \"t\"\nchat_id = 12345\n"), {{14, "not supported yet"}}},
+      {Notifier("telegram", "token = \"t\"\nchat_id = true\n"),
+       {{14, "not supported yet"}, {16, "\"chat_id\": expected a string, got a boolean"}}},
+      {Notifier("ntfy", "url = \"https://ntfy.sh/papers\"\npriority = 4\ntimeout = \"x\"\n"),
+       {{14, "not supported yet"}, {17, "\"timeout\": \"x\" is not a positive duration"}}},
+      {Notifier("matrix",
+                "homeserver = \"https://m.org\"\nroom_id = \"!r\"\n"
+                "access_token = \"a\"\ncommand = [\"a\"]\n"),
+       {{14, "not supported yet"}, {18, "\"command\" does not apply to notifier kind \"matrix\""}}},
+      {Notifier("discord", "url = \"https://d\"\ntemplate_file = \"t\"\n"),
+       {{14, "not supported yet"}, {16, "\"template_file\" is not supported yet"}}},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ConfigLoad load = LoadConfigText(c.text, dir.File("digestd.toml"));
+    EXPECT_FALSE(load.config);
+    std::vector<ConfigDiagnostic> errors = Errors(load);
+    ASSERT_EQ(errors.size(), c.errors.size()) << c.text << Dump(load);
+    for (std::size_t i = 0; i < errors.size(); ++i) {
+      EXPECT_EQ(errors[i].line, c.errors[i].first) << c.text << Dump(load);
+      EXPECT_NE(errors[i].message.find(c.errors[i].second), std::string::npos)
+          << c.text << Dump(load);
+    }
+  }
+}
+
+TEST(ConfigLoaderNotifiers, BundledExampleLoads) {
+  const fs::path examples = fs::path(DIGESTD_TEST_DATA) / "../../examples";
+  for (const char* name : {"digestd.toml", "demo/digestd.toml"}) {
+    ConfigLoad load = LoadConfig((examples / name).lexically_normal().string());
+    EXPECT_TRUE(load.config) << name << Dump(load);
+    EXPECT_TRUE(load.diagnostics.empty()) << name << Dump(load);
+  }
 }
 
 }  // namespace

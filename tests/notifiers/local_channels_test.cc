@@ -1,11 +1,18 @@
 #include "notifiers/local_channels.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 
-#include <gtest/gtest.h>
+#include "notifiers/registry.h"
+#include "tests/notifiers/notifier_testing.h"
 
 namespace digestd {
 namespace {
+
+using test::ContextFor;
+using test::ExpectGolden;
+using test::MakeNotifierConfig;
 
 Notification Make(int papers) {
   Notification n;
@@ -26,6 +33,14 @@ Notification Make(int papers) {
   return n;
 }
 
+std::size_t Count(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 TEST(RenderConsole, ShowsWhatAPersonNeeds) {
   const std::string text = RenderConsole(Make(1), 50);
   EXPECT_NE(text.find("[new] watch \"sparsity\""), std::string::npos) << text;
@@ -38,14 +53,104 @@ TEST(RenderConsole, ShowsWhatAPersonNeeds) {
 
 TEST(RenderConsole, CapsPapersWithAndNMore) {
   const std::string text = RenderConsole(Make(5), 2);
-  EXPECT_NE(text.find("and 3 more"), std::string::npos) << text;
+  EXPECT_NE(text.find("  and 3 more\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("2401.00002"), std::string::npos);
+}
+
+TEST(RenderConsole, AndNMoreLinksTheDigest) {
+  Notification n = Make(5);
+  n.digest_url = "https://huggingface.co/papers?date=2024-01-29";
+  const std::string text = RenderConsole(n, 4);
+  EXPECT_NE(text.find("  and 1 more: https://huggingface.co/papers?date=2024-01-29\n"),
+            std::string::npos)
+      << text;
+  // Nothing left over: no "more" line, even with a digest to link.
+  EXPECT_EQ(RenderConsole(n, 5).find("more"), std::string::npos);
+}
+
+TEST(RenderConsole, DigestGroupedListsEachPaperOnceUnderItsWatchesWithItsEvent) {
+  const Notification n = test::MakeDigestGrouped();
+  const std::string text = RenderConsole(n, 50);
+  for (const SourcedPaper& p : n.papers) {
+    EXPECT_EQ(Count(text, p.paper.url + " "), 1u) << p.paper.url << "\n" << text;
+  }
+  EXPECT_EQ(Count(text, "  watch \"sparse attention\":\n"), 1u) << text;
+  EXPECT_EQ(Count(text, "  watch \"agents\":\n"), 1u) << text;
+  EXPECT_EQ(Count(text, "  watch \"agents\", \"sparse attention\":\n"), 1u) << text;
+  EXPECT_EQ(Count(text, "    [updated] "), 1u) << text;
+  EXPECT_EQ(Count(text, "    [new] "), 3u) << text;
+  // Papers 2 and 5 share a watch set: one group, in order of first appearance.
+  const auto group = text.find("  watch \"sparse attention\":\n");
+  const auto second_group = text.find("  watch \"agents\":\n");
+  EXPECT_LT(group, text.find("Paper 2:"));
+  EXPECT_LT(text.find("Paper 5:"), second_group) << text;
+}
+
+TEST(RenderConsole, Goldens) {
+  ExpectGolden("console_instant.txt", RenderConsole(test::MakeInstant(), 50));
+  ExpectGolden("console_digest.txt", RenderConsole(test::MakeDigestGrouped(), 3));
+  ExpectGolden("console_alert.txt", RenderConsole(test::MakeAlert(), 50));
 }
 
 TEST(RenderJsonLines, OneNewlineTerminatedLinePerPaper) {
   const std::string text = RenderJsonLines(Make(3));
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(RenderJsonLines, Goldens) {
+  ExpectGolden("file_instant.jsonl", RenderJsonLines(test::MakeInstant()));
+  ExpectGolden("file_digest.jsonl", RenderJsonLines(test::MakeDigestGrouped()));
+  ExpectGolden("file_alert.jsonl", RenderJsonLines(test::MakeAlert()));
+}
+
+TEST(ConsoleChannel, OneConsolePayloadHonouringMaxPapers) {
+  NotifierConfig config = MakeNotifierConfig("screen", ConsoleSettings{});
+  config.max_papers = 2;
+  auto channel = MakeChannel(config);
+  ASSERT_TRUE(channel) << channel.error().message;
+  const Notification n = Make(5);
+  auto payloads = (*channel)->Render(n, ContextFor(n));
+  ASSERT_TRUE(payloads);
+  ASSERT_EQ(payloads->size(), 1u);
+  const Payload& p = payloads->front();
+  EXPECT_EQ(p.part_id, n.id);
+  EXPECT_EQ(p.transfer, Transfer::kConsole);
+  EXPECT_EQ(p.body, RenderConsole(n, 2));
+}
+
+TEST(FileChannel, AppendsJsonLinesToThePath) {
+  auto channel = MakeChannel(MakeNotifierConfig("log", FileSettings{.path = "/var/log/p.jsonl"}));
+  ASSERT_TRUE(channel) << channel.error().message;
+  const Notification n = test::MakeDigestGrouped();
+  auto payloads = (*channel)->Render(n, ContextFor(n));
+  ASSERT_TRUE(payloads);
+  ASSERT_EQ(payloads->size(), 1u);
+  const Payload& p = payloads->front();
+  EXPECT_EQ(p.part_id, n.id);
+  EXPECT_EQ(p.transfer, Transfer::kAppend);
+  EXPECT_EQ(p.url, "/var/log/p.jsonl");
+  EXPECT_EQ(p.body, RenderJsonLines(n));
+}
+
+TEST(FileChannel, NeedsAnAbsolutePath) {
+  for (const char* path : {"", "relative.jsonl"}) {
+    auto channel = MakeChannel(MakeNotifierConfig("log", FileSettings{.path = path}));
+    ASSERT_FALSE(channel) << path;
+    EXPECT_NE(channel.error().message.find("notifier 'log'"), std::string::npos);
+  }
+}
+
+TEST(LocalChannels, FailureRetriesAnythingElseIsDelivered) {
+  for (KindSettings settings :
+       {KindSettings{ConsoleSettings{}}, KindSettings{FileSettings{.path = "/tmp/x.jsonl"}}}) {
+    auto channel = MakeChannel(MakeNotifierConfig("local", settings));
+    ASSERT_TRUE(channel);
+    const Outcome failed = (*channel)->Classify({}, {.failure = "/tmp/x.jsonl: disk full"});
+    EXPECT_EQ(failed.kind, Outcome::Kind::kRetry);
+    EXPECT_EQ(failed.reason, "/tmp/x.jsonl: disk full");
+    EXPECT_EQ((*channel)->Classify({}, {}).kind, Outcome::Kind::kDelivered);
+  }
 }
 
 }  // namespace

@@ -7,10 +7,15 @@
 #include <gtest/gtest.h>
 
 #include "core/planner.h"
+#include "tests/store/old_schemas.h"
+#include "tests/store/store_testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace digestd {
 namespace {
+
+using test::ExecOn;
+using test::Scalar;
 
 Paper MakePaper(const std::string& id, const std::string& title, std::optional<int> votes) {
   Paper p;
@@ -43,27 +48,6 @@ DigestCommit MakeCommit(std::vector<Paper> papers, std::int64_t now) {
   c.validators.body_hash = "abc";
   c.papers = std::move(papers);
   return c;
-}
-
-// Runs one SQL statement on the file behind the store's back (fault injection, checks).
-int64_t Scalar(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-  int64_t v = -1;
-  if (stmt && sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return v;
-}
-
-void ExecOn(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_close(db);
 }
 
 TEST(StateStore, CreatesWalDatabaseAtCurrentSchema) {
@@ -103,22 +87,16 @@ TEST(StateStore, ReopeningKeepsStateAndDoesNotMigrateAgain) {
 TEST(StateStore, MigratesAVersionOneDatabase) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
-  // A database as version 1 left it (the tables later migrations touch), with state.
-  ExecOn(path,
-         "CREATE TABLE sources (name TEXT PRIMARY KEY, first_run_at INTEGER, "
-         "last_success_at INTEGER, last_success_date TEXT NOT NULL DEFAULT '', "
-         "failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
-         "CREATE TABLE sightings (paper_key TEXT, source TEXT, url TEXT);"
-         "CREATE TABLE notified (key TEXT PRIMARY KEY, paper_key TEXT NOT NULL, "
-         "created_at INTEGER NOT NULL);"
-         "INSERT INTO sources(name, failures) VALUES('hf-ko', 3);"
-         "INSERT INTO notified VALUES('me' || char(31) || 'arxiv:1' || char(31) || 'paper' || "
-         "char(31) || 'watch a', 'arxiv:1', 5);"
-         "INSERT INTO notified VALUES('me' || char(31) || 'arxiv:1' || char(31) || 'paper' || "
-         "char(31) || 'watch b', 'arxiv:1', 6);"
-         "INSERT INTO notified VALUES('team' || char(31) || 'arxiv:1' || char(31) || "
-         "'updated:abc' || char(31) || 'watch a', 'arxiv:1', 7);"
-         "PRAGMA user_version = 1;");
+  // A database as version 1 left it, with state.
+  ExecOn(path, std::string(test::kSchema1) +
+                   "INSERT INTO sources(name, failures) VALUES('hf-ko', 3);"
+                   "INSERT INTO notified VALUES('me' || char(31) || 'arxiv:1' || char(31) || "
+                   "'paper' || char(31) || 'watch a', 'arxiv:1', 5);"
+                   "INSERT INTO notified VALUES('me' || char(31) || 'arxiv:1' || char(31) || "
+                   "'paper' || char(31) || 'watch b', 'arxiv:1', 6);"
+                   "INSERT INTO notified VALUES('team' || char(31) || 'arxiv:1' || char(31) || "
+                   "'updated:abc' || char(31) || 'watch a', 'arxiv:1', 7);"
+                   "PRAGMA user_version = 1;");
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store) << store.error().message;
   EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
@@ -252,8 +230,18 @@ TEST(StateStore, OutboxLifeCycle) {
   const std::string idb = c.notifications[1].id;
 
   EXPECT_EQ((*store)->DueOutbox(99, 10)->size(), 0u) << "not due before it was created";
-  ASSERT_TRUE((*store)->MarkSent(ida, 101, "remote-1"));
-  ASSERT_TRUE((*store)->MarkAttemptFailed(idb, "connection refused", 500));
+  auto claimed = (*store)->ClaimDue("me", 100, 10, "p1", 160, test::AllAlive);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  EXPECT_EQ(test::Ids(*claimed), (std::vector<std::string>{ida, idb}));
+  EXPECT_TRUE((*store)->DueOutbox(100, 10)->empty()) << "a claimed row is not due";
+  ASSERT_TRUE((*store)->RecordDeliveries(
+      {{.id = ida, .kind = DeliveryResult::Kind::kSent, .parts_sent = 1, .remote_id = "remote-1"},
+       {.id = idb,
+        .kind = DeliveryResult::Kind::kRetry,
+        .error = "connection refused",
+        .next_attempt_at = 500}},
+      "p1", 101));
+  EXPECT_EQ((*store)->ListOutbox("sent", "", 10)->size(), 1u);
   auto due = (*store)->DueOutbox(200, 10);
   ASSERT_TRUE(due);
   EXPECT_TRUE(due->empty());
@@ -263,10 +251,15 @@ TEST(StateStore, OutboxLifeCycle) {
   EXPECT_EQ(due->front().attempts, 1);
   EXPECT_EQ(due->front().last_error, "connection refused");
 
-  ASSERT_TRUE((*store)->MarkAttemptFailed(idb, "still down", std::nullopt));
+  claimed = (*store)->ClaimDue("me", 500, 10, "p1", 560, test::AllAlive);
+  ASSERT_EQ(test::Ids(*claimed), (std::vector<std::string>{idb}));
+  ASSERT_TRUE((*store)->RecordDeliveries(
+      {{.id = idb, .kind = DeliveryResult::Kind::kDead, .error = "still down"}}, "p1", 501));
   EXPECT_TRUE((*store)->DueOutbox(10'000, 10)->empty()) << "dead rows are not due";
-  auto dead = (*store)->ListOutbox("dead", 10);
+  EXPECT_TRUE((*store)->ClaimDue("me", 10'000, 10, "p1", 10'060, test::AllAlive)->empty());
+  auto dead = (*store)->ListOutbox("dead", "", 10);
   ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().attempts, 2);
 
   EXPECT_TRUE(*(*store)->RetryNow(idb, 600));
   EXPECT_EQ((*store)->DueOutbox(600, 10)->size(), 1u);
@@ -274,7 +267,7 @@ TEST(StateStore, OutboxLifeCycle) {
   EXPECT_FALSE(*(*store)->RetryNow("no-such-id", 600));
   EXPECT_TRUE(*(*store)->Drop(idb));
   EXPECT_FALSE(*(*store)->Drop(idb));
-  EXPECT_EQ((*store)->ListOutbox("", 10)->size(), 1u);
+  EXPECT_EQ((*store)->ListOutbox("", "", 10)->size(), 1u);
 }
 
 TEST(StateStore, FailedCommitLeavesNothingBehind) {
@@ -320,7 +313,7 @@ TEST(StateStore, SourceStateTracksRunsAndFailures) {
   EXPECT_TRUE(s->alerted);
   EXPECT_EQ(s->retry_at, 500);
   EXPECT_EQ(s->last_error, "timeout");
-  EXPECT_EQ((*store)->ListOutbox("", 10)->size(), 1u) << "one alert per streak";
+  EXPECT_EQ((*store)->ListOutbox("", "", 10)->size(), 1u) << "one alert per streak";
   ASSERT_TRUE((*store)->CommitDigest(MakeCommit({}, 30)));
   ASSERT_TRUE((*store)->MarkFirstRunDone("hf-ko", 30));
   ASSERT_TRUE((*store)->MarkFirstRunDone("hf-ko", 40));
@@ -362,7 +355,7 @@ TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
   EXPECT_EQ((*store)->LoadPriorSightings("hf-ko", {p.key})->size(), 1u);
   ASSERT_TRUE((*store)->Prune(1000));
   EXPECT_EQ((*store)->LoadPriorSightings("hf-ko", {p.key})->size(), 0u);
-  EXPECT_EQ((*store)->ListOutbox("", 10)->size(), 1u) << "pending rows are never pruned";
+  EXPECT_EQ((*store)->ListOutbox("", "", 10)->size(), 1u) << "pending rows are never pruned";
 }
 
 TEST(StateStore, ReadOnlyOpenWorksBesideAWriter) {

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 extern char** environ;
@@ -20,6 +21,8 @@ namespace {
 constexpr const char* kPython = "/usr/bin/python3";
 constexpr const char* kScript = DIGESTD_TEST_SUPPORT "/http_server.py";
 constexpr auto kStartupTimeout = std::chrono::seconds(10);
+constexpr const char* kProxyVariables[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                           "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -132,6 +135,17 @@ void LocalHttpServer::Stop() {
   }
   pid_ = -1;
   port_ = 0;
+}
+
+NoProxyEnvironment::NoProxyEnvironment() {
+  for (const char* name : kProxyVariables) {
+    if (const char* value = std::getenv(name)) saved_.emplace_back(name, value);
+    ::unsetenv(name);
+  }
+}
+
+NoProxyEnvironment::~NoProxyEnvironment() {
+  for (const auto& [name, value] : saved_) ::setenv(name.c_str(), value.c_str(), 1);
 }
 
 }  // namespace digestd::test

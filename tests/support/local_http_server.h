@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace digestd::test {
@@ -33,6 +34,20 @@ class LocalHttpServer {
   int stdin_fd_ = -1;  // our end of the child's stdin; closing it tells the child to exit
   int port_ = 0;
   std::string error_;
+};
+
+// Unsets the proxy variables (http_proxy, HTTPS_PROXY, no_proxy, ...) for the object's
+// lifetime and restores them after, so libcurl talks to the local server directly whatever
+// the environment names. Not thread-safe: the environment is process-wide.
+class NoProxyEnvironment {
+ public:
+  NoProxyEnvironment();
+  ~NoProxyEnvironment();
+  NoProxyEnvironment(const NoProxyEnvironment&) = delete;
+  NoProxyEnvironment& operator=(const NoProxyEnvironment&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> saved_;  // name, value
 };
 
 }  // namespace digestd::test

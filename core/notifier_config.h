@@ -1,0 +1,56 @@
+// NotifierConfig: one validated [[notifier]] table (CONFIG.md "Notifier kinds and their
+// keys"): the keys every notifier has, and the typed settings of its kind. Built by the config
+// loader, read by the channel registry (notifiers/) and the delivery engine (daemon/). Plain
+// data, immutable once loaded: any thread may read it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace digestd {
+
+// How instant matches are grouped into messages: one per paper, or one per fetched digest.
+enum class Grouping { kPaper, kDigest };
+
+struct ConsoleSettings {};
+
+struct FileSettings {
+  std::string path;  // absolute path of the JSON-lines file
+};
+
+struct WebhookSettings {
+  std::string url;                             // secret: may carry a token
+  std::vector<std::string> secrets;            // "whsec_..." values; several while rotating
+  std::map<std::string, std::string> headers;  // secrets resolved
+  std::string method = "POST";                 // POST | PUT
+};
+
+struct ExecSettings {
+  std::vector<std::string> command;  // argv; command[0] is an absolute path or found on PATH
+  std::vector<std::string> env;      // names of variables passed through from our environment
+};
+
+// One alternative per built kind; std::monostate only in a config that failed to load.
+using KindSettings =
+    std::variant<std::monostate, ConsoleSettings, FileSettings, WebhookSettings, ExecSettings>;
+
+struct NotifierConfig {
+  std::string name;
+  std::string kind;  // the registry name: console | file | webhook | exec
+  bool enabled = true;
+  int max_papers = 50;                            // papers in one message; the rest as "and N more"
+  Grouping group = Grouping::kPaper;              // default per kind (CONFIG.md)
+  int max_in_flight = 4;                          // concurrent requests to this target
+  std::chrono::milliseconds min_interval{0};      // pace between requests to this target
+  int retry_max_attempts = 12;                    // then the row goes dead
+  std::chrono::seconds retry_max_age{24 * 3600};  // ... or when the row is this old
+  std::chrono::milliseconds timeout{30000};       // one attempt (a request, or an exec run)
+  bool tls_verify = true;
+  std::string ca_file;  // absolute; empty: the system's CAs
+  KindSettings settings;
+};
+
+}  // namespace digestd

@@ -1,0 +1,573 @@
+#include "daemon/delivery.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <unordered_map>
+
+#include "core/hash.h"
+#include "core/source_health.h"
+#include "notifiers/registry.h"
+
+namespace digestd {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::int64_t kMinLeaseSeconds = 300;
+constexpr int kMaxClaim = 512;
+constexpr milliseconds kMaxWait{1000};
+
+// One claimed row on its way: its notification, rendered parts and progress.
+struct RowWork {
+  OutboxRow row;
+  Notification notification;
+  std::vector<Payload> payloads;
+  std::size_t next_part = 0;  // parts before it were accepted
+  std::string remote_id;
+  bool in_flight = false;
+};
+
+// One notifier during a run: its channel, its claimed rows and its pace.
+struct Target {
+  const NotifierConfig* config = nullptr;
+  std::unique_ptr<Channel> channel;
+  NotifierHealth health;
+  bool health_dirty = false;
+  bool disabled = false;  // its target answered 410; rows stay pending
+  bool paused = false;    // its target asked us to come back later
+  bool drained = false;   // the last claim found nothing more due
+  std::deque<std::unique_ptr<RowWork>> rows;
+  int in_flight = 0;
+  Steady::time_point next_send{};
+  std::int64_t lease_seconds = kMinLeaseSeconds;
+  int claim_limit = 1;
+};
+
+std::string StatField22(const std::string& path) {
+  std::ifstream in(path);
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return {};
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string field;
+  // After ") ": state is field 3; starttime is field 22.
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+    if (i == 22) return field;
+  }
+  return {};
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) (out += s) += '\x1f';
+  return out;
+}
+
+// Runs one engine pass: the state that lives while Run does.
+class Pass {
+ public:
+  Pass(const Config& config, StateStore& store, Transport& transport,
+       const DeliveryOptions& options, const std::atomic<bool>& stop)
+      : config_(config), store_(store), transport_(transport), options_(options), stop_(stop) {}
+
+  DeliveryReport Run() {
+    SetUpTargets();
+    while (!stop_.load()) {
+      Claim();
+      StartReady();
+      if (in_flight_ == 0 && !AnyRowsLeft()) {
+        if (!alerts_.empty()) Flush();  // alerts raised in this run go out in this run
+        if (AllDrained()) break;
+        continue;  // claim again: more rows were due than one claim took
+      }
+      for (TransferDone& done : transport_.Wait(WaitTime())) Complete(std::move(done));
+      ReleaseIdleRowsOfStoppedTargets();
+      if (FlushDue()) Flush();
+    }
+    if (stop_.load()) {
+      transport_.Abandon();
+      tickets_.clear();
+      for (Target& t : targets_) {
+        for (auto& work : t.rows) Release(*work, Now());
+        t.rows.clear();
+        t.in_flight = 0;
+      }
+      in_flight_ = 0;
+    }
+    Flush();
+    return report_;
+  }
+
+ private:
+  std::int64_t Now() const {
+    if (options_.now) return options_.now();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void SetUpTargets() {
+    targets_.reserve(config_.notifiers.size());
+    for (const NotifierConfig& n : config_.notifiers) {
+      if (!n.enabled) continue;
+      auto channel = MakeChannel(n);
+      if (!channel) {
+        spdlog::error("notifier {}: {}", n.name, channel.error().message);
+        continue;
+      }
+      Target t;
+      t.config = &n;
+      t.channel = std::move(*channel);
+      if (auto health = store_.GetNotifierHealth(n.name)) t.health = *health;
+      if (!t.health.disabled_fingerprint.empty()) {
+        if (t.health.disabled_fingerprint == NotifierFingerprint(n)) {
+          t.disabled = true;
+          spdlog::debug("notifier {}: disabled since its target answered: {}", n.name,
+                        t.health.disabled_reason);
+        } else {
+          spdlog::info("notifier {}: its configuration changed; sending to it again", n.name);
+          t.health.disabled_fingerprint.clear();
+          t.health.disabled_reason.clear();
+          t.health.disabled_at.reset();
+          t.health_dirty = true;
+        }
+      }
+      const std::int64_t timeout_s =
+          std::chrono::duration_cast<std::chrono::seconds>(n.timeout).count() + 1;
+      t.lease_seconds = std::max(kMinLeaseSeconds, 4 * timeout_s);
+      t.claim_limit = std::clamp(n.max_in_flight * 2, 1, kMaxClaim);
+      // A paced target must start every claimed row well inside its lease.
+      if (n.min_interval.count() > 0) {
+        const std::int64_t startable = t.lease_seconds * 1000 / 2 / n.min_interval.count();
+        t.claim_limit = int(std::clamp<std::int64_t>(startable, 1, t.claim_limit));
+      }
+      targets_.push_back(std::move(t));
+    }
+  }
+
+  bool AnyRowsLeft() const {
+    return std::any_of(targets_.begin(), targets_.end(),
+                       [](const Target& t) { return !t.rows.empty(); });
+  }
+  bool AllDrained() const {
+    return std::all_of(targets_.begin(), targets_.end(),
+                       [](const Target& t) { return t.drained || t.disabled || t.paused; });
+  }
+
+  // One claim for every target that has started all it holds: one transaction, however
+  // many notifiers (a fan-out to 1,000 webhooks costs one commit, not 1,000).
+  void Claim() {
+    const std::int64_t now = Now();
+    std::vector<StateStore::ClaimRequest> requests;
+    std::map<std::string, Target*> by_name;
+    for (Target& t : targets_) {
+      if (t.disabled || t.paused || t.drained) continue;
+      const int room = t.claim_limit - int(t.rows.size());
+      if (room <= 0 || int(t.rows.size()) > t.in_flight) continue;  // claim when all started
+      requests.push_back(
+          {.notifier = t.config->name, .limit = room, .lease_until = now + t.lease_seconds});
+      by_name[t.config->name] = &t;
+    }
+    if (requests.empty()) return;
+    auto rows = store_.ClaimDue(requests, now, Owner(), OwnerAlive());
+    if (!rows) {
+      spdlog::error("outbox: {}", rows.error().message);
+      ++report_.store_errors;
+      for (auto& [name, t] : by_name) t->drained = true;
+      return;
+    }
+    std::map<std::string, int> got;
+    for (const OutboxRow& row : *rows) ++got[row.notifier];
+    for (const StateStore::ClaimRequest& r : requests) {
+      if (got[r.notifier] < r.limit) by_name[r.notifier]->drained = true;
+    }
+    for (OutboxRow& row : *rows) {
+      Target& t = *by_name[row.notifier];
+      Prepare(t, std::move(row), now);
+    }
+  }
+
+  void Prepare(Target& t, OutboxRow row, std::int64_t now) {
+    auto work = std::make_unique<RowWork>();
+    work->row = std::move(row);
+    work->next_part = std::size_t(std::max(0, work->row.parts_sent));
+    auto decoded = ParseNotificationJson(work->row.message);
+    if (!decoded) return Finish(t, *work, Dead(*work, decoded.error().message));
+    work->notification = std::move(*decoded);
+    auto payloads =
+        t.channel->Render(work->notification, RenderContext{.id = work->row.id, .now = now});
+    if (!payloads) return Finish(t, *work, Dead(*work, payloads.error().message));
+    work->payloads = std::move(*payloads);
+    if (work->next_part >= work->payloads.size()) {
+      // Every part went out before a crash kept us from recording it.
+      return Finish(t, *work, Sent(*work));
+    }
+    t.rows.push_back(std::move(work));
+  }
+
+  // Starts what each target's max_in_flight and min_interval allow, under the engine's own
+  // cap; targets take turns, so the first ones in the config do not always go first.
+  void StartReady() {
+    const auto now = Steady::now();
+    const std::size_t n = targets_.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t ti = (next_turn_ + k) % n;
+      Target& t = targets_[ti];
+      if (t.disabled || t.paused) continue;
+      for (auto& work : t.rows) {
+        if (in_flight_ >= options_.max_total_in_flight) break;
+        if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
+        if (work->in_flight) continue;
+        const std::uint64_t ticket = ++last_ticket_;
+        tickets_.emplace(ticket, std::make_pair(ti, work.get()));
+        work->in_flight = true;
+        ++t.in_flight;
+        ++in_flight_;
+        t.next_send = now + t.config->min_interval;
+        transport_.Start(ticket, work->payloads[work->next_part]);
+      }
+    }
+    if (n > 0) next_turn_ = (next_turn_ + 1) % n;
+  }
+
+  milliseconds WaitTime() const {
+    auto wait = kMaxWait;
+    if (!results_.empty()) wait = std::min(wait, options_.commit_interval);
+    const auto now = Steady::now();
+    for (const Target& t : targets_) {
+      if (t.disabled || t.paused || t.in_flight >= t.config->max_in_flight ||
+          in_flight_ >= options_.max_total_in_flight) {
+        continue;
+      }
+      const bool waiting =
+          std::any_of(t.rows.begin(), t.rows.end(), [](const auto& w) { return !w->in_flight; });
+      if (!waiting) continue;
+      const auto until = std::chrono::ceil<milliseconds>(t.next_send - now);
+      wait = std::min(wait, std::max(milliseconds(0), until));
+    }
+    return wait;
+  }
+
+  void Complete(TransferDone done) {
+    const auto it = tickets_.find(done.ticket);
+    if (it == tickets_.end()) return;
+    Target& t = targets_[it->second.first];
+    RowWork& work = *it->second.second;
+    tickets_.erase(it);
+    work.in_flight = false;
+    --t.in_flight;
+    --in_flight_;
+    const Payload& payload = work.payloads[work.next_part];
+    const Outcome outcome = t.channel->Classify(payload, done.response);
+    const std::int64_t now = Now();
+    switch (outcome.kind) {
+      case Outcome::Kind::kDelivered:
+        if (!outcome.remote_id.empty()) work.remote_id = outcome.remote_id;
+        if (++work.next_part < work.payloads.size()) return;  // the next part goes next
+        return Finish(t, work, Sent(work));
+      case Outcome::Kind::kRetry: {
+        const std::string why = outcome.reason;
+        const int attempts = work.row.attempts + 1;
+        const bool budget_left = attempts < t.config->retry_max_attempts &&
+                                 now - work.row.created_at < t.config->retry_max_age.count();
+        if (!budget_left) {
+          return Finish(
+              t, work,
+              Dead(work, why + " (gave up after " + std::to_string(attempts) + " attempts)"));
+        }
+        const std::int64_t at = now + RetryDelay(attempts, Random(), outcome.retry_after).count();
+        spdlog::warn("notifier {}: {} attempt {} failed: {}; next attempt in {} s", t.config->name,
+                     payload.part_id, attempts, why, at - now);
+        // The target is struggling: what else we claimed for it waits as long, unattempted.
+        t.paused = true;
+        retry_at_[&t] = at;
+        return Finish(t, work,
+                      DeliveryResult{.id = work.row.id,
+                                     .kind = DeliveryResult::Kind::kRetry,
+                                     .parts_sent = int(work.next_part),
+                                     .remote_id = work.remote_id,
+                                     .error = why,
+                                     .next_attempt_at = at});
+      }
+      case Outcome::Kind::kPermanent:
+        return Finish(t, work, Dead(work, outcome.reason));
+      case Outcome::Kind::kDisable:
+        Disable(t, outcome.reason, now);
+        Release(work, now);
+        return Remove(t, work);
+    }
+  }
+
+  // A target that was paused or disabled: its rows not in flight go back, unattempted.
+  void ReleaseIdleRowsOfStoppedTargets() {
+    for (Target& t : targets_) {
+      if (!t.paused && !t.disabled) continue;
+      const std::int64_t at = t.paused ? retry_at_[&t] : Now();
+      for (auto it = t.rows.begin(); it != t.rows.end();) {
+        if ((*it)->in_flight) {
+          ++it;
+          continue;
+        }
+        Release(**it, at);
+        it = t.rows.erase(it);
+      }
+    }
+  }
+
+  void Disable(Target& t, const std::string& reason, std::int64_t now) {
+    if (t.disabled) return;
+    t.disabled = true;
+    spdlog::error("notifier {}: disabled until its configuration changes: {}", t.config->name,
+                  reason);
+    t.health.disabled_fingerprint = NotifierFingerprint(*t.config);
+    t.health.disabled_reason = reason;
+    t.health.disabled_at = now;
+    t.health_dirty = true;
+    Alert(t, "notifier_disabled", now, "disabled until its configuration changes: " + reason);
+    t.health.alerted = true;
+  }
+
+  DeliveryResult Sent(const RowWork& work) {
+    return {.id = work.row.id,
+            .kind = DeliveryResult::Kind::kSent,
+            .parts_sent = int(work.payloads.size()),
+            .remote_id = work.remote_id};
+  }
+  DeliveryResult Dead(const RowWork& work, const std::string& why) {
+    return {.id = work.row.id,
+            .kind = DeliveryResult::Kind::kDead,
+            .parts_sent = int(work.next_part),
+            .remote_id = work.remote_id,
+            .error = why};
+  }
+  void Release(const RowWork& work, std::int64_t at) {
+    results_.push_back({.id = work.row.id,
+                        .kind = DeliveryResult::Kind::kRelease,
+                        .parts_sent = int(work.next_part),
+                        .remote_id = work.remote_id,
+                        .next_attempt_at = at});
+    ++report_.released;
+    MarkFirstResult();
+  }
+
+  // Records the row's result and takes it off the target.
+  void Finish(Target& t, RowWork& work, DeliveryResult result) {
+    const std::int64_t now = Now();
+    switch (result.kind) {
+      case DeliveryResult::Kind::kSent:
+        ++report_.sent;
+        if (options_.on_delivered) options_.on_delivered(work.notification);
+        if (t.health.failing_since || t.health.alerted) {
+          if (t.health.alerted && t.health.disabled_fingerprint.empty()) {
+            Alert(t, "notifier_recovered", t.health.failing_since.value_or(now), "delivers again");
+          }
+          t.health.failing_since.reset();
+          t.health.alerted = false;
+          t.health_dirty = true;
+        }
+        break;
+      case DeliveryResult::Kind::kDead:
+        ++report_.dead;
+        spdlog::error("notifier {}: notification {} is dead: {}", t.config->name, work.row.id,
+                      result.error);
+        if (!t.health.failing_since) {
+          t.health.failing_since = now;
+          t.health_dirty = true;
+        }
+        if (!t.health.alerted) {
+          Alert(t, "notifier_failing", *t.health.failing_since,
+                "notifications go dead; last: " + result.error);
+          t.health.alerted = true;
+          t.health_dirty = true;
+        }
+        break;
+      case DeliveryResult::Kind::kRetry:
+        ++report_.retried;
+        break;
+      case DeliveryResult::Kind::kRelease:
+        ++report_.released;
+        break;
+    }
+    results_.push_back(std::move(result));
+    MarkFirstResult();
+    Remove(t, work);
+  }
+
+  void Remove(Target& t, const RowWork& work) {
+    const auto it =
+        std::find_if(t.rows.begin(), t.rows.end(), [&](const auto& w) { return w.get() == &work; });
+    if (it != t.rows.end()) t.rows.erase(it);
+  }
+
+  // Queues `event` about target `t` to every alert_notify notifier but `t` itself.
+  void Alert(const Target& t, const std::string& event, std::int64_t streak,
+             const std::string& message) {
+    for (const std::string& name : config_.daemon.alert_notify) {
+      const NotifierConfig* n = config_.FindNotifier(name);
+      if (!n || !n->enabled || name == t.config->name) continue;
+      alerts_.push_back(SourceAlert(name, "notifier " + t.config->name, event, streak, message));
+    }
+  }
+
+  void MarkFirstResult() {
+    if (results_.size() == 1) first_result_at_ = Steady::now();
+  }
+  bool FlushDue() const {
+    return int(results_.size()) >= options_.commit_every ||
+           (!results_.empty() && Steady::now() - first_result_at_ >= options_.commit_interval);
+  }
+
+  void Flush() {
+    const std::int64_t now = Now();
+    if (!results_.empty()) {
+      if (auto st = store_.RecordDeliveries(results_, Owner(), now); !st) {
+        // The rows stay claimed by us until their lease ends, then are due again: a
+        // delivered one may be sent twice (under the same id), none is lost.
+        spdlog::error("outbox: recording {} delivery results failed: {}", results_.size(),
+                      st.error().message);
+        ++report_.store_errors;
+      }
+      results_.clear();
+    }
+    for (Target& t : targets_) {
+      if (!t.health_dirty) continue;
+      if (auto st = store_.PutNotifierHealth(t.config->name, t.health); !st) {
+        spdlog::error("notifier {}: {}", t.config->name, st.error().message);
+        ++report_.store_errors;
+      }
+      t.health_dirty = false;
+    }
+    if (!alerts_.empty()) {
+      if (auto st = store_.QueueNotifications(alerts_, now); !st) {
+        spdlog::error("alerts: {}", st.error().message);
+        ++report_.store_errors;
+      }
+      // Their targets look again, so the alerts go out in this run.
+      for (const Notification& a : alerts_) {
+        for (Target& t : targets_) {
+          if (t.config->name == a.notifier) t.drained = false;
+        }
+      }
+      alerts_.clear();
+    }
+  }
+
+  const std::string& Owner() {
+    if (owner_.empty()) owner_ = options_.owner.empty() ? ProcessLeaseOwner() : options_.owner;
+    return owner_;
+  }
+  std::function<bool(const std::string&)> OwnerAlive() const {
+    return options_.owner_alive ? options_.owner_alive : LeaseOwnerAlive;
+  }
+  double Random() {
+    if (options_.random) return options_.random();
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  }
+
+  const Config& config_;
+  StateStore& store_;
+  Transport& transport_;
+  const DeliveryOptions& options_;
+  const std::atomic<bool>& stop_;
+  std::string owner_;
+  std::vector<Target> targets_;  // reserved up front: tickets point into it by index
+  std::unordered_map<std::uint64_t, std::pair<std::size_t, RowWork*>> tickets_;
+  std::map<const Target*, std::int64_t> retry_at_;
+  std::uint64_t last_ticket_ = 0;
+  int in_flight_ = 0;
+  std::size_t next_turn_ = 0;
+  std::vector<DeliveryResult> results_;
+  Steady::time_point first_result_at_{};
+  std::vector<Notification> alerts_;
+  DeliveryReport report_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace
+
+DeliveryEngine::DeliveryEngine(const Config& config, StateStore& store, Transport& transport,
+                               DeliveryOptions options)
+    : config_(config), store_(store), transport_(transport), options_(std::move(options)) {}
+
+DeliveryReport DeliveryEngine::Run() {
+  Pass pass(config_, store_, transport_, options_, stop_);
+  return pass.Run();
+}
+
+void DeliveryEngine::Stop() {
+  stop_.store(true);
+  transport_.Wake();
+}
+
+Result<std::vector<std::pair<std::string, Outcome>>> SendDirect(const NotifierConfig& notifier,
+                                                                const Notification& notification,
+                                                                Transport& transport,
+                                                                std::int64_t now) {
+  auto channel = MakeChannel(notifier);
+  if (!channel) return Unexpected(channel.error());
+  auto payloads = (*channel)->Render(notification, {.id = notification.id, .now = now});
+  if (!payloads) return Unexpected(payloads.error());
+  std::vector<std::pair<std::string, Outcome>> outcomes;
+  for (std::size_t i = 0; i < payloads->size(); ++i) {
+    const Payload& payload = (*payloads)[i];
+    transport.Start(i, payload);
+    std::vector<TransferDone> done;
+    while (done.empty()) done = transport.Wait(kMaxWait);
+    outcomes.emplace_back(payload.part_id, (*channel)->Classify(payload, done.front().response));
+    if (outcomes.back().second.kind != Outcome::Kind::kDelivered) break;
+  }
+  return outcomes;
+}
+
+std::string ProcessLeaseOwner() {
+  return std::to_string(::getpid()) + ":" + StatField22("/proc/self/stat");
+}
+
+bool LeaseOwnerAlive(const std::string& owner) {
+  const std::size_t colon = owner.find(':');
+  if (colon == std::string::npos || colon == 0) return true;
+  const std::string pid = owner.substr(0, colon);
+  if (!std::all_of(pid.begin(), pid.end(), ::isdigit)) return true;
+  const std::string start = StatField22("/proc/" + pid + "/stat");
+  return !start.empty() && start == owner.substr(colon + 1);
+}
+
+std::chrono::seconds RetryDelay(int attempts, double random,
+                                std::optional<std::chrono::seconds> retry_after) {
+  constexpr std::int64_t kBase = 10;
+  constexpr std::int64_t kCap = 6 * 3600;
+  const std::int64_t ceiling = std::min(kCap, kBase << std::clamp(attempts, 0, 20));
+  auto delay = std::int64_t(std::clamp(random, 0.0, 1.0) * double(ceiling));
+  delay = std::max<std::int64_t>(1, delay);
+  if (retry_after) delay = std::max<std::int64_t>(delay, retry_after->count());
+  return std::chrono::seconds(delay);
+}
+
+std::string NotifierFingerprint(const NotifierConfig& n) {
+  std::string text =
+      n.name + '\x1f' + n.kind + '\x1f' + n.ca_file + '\x1f' + (n.tls_verify ? "1" : "0") + '\x1f';
+  struct Visitor {
+    std::string& out;
+    void operator()(const std::monostate&) const {}
+    void operator()(const ConsoleSettings&) const {}
+    void operator()(const FileSettings& s) const { out += s.path; }
+    void operator()(const WebhookSettings& s) const {
+      out += s.url + '\x1f' + Join(s.secrets) + s.method + '\x1f';
+      for (const auto& [k, v] : s.headers) out += k + '\x1e' + v + '\x1f';
+    }
+    void operator()(const ExecSettings& s) const { out += Join(s.command) + Join(s.env); }
+  };
+  std::visit(Visitor{text}, n.settings);
+  return Hash128Hex(text);
+}
+
+}  // namespace digestd

@@ -1,0 +1,91 @@
+// DeliveryEngine: empties the outbox (DESIGN.md §2 steps 8-10). Claims due rows per notifier
+// under a lease, renders them through the notifier's channel, sends the parts through a
+// Transport under each notifier's max_in_flight and min_interval, classifies the answers,
+// and commits the results in batches: sent, retry later (exponential backoff with full
+// jitter, never sooner than Retry-After), dead after retry_max_attempts or retry_max_age, or
+// released untouched. One slow or failing target delays no other. A notifier its target
+// disabled (HTTP 410) is skipped until its config changes; alert_notify hears once per dead
+// streak and once on recovery. One engine per run, on one thread; Stop() from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "config/config.h"
+#include "daemon/transport.h"
+#include "store/state_store.h"
+
+namespace digestd {
+
+struct DeliveryOptions {
+  std::string owner;                  // lease owner; empty: this process (ProcessLeaseOwner)
+  std::function<std::int64_t()> now;  // unix seconds; empty: the system clock
+  std::function<double()> random;     // uniform in [0, 1) for jitter; empty: a seeded engine
+  std::function<bool(const std::string&)> owner_alive;  // empty: LeaseOwnerAlive
+  int max_total_in_flight = 64;                         // transfers at once over every notifier
+  int commit_every = 64;                                // results per commit, at most
+  std::chrono::milliseconds commit_interval{250};       // ... or this long after the first
+  // Called with each notification delivered (all its parts), e.g. for `once --json`.
+  std::function<void(const Notification&)> on_delivered;
+};
+
+struct DeliveryReport {
+  int sent = 0;          // rows delivered (every part)
+  int retried = 0;       // rows due again later
+  int dead = 0;          // rows that went dead
+  int released = 0;      // rows handed back unattempted (stop, disabled)
+  int store_errors = 0;  // commits that failed (the rows stay claimed until
+                         // their lease runs out: nothing is lost)
+  bool failed() const { return retried > 0 || dead > 0 || store_errors > 0; }
+};
+
+class DeliveryEngine {
+ public:
+  DeliveryEngine(const Config& config, StateStore& store, Transport& transport,
+                 DeliveryOptions options = {});
+
+  // Delivers until no row is due, or Stop() was called; then commits what it knows and
+  // hands back every row it claimed but did not finish. Call once.
+  DeliveryReport Run();
+
+  // Makes Run return soon: transfers still running are abandoned, their rows stay pending.
+  // Thread-safe; may be called before Run.
+  void Stop();
+
+ private:
+  const Config& config_;
+  StateStore& store_;
+  Transport& transport_;
+  DeliveryOptions options_;
+  std::atomic<bool> stop_{false};
+};
+
+// Sends `notification` to `notifier` through its channel and `transport`, outside the
+// outbox (`test-notify`): the parts in order, stopping at the first one not delivered.
+// Returns each tried part's id and outcome; fails when the channel cannot be made or render.
+Result<std::vector<std::pair<std::string, Outcome>>> SendDirect(const NotifierConfig& notifier,
+                                                                const Notification& notification,
+                                                                Transport& transport,
+                                                                std::int64_t now);
+
+// This process as a lease owner: "pid:START" (START: the process's start time in clock
+// ticks since boot, so a reused pid is another owner).
+std::string ProcessLeaseOwner();
+
+// False when `owner` names a process of this host that no longer exists (its lease can be
+// taken over at once); true otherwise, including owners of another form.
+bool LeaseOwnerAlive(const std::string& owner);
+
+// The delay before retry number `attempts` (1 for the first retry): uniform in
+// [0, min(6 h, 10 s * 2^attempts)] (full jitter), at least 1 s, never less than `retry_after`.
+std::chrono::seconds RetryDelay(int attempts, double random,
+                                std::optional<std::chrono::seconds> retry_after);
+
+// A hash of everything in `notifier` that decides where and how it sends: a notifier its
+// target disabled is enabled again when this changes.
+std::string NotifierFingerprint(const NotifierConfig& notifier);
+
+}  // namespace digestd

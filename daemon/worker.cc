@@ -1,0 +1,117 @@
+#include "daemon/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "daemon/live_transport.h"
+
+namespace digestd {
+namespace {
+
+constexpr std::int64_t kPruneEverySeconds = 3600;
+
+std::int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Worker::Worker(std::unique_ptr<StateStore> store, std::function<void(const WorkerReport&)> done)
+    : store_(std::move(store)), done_(std::move(done)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Worker::~Worker() {
+  Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Submit(WorkerJob job) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  if (next_) {
+    // Merge: the newest config, every source either job wanted.
+    job.sources.insert(next_->sources.begin(), next_->sources.end());
+  }
+  next_ = std::move(job);
+  cv_.notify_one();
+}
+
+void Worker::Stop() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  next_.reset();
+  if (engine_) engine_->Stop();
+  cv_.notify_one();
+}
+
+bool Worker::Join(std::chrono::milliseconds bound) {
+  std::unique_lock lock(mu_);
+  if (!finished_cv_.wait_for(lock, bound, [this] { return finished_; })) return false;
+  lock.unlock();
+  if (thread_.joinable()) thread_.join();
+  return true;
+}
+
+void Worker::Loop() {
+  for (;;) {
+    WorkerJob job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || next_.has_value(); });
+      if (stopping_) break;
+      job = std::move(*next_);
+      next_.reset();
+    }
+    RunJob(job);
+  }
+  // Whatever this thread still holds goes with it, before the owner hears it is done.
+  transport_.reset();
+  std::lock_guard lock(mu_);
+  finished_ = true;
+  finished_cv_.notify_all();
+}
+
+void Worker::RunJob(const WorkerJob& job) {
+  const Config& config = *job.config;
+  WorkerReport report;
+  const std::int64_t now = UnixNow();
+  if (!job.sources.empty()) {
+    CycleOptions options{.now = now, .only_sources = job.sources, .honour_backoff = true};
+    CycleOutput output{.json_line = [](const std::string&) {}};
+    report.cycle = RunCycle(config, *job.matcher, *store_, http_, options, output);
+  }
+  if (!transport_) {
+    transport_ = std::make_unique<LiveTransport>(
+        [](const std::string& text) { std::cout << text << std::flush; }, UserAgent(config));
+  }
+  DeliveryEngine engine(config, *store_, *transport_);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    engine_ = &engine;
+  }
+  report.delivery = engine.Run();
+  {
+    std::lock_guard lock(mu_);
+    engine_ = nullptr;
+    if (stopping_) return;
+  }
+  if (now - last_prune_ >= kPruneEverySeconds) {
+    last_prune_ = now;
+    const std::int64_t before = now - std::int64_t(config.daemon.retention_days) * 86400;
+    if (auto st = store_->Prune(before); !st) spdlog::error("prune: {}", st.error().message);
+  }
+  if (auto next = store_->NextAttemptAt()) {
+    report.next_outbox_at = *next;
+  } else {
+    spdlog::error("outbox: {}", next.error().message);
+    report.next_outbox_at = now + 60;  // look again soon rather than never
+  }
+  done_(report);
+}
+
+}  // namespace digestd

@@ -1,0 +1,61 @@
+#include "notifiers/registry.h"
+
+#include <array>
+#include <string>
+#include <variant>
+
+#include "notifiers/exec.h"
+#include "notifiers/local_channels.h"
+#include "notifiers/webhook.h"
+
+namespace digestd {
+namespace {
+
+using Factory = Result<std::unique_ptr<Channel>> (*)(const NotifierConfig&);
+
+// Calls `Make` with the notifier's settings when they are of its kind's type.
+template <typename Settings,
+          Result<std::unique_ptr<Channel>> (*Make)(const NotifierConfig&, const Settings&)>
+Result<std::unique_ptr<Channel>> WithSettings(const NotifierConfig& notifier) {
+  const Settings* settings = std::get_if<Settings>(&notifier.settings);
+  if (!settings) {
+    return Unexpected("notifier '" + notifier.name + "': the settings given are not those of " +
+                      "kind '" + notifier.kind + "'");
+  }
+  return Make(notifier, *settings);
+}
+
+struct Entry {
+  std::string_view kind;
+  Factory make;
+};
+
+constexpr std::array<Entry, 4> kEntries = {{
+    {"console", &WithSettings<ConsoleSettings, &MakeConsoleChannel>},
+    {"file", &WithSettings<FileSettings, &MakeFileChannel>},
+    {"webhook", &WithSettings<WebhookSettings, &MakeWebhookChannel>},
+    {"exec", &WithSettings<ExecSettings, &MakeExecChannel>},
+}};
+
+}  // namespace
+
+Result<std::unique_ptr<Channel>> MakeChannel(const NotifierConfig& notifier) {
+  for (const Entry& entry : kEntries) {
+    if (entry.kind == notifier.kind) return entry.make(notifier);
+  }
+  std::string known;
+  for (const Entry& entry : kEntries) {
+    if (!known.empty()) known += ", ";
+    known += entry.kind;
+  }
+  return Unexpected("notifier '" + notifier.name + "': kind '" + notifier.kind +
+                    "' has no channel (known: " + known + ")");
+}
+
+std::vector<std::string_view> ChannelKinds() {
+  std::vector<std::string_view> kinds;
+  for (const Entry& entry : kEntries) kinds.push_back(entry.kind);
+  return kinds;
+}
+
+}  // namespace digestd

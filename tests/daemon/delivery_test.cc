@@ -1,0 +1,395 @@
+// The delivery engine over a recording fake transport: every failure path walked by failing
+// the N-th transfer (STYLE.md's fail-count idiom), with a real SQLite file and a fake clock.
+#include "daemon/delivery.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "tests/support/temp_dir.h"
+
+namespace digestd {
+namespace {
+
+// Answers each transfer at the next Wait through `answer` (the n-th transfer of the whole
+// test, from 0); records what was started and what was accepted.
+class FakeTransport : public Transport {
+ public:
+  std::function<Response(const Payload&, int n)> answer = [](const Payload&, int) {
+    return Response{.status = 200};
+  };
+  std::vector<Payload> started;
+  std::map<std::string, int> accepted;       // part id -> times a 2xx answered it
+  std::map<std::string, int> max_in_flight;  // url -> most transfers at once
+  std::function<void()> on_start;            // called after each Start (e.g. to Stop)
+  bool abandoned = false;
+  bool hang = false;  // Wait answers nothing
+
+  void Start(std::uint64_t ticket, const Payload& payload) override {
+    pending_.push_back({ticket, payload, count_++});
+    started.push_back(payload);
+    int& most = max_in_flight[payload.url];
+    int now = 0;
+    for (const auto& p : pending_) now += p.payload.url == payload.url;
+    most = std::max(most, now);
+    if (on_start) on_start();
+  }
+  std::vector<TransferDone> Wait(std::chrono::milliseconds) override {
+    std::vector<TransferDone> done;
+    if (hang) return done;  // a target that never answers
+    for (auto& p : pending_) {
+      Response r = answer(p.payload, p.n);
+      if (!r.failure && r.status >= 200 && r.status < 300) ++accepted[p.payload.part_id];
+      done.push_back({.ticket = p.ticket, .response = std::move(r)});
+    }
+    pending_.clear();
+    return done;
+  }
+  void Wake() override {}
+  void Abandon() override {
+    abandoned = true;
+    pending_.clear();
+  }
+  int count() const { return count_; }
+
+ private:
+  struct Pending {
+    std::uint64_t ticket;
+    Payload payload;
+    int n;
+  };
+  std::vector<Pending> pending_;
+  int count_ = 0;
+};
+
+NotifierConfig Webhook(const std::string& name, int max_in_flight = 4) {
+  return NotifierConfig{.name = name,
+                        .kind = "webhook",
+                        .max_in_flight = max_in_flight,
+                        .retry_max_attempts = 5,
+                        .settings = WebhookSettings{.url = "http://127.0.0.1:9/" + name}};
+}
+
+Notification PaperNotification(const std::string& notifier, int i, std::size_t summary_bytes = 40) {
+  Paper p;
+  p.key = "arxiv:2401." + std::to_string(10000 + i);
+  p.title = "Paper " + std::to_string(i);
+  p.url = "https://arxiv.org/abs/2401." + std::to_string(10000 + i);
+  p.authors = {"Ada Lovelace"};
+  p.summary = {std::string(summary_bytes, 'x')};
+  Notification n;
+  n.notifier = notifier;
+  n.event = "new";
+  n.watches = {"w"};
+  n.dedupe_key = notifier + "|" + p.key;
+  n.id = NotificationId(n.dedupe_key);
+  n.papers.push_back({.paper = p, .source = "hf", .date = "2024-01-29"});
+  return n;
+}
+
+// A notification too large for one webhook body: several parts.
+Notification BigNotification(const std::string& notifier) {
+  Notification n = PaperNotification(notifier, 0, 6000);
+  for (int i = 1; i < 12; ++i) n.papers.push_back(PaperNotification(notifier, i, 6000).papers[0]);
+  n.dedupe_key += "|big";
+  n.id = NotificationId(n.dedupe_key);
+  return n;
+}
+
+struct Fixture {
+  test::TempDir dir;
+  Config config;
+  std::unique_ptr<StateStore> store;
+  std::int64_t now = 1'000'000;
+
+  explicit Fixture(std::vector<NotifierConfig> notifiers) {
+    config.daemon.state_path = dir.File("state.db");
+    config.notifiers = std::move(notifiers);
+    auto opened = StateStore::Open(config.daemon.state_path);
+    EXPECT_TRUE(opened) << opened.error().message;
+    store = std::move(*opened);
+  }
+  void Queue(const std::vector<Notification>& ns) {
+    ASSERT_TRUE(store->QueueNotifications(ns, now));
+  }
+  DeliveryReport Run(Transport& t, const std::string& owner = "test-owner") {
+    DeliveryOptions o{.owner = owner,
+                      .now = [this] { return now; },
+                      .random = [] { return 0.5; },
+                      .owner_alive = [](const std::string&) { return true; }};
+    return DeliveryEngine(config, *store, t, o).Run();
+  }
+  std::map<std::string, int> States() {
+    std::map<std::string, int> counts;
+    const auto rows = store->ListOutbox("", "", 10000);
+    for (const OutboxRow& r : *rows) ++counts[r.state];
+    return counts;
+  }
+  // Runs passes, moving the clock past every retry, until nothing is pending.
+  void RunToEnd(FakeTransport& t, int max_passes = 20) {
+    for (int i = 0; i < max_passes && States()["pending"] > 0; ++i) {
+      auto next = store->NextAttemptAt();
+      ASSERT_TRUE(next);
+      if (*next) now = std::max(now, **next);
+      Run(t);
+    }
+  }
+};
+
+TEST(Issue7, EveryRowIsDeliveredOnceWithoutFailures) {
+  Fixture f({Webhook("a"), Webhook("b")});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 30; ++i) ns.push_back(PaperNotification(i % 2 ? "a" : "b", i));
+  f.Queue(ns);
+  FakeTransport t;
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.sent, 30);
+  EXPECT_EQ(f.States()["sent"], 30);
+  for (const Notification& n : ns) EXPECT_EQ(t.accepted[n.id], 1) << n.id;
+  for (const auto& [url, most] : t.max_in_flight) EXPECT_LE(most, 4) << url;
+}
+
+// Fail the N-th transfer, for every N, in every way a target fails: nothing is lost,
+// nothing accepted twice, and the failure is recorded where it belongs.
+TEST(Issue7, FailingTheNthTransferLosesNothing) {
+  struct Way {
+    const char* name;
+    Response response;
+    const char* end_state;  // where the failed row ends after the retries
+  };
+  const Way ways[] = {
+      {"connection", {.failure = "POST http://127.0.0.1:9/a: connection refused"}, "sent"},
+      {"timeout", {.failure = "timed out", .timed_out = true}, "sent"},
+      {"503", {.status = 503, .retry_after = "120"}, "sent"},
+      {"429", {.status = 429}, "sent"},
+      {"400", {.status = 400, .body = "bad payload"}, "dead"},
+  };
+  std::vector<Notification> ns = {BigNotification("a")};
+  for (int i = 0; i < 6; ++i) ns.push_back(PaperNotification(i % 2 ? "a" : "b", i));
+  // Transfers without failures: every part of every row once.
+  int total = 0;
+  {
+    Fixture f({Webhook("a"), Webhook("b")});
+    f.Queue(ns);
+    FakeTransport t;
+    f.Run(t);
+    total = t.count();
+    ASSERT_GT(total, int(ns.size())) << "the big notification must be split into parts";
+  }
+  for (const Way& way : ways) {
+    for (int fail = 0; fail < total; ++fail) {
+      SCOPED_TRACE(std::string(way.name) + " at transfer " + std::to_string(fail));
+      Fixture f({Webhook("a"), Webhook("b")});
+      f.Queue(ns);
+      FakeTransport t;
+      std::string failed_part;
+      t.answer = [&](const Payload& p, int n) {
+        if (n != fail) return Response{.status = 200};
+        failed_part = p.part_id;
+        return way.response;
+      };
+      f.RunToEnd(t);
+      const auto states = f.States();
+      EXPECT_EQ(states.count("pending"), 0u);
+      EXPECT_EQ(states.count("sending"), 0u);
+      const std::string failed_row = failed_part.substr(0, 32);
+      const auto rows = f.store->ListOutbox("", "", 100);
+      for (const OutboxRow& r : *rows) {
+        if (r.id == failed_row) {
+          EXPECT_EQ(r.state, way.end_state);
+          if (std::string(way.end_state) == "dead") {
+            EXPECT_NE(r.last_error.find("400"), std::string::npos);
+          }
+        } else {
+          EXPECT_EQ(r.state, "sent") << r.id;
+        }
+      }
+      for (const auto& [part, times] : t.accepted) EXPECT_EQ(times, 1) << part << " accepted twice";
+      // A retry starts after the parts already accepted: the failed part is the only repeat.
+      std::map<std::string, int> starts;
+      for (const Payload& p : t.started) ++starts[p.part_id];
+      for (const auto& [part, times] : starts) {
+        const bool retried = part == failed_part && std::string(way.end_state) == "sent";
+        EXPECT_EQ(times, retried ? 2 : 1) << part;
+      }
+    }
+  }
+}
+
+TEST(Issue7, RetryAfterIsHonoured) {
+  Fixture f({Webhook("a")});
+  f.Queue({PaperNotification("a", 1)});
+  FakeTransport t;
+  t.answer = [](const Payload&, int) { return Response{.status = 429, .retry_after = "3600"}; };
+  f.Run(t);
+  auto rows = f.store->ListOutbox("pending", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_GE(rows->front().next_attempt_at, f.now + 3600);
+  EXPECT_EQ(rows->front().attempts, 1);
+}
+
+TEST(Issue7, RetryBudgetEndsDeadAndAlertsOncePerStreak) {
+  NotifierConfig a = Webhook("a");
+  a.retry_max_attempts = 3;
+  NotifierConfig ops = Webhook("ops");
+  Fixture f({a, ops});
+  f.config.daemon.alert_notify = {"ops", "a"};
+  f.Queue({PaperNotification("a", 1), PaperNotification("a", 2)});
+  FakeTransport t;
+  bool a_down = true;
+  t.answer = [&](const Payload& p, int) {
+    const bool to_a = p.url.find("/a") != std::string::npos;
+    return Response{.status = to_a && a_down ? 500 : 200};
+  };
+  f.RunToEnd(t);
+  auto dead = f.store->ListOutbox("dead", "a", 10);
+  ASSERT_EQ(dead->size(), 2u);
+  EXPECT_EQ(dead->front().attempts, 3);
+  auto alerts = f.store->ListOutbox("", "ops", 10);
+  ASSERT_EQ(alerts->size(), 1u) << "one alert for the streak, none to the failing notifier";
+  EXPECT_EQ(alerts->front().event, "notifier_failing");
+  EXPECT_EQ(alerts->front().state, "sent");
+  EXPECT_TRUE(f.store->ListOutbox("", "a", 10)->size() == 2u) << "no alert queued to itself";
+
+  a_down = false;
+  ASSERT_EQ(*f.store->RetryDead("a", f.now), 2);
+  f.RunToEnd(t);
+  alerts = f.store->ListOutbox("", "ops", 10);
+  ASSERT_EQ(alerts->size(), 2u);
+  EXPECT_EQ(alerts->front().event, "notifier_recovered");
+}
+
+TEST(Issue7, GoneTargetDisablesTheNotifierUntilItsConfigChanges) {
+  Fixture f({Webhook("a"), Webhook("b")});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 10; ++i) ns.push_back(PaperNotification(i % 2 ? "a" : "b", i));
+  f.Queue(ns);
+  FakeTransport t;
+  t.answer = [](const Payload& p, int) {
+    return Response{.status = p.url.find("/a") != std::string::npos ? 410 : 200};
+  };
+  f.Run(t);
+  EXPECT_EQ(f.store->ListOutbox("sent", "b", 10)->size(), 5u);
+  EXPECT_EQ(f.store->ListOutbox("pending", "a", 10)->size(), 5u) << "kept, not dead";
+  const int started = t.count();
+  f.Run(t);
+  EXPECT_EQ(t.count(), started) << "a disabled notifier is not contacted again";
+  auto health = f.store->GetNotifierHealth("a");
+  EXPECT_FALSE(health->disabled_fingerprint.empty());
+
+  // A new URL is a new configuration: it sends again.
+  std::get<WebhookSettings>(f.config.notifiers[0].settings).url = "http://127.0.0.1:9/a2";
+  t.answer = [](const Payload&, int) { return Response{.status = 204}; };
+  f.Run(t);
+  EXPECT_EQ(f.store->ListOutbox("sent", "a", 10)->size(), 5u);
+}
+
+TEST(Issue7, MaxInFlightAndRowsOfAFailingTargetWait) {
+  Fixture f({Webhook("slow", 2), Webhook("ok", 8)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 40; ++i) ns.push_back(PaperNotification(i % 2 ? "slow" : "ok", i));
+  f.Queue(ns);
+  FakeTransport t;
+  t.answer = [](const Payload& p, int) {
+    return p.url.find("/slow") != std::string::npos
+               ? Response{.failure = "timed out", .timed_out = true}
+               : Response{.status = 200};
+  };
+  f.Run(t);
+  EXPECT_EQ(f.store->ListOutbox("sent", "ok", 100)->size(), 20u);
+  EXPECT_LE(t.max_in_flight["http://127.0.0.1:9/slow"], 2);
+  EXPECT_LE(t.max_in_flight["http://127.0.0.1:9/ok"], 8);
+  // A target that fails is not hammered: what else was claimed for it waits, unattempted.
+  int slow_started = 0;
+  for (const Payload& p : t.started) slow_started += p.url.find("/slow") != std::string::npos;
+  EXPECT_LE(slow_started, 2);
+  const auto pending = f.store->ListOutbox("pending", "slow", 100);
+  for (const OutboxRow& r : *pending) EXPECT_LE(r.attempts, 1);
+}
+
+TEST(Issue7, StopReleasesClaimedRowsUnattempted) {
+  Fixture f({Webhook("a", 4)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 20; ++i) ns.push_back(PaperNotification("a", i));
+  f.Queue(ns);
+  FakeTransport t;
+  DeliveryOptions o{.owner = "o",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [](const std::string&) { return true; }};
+  DeliveryEngine engine(f.config, *f.store, t, o);
+  t.on_start = [&] {
+    if (t.count() != 3) return;
+    t.hang = true;  // what is in flight never answers: only Stop ends the run
+    engine.Stop();
+  };
+  engine.Run();
+  EXPECT_TRUE(t.abandoned);
+  const auto states = f.States();
+  EXPECT_EQ(states.count("sending"), 0u);
+  EXPECT_EQ(states.at("pending"), 20);
+  const auto rows = f.store->ListOutbox("", "", 100);
+  for (const OutboxRow& r : *rows) EXPECT_EQ(r.attempts, 0);
+}
+
+TEST(Issue7, TwoEnginesOnOneFileDeliverEachRowOnce) {
+  Fixture f({Webhook("a", 8)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 60; ++i) ns.push_back(PaperNotification("a", i));
+  f.Queue(ns);
+  auto second = StateStore::Open(f.config.daemon.state_path);
+  ASSERT_TRUE(second);
+  FakeTransport t1, t2;
+  // Interleave: each engine's Start lets the other engine claim in between.
+  DeliveryOptions o2{.owner = "two",
+                     .now = [&] { return f.now; },
+                     .owner_alive = [](const std::string&) { return true; }};
+  bool nested = false;
+  t1.on_start = [&] {
+    if (nested) return;
+    nested = true;
+    DeliveryEngine(f.config, **second, t2, o2).Run();
+    nested = false;
+  };
+  f.Run(t1, "one");
+  std::map<std::string, int> total = t1.accepted;
+  for (const auto& [id, n] : t2.accepted) total[id] += n;
+  EXPECT_EQ(total.size(), 60u);
+  for (const auto& [id, n] : total) EXPECT_EQ(n, 1) << id;
+  EXPECT_GT(t2.count(), 0);
+}
+
+TEST(Issue7, RowsOfADeadProcessAreTakenOverAtOnce) {
+  Fixture f({Webhook("a")});
+  f.Queue({PaperNotification("a", 1)});
+  auto claimed = f.store->ClaimDue("a", f.now, 10, "4000000:1", f.now + 3600,
+                                   [](const std::string&) { return true; });
+  ASSERT_EQ(claimed->size(), 1u);
+  FakeTransport t;
+  DeliveryOptions o{.owner = "me",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [](const std::string& who) { return who == "me"; }};
+  DeliveryEngine(f.config, *f.store, t, o).Run();
+  EXPECT_EQ(f.States()["sent"], 1);
+}
+
+TEST(Issue7, RetryDelayIsFullJitterBoundedAndHonoursRetryAfter) {
+  using std::chrono::seconds;
+  EXPECT_EQ(RetryDelay(1, 0.0, std::nullopt), seconds(1)) << "never 0";
+  EXPECT_EQ(RetryDelay(1, 0.999999, std::nullopt).count(), 19);
+  EXPECT_LE(RetryDelay(30, 0.999999, std::nullopt), seconds(6 * 3600));
+  EXPECT_EQ(RetryDelay(1, 0.0, seconds(600)), seconds(600));
+  EXPECT_EQ(RetryDelay(3, 0.5, std::nullopt), seconds(40));
+}
+
+TEST(Issue7, LeaseOwnerOfThisProcessIsAliveAndAGoneOneIsNot) {
+  EXPECT_TRUE(LeaseOwnerAlive(ProcessLeaseOwner()));
+  EXPECT_FALSE(LeaseOwnerAlive(std::to_string(::getpid()) + ":1"));
+  EXPECT_FALSE(LeaseOwnerAlive("999999999:5"));
+  EXPECT_TRUE(LeaseOwnerAlive("another-host-owner"));
+}
+
+}  // namespace
+}  // namespace digestd
