@@ -1,0 +1,99 @@
+// The schemas digestd shipped before schema 4, as fixtures: the SQL that migrations 1-3 ran,
+// copied from store/state_store.cc when schema 4 was written (a migration is never edited
+// after it ships, so these stay what old files hold). A test builds a "before" file from them
+// independently of the store's own migration code.
+#pragma once
+
+namespace digestd::test {
+
+// Schema 1: papers, sightings, sources, fetch_state, notified, outbox.
+inline constexpr const char* kSchema1 = R"sql(
+CREATE TABLE papers (
+  key         TEXT PRIMARY KEY,
+  first_seen  INTEGER NOT NULL,
+  first_source TEXT NOT NULL
+);
+CREATE TABLE sightings (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  title        TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  paper        TEXT NOT NULL,   -- the paper as the source said it (JSON, CONFIG.md shape)
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE TABLE sources (
+  name              TEXT PRIMARY KEY,
+  first_run_at      INTEGER,
+  last_success_at   INTEGER,
+  last_success_date TEXT NOT NULL DEFAULT '',
+  failures          INTEGER NOT NULL DEFAULT 0,
+  last_error        TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE fetch_state (
+  source        TEXT NOT NULL,
+  url           TEXT NOT NULL,
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url)
+) WITHOUT ROWID;
+CREATE TABLE notified (
+  key          TEXT PRIMARY KEY,
+  paper_key    TEXT NOT NULL,
+  created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_paper ON notified(paper_key);
+CREATE TABLE outbox (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+)sql";
+
+// Schema 2: source health columns; sightings by URL.
+inline constexpr const char* kSchema2 = R"sql(
+ALTER TABLE sources ADD COLUMN failing_since INTEGER;
+ALTER TABLE sources ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN retry_at INTEGER;
+CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql";
+
+// Schema 3: notified rows merged into notified_sets.
+inline constexpr const char* kSchema3 = R"sql(
+CREATE TABLE notified_sets (
+  key        TEXT PRIMARY KEY,   -- notifier␟paper␟class
+  paper_key  TEXT NOT NULL,
+  watches    TEXT NOT NULL,      -- JSON array of watch names
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_sets_paper ON notified_sets(paper_key);
+INSERT INTO notified_sets(key, paper_key, watches, created_at)
+  SELECT substr(prefix, 1, length(prefix) - 1), paper_key,
+         json_group_array(substr(key, length(prefix) + 1)), min(created_at)
+  FROM (SELECT key, paper_key, created_at,
+               rtrim(key, replace(key, char(31), '')) AS prefix FROM notified)
+  GROUP BY prefix;
+DROP TABLE notified;
+)sql";
+
+}  // namespace digestd::test
