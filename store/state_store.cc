@@ -708,7 +708,7 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
     int rc;
     while ((rc = owners.Step()) == SQLITE_ROW) {
       std::string who = owners.Text(0);
-      if (!owner_alive(who)) gone.push_back(std::move(who));
+      if (owner_alive && !owner_alive(who)) gone.push_back(std::move(who));
     }
     if (rc != SQLITE_DONE) return Unexpected(owners.Fail("claim outbox rows"));
     Stmt expire(db_.get(),

@@ -24,15 +24,15 @@ namespace digestd {
 struct FetchValidators {
   std::string etag;
   std::string last_modified;
-  std::string body_hash;              // Hash128Hex of the last body parsed
+  std::string body_hash;  // Hash128Hex of the last body parsed
 };
 
 // Everything one fetched digest changes, committed in ONE transaction (DESIGN.md §2 step 7).
 struct DigestCommit {
   std::string source;
   std::string url;
-  std::string date;                   // the digest's date ("" when undated)
-  std::int64_t now = 0;               // unix seconds
+  std::string date;      // the digest's date ("" when undated)
+  std::int64_t now = 0;  // unix seconds
   FetchValidators validators;
   std::vector<Paper> papers;          // one per key
   std::vector<std::string> notified;  // NotifiedKey values
@@ -44,42 +44,42 @@ struct OutboxRow {
   std::string notifier;
   std::string kind;
   std::string event;
-  std::string state;                  // pending | sending | sent | dead
-  std::string message;                // NotificationToJson
+  std::string state;    // pending | sending | sent | dead
+  std::string message;  // NotificationToJson
   int attempts = 0;
-  int parts_sent = 0;                 // parts the target accepted (a retry starts after them)
+  int parts_sent = 0;  // parts the target accepted (a retry starts after them)
   std::int64_t created_at = 0;
   std::int64_t next_attempt_at = 0;
   std::string last_error;
   std::optional<std::int64_t> sent_at;
-  std::string remote_id;              // the target's id for the last part, when it gave one
-  std::string lease_owner;            // while sending: who claimed it
+  std::string remote_id;    // the target's id for the last part, when it gave one
+  std::string lease_owner;  // while sending: who claimed it
   std::optional<std::int64_t> lease_until;
 };
 
 // What one delivery attempt did to one claimed row; RecordDeliveries applies a batch.
 struct DeliveryResult {
   enum class Kind {
-    kSent,      // every part accepted
-    kRetry,     // due again at next_attempt_at; an attempt counted
-    kDead,      // no more attempts
-    kRelease,   // not attempted (shutdown, notifier gone): pending again, no attempt counted
+    kSent,     // every part accepted
+    kRetry,    // due again at next_attempt_at; an attempt counted
+    kDead,     // no more attempts
+    kRelease,  // not attempted (shutdown, notifier gone): pending again, no attempt counted
   };
   std::string id;
   Kind kind = Kind::kSent;
-  int parts_sent = 0;
+  int parts_sent = 0;  // parts accepted so far, in all (never goes back)
   std::string remote_id;
-  std::string error;                  // kRetry, kDead: the last error
-  std::int64_t next_attempt_at = 0;   // kRetry, kRelease
+  std::string error;                 // kRetry, kDead: the last error
+  std::int64_t next_attempt_at = 0;  // kRetry, kRelease
 };
 
 // What the delivery engine remembers about one notifier between runs.
 struct NotifierHealth {
-  std::string disabled_fingerprint;   // disabled (HTTP 410) while its config has this hash
+  std::string disabled_fingerprint;  // disabled (HTTP 410) while its config has this hash
   std::string disabled_reason;
   std::optional<std::int64_t> disabled_at;
   std::optional<std::int64_t> failing_since;  // first row gone dead in the current streak
-  bool alerted = false;               // alert_notify heard of this streak or disabling
+  bool alerted = false;                       // alert_notify heard of this streak or disabling
 };
 
 // A stored sighting: what one source said about one paper, and when it was first seen.
@@ -91,18 +91,20 @@ struct StoredSighting {
 };
 
 struct SourceState {
-  std::optional<std::int64_t> first_run_at;   // set once the source's first run is done
+  std::optional<std::int64_t> first_run_at;  // set once the source's first run is done
   std::optional<std::int64_t> last_success_at;
-  std::string last_success_date;      // newest digest date fetched successfully
-  int failures = 0;                   // consecutive
+  std::string last_success_date;  // newest digest date fetched successfully
+  int failures = 0;               // consecutive
   std::string last_error;
   std::optional<std::int64_t> failing_since;  // start of the current failure streak
-  bool alerted = false;               // source_failing went out for this streak
+  bool alerted = false;                       // source_failing went out for this streak
   std::optional<std::int64_t> retry_at;       // backing off until then
 
   SourceHealth health() const {
-    return {.failures = failures, .failing_since = failing_since,
-            .last_success_at = last_success_at, .alerted = alerted};
+    return {.failures = failures,
+            .failing_since = failing_since,
+            .last_success_at = last_success_at,
+            .alerted = alerted};
   }
 };
 
@@ -113,8 +115,7 @@ class StateStore {
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
   // when the file's schema is newer than this binary knows.
-  static Result<std::unique_ptr<StateStore>> Open(const std::string& path,
-                                                  bool read_only = false);
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& path, bool read_only = false);
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
@@ -149,8 +150,8 @@ class StateStore {
 
   // A source attempt that worked (also 304, an unchanged body, 404 "not published yet"):
   // resets its failure streak; `published` with `date` advances last_success_date.
-  Status RecordSourceSuccess(const std::string& source, const std::string& date,
-                             std::int64_t now, bool published);
+  Status RecordSourceSuccess(const std::string& source, const std::string& date, std::int64_t now,
+                             bool published);
   // A failed attempt: the source's new health, when to retry, and the alerts it raises,
   // in one transaction.
   Status RecordFetchFailure(const std::string& source, const std::string& error,
@@ -175,14 +176,13 @@ class StateStore {
   // processes: pending rows whose time has come, and sending rows whose lease ran out or
   // whose owner is not `owner_alive` (a process that died). Claimed rows are `sending`; they
   // come back grouped by request, oldest first within each.
-  Result<std::vector<OutboxRow>> ClaimDue(const std::vector<ClaimRequest>& requests,
-                                          std::int64_t now, const std::string& owner,
-                                          const std::function<bool(const std::string&)>& owner_alive);
+  Result<std::vector<OutboxRow>> ClaimDue(
+      const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
+      const std::function<bool(const std::string&)>& owner_alive);
   // The same for one notifier.
-  Result<std::vector<OutboxRow>> ClaimDue(const std::string& notifier, std::int64_t now,
-                                          int limit, const std::string& owner,
-                                          std::int64_t lease_until,
-                                          const std::function<bool(const std::string&)>& owner_alive);
+  Result<std::vector<OutboxRow>> ClaimDue(
+      const std::string& notifier, std::int64_t now, int limit, const std::string& owner,
+      std::int64_t lease_until, const std::function<bool(const std::string&)>& owner_alive);
   // Applies delivery results in one transaction, each only to a row `owner` still holds
   // (a row whose lease another process took over is left to it).
   Status RecordDeliveries(const std::vector<DeliveryResult>& results, const std::string& owner,

@@ -47,9 +47,9 @@ INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, attemp
          'HTTP 400: bad request', NULL, '');
 )sql";
 
-// Every table of schema 3, every column it had, in a fixed order.
-const std::map<std::string, std::string>& Schema3Tables() {
-  static const auto* tables = new std::map<std::string, std::string>{
+// Every table of schema 3 with every column it had, in a fixed order.
+std::map<std::string, std::string> Schema3Tables() {
+  return {
       {"papers", "SELECT * FROM papers ORDER BY key"},
       {"sightings", "SELECT * FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
@@ -59,7 +59,6 @@ const std::map<std::string, std::string>& Schema3Tables() {
        "SELECT id, dedupe_key, notifier, kind, event, message, state, attempts, parts_sent, "
        "created_at, next_attempt_at, last_error, sent_at, remote_id FROM outbox ORDER BY id"},
   };
-  return *tables;
 }
 
 // Builds a schema-3 file at `path` with kSchema3Rows, as digestd 3 would have left it.
@@ -94,30 +93,32 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   for (const auto& [table, sql] : Schema3Tables()) {
     EXPECT_EQ(Dump(path, sql), before[table]) << table;
   }
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM outbox WHERE lease_owner IS NULL AND "
-                         "lease_until IS NULL"),
+  EXPECT_EQ(Scalar(path,
+                   "SELECT count(*) FROM outbox WHERE lease_owner IS NULL AND "
+                   "lease_until IS NULL"),
             3);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notifier_health"), 0);
-  EXPECT_EQ(Dump(path, "SELECT name FROM sqlite_master WHERE tbl_name LIKE 'outbox%' "
-                       "ORDER BY name"),
+  EXPECT_EQ(Dump(path,
+                 "SELECT name FROM sqlite_master WHERE tbl_name LIKE 'outbox%' "
+                 "ORDER BY name"),
             "T:outbox|\nT:outbox_due|\nT:outbox_notifier_due|\nT:sqlite_autoindex_outbox_1|\n"
             "T:sqlite_autoindex_outbox_2|\n");
   EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
   EXPECT_EQ(Dump(path, "PRAGMA foreign_key_check"), "");
   EXPECT_NE(ExecError(path, "UPDATE outbox SET state = 'lost' WHERE id = 'id-sent'"), "")
       << "the rebuilt table still checks its states";
-  EXPECT_NE(ExecError(path, "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, "
-                            "created_at, next_attempt_at) VALUES('x', 'dk-sent', 'me', 'instant', "
-                            "'new', '{}', 1, 1)"),
+  EXPECT_NE(ExecError(path,
+                      "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, "
+                      "created_at, next_attempt_at) VALUES('x', 'dk-sent', 'me', 'instant', "
+                      "'new', '{}', 1, 1)"),
             "")
       << "dedupe keys are still unique";
 
   // The rows mean what they meant, read through the store.
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ(*(*store)->OutboxCounts(), (std::map<std::string, int>{{"dead", 1},
-                                                                   {"pending", 1},
-                                                                   {"sent", 1}}));
+  EXPECT_EQ(*(*store)->OutboxCounts(),
+            (std::map<std::string, int>{{"dead", 1}, {"pending", 1}, {"sent", 1}}));
   const auto sent = FindRow(**store, "id-sent");
   ASSERT_TRUE(sent);
   EXPECT_EQ(sent->state, "sent");

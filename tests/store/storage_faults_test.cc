@@ -189,8 +189,7 @@ TEST(Issue7, RecordDeliveriesPastTheFileSizeLimitLosesNothing) {
       return setrlimit(RLIMIT_FSIZE, &small) == 0 ? "" : "setrlimit failed";
     };
     return RecordWhileStorageFails(
-        path, limit, [unlimited] { setrlimit(RLIMIT_FSIZE, &unlimited); },
-        "disk I/O error");
+        path, limit, [unlimited] { setrlimit(RLIMIT_FSIZE, &unlimited); }, "disk I/O error");
   });
   EXPECT_EQ(report, "");
 }
@@ -210,14 +209,11 @@ TEST(Issue7, RecordDeliveriesBehindAnotherWritersLockLosesNothing) {
   (*store)->SetBusyTimeout(50);
   auto st = (*store)->RecordDeliveries(AllSent(ids), "p1", 150);
   ASSERT_FALSE(st);
-  EXPECT_NE(st.error().message.find("record deliveries"), std::string::npos)
-      << st.error().message;
-  EXPECT_NE(st.error().message.find("database is locked"), std::string::npos)
-      << st.error().message;
+  EXPECT_NE(st.error().message.find("record deliveries"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("database is locked"), std::string::npos) << st.error().message;
   auto claim = (*store)->ClaimDue("me", 2000, 10, "p2", 3000, AllAlive);
   ASSERT_FALSE(claim);
-  EXPECT_NE(claim.error().message.find("claim outbox rows: database is locked"),
-            std::string::npos)
+  EXPECT_NE(claim.error().message.find("claim outbox rows: database is locked"), std::string::npos)
       << claim.error().message;
   EXPECT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(holder);
@@ -235,9 +231,10 @@ TEST(Issue7, ReadOnlyOpenRefusesEveryWriteClearly) {
     auto writer = StateStore::Open(path);
     ASSERT_TRUE(writer) << writer.error().message;
     ASSERT_EQ(QueueAndClaim(**writer, ids), "");
-    test::ExecOn(path, "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, "
-                       "state, created_at, next_attempt_at) VALUES('dead-1', 'dk', 'me', "
-                       "'instant', 'new', '{}', 'dead', 1, 1)");
+    test::ExecOn(path,
+                 "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, "
+                 "state, created_at, next_attempt_at) VALUES('dead-1', 'dk', 'me', "
+                 "'instant', 'new', '{}', 'dead', 1, 1)");
   }
   auto reader = StateStore::Open(path, /*read_only=*/true);
   ASSERT_TRUE(reader) << reader.error().message;

@@ -46,14 +46,10 @@ inline std::string Dump(const std::string& path, const std::string& sql) {
   }
   while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
     for (int col = 0; col < sqlite3_column_count(stmt); ++col) {
+      // Indexed by SQLITE_INTEGER (1), SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL (5).
+      constexpr const char* kTypeTags[] = {"?", "I:", "R:", "T:", "B:", "N"};
+      out += kTypeTags[sqlite3_column_type(stmt, col)];
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
-      switch (sqlite3_column_type(stmt, col)) {
-        case SQLITE_NULL: out += "N"; break;
-        case SQLITE_INTEGER: out += "I:"; break;
-        case SQLITE_FLOAT: out += "R:"; break;
-        case SQLITE_BLOB: out += "B:"; break;
-        default: out += "T:"; break;
-      }
       if (text) out += text;
       out += '|';
     }

@@ -1,0 +1,70 @@
+// Grouping of instant notifications by digest (CONFIG.md `group = "digest"`) and the JSON
+// forms of a grouped notification.
+#include "core/notification.h"
+
+#include <gtest/gtest.h>
+
+#include "core/planner.h"
+
+namespace digestd {
+namespace {
+
+Notification One(const std::string& notifier, const std::string& id, const std::string& event,
+                 std::vector<std::string> watches) {
+  Notification n;
+  n.notifier = notifier;
+  n.event = event;
+  n.watches = std::move(watches);
+  n.dedupe_key = notifier + "|" + id + "|" + event;
+  n.id = NotificationId(n.dedupe_key);
+  n.digest_url = "https://example.org/2024-01-29.md";
+  Paper p;
+  p.key = "arxiv:" + id;
+  p.title = "Paper " + id;
+  n.papers.push_back({.paper = p, .source = "hf", .date = "2024-01-29"});
+  return n;
+}
+
+TEST(Issue7, GroupByDigestMergesOnlyTheGroupedNotifiers) {
+  std::vector<Notification> in = {One("team", "1", "new", {"a"}), One("me", "1", "new", {"a"}),
+                                  One("team", "2", "threshold", {"b", "a"}),
+                                  One("team", "3", "new", {"c"})};
+  const std::vector<Notification> out = GroupByDigest(in, {"team"});
+  ASSERT_EQ(out.size(), 2u);
+  const Notification& team = out[0].notifier == "team" ? out[0] : out[1];
+  const Notification& me = out[0].notifier == "me" ? out[0] : out[1];
+  EXPECT_EQ(me.id, in[1].id) << "a notifier grouped by paper passes through unchanged";
+  ASSERT_EQ(team.papers.size(), 3u);
+  EXPECT_EQ(team.papers[1].paper.key, "arxiv:2");
+  EXPECT_EQ(team.EventOf(team.papers[1]), "threshold");
+  EXPECT_EQ(team.WatchesOf(team.papers[1]), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(team.event, "mixed");
+  EXPECT_EQ(team.watches, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(team.digest_url, "https://example.org/2024-01-29.md");
+  EXPECT_EQ(team.id, NotificationId(team.dedupe_key));
+
+  // The same plan gives the same id (a re-planned digest is the same outbox row); another
+  // set of papers another id.
+  EXPECT_EQ(GroupByDigest(in, {"team"})[0].id, out[0].id);
+  in.pop_back();
+  const auto fewer = GroupByDigest(in, {"team"});
+  const Notification& team2 = fewer[0].notifier == "team" ? fewer[0] : fewer[1];
+  EXPECT_NE(team2.id, team.id);
+}
+
+TEST(Issue7, GroupedNotificationKeepsEachPapersEventInJson) {
+  const auto grouped = GroupByDigest(
+      {One("team", "1", "new", {"a"}), One("team", "2", "updated", {"b"})}, {"team"});
+  ASSERT_EQ(grouped.size(), 1u);
+  const std::vector<std::string> lines = NotificationJsonLines(grouped[0]);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("\"event\":\"new\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"watches\":[\"a\"]"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"event\":\"updated\""), std::string::npos) << lines[1];
+  const std::string stored = NotificationToJson(grouped[0]);
+  EXPECT_NE(stored.find("\"digest_url\":\"https://example.org/2024-01-29.md\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace digestd
