@@ -4,46 +4,54 @@
 
 namespace digestd {
 
-std::string JsonQuote(std::string_view value) {
-  const std::string valid = ToValidUtf8(value);
-  std::string out;
-  out.reserve(valid.size() + 2);
+void AppendJsonQuoted(std::string& out, std::string_view value) {
+  out.reserve(out.size() + value.size() + 2);
   out += '"';
-  for (char c : valid) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+  std::size_t run = 0;  // start of the bytes not yet copied: they need no escaping
+  std::size_t i = 0;
+  while (i < value.size()) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;  // the common case: printable ASCII, copied later in one run
+      continue;
+    }
+    out.append(value.data() + run, i - run);
+    if (c >= 0x80) {
+      const std::size_t len = ValidUtf8SequenceLength(value.substr(i));
+      if (len == 0) {
+        out += "\xEF\xBF\xBD";  // invalid bytes become U+FFFD
+        ++i;
+      } else {
+        out.append(value.data() + i, len);
+        i += len;
+      }
+    } else {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default: {
           static constexpr char kHex[] = "0123456789abcdef";
           out += "\\u00";
           out += kHex[(c >> 4) & 0xF];
           out += kHex[c & 0xF];
-        } else {
-          out += c;
         }
+      }
+      ++i;
     }
+    run = i;
   }
+  out.append(value.data() + run, i - run);
   out += '"';
+}
+
+std::string JsonQuote(std::string_view value) {
+  std::string out;
+  AppendJsonQuoted(out, value);
   return out;
 }
 
@@ -86,7 +94,7 @@ JsonWriter& JsonWriter::EndArray() {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
   BeforeValue();
-  out_ += JsonQuote(key);
+  AppendJsonQuoted(out_, key);
   out_ += ':';
   after_key_ = true;
   return *this;
@@ -94,12 +102,18 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   BeforeValue();
-  out_ += JsonQuote(value);
+  AppendJsonQuoted(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::StringOrNull(std::string_view value) {
   return value.empty() ? Null() : String(value);
+}
+
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  BeforeValue();
+  out_ += json;
+  return *this;
 }
 
 JsonWriter& JsonWriter::Int(std::int64_t value) {

@@ -22,6 +22,8 @@ class JsonWriter {
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
   JsonWriter& StringArray(const std::vector<std::string>& values);
+  // A value already written as JSON (by another JsonWriter), inserted as it is.
+  JsonWriter& Raw(std::string_view json);
 
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }
@@ -36,5 +38,8 @@ class JsonWriter {
 
 // `value` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view value);
+
+// Appends JsonQuote(value) to `out` without a temporary: the writer's hot path.
+void AppendJsonQuoted(std::string& out, std::string_view value);
 
 }  // namespace digestd

@@ -39,19 +39,30 @@ bool IsAsciiSpace(char c) {
 
 }  // namespace
 
+std::size_t ValidUtf8SequenceLength(std::string_view bytes) {
+  return bytes.empty() ? 0 : ValidSequenceLength(bytes);
+}
+
 std::string ToValidUtf8(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  while (!bytes.empty()) {
-    const std::size_t len = ValidSequenceLength(bytes);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      bytes.remove_prefix(1);
-    } else {
-      out.append(bytes.substr(0, len));
-      bytes.remove_prefix(len);
+  std::size_t run = 0;  // start of the valid bytes not yet copied
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
+      ++i;
+      continue;
     }
+    const std::size_t len = ValidSequenceLength(bytes.substr(i));
+    if (len != 0) {
+      i += len;
+      continue;
+    }
+    out.append(bytes.data() + run, i - run);
+    out += "\xEF\xBF\xBD";
+    run = ++i;
   }
+  out.append(bytes.data() + run, i - run);
   return out;
 }
 

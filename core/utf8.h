@@ -10,6 +10,10 @@ namespace digestd {
 // stray continuation bytes, code points past U+10FFFF) replaced by U+FFFD.
 std::string ToValidUtf8(std::string_view bytes);
 
+// The length (1-4) of the valid UTF-8 sequence that starts `bytes`, or 0 when it does not
+// start with one (or is empty).
+std::size_t ValidUtf8SequenceLength(std::string_view bytes);
+
 // True when `bytes` is entirely valid UTF-8.
 bool IsValidUtf8(std::string_view bytes);
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -376,7 +377,8 @@ int Outbox(const Args& args) {
     }
     return kExitOk;
   }
-  if (verb == "show") {
+  // `show ID`, `retry ID`, `drop ID`: the one row ID names, or the exit code that says why not.
+  const auto named_row = [&]() -> std::variant<OutboxRow, int> {
     if (args.positional.size() != 2) {
       std::cerr << kOutboxUsage;
       return kExitUsage;
@@ -386,6 +388,12 @@ int Outbox(const Args& args) {
       std::cerr << "digestd outbox: " << row.error().message << "\n";
       return kExitFailure;
     }
+    return std::move(*row);
+  };
+  if (verb == "show") {
+    auto named = named_row();
+    if (const int* code = std::get_if<int>(&named)) return *code;
+    const OutboxRow* row = &std::get<OutboxRow>(named);
     JsonWriter out;
     WriteRowJson(out, *row);
     std::cout << out.str() << "\n";
@@ -431,15 +439,9 @@ int Outbox(const Args& args) {
     if (retry && *count > 0) WakeDaemon(config->daemon.state_path);
     return kExitOk;
   }
-  if (args.positional.size() != 2) {
-    std::cerr << kOutboxUsage;
-    return kExitUsage;
-  }
-  auto row = UniqueRow(**store, args.positional[1]);
-  if (!row) {
-    std::cerr << "digestd outbox: " << row.error().message << "\n";
-    return kExitFailure;
-  }
+  auto named = named_row();
+  if (const int* code = std::get_if<int>(&named)) return *code;
+  const OutboxRow* row = &std::get<OutboxRow>(named);
   auto changed = retry ? (*store)->RetryNow(row->id, NowSeconds()) : (*store)->Drop(row->id);
   if (!changed) {
     std::cerr << "digestd outbox: " << changed.error().message << "\n";

@@ -117,6 +117,11 @@ class Pass {
 
   void SetUpTargets() {
     targets_.reserve(config_.notifiers.size());
+    auto health = store_.LoadNotifierHealth();
+    if (!health) {
+      spdlog::error("outbox: {}", health.error().message);
+      ++report_.store_errors;
+    }
     for (const NotifierConfig& n : config_.notifiers) {
       if (!n.enabled) continue;
       auto channel = MakeChannel(n);
@@ -127,7 +132,9 @@ class Pass {
       Target t;
       t.config = &n;
       t.channel = std::move(*channel);
-      if (auto health = store_.GetNotifierHealth(n.name)) t.health = *health;
+      if (health) {
+        if (auto it = health->find(n.name); it != health->end()) t.health = it->second;
+      }
       if (!t.health.disabled_fingerprint.empty()) {
         if (t.health.disabled_fingerprint == NotifierFingerprint(n)) {
           t.disabled = true;

@@ -21,7 +21,11 @@ struct CurlEasyDeleter {
 struct CurlSlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
+struct CurlMultiDeleter {
+  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+};
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
 // curl_global_init, once per process (later calls return the first result). libcurl wants

@@ -27,11 +27,6 @@ namespace {
 // libcurl wakes curl_multi_poll at its own next timeout; this only bounds a single wait.
 constexpr int kMaxPollMs = 1000;
 
-struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
-};
-using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
-
 // An easy handle and, while it runs, its transfer. Kept across calls for reuse.
 struct Slot {
   CurlEasyPtr easy;

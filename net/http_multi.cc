@@ -28,11 +28,6 @@ constexpr std::size_t kMaxSpareHandles = 64;
 // handles in the multi, which falls to zero whenever nothing runs).
 constexpr long kMaxCachedConnections = 64;
 
-struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
-};
-using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
-
 // An easy handle and, while it runs, its transfer and the request libcurl reads in place.
 struct Slot {
   CurlEasyPtr easy;

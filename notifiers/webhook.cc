@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -49,17 +50,17 @@ void WritePaper(JsonWriter& json, const Notification& n, const SourcedPaper& p) 
   json.EndObject();
 }
 
-std::size_t PaperSize(const Notification& n, const SourcedPaper& p) {
+std::string PaperJson(const Notification& n, const SourcedPaper& p) {
   JsonWriter json;
   WritePaper(json, n, p);
-  return json.str().size();
+  return json.Take();
 }
 
 struct Part {
   std::string id;
   int index = 0;
   int count = 1;
-  std::span<const SourcedPaper> papers;
+  std::span<const std::string> papers;  // each paper's JSON, rendered once (PaperJson)
 };
 
 std::string Body(const Notification& n, const RenderContext& context, const Part& part,
@@ -78,7 +79,7 @@ std::string Body(const Notification& n, const RenderContext& context, const Part
   json.Key("event").String(n.event);
   json.Key("watches").StringArray(n.watches);
   json.Key("papers").BeginArray();
-  for (const SourcedPaper& p : part.papers) WritePaper(json, n, p);
+  for (const std::string& p : part.papers) json.Raw(p);
   json.EndArray();
   json.Key("more").Int(more);
   json.Key("digest_url").StringOrNull(n.digest_url);
@@ -140,8 +141,10 @@ void CutEnd(std::string& text, std::size_t json_drop) {
 // Makes `p` small enough that its JSON takes at most `room` bytes, losing the least useful
 // text first: authors past the first kKeptAuthors, the end of the summary, the other
 // authors, tags, extra, media_url, the end of the title. Each step removes at least the
-// excess or one element, so the loop ends; false when nothing is left to remove.
-bool ShrinkToFit(const Notification& n, SourcedPaper& p, std::size_t room) {
+// excess or one element, so the loop ends. Returns the paper's JSON as it fits; nullopt when
+// nothing is left to remove.
+std::optional<std::string> ShrinkToFit(const Notification& n, SourcedPaper& p,
+                                       std::size_t room) {
   constexpr std::size_t kKeptAuthors = 10;
   // Drops elements from the end of `list` (keeping `keep`) until `excess` JSON bytes are gone.
   auto drop_from_end = [](std::vector<std::string>& list, std::size_t excess, std::size_t keep) {
@@ -152,8 +155,9 @@ bool ShrinkToFit(const Notification& n, SourcedPaper& p, std::size_t room) {
     } while (freed < excess && list.size() > keep);
   };
   Paper& paper = p.paper;
-  for (std::size_t size = PaperSize(n, p); size > room; size = PaperSize(n, p)) {
-    const std::size_t excess = size - room;
+  for (std::string json = PaperJson(n, p);; json = PaperJson(n, p)) {
+    if (json.size() <= room) return json;
+    const std::size_t excess = json.size() - room;
     if (paper.authors.size() > kKeptAuthors) {
       drop_from_end(paper.authors, excess, kKeptAuthors);
       paper.authors_truncated = true;
@@ -176,10 +180,9 @@ bool ShrinkToFit(const Notification& n, SourcedPaper& p, std::size_t room) {
     } else if (!paper.title.empty()) {
       CutEnd(paper.title, excess + kEllipsis.size());
     } else {
-      return false;
+      return std::nullopt;
     }
   }
-  return true;
 }
 
 // Groups papers into parts greedily, in order. `sizes[i]` fits `room` for every i.
@@ -303,7 +306,9 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
   std::string alert_message = n.message;
 
   if (max_body_bytes == 0) {
-    Part whole{.id = context.id, .papers = shown};
+    std::vector<std::string> papers;
+    for (const SourcedPaper& p : shown) papers.push_back(PaperJson(n, p));
+    Part whole{.id = context.id, .papers = papers};
     return std::vector<WebhookPart>{{context.id, Body(n, context, whole, more, alert_message)}};
   }
 
@@ -322,13 +327,16 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
                       std::to_string(max_body_bytes));
   }
   const std::size_t room = max_body_bytes - envelope;
+  std::vector<std::string> papers;
   std::vector<std::size_t> sizes;
   for (SourcedPaper& p : shown) {
-    if (!ShrinkToFit(n, p, room)) {
+    std::optional<std::string> json = ShrinkToFit(n, p, room);
+    if (!json) {
       return Unexpected("notification " + context.id + ": paper '" + p.paper.key +
                         "' does not fit in " + std::to_string(max_body_bytes) + " bytes");
     }
-    sizes.push_back(PaperSize(n, p));
+    sizes.push_back(json->size());
+    papers.push_back(std::move(*json));
   }
 
   const auto packed = Pack(sizes, room);
@@ -338,7 +346,7 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
         .id = PartId(context.id, k),
         .index = int(k),
         .count = int(packed.size()),
-        .papers = std::span<const SourcedPaper>(shown).subspan(packed[k].first, packed[k].second)};
+        .papers = std::span<const std::string>(papers).subspan(packed[k].first, packed[k].second)};
     parts.push_back({part.id, Body(n, context, part, more, alert_message)});
   }
   return parts;

@@ -719,30 +719,46 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
       if (auto st = Run(expire, "claim outbox rows"); !st) return Unexpected(st.error());
     }
   }
+  // One statement for every request, however many notifiers (a fan-out to 1,000 webhooks
+  // is one execution, not 1,000): each notifier's due rows ranked oldest first, the first
+  // `limit` of each claimed with that notifier's lease.
   const std::string sql =
-      std::string("UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ?2 "
-                  "WHERE id IN (SELECT id FROM outbox WHERE notifier = ?3 AND "
-                  "((state = 'pending' AND next_attempt_at <= ?4) OR "
-                  "(state = 'sending' AND lease_until <= ?4)) "
-                  "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5) RETURNING ") +
+      std::string(
+          "WITH req AS (SELECT json_extract(value, '$[0]') AS notifier, "
+          "json_extract(value, '$[1]') AS lim, json_extract(value, '$[2]') AS lease "
+          "FROM json_each(?3)), "
+          "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
+          "row_number() OVER (PARTITION BY o.notifier "
+          "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
+          "FROM outbox o JOIN req ON o.notifier = req.notifier "
+          "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?2) OR "
+          "(o.state = 'sending' AND o.lease_until <= ?2)) "
+          "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
+          "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim RETURNING ") +
       kOutboxColumns + ", rowid";
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
+  JsonWriter wanted;
+  wanted.BeginArray();
   for (const ClaimRequest& r : requests) {
-    s.Reset();
-    s.Bind(owner).Bind(r.lease_until).Bind(r.notifier).Bind(now).Bind(std::int64_t(r.limit));
-    std::vector<std::pair<std::int64_t, OutboxRow>> claimed;  // with its rowid
-    int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) claimed.emplace_back(s.Int(15), ReadOutboxRow(s));
-    if (rc != SQLITE_DONE) return Unexpected(s.Fail("claim outbox rows"));
-    // RETURNING gives rows in no particular order; deliver the oldest first, and rows queued
-    // in the same second in the order they were queued (the rowid's).
-    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.second.next_attempt_at, a.second.created_at, a.first) <
-             std::tie(b.second.next_attempt_at, b.second.created_at, b.first);
-    });
-    for (auto& [rowid, row] : claimed) rows.push_back(std::move(row));
+    wanted.BeginArray().String(r.notifier).Int(r.limit).Int(r.lease_until).EndArray();
   }
+  wanted.EndArray();
+  s.Bind(owner).Bind(now).Bind(wanted.str());
+  std::vector<std::pair<std::int64_t, OutboxRow>> claimed;  // with its rowid
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) claimed.emplace_back(s.Int(15), ReadOutboxRow(s));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("claim outbox rows"));
+  // RETURNING gives rows in no particular order: group them by request, and within each
+  // deliver the oldest first, rows queued in the same second in the order they were queued.
+  std::map<std::string, std::size_t> order;
+  for (const ClaimRequest& r : requests) order.emplace(r.notifier, order.size());
+  std::sort(claimed.begin(), claimed.end(), [&](const auto& a, const auto& b) {
+    return std::tie(order[a.second.notifier], a.second.next_attempt_at, a.second.created_at,
+                    a.first) < std::tie(order[b.second.notifier], b.second.next_attempt_at,
+                                        b.second.created_at, b.first);
+  });
+  for (auto& [rowid, row] : claimed) rows.push_back(std::move(row));
   s.Reset();
   if (auto st = txn.Commit(); !st) return Unexpected("claim outbox rows: " + st.error().message);
   return rows;
@@ -839,24 +855,42 @@ Result<int> StateStore::DropDead(const std::string& notifier) {
   return sqlite3_changes(db_.get());
 }
 
+namespace {
+
+constexpr const char* kHealthColumns =
+    "notifier, disabled_fingerprint, disabled_reason, disabled_at, failing_since, alerted";
+
+NotifierHealth ReadHealth(const Stmt& s) {
+  return NotifierHealth{.disabled_fingerprint = s.Text(1),
+                        .disabled_reason = s.Text(2),
+                        .disabled_at = s.OptInt(3),
+                        .failing_since = s.OptInt(4),
+                        .alerted = s.Int(5) != 0};
+}
+
+}  // namespace
+
 Result<NotifierHealth> StateStore::GetNotifierHealth(const std::string& notifier) {
-  Stmt s(db_.get(),
-         "SELECT disabled_fingerprint, disabled_reason, disabled_at, failing_since, alerted "
-         "FROM notifier_health WHERE notifier = ?");
+  const std::string sql =
+      std::string("SELECT ") + kHealthColumns + " FROM notifier_health WHERE notifier = ?";
+  Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read notifier health"));
   s.Bind(notifier);
-  NotifierHealth h;
   const int rc = s.Step();
-  if (rc == SQLITE_ROW) {
-    h.disabled_fingerprint = s.Text(0);
-    h.disabled_reason = s.Text(1);
-    h.disabled_at = s.OptInt(2);
-    h.failing_since = s.OptInt(3);
-    h.alerted = s.Int(4) != 0;
-  } else if (rc != SQLITE_DONE) {
-    return Unexpected(s.Fail("read notifier health"));
-  }
-  return h;
+  if (rc == SQLITE_ROW) return ReadHealth(s);
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read notifier health"));
+  return NotifierHealth{};
+}
+
+Result<std::map<std::string, NotifierHealth>> StateStore::LoadNotifierHealth() {
+  const std::string sql = std::string("SELECT ") + kHealthColumns + " FROM notifier_health";
+  Stmt s(db_.get(), sql.c_str());
+  if (!s.ok()) return Unexpected(s.Fail("read notifier health"));
+  std::map<std::string, NotifierHealth> all;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) all.emplace(s.Text(0), ReadHealth(s));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read notifier health"));
+  return all;
 }
 
 Status StateStore::PutNotifierHealth(const std::string& notifier, const NotifierHealth& h) {

@@ -204,6 +204,8 @@ class StateStore {
   Result<int> DropDead(const std::string& notifier);
 
   Result<NotifierHealth> GetNotifierHealth(const std::string& notifier);
+  // Every notifier's stored health, by name (one query, however many notifiers).
+  Result<std::map<std::string, NotifierHealth>> LoadNotifierHealth();
   Status PutNotifierHealth(const std::string& notifier, const NotifierHealth& health);
 
   // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
