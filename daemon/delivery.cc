@@ -49,6 +49,7 @@ struct Target {
   int in_flight = 0;
   Steady::time_point next_send{};
   std::int64_t lease_seconds = kMinLeaseSeconds;
+  std::int64_t attempt_seconds = 31;  // the longest one transfer may take (its timeout)
   int claim_limit = 1;
 };
 
@@ -80,6 +81,12 @@ class Pass {
       : config_(config), store_(store), transport_(transport), options_(options), stop_(stop) {}
 
   DeliveryReport Run() {
+    // This engine holds nothing yet: rows still claimed under our name are left from a pass
+    // whose results could not be recorded. They go back first, to be claimed like any other.
+    if (auto st = store_.ReleaseClaims(Owner()); !st) {
+      spdlog::error("outbox: {}", st.error().message);
+      ++report_.store_errors;
+    }
     SetUpTargets();
     while (!stop_.load()) {
       Claim();
@@ -150,8 +157,11 @@ class Pass {
       }
       const std::int64_t timeout_s =
           std::chrono::duration_cast<std::chrono::seconds>(n.timeout).count() + 1;
+      t.attempt_seconds = timeout_s;
       t.lease_seconds = std::max(kMinLeaseSeconds, 4 * timeout_s);
-      t.claim_limit = std::clamp(n.max_in_flight * 2, 1, kMaxClaim);
+      // Enough rows per claim that a claim (a commit) is rare next to the transfers; a row
+      // that waits too long for its turn is handed back before its lease ends (StartReady).
+      t.claim_limit = std::clamp(n.max_in_flight * 8, 16, kMaxClaim);
       // A paced target must start every claimed row well inside its lease.
       if (n.min_interval.count() > 0) {
         const std::int64_t startable = t.lease_seconds * 1000 / 2 / n.min_interval.count();
@@ -185,6 +195,9 @@ class Pass {
       by_name[t.config->name] = &t;
     }
     if (requests.empty()) return;
+    // What we know goes in first: a row handed back (or finished) must not still look
+    // claimed by us, or this claim would pass it over.
+    if (!results_.empty()) Flush();
     auto rows = store_.ClaimDue(requests, now, Owner(), OwnerAlive());
     if (!rows) {
       spdlog::error("outbox: {}", rows.error().message);
@@ -230,17 +243,32 @@ class Pass {
       const std::size_t ti = (next_turn_ + k) % n;
       Target& t = targets_[ti];
       if (t.disabled || t.paused) continue;
-      for (auto& work : t.rows) {
+      for (auto it = t.rows.begin(); it != t.rows.end();) {
         if (in_flight_ >= options_.max_total_in_flight) break;
         if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
-        if (work->in_flight) continue;
+        RowWork& work = **it;
+        if (work.in_flight) {
+          ++it;
+          continue;
+        }
+        // An attempt that could outlast the row's lease is not made: another process may
+        // take the row over when the lease ends, and two senders must never overlap. The row
+        // goes back, due now, and is claimed afresh.
+        const std::int64_t unix_now = Now();
+        if (work.row.lease_until && unix_now + t.attempt_seconds >= *work.row.lease_until) {
+          Release(work, unix_now);
+          it = t.rows.erase(it);
+          t.drained = false;
+          continue;
+        }
         const std::uint64_t ticket = ++last_ticket_;
-        tickets_.emplace(ticket, std::make_pair(ti, work.get()));
-        work->in_flight = true;
+        tickets_.emplace(ticket, std::make_pair(ti, &work));
+        work.in_flight = true;
         ++t.in_flight;
         ++in_flight_;
         t.next_send = now + t.config->min_interval;
-        transport_.Start(ticket, work->payloads[work->next_part]);
+        transport_.Start(ticket, work.payloads[work.next_part]);
+        ++it;
       }
     }
     if (n > 0) next_turn_ = (next_turn_ + 1) % n;

@@ -732,7 +732,7 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
           "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
           "FROM outbox o JOIN req ON o.notifier = req.notifier "
           "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?2) OR "
-          "(o.state = 'sending' AND o.lease_until <= ?2)) "
+          "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
           "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
           "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim RETURNING ") +
       kOutboxColumns + ", rowid";

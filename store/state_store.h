@@ -173,8 +173,9 @@ class StateStore {
   };
   // Claims, for each request, up to `limit` due rows of its notifier for `owner` until its
   // `lease_until`, oldest first, all in one IMMEDIATE transaction, so no row is claimed by two
-  // processes: pending rows whose time has come, and sending rows whose lease ran out or
-  // whose owner is not `owner_alive` (a process that died). Claimed rows are `sending`; they
+  // processes: pending rows whose time has come, and sending rows of another owner whose
+  // lease ran out or who is not `owner_alive` (a process that died); rows `owner` holds
+  // itself are its own business (ReleaseClaims). Claimed rows are `sending`; they
   // come back grouped by request, oldest first within each.
   Result<std::vector<OutboxRow>> ClaimDue(
       const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -337,7 +338,7 @@ TEST(Issue7, StopReleasesClaimedRowsUnattempted) {
 TEST(Issue7, TwoEnginesOnOneFileDeliverEachRowOnce) {
   Fixture f({Webhook("a", 8)});
   std::vector<Notification> ns;
-  for (int i = 0; i < 60; ++i) ns.push_back(PaperNotification("a", i));
+  for (int i = 0; i < 300; ++i) ns.push_back(PaperNotification("a", i));
   f.Queue(ns);
   auto second = StateStore::Open(f.config.daemon.state_path);
   ASSERT_TRUE(second);
@@ -356,9 +357,32 @@ TEST(Issue7, TwoEnginesOnOneFileDeliverEachRowOnce) {
   f.Run(t1, "one");
   std::map<std::string, int> total = t1.accepted;
   for (const auto& [id, n] : t2.accepted) total[id] += n;
-  EXPECT_EQ(total.size(), 60u);
+  EXPECT_EQ(total.size(), 300u);
   for (const auto& [id, n] : total) EXPECT_EQ(n, 1) << id;
   EXPECT_GT(t2.count(), 0);
+}
+
+// A row is never sent when the attempt could outlast its lease (another process may take
+// it over then): it goes back unattempted and is claimed afresh.
+TEST(Issue7, NoAttemptOutlastsItsLease) {
+  Fixture f({Webhook("a", 1)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 6; ++i) ns.push_back(PaperNotification("a", i));
+  f.Queue(ns);
+  FakeTransport t;
+  std::vector<std::int64_t> lease_left;  // at each start: lease end minus now
+  t.on_start = [&] {
+    const auto rows = f.store->ListOutbox("sending", "a", 100);
+    std::int64_t least = std::numeric_limits<std::int64_t>::max();
+    for (const OutboxRow& r : *rows) least = std::min(least, *r.lease_until - f.now);
+    lease_left.push_back(least);
+    f.now += 200;  // every transfer takes 200 s of the clock
+  };
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.sent, 6);
+  EXPECT_GT(r.released, 0) << "rows whose lease ran short were handed back";
+  for (const auto& [part, times] : t.accepted) EXPECT_EQ(times, 1) << part;
+  EXPECT_EQ(f.States()["sent"], 6);
 }
 
 TEST(Issue7, RowsOfADeadProcessAreTakenOverAtOnce) {
