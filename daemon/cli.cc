@@ -1,6 +1,8 @@
 #include "daemon/cli.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,8 +16,6 @@
 #include <variant>
 #include <vector>
 
-#include <spdlog/spdlog.h>
-
 #include "config/config_loader.h"
 #include "core/dates.h"
 #include "core/json_writer.h"
@@ -24,9 +24,9 @@
 #include "daemon/cycle.h"
 #include "daemon/delivery.h"
 #include "daemon/live_transport.h"
-#include "daemon/state_lock.h"
 #include "daemon/logging.h"
 #include "daemon/service.h"
+#include "daemon/state_lock.h"
 #include "fetchers/digest_parser.h"
 #include "net/http_client.h"
 #include "notifiers/registry.h"
@@ -71,9 +71,9 @@ struct Args {
 
 const std::map<std::string, bool>& KnownFlags() {  // flag -> takes a value
   static const std::map<std::string, bool> flags = {
-      {"--config", true}, {"--date", true}, {"--dry-run", false}, {"--json", false},
-      {"--format", true}, {"--paper", true}, {"--state", true}, {"--notifier", true},
-      {"--dead", false}};
+      {"--config", true}, {"--date", true},     {"--dry-run", false},
+      {"--json", false},  {"--format", true},   {"--paper", true},
+      {"--state", true},  {"--notifier", true}, {"--dead", false}};
   return flags;
 }
 
@@ -221,9 +221,8 @@ int Once(const Args& args) {
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
   SetUpLogging(config->daemon.log_level);
-  CycleOptions options{.dry_run = args.Has("--dry-run"),
-                       .json = args.Has("--json"),
-                       .now = NowSeconds()};
+  CycleOptions options{
+      .dry_run = args.Has("--dry-run"), .json = args.Has("--json"), .now = NowSeconds()};
   if (args.Has("--date")) {
     options.date = ParseIsoDate(args.Get("--date"));
     if (!options.date) {
@@ -242,8 +241,9 @@ int Once(const Args& args) {
     return kExitFailure;
   }
   HttpBatch http;
-  CycleOutput output{
-      .json_line = [](const std::string& line) { std::cout << line << "\n" << std::flush; }};
+  CycleOutput output{.json_line = [](const std::string& line) {
+    std::cout << line << "\n" << std::flush;
+  }};
   const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
   DeliveryReport delivered;
   if (!options.dry_run) {
@@ -263,11 +263,12 @@ int Once(const Args& args) {
     }
     delivered = DeliveryEngine(*config, **store, transport, std::move(delivery)).Run();
   }
-  spdlog::info("cycle done: {} sources ok, {} failed; {} papers; {} notifications planned; "
-               "{} delivered, {} to retry, {} dead{}",
-               report.sources_ok, report.sources_failed, report.papers_seen,
-               report.notifications_planned, delivered.sent, delivered.retried, delivered.dead,
-               options.dry_run ? " (dry run: nothing committed)" : "");
+  spdlog::info(
+      "cycle done: {} sources ok, {} failed; {} papers; {} notifications planned; "
+      "{} delivered, {} to retry, {} dead{}",
+      report.sources_ok, report.sources_failed, report.papers_seen, report.notifications_planned,
+      delivered.sent, delivered.retried, delivered.dead,
+      options.dry_run ? " (dry run: nothing committed)" : "");
   return report.failed() || delivered.failed() ? kExitFailure : kExitOk;
 }
 
@@ -488,7 +489,8 @@ int ShowStatus(const Args& args) {
     }
     out.BeginObject().Key("name").String(source.name).Key("enabled").Bool(source.enabled);
     out.Key("first_run_done").Bool(st->first_run_at.has_value());
-    out.Key("last_success").StringOrNull(st->last_success_at ? FormatTime(st->last_success_at) : "");
+    out.Key("last_success")
+        .StringOrNull(st->last_success_at ? FormatTime(st->last_success_at) : "");
     out.Key("last_success_date").StringOrNull(st->last_success_date);
     out.Key("failures").Int(st->failures).Key("last_error").StringOrNull(st->last_error);
     out.Key("alerted").Bool(st->alerted);
@@ -525,11 +527,10 @@ int ShowStatus(const Args& args) {
     if (!json && (disabled || health->failing_since || !n.enabled)) {
       std::cout << "notifier " << n.name << ": "
                 << (!n.enabled ? "disabled in the config"
-                    : disabled ? "disabled by its target (" +
-                                     TerminalSafe(health->disabled_reason, 300) +
-                                     "); change its configuration to send again"
-                               : "notifications going dead since " +
-                                     FormatTime(health->failing_since))
+                    : disabled
+                        ? "disabled by its target (" + TerminalSafe(health->disabled_reason, 300) +
+                              "); change its configuration to send again"
+                        : "notifications going dead since " + FormatTime(health->failing_since))
                 << "\n";
     }
   }
@@ -540,8 +541,8 @@ int ShowStatus(const Args& args) {
   if (json) {
     std::cout << out.str() << "\n";
   } else {
-    std::cout << "outbox: " << count("pending") << " pending, " << count("sending")
-              << " sending, " << count("sent") << " sent, " << count("dead") << " dead\n";
+    std::cout << "outbox: " << count("pending") << " pending, " << count("sending") << " sending, "
+              << count("sent") << " sent, " << count("dead") << " dead\n";
   }
   return kExitOk;
 }
@@ -718,11 +719,20 @@ int Explain(const Args& args) {
   return kExitOk;
 }
 
+// Lets a delivery pass hold as many connections as its caps allow (1,024 transfers at
+// once): the soft limit on open files rises to the hard one (at most 65,536).
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
-  if (argc == 2 && (std::string_view(argv[1]) == "--version" ||
-                    std::string_view(argv[1]) == "--help")) {
+  if (argc == 2 &&
+      (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "--help")) {
     const bool version = std::string_view(argv[1]) == "--version";
     std::cout << (version ? "digestd " DIGESTD_VERSION "\n" : kUsage);
     return kExitOk;
@@ -744,6 +754,7 @@ int RunCli(int argc, char** argv) {
   }
   if (cmd == "check") return Check(*args);
   if (cmd == "parse") return Parse(*args);
+  if (cmd == "once" || cmd == "run" || cmd == "test-notify") RaiseOpenFileLimit();
   if (cmd == "once") return Once(*args);
   if (cmd == "outbox") return Outbox(*args);
   if (cmd == "run") {

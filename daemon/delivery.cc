@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -50,6 +51,7 @@ struct Target {
   Steady::time_point next_send{};
   std::int64_t lease_seconds = kMinLeaseSeconds;
   std::int64_t attempt_seconds = 31;  // the longest one transfer may take (its timeout)
+  std::string origin;                 // scheme://host:port of an HTTP target; "" for others
   int claim_limit = 1;
 };
 
@@ -65,6 +67,24 @@ std::string StatField22(const std::string& path) {
     if (i == 22) return field;
   }
   return {};
+}
+
+// "scheme://host:port" of an HTTP URL, lower case, without user info: the key of the
+// per-origin cap. Notifiers that post to one server share it.
+std::string OriginOf(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  std::size_t end = url.find_first_of("/?#", scheme_end + 3);
+  if (end == std::string_view::npos) end = url.size();
+  std::string_view authority = url.substr(scheme_end + 3, end - scheme_end - 3);
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string origin(url.substr(0, scheme_end + 3));
+  origin += authority;
+  std::transform(origin.begin(), origin.end(), origin.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  return origin;
 }
 
 std::string Join(const std::vector<std::string>& items) {
@@ -109,9 +129,16 @@ class Pass {
         t.in_flight = 0;
       }
       in_flight_ = 0;
+      origin_in_flight_.clear();
     }
     Flush();
     return report_;
+  }
+
+  bool OriginFull(const Target& t) const {
+    if (t.origin.empty()) return false;
+    const auto it = origin_in_flight_.find(t.origin);
+    return it != origin_in_flight_.end() && it->second >= options_.max_per_origin;
   }
 
  private:
@@ -227,6 +254,9 @@ class Pass {
         t.channel->Render(work->notification, RenderContext{.id = work->row.id, .now = now});
     if (!payloads) return Finish(t, *work, Dead(*work, payloads.error().message));
     work->payloads = std::move(*payloads);
+    if (t.origin.empty() && work->payloads.front().transfer == Transfer::kHttp) {
+      t.origin = OriginOf(work->payloads.front().url);
+    }
     if (work->next_part >= work->payloads.size()) {
       // Every part went out before a crash kept us from recording it.
       return Finish(t, *work, Sent(*work));
@@ -244,7 +274,7 @@ class Pass {
       Target& t = targets_[ti];
       if (t.disabled || t.paused) continue;
       for (auto it = t.rows.begin(); it != t.rows.end();) {
-        if (in_flight_ >= options_.max_total_in_flight) break;
+        if (in_flight_ >= options_.max_total_in_flight || OriginFull(t)) break;
         if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
         RowWork& work = **it;
         if (work.in_flight) {
@@ -266,6 +296,7 @@ class Pass {
         work.in_flight = true;
         ++t.in_flight;
         ++in_flight_;
+        if (!t.origin.empty()) ++origin_in_flight_[t.origin];
         t.next_send = now + t.config->min_interval;
         transport_.Start(ticket, work.payloads[work.next_part]);
         ++it;
@@ -280,7 +311,7 @@ class Pass {
     const auto now = Steady::now();
     for (const Target& t : targets_) {
       if (t.disabled || t.paused || t.in_flight >= t.config->max_in_flight ||
-          in_flight_ >= options_.max_total_in_flight) {
+          in_flight_ >= options_.max_total_in_flight || OriginFull(t)) {
         continue;
       }
       const bool waiting =
@@ -301,6 +332,7 @@ class Pass {
     work.in_flight = false;
     --t.in_flight;
     --in_flight_;
+    if (!t.origin.empty()) --origin_in_flight_[t.origin];
     const Payload& payload = work.payloads[work.next_part];
     const Outcome outcome = t.channel->Classify(payload, done.response);
     const std::int64_t now = Now();
@@ -519,6 +551,7 @@ class Pass {
   std::map<const Target*, std::int64_t> retry_at_;
   std::uint64_t last_ticket_ = 0;
   int in_flight_ = 0;
+  std::map<std::string, int> origin_in_flight_;
   std::size_t next_turn_ = 0;
   std::vector<DeliveryResult> results_;
   Steady::time_point first_result_at_{};

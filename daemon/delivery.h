@@ -25,9 +25,11 @@ struct DeliveryOptions {
   std::function<std::int64_t()> now;  // unix seconds; empty: the system clock
   std::function<double()> random;     // uniform in [0, 1) for jitter; empty: a seeded engine
   std::function<bool(const std::string&)> owner_alive;  // empty: LeaseOwnerAlive
-  int max_total_in_flight = 64;                         // transfers at once over every notifier
-  int commit_every = 64;                                // results per commit, at most
-  std::chrono::milliseconds commit_interval{250};       // ... or this long after the first
+  int max_total_in_flight = 1024;                       // transfers at once over every notifier
+  int max_per_origin = 64;  // ... and to one scheme://host:port (notifiers that
+                            // post to one server share it)
+  int commit_every = 64;    // results per commit, at most
+  std::chrono::milliseconds commit_interval{250};  // ... or this long after the first
   // Called with each notification delivered (all its parts), e.g. for `once --json`.
   std::function<void(const Notification&)> on_delivered;
 };

@@ -468,17 +468,24 @@ class TestNotify(DeliveryCase):
 
 
 class Shutdown(DeliveryCase):
-    def test_sigterm_with_transfers_in_flight_exits_0_soon_and_keeps_the_rows(self):
-        # Issue 7 points 2 and 9.
-        slow = self.sink(delay=30.0)
+    def test_sigterm_with_1000_transfers_in_flight_exits_0_soon_and_keeps_the_rows(self):
+        # Issue 7 points 2 and 9: 1,000 transfers open at once (16 servers x 63 rows, under
+        # the engine's cap of 64 per server), none of them ever answered.
+        servers, papers = 16, 63
+        slow = [self.sink(delay=30.0) for _ in range(servers)]
         day = today()
-        self.configure(notifier("hook", "webhook", url=slow.url(), max_in_flight=64,
-                                timeout="60s"))
-        self.write_digest(day, digest(day, *many_entries(1000)))
+        names = [f"hook{i}" for i in range(servers)]
+        self.configure("".join(notifier(n, "webhook", url=s.url(), max_in_flight=64,
+                                        timeout="60s") for n, s in zip(names, slow)),
+                       watches=watch("everything", names))
+        self.write_digest(day, digest(day, *many_entries(papers)))
+        total = servers * papers
         proc = self.start_run()
-        self.assertTrue(slow.wait_for_count(1, timeout=30), "no request reached the sink")
-        slow.wait_for_count(64, timeout=5)  # many in flight, if the daemon opens them
-        in_flight = slow.count()
+        open_now = lambda: sum(s.count() for s in slow)
+        self.assertTrue(wait_for(lambda: open_now() >= total, 60),
+                        f"only {open_now()} of {total} transfers reached the servers\n"
+                        f"{self.run_log()[-2000:]}")
+        in_flight = open_now()
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         try:
@@ -491,16 +498,18 @@ class Shutdown(DeliveryCase):
         self.assertLess(took, 2.0, f"SIGTERM to exit took {took:.2f} s with {in_flight} in "
                                    f"flight\n{stderr[-2000:]}")
         self.assertEqual(self.status_json()["outbox"],
-                         {"pending": 1000, "sending": 0, "sent": 0, "dead": 0})
-        slow.close()
+                         {"pending": total, "sending": 0, "sent": 0, "dead": 0})
+        for s in slow:
+            s.close()
         # Nothing was lost and nothing is sent twice: a later run delivers all, once each.
         fast = self.sink()
-        self.configure(notifier("hook", "webhook", url=fast.url(), max_in_flight=16))
+        self.configure("".join(notifier(n, "webhook", url=fast.url(), max_in_flight=16)
+                               for n in names), watches=watch("everything", names))
         self.once_proc(day, expect=0)
         ids = collections.Counter(fast.ids())
-        self.assertEqual(len(ids), 1000)
+        self.assertEqual(len(ids), total)
         self.assertEqual(max(ids.values()), 1, ids.most_common(3))
-        self.assertEqual(self.status_json()["outbox"]["sent"], 1000)
+        self.assertEqual(self.status_json()["outbox"]["sent"], total)
 
 
 class Wake(DeliveryCase):

@@ -25,6 +25,7 @@ class FakeTransport : public Transport {
   std::vector<Payload> started;
   std::map<std::string, int> accepted;       // part id -> times a 2xx answered it
   std::map<std::string, int> max_in_flight;  // url -> most transfers at once
+  int max_in_flight_to_host = 0;             // most transfers at once to 127.0.0.1:9
   std::function<void()> on_start;            // called after each Start (e.g. to Stop)
   bool abandoned = false;
   bool hang = false;  // Wait answers nothing
@@ -36,6 +37,9 @@ class FakeTransport : public Transport {
     int now = 0;
     for (const auto& p : pending_) now += p.payload.url == payload.url;
     most = std::max(most, now);
+    int to_host = 0;
+    for (const auto& p : pending_) to_host += p.payload.url.rfind("http://127.0.0.1:9/", 0) == 0;
+    max_in_flight_to_host = std::max(max_in_flight_to_host, to_host);
     if (on_start) on_start();
   }
   std::vector<TransferDone> Wait(std::chrono::milliseconds) override {
@@ -309,6 +313,19 @@ TEST(Issue7, MaxInFlightAndRowsOfAFailingTargetWait) {
   EXPECT_LE(slow_started, 2);
   const auto pending = f.store->ListOutbox("pending", "slow", 100);
   for (const OutboxRow& r : *pending) EXPECT_LE(r.attempts, 1);
+}
+
+TEST(Issue7, NotifiersPostingToOneServerShareItsCap) {
+  Fixture f({Webhook("a", 64), Webhook("b", 64), Webhook("c", 64)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 150; ++i)
+    ns.push_back(PaperNotification(i % 3 ? i % 3 == 1 ? "a" : "b" : "c", i));
+  f.Queue(ns);
+  FakeTransport t;
+  DeliveryOptions o{.owner = "o", .now = [&] { return f.now; }, .max_per_origin = 10};
+  const DeliveryReport r = DeliveryEngine(f.config, *f.store, t, o).Run();
+  EXPECT_EQ(r.sent, 150);
+  EXPECT_EQ(t.max_in_flight_to_host, 10);
 }
 
 TEST(Issue7, StopReleasesClaimedRowsUnattempted) {
