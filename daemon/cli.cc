@@ -481,6 +481,9 @@ int ShowStatus(const Args& args) {
   JsonWriter out;
   out.BeginObject().Key("state").String(path).Key("sources").BeginArray();
   if (!json) std::cout << "state: " << path << "\n";
+  // CONFIG.md: exit 1 when something needs a person: a source past its alert threshold, a
+  // notifier its target disabled, or rows gone dead.
+  bool troubled = false;
   for (const SourceConfig& source : config->sources) {
     auto st = (*store)->GetSourceState(source.name);
     if (!st) {
@@ -494,6 +497,7 @@ int ShowStatus(const Args& args) {
     out.Key("last_success_date").StringOrNull(st->last_success_date);
     out.Key("failures").Int(st->failures).Key("last_error").StringOrNull(st->last_error);
     out.Key("alerted").Bool(st->alerted);
+    troubled |= st->alerted;
     out.Key("retry_at").StringOrNull(st->retry_at ? FormatTime(st->retry_at) : "");
     out.EndObject();
     if (!json) {
@@ -502,22 +506,27 @@ int ShowStatus(const Args& args) {
                 << (st->last_success_date.empty() ? "" : " (digest " + st->last_success_date + ")")
                 << (st->first_run_at ? "" : ", first run pending");
       if (st->failures > 0) {
-        std::cout << ", " << st->failures << " failures in a row (" << st->last_error << ")"
+        std::cout << ", " << st->failures << " failures in a row ("
+                  << TerminalSafe(st->last_error, 500) << ")"
                   << ", retry " << FormatTime(st->retry_at) << (st->alerted ? ", alerted" : "");
       }
       std::cout << "\n";
     }
   }
   out.EndArray().Key("notifiers").BeginArray();
+  auto healths = (*store)->LoadNotifierHealth();
+  if (!healths) {
+    std::cerr << "digestd status: " << healths.error().message << "\n";
+    return kExitFailure;
+  }
   for (const NotifierConfig& n : config->notifiers) {
-    auto health = (*store)->GetNotifierHealth(n.name);
-    if (!health) {
-      std::cerr << "digestd status: " << health.error().message << "\n";
-      return kExitFailure;
-    }
+    const auto found = healths->find(n.name);
+    const NotifierHealth none;
+    const NotifierHealth* health = found == healths->end() ? &none : &found->second;
     // Disabled by its target for the configuration it still has (a changed one sends again).
     const bool disabled = !health->disabled_fingerprint.empty() &&
                           health->disabled_fingerprint == NotifierFingerprint(n);
+    troubled |= disabled;
     out.BeginObject().Key("name").String(n.name).Key("kind").String(n.kind);
     out.Key("enabled").Bool(n.enabled).Key("disabled_by_target").Bool(disabled);
     out.Key("disabled_reason").StringOrNull(disabled ? health->disabled_reason : "");
@@ -544,7 +553,7 @@ int ShowStatus(const Args& args) {
     std::cout << "outbox: " << count("pending") << " pending, " << count("sending") << " sending, "
               << count("sent") << " sent, " << count("dead") << " dead\n";
   }
-  return kExitOk;
+  return troubled || count("dead") > 0 ? kExitFailure : kExitOk;
 }
 
 // Sends a fixed sample notification straight to one notifier, bypassing state: shows that

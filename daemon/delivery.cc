@@ -393,6 +393,7 @@ class Pass {
   void Disable(Target& t, const std::string& reason, std::int64_t now) {
     if (t.disabled) return;
     t.disabled = true;
+    ++report_.disabled;
     spdlog::error("notifier {}: disabled until its configuration changes: {}", t.config->name,
                   reason);
     t.health.disabled_fingerprint = NotifierFingerprint(*t.config);

@@ -39,9 +39,10 @@ struct DeliveryReport {
   int retried = 0;       // rows due again later
   int dead = 0;          // rows that went dead
   int released = 0;      // rows handed back unattempted (stop, disabled)
+  int disabled = 0;      // notifiers their target disabled in this run
   int store_errors = 0;  // commits that failed (the rows stay claimed until
                          // their lease runs out: nothing is lost)
-  bool failed() const { return retried > 0 || dead > 0 || store_errors > 0; }
+  bool failed() const { return retried > 0 || dead > 0 || disabled > 0 || store_errors > 0; }
 };
 
 class DeliveryEngine {
