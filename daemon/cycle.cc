@@ -405,6 +405,9 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
     requests.insert(requests.end(), job.requests.begin(), job.requests.end());
   }
   std::vector<HttpResponse> responses = http.FetchAll(requests);
+  // Stopping cut the transfers short: what they got is no failure of the sources, and
+  // nothing is committed; the next start fetches again.
+  if (options.stop && options.stop->load()) return cx.report;
   std::size_t next = 0;
   for (SourceJob& job : jobs) {
     std::vector<HttpResponse> mine(std::make_move_iterator(responses.begin() + long(next)),

@@ -4,6 +4,7 @@
 // `digestd once` and, per job, by `digestd run`. Not thread-safe: one cycle at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -22,12 +23,13 @@
 namespace digestd {
 
 struct CycleOptions {
-  std::optional<Date> date;           // replaces "today" in every source's zone
-  bool dry_run = false;               // plan and print; commit and deliver nothing
-  bool json = false;                  // print JSON lines of planned/sent notifications
-  std::int64_t now = 0;               // unix seconds
-  std::set<std::string> only_sources; // when not empty: fetch these sources only
-  bool honour_backoff = false;        // skip sources still backing off after failures
+  std::optional<Date> date;                 // replaces "today" in every source's zone
+  bool dry_run = false;                     // plan and print; commit and deliver nothing
+  bool json = false;                        // print JSON lines of planned/sent notifications
+  std::int64_t now = 0;                     // unix seconds
+  std::set<std::string> only_sources;       // when not empty: fetch these sources only
+  bool honour_backoff = false;              // skip sources still backing off after failures
+  const std::atomic<bool>* stop = nullptr;  // set: the service stops; apply nothing fetched
 };
 
 struct CycleReport {
@@ -40,7 +42,7 @@ struct CycleReport {
 
 // Writes what the cycle shows the user: JSON lines of planned notifications (--dry-run --json).
 struct CycleOutput {
-  std::function<void(const std::string&)> json_line;   // one line, no newline
+  std::function<void(const std::string&)> json_line;  // one line, no newline
 };
 
 // The watches of `config` as the matcher wants them (enabled ones only).

@@ -43,8 +43,10 @@ void Worker::Submit(WorkerJob job) {
 void Worker::Stop() {
   std::lock_guard lock(mu_);
   stopping_ = true;
+  stop_.store(true);
   next_.reset();
   if (engine_) engine_->Stop();
+  http_.Cancel();  // a fetch in flight ends now, its results unused
   cv_.notify_one();
 }
 
@@ -80,7 +82,8 @@ void Worker::RunJob(const WorkerJob& job) {
   WorkerReport report;
   const std::int64_t now = UnixNow();
   if (!job.sources.empty()) {
-    CycleOptions options{.now = now, .only_sources = job.sources, .honour_backoff = true};
+    CycleOptions options{
+        .now = now, .only_sources = job.sources, .honour_backoff = true, .stop = &stop_};
     CycleOutput output{.json_line = [](const std::string&) {}};
     report.cycle = RunCycle(config, *job.matcher, *store_, http_, options, output);
   }

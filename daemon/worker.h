@@ -5,6 +5,7 @@
 // other waiting one. Submit and Stop are thread-safe; the rest belongs to the owner's thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -68,6 +69,7 @@ class Worker {
   std::condition_variable cv_;
   std::optional<WorkerJob> next_;     // guarded by mu_
   bool stopping_ = false;             // guarded by mu_
+  std::atomic<bool> stop_{false};     // the same, for the cycle to read without the lock
   DeliveryEngine* engine_ = nullptr;  // guarded by mu_: the delivery in progress
   bool finished_ = false;             // guarded by mu_
   std::condition_variable finished_cv_;

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <optional>
@@ -46,8 +47,10 @@ struct Host {
 class Run {
  public:
   Run(CURLM* multi, std::vector<std::unique_ptr<Slot>>& spare, const BatchOptions& options,
-      std::span<const HttpRequest> requests, const HttpBatch::OnResponse& on_response)
+      std::span<const HttpRequest> requests, const HttpBatch::OnResponse& on_response,
+      const std::atomic<bool>& cancelled)
       : multi_(multi),
+        cancelled_(cancelled),
         spare_(spare),
         options_(options),
         requests_(requests),
@@ -63,9 +66,10 @@ class Run {
     for (auto& [origin, host] : hosts_) Refresh(host);
     StartMore();
     while (!running_.empty()) {
+      if (cancelled_.load()) return FailRest("cancelled");
       int still_running = 0;
       if (const CURLMcode rc = curl_multi_perform(multi_, &still_running); rc != CURLM_OK) {
-        return FailRest(rc);
+        return FailRest(std::string("libcurl multi interface failed: ") + curl_multi_strerror(rc));
       }
       int queued = 0;
       while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
@@ -76,7 +80,7 @@ class Run {
       if (running_.empty()) break;
       if (const CURLMcode rc = curl_multi_poll(multi_, nullptr, 0, kMaxPollMs, nullptr);
           rc != CURLM_OK) {
-        return FailRest(rc);
+        return FailRest(std::string("libcurl multi interface failed: ") + curl_multi_strerror(rc));
       }
     }
   }
@@ -158,10 +162,9 @@ class Run {
     Report(index, std::move(response));
   }
 
-  // The multi handle itself failed: every transfer not yet reported fails with it.
-  void FailRest(CURLMcode rc) {
-    const std::string what =
-        std::string("libcurl multi interface failed: ") + curl_multi_strerror(rc);
+  // The multi handle itself failed, or the batch was cancelled: every transfer not yet
+  // reported fails with `what`.
+  void FailRest(const std::string& what) {
     std::vector<std::size_t> unreported;
     for (const auto& [easy, slot] : running_) unreported.push_back(slot->index);
     Abandon();
@@ -192,6 +195,7 @@ class Run {
   }
 
   CURLM* const multi_;
+  const std::atomic<bool>& cancelled_;
   std::vector<std::unique_ptr<Slot>>& spare_;
   const BatchOptions& options_;
   const std::span<const HttpRequest> requests_;
@@ -210,6 +214,7 @@ struct HttpBatch::Impl {
   CurlMultiPtr multi;
   // Easy handles not running a transfer, at most max_total of them.
   std::vector<std::unique_ptr<Slot>> spare;
+  std::atomic<bool> cancelled{false};
 };
 
 HttpBatch::HttpBatch(BatchOptions options) : impl_(std::make_unique<Impl>()) {
@@ -248,8 +253,20 @@ void HttpBatch::FetchEach(std::span<const HttpRequest> requests, const OnRespons
     }
     return;
   }
-  Run run(impl_->multi.get(), impl_->spare, impl_->options, requests, on_response);
+  if (impl_->cancelled.load()) {
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      on_response(i, TransferFailure(requests[i], TransferError::kOther, "cancelled"));
+    }
+    return;
+  }
+  Run run(impl_->multi.get(), impl_->spare, impl_->options, requests, on_response,
+          impl_->cancelled);
   run.Perform();
+}
+
+void HttpBatch::Cancel() {
+  impl_->cancelled.store(true);
+  if (impl_->multi) curl_multi_wakeup(impl_->multi.get());
 }
 
 }  // namespace digestd

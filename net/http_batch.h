@@ -40,6 +40,11 @@ class HttpBatch {
   // exception propagates.
   void FetchEach(std::span<const HttpRequest> requests, const OnResponse& on_response);
 
+  // Makes a FetchAll/FetchEach in progress return at once, and every later one: transfers
+  // still running or waiting fail with kOther "cancelled". For a service that stops.
+  // Thread-safe.
+  void Cancel();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,9 +1,12 @@
 """`digestd run` as a service: the real binary with real signals. It runs every source at
 start, stays up on a bad reload, wakes on SIGUSR1, refuses a second instance on the same
 state, and exits 0 on SIGTERM."""
+import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -19,7 +22,7 @@ def wait_for(predicate, timeout=20.0):
     return False
 
 
-class Service(DigestdCase):
+class ServiceCase(DigestdCase):
     def start(self):
         proc = subprocess.Popen([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -35,6 +38,9 @@ class Service(DigestdCase):
     def today(self):
         return time.strftime("%Y-%m-%d", time.gmtime())
 
+
+
+class Service(ServiceCase):
     def test_runs_at_start_reloads_and_stops_cleanly(self):
         today = self.today()
         self.write_config(WATCH_ALL, first_run="notify")
@@ -86,6 +92,37 @@ class Service(DigestdCase):
                               capture_output=True, text=True, timeout=20)
         self.assertEqual(proc.returncode, 78)
         self.assertRegex(proc.stderr, r"digestd\.toml:2:\d+:")
+
+
+class StopDuringFetch(ServiceCase):
+    def test_sigterm_while_a_fetch_hangs_exits_at_once_and_counts_no_failure(self):
+        # Issue 7: the work runs off the event loop, and a stopping service cancels its fetch.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        self.addCleanup(listener.close)
+        accepted = []
+        def accept():  # reads nothing, answers nothing; ends with the listener
+            try:
+                while True:
+                    accepted.append(listener.accept()[0])
+            except OSError:
+                pass
+        threading.Thread(target=accept, daemon=True).start()
+        self.addCleanup(lambda: [c.close() for c in accepted])
+        self.write_config(WATCH_ALL, first_run="notify",
+                          url="http://127.0.0.1:%d/{date}.md" % listener.getsockname()[1])
+        proc = self.start()
+        self.assertTrue(wait_for(lambda: accepted, 20), "the fetch never connected")
+        stopped_at = time.monotonic()
+        code, _, err = self.stop(proc)
+        took = time.monotonic() - stopped_at
+        self.assertEqual(code, 0, err)
+        self.assertLess(took, 2.0, err)
+        status = subprocess.run([DIGESTD, "status", "--json", "--config",
+                                 os.path.join(self.dir, "digestd.toml")],
+                                capture_output=True, text=True, timeout=20, cwd=self.dir)
+        self.assertEqual(json.loads(status.stdout)["sources"][0]["failures"], 0, status.stdout)
 
 
 if __name__ == "__main__":

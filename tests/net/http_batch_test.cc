@@ -19,6 +19,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -381,6 +382,35 @@ TEST_F(HttpBatchTest, ThrowingCallbackAbandonsTheRestAndTheBatchStaysUsable) {
 
   const std::vector<HttpResponse> after = batch.FetchAll(std::vector<HttpRequest>(5, Get("/ok")));
   for (const HttpResponse& r : after) EXPECT_TRUE(r.ok()) << r.error_message;
+}
+
+}  // namespace
+}  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// Issue 7: a stopping service cancels a fetch that would otherwise hang until its timeout.
+TEST_F(HttpBatchTest, CancelEndsAFetchInProgressAndEveryLaterOne) {
+  HttpBatch batch;
+  const std::vector<HttpRequest> requests = {Get("/hang", milliseconds(60'000)),
+                                             Get("/hang", milliseconds(60'000))};
+  std::vector<HttpResponse> responses;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread fetch([&] { responses = batch.FetchAll(requests); });
+  std::this_thread::sleep_for(milliseconds(200));
+  batch.Cancel();
+  fetch.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30))
+      << "the fetch waited for its timeout";
+  ASSERT_EQ(responses.size(), 2u);
+  for (const HttpResponse& r : responses) {
+    EXPECT_EQ(r.error, TransferError::kOther);
+    EXPECT_THAT(r.error_message, HasSubstr("cancelled"));
+  }
+  const std::vector<HttpResponse> later = batch.FetchAll(std::vector<HttpRequest>{Get("/ok")});
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_THAT(later[0].error_message, HasSubstr("cancelled"));
 }
 
 }  // namespace
