@@ -39,7 +39,6 @@ class ServiceCase(DigestdCase):
         return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-
 class Service(ServiceCase):
     def test_runs_at_start_reloads_and_stops_cleanly(self):
         today = self.today()

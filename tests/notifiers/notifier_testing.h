@@ -15,6 +15,7 @@
 #include "core/notification.h"
 #include "core/notifier_config.h"
 #include "notifiers/channel.h"
+#include "notifiers/registry.h"
 #include "tests/support/temp_dir.h"
 
 namespace digestd::test {
@@ -104,6 +105,17 @@ inline Notification MakeLarge(int count, std::size_t summary_bytes) {
 }
 
 inline RenderContext ContextFor(const Notification& n) { return {.id = n.id, .now = kNow}; }
+
+// The payloads the registry's channel for `config` renders for `n` at kNow; empty (with a
+// test failure) when the channel cannot be made or render.
+inline std::vector<Payload> RenderWith(const NotifierConfig& config, const Notification& n) {
+  auto channel = MakeChannel(config);
+  EXPECT_TRUE(channel) << channel.error().message;
+  if (!channel) return {};
+  auto payloads = (*channel)->Render(n, ContextFor(n));
+  EXPECT_TRUE(payloads) << payloads.error().message;
+  return payloads ? *payloads : std::vector<Payload>{};
+}
 
 inline NotifierConfig MakeNotifierConfig(const std::string& name, KindSettings settings) {
   NotifierConfig config;

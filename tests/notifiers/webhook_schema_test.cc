@@ -66,12 +66,7 @@ class WebhookSchema : public ::testing::Test {
   }
 
   std::vector<Payload> Render(const NotifierConfig& config, const Notification& n) {
-    auto channel = MakeChannel(config);
-    EXPECT_TRUE(channel) << channel.error().message;
-    if (!channel) return {};
-    auto payloads = (*channel)->Render(n, ContextFor(n));
-    EXPECT_TRUE(payloads) << payloads.error().message;
-    return payloads ? *payloads : std::vector<Payload>{};
+    return test::RenderWith(config, n);
   }
 
   NotifierConfig Webhook(int max_papers = 50) {

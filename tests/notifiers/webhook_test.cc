@@ -15,6 +15,7 @@ namespace {
 
 namespace json = boost::json;
 using test::ContextFor;
+using test::RenderWith;
 using test::ExpectGolden;
 using test::kNow;
 using test::MakeNotifierConfig;
@@ -35,14 +36,6 @@ NotifierConfig WebhookConfig(std::vector<std::string> secrets = {std::string(kVe
   return config;
 }
 
-std::vector<Payload> RenderWith(const NotifierConfig& config, const Notification& n) {
-  auto channel = MakeChannel(config);
-  EXPECT_TRUE(channel) << channel.error().message;
-  if (!channel) return {};
-  auto payloads = (*channel)->Render(n, ContextFor(n));
-  EXPECT_TRUE(payloads) << payloads.error().message;
-  return payloads ? *payloads : std::vector<Payload>{};
-}
 
 std::string Header(const Payload& p, std::string_view name) {
   for (const auto& [key, value] : p.headers) {
