@@ -297,8 +297,10 @@ class Pass {
         ++t.in_flight;
         ++in_flight_;
         if (!t.origin.empty()) ++origin_in_flight_[t.origin];
-        t.next_send = now + t.config->min_interval;
         transport_.Start(ticket, work.payloads[work.next_part]);
+        // The pace runs from when the request went out, not from when this round began.
+        if (t.config->min_interval.count() > 0)
+          t.next_send = Steady::now() + t.config->min_interval;
         ++it;
       }
     }

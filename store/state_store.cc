@@ -400,6 +400,11 @@ void StateStore::SetBusyTimeout(int milliseconds) {
   sqlite3_busy_timeout(db_.get(), milliseconds);
 }
 
+Status StateStore::LimitPages(std::int64_t pages) {
+  const std::string pragma = "PRAGMA max_page_count=" + std::to_string(pages);
+  return Exec(pragma.c_str());
+}
+
 int StateStore::SchemaVersion() const {
   Stmt s(db_.get(), "PRAGMA user_version");
   return s.ok() && s.Step() == SQLITE_ROW ? int(s.Int(0)) : -1;

@@ -124,6 +124,9 @@ class StateStore {
   // How long a statement waits for another connection's lock before it fails with
   // "database is locked"; 5000 ms after Open.
   void SetBusyTimeout(int milliseconds);
+  // Caps the file at `pages` pages (PRAGMA max_page_count on this connection): a full
+  // database on demand, for fault tests. Fails with SQLite's message.
+  Status LimitPages(std::int64_t pages);
 
   Result<SourceState> GetSourceState(const std::string& source);
   // Outbox rows per state ("pending", "sent", "dead").

@@ -315,6 +315,23 @@ TEST(Issue7, MaxInFlightAndRowsOfAFailingTargetWait) {
   for (const OutboxRow& r : *pending) EXPECT_LE(r.attempts, 1);
 }
 
+TEST(Issue7, MinIntervalPacesTheRequestsToATarget) {
+  NotifierConfig paced = Webhook("paced", 4);
+  paced.min_interval = std::chrono::milliseconds(40);
+  Fixture f({paced});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 5; ++i) ns.push_back(PaperNotification("paced", i));
+  f.Queue(ns);
+  FakeTransport t;
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  t.on_start = [&] { starts.push_back(std::chrono::steady_clock::now()); };
+  EXPECT_EQ(f.Run(t).sent, 5);
+  ASSERT_EQ(starts.size(), 5u);
+  for (std::size_t i = 1; i < starts.size(); ++i) {
+    EXPECT_GE(starts[i] - starts[i - 1], std::chrono::milliseconds(40)) << "start " << i;
+  }
+}
+
 TEST(Issue7, NotifiersPostingToOneServerShareItsCap) {
   Fixture f({Webhook("a", 64), Webhook("b", 64), Webhook("c", 64)});
   std::vector<Notification> ns;

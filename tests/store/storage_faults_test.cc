@@ -194,6 +194,40 @@ TEST(Issue7, RecordDeliveriesPastTheFileSizeLimitLosesNothing) {
   EXPECT_EQ(report, "");
 }
 
+// A database that cannot grow (PRAGMA max_page_count at its current size): recording a batch
+// of large results fails clearly, and the rows stay claimed, none marked sent.
+TEST(Issue7, RecordDeliveriesInAFullDatabaseLosesNothing) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  const std::vector<std::string> ids = RowIds(40);
+  ASSERT_EQ(QueueAndClaim(**store, ids), "");
+  std::int64_t pages = 0;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    pages = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  ASSERT_TRUE((*store)->LimitPages(pages));
+  std::vector<DeliveryResult> results = AllSent(ids);
+  for (DeliveryResult& r : results) r.remote_id = std::string(8000, 'r');  // needs new pages
+  auto st = (*store)->RecordDeliveries(results, "p1", 150);
+  ASSERT_FALSE(st) << "the full database took the batch";
+  EXPECT_NE(st.error().message.find("record delivery"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("full"), std::string::npos) << st.error().message;
+  EXPECT_EQ(CheckClaimed(**store, ids, "p1", kLeaseUntil), "");
+
+  ASSERT_TRUE((*store)->LimitPages(1'000'000));
+  ASSERT_TRUE((*store)->RecordDeliveries(AllSent(ids), "p1", 151));
+  EXPECT_EQ(*(*store)->OutboxCounts(), (std::map<std::string, int>{{"sent", 40}}));
+}
+
 TEST(Issue7, RecordDeliveriesBehindAnotherWritersLockLosesNothing) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
