@@ -22,15 +22,9 @@ std::string AuthorLine(const Paper& paper) {
   return line;
 }
 
-// Terminal output must not carry control characters from upstream data (escape sequences
-// could rewrite the user's screen).
-std::string Printable(std::string_view text) {
-  std::string out = ToValidUtf8(text);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return out;
-}
+// Terminal output must not carry control characters from upstream data: escape sequences
+// (C0 ESC, C1 CSI) could rewrite the user's screen, bidi overrides reorder what is shown.
+std::string Printable(std::string_view text) { return TerminalSafe(text); }
 
 std::string WatchList(const std::vector<std::string>& watches) {
   std::string out = "watch ";

@@ -155,3 +155,28 @@ TEST(LocalChannels, FailureRetriesAnythingElseIsDelivered) {
 
 }  // namespace
 }  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// Issue 13 (a start): upstream text reaches a terminal without C0, C1 or bidi controls.
+TEST(Issue13, ConsoleShowsNoControlCharactersFromUpstream) {
+  Notification n;
+  n.notifier = "screen";
+  n.event = "new";
+  n.watches = {"w"};
+  n.id = "id";
+  Paper p;
+  p.key = "arxiv:2401.00001";
+  p.title = "A\x1b]0;owned\x07 B \xc2\x9b" "31m C \xe2\x80\xae" "D";
+  p.url = "https://arxiv.org/abs/2401.00001";
+  n.papers.push_back({.paper = p, .source = "hf"});
+  const std::string text = RenderConsole(n, 10);
+  for (const std::string_view bad : {"\x1b", "\x07", "\xc2\x9b", "\xe2\x80\xae"}) {
+    EXPECT_EQ(text.find(bad), std::string::npos) << text;
+  }
+  EXPECT_NE(text.find("31m C"), std::string::npos) << "the rest of the text stays";
+}
+
+}  // namespace
+}  // namespace digestd
