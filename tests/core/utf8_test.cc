@@ -34,3 +34,19 @@ TEST(Utf8, CollapseAndTrim) {
 
 }  // namespace
 }  // namespace digestd
+
+namespace digestd {
+namespace {
+
+TEST(TerminalSafe, ReplacesControlsKeepsTextAndCutsOnACharacterBoundary) {
+  EXPECT_EQ(TerminalSafe("a\x1b" "[2Jb\x07"), "a [2Jb ");
+  EXPECT_EQ(TerminalSafe("x\xc2\x9by"), "x y") << "C1 CSI";
+  EXPECT_EQ(TerminalSafe("\xe2\x80\xae" "abc\xe2\x81\xa6"), " abc ") << "bidi overrides";
+  EXPECT_EQ(TerminalSafe("line\nnext"), "line next");
+  EXPECT_EQ(TerminalSafe("line\nnext", std::string::npos, true), "line\nnext");
+  EXPECT_EQ(TerminalSafe("한국어", 4), "한...") << "never half a character";
+  EXPECT_EQ(TerminalSafe("\xff"), "\xef\xbf\xbd");
+}
+
+}  // namespace
+}  // namespace digestd
