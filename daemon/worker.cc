@@ -87,9 +87,11 @@ void Worker::RunJob(const WorkerJob& job) {
     CycleOutput output{.json_line = [](const std::string&) {}};
     report.cycle = RunCycle(config, *job.matcher, *store_, http_, options, output);
   }
-  if (!transport_) {
+  // Kept from job to job for its connections; made anew when a reload changed the contact.
+  if (!transport_ || user_agent_ != UserAgent(config)) {
+    user_agent_ = UserAgent(config);
     transport_ = std::make_unique<LiveTransport>(
-        [](const std::string& text) { std::cout << text << std::flush; }, UserAgent(config));
+        [](const std::string& text) { std::cout << text << std::flush; }, user_agent_);
   }
   DeliveryEngine engine(config, *store_, *transport_);
   {

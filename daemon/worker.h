@@ -62,6 +62,7 @@ class Worker {
   std::unique_ptr<StateStore> store_;
   std::function<void(const WorkerReport&)> done_;
   std::unique_ptr<class LiveTransport> transport_;
+  std::string user_agent_;            // the one transport_ sends
   HttpBatch http_;
   std::int64_t last_prune_ = 0;
 
