@@ -132,7 +132,24 @@ class Pass {
       origin_in_flight_.clear();
     }
     Flush();
+    NoteNextDue();
     return report_;
+  }
+
+  // Rows of notifiers this pass would not send to (disabled in the config or by their
+  // target, or removed) must not wake the service over and over: they wait for a change.
+  void NoteNextDue() {
+    std::vector<std::string> active;
+    for (const Target& t : targets_) {
+      if (!t.disabled) active.push_back(t.config->name);
+    }
+    if (auto next = store_.NextAttemptAt(Now(), OwnerAlive(), &active)) {
+      report_.next_due = *next;
+      report_.next_due_known = true;
+    } else {
+      spdlog::error("outbox: {}", next.error().message);
+      ++report_.store_errors;
+    }
   }
 
   bool OriginFull(const Target& t) const {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -42,6 +43,11 @@ struct DeliveryReport {
   int disabled = 0;      // notifiers their target disabled in this run
   int store_errors = 0;  // commits that failed (the rows stay claimed until
                          // their lease runs out: nothing is lost)
+  // When a pass should look again: the earliest due row or expiring lease of a notifier
+  // it would send to (disabled ones do not count), now for rows of a dead process; nullopt
+  // when none waits. Unset also when the state could not be read.
+  std::optional<std::int64_t> next_due;
+  bool next_due_known = false;
   bool failed() const { return retried > 0 || dead > 0 || disabled > 0 || store_errors > 0; }
 };
 

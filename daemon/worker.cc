@@ -110,12 +110,10 @@ void Worker::RunJob(const WorkerJob& job) {
     const std::int64_t before = now - std::int64_t(config.daemon.retention_days) * 86400;
     if (auto st = store_->Prune(before); !st) spdlog::error("prune: {}", st.error().message);
   }
-  if (auto next = store_->NextAttemptAt()) {
-    report.next_outbox_at = *next;
-  } else {
-    spdlog::error("outbox: {}", next.error().message);
-    report.next_outbox_at = now + 60;  // look again soon rather than never
-  }
+  // The engine says when its notifiers want it next (rows a killed `once` left claimed are
+  // due now); when it could not tell, look again soon rather than never.
+  report.next_outbox_at =
+      report.delivery.next_due_known ? report.delivery.next_due : std::optional(now + 60);
   done_(report);
 }
 

@@ -3,9 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <tuple>
-
 #include <boost/json.hpp>
+#include <tuple>
 
 #include "core/json_writer.h"
 #include "core/paper_json.h"
@@ -350,21 +349,21 @@ StateStore::~StateStore() = default;
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
-  const int flags = read_only ? SQLITE_OPEN_READONLY
-                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<StateStore> store(new StateStore(raw));
   if (rc != SQLITE_OK) {
-    return Unexpected(path + ": cannot open state database: " +
-                      (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    return Unexpected(
+        path + ": cannot open state database: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_extended_result_codes(raw, 1);
   if (!read_only && sqlite3_db_readonly(raw, "main") == 1) {
     // SQLite opens a file it may not write read-only without a word; every write would
     // then fail with "attempt to write a readonly database".
-    return Unexpected(path + ": state database is read-only (check the permissions of the "
-                             "file and its directory); digestd needs to write it");
+    return Unexpected(path +
+                      ": state database is read-only (check the permissions of the "
+                      "file and its directory); digestd needs to write it");
   }
   if (!read_only) {
     if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
@@ -396,9 +395,7 @@ Status StateStore::Exec(const char* sql) {
   return Ok();
 }
 
-void StateStore::SetBusyTimeout(int milliseconds) {
-  sqlite3_busy_timeout(db_.get(), milliseconds);
-}
+void StateStore::SetBusyTimeout(int milliseconds) { sqlite3_busy_timeout(db_.get(), milliseconds); }
 
 Status StateStore::LimitPages(std::int64_t pages) {
   const std::string pragma = "PRAGMA max_page_count=" + std::to_string(pages);
@@ -555,8 +552,9 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   Transaction txn(db);
   if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db));
 
-  Stmt paper(db, "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
-                 "ON CONFLICT(key) DO NOTHING");
+  Stmt paper(db,
+             "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
+             "ON CONFLICT(key) DO NOTHING");
   Stmt sighting(db,
                 "INSERT INTO sightings(paper_key, source, date, title, url, votes, version, "
                 "paper, content_hash, first_seen, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -621,8 +619,7 @@ Status StateStore::RecordSourceSuccess(const std::string& source, const std::str
 
 Status StateStore::RecordFetchFailure(const std::string& source, const std::string& error,
                                       const SourceHealth& health, std::int64_t retry_at,
-                                      const std::vector<Notification>& alerts,
-                                      std::int64_t now) {
+                                      const std::vector<Notification>& alerts, std::int64_t now) {
   Transaction txn(db_.get());
   if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db_.get()));
   Stmt s(db_.get(),
@@ -644,8 +641,7 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
   return txn.Commit();
 }
 
-Status StateStore::InsertOutbox(const std::vector<Notification>& notifications,
-                                std::int64_t now) {
+Status StateStore::InsertOutbox(const std::vector<Notification>& notifications, std::int64_t now) {
   Stmt outbox(db_.get(),
               "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
               "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
@@ -680,11 +676,45 @@ Result<std::vector<OutboxRow>> StateStore::DueOutbox(std::int64_t now, int limit
   return rows;
 }
 
-Result<std::optional<std::int64_t>> StateStore::NextAttemptAt() {
-  Stmt s(db_.get(),
-         "SELECT min(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END) "
-         "FROM outbox WHERE state IN ('pending', 'sending')");
-  if (!s.ok() || s.Step() != SQLITE_ROW) return Unexpected(s.Fail("read outbox"));
+Result<std::optional<std::int64_t>> StateStore::NextAttemptAt(
+    std::int64_t now, const std::function<bool(const std::string&)>& owner_alive,
+    const std::vector<std::string>* notifiers) {
+  const std::string only = notifiers ? KeysJson(*notifiers) : std::string();
+  // ?1: the notifiers as a JSON array, or NULL for every notifier.
+  constexpr const char* kOfThem =
+      " AND (?1 IS NULL OR notifier IN (SELECT value FROM json_each(?1)))";
+  if (owner_alive) {
+    const std::string sql = std::string(
+                                "SELECT DISTINCT lease_owner FROM outbox WHERE "
+                                "state = 'sending' AND lease_until > ?2") +
+                            kOfThem;
+    Stmt owners(db_.get(), sql.c_str());
+    if (!owners.ok()) return Unexpected(owners.Fail("read outbox"));
+    if (notifiers) {
+      owners.Bind(only);
+    } else {
+      owners.BindOptional(std::nullopt);
+    }
+    owners.Bind(now);
+    int rc;
+    while ((rc = owners.Step()) == SQLITE_ROW) {
+      if (!owner_alive(owners.Text(0))) return std::optional<std::int64_t>(now);
+    }
+    if (rc != SQLITE_DONE) return Unexpected(owners.Fail("read outbox"));
+  }
+  const std::string sql =
+      std::string(
+          "SELECT min(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until "
+          "END) FROM outbox WHERE state IN ('pending', 'sending')") +
+      kOfThem;
+  Stmt s(db_.get(), sql.c_str());
+  if (!s.ok()) return Unexpected(s.Fail("read outbox"));
+  if (notifiers) {
+    s.Bind(only);
+  } else {
+    s.BindOptional(std::nullopt);
+  }
+  if (s.Step() != SQLITE_ROW) return Unexpected(s.Fail("read outbox"));
   return s.OptInt(0);
 }
 
@@ -932,7 +962,6 @@ Status StateStore::Prune(std::int64_t before) {
   if (auto st = Run(b, "prune outbox"); !st) return st;
   return txn.Commit();
 }
-
 
 Result<Notification> ParseNotificationJson(std::string_view json) {
   boost::system::error_code ec;

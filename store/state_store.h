@@ -193,8 +193,13 @@ class StateStore {
                           std::int64_t now);
   // Makes every row `owner` holds pending again, no attempt counted (a clean shutdown).
   Status ReleaseClaims(const std::string& owner);
-  // When the earliest pending row (or expiring lease) is due; nullopt when none.
-  Result<std::optional<std::int64_t>> NextAttemptAt();
+  // When the earliest pending row (or expiring lease) is due; nullopt when none. With
+  // `owner_alive`, a row held by an owner that is gone is due at `now` (a claim takes it over
+  // at once). With `notifiers`, only rows of those notifiers count (the ones a delivery pass
+  // would claim: rows of a disabled or removed notifier must not wake anyone).
+  Result<std::optional<std::int64_t>> NextAttemptAt(
+      std::int64_t now = 0, const std::function<bool(const std::string&)>& owner_alive = {},
+      const std::vector<std::string>* notifiers = nullptr);
   // Newest first; `state` and `notifier` filter when not empty.
   Result<std::vector<OutboxRow>> ListOutbox(const std::string& state, const std::string& notifier,
                                             int limit);

@@ -276,9 +276,12 @@ TEST(Issue7, GoneTargetDisablesTheNotifierUntilItsConfigChanges) {
   t.answer = [](const Payload& p, int) {
     return Response{.status = p.url.find("/a") != std::string::npos ? 410 : 200};
   };
-  f.Run(t);
+  const DeliveryReport first = f.Run(t);
   EXPECT_EQ(f.store->ListOutbox("sent", "b", 10)->size(), 5u);
   EXPECT_EQ(f.store->ListOutbox("pending", "a", 10)->size(), 5u) << "kept, not dead";
+  EXPECT_TRUE(first.next_due_known);
+  EXPECT_EQ(first.next_due, std::nullopt)
+      << "rows of a disabled notifier must not wake the service again and again";
   const int started = t.count();
   f.Run(t);
   EXPECT_EQ(t.count(), started) << "a disabled notifier is not contacted again";
@@ -417,6 +420,17 @@ TEST(Issue7, NoAttemptOutlastsItsLease) {
   EXPECT_GT(r.released, 0) << "rows whose lease ran short were handed back";
   for (const auto& [part, times] : t.accepted) EXPECT_EQ(times, 1) << part;
   EXPECT_EQ(f.States()["sent"], 6);
+}
+
+TEST(Issue7, RowsOfARemovedNotifierWakeNobody) {
+  Fixture f({Webhook("a")});
+  f.Queue({PaperNotification("ghost", 1), PaperNotification("a", 2)});
+  FakeTransport t;
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.sent, 1);
+  EXPECT_EQ(f.store->ListOutbox("pending", "ghost", 10)->size(), 1u) << "kept for its return";
+  EXPECT_TRUE(r.next_due_known);
+  EXPECT_EQ(r.next_due, std::nullopt);
 }
 
 TEST(Issue7, RowsOfADeadProcessAreTakenOverAtOnce) {

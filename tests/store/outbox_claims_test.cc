@@ -338,6 +338,16 @@ TEST(Issue7, NextAttemptAtCountsPendingRowsAndExpiringLeases) {
   EXPECT_EQ(*store->NextAttemptAt(), std::nullopt) << "sent and dead rows are never due";
 }
 
+TEST(Issue7, NextAttemptAtIsNowForRowsOfAGoneOwner) {
+  auto store = OpenMemory();
+  ASSERT_TRUE(store);
+  Queue(*store, "me", {"a"}, 300);
+  ASSERT_EQ(Claim(*store, "me", 300, 1, "gone", 900), Strings{"a"});
+  const auto alive = [](const std::string& who) { return who != "gone"; };
+  EXPECT_EQ(*store->NextAttemptAt(400, AllAlive), 900) << "a live owner's lease runs its course";
+  EXPECT_EQ(*store->NextAttemptAt(400, alive), 400) << "a gone owner's row is due now";
+}
+
 TEST(Issue7, FindOutboxTellsUniqueAmbiguousAndMissingPrefixes) {
   auto store = OpenMemory();
   ASSERT_TRUE(store);
