@@ -14,23 +14,24 @@
 namespace digestd {
 
 struct CommandRun {
-  std::vector<std::string> argv;      // argv[0]: an absolute path, or a name looked up in PATH
+  std::vector<std::string> argv;  // argv[0]: an absolute path, or a name looked up in PATH
   std::vector<std::pair<std::string, std::string>> env;  // the whole environment
-  std::string input;                  // written to stdin, which is then closed
+  std::string input;                                     // written to stdin, which is then closed
   std::chrono::milliseconds timeout{30000};
-  std::size_t max_output = 64 * 1024; // bytes of stdout+stderr kept; the rest is read and dropped
+  std::size_t max_output = 64 * 1024;  // bytes of stdout+stderr kept; the rest is read and dropped
 };
 
 struct CommandResult {
-  bool started = false;               // false: could not start (see `error`)
-  bool timed_out = false;             // killed at the timeout
-  bool cancelled = false;             // killed because `cancel` was set
-  int exit_code = -1;                 // when it exited; -1 when killed by a signal
-  int signal = 0;                     // the signal that ended it, if any
-  std::string output;                 // stdout and stderr interleaved, at most max_output bytes
-  std::string error;                  // why it did not start, or how it ended abnormally
-  int start_errno = 0;                // when it did not start: ENOENT (no such program),
-                                      // EACCES (not executable), EINVAL (malformed), or 0
+  bool started = false;    // false: could not start (see `error`)
+  bool timed_out = false;  // killed at the timeout
+  bool cancelled = false;  // killed because `cancel` was set
+  int exit_code = -1;      // when it exited; -1 when killed by a signal
+  int signal = 0;          // the signal that ended it, if any
+  std::string output;      // stdout and stderr interleaved, from at most max_output
+                           // bytes read (see RunCommand for how it is made safe)
+  std::string error;       // why it did not start, or how it ended abnormally
+  int start_errno = 0;     // when it did not start: ENOENT (no such program),
+                           // EACCES (not executable), EINVAL (malformed), or 0
 };
 
 // Runs the command to its end (or the timeout, or `cancel`). Never throws.
