@@ -136,6 +136,7 @@ class Pass {
     return report_;
   }
 
+ private:
   // Rows of notifiers this pass would not send to (disabled in the config or by their
   // target, or removed) must not wake the service over and over: they wait for a change.
   void NoteNextDue() {
@@ -158,7 +159,6 @@ class Pass {
     return it != origin_in_flight_.end() && it->second >= options_.max_per_origin;
   }
 
- private:
   std::int64_t Now() const {
     if (options_.now) return options_.now();
     return std::chrono::duration_cast<std::chrono::seconds>(
