@@ -200,7 +200,7 @@ int Parse(const Args& args) {
   }
   ParseResult parsed = ParseDigest(format, response.body);
   for (const ParseWarning& w : parsed.warnings) {
-    std::cerr << input << ":" << w.line << ": warning: " << w.message << "\n";
+    std::cerr << input << ":" << w.line << ": warning: " << TerminalSafe(w.message) << "\n";
   }
   parsed.digest.source = input;
   if (args.Has("--json")) {
@@ -210,7 +210,7 @@ int Parse(const Args& args) {
   std::cout << input << ": " << parsed.digest.papers.size() << " papers"
             << (parsed.digest.date.empty() ? "" : " on " + parsed.digest.date) << "\n";
   for (const Paper& p : parsed.digest.papers) {
-    std::cout << "  " << p.key << "  " << p.title;
+    std::cout << "  " << TerminalSafe(p.key) << "  " << TerminalSafe(p.title);
     if (p.votes) std::cout << "  (" << *p.votes << " votes)";
     std::cout << "\n";
   }
@@ -683,7 +683,8 @@ int Explain(const Args& args) {
     out.Key("source").String(s.source).Key("date").StringOrNull(s.date);
     out.Key("watches").BeginArray();
     if (!json) {
-      std::cout << p.key << "  " << p.title << "\n    [" << s.source << " " << s.date
+      std::cout << TerminalSafe(p.key) << "  " << TerminalSafe(p.title) << "\n    [" << s.source
+                << " " << TerminalSafe(s.date)
                 << (p.votes ? ", " + std::to_string(*p.votes) + " votes" : "") << "]\n";
     }
     for (const WatchVerdict& v : matcher->Explain(p, s.source)) {
@@ -713,11 +714,11 @@ int Explain(const Args& args) {
         std::cout << "  " << w.name << ": " << verdict;
         std::string why;
         for (const auto& t : v.terms) why += (why.empty() ? "" : ", ") + t;
-        if (!why.empty()) std::cout << " (hit: " << why << ")";
+        if (!why.empty()) std::cout << " (hit: " << TerminalSafe(why) << ")";
         if (!v.excluded_by.empty()) {
           std::string by;
           for (const auto& t : v.excluded_by) by += (by.empty() ? "" : ", ") + t;
-          std::cout << " (excluded by: " << by << ")";
+          std::cout << " (excluded by: " << TerminalSafe(by) << ")";
         }
         std::cout << "\n";
       }

@@ -1,9 +1,10 @@
 """The command line contract of CONFIG.md: exit codes, `check` diagnostics, `parse --json`."""
 import json
 import os
+import subprocess
 import unittest
 
-from digestd_harness import DigestdCase, digest, entry
+from digestd_harness import DIGESTD, DigestdCase, digest, entry
 
 
 class Cli(DigestdCase):
@@ -79,6 +80,19 @@ class Cli(DigestdCase):
                     + bytes(range(256)) + b"\n### [\n")
         proc = self.run_digestd("parse", "--format", "markdown", path, "--json", expect=0)
         json.loads(proc.stdout)
+
+    def test_parse_text_output_carries_no_terminal_controls(self):
+        # Issue 13 (a start): fetched text reaches the terminal without escape sequences.
+        path = os.path.join(self.dir, "evil.md")
+        with open(path, "wb") as f:
+            f.write(b"## Daily Papers (2024-01-29)\n\n### [Evil \x1b]0;owned\x07 \xc2\x9b31m "
+                    b"\xe2\x80\xaetitle](https://arxiv.org/abs/2401.00001)\n\nVote: 3\n\n- a\n")
+        proc = subprocess.run([DIGESTD, "parse", "--format", "markdown", path],
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(b"Evil", proc.stdout)
+        for bad in (b"\x1b", b"\x07", b"\xc2\x9b", b"\xe2\x80\xae"):
+            self.assertNotIn(bad, proc.stdout)
 
     def test_status_and_test_notify(self):
         cfg = self.write_config('[[watch]]\nname = "w"\nkeywords = ["model"]\nnotify = ["log"]\n',
