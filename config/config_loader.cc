@@ -1645,14 +1645,15 @@ void Loader::CrossCheck() {
       // source carries votes at all.
       bool any_votes = false;
       for (const SourceConfig& s : config_.sources) {
-        const bool selected = watch.sources.empty() ||
-                              std::find(watch.sources.begin(), watch.sources.end(), s.name) !=
-                                  watch.sources.end();
+        const bool selected =
+            watch.sources.empty() ||
+            std::find(watch.sources.begin(), watch.sources.end(), s.name) != watch.sources.end();
         if (selected && Contains(kSourceKindsWithVotes, s.kind)) any_votes = true;
       }
       if (!any_votes && !config_.sources.empty()) {
-        Warn(watch_refs_[i].name, who + ": min_votes is set, but none of its sources carries "
-                                        "votes (only markdown and hf-daily do), so it never fires");
+        Warn(watch_refs_[i].name, who +
+                                      ": min_votes is set, but none of its sources carries "
+                                      "votes (only markdown and hf-daily do), so it never fires");
       }
     }
   }
@@ -1673,15 +1674,7 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
   files_.push_back(FileCtx{.display = path, .dir = absolute.parent_path(), .order = 0});
   file_ = &files_.back();
 
-  if (const char* state_dir = std::getenv("STATE_DIRECTORY");
-      state_dir != nullptr && *state_dir != '\0') {
-    // systemd passes a colon-separated list when several StateDirectory= are set.
-    const std::string first(
-        std::string_view(state_dir).substr(0, std::string_view(state_dir).find(':')));
-    config_.daemon.state_path = (fs::path(first) / "state.db").lexically_normal().string();
-  } else {
-    config_.daemon.state_path = (file_->dir / "digestd.db").string();
-  }
+  config_.daemon.state_path = DefaultStatePath(config_.path);
 
   std::optional<toml::table> root = ParseToml(text);
   std::vector<std::pair<fs::path, Where>> includes;
@@ -1778,13 +1771,56 @@ ConfigLoad LoadConfig(const std::string& path) {
   return LoadConfigText(*data, path);
 }
 
-std::string DefaultConfigPath() {
+namespace {
+
+// $NAME when set and not empty, else ~/FALLBACK ("" when there is no $HOME either).
+std::string XdgDir(const char* name, const char* fallback) {
+  if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return (fs::path(home) / fallback).string();
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> ConfigSearchPaths() {
+  std::vector<std::string> paths;
   if (const char* env = std::getenv("DIGESTD_CONFIG"); env != nullptr && *env != '\0') {
-    return env;
+    paths.emplace_back(env);
+  }
+  paths.emplace_back("./digestd.toml");
+  if (const std::string dir = XdgDir("XDG_CONFIG_HOME", ".config"); !dir.empty()) {
+    paths.push_back((fs::path(dir) / "digestd" / "digestd.toml").string());
+  }
+  paths.emplace_back(kSystemConfigPath);
+  return paths;
+}
+
+Result<std::string> FindConfigPath() {
+  const std::vector<std::string> paths = ConfigSearchPaths();
+  std::string tried;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) return path;
+    tried += "\n  " + path;
+  }
+  return Unexpected("no configuration file found; tried (give one with --config):" + tried);
+}
+
+std::string DefaultStatePath(const std::string& config_path) {
+  if (const char* dir = std::getenv("STATE_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    // systemd passes a colon-separated list when several StateDirectory= are set.
+    const std::string first(std::string_view(dir).substr(0, std::string_view(dir).find(':')));
+    return (fs::path(first) / "state.db").lexically_normal().string();
   }
   std::error_code ec;
-  if (fs::exists("/etc/digestd/digestd.toml", ec)) return "/etc/digestd/digestd.toml";
-  return "./digestd.toml";
+  if (fs::weakly_canonical(config_path, ec) == fs::path(kSystemConfigPath)) {
+    return "/var/lib/digestd/state.db";
+  }
+  const std::string dir = XdgDir("XDG_STATE_HOME", ".local/state");
+  if (dir.empty()) return (fs::path(config_path).parent_path() / "state.db").string();
+  return (fs::path(dir) / "digestd" / "state.db").string();
 }
 
 }  // namespace digestd

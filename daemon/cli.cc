@@ -40,21 +40,60 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 78;  // EX_CONFIG
 
-constexpr const char* kUsage = R"(usage:
-  digestd run     [--config F]
-  digestd once    [--config F] [--date YYYY-MM-DD] [--dry-run] [--json]
-  digestd check   [--config F]
-  digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]
-  digestd outbox  list [--state S] [--notifier N] [--json] [--config F]
-  digestd outbox  show ID | retry ID|--dead | drop ID|--dead [--notifier N] [--config F]
-  digestd test-notify NOTIFIER [--config F]
-  digestd explain [--config F] [--date D] [--paper KEY] [--json]
-  digestd status  [--config F] [--json]
-  digestd --version | --help
+// Every command: how it is called and what it does. `digestd --help` lists them all;
+// `digestd COMMAND --help` (or -h) prints one.
+struct CommandHelp {
+  std::string_view name;
+  std::string_view usage;
+  std::string_view about;
+};
+constexpr CommandHelp kCommands[] = {
+    {"run", "digestd run     [-c F]",
+     "The service: fetches every source at start, then on its schedule, and delivers the\n"
+     "outbox. SIGHUP reloads the config, SIGUSR1 looks at the outbox again, SIGTERM stops."},
+    {"once", "digestd once    [-c F] [--date YYYY-MM-DD] [--dry-run] [--json]",
+     "One cycle: fetch every enabled source, commit what is new, send what is due, exit.\n"
+     "--date replaces today; --dry-run commits and sends nothing; --json prints one line per\n"
+     "notification. Exit 1 when a source or a delivery failed (the rest is committed)."},
+    {"check", "digestd check   [-c F]",
+     "Validates the config: exit 0, or 78 with file:line:col: message for every problem."},
+    {"parse", "digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]",
+     "Parses one digest and prints its papers (CONFIG.md's JSON shape with --json)."},
+    {"explain", "digestd explain [-c F] [--date D] [--paper KEY] [--json]",
+     "Why each stored paper was or was not notified to each watch."},
+    {"status", "digestd status  [-c F] [--json]",
+     "The state file, each source's health and the outbox; exit 1 when something needs a\n"
+     "person (a source failing, a notifier disabled by its target, rows dead)."},
+    {"test-notify", "digestd test-notify NOTIFIER [-c F]",
+     "Sends a sample, marked as one, through the notifier's real channel and prints what the\n"
+     "target answered."},
+    {"outbox",
+     "digestd outbox  list [--state S] [--notifier N] [--json] [-c F]\n"
+     "  digestd outbox  show ID | retry ID|--dead | drop ID|--dead [--notifier N] [-c F]",
+     "What waits and what was sent; show one row with its parts; make rows due now (waking a\n"
+     "running digestd) or drop them. ID may be a unique prefix."},
+    {"backup", "digestd backup  PATH [-c F]",
+     "Writes a consistent copy of the state to PATH, also while the service runs."},
+};
 
-Exit codes: 0 ok, 1 runtime failure, 2 usage, 78 configuration error.
-Default config: $DIGESTD_CONFIG, else /etc/digestd/digestd.toml, else ./digestd.toml.
-)";
+const CommandHelp* FindCommand(std::string_view name) {
+  for (const CommandHelp& c : kCommands) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::string Usage() {
+  std::string out = "usage:\n";
+  for (const CommandHelp& c : kCommands) (out += "  ").append(c.usage) += "\n";
+  out +=
+      "  digestd --version | --help | COMMAND --help\n\n"
+      "-c F is --config F. Without it the config is the first of: $DIGESTD_CONFIG,\n"
+      "./digestd.toml, ${XDG_CONFIG_HOME:-~/.config}/digestd/digestd.toml,\n"
+      "/etc/digestd/digestd.toml.\n"
+      "Exit codes: 0 ok, 1 runtime failure, 2 usage, 78 configuration error.\n";
+  return out;
+}
 
 // The command line after the command word: --flags (with or without a value) and
 // positional words.
@@ -71,9 +110,15 @@ struct Args {
 
 const std::map<std::string, bool>& KnownFlags() {  // flag -> takes a value
   static const std::map<std::string, bool> flags = {
-      {"--config", true}, {"--date", true},     {"--dry-run", false},
-      {"--json", false},  {"--format", true},   {"--paper", true},
-      {"--state", true},  {"--notifier", true}, {"--dead", false}};
+      {"--config", true}, {"--date", true},  {"--dry-run", false}, {"--json", false},
+      {"--format", true}, {"--paper", true}, {"--state", true},    {"--notifier", true},
+      {"--dead", false},  {"--help", false}};
+  return flags;
+}
+
+// Short options, as their long forms.
+const std::map<std::string, std::string>& ShortFlags() {
+  static const std::map<std::string, std::string> flags = {{"-c", "--config"}, {"-h", "--help"}};
   return flags;
 }
 
@@ -81,6 +126,9 @@ std::optional<Args> ParseArgs(int argc, char** argv, std::string& error) {
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string word = argv[i];
+    if (const auto short_form = ShortFlags().find(word); short_form != ShortFlags().end()) {
+      word = short_form->second;
+    }
     if (word.rfind("--", 0) == 0 && word.size() > 2) {
       std::string value;
       const auto eq = word.find('=');
@@ -116,21 +164,31 @@ std::int64_t NowSeconds() {
       .count();
 }
 
-std::string ConfigPath(const Args& args) {
-  return args.Has("--config") ? args.Get("--config") : DefaultConfigPath();
+// The config named by --config, or the first that exists of the search paths; nullopt (after
+// saying every path tried) when there is none.
+std::optional<std::string> ConfigPath(const Args& args) {
+  if (args.Has("--config")) return args.Get("--config");
+  auto found = FindConfigPath();
+  if (!found) {
+    std::cerr << "digestd: " << found.error().message << "\n";
+    return std::nullopt;
+  }
+  return *found;
 }
 
-// Loads the config named by --config (or the default), printing its diagnostics to stderr.
+// Loads the config named by --config (or found), printing its diagnostics to stderr.
 std::shared_ptr<const Config> LoadOrReport(const Args& args) {
-  ConfigLoad load = LoadConfig(ConfigPath(args));
+  const std::optional<std::string> path = ConfigPath(args);
+  if (!path) return nullptr;
+  ConfigLoad load = LoadConfig(*path);
   for (const ConfigDiagnostic& d : load.diagnostics) std::cerr << d.ToString() << "\n";
   return load.config;
 }
 
 int Check(const Args& args) {
-  const std::string path = ConfigPath(args);
   const std::shared_ptr<const Config> config = LoadOrReport(args);
   if (!config) return kExitConfig;
+  const std::string path = args.Has("--config") ? args.Get("--config") : config->path;
   const std::vector<WatchSpec> specs = WatchSpecsFrom(*config);
   auto matcher = WatchMatcher::Compile(specs);
   if (!matcher) {
@@ -171,7 +229,7 @@ int Check(const Args& args) {
 int Parse(const Args& args) {
   const std::string format = args.Get("--format");
   if (args.positional.size() != 1 || format.empty()) {
-    std::cerr << "digestd parse: give --format and one FILE or URL\n" << kUsage;
+    std::cerr << "digestd parse: give --format and one FILE or URL\n" << Usage();
     return kExitUsage;
   }
   if (!IsDigestFormat(format)) {
@@ -729,6 +787,34 @@ int Explain(const Args& args) {
   return kExitOk;
 }
 
+// `digestd backup PATH`: a consistent copy of the state, taken through a read-only
+// connection (SQLite's online backup), so it works while the service writes.
+int Backup(const Args& args) {
+  if (args.positional.size() != 1) {
+    std::cerr << "usage: " << FindCommand("backup")->usage << "\n";
+    return kExitUsage;
+  }
+  auto config = LoadOrReport(args);
+  if (!config) return kExitConfig;
+  SetUpLogging(config->daemon.log_level);
+  const std::string& path = config->daemon.state_path;
+  if (!std::filesystem::exists(path)) {
+    std::cerr << "digestd backup: no state yet at " << path << "\n";
+    return kExitFailure;
+  }
+  auto store = StateStore::Open(path, /*read_only=*/true);
+  if (!store) {
+    std::cerr << "digestd backup: " << store.error().message << "\n";
+    return kExitFailure;
+  }
+  if (auto st = (*store)->BackupTo(args.positional[0]); !st) {
+    std::cerr << "digestd backup: " << st.error().message << "\n";
+    return kExitFailure;
+  }
+  std::cout << "backup of " << path << " written to " << args.positional[0] << "\n";
+  return kExitOk;
+}
+
 // Lets a delivery pass hold as many connections as its caps allow (1,024 transfers at
 // once): the soft limit on open files rises to the hard one (at most 65,536).
 void RaiseOpenFileLimit() {
@@ -741,16 +827,14 @@ void RaiseOpenFileLimit() {
 }  // namespace
 
 int RunCli(int argc, char** argv) {
-  if (argc == 2 &&
-      (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "--help")) {
-    const bool version = std::string_view(argv[1]) == "--version";
-    std::cout << (version ? "digestd " DIGESTD_VERSION "\n" : kUsage);
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::cout << "digestd " DIGESTD_VERSION "\n";
     return kExitOk;
   }
   std::string error;
   auto args = ParseArgs(argc, argv, error);
   if (!args) {
-    std::cerr << "digestd: " << error << "\n" << kUsage;
+    std::cerr << "digestd: " << error << "\n" << Usage();
     return kExitUsage;
   }
   const std::string& cmd = args->command;
@@ -758,9 +842,20 @@ int RunCli(int argc, char** argv) {
     std::cout << "digestd " DIGESTD_VERSION "\n";
     return kExitOk;
   }
-  if (cmd.empty() || cmd == "help" || cmd == "-h") {
-    (cmd.empty() ? std::cerr : std::cout) << kUsage;
-    return cmd.empty() ? kExitUsage : kExitOk;
+  if (cmd.empty() || cmd == "help") {
+    const bool asked = cmd == "help" || args->Has("--help");
+    (asked ? std::cout : std::cerr) << Usage();
+    return asked ? kExitOk : kExitUsage;
+  }
+  const CommandHelp* command = FindCommand(cmd);
+  if (!command) {
+    std::cerr << "digestd: unknown command '" << cmd << "'\n" << Usage();
+    return kExitUsage;
+  }
+  // `digestd COMMAND --help` (or -h) anywhere on the line: that command's usage, nothing run.
+  if (args->Has("--help")) {
+    std::cout << "usage: " << command->usage << "\n\n" << command->about << "\n";
+    return kExitOk;
   }
   if (cmd == "check") return Check(*args);
   if (cmd == "parse") return Parse(*args);
@@ -768,13 +863,13 @@ int RunCli(int argc, char** argv) {
   if (cmd == "once") return Once(*args);
   if (cmd == "outbox") return Outbox(*args);
   if (cmd == "run") {
-    return RunService(ConfigPath(*args));
+    const std::optional<std::string> path = ConfigPath(*args);
+    return path ? RunService(*path) : kExitConfig;
   }
   if (cmd == "status") return ShowStatus(*args);
   if (cmd == "test-notify") return TestNotify(*args);
   if (cmd == "explain") return Explain(*args);
-  std::cerr << "digestd: unknown command '" << cmd << "'\n" << kUsage;
-  return kExitUsage;
+  return Backup(*args);
 }
 
 }  // namespace digestd

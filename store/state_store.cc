@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <tuple>
 
 #include "core/json_writer.h"
@@ -942,6 +945,43 @@ Result<bool> StateStore::Drop(const std::string& id) {
   s.Bind(id);
   if (auto st = Run(s, "drop " + id); !st) return Unexpected(st.error());
   return sqlite3_changes(db_.get()) > 0;
+}
+
+Status StateStore::BackupTo(const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  std::remove(tmp.c_str());
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(tmp.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<sqlite3, DbDeleter> dest(raw);
+  if (rc != SQLITE_OK) {
+    return Unexpected(
+        tmp + ": cannot create the backup: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(dest.get(), "main", db_.get(), "main");
+  if (backup == nullptr) {
+    return Unexpected(tmp + ": cannot start the backup: " + sqlite3_errmsg(dest.get()));
+  }
+  // -1: every page in one step, from one read snapshot of the source.
+  const int step = sqlite3_backup_step(backup, -1);
+  const int finish = sqlite3_backup_finish(backup);
+  if (step != SQLITE_DONE || finish != SQLITE_OK) {
+    std::remove(tmp.c_str());
+    return Unexpected(tmp +
+                      ": backup failed: " + sqlite3_errstr(step != SQLITE_DONE ? step : finish));
+  }
+  // The copy is a plain rollback-journal database: durable once its connection closes.
+  if (sqlite3_exec(dest.get(), "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
+    return Unexpected(tmp + ": " + sqlite3_errmsg(dest.get()));
+  }
+  dest.reset();
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return Unexpected(path + ": cannot put the backup in place: " + why);
+  }
+  return Ok();
 }
 
 Status StateStore::InTransaction(const std::function<Status()>& body) {

@@ -217,6 +217,11 @@ class StateStore {
   Result<std::map<std::string, NotifierHealth>> LoadNotifierHealth();
   Status PutNotifierHealth(const std::string& notifier, const NotifierHealth& health);
 
+  // Writes a consistent copy of the whole database to `path` (SQLite's online backup, from
+  // one read snapshot, so a writer beside it is no problem): first to `path`.tmp, fsynced,
+  // then renamed over `path`. Fails naming the path and what went wrong.
+  Status BackupTo(const std::string& path);
+
   // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
   Status InTransaction(const std::function<Status()>& body);
 

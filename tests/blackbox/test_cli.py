@@ -94,6 +94,34 @@ class Cli(DigestdCase):
         for bad in (b"\x1b", b"\x07", b"\xc2\x9b", b"\xe2\x80\xae"):
             self.assertNotIn(bad, proc.stdout)
 
+    def test_every_command_has_its_own_help(self):
+        # Issue 11 point 1: COMMAND --help / -h print that command's usage and run nothing.
+        listing = self.run_digestd("--help", expect=0).stdout
+        for command in ("run", "once", "check", "parse", "explain", "status", "test-notify",
+                        "outbox", "backup"):
+            self.assertIn("digestd " + command, listing)
+            for flag in ("--help", "-h"):
+                proc = self.run_digestd(command, flag, expect=0)
+                self.assertTrue(proc.stdout.startswith("usage: digestd " + command), proc.stdout)
+        # `run -h` must not start the daemon (it would block until the test's timeout).
+        self.assertIn("SIGTERM", self.run_digestd("run", "-h", expect=0).stdout)
+
+    def test_short_config_flag_and_the_search_path_listed_when_nothing_is_found(self):
+        cfg = self.write_config('[[watch]]\nname = "w"\nkeywords = ["model"]\nnotify = ["log"]\n')
+        self.assertIn("ok", self.run_digestd("check", "-c", cfg, expect=0).stdout)
+        if os.path.exists("/etc/digestd/digestd.toml"):
+            self.skipTest("this machine has a system config, found before any other")
+        empty = os.path.join(self.dir, "nowhere")
+        os.makedirs(empty)
+        env = {k: v for k, v in os.environ.items() if k != "DIGESTD_CONFIG"}
+        env.update(HOME=empty, XDG_CONFIG_HOME=os.path.join(empty, "xdg"))
+        proc = subprocess.run([DIGESTD, "check"], capture_output=True, text=True, timeout=30,
+                              cwd=empty, env=env)
+        self.assertEqual(proc.returncode, 78, proc.stderr)
+        for tried in ("./digestd.toml", os.path.join(empty, "xdg", "digestd", "digestd.toml"),
+                      "/etc/digestd/digestd.toml"):
+            self.assertIn(tried, proc.stderr)
+
     def test_status_and_test_notify(self):
         cfg = self.write_config('[[watch]]\nname = "w"\nkeywords = ["model"]\nnotify = ["log"]\n',
                                 first_run="notify")

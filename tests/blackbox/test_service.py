@@ -93,6 +93,33 @@ class Service(ServiceCase):
         self.assertRegex(proc.stderr, r"digestd\.toml:2:\d+:")
 
 
+class Backup(ServiceCase):
+    def test_backup_while_the_service_runs_is_a_consistent_copy(self):
+        # Issue 11 point 1: `digestd backup PATH` beside a running `digestd run`.
+        import sqlite3
+        today = self.today()
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(today, digest(today, entry("2401.00001", "A model"),
+                                        entry("2401.00002", "B model")))
+        proc = self.start()
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 2), "first cycle at start")
+        copy = os.path.join(self.dir, "copy.db")
+        done = subprocess.run([DIGESTD, "backup", copy, "-c",
+                               os.path.join(self.dir, "digestd.toml")],
+                              capture_output=True, text=True, timeout=30, cwd=self.dir)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIsNone(proc.poll(), "the service kept running")
+        db = sqlite3.connect(copy)
+        try:
+            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            self.assertEqual(db.execute("SELECT count(*) FROM papers").fetchone()[0], 2)
+            self.assertGreaterEqual(db.execute("SELECT count(*) FROM outbox").fetchone()[0], 2)
+        finally:
+            db.close()
+        code, _, err = self.stop(proc)
+        self.assertEqual(code, 0, err)
+
+
 class StopDuringFetch(ServiceCase):
     def test_sigterm_while_a_fetch_hangs_exits_at_once_and_counts_no_failure(self):
         # Issue 7: the work runs off the event loop, and a stopping service cancels its fetch.

@@ -465,9 +465,12 @@ TEST(ConfigLoader, StateDefaults) {
   const std::string path = dir.File("digestd.toml");
   {
     ScopedEnv state("STATE_DIRECTORY", nullptr);
+    ScopedEnv xdg("XDG_STATE_HOME", "/xdg-state");
     ConfigLoad load = LoadConfigText("", path);
     ASSERT_TRUE(load.config) << Dump(load);
-    EXPECT_EQ(load.config->daemon.state_path, dir.File("digestd.db"));
+    // CONFIG.md: the CLI and the service open the same database.
+    EXPECT_EQ(load.config->daemon.state_path, "/xdg-state/digestd/state.db");
+    EXPECT_EQ(DefaultStatePath(kSystemConfigPath), "/var/lib/digestd/state.db");
     EXPECT_EQ(load.config->daemon.timezone, "UTC");
     EXPECT_EQ(load.config->daemon.log_level, "info");
     EXPECT_EQ(load.config->daemon.retention_days, 90);
@@ -560,15 +563,29 @@ TEST(ConfigLoader, DurationsAndSizes) {
   }
 }
 
-TEST(ConfigLoader, DefaultConfigPathPrefersTheEnvironment) {
+// Issue 11 (CONFIG.md "Command line"): the search order, and an error naming every path tried.
+TEST(Issue11, ConfigSearchFollowsConfigMdAndNamesEveryPathTried) {
+  TempDir dir;
   {
     ScopedEnv env("DIGESTD_CONFIG", "/somewhere/my.toml");
-    EXPECT_EQ(DefaultConfigPath(), "/somewhere/my.toml");
+    ScopedEnv xdg("XDG_CONFIG_HOME", "/xdg");
+    EXPECT_EQ(ConfigSearchPaths(),
+              (std::vector<std::string>{"/somewhere/my.toml", "./digestd.toml",
+                                        "/xdg/digestd/digestd.toml", kSystemConfigPath}));
   }
   ScopedEnv env("DIGESTD_CONFIG", nullptr);
-  const std::string expected =
-      fs::exists("/etc/digestd/digestd.toml") ? "/etc/digestd/digestd.toml" : "./digestd.toml";
-  EXPECT_EQ(DefaultConfigPath(), expected);
+  ScopedEnv xdg("XDG_CONFIG_HOME", nullptr);
+  ScopedEnv home("HOME", dir.path().c_str());
+  EXPECT_EQ(ConfigSearchPaths()[1], dir.File(".config/digestd/digestd.toml"));
+  if (!fs::exists("./digestd.toml") && !fs::exists(kSystemConfigPath)) {
+    auto missing = FindConfigPath();
+    ASSERT_FALSE(missing);
+    for (const std::string& path : ConfigSearchPaths()) {
+      EXPECT_NE(missing.error().message.find(path), std::string::npos) << missing.error().message;
+    }
+    dir.Write(".config/digestd/digestd.toml", "");
+    EXPECT_EQ(*FindConfigPath(), dir.File(".config/digestd/digestd.toml"));
+  }
 }
 
 // Notifiers: the error cases append one [[notifier]] table to the valid base, so its header
