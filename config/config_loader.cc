@@ -1290,9 +1290,23 @@ KindSettings Loader::ReadConsoleSettings(const toml::table&, const std::string&)
   return ConsoleSettings{};
 }
 
-KindSettings Loader::ReadFileSettings(const toml::table& t, const std::string&) {
+KindSettings Loader::ReadFileSettings(const toml::table& t, const std::string& label) {
   FileSettings file;
-  if (auto v = GetPath(t, "path")) file.path = std::move(*v);
+  if (auto v = GetPath(t, "path")) {
+    file.path = std::move(*v);
+    // A file that cannot be written fails only at the first match: say so now. A warning,
+    // not an error: the folder may be made later, and the lines wait in the outbox.
+    const fs::path dir = fs::path(file.path).parent_path();
+    std::error_code ec;
+    const Where at = At(*t.get("path"));
+    if (!fs::is_directory(dir, ec)) {
+      Warn(at, label + ": \"path\": the folder " + Quote(dir.string()) +
+                   " does not exist; every line waits in the outbox until it does");
+    } else if (fs::exists(file.path, ec) ? ::access(file.path.c_str(), W_OK) != 0
+                                         : ::access(dir.c_str(), W_OK) != 0) {
+      Warn(at, label + ": \"path\": " + Quote(file.path) + " cannot be written by this user");
+    }
+  }
   return file;
 }
 
@@ -1663,6 +1677,11 @@ void Loader::CrossCheck() {
       Warn(notifier_refs_[i].table,
            "notifier " + Quote(name) + " is not used by any watch or alert_notify");
     }
+  }
+  if (!config_.sources.empty() && config_.daemon.alert_notify.empty()) {
+    Warn(source_refs_.front().name,
+         "[daemon] alert_notify is not set: nobody hears when a source keeps failing or a "
+         "notifier's messages go dead (name a notifier there)");
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -561,7 +562,6 @@ struct WatchMatcher::Impl {
     }
   }
 
-
   static void FillAuthors(const Paper& paper, PaperText* text) {
     if (text->authors_done) return;
     text->authors_done = true;
@@ -814,7 +814,6 @@ class WatchSolver {
     }
   }
 
-
   const Builder& b_;
   const WatchSpec& spec_;
   std::vector<std::uint32_t> vars_;  // one leaf per distinct key
@@ -839,8 +838,51 @@ std::string Canonical(const Builder& b, std::uint32_t n) {
 
 }  // namespace
 
+namespace {
+
+// The bare words of a query that spell an operator in lower case (`and`, `or`, `not`):
+// operators are upper case only, so `diffusion and not video` searches for the words "and"
+// and "not". Phrases and regexes are skipped; a field prefix (`title:and`) is a term.
+std::vector<std::string> LowercaseOperators(std::string_view query) {
+  std::vector<std::string> found;
+  std::size_t i = 0;
+  while (i < query.size()) {
+    const char c = query[i];
+    if (c == '"' || c == '/') {  // a phrase or a regex, with backslash escapes
+      for (++i; i < query.size() && query[i] != c; ++i) {
+        if (query[i] == '\\') ++i;
+      }
+      ++i;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '(' || c == ')') {
+      ++i;
+      continue;
+    }
+    const std::size_t start = i;
+    while (i < query.size() && !std::isspace(static_cast<unsigned char>(query[i])) &&
+           query[i] != '(' && query[i] != ')' && query[i] != '"') {
+      ++i;
+    }
+    const std::string_view word = query.substr(start, i - start);
+    if (word == "and" || word == "or" || word == "not") found.emplace_back(word);
+  }
+  return found;
+}
+
+}  // namespace
+
 std::vector<WatchLint> LintWatches(const std::vector<WatchSpec>& specs) {
   std::vector<WatchLint> lints;
+  for (std::size_t w = 0; w < specs.size(); ++w) {
+    for (const std::string& word : LowercaseOperators(specs[w].query)) {
+      std::string upper = word;
+      for (char& ch : upper) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      lints.push_back({w, "watch " + Quote(specs[w].name) + ": query has a lowercase \"" + word +
+                              "\", which searches for that word; did you mean " + upper +
+                              "? (operators are upper case)"});
+    }
+  }
   std::map<std::string, std::size_t> seen;  // canonical watch -> first index
   for (std::size_t w = 0; w < specs.size(); ++w) {
     const WatchSpec& spec = specs[w];

@@ -862,3 +862,31 @@ TEST(WatchMatcher, ArbitraryBytesDoNotCrash) {
 
 }  // namespace
 }  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// Issue 11: `diffusion and not video` searched for the words "and" and "not".
+TEST(Issue11, LowercaseOperatorsInAQueryAreCaught) {
+  const std::vector<WatchSpec> specs = {
+      {.name = "lower", .query = "diffusion and not video"},
+      {.name = "upper", .query = "diffusion AND NOT video"},
+      {.name = "quoted", .query = "\"rock and roll\" OR /a or b/ OR title:or"},
+      {.name = "nested", .query = "(llm or(agents))"},
+  };
+  std::vector<std::string> got;
+  for (const WatchLint& l : LintWatches(specs)) {
+    got.push_back(std::to_string(l.watch) + " " + l.message);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "0 watch \"lower\": query has a lowercase \"and\", which searches for that "
+                     "word; did you mean AND? (operators are upper case)",
+                     "0 watch \"lower\": query has a lowercase \"not\", which searches for that "
+                     "word; did you mean NOT? (operators are upper case)",
+                     "3 watch \"nested\": query has a lowercase \"or\", which searches for that "
+                     "word; did you mean OR? (operators are upper case)",
+                 }));
+}
+
+}  // namespace
+}  // namespace digestd
