@@ -18,6 +18,7 @@
 
 #include "config/config_loader.h"
 #include "core/dates.h"
+#include "core/identity.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
 #include "core/utf8.h"
@@ -707,9 +708,25 @@ int Explain(const Args& args) {
     std::cerr << "digestd explain: " << store.error().message << "\n";
     return kExitFailure;
   }
-  auto sightings = (*store)->LoadSightings(date, args.Get("--paper"));
+  // --paper takes whatever names the paper: a key, a bare or versioned arXiv id, an arXiv or
+  // Hugging Face URL.
+  std::string paper = args.Get("--paper");
+  if (!paper.empty()) {
+    if (auto id = ExtractArxivId(paper)) paper = id->key;
+  }
+  auto sightings = (*store)->LoadSightings(date, paper);
   if (!sightings) {
     std::cerr << "digestd explain: " << sightings.error().message << "\n";
+    return kExitFailure;
+  }
+  if (sightings->empty()) {
+    // Nothing to explain is a mistake to say, not an empty success.
+    std::cerr << "digestd explain: "
+              << (!paper.empty() ? "no stored paper " + TerminalSafe(paper)
+                                 : "no digest stored for " + date)
+              << (!date.empty() && !paper.empty() ? " on " + date : "")
+              << "; `digestd status` shows the dates each source has"
+              << (paper.empty() ? ", or give --date" : "") << "\n";
     return kExitFailure;
   }
   std::vector<std::string> keys;
@@ -729,9 +746,6 @@ int Explain(const Args& args) {
     if (auto st = (*store)->GetSourceState(source.name)) states[source.name] = *st;
   }
   const bool json = args.Has("--json");
-  if (sightings->empty() && !json) {
-    std::cout << "no papers stored" << (date.empty() ? "" : " for " + date) << "\n";
-  }
   for (const StoredSighting& s : *sightings) {
     const Paper& p = s.paper;
     const SourceConfig* source = config->FindSource(s.source);

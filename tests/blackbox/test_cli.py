@@ -199,6 +199,16 @@ notify = ["log"]
         self.assertTrue(any("title" in t for t in terms["models"]), terms)
         one = self.run_digestd("explain", "--config", cfg, "--paper", "arxiv:2401.00001", expect=0)
         self.assertIn("models: notified", one.stdout)
+        # Issue 11 point 5: a bare id, a versioned one or a URL name the paper too; what is
+        # not stored is an error with a hint.
+        for name in ("2401.00001", "2401.00001v2", "https://arxiv.org/abs/2401.00001"):
+            same = self.run_digestd("explain", "--config", cfg, "--paper", name, expect=0)
+            self.assertEqual(same.stdout, one.stdout, name)
+        unknown = self.run_digestd("explain", "--config", cfg, "--paper", "2401.99999", expect=1)
+        self.assertIn("no stored paper arxiv:2401.99999", unknown.stderr)
+        empty = self.run_digestd("explain", "--config", cfg, "--date", "2023-01-01", expect=1)
+        self.assertIn("no digest stored for 2023-01-01", empty.stderr)
+        self.assertIn("digestd status", empty.stderr)
 
     def test_explain_says_baseline_after_a_baseline_first_run(self):
         cfg = self.write_config('[[watch]]\nname = "m"\nkeywords = ["model"]\nnotify = ["log"]\n')
