@@ -686,6 +686,13 @@ Result<std::optional<std::int64_t>> StateStore::NextAttemptAt(
   // ?1: the notifiers as a JSON array, or NULL for every notifier.
   constexpr const char* kOfThem =
       " AND (?1 IS NULL OR notifier IN (SELECT value FROM json_each(?1)))";
+  const auto bind_notifiers = [&](Stmt& stmt) {
+    if (notifiers) {
+      stmt.Bind(only);
+    } else {
+      stmt.BindOptional(std::nullopt);
+    }
+  };
   if (owner_alive) {
     const std::string sql = std::string(
                                 "SELECT DISTINCT lease_owner FROM outbox WHERE "
@@ -693,11 +700,7 @@ Result<std::optional<std::int64_t>> StateStore::NextAttemptAt(
                             kOfThem;
     Stmt owners(db_.get(), sql.c_str());
     if (!owners.ok()) return Unexpected(owners.Fail("read outbox"));
-    if (notifiers) {
-      owners.Bind(only);
-    } else {
-      owners.BindOptional(std::nullopt);
-    }
+    bind_notifiers(owners);
     owners.Bind(now);
     int rc;
     while ((rc = owners.Step()) == SQLITE_ROW) {
@@ -712,11 +715,7 @@ Result<std::optional<std::int64_t>> StateStore::NextAttemptAt(
       kOfThem;
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read outbox"));
-  if (notifiers) {
-    s.Bind(only);
-  } else {
-    s.BindOptional(std::nullopt);
-  }
+  bind_notifiers(s);
   if (s.Step() != SQLITE_ROW) return Unexpected(s.Fail("read outbox"));
   return s.OptInt(0);
 }
