@@ -7,43 +7,42 @@ namespace digestd {
 void AppendJsonQuoted(std::string& out, std::string_view value) {
   out.reserve(out.size() + value.size() + 2);
   out += '"';
-  std::size_t run = 0;  // start of the bytes not yet copied: they need no escaping
+  // Bytes that need no change (printable ASCII but '"' and '\\', and valid UTF-8 sequences)
+  // are copied in runs; only escapes and invalid bytes break a run.
+  std::size_t run = 0;  // start of the bytes not yet copied
   std::size_t i = 0;
   while (i < value.size()) {
     const auto c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;  // the common case: printable ASCII, copied later in one run
-      continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      if (c < 0x80) {
+        ++i;
+        continue;
+      }
+      if (const std::size_t len = ValidUtf8SequenceLength(value.substr(i)); len != 0) {
+        i += len;
+        continue;
+      }
     }
     out.append(value.data() + run, i - run);
-    if (c >= 0x80) {
-      const std::size_t len = ValidUtf8SequenceLength(value.substr(i));
-      if (len == 0) {
-        out += "\xEF\xBF\xBD";  // invalid bytes become U+FFFD
-        ++i;
-      } else {
-        out.append(value.data() + i, len);
-        i += len;
-      }
-    } else {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default: {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c >= 0x80) {
+          out += "\xEF\xBF\xBD";  // an invalid byte becomes U+FFFD
+        } else {
           static constexpr char kHex[] = "0123456789abcdef";
           out += "\\u00";
           out += kHex[(c >> 4) & 0xF];
           out += kHex[c & 0xF];
         }
-      }
-      ++i;
     }
-    run = i;
+    run = ++i;
   }
   out.append(value.data() + run, i - run);
   out += '"';

@@ -21,6 +21,8 @@ struct Paper {
   std::string version;                // "v2" where the source says; else empty
   std::vector<std::string> tags;      // arXiv categories, HF ai_keywords
   std::map<std::string, std::string> extra;  // github repo, comments, ...
+
+  bool operator==(const Paper&) const = default;
 };
 
 struct Digest {

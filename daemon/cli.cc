@@ -343,8 +343,7 @@ std::string FormatTime(std::optional<std::int64_t> t) {
 
 // The paper titles of an outbox row, for listings ("" for an alert).
 std::string Titles(const OutboxRow& row, std::size_t max_chars) {
-  auto n = ParseNotificationJson(row.message);
-  if (!n) return "";
+  const Notification* n = &row.notification;
   if (n->papers.empty()) return TerminalSafe(n->source + ": " + n->message, max_chars);
   std::string titles;
   for (const SourcedPaper& p : n->papers) {
@@ -363,9 +362,7 @@ void WriteRowJson(JsonWriter& out, const OutboxRow& r) {
   out.Key("sent").StringOrNull(r.sent_at ? FormatTime(r.sent_at) : "");
   out.Key("remote_id").StringOrNull(r.remote_id).Key("last_error").StringOrNull(r.last_error);
   out.Key("titles").BeginArray();
-  if (auto n = ParseNotificationJson(r.message)) {
-    for (const SourcedPaper& p : n->papers) out.String(p.paper.title);
-  }
+  for (const SourcedPaper& p : r.notification.papers) out.String(p.paper.title);
   out.EndArray().EndObject();
 }
 
@@ -460,8 +457,8 @@ int Outbox(const Args& args) {
     // The parts as the channel renders them now (a webhook's timestamp and signature are
     // those of this moment; everything else is what an attempt sends).
     const NotifierConfig* n = config->FindNotifier(row->notifier);
-    auto notification = ParseNotificationJson(row->message);
-    if (!n || !notification) {
+    const Notification* notification = &row->notification;
+    if (!n || !row->unreadable.empty()) {
       std::cout << "(no configured notifier '" << row->notifier << "' to render it)\n";
       return kExitOk;
     }

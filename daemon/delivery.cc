@@ -27,10 +27,9 @@ constexpr std::int64_t kMinLeaseSeconds = 300;
 constexpr int kMaxClaim = 512;
 constexpr milliseconds kMaxWait{1000};
 
-// One claimed row on its way: its notification, rendered parts and progress.
+// One claimed row on its way: the row (with its notification), rendered parts and progress.
 struct RowWork {
   OutboxRow row;
-  Notification notification;
   std::vector<Payload> payloads;
   std::size_t next_part = 0;  // parts before it were accepted
   std::string remote_id;
@@ -264,11 +263,9 @@ class Pass {
     auto work = std::make_unique<RowWork>();
     work->row = std::move(row);
     work->next_part = std::size_t(std::max(0, work->row.parts_sent));
-    auto decoded = ParseNotificationJson(work->row.message);
-    if (!decoded) return Finish(t, *work, Dead(*work, decoded.error().message));
-    work->notification = std::move(*decoded);
-    auto payloads =
-        t.channel->Render(work->notification, RenderContext{.id = work->row.id, .now = now});
+    if (!work->row.unreadable.empty()) return Finish(t, *work, Dead(*work, work->row.unreadable));
+    auto payloads = t.channel->Render(work->row.notification,
+                                      RenderContext{.id = work->row.id, .now = now});
     if (!payloads) return Finish(t, *work, Dead(*work, payloads.error().message));
     work->payloads = std::move(*payloads);
     if (t.origin.empty() && work->payloads.front().transfer == Transfer::kHttp) {
@@ -452,7 +449,7 @@ class Pass {
     switch (result.kind) {
       case DeliveryResult::Kind::kSent:
         ++report_.sent;
-        if (options_.on_delivered) options_.on_delivered(work.notification);
+        if (options_.on_delivered) options_.on_delivered(work.row.notification);
         if (t.health.failing_since || t.health.alerted) {
           if (t.health.alerted && t.health.disabled_fingerprint.empty()) {
             Alert(t, "notifier_recovered", t.health.failing_since.value_or(now), "delivers again");

@@ -7,18 +7,29 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <tuple>
+#include <unordered_map>
 
+#include "core/hash.h"
 #include "core/json_writer.h"
-#include "core/paper_json.h"
 
 namespace digestd {
 namespace {
 
-// Migrations as data: step i brings the schema from version i to i + 1. Never edit a
+Status ConvertToSnapshots(sqlite3* db);
+
+// Migrations as data: step i brings the schema from version i to i + 1: its SQL, then (when
+// rows must be rewritten in a way SQL cannot say) a conversion, then more SQL. Never edit a
 // shipped step; append a new one.
-constexpr const char* kMigrations[] = {
-    R"sql(
+struct Migration {
+  const char* sql;
+  Status (*convert)(sqlite3* db) = nullptr;
+  const char* after = nullptr;
+};
+
+constexpr Migration kMigrations[] = {
+    {R"sql(
 CREATE TABLE papers (
   key         TEXT PRIMARY KEY,
   first_seen  INTEGER NOT NULL,
@@ -79,19 +90,19 @@ CREATE TABLE outbox (
   remote_id       TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
-)sql",
+)sql"},
     // 2: source health (backoff and one alert per failure streak); feed items by URL.
-    R"sql(
+    {R"sql(
 ALTER TABLE sources ADD COLUMN failing_since INTEGER;
 ALTER TABLE sources ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sources ADD COLUMN retry_at INTEGER;
 CREATE INDEX sightings_source_url ON sightings(source, url);
-)sql",
+)sql"},
     // 3: what was notified, one row per (notifier, paper, event class) with the set of
     // watches as a JSON array, instead of one row per watch: a paper that many watches match
     // costs one row, not hundreds. Old keys are "notifier␟paper␟class␟watch"; the watch is
     // after the last separator (rtrim of all non-separator characters finds it).
-    R"sql(
+    {R"sql(
 CREATE TABLE notified_sets (
   key        TEXT PRIMARY KEY,   -- notifier␟paper␟class
   paper_key  TEXT NOT NULL,
@@ -106,13 +117,13 @@ INSERT INTO notified_sets(key, paper_key, watches, created_at)
                rtrim(key, replace(key, char(31), '')) AS prefix FROM notified)
   GROUP BY prefix;
 DROP TABLE notified;
-)sql",
+)sql"},
     // 4: delivery claims. A row is `sending` while one process holds its lease (owner and
     // deadline), so two processes never deliver it both; `pending` again when the lease runs
     // out. SQLite cannot alter a CHECK constraint: the table is rebuilt, every row kept.
     // notifier_health remembers a notifier disabled by its target (HTTP 410) and the dead
     // streak alert_notify heard of.
-    R"sql(
+    {R"sql(
 CREATE TABLE outbox_v4 (
   id              TEXT PRIMARY KEY,
   dedupe_key      TEXT NOT NULL UNIQUE,
@@ -148,7 +159,42 @@ CREATE TABLE notifier_health (
   failing_since        INTEGER,
   alerted              INTEGER NOT NULL DEFAULT 0
 );
+)sql"},
+    // 5: each distinct paper snapshot (the text a source said) stored once (issue 12).
+    // Sightings and outbox messages refer to a snapshot by id instead of each holding the
+    // paper's JSON, so the sightings table (WITHOUT ROWID) has only small rows. A snapshot
+    // never changes: a retry sends what was planned. ConvertToSnapshots moves every
+    // sighting and outbox message over; `snapshot` has no REFERENCES clause because the
+    // outbox refers to snapshots from inside its JSON, which a foreign key cannot see
+    // (Prune keeps the two in step).
+    {R"sql(
+CREATE TABLE snapshots (
+  id    INTEGER PRIMARY KEY,
+  hash  INTEGER NOT NULL,   -- Fnv1a64 of `paper`; not unique: a lookup compares the text
+  paper TEXT NOT NULL       -- the paper as the source said it (JSON, CONFIG.md shape)
+);
+CREATE INDEX snapshots_hash ON snapshots(hash);
+CREATE TABLE sightings_v5 (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  snapshot     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
 )sql",
+     &ConvertToSnapshots,
+     R"sql(
+DROP TABLE sightings;
+ALTER TABLE sightings_v5 RENAME TO sightings;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql"},
 };
 
 struct StmtDeleter {
@@ -191,6 +237,13 @@ class Stmt {
                            std::size_t(sqlite3_column_bytes(stmt_.get(), col)))
              : std::string();
   }
+  // The column's text, valid until the next Step or Reset.
+  std::string_view TextView(int col) const {
+    const auto* p = sqlite3_column_text(stmt_.get(), col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                std::size_t(sqlite3_column_bytes(stmt_.get(), col)))
+             : std::string_view();
+  }
   std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
   std::optional<std::int64_t> OptInt(int col) const {
@@ -218,14 +271,6 @@ Status Run(Stmt& stmt, std::string_view what) {
 std::string KeysJson(const std::vector<std::string>& keys) {
   JsonWriter json;
   json.StringArray(keys);
-  return json.Take();
-}
-
-std::string PaperJson(const Paper& paper) {
-  JsonWriter json;
-  json.BeginObject();
-  WritePaperMembers(json, paper);
-  json.EndObject();
   return json.Take();
 }
 
@@ -277,31 +322,37 @@ Status SetWalMode(sqlite3* db) {
   }
 }
 
-OutboxRow ReadOutboxRow(const Stmt& s) {
-  return OutboxRow{.id = s.Text(0),
-                   .notifier = s.Text(1),
-                   .kind = s.Text(2),
-                   .event = s.Text(3),
-                   .state = s.Text(4),
-                   .message = s.Text(5),
-                   .attempts = int(s.Int(6)),
-                   .parts_sent = int(s.Int(7)),
-                   .created_at = s.Int(8),
-                   .next_attempt_at = s.Int(9),
-                   .last_error = s.Text(10),
-                   .sent_at = s.OptInt(11),
-                   .remote_id = s.Text(12),
-                   .lease_owner = s.Text(13),
-                   .lease_until = s.OptInt(14)};
-}
-
 constexpr const char* kOutboxColumns =
     "id, notifier, kind, event, state, message, attempts, parts_sent, created_at, "
-    "next_attempt_at, last_error, sent_at, remote_id, lease_owner, lease_until";
+    "next_attempt_at, last_error, sent_at, remote_id, lease_owner, lease_until, dedupe_key";
+constexpr int kOutboxColumnCount = 16;
 
-}  // namespace
-
-namespace {
+// An outbox row from kOutboxColumns; its notification holds what the columns say, and
+// `message` gets the stored JSON (ResolveMessages reads the rest from it).
+OutboxRow ReadOutboxRow(const Stmt& s, std::string& message) {
+  OutboxRow row{.id = s.Text(0),
+                .notifier = s.Text(1),
+                .kind = s.Text(2),
+                .event = s.Text(3),
+                .state = s.Text(4),
+                .attempts = int(s.Int(6)),
+                .parts_sent = int(s.Int(7)),
+                .created_at = s.Int(8),
+                .next_attempt_at = s.Int(9),
+                .last_error = s.Text(10),
+                .sent_at = s.OptInt(11),
+                .remote_id = s.Text(12),
+                .lease_owner = s.Text(13),
+                .lease_until = s.OptInt(14)};
+  message = s.Text(5);
+  Notification& n = row.notification;
+  n.id = row.id;
+  n.notifier = row.notifier;
+  n.kind = row.kind;
+  n.event = row.event;
+  n.dedupe_key = s.Text(15);
+  return row;
+}
 
 std::string Str(const boost::json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
@@ -318,9 +369,8 @@ std::vector<std::string> Strings(const boost::json::object& o, std::string_view 
   return out;
 }
 
-SourcedPaper ReadPaper(const boost::json::object& o) {
-  SourcedPaper sp;
-  Paper& p = sp.paper;
+Paper ReadPaper(const boost::json::object& o) {
+  Paper p;
   p.key = Str(o, "key");
   p.title = Str(o, "title");
   p.url = Str(o, "url");
@@ -338,12 +388,280 @@ SourcedPaper ReadPaper(const boost::json::object& o) {
       if (e.is_string()) p.extra.emplace(std::string(k), std::string(e.get_string()));
     }
   }
-  sp.source = Str(o, "source");
-  sp.date = Str(o, "date");
-  return sp;
+  return p;
+}
+
+// A snapshot's text: the paper's members as one JSON object.
+std::optional<Paper> ParseSnapshot(std::string_view json) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return ReadPaper(v.get_object());
+}
+
+// Stores paper snapshots within the caller's transaction, each distinct text once: a text
+// is found by its hash and compared in full, so two texts that share a hash stay apart.
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(sqlite3* db)
+      : db_(db),
+        find_(db, "SELECT id, paper FROM snapshots WHERE hash = ?"),
+        insert_(db, "INSERT INTO snapshots(hash, paper) VALUES(?, ?)") {}
+
+  // The id of the snapshot of `paper`, which must outlive the writer: the papers of one
+  // commit are mostly the same objects' copies, compared rather than serialised again.
+  Result<std::int64_t> Intern(const Paper& paper) {
+    if (auto it = by_key_.find(paper.key); it != by_key_.end() && *it->second.paper == paper) {
+      return it->second.id;
+    }
+    auto id = InternText(SnapshotText(paper));
+    if (id) by_key_.insert_or_assign(paper.key, Known{&paper, *id});
+    return id;
+  }
+
+  Result<std::int64_t> InternText(const std::string& json) {
+    const auto hash = std::int64_t(Fnv1a64(json));
+    find_.Reset();
+    find_.Bind(hash);
+    int rc;
+    while ((rc = find_.Step()) == SQLITE_ROW) {
+      if (find_.TextView(1) == json) return find_.Int(0);
+    }
+    if (rc != SQLITE_DONE) return Unexpected(find_.Fail("read snapshots"));
+    insert_.Reset();
+    insert_.Bind(hash).Bind(json);
+    if (auto st = Run(insert_, "store snapshot"); !st) return Unexpected(st.error());
+    return std::int64_t(sqlite3_last_insert_rowid(db_));
+  }
+
+ private:
+  struct Known {
+    const Paper* paper;
+    std::int64_t id;
+  };
+  sqlite3* db_;
+  Stmt find_;
+  Stmt insert_;
+  std::unordered_map<std::string, Known> by_key_;
+};
+
+// The outbox `message` of `n`: what the row's columns don't hold, each paper as the id of
+// its snapshot (`snapshots`, in paper order) with where and when the source said it.
+std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>& snapshots) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("watches").StringArray(n.watches);
+  json.Key("papers").BeginArray();
+  for (std::size_t i = 0; i < n.papers.size(); ++i) {
+    const SourcedPaper& p = n.papers[i];
+    json.BeginObject();
+    json.Key("snapshot").Int(snapshots[i]);
+    if (!p.source.empty()) json.Key("source").String(p.source);
+    if (!p.date.empty()) json.Key("date").String(p.date);
+    if (!p.event.empty()) json.Key("event").String(p.event);
+    if (!p.watches.empty()) json.Key("watches").StringArray(p.watches);
+    json.EndObject();
+  }
+  json.EndArray();
+  if (!n.source.empty()) json.Key("source").String(n.source);
+  if (!n.message.empty()) json.Key("message").String(n.message);
+  if (!n.digest_url.empty()) json.Key("digest_url").String(n.digest_url);
+  json.EndObject();
+  return json.Take();
+}
+
+// Reads a stored message into `n`, whose id, notifier, kind, event and dedupe key the row's
+// columns gave. A paper is a snapshot id (schema 5) looked up in `snapshots`, or the paper
+// itself (the messages of schema 4 and before, which the migration reads). Fails naming
+// what is missing.
+Status DecodeMessage(const boost::json::value& v, const std::map<std::int64_t, Paper>& snapshots,
+                     Notification& n) {
+  if (!v.is_object()) return Unexpected("its stored message is not a JSON object");
+  const auto& o = v.get_object();
+  n.watches = Strings(o, "watches");
+  n.source = Str(o, "source");
+  n.message = Str(o, "message");
+  n.digest_url = Str(o, "digest_url");
+  n.papers.clear();
+  if (const auto* papers = o.if_contains("papers"); papers && papers->is_array()) {
+    for (const auto& e : papers->get_array()) {
+      if (!e.is_object()) return Unexpected("its stored message has a paper that is not an object");
+      const auto& p = e.get_object();
+      SourcedPaper sp;
+      if (const auto* id = p.if_contains("snapshot")) {
+        const auto it = id->is_int64() ? snapshots.find(id->get_int64()) : snapshots.end();
+        if (it == snapshots.end()) {
+          return Unexpected("its paper snapshot " + boost::json::serialize(*id) + " is missing");
+        }
+        sp.paper = it->second;
+      } else {
+        sp.paper = ReadPaper(p);
+      }
+      sp.source = Str(p, "source");
+      sp.date = Str(p, "date");
+      sp.event = Str(p, "event");
+      sp.watches = Strings(p, "watches");
+      n.papers.push_back(std::move(sp));
+    }
+  }
+  return Ok();
+}
+
+// Completes each row's notification from its stored message (`messages`, one per row),
+// reading every snapshot the rows refer to once. A row whose message cannot be read gets
+// `unreadable` instead; only a failing query fails the whole.
+Status ResolveMessages(sqlite3* db, std::vector<OutboxRow>& rows,
+                       const std::vector<std::string>& messages) {
+  std::vector<boost::json::value> parsed(rows.size());
+  std::set<std::int64_t> wanted;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    boost::system::error_code ec;
+    parsed[i] = boost::json::parse(messages[i], ec);
+    if (ec || !parsed[i].is_object()) continue;
+    const auto* papers = parsed[i].get_object().if_contains("papers");
+    if (!papers || !papers->is_array()) continue;
+    for (const auto& p : papers->get_array()) {
+      const auto* id = p.is_object() ? p.get_object().if_contains("snapshot") : nullptr;
+      if (id && id->is_int64()) wanted.insert(id->get_int64());
+    }
+  }
+  std::map<std::int64_t, Paper> snapshots;
+  if (!wanted.empty()) {
+    JsonWriter ids;
+    ids.BeginArray();
+    for (std::int64_t id : wanted) ids.Int(id);
+    ids.EndArray();
+    Stmt s(db, "SELECT id, paper FROM snapshots WHERE id IN (SELECT value FROM json_each(?))");
+    if (!s.ok()) return Unexpected(s.Fail("read snapshots"));
+    s.Bind(ids.str());
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      // A snapshot that does not parse stays out of the map: its rows say it is missing.
+      if (auto paper = ParseSnapshot(s.TextView(1))) snapshots.emplace(s.Int(0), std::move(*paper));
+    }
+    if (rc != SQLITE_DONE) return Unexpected(s.Fail("read snapshots"));
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (auto st = DecodeMessage(parsed[i], snapshots, rows[i].notification); !st) {
+      rows[i].unreadable = "outbox row " + rows[i].id + ": " + st.error().message;
+    }
+  }
+  return Ok();
+}
+
+// Reads every row `s` gives (kOutboxColumns, then `extra` more columns the caller reads with
+// `each`) and completes their notifications.
+Result<std::vector<OutboxRow>> ReadOutboxRows(
+    sqlite3* db, Stmt& s, std::string_view what,
+    const std::function<void(const Stmt&, OutboxRow&)>& each = {}) {
+  std::vector<OutboxRow> rows;
+  std::vector<std::string> messages;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    messages.emplace_back();
+    rows.push_back(ReadOutboxRow(s, messages.back()));
+    if (each) each(s, rows.back());
+  }
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail(what));
+  if (auto st = ResolveMessages(db, rows, messages); !st) return Unexpected(st.error());
+  return rows;
+}
+
+// Queues `notifications` in the caller's transaction, each paper as its snapshot; a row
+// whose dedupe key exists already is left as it is.
+Status InsertOutbox(sqlite3* db, const std::vector<Notification>& notifications,
+                    std::int64_t now, SnapshotWriter& snapshots) {
+  Stmt outbox(db,
+              "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
+              "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  std::vector<std::int64_t> ids;
+  for (const Notification& n : notifications) {
+    ids.clear();
+    for (const SourcedPaper& p : n.papers) {
+      auto id = snapshots.Intern(p.paper);
+      if (!id) return Unexpected(id.error());
+      ids.push_back(*id);
+    }
+    outbox.Reset();
+    outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
+    outbox.Bind(OutboxMessage(n, ids)).Bind(now).Bind(now);
+    if (auto st = Run(outbox, "queue notification " + n.id); !st) return st;
+  }
+  return Ok();
+}
+
+// Schema 4 -> 5: every sighting's paper and every outbox message's papers become snapshots.
+// A paper is stored in the form PaperJson writes today, so a later commit of the same paper
+// finds it. A message that cannot be read is kept as it was (it was unreadable before too).
+Status ConvertToSnapshots(sqlite3* db) {
+  SnapshotWriter snapshots(db);
+  Stmt read(db,
+            "SELECT paper_key, source, date, url, votes, version, paper, content_hash, "
+            "first_seen, seen_at FROM sightings");
+  Stmt write(db,
+             "INSERT INTO sightings_v5(paper_key, source, date, url, votes, version, snapshot, "
+             "content_hash, first_seen, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!read.ok()) return Unexpected(read.Fail("read sightings"));
+  int rc;
+  while ((rc = read.Step()) == SQLITE_ROW) {
+    const auto paper = ParseSnapshot(read.TextView(6));
+    auto id = snapshots.InternText(paper ? SnapshotText(*paper) : read.Text(6));
+    if (!id) return Unexpected(id.error());
+    write.Reset();
+    write.Bind(read.Text(0)).Bind(read.Text(1)).Bind(read.Text(2)).Bind(read.Text(3));
+    write.BindOptional(read.OptInt(4)).Bind(read.Text(5)).Bind(*id).Bind(read.Text(7));
+    write.Bind(read.Int(8)).Bind(read.Int(9));
+    if (auto st = Run(write, "copy sighting"); !st) return st;
+  }
+  if (rc != SQLITE_DONE) return Unexpected(read.Fail("read sightings"));
+
+  std::vector<std::pair<std::int64_t, std::string>> messages;
+  Stmt outbox(db, "SELECT rowid, message FROM outbox");
+  if (!outbox.ok()) return Unexpected(outbox.Fail("read outbox"));
+  while ((rc = outbox.Step()) == SQLITE_ROW) messages.emplace_back(outbox.Int(0), outbox.Text(1));
+  if (rc != SQLITE_DONE) return Unexpected(outbox.Fail("read outbox"));
+  Stmt update(db, "UPDATE outbox SET message = ? WHERE rowid = ?");
+  for (const auto& [rowid, message] : messages) {
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(message, ec);
+    Notification n;
+    if (ec || !DecodeMessage(v, {}, n)) continue;
+    std::vector<std::int64_t> ids;
+    for (const SourcedPaper& p : n.papers) {
+      auto id = snapshots.InternText(SnapshotText(p.paper));
+      if (!id) return Unexpected(id.error());
+      ids.push_back(*id);
+    }
+    update.Reset();
+    update.Bind(OutboxMessage(n, ids)).Bind(rowid);
+    if (auto st = Run(update, "rewrite outbox message"); !st) return st;
+  }
+  return Ok();
 }
 
 }  // namespace
+
+std::string SnapshotText(const Paper& paper) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("key").String(paper.key);
+  json.Key("title").String(paper.title);
+  json.Key("url").String(paper.url);
+  if (!paper.authors.empty()) json.Key("authors").StringArray(paper.authors);
+  if (paper.authors_truncated) json.Key("authors_truncated").Bool(true);
+  if (paper.votes) json.Key("votes").Int(*paper.votes);
+  if (!paper.media_url.empty()) json.Key("media_url").String(paper.media_url);
+  if (!paper.summary.empty()) json.Key("summary").StringArray(paper.summary);
+  if (!paper.tags.empty()) json.Key("tags").StringArray(paper.tags);
+  if (!paper.version.empty()) json.Key("version").String(paper.version);
+  if (!paper.extra.empty()) {
+    json.Key("extra").BeginObject();
+    for (const auto& [name, value] : paper.extra) json.Key(name).String(value);
+    json.EndObject();
+  }
+  json.EndObject();
+  return json.Take();
+}
 
 void StateStore::DbDeleter::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
@@ -369,6 +687,11 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bo
                       "file and its directory); digestd needs to write it");
   }
   if (!read_only) {
+    // 16 KiB pages for a new file (an existing one keeps its own): paper snapshots are
+    // about 1.4 KB each, and a 4 KiB page holds two of them with a third of it unused.
+    if (auto st = store->Exec("PRAGMA page_size=16384"); !st) {
+      return Unexpected(path + ": " + st.error().message);
+    }
     if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
     // A 16 MiB page cache: a large first run (10k papers) otherwise re-reads and re-writes
     // the same pages through the default 2 MiB cache.
@@ -425,7 +748,11 @@ Status StateStore::Migrate() {
                       "); use a newer digestd or another state file");
   }
   for (int step = have; step < kWant; ++step) {
-    if (auto st = Exec(kMigrations[step]); !st) {
+    const Migration& m = kMigrations[step];
+    Status st = Exec(m.sql);
+    if (st && m.convert) st = m.convert(db_.get());
+    if (st && m.after) st = Exec(m.after);
+    if (!st) {
       return Unexpected("migration to schema " + std::to_string(step + 1) + ": " +
                         st.error().message);
     }
@@ -503,21 +830,19 @@ Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
 Result<std::vector<StoredSighting>> StateStore::LoadSightings(const std::string& date,
                                                               const std::string& paper_key) {
   Stmt s(db_.get(),
-         "SELECT source, date, paper, first_seen FROM sightings "
-         "WHERE (?1 = '' OR date = ?1) AND (?2 = '' OR paper_key = ?2) "
-         "ORDER BY source, paper_key");
+         "SELECT s.source, s.date, p.paper, s.first_seen FROM sightings s "
+         "JOIN snapshots p ON p.id = s.snapshot "
+         "WHERE (?1 = '' OR s.date = ?1) AND (?2 = '' OR s.paper_key = ?2) "
+         "ORDER BY s.source, s.paper_key");
   if (!s.ok()) return Unexpected(s.Fail("read sightings"));
   s.Bind(date).Bind(paper_key);
   std::vector<StoredSighting> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
-    boost::system::error_code ec;
-    const boost::json::value v = boost::json::parse(s.Text(2), ec);
-    if (ec || !v.is_object()) continue;  // written by us; skip rather than fail a read
-    out.push_back(StoredSighting{.source = s.Text(0),
-                                 .date = s.Text(1),
-                                 .paper = ReadPaper(v.get_object()).paper,
-                                 .first_seen = s.Int(3)});
+    auto paper = ParseSnapshot(s.TextView(2));
+    if (!paper) continue;  // written by us; skip rather than fail a read
+    out.push_back(StoredSighting{
+        .source = s.Text(0), .date = s.Text(1), .paper = std::move(*paper), .first_seen = s.Int(3)});
   }
   if (rc != SQLITE_DONE) return Unexpected(s.Fail("read sightings"));
   return out;
@@ -558,21 +883,27 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   Stmt paper(db,
              "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
              "ON CONFLICT(key) DO NOTHING");
+  // A sighting that says what it said before is left alone, but for `seen_at`, which is
+  // brought forward at most once a day (Prune reads it; a daily write is enough for that).
   Stmt sighting(db,
-                "INSERT INTO sightings(paper_key, source, date, title, url, votes, version, "
-                "paper, content_hash, first_seen, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO sightings(paper_key, source, date, url, votes, version, snapshot, "
+                "content_hash, first_seen, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(paper_key, source) DO UPDATE SET date = excluded.date, "
-                "title = excluded.title, url = excluded.url, votes = excluded.votes, "
-                "version = excluded.version, paper = excluded.paper, "
-                "content_hash = excluded.content_hash, seen_at = excluded.seen_at");
+                "url = excluded.url, votes = excluded.votes, version = excluded.version, "
+                "snapshot = excluded.snapshot, content_hash = excluded.content_hash, "
+                "seen_at = excluded.seen_at WHERE snapshot != excluded.snapshot OR "
+                "date != excluded.date OR seen_at < excluded.seen_at - 86400");
+  SnapshotWriter snapshots(db);
   for (const Paper& p : c.papers) {
     paper.Reset();
     paper.Bind(p.key).Bind(c.now).Bind(c.source);
     if (auto st = Run(paper, "record paper " + p.key); !st) return st;
+    auto snapshot = snapshots.Intern(p);
+    if (!snapshot) return Unexpected(snapshot.error());
     sighting.Reset();
-    sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.title).Bind(p.url);
+    sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.url);
     sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
-    sighting.Bind(p.version).Bind(PaperJson(p)).Bind(SightingContentHash(p));
+    sighting.Bind(p.version).Bind(*snapshot).Bind(SightingContentHash(p));
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
   }
@@ -593,7 +924,7 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     notified.Bind(set_key).Bind(PaperKeyOf(set_key)).Bind(KeysJson(watches)).Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
-  if (auto st = InsertOutbox(c.notifications, c.now); !st) return st;
+  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots); !st) return st;
   Stmt fetch(db,
              "INSERT INTO fetch_state(source, url, etag, last_modified, body_hash, last_success) "
              "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(source, url) DO UPDATE SET "
@@ -632,7 +963,8 @@ Status StateStore::RecordFetchFailure(const std::string& source, const std::stri
   s.Bind(source).Bind(std::int64_t(health.failures)).Bind(error);
   s.BindOptional(health.failing_since).Bind(std::int64_t(health.alerted ? 1 : 0)).Bind(retry_at);
   if (auto st = Run(s, "record source failure"); !st) return st;
-  if (auto st = InsertOutbox(alerts, now); !st) return st;
+  SnapshotWriter snapshots(db_.get());
+  if (auto st = InsertOutbox(db_.get(), alerts, now, snapshots); !st) return st;
   return txn.Commit();
 }
 
@@ -640,21 +972,9 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
                                       std::int64_t now) {
   Transaction txn(db_.get());
   if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db_.get()));
-  if (auto st = InsertOutbox(notifications, now); !st) return st;
+  SnapshotWriter snapshots(db_.get());
+  if (auto st = InsertOutbox(db_.get(), notifications, now, snapshots); !st) return st;
   return txn.Commit();
-}
-
-Status StateStore::InsertOutbox(const std::vector<Notification>& notifications, std::int64_t now) {
-  Stmt outbox(db_.get(),
-              "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
-              "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
-  for (const Notification& n : notifications) {
-    outbox.Reset();
-    outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
-    outbox.Bind(NotificationToJson(n)).Bind(now).Bind(now);
-    if (auto st = Run(outbox, "queue notification " + n.id); !st) return st;
-  }
-  return Ok();
 }
 
 Status StateStore::MarkFirstRunDone(const std::string& source, std::int64_t now) {
@@ -672,11 +992,7 @@ Result<std::vector<OutboxRow>> StateStore::DueOutbox(std::int64_t now, int limit
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read outbox"));
   s.Bind(now).Bind(std::int64_t(limit));
-  std::vector<OutboxRow> rows;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
-  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
-  return rows;
+  return ReadOutboxRows(db_.get(), s, "read outbox");
 }
 
 Result<std::optional<std::int64_t>> StateStore::NextAttemptAt(
@@ -782,20 +1098,27 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
   }
   wanted.EndArray();
   s.Bind(owner).Bind(now).Bind(wanted.str());
-  std::vector<std::pair<std::int64_t, OutboxRow>> claimed;  // with its rowid
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) claimed.emplace_back(s.Int(15), ReadOutboxRow(s));
-  if (rc != SQLITE_DONE) return Unexpected(s.Fail("claim outbox rows"));
+  std::vector<std::int64_t> rowids;  // of each claimed row, in the order of `claimed`
+  auto claimed = ReadOutboxRows(db_.get(), s, "claim outbox rows",
+                                [&rowids](const Stmt& row, OutboxRow&) {
+                                  rowids.push_back(row.Int(kOutboxColumnCount));
+                                });
+  if (!claimed) return Unexpected(claimed.error());
   // RETURNING gives rows in no particular order: group them by request, and within each
   // deliver the oldest first, rows queued in the same second in the order they were queued.
   std::map<std::string, std::size_t> order;
   for (const ClaimRequest& r : requests) order.emplace(r.notifier, order.size());
-  std::sort(claimed.begin(), claimed.end(), [&](const auto& a, const auto& b) {
-    return std::tie(order[a.second.notifier], a.second.next_attempt_at, a.second.created_at,
-                    a.first) < std::tie(order[b.second.notifier], b.second.next_attempt_at,
-                                        b.second.created_at, b.first);
+  std::vector<std::size_t> rank;  // request order of each claimed row
+  for (const OutboxRow& row : *claimed) rank.push_back(order[row.notifier]);
+  std::vector<std::size_t> sorted(claimed->size());
+  for (std::size_t i = 0; i < sorted.size(); ++i) sorted[i] = i;
+  const std::vector<OutboxRow>& c = *claimed;
+  std::sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) {
+    return std::tie(rank[a], c[a].next_attempt_at, c[a].created_at, rowids[a]) <
+           std::tie(rank[b], c[b].next_attempt_at, c[b].created_at, rowids[b]);
   });
-  for (auto& [rowid, row] : claimed) rows.push_back(std::move(row));
+  rows.reserve(sorted.size());
+  for (std::size_t i : sorted) rows.push_back(std::move((*claimed)[i]));
   s.Reset();
   if (auto st = txn.Commit(); !st) return Unexpected("claim outbox rows: " + st.error().message);
   return rows;
@@ -846,11 +1169,7 @@ Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state,
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read outbox"));
   s.Bind(state).Bind(notifier).Bind(std::int64_t(limit));
-  std::vector<OutboxRow> rows;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
-  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
-  return rows;
+  return ReadOutboxRows(db_.get(), s, "read outbox");
 }
 
 Result<std::vector<OutboxRow>> StateStore::FindOutbox(const std::string& prefix) {
@@ -859,11 +1178,7 @@ Result<std::vector<OutboxRow>> StateStore::FindOutbox(const std::string& prefix)
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read outbox"));
   s.Bind(prefix);
-  std::vector<OutboxRow> rows;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) rows.push_back(ReadOutboxRow(s));
-  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
-  return rows;
+  return ReadOutboxRows(db_.get(), s, "read outbox");
 }
 
 Result<bool> StateStore::RetryNow(const std::string& id, std::int64_t now) {
@@ -999,33 +1314,13 @@ Status StateStore::Prune(std::int64_t before) {
   Stmt b(db_.get(), "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < ?");
   b.Bind(before);
   if (auto st = Run(b, "prune outbox"); !st) return st;
+  // Snapshots no sighting and no outbox message refers to any more.
+  Stmt c(db_.get(),
+         "DELETE FROM snapshots WHERE id NOT IN (SELECT snapshot FROM sightings) AND id NOT IN "
+         "(SELECT json_extract(p.value, '$.snapshot') FROM outbox, "
+         "json_each(outbox.message, '$.papers') AS p)");
+  if (auto st = Run(c, "prune snapshots"); !st) return st;
   return txn.Commit();
-}
-
-Result<Notification> ParseNotificationJson(std::string_view json) {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(json, ec);
-  if (ec || !v.is_object()) return Unexpected("outbox message is not a JSON object");
-  const auto& o = v.get_object();
-  Notification n;
-  n.id = Str(o, "notification");
-  n.dedupe_key = Str(o, "dedupe_key");
-  n.notifier = Str(o, "notifier");
-  n.kind = Str(o, "kind");
-  n.event = Str(o, "event");
-  n.watches = Strings(o, "watches");
-  n.source = Str(o, "source");
-  n.message = Str(o, "message");
-  n.digest_url = Str(o, "digest_url");
-  if (const auto* papers = o.if_contains("papers"); papers && papers->is_array()) {
-    for (const auto& p : papers->get_array()) {
-      if (!p.is_object()) continue;
-      n.papers.push_back(ReadPaper(p.get_object()));
-      n.papers.back().event = Str(p.get_object(), "event");
-      n.papers.back().watches = Strings(p.get_object(), "watches");
-    }
-  }
-  return n;
 }
 
 }  // namespace digestd

@@ -45,7 +45,11 @@ struct OutboxRow {
   std::string kind;
   std::string event;
   std::string state;    // pending | sending | sent | dead
-  std::string message;  // NotificationToJson
+  // What the row carries: its papers as the snapshots it was planned with, so every attempt
+  // sends the same. `unreadable` says why it could not be read from the state (then it holds
+  // only the row's columns).
+  Notification notification;
+  std::string unreadable;
   int attempts = 0;
   int parts_sent = 0;  // parts the target accepted (a retry starts after them)
   std::int64_t created_at = 0;
@@ -110,7 +114,7 @@ struct SourceState {
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
@@ -231,7 +235,6 @@ class StateStore {
  private:
   explicit StateStore(sqlite3* db);
   Status Exec(const char* sql);
-  Status InsertOutbox(const std::vector<Notification>& notifications, std::int64_t now);
   Status Migrate();
 
   struct DbDeleter {
@@ -240,7 +243,8 @@ class StateStore {
   std::unique_ptr<sqlite3, DbDeleter> db_;
 };
 
-// Decodes an outbox `message` (NotificationToJson) back into a Notification.
-Result<Notification> ParseNotificationJson(std::string_view json);
+// A paper snapshot as stored: the paper's members as one JSON object (the CONFIG.md paper
+// shape, members at their defaults left out). The same paper always gives the same text.
+std::string SnapshotText(const Paper& paper);
 
 }  // namespace digestd

@@ -1,10 +1,14 @@
-// Schema 4 migrations (Issue 7): a real schema-3 file keeps every row and column, a newer
-// file is refused, and processes opening one new file at once migrate it once.
+// Migrations: a real schema-3 file (issue 7: delivery claims) and a real schema-4 file
+// (issue 12: paper snapshots) keep every row's meaning, a newer file is refused, and
+// processes opening one new file at once migrate it once.
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "core/json_writer.h"
+#include "core/paper_json.h"
 #include "core/planner.h"
 #include "store/state_store.h"
 #include "tests/store/old_schemas.h"
@@ -47,16 +51,20 @@ INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, attemp
          'HTTP 400: bad request', NULL, '');
 )sql";
 
-// Every table of schema 3 with every column it had, in a fixed order.
+// Every table of schema 3 with every column it had (but the two that snapshots replaced:
+// sightings.title and .paper, and outbox.message, read through the store below), in a fixed
+// order.
 std::map<std::string, std::string> Schema3Tables() {
   return {
       {"papers", "SELECT * FROM papers ORDER BY key"},
-      {"sightings", "SELECT * FROM sightings ORDER BY paper_key, source"},
+      {"sightings",
+       "SELECT paper_key, source, date, url, votes, version, content_hash, first_seen, seen_at "
+       "FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
       {"fetch_state", "SELECT * FROM fetch_state ORDER BY source, url"},
       {"notified_sets", "SELECT * FROM notified_sets ORDER BY key"},
       {"outbox",
-       "SELECT id, dedupe_key, notifier, kind, event, message, state, attempts, parts_sent, "
+       "SELECT id, dedupe_key, notifier, kind, event, state, attempts, parts_sent, "
        "created_at, next_attempt_at, last_error, sent_at, remote_id FROM outbox ORDER BY id"},
   };
 }
@@ -87,9 +95,9 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   {
     auto store = StateStore::Open(path);
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ((*store)->SchemaVersion(), 4);
+    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
   }
-  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), StateStore::kSchemaVersion);
   for (const auto& [table, sql] : Schema3Tables()) {
     EXPECT_EQ(Dump(path, sql), before[table]) << table;
   }
@@ -151,10 +159,15 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   EXPECT_EQ(pending.remote_id, "part-1");
   EXPECT_EQ(pending.last_error, "HTTP 503");
   EXPECT_EQ(pending.created_at, 100);
-  auto message = ParseNotificationJson(pending.message);
-  ASSERT_TRUE(message);
+  ASSERT_EQ(pending.unreadable, "");
+  const Notification* message = &pending.notification;
   EXPECT_EQ(message->id, "id-pending");
   EXPECT_EQ(message->watches, std::vector<std::string>{"w1"});
+  auto sightings = (*store)->LoadSightings("", "arxiv:2401.00001");
+  ASSERT_TRUE(sightings) << sightings.error().message;
+  ASSERT_EQ(sightings->size(), 1u);
+  EXPECT_EQ(sightings->front().paper.title, "A");
+  EXPECT_EQ(sightings->front().first_seen, 10);
   EXPECT_TRUE(*(*store)->RetryNow("id-dead", 500));
 
   auto source = (*store)->GetSourceState("hf-ko");
@@ -185,21 +198,197 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   EXPECT_TRUE((*store)->GetNotifierHealth("me")->alerted);
 }
 
+// A schema-4 file as digestd 4 left it: outbox messages and sightings hold whole papers.
+struct Schema4File {
+  std::vector<Notification> messages;  // the readable outbox rows' notifications, by id order
+};
+
+Paper Schema4Paper(const std::string& id, const std::string& title) {
+  Paper p;
+  p.key = "arxiv:" + id;
+  p.title = title;
+  p.url = "https://arxiv.org/abs/" + id;
+  p.authors = {"Ada Lovelace", "김철수"};
+  p.authors_truncated = true;
+  p.summary = {"첫 번째 \"요약\"", "second"};
+  p.tags = {"cs.LG"};
+  p.extra = {{"github", "https://github.com/x/y"}};
+  return p;
+}
+
+std::string Quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// The paper as digestd 4 stored it in a sighting.
+std::string PaperText(const Paper& p) {
+  JsonWriter json;
+  json.BeginObject();
+  WritePaperMembers(json, p);
+  json.EndObject();
+  return json.Take();
+}
+
+Schema4File WriteSchema4File(const std::string& path) {
+  Paper a = Schema4Paper("2401.00001", "A");
+  a.votes = 7;
+  const Paper b = Schema4Paper("2401.00002", "B's title");
+  Notification grouped;
+  grouped.id = "id-a-grouped";
+  grouped.dedupe_key = "dk-grouped";
+  grouped.notifier = "me";
+  grouped.event = "mixed";
+  grouped.watches = {"w1", "w2"};
+  grouped.digest_url = "https://example.org/2024-01-29.md";
+  grouped.papers = {{.paper = a, .source = "hf-ko", .date = "2024-01-29", .event = "new",
+                     .watches = {"w1"}},
+                    {.paper = b, .source = "hf-ko", .date = "2024-01-29", .event = "updated",
+                     .watches = {"w2"}}};
+  Notification alert;
+  alert.id = "id-b-alert";
+  alert.dedupe_key = "dk-alert";
+  alert.notifier = "team";
+  alert.kind = "alert";
+  alert.event = "source_failing";
+  alert.source = "hf-ko";
+  alert.message = "no digest since 2024-01-20";
+  Notification single = grouped;
+  single.id = "id-c-single";
+  single.dedupe_key = "dk-single";
+  single.event = "new";
+  single.watches = {"w1"};
+  single.papers = {{.paper = a, .source = "arxiv", .date = ""}};
+
+  std::string rows;
+  rows += "INSERT INTO papers VALUES('arxiv:2401.00001', 10, 'hf-ko'), "
+          "('arxiv:2401.00002', 11, 'hf-ko');";
+  // The same paper from two sources (one snapshot), and another paper.
+  for (const auto& [paper, source] : {std::pair{a, "hf-ko"}, {a, "arxiv"}, {b, "hf-ko"}}) {
+    rows += "INSERT INTO sightings VALUES(" + Quoted(paper.key) + ", '" + source +
+            "', '2024-01-29', " + Quoted(paper.title) + ", " + Quoted(paper.url) + ", " +
+            (paper.votes ? std::to_string(*paper.votes) : "NULL") + ", 'v1', " +
+            Quoted(PaperText(paper)) + ", 'hash-" + paper.key + "', 10, 20);";
+  }
+  auto row = [](const Notification& n, const std::string& message, const std::string& tail) {
+    return "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, attempts, "
+           "parts_sent, created_at, next_attempt_at, last_error, sent_at, remote_id, "
+           "lease_owner, lease_until) VALUES(" +
+           Quoted(n.id) + ", " + Quoted(n.dedupe_key) + ", " + Quoted(n.notifier) + ", " +
+           Quoted(n.kind) + ", " + Quoted(n.event) + ", " + Quoted(message) + ", " + tail + ");";
+  };
+  rows += row(grouped, NotificationToJson(grouped),
+              "'pending', 2, 1, 100, 300, 'HTTP 503', NULL, 'part-1', NULL, NULL");
+  rows += row(alert, NotificationToJson(alert),
+              "'dead', 5, 0, 120, 400, 'HTTP 400', NULL, '', NULL, NULL");
+  rows += row(single, NotificationToJson(single),
+              "'sending', 1, 0, 130, 130, '', NULL, '', '42:7', 999");
+  Notification garbage;
+  garbage.id = "id-d-garbage";
+  garbage.dedupe_key = "dk-garbage";
+  garbage.notifier = "me";
+  rows += row(garbage, "not json", "'pending', 0, 0, 140, 140, '', NULL, '', NULL, NULL");
+  ExecOn(path, std::string("PRAGMA journal_mode=WAL;") + test::kSchema1 + test::kSchema2 +
+                   test::kSchema3 + test::kSchema4 + rows + "PRAGMA user_version=4;");
+  return Schema4File{.messages = {grouped, alert, single}};
+}
+
+TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  const Schema4File file = WriteSchema4File(path);
+  ASSERT_EQ(Scalar(path, "PRAGMA user_version"), 4);
+  // Every column that stays, before.
+  const std::string kSightings =
+      "SELECT paper_key, source, date, url, votes, version, content_hash, first_seen, seen_at "
+      "FROM sightings ORDER BY paper_key, source";
+  const std::string kOutbox =
+      "SELECT id, dedupe_key, notifier, kind, event, state, attempts, parts_sent, created_at, "
+      "next_attempt_at, last_error, sent_at, remote_id, lease_owner, lease_until FROM outbox "
+      "ORDER BY id";
+  const std::string sightings_before = Dump(path, kSightings);
+  const std::string outbox_before = Dump(path, kOutbox);
+  const std::string papers_before = Dump(path, "SELECT * FROM papers ORDER BY key");
+  ASSERT_EQ(std::count(outbox_before.begin(), outbox_before.end(), '\n'), 4);
+
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+  }
+  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+  EXPECT_EQ(Dump(path, kSightings), sightings_before);
+  EXPECT_EQ(Dump(path, kOutbox), outbox_before);
+  EXPECT_EQ(Dump(path, "SELECT * FROM papers ORDER BY key"), papers_before);
+  // The layout is the one a new file gets.
+  const std::string fresh = dir.File("fresh.db");
+  { ASSERT_TRUE(StateStore::Open(fresh)); }
+  const std::string kSchema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name";
+  EXPECT_EQ(Dump(path, kSchema), Dump(fresh, kSchema));
+  // Papers A and B, each once, in the form a new commit writes (so it finds them).
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshots"), 2);
+  const Paper a = file.messages[0].papers[0].paper;
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshots WHERE paper = " + Quoted(SnapshotText(a))),
+            1);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM outbox WHERE instr(message, '김철수') > 0"), 0);
+
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  auto rows = (*store)->ListOutbox("", "", 10);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 4u);
+  std::sort(rows->begin(), rows->end(),
+            [](const OutboxRow& x, const OutboxRow& y) { return x.id < y.id; });
+  for (std::size_t i = 0; i < file.messages.size(); ++i) {
+    const OutboxRow& r = (*rows)[i];
+    EXPECT_EQ(r.unreadable, "") << r.id;
+    EXPECT_EQ(NotificationToJson(r.notification), NotificationToJson(file.messages[i])) << r.id;
+  }
+  EXPECT_NE((*rows)[3].unreadable.find("not a JSON object"), std::string::npos)
+      << "an unreadable message stays as it was: " << (*rows)[3].unreadable;
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM outbox WHERE message = 'not json'"), 1);
+
+  auto sightings = (*store)->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(sightings);
+  ASSERT_EQ(sightings->size(), 3u);
+  EXPECT_EQ((*sightings)[0].source, "arxiv");
+  EXPECT_EQ((*sightings)[0].paper, a);
+  EXPECT_EQ((*sightings)[1].paper, a);
+  EXPECT_EQ((*sightings)[2].paper, file.messages[0].papers[1].paper);
+  auto prior = (*store)->LoadPriorSightings("hf-ko", {a.key});
+  ASSERT_TRUE(prior);
+  EXPECT_EQ(prior->at(a.key).content_hash, "hash-" + a.key);
+  EXPECT_EQ(prior->at(a.key).votes, 7);
+
+  // A later commit of the same paper finds its migrated snapshot.
+  DigestCommit c{.source = "hf-ko", .url = "u", .date = "2024-01-29", .now = 500};
+  c.papers = {a};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshots"), 2);
+}
+
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
   { ASSERT_TRUE(StateStore::Open(path)); }
-  // What a digestd with schema 5 might have left: one more table.
-  ExecOn(path, "CREATE TABLE future (x); INSERT INTO future VALUES(1); PRAGMA user_version=5;");
+  // What a later digestd might have left: one more table.
+  const int future = StateStore::kSchemaVersion + 1;
+  ExecOn(path, "CREATE TABLE future (x); INSERT INTO future VALUES(1); PRAGMA user_version=" +
+                   std::to_string(future) + ";");
   for (const bool read_only : {false, true}) {
     auto store = StateStore::Open(path, read_only);
     ASSERT_FALSE(store) << "read_only=" << read_only;
     const std::string& message = store.error().message;
     EXPECT_NE(message.find(path), std::string::npos) << message;
-    EXPECT_NE(message.find("schema version 5"), std::string::npos) << message;
-    EXPECT_NE(message.find("newer than this digestd (4)"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version " + std::to_string(future)), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("newer than this digestd (" +
+                           std::to_string(StateStore::kSchemaVersion) + ")"),
+              std::string::npos)
+        << message;
   }
-  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), 5) << "a refused file is left as it was";
+  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), future) << "a refused file is left as it was";
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM future"), 1);
 }
 

@@ -1,5 +1,5 @@
-// The schemas digestd shipped before schema 4, as fixtures: the SQL that migrations 1-3 ran,
-// copied from store/state_store.cc when schema 4 was written (a migration is never edited
+// The schemas digestd shipped before schema 5, as fixtures: the SQL that migrations 1-4 ran,
+// copied from store/state_store.cc when each next schema was written (a migration is never edited
 // after it ships, so these stay what old files hold). A test builds a "before" file from them
 // independently of the store's own migration code.
 #pragma once
@@ -94,6 +94,45 @@ INSERT INTO notified_sets(key, paper_key, watches, created_at)
                rtrim(key, replace(key, char(31), '')) AS prefix FROM notified)
   GROUP BY prefix;
 DROP TABLE notified;
+)sql";
+
+// Schema 4: delivery claims (outbox rebuilt with `sending` and a lease); notifier health.
+inline constexpr const char* kSchema4 = R"sql(
+CREATE TABLE outbox_v4 (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'sending', 'sent', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT '',
+  lease_owner     TEXT,
+  lease_until     INTEGER
+);
+INSERT INTO outbox_v4(id, dedupe_key, notifier, kind, event, message, state, attempts,
+                      parts_sent, created_at, next_attempt_at, last_error, sent_at, remote_id)
+  SELECT id, dedupe_key, notifier, kind, event, message, state, attempts, parts_sent,
+         created_at, next_attempt_at, last_error, sent_at, remote_id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at);
+CREATE TABLE notifier_health (
+  notifier             TEXT PRIMARY KEY,
+  disabled_fingerprint TEXT NOT NULL DEFAULT '',
+  disabled_reason      TEXT NOT NULL DEFAULT '',
+  disabled_at          INTEGER,
+  failing_since        INTEGER,
+  alerted              INTEGER NOT NULL DEFAULT 0
+);
 )sql";
 
 }  // namespace digestd::test

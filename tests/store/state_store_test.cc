@@ -203,8 +203,8 @@ TEST(StateStore, OutboxMessageRoundTrips) {
   auto due = (*store)->DueOutbox(100, 10);
   ASSERT_TRUE(due);
   ASSERT_EQ(due->size(), 1u);
-  auto n = ParseNotificationJson(due->front().message);
-  ASSERT_TRUE(n) << n.error().message;
+  ASSERT_EQ(due->front().unreadable, "");
+  const Notification* n = &due->front().notification;
   EXPECT_EQ(n->id, c.notifications[0].id);
   EXPECT_EQ(n->dedupe_key, c.notifications[0].dedupe_key);
   ASSERT_EQ(n->papers.size(), 1u);
@@ -368,12 +368,6 @@ TEST(StateStore, ReadOnlyOpenWorksBesideAWriter) {
   ASSERT_TRUE(reader) << reader.error().message;
   EXPECT_EQ((*reader)->LoadPriorSightings("hf-ko", {"arxiv:2401.00001"})->size(), 1u);
   EXPECT_FALSE((*reader)->MarkFirstRunDone("hf-ko", 1)) << "read-only must refuse writes";
-}
-
-TEST(StateStore, ParseNotificationJsonRejectsGarbage) {
-  EXPECT_FALSE(ParseNotificationJson("not json"));
-  EXPECT_FALSE(ParseNotificationJson("[1,2]"));
-  EXPECT_TRUE(ParseNotificationJson("{}"));
 }
 
 }  // namespace

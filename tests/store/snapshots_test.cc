@@ -1,0 +1,217 @@
+// Paper snapshots (issue 12, point 1): what a source said about a paper is stored once,
+// sightings and outbox rows refer to it, a retry sends what was planned, unchanged sightings
+// are not rewritten, and Prune drops the snapshots nothing refers to any more.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/hash.h"
+#include "core/planner.h"
+#include "store/state_store.h"
+#include "tests/store/store_testing.h"
+#include "tests/support/temp_dir.h"
+
+namespace digestd {
+namespace {
+
+using test::Dump;
+using test::ExecOn;
+using test::Scalar;
+
+Paper MakePaper(const std::string& id, const std::string& title) {
+  Paper p;
+  p.key = "arxiv:" + id;
+  p.title = title;
+  p.url = "https://arxiv.org/abs/" + id;
+  p.authors = {"Ada Lovelace", "김철수"};
+  p.summary = {"첫 번째 요약", "second bullet"};
+  p.votes = 7;
+  return p;
+}
+
+Notification MakeNotification(const std::string& notifier, const Paper& paper) {
+  Notification n;
+  n.notifier = notifier;
+  n.dedupe_key = notifier + "|" + paper.key + "|paper|w";
+  n.id = NotificationId(n.dedupe_key);
+  n.event = "new";
+  n.watches = {"w"};
+  n.digest_url = "https://example.org/2024-01-29.md";
+  n.papers.push_back({.paper = paper, .source = "hf-ko", .date = "2024-01-29"});
+  return n;
+}
+
+DigestCommit MakeCommit(std::vector<Paper> papers, std::int64_t now,
+                        const std::string& date = "2024-01-29") {
+  DigestCommit c;
+  c.source = "hf-ko";
+  c.url = "https://example.org/" + date + ".md";
+  c.date = date;
+  c.now = now;
+  c.papers = std::move(papers);
+  return c;
+}
+
+std::string PaperText(const Paper& p) { return SnapshotText(p); }
+
+class Snapshots : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = StateStore::Open(path_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(*opened);
+  }
+
+  test::TempDir dir_;
+  std::string path_ = dir_.File("state.db");
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_F(Snapshots, OnePaperIsStoredOnceForItsSightingAndEveryOutboxRow) {
+  const Paper p = MakePaper("2401.00001", "SliceGPT");
+  DigestCommit c = MakeCommit({p}, 100);
+  for (int i = 0; i < 50; ++i) c.notifications.push_back(MakeNotification("n" + std::to_string(i), p));
+  ASSERT_TRUE(store_->CommitDigest(c));
+
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 1);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM outbox"), 50);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM outbox WHERE instr(message, 'SliceGPT') > 0"), 0)
+      << "outbox rows refer to the snapshot; they do not copy the paper";
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE paper = " +
+                              std::string("'") + PaperText(p) + "'"),
+            1);
+
+  auto due = store_->DueOutbox(100, 100);
+  ASSERT_TRUE(due) << due.error().message;
+  ASSERT_EQ(due->size(), 50u);
+  for (const OutboxRow& row : *due) {
+    ASSERT_EQ(row.unreadable, "");
+    const Notification want = MakeNotification(row.notifier, p);
+    EXPECT_EQ(NotificationToJson(row.notification), NotificationToJson(want)) << row.notifier;
+  }
+  auto sightings = store_->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(sightings);
+  ASSERT_EQ(sightings->size(), 1u);
+  EXPECT_EQ(sightings->front().paper, p);
+}
+
+TEST_F(Snapshots, ARetrySendsWhatWasPlannedAfterTheSourceChangedThePaper) {
+  const Paper v1 = MakePaper("2401.00001", "First title");
+  DigestCommit first = MakeCommit({v1}, 100);
+  first.notifications = {MakeNotification("me", v1)};
+  ASSERT_TRUE(store_->CommitDigest(first));
+
+  Paper v2 = v1;
+  v2.title = "Second title";
+  v2.votes = 12;
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({v2}, 200)));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 2);
+
+  auto claimed = store_->ClaimDue("me", 300, 10, "p1", 400, test::AllAlive);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 1u);
+  ASSERT_EQ(claimed->front().notification.papers.size(), 1u);
+  EXPECT_EQ(claimed->front().notification.papers[0].paper, v1) << "the planned snapshot";
+  auto sightings = store_->LoadSightings("", v1.key);
+  ASSERT_TRUE(sightings);
+  ASSERT_EQ(sightings->size(), 1u);
+  EXPECT_EQ(sightings->front().paper, v2) << "the sighting says what the source says now";
+}
+
+TEST_F(Snapshots, AnUnchangedSightingIsNotRewrittenButSeenAtMovesDaily) {
+  const Paper p = MakePaper("2401.00001", "Same");
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({p}, 1000)));
+  const std::string row = "SELECT seen_at FROM sightings";
+  ASSERT_EQ(Scalar(path_, row), 1000);
+
+  // The same paper an hour later: nothing to write (a day has not passed).
+  ExecOn(path_, "CREATE TABLE writes(n); CREATE TRIGGER count_writes AFTER UPDATE ON sightings "
+                "BEGIN INSERT INTO writes VALUES(1); END;");
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({p}, 1000 + 3600)));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM writes"), 0);
+  EXPECT_EQ(Scalar(path_, row), 1000);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 1);
+
+  // A day later, seen_at is brought forward once (Prune reads it).
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({p}, 1000 + 86400 + 1)));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM writes"), 1);
+  EXPECT_EQ(Scalar(path_, row), 1000 + 86400 + 1);
+
+  // Another date's digest with the same paper is a change: rewritten at once.
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({p}, 1000 + 86400 + 2, "2024-01-30")));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM writes"), 2);
+  EXPECT_EQ(Dump(path_, "SELECT date, first_seen FROM sightings"), "T:2024-01-30|I:1000|\n");
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 1);
+}
+
+TEST_F(Snapshots, TwoTextsWithOneHashStayApart) {
+  const Paper p = MakePaper("2401.00001", "Real");
+  // A stored text that shares the new paper's hash but says something else.
+  const std::int64_t hash = std::int64_t(Fnv1a64(PaperText(p)));
+  ExecOn(path_, "INSERT INTO snapshots(hash, paper) VALUES(" + std::to_string(hash) +
+                    ", '{\"key\":\"arxiv:2401.00001\",\"title\":\"Impostor\"}')");
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notifications = {MakeNotification("me", p)};
+  ASSERT_TRUE(store_->CommitDigest(c));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 2);
+  auto due = store_->DueOutbox(100, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().notification.papers.at(0).paper.title, "Real");
+  EXPECT_EQ(store_->LoadSightings("", p.key)->at(0).paper.title, "Real");
+}
+
+TEST_F(Snapshots, PruneDropsOnlySnapshotsNothingRefersTo) {
+  const Paper old_paper = MakePaper("2401.00001", "Old");
+  const Paper queued = MakePaper("2401.00002", "Queued");
+  DigestCommit c = MakeCommit({old_paper, queued}, 100);
+  c.notifications = {MakeNotification("me", queued)};
+  ASSERT_TRUE(store_->CommitDigest(c));
+  Paper changed = queued;
+  changed.title = "Queued, retitled";
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({changed}, 200)));
+  ASSERT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 3);
+
+  // Sightings seen before 150 go: "Old" (seen at 100) has no one left; the planned "Queued"
+  // is kept by its pending outbox row though its sighting now says "retitled".
+  ASSERT_TRUE(store_->Prune(150));
+  EXPECT_EQ(Dump(path_, "SELECT json_extract(paper, '$.title') FROM snapshots ORDER BY id"),
+            "T:Queued|\nT:Queued, retitled|\n");
+  auto due = store_->DueOutbox(300, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().unreadable, "");
+  EXPECT_EQ(due->front().notification.papers.at(0).paper, queued);
+}
+
+TEST_F(Snapshots, AnUnreadableRowSaysWhyAndTheOthersStillRead) {
+  const Paper p = MakePaper("2401.00001", "A");
+  DigestCommit c = MakeCommit({p}, 100);
+  c.notifications = {MakeNotification("a", p), MakeNotification("b", p),
+                     MakeNotification("c", p)};
+  ASSERT_TRUE(store_->CommitDigest(c));
+  ExecOn(path_, "UPDATE outbox SET message = 'not json' WHERE notifier = 'a'");
+  ExecOn(path_,
+         "UPDATE outbox SET message = '{\"papers\":[{\"snapshot\":999}]}' WHERE notifier = 'b'");
+  auto rows = store_->ListOutbox("", "", 10);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 3u);
+  for (const OutboxRow& row : *rows) {
+    if (row.notifier == "a") {
+      EXPECT_NE(row.unreadable.find("not a JSON object"), std::string::npos) << row.unreadable;
+      EXPECT_NE(row.unreadable.find(row.id), std::string::npos) << row.unreadable;
+    } else if (row.notifier == "b") {
+      EXPECT_NE(row.unreadable.find("snapshot 999 is missing"), std::string::npos)
+          << row.unreadable;
+    } else {
+      EXPECT_EQ(row.unreadable, "");
+      EXPECT_EQ(row.notification.papers.at(0).paper, p);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace digestd
