@@ -653,6 +653,11 @@ std::string NotifierFingerprint(const NotifierConfig& n) {
       for (const auto& [k, v] : s.headers) out += k + '\x1e' + v + '\x1f';
     }
     void operator()(const ExecSettings& s) const { out += Join(s.command) + Join(s.env); }
+    // The server, its account and the recipients: a change there may mend a disabled target.
+    void operator()(const EmailSettings& s) const {
+      out += s.url + '\x1f' + s.username + '\x1f' + s.password + '\x1f' + s.from + '\x1f' +
+             Join(s.to) + Join(s.cc) + Join(s.bcc);
+    }
   };
   std::visit(Visitor{text}, n.settings);
   return Hash128Hex(text);
