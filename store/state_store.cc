@@ -485,14 +485,14 @@ Result<std::optional<FetchValidators>> StateStore::GetValidators(const std::stri
 Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
     const std::string& source, const std::vector<std::string>& keys) {
   Stmt s(db_.get(),
-         "SELECT paper_key, content_hash, votes, version FROM sightings "
+         "SELECT paper_key, content_hash, votes, version, title FROM sightings "
          "WHERE source = ? AND paper_key IN (SELECT value FROM json_each(?))");
   if (!s.ok()) return Unexpected(s.Fail("read sightings"));
   s.Bind(source).Bind(KeysJson(keys));
   std::map<std::string, PriorSighting> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
-    PriorSighting p{.content_hash = s.Text(1), .version = s.Text(3)};
+    PriorSighting p{.content_hash = s.Text(1), .version = s.Text(3), .title = s.Text(4)};
     if (auto v = s.OptInt(2)) p.votes = int(*v);
     out.emplace(s.Text(0), std::move(p));
   }
@@ -1023,6 +1023,12 @@ Result<Notification> ParseNotificationJson(std::string_view json) {
       n.papers.push_back(ReadPaper(p.get_object()));
       n.papers.back().event = Str(p.get_object(), "event");
       n.papers.back().watches = Strings(p.get_object(), "watches");
+      if (const auto* votes = p.get_object().if_contains("prior_votes");
+          votes && votes->is_int64()) {
+        n.papers.back().prior_votes = int(votes->get_int64());
+      }
+      n.papers.back().prior_version = Str(p.get_object(), "prior_version");
+      n.papers.back().prior_title = Str(p.get_object(), "prior_title");
     }
   }
   return n;
