@@ -16,8 +16,10 @@ namespace {
 
 constexpr int kAuthorsShown = 3;
 constexpr std::size_t kWatchesInSubject = 3;
-// Bytes kept free for the "and N more" block and the footer while cards are added.
+// Bytes kept free for the "and N more" block and the footer while cards are added, and for
+// one-line links when not every paper fits as a card.
 constexpr std::size_t kTailReserve = 2048;
+constexpr std::size_t kLinksReserve = 16 * 1024;
 
 // Colours and fonts, inline on each element: many mail clients drop <style> blocks.
 constexpr std::string_view kFont =
@@ -461,49 +463,60 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
   }
 
   // Cards in section order while the HTML budget lasts, then one-line links, then a count.
+  // When not every paper fits as a card, the cards leave kLinksReserve for links.
   const std::size_t cap = std::min(total, std::size_t(std::max(1, options.max_papers)));
   std::size_t budget = options.max_html_bytes;
-  std::size_t used = html_head.size() + html_footer.size() + kTailReserve;
+  std::size_t used = 0;
   std::string cards_html;
   std::string text_cards;
   std::vector<const Entry*> overflow;  // within `cap`, shown as links
-  std::vector<std::string> overflow_watch;
   std::size_t placed = 0;
   int number = 0;
-  for (const Section& s : sections) {
-    std::string section_html;
-    bool heading_written = false;
-    for (const Entry& e : s.entries) {
-      if (placed >= cap) break;
-      ++placed;
-      if (!overflow.empty()) {
-        overflow.push_back(&e);
-        continue;
+  const auto lay_out = [&](std::size_t card_budget) {
+    used = html_head.size() + html_footer.size() + kTailReserve;
+    cards_html.clear();
+    text_cards.clear();
+    overflow.clear();
+    placed = 0;
+    number = 0;
+    out.cards = 0;
+    for (const Section& s : sections) {
+      bool heading_written = false;
+      for (const Entry& e : s.entries) {
+        if (placed >= cap) break;
+        ++placed;
+        if (!overflow.empty()) {
+          overflow.push_back(&e);
+          continue;
+        }
+        std::string heading;
+        if (!heading_written && !s.watch.empty()) {
+          heading = "<h2 style=\"font-size:16px;margin:20px 0 8px;padding:0 0 4px;"
+                    "border-bottom:2px solid #d0d7de\">" + Escape(Clean(s.watch)) +
+                    " <span style=\"font-weight:normal;color:#57606a\">(" +
+                    std::to_string(s.entries.size()) + ")</span></h2>\r\n";
+        }
+        const bool numbered = n.kind == "highlights";
+        std::string card = HtmlCard(e, s.watch, numbered ? number + 1 : 0);
+        if (used + heading.size() + card.size() > card_budget) {
+          overflow.push_back(&e);
+          continue;
+        }
+        if (!heading.empty()) {
+          text_cards +=
+              "== " + Clean(s.watch) + " (" + std::to_string(s.entries.size()) + ") ==\n\n";
+          heading_written = true;
+        }
+        used += heading.size() + card.size();
+        cards_html += heading + card;
+        ++number;
+        ++out.cards;
+        text_cards += TextCard(e, s.watch, number);
       }
-      std::string heading;
-      if (!heading_written && !s.watch.empty()) {
-        heading = "<h2 style=\"font-size:16px;margin:20px 0 8px;padding:0 0 4px;"
-                  "border-bottom:2px solid #d0d7de\">" + Escape(Clean(s.watch)) +
-                  " <span style=\"font-weight:normal;color:#57606a\">(" +
-                  std::to_string(s.entries.size()) + ")</span></h2>\r\n";
-      }
-      const bool numbered = n.kind == "highlights";
-      std::string card = HtmlCard(e, s.watch, numbered ? number + 1 : 0);
-      if (used + heading.size() + card.size() > budget) {
-        overflow.push_back(&e);
-        continue;
-      }
-      if (!heading.empty()) {
-        text_cards += "== " + Clean(s.watch) + " (" + std::to_string(s.entries.size()) + ") ==\n\n";
-        heading_written = true;
-      }
-      used += heading.size() + card.size();
-      cards_html += heading + card;
-      ++number;
-      ++out.cards;
-      text_cards += TextCard(e, s.watch, number);
     }
-  }
+  };
+  lay_out(budget);
+  if (!overflow.empty() && budget > kLinksReserve) lay_out(budget - kLinksReserve);
   std::string more_html;
   std::string more_text;
   if (!overflow.empty()) {
