@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/cron.h"
+#include "core/mailbox.h"
 #include "core/query.h"
 
 namespace digestd {
@@ -112,7 +113,8 @@ constexpr KeySpec kEmailKeys[] = {{.name = "url", .file_form = true, .required =
                                   {.name = "username", .file_form = true},
                                   {.name = "password", .file_form = true},
                                   {.name = "starttls"},
-                                  {.name = "subject_prefix"}};
+                                  {.name = "subject_prefix"},
+                                  {.name = "list_unsubscribe", .type = KeyType::kStringOrStrings}};
 // slack, discord, teams, mattermost, googlechat: an incoming-webhook URL, a secret itself.
 constexpr KeySpec kChatUrlKeys[] = {{.name = "url", .file_form = true, .required = true}};
 constexpr KeySpec kTelegramKeys[] = {
@@ -145,6 +147,7 @@ constexpr std::string_view kBuiltSourceKinds[] = {"markdown", "hf-daily", "arxiv
 constexpr std::string_view kSourceKindsWithVotes[] = {"markdown", "hf-daily"};
 constexpr std::string_view kGroups[] = {"paper", "digest"};
 constexpr std::string_view kWebhookMethods[] = {"POST", "PUT"};
+constexpr std::string_view kStartTlsModes[] = {"required", "if-offered", "never"};
 
 // Whether `key` (as written in a table) is `spec`, or its KEY_file form.
 bool Names(const KeySpec& spec, std::string_view key) {
@@ -619,6 +622,9 @@ class Loader {
   KindSettings ReadFileSettings(const toml::table& t, const std::string& label);
   KindSettings ReadWebhookSettings(const toml::table& t, const std::string& label);
   KindSettings ReadExecSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadEmailSettings(const toml::table& t, const std::string& label);
+  // A list of mailboxes (`to`, `cc`, `bcc`), each checked by ParseMailbox.
+  std::optional<std::vector<std::string>> GetMailboxes(const toml::table& t, std::string_view key);
   // An http(s) target URL; plain http:// only to loopback. Never shows the value.
   bool CheckTargetUrl(const Str& url, std::string_view key);
   // `secret`: one "whsec_..." value or an array of them, or secret_file (one per line).
@@ -1115,7 +1121,7 @@ void Loader::ReadSource(const toml::table& t) {
 }
 
 const Loader::NotifierKind Loader::kNotifierKinds[] = {
-    {.name = "email", .keys = kEmailKeys},
+    {.name = "email", .keys = kEmailKeys, .read = &Loader::ReadEmailSettings},
     {.name = "webhook",
      .keys = kWebhookKeys,
      .group = Grouping::kPaper,
@@ -1358,6 +1364,119 @@ KindSettings Loader::ReadExecSettings(const toml::table& t, const std::string& l
     }
   }
   return exec;
+}
+
+KindSettings Loader::ReadEmailSettings(const toml::table& t, const std::string& label) {
+  EmailSettings email;
+  bool loopback = false;
+  bool smtps = false;
+  if (auto v = GetString(t, "url", /*file_form=*/true)) {
+    // The URL may carry credentials: never shown.
+    const std::string_view u = v->value;
+    const std::optional<UrlTarget> target = SplitUrl(u);
+    if (std::any_of(u.begin(), u.end(),
+                    [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+      Error(v->where, "\"url\": the URL contains a space or a control character");
+    } else if (!target || (target->scheme != "smtps" && target->scheme != "smtp")) {
+      Error(v->where,
+            "\"url\": must be smtps://host:465 (TLS) or smtp://host:587 (STARTTLS)");
+    } else if (target->host.empty()) {
+      Error(v->where, "\"url\": the URL has no host");
+    } else {
+      loopback = IsLoopbackHost(target->host);
+      smtps = target->scheme == "smtps";
+      email.url = std::move(v->value);
+    }
+  }
+  // CONFIG.md: STARTTLS is required, except on loopback where it is used if offered.
+  email.starttls = loopback ? StartTls::kIfOffered : StartTls::kRequired;
+  if (auto v = GetEnum(t, "starttls", std::begin(kStartTlsModes), std::end(kStartTlsModes))) {
+    const Where at = At(*t.get("starttls"));
+    email.starttls = *v == "required"     ? StartTls::kRequired
+                     : *v == "if-offered" ? StartTls::kIfOffered
+                                          : StartTls::kNever;
+    if (smtps) {
+      Warn(at, label + ": \"starttls\" does not apply to smtps:// (TLS from the start)");
+    } else if (!email.url.empty() && !loopback && email.starttls == StartTls::kNever) {
+      Error(at, "\"starttls\": \"never\" sends mail and password in plain text; it is refused "
+                "except to loopback (use smtps:// or starttls = \"required\")");
+    } else if (!email.url.empty() && !loopback && email.starttls == StartTls::kIfOffered) {
+      Warn(at, label + ": \"starttls\" = \"if-offered\" sends in plain text to a server that "
+                       "does not offer STARTTLS");
+    }
+  }
+  if (auto v = GetString(t, "from", /*file_form=*/true)) {
+    if (auto box = ParseMailbox(v->value); !box) {
+      Error(v->where, "\"from\": " + v->Shown() + ": " + box.error().message);
+    } else {
+      email.from = std::move(v->value);
+    }
+  }
+  if (auto v = GetMailboxes(t, "to")) {
+    if (v->empty()) Error(At(*t.get("to")), "\"to\" must hold at least one address");
+    email.to = std::move(*v);
+  }
+  if (auto v = GetMailboxes(t, "cc")) email.cc = std::move(*v);
+  if (auto v = GetMailboxes(t, "bcc")) email.bcc = std::move(*v);
+  std::optional<Str> username = GetString(t, "username", /*file_form=*/true);
+  std::optional<Str> password = GetString(t, "password", /*file_form=*/true);
+  if (username) email.username = std::move(username->value);
+  if (password) email.password = std::move(password->value);
+  if (password && !username) {
+    Error(password->where, "\"password\" is given without \"username\"");
+  } else if (username && !password && !t.contains("password") && !t.contains("password_file")) {
+    Error(username->where, "\"username\" is given without \"password\" (or \"password_file\")");
+  }
+  if (auto v = GetString(t, "subject_prefix")) {
+    if (std::any_of(v->value.begin(), v->value.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      Error(v->where, "\"subject_prefix\": must not hold a line break or control character");
+    } else {
+      email.subject_prefix = std::move(v->value);
+    }
+  }
+  if (const toml::node* n = t.get("list_unsubscribe")) {
+    std::vector<Str> values;
+    if (n->is_array()) {
+      if (auto v = GetStrings(t, "list_unsubscribe")) values = std::move(*v);
+    } else if (auto v = GetString(t, "list_unsubscribe")) {
+      values.push_back(std::move(*v));
+    }
+    for (Str& s : values) {
+      const std::string_view u = s.value;
+      const bool ok_chars = std::none_of(u.begin(), u.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' ||
+               c == ',';
+      });
+      if (!ok_chars || !(u.starts_with("https://") || u.starts_with("mailto:")) ||
+          u.size() <= 8) {
+        Error(s.where, "\"list_unsubscribe\": " + s.Shown() +
+                           " must be an https:// URL or a mailto: address, without spaces, "
+                           "commas or angle brackets");
+        continue;
+      }
+      email.list_unsubscribe.push_back(std::move(s.value));
+    }
+  }
+  return email;
+}
+
+std::optional<std::vector<std::string>> Loader::GetMailboxes(const toml::table& t,
+                                                             std::string_view key) {
+  std::optional<std::vector<Str>> values = GetStrings(t, key);
+  if (!values) return std::nullopt;
+  std::vector<std::string> out;
+  bool ok = true;
+  for (Str& s : *values) {
+    if (auto box = ParseMailbox(s.value); !box) {
+      Error(s.where, Quote(key) + ": " + s.Shown() + ": " + box.error().message);
+      ok = false;
+      continue;
+    }
+    out.push_back(std::move(s.value));
+  }
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 bool Loader::CheckTargetUrl(const Str& url, std::string_view key) {

@@ -27,6 +27,9 @@ void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.Key("date").StringOrNull(p.date);
   if (own && !p.event.empty()) json.Key("event").String(p.event);
   if (own && !p.watches.empty()) json.Key("watches").StringArray(p.watches);
+  if (own && p.prior_votes) json.Key("prior_votes").Int(*p.prior_votes);
+  if (own && !p.prior_version.empty()) json.Key("prior_version").String(p.prior_version);
+  if (own && !p.prior_title.empty()) json.Key("prior_title").String(p.prior_title);
   json.EndObject();
 }
 

@@ -3,6 +3,7 @@
 // the outbox as NotificationToJson and rendered the same way at every attempt. Plain data.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ struct SourcedPaper {
   // notification's.
   std::string event;
   std::vector<std::string> watches;
+  // What the source said before, so a message can say what changed: set for `updated`,
+  // `new_version` and `threshold` events (votes 3 -> 12, v1 -> v2, the old title).
+  std::optional<int> prior_votes;
+  std::string prior_version;
+  std::string prior_title;
 };
 
 struct Notification {

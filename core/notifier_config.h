@@ -33,13 +33,34 @@ struct ExecSettings {
   std::vector<std::string> env;      // names of variables passed through from our environment
 };
 
+// How an smtp:// connection uses STARTTLS (CONFIG.md `starttls`). smtps:// is TLS from the
+// first byte and ignores this.
+enum class StartTls {
+  kRequired,   // no STARTTLS offered: the attempt fails (and is retried)
+  kIfOffered,  // TLS when the server offers it, else plain text (the default on loopback)
+  kNever,      // plain text, said explicitly
+};
+
+struct EmailSettings {
+  std::string url;                  // smtps://host[:465] or smtp://host[:587]; may hold a secret
+  std::string from;                 // "Display Name <addr>" or "addr"; checked by ParseMailbox
+  std::vector<std::string> to;      // mailboxes as `from`; at least one
+  std::vector<std::string> cc;
+  std::vector<std::string> bcc;     // envelope only, never in a header
+  std::string username;             // empty: no AUTH
+  std::string password;             // secret
+  StartTls starttls = StartTls::kRequired;
+  std::string subject_prefix;       // put before every subject, e.g. "[papers]"
+  std::vector<std::string> list_unsubscribe;  // https:// URLs and mailto: addresses
+};
+
 // One alternative per built kind; std::monostate only in a config that failed to load.
-using KindSettings =
-    std::variant<std::monostate, ConsoleSettings, FileSettings, WebhookSettings, ExecSettings>;
+using KindSettings = std::variant<std::monostate, ConsoleSettings, FileSettings,
+                                  WebhookSettings, ExecSettings, EmailSettings>;
 
 struct NotifierConfig {
   std::string name;
-  std::string kind;  // the registry name: console | file | webhook | exec
+  std::string kind;  // the registry name: console | file | webhook | exec | email
   bool enabled = true;
   int max_papers = 50;                            // papers in one message; the rest as "and N more"
   Grouping group = Grouping::kPaper;              // default per kind (CONFIG.md)

@@ -166,6 +166,13 @@ Plan PlanDigest(const PlanInput& in) {
       n.event = p.event;
       n.watches = p.watches;
       n.papers.push_back({.paper = paper, .source = in.source, .date = in.date});
+      if (prior && p.event != "new") {
+        // What changed, for the message (CONFIG.md: updated, new_version and threshold say).
+        SourcedPaper& sp = n.papers.back();
+        sp.prior_votes = prior->votes;
+        sp.prior_version = prior->version;
+        if (prior->title != paper.title) sp.prior_title = prior->title;
+      }
       for (const auto& w : p.watches) {
         plan.notified.push_back(NotifiedKey(notifier, paper.key, event_class, w));
       }

@@ -20,6 +20,7 @@ struct PriorSighting {
   std::string content_hash;           // SightingContentHash of that sighting
   std::optional<int> votes;
   std::string version;
+  std::string title;                  // shown as what an `updated` paper was called
 };
 
 // Hash of the fields whose change makes an `updated` event: title, authors, summary, URL

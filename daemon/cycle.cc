@@ -288,7 +288,10 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   if (cx.options.dry_run) {
     for (const Paper& p : papers) {
       run_prior[p.key] = PriorSighting{
-          .content_hash = SightingContentHash(p), .votes = p.votes, .version = p.version};
+          .content_hash = SightingContentHash(p),
+          .votes = p.votes,
+          .version = p.version,
+          .title = p.title};
     }
     run_notified.insert(plan.notified.begin(), plan.notified.end());
     if (cx.options.json) {

@@ -31,8 +31,9 @@ constexpr milliseconds kMaxWait{1000};
 struct RowWork {
   OutboxRow row;
   std::vector<Payload> payloads;
-  std::size_t next_part = 0;  // parts before it were accepted
+  std::size_t next_part = 0;  // parts before it were accepted (or refused alone)
   std::string remote_id;
+  std::vector<std::string> refused_parts;  // Outcome::part_only reasons, this attempt
   bool in_flight = false;
 };
 
@@ -356,6 +357,7 @@ class Pass {
       case Outcome::Kind::kDelivered:
         if (!outcome.remote_id.empty()) work.remote_id = outcome.remote_id;
         if (++work.next_part < work.payloads.size()) return;  // the next part goes next
+        if (!work.refused_parts.empty()) return Finish(t, work, Dead(work, RefusedParts(work)));
         return Finish(t, work, Sent(work));
       case Outcome::Kind::kRetry: {
         const std::string why = outcome.reason;
@@ -382,6 +384,14 @@ class Pass {
                                      .next_attempt_at = at});
       }
       case Outcome::Kind::kPermanent:
+        if (outcome.part_only) {
+          // One part (one recipient of an email) can never go; the others still do.
+          spdlog::error("notifier {}: {} refused: {}", t.config->name, payload.part_id,
+                        outcome.reason);
+          work.refused_parts.push_back(outcome.reason);
+          if (++work.next_part < work.payloads.size()) return;
+          return Finish(t, work, Dead(work, RefusedParts(work)));
+        }
         return Finish(t, work, Dead(work, outcome.reason));
       case Outcome::Kind::kDisable:
         Disable(t, outcome.reason, now);
@@ -425,6 +435,11 @@ class Pass {
             .kind = DeliveryResult::Kind::kSent,
             .parts_sent = int(work.payloads.size()),
             .remote_id = work.remote_id};
+  }
+  static std::string RefusedParts(const RowWork& work) {
+    std::string why;
+    for (const std::string& reason : work.refused_parts) why += (why.empty() ? "" : "; ") + reason;
+    return why;
   }
   DeliveryResult Dead(const RowWork& work, const std::string& why) {
     return {.id = work.row.id,
@@ -650,6 +665,11 @@ std::string NotifierFingerprint(const NotifierConfig& n) {
       for (const auto& [k, v] : s.headers) out += k + '\x1e' + v + '\x1f';
     }
     void operator()(const ExecSettings& s) const { out += Join(s.command) + Join(s.env); }
+    // The server, its account and the recipients: a change there may mend a disabled target.
+    void operator()(const EmailSettings& s) const {
+      out += s.url + '\x1f' + s.username + '\x1f' + s.password + '\x1f' + s.from + '\x1f' +
+             Join(s.to) + Join(s.cc) + Join(s.bcc);
+    }
   };
   std::visit(Visitor{text}, n.settings);
   return Hash128Hex(text);

@@ -53,6 +53,20 @@ HttpRequest ToHttp(const Payload& p, const std::string& user_agent) {
   return r;
 }
 
+MailRequest ToMail(const Payload& p) {
+  return MailRequest{.url = p.url,
+                     .mail_from = p.mail_from,
+                     .recipients = p.recipients,
+                     .username = p.username,
+                     .password = p.password,
+                     .starttls = p.starttls,
+                     .message = p.body,
+                     .timeout = p.timeout,
+                     .connect_timeout = std::min(p.timeout, std::chrono::milliseconds(10000)),
+                     .tls_verify = p.tls_verify,
+                     .ca_file = p.ca_file};
+}
+
 Response FromCommand(const CommandResult& c, const Payload& p) {
   Response out;
   const std::string what = p.argv.empty() ? std::string("command") : p.argv.front();
@@ -174,6 +188,9 @@ void LiveTransport::Start(std::uint64_t ticket, const Payload& payload) {
   switch (payload.transfer) {
     case Transfer::kHttp:
       impl_->http.Start(ticket, ToHttp(payload, impl_->user_agent));
+      return;
+    case Transfer::kSmtp:
+      impl_->http.StartMail(ticket, ToMail(payload));
       return;
     case Transfer::kAppend:
       impl_->appends.push_back({.ticket = ticket, .path = payload.url, .bytes = payload.body});

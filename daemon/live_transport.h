@@ -1,5 +1,5 @@
-// LiveTransport: the Transport that moves real bytes. HTTP(S) payloads go through one
-// HttpMulti (net/); exec payloads run on a thread each (RunCommand); append payloads are
+// LiveTransport: the Transport that moves real bytes. HTTP(S) and SMTP payloads go through
+// one HttpMulti (net/); exec payloads run on a thread each (RunCommand); append payloads are
 // written per file in one write and one fsync per Wait, all or nothing (a failed write is
 // truncated away, so no half line stays); console payloads go to a caller's sink. Used from
 // the delivery engine's thread, except Wake().

@@ -245,6 +245,8 @@ const char* TransferErrorName(TransferError e) {
       return "redirect";
     case TransferError::kFile:
       return "file";
+    case TransferError::kAuth:
+      return "auth";
     case TransferError::kOther:
       return "other";
   }

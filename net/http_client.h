@@ -38,6 +38,7 @@ enum class TransferError {
   kTooLarge,    // the body passed max_bytes
   kRedirect,    // too many redirects, or one to a scheme other than http/https
   kFile,        // a file:// URL that could not be read (a missing file is status 404)
+  kAuth,        // the server refused our credentials (SMTP AUTH)
   kOther,
 };
 

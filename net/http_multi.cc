@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "net/easy_transfer.h"
+#include "net/mail_transfer.h"
 
 // One multi handle driven by curl_multi_poll, which curl_multi_wakeup interrupts from any
 // thread (perf-notes §4: within a few percent of the fastest loop on this machine). Nothing is
@@ -28,12 +29,31 @@ constexpr std::size_t kMaxSpareHandles = 64;
 // handles in the multi, which falls to zero whenever nothing runs).
 constexpr long kMaxCachedConnections = 64;
 
-// An easy handle and, while it runs, its transfer and the request libcurl reads in place.
+// An easy handle and, while it runs, its transfer (HTTP or mail) and the request libcurl
+// reads in place.
 struct Slot {
   CurlEasyPtr easy;
   HttpRequest request;
   std::optional<EasyTransfer> transfer;
+  MailRequest mail;
+  std::optional<MailTransfer> mail_transfer;
   std::uint64_t tag = 0;
+
+  void Finish(CURL* curl, CURLcode rc) {
+    if (mail_transfer) return mail_transfer->Finish(curl, rc);
+    transfer->Finish(curl, rc);
+  }
+  HttpResponse TakeResponse() {
+    return mail_transfer ? mail_transfer->TakeResponse() : transfer->TakeResponse();
+  }
+  // A failure that ended the transfer from outside (the multi handle failed).
+  HttpResponse Failure(std::string_view what) const {
+    if (!mail_transfer) return TransferFailure(request, TransferError::kOther, what);
+    HttpResponse r;
+    r.error = TransferError::kOther;
+    r.error_message = "SMTP " + RedactUrl(mail.url) + ": " + std::string(what);
+    return r;
+  }
 };
 
 using Finished = std::vector<std::pair<std::uint64_t, HttpResponse>>;
@@ -70,7 +90,9 @@ struct HttpMulti::Impl {
   // Takes a slot whose handle is out of the multi and keeps nothing of its last request.
   void Recycle(std::unique_ptr<Slot> slot) {
     slot->transfer.reset();
+    slot->mail_transfer.reset();
     slot->request = {};
+    slot->mail = {};
     if (spare.size() < kMaxSpareHandles) spare.push_back(std::move(slot));
   }
 
@@ -93,8 +115,8 @@ struct HttpMulti::Impl {
       const CURLcode result = msg->data.result;
       if (!running.contains(easy)) continue;  // cannot happen: the multi handle is private
       std::unique_ptr<Slot> slot = Remove(easy);
-      slot->transfer->Finish(easy, result);
-      done.emplace_back(slot->tag, slot->transfer->TakeResponse());
+      slot->Finish(easy, result);
+      done.emplace_back(slot->tag, slot->TakeResponse());
       Recycle(std::move(slot));
     }
   }
@@ -107,7 +129,7 @@ struct HttpMulti::Impl {
       CURL* const easy = running.begin()->first;
       std::unique_ptr<Slot> slot = Remove(easy);
       curl_easy_reset(easy);
-      done.emplace_back(slot->tag, TransferFailure(slot->request, TransferError::kOther, what));
+      done.emplace_back(slot->tag, slot->Failure(what));
       Recycle(std::move(slot));
     }
   }
@@ -165,6 +187,34 @@ void HttpMulti::Start(std::uint64_t tag, HttpRequest request) {
     impl.refused.emplace_back(tag, TransferFailure(slot->request, TransferError::kOther,
                                                    std::string("libcurl refused the transfer: ") +
                                                        curl_multi_strerror(rc)));
+    return impl.Recycle(std::move(slot));
+  }
+  slot->tag = tag;
+  impl.running.emplace(easy, std::move(slot));
+}
+
+void HttpMulti::StartMail(std::uint64_t tag, MailRequest request) {
+  Impl& impl = *impl_;
+  const auto refuse = [&](std::string_view what) {
+    HttpResponse r;
+    r.error = TransferError::kOther;
+    r.error_message = "SMTP " + RedactUrl(request.url) + ": " + std::string(what);
+    impl.refused.emplace_back(tag, std::move(r));
+  };
+  if (!impl.multi) return refuse("libcurl failed to initialise");
+  std::unique_ptr<Slot> slot = impl.TakeSlot();
+  CURL* const easy = slot->easy.get();
+  if (easy == nullptr) return refuse("libcurl could not create a transfer handle");
+  slot->mail = std::move(request);
+  MailTransfer& transfer = slot->mail_transfer.emplace();
+  if (!transfer.Prepare(easy, slot->mail)) {
+    impl.refused.emplace_back(tag, transfer.TakeResponse());
+    return impl.Recycle(std::move(slot));
+  }
+  if (const CURLMcode rc = curl_multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
+    curl_easy_reset(easy);
+    impl.refused.emplace_back(
+        tag, slot->Failure(std::string("libcurl refused the transfer: ") + curl_multi_strerror(rc)));
     return impl.Recycle(std::move(slot));
   }
   slot->tag = tag;

@@ -1,5 +1,5 @@
 // HttpMulti: transfers started one by one and reaped as they end, over one libcurl multi
-// handle — the delivery engine's transport for HTTP (it paces and caps per target itself,
+// handle — the delivery engine's transport for HTTP and SMTP (it paces and caps per target itself,
 // so nothing queues here). Each transfer has the limits and the outcome classification of
 // HttpClient::Fetch (net/easy_transfer.h). Used from one thread, except Wakeup(), which any
 // thread may call.
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/http_client.h"
+#include "net/mail_request.h"
 
 namespace digestd {
 
@@ -27,6 +28,10 @@ class HttpMulti {
   // before any I/O (a bad URL, say) comes back from the next Poll, never from here. Tags are
   // the caller's: they are returned as given, never checked for uniqueness.
   void Start(std::uint64_t tag, HttpRequest request);
+
+  // Starts one SMTP transaction now, like Start; its response (MailTransfer::Finish says
+  // what it holds) comes back from Poll under `tag`.
+  void StartMail(std::uint64_t tag, MailRequest request);
 
   // Drives the transfers for at most `wait` and returns those that ended (possibly none),
   // each started transfer exactly once, failures included (never throws). Returns early when a

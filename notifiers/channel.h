@@ -27,6 +27,8 @@ enum class Transfer {
   kExec,     // run argv (no shell) with `body` on stdin; environment: `env` + `pass_env`
   kAppend,   // append `body` to the file `url` (a path), durably
   kConsole,  // write `body` to the user's terminal
+  kSmtp,     // one SMTP transaction to `url`: `body` (the whole message) from `mail_from`
+             // to `recipients`, with AUTH when `username` is set
 };
 
 // One request to a target: one part of one notification.
@@ -47,6 +49,12 @@ struct Payload {
   std::chrono::milliseconds timeout{30000};
   bool tls_verify = true;
   std::string ca_file;
+  // kSmtp: the envelope and the account. `password` is a secret.
+  std::string mail_from;
+  std::vector<std::string> recipients;
+  std::string username;
+  std::string password;
+  StartTls starttls = StartTls::kRequired;
 };
 
 // What came back from one payload's transfer.
@@ -75,6 +83,9 @@ struct Outcome {
   std::string remote_id;              // kDelivered: the target's message id, when it gives one
   std::optional<std::chrono::seconds> retry_after;  // kRetry
   std::string reason;                 // every kind but kDelivered: why, for the last error
+  // kPermanent: only this part can never be delivered (one recipient of an email); the
+  // parts after it still go, and the row ends dead with every such reason.
+  bool part_only = false;
 };
 
 // What a rendering needs besides the notification.

@@ -27,6 +27,9 @@ inline constexpr std::array kChannelLimits = {
     ChannelLimits{.kind = "file"},
     ChannelLimits{.kind = "webhook", .max_body_bytes = kWebhookMaxBodyBytes},
     ChannelLimits{.kind = "exec"},
+    // Email is never split by size: the renderer keeps the HTML under Gmail's clipping
+    // (kEmailMaxHtmlBytes in notifiers/email_render.h) and the rest becomes "and N more".
+    ChannelLimits{.kind = "email"},
 };
 
 // The limits of `kind`; an unknown kind has no body limit and the general defaults.

@@ -4,6 +4,7 @@
 #include <string>
 #include <variant>
 
+#include "notifiers/email.h"
 #include "notifiers/exec.h"
 #include "notifiers/local_channels.h"
 #include "notifiers/webhook.h"
@@ -30,11 +31,12 @@ struct Entry {
   Factory make;
 };
 
-constexpr std::array<Entry, 4> kEntries = {{
+constexpr std::array<Entry, 5> kEntries = {{
     {"console", &WithSettings<ConsoleSettings, &MakeConsoleChannel>},
     {"file", &WithSettings<FileSettings, &MakeFileChannel>},
     {"webhook", &WithSettings<WebhookSettings, &MakeWebhookChannel>},
     {"exec", &WithSettings<ExecSettings, &MakeExecChannel>},
+    {"email", &WithSettings<EmailSettings, &MakeEmailChannel>},
 }};
 
 }  // namespace

@@ -460,6 +460,9 @@ std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>
     if (!p.date.empty()) json.Key("date").String(p.date);
     if (!p.event.empty()) json.Key("event").String(p.event);
     if (!p.watches.empty()) json.Key("watches").StringArray(p.watches);
+    if (p.prior_votes) json.Key("prior_votes").Int(*p.prior_votes);
+    if (!p.prior_version.empty()) json.Key("prior_version").String(p.prior_version);
+    if (!p.prior_title.empty()) json.Key("prior_title").String(p.prior_title);
     json.EndObject();
   }
   json.EndArray();
@@ -501,6 +504,11 @@ Status DecodeMessage(const boost::json::value& v, const std::map<std::int64_t, P
       sp.date = Str(p, "date");
       sp.event = Str(p, "event");
       sp.watches = Strings(p, "watches");
+      if (const auto* votes = p.if_contains("prior_votes"); votes && votes->is_int64()) {
+        sp.prior_votes = int(votes->get_int64());
+      }
+      sp.prior_version = Str(p, "prior_version");
+      sp.prior_title = Str(p, "prior_title");
       n.papers.push_back(std::move(sp));
     }
   }
@@ -812,14 +820,15 @@ Result<std::optional<FetchValidators>> StateStore::GetValidators(const std::stri
 Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
     const std::string& source, const std::vector<std::string>& keys) {
   Stmt s(db_.get(),
-         "SELECT paper_key, content_hash, votes, version FROM sightings "
-         "WHERE source = ? AND paper_key IN (SELECT value FROM json_each(?))");
+         "SELECT s.paper_key, s.content_hash, s.votes, s.version, "
+         "json_extract(p.paper, '$.title') FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
+         "WHERE s.source = ? AND s.paper_key IN (SELECT value FROM json_each(?))");
   if (!s.ok()) return Unexpected(s.Fail("read sightings"));
   s.Bind(source).Bind(KeysJson(keys));
   std::map<std::string, PriorSighting> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
-    PriorSighting p{.content_hash = s.Text(1), .version = s.Text(3)};
+    PriorSighting p{.content_hash = s.Text(1), .version = s.Text(3), .title = s.Text(4)};
     if (auto v = s.OptInt(2)) p.votes = int(*v);
     out.emplace(s.Text(0), std::move(p));
   }

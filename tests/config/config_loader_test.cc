@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -235,11 +236,10 @@ TEST(ConfigLoader, ErrorsArePositioned) {
       {base + "[[source]]\nname = \"t\"\nkind = \"markdown\"\nurl = \"https://x/{date:%Q}\"\n", 15,
        7, "unsupported conversion"},
       // documented but not built
-      {base + "[[notifier]]\nname = \"e\"\nkind = \"email\"\nurl = \"smtps://x\"\n"
-              "username = \"u\"\npassword = \"p\"\nfrom = \"f\"\nto = [\"t\"]\n"
+      {base + "[[notifier]]\nname = \"e\"\nkind = \"teams\"\nurl = \"https://x\"\n"
               "max_in_flight = 2\nmin_interval = \"1s\"\nretry_max_attempts = 3\n"
               "retry_max_age = \"24h\"\n",
-       14, 8, "notifier kind \"email\" is not supported yet"},
+       14, 8, "notifier kind \"teams\" is not supported yet"},
       {base + "[[notifier]]\nname = \"k\"\nkind = \"slack\"\nurl = \"https://x\"\n", 14, 8,
        "not supported yet"},
       {base + "[[notifier]]\nname = \"t\"\nkind = \"ntfy\"\n", 14, 8, "not supported yet"},
@@ -753,6 +753,40 @@ TEST(ConfigLoaderNotifiers, ErrorsArePositioned) {
       {Webhook("headers = [\"A\"]\n"), 16, 11, "\"headers\": expected a table of strings"},
       {Webhook("method = \"GET\"\n"), 16, 10, "\"method\": \"GET\" is not one of POST or PUT"},
       {Webhook("method = \"post\"\n"), 16, 10, "(did you mean 'POST'?)"},
+      // email (issue 8): line 15 on; secrets never shown
+      {Notifier("email", "url = \"https://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"), 15, 7,
+       "\"url\": must be smtps://host:465 (TLS) or smtp://host:587 (STARTTLS)"},
+      {Notifier("email", "url = \"smtp://mail.example.org\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "starttls = \"never\"\n"),
+       18, 12, "\"starttls\": \"never\" sends mail and password in plain text"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "starttls = \"maybe\"\n"),
+       18, 12, "\"starttls\": \"maybe\" is not one of required, if-offered or never"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"no at sign\"\nto = [\"c@d\"]\n"), 16, 8,
+       "\"from\": \"no at sign\": the address may hold only printable ASCII"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"A <a@b\"\nto = [\"c@d\"]\n"), 16, 8,
+       "has '<' but no closing '>'"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = []\n"), 17, 6,
+       "\"to\" must hold at least one address"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\", \"x@y@z\"]\n"), 17,
+       14, "\"to\": \"x@y@z\": the address must be local@domain"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\nbcc = [\"\"]\n"),
+       18, 8, "\"bcc\": entries must not be empty"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "password = \"${DIGESTD_TEST_UNSET}\"\n"),
+       18, 12, "environment variable DIGESTD_TEST_UNSET (for \"password\") is not set"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "password = \"hunter2\"\n"),
+       18, 12, "\"password\" is given without \"username\""},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "username = \"u\"\npassword_file = \"missing\"\n"),
+       19, 17, "cannot read \"password_file\""},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "list_unsubscribe = \"http://x/u\"\n"),
+       18, 20, "\"list_unsubscribe\": \"http://x/u\" must be an https:// URL or a mailto:"},
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n"
+                         "subject_prefix = \"a\\nb\"\n"),
+       18, 18, "\"subject_prefix\": must not hold a line break"},
       // exec
       {Notifier("exec", "command = []\n"), 15, 11,
        "\"command\" must name the program and its arguments"},
@@ -1103,11 +1137,8 @@ TEST(ConfigLoaderNotifiers, KindsNotBuiltAreStillTypeChecked) {
     std::vector<std::pair<int, std::string>> errors;  // line and message part, in order
   };
   const Case cases[] = {
-      {Notifier("email", "url = \"smtps://x\"\nfrom = \"f\"\nto = \"me@example.org\"\n"),
-       {{14, "notifier kind \"email\" is not supported yet"},
-        {17, "\"to\": expected an array of strings, got a string"}}},
-      {Notifier("email", "url = \"smtps://x\"\nfrom = \"f\"\nto = [\"t\"]\ncc = [1]\n"),
-       {{14, "not supported yet"}, {18, "\"cc\": expected an array of strings"}}},
+      {Notifier("ntfy", "url = \"https://x\"\npriority = [1]\n"),
+       {{14, "not supported yet"}, {16, "\"priority\""}}},
       {Notifier("slack", "url = 3\n"),
        {{14, "not supported yet"}, {15, "\"url\": expected a string, got an integer"}}},
       {Notifier("slack", "url_file = \"missing\"\n"),
@@ -1150,6 +1181,56 @@ TEST(ConfigLoaderNotifiers, BundledExampleLoads) {
           << name << Dump(load);
     }
   }
+}
+
+}  // namespace
+}  // namespace digestd
+
+namespace digestd {
+namespace {
+
+TEST(Issue8, EmailSettingsAreRead) {
+  TempDir dir;
+  const std::string password_path = dir.File("smtp-password");
+  { std::ofstream(password_path) << "pa ss\n"; }
+  ConfigLoad load = LoadConfigText(
+      std::string("[daemon]\nalert_notify = [\"n\"]\n") + kBase + kBaseEnd +
+          "[[notifier]]\nname = \"me\"\nkind = \"email\"\nurl = \"smtp://mail.example.org:587\"\n"
+          "from = \"다이제스트 <bot@example.org>\"\nto = [\"Ana <ana@example.org>\"]\n"
+          "cc = [\"c@example.org\"]\nbcc = [\"b@example.org\"]\nusername = \"bot\"\n"
+          "password_file = \"smtp-password\"\nsubject_prefix = \"[papers]\"\n"
+          "list_unsubscribe = [\"https://example.org/u\", \"mailto:u@example.org\"]\n"
+          "[[notifier]]\nname = \"local\"\nkind = \"email\"\nurl = \"smtp://127.0.0.1:2525\"\n"
+          "from = \"bot@example.org\"\nto = [\"a@example.org\"]\n",
+      dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  const NotifierConfig& me = load.config->notifiers[1];
+  EXPECT_EQ(me.group, Grouping::kDigest) << "email groups by digest unless told";
+  const auto& email = std::get<EmailSettings>(me.settings);
+  EXPECT_EQ(email.url, "smtp://mail.example.org:587");
+  EXPECT_EQ(email.from, "다이제스트 <bot@example.org>");
+  EXPECT_EQ(email.to, std::vector<std::string>{"Ana <ana@example.org>"});
+  EXPECT_EQ(email.cc, std::vector<std::string>{"c@example.org"});
+  EXPECT_EQ(email.bcc, std::vector<std::string>{"b@example.org"});
+  EXPECT_EQ(email.username, "bot");
+  EXPECT_EQ(email.password, "pa ss");
+  EXPECT_EQ(email.starttls, StartTls::kRequired);
+  EXPECT_EQ(email.subject_prefix, "[papers]");
+  EXPECT_EQ(email.list_unsubscribe.size(), 2u);
+  // On loopback STARTTLS is used when offered (CONFIG.md).
+  EXPECT_EQ(std::get<EmailSettings>(load.config->notifiers[2].settings).starttls,
+            StartTls::kIfOffered);
+}
+
+TEST(Issue8, EmailSecretsNeverShowInErrors) {
+  TempDir dir;
+  ConfigLoad load = LoadConfigText(
+      std::string(kBase) + kBaseEnd +
+          "[[notifier]]\nname = \"me\"\nkind = \"email\"\nurl = \"ftp://user:TOPSECRET@x\"\n"
+          "from = \"a@b\"\nto = [\"c@d\"]\npassword = \"TOPSECRET\"\n",
+      dir.File("digestd.toml"));
+  EXPECT_FALSE(load.config);
+  EXPECT_EQ(Dump(load).find("TOPSECRET"), std::string::npos) << Dump(load);
 }
 
 }  // namespace

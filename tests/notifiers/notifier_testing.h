@@ -128,6 +128,7 @@ inline NotifierConfig MakeNotifierConfig(const std::string& name, KindSettings s
         if constexpr (std::is_same_v<S, FileSettings>) return "file";
         if constexpr (std::is_same_v<S, WebhookSettings>) return "webhook";
         if constexpr (std::is_same_v<S, ExecSettings>) return "exec";
+        if constexpr (std::is_same_v<S, EmailSettings>) return "email";
         return "";
       },
       config.settings);
@@ -152,6 +153,11 @@ inline std::string DescribePayload(const Payload& p) {
       break;
     case Transfer::kConsole:
       out += "console\n";
+      break;
+    case Transfer::kSmtp:
+      out += "smtp " + p.url + " from " + p.mail_from + " to";
+      for (const std::string& r : p.recipients) out += " " + r;
+      out += "\n";
       break;
   }
   for (const auto& [name, value] : p.headers) out += name + ": " + value + "\n";

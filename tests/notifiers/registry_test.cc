@@ -13,14 +13,18 @@ namespace {
 using test::MakeNotifierConfig;
 
 TEST(Registry, ListsEveryKindOnceInAStableOrder) {
-  EXPECT_EQ(ChannelKinds(), (std::vector<std::string_view>{"console", "file", "webhook", "exec"}));
+  EXPECT_EQ(ChannelKinds(), (std::vector<std::string_view>{"console", "file", "webhook", "exec",
+                                                            "email"}));
 }
 
 TEST(Registry, MakesEveryListedKind) {
   const std::vector<KindSettings> settings = {ConsoleSettings{},
                                               FileSettings{.path = "/tmp/p.jsonl"},
                                               WebhookSettings{.url = "https://hooks.example.com/x"},
-                                              ExecSettings{.command = {"/bin/true"}}};
+                                              ExecSettings{.command = {"/bin/true"}},
+                                              EmailSettings{.url = "smtps://mail.example.com",
+                                                            .from = "a@example.com",
+                                                            .to = {"b@example.com"}}};
   ASSERT_EQ(settings.size(), ChannelKinds().size());
   for (const KindSettings& s : settings) {
     const NotifierConfig config = MakeNotifierConfig("n", s);
@@ -40,7 +44,7 @@ TEST(Registry, UnknownKindNamesTheKnownOnes) {
   ASSERT_FALSE(channel);
   EXPECT_EQ(channel.error().message,
             "notifier 'pager': kind 'pagerduty' has no channel (known: console, file, webhook, "
-            "exec)");
+            "exec, email)");
 }
 
 TEST(Registry, SettingsOfAnotherKindAreRefused) {

@@ -1,0 +1,566 @@
+#include "notifiers/email_render.h"
+
+#include <cmark-gfm.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "core/utf8.h"
+
+namespace digestd {
+namespace {
+
+constexpr int kAuthorsShown = 3;
+constexpr std::size_t kWatchesInSubject = 3;
+// Bytes kept free for the "and N more" block and the footer while cards are added, and for
+// one-line links when not every paper fits as a card.
+constexpr std::size_t kTailReserve = 2048;
+constexpr std::size_t kLinksReserve = 16 * 1024;
+
+// Colours and fonts, inline on each element: many mail clients drop <style> blocks.
+constexpr std::string_view kFont =
+    "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,'Noto Sans KR',"
+    "'Noto Sans CJK KR','Apple SD Gothic Neo','Malgun Gothic',Arial,sans-serif";
+constexpr std::string_view kMuted = "#57606a";
+constexpr std::string_view kLink = "#0969da";
+
+struct CmarkNodeDeleter {
+  void operator()(cmark_node* node) const { cmark_node_free(node); }
+};
+struct CmarkIterDeleter {
+  void operator()(cmark_iter* iter) const { cmark_iter_free(iter); }
+};
+
+std::string Escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// Text from a source, made fit to show: valid UTF-8, control characters and bidi overrides
+// replaced, one line.
+std::string Clean(std::string_view text) { return TerminalSafe(text); }
+
+// Only http(s) links and images are written; anything else is left out.
+bool IsWebUrl(std::string_view url) {
+  return url.starts_with("https://") || url.starts_with("http://");
+}
+
+bool IsVideo(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  for (std::string_view ext : {".mp4", ".webm", ".mov", ".m4v"}) {
+    if (url.size() >= ext.size()) {
+      std::string tail(url.substr(url.size() - ext.size()));
+      std::transform(tail.begin(), tail.end(), tail.begin(), ::tolower);
+      if (tail == ext) return true;
+    }
+  }
+  return false;
+}
+
+std::string Plural(std::size_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+std::string JoinList(const std::vector<std::string>& items, std::string_view sep = ", ") {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::string Authors(const Paper& p) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < p.authors.size() && i < std::size_t(kAuthorsShown); ++i) {
+    names.push_back(Clean(p.authors[i]));
+  }
+  std::string out = JoinList(names);
+  if (!out.empty() && (p.authors.size() > std::size_t(kAuthorsShown) || p.authors_truncated)) {
+    out += " et al.";
+  }
+  return out;
+}
+
+// One paper as the message shows it: the first sighting of its key, with every watch and
+// event it came with.
+struct Entry {
+  const SourcedPaper* sighting = nullptr;
+  std::vector<std::string> watches;
+  std::vector<std::string> events;
+};
+
+struct Section {
+  std::string watch;  // empty: no watch heading (highlights, a message without watches)
+  std::vector<Entry> entries;
+};
+
+void AddUnique(std::vector<std::string>& list, const std::string& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+// Papers merged by key, then put in the section of their first watch in the notification's
+// watch order.
+std::vector<Section> Group(const Notification& n) {
+  std::vector<Entry> entries;
+  std::map<std::string, std::size_t> by_key;
+  for (const SourcedPaper& p : n.papers) {
+    auto [it, fresh] = by_key.emplace(p.paper.key, entries.size());
+    if (fresh) entries.push_back({.sighting = &p});
+    Entry& e = entries[it->second];
+    for (const std::string& w : n.WatchesOf(p)) AddUnique(e.watches, w);
+    AddUnique(e.events, n.EventOf(p));
+  }
+  if (n.kind == "highlights") {
+    return {Section{.watch = "", .entries = std::move(entries)}};
+  }
+  std::vector<std::string> order = n.watches;
+  for (const Entry& e : entries) {
+    for (const std::string& w : e.watches) AddUnique(order, w);
+  }
+  std::vector<Section> sections;
+  for (const std::string& w : order) sections.push_back({.watch = w});
+  Section no_watch;
+  for (Entry& e : entries) {
+    Section* home = &no_watch;
+    for (Section& s : sections) {
+      if (std::find(e.watches.begin(), e.watches.end(), s.watch) != e.watches.end()) {
+        home = &s;
+        break;
+      }
+    }
+    home->entries.push_back(std::move(e));
+  }
+  std::erase_if(sections, [](const Section& s) { return s.entries.empty(); });
+  if (!no_watch.entries.empty()) sections.push_back(std::move(no_watch));
+  return sections;
+}
+
+// What changed, one line per event other than `new` ("" for none).
+std::vector<std::string> Changes(const Entry& e) {
+  const SourcedPaper& p = *e.sighting;
+  std::vector<std::string> out;
+  for (const std::string& ev : e.events) {
+    if (ev == "new_version") {
+      out.push_back("New version: " +
+                    (p.prior_version.empty() ? std::string() : Clean(p.prior_version) + " → ") +
+                    (p.paper.version.empty() ? std::string("a new one") : Clean(p.paper.version)));
+    } else if (ev == "threshold") {
+      std::string line = "Votes ";
+      if (p.prior_votes) line += std::to_string(*p.prior_votes) + " → ";
+      line += p.paper.votes ? std::to_string(*p.paper.votes) : std::string("-");
+      out.push_back(line + ": passed the watch's minimum");
+    } else if (ev == "updated") {
+      out.push_back(p.prior_title.empty()
+                        ? std::string("Updated: the authors, summary or link changed")
+                        : "Updated: new title (was “" + Clean(p.prior_title) + "”)");
+    }
+  }
+  return out;
+}
+
+bool AllEvents(const std::vector<Section>& sections, std::string_view event) {
+  for (const Section& s : sections) {
+    for (const Entry& e : s.entries) {
+      if (e.events.size() != 1 || e.events.front() != event) return false;
+    }
+  }
+  return true;
+}
+
+std::string SourcesAndDates(const Notification& n) {
+  std::vector<std::string> seen;
+  for (const SourcedPaper& p : n.papers) {
+    std::string s = Clean(p.source);
+    if (!p.date.empty()) s += (s.empty() ? "" : " ") + Clean(p.date);
+    if (!s.empty()) AddUnique(seen, s);
+    if (seen.size() > 3) break;
+  }
+  if (seen.size() > 3) {
+    seen.resize(3);
+    seen.push_back("…");
+  }
+  return JoinList(seen);
+}
+
+// The headline: how many papers, of what, for which watches (and the title of a lone one).
+std::string Headline(const Notification& n, const std::vector<Section>& sections,
+                     std::size_t papers) {
+  if (n.kind == "alert") {
+    const std::string what = n.event == "source_recovered" ? "recovered" : "is failing";
+    return "digestd: source " + Clean(n.source) + " " + what;
+  }
+  if (n.kind == "highlights") {
+    std::string out = "Top " + Plural(papers, "paper", "papers");
+    const std::string where = SourcesAndDates(n);
+    if (!where.empty()) out += " of " + where;
+    if (!n.watches.empty()) out += " (" + Clean(n.watches.front()) + ")";
+    return out;
+  }
+  std::string adjective;
+  if (AllEvents(sections, "new")) adjective = "new ";
+  else if (AllEvents(sections, "updated")) adjective = "updated ";
+  else if (AllEvents(sections, "new_version")) adjective = "new versions of ";
+  std::string out = (n.kind == "digest" ? "Digest: " : "") + std::to_string(papers) + " " +
+                    adjective + (papers == 1 ? "paper" : "papers");
+  // Every watch that matched, in the sections' order (a paper's other watches too).
+  std::vector<std::string> watches;
+  for (const Section& s : sections) {
+    if (!s.watch.empty()) AddUnique(watches, Clean(s.watch));
+    for (const Entry& e : s.entries) {
+      for (const std::string& w : e.watches) AddUnique(watches, Clean(w));
+    }
+  }
+  if (!watches.empty()) {
+    const std::size_t extra = watches.size() > kWatchesInSubject ? watches.size() - kWatchesInSubject : 0;
+    watches.resize(std::min(watches.size(), kWatchesInSubject));
+    out += " for " + JoinList(watches);
+    if (extra > 0) out += " and " + Plural(extra, "more watch", "more watches");
+  }
+  if (papers == 1 && !sections.empty() && !sections.front().entries.empty()) {
+    out += ": " + Clean(sections.front().entries.front().sighting->paper.title);
+  }
+  return out;
+}
+
+std::string WithStyles(std::string html) {
+  const auto replace_all = [&](std::string_view from, std::string_view to) {
+    for (std::size_t at = html.find(from); at != std::string::npos;
+         at = html.find(from, at + to.size())) {
+      html.replace(at, from.size(), to);
+    }
+  };
+  replace_all("<a href=", "<a style=\"color:#0969da\" href=");
+  replace_all("<code>", "<code style=\"font-family:Menlo,Consolas,monospace;font-size:90%;"
+                        "background:#eff1f3;padding:0 3px;border-radius:3px\">");
+  replace_all("<img src=", "<img style=\"max-width:100%;height:auto\" src=");
+  return html;
+}
+
+// ---- HTML pieces ----
+
+std::string HtmlCard(const Entry& e, const std::string& section_watch, int number) {
+  const SourcedPaper& sp = *e.sighting;
+  const Paper& p = sp.paper;
+  const std::string title = Escape(Clean(p.title.empty() ? p.key : p.title));
+  const bool link = IsWebUrl(p.url);
+  const std::string url = Escape(p.url);
+  std::string h;
+  h += "<div style=\"background:#ffffff;border:1px solid #d0d7de;border-radius:8px;"
+       "padding:12px;margin:0 0 12px\">";
+  if (IsWebUrl(p.media_url) && !IsVideo(p.media_url)) {
+    h += "<div style=\"display:inline-block;vertical-align:top;width:100%;max-width:200px;"
+         "margin:0 12px 8px 0\">";
+    if (link) h += "<a href=\"" + url + "\">";
+    h += "<img src=\"" + Escape(p.media_url) + "\" alt=\"Thumbnail: " + title +
+         "\" width=\"200\" style=\"display:block;width:100%;max-width:200px;height:auto;"
+         "border:0;border-radius:6px;background:#eff1f3\">";
+    if (link) h += "</a>";
+    h += "</div>";
+  }
+  h += "<div style=\"display:inline-block;vertical-align:top;width:100%;max-width:420px\">";
+  h += "<div style=\"font-size:17px;line-height:1.35;font-weight:600;margin:0 0 4px\">";
+  if (number > 0) h += std::to_string(number) + ". ";
+  if (link) {
+    h += "<a href=\"" + url + "\" style=\"color:#0969da;text-decoration:none\">" + title + "</a>";
+  } else {
+    h += title;
+  }
+  h += "</div>";
+  std::vector<std::string> meta;
+  if (p.votes) meta.push_back("▲ " + Plural(std::size_t(std::max(0, *p.votes)), "vote", "votes"));
+  if (const std::string authors = Authors(p); !authors.empty()) meta.push_back(Escape(authors));
+  if (!meta.empty()) {
+    h += "<div style=\"font-size:13px;line-height:1.4;color:#57606a;margin:0 0 4px\">" +
+         JoinList(meta, " · ") + "</div>";
+  }
+  std::vector<std::string> others;
+  for (const std::string& w : e.watches) {
+    if (w != section_watch) others.push_back(Escape(Clean(w)));
+  }
+  if (!others.empty()) {
+    h += "<div style=\"font-size:13px;color:#57606a;margin:0 0 4px\">" +
+         std::string(section_watch.empty() ? "Matched: " : "Also matched: ") +
+         JoinList(others) + "</div>";
+  }
+  for (const std::string& change : Changes(e)) {
+    h += "<div style=\"font-size:13px;color:#9a6700;background:#fff8c5;border-radius:4px;"
+         "padding:2px 6px;margin:0 0 4px;display:inline-block\">" +
+         Escape(change) + "</div><br>";
+  }
+  if (!p.summary.empty()) {
+    h += "<ul style=\"margin:6px 0 0;padding-left:20px;font-size:14px;line-height:1.5\">";
+    for (const std::string& bullet : p.summary) {
+      h += "<li style=\"margin:0 0 4px\">" + SummaryHtml(bullet) + "</li>";
+    }
+    h += "</ul>";
+  }
+  if (IsWebUrl(p.media_url) && IsVideo(p.media_url)) {
+    h += "<div style=\"font-size:13px;margin:4px 0 0\"><a href=\"" + Escape(p.media_url) +
+         "\" style=\"color:#0969da\">▶ Watch the video</a></div>";
+  }
+  h += "</div></div>\r\n";
+  return h;
+}
+
+std::string HtmlLink(const Entry& e) {
+  const Paper& p = e.sighting->paper;
+  const std::string title = Escape(Clean(p.title.empty() ? p.key : p.title));
+  std::string h = "<li style=\"margin:0 0 4px\">";
+  h += IsWebUrl(p.url) ? "<a href=\"" + Escape(p.url) + "\" style=\"color:#0969da\">" + title + "</a>"
+                       : title;
+  if (p.votes) h += " <span style=\"color:#57606a\">▲ " + std::to_string(*p.votes) + "</span>";
+  h += "</li>\r\n";
+  return h;
+}
+
+// ---- text pieces ----
+
+std::string TextCard(const Entry& e, const std::string& section_watch, int number) {
+  const Paper& p = e.sighting->paper;
+  std::string t = std::to_string(number) + ". " + Clean(p.title.empty() ? p.key : p.title) + "\n";
+  const std::string indent(number < 10 ? 3 : number < 100 ? 4 : 5, ' ');
+  if (IsWebUrl(p.url)) t += indent + Clean(p.url) + "\n";
+  std::vector<std::string> meta;
+  if (p.votes) meta.push_back(Plural(std::size_t(std::max(0, *p.votes)), "vote", "votes"));
+  if (const std::string authors = Authors(p); !authors.empty()) meta.push_back(authors);
+  if (!meta.empty()) t += indent + JoinList(meta, " · ") + "\n";
+  std::vector<std::string> others;
+  for (const std::string& w : e.watches) {
+    if (w != section_watch) others.push_back(Clean(w));
+  }
+  if (!others.empty()) {
+    t += indent + (section_watch.empty() ? "Matched: " : "Also matched: ") + JoinList(others) + "\n";
+  }
+  for (const std::string& change : Changes(e)) t += indent + change + "\n";
+  for (const std::string& bullet : p.summary) t += indent + "- " + Clean(bullet) + "\n";
+  if (IsWebUrl(p.media_url)) {
+    t += indent + (IsVideo(p.media_url) ? "Video: " : "Image: ") + Clean(p.media_url) + "\n";
+  }
+  return t + "\n";
+}
+
+std::string TextLink(const Entry& e) {
+  const Paper& p = e.sighting->paper;
+  std::string t = "- " + Clean(p.title.empty() ? p.key : p.title);
+  if (IsWebUrl(p.url)) t += " <" + Clean(p.url) + ">";
+  return t + "\n";
+}
+
+std::string ToCrlf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 40);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') continue;
+    if (text[i] == '\n') out += '\r';
+    out += text[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SummaryHtml(std::string_view markdown) {
+  std::unique_ptr<cmark_node, CmarkNodeDeleter> doc(
+      cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_DEFAULT));
+  if (!doc) return Escape(markdown);
+  // cmark-gfm's safe mode drops raw HTML ("<!-- raw HTML omitted -->"); digest text like
+  // `<think>` must show. Each raw HTML node becomes a text node with the same characters,
+  // which the renderer escapes.
+  std::vector<cmark_node*> raw;
+  {
+    std::unique_ptr<cmark_iter, CmarkIterDeleter> it(cmark_iter_new(doc.get()));
+    for (cmark_event_type ev; (ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE;) {
+      cmark_node* node = cmark_iter_get_node(it.get());
+      const cmark_node_type type = cmark_node_get_type(node);
+      if (ev == CMARK_EVENT_ENTER &&
+          (type == CMARK_NODE_HTML_INLINE || type == CMARK_NODE_HTML_BLOCK)) {
+        raw.push_back(node);
+      }
+    }
+  }
+  for (cmark_node* node : raw) {
+    const char* literal = cmark_node_get_literal(node);
+    std::string text = literal ? literal : "";
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    cmark_node* replacement = cmark_node_new(CMARK_NODE_TEXT);
+    cmark_node_set_literal(replacement, text.c_str());
+    if (cmark_node_get_type(node) == CMARK_NODE_HTML_BLOCK) {
+      cmark_node* paragraph = cmark_node_new(CMARK_NODE_PARAGRAPH);
+      cmark_node_append_child(paragraph, replacement);
+      replacement = paragraph;
+    }
+    cmark_node_replace(node, replacement);
+    cmark_node_free(node);
+  }
+  char* rendered = cmark_render_html(doc.get(), CMARK_OPT_DEFAULT, nullptr);
+  std::string html = rendered ? rendered : "";
+  std::free(rendered);
+  while (!html.empty() && html.back() == '\n') html.pop_back();
+  // A bullet is one paragraph: its <p> would only add a margin inside the <li>.
+  if (html.starts_with("<p>") && html.ends_with("</p>") &&
+      html.find("<p>", 3) == std::string::npos) {
+    html = html.substr(3, html.size() - 7);
+  }
+  return WithStyles(std::move(html));
+}
+
+EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions& options) {
+  EmailContent out;
+  const std::vector<Section> sections = Group(n);
+  std::size_t total = 0;
+  for (const Section& s : sections) total += s.entries.size();
+  out.papers = int(total);
+  const std::string headline = Headline(n, sections, total);
+  const std::string prefix = Clean(options.subject_prefix);
+  out.subject = prefix.empty() ? headline : prefix + " " + headline;
+
+  std::string html_head =
+      "<!DOCTYPE html>\r\n<html><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      "<title>" + Escape(headline) + "</title></head>\r\n"
+      "<body style=\"margin:0;padding:0;background:#f6f8fa\">\r\n"
+      "<div style=\"max-width:680px;margin:0 auto;padding:16px 12px;color:#1f2328;" +
+      std::string(kFont) + "\">\r\n";
+  html_head += "<h1 style=\"font-size:20px;line-height:1.3;margin:0 0 4px\">" + Escape(headline) +
+               "</h1>\r\n";
+  std::string text = headline + "\n";
+  const std::string where = SourcesAndDates(n);
+  if (n.kind != "alert" && !where.empty()) {
+    html_head += "<p style=\"margin:0 0 16px;font-size:14px;color:#57606a\">" + Escape(where) +
+                 "</p>\r\n";
+    text += where + "\n";
+  }
+  text += std::string(std::min<std::size_t>(headline.size(), 60), '=') + "\n\n";
+
+  std::string footer_text = "--\nSent by digestd for notifier \"" + Clean(n.notifier) + "\".";
+  std::string html_footer = "<p style=\"margin:24px 0 0;font-size:12px;color:#57606a\">Sent by "
+                            "digestd for notifier “" + Escape(Clean(n.notifier)) + "”.</p>\r\n"
+                            "</div></body></html>\r\n";
+
+  if (n.kind == "alert") {
+    html_head += "<p style=\"font-size:15px;line-height:1.5\">" + Escape(Clean(n.message)) +
+                 "</p>\r\n";
+    text += Clean(n.message) + "\n\n";
+    out.html = ToCrlf(html_head + html_footer);
+    out.text = ToCrlf(text + footer_text + "\n");
+    return out;
+  }
+
+  // Cards in section order while the HTML budget lasts, then one-line links, then a count.
+  // When not every paper fits as a card, the cards leave kLinksReserve for links.
+  const std::size_t cap = std::min(total, std::size_t(std::max(1, options.max_papers)));
+  std::size_t budget = options.max_html_bytes;
+  std::size_t used = 0;
+  std::string cards_html;
+  std::string text_cards;
+  std::vector<const Entry*> overflow;  // within `cap`, shown as links
+  std::size_t placed = 0;
+  int number = 0;
+  const auto lay_out = [&](std::size_t card_budget) {
+    used = html_head.size() + html_footer.size() + kTailReserve;
+    cards_html.clear();
+    text_cards.clear();
+    overflow.clear();
+    placed = 0;
+    number = 0;
+    out.cards = 0;
+    for (const Section& s : sections) {
+      bool heading_written = false;
+      for (const Entry& e : s.entries) {
+        if (placed >= cap) break;
+        ++placed;
+        if (!overflow.empty()) {
+          overflow.push_back(&e);
+          continue;
+        }
+        std::string heading;
+        if (!heading_written && !s.watch.empty()) {
+          heading = "<h2 style=\"font-size:16px;margin:20px 0 8px;padding:0 0 4px;"
+                    "border-bottom:2px solid #d0d7de\">" + Escape(Clean(s.watch)) +
+                    " <span style=\"font-weight:normal;color:#57606a\">(" +
+                    std::to_string(s.entries.size()) + ")</span></h2>\r\n";
+        }
+        const bool numbered = n.kind == "highlights";
+        std::string card = HtmlCard(e, s.watch, numbered ? number + 1 : 0);
+        if (used + heading.size() + card.size() > card_budget) {
+          overflow.push_back(&e);
+          continue;
+        }
+        if (!heading.empty()) {
+          text_cards +=
+              "== " + Clean(s.watch) + " (" + std::to_string(s.entries.size()) + ") ==\n\n";
+          heading_written = true;
+        }
+        used += heading.size() + card.size();
+        cards_html += heading + card;
+        ++number;
+        ++out.cards;
+        text_cards += TextCard(e, s.watch, number);
+      }
+    }
+  };
+  lay_out(budget);
+  if (!overflow.empty() && budget > kLinksReserve) lay_out(budget - kLinksReserve);
+  std::string more_html;
+  std::string more_text;
+  if (!overflow.empty()) {
+    std::string links;
+    std::size_t linked = 0;
+    const std::size_t links_budget = budget > used ? budget - used + kTailReserve / 2 : 0;
+    for (const Entry* e : overflow) {
+      std::string line = HtmlLink(*e);
+      if (links.size() + line.size() > links_budget) break;
+      links += line;
+      ++linked;
+    }
+    out.links = int(linked);
+    if (linked > 0) {
+      more_html += "<h2 style=\"font-size:16px;margin:20px 0 8px\">" +
+                   Plural(linked, "more paper", "more papers") + "</h2>\r\n"
+                   "<ul style=\"margin:0;padding-left:20px;font-size:14px;line-height:1.5\">\r\n" +
+                   links + "</ul>\r\n";
+    }
+    more_text += "== " + Plural(overflow.size(), "more paper", "more papers") + " ==\n\n";
+    for (const Entry* e : overflow) more_text += TextLink(*e);
+    more_text += "\n";
+  }
+  const std::size_t unlisted_html = total - std::size_t(out.cards) - std::size_t(out.links);
+  const std::size_t unlisted_text = total - placed;
+  const auto and_more = [&](std::size_t count) {
+    return "and " + Plural(count, "more paper", "more papers");
+  };
+  if (unlisted_html > 0) {
+    more_html += "<p style=\"margin:16px 0 0;font-size:15px\">… " + and_more(unlisted_html);
+    if (IsWebUrl(n.digest_url)) {
+      more_html += ": <a href=\"" + Escape(n.digest_url) +
+                   "\" style=\"color:#0969da\">see the whole digest</a>";
+    }
+    more_html += "</p>\r\n";
+  }
+  if (unlisted_text > 0) {
+    more_text += "… " + and_more(unlisted_text);
+    if (IsWebUrl(n.digest_url)) more_text += ": " + Clean(n.digest_url);
+    more_text += "\n\n";
+  }
+  out.html = ToCrlf(html_head + cards_html + more_html + html_footer);
+  out.text = ToCrlf(text + text_cards + more_text + footer_text + "\n");
+  return out;
+}
+
+}  // namespace digestd

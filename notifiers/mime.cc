@@ -1,0 +1,220 @@
+#include "notifiers/mime.h"
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+
+#include "core/utf8.h"
+
+namespace digestd {
+namespace {
+
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kWordOpen = "=?UTF-8?B?";
+constexpr std::string_view kWordClose = "?=";
+// Headers of printable ASCII are folded at spaces to stay under RFC 5322's 78.
+constexpr std::size_t kFoldAt = 78;
+constexpr std::size_t kBase64LineChars = 76;
+
+std::string Base64(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t v = std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16 |
+                            std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                            std::uint32_t(static_cast<unsigned char>(bytes[i + 2]));
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += kBase64Alphabet[(v >> 6) & 63];
+    out += kBase64Alphabet[v & 63];
+  }
+  if (const std::size_t rest = bytes.size() - i; rest > 0) {
+    std::uint32_t v = std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16;
+    if (rest == 2) v |= std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::size_t Base64Size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+bool IsPrintableAscii(std::string_view text) {
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) return false;
+  }
+  return true;
+}
+
+// Encoded words for all of `text` (valid UTF-8), separated by CRLF SP. The first word may
+// take `first_room` characters (at least enough for one character), the others
+// kMaxEncodedWord (a line is SP + word).
+std::string EncodedWords(std::string_view text, std::size_t first_room) {
+  constexpr std::size_t kOneCharacter = 20;  // "=?UTF-8?B?" + base64 of 4 bytes + "?="
+  std::string out;
+  std::size_t room = std::max(first_room, kOneCharacter);
+  std::size_t begin = 0;
+  do {
+    std::size_t end = begin;
+    while (end < text.size()) {
+      const std::size_t len = std::max<std::size_t>(1, ValidUtf8SequenceLength(text.substr(end)));
+      const std::size_t next = std::min(text.size(), end + len);
+      if (kWordOpen.size() + Base64Size(next - begin) + kWordClose.size() > room) break;
+      end = next;
+    }
+    if (!out.empty()) out += "\r\n ";
+    out.append(kWordOpen).append(Base64(text.substr(begin, end - begin))).append(kWordClose);
+    begin = end;
+    room = kMaxEncodedWord;
+  } while (begin < text.size());
+  return out;
+}
+
+// Printable ASCII folded at spaces; empty when a word is too long to fold.
+std::string FoldAscii(std::string_view text, std::size_t first_used) {
+  std::string out;
+  std::size_t line = first_used;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find(' ', begin);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view word = text.substr(begin, end - begin);
+    if (word.size() + 1 > kFoldAt - 1) return {};
+    if (out.empty()) {
+      out.append(word);
+      line += word.size();
+    } else if (line + 1 + word.size() > kFoldAt) {
+      out.append("\r\n ").append(word);
+      line = 1 + word.size();
+    } else {
+      out.append(" ").append(word);
+      line += 1 + word.size();
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string HeaderText(std::string_view text) {
+  const std::string valid = ToValidUtf8(text);
+  std::string out;
+  out.reserve(valid.size());
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const auto u = static_cast<unsigned char>(valid[i]);
+    if (u < 0x20 || u == 0x7f) {
+      out += ' ';
+    } else if (u == 0xC2 && i + 1 < valid.size() &&
+               static_cast<unsigned char>(valid[i + 1]) < 0xA0) {
+      out += ' ';  // a C1 control, U+0080..U+009F
+      ++i;
+    } else {
+      out += valid[i];
+    }
+  }
+  return CollapseWhitespace(out);
+}
+
+std::string EncodeUnstructured(std::string_view text, std::size_t name_size) {
+  const std::string clean = HeaderText(text);
+  const std::size_t used = name_size + 2;  // "Name: "
+  if (IsPrintableAscii(clean) && clean.find("=?") == std::string::npos) {
+    std::string folded = FoldAscii(clean, used);
+    if (!folded.empty() || clean.empty()) return folded;
+  }
+  return EncodedWords(clean, kMaxEncodedLine > used ? kMaxEncodedLine - used : 0);
+}
+
+std::string FormatMailbox(const Mailbox& mailbox) {
+  const std::string name = HeaderText(mailbox.display_name);
+  if (name.empty()) return mailbox.address;
+  if (IsPrintableAscii(name) && name.size() <= 60 && name.find("=?") == std::string::npos) {
+    std::string quoted = "\"";
+    for (char c : name) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    return quoted + "\" <" + mailbox.address + ">";
+  }
+  // Each word on its own line keeps every line within 76 whatever precedes it.
+  return EncodedWords(name, kMaxEncodedWord) + "\r\n <" + mailbox.address + ">";
+}
+
+std::string JoinAddressList(const std::vector<std::string>& mailboxes, std::size_t name_size) {
+  std::string out;
+  std::size_t line = name_size + 2;
+  for (const std::string& m : mailboxes) {
+    const std::size_t first_line = m.find("\r\n") == std::string::npos ? m.size() : m.find("\r\n");
+    if (!out.empty()) {
+      out += ',';
+      if (line + 2 + first_line > kMaxEncodedLine) {
+        out += "\r\n ";
+        line = 1;
+      } else {
+        out += ' ';
+        line += 2;
+      }
+    }
+    out += m;
+    const std::size_t last_break = m.rfind("\r\n");
+    line = last_break == std::string::npos ? line + m.size() : m.size() - last_break - 2;
+  }
+  return out;
+}
+
+std::string Base64Lines(std::string_view bytes) {
+  const std::string encoded = Base64(bytes);
+  std::string out;
+  out.reserve(encoded.size() + encoded.size() / kBase64LineChars * 2 + 2);
+  for (std::size_t i = 0; i < encoded.size(); i += kBase64LineChars) {
+    out.append(encoded, i, kBase64LineChars).append("\r\n");
+  }
+  return out;
+}
+
+std::string MailDate(std::int64_t unix_seconds) {
+  using namespace std::chrono;
+  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                       "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 12> kMonths = {
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const sys_seconds t{seconds{unix_seconds}};
+  const sys_days day = floor<days>(t);
+  const year_month_day date{day};
+  const weekday wd{day};
+  const hh_mm_ss time{t - day};
+  char out[40];
+  std::snprintf(out, sizeof out, "%s, %02u %s %04d %02d:%02d:%02d +0000", kDays[wd.c_encoding()],
+                unsigned(date.day()), kMonths[unsigned(date.month()) - 1], int(date.year()),
+                int(time.hours().count()), int(time.minutes().count()),
+                int(time.seconds().count()));
+  return out;
+}
+
+std::string BuildMimeMessage(const MimeMessage& m) {
+  std::string out;
+  out.reserve(m.text.size() * 4 / 3 + m.html.size() * 4 / 3 + 4096);
+  for (const auto& [name, value] : m.headers) out.append(name).append(": ").append(value).append("\r\n");
+  out.append("MIME-Version: 1.0\r\n");
+  out.append("Content-Type: multipart/alternative;\r\n boundary=\"").append(m.boundary).append("\"\r\n");
+  out.append("\r\n");
+  out.append("This is a MIME message: a plain text part and an HTML part.\r\n");
+  const auto part = [&](std::string_view type, std::string_view body) {
+    out.append("\r\n--").append(m.boundary).append("\r\n");
+    out.append("Content-Type: ").append(type).append("; charset=UTF-8\r\n");
+    out.append("Content-Transfer-Encoding: base64\r\n\r\n");
+    out.append(Base64Lines(body));
+  };
+  part("text/plain", m.text);
+  part("text/html", m.html);
+  out.append("\r\n--").append(m.boundary).append("--\r\n");
+  return out;
+}
+
+}  // namespace digestd

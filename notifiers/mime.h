@@ -1,0 +1,62 @@
+// MIME for the email channel (platforms.md §2.1): RFC 2047 encoded words for subjects and
+// display names (UTF-8, "B" encoding, split only between characters, each word at most 75
+// characters), header values cleaned of anything that could end a header, and a
+// multipart/alternative message (text/plain, then text/html, both UTF-8 base64) with CRLF
+// line ends and no line over 76 octets but a few header lines (never over 998). Pure
+// functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/mailbox.h"
+
+namespace digestd {
+
+// The longest an encoded word may be (RFC 2047 §2), and a line holding encoded words (§2).
+inline constexpr std::size_t kMaxEncodedWord = 75;
+inline constexpr std::size_t kMaxEncodedLine = 76;
+
+// `text` as it may stand in a header: valid UTF-8, every C0 and C1 control character (CR,
+// LF, NUL, TAB, ESC, ...) and DEL made a space, runs of whitespace one space, ends trimmed.
+std::string HeaderText(std::string_view text);
+
+// The unstructured header value (a Subject) for "Name: value": HeaderText(text), folded
+// with CRLF SP. Printable ASCII stays as it is, folded between words; anything else (or a
+// word too long to fold, or text that looks like an encoded word) becomes UTF-8 "B" encoded
+// words, each holding whole characters, the first sized to follow "Name: " (`name_size` is
+// the length of Name), every line at most kMaxEncodedLine characters.
+std::string EncodeUnstructured(std::string_view text, std::size_t name_size);
+
+// A mailbox for an address header: `"Name" <addr>` (quoted, escaped) for a short ASCII name,
+// encoded words then <addr> for any other name, or the bare address without one. May hold
+// CRLF SP folds between encoded words.
+std::string FormatMailbox(const Mailbox& mailbox);
+
+// `bytes` in base64, lines of 76 characters, each ended by CRLF.
+std::string Base64Lines(std::string_view bytes);
+
+// RFC 5322 date-time in UTC: "Mon, 29 Jan 2024 08:00:00 +0000".
+std::string MailDate(std::int64_t unix_seconds);
+
+// A whole message. Header values must already be encoded (EncodeUnstructured,
+// FormatMailbox); an address header's mailboxes are folded one per line when they do not fit.
+struct MimeMessage {
+  std::vector<std::pair<std::string, std::string>> headers;  // in order, before MIME ones
+  std::string boundary;  // must not occur in base64 text: e.g. "=_digestd_<id>"
+  std::string text;      // UTF-8 plain text; any line ends
+  std::string html;      // UTF-8 HTML
+};
+
+// The RFC 5322 bytes: the headers, MIME-Version, Content-Type multipart/alternative, then the
+// text part and the HTML part (preferred, so last: RFC 2046 §5.1.4), each base64. CRLF only.
+std::string BuildMimeMessage(const MimeMessage& message);
+
+// Joins formatted mailboxes into one address-list value, folding after a comma before a
+// line would pass 76 characters (`name_size` as for EncodeUnstructured).
+std::string JoinAddressList(const std::vector<std::string>& mailboxes, std::size_t name_size);
+
+}  // namespace digestd

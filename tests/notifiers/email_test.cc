@@ -1,0 +1,263 @@
+#include "notifiers/email.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/utf8.h"
+#include "notifiers/email_render.h"
+#include "notifiers/mime.h"
+#include "tests/notifiers/notifier_testing.h"
+
+namespace digestd {
+namespace {
+
+using test::ContextFor;
+using test::ExpectGolden;
+using test::MakeNotifierConfig;
+
+std::string DecodeBase64(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  int bits = 0;
+  std::uint32_t acc = 0;
+  for (char c : text) {
+    const int v = value(c);
+    if (v < 0) continue;
+    acc = acc << 6 | std::uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += char((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    std::size_t end = text.find("\r\n", begin);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(begin, end - begin));
+    begin = end + 2;
+  }
+  return lines;
+}
+
+// The encoded words of a header value, each decoded on its own.
+std::vector<std::string> DecodedWords(const std::string& value) {
+  std::vector<std::string> words;
+  for (std::size_t at = value.find("=?UTF-8?B?"); at != std::string::npos;
+       at = value.find("=?UTF-8?B?", at + 1)) {
+    const std::size_t end = value.find("?=", at + 10);
+    EXPECT_NE(end, std::string::npos);
+    EXPECT_LE(end + 2 - at, kMaxEncodedWord) << value.substr(at, end + 2 - at);
+    words.push_back(DecodeBase64(value.substr(at + 10, end - at - 10)));
+  }
+  return words;
+}
+
+TEST(Issue8, KoreanSubjectIsSplitBetweenCharactersInShortWords) {
+  const std::string subject =
+      "[논문] 12 new papers for 한국어 대규모 언어 모델의 희소 어텐션과 추론 효율 연구 동향, "
+      "speculative decoding 😀";
+  const std::string value = EncodeUnstructured(subject, 7);
+  std::string joined;
+  for (const std::string& word : DecodedWords(value)) {
+    EXPECT_TRUE(IsValidUtf8(word)) << "a word ends inside a character";
+    joined += word;
+  }
+  EXPECT_EQ(joined, subject);
+  const std::vector<std::string> lines = Lines("Subject: " + value);
+  EXPECT_GT(lines.size(), 2u);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_LE(lines[i].size(), kMaxEncodedLine) << lines[i];
+    if (i > 0) {
+      EXPECT_EQ(lines[i].front(), ' ') << "a fold is CRLF and a space";
+    }
+  }
+}
+
+TEST(Issue8, HeaderDataCannotInjectAHeader) {
+  const std::string value = EncodeUnstructured("Hi\r\nBcc: victim@example.org\n\x01\xc2\x85x", 7);
+  for (std::size_t at = value.find('\n'); at != std::string::npos; at = value.find('\n', at + 1)) {
+    ASSERT_GT(at, 0u);
+    EXPECT_EQ(value[at - 1], '\r');
+    ASSERT_LT(at + 1, value.size());
+    EXPECT_EQ(value[at + 1], ' ') << "every line break is a fold";
+  }
+  EXPECT_EQ(value, "Hi Bcc: victim@example.org x");
+  EXPECT_EQ(FormatMailbox({.display_name = "Eve\r\nBcc: x@y", .address = "eve@example.org"}),
+            "\"Eve Bcc: x@y\" <eve@example.org>");
+}
+
+TEST(Issue8, PlainAsciiSubjectsStayReadableAndFold) {
+  EXPECT_EQ(EncodeUnstructured("3 new papers for agents", 7), "3 new papers for agents");
+  const std::string long_subject(40, 'a');
+  const std::string value = EncodeUnstructured(long_subject + " " + long_subject + " b", 7);
+  EXPECT_EQ(value, long_subject + "\r\n " + long_subject + " b");
+  // What looks like an encoded word is encoded, so no reader decodes it as one.
+  EXPECT_TRUE(EncodeUnstructured("=?UTF-8?B?QQ==?=", 7).starts_with("=?UTF-8?B?"));
+}
+
+TEST(Issue8, MailboxesQuoteOrEncodeTheirNames) {
+  EXPECT_EQ(FormatMailbox({.display_name = "", .address = "a@example.org"}), "a@example.org");
+  EXPECT_EQ(FormatMailbox({.display_name = "Lead, \"Team\"", .address = "l@example.org"}),
+            "\"Lead, \\\"Team\\\"\" <l@example.org>");
+  const std::string korean = FormatMailbox({.display_name = "김민준", .address = "m@example.org"});
+  EXPECT_EQ(korean, "=?UTF-8?B?6rmA66+87KSA?=\r\n <m@example.org>");
+  auto parsed = ParseMailbox("\"Kim, Min-jun\" <m@example.org>");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->display_name, "Kim, Min-jun");
+  EXPECT_EQ(parsed->address, "m@example.org");
+  EXPECT_FALSE(ParseMailbox("m@example.org> trailing"));
+  EXPECT_FALSE(ParseMailbox("a b@example.org"));
+}
+
+TEST(Issue8, MailDateIsRfc5322) {
+  EXPECT_EQ(MailDate(test::kNow), "Mon, 29 Jan 2024 08:00:00 +0000");
+}
+
+TEST(Issue8, SummaryMarkdownRendersAndRawHtmlShowsAsText) {
+  EXPECT_EQ(SummaryHtml("**What's New**: a <think> tag"),
+            "<strong>What's New</strong>: a &lt;think&gt; tag");
+  EXPECT_EQ(SummaryHtml("<div>block</div>"), "&lt;div&gt;block&lt;/div&gt;");
+  const std::string link = SummaryHtml("[x](javascript:alert(1)) and `<b>`");
+  EXPECT_EQ(link.find("javascript"), std::string::npos) << link;
+  EXPECT_NE(link.find("&lt;b&gt;</code>"), std::string::npos) << link;
+}
+
+NotifierConfig EmailConfig() {
+  NotifierConfig config = MakeNotifierConfig(
+      "me", EmailSettings{.url = "smtps://mail.example.org",
+                          .from = "다이제스트 <bot@example.org>",
+                          .to = {"Ana <ana@example.org>", "bo@example.org"},
+                          .cc = {"cy@example.org"},
+                          .bcc = {"archive@example.org", "ANA@example.org"},
+                          .username = "bot",
+                          .password = "pw",
+                          .subject_prefix = "[papers]",
+                          .list_unsubscribe = {"https://example.org/u"}});
+  config.group = Grouping::kDigest;
+  return config;
+}
+
+TEST(Issue8, OnePartPerRecipientWithTheSameMessage) {
+  const Notification n = test::MakeDigestGrouped();
+  const std::vector<Payload> payloads = test::RenderWith(EmailConfig(), n);
+  // ANA@example.org is ana@example.org again: sent once.
+  ASSERT_EQ(payloads.size(), 4u);
+  const std::vector<std::string> expected = {"ana@example.org", "bo@example.org", "cy@example.org",
+                                             "archive@example.org"};
+  for (std::size_t k = 0; k < payloads.size(); ++k) {
+    EXPECT_EQ(payloads[k].part_id, k == 0 ? n.id : n.id + "-" + std::to_string(k));
+    EXPECT_EQ(payloads[k].transfer, Transfer::kSmtp);
+    EXPECT_EQ(payloads[k].recipients, std::vector<std::string>{expected[k]});
+    EXPECT_EQ(payloads[k].mail_from, "bot@example.org");
+    EXPECT_EQ(payloads[k].body, payloads[0].body);
+  }
+  const std::string& message = payloads[0].body;
+  EXPECT_EQ(message.find("archive@"), std::string::npos) << "bcc is never in the message";
+  EXPECT_NE(message.find("\r\nMessage-ID: <" + n.id + "@example.org>\r\n"), std::string::npos);
+  for (const std::string& line : Lines(message)) EXPECT_LE(line.size(), 998u);
+  EXPECT_EQ(message.find('\n'), message.find("\r\n") + 1);
+}
+
+TEST(Issue8, DigestEmailGolden) {
+  const Notification n = test::MakeDigestGrouped();
+  auto message = BuildEmailMessage(n, ContextFor(n), "me",
+                                   std::get<EmailSettings>(EmailConfig().settings), 50);
+  ASSERT_TRUE(message) << message.error().message;
+  ExpectGolden("email_digest.eml", *message);
+  const EmailContent content = RenderEmailContent(n, {.max_papers = 50});
+  ExpectGolden("email_digest.html", content.html);
+  ExpectGolden("email_digest.txt", content.text);
+}
+
+TEST(Issue8, ChangedEntriesSayWhatChanged) {
+  Notification n = test::MakeInstant();
+  n.papers[0].event = "new_version";
+  n.papers[0].prior_version = "v1";
+  n.papers.push_back(n.papers[0]);
+  n.papers[1].paper.key = "arxiv:2401.99999";
+  n.papers[1].event = "threshold";
+  n.papers[1].paper.votes = 12;
+  n.papers[1].prior_votes = 3;
+  n.papers.push_back(n.papers[0]);
+  n.papers[2].paper.key = "arxiv:2401.88888";
+  n.papers[2].event = "updated";
+  n.papers[2].prior_title = "An old <b>title</b>";
+  const EmailContent c = RenderEmailContent(n, {});
+  for (const std::string* body : {&c.text, &c.html}) {
+    EXPECT_NE(body->find("New version: v1 → v2"), std::string::npos) << *body;
+    EXPECT_NE(body->find("Votes 3 → 12"), std::string::npos);
+    EXPECT_NE(body->find("Updated: new title (was “An old "), std::string::npos);
+  }
+  EXPECT_NE(c.html.find("An old &lt;b&gt;title&lt;/b&gt;"), std::string::npos);
+}
+
+TEST(Issue8, EachPaperOnceWithAllItsWatches) {
+  Notification n = test::MakeDigestGrouped();
+  // The same paper again for another watch and event, as GroupByDigest may merge it.
+  SourcedPaper again = n.papers[0];
+  again.watches = {"agents"};
+  again.event = "threshold";
+  n.papers.push_back(again);
+  const EmailContent c = RenderEmailContent(n, {});
+  EXPECT_EQ(c.papers, 4);
+  const std::string url = n.papers[0].paper.url;
+  std::size_t count = 0;
+  for (std::size_t at = c.html.find("<a href=\"" + url + "\" style"); at != std::string::npos;
+       at = c.html.find("<a href=\"" + url + "\" style", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u);
+  EXPECT_NE(c.subject.find("4 papers for agents, sparse attention"), std::string::npos)
+      << c.subject;
+}
+
+TEST(Issue8, LargeDigestStaysUnderGmailClippingWithLinksAndACount) {
+  Notification n = test::MakeLarge(300, 1500);
+  n.digest_url = "https://huggingface.co/papers?date=2024-01-29";
+  const EmailContent c = RenderEmailContent(n, {.max_papers = 200});
+  EXPECT_LE(c.html.size(), kEmailMaxHtmlBytes);
+  EXPECT_GT(c.cards, 10);
+  EXPECT_GT(c.links, 0);
+  EXPECT_LT(c.cards + c.links, 200);
+  const std::string more = "and " + std::to_string(300 - c.cards - c.links) + " more papers";
+  EXPECT_NE(c.html.find(more), std::string::npos);
+  EXPECT_NE(c.html.find(n.digest_url), std::string::npos);
+  // The text part lists every paper within max_papers, then counts the rest.
+  EXPECT_NE(c.text.find("and 100 more papers: " + n.digest_url), std::string::npos);
+}
+
+TEST(Issue8, SmtpOutcomes) {
+  using Kind = Outcome::Kind;
+  const Payload p{.transfer = Transfer::kSmtp, .recipients = {"bob@example.org"}};
+  EXPECT_EQ(ClassifySmtp(p, {.status = 250}).kind, Kind::kDelivered);
+  const Outcome refused =
+      ClassifySmtp(p, {.status = 550, .body = "RCPT failed: 550 5.1.1 no such user"});
+  EXPECT_EQ(refused.kind, Kind::kPermanent);
+  EXPECT_TRUE(refused.part_only);
+  EXPECT_EQ(refused.reason, "recipient bob@example.org refused: RCPT failed: 550 5.1.1 no such user");
+  EXPECT_EQ(ClassifySmtp(p, {.status = 451, .body = "RCPT failed: 451 later"}).kind, Kind::kRetry);
+  EXPECT_EQ(ClassifySmtp(p, {.status = 530, .body = "MAIL failed: 530 auth"}).kind, Kind::kRetry);
+  const Outcome auth = ClassifySmtp(
+      p, {.failure = "SMTP smtps://mail.example.org/: authentication as bot failed: 535 no"});
+  EXPECT_EQ(auth.kind, Kind::kRetry);
+  EXPECT_NE(auth.reason.find("authentication as bot failed"), std::string::npos);
+  EXPECT_EQ(ClassifySmtp(p, {.failure = "timeout", .timed_out = true}).kind, Kind::kRetry);
+}
+
+}  // namespace
+}  // namespace digestd
