@@ -19,7 +19,8 @@ void WriteHeader(JsonWriter& json, const Notification& n, const std::string& eve
   json.Key("watches").StringArray(watches);
 }
 
-// `own`: also the paper's own event and watches, when it has them (the outbox form).
+// `own`: also the paper's own event, watches and previous values, when it has them (the
+// outbox form).
 void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.BeginObject();
   WritePaperMembers(json, p.paper);
@@ -27,6 +28,8 @@ void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.Key("date").StringOrNull(p.date);
   if (own && !p.event.empty()) json.Key("event").String(p.event);
   if (own && !p.watches.empty()) json.Key("watches").StringArray(p.watches);
+  if (own && p.previous_votes) json.Key("previous_votes").Int(*p.previous_votes);
+  if (own && !p.previous_version.empty()) json.Key("previous_version").String(p.previous_version);
   json.EndObject();
 }
 

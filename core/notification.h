@@ -3,6 +3,7 @@
 // the outbox as NotificationToJson and rendered the same way at every attempt. Plain data.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct SourcedPaper {
   // notification's.
   std::string event;
   std::vector<std::string> watches;
+  // What the source said the time before, so a `threshold` or `new_version` message can say
+  // what changed (votes 3 -> 12, v1 -> v2); unset for a paper first seen now.
+  std::optional<int> previous_votes;
+  std::string previous_version;
 };
 
 struct Notification {
@@ -56,7 +61,8 @@ std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
 std::vector<std::string> NotificationJsonLines(const Notification& notification);
 
 // The whole notification as one JSON object (the outbox's `message`): the same fields as
-// the lines, with "papers" as an array, plus "dedupe_key", "source" and "message".
+// the lines, with "papers" as an array, plus "dedupe_key", "source" and "message", and on a
+// paper its own "event", "watches", "previous_votes" and "previous_version" when set.
 std::string NotificationToJson(const Notification& notification);
 
 }  // namespace digestd

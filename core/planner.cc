@@ -165,7 +165,11 @@ Plan PlanDigest(const PlanInput& in) {
       n.kind = "instant";
       n.event = p.event;
       n.watches = p.watches;
-      n.papers.push_back({.paper = paper, .source = in.source, .date = in.date});
+      n.papers.push_back({.paper = paper,
+                          .source = in.source,
+                          .date = in.date,
+                          .previous_votes = prior ? prior->votes : std::nullopt,
+                          .previous_version = prior ? prior->version : std::string()});
       for (const auto& w : p.watches) {
         plan.notified.push_back(NotifiedKey(notifier, paper.key, event_class, w));
       }

@@ -653,6 +653,14 @@ std::string NotifierFingerprint(const NotifierConfig& n) {
       for (const auto& [k, v] : s.headers) out += k + '\x1e' + v + '\x1f';
     }
     void operator()(const ExecSettings& s) const { out += Join(s.command) + Join(s.env); }
+    void operator()(const SlackSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const DiscordSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const TeamsSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const MattermostSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const GoogleChatSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const TelegramSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const MatrixSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const NtfySettings& s) const { out += s.Fingerprint(); }
   };
   std::visit(Visitor{text}, n.settings);
   return Hash128Hex(text);
