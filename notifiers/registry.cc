@@ -4,6 +4,7 @@
 #include <string>
 #include <variant>
 
+#include "notifiers/chat_channels.h"
 #include "notifiers/exec.h"
 #include "notifiers/local_channels.h"
 #include "notifiers/webhook.h"
@@ -30,11 +31,19 @@ struct Entry {
   Factory make;
 };
 
-constexpr std::array<Entry, 4> kEntries = {{
+constexpr std::array<Entry, 12> kEntries = {{
     {"console", &WithSettings<ConsoleSettings, &MakeConsoleChannel>},
     {"file", &WithSettings<FileSettings, &MakeFileChannel>},
     {"webhook", &WithSettings<WebhookSettings, &MakeWebhookChannel>},
     {"exec", &WithSettings<ExecSettings, &MakeExecChannel>},
+    {"slack", &WithSettings<SlackSettings, &MakeSlackChannel>},
+    {"discord", &WithSettings<DiscordSettings, &MakeDiscordChannel>},
+    {"teams", &WithSettings<TeamsSettings, &MakeTeamsChannel>},
+    {"telegram", &WithSettings<TelegramSettings, &MakeTelegramChannel>},
+    {"matrix", &WithSettings<MatrixSettings, &MakeMatrixChannel>},
+    {"mattermost", &WithSettings<MattermostSettings, &MakeMattermostChannel>},
+    {"googlechat", &WithSettings<GoogleChatSettings, &MakeGoogleChatChannel>},
+    {"ntfy", &WithSettings<NtfySettings, &MakeNtfyChannel>},
 }};
 
 }  // namespace

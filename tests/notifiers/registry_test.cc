@@ -13,14 +13,26 @@ namespace {
 using test::MakeNotifierConfig;
 
 TEST(Registry, ListsEveryKindOnceInAStableOrder) {
-  EXPECT_EQ(ChannelKinds(), (std::vector<std::string_view>{"console", "file", "webhook", "exec"}));
+  EXPECT_EQ(ChannelKinds(), (std::vector<std::string_view>{
+                               "console", "file", "webhook", "exec", "slack", "discord", "teams",
+                               "telegram", "matrix", "mattermost", "googlechat", "ntfy"}));
 }
 
 TEST(Registry, MakesEveryListedKind) {
   const std::vector<KindSettings> settings = {ConsoleSettings{},
                                               FileSettings{.path = "/tmp/p.jsonl"},
                                               WebhookSettings{.url = "https://hooks.example.com/x"},
-                                              ExecSettings{.command = {"/bin/true"}}};
+                                              ExecSettings{.command = {"/bin/true"}},
+                                              SlackSettings{.url = "https://hooks.example.com/s"},
+                                              DiscordSettings{.url = "https://d.example.com/w"},
+                                              TeamsSettings{.url = "https://t.example.com/w"},
+                                              TelegramSettings{.token = "1:x", .chat_id = "5"},
+                                              MatrixSettings{.homeserver = "https://m.example",
+                                                             .room_id = "!r:m.example",
+                                                             .access_token = "tok"},
+                                              MattermostSettings{.url = "https://mm.example/h"},
+                                              GoogleChatSettings{.url = "https://gc.example/s"},
+                                              NtfySettings{.url = "https://ntfy.example/t"}};
   ASSERT_EQ(settings.size(), ChannelKinds().size());
   for (const KindSettings& s : settings) {
     const NotifierConfig config = MakeNotifierConfig("n", s);
@@ -40,7 +52,7 @@ TEST(Registry, UnknownKindNamesTheKnownOnes) {
   ASSERT_FALSE(channel);
   EXPECT_EQ(channel.error().message,
             "notifier 'pager': kind 'pagerduty' has no channel (known: console, file, webhook, "
-            "exec)");
+            "exec, slack, discord, teams, telegram, matrix, mattermost, googlechat, ntfy)");
 }
 
 TEST(Registry, SettingsOfAnotherKindAreRefused) {
