@@ -116,6 +116,7 @@ std::string ShownTarget(std::string_view url);
 // - a 429 (or 503) also reads the delay a JSON body asks for: "retry_after" (seconds, may
 //   be fractional: Discord), "parameters.retry_after" (Telegram) or "retry_after_ms"
 //   (Matrix); the longer of header and body wins; with neither, `default_retry_after`;
+//   plus one second, since the engine schedules in whole seconds from the current one;
 // - the statuses in `disable` (404/410 on a webhook URL: the hook was deleted) disable the
 //   target.
 Outcome ClassifyChat(const Response& response, std::span<const long> disable,

@@ -19,7 +19,13 @@ std::string Md(std::string_view text) { return EscapeMarkdown(text); }
 class DiscordFormat final : public ChatFormat {
  public:
   ChatPiece Piece(const ChatPaper& p) const override {
-    const std::string title = CutText(p.title, kLimits.max_title - 16, kLimits.unit);
+    // Escaping lengthens the title: cut the text until its escaped form fits.
+    std::string escaped_title = Md(p.title);
+    for (std::size_t keep = kLimits.max_title;
+         TextLength(escaped_title, kLimits.unit) > kLimits.max_title && keep > 1;) {
+      keep -= std::min<std::size_t>(keep - 1, 16);
+      escaped_title = Md(CutText(p.title, keep, kLimits.unit));
+    }
     std::string description = "*" + Md(MetaLine(p)) + "*";
     if (const std::string authors = AuthorsLine(p); !authors.empty()) {
       description += "\n" + Md(authors);
@@ -29,7 +35,6 @@ class DiscordFormat final : public ChatFormat {
     }
     if (!p.summary.empty()) description += "\n\n" + Md(p.summary);
     description = CutText(description, kLimits.max_block_text, kLimits.unit);
-    const std::string escaped_title = Md(title);
     JsonWriter json;
     json.BeginObject();
     json.Key("title").String(escaped_title);
