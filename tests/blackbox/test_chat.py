@@ -214,6 +214,32 @@ class TestNotify(ChatCase):
                 self.assert_no_secret(proc.stdout + proc.stderr, "test-notify output")
 
 
+class Preview(ChatCase):
+    def test_preview_prints_what_would_be_sent_and_sends_nothing(self):
+        sinks = self.sinks()
+        notifiers = "".join(chat_notifier(kind, sink) for kind, sink in sinks.items())
+        # A baseline first run stores the day and notifies nobody.
+        self.write_config(watch("everything", ["to-" + k for k in sinks]), first_run="baseline",
+                          notifiers=notifiers)
+        self.write_digest(DAY, realistic_digest(3))
+        self.run_digestd("once", "--config", self.config_path, "--date", DAY, expect=0)
+        for kind in KINDS:
+            with self.subTest(kind=kind):
+                proc = self.run_digestd("preview", "to-" + kind, "--date", DAY, "--config",
+                                        self.config_path, expect=0)
+                self.assertIn("part ", proc.stdout)
+                self.assertIn("2401.10002", proc.stdout)
+                self.assertIn("nothing was sent", proc.stderr)
+                # ntfy's topic is part of the body it publishes, which preview shows.
+                shown = proc.stdout.replace(f'"topic":"{SECRET}-topic"', "") + proc.stderr
+                self.assert_no_secret(shown, "preview output")
+        one = self.run_digestd("preview", "to-slack", "--paper", "2401.10001", "--config",
+                               self.config_path, expect=0)
+        self.assertIn("2401.10001", one.stdout)
+        self.assertNotIn("2401.10002", one.stdout)
+        self.assertEqual(sum(s.count() for s in sinks.values()), 0)
+
+
 class Day300Table(ChatCase):
     """What a realistic 300-paper day becomes on each platform at its defaults (issue 9's
     table): messages, bytes and the time the default pace spreads them over. Printed, and
