@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/channel_limits.h"
 #include "core/cron.h"
 #include "core/mailbox.h"
 #include "core/query.h"
@@ -625,6 +626,15 @@ class Loader {
   KindSettings ReadEmailSettings(const toml::table& t, const std::string& label);
   // A list of mailboxes (`to`, `cc`, `bcc`), each checked by ParseMailbox.
   std::optional<std::vector<std::string>> GetMailboxes(const toml::table& t, std::string_view key);
+  // slack, discord, teams, mattermost, googlechat: one incoming-webhook `url`.
+  template <typename Settings>
+  KindSettings ReadChatUrlSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadTelegramSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadMatrixSettings(const toml::table& t, const std::string& label);
+  KindSettings ReadNtfySettings(const toml::table& t, const std::string& label);
+  // A secret that goes into a request line or header: no spaces or control characters.
+  // Never shows the value.
+  bool CheckTokenText(const Str& token, std::string_view key);
   // An http(s) target URL; plain http:// only to loopback. Never shows the value.
   bool CheckTargetUrl(const Str& url, std::string_view key);
   // `secret`: one "whsec_..." value or an array of them, or secret_file (one per line).
@@ -1131,14 +1141,24 @@ const Loader::NotifierKind Loader::kNotifierKinds[] = {
      .reach = Reach::kProcess,
      .group = Grouping::kPaper,
      .read = &Loader::ReadExecSettings},
-    {.name = "slack", .keys = kChatUrlKeys},
-    {.name = "discord", .keys = kChatUrlKeys},
-    {.name = "teams", .keys = kChatUrlKeys},
-    {.name = "telegram", .keys = kTelegramKeys},
-    {.name = "matrix", .keys = kMatrixKeys},
-    {.name = "mattermost", .keys = kChatUrlKeys},
-    {.name = "googlechat", .keys = kChatUrlKeys},
-    {.name = "ntfy", .keys = kNtfyKeys},
+    {.name = "slack",
+     .keys = kChatUrlKeys,
+     .read = &Loader::ReadChatUrlSettings<SlackSettings>},
+    {.name = "discord",
+     .keys = kChatUrlKeys,
+     .read = &Loader::ReadChatUrlSettings<DiscordSettings>},
+    {.name = "teams",
+     .keys = kChatUrlKeys,
+     .read = &Loader::ReadChatUrlSettings<TeamsSettings>},
+    {.name = "telegram", .keys = kTelegramKeys, .read = &Loader::ReadTelegramSettings},
+    {.name = "matrix", .keys = kMatrixKeys, .read = &Loader::ReadMatrixSettings},
+    {.name = "mattermost",
+     .keys = kChatUrlKeys,
+     .read = &Loader::ReadChatUrlSettings<MattermostSettings>},
+    {.name = "googlechat",
+     .keys = kChatUrlKeys,
+     .read = &Loader::ReadChatUrlSettings<GoogleChatSettings>},
+    {.name = "ntfy", .keys = kNtfyKeys, .read = &Loader::ReadNtfySettings},
     // Local kinds: every line "in flight" at once goes out in one write (and, for a file, one
     // fsync), so a high cap is a batch size, not a load on anyone.
     {.name = "console",
@@ -1203,6 +1223,9 @@ void Loader::ReadNotifierCommon(const toml::table& t, const NotifierKind* kind,
   if (kind != nullptr) {
     n.group = kind->group;
     n.max_in_flight = kind->max_in_flight;
+    const ChannelLimits limits = LimitsFor(kind->name);
+    n.max_papers = limits.default_max_papers;
+    n.min_interval = limits.default_min_interval;
   }
   if (auto v = GetBool(t, "enabled")) n.enabled = *v;
   if (auto v = GetInt(t, "max_papers", 1, 100000)) n.max_papers = static_cast<int>(*v);
@@ -1477,6 +1500,146 @@ std::optional<std::vector<std::string>> Loader::GetMailboxes(const toml::table& 
   }
   if (!ok) return std::nullopt;
   return out;
+}
+
+template <typename Settings>
+KindSettings Loader::ReadChatUrlSettings(const toml::table& t, const std::string&) {
+  Settings settings;
+  if (auto v = GetString(t, "url", /*file_form=*/true)) {
+    if (CheckTargetUrl(*v, "url")) settings.url = std::move(v->value);
+  }
+  return settings;
+}
+
+KindSettings Loader::ReadTelegramSettings(const toml::table& t, const std::string&) {
+  TelegramSettings telegram;
+  if (auto v = GetString(t, "token", /*file_form=*/true)) {
+    // "123456:AbC-dEf...": it becomes part of the request path, so nothing else may be in it.
+    const std::string& token = v->value;
+    const std::size_t colon = token.find(':');
+    const bool digits = colon != std::string::npos && colon > 0 &&
+                        std::all_of(token.begin(), token.begin() + long(colon),
+                                    [](char c) { return c >= '0' && c <= '9'; });
+    const bool rest = colon != std::string::npos && colon + 1 < token.size() &&
+                      std::all_of(token.begin() + long(colon) + 1, token.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                      });
+    if (!digits || !rest) {
+      Error(v->where, "\"token\": " + (v->secret.empty() ? std::string("the value") : v->Shown()) +
+                          " is not a bot token (digits, ':', then letters, digits, '_' or '-')");
+    } else {
+      telegram.token = token;
+    }
+  }
+  if (const toml::node* n = t.get("chat_id")) {
+    std::string id;
+    if (const auto* i = n->as_integer()) {
+      id = std::to_string(i->get());
+    } else if (auto v = GetString(t, "chat_id")) {
+      id = v->value;
+    }
+    const bool numeric = !id.empty() && id.find_first_not_of("-0123456789") == std::string::npos &&
+                         id.find('-', 1) == std::string::npos && id != "-";
+    const bool channel = id.size() > 1 && id[0] == '@' &&
+                         std::all_of(id.begin() + 1, id.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                         });
+    if (numeric || channel) {
+      telegram.chat_id = id;
+    } else if (n->is_integer() || n->is_string()) {
+      Error(At(*n), "\"chat_id\": expected a chat number (like -1001234567890) or "
+                    "\"@channelname\"");
+    }
+  }
+  if (auto v = GetString(t, "api_url")) {
+    if (CheckTargetUrl(*v, "api_url")) {
+      while (v->value.ends_with('/')) v->value.pop_back();
+      telegram.api_url = std::move(v->value);
+    }
+  }
+  return telegram;
+}
+
+KindSettings Loader::ReadMatrixSettings(const toml::table& t, const std::string&) {
+  MatrixSettings matrix;
+  if (auto v = GetString(t, "homeserver")) {
+    if (CheckTargetUrl(*v, "homeserver")) {
+      if (v->value.find_first_of("?#") != std::string::npos) {
+        Error(v->where, "\"homeserver\": give the server's base URL, without a query");
+      } else {
+        while (v->value.ends_with('/')) v->value.pop_back();
+        matrix.homeserver = std::move(v->value);
+      }
+    }
+  }
+  if (auto v = GetString(t, "room_id")) {
+    const std::string& id = v->value;
+    if (id.size() < 4 || id[0] != '!' || id.find(':') == std::string::npos ||
+        std::any_of(id.begin(), id.end(), [](char c) {
+          return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+        })) {
+      Error(v->where, "\"room_id\": " + v->Shown() +
+                          " is not a room id like \"!abcdef:example.org\" (a #alias is not "
+                          "resolved: copy the id from the room's settings)");
+    } else {
+      matrix.room_id = id;
+    }
+  }
+  if (auto v = GetString(t, "access_token", /*file_form=*/true)) {
+    if (CheckTokenText(*v, "access_token")) matrix.access_token = std::move(v->value);
+  }
+  return matrix;
+}
+
+KindSettings Loader::ReadNtfySettings(const toml::table& t, const std::string&) {
+  NtfySettings ntfy;
+  if (auto v = GetString(t, "url", /*file_form=*/true)) {
+    if (CheckTargetUrl(*v, "url")) {
+      const std::string& url = v->value;
+      const std::size_t path = url.find('/', url.find("://") + 3);
+      const std::size_t last = url.rfind('/');
+      if (url.find_first_of("?#") != std::string::npos || path == std::string::npos ||
+          last + 1 >= url.size()) {
+        Error(v->where, "\"url\": give the server and the topic, like "
+                        "\"https://ntfy.sh/mytopic\", without a query");
+      } else {
+        ntfy.url = url;
+      }
+    }
+  }
+  if (auto v = GetString(t, "token", /*file_form=*/true)) {
+    if (CheckTokenText(*v, "token")) ntfy.token = std::move(v->value);
+  }
+  if (const toml::node* n = t.get("priority")) {
+    constexpr std::pair<std::string_view, int> kNames[] = {
+        {"min", 1}, {"low", 2}, {"default", 3}, {"high", 4}, {"max", 5}, {"urgent", 5}};
+    if (n->is_integer()) {
+      if (auto v = GetInt(t, "priority", 1, 5)) ntfy.priority = static_cast<int>(*v);
+    } else if (auto v = GetString(t, "priority")) {
+      for (const auto& [name, level] : kNames) {
+        if (v->value == name) ntfy.priority = level;
+      }
+      if (ntfy.priority == 0) {
+        Error(v->where, "\"priority\": expected 1-5 or min, low, default, high, max, urgent; got " +
+                            v->Shown());
+      }
+    }
+  }
+  return ntfy;
+}
+
+bool Loader::CheckTokenText(const Str& token, std::string_view key) {
+  const std::string_view v = token.value;
+  if (v.empty()) {
+    Error(token.where, Quote(key) + " is empty");
+    return false;
+  }
+  if (std::any_of(v.begin(), v.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+    Error(token.where, Quote(key) + ": the value contains a space or a control character");
+    return false;
+  }
+  return true;
 }
 
 bool Loader::CheckTargetUrl(const Str& url, std::string_view key) {

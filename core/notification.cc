@@ -19,7 +19,8 @@ void WriteHeader(JsonWriter& json, const Notification& n, const std::string& eve
   json.Key("watches").StringArray(watches);
 }
 
-// `own`: also the paper's own event and watches, when it has them (the outbox form).
+// `own`: also the paper's own event, watches and previous values, when it has them (the
+// outbox form).
 void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.BeginObject();
   WritePaperMembers(json, p.paper);

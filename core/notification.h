@@ -62,7 +62,8 @@ std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
 std::vector<std::string> NotificationJsonLines(const Notification& notification);
 
 // The whole notification as one JSON object (the outbox's `message`): the same fields as
-// the lines, with "papers" as an array, plus "dedupe_key", "source" and "message".
+// the lines, with "papers" as an array, plus "dedupe_key", "source" and "message", and on a
+// paper its own "event", "watches", "prior_votes", "prior_version" and "prior_title" when set.
 std::string NotificationToJson(const Notification& notification);
 
 }  // namespace digestd

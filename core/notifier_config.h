@@ -54,23 +54,77 @@ struct EmailSettings {
   std::vector<std::string> list_unsubscribe;  // https:// URLs and mailto: addresses
 };
 
+// The chat kinds (notifiers/chat_channels.h). Each `Fingerprint` is every setting in one
+// string, so a target disabled by its server is enabled again when any of them changes.
+
+// slack, discord, teams, mattermost, googlechat: the incoming-webhook URL is the secret.
+struct SlackSettings {
+  std::string url;
+  std::string Fingerprint() const { return url; }
+};
+struct DiscordSettings {
+  std::string url;  // as configured; the channel adds ?wait=true
+  std::string Fingerprint() const { return url; }
+};
+struct TeamsSettings {
+  std::string url;  // a Workflows "When a Teams webhook request is received" URL
+  std::string Fingerprint() const { return url; }
+};
+struct MattermostSettings {
+  std::string url;
+  std::string Fingerprint() const { return url; }
+};
+struct GoogleChatSettings {
+  std::string url;  // the space webhook, key and token in its query
+  std::string Fingerprint() const { return url; }
+};
+
+struct TelegramSettings {
+  std::string token;  // secret: the bot token, which goes in the request path
+  std::string chat_id;
+  std::string api_url = "https://api.telegram.org";
+  std::string Fingerprint() const { return token + '\x1f' + chat_id + '\x1f' + api_url; }
+};
+
+struct MatrixSettings {
+  std::string homeserver;    // "https://matrix.example.org", no trailing slash
+  std::string room_id;       // "!abc:example.org" (an alias is not resolved)
+  std::string access_token;  // secret
+  std::string Fingerprint() const {
+    return homeserver + '\x1f' + room_id + '\x1f' + access_token;
+  }
+};
+
+struct NtfySettings {
+  std::string url;    // server and topic: "https://ntfy.sh/papers"; the topic is a secret
+  std::string token;  // secret, optional: "tk_..." sent as a Bearer token
+  int priority = 0;   // 1-5; 0: the server's default
+  std::string Fingerprint() const {
+    return url + '\x1f' + token + '\x1f' + std::to_string(priority);
+  }
+};
+
 // One alternative per built kind; std::monostate only in a config that failed to load.
-using KindSettings = std::variant<std::monostate, ConsoleSettings, FileSettings,
-                                  WebhookSettings, ExecSettings, EmailSettings>;
+using KindSettings =
+    std::variant<std::monostate, ConsoleSettings, FileSettings, WebhookSettings, ExecSettings,
+                 EmailSettings, SlackSettings, DiscordSettings, TeamsSettings,
+                 MattermostSettings, GoogleChatSettings, TelegramSettings, MatrixSettings,
+                 NtfySettings>;
 
 struct NotifierConfig {
   std::string name;
-  std::string kind;  // the registry name: console | file | webhook | exec | email
+  std::string kind;  // the registry name: console | file | webhook | exec | email | slack | ...
   bool enabled = true;
-  int max_papers = 50;                            // papers in one message; the rest as "and N more"
+  int max_papers = 50;  // papers in one message; the rest as "and N more". Default per kind
   Grouping group = Grouping::kPaper;              // default per kind (CONFIG.md)
   int max_in_flight = 4;                          // concurrent requests to this target
-  std::chrono::milliseconds min_interval{0};      // pace between requests to this target
+  std::chrono::milliseconds min_interval{0};  // pace between requests; default per kind
   int retry_max_attempts = 12;                    // then the row goes dead
   std::chrono::seconds retry_max_age{24 * 3600};  // ... or when the row is this old
   std::chrono::milliseconds timeout{30000};       // one attempt (a request, or an exec run)
   bool tls_verify = true;
-  std::string ca_file;  // absolute; empty: the system's CAs
+  std::string ca_file;        // absolute; empty: the system's CAs
+  std::string template_file;  // absolute; empty: the built-in text
   KindSettings settings;
 };
 

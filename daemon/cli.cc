@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -68,6 +69,9 @@ constexpr CommandHelp kCommands[] = {
     {"test-notify", "digestd test-notify NOTIFIER [-c F]",
      "Sends a sample, marked as one, through the notifier's real channel and prints what the\n"
      "target answered."},
+    {"preview", "digestd preview NOTIFIER [-c F] [--date D] [--paper KEY]",
+     "Prints what the notifier would be sent for the stored papers of a date (default today)\n"
+     "that its watches match, or for one paper, as one message: the requests, without sending."},
     {"outbox",
      "digestd outbox  list [--state S] [--notifier N] [--json] [-c F]\n"
      "  digestd outbox  show ID | retry ID|--dead | drop ID|--dead [--notifier N] [-c F]",
@@ -677,6 +681,108 @@ int TestNotify(const Args& args) {
   return kExitOk;
 }
 
+// What NOTIFIER would be sent for a stored date (or one paper), rendered by its real channel
+// and printed, never sent (issue 9). The papers are those its watches match, as one message
+// of the date; with --paper, that paper whether or not a watch matches it.
+int Preview(const Args& args) {
+  if (args.positional.size() != 1) {
+    std::cerr << "digestd preview: name one notifier\n";
+    return kExitUsage;
+  }
+  auto config = LoadOrReport(args);
+  if (!config) return kExitConfig;
+  SetUpLogging(config->daemon.log_level);
+  const NotifierConfig* notifier = config->FindNotifier(args.positional[0]);
+  if (!notifier) {
+    std::cerr << "digestd preview: no notifier named '" << TerminalSafe(args.positional[0])
+              << "'\n";
+    return kExitUsage;
+  }
+  std::string date = args.Get("--date");
+  if (!date.empty() && !ParseIsoDate(date)) {
+    std::cerr << "digestd preview: --date wants YYYY-MM-DD, got '" << TerminalSafe(date) << "'\n";
+    return kExitUsage;
+  }
+  std::string paper = args.Get("--paper");
+  if (!paper.empty()) {
+    if (auto id = ExtractArxivId(paper)) paper = id->key;
+  }
+  if (date.empty() && paper.empty()) {
+    date = FormatIsoDate(TodayIn(config->daemon.timezone, NowSeconds()));
+  }
+  auto matcher = WatchMatcher::Compile(WatchSpecsFrom(*config));
+  if (!matcher) {
+    std::cerr << config->path << ": " << matcher.error().message << "\n";
+    return kExitConfig;
+  }
+  if (!std::filesystem::exists(config->daemon.state_path)) {
+    std::cerr << "digestd preview: no state yet at " << config->daemon.state_path << "\n";
+    return kExitFailure;
+  }
+  auto store = StateStore::Open(config->daemon.state_path, /*read_only=*/true);
+  auto sightings = store ? (*store)->LoadSightings(date, paper)
+                         : Result<std::vector<StoredSighting>>(Unexpected(store.error()));
+  if (!sightings) {
+    std::cerr << "digestd preview: " << sightings.error().message << "\n";
+    return kExitFailure;
+  }
+  Notification n;
+  n.notifier = notifier->name;
+  n.event = "new";
+  for (const StoredSighting& s : *sightings) {
+    std::vector<std::string> watches;
+    for (const WatchVerdict& v : matcher->Explain(s.paper, s.source)) {
+      const WatchSpec& w = matcher->specs()[v.watch];
+      if (v.outcome == WatchVerdict::Outcome::kMatched &&
+          std::find(w.notify.begin(), w.notify.end(), notifier->name) != w.notify.end()) {
+        watches.push_back(w.name);
+      }
+    }
+    if (watches.empty() && paper.empty()) continue;
+    for (const std::string& w : watches) {
+      if (std::find(n.watches.begin(), n.watches.end(), w) == n.watches.end()) {
+        n.watches.push_back(w);
+      }
+    }
+    n.papers.push_back({.paper = s.paper, .source = s.source, .date = s.date, .watches = watches});
+  }
+  if (n.papers.empty()) {
+    std::cerr << "digestd preview: nothing for " << notifier->name << " on " << date
+              << " (no stored paper its watches match; `digestd explain` says why)\n";
+    return kExitFailure;
+  }
+  n.dedupe_key = "preview\x1f" + notifier->name + "\x1f" + date + "\x1f" + paper;
+  n.id = NotificationId(n.dedupe_key);
+  auto channel = MakeChannel(*notifier);
+  if (!channel) {
+    std::cerr << "digestd preview: " << channel.error().message << "\n";
+    return kExitConfig;
+  }
+  auto payloads = (*channel)->Render(n, RenderContext{.id = n.id, .now = NowSeconds()});
+  if (!payloads) {
+    std::cerr << "digestd preview: " << payloads.error().message << "\n";
+    return kExitFailure;
+  }
+  for (const Payload& p : *payloads) {
+    std::cout << "part " << p.part_id << ": ";
+    if (p.transfer == Transfer::kHttp) {
+      std::cout << p.method << " " << (p.shown_url.empty() ? RedactUrl(p.url) : p.shown_url)
+                << "\n";
+      for (const auto& [name, value] : p.headers) {
+        // Authorization and custom header values may be secrets.
+        std::cout << name << ": " << (name == "Content-Type" ? value : "(not shown)") << "\n";
+      }
+    } else {
+      std::cout << (p.transfer == Transfer::kExec ? "exec" : "local") << "\n";
+    }
+    std::cout << "\n" << TerminalSafe(p.body, std::string::npos, /*keep_newlines=*/true)
+              << "\n\n";
+  }
+  std::cerr << "digestd preview: " << n.papers.size() << " papers in " << payloads->size()
+            << (payloads->size() == 1 ? " request" : " requests") << "; nothing was sent\n";
+  return kExitOk;
+}
+
 // Why each stored paper was or was not notified to each watch (issue #4 "explain").
 int Explain(const Args& args) {
   auto config = LoadOrReport(args);
@@ -880,6 +986,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "status") return ShowStatus(*args);
   if (cmd == "test-notify") return TestNotify(*args);
   if (cmd == "explain") return Explain(*args);
+  if (cmd == "preview") return Preview(*args);
   return Backup(*args);
 }
 

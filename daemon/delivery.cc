@@ -670,6 +670,14 @@ std::string NotifierFingerprint(const NotifierConfig& n) {
       out += s.url + '\x1f' + s.username + '\x1f' + s.password + '\x1f' + s.from + '\x1f' +
              Join(s.to) + Join(s.cc) + Join(s.bcc);
     }
+    void operator()(const SlackSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const DiscordSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const TeamsSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const MattermostSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const GoogleChatSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const TelegramSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const MatrixSettings& s) const { out += s.Fingerprint(); }
+    void operator()(const NtfySettings& s) const { out += s.Fingerprint(); }
   };
   std::visit(Visitor{text}, n.settings);
   return Hash128Hex(text);

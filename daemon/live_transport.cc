@@ -40,6 +40,7 @@ Response FromHttp(HttpResponse r) {
 
 HttpRequest ToHttp(const Payload& p, const std::string& user_agent) {
   HttpRequest r{.url = p.url,
+                .shown_url = p.shown_url,
                 .method = p.method,
                 .body = p.body,
                 .timeout = p.timeout,

@@ -180,7 +180,8 @@ TransferError Classify(CURLcode rc, bool too_large, long redirects, bool is_file
 }
 
 std::string Where(const HttpRequest& request) {
-  return request.method + " " + RedactUrl(request.url);
+  return request.method + " " +
+         (request.shown_url.empty() ? RedactUrl(request.url) : request.shown_url);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ namespace digestd {
 
 struct HttpRequest {
   std::string url;
+  std::string shown_url;  // how messages and logs name the URL; "": RedactUrl(url)
   std::string method = "GET";
   std::string body;                                   // sent when non-empty
   std::map<std::string, std::string> headers;

@@ -36,6 +36,8 @@ struct Payload {
   std::string part_id;                // "ID" for part 0, "ID-k" for part k (CONFIG.md)
   Transfer transfer = Transfer::kHttp;
   std::string url;                    // kHttp: the URL (may hold a secret); kAppend: a path
+  std::string shown_url;              // kHttp: the URL as logs and errors may show it, where
+                                      // its path holds a secret; "": net's RedactUrl(url)
   std::string method = "POST";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;

@@ -4,6 +4,7 @@
 #include <string>
 #include <variant>
 
+#include "notifiers/chat_channels.h"
 #include "notifiers/email.h"
 #include "notifiers/exec.h"
 #include "notifiers/local_channels.h"
@@ -31,12 +32,20 @@ struct Entry {
   Factory make;
 };
 
-constexpr std::array<Entry, 5> kEntries = {{
+constexpr std::array<Entry, 13> kEntries = {{
     {"console", &WithSettings<ConsoleSettings, &MakeConsoleChannel>},
     {"file", &WithSettings<FileSettings, &MakeFileChannel>},
     {"webhook", &WithSettings<WebhookSettings, &MakeWebhookChannel>},
     {"exec", &WithSettings<ExecSettings, &MakeExecChannel>},
     {"email", &WithSettings<EmailSettings, &MakeEmailChannel>},
+    {"slack", &WithSettings<SlackSettings, &MakeSlackChannel>},
+    {"discord", &WithSettings<DiscordSettings, &MakeDiscordChannel>},
+    {"teams", &WithSettings<TeamsSettings, &MakeTeamsChannel>},
+    {"telegram", &WithSettings<TelegramSettings, &MakeTelegramChannel>},
+    {"matrix", &WithSettings<MatrixSettings, &MakeMatrixChannel>},
+    {"mattermost", &WithSettings<MattermostSettings, &MakeMattermostChannel>},
+    {"googlechat", &WithSettings<GoogleChatSettings, &MakeGoogleChatChannel>},
+    {"ntfy", &WithSettings<NtfySettings, &MakeNtfyChannel>},
 }};
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/channel_limits.h"
 #include "tests/support/temp_dir.h"
 
 namespace digestd {
@@ -236,13 +237,14 @@ TEST(ConfigLoader, ErrorsArePositioned) {
       {base + "[[source]]\nname = \"t\"\nkind = \"markdown\"\nurl = \"https://x/{date:%Q}\"\n", 15,
        7, "unsupported conversion"},
       // documented but not built
-      {base + "[[notifier]]\nname = \"e\"\nkind = \"teams\"\nurl = \"https://x\"\n"
+      {base + "[[notifier]]\nname = \"e\"\nkind = \"pagerduty\"\nurl = \"https://x\"\n"
               "max_in_flight = 2\nmin_interval = \"1s\"\nretry_max_attempts = 3\n"
               "retry_max_age = \"24h\"\n",
-       14, 8, "notifier kind \"teams\" is not supported yet"},
-      {base + "[[notifier]]\nname = \"k\"\nkind = \"slack\"\nurl = \"https://x\"\n", 14, 8,
-       "not supported yet"},
-      {base + "[[notifier]]\nname = \"t\"\nkind = \"ntfy\"\n", 14, 8, "not supported yet"},
+       14, 8, "unknown notifier kind \"pagerduty\""},
+      {base + "[[notifier]]\nname = \"k\"\nkind = \"slack\"\nurl = \"http://x.example\"\n", 15,
+       7, "\"url\": plain http:// is refused except to loopback"},
+      {base + "[[notifier]]\nname = \"t\"\nkind = \"ntfy\"\n", 12, 1,
+       "notifier \"t\" is missing required key \"url\" (kind \"ntfy\")"},
       {base + "[[notifier]]\nname = \"t\"\nkind = \"file\"\npath = \"x\"\nurl = \"https://x\"\n",
        16, 1, "\"url\" does not apply to notifier kind \"file\""},
       {base + "[[notifier]]\nname = \"t\"\nkind = \"console\"\npath = \"x\"\n", 15, 1,
@@ -645,7 +647,19 @@ TEST(ConfigLoaderNotifiers, ErrorsArePositioned) {
        "telegram, matrix, mattermost, googlechat, ntfy, console or file) "
        "(did you mean 'webhook'?)"},
       {Notifier("Exec", ""), 14, 8, "unknown notifier kind \"Exec\""},
-      {Notifier("matrix", ""), 14, 8, "notifier kind \"matrix\" is not supported yet"},
+      {Notifier("telegram", "token = \"123:abc/x\"\nchat_id = 1\n"), 15, 9,
+       "\"token\": the value is not a bot token"},
+      {Notifier("telegram", "token = \"123:abc\"\nchat_id = \"me\"\n"), 16, 11,
+       "\"chat_id\": expected a chat number"},
+      {Notifier("matrix",
+                "homeserver = \"https://m.org\"\nroom_id = \"#alias:m.org\"\naccess_token = \"t\"\n"),
+       16, 11, "\"room_id\": \"#alias:m.org\" is not a room id"},
+      {Notifier("ntfy", "url = \"https://ntfy.sh/\"\n"), 15, 7,
+       "\"url\": give the server and the topic"},
+      {Notifier("ntfy", "url = \"https://ntfy.sh/t\"\npriority = \"loud\"\n"), 16, 12,
+       "\"priority\": expected 1-5 or min, low, default, high, max, urgent; got \"loud\""},
+      {Notifier("ntfy", "url = \"https://ntfy.sh/t\"\npriority = 9\n"), 16, 12,
+       "\"priority\": 9 is out of range 1..5"},
       // required keys
       {Notifier("webhook", ""), 12, 1,
        "notifier \"x\" is missing required key \"url\" (kind \"webhook\")"},
@@ -1137,23 +1151,23 @@ TEST(ConfigLoaderNotifiers, KindsNotBuiltAreStillTypeChecked) {
     std::vector<std::pair<int, std::string>> errors;  // line and message part, in order
   };
   const Case cases[] = {
-      {Notifier("ntfy", "url = \"https://x\"\npriority = [1]\n"),
-       {{14, "not supported yet"}, {16, "\"priority\""}}},
-      {Notifier("slack", "url = 3\n"),
-       {{14, "not supported yet"}, {15, "\"url\": expected a string, got an integer"}}},
-      {Notifier("slack", "url_file = \"missing\"\n"),
-       {{14, "not supported yet"}, {15, "cannot read \"url_file\""}}},
-      {Notifier("telegram", "token = \"t\"\nchat_id = 12345\n"), {{14, "not supported yet"}}},
-      {Notifier("telegram", "token = \"t\"\nchat_id = true\n"),
-       {{14, "not supported yet"}, {16, "\"chat_id\": expected a string, got a boolean"}}},
+      // Every kind is built: its own errors, and no "not supported yet".
+      {Notifier("email", "url = \"smtps://x\"\nfrom = \"a@example.org\"\nto = \"me@example.org\"\n"),
+       {{17, "\"to\": expected an array of strings, got a string"}}},
+      {Notifier("email",
+                "url = \"smtps://x\"\nfrom = \"a@example.org\"\nto = [\"t@example.org\"]\ncc = [1]\n"),
+       {{18, "\"cc\": expected an array of strings"}}},
+      {Notifier("slack", "url = 3\n"), {{15, "\"url\": expected a string, got an integer"}}},
+      {Notifier("slack", "url_file = \"missing\"\n"), {{15, "cannot read \"url_file\""}}},
+      {Notifier("telegram", "token = \"t\"\nchat_id = 12345\n"), {{15, "is not a bot token"}}},
+      {Notifier("telegram", "token = \"1:t\"\nchat_id = true\n"),
+       {{16, "\"chat_id\": expected a string, got a boolean"}}},
       {Notifier("ntfy", "url = \"https://ntfy.sh/papers\"\npriority = 4\ntimeout = \"x\"\n"),
-       {{14, "not supported yet"}, {17, "\"timeout\": \"x\" is not a positive duration"}}},
+       {{17, "\"timeout\": \"x\" is not a positive duration"}}},
       {Notifier("matrix",
-                "homeserver = \"https://m.org\"\nroom_id = \"!r\"\n"
+                "homeserver = \"https://m.org\"\nroom_id = \"!r:m.org\"\n"
                 "access_token = \"a\"\ncommand = [\"a\"]\n"),
-       {{14, "not supported yet"}, {18, "\"command\" does not apply to notifier kind \"matrix\""}}},
-      {Notifier("discord", "url = \"https://d\"\ntemplate_file = \"t\"\n"),
-       {{14, "not supported yet"}, {16, "\"template_file\" is not supported yet"}}},
+       {{18, "\"command\" does not apply to notifier kind \"matrix\""}}},
   };
   for (const Case& c : cases) {
     TempDir dir;
@@ -1231,6 +1245,75 @@ TEST(Issue8, EmailSecretsNeverShowInErrors) {
       dir.File("digestd.toml"));
   EXPECT_FALSE(load.config);
   EXPECT_EQ(Dump(load).find("TOPSECRET"), std::string::npos) << Dump(load);
+}
+
+TEST(Issue9, ChatKindsReadTheirSettingsAndTheirDefaultsComeFromTheLimitsTable) {
+  TempDir dir;
+  {
+    ConfigLoad load = LoadConfigText(
+        Notifier("telegram", "token = \"123456:AbC-d_E\"\nchat_id = -1001234\n"
+                             "api_url = \"http://127.0.0.1:9/\"\n"),
+        dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << Dump(load);
+    const NotifierConfig& n = load.config->notifiers.back();
+    const auto& s = std::get<TelegramSettings>(n.settings);
+    EXPECT_EQ(s.token, "123456:AbC-d_E");
+    EXPECT_EQ(s.chat_id, "-1001234");
+    EXPECT_EQ(s.api_url, "http://127.0.0.1:9");
+    EXPECT_EQ(n.max_papers, LimitsFor("telegram").default_max_papers);
+    EXPECT_EQ(n.min_interval, LimitsFor("telegram").default_min_interval);
+    EXPECT_EQ(n.group, Grouping::kDigest);
+  }
+  {
+    ConfigLoad load = LoadConfigText(
+        Notifier("ntfy", "url = \"https://ntfy.example.org/papers\"\ntoken = \"tk_x\"\n"
+                         "priority = \"high\"\nmax_papers = 2\nmin_interval = \"7s\"\n"),
+        dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << Dump(load);
+    const NotifierConfig& n = load.config->notifiers.back();
+    const auto& s = std::get<NtfySettings>(n.settings);
+    EXPECT_EQ(s.url, "https://ntfy.example.org/papers");
+    EXPECT_EQ(s.token, "tk_x");
+    EXPECT_EQ(s.priority, 4);
+    EXPECT_EQ(n.max_papers, 2);  // the config wins over the table
+    EXPECT_EQ(n.min_interval, std::chrono::seconds(7));
+  }
+  {
+    ConfigLoad load = LoadConfigText(
+        Notifier("matrix", "homeserver = \"https://m.example.org/\"\nroom_id = \"!r:m.org\"\n"
+                           "access_token = \"syt_x\"\n"),
+        dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << Dump(load);
+    const auto& s = std::get<MatrixSettings>(load.config->notifiers.back().settings);
+    EXPECT_EQ(s.homeserver, "https://m.example.org");
+    EXPECT_EQ(s.room_id, "!r:m.org");
+  }
+  for (const char* kind : {"slack", "discord", "teams", "mattermost", "googlechat"}) {
+    ConfigLoad load = LoadConfigText(
+        Notifier(kind, "url = \"https://hooks.example.org/T0KEN\"\n"), dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << kind << Dump(load);
+    const NotifierConfig& n = load.config->notifiers.back();
+    EXPECT_EQ(n.max_papers, LimitsFor(kind).default_max_papers) << kind;
+    EXPECT_GT(n.min_interval.count(), 0) << kind;
+  }
+}
+
+TEST(Issue9, ChatSecretsNeverAppearInDiagnostics) {
+  TempDir dir;
+  const std::string texts[] = {
+      Notifier("telegram", "token = \"T0KEN-but-not-a-bot-token\"\nchat_id = 1\n"),
+      Notifier("matrix", "homeserver = \"https://m.org\"\nroom_id = \"!r:m.org\"\n"
+                         "access_token = \"T0KEN with space\"\n"),
+      Notifier("ntfy", "url = \"ftp://ntfy.sh/T0KEN\"\n"),
+      Notifier("discord", "url = \"http://discord.example/T0KEN\"\n"),
+  };
+  for (const std::string& text : texts) {
+    ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
+    EXPECT_FALSE(load.config) << text;
+    for (const ConfigDiagnostic& d : load.diagnostics) {
+      EXPECT_EQ(d.message.find("T0KEN"), std::string::npos) << d.ToString();
+    }
+  }
 }
 
 }  // namespace

@@ -129,6 +129,14 @@ inline NotifierConfig MakeNotifierConfig(const std::string& name, KindSettings s
         if constexpr (std::is_same_v<S, WebhookSettings>) return "webhook";
         if constexpr (std::is_same_v<S, ExecSettings>) return "exec";
         if constexpr (std::is_same_v<S, EmailSettings>) return "email";
+        if constexpr (std::is_same_v<S, SlackSettings>) return "slack";
+        if constexpr (std::is_same_v<S, DiscordSettings>) return "discord";
+        if constexpr (std::is_same_v<S, TeamsSettings>) return "teams";
+        if constexpr (std::is_same_v<S, TelegramSettings>) return "telegram";
+        if constexpr (std::is_same_v<S, MatrixSettings>) return "matrix";
+        if constexpr (std::is_same_v<S, MattermostSettings>) return "mattermost";
+        if constexpr (std::is_same_v<S, GoogleChatSettings>) return "googlechat";
+        if constexpr (std::is_same_v<S, NtfySettings>) return "ntfy";
         return "";
       },
       config.settings);

@@ -13,8 +13,10 @@ namespace {
 using test::MakeNotifierConfig;
 
 TEST(Registry, ListsEveryKindOnceInAStableOrder) {
-  EXPECT_EQ(ChannelKinds(), (std::vector<std::string_view>{"console", "file", "webhook", "exec",
-                                                            "email"}));
+  EXPECT_EQ(ChannelKinds(),
+            (std::vector<std::string_view>{"console", "file", "webhook", "exec", "email", "slack",
+                                           "discord", "teams", "telegram", "matrix",
+                                           "mattermost", "googlechat", "ntfy"}));
 }
 
 TEST(Registry, MakesEveryListedKind) {
@@ -24,7 +26,17 @@ TEST(Registry, MakesEveryListedKind) {
                                               ExecSettings{.command = {"/bin/true"}},
                                               EmailSettings{.url = "smtps://mail.example.com",
                                                             .from = "a@example.com",
-                                                            .to = {"b@example.com"}}};
+                                                            .to = {"b@example.com"}},
+                                              SlackSettings{.url = "https://hooks.example.com/s"},
+                                              DiscordSettings{.url = "https://d.example.com/w"},
+                                              TeamsSettings{.url = "https://t.example.com/w"},
+                                              TelegramSettings{.token = "1:x", .chat_id = "5"},
+                                              MatrixSettings{.homeserver = "https://m.example",
+                                                             .room_id = "!r:m.example",
+                                                             .access_token = "tok"},
+                                              MattermostSettings{.url = "https://mm.example/h"},
+                                              GoogleChatSettings{.url = "https://gc.example/s"},
+                                              NtfySettings{.url = "https://ntfy.example/t"}};
   ASSERT_EQ(settings.size(), ChannelKinds().size());
   for (const KindSettings& s : settings) {
     const NotifierConfig config = MakeNotifierConfig("n", s);
@@ -44,7 +56,8 @@ TEST(Registry, UnknownKindNamesTheKnownOnes) {
   ASSERT_FALSE(channel);
   EXPECT_EQ(channel.error().message,
             "notifier 'pager': kind 'pagerduty' has no channel (known: console, file, webhook, "
-            "exec, email)");
+            "exec, email, slack, discord, teams, telegram, matrix, mattermost, googlechat, "
+            "ntfy)");
 }
 
 TEST(Registry, SettingsOfAnotherKindAreRefused) {

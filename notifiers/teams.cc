@@ -1,0 +1,129 @@
+// The `teams` notifier (platforms.md §1.3): an Adaptive Card to a Workflows webhook.
+#include <array>
+
+#include "core/json_writer.h"
+#include "notifiers/chat_channel_base.h"
+#include "notifiers/chat_channels.h"
+#include "notifiers/chat_text.h"
+#include "notifiers/limits.h"
+
+namespace digestd {
+namespace {
+
+constexpr ChannelLimits kLimits = LimitsFor("teams");
+constexpr std::array<long, 2> kDisable = {404, 410};
+
+// Adaptive Card TextBlocks read a markdown subset (HTML is shown as text): escape it.
+std::string Md(std::string_view text) { return EscapeMarkdown(text); }
+
+void TextBlock(JsonWriter& json, const std::string& text, bool subtle = false,
+               std::string_view size = {}, bool bold = false) {
+  json.BeginObject().Key("type").String("TextBlock").Key("text").String(text);
+  json.Key("wrap").Bool(true);
+  if (subtle) json.Key("isSubtle").Bool(true);
+  if (!size.empty()) json.Key("size").String(size);
+  if (bold) json.Key("weight").String("Bolder");
+  json.EndObject();
+}
+
+class TeamsFormat final : public ChatFormat {
+ public:
+  ChatPiece Piece(const ChatPaper& p) const override {
+    JsonWriter json;
+    json.BeginObject().Key("type").String("Container").Key("separator").Bool(true);
+    json.Key("items").BeginArray();
+    std::size_t elements = 2;
+    if (!p.image_url.empty()) {
+      json.BeginObject().Key("type").String("Image").Key("url").String(p.image_url);
+      json.Key("size").String("Medium").Key("altText").String("thumbnail").EndObject();
+      ++elements;
+    }
+    const std::string title = p.url.empty() ? "**" + Md(p.title) + "**"
+                                            : "**[" + Md(p.title) + "](" + p.url + ")**";
+    TextBlock(json, title);
+    TextBlock(json, Md(MetaLine(p)), /*subtle=*/true, "Small");
+    ++elements;
+    if (const std::string authors = AuthorsLine(p); !authors.empty()) {
+      TextBlock(json, Md(authors), /*subtle=*/true, "Small");
+      ++elements;
+    }
+    if (const std::string watches = WatchesLine(p); !watches.empty()) {
+      TextBlock(json, "Matched: " + Md(watches), /*subtle=*/true, "Small");
+      ++elements;
+    }
+    if (!p.summary.empty()) {
+      TextBlock(json, Md(p.summary));
+      ++elements;
+    }
+    json.EndArray().EndObject();
+    return {.markup = json.Take(), .blocks = elements, .link = p.url, .image = p.image_url};
+  }
+
+  std::string Body(const ChatFrame& frame, std::span<const ChatPiece> pieces) const override {
+    const ChatMessage& m = *frame.message;
+    JsonWriter json;
+    json.BeginObject().Key("type").String("message").Key("attachments").BeginArray();
+    json.BeginObject().Key("contentType").String("application/vnd.microsoft.card.adaptive");
+    json.Key("contentUrl").Null();
+    json.Key("content").BeginObject();
+    json.Key("$schema").String("http://adaptivecards.io/schemas/adaptive-card.json");
+    json.Key("type").String("AdaptiveCard").Key("version").String("1.2");
+    json.Key("msteams").BeginObject().Key("width").String("Full").EndObject();
+    json.Key("body").BeginArray();
+    TextBlock(json, Md(m.heading + frame.Label()), false, "Medium", /*bold=*/true);
+    if (!m.alert.empty()) TextBlock(json, Md(m.alert));
+    for (const ChatPiece& piece : pieces) json.Raw(piece.markup);
+    if (frame.last && m.more > 0) {
+      const std::string more = Md(MoreLine(m));
+      TextBlock(json, m.more_url.empty() ? more : "[" + more + "](" + m.more_url + ") in the digest",
+                /*subtle=*/true);
+    }
+    json.EndArray().EndObject().EndObject().EndArray().EndObject();
+    return json.Take();
+  }
+
+  bool Fits(const ChatFrame&, std::span<const ChatPiece> pieces,
+            std::string_view body) const override {
+    std::size_t elements = 3;
+    for (const ChatPiece& piece : pieces) elements += piece.blocks;
+    return elements <= kLimits.max_blocks && body.size() <= kLimits.max_body_bytes;
+  }
+};
+
+class TeamsChannel final : public ChatChannel {
+ public:
+  TeamsChannel(const NotifierConfig& notifier, const TeamsSettings& settings)
+      : ChatChannel(notifier), url_(settings.url) {}
+
+  Outcome Classify(const Payload&, const Response& response) const override {
+    // Legacy connectors answered 200 with the throttling in the body.
+    if (response.status == 200 &&
+        response.body.find("HTTP error 429") != std::string::npos) {
+      Response throttled = response;
+      throttled.status = 429;
+      return ClassifyChat(throttled, kDisable);
+    }
+    // A Workflows trigger answers 202 before the flow posts: accepted, not confirmed.
+    return ClassifyChat(response, kDisable);
+  }
+
+ protected:
+  const ChatFormat& Format() const override { return format_; }
+  Payload Request(std::string body, const std::string&) const override {
+    return HttpPost(url_, ShownTarget(url_), std::move(body));
+  }
+
+ private:
+  const std::string url_;
+  const TeamsFormat format_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Channel>> MakeTeamsChannel(const NotifierConfig& notifier,
+                                                  const TeamsSettings& settings) {
+  if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
+  return std::unique_ptr<Channel>(std::make_unique<TeamsChannel>(notifier, settings));
+}
+
+}  // namespace digestd
