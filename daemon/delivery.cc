@@ -165,6 +165,14 @@ class Pass {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
+  // Now in whole seconds rounded up: a target's "retry after D" counted from Now() could
+  // come almost a second early, Now() being the start of the current second.
+  std::int64_t NowRoundedUp() const {
+    if (options_.now) return options_.now();
+    return std::chrono::ceil<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
 
   void SetUpTargets() {
     targets_.reserve(config_.notifiers.size());
@@ -369,7 +377,8 @@ class Pass {
               t, work,
               Dead(work, why + " (gave up after " + std::to_string(attempts) + " attempts)"));
         }
-        const std::int64_t at = now + RetryDelay(attempts, Random(), outcome.retry_after).count();
+        std::int64_t at = now + RetryDelay(attempts, Random(), outcome.retry_after).count();
+        if (outcome.retry_after) at = std::max(at, NowRoundedUp() + outcome.retry_after->count());
         spdlog::warn("notifier {}: {} attempt {} failed: {}; next attempt in {} s", t.config->name,
                      payload.part_id, attempts, why, at - now);
         // The target is struggling: what else we claimed for it waits as long, unattempted.

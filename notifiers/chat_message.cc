@@ -349,9 +349,6 @@ Outcome ClassifyChat(const Response& response, std::span<const long> disable,
     const auto asked = BodyRetryAfter(response.body);
     if (asked && (!out.retry_after || *asked > *out.retry_after)) out.retry_after = asked;
     if (!out.retry_after && status == 429) out.retry_after = default_retry_after;
-    // The engine schedules in whole unix seconds counted from the current second, which may
-    // be almost over: one more second keeps the retry from coming sooner than asked.
-    if (out.retry_after) *out.retry_after += std::chrono::seconds(1);
   }
   return out;
 }
