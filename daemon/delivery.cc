@@ -153,6 +153,10 @@ class Pass {
     }
   }
 
+  // Whether `t` holds a claimed row not yet in flight (its in-flight rows are all in
+  // t.rows, so a count says it).
+  static bool HasWaiting(const Target& t) { return t.rows.size() > std::size_t(t.in_flight); }
+
   bool OriginFull(const Target& t) const {
     if (t.origin.empty()) return false;
     const auto it = origin_in_flight_.find(t.origin);
@@ -295,7 +299,9 @@ class Pass {
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t ti = (next_turn_ + k) % n;
       Target& t = targets_[ti];
-      if (t.disabled || t.paused) continue;
+      // Cheap tests first: in a fan-out most targets have nothing left to start, and this
+      // runs after every completed transfer.
+      if (t.disabled || t.paused || !HasWaiting(t)) continue;
       for (auto it = t.rows.begin(); it != t.rows.end();) {
         if (in_flight_ >= options_.max_total_in_flight || OriginFull(t)) break;
         if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
@@ -335,13 +341,10 @@ class Pass {
     if (!results_.empty()) wait = std::min(wait, options_.commit_interval);
     const auto now = Steady::now();
     for (const Target& t : targets_) {
-      if (t.disabled || t.paused || t.in_flight >= t.config->max_in_flight ||
+      if (t.disabled || t.paused || !HasWaiting(t) || t.in_flight >= t.config->max_in_flight ||
           in_flight_ >= options_.max_total_in_flight || OriginFull(t)) {
         continue;
       }
-      const bool waiting =
-          std::any_of(t.rows.begin(), t.rows.end(), [](const auto& w) { return !w->in_flight; });
-      if (!waiting) continue;
       const auto until = std::chrono::ceil<milliseconds>(t.next_send - now);
       wait = std::min(wait, std::max(milliseconds(0), until));
     }
