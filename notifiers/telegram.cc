@@ -35,31 +35,6 @@ constexpr std::string_view kBuiltInTemplate =
     "<i>{{meta}}</i>{{#authors}}\n{{authors}}{{/authors}}"
     "{{#watches}}\nMatched: {{watches}}{{/watches}}{{#summary}}\n{{summary}}{{/summary}}";
 
-// What Telegram shows of `html` (and counts against its limit): tags dropped, its four
-// entities read.
-std::string Visible(std::string_view html) {
-  std::string out;
-  for (std::size_t i = 0; i < html.size();) {
-    if (html[i] == '<') {
-      const std::size_t end = html.find('>', i);
-      if (end == std::string_view::npos) break;
-      i = end + 1;
-      continue;
-    }
-    bool entity = false;
-    for (auto [name, ch] : {std::pair{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}}) {
-      if (html.substr(i).starts_with(name)) {
-        out += ch;
-        i += std::string_view(name).size();
-        entity = true;
-        break;
-      }
-    }
-    if (!entity) out += html[i++];
-  }
-  return out;
-}
-
 class TelegramFormat final : public ChatFormat {
  public:
   TelegramFormat(std::string chat_id, MessageTemplate paper, std::string notifier)
@@ -68,7 +43,7 @@ class TelegramFormat final : public ChatFormat {
   ChatPiece Piece(const ChatPaper& p) const override {
     Text t;
     t.html = paper_.Render(PaperData(p, notifier_), &Html);
-    t.plain = Visible(t.html);
+    t.plain = HtmlAsText(t.html);  // what Telegram shows, and counts
     return {.markup = std::move(t.html),
             .plain = t.plain,
             .text = TextLength(t.plain, kLimits.unit),
