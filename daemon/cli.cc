@@ -205,7 +205,14 @@ int Check(const Args& args) {
   bool channels_ok = true;
   for (const NotifierConfig& n : config->notifiers) {
     if (auto channel = MakeChannel(n); !channel) {
-      std::cerr << path << ": notifier \"" << n.name << "\": " << channel.error().message << "\n";
+      const std::string& message = channel.error().message;
+      if (!n.template_file.empty() && message.starts_with(n.template_file + ":")) {
+        // Already "TEMPLATE:LINE:COL: what": lead with it, as editors expect.
+        std::cerr << message << " (template_file of notifier \"" << n.name << "\")\n";
+        channels_ok = false;
+        continue;
+      }
+      std::cerr << path << ": notifier \"" << n.name << "\": " << message << "\n";
       channels_ok = false;
     }
   }

@@ -85,6 +85,12 @@ kainjow::mustache::data ToData(const TemplateData& data) {
 
 Result<MessageTemplate> MessageTemplate::Compile(std::string text, std::string path) {
   if (auto refused = RefusedTag(path, text)) return Unexpected(*refused);
+  // A file's last line break ends its last line; it is not a line of the message.
+  if (text.ends_with("\r\n")) {
+    text.resize(text.size() - 2);
+  } else if (text.ends_with('\n')) {
+    text.pop_back();
+  }
   kainjow::mustache::mustache parsed(text);
   if (!parsed.is_valid()) {
     const auto [what, offset] = SplitOffset(parsed.error_message());

@@ -25,7 +25,8 @@ using TemplateEscape = std::string (*)(std::string_view);
 
 class MessageTemplate {
  public:
-  // `text` checked and parsed; `path` names it in errors ("" for a built-in text). Fails with
+  // `text` checked and parsed, without its final line break (a file's last line ends with
+  // one); `path` names it in errors ("" for a built-in text). Fails with
   // "PATH:LINE:COL: what" for a syntax error or a refused tag.
   static Result<MessageTemplate> Compile(std::string text, std::string path);
 

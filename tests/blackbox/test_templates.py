@@ -36,8 +36,9 @@ class Templates(DeliveryCaseMixin, DigestdCase):
                 self.configure(text)
                 proc = self.run_digestd("check", "--config", self.config_path)
                 self.assertNotEqual(proc.returncode, 0, proc.stderr)
-                where = os.path.join("templates", "paper.mustache") + f":{line}:"
-                self.assertIn(where, proc.stderr)
+                where = os.path.join(self.dir, "templates", "paper.mustache") + f":{line}:"
+                lines = [l for l in proc.stderr.splitlines() if l.startswith(where)]
+                self.assertEqual(len(lines), 2, proc.stderr)  # one per notifier using it
                 self.assertIn(what, proc.stderr)
 
     def test_preview_shows_the_templates_text_escaped(self):

@@ -24,6 +24,13 @@ TEST(Issue9, TemplateRendersEveryValueThroughTheEscaper) {
             "<b>&lt;script&gt;&amp;</b>!");
 }
 
+TEST(Issue9, TemplateFilesLastLineBreakIsNotOutput) {
+  const TemplateData data{.values = {{"title", "T"}}};
+  EXPECT_EQ(Compiled("{{title}}\n").Render(data, &NoEscape), "T");
+  EXPECT_EQ(Compiled("{{title}}\r\n").Render(data, &NoEscape), "T");
+  EXPECT_EQ(Compiled("{{title}}\n\n").Render(data, &NoEscape), "T\n");
+}
+
 TEST(Issue9, TemplateListsIterate) {
   const MessageTemplate t = Compiled("{{#author_list}}[{{.}}]{{/author_list}}");
   const TemplateData data{.lists = {{"author_list", {"a<", "b"}}}};
