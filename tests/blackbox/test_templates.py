@@ -2,9 +2,12 @@
 every template (a syntax error or an unescaped tag names the template file and line, and the
 exit is non-zero), and `digestd preview` shows a template's text with the platform's escaping."""
 import os
+import signal
+import subprocess
+import time
 import unittest
 
-from digestd_harness import DeliveryCaseMixin, DigestdCase, notifier, watch
+from digestd_harness import DIGESTD, DeliveryCaseMixin, DigestdCase, notifier, watch
 
 DAY = "2024-01-29"
 HOOK = "http://127.0.0.1:9/services/T0/B0/S3CRET"
@@ -55,6 +58,29 @@ class Templates(DeliveryCaseMixin, DigestdCase):
                 self.assertIn(f"12 votes · Ada Lovelace, Alan Turing · {name}", proc.stdout)
                 self.assertNotIn("<script>", proc.stdout)
                 self.assertNotIn("@everyone", proc.stdout)
+
+    def test_run_refuses_a_bad_template_and_a_reload_keeps_the_running_one(self):
+        self.configure("{{#url}}\n")
+        proc = subprocess.run([DIGESTD, "run", "--config", self.config_path],
+                              capture_output=True, text=True, timeout=20, cwd=self.dir)
+        self.assertEqual(proc.returncode, 78, proc.stderr)
+        self.assertIn("paper.mustache:1:1: Unclosed section", proc.stderr)
+
+        self.configure("PAPER {{title}}\n")
+        daemon = subprocess.Popen([DIGESTD, "run", "--config", self.config_path],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  cwd=self.dir)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        time.sleep(0.5)
+        self.write("templates/paper.mustache", "by {{{authors}}}\n")
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIsNone(daemon.poll(), "daemon died on a reload with a bad template")
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=20)
+        self.assertEqual(daemon.returncode, 0, err)
+        self.assertIn("paper.mustache:1:4: unescaped", err)
+        self.assertIn("keeping the running configuration", err)
 
 
 if __name__ == "__main__":
