@@ -32,7 +32,8 @@ std::optional<std::string> RefusedTag(std::string_view path, std::string_view te
        at = text.find("{{", at + 2)) {
     std::size_t i = at + 2;
     const bool triple = i < text.size() && text[i] == '{';
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    // Skipped as kainjow trims a tag's contents: any whitespace, line breaks included.
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
     if (triple) {
       return Where(path, text, at) +
              "unescaped tag {{{...}}} refused: every value is escaped for the platform; "

@@ -45,6 +45,7 @@ TEST(Issue9, TemplateRefusesUnescapedTagsWithTheirPosition) {
   for (const Case& c : {Case{"ok\n  {{{title}}}", "paper.mustache:2:3: "},
                         Case{"{{& title}}", "paper.mustache:1:1: "},
                         Case{"a\nb {{  &title}}", "paper.mustache:2:3: "},
+                        Case{"{{\n\t& title}}", "paper.mustache:1:1: "},
                         Case{"{{> other}}", "paper.mustache:1:1: "},
                         Case{"{{=<% %>=}}", "paper.mustache:1:1: "}}) {
     SCOPED_TRACE(c.text);
@@ -55,6 +56,23 @@ TEST(Issue9, TemplateRefusesUnescapedTagsWithTheirPosition) {
   auto triple = MessageTemplate::Compile("{{{title}}}", "t.mustache");
   ASSERT_FALSE(triple.has_value());
   EXPECT_NE(triple.error().message.find("unescaped"), std::string::npos);
+}
+
+// Whatever spelling a tag takes, a template either is refused or escapes the value.
+TEST(Issue9, NoSpellingOfATagRendersAValueRaw) {
+  const TemplateData data{.values = {{"t", "<b>"}}};
+  int accepted = 0;
+  for (const char* text : {"{{t}}", "{{ t }}", "{{{t}}}", "{{{ t }}}", "{{&t}}", "{{ &t}}",
+                           "{{\n&t}}", "{{\r\n& t}}", "{{\v&t}}", "{{#t}}{{.}}{{/t}}",
+                           "{{#t}}{{{.}}}{{/t}}", "{{#t}}{{&.}}{{/t}}", "{{=| |=}}|&t|",
+                           "{{> t}}", "{{! {{{t}}} }}{{t}}"}) {
+    SCOPED_TRACE(text);
+    auto t = MessageTemplate::Compile(text, "t.mustache");
+    if (!t) continue;
+    ++accepted;
+    EXPECT_EQ(t->Render(data, [](std::string_view v) { return EscapeHtml(v); }), "&lt;b&gt;");
+  }
+  EXPECT_EQ(accepted, 3);  // the escaped forms; so the loop checked something
 }
 
 TEST(Issue9, TemplateSyntaxErrorNamesFileAndLine) {
