@@ -24,3 +24,5 @@ endif()
 if(DIGESTD_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+# kainjow mustache (libkainjow-mustache-dev) is header-only: message templates in notifiers/.
+find_path(KAINJOW_MUSTACHE_INCLUDE_DIR kainjow/mustache.hpp REQUIRED)

@@ -158,6 +158,8 @@ bool Names(const KeySpec& spec, std::string_view key) {
 
 constexpr std::size_t kMaxConfigBytes = 16 << 20;
 constexpr std::size_t kMaxSecretBytes = 1 << 20;
+// A message template (`template_file`): far more than any chat message holds.
+constexpr std::size_t kMaxTemplateBytes = 64 << 10;
 
 template <typename Range>
 bool Contains(const Range& range, std::string_view v) {
@@ -607,6 +609,7 @@ class Loader {
     Grouping group = Grouping::kDigest;  // default `group`
     int max_in_flight = 4;               // default `max_in_flight`
     bool templates = true;               // `template_file` applies
+    bool templates_built = false;        // ... and its channel renders it (issue 9 point 5)
     // Reads its own keys (present and required ones already checked) into typed settings,
     // reporting every problem; null while the kind is not built (its keys are type-checked).
     KindSettings (Loader::*read)(const toml::table& t, const std::string& label) = nullptr;
@@ -1143,22 +1146,36 @@ const Loader::NotifierKind Loader::kNotifierKinds[] = {
      .read = &Loader::ReadExecSettings},
     {.name = "slack",
      .keys = kChatUrlKeys,
+     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<SlackSettings>},
     {.name = "discord",
      .keys = kChatUrlKeys,
+     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<DiscordSettings>},
     {.name = "teams",
      .keys = kChatUrlKeys,
+     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<TeamsSettings>},
-    {.name = "telegram", .keys = kTelegramKeys, .read = &Loader::ReadTelegramSettings},
-    {.name = "matrix", .keys = kMatrixKeys, .read = &Loader::ReadMatrixSettings},
+    {.name = "telegram",
+     .keys = kTelegramKeys,
+     .templates_built = true,
+     .read = &Loader::ReadTelegramSettings},
+    {.name = "matrix",
+     .keys = kMatrixKeys,
+     .templates_built = true,
+     .read = &Loader::ReadMatrixSettings},
     {.name = "mattermost",
      .keys = kChatUrlKeys,
+     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<MattermostSettings>},
     {.name = "googlechat",
      .keys = kChatUrlKeys,
+     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<GoogleChatSettings>},
-    {.name = "ntfy", .keys = kNtfyKeys, .read = &Loader::ReadNtfySettings},
+    {.name = "ntfy",
+     .keys = kNtfyKeys,
+     .templates_built = true,
+     .read = &Loader::ReadNtfySettings},
     // Local kinds: every line "in flight" at once goes out in one write (and, for a file, one
     // fsync), so a high cap is a batch size, not a load on anyone.
     {.name = "console",
@@ -1259,8 +1276,23 @@ void Loader::ReadNotifierCommon(const toml::table& t, const NotifierKind* kind,
     }
   }
   if (kind == nullptr || kind->templates) {
-    if (const toml::node* v = t.get("template_file")) {
-      Error(At(*v), "\"template_file\" is not supported yet");
+    if (const toml::node* v = t.get("template_file"); v != nullptr && kind != nullptr &&
+                                                      !kind->templates_built) {
+      Error(At(*v), "\"template_file\" is not supported yet for notifier kind " +
+                        Quote(kind->name));
+    } else if (v != nullptr) {
+      // Read here so a missing file is reported at the key; compiled by `digestd check`
+      // and by the channel (notifiers/template.h), which report the template's own lines.
+      if (auto path = GetPath(t, "template_file")) {
+        Result<std::string> text = ReadFile(*path, kMaxTemplateBytes);
+        if (!text) {
+          Error(At(*v), "\"template_file\": cannot read " + Quote(*path) + ": " +
+                            text.error().message);
+        } else {
+          n.template_file = *path;
+          n.template_text = std::move(*text);
+        }
+      }
     }
   }
 }

@@ -125,6 +125,7 @@ struct NotifierConfig {
   bool tls_verify = true;
   std::string ca_file;        // absolute; empty: the system's CAs
   std::string template_file;  // absolute; empty: the built-in text
+  std::string template_text;  // template_file's contents (Mustache), read by the loader
   KindSettings settings;
 };
 

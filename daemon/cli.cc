@@ -202,13 +202,12 @@ int Check(const Args& args) {
   }
   // Each notifier's channel is made as delivery will make it: what its kind refuses (a
   // reserved header, say) fails here, not at the first match.
-  bool channels_ok = true;
-  for (const NotifierConfig& n : config->notifiers) {
-    if (auto channel = MakeChannel(n); !channel) {
-      std::cerr << path << ": notifier \"" << n.name << "\": " << channel.error().message << "\n";
-      channels_ok = false;
-    }
+  const std::vector<ChannelProblem> problems = ChannelProblems(config->notifiers);
+  for (const ChannelProblem& problem : problems) {
+    // A template's problem already leads with its file:line:col, as editors expect.
+    std::cerr << (problem.in_template ? "" : path + ": ") << problem.message << "\n";
   }
+  const bool channels_ok = problems.empty();
   if (!channels_ok) return kExitConfig;
   // Lint: watches that can never match, cancel themselves, or repeat another. Warnings only.
   std::vector<const WatchConfig*> enabled;

@@ -20,6 +20,7 @@
 #include "daemon/logging.h"
 #include "daemon/state_lock.h"
 #include "daemon/worker.h"
+#include "notifiers/registry.h"
 
 namespace digestd {
 namespace {
@@ -115,6 +116,11 @@ class Service {
     } else if (auto m = WatchMatcher::Compile(WatchSpecsFrom(*load.config)); !m) {
       spdlog::error("SIGHUP: {}: {}; keeping the running configuration", config_path_,
                     m.error().message);
+    } else if (const auto problems = ChannelProblems(load.config->notifiers);
+               !problems.empty()) {
+      // A template that does not compile, say: every delivery to it would fail.
+      for (const ChannelProblem& p : problems) spdlog::error("{}", p.message);
+      spdlog::error("SIGHUP: {} has errors; keeping the running configuration", config_path_);
     } else if (load.config->daemon.state_path != config_->daemon.state_path) {
       spdlog::error("SIGHUP: [daemon] state changed; restart digestd to use another state file");
     } else {
@@ -212,6 +218,10 @@ int RunService(const std::string& config_path) {
   auto matcher = WatchMatcher::Compile(WatchSpecsFrom(*load.config));
   if (!matcher) {
     spdlog::error("{}: {}", config_path, matcher.error().message);
+    return 78;
+  }
+  if (const auto problems = ChannelProblems(load.config->notifiers); !problems.empty()) {
+    for (const ChannelProblem& p : problems) spdlog::error("{}", p.message);
     return 78;
   }
   auto lock = StateLock::Acquire(load.config->daemon.state_path);

@@ -2,7 +2,37 @@
 
 #include <utility>
 
+#include "notifiers/chat_text.h"
+
 namespace digestd {
+
+Result<MessageTemplate> PaperTemplate(const NotifierConfig& notifier, std::string_view built_in) {
+  if (notifier.template_file.empty()) {
+    return MessageTemplate::Compile(std::string(built_in), std::string());
+  }
+  return MessageTemplate::Compile(notifier.template_text, notifier.template_file);
+}
+
+TemplateData PaperData(const ChatPaper& p, const std::string& notifier) {
+  TemplateData d;
+  d.values = {{"title", p.title},
+              {"url", p.url},
+              {"votes", p.votes ? std::to_string(*p.votes) : std::string()},
+              {"event", p.event},
+              {"change", p.change},
+              {"meta", MetaLine(p)},
+              {"authors", AuthorsLine(p)},
+              {"watches", WatchesLine(p)},
+              {"summary", p.summary},
+              {"image_url", p.image_url},
+              {"source", p.source},
+              {"date", p.date},
+              {"notifier", notifier}};
+  d.lists = {{"author_list", p.authors}, {"watch_list", p.watches}};
+  return d;
+}
+
+bool IsSafeLink(std::string_view value) { return !value.empty() && SafeUrl(value) == value; }
 
 ChatChannel::ChatChannel(const NotifierConfig& notifier)
     : max_papers_(notifier.max_papers),

@@ -8,8 +8,23 @@
 #include "core/notifier_config.h"
 #include "notifiers/channel.h"
 #include "notifiers/chat_message.h"
+#include "notifiers/template.h"
 
 namespace digestd {
+
+// The template a notifier's papers are written with: its template_file's text when it has
+// one (compiled, naming that file in errors), else the platform's `built_in` text.
+Result<MessageTemplate> PaperTemplate(const NotifierConfig& notifier, std::string_view built_in);
+
+// What a paper template sees (README "Templates"): title, url, votes, event, change, meta,
+// authors, author_list, watches, watch_list, summary, image_url, source, date, notifier.
+// Every value is ChatLine-safe; the platform's escaping is applied when rendered.
+TemplateData PaperData(const ChatPaper& paper, const std::string& notifier);
+
+// True when `value` is an http(s) link SafeUrl leaves as it is: such a value holds no
+// character any markup reads, and escapers that would mangle a link (markdown's backslashes,
+// Slack's &amp;) pass it through.
+bool IsSafeLink(std::string_view value);
 
 class ChatChannel : public Channel {
  public:

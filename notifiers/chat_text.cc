@@ -207,4 +207,31 @@ bool LooksLikeImage(std::string_view url) {
   return false;
 }
 
+std::string HtmlAsText(std::string_view html) {
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''}};
+  std::string out;
+  for (std::size_t i = 0; i < html.size();) {
+    if (html[i] == '<') {
+      const std::size_t end = html.find('>', i);
+      if (end == std::string_view::npos) break;
+      const std::string_view tag = html.substr(i, end + 1 - i);
+      if (tag == "<br>" || tag == "<br/>" || tag == "<br />" || tag == "</p>") out += '\n';
+      i = end + 1;
+      continue;
+    }
+    bool entity = false;
+    for (const auto& [name, ch] : kEntities) {
+      if (html.substr(i).starts_with(name)) {
+        out += ch;
+        i += name.size();
+        entity = true;
+        break;
+      }
+    }
+    if (!entity) out += html[i++];
+  }
+  return out;
+}
+
 }  // namespace digestd

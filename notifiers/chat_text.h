@@ -32,6 +32,11 @@ std::string CutText(std::string_view text, std::size_t max, TextUnit unit);
 // knows only the named entities &lt; &gt; &amp; &quot;).
 std::string EscapeHtml(std::string_view text, bool apostrophe = true);
 
+// What a reader sees of the simple HTML chat targets take: tags dropped (<br> and </p> as a
+// line break), &lt; &gt; &amp; &quot; &#39; read. For counting visible text and for plain
+// twins of templated HTML.
+std::string HtmlAsText(std::string_view html);
+
 // Slack mrkdwn: exactly & < > as &amp; &lt; &gt; (Slack decodes nothing else), which also
 // keeps <!here>, <!channel> and <@U...> from being sent.
 std::string EscapeSlack(std::string_view text);

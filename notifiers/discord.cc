@@ -16,8 +16,22 @@ constexpr int kEmbedColor = 0x4F6BED;
 
 std::string Md(std::string_view text) { return EscapeMarkdown(text); }
 
+// A paper's embed description, in Discord markdown (README "Templates"). The embed's title
+// and link stay digestd's.
+constexpr std::string_view kBuiltInTemplate =
+    "*{{meta}}*{{#authors}}\n{{authors}}{{/authors}}{{#watches}}\nMatched: {{watches}}{{/watches}}"
+    "{{#summary}}\n\n{{summary}}{{/summary}}";
+
+// Markdown escaping; a SafeUrl link stays a link.
+std::string Escape(std::string_view value) {
+  return IsSafeLink(value) ? std::string(value) : Md(value);
+}
+
 class DiscordFormat final : public ChatFormat {
  public:
+  DiscordFormat(MessageTemplate paper, std::string notifier)
+      : paper_(std::move(paper)), notifier_(std::move(notifier)) {}
+
   ChatPiece Piece(const ChatPaper& p) const override {
     // Escaping lengthens the title: cut the text until its escaped form fits.
     std::string escaped_title = Md(p.title);
@@ -26,15 +40,8 @@ class DiscordFormat final : public ChatFormat {
       keep -= std::min<std::size_t>(keep - 1, 16);
       escaped_title = Md(CutText(p.title, keep, kLimits.unit));
     }
-    std::string description = "*" + Md(MetaLine(p)) + "*";
-    if (const std::string authors = AuthorsLine(p); !authors.empty()) {
-      description += "\n" + Md(authors);
-    }
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      description += "\nMatched: " + Md(watches);
-    }
-    if (!p.summary.empty()) description += "\n\n" + Md(p.summary);
-    description = CutText(description, kLimits.max_block_text, kLimits.unit);
+    const std::string description = CutText(paper_.Render(PaperData(p, notifier_), &Escape),
+                                            kLimits.max_block_text, kLimits.unit);
     JsonWriter json;
     json.BeginObject();
     json.Key("title").String(escaped_title);
@@ -87,12 +94,18 @@ class DiscordFormat final : public ChatFormat {
     }
     return content;
   }
+
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class DiscordChannel final : public ChatChannel {
  public:
-  DiscordChannel(const NotifierConfig& notifier, const DiscordSettings& settings)
-      : ChatChannel(notifier), url_(WithWait(settings.url)) {}
+  DiscordChannel(const NotifierConfig& notifier, const DiscordSettings& settings,
+                 MessageTemplate paper)
+      : ChatChannel(notifier),
+        url_(WithWait(settings.url)),
+        format_(std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     Outcome out = ClassifyChat(response, kDisable);
@@ -130,7 +143,10 @@ class DiscordChannel final : public ChatChannel {
 Result<std::unique_ptr<Channel>> MakeDiscordChannel(const NotifierConfig& notifier,
                                                     const DiscordSettings& settings) {
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
-  return std::unique_ptr<Channel>(std::make_unique<DiscordChannel>(notifier, settings));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<DiscordChannel>(notifier, settings, std::move(*paper)));
 }
 
 }  // namespace digestd

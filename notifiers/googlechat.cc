@@ -21,8 +21,16 @@ void Paragraph(JsonWriter& json, const std::string& html) {
   json.EndObject().EndObject();
 }
 
+// The paragraph under a paper's decorated title, in Chat's HTML subset (README
+// "Templates"); the title, votes and authors widget stays digestd's.
+constexpr std::string_view kBuiltInTemplate =
+    "{{#watches}}<i>Matched: {{watches}}</i>{{#summary}}<br>{{/summary}}{{/watches}}{{summary}}";
+
 class GoogleChatFormat final : public ChatFormat {
  public:
+  GoogleChatFormat(MessageTemplate paper, std::string notifier)
+      : paper_(std::move(paper)), notifier_(std::move(notifier)) {}
+
   ChatPiece Piece(const ChatPaper& p) const override {
     JsonWriter json;
     json.BeginObject().Key("widgets").BeginArray();
@@ -41,11 +49,7 @@ class GoogleChatFormat final : public ChatFormat {
     }
     json.EndObject().EndObject();
     std::size_t widgets = 1;
-    std::string detail;
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      detail = "<i>Matched: " + Html(watches) + "</i>";
-    }
-    if (!p.summary.empty()) detail += (detail.empty() ? "" : "<br>") + Html(p.summary);
+    const std::string detail = paper_.Render(PaperData(p, notifier_), &Html);
     if (!detail.empty()) {
       Paragraph(json, detail);
       ++widgets;
@@ -95,12 +99,19 @@ class GoogleChatFormat final : public ChatFormat {
     for (const ChatPiece& piece : pieces) widgets += piece.blocks;
     return widgets <= kLimits.max_blocks && body.size() <= kLimits.max_body_bytes;
   }
+
+ private:
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class GoogleChatChannel final : public ChatChannel {
  public:
-  GoogleChatChannel(const NotifierConfig& notifier, const GoogleChatSettings& settings)
-      : ChatChannel(notifier), url_(WithReplyOption(settings.url)) {}
+  GoogleChatChannel(const NotifierConfig& notifier, const GoogleChatSettings& settings,
+                    MessageTemplate paper)
+      : ChatChannel(notifier),
+        url_(WithReplyOption(settings.url)),
+        format_(std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     Outcome out = ClassifyChat(response, kDisable);
@@ -131,7 +142,10 @@ class GoogleChatChannel final : public ChatChannel {
 Result<std::unique_ptr<Channel>> MakeGoogleChatChannel(const NotifierConfig& notifier,
                                                        const GoogleChatSettings& settings) {
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
-  return std::unique_ptr<Channel>(std::make_unique<GoogleChatChannel>(notifier, settings));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<GoogleChatChannel>(notifier, settings, std::move(*paper)));
 }
 
 }  // namespace digestd

@@ -33,27 +33,30 @@ std::string PathSegment(std::string_view text) {
   return out;
 }
 
+// A paper's formatted_body, in HTML (README "Templates"). The plain `body` keeps digestd's
+// text for the built-in; with a template_file it is the template's HTML as text.
+constexpr std::string_view kBuiltInTemplate =
+    "<b>{{#url}}<a href=\"{{url}}\">{{title}}</a>{{/url}}{{^url}}{{title}}{{/url}}</b>"
+    "<br><i>{{meta}}</i>{{#authors}}<br>{{authors}}{{/authors}}"
+    "{{#watches}}<br>Matched: {{watches}}{{/watches}}{{#summary}}<br>{{summary}}{{/summary}}";
+
 class MatrixFormat final : public ChatFormat {
  public:
+  MatrixFormat(MessageTemplate paper, std::string notifier)
+      : paper_(std::move(paper)), notifier_(std::move(notifier)) {}
+
   ChatPiece Piece(const ChatPaper& p) const override {
-    std::string html = p.url.empty() ? "<b>" + Html(p.title) + "</b>"
-                                     : "<b><a href=\"" + Html(p.url) + "\">" + Html(p.title) +
-                                           "</a></b>";
-    std::string plain = p.title + (p.url.empty() ? "" : " <" + p.url + ">");
-    const std::string meta = MetaLine(p);
-    html += "<br><i>" + Html(meta) + "</i>";
-    plain += "\n" + meta;
-    if (const std::string authors = AuthorsLine(p); !authors.empty()) {
-      html += "<br>" + Html(authors);
-      plain += "\n" + authors;
-    }
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      html += "<br>Matched: " + Html(watches);
-      plain += "\nMatched: " + watches;
-    }
-    if (!p.summary.empty()) {
-      html += "<br>" + Html(p.summary);
-      plain += "\n" + p.summary;
+    const std::string html = paper_.Render(PaperData(p, notifier_), &Html);
+    std::string plain;
+    if (paper_.path().empty()) {
+      plain = p.title + (p.url.empty() ? "" : " <" + p.url + ">") + "\n" + MetaLine(p);
+      if (const std::string authors = AuthorsLine(p); !authors.empty()) plain += "\n" + authors;
+      if (const std::string watches = WatchesLine(p); !watches.empty()) {
+        plain += "\nMatched: " + watches;
+      }
+      if (!p.summary.empty()) plain += "\n" + p.summary;
+    } else {
+      plain = HtmlAsText(html);
     }
     return {.markup = "<p>" + html + "</p>", .plain = plain, .link = p.url, .image = p.image_url};
   }
@@ -96,17 +99,23 @@ class MatrixFormat final : public ChatFormat {
   bool Fits(const ChatFrame&, std::span<const ChatPiece>, std::string_view body) const override {
     return body.size() <= kLimits.max_body_bytes;
   }
+
+ private:
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class MatrixChannel final : public ChatChannel {
  public:
-  MatrixChannel(const NotifierConfig& notifier, const MatrixSettings& settings)
+  MatrixChannel(const NotifierConfig& notifier, const MatrixSettings& settings,
+                MessageTemplate paper)
       : ChatChannel(notifier),
         base_(settings.homeserver + "/_matrix/client/v3/rooms/" + PathSegment(settings.room_id) +
               "/send/m.room.message/"),
         shown_base_(ShownTarget(settings.homeserver) + "_matrix/client/v3/rooms/" +
                     PathSegment(settings.room_id) + "/send/m.room.message/"),
-        authorization_("Bearer " + settings.access_token) {}
+        authorization_("Bearer " + settings.access_token),
+        format_(std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     Outcome out = ClassifyChat(response, kDisable);
@@ -144,7 +153,10 @@ Result<std::unique_ptr<Channel>> MakeMatrixChannel(const NotifierConfig& notifie
       settings.access_token.find_first_of("\r\n") != std::string::npos) {
     return Unexpected(where + "access_token is empty or holds a line break");
   }
-  return std::unique_ptr<Channel>(std::make_unique<MatrixChannel>(notifier, settings));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<MatrixChannel>(notifier, settings, std::move(*paper)));
 }
 
 }  // namespace digestd

@@ -16,17 +16,24 @@ constexpr std::array<long, 2> kDisable = {404, 410};
 // Mattermost reads Slack's <!channel> before markdown: & < > as entities, the rest escaped.
 std::string Md(std::string_view text) { return EscapeMarkdown(text, /*angle_entities=*/true); }
 
+// A paper's markdown text (README "Templates").
+constexpr std::string_view kBuiltInTemplate =
+    "**{{#url}}[{{title}}]({{url}}){{/url}}{{^url}}{{title}}{{/url}}**\n_{{meta}}_"
+    "{{#authors}}\n{{authors}}{{/authors}}{{#watches}}\nMatched: {{watches}}{{/watches}}"
+    "{{#summary}}\n> {{summary}}{{/summary}}";
+
+// Markdown escaping; a SafeUrl link goes into (url) as it is.
+std::string Escape(std::string_view value) {
+  return IsSafeLink(value) ? std::string(value) : Md(value);
+}
+
 class MattermostFormat final : public ChatFormat {
  public:
+  MattermostFormat(MessageTemplate paper, std::string notifier)
+      : paper_(std::move(paper)), notifier_(std::move(notifier)) {}
+
   ChatPiece Piece(const ChatPaper& p) const override {
-    std::string text = p.url.empty() ? "**" + Md(p.title) + "**"
-                                     : "**[" + Md(p.title) + "](" + p.url + ")**";
-    text += "\n_" + Md(MetaLine(p)) + "_";
-    if (const std::string authors = AuthorsLine(p); !authors.empty()) text += "\n" + Md(authors);
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      text += "\nMatched: " + Md(watches);
-    }
-    if (!p.summary.empty()) text += "\n> " + Md(p.summary);
+    const std::string text = paper_.Render(PaperData(p, notifier_), &Escape);
     return {.markup = text, .text = TextLength(text, kLimits.unit), .link = p.url};
   }
 
@@ -55,12 +62,16 @@ class MattermostFormat final : public ChatFormat {
     }
     return text;
   }
+
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class MattermostChannel final : public ChatChannel {
  public:
-  MattermostChannel(const NotifierConfig& notifier, const MattermostSettings& settings)
-      : ChatChannel(notifier), url_(settings.url) {}
+  MattermostChannel(const NotifierConfig& notifier, const MattermostSettings& settings,
+                    MessageTemplate paper)
+      : ChatChannel(notifier), url_(settings.url), format_(std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     return ClassifyChat(response, kDisable);
@@ -82,7 +93,10 @@ class MattermostChannel final : public ChatChannel {
 Result<std::unique_ptr<Channel>> MakeMattermostChannel(const NotifierConfig& notifier,
                                                        const MattermostSettings& settings) {
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
-  return std::unique_ptr<Channel>(std::make_unique<MattermostChannel>(notifier, settings));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<MattermostChannel>(notifier, settings, std::move(*paper)));
 }
 
 }  // namespace digestd

@@ -25,18 +25,23 @@ std::string_view TagFor(const ChatMessage& m) {
   return "page_facing_up";
 }
 
+// A paper's plain text (README "Templates").
+constexpr std::string_view kBuiltInTemplate =
+    "{{title}}\n{{meta}}{{#authors}}\n{{authors}}{{/authors}}"
+    "{{#watches}}\nMatched: {{watches}}{{/watches}}{{#summary}}\n{{summary}}{{/summary}}"
+    "{{#url}}\n{{url}}{{/url}}";
+
 class NtfyFormat final : public ChatFormat {
  public:
-  NtfyFormat(std::string topic, int priority) : topic_(std::move(topic)), priority_(priority) {}
+  NtfyFormat(std::string topic, int priority, MessageTemplate paper, std::string notifier)
+      : topic_(std::move(topic)),
+        priority_(priority),
+        paper_(std::move(paper)),
+        notifier_(std::move(notifier)) {}
 
   ChatPiece Piece(const ChatPaper& p) const override {
-    std::string text = p.title + "\n" + MetaLine(p);
-    if (const std::string authors = AuthorsLine(p); !authors.empty()) text += "\n" + authors;
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      text += "\nMatched: " + watches;
-    }
-    if (!p.summary.empty()) text += "\n" + p.summary;
-    if (!p.url.empty()) text += "\n" + p.url;
+    // Plain text: no markup to escape (values are ChatLine-safe).
+    const std::string text = paper_.Render(PaperData(p, notifier_), &NoEscape);
     return {.markup = text, .text = text.size(), .link = p.url, .image = p.image_url};
   }
 
@@ -84,18 +89,20 @@ class NtfyFormat final : public ChatFormat {
 
   const std::string topic_;
   const int priority_;
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class NtfyChannel final : public ChatChannel {
  public:
   NtfyChannel(const NotifierConfig& notifier, const NtfySettings& settings, std::string root,
-              std::string topic)
+              std::string topic, MessageTemplate paper)
       : ChatChannel(notifier),
         root_(std::move(root)),
         token_(settings.token),
         pace_(std::chrono::ceil<std::chrono::seconds>(
             std::max(notifier.min_interval, kLimits.default_min_interval))),
-        format_(std::move(topic), settings.priority) {}
+        format_(std::move(topic), settings.priority, std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     // ntfy's 429 has no Retry-After: wait at least one refill of its request bucket.
@@ -133,8 +140,11 @@ Result<std::unique_ptr<Channel>> MakeNtfyChannel(const NotifierConfig& notifier,
   if (settings.token.find_first_of("\r\n") != std::string::npos) {
     return Unexpected(where + "token holds a line break");
   }
-  return std::unique_ptr<Channel>(std::make_unique<NtfyChannel>(
-      notifier, settings, settings.url.substr(0, slash + 1), settings.url.substr(slash + 1)));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<NtfyChannel>(notifier, settings, settings.url.substr(0, slash + 1),
+                                    settings.url.substr(slash + 1), std::move(*paper)));
 }
 
 }  // namespace digestd

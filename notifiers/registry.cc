@@ -63,6 +63,22 @@ Result<std::unique_ptr<Channel>> MakeChannel(const NotifierConfig& notifier) {
                     "' has no channel (known: " + known + ")");
 }
 
+std::vector<ChannelProblem> ChannelProblems(const std::vector<NotifierConfig>& notifiers) {
+  std::vector<ChannelProblem> problems;
+  for (const NotifierConfig& n : notifiers) {
+    auto channel = MakeChannel(n);
+    if (channel) continue;
+    const std::string& message = channel.error().message;
+    if (!n.template_file.empty() && message.starts_with(n.template_file + ":")) {
+      problems.push_back({.message = message + " (template_file of notifier \"" + n.name + "\")",
+                          .in_template = true});
+    } else {
+      problems.push_back({.message = "notifier \"" + n.name + "\": " + message});
+    }
+  }
+  return problems;
+}
+
 std::vector<std::string_view> ChannelKinds() {
   std::vector<std::string_view> kinds;
   for (const Entry& entry : kEntries) kinds.push_back(entry.kind);

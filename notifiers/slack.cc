@@ -19,17 +19,24 @@ std::string Link(const std::string& url, const std::string& text) {
   return "<" + url + "|" + EscapeSlack(text) + ">";
 }
 
+// A paper's mrkdwn section text (README "Templates").
+constexpr std::string_view kBuiltInTemplate =
+    "*{{#url}}<{{url}}|{{title}}>{{/url}}{{^url}}{{title}}{{/url}}*\n{{meta}}"
+    "{{#authors}}\n{{authors}}{{/authors}}{{#watches}}\nMatched: {{watches}}{{/watches}}"
+    "{{#summary}}\n>{{summary}}{{/summary}}";
+
+// Slack's escaping; a SafeUrl link goes into <url|text> as it is.
+std::string Escape(std::string_view value) {
+  return IsSafeLink(value) ? std::string(value) : EscapeSlack(value);
+}
+
 class SlackFormat final : public ChatFormat {
  public:
+  SlackFormat(MessageTemplate paper, std::string notifier)
+      : paper_(std::move(paper)), notifier_(std::move(notifier)) {}
+
   ChatPiece Piece(const ChatPaper& p) const override {
-    std::string text = "*" + Link(p.url, p.title) + "*\n" + EscapeSlack(MetaLine(p));
-    if (const std::string authors = AuthorsLine(p); !authors.empty()) {
-      text += "\n" + EscapeSlack(authors);
-    }
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      text += "\nMatched: " + EscapeSlack(watches);
-    }
-    if (!p.summary.empty()) text += "\n>" + EscapeSlack(p.summary);
+    const std::string text = paper_.Render(PaperData(p, notifier_), &Escape);
     JsonWriter json;
     json.BeginObject().Key("type").String("section");
     json.Key("text").BeginObject().Key("type").String("mrkdwn").Key("text").String(text);
@@ -101,12 +108,16 @@ class SlackFormat final : public ChatFormat {
     json.Key("text").BeginObject().Key("type").String("mrkdwn").Key("text").String(mrkdwn);
     json.EndObject().EndObject();
   }
+
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class SlackChannel final : public ChatChannel {
  public:
-  SlackChannel(const NotifierConfig& notifier, const SlackSettings& settings)
-      : ChatChannel(notifier), url_(settings.url) {}
+  SlackChannel(const NotifierConfig& notifier, const SlackSettings& settings,
+               MessageTemplate paper)
+      : ChatChannel(notifier), url_(settings.url), format_(std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     return ClassifyChat(response, kDisable);
@@ -128,7 +139,10 @@ class SlackChannel final : public ChatChannel {
 Result<std::unique_ptr<Channel>> MakeSlackChannel(const NotifierConfig& notifier,
                                                   const SlackSettings& settings) {
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
-  return std::unique_ptr<Channel>(std::make_unique<SlackChannel>(notifier, settings));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<SlackChannel>(notifier, settings, std::move(*paper)));
 }
 
 }  // namespace digestd

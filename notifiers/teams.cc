@@ -26,13 +26,41 @@ void TextBlock(JsonWriter& json, const std::string& text, bool subtle = false,
   json.EndObject();
 }
 
+// A paper's TextBlocks under its linked title, each a template in the card's markdown
+// (README "Templates"): the built-in writes four small subtle blocks; a template_file
+// writes one block.
+struct Block {
+  MessageTemplate text;
+  bool subtle = false;
+  std::string_view size;
+};
+
+std::vector<Block> BuiltInBlocks() {
+  const auto make = [](std::string_view text, bool subtle, std::string_view size) {
+    return Block{.text = *MessageTemplate::Compile(std::string(text), std::string()),
+                 .subtle = subtle,
+                 .size = size};
+  };
+  return {make("{{meta}}", true, "Small"), make("{{authors}}", true, "Small"),
+          make("{{#watches}}Matched: {{watches}}{{/watches}}", true, "Small"),
+          make("{{summary}}", false, {})};
+}
+
+// Markdown escaping; a SafeUrl link stays a link.
+std::string Escape(std::string_view value) {
+  return IsSafeLink(value) ? std::string(value) : Md(value);
+}
+
 class TeamsFormat final : public ChatFormat {
  public:
+  TeamsFormat(std::vector<Block> blocks, std::string notifier)
+      : blocks_(std::move(blocks)), notifier_(std::move(notifier)) {}
+
   ChatPiece Piece(const ChatPaper& p) const override {
     JsonWriter json;
     json.BeginObject().Key("type").String("Container").Key("separator").Bool(true);
     json.Key("items").BeginArray();
-    std::size_t elements = 2;
+    std::size_t elements = 2;  // the container and the title
     if (!p.image_url.empty()) {
       json.BeginObject().Key("type").String("Image").Key("url").String(p.image_url);
       json.Key("size").String("Medium").Key("altText").String("thumbnail").EndObject();
@@ -41,18 +69,11 @@ class TeamsFormat final : public ChatFormat {
     const std::string title = p.url.empty() ? "**" + Md(p.title) + "**"
                                             : "**[" + Md(p.title) + "](" + p.url + ")**";
     TextBlock(json, title);
-    TextBlock(json, Md(MetaLine(p)), /*subtle=*/true, "Small");
-    ++elements;
-    if (const std::string authors = AuthorsLine(p); !authors.empty()) {
-      TextBlock(json, Md(authors), /*subtle=*/true, "Small");
-      ++elements;
-    }
-    if (const std::string watches = WatchesLine(p); !watches.empty()) {
-      TextBlock(json, "Matched: " + Md(watches), /*subtle=*/true, "Small");
-      ++elements;
-    }
-    if (!p.summary.empty()) {
-      TextBlock(json, Md(p.summary));
+    const TemplateData data = PaperData(p, notifier_);
+    for (const Block& block : blocks_) {
+      const std::string text = block.text.Render(data, &Escape);
+      if (text.empty()) continue;
+      TextBlock(json, text, block.subtle, block.size);
       ++elements;
     }
     json.EndArray().EndObject();
@@ -88,12 +109,17 @@ class TeamsFormat final : public ChatFormat {
     for (const ChatPiece& piece : pieces) elements += piece.blocks;
     return elements <= kLimits.max_blocks && body.size() <= kLimits.max_body_bytes;
   }
+
+ private:
+  const std::vector<Block> blocks_;
+  const std::string notifier_;
 };
 
 class TeamsChannel final : public ChatChannel {
  public:
-  TeamsChannel(const NotifierConfig& notifier, const TeamsSettings& settings)
-      : ChatChannel(notifier), url_(settings.url) {}
+  TeamsChannel(const NotifierConfig& notifier, const TeamsSettings& settings,
+               std::vector<Block> blocks)
+      : ChatChannel(notifier), url_(settings.url), format_(std::move(blocks), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     // Legacy connectors answered 200 with the throttling in the body.
@@ -123,7 +149,14 @@ class TeamsChannel final : public ChatChannel {
 Result<std::unique_ptr<Channel>> MakeTeamsChannel(const NotifierConfig& notifier,
                                                   const TeamsSettings& settings) {
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
-  return std::unique_ptr<Channel>(std::make_unique<TeamsChannel>(notifier, settings));
+  std::vector<Block> blocks = BuiltInBlocks();
+  if (!notifier.template_file.empty()) {
+    auto paper = PaperTemplate(notifier, {});
+    if (!paper) return Unexpected(paper.error());
+    blocks = {Block{.text = std::move(*paper)}};
+  }
+  return std::unique_ptr<Channel>(
+      std::make_unique<TeamsChannel>(notifier, settings, std::move(blocks)));
 }
 
 }  // namespace digestd

@@ -29,29 +29,21 @@ struct Text {
   void Add(const std::string& visible) { Add(visible, Html(visible)); }
 };
 
-Text PaperText(const ChatPaper& p) {
-  Text t;
-  if (p.url.empty()) {
-    t.Add(p.title, "<b>" + Html(p.title) + "</b>");
-  } else {
-    t.Add(p.title, "<b><a href=\"" + Html(p.url) + "\">" + Html(p.title) + "</a></b>");
-  }
-  const std::string meta = MetaLine(p);
-  t.Add("\n" + meta, "\n<i>" + Html(meta) + "</i>");
-  if (const std::string authors = AuthorsLine(p); !authors.empty()) t.Add("\n" + authors);
-  if (const std::string watches = WatchesLine(p); !watches.empty()) {
-    t.Add("\nMatched: " + watches);
-  }
-  if (!p.summary.empty()) t.Add("\n" + p.summary);
-  return t;
-}
+// A paper's HTML text (README "Templates").
+constexpr std::string_view kBuiltInTemplate =
+    "<b>{{#url}}<a href=\"{{url}}\">{{title}}</a>{{/url}}{{^url}}{{title}}{{/url}}</b>\n"
+    "<i>{{meta}}</i>{{#authors}}\n{{authors}}{{/authors}}"
+    "{{#watches}}\nMatched: {{watches}}{{/watches}}{{#summary}}\n{{summary}}{{/summary}}";
 
 class TelegramFormat final : public ChatFormat {
  public:
-  explicit TelegramFormat(std::string chat_id) : chat_id_(std::move(chat_id)) {}
+  TelegramFormat(std::string chat_id, MessageTemplate paper, std::string notifier)
+      : chat_id_(std::move(chat_id)), paper_(std::move(paper)), notifier_(std::move(notifier)) {}
 
   ChatPiece Piece(const ChatPaper& p) const override {
-    Text t = PaperText(p);
+    Text t;
+    t.html = paper_.Render(PaperData(p, notifier_), &Html);
+    t.plain = HtmlAsText(t.html);  // what Telegram shows, and counts
     return {.markup = std::move(t.html),
             .plain = t.plain,
             .text = TextLength(t.plain, kLimits.unit),
@@ -105,15 +97,18 @@ class TelegramFormat final : public ChatFormat {
   }
 
   const std::string chat_id_;
+  const MessageTemplate paper_;
+  const std::string notifier_;
 };
 
 class TelegramChannel final : public ChatChannel {
  public:
-  TelegramChannel(const NotifierConfig& notifier, const TelegramSettings& settings)
+  TelegramChannel(const NotifierConfig& notifier, const TelegramSettings& settings,
+                  MessageTemplate paper)
       : ChatChannel(notifier),
         url_(settings.api_url + "/bot" + settings.token + "/sendMessage"),
         shown_url_(settings.api_url + "/bot…/sendMessage"),
-        format_(settings.chat_id) {}
+        format_(settings.chat_id, std::move(paper), notifier.name) {}
 
   Outcome Classify(const Payload&, const Response& response) const override {
     Outcome out = ClassifyChat(response, kDisable);
@@ -148,7 +143,10 @@ Result<std::unique_ptr<Channel>> MakeTelegramChannel(const NotifierConfig& notif
   if (settings.token.find_first_of("/?#% ") != std::string::npos) {
     return Unexpected(where + "the token holds characters a bot token never has");
   }
-  return std::unique_ptr<Channel>(std::make_unique<TelegramChannel>(notifier, settings));
+  auto paper = PaperTemplate(notifier, kBuiltInTemplate);
+  if (!paper) return Unexpected(paper.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<TelegramChannel>(notifier, settings, std::move(*paper)));
 }
 
 }  // namespace digestd

@@ -14,6 +14,7 @@ packages=(
   libutf8proc-dev libre2-dev libxml2-dev libsystemd-dev
   libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
+  libkainjow-mustache-dev
   python3 python3-aiosmtpd python3-jsonschema openssl
 )
 

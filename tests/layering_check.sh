@@ -30,6 +30,7 @@ declare -A third_party=(
   ['utf8proc\.h']="core"
   ['re2/']="core"
   ['date/']="config daemon"
+  ['kainjow/']="notifiers"
 )
 
 status=0

@@ -93,6 +93,22 @@ TEST(ConfigLoader, BaseIsValid) {
   EXPECT_TRUE(load.diagnostics.empty()) << Dump(load);
 }
 
+// Issue 9 point 5: template_file is read relative to the config file, its text kept for the
+// channel to compile.
+TEST(Issue9, TemplateFileIsReadBesideTheConfig) {
+  TempDir dir;
+  dir.Write("tpl/paper.mustache", "{{title}} ({{votes}})\n");
+  const std::string text = std::string(kBase) + kBaseEnd +
+                           "[[notifier]]\nname = \"s\"\nkind = \"slack\"\n"
+                           "url = \"https://hooks.slack.com/services/T\"\n"
+                           "template_file = \"tpl/paper.mustache\"\n";
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  const NotifierConfig& n = load.config->notifiers.back();
+  EXPECT_EQ(n.template_file, dir.File("tpl/paper.mustache"));
+  EXPECT_EQ(n.template_text, "{{title}} ({{votes}})\n");
+}
+
 TEST(Issue11, FileNotifierThatCannotWriteIsSaidByCheck) {
   TempDir dir;
   const std::string head = std::string("[daemon]\nalert_notify = [\"n\"]\n") + kBase + kBaseEnd;
@@ -687,9 +703,12 @@ TEST(ConfigLoaderNotifiers, ErrorsArePositioned) {
       {Notifier("exec", "command = [\"a\"]\nenvs = [\"A\"]\n"), 16, 1,
        "unknown key \"envs\" in [[notifier]] (did you mean 'env'?)"},
       {Notifier("console", "max_paper = 3\n"), 15, 1, "(did you mean 'max_papers'?)"},
-      // template_file belongs to a later issue
+      // template_file: only kinds whose channel renders templates (issue 9 point 5)
       {Notifier("console", "template_file = \"t.mustache\"\n"), 15, 17,
        "\"template_file\" is not supported yet"},
+      {Notifier("slack", "url = \"https://hooks.slack.com/services/T\"\n"
+                         "template_file = \"missing.mustache\"\n"),
+       16, 17, "\"template_file\": cannot read"},
       {Webhook("template_file = \"t.mustache\"\n"), 16, 17,
        "\"template_file\" is not supported yet"},
       // keys every notifier has

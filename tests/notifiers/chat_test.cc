@@ -320,5 +320,38 @@ TEST(ChatText, EscapersAndLinks) {
             "https://hooks.slack.com/…");
 }
 
+// Issue 9 point 5: a template_file writes every kind's paper text, with the kind's escaping
+// and mentions defused, and the hostile day still fits every platform.
+TEST(Issue9, TemplateFileWritesEveryKindsPaperTextAndStaysSafe) {
+  const Notification hostile = test::MakeHostile();
+  for (const char* kind : kChatKinds) {
+    SCOPED_TRACE(kind);
+    NotifierConfig config = ChatConfig(kind, 300);
+    config.template_file = "/etc/digestd/paper.mustache";
+    config.template_text =
+        "PAPER {{title}}\n{{#url}}{{url}}{{/url}} {{votes}} {{change}} {{#author_list}}{{.}}; "
+        "{{/author_list}}{{watches}} {{summary}} {{source}} {{date}} {{notifier}}";
+    const std::vector<Payload> instant = test::RenderWith(config, test::MakeInstant());
+    ASSERT_EQ(instant.size(), 1u);
+    EXPECT_NE(instant[0].body.find("PAPER Paper 1"), std::string::npos) << instant[0].body;
+    EXPECT_NE(instant[0].body.find("https://arxiv.org/abs/2401.15001 41 "), std::string::npos)
+        << instant[0].body;
+    // Markdown kinds escape the '-' of source and date: look for what no escaping changes.
+    for (const char* value : {"daily", "2024", "01", "29 chat"}) {
+      EXPECT_NE(instant[0].body.find(value), std::string::npos) << instant[0].body;
+    }
+    if (std::string_view(kind) == "matrix") {
+      EXPECT_NE(JsonMember(instant[0].body, "body").find("PAPER Paper 1"), std::string::npos);
+    }
+    const ChannelLimits limits = LimitsFor(kind);
+    const std::vector<Payload> payloads = test::RenderWith(config, hostile);
+    ASSERT_FALSE(payloads.empty());
+    for (const Payload& p : payloads) {
+      ExpectDefused(kind, p.body);
+      EXPECT_LE(p.body.size(), limits.max_body_bytes);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace digestd
