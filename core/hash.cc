@@ -29,12 +29,31 @@ std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t seed) {
   return h;
 }
 
-std::string Hash128Hex(std::string_view bytes) {
+void Hash128::Update(std::string_view bytes) {
+  // The two FNV lanes are independent: interleaved, each multiply waits on its own lane only.
+  std::uint64_t a = a_;
+  std::uint64_t b = b_;
+  for (unsigned char c : bytes) {
+    a = (a ^ c) * 0x100000001b3ULL;
+    b = (b ^ c) * 0x100000001b3ULL;
+  }
+  a_ = a;
+  b_ = b;
+  size_ += bytes.size();
+}
+
+std::string Hash128::Hex() const {
   std::string out;
   out.reserve(32);
-  AppendHex(out, Mix(Fnv1a64(bytes)));
-  AppendHex(out, Mix(Fnv1a64(bytes, 0x84222325cbf29ce4ULL) ^ bytes.size()));
+  AppendHex(out, Mix(a_));
+  AppendHex(out, Mix(b_ ^ size_));
   return out;
+}
+
+std::string Hash128Hex(std::string_view bytes) {
+  Hash128 h;
+  h.Update(bytes);
+  return h.Hex();
 }
 
 }  // namespace digestd

@@ -14,4 +14,18 @@ std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t seed = 0xcbf29ce4842
 // 128 bits as 32 lowercase hex digits: two independent 64-bit hashes of `bytes`.
 std::string Hash128Hex(std::string_view bytes);
 
+// Hash128Hex of bytes given in pieces: Update(a); Update(b); Hex() equals
+// Hash128Hex(a + b), without building a + b. Both lanes run in one pass over the bytes.
+class Hash128 {
+ public:
+  void Update(std::string_view bytes);
+  void Update(char c) { Update(std::string_view(&c, 1)); }
+  std::string Hex() const;
+
+ private:
+  std::uint64_t a_ = 0xcbf29ce484222325ULL;
+  std::uint64_t b_ = 0x84222325cbf29ce4ULL;
+  std::uint64_t size_ = 0;
+};
+
 }  // namespace digestd

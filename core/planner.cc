@@ -57,15 +57,21 @@ std::set<std::string> LatestKeys(const std::vector<Paper>& papers, int n) {
 }  // namespace
 
 std::string SightingContentHash(const Paper& paper) {
-  std::string text;
-  text += paper.title;
-  text += kSep;
-  text += paper.url;
-  text += kSep;
-  for (const auto& a : paper.authors) (text += a) += '\x1e';
-  text += kSep;
-  for (const auto& s : paper.summary) (text += s) += '\x1e';
-  return Hash128Hex(text);
+  Hash128 h;
+  h.Update(paper.title);
+  h.Update(kSep);
+  h.Update(paper.url);
+  h.Update(kSep);
+  for (const auto& a : paper.authors) {
+    h.Update(a);
+    h.Update('\x1e');
+  }
+  h.Update(kSep);
+  for (const auto& s : paper.summary) {
+    h.Update(s);
+    h.Update('\x1e');
+  }
+  return h.Hex();
 }
 
 std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
@@ -84,12 +90,15 @@ Plan PlanDigest(const PlanInput& in) {
                                            : std::set<std::string>{};
   std::set<std::string> seen_keys;
   WatchMatches matches;  // reused: one paper's hits at a time
-  for (const Paper& paper : *in.papers) {
+  plan.content_hashes.resize(in.papers->size());
+  for (std::size_t index = 0; index < in.papers->size(); ++index) {
+    const Paper& paper = (*in.papers)[index];
     // A digest may list one paper twice (FORMATS.md: same id, other title); the first wins.
     if (!seen_keys.insert(paper.key).second) continue;
     const auto prior_it = in.prior->find(paper.key);
     const PriorSighting* prior = prior_it == in.prior->end() ? nullptr : &prior_it->second;
-    const std::string hash = SightingContentHash(paper);
+    plan.content_hashes[index] = SightingContentHash(paper);
+    const std::string& hash = plan.content_hashes[index];
 
     // (notifier, event class) -> the event and the watches that want it.
     struct Pending {

@@ -67,6 +67,9 @@ struct Plan {
   std::vector<Notification> notifications;   // ids and dedupe keys filled in
   std::vector<std::string> notified;         // NotifiedKey values the notifications cover
   std::vector<Decision> decisions;           // only with PlanInput::record_decisions
+  // SightingContentHash of each of PlanInput::papers, in order ("" for a repeated key): the
+  // commit stores them rather than hashing every paper again.
+  std::vector<std::string> content_hashes;
 };
 
 Plan PlanDigest(const PlanInput& input);

@@ -286,9 +286,10 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
                papers.size(), plan.notifications.size());
 
   if (cx.options.dry_run) {
-    for (const Paper& p : papers) {
+    for (std::size_t i = 0; i < papers.size(); ++i) {
+      const Paper& p = papers[i];
       run_prior[p.key] = PriorSighting{
-          .content_hash = SightingContentHash(p),
+          .content_hash = plan.content_hashes[i],
           .votes = p.votes,
           .version = p.version,
           .title = p.title};
@@ -309,6 +310,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
                                            .last_modified = f.response.last_modified,
                                            .body_hash = body_hash},
                             .papers = std::move(papers),
+                            .content_hashes = std::move(plan.content_hashes),
                             .notified = std::move(plan.notified),
                             .notifications = std::move(plan.notifications)};
   if (auto st = store.CommitDigest(commit); !st) return st.error().message;

@@ -903,7 +903,9 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
                 "seen_at = excluded.seen_at WHERE snapshot != excluded.snapshot OR "
                 "date != excluded.date OR seen_at < excluded.seen_at - 86400");
   SnapshotWriter snapshots(db);
-  for (const Paper& p : c.papers) {
+  for (std::size_t i = 0; i < c.papers.size(); ++i) {
+    const Paper& p = c.papers[i];
+    const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
     paper.Reset();
     paper.Bind(p.key).Bind(c.now).Bind(c.source);
     if (auto st = Run(paper, "record paper " + p.key); !st) return st;
@@ -912,7 +914,8 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     sighting.Reset();
     sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.url);
     sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
-    sighting.Bind(p.version).Bind(*snapshot).Bind(SightingContentHash(p));
+    sighting.Bind(p.version).Bind(*snapshot);
+    sighting.Bind(hashed ? c.content_hashes[i] : SightingContentHash(p));
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
   }

@@ -35,6 +35,9 @@ struct DigestCommit {
   std::int64_t now = 0;  // unix seconds
   FetchValidators validators;
   std::vector<Paper> papers;          // one per key
+  // SightingContentHash of each paper, when the caller has them (Plan::content_hashes);
+  // missing or empty ones are computed.
+  std::vector<std::string> content_hashes;
   std::vector<std::string> notified;  // NotifiedKey values
   std::vector<Notification> notifications;
 };

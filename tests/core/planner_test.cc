@@ -84,6 +84,16 @@ TEST_F(PlannerTest, KnownPaperWithoutChangesFiresNothing) {
   EXPECT_TRUE(Run({Watch("a", {"SliceGPT"}, {"me"})}).notifications.empty());
 }
 
+TEST_F(PlannerTest, GivesEachPapersContentHashForTheCommit) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT", 40), MakePaper("2401.00002", "Other", 1),
+             MakePaper("2401.15024", "SliceGPT again", 41)};
+  const Plan plan = Run({Watch("a", {"SliceGPT"}, {"me"})});
+  ASSERT_EQ(plan.content_hashes.size(), 3u);
+  EXPECT_EQ(plan.content_hashes[0], SightingContentHash(papers_[0]));
+  EXPECT_EQ(plan.content_hashes[1], SightingContentHash(papers_[1]));
+  EXPECT_EQ(plan.content_hashes[2], "") << "a repeated key is not planned, nor hashed";
+}
+
 TEST_F(PlannerTest, RenamedPaperIsUpdatedNotNewAndUpdatedIsOptIn) {
   papers_ = {MakePaper("2410.09342", "LLMtimesMapReduce model", 5)};
   prior_["arxiv:2410.09342"] = {.content_hash = SightingContentHash(MakePaper(

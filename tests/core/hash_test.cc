@@ -1,0 +1,35 @@
+// Hashes are stored in the state (sighting content hashes, fetched body hashes, outbox ids),
+// so their values must never change: these were computed by the first implementation.
+#include "core/hash.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace digestd {
+namespace {
+
+TEST(Hash128Hex, ValuesNeverChange) {
+  EXPECT_EQ(Hash128Hex(""), "f52a15e9a9b5e89bfe5361af3ba51714");
+  EXPECT_EQ(Hash128Hex("a"), "02c0bdbf481420f8e7ac85e8b86cb302");
+  EXPECT_EQ(Hash128Hex("arxiv:2401.15024"), "4ddb6b02ee5b66ef08263e46ca698310");
+  EXPECT_EQ(Hash128Hex("digest\x1fme\x1fhf-ko\x1f" "2024-01-29"),
+            "a05f924a4dacbfe77e06c304b2d7b027");
+  EXPECT_EQ(Hash128Hex("요약 한국어 text"), "40c9d8e56500d5951f2fe8bb12fb8e33");
+}
+
+TEST(Hash128, PiecesHashAsTheirConcatenation) {
+  const std::string whole = "title\x1fhttps://arxiv.org/abs/2401.15024\x1f" "Ada\x1e요약\x1e";
+  for (std::size_t cut = 0; cut <= whole.size(); ++cut) {
+    Hash128 h;
+    h.Update(std::string_view(whole).substr(0, cut));
+    h.Update(std::string_view(whole).substr(cut));
+    EXPECT_EQ(h.Hex(), Hash128Hex(whole)) << cut;
+  }
+  Hash128 chars;
+  for (char c : whole) chars.Update(c);
+  EXPECT_EQ(chars.Hex(), Hash128Hex(whole));
+}
+
+}  // namespace
+}  // namespace digestd
