@@ -160,7 +160,8 @@ CREATE TABLE notifier_health (
   alerted              INTEGER NOT NULL DEFAULT 0
 );
 )sql"},
-    // 5: each distinct paper snapshot (the text a source said) stored once (issue 12).
+    // 5: each distinct paper snapshot (the text a source said) stored once (issue 12); the
+    // claim index also orders by created_at, so a claim reads its rows in order, unsorted.
     // Sightings and outbox messages refer to a snapshot by id instead of each holding the
     // paper's JSON, so the sightings table (WITHOUT ROWID) has only small rows. A snapshot
     // never changes: a retry sends what was planned. ConvertToSnapshots moves every
@@ -174,6 +175,8 @@ CREATE TABLE snapshots (
   paper TEXT NOT NULL       -- the paper as the source said it (JSON, CONFIG.md shape)
 );
 CREATE INDEX snapshots_hash ON snapshots(hash);
+DROP INDEX outbox_notifier_due;
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at, created_at);
 CREATE TABLE sightings_v5 (
   paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
   source       TEXT NOT NULL,
@@ -557,18 +560,14 @@ Status ResolveMessages(sqlite3* db, std::vector<OutboxRow>& rows,
   return Ok();
 }
 
-// Reads every row `s` gives (kOutboxColumns, then `extra` more columns the caller reads with
-// `each`) and completes their notifications.
-Result<std::vector<OutboxRow>> ReadOutboxRows(
-    sqlite3* db, Stmt& s, std::string_view what,
-    const std::function<void(const Stmt&, OutboxRow&)>& each = {}) {
+// Reads every row `s` gives (kOutboxColumns) and completes their notifications.
+Result<std::vector<OutboxRow>> ReadOutboxRows(sqlite3* db, Stmt& s, std::string_view what) {
   std::vector<OutboxRow> rows;
   std::vector<std::string> messages;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
     messages.emplace_back();
     rows.push_back(ReadOutboxRow(s, messages.back()));
-    if (each) each(s, rows.back());
   }
   if (rc != SQLITE_DONE) return Unexpected(s.Fail(what));
   if (auto st = ResolveMessages(db, rows, messages); !st) return Unexpected(st.error());
@@ -1084,54 +1083,97 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
       if (auto st = Run(expire, "claim outbox rows"); !st) return Unexpected(st.error());
     }
   }
-  // One statement for every request, however many notifiers (a fan-out to 1,000 webhooks
-  // is one execution, not 1,000): each notifier's due rows ranked oldest first, the first
-  // `limit` of each claimed with that notifier's lease.
-  const std::string sql =
-      std::string(
-          "WITH req AS (SELECT json_extract(value, '$[0]') AS notifier, "
-          "json_extract(value, '$[1]') AS lim, json_extract(value, '$[2]') AS lease "
-          "FROM json_each(?3)), "
-          "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
-          "row_number() OVER (PARTITION BY o.notifier "
-          "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
-          "FROM outbox o JOIN req ON o.notifier = req.notifier "
-          "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?2) OR "
-          "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
-          "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
-          "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim RETURNING ") +
-      kOutboxColumns + ", rowid";
-  Stmt s(db_.get(), sql.c_str());
-  if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
-  JsonWriter wanted;
-  wanted.BeginArray();
-  for (const ClaimRequest& r : requests) {
-    wanted.BeginArray().String(r.notifier).Int(r.limit).Int(r.lease_until).EndArray();
+  std::vector<OutboxRow> raw;
+  std::vector<std::string> messages;
+  std::vector<std::int64_t> rowids;  // of each claimed row, in the order of `raw`
+  const auto read = [&](Stmt& s) -> Status {
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      messages.emplace_back();
+      raw.push_back(ReadOutboxRow(s, messages.back()));
+      rowids.push_back(s.Int(kOutboxColumnCount));
+    }
+    if (rc != SQLITE_DONE) return Unexpected(s.Fail("claim outbox rows"));
+    return Ok();
+  };
+  if (requests.size() > kClaimByRanking) {
+    // Many notifiers (a fan-out): one statement for all, each notifier's due rows ranked
+    // oldest first and the first `limit` of each claimed with its lease.
+    const std::string sql =
+        std::string(
+            "WITH req AS (SELECT json_extract(value, '$[0]') AS notifier, "
+            "json_extract(value, '$[1]') AS lim, json_extract(value, '$[2]') AS lease "
+            "FROM json_each(?3)), "
+            "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
+            "row_number() OVER (PARTITION BY o.notifier "
+            "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
+            "FROM outbox o JOIN req ON o.notifier = req.notifier "
+            "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?2) OR "
+            "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
+            "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
+            "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim RETURNING ") +
+        kOutboxColumns + ", rowid";
+    Stmt s(db_.get(), sql.c_str());
+    if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
+    JsonWriter wanted;
+    wanted.BeginArray();
+    for (const ClaimRequest& r : requests) {
+      wanted.BeginArray().String(r.notifier).Int(r.limit).Int(r.lease_until).EndArray();
+    }
+    wanted.EndArray();
+    s.Bind(owner).Bind(now).Bind(wanted.str());
+    if (auto st = read(s); !st) return Unexpected(st.error());
+  } else {
+    // Few notifiers, perhaps with long queues: per request, the index (notifier, state,
+    // next_attempt_at, created_at) yields its due rows in order, so a claim reads about
+    // `limit` rows however many wait. Rows another process held until its lease ran out are
+    // claimed too; most of the time there are none, and the simpler statement serves.
+    Stmt any(db_.get(),
+             "SELECT EXISTS(SELECT 1 FROM outbox WHERE state = 'sending' AND "
+             "lease_owner != ?1 AND lease_until <= ?2)");
+    any.Bind(owner).Bind(now);
+    if (!any.ok() || any.Step() != SQLITE_ROW) return Unexpected(any.Fail("claim outbox rows"));
+    const bool expired = any.Int(0) != 0;
+    // Parameters: ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit.
+    constexpr const char* kPending =
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5";
+    constexpr const char* kExpired =
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'sending' AND lease_until <= ?3 AND lease_owner != ?1 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5";
+    const std::string due =
+        expired ? std::string("SELECT r FROM (SELECT * FROM (") + kPending +
+                      ") UNION ALL SELECT * FROM (" + kExpired + ")) ORDER BY n, c, r LIMIT ?5"
+                : std::string("SELECT r FROM (") + kPending + ")";
+    const std::string sql = "UPDATE outbox SET state = 'sending', lease_owner = ?1, "
+                            "lease_until = ?4 WHERE rowid IN (" +
+                            due + ") RETURNING " + kOutboxColumns + ", rowid";
+    Stmt s(db_.get(), sql.c_str());
+    if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
+    for (const ClaimRequest& r : requests) {
+      s.Reset();
+      s.Bind(owner).Bind(r.notifier).Bind(now).Bind(r.lease_until).Bind(std::int64_t(r.limit));
+      if (auto st = read(s); !st) return Unexpected(st.error());
+    }
   }
-  wanted.EndArray();
-  s.Bind(owner).Bind(now).Bind(wanted.str());
-  std::vector<std::int64_t> rowids;  // of each claimed row, in the order of `claimed`
-  auto claimed = ReadOutboxRows(db_.get(), s, "claim outbox rows",
-                                [&rowids](const Stmt& row, OutboxRow&) {
-                                  rowids.push_back(row.Int(kOutboxColumnCount));
-                                });
-  if (!claimed) return Unexpected(claimed.error());
+  if (auto st = ResolveMessages(db_.get(), raw, messages); !st) return Unexpected(st.error());
   // RETURNING gives rows in no particular order: group them by request, and within each
   // deliver the oldest first, rows queued in the same second in the order they were queued.
   std::map<std::string, std::size_t> order;
   for (const ClaimRequest& r : requests) order.emplace(r.notifier, order.size());
   std::vector<std::size_t> rank;  // request order of each claimed row
-  for (const OutboxRow& row : *claimed) rank.push_back(order[row.notifier]);
-  std::vector<std::size_t> sorted(claimed->size());
+  for (const OutboxRow& row : raw) rank.push_back(order[row.notifier]);
+  std::vector<std::size_t> sorted(raw.size());
   for (std::size_t i = 0; i < sorted.size(); ++i) sorted[i] = i;
-  const std::vector<OutboxRow>& c = *claimed;
+  const std::vector<OutboxRow>& c = raw;
   std::sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) {
     return std::tie(rank[a], c[a].next_attempt_at, c[a].created_at, rowids[a]) <
            std::tie(rank[b], c[b].next_attempt_at, c[b].created_at, rowids[b]);
   });
   rows.reserve(sorted.size());
-  for (std::size_t i : sorted) rows.push_back(std::move((*claimed)[i]));
-  s.Reset();
+  for (std::size_t i : sorted) rows.push_back(std::move(raw[i]));
   if (auto st = txn.Commit(); !st) return Unexpected("claim outbox rows: " + st.error().message);
   return rows;
 }

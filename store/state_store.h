@@ -175,6 +175,9 @@ class StateStore {
   // Outbox. Due = pending with next_attempt_at <= now, oldest first (read only: the
   // delivery engine claims with ClaimDue).
   Result<std::vector<OutboxRow>> DueOutbox(std::int64_t now, int limit);
+  // Claims for more notifiers than this take one ranking statement for all of them (a
+  // fan-out); fewer take one indexed statement each (long queues).
+  static constexpr std::size_t kClaimByRanking = 32;
   // One notifier's share of a claim.
   struct ClaimRequest {
     std::string notifier;

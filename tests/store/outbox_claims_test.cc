@@ -1,6 +1,7 @@
 // The outbox's delivery claims (Issue 7): ClaimDue leases, RecordDeliveries by the owner that
 // still holds a row, releases, due times, prefixes, dead rows, notifier health, and two
 // connections on one file claiming every row exactly once.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -139,6 +140,57 @@ TEST(Issue7, ClaimedRowIsClaimedAgainOnlyWhenItsLeaseEnds) {
     EXPECT_EQ(r.lease_until, 220);
     EXPECT_EQ(r.attempts, 0) << "a lease that ran out is not an attempt";
   }
+}
+
+// A claim for many notifiers (one ranking statement) and one for few (an indexed statement
+// per notifier) pick the same rows, leases and order, expired leases included.
+TEST(Issue12, ClaimDuePicksTheSameRowsForManyNotifiersAsForFew) {
+  constexpr int kNotifiers = int(StateStore::kClaimByRanking) + 8;
+  auto fill = [](StateStore& store) {
+    for (int n = 0; n < kNotifiers; ++n) {
+      const std::string name = "n" + std::to_string(n);
+      Queue(store, name, {name + "-old"}, 90);
+      Queue(store, name, {name + "-a", name + "-b", name + "-c"}, 100);
+      Queue(store, name, {name + "-later"}, 500);
+      // One row a process held until its lease ran out at 150; another still held.
+      ASSERT_EQ(Claim(store, name, 100, 1, "gone", 150), Strings{name + "-old"});
+    }
+  };
+  auto many = OpenMemory();
+  auto few = OpenMemory();
+  ASSERT_TRUE(many && few);
+  fill(*many);
+  fill(*few);
+  std::vector<StateStore::ClaimRequest> requests;
+  for (int n = 0; n < kNotifiers; ++n) {
+    requests.push_back({.notifier = "n" + std::to_string(n), .limit = 1 + n % 3,
+                        .lease_until = 1000 + n});
+  }
+  ASSERT_GT(requests.size(), StateStore::kClaimByRanking);
+  auto all = many->ClaimDue(requests, 200, "p1", AllAlive);
+  ASSERT_TRUE(all) << all.error().message;
+  Strings one_by_one;
+  for (std::size_t i = 0; i < requests.size(); i += 4) {
+    // Batches of 4 requests: each batch below the threshold.
+    const std::vector<StateStore::ClaimRequest> batch(
+        requests.begin() + long(i), requests.begin() + long(std::min(i + 4, requests.size())));
+    auto rows = few->ClaimDue(batch, 200, "p1", AllAlive);
+    ASSERT_TRUE(rows) << rows.error().message;
+    for (const OutboxRow& r : *rows) {
+      one_by_one.push_back(r.id + "@" + std::to_string(*r.lease_until));
+    }
+  }
+  Strings ranked;
+  for (const OutboxRow& r : *all) ranked.push_back(r.id + "@" + std::to_string(*r.lease_until));
+  EXPECT_EQ(ranked, one_by_one);
+  // n0 (limit 1) takes its expired row first; n2 (limit 3) takes it and the two oldest.
+  EXPECT_EQ(ranked.front(), "n0-old@1000");
+  EXPECT_EQ(Strings(ranked.begin() + 3, ranked.begin() + 6),
+            (Strings{"n2-old@1002", "n2-a@1002", "n2-b@1002"}));
+  EXPECT_EQ(std::count_if(ranked.begin(), ranked.end(),
+                          [](const std::string& id) { return id.find("later") != std::string::npos; }),
+            0)
+      << "rows not due yet stay";
 }
 
 TEST(Issue7, RowsOfADeadOwnerAreClaimableAtOnce) {
