@@ -74,9 +74,9 @@ class DigestdCase(unittest.TestCase):
             """) + extra_source + notifiers + watches
         return self.write("digestd.toml", text)
 
-    def run_digestd(self, *args, expect=None):
+    def run_digestd(self, *args, expect=None, timeout=TIMEOUT):
         proc = subprocess.run([DIGESTD, *args], capture_output=True, text=True,
-                              timeout=TIMEOUT, cwd=self.dir)
+                              timeout=timeout, cwd=self.dir)
         if expect is not None:
             self.assertEqual(proc.returncode, expect,
                              f"digestd {' '.join(args)}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
