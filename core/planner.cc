@@ -146,7 +146,11 @@ Plan PlanDigest(const PlanInput& in) {
             Pending& p = pending[{notifier, ev.event_class}];
             // `new` outranks `threshold` when both watches fire in one class.
             if (p.event.empty() || ev.event == "new") p.event = ev.event;
-            if (!Has(p.watches, watch.name)) p.watches.push_back(watch.name);
+            // A watch's additions come together (watch names are unique): comparing with
+            // the last is enough, and keeps a paper that 10,000 watches hit linear.
+            if (p.watches.empty() || p.watches.back() != watch.name) {
+              p.watches.push_back(watch.name);
+            }
           }
           verdict = routed == 0         ? "notifier disabled"
                     : already == routed ? "already sent"
