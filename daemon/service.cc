@@ -106,8 +106,7 @@ class Service {
     // Every source runs once at start, then on its schedule.
     SubmitJobs(/*all_sources=*/true);
     sd_notify(0, "READY=1");
-    io_.run();
-    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    io_.run();  // until SIGTERM/SIGINT, whose handler says STOPPING=1
     // In-flight deliveries are abandoned at once (their rows stay pending); a fetch cannot
     // be interrupted, so it gets a bound, after which the process leaves without it: the
     // state is a WAL database, safe at any instant.
@@ -169,7 +168,7 @@ class Service {
 
   // STATUS=: what the service does now, and what it does next and when.
   void SendStatus(const std::string& doing) {
-    std::string next = "nothing scheduled";
+    std::string next;
     auto at = Clock::time_point::max();
     for (const auto& [name, when] : next_fire_) {
       if (when < at) {
