@@ -88,7 +88,9 @@ class Service {
 
   int Run() {
     metrics_.Declare(SourceNames(*config_), NotifierNames(*config_));
-    if (!config_->daemon.metrics_host.empty()) {
+    metrics_host_ = config_->daemon.metrics_host;
+    metrics_port_ = config_->daemon.metrics_port;
+    if (!metrics_host_.empty()) {
       auto server = MetricsServer::Listen(io_, config_->daemon.metrics_host,
                                           config_->daemon.metrics_port, metrics_);
       if (!server) {
@@ -215,8 +217,8 @@ class Service {
     } else if (load.config->daemon.state_path != config_->daemon.state_path) {
       spdlog::error("SIGHUP: [daemon] state changed; restart digestd to use another state file");
     } else {
-      if (load.config->daemon.metrics_host != config_->daemon.metrics_host ||
-          load.config->daemon.metrics_port != config_->daemon.metrics_port) {
+      if (load.config->daemon.metrics_host != metrics_host_ ||
+          load.config->daemon.metrics_port != metrics_port_) {
         spdlog::warn("SIGHUP: [daemon] metrics_listen changed; it takes effect at a restart");
       }
       config_ = load.config;
@@ -311,6 +313,8 @@ class Service {
   boost::asio::signal_set signals_;
   Metrics metrics_;                   // before worker_: the worker records into it
   std::unique_ptr<MetricsServer> metrics_server_;
+  std::string metrics_host_;          // where metrics_server_ listens (empty: nowhere) until
+  std::uint16_t metrics_port_ = 0;    // a restart, whatever a reload says
   std::map<std::string, CronSchedule> schedules_;
   std::map<std::string, Clock::time_point> next_fire_;
   std::optional<std::int64_t> next_outbox_;

@@ -271,6 +271,28 @@ class Metrics(ServiceCase):
         self.assertGreaterEqual(s(f, "digestd_cycle_duration_seconds_count"), 1)
         self.assertEqual(self.stop(proc)[0], 0)
 
+    def test_a_reload_keeps_the_listening_address(self):
+        port, other = free_port(), free_port()
+        self.metrics_config(port)
+        proc = self.start()
+        self.assertTrue(wait_until(lambda: self._serves(port)), "no /metrics")
+        self.metrics_config(other)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertTrue(self._serves(port))
+        self.assertFalse(self._serves(other))
+        code, _, err = self.stop(proc)
+        self.assertEqual(code, 0, err)
+        self.assertIn("metrics_listen changed; it takes effect at a restart", err)
+        self.assertIn("configuration reloaded", err)
+
+    @staticmethod
+    def _serves(port):
+        try:
+            return scrape(port, timeout=1)[0] == 200
+        except OSError:
+            return False
+
     def test_a_port_in_use_fails_the_start(self):
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
