@@ -16,9 +16,9 @@ set(CPACK_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES ON)
 # The conffile goes into the staging tree only, so `cmake --install` never writes /etc.
 set(DIGESTD_CONFFILE_SOURCE "${PROJECT_SOURCE_DIR}/examples/system-service.toml")
-configure_file("${PROJECT_SOURCE_DIR}/cmake/package_conffile.cmake.in"
-               "${PROJECT_BINARY_DIR}/package_conffile.cmake" @ONLY)
-set(CPACK_PRE_BUILD_SCRIPTS "${PROJECT_BINARY_DIR}/package_conffile.cmake")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/package_stage.cmake.in"
+               "${PROJECT_BINARY_DIR}/package_stage.cmake" @ONLY)
+set(CPACK_PRE_BUILD_SCRIPTS "${PROJECT_BINARY_DIR}/package_stage.cmake")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
