@@ -40,7 +40,7 @@ fi
 deb=$(ls -t "$build"/digestd_*.deb | head -n 1)
 
 step "package $(basename "$deb"): $(stat -c %s "$deb") bytes"
-dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+dpkg-deb --field "$deb"
 echo "-- contents"
 dpkg-deb --contents "$deb" | awk '{print $1, $3, $6}'
 echo "-- conffiles"
