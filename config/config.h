@@ -21,6 +21,10 @@ struct DaemonConfig {
   std::string contact;                // appended to the User-Agent; may be empty
   std::vector<std::string> alert_notify;
   int retention_days = 90;
+  // metrics_listen: where `run` serves /metrics (an IP literal, or localhost; only a port
+  // means 127.0.0.1). Empty host: no endpoint.
+  std::string metrics_host;
+  std::uint16_t metrics_port = 0;
 };
 
 enum class FirstRun { kBaseline, kNotify, kLatest };

@@ -571,6 +571,7 @@ class Loader {
   void CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std::string_view what);
   std::optional<Str> ExpandEnv(std::string raw, std::string_view key, const Where& w);
   std::optional<Str> GetString(const toml::table& t, std::string_view key, bool file_form = false);
+  void ReadMetricsListen(const Str& v, DaemonConfig& d);
   std::optional<std::string> GetPath(const toml::table& t, std::string_view key);
   std::optional<std::int64_t> GetInt(const toml::table& t, std::string_view key, std::int64_t min,
                                      std::int64_t max);
@@ -1032,9 +1033,7 @@ void Loader::ReadDaemon(const toml::table& t) {
     d.log_level = *v;
   }
   if (auto v = GetString(t, "contact", true)) d.contact = v->value;
-  if (const toml::node* n = t.get("metrics_listen")) {
-    Error(At(*n), "\"metrics_listen\" is not supported yet");
-  }
+  if (auto v = GetString(t, "metrics_listen")) ReadMetricsListen(*v, d);
   if (auto v = GetStrings(t, "alert_notify")) {
     for (Str& s : *v) {
       alert_notify_refs_.push_back({s.value, s.where});
@@ -1042,6 +1041,41 @@ void Loader::ReadDaemon(const toml::table& t) {
     }
   }
   if (auto v = GetInt(t, "retention_days", 1, 36500)) d.retention_days = static_cast<int>(*v);
+}
+
+// "HOST:PORT", "[V6]:PORT", or "PORT" alone (127.0.0.1). HOST is an IP literal or localhost;
+// anything but loopback is allowed with a warning, since /metrics has no authentication.
+void Loader::ReadMetricsListen(const Str& v, DaemonConfig& d) {
+  std::string host = "127.0.0.1";
+  std::string port = v.value;
+  if (const auto colon = v.value.rfind(':'); colon != std::string::npos) {
+    host = v.value.substr(0, colon);
+    port = v.value.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  in_addr v4{};
+  in6_addr v6{};
+  const bool ip = ::inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
+                  ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+  int number = 0;
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) number = std::stoi(port);
+  if (!ip || !digits || number < 1 || number > 65535) {
+    Error(v.where, "metrics_listen " + v.Shown() +
+                       ": expected \"HOST:PORT\" with an IP address or localhost and a port "
+                       "1-65535 (e.g. \"127.0.0.1:9464\")");
+    return;
+  }
+  if (!IsLoopbackHost(host)) {
+    Warn(v.where, "metrics_listen " + v.Shown() +
+                      " is not a loopback address: /metrics has no authentication");
+  }
+  d.metrics_host = host;
+  d.metrics_port = static_cast<std::uint16_t>(number);
 }
 
 void Loader::ReadSource(const toml::table& t) {

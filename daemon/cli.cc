@@ -96,6 +96,8 @@ std::string Usage() {
       "-c F is --config F. Without it the config is the first of: $DIGESTD_CONFIG,\n"
       "./digestd.toml, ${XDG_CONFIG_HOME:-~/.config}/digestd/digestd.toml,\n"
       "/etc/digestd/digestd.toml.\n"
+      "--log-format auto|plain|journal|json: how logs go to stderr (auto: journal under\n"
+      "journald, else plain lines with a UTC time).\n"
       "Exit codes: 0 ok, 1 runtime failure, 2 usage, 78 configuration error.\n";
   return out;
 }
@@ -117,7 +119,7 @@ const std::map<std::string, bool>& KnownFlags() {  // flag -> takes a value
   static const std::map<std::string, bool> flags = {
       {"--config", true}, {"--date", true},  {"--dry-run", false}, {"--json", false},
       {"--format", true}, {"--paper", true}, {"--state", true},    {"--notifier", true},
-      {"--dead", false},  {"--help", false}};
+      {"--dead", false},  {"--help", false}, {"--log-format", true}};
   return flags;
 }
 
@@ -163,6 +165,11 @@ std::optional<Args> ParseArgs(int argc, char** argv, std::string& error) {
   return args;
 }
 
+// --log-format, checked by RunCli before any command runs.
+LogFormat LogFormatOf(const Args& args) {
+  return ParseLogFormat(args.Get("--log-format")).value_or(LogFormat::kAuto);
+}
+
 std::int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -186,7 +193,7 @@ std::shared_ptr<const Config> LoadOrReport(const Args& args) {
   const std::optional<std::string> path = ConfigPath(args);
   if (!path) return nullptr;
   ConfigLoad load = LoadConfig(*path);
-  for (const ConfigDiagnostic& d : load.diagnostics) std::cerr << d.ToString() << "\n";
+  PrintDiagnostics(load, LogFormatOf(args));
   return load.config;
 }
 
@@ -282,7 +289,7 @@ int Parse(const Args& args) {
 int Once(const Args& args) {
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   CycleOptions options{
       .dry_run = args.Has("--dry-run"), .json = args.Has("--json"), .now = NowSeconds()};
   if (args.Has("--date")) {
@@ -408,7 +415,7 @@ int Outbox(const Args& args) {
   }
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   auto store = StateStore::Open(config->daemon.state_path, read_only);
   if (!store) {
     std::cerr << "digestd outbox: " << store.error().message << "\n";
@@ -520,7 +527,7 @@ int Outbox(const Args& args) {
 int ShowStatus(const Args& args) {
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const std::string& path = config->daemon.state_path;
   if (!std::filesystem::exists(path)) {
     std::cerr << "digestd status: no state yet at " << path << " (run `digestd once` first)\n";
@@ -624,7 +631,7 @@ int TestNotify(const Args& args) {
   }
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const NotifierConfig* notifier = config->FindNotifier(args.positional[0]);
   if (!notifier) {
     std::cerr << "digestd test-notify: no notifier named '" << args.positional[0] << "'\n";
@@ -690,7 +697,7 @@ int Preview(const Args& args) {
   }
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const NotifierConfig* notifier = config->FindNotifier(args.positional[0]);
   if (!notifier) {
     std::cerr << "digestd preview: no notifier named '" << TerminalSafe(args.positional[0])
@@ -786,7 +793,7 @@ int Preview(const Args& args) {
 int Explain(const Args& args) {
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const std::vector<WatchSpec> specs = WatchSpecsFrom(*config);
   auto matcher = WatchMatcher::Compile(specs);
   if (!matcher) {
@@ -912,7 +919,7 @@ int Backup(const Args& args) {
   }
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level);
+  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const std::string& path = config->daemon.state_path;
   if (!std::filesystem::exists(path)) {
     std::cerr << "digestd backup: no state yet at " << path << "\n";
@@ -954,6 +961,11 @@ int RunCli(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& cmd = args->command;
+  if (args->Has("--log-format") && !ParseLogFormat(args->Get("--log-format"))) {
+    std::cerr << "digestd: --log-format: expected auto, plain, journal or json, not '"
+              << args->Get("--log-format") << "'\n";
+    return kExitUsage;
+  }
   if (cmd == "version") {
     std::cout << "digestd " DIGESTD_VERSION "\n";
     return kExitOk;
@@ -980,7 +992,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "outbox") return Outbox(*args);
   if (cmd == "run") {
     const std::optional<std::string> path = ConfigPath(*args);
-    return path ? RunService(*path) : kExitConfig;
+    return path ? RunService(*path, LogFormatOf(*args)) : kExitConfig;
   }
   if (cmd == "status") return ShowStatus(*args);
   if (cmd == "test-notify") return TestNotify(*args);

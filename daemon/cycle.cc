@@ -160,6 +160,8 @@ struct CycleContext {
   std::set<std::string> enabled_notifiers;
   std::vector<std::string> digest_grouped;  // notifiers with group = "digest"
   CycleReport report;
+  std::map<std::string, int> papers_by_source;  // for options.on_source
+  double fetch_seconds = 0;
 };
 
 std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source) {
@@ -281,6 +283,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   }
   plan.notifications = GroupByDigest(std::move(plan.notifications), cx.digest_grouped);
   cx.report.papers_seen += int(papers.size());
+  cx.papers_by_source[source.name] += int(papers.size());
   cx.report.notifications_planned += int(plan.notifications.size());
   spdlog::info("source {}: {} ({} papers, {} notifications)", source.name, digest.date,
                papers.size(), plan.notifications.size());
@@ -302,6 +305,15 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
     }
     return "";
   }
+  // Matches per watch: each (watch, paper) once, however many notifiers it goes to.
+  std::map<std::string, std::set<std::string>> matched;
+  if (cx.options.on_matches) {
+    for (const Notification& n : plan.notifications) {
+      for (const SourcedPaper& p : n.papers) {
+        for (const std::string& w : n.WatchesOf(p)) matched[w].insert(p.paper.key);
+      }
+    }
+  }
   const DigestCommit commit{.source = source.name,
                             .url = f.url,
                             .date = digest.date,
@@ -314,6 +326,9 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
                             .notified = std::move(plan.notified),
                             .notifications = std::move(plan.notifications)};
   if (auto st = store.CommitDigest(commit); !st) return st.error().message;
+  for (const auto& [w, papers_matched] : matched) {
+    cx.options.on_matches(w, int(papers_matched.size()));
+  }
   return "";
 }
 
@@ -354,6 +369,12 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
                               run_notified);
   }
 
+  if (cx.options.on_source) {
+    cx.options.on_source(SourceRun{.source = source.name,
+                                   .ok = job.failure.empty(),
+                                   .papers = cx.papers_by_source[source.name],
+                                   .fetch_seconds = cx.fetch_seconds});
+  }
   if (!job.failure.empty()) {
     spdlog::error("source {}: {}", source.name, job.failure);
     ++cx.report.sources_failed;
@@ -409,7 +430,10 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
   for (const SourceJob& job : jobs) {
     requests.insert(requests.end(), job.requests.begin(), job.requests.end());
   }
+  const auto fetch_start = std::chrono::steady_clock::now();
   std::vector<HttpResponse> responses = http.FetchAll(requests);
+  cx.fetch_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - fetch_start).count();
   // Stopping cut the transfers short: what they got is no failure of the sources, and
   // nothing is committed; the next start fetches again.
   if (options.stop && options.stop->load()) return cx.report;

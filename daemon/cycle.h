@@ -22,6 +22,14 @@
 
 namespace digestd {
 
+// One source's run in a cycle, for the service's metrics.
+struct SourceRun {
+  std::string source;
+  bool ok = false;
+  int papers = 0;              // in the digests it applied
+  double fetch_seconds = 0;    // the cycle's fetch phase (its sources fetch concurrently)
+};
+
 struct CycleOptions {
   std::optional<Date> date;                 // replaces "today" in every source's zone
   bool dry_run = false;                     // plan and print; commit and deliver nothing
@@ -30,6 +38,10 @@ struct CycleOptions {
   std::set<std::string> only_sources;       // when not empty: fetch these sources only
   bool honour_backoff = false;              // skip sources still backing off after failures
   const std::atomic<bool>* stop = nullptr;  // set: the service stops; apply nothing fetched
+  // Told after each fetched source's outcome, and of each watch's matches once their
+  // digest is committed (distinct papers per digest, over every notifier); may be empty.
+  std::function<void(const SourceRun&)> on_source;
+  std::function<void(const std::string& watch, int papers)> on_matches;
 };
 
 struct CycleReport {

@@ -473,6 +473,9 @@ class Pass {
   // Records the row's result and takes it off the target.
   void Finish(Target& t, RowWork& work, DeliveryResult result) {
     const std::int64_t now = Now();
+    if (options_.on_result && result.kind != DeliveryResult::Kind::kRelease) {
+      options_.on_result(t.config->name, result.kind, now - work.row.created_at);
+    }
     switch (result.kind) {
       case DeliveryResult::Kind::kSent:
         ++report_.sent;

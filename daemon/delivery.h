@@ -33,6 +33,11 @@ struct DeliveryOptions {
   std::chrono::milliseconds commit_interval{250};  // ... or this long after the first
   // Called with each notification delivered (all its parts), e.g. for `once --json`.
   std::function<void(const Notification&)> on_delivered;
+  // Called with each row's result but a release (sent, retry, dead): its notifier, and how
+  // many seconds ago it was planned (e.g. for the service's metrics).
+  std::function<void(const std::string& notifier, DeliveryResult::Kind kind,
+                     std::int64_t age_seconds)>
+      on_result;
 };
 
 struct DeliveryReport {

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
 #include <chrono>
 #include <cstring>
@@ -18,6 +19,8 @@
 #include "core/cron.h"
 #include "daemon/cycle.h"
 #include "daemon/logging.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_server.h"
 #include "daemon/state_lock.h"
 #include "daemon/worker.h"
 #include "notifiers/registry.h"
@@ -44,6 +47,28 @@ Clock::time_point NextFire(const CronSchedule& schedule, const std::string& time
   }
 }
 
+// `at` as the admin reads it: "YYYY-MM-DD HH:MM:SS ZONE" in the IANA zone `timezone`.
+std::string ShowTime(Clock::time_point at, const std::string& timezone) {
+  try {
+    return date::format("%F %T %Z", date::make_zoned(
+                                        timezone, std::chrono::floor<std::chrono::seconds>(at)));
+  } catch (const std::exception&) {
+    return date::format("%F %T UTC", std::chrono::floor<std::chrono::seconds>(at));
+  }
+}
+
+std::vector<std::string> SourceNames(const Config& config) {
+  std::vector<std::string> out;
+  for (const SourceConfig& s : config.sources) out.push_back(s.name);
+  return out;
+}
+
+std::vector<std::string> NotifierNames(const Config& config) {
+  std::vector<std::string> out;
+  for (const NotifierConfig& n : config.notifiers) out.push_back(n.name);
+  return out;
+}
+
 class Service {
  public:
   Service(std::string config_path, std::shared_ptr<const Config> config, WatchMatcher matcher,
@@ -52,8 +77,9 @@ class Service {
         config_(std::move(config)),
         matcher_(std::make_shared<const WatchMatcher>(std::move(matcher))),
         timer_(io_),
+        watchdog_(io_),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
-        worker_(std::move(store), [this](const WorkerReport& report) {
+        worker_(std::move(store), metrics_, [this](const WorkerReport& report) {
           // On the worker's thread: hand the report to the event loop.
           boost::asio::post(io_, [this, report] { OnJobDone(report); });
         }) {
@@ -61,13 +87,28 @@ class Service {
   }
 
   int Run() {
+    metrics_.Declare(SourceNames(*config_), NotifierNames(*config_));
+    metrics_host_ = config_->daemon.metrics_host;
+    metrics_port_ = config_->daemon.metrics_port;
+    if (!metrics_host_.empty()) {
+      auto server = MetricsServer::Listen(io_, config_->daemon.metrics_host,
+                                          config_->daemon.metrics_port, metrics_);
+      if (!server) {
+        spdlog::error("{}", server.error().message);
+        worker_.Stop();
+        return 1;
+      }
+      metrics_server_ = std::move(*server);
+      spdlog::info("metrics on http://{}:{}/metrics", config_->daemon.metrics_host,
+                   config_->daemon.metrics_port);
+    }
     WaitForSignal();
+    StartWatchdog();
     RebuildSchedules();
     // Every source runs once at start, then on its schedule.
     SubmitJobs(/*all_sources=*/true);
     sd_notify(0, "READY=1");
-    io_.run();
-    sd_notify(0, "STOPPING=1");
+    io_.run();  // until SIGTERM/SIGINT, whose handler says STOPPING=1
     // In-flight deliveries are abandoned at once (their rows stay pending); a fetch cannot
     // be interrupted, so it gets a bound, after which the process leaves without it: the
     // state is a WAL database, safe at any instant.
@@ -95,8 +136,11 @@ class Service {
         SubmitJobs(/*all_sources=*/false);
       } else {
         spdlog::info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         worker_.Stop();
         timer_.cancel();
+        watchdog_.cancel();
+        if (metrics_server_) metrics_server_->Close();
         io_.stop();
         return;
       }
@@ -104,9 +148,58 @@ class Service {
     });
   }
 
+  // WATCHDOG=1 from this loop every WatchdogSec/2 when the unit sets WatchdogSec=: a loop
+  // stuck in a handler stops sending, and systemd restarts the service.
+  void StartWatchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_every_ = std::chrono::microseconds(usec / 2);
+    spdlog::debug("watchdog: every {} ms", watchdog_every_.count() / 1000);
+    sd_notify(0, "WATCHDOG=1");
+    ArmWatchdog();
+  }
+
+  void ArmWatchdog() {
+    watchdog_.expires_after(watchdog_every_);
+    watchdog_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      sd_notify(0, "WATCHDOG=1");
+      ArmWatchdog();
+    });
+  }
+
+  // STATUS=: what the service does now, and what it does next and when.
+  void SendStatus(const std::string& doing) {
+    std::string next;
+    auto at = Clock::time_point::max();
+    for (const auto& [name, when] : next_fire_) {
+      if (when < at) {
+        at = when;
+        next = "fetch " + name;
+      }
+    }
+    if (next_outbox_) {
+      const Clock::time_point outbox{std::chrono::seconds(*next_outbox_)};
+      if (outbox < at) {
+        at = outbox;
+        next = "deliver";
+      }
+    }
+    std::string status = "STATUS=" + doing;
+    if (at != Clock::time_point::max()) {
+      status += "; next: " + next + " at " + ShowTime(at, config_->daemon.timezone);
+    }
+    sd_notify(0, status.c_str());
+  }
+
   // Parse fresh, validate, and swap only on success (mosquitto's reload).
   void Reload() {
-    sd_notify(0, "RELOADING=1");
+    // RELOADING=1 with the time it began, as systemd's Type=notify-reload expects.
+    const auto monotonic = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    const std::string reloading = "RELOADING=1\nSTATUS=reloading " + config_path_ +
+                                  "\nMONOTONIC_USEC=" + std::to_string(monotonic.count());
+    sd_notify(0, reloading.c_str());
     ConfigLoad load = LoadConfig(config_path_);
     for (const auto& d : load.diagnostics) {
       (d.warning ? spdlog::warn("{}", d.ToString()) : spdlog::error("{}", d.ToString()));
@@ -124,7 +217,12 @@ class Service {
     } else if (load.config->daemon.state_path != config_->daemon.state_path) {
       spdlog::error("SIGHUP: [daemon] state changed; restart digestd to use another state file");
     } else {
+      if (load.config->daemon.metrics_host != metrics_host_ ||
+          load.config->daemon.metrics_port != metrics_port_) {
+        spdlog::warn("SIGHUP: [daemon] metrics_listen changed; it takes effect at a restart");
+      }
       config_ = load.config;
+      metrics_.Declare(SourceNames(*config_), NotifierNames(*config_));
       matcher_ = std::make_shared<const WatchMatcher>(std::move(*m));
       spdlog::set_level(spdlog::level::from_str(config_->daemon.log_level));
       spdlog::info("SIGHUP: configuration reloaded ({} sources, {} watches)",
@@ -132,9 +230,12 @@ class Service {
       RebuildSchedules();
       // A notifier's changed configuration may send again what waits for it.
       SubmitJobs(/*all_sources=*/false);
+      sd_notify(0, "READY=1");
+      return;
     }
     sd_notify(0, "READY=1");
     ArmTimer();
+    SendStatus("running the previous configuration: the reload was refused (see the log)");
   }
 
   void RebuildSchedules() {
@@ -165,20 +266,26 @@ class Service {
       }
     }
     next_outbox_.reset();  // the worker says when the outbox wants it next
+    std::string doing = "working: ";
+    if (!job.sources.empty()) {
+      doing += "fetching";
+      for (const std::string& name : job.sources) doing += " " + name;
+      doing += ", then ";
+    }
+    doing += "delivering";
     worker_.Submit(std::move(job));
     ArmTimer();
+    SendStatus(doing);
   }
 
   void OnJobDone(const WorkerReport& report) {
     next_outbox_ = report.next_outbox_at;
-    const std::string status =
-        "STATUS=last job: " + std::to_string(report.cycle.sources_ok) + " sources ok, " +
-        std::to_string(report.cycle.sources_failed) + " failed, " +
-        std::to_string(report.delivery.sent) + " delivered, " +
-        std::to_string(report.delivery.retried) + " to retry, " +
-        std::to_string(report.delivery.dead) + " dead";
-    sd_notify(0, status.c_str());
     ArmTimer();
+    SendStatus("idle; last job: " + std::to_string(report.cycle.sources_ok) + " sources ok, " +
+               std::to_string(report.cycle.sources_failed) + " failed, " +
+               std::to_string(report.delivery.sent) + " delivered, " +
+               std::to_string(report.delivery.retried) + " to retry, " +
+               std::to_string(report.delivery.dead) + " dead");
   }
 
   // One timer for the earliest due job: a source's schedule or the outbox's next row.
@@ -201,7 +308,13 @@ class Service {
   std::shared_ptr<const WatchMatcher> matcher_;
   boost::asio::io_context io_;
   boost::asio::system_timer timer_;
+  boost::asio::steady_timer watchdog_;
+  std::chrono::microseconds watchdog_every_{0};
   boost::asio::signal_set signals_;
+  Metrics metrics_;                   // before worker_: the worker records into it
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::string metrics_host_;          // where metrics_server_ listens (empty: nowhere) until
+  std::uint16_t metrics_port_ = 0;    // a restart, whatever a reload says
   std::map<std::string, CronSchedule> schedules_;
   std::map<std::string, Clock::time_point> next_fire_;
   std::optional<std::int64_t> next_outbox_;
@@ -210,11 +323,11 @@ class Service {
 
 }  // namespace
 
-int RunService(const std::string& config_path) {
+int RunService(const std::string& config_path, LogFormat log_format) {
   ConfigLoad load = LoadConfig(config_path);
-  for (const auto& d : load.diagnostics) std::cerr << d.ToString() << "\n";
+  PrintDiagnostics(load, log_format);
   if (!load.config) return 78;
-  SetUpLogging(load.config->daemon.log_level);
+  SetUpLogging(load.config->daemon.log_level, log_format);
   auto matcher = WatchMatcher::Compile(WatchSpecsFrom(*load.config));
   if (!matcher) {
     spdlog::error("{}: {}", config_path, matcher.error().message);

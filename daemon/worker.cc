@@ -19,8 +19,9 @@ std::int64_t UnixNow() {
 
 }  // namespace
 
-Worker::Worker(std::unique_ptr<StateStore> store, std::function<void(const WorkerReport&)> done)
-    : store_(std::move(store)), done_(std::move(done)) {
+Worker::Worker(std::unique_ptr<StateStore> store, Metrics& metrics,
+               std::function<void(const WorkerReport&)> done)
+    : store_(std::move(store)), metrics_(metrics), done_(std::move(done)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -81,9 +82,19 @@ void Worker::RunJob(const WorkerJob& job) {
   const Config& config = *job.config;
   WorkerReport report;
   const std::int64_t now = UnixNow();
+  const auto started = std::chrono::steady_clock::now();
   if (!job.sources.empty()) {
     CycleOptions options{
-        .now = now, .only_sources = job.sources, .honour_backoff = true, .stop = &stop_};
+        .now = now,
+        .only_sources = job.sources,
+        .honour_backoff = true,
+        .stop = &stop_,
+        .on_source =
+            [this, now](const SourceRun& run) {
+              metrics_.SourceFetched(run.source, run.ok, run.papers, run.fetch_seconds, now);
+            },
+        .on_matches = [this](const std::string& watch,
+                             int papers) { metrics_.Matched(watch, papers); }};
     CycleOutput output{.json_line = [](const std::string&) {}};
     report.cycle = RunCycle(config, *job.matcher, *store_, http_, options, output);
   }
@@ -93,7 +104,16 @@ void Worker::RunJob(const WorkerJob& job) {
     transport_ = std::make_unique<LiveTransport>(
         [](const std::string& text) { std::cout << text << std::flush; }, user_agent_);
   }
-  DeliveryEngine engine(config, *store_, *transport_);
+  DeliveryOptions delivery_options{
+      .on_result = [this](const std::string& notifier, DeliveryResult::Kind kind,
+                          std::int64_t age_seconds) {
+        metrics_.Delivery(notifier,
+                          kind == DeliveryResult::Kind::kSent   ? DeliveryOutcome::kSent
+                          : kind == DeliveryResult::Kind::kDead ? DeliveryOutcome::kDead
+                                                                : DeliveryOutcome::kRetry,
+                          double(age_seconds));
+      }};
+  DeliveryEngine engine(config, *store_, *transport_, std::move(delivery_options));
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -110,6 +130,13 @@ void Worker::RunJob(const WorkerJob& job) {
     const std::int64_t before = now - std::int64_t(config.daemon.retention_days) * 86400;
     if (auto st = store_->Prune(before); !st) spdlog::error("prune: {}", st.error().message);
   }
+  if (auto waiting = store_->WaitingByNotifier()) {
+    metrics_.SetPending(*waiting);
+  } else {
+    spdlog::warn("metrics: {}", waiting.error().message);
+  }
+  metrics_.JobDone(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   // The engine says when its notifiers want it next (rows a killed `once` left claimed are
   // due now); when it could not tell, look again soon rather than never.
   report.next_outbox_at =

@@ -21,6 +21,7 @@
 #include "core/watch.h"
 #include "daemon/cycle.h"
 #include "daemon/delivery.h"
+#include "daemon/metrics.h"
 #include "store/state_store.h"
 
 namespace digestd {
@@ -39,8 +40,10 @@ struct WorkerReport {
 
 class Worker {
  public:
-  // `done` runs on the worker's thread after each job.
-  Worker(std::unique_ptr<StateStore> store, std::function<void(const WorkerReport&)> done);
+  // `done` runs on the worker's thread after each job; each job records into `metrics`,
+  // which must outlive the worker.
+  Worker(std::unique_ptr<StateStore> store, Metrics& metrics,
+         std::function<void(const WorkerReport&)> done);
   ~Worker();  // Stop() and join
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -60,6 +63,7 @@ class Worker {
   void RunJob(const WorkerJob& job);
 
   std::unique_ptr<StateStore> store_;
+  Metrics& metrics_;
   std::function<void(const WorkerReport&)> done_;
   std::unique_ptr<class LiveTransport> transport_;
   std::string user_agent_;            // the one transport_ sends

@@ -803,6 +803,18 @@ Result<std::map<std::string, int>> StateStore::OutboxCounts() {
   return counts;
 }
 
+Result<std::map<std::string, int>> StateStore::WaitingByNotifier() {
+  Stmt s(db_.get(),
+         "SELECT notifier, count(*) FROM outbox WHERE state IN ('pending', 'sending') "
+         "GROUP BY notifier");
+  if (!s.ok()) return Unexpected(s.Fail("read outbox"));
+  std::map<std::string, int> counts;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) counts[s.Text(0)] = int(s.Int(1));
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read outbox"));
+  return counts;
+}
+
 Result<std::optional<FetchValidators>> StateStore::GetValidators(const std::string& source,
                                                                  const std::string& url) {
   Stmt s(db_.get(),

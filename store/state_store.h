@@ -138,6 +138,8 @@ class StateStore {
   Result<SourceState> GetSourceState(const std::string& source);
   // Outbox rows per state ("pending", "sent", "dead").
   Result<std::map<std::string, int>> OutboxCounts();
+  // Rows not yet sent nor dead (pending or being sent), per notifier.
+  Result<std::map<std::string, int>> WaitingByNotifier();
   Result<std::optional<FetchValidators>> GetValidators(const std::string& source,
                                                        const std::string& url);
 

@@ -25,6 +25,7 @@ declare -A third_party=(
   ['libxml/']="fetchers"
   ['boost/json']="fetchers notifiers store daemon"
   ['boost/asio']="daemon net"
+  ['boost/beast']="daemon"
   ['systemd/']="daemon"
   ['spdlog/']="config store net fetchers notifiers daemon"
   ['utf8proc\.h']="core"

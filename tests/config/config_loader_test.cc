@@ -109,6 +109,32 @@ TEST(Issue9, TemplateFileIsReadBesideTheConfig) {
   EXPECT_EQ(n.template_text, "{{title}} ({{votes}})\n");
 }
 
+TEST(Issue10, MetricsListenForms) {
+  TempDir dir;
+  const std::string head = std::string(kBase) + kBaseEnd;
+  struct Form {
+    std::string text, host;
+    int port;
+  };
+  for (const Form& f : {Form{"127.0.0.1:9464", "127.0.0.1", 9464}, Form{"9100", "127.0.0.1", 9100},
+                        Form{"localhost:1", "127.0.0.1", 1}, Form{"[::1]:9464", "::1", 9464}}) {
+    ConfigLoad load =
+        LoadConfigText("[daemon]\nmetrics_listen = \"" + f.text + "\"\n" + head,
+                       dir.File("digestd.toml"));
+    ASSERT_TRUE(load.config) << f.text << Dump(load);
+    EXPECT_EQ(load.config->daemon.metrics_host, f.host) << f.text;
+    EXPECT_EQ(load.config->daemon.metrics_port, f.port) << f.text;
+    EXPECT_EQ(Dump(load).find("loopback"), std::string::npos) << Dump(load);
+  }
+  ConfigLoad open = LoadConfigText("[daemon]\nmetrics_listen = \"0.0.0.0:9464\"\n" + head,
+                                   dir.File("digestd.toml"));
+  ASSERT_TRUE(open.config) << Dump(open);
+  EXPECT_NE(Dump(open).find("not a loopback address"), std::string::npos) << Dump(open);
+  ConfigLoad none = LoadConfigText(head, dir.File("digestd.toml"));
+  ASSERT_TRUE(none.config) << Dump(none);
+  EXPECT_TRUE(none.config->daemon.metrics_host.empty());
+}
+
 TEST(Issue11, FileNotifierThatCannotWriteIsSaidByCheck) {
   TempDir dir;
   const std::string head = std::string("[daemon]\nalert_notify = [\"n\"]\n") + kBase + kBaseEnd;
@@ -274,8 +300,10 @@ TEST(ConfigLoader, ErrorsArePositioned) {
        "\"digest_schedule\" applies only with delivery = \"digest\""},
       {base + "timezone = \"Asia/Seoul\"\n", 12, 1, "\"timezone\" applies only with delivery"},
       {base + "[[highlights]]\nname = \"top\"\n", 12, 1, "[[highlights]] is not supported yet"},
-      {base + "[daemon]\nmetrics_listen = \"127.0.0.1:9464\"\n", 13, 18,
-       "\"metrics_listen\" is not supported yet"},
+      {base + "[daemon]\nmetrics_listen = \"example.org:9464\"\n", 13, 18,
+       "metrics_listen \"example.org:9464\": expected \"HOST:PORT\""},
+      {base + "[daemon]\nmetrics_listen = \"127.0.0.1:0\"\n", 13, 18, "a port 1-65535"},
+      {base + "[daemon]\nmetrics_listen = 9464\n", 13, 18, "expected a string"},
       // secrets
       {base + "[daemon]\ncontact = \"${DIGESTD_TEST_UNSET}\"\n", 13, 11,
        "environment variable DIGESTD_TEST_UNSET (for \"contact\") is not set"},
