@@ -603,4 +603,17 @@ bool AuthorNamesMatch(const AuthorName& rule, const AuthorName& listed) {
   return true;
 }
 
+std::string Counted(long long n, std::string_view one, std::string_view many) {
+  std::string out = std::to_string(n);
+  out += ' ';
+  if (n == 1) {
+    out += one;
+  } else if (many.empty()) {
+    (out += one) += 's';
+  } else {
+    out += many;
+  }
+  return out;
+}
+
 }  // namespace digestd

@@ -17,6 +17,10 @@ namespace digestd {
 // The result is valid UTF-8 whatever the input.
 std::string FoldText(std::string_view text);
 
+// "1 paper", "2 papers", "0 papers": a count with its noun in the right number (`many`
+// defaults to `one` + "s").
+std::string Counted(long long n, std::string_view one, std::string_view many = {});
+
 // A summary bullet as rules see it: markdown syntax removed (emphasis *, _, ~~; code
 // backticks; [text](url) and ![alt](url) become text/alt; backslash escapes resolved) and a
 // leading bold label ending in a colon (`**What's New**:`, `***Technical Details***:`,

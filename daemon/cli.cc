@@ -22,6 +22,7 @@
 #include "core/identity.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
+#include "core/text.h"
 #include "core/utf8.h"
 #include "daemon/cycle.h"
 #include "daemon/delivery.h"
@@ -310,9 +311,8 @@ int Once(const Args& args) {
     return kExitFailure;
   }
   HttpBatch http;
-  CycleOutput output{.json_line = [](const std::string& line) {
-    std::cout << line << "\n" << std::flush;
-  }};
+  const auto print = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
+  CycleOutput output{.json_line = print, .text_line = print};
   const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
   DeliveryReport delivered;
   if (!options.dry_run) {
@@ -332,12 +332,20 @@ int Once(const Args& args) {
     }
     delivered = DeliveryEngine(*config, **store, transport, std::move(delivery)).Run();
   }
-  spdlog::info(
-      "cycle done: {} sources ok, {} failed; {} papers; {} notifications planned; "
-      "{} delivered, {} to retry, {} dead{}",
-      report.sources_ok, report.sources_failed, report.papers_seen, report.notifications_planned,
-      delivered.sent, delivered.retried, delivered.dead,
-      options.dry_run ? " (dry run: nothing committed)" : "");
+  // What a person wants to know first: nothing new (unchanged), only recorded (baseline),
+  // or what was planned and delivered.
+  std::string papers = Counted(report.papers_seen, "paper");
+  if (report.papers_seen == 0 && report.digests_unchanged > 0) {
+    papers = "unchanged since the last run";
+  } else if (report.papers_baseline > 0) {
+    papers += " (" + std::to_string(report.papers_baseline) + " recorded as the baseline)";
+  }
+  spdlog::info("cycle done: {} ok, {} failed; {}; {} planned; {} delivered, {} to retry, {} "
+               "dead{}",
+               Counted(report.sources_ok, "source"), report.sources_failed, papers,
+               Counted(report.notifications_planned, "notification"), delivered.sent,
+               delivered.retried, delivered.dead,
+               options.dry_run ? " (dry run: nothing committed or sent)" : "");
   return report.failed() || delivered.failed() ? kExitFailure : kExitOk;
 }
 

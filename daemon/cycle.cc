@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/planner.h"
 #include "core/source_health.h"
+#include "core/text.h"
 #include "core/utf8.h"
 #include "fetchers/digest_parser.h"
 #include "net/http_batch.h"
@@ -224,6 +225,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   const std::string body_hash = Hash128Hex(f.response.body);
   if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
+    ++cx.report.digests_unchanged;
     if (!cx.options.dry_run) {
       (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date), cx.options.now, true);
     }
@@ -285,8 +287,29 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   cx.report.papers_seen += int(papers.size());
   cx.papers_by_source[source.name] += int(papers.size());
   cx.report.notifications_planned += int(plan.notifications.size());
-  spdlog::info("source {}: {} ({} papers, {} notifications)", source.name, digest.date,
-               papers.size(), plan.notifications.size());
+  spdlog::info("source {}: {} ({}, {})", source.name, digest.date,
+               Counted(static_cast<long long>(papers.size()), "paper"),
+               Counted(static_cast<long long>(plan.notifications.size()), "notification"));
+  if (input.first_run == FirstRunMode::kBaseline) {
+    cx.report.papers_baseline += int(papers.size());
+    spdlog::info("source {}: baseline: {} recorded, nothing sent (first_run = \"baseline\"; "
+                 "from the next run on, what is new is sent)",
+                 source.name, Counted(static_cast<long long>(papers.size()), "paper"));
+  }
+  if (cx.options.dry_run && !cx.options.json && cx.output.text_line) {
+    for (const Notification& n : plan.notifications) {
+      for (const SourcedPaper& p : n.papers) {
+        std::string watches;
+        for (const std::string& w : n.WatchesOf(p)) {
+          if (!watches.empty()) watches += ", ";
+          watches += w;
+        }
+        cx.output.text_line(TerminalSafe("would send to " + n.notifier + ": [" + n.EventOf(p) +
+                                         "] " + p.paper.title + " (" + p.paper.key +
+                                         "; watch " + watches + ")"));
+      }
+    }
+  }
 
   if (cx.options.dry_run) {
     for (std::size_t i = 0; i < papers.size(); ++i) {

@@ -48,6 +48,8 @@ struct CycleReport {
   int sources_ok = 0;
   int sources_failed = 0;
   int papers_seen = 0;
+  int digests_unchanged = 0;  // fetched, but the same bytes as last time: nothing to do
+  int papers_baseline = 0;    // recorded by a first run with first_run = "baseline"
   int notifications_planned = 0;
   bool failed() const { return sources_failed > 0; }
 };
@@ -55,6 +57,9 @@ struct CycleReport {
 // Writes what the cycle shows the user: JSON lines of planned notifications (--dry-run --json).
 struct CycleOutput {
   std::function<void(const std::string&)> json_line;  // one line, no newline
+  // --dry-run without --json: one line per planned notification and paper ("would send"),
+  // terminal-safe, no newline. May be empty.
+  std::function<void(const std::string&)> text_line;
 };
 
 // The watches of `config` as the matcher wants them (enabled ones only).

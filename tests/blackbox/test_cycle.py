@@ -101,6 +101,40 @@ class Diff(DigestdCase):
         self.assertEqual([l["notification"] for l in sent], [l["notification"] for l in planned])
 
 
+class Readable(DigestdCase):
+    """What `once` tells a person (issue 11, point 4): what a dry run would send, why a
+    baseline sent nothing, an unchanged digest, counts in the right number."""
+
+    def once_text(self, date, *extra):
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", date, *extra, expect=0)
+        return proc.stdout, proc.stderr
+
+    def test_dry_run_lists_what_would_be_sent(self):
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model"),
+                                     entry("2401.00002", "B model \x1b[31m red")))
+        out, err = self.once_text(D1, "--dry-run")
+        lines = [l for l in out.splitlines() if l.startswith("would send to ")]
+        self.assertEqual(len(lines), 2, out)
+        self.assertIn("[new] A model (arxiv:2401.00001; watch ", lines[0])
+        self.assertNotIn("\x1b", out, "fetched text reaches the terminal safe")
+        self.assertIn("2 papers; 2 notifications planned", err)
+        self.assertIn("dry run: nothing committed or sent", err)
+        self.assertEqual(self.matches_file(), [])
+
+    def test_baseline_says_why_nothing_was_sent_and_unchanged_says_unchanged(self):
+        self.write_config(WATCH_ALL)
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model")))
+        _, err = self.once_text(D1)
+        self.assertIn("baseline: 1 paper recorded, nothing sent (first_run = \"baseline\"", err)
+        self.assertIn("1 source ok", err)
+        self.assertIn("1 paper (1 recorded as the baseline); 0 notifications planned", err)
+        _, err = self.once_text(D1)
+        self.assertIn("unchanged since the last run", err)
+        self.assertNotIn("0 papers", err)
+
+
 class Watches(DigestdCase):
     def test_keywords_authors_exclude_min_votes_and_routing(self):
         watches = """
