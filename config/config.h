@@ -45,6 +45,9 @@ struct SourceConfig {
   bool tls_verify = true;
   int alert_after_failures = 5;
   int alert_after_hours = 24;
+  // A dated URL with no digest for more than this many weekdays fails the source ("check
+  // the URL"), so a typo is not "not published yet" forever; 0: never.
+  int alert_after_missing_days = 7;
   bool enabled = true;
 };
 

@@ -82,6 +82,7 @@ constexpr KeySpec kSourceKeys[] = {{"name"},
                                    {"tls_verify"},
                                    {"alert_after_failures"},
                                    {"alert_after_hours"},
+                                   {"alert_after_missing_days"},
                                    {"enabled"}};
 
 // Notifier keys (CONFIG.md "Notifier kinds and their keys"): those every kind has, those of
@@ -1156,6 +1157,9 @@ void Loader::ReadSource(const toml::table& t) {
   }
   if (auto v = GetInt(t, "alert_after_hours", 1, 1'000'000)) {
     s.alert_after_hours = static_cast<int>(*v);
+  }
+  if (auto v = GetInt(t, "alert_after_missing_days", 0, 3650)) {
+    s.alert_after_missing_days = static_cast<int>(*v);
   }
   if (auto v = GetBool(t, "enabled")) {
     s.enabled = *v;

@@ -355,6 +355,39 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   return "";
 }
 
+// Weekdays (Monday to Friday) after `from` up to and including `to`.
+int WeekdaysBetween(Date from, Date to) {
+  int days = 0;
+  for (auto d = std::chrono::sys_days(from) + std::chrono::days(1); d <= std::chrono::sys_days(to);
+       d += std::chrono::days(1)) {
+    const unsigned weekday = std::chrono::weekday(d).c_encoding();
+    if (weekday != 0 && weekday != 6) ++days;
+  }
+  return days;
+}
+
+// For a dated source whose every date answered 404 (or was not modified): a failure when no
+// digest came for more than alert_after_missing_days weekdays since the last one (or since
+// the first run), so a wrong URL raises source_failing instead of "not published yet"
+// forever. The founding source has real gaps of 4-6 days, hence weekdays and a default of 7.
+std::string MissingTooLong(const SourceJob& job) {
+  const SourceConfig& source = *job.source;
+  if (!job.dated || job.dates.empty() || source.alert_after_missing_days <= 0) return "";
+  std::optional<Date> since = ParseIsoDate(job.state.last_success_date);
+  std::string what = "no digest since " + job.state.last_success_date;
+  if (!since && job.state.first_run_at) {
+    since = TodayIn(source.timezone, *job.state.first_run_at);
+    what = "no digest since the first run on " + FormatIsoDate(*since);
+  }
+  if (!since) return "";
+  const Date today = *std::max_element(job.dates.begin(), job.dates.end());
+  const int missing = WeekdaysBetween(*since, today);
+  if (missing <= source.alert_after_missing_days) return "";
+  return what + " (" + Counted(missing, "weekday") + ", more than alert_after_missing_days = " +
+         std::to_string(source.alert_after_missing_days) + "): check the URL " +
+         RedactUrl(source.url);
+}
+
 // Classifies one source's responses, applies its digests in date order, and records the
 // outcome: success (and recovery), or failure with backoff and alerts.
 void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> responses) {
@@ -385,6 +418,7 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
                                 .known_body_hash = job.known_body_hashes[i]});
     }
   }
+  if (job.failure.empty() && fetched.empty()) job.failure = MissingTooLong(job);
   std::map<std::string, PriorSighting> run_prior;
   std::set<std::string> run_notified;
   for (std::size_t i = 0; i < fetched.size() && job.failure.empty(); ++i) {

@@ -261,6 +261,34 @@ timeout = "2s"
         alerts = [l for l in self.matches_file() if l["kind"] == "alert"]
         self.assertEqual([a["event"] for a in alerts], ["source_failing", "source_recovered"])
 
+    def test_a_dated_url_never_published_fails_after_the_missing_weekdays(self):
+        # Monday 2024-01-01 had a digest; then nothing. Up to 7 weekdays is a real gap
+        # (the founding source has gaps of 4-6 days); the 8th fails: check the URL.
+        self.write_config(WATCH_ALL, first_run="notify", lookback_days=2)
+        text = open(os.path.join(self.dir, "digestd.toml"), encoding="utf-8").read()
+        text = text.replace('timezone = "UTC"\n', 'timezone = "UTC"\nalert_notify = ["log"]\n', 1)
+        text = text.replace('first_run = "notify"\n',
+                            'first_run = "notify"\nalert_after_failures = 1\n')
+        self.write("digestd.toml", text)
+        self.write_digest("2024-01-01", digest("2024-01-01", entry("2401.00001", "A model")))
+        self.assertEqual(len(self.once("2024-01-01")), 1)
+        self.once("2024-01-10")  # 7 weekdays without a digest: not yet a failure
+        self.assertEqual([l for l in self.matches_file() if l["kind"] == "alert"], [])
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", "2024-01-11", expect=1)
+        self.assertIn("no digest since 2024-01-01 (8 weekdays, more than "
+                      "alert_after_missing_days = 7): check the URL", proc.stderr)
+        alerts = [l for l in self.matches_file() if l["kind"] == "alert"]
+        self.assertEqual([(a["event"], a["source"]) for a in alerts],
+                         [("source_failing", "hf-ko")])
+        self.assertIn("check the URL", alerts[0]["message"])
+        # The digest comes back: the source recovers, once.
+        self.write_digest("2024-01-12", digest("2024-01-12", entry("2401.00002", "B model")))
+        sent = self.once("2024-01-12")
+        self.assertEqual(keys([l for l in sent if l["paper"]]), ["arxiv:2401.00002"])
+        alerts = [l for l in self.matches_file() if l["kind"] == "alert"]
+        self.assertEqual([a["event"] for a in alerts], ["source_failing", "source_recovered"])
+
 
 if __name__ == "__main__":
     unittest.main()
