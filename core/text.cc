@@ -616,4 +616,33 @@ std::string Counted(long long n, std::string_view one, std::string_view many) {
   return out;
 }
 
+ScriptCounts CountScripts(std::string_view text) {
+  ScriptCounts counts;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ++counts.latin;
+      ++i;
+      continue;
+    }
+    const std::size_t len = ValidUtf8SequenceLength(text.substr(i));
+    if (len == 0) {
+      ++i;
+      continue;
+    }
+    char32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (text[i + k] & 0x3F);
+    if ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0x1100 && cp <= 0x11FF) ||
+        (cp >= 0x3130 && cp <= 0x318F)) {
+      ++counts.hangul;
+    } else if ((cp >= 0x00C0 && cp <= 0x024F && cp != 0xD7 && cp != 0xF7) ||
+               (cp >= 0x1E00 && cp <= 0x1EFF)) {
+      ++counts.latin;
+    }
+    i += len;
+  }
+  return counts;
+}
+
 }  // namespace digestd

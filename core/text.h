@@ -17,6 +17,15 @@ namespace digestd {
 // The result is valid UTF-8 whatever the input.
 std::string FoldText(std::string_view text);
 
+// Letters of `text` by script, for telling which language a source writes in: Hangul
+// syllables and jamo, and Latin letters (ASCII and the Latin blocks). Invalid UTF-8 counts
+// as neither.
+struct ScriptCounts {
+  long long hangul = 0;
+  long long latin = 0;
+};
+ScriptCounts CountScripts(std::string_view text);
+
 // "1 paper", "2 papers", "0 papers": a count with its noun in the right number (`many`
 // defaults to `one` + "s").
 std::string Counted(long long n, std::string_view one, std::string_view many = {});

@@ -198,6 +198,69 @@ std::shared_ptr<const Config> LoadOrReport(const Args& args) {
   return load.config;
 }
 
+// A watch whose `exclude` terms are all in Latin script, on a source whose stored
+// summaries are mostly Hangul, lets through a paper whose Korean summary says the excluded
+// thing in Korean (`exclude = ["video"]` and 비디오). The language is read from what the
+// source said (its recent sightings in the state), not guessed from a word list. Nothing is
+// said when there is no state yet.
+void WarnLatinOnlyExcludes(const Config& config, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(config.daemon.state_path, ec)) return;
+  auto store = StateStore::Open(config.daemon.state_path, /*read_only=*/true);
+  if (!store) return;
+  constexpr int kSample = 200;
+  std::map<std::string, double> hangul_share;  // by source, computed when first needed
+  const auto share_of = [&](const std::string& source) {
+    auto it = hangul_share.find(source);
+    if (it != hangul_share.end()) return it->second;
+    ScriptCounts counts;
+    if (auto papers = (*store)->RecentPapers(source, kSample)) {
+      for (const Paper& p : *papers) {
+        for (const std::string& bullet : p.summary) {
+          const ScriptCounts c = CountScripts(bullet);
+          counts.hangul += c.hangul;
+          counts.latin += c.latin;
+        }
+      }
+    }
+    const long long letters = counts.hangul + counts.latin;
+    const double share = letters > 0 ? double(counts.hangul) / double(letters) : 0.0;
+    return hangul_share[source] = share;
+  };
+  for (const WatchConfig& w : config.watches) {
+    if (!w.enabled || w.exclude.empty()) continue;
+    const bool latin_only = std::all_of(w.exclude.begin(), w.exclude.end(), [](const auto& t) {
+      const ScriptCounts c = CountScripts(t);
+      return c.hangul == 0 && c.latin > 0;
+    });
+    if (!latin_only) continue;
+    for (const SourceConfig& source : config.sources) {
+      if (!w.sources.empty() &&
+          std::find(w.sources.begin(), w.sources.end(), source.name) == w.sources.end()) {
+        continue;
+      }
+      const double share = share_of(source.name);
+      if (share <= 0.5) continue;
+      std::string terms;
+      for (const std::string& t : w.exclude) terms += (terms.empty() ? "\"" : ", \"") + t + "\"";
+      std::cerr << ConfigDiagnostic{
+                       .file = w.file.empty() ? path : w.file,
+                       .line = w.line,
+                       .column = w.column,
+                       .message = TerminalSafe(
+                           "watch \"" + w.name + "\": exclude = [" + terms +
+                           "] has only Latin-script terms, but source \"" + source.name +
+                           "\" writes its summaries mostly in Korean (" +
+                           std::to_string(int(share * 100 + 0.5)) +
+                           "% Hangul in its recent papers): a Korean summary may say it in "
+                           "Korean (add those terms too)"),
+                       .warning = true}
+                       .ToString()
+                << "\n";
+    }
+  }
+}
+
 int Check(const Args& args) {
   const std::shared_ptr<const Config> config = LoadOrReport(args);
   if (!config) return kExitConfig;
@@ -232,6 +295,7 @@ int Check(const Args& args) {
                      .ToString()
               << "\n";
   }
+  WarnLatinOnlyExcludes(*config, path);
   std::cout << path << ": ok (" << config->sources.size() << " sources, "
             << config->notifiers.size() << " notifiers, " << config->watches.size()
             << " watches)\n";

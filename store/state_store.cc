@@ -868,6 +868,21 @@ Result<std::vector<StoredSighting>> StateStore::LoadSightings(const std::string&
   return out;
 }
 
+Result<std::vector<Paper>> StateStore::RecentPapers(const std::string& source, int limit) {
+  Stmt s(db_.get(),
+         "SELECT p.paper FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
+         "WHERE s.source = ? ORDER BY s.seen_at DESC LIMIT ?");
+  if (!s.ok()) return Unexpected(s.Fail("read sightings"));
+  s.Bind(source).Bind(std::int64_t(limit));
+  std::vector<Paper> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    if (auto paper = ParseSnapshot(s.TextView(0))) out.push_back(std::move(*paper));
+  }
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read sightings"));
+  return out;
+}
+
 Result<std::map<std::string, std::string>> StateStore::KeysByUrl(
     const std::string& source, const std::vector<std::string>& urls) {
   Stmt s(db_.get(),

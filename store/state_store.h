@@ -150,6 +150,9 @@ class StateStore {
   // `paper_key` is not empty; by source, then paper key.
   Result<std::vector<StoredSighting>> LoadSightings(const std::string& date,
                                                     const std::string& paper_key);
+  // The papers `source` said most recently, at most `limit`, newest first (for telling what
+  // language a source writes in).
+  Result<std::vector<Paper>> RecentPapers(const std::string& source, int limit);
   // For each of `urls` that a sighting from `source` has, the paper key it was stored under.
   Result<std::map<std::string, std::string>> KeysByUrl(const std::string& source,
                                                        const std::vector<std::string>& urls);

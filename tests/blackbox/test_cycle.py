@@ -135,6 +135,45 @@ class Readable(DigestdCase):
         self.assertNotIn("0 papers", err)
 
 
+class LatinOnlyExclude(DigestdCase):
+    """`check` warns when a watch excludes only Latin-script terms on a source whose stored
+    summaries are mostly Korean (issue 11, point 2), judged from the stored sightings."""
+
+    WATCH = """
+[[watch]]
+name = "no video"
+keywords = ["model"]
+exclude = ["video"]
+notify = ["log"]
+"""
+
+    def check(self):
+        return self.run_digestd("check", "--config", os.path.join(self.dir, "digestd.toml"),
+                                expect=0).stderr
+
+    def test_warns_once_the_state_shows_korean_summaries(self):
+        self.write_config(self.WATCH)
+        self.assertNotIn("Latin-script", self.check(), "no state yet: nothing to judge by")
+        korean = ["비디오 생성 모델의 시간적 일관성을 높이는 방법을 제안한다.",
+                  "여러 벤치마크에서 기존 방법보다 좋은 결과를 보인다."]
+        self.write_digest(D1, digest(D1, *(entry(f"2401.0000{i}", f"A model {i}", bullets=korean)
+                                           for i in range(1, 4))))
+        self.once(D1)
+        err = self.check()
+        self.assertIn('watch "no video": exclude = ["video"] has only Latin-script terms, '
+                      'but source "hf-ko" writes its summaries mostly in Korean', err)
+        with open(os.path.join(self.dir, "digestd.toml"), encoding="utf-8") as f:
+            line = f.read().split("\n").index('name = "no video"')  # the table starts above
+        self.assertIn(f'digestd.toml:{line}:1: warning: watch "no video"', err)
+
+    def test_says_nothing_for_english_summaries_or_a_korean_term(self):
+        self.write_config(self.WATCH)
+        english = ["We propose a way to keep video generation consistent over time."]
+        self.write_digest(D1, digest(D1, entry("2401.00001", "A model", bullets=english)))
+        self.once(D1)
+        self.assertNotIn("Latin-script", self.check())
+
+
 class Watches(DigestdCase):
     def test_keywords_authors_exclude_min_votes_and_routing(self):
         watches = """
