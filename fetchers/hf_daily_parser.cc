@@ -173,7 +173,7 @@ std::optional<Paper> ParseItem(const json::object& item, std::string& why) {
 
 }  // namespace
 
-ParseResult ParseHfDaily(std::string_view bytes) {
+ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
 
@@ -199,6 +199,12 @@ ParseResult ParseHfDaily(std::string_view bytes) {
 
   result.digest.papers.reserve(items->size());
   for (std::size_t index = 0; index < items->size(); ++index) {
+    if (index % 256 == 255 && budget.Exhausted()) {
+      result.warnings.push_back(ParseWarning{
+          .message = "hf-daily: the source's processing budget ran out at item " +
+                     std::to_string(index) + "; the rest is not read"});
+      break;
+    }
     const json::object* item = (*items)[index].if_object();
     std::string why = "not an object";
     std::optional<Paper> paper;
