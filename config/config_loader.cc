@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <date/tz.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -473,36 +475,183 @@ bool IsValidZone(const std::string& name) {
   }
 }
 
-// Reads a whole file, refusing directories and anything larger than `limit`.
+// What a file that is not a regular one is, for errors.
+std::string FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory";
+  if (S_ISFIFO(mode)) return "is a FIFO, not a regular file";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "is a device, not a regular file";
+  if (S_ISSOCK(mode)) return "is a socket, not a regular file";
+  return "is not a regular file";
+}
+
+// Opens `path` for reading without ever blocking (a FIFO, a terminal) and only when it is a
+// regular file. The descriptor is the caller's to close.
+Result<int> OpenRegular(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return Unexpected(std::string(std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string why = FileTypeName(st.st_mode);
+    ::close(fd);
+    return Unexpected(why);
+  }
+  return fd;
+}
+
+// Reads a whole regular file, refusing anything else and anything larger than `limit`.
 Result<std::string> ReadFile(const fs::path& path, std::size_t limit) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return Unexpected("is a directory");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Unexpected(std::string(std::strerror(errno)));
+  Result<int> fd = OpenRegular(path);
+  if (!fd) return Unexpected(fd.error().message);
   std::string data;
   char buf[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    data.append(buf, n);
+  for (;;) {
+    const ssize_t n = ::read(*fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(*fd);
+      return Unexpected("read error: " + why);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
     if (data.size() > limit) {
-      std::fclose(f);
+      ::close(*fd);
       return Unexpected("is larger than " + std::to_string(limit) + " bytes");
     }
   }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return Unexpected("read error");
+  ::close(*fd);
   return data;
 }
 
-// Whether `path` can be opened for reading (and is not a directory).
+// Whether `path` can be opened for reading and is a regular file.
 Status CheckReadable(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return Unexpected("is a directory");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Unexpected(std::string(std::strerror(errno)));
-  std::fclose(f);
+  Result<int> fd = OpenRegular(path);
+  if (!fd) return Unexpected(fd.error().message);
+  ::close(*fd);
   return Ok();
+}
+
+// Whether `text` holds a control character (C0, NUL included, or DEL).
+bool HasControl(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+// Limits on a config's shape, checked on its bytes before toml++ sees them: toml++ parses
+// dotted keys recursively (40,000 parts overflow its stack).
+constexpr std::size_t kMaxKeyParts = 32;
+constexpr std::size_t kMaxKeyBytes = 1024;
+constexpr std::size_t kMaxTables = 10000;
+constexpr std::size_t kMaxNesting = 32;
+constexpr std::size_t kMaxIncludedFiles = 1000;
+
+struct ShapeError {
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+
+// Scans TOML text for keys with too many parts or too long a part, too many tables, and
+// arrays or inline tables nested too deep. Strings and comments are skipped; the scan is
+// linear and lets through what it does not understand (toml++ reports that).
+std::optional<ShapeError> CheckTomlShape(std::string_view text) {
+  int line = 1;
+  std::size_t line_start = 0;
+  std::size_t tables = 0;
+  std::string nesting;     // brackets open in a value: '[' arrays, '{' inline tables
+  bool in_key = true;      // at a key: line start, a header, after '{' or ',' in '{'
+  bool in_header = false;
+  std::size_t key_parts = 1;
+  std::size_t part_bytes = 0;
+  auto error = [&](std::size_t at, std::string message) {
+    return ShapeError{.line = line,
+                      .column = static_cast<int>(at - line_start) + 1,
+                      .message = std::move(message)};
+  };
+  auto start_key = [&] {
+    in_key = true;
+    key_parts = 1;
+    part_bytes = 0;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      if (nesting.empty()) start_key();
+      in_header = false;
+      continue;
+    }
+    if (c == '#') {
+      const std::size_t nl = text.find('\n', i);
+      if (nl == std::string_view::npos) break;
+      i = nl - 1;
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      const std::string_view triple = c == '"' ? "\"\"\"" : "'''";
+      const std::string_view close = text.substr(i, 3) == triple ? triple : triple.substr(0, 1);
+      std::size_t j = i + close.size();
+      while (j < text.size() && text.substr(j, close.size()) != close) {
+        if (c == '"' && text[j] == '\\') ++j;
+        if (j < text.size() && text[j] == '\n') {
+          if (close.size() == 1) break;  // unterminated: toml++ says so
+          ++line;
+          line_start = j + 1;
+        }
+        ++j;
+      }
+      if (in_key) {
+        part_bytes += j - i;
+        if (part_bytes > kMaxKeyBytes) {
+          return error(i, "a key longer than " + std::to_string(kMaxKeyBytes) + " bytes");
+        }
+      }
+      if (j >= text.size()) break;
+      i = text[j] == '\n' ? j - 1 : j + close.size() - 1;
+      continue;
+    }
+    if (in_key) {
+      if (c == '[' && !in_header && key_parts == 1 && part_bytes == 0) {
+        in_header = true;
+        if (++tables > kMaxTables) {
+          return error(i, "more than " + std::to_string(kMaxTables) + " tables");
+        }
+      } else if (c == '.') {
+        if (++key_parts > kMaxKeyParts) {
+          return error(i, "a dotted key of more than " + std::to_string(kMaxKeyParts) + " parts");
+        }
+        part_bytes = 0;
+      } else if ((c == '=' && !in_header) || (c == ']' && in_header)) {
+        in_key = false;
+      } else if (c != ' ' && c != '\t' && c != '\r' && c != '[') {
+        if (++part_bytes > kMaxKeyBytes) {
+          return error(i, "a key longer than " + std::to_string(kMaxKeyBytes) + " bytes");
+        }
+      }
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      nesting += c;
+      if (nesting.size() > kMaxNesting) {
+        return error(i, "arrays or inline tables nested more than " +
+                            std::to_string(kMaxNesting) + " deep");
+      }
+      if (c == '{') {
+        if (++tables > kMaxTables) {
+          return error(i, "more than " + std::to_string(kMaxTables) + " tables");
+        }
+        start_key();
+      }
+    } else if ((c == ']' || c == '}') && !nesting.empty()) {
+      nesting.pop_back();
+    } else if (c == ',' && !nesting.empty() && nesting.back() == '{') {
+      start_key();
+    }
+  }
+  return std::nullopt;
 }
 
 std::string GlobEscape(const std::string& s) {
@@ -668,6 +817,11 @@ void Loader::Report(const Where& w, std::string message, bool warning) {
 }
 
 std::optional<toml::table> Loader::ParseToml(std::string_view text) {
+  if (std::optional<ShapeError> shape = CheckTomlShape(text)) {
+    Error(Where{.file = file_, .line = shape->line, .column = shape->column},
+          shape->message + ": refused before parsing");
+    return std::nullopt;
+  }
   // toml++ reports syntax errors by exception; it stops here so none leaves this library.
   try {
     return toml::parse(text, std::string_view(file_->display));
@@ -737,6 +891,10 @@ std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key,
     Error(At(*nf), Quote(file_key) + " is empty");
     return std::nullopt;
   }
+  if (HasControl(path_text->value)) {
+    Error(At(*nf), Quote(file_key) + ": a path must not hold a NUL or other control character");
+    return std::nullopt;
+  }
   fs::path path(path_text->value);
   if (path.is_relative()) {
     const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
@@ -766,6 +924,10 @@ std::optional<std::string> Loader::GetPath(const toml::table& t, std::string_vie
   if (!s) return std::nullopt;
   if (s->value.empty()) {
     Error(s->where, Quote(key) + " must not be empty");
+    return std::nullopt;
+  }
+  if (HasControl(s->value)) {
+    Error(s->where, Quote(key) + ": a path must not hold a NUL or other control character");
     return std::nullopt;
   }
   fs::path p(s->value);
@@ -1870,6 +2032,10 @@ void Loader::ReadIncludes(const toml::table& root, std::vector<std::pair<fs::pat
   std::optional<std::vector<Str>> patterns = GetStrings(root, "include");
   if (!patterns) return;
   for (const Str& pattern : *patterns) {
+    if (HasControl(pattern.value)) {
+      Error(pattern.where, "\"include\": a path must not hold a NUL or other control character");
+      continue;
+    }
     const fs::path p(pattern.value);
     const bool wildcard = pattern.value.find_first_of("*?[") != std::string::npos;
     const std::string full =
@@ -1895,6 +2061,11 @@ void Loader::ReadIncludes(const toml::table& root, std::vector<std::pair<fs::pat
     ::globfree(&g);
     // Byte order, not the locale's collation, so every machine loads in the same order.
     std::sort(matches.begin(), matches.end());
+    if (found.size() + matches.size() > kMaxIncludedFiles) {
+      Error(pattern.where, "include pattern " + pattern.Shown() + " matches more than " +
+                               std::to_string(kMaxIncludedFiles) + " files");
+      continue;
+    }
     for (const std::string& m : matches) {
       std::error_code ec;
       if (fs::is_directory(m, ec)) continue;

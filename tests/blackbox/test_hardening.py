@@ -116,5 +116,62 @@ timeout = "10s"
         self.assertLess(time.monotonic() - sent, 2.0)
 
 
+class ConfigCannotCrash(DigestdCase):
+    """Point 2: any config bytes give diagnostics; a running daemon survives SIGHUP with them."""
+
+    def check(self, text):
+        self.write("digestd.toml", text)
+        return self.run_digestd("check", "--config", os.path.join(self.dir, "digestd.toml"))
+
+    def test_hostile_configs_are_errors_not_crashes_or_hangs(self):
+        cases = {
+            "a" + ".a" * 40000 + " = 1\n": "a dotted key of more than 32 parts",
+            "[daemon]\nstate = \"x\\u0000y.db\"\n": "a path must not hold a NUL",
+            "include = [\"/**/*\"]\n": "include pattern",
+            "include = [\"/dev/console\"]\n": "not a regular file",
+        }
+        for text, error in cases.items():
+            proc = self.check(text)
+            self.assertEqual(proc.returncode, 78, proc.stderr[-2000:])
+            self.assertIn(error, proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "x")), "no database named x")
+
+    def test_a_fifo_config_is_refused_without_blocking(self):
+        fifo = os.path.join(self.dir, "fifo.toml")
+        os.mkfifo(fifo)
+        proc = self.run_digestd("check", "--config", fifo)
+        self.assertEqual(proc.returncode, 78)
+        self.assertIn("is a FIFO, not a regular file", proc.stderr)
+
+    def test_sighup_with_any_file_keeps_the_daemon_alive(self):
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(today, digest(today, entry("2401.00001", "A model")))
+        config = os.path.join(self.dir, "digestd.toml")
+        with open(config, encoding="utf-8") as f:
+            good = f.read()
+        proc = subprocess.Popen([DIGESTD, "run", "--config", config], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        err = StderrReader(proc)
+        self.assertTrue(err.wait_for("(1 papers, 1 notifications)", 20), err.text())
+        hostile = ["a" + ".a" * 40000 + " = 1\n", "x = " + "[" * 100000 + "\n",
+                   good + "\ninclude = [\"/dev/console\"]\n", "\0\xff\x1b[2J"]
+        for n, text in enumerate(hostile, start=1):
+            with open(config, "w", encoding="utf-8", errors="surrogateescape") as f:
+                f.write(text)
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(err.wait_for("keeping the running configuration", 5), err.text())
+            self.assertIsNone(proc.poll(), f"daemon died on SIGHUP with hostile config {n}")
+            err.lines.clear()
+        os.remove(config)
+        os.mkfifo(config)
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(err.wait_for("keeping the running configuration", 5), err.text())
+        self.assertIsNone(proc.poll(), "daemon died (or hung) on SIGHUP with a FIFO config")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=5), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
