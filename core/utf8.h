@@ -21,8 +21,12 @@ bool IsValidUtf8(std::string_view bytes);
 std::string CollapseWhitespace(std::string_view text);
 
 // `text` made safe to print on a terminal or in a log: valid UTF-8, with C0 and C1 control
-// characters (ESC, BEL, CSI U+009B, ...) and bidirectional overrides (U+202A-U+202E,
-// U+2066-U+2069) replaced by a space, except newlines when `keep_newlines`. Cut to at most
+// characters (ESC, BEL, CSI U+009B, ...), DEL, bidirectional overrides and marks
+// (U+202A-U+202E, U+2066-U+2069, LRM, RLM, ALM), line and paragraph separators and the
+// other invisible format characters (zero-width space, word joiner, BOM, tag characters)
+// replaced by a space, except newlines when `keep_newlines`. The one function every
+// human-facing output (logs included) passes fetched text through; JSON output escapes
+// instead. Cut to at most
 // `max_bytes` on a character boundary, with "..." when cut.
 std::string TerminalSafe(std::string_view text, std::size_t max_bytes = std::string::npos,
                          bool keep_newlines = false);

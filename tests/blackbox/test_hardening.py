@@ -173,5 +173,62 @@ class ConfigCannotCrash(DigestdCase):
         self.assertEqual(proc.wait(timeout=5), 0)
 
 
+HOSTILE = "Evil\x1b]0;owned\x07 \x1b[2J\u009b31m \u202egnp.exe\u2066 \u200b model"
+
+
+class TerminalSafety(DigestdCase):
+    """Point 3: a hostile title reaches no terminal or log raw; JSON keeps it exactly."""
+
+    RAW = ["\x1b", "\x07", "\u009b", "\u202e", "\u2066", "\u200b"]
+
+    def assertClean(self, text, where):
+        for ch in self.RAW:
+            self.assertNotIn(ch, text, f"{where} carries {ch!r}")
+
+    def test_every_output_neutralises_a_hostile_title(self):
+        os.makedirs(os.path.join(self.dir, "digests"), exist_ok=True)
+        server = DigestServer(os.path.join(self.dir, "digests"))
+        self.addCleanup(server.close)
+        date = "2024-01-29"
+        text = digest(date, entry("2401.00001", HOSTILE)) + f"### {HOSTILE}\n\n"
+        self.write_digest(date, text)
+        self.write_config(WATCH_ALL.replace('notify = ["log"]', 'notify = ["log", "screen"]'),
+                          first_run="notify", url=server.url("/{date:%Y/%m/%d}.md"))
+        cfg = os.path.join(self.dir, "digestd.toml")
+
+        md = os.path.join(self.dir, "digests/2024/01/29.md")
+        parsed = self.run_digestd("parse", "--format", "markdown", md, expect=0)
+        self.assertClean(parsed.stdout + parsed.stderr, "parse")
+        self.assertIn("Evil", parsed.stdout)
+        as_json = self.run_digestd("parse", "--format", "markdown", md, "--json", expect=0)
+        self.assertEqual(json.loads(as_json.stdout)["papers"][0]["title"], HOSTILE.replace("  ", " "),
+                         "JSON keeps the title exactly")
+
+        once = self.run_digestd("once", "--config", cfg, "--date", date, expect=0)
+        self.assertClean(once.stdout + once.stderr, "once (console notifier and logs)")
+        self.assertIn("Evil", once.stdout + once.stderr)
+        self.assertIn("title line does not start with", once.stderr,
+                      "the parser's warning quoting the bytes is logged")
+        self.assertEqual(self.matches_file()[0]["paper"]["title"], HOSTILE.replace("  ", " "),
+                         "the file notifier's JSON keeps it exactly")
+
+        explain = self.run_digestd("explain", "--config", cfg, "--date", date, expect=0)
+        self.assertClean(explain.stdout + explain.stderr, "explain")
+        self.assertIn("Evil", explain.stdout)
+
+        # A server's Content-Type, quoted in the error of an unreadable body: logs and status.
+        server.content_type = HOSTILE.encode("utf-8").decode("latin-1")  # the raw bytes
+        self.write_digest("2024-01-30", "<html>not a digest</html>\n")
+        failed = self.run_digestd("once", "--config", cfg, "--date", "2024-01-30", expect=1)
+        self.assertIn("Content-Type", failed.stderr)
+        self.assertClean(failed.stderr, "once's error log")
+        status = self.run_digestd("status", "--config", cfg)
+        self.assertIn("Content-Type", status.stdout)
+        self.assertClean(status.stdout + status.stderr, "status")
+        status_json = self.run_digestd("status", "--config", cfg, "--json")
+        self.assertIn(HOSTILE.replace("  ", " ")[:8], json.loads(status_json.stdout)
+                      ["sources"][0]["last_error"], "status --json stays exact")
+
+
 if __name__ == "__main__":
     unittest.main()
