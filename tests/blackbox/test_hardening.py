@@ -230,5 +230,19 @@ class TerminalSafety(DigestdCase):
                       ["sources"][0]["last_error"], "status --json stays exact")
 
 
+class Secrets(DigestdCase):
+    """Point 4: files at rest, secrets in strings and files, warnings on loose modes."""
+
+    def test_state_and_file_notifier_output_are_created_0600(self):
+        date = "2024-01-29"
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(date, digest(date, entry("2401.00001", "A model")))
+        os.umask(0o022)
+        self.once(date)
+        for name in ("state.db", "matches.jsonl"):
+            mode = os.stat(os.path.join(self.dir, name)).st_mode & 0o777
+            self.assertEqual(mode, 0o600, f"{name} is {oct(mode)}")
+
+
 if __name__ == "__main__":
     unittest.main()
