@@ -664,6 +664,7 @@ std::string GlobEscape(const std::string& s) {
 }
 
 struct FileCtx {
+  fs::path path;        // absolute; empty when the text came from no file
   std::string display;  // as diagnostics name it
   fs::path dir;         // absolute directory, anchors relative paths
   int order = 0;        // position in file order
@@ -692,6 +693,8 @@ struct Str {
 class Loader {
  public:
   ConfigLoad Load(std::string_view text, const std::string& path);
+  // The text given to Load is the file's own (its mode says who else can read it).
+  void TextIsFromFile() { main_text_from_file_ = true; }
 
  private:
   struct SourceRefs {
@@ -714,6 +717,17 @@ class Loader {
   void Report(const Where& w, std::string message, bool warning = false);
   void Error(const Where& w, std::string message) { Report(w, std::move(message)); }
   void Warn(const Where& w, std::string message) { Report(w, std::move(message), true); }
+  // Whether a key that may take a KEY_file form holds a secret: passwords, tokens, webhook
+  // secrets, and a notifier's `url` (Slack, Discord, Teams ... carry the token in it).
+  bool IsSecretKey(std::string_view key) const {
+    return key == "password" || key == "token" || key == "access_token" || key == "secret" ||
+           (key == "url" && in_notifier_);
+  }
+  // A warning at `w` when `path` can be read or written by others than its owner and group.
+  void WarnIfOthersMayAccess(const fs::path& path, const Where& w, const std::string& what);
+  // Warnings for config files writable by others, or readable by others while holding a
+  // secret as written.
+  void CheckFileModes();
 
   std::optional<toml::table> ParseToml(std::string_view text);
   void CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std::string_view what);
@@ -745,6 +759,7 @@ class Loader {
   void ReadDaemon(const toml::table& t);
   void ReadSource(const toml::table& t);
   void ReadNotifier(const toml::table& t);
+  void ReadNotifierTable(const toml::table& t);
   void ReadWatch(const toml::table& t);
   void ReadIncludes(const toml::table& root, std::vector<std::pair<fs::path, Where>>& files);
   void CrossCheck();
@@ -794,6 +809,9 @@ class Loader {
 
   std::deque<FileCtx> files_;
   const FileCtx* file_ = nullptr;
+  std::set<int> literal_secret_files_;  // orders of files holding a secret as written
+  bool in_notifier_ = false;            // reading a [[notifier]]: its `url` is a secret
+  bool main_text_from_file_ = false;
   std::vector<ConfigDiagnostic> diags_;
   std::vector<int> diag_order_;
   bool failed_ = false;
@@ -845,22 +863,49 @@ void Loader::CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std:
 }
 
 std::optional<Str> Loader::ExpandEnv(std::string raw, std::string_view key, const Where& w) {
-  if (raw.size() > 3 && raw.compare(0, 2, "${") == 0 && raw.back() == '}') {
-    const std::string name = raw.substr(2, raw.size() - 3);
-    const bool valid = !std::isdigit(static_cast<unsigned char>(name[0])) &&
+  // CONFIG.md: ${NAME} anywhere inside a string is the variable's value, $$ a literal $;
+  // any other $ stays as written (queries and titles have $...$ math).
+  if (raw.find('$') == std::string::npos) return Str{.value = std::move(raw), .where = w};
+  std::string out;
+  std::string first_name;  // how messages refer to the value: the first variable in it
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '$' || i + 1 == raw.size()) {
+      out += raw[i];
+      continue;
+    }
+    if (raw[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (raw[i + 1] != '{') {
+      out += '$';
+      continue;
+    }
+    const std::size_t close = raw.find('}', i + 2);
+    const std::string name =
+        close == std::string::npos ? std::string() : raw.substr(i + 2, close - i - 2);
+    const bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
                        std::all_of(name.begin(), name.end(), [](char c) {
                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
                        });
-    if (valid) {
-      const char* value = std::getenv(name.c_str());
-      if (value == nullptr) {
-        Error(w, "environment variable " + name + " (for " + Quote(key) + ") is not set");
-        return std::nullopt;
-      }
-      return Str{.value = value, .secret = "${" + name + "}", .where = w};
+    if (!valid) {
+      Error(w, Quote(key) + ": \"${\" starts no ${NAME} (letters, digits, _); write $$ for a "
+                            "literal $");
+      return std::nullopt;
     }
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      Error(w, "environment variable " + name + " (for " + Quote(key) + ") is not set");
+      return std::nullopt;
+    }
+    out += value;
+    if (first_name.empty()) first_name = name;
+    i = close;
   }
-  return Str{.value = std::move(raw), .secret = "", .where = w};
+  return Str{.value = std::move(out),
+             .secret = first_name.empty() ? "" : "${" + first_name + "}",
+             .where = w};
 }
 
 std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key, bool file_form) {
@@ -877,7 +922,11 @@ std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key,
       Error(At(*n), Quote(key) + ": expected a string, got " + TypeName(*n));
       return std::nullopt;
     }
-    return ExpandEnv(s->get(), key, At(*n));
+    std::optional<Str> v = ExpandEnv(s->get(), key, At(*n));
+    if (v && v->secret.empty() && file_form && IsSecretKey(key) && !v->value.empty()) {
+      literal_secret_files_.insert(file_->order);
+    }
+    return v;
   }
   if (nf == nullptr) return std::nullopt;
   const auto* s = nf->as_string();
@@ -914,6 +963,7 @@ std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key,
                        ": " + data.error().message);
     return std::nullopt;
   }
+  WarnIfOthersMayAccess(path, At(*nf), Quote(file_key) + " " + Quote(path.string()));
   std::string value = std::move(*data);
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
   return Str{.value = std::move(value), .secret = file_key, .where = At(*nf)};
@@ -1120,6 +1170,8 @@ std::optional<std::map<std::string, std::string>> Loader::GetHeaders(const toml:
       ok = false;
       continue;
     }
+    // A header value may be a credential (Authorization, X-Api-Key): as written, it is one.
+    if (v->secret.empty() && !v->value.empty()) literal_secret_files_.insert(file_->order);
     out[name] = std::move(v->value);
   }
   if (!ok) return std::nullopt;
@@ -1460,6 +1512,12 @@ void Loader::ReadNotifierCommon(const toml::table& t, const NotifierKind* kind,
 }
 
 void Loader::ReadNotifier(const toml::table& t) {
+  in_notifier_ = true;
+  ReadNotifierTable(t);
+  in_notifier_ = false;
+}
+
+void Loader::ReadNotifierTable(const toml::table& t) {
   NotifierConfig n;
   NotifierRefs refs;
   refs.table = At(t);
@@ -2074,6 +2132,42 @@ void Loader::ReadIncludes(const toml::table& root, std::vector<std::pair<fs::pat
   }
 }
 
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+void Loader::WarnIfOthersMayAccess(const fs::path& path, const Where& w, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IROTH | S_IWOTH)) == 0) return;
+  Warn(w, what + " is " +
+              ((st.st_mode & S_IROTH) && (st.st_mode & S_IWOTH) ? "readable and writable"
+               : (st.st_mode & S_IROTH)                         ? "readable"
+                                                                : "writable") +
+              " by others (mode " + ModeText(st.st_mode) + "); chmod o-rw it");
+}
+
+void Loader::CheckFileModes() {
+  for (const FileCtx& f : files_) {
+    struct stat st {};
+    if (f.path.empty() || (f.order == 0 && !main_text_from_file_) ||
+        ::stat(f.path.c_str(), &st) != 0) {
+      continue;
+    }
+    const Where where{.file = &f};
+    if (st.st_mode & S_IWOTH) {
+      Warn(where, "this file is writable by others (mode " + ModeText(st.st_mode) +
+                      "): anyone can change what digestd fetches, runs and sends; chmod o-w it");
+    }
+    if ((st.st_mode & S_IROTH) && literal_secret_files_.count(f.order) > 0) {
+      Warn(where, "this file holds secrets as written and is readable by others (mode " +
+                      ModeText(st.st_mode) + "); chmod o-r it, or give them as KEY_file or "
+                      "\"${NAME}\"");
+    }
+  }
+}
+
 void Loader::CrossCheck() {
   const auto first_at = [](const Where& first, const Where& second) {
     return first.file == second.file ? "line " + std::to_string(first.line)
@@ -2175,7 +2269,8 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
   fs::path absolute = fs::absolute(fs::path(path), ec).lexically_normal();
   if (ec) absolute = fs::path(path);
   config_.path = absolute.string();
-  files_.push_back(FileCtx{.display = path, .dir = absolute.parent_path(), .order = 0});
+  files_.push_back(
+      FileCtx{.path = absolute, .display = path, .dir = absolute.parent_path(), .order = 0});
   file_ = &files_.back();
 
   config_.daemon.state_path = DefaultStatePath(config_.path);
@@ -2217,7 +2312,8 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
       Error(where, "cannot read included file " + Quote(display) + ": " + data.error().message);
       continue;
     }
-    files_.push_back(FileCtx{.display = display,
+    files_.push_back(FileCtx{.path = include_path,
+                             .display = display,
                              .dir = include_path.parent_path(),
                              .order = static_cast<int>(files_.size())});
     file_ = &files_.back();
@@ -2236,6 +2332,7 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
   }
   file_ = &files_.front();
   CrossCheck();
+  CheckFileModes();
 
   // File order: the main file, then each include as loaded; by position within a file.
   std::vector<std::size_t> index(diags_.size());
@@ -2272,7 +2369,9 @@ ConfigLoad LoadConfig(const std::string& path) {
         .file = path, .message = "cannot read config file: " + data.error().message});
     return out;
   }
-  return LoadConfigText(*data, path);
+  Loader loader;
+  loader.TextIsFromFile();
+  return loader.Load(*data, path);
 }
 
 namespace {
