@@ -245,6 +245,17 @@ class Secrets(DigestdCase):
             mode = os.stat(os.path.join(self.dir, name)).st_mode & 0o777
             self.assertEqual(mode, 0o600, f"{name} is {oct(mode)}")
 
+        # Under the systemd unit (it sets STATE_DIRECTORY) its group may read them: 0640.
+        for name in ("state.db", "state.db-wal", "state.db-shm", "matches.jsonl"):
+            if os.path.exists(os.path.join(self.dir, name)):
+                os.remove(os.path.join(self.dir, name))
+        env = dict(os.environ, STATE_DIRECTORY=self.dir)
+        proc = subprocess.run([DIGESTD, "once", "--config", os.path.join(self.dir, "digestd.toml"),
+                               "--date", "2024-01-30"], capture_output=True, text=True,
+                              timeout=60, cwd=self.dir, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(os.stat(os.path.join(self.dir, "state.db")).st_mode & 0o777, 0o640)
+
     def test_env_inside_strings_and_header_file_values_are_sent(self):
         os.makedirs(os.path.join(self.dir, "digests"), exist_ok=True)
         server = DigestServer(os.path.join(self.dir, "digests"))
