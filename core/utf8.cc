@@ -37,8 +37,9 @@ bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-// The code point of one valid UTF-8 sequence.
-char32_t DecodeCodePoint(std::string_view ch) {
+}  // namespace
+
+char32_t DecodeUtf8Sequence(std::string_view ch) {
   const auto b0 = static_cast<unsigned char>(ch[0]);
   if (ch.size() == 1) return b0;
   char32_t cp = b0 & (ch.size() == 2 ? 0x1F : ch.size() == 3 ? 0x0F : 0x07);
@@ -46,23 +47,23 @@ char32_t DecodeCodePoint(std::string_view ch) {
   return cp;
 }
 
-// Controls and the invisible format characters that can reorder, hide or forge what a
-// terminal or log viewer shows. ZWJ and ZWNJ (U+200C, U+200D) stay: scripts and emoji
-// need them, and they move nothing.
-bool IsUnsafeForTerminal(char32_t cp) {
+bool IsControlOrBidi(char32_t cp) {
   return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||  // C0, DEL, C1
          cp == 0x061C ||                              // Arabic letter mark
-         cp == 0x180E ||                              // Mongolian vowel separator
-         cp == 0x200B ||                              // zero-width space
          cp == 0x200E || cp == 0x200F ||              // LRM, RLM
          (cp >= 0x2028 && cp <= 0x202E) ||            // line/paragraph separators, bidi
-         (cp >= 0x2060 && cp <= 0x206F) ||            // word joiner, isolates, deprecated
-         cp == 0xFEFF ||                              // zero-width no-break space (BOM)
-         (cp >= 0xFFF9 && cp <= 0xFFFB) ||            // interlinear annotations
-         (cp >= 0xE0000 && cp <= 0xE007F);            // tag characters (hidden text)
+         (cp >= 0x2066 && cp <= 0x2069);              // bidi isolates
 }
 
-}  // namespace
+bool IsTerminalUnsafe(char32_t cp) {
+  return IsControlOrBidi(cp) ||
+         cp == 0x180E ||                    // Mongolian vowel separator
+         cp == 0x200B ||                    // zero-width space
+         (cp >= 0x2060 && cp <= 0x206F) ||  // word joiner, invisible operators, deprecated
+         cp == 0xFEFF ||                    // zero-width no-break space (BOM)
+         (cp >= 0xFFF9 && cp <= 0xFFFB) ||  // interlinear annotations
+         (cp >= 0xE0000 && cp <= 0xE007F);  // tag characters (hidden text)
+}
 
 std::size_t ValidUtf8SequenceLength(std::string_view bytes) {
   return bytes.empty() ? 0 : ValidSequenceLength(bytes);
@@ -137,7 +138,7 @@ std::string TerminalSafe(std::string_view text, std::size_t max_bytes, bool keep
     }
     const bool unsafe = (len == 1 && keep_newlines && lead == '\n')
                             ? false
-                            : IsUnsafeForTerminal(DecodeCodePoint(ch));
+                            : IsTerminalUnsafe(DecodeUtf8Sequence(ch));
     if (unsafe) {
       out += ' ';
     } else {

@@ -97,6 +97,7 @@ timeout = "10s"
         proc = subprocess.Popen([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 cwd=self.dir)
+        self.addCleanup(proc.stderr.close)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         err = StderrReader(proc)
         deadline = time.monotonic() + 20
@@ -154,6 +155,7 @@ class ConfigCannotCrash(DigestdCase):
             good = f.read()
         proc = subprocess.Popen([DIGESTD, "run", "--config", config], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        self.addCleanup(proc.stderr.close)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         err = StderrReader(proc)
         self.assertTrue(err.wait_for("(1 papers, 1 notifications)", 20), err.text())
@@ -182,9 +184,11 @@ class TerminalSafety(DigestdCase):
     """Point 3: a hostile title reaches no terminal or log raw; JSON keeps it exactly."""
 
     RAW = ["\x1b", "\x07", "\u009b", "\u202e", "\u2066", "\u200b"]
+    # JSON escapes what moves a terminal (controls, bidi); the invisible rest stays raw there.
+    JSON_RAW = RAW[:-1]
 
-    def assertClean(self, text, where):
-        for ch in self.RAW:
+    def assertClean(self, text, where, raw=None):
+        for ch in raw or self.RAW:
             self.assertNotIn(ch, text, f"{where} carries {ch!r}")
 
     def test_every_output_neutralises_a_hostile_title(self):
@@ -213,10 +217,22 @@ class TerminalSafety(DigestdCase):
                       "the parser's warning quoting the bytes is logged")
         self.assertEqual(self.matches_file()[0]["paper"]["title"], HOSTILE.replace("  ", " "),
                          "the file notifier's JSON keeps it exactly")
+        with open(os.path.join(self.dir, "matches.jsonl"), encoding="utf-8") as f:
+            self.assertClean(f.read(), "the file notifier's JSON (escaped, safe to cat)",
+                             self.JSON_RAW)
+        self.assertClean(as_json.stdout, "parse --json (escaped, safe to print)", self.JSON_RAW)
 
         explain = self.run_digestd("explain", "--config", cfg, "--date", date, expect=0)
         self.assertClean(explain.stdout + explain.stderr, "explain")
         self.assertIn("Evil", explain.stdout)
+
+        listed = self.run_digestd("outbox", "list", "--config", cfg, expect=0)
+        self.assertClean(listed.stdout + listed.stderr, "outbox list")
+        self.assertIn("Evil", listed.stdout)
+        row = listed.stdout.split()[0]
+        shown = self.run_digestd("outbox", "show", row, "--config", cfg, expect=0)
+        self.assertClean(shown.stdout + shown.stderr, "outbox show", self.JSON_RAW)
+        self.assertIn("Evil", shown.stdout)
 
         # A server's Content-Type, quoted in the error of an unreadable body: logs and status.
         server.content_type = HOSTILE.encode("utf-8").decode("latin-1")  # the raw bytes
