@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <date/tz.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -475,36 +477,183 @@ bool IsValidZone(const std::string& name) {
   }
 }
 
-// Reads a whole file, refusing directories and anything larger than `limit`.
+// What a file that is not a regular one is, for errors.
+std::string FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory";
+  if (S_ISFIFO(mode)) return "is a FIFO, not a regular file";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "is a device, not a regular file";
+  if (S_ISSOCK(mode)) return "is a socket, not a regular file";
+  return "is not a regular file";
+}
+
+// Opens `path` for reading without ever blocking (a FIFO, a terminal) and only when it is a
+// regular file. The descriptor is the caller's to close.
+Result<int> OpenRegular(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return Unexpected(std::string(std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string why = FileTypeName(st.st_mode);
+    ::close(fd);
+    return Unexpected(why);
+  }
+  return fd;
+}
+
+// Reads a whole regular file, refusing anything else and anything larger than `limit`.
 Result<std::string> ReadFile(const fs::path& path, std::size_t limit) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return Unexpected("is a directory");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Unexpected(std::string(std::strerror(errno)));
+  Result<int> fd = OpenRegular(path);
+  if (!fd) return Unexpected(fd.error().message);
   std::string data;
   char buf[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    data.append(buf, n);
+  for (;;) {
+    const ssize_t n = ::read(*fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(*fd);
+      return Unexpected("read error: " + why);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
     if (data.size() > limit) {
-      std::fclose(f);
+      ::close(*fd);
       return Unexpected("is larger than " + std::to_string(limit) + " bytes");
     }
   }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return Unexpected("read error");
+  ::close(*fd);
   return data;
 }
 
-// Whether `path` can be opened for reading (and is not a directory).
+// Whether `path` can be opened for reading and is a regular file.
 Status CheckReadable(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return Unexpected("is a directory");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Unexpected(std::string(std::strerror(errno)));
-  std::fclose(f);
+  Result<int> fd = OpenRegular(path);
+  if (!fd) return Unexpected(fd.error().message);
+  ::close(*fd);
   return Ok();
+}
+
+// Whether `text` holds a control character (C0, NUL included, or DEL).
+bool HasControl(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+// Limits on a config's shape, checked on its bytes before toml++ sees them: toml++ parses
+// dotted keys recursively (40,000 parts overflow its stack).
+constexpr std::size_t kMaxKeyParts = 32;
+constexpr std::size_t kMaxKeyBytes = 1024;
+constexpr std::size_t kMaxTables = 10000;
+constexpr std::size_t kMaxNesting = 32;
+constexpr std::size_t kMaxIncludedFiles = 1000;
+
+struct ShapeError {
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+
+// Scans TOML text for keys with too many parts or too long a part, too many tables, and
+// arrays or inline tables nested too deep. Strings and comments are skipped; the scan is
+// linear and lets through what it does not understand (toml++ reports that).
+std::optional<ShapeError> CheckTomlShape(std::string_view text) {
+  int line = 1;
+  std::size_t line_start = 0;
+  std::size_t tables = 0;
+  std::string nesting;     // brackets open in a value: '[' arrays, '{' inline tables
+  bool in_key = true;      // at a key: line start, a header, after '{' or ',' in '{'
+  bool in_header = false;
+  std::size_t key_parts = 1;
+  std::size_t part_bytes = 0;
+  auto error = [&](std::size_t at, std::string message) {
+    return ShapeError{.line = line,
+                      .column = static_cast<int>(at - line_start) + 1,
+                      .message = std::move(message)};
+  };
+  auto start_key = [&] {
+    in_key = true;
+    key_parts = 1;
+    part_bytes = 0;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      if (nesting.empty()) start_key();
+      in_header = false;
+      continue;
+    }
+    if (c == '#') {
+      const std::size_t nl = text.find('\n', i);
+      if (nl == std::string_view::npos) break;
+      i = nl - 1;
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      const std::string_view triple = c == '"' ? "\"\"\"" : "'''";
+      const std::string_view close = text.substr(i, 3) == triple ? triple : triple.substr(0, 1);
+      std::size_t j = i + close.size();
+      while (j < text.size() && text.substr(j, close.size()) != close) {
+        if (c == '"' && text[j] == '\\') ++j;
+        if (j < text.size() && text[j] == '\n') {
+          if (close.size() == 1) break;  // unterminated: toml++ says so
+          ++line;
+          line_start = j + 1;
+        }
+        ++j;
+      }
+      if (in_key) {
+        part_bytes += j - i;
+        if (part_bytes > kMaxKeyBytes) {
+          return error(i, "a key longer than " + std::to_string(kMaxKeyBytes) + " bytes");
+        }
+      }
+      if (j >= text.size()) break;
+      i = text[j] == '\n' ? j - 1 : j + close.size() - 1;
+      continue;
+    }
+    if (in_key) {
+      if (c == '[' && !in_header && key_parts == 1 && part_bytes == 0) {
+        in_header = true;
+        if (++tables > kMaxTables) {
+          return error(i, "more than " + std::to_string(kMaxTables) + " tables");
+        }
+      } else if (c == '.') {
+        if (++key_parts > kMaxKeyParts) {
+          return error(i, "a dotted key of more than " + std::to_string(kMaxKeyParts) + " parts");
+        }
+        part_bytes = 0;
+      } else if ((c == '=' && !in_header) || (c == ']' && in_header)) {
+        in_key = false;
+      } else if (c != ' ' && c != '\t' && c != '\r' && c != '[') {
+        if (++part_bytes > kMaxKeyBytes) {
+          return error(i, "a key longer than " + std::to_string(kMaxKeyBytes) + " bytes");
+        }
+      }
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      nesting += c;
+      if (nesting.size() > kMaxNesting) {
+        return error(i, "arrays or inline tables nested more than " +
+                            std::to_string(kMaxNesting) + " deep");
+      }
+      if (c == '{') {
+        if (++tables > kMaxTables) {
+          return error(i, "more than " + std::to_string(kMaxTables) + " tables");
+        }
+        start_key();
+      }
+    } else if ((c == ']' || c == '}') && !nesting.empty()) {
+      nesting.pop_back();
+    } else if (c == ',' && !nesting.empty() && nesting.back() == '{') {
+      start_key();
+    }
+  }
+  return std::nullopt;
 }
 
 std::string GlobEscape(const std::string& s) {
@@ -517,6 +666,7 @@ std::string GlobEscape(const std::string& s) {
 }
 
 struct FileCtx {
+  fs::path path;        // absolute; empty when the text came from no file
   std::string display;  // as diagnostics name it
   fs::path dir;         // absolute directory, anchors relative paths
   int order = 0;        // position in file order
@@ -545,6 +695,8 @@ struct Str {
 class Loader {
  public:
   ConfigLoad Load(std::string_view text, const std::string& path);
+  // The text given to Load is the file's own (its mode says who else can read it).
+  void TextIsFromFile() { main_text_from_file_ = true; }
 
  private:
   struct SourceRefs {
@@ -567,6 +719,17 @@ class Loader {
   void Report(const Where& w, std::string message, bool warning = false);
   void Error(const Where& w, std::string message) { Report(w, std::move(message)); }
   void Warn(const Where& w, std::string message) { Report(w, std::move(message), true); }
+  // Whether a key that may take a KEY_file form holds a secret: passwords, tokens, webhook
+  // secrets, and a notifier's `url` (Slack, Discord, Teams ... carry the token in it).
+  bool IsSecretKey(std::string_view key) const {
+    return key == "password" || key == "token" || key == "access_token" || key == "secret" ||
+           (key == "url" && in_notifier_);
+  }
+  // A warning at `w` when `path` can be read or written by others than its owner and group.
+  void WarnIfOthersMayAccess(const fs::path& path, const Where& w, const std::string& what);
+  // Warnings for config files writable by others, or readable by others while holding a
+  // secret as written.
+  void CheckFileModes();
 
   std::optional<toml::table> ParseToml(std::string_view text);
   void CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std::string_view what);
@@ -599,6 +762,7 @@ class Loader {
   void ReadDaemon(const toml::table& t);
   void ReadSource(const toml::table& t);
   void ReadNotifier(const toml::table& t);
+  void ReadNotifierTable(const toml::table& t);
   void ReadWatch(const toml::table& t);
   void ReadIncludes(const toml::table& root, std::vector<std::pair<fs::path, Where>>& files);
   void CrossCheck();
@@ -648,6 +812,9 @@ class Loader {
 
   std::deque<FileCtx> files_;
   const FileCtx* file_ = nullptr;
+  std::set<int> literal_secret_files_;  // orders of files holding a secret as written
+  bool in_notifier_ = false;            // reading a [[notifier]]: its `url` is a secret
+  bool main_text_from_file_ = false;
   std::vector<ConfigDiagnostic> diags_;
   std::vector<int> diag_order_;
   bool failed_ = false;
@@ -671,6 +838,11 @@ void Loader::Report(const Where& w, std::string message, bool warning) {
 }
 
 std::optional<toml::table> Loader::ParseToml(std::string_view text) {
+  if (std::optional<ShapeError> shape = CheckTomlShape(text)) {
+    Error(Where{.file = file_, .line = shape->line, .column = shape->column},
+          shape->message + ": refused before parsing");
+    return std::nullopt;
+  }
   // toml++ reports syntax errors by exception; it stops here so none leaves this library.
   try {
     return toml::parse(text, std::string_view(file_->display));
@@ -694,22 +866,49 @@ void Loader::CheckKeys(const toml::table& t, std::span<const KeySpec> keys, std:
 }
 
 std::optional<Str> Loader::ExpandEnv(std::string raw, std::string_view key, const Where& w) {
-  if (raw.size() > 3 && raw.compare(0, 2, "${") == 0 && raw.back() == '}') {
-    const std::string name = raw.substr(2, raw.size() - 3);
-    const bool valid = !std::isdigit(static_cast<unsigned char>(name[0])) &&
+  // CONFIG.md: ${NAME} anywhere inside a string is the variable's value, $$ a literal $;
+  // any other $ stays as written (queries and titles have $...$ math).
+  if (raw.find('$') == std::string::npos) return Str{.value = std::move(raw), .where = w};
+  std::string out;
+  std::string first_name;  // how messages refer to the value: the first variable in it
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '$' || i + 1 == raw.size()) {
+      out += raw[i];
+      continue;
+    }
+    if (raw[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (raw[i + 1] != '{') {
+      out += '$';
+      continue;
+    }
+    const std::size_t close = raw.find('}', i + 2);
+    const std::string name =
+        close == std::string::npos ? std::string() : raw.substr(i + 2, close - i - 2);
+    const bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
                        std::all_of(name.begin(), name.end(), [](char c) {
                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
                        });
-    if (valid) {
-      const char* value = std::getenv(name.c_str());
-      if (value == nullptr) {
-        Error(w, "environment variable " + name + " (for " + Quote(key) + ") is not set");
-        return std::nullopt;
-      }
-      return Str{.value = value, .secret = "${" + name + "}", .where = w};
+    if (!valid) {
+      Error(w, Quote(key) + ": \"${\" starts no ${NAME} (letters, digits, _); write $$ for a "
+                            "literal $");
+      return std::nullopt;
     }
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      Error(w, "environment variable " + name + " (for " + Quote(key) + ") is not set");
+      return std::nullopt;
+    }
+    out += value;
+    if (first_name.empty()) first_name = name;
+    i = close;
   }
-  return Str{.value = std::move(raw), .secret = "", .where = w};
+  return Str{.value = std::move(out),
+             .secret = first_name.empty() ? "" : "${" + first_name + "}",
+             .where = w};
 }
 
 std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key, bool file_form) {
@@ -726,7 +925,11 @@ std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key,
       Error(At(*n), Quote(key) + ": expected a string, got " + TypeName(*n));
       return std::nullopt;
     }
-    return ExpandEnv(s->get(), key, At(*n));
+    std::optional<Str> v = ExpandEnv(s->get(), key, At(*n));
+    if (v && v->secret.empty() && file_form && IsSecretKey(key) && !v->value.empty()) {
+      literal_secret_files_.insert(file_->order);
+    }
+    return v;
   }
   if (nf == nullptr) return std::nullopt;
   const auto* s = nf->as_string();
@@ -738,6 +941,10 @@ std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key,
   if (!path_text) return std::nullopt;
   if (path_text->value.empty()) {
     Error(At(*nf), Quote(file_key) + " is empty");
+    return std::nullopt;
+  }
+  if (HasControl(path_text->value)) {
+    Error(At(*nf), Quote(file_key) + ": a path must not hold a NUL or other control character");
     return std::nullopt;
   }
   fs::path path(path_text->value);
@@ -759,6 +966,7 @@ std::optional<Str> Loader::GetString(const toml::table& t, std::string_view key,
                        ": " + data.error().message);
     return std::nullopt;
   }
+  WarnIfOthersMayAccess(path, At(*nf), Quote(file_key) + " " + Quote(path.string()));
   std::string value = std::move(*data);
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
   return Str{.value = std::move(value), .secret = file_key, .where = At(*nf)};
@@ -769,6 +977,10 @@ std::optional<std::string> Loader::GetPath(const toml::table& t, std::string_vie
   if (!s) return std::nullopt;
   if (s->value.empty()) {
     Error(s->where, Quote(key) + " must not be empty");
+    return std::nullopt;
+  }
+  if (HasControl(s->value)) {
+    Error(s->where, Quote(key) + ": a path must not hold a NUL or other control character");
     return std::nullopt;
   }
   fs::path p(s->value);
@@ -961,6 +1173,8 @@ std::optional<std::map<std::string, std::string>> Loader::GetHeaders(const toml:
       ok = false;
       continue;
     }
+    // A header value may be a credential (Authorization, X-Api-Key): as written, it is one.
+    if (v->secret.empty() && !v->value.empty()) literal_secret_files_.insert(file_->order);
     out[name] = std::move(v->value);
   }
   if (!ok) return std::nullopt;
@@ -1337,6 +1551,12 @@ void Loader::ReadNotifierCommon(const toml::table& t, const NotifierKind* kind,
 }
 
 void Loader::ReadNotifier(const toml::table& t) {
+  in_notifier_ = true;
+  ReadNotifierTable(t);
+  in_notifier_ = false;
+}
+
+void Loader::ReadNotifierTable(const toml::table& t) {
   NotifierConfig n;
   NotifierRefs refs;
   refs.table = At(t);
@@ -1909,6 +2129,10 @@ void Loader::ReadIncludes(const toml::table& root, std::vector<std::pair<fs::pat
   std::optional<std::vector<Str>> patterns = GetStrings(root, "include");
   if (!patterns) return;
   for (const Str& pattern : *patterns) {
+    if (HasControl(pattern.value)) {
+      Error(pattern.where, "\"include\": a path must not hold a NUL or other control character");
+      continue;
+    }
     const fs::path p(pattern.value);
     const bool wildcard = pattern.value.find_first_of("*?[") != std::string::npos;
     const std::string full =
@@ -1934,10 +2158,51 @@ void Loader::ReadIncludes(const toml::table& root, std::vector<std::pair<fs::pat
     ::globfree(&g);
     // Byte order, not the locale's collation, so every machine loads in the same order.
     std::sort(matches.begin(), matches.end());
+    if (found.size() + matches.size() > kMaxIncludedFiles) {
+      Error(pattern.where, "include pattern " + pattern.Shown() + " matches more than " +
+                               std::to_string(kMaxIncludedFiles) + " files");
+      continue;
+    }
     for (const std::string& m : matches) {
       std::error_code ec;
       if (fs::is_directory(m, ec)) continue;
       found.push_back({fs::path(m).lexically_normal(), pattern.where});
+    }
+  }
+}
+
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+void Loader::WarnIfOthersMayAccess(const fs::path& path, const Where& w, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IROTH | S_IWOTH)) == 0) return;
+  Warn(w, what + " is " +
+              ((st.st_mode & S_IROTH) && (st.st_mode & S_IWOTH) ? "readable and writable"
+               : (st.st_mode & S_IROTH)                         ? "readable"
+                                                                : "writable") +
+              " by others (mode " + ModeText(st.st_mode) + "); chmod o-rw it");
+}
+
+void Loader::CheckFileModes() {
+  for (const FileCtx& f : files_) {
+    struct stat st {};
+    if (f.path.empty() || (f.order == 0 && !main_text_from_file_) ||
+        ::stat(f.path.c_str(), &st) != 0) {
+      continue;
+    }
+    const Where where{.file = &f};
+    if (st.st_mode & S_IWOTH) {
+      Warn(where, "this file is writable by others (mode " + ModeText(st.st_mode) +
+                      "): anyone can change what digestd fetches, runs and sends; chmod o-w it");
+    }
+    if ((st.st_mode & S_IROTH) && literal_secret_files_.count(f.order) > 0) {
+      Warn(where, "this file holds secrets as written and is readable by others (mode " +
+                      ModeText(st.st_mode) + "); chmod o-r it, or give them as KEY_file or "
+                      "\"${NAME}\"");
     }
   }
 }
@@ -2026,7 +2291,8 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
   fs::path absolute = fs::absolute(fs::path(path), ec).lexically_normal();
   if (ec) absolute = fs::path(path);
   config_.path = absolute.string();
-  files_.push_back(FileCtx{.display = path, .dir = absolute.parent_path(), .order = 0});
+  files_.push_back(
+      FileCtx{.path = absolute, .display = path, .dir = absolute.parent_path(), .order = 0});
   file_ = &files_.back();
 
   config_.daemon.state_path = DefaultStatePath(config_.path);
@@ -2068,7 +2334,8 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
       Error(where, "cannot read included file " + Quote(display) + ": " + data.error().message);
       continue;
     }
-    files_.push_back(FileCtx{.display = display,
+    files_.push_back(FileCtx{.path = include_path,
+                             .display = display,
                              .dir = include_path.parent_path(),
                              .order = static_cast<int>(files_.size())});
     file_ = &files_.back();
@@ -2087,6 +2354,7 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
   }
   file_ = &files_.front();
   CrossCheck();
+  CheckFileModes();
 
   // File order: the main file, then each include as loaded; by position within a file.
   std::vector<std::size_t> index(diags_.size());
@@ -2123,7 +2391,9 @@ ConfigLoad LoadConfig(const std::string& path) {
         .file = path, .message = "cannot read config file: " + data.error().message});
     return out;
   }
-  return LoadConfigText(*data, path);
+  Loader loader;
+  loader.TextIsFromFile();
+  return loader.Load(*data, path);
 }
 
 namespace {

@@ -3,6 +3,16 @@
 #include "core/utf8.h"
 
 namespace digestd {
+namespace {
+
+// \uXXXX for a code point of the BMP (all that IsControlOrBidi names).
+void AppendUnicodeEscape(std::string& out, char32_t cp) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\u";
+  for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
+}
+
+}  // namespace
 
 void AppendJsonQuoted(std::string& out, std::string_view value) {
   out.reserve(out.size() + value.size() + 2);
@@ -14,12 +24,22 @@ void AppendJsonQuoted(std::string& out, std::string_view value) {
   while (i < value.size()) {
     const auto c = static_cast<unsigned char>(value[i]);
     if (c >= 0x20 && c != '"' && c != '\\') {
-      if (c < 0x80) {
+      if (c < 0x7f) {
         ++i;
         continue;
       }
       if (const std::size_t len = ValidUtf8SequenceLength(value.substr(i)); len != 0) {
+        const char32_t cp = len == 1 ? c : DecodeUtf8Sequence(value.substr(i, len));
+        if (!IsControlOrBidi(cp)) {
+          i += len;
+          continue;
+        }
+        // DEL, C1 controls and bidi controls: escaped, so the text stays exact and the JSON
+        // stays safe to print on a terminal.
+        out.append(value.data() + run, i - run);
+        AppendUnicodeEscape(out, cp);
         i += len;
+        run = i;
         continue;
       }
     }

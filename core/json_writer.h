@@ -1,5 +1,7 @@
 // JsonWriter: builds compact JSON text. Strings are escaped and made valid UTF-8 (invalid
-// bytes become U+FFFD), so any input yields valid JSON. One writer per document; not shared.
+// bytes become U+FFFD), so any input yields valid JSON; what IsControlOrBidi names (DEL,
+// C1, bidi controls, ...) is written as \u escapes, so the text stays exact and the JSON
+// is safe on a terminal. One writer per document; not shared.
 #pragma once
 
 #include <cstdint>

@@ -39,6 +39,32 @@ bool IsAsciiSpace(char c) {
 
 }  // namespace
 
+char32_t DecodeUtf8Sequence(std::string_view ch) {
+  const auto b0 = static_cast<unsigned char>(ch[0]);
+  if (ch.size() == 1) return b0;
+  char32_t cp = b0 & (ch.size() == 2 ? 0x1F : ch.size() == 3 ? 0x0F : 0x07);
+  for (std::size_t i = 1; i < ch.size(); ++i) cp = (cp << 6) | (ch[i] & 0x3F);
+  return cp;
+}
+
+bool IsControlOrBidi(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||  // C0, DEL, C1
+         cp == 0x061C ||                              // Arabic letter mark
+         cp == 0x200E || cp == 0x200F ||              // LRM, RLM
+         (cp >= 0x2028 && cp <= 0x202E) ||            // line/paragraph separators, bidi
+         (cp >= 0x2066 && cp <= 0x2069);              // bidi isolates
+}
+
+bool IsTerminalUnsafe(char32_t cp) {
+  return IsControlOrBidi(cp) ||
+         cp == 0x180E ||                    // Mongolian vowel separator
+         cp == 0x200B ||                    // zero-width space
+         (cp >= 0x2060 && cp <= 0x206F) ||  // word joiner, invisible operators, deprecated
+         cp == 0xFEFF ||                    // zero-width no-break space (BOM)
+         (cp >= 0xFFF9 && cp <= 0xFFFB) ||  // interlinear annotations
+         (cp >= 0xE0000 && cp <= 0xE007F);  // tag characters (hidden text)
+}
+
 std::size_t ValidUtf8SequenceLength(std::string_view bytes) {
   return bytes.empty() ? 0 : ValidSequenceLength(bytes);
 }
@@ -110,19 +136,9 @@ std::string TerminalSafe(std::string_view text, std::size_t max_bytes, bool keep
       out += "...";
       break;
     }
-    bool unsafe = false;
-    if (len == 1) {
-      unsafe = (lead < 0x20 && !(keep_newlines && lead == '\n')) || lead == 0x7f;
-    } else if (len == 2) {
-      // U+0080..U+009F (C1 controls) are C2 80..C2 9F.
-      unsafe = lead == 0xc2 && static_cast<unsigned char>(ch[1]) < 0xa0;
-    } else if (len == 3 && lead == 0xe2 && static_cast<unsigned char>(ch[1]) == 0x80) {
-      const auto c = static_cast<unsigned char>(ch[2]);
-      unsafe = c >= 0xaa && c <= 0xae;  // U+202A..U+202E
-    } else if (len == 3 && lead == 0xe2 && static_cast<unsigned char>(ch[1]) == 0x81) {
-      const auto c = static_cast<unsigned char>(ch[2]);
-      unsafe = c >= 0xa6 && c <= 0xa9;  // U+2066..U+2069
-    }
+    const bool unsafe = (len == 1 && keep_newlines && lead == '\n')
+                            ? false
+                            : IsTerminalUnsafe(DecodeUtf8Sequence(ch));
     if (unsafe) {
       out += ' ';
     } else {

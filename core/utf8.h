@@ -14,6 +14,22 @@ std::string ToValidUtf8(std::string_view bytes);
 // start with one (or is empty).
 std::size_t ValidUtf8SequenceLength(std::string_view bytes);
 
+// The code point of `sequence`, which must be one valid UTF-8 sequence.
+char32_t DecodeUtf8Sequence(std::string_view sequence);
+
+// True for the characters TerminalSafe neutralises: C0 and C1 controls, DEL, bidirectional
+// overrides, isolates and marks, line and paragraph separators, and the other invisible
+// format characters that can reorder, hide or forge what a terminal or log viewer shows
+// (zero-width space, word joiner, BOM, interlinear annotations, tag characters). ZWJ and
+// ZWNJ are not: scripts and emoji need them, and they move nothing.
+bool IsTerminalUnsafe(char32_t code_point);
+
+// The part of IsTerminalUnsafe that moves or rewrites what a terminal shows: C0, DEL, C1,
+// bidirectional overrides, isolates and marks, line and paragraph separators. JSON escapes
+// these (core/json_writer.h); the invisible rest stays raw there (chat payloads insert a
+// word joiner on purpose).
+bool IsControlOrBidi(char32_t code_point);
+
 // True when `bytes` is entirely valid UTF-8.
 bool IsValidUtf8(std::string_view bytes);
 
@@ -21,8 +37,12 @@ bool IsValidUtf8(std::string_view bytes);
 std::string CollapseWhitespace(std::string_view text);
 
 // `text` made safe to print on a terminal or in a log: valid UTF-8, with C0 and C1 control
-// characters (ESC, BEL, CSI U+009B, ...) and bidirectional overrides (U+202A-U+202E,
-// U+2066-U+2069) replaced by a space, except newlines when `keep_newlines`. Cut to at most
+// characters (ESC, BEL, CSI U+009B, ...), DEL, bidirectional overrides and marks
+// (U+202A-U+202E, U+2066-U+2069, LRM, RLM, ALM), line and paragraph separators and the
+// other invisible format characters (zero-width space, word joiner, BOM, tag characters)
+// replaced by a space, except newlines when `keep_newlines`. The one function every
+// human-facing output (logs included) passes fetched text through; JSON output escapes
+// instead. Cut to at most
 // `max_bytes` on a character boundary, with "..." when cut.
 std::string TerminalSafe(std::string_view text, std::size_t max_bytes = std::string::npos,
                          bool keep_newlines = false);

@@ -322,7 +322,7 @@ int Parse(const Args& args) {
   HttpClient http;
   HttpResponse response = http.Fetch(HttpRequest{.url = url, .max_bytes = 256'000'000});
   if (response.error != TransferError::kNone) {
-    std::cerr << "digestd parse: " << response.error_message << "\n";
+    std::cerr << "digestd parse: " << TerminalSafe(response.error_message) << "\n";
     return kExitFailure;
   }
   if (response.status != 200) {

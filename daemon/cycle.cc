@@ -231,7 +231,18 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
     }
     return "";
   }
-  ParseResult parsed = ParseDigest(source.kind, f.response.body);
+  // The parse gets its own budget, as long as the transfer's (`timeout`), and ends early
+  // when the service stops: one hostile body never holds the cycle or a SIGTERM.
+  const ParseBudget budget{.deadline = std::chrono::steady_clock::now() + source.timeout,
+                           .cancel = cx.options.stop};
+  ParseResult parsed = ParseDigest(source.kind, f.response.body, budget);
+  if (cx.options.stop && cx.options.stop->load()) return "stopped while parsing";
+  if (budget.Exhausted()) {
+    // What was read is partial: applying it would record the body as seen, and the rest
+    // would never be read. The source fails (backoff, alerts) instead.
+    return RedactUrl(f.url) + ": processing took longer than the source's budget (timeout = " +
+           std::to_string(source.timeout.count() / 1000) + "s); nothing of it applied";
+  }
   for (const ParseWarning& w : parsed.warnings) {
     spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
   }
@@ -426,6 +437,8 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
                               run_notified);
   }
 
+  // Stopping is no failure of the source: nothing more is applied or recorded.
+  if (cx.options.stop && cx.options.stop->load()) return;
   if (cx.options.on_source) {
     cx.options.on_source(SourceRun{.source = source.name,
                                    .ok = job.failure.empty(),
@@ -500,6 +513,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
                                    std::make_move_iterator(responses.begin() +
                                                            long(next + job.requests.size())));
     next += job.requests.size();
+    if (options.stop && options.stop->load()) break;
     FinishJob(cx, job, std::move(mine));
   }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/private_file.h"
 #include "daemon/exec_runner.h"
 #include "net/http_multi.h"
 
@@ -94,7 +95,9 @@ Response FromCommand(const CommandResult& c, const Payload& p) {
 // append to the same file), written and fsynced; on any failure the file is cut back to its
 // size before, so no partial line stays to be appended again by the retry.
 std::optional<std::string> AppendAllOrNothing(const std::string& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  // A new file gets the private mode: it holds what the watches matched.
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, NewPrivateFileMode());
   if (fd < 0) return path + ": " + std::strerror(errno);
   std::optional<std::string> failure;
   struct stat st {};

@@ -15,6 +15,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/utf8.h"
+
 namespace digestd {
 namespace {
 
@@ -73,6 +75,25 @@ bool StderrIsJournal() {
          static_cast<unsigned long long>(st.st_ino) == inode;
 }
 
+// %&: the message made safe for a terminal or the journal (TerminalSafe): log lines quote
+// fetched bytes (titles in parser warnings, a server's Content-Type, error bodies), and no
+// ESC, C1 control, bidi override or newline of theirs may reach a terminal or forge a line.
+class SafeMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string safe =
+        TerminalSafe(std::string_view(msg.payload.data(), msg.payload.size()), kMaxLogMessage);
+    dest.append(safe.data(), safe.data() + safe.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SafeMessageFlag>();
+  }
+
+ private:
+  static constexpr std::size_t kMaxLogMessage = 16 * 1024;
+};
+
 }  // namespace
 
 std::optional<LogFormat> ParseLogFormat(std::string_view name) {
@@ -122,9 +143,11 @@ void SetUpLogging(const std::string& level, LogFormat format) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(
         spdlog::pattern_time_type::utc);
     if (format == LogFormat::kJournal) {
-      formatter->add_flag<JournalPriorityFlag>('*').set_pattern("%*%l: %v");
+      formatter->add_flag<JournalPriorityFlag>('*');
+      formatter->add_flag<SafeMessageFlag>('&').set_pattern("%*%l: %&");
     } else {
-      formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ digestd: %l: %v");
+      formatter->add_flag<SafeMessageFlag>('&').set_pattern(
+          "%Y-%m-%dT%H:%M:%S.%eZ digestd: %l: %&");
     }
     logger->set_formatter(std::move(formatter));
   }

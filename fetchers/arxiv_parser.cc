@@ -205,9 +205,9 @@ std::string ChannelDate(const xmlNode* channel) {
 
 }  // namespace
 
-ParseResult ParseArxiv(std::string_view bytes) {
+ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
-  const XmlDocPtr doc = ParseXml(bytes, result.warnings);
+  const XmlDocPtr doc = ParseXml(bytes, result.warnings, budget);
   if (doc == nullptr) return result;
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   const std::string_view root_name = LocalName(root);

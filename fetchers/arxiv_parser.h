@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 
@@ -15,6 +16,7 @@ namespace digestd {
 // with a warning. Malformed XML keeps what could be recovered, with warnings carrying line
 // numbers; entities are never expanded (see fetchers/feed_xml.h). `digest.date` is the RSS
 // channel's pubDate in its own offset (YYYY-MM-DD), empty for the API. `source` is left empty.
-ParseResult ParseArxiv(std::string_view bytes);
+// Stops early, keeping what it read, with a warning, when `budget` runs out.
+ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget = {});
 
 }  // namespace digestd

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 
@@ -16,6 +17,14 @@ bool IsDigestFormat(std::string_view format);
 bool FormatHasVotes(std::string_view format);
 
 // Parses `bytes` as `format`; an unknown format gives an empty digest and one warning.
-ParseResult ParseDigest(std::string_view format, std::string_view bytes);
+// Whatever the bytes, the digest keeps the limits of fetchers/parse_limits.h: papers past
+// kMaxPapersPerDigest are dropped, long fields cut on a character boundary, extra authors
+// dropped (authors_truncated set), each with a warning naming the limit and the paper.
+// When `budget` runs out the parse stops early and keeps what it read, with a warning.
+ParseResult ParseDigest(std::string_view format, std::string_view bytes,
+                        const ParseBudget& budget = {});
+
+// Applies those limits to a parsed digest (ParseDigest does it); exposed for tests.
+void ApplyParseLimits(ParseResult& result);
 
 }  // namespace digestd

@@ -250,9 +250,9 @@ void ParseItem(const xmlNode* item, Format format, const std::string& base,
 
 }  // namespace
 
-ParseResult ParseFeed(std::string_view bytes) {
+ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
-  const XmlDocPtr doc = ParseXml(bytes, result.warnings);
+  const XmlDocPtr doc = ParseXml(bytes, result.warnings, budget);
   if (doc == nullptr) return result;
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   const std::string_view root_name = LocalName(root);

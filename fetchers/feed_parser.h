@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 
@@ -15,6 +16,7 @@ namespace digestd {
 // Items with neither link nor GUID are skipped with a warning. Malformed XML keeps what could
 // be recovered, with warnings carrying line numbers; entities are never expanded (see
 // fetchers/feed_xml.h). `digest.date` and `digest.source` are left empty.
-ParseResult ParseFeed(std::string_view bytes);
+// Stops early, keeping what it read, with a warning, when `budget` runs out.
+ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget = {});
 
 }  // namespace digestd

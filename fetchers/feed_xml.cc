@@ -3,6 +3,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <utility>
 
 #include "core/utf8.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 namespace {
@@ -28,6 +30,10 @@ struct ParseState {
   std::vector<ParseWarning>* warnings = nullptr;
   int errors = 0;
   bool entities_ignored = false;
+  const ParseBudget* budget = nullptr;
+  startElementNsSAX2Func start_element = nullptr;  // libxml2's own handler
+  unsigned elements = 0;
+  bool budget_exhausted = false;
 };
 
 // The parse running on this thread. libxml2 reports some errors (encoding conversion, I/O)
@@ -67,6 +73,127 @@ void IgnoreUnparsedEntityDecl(void* /*ctx*/, const xmlChar* /*name*/, const xmlC
 xmlParserInputPtr RefuseResolveEntity(void* /*ctx*/, const xmlChar* /*public_id*/,
                                       const xmlChar* /*system_id*/) {
   return nullptr;
+}
+
+// Every element start goes through here: now and then, the budget is checked and the parse
+// stopped (what was read so far stays) when it has run out.
+void StartElementWithBudget(void* ctx, const xmlChar* localname, const xmlChar* prefix,
+                            const xmlChar* uri, int nb_namespaces, const xmlChar** namespaces,
+                            int nb_attributes, int nb_defaulted, const xmlChar** attributes) {
+  ParseState* state = t_state;
+  if (state != nullptr && state->budget != nullptr && (++state->elements % 64) == 0 &&
+      !state->budget_exhausted && state->budget->Exhausted()) {
+    state->budget_exhausted = true;
+    xmlStopParser(static_cast<xmlParserCtxtPtr>(ctx));
+    return;
+  }
+  if (state != nullptr && state->start_element != nullptr) {
+    state->start_element(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
+                         nb_defaulted, attributes);
+  }
+}
+
+bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int LineAt(std::string_view bytes, std::size_t offset) {
+  return 1 + static_cast<int>(std::count(bytes.begin(), bytes.begin() + offset, '\n'));
+}
+
+// Spaces over bytes [from, to) of `patched` (a copy of `bytes` made on first use), newlines
+// kept so that libxml2's line numbers stay right.
+void Blank(std::string_view bytes, std::string& patched, std::size_t from, std::size_t to) {
+  if (patched.empty()) patched.assign(bytes);
+  for (std::size_t k = from; k < to; ++k) {
+    if (patched[k] != '\n') patched[k] = ' ';
+  }
+}
+
+// The byte-level guard run before libxml2: in each start tag, the attributes past
+// kMaxXmlAttributesPerElement and any attribute whose value is longer than
+// kMaxXmlAttributeBytes are blanked out, with a warning naming the limit and the line.
+// Linear in the input. Returns true when `patched` holds the bytes to parse instead.
+bool GuardXmlShapes(std::string_view bytes, std::string& patched,
+                    std::vector<ParseWarning>& warnings) {
+  constexpr int kMaxGuardWarnings = 10;  // each costs a line count
+  int reported = 0;
+  int unreported = 0;
+  auto warn = [&](std::size_t at, std::string message) {
+    if (reported >= kMaxGuardWarnings) {
+      ++unreported;
+      return;
+    }
+    ++reported;
+    warnings.push_back(ParseWarning{.line = LineAt(bytes, at), .message = std::move(message)});
+  };
+  const std::size_t n = bytes.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const std::size_t lt = bytes.find('<', i);
+    if (lt == std::string_view::npos) break;
+    const std::string_view rest = bytes.substr(lt);
+    std::string_view skip_to;
+    if (rest.starts_with("<!--")) {
+      skip_to = "-->";
+    } else if (rest.starts_with("<![CDATA[")) {
+      skip_to = "]]>";
+    } else if (rest.starts_with("<?")) {
+      skip_to = "?>";
+    } else if (rest.starts_with("<!") || rest.starts_with("</")) {
+      skip_to = ">";
+    }
+    if (!skip_to.empty()) {
+      const std::size_t end = bytes.find(skip_to, lt + 2);
+      if (end == std::string_view::npos) break;
+      i = end + skip_to.size();
+      continue;
+    }
+    // A start tag: its name, then attributes up to the '>' outside quotes.
+    std::size_t j = lt + 1;
+    while (j < n && !IsXmlSpace(bytes[j]) && bytes[j] != '>' && bytes[j] != '/') ++j;
+    const std::string name = TerminalSafe(bytes.substr(lt + 1, j - lt - 1), 64);
+    std::size_t attributes = 0;
+    std::size_t excess_from = std::string_view::npos;
+    std::size_t attribute_start = j;
+    while (j < n && bytes[j] != '>') {
+      const char c = bytes[j];
+      if (IsXmlSpace(c) || c == '/' || c == '=') {
+        ++j;
+      } else if (c == '"' || c == '\'') {
+        std::size_t close = bytes.find(c, j + 1);
+        if (close == std::string_view::npos) close = n - 1;
+        if (close - j - 1 > kMaxXmlAttributeBytes && excess_from == std::string_view::npos) {
+          warn(j, "XML: <" + name + "> has an attribute value of " + std::to_string(close - j - 1) +
+                      " bytes, over the limit of " + std::to_string(kMaxXmlAttributeBytes) +
+                      "; the attribute is ignored");
+          Blank(bytes, patched, attribute_start, close + 1);
+        }
+        j = close + 1;
+      } else {
+        ++attributes;
+        attribute_start = j;
+        if (attributes == kMaxXmlAttributesPerElement + 1) excess_from = j;
+        while (j < n && !IsXmlSpace(bytes[j]) && bytes[j] != '=' && bytes[j] != '>' &&
+               bytes[j] != '/' && bytes[j] != '"' && bytes[j] != '\'') {
+          ++j;
+        }
+      }
+    }
+    if (excess_from != std::string_view::npos) {
+      std::size_t to = std::min(j, n);
+      if (to > excess_from && bytes[to - 1] == '/') --to;  // keep "/>" an empty element
+      warn(lt, "XML: <" + name + "> has " + std::to_string(attributes) +
+                   " attributes, over the limit of " +
+                   std::to_string(kMaxXmlAttributesPerElement) +
+                   " per element; the ones past it are ignored");
+      Blank(bytes, patched, excess_from, to);
+    }
+    i = j + 1;
+  }
+  if (unreported > 0) {
+    warnings.push_back(ParseWarning{
+        .message = "XML: " + std::to_string(unreported) + " more elements over the limits"});
+  }
+  return !patched.empty();
 }
 
 // Routes this thread's libxml2 error handlers to `state` for one parse and restores them.
@@ -271,8 +398,11 @@ bool ZoneOffset(std::string_view zone, int& minutes) {
 
 }  // namespace
 
-XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings) {
+XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
+                   const ParseBudget& budget) {
   InitLibxmlOnce();
+  std::string patched;
+  if (GuardXmlShapes(bytes, patched, warnings)) bytes = patched;
   if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
     warnings.push_back(ParseWarning{.message = "XML: document too large"});
     return nullptr;
@@ -289,8 +419,11 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings) 
   ctxt->sax->resolveEntity = RefuseResolveEntity;
   ctxt->sax->externalSubset = nullptr;
   ctxt->sax->serror = OnStructuredError;
+  ParseState state{.warnings = &warnings,
+                   .budget = &budget,
+                   .start_element = ctxt->sax->startElementNs};
+  ctxt->sax->startElementNs = StartElementWithBudget;
 
-  ParseState state{.warnings = &warnings};
   XmlDocPtr doc;
   {
     ThreadErrorScope scope(&state);
@@ -300,6 +433,11 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings) 
                         XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
     doc.reset(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
                                 nullptr, options));
+  }
+  if (state.budget_exhausted) {
+    warnings.push_back(ParseWarning{
+        .message = "XML: the source's processing budget ran out; the rest of the document is "
+                   "not read"});
   }
   if (state.entities_ignored) {
     warnings.push_back(

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/paper.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 
@@ -25,7 +26,11 @@ using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocDeleter>;
 // (XXE) are ever expanded or loaded; only the five predefined entities and character
 // references are decoded. Parser errors are appended to `warnings` with their line (at most
 // a few dozen). Null when nothing could be recovered (a warning says why).
-XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings);
+// Before libxml2 sees the bytes, start tags over kMaxXmlAttributesPerElement or
+// kMaxXmlAttributeBytes lose the excess (one warning each, with its line), so no element
+// costs quadratic time. When `budget` runs out the parse stops, keeping what it read.
+XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
+                   const ParseBudget& budget = {});
 
 // The local name of an element, "" for null or non-elements.
 std::string_view LocalName(const xmlNode* node);

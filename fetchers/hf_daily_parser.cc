@@ -1,6 +1,7 @@
 #include "fetchers/hf_daily_parser.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -171,19 +172,76 @@ std::optional<Paper> ParseItem(const json::object& item, std::string& why) {
   return paper;
 }
 
+// The value of the four hex digits at text[at..at+4), or -1.
+int HexQuad(std::string_view text, std::size_t at) {
+  if (at + 4 > text.size()) return -1;
+  int value = 0;
+  for (std::size_t i = at; i < at + 4; ++i) {
+    const char c = text[i];
+    int digit = -1;
+    if (c >= '0' && c <= '9') digit = c - '0';
+    if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+// JSON text whose \uD800-\uDFFF escapes that are not a high-low pair are replaced by
+// \uFFFD: Boost.JSON refuses the whole document for one, where the character is all that is
+// wrong. Counts the replacements in `replaced`; "" when there is none (use `text`).
+std::string RepairLoneSurrogates(std::string_view text, int& replaced) {
+  std::string out;
+  std::size_t copied = 0;  // text[0, copied) is in `out` already
+  for (std::size_t i = text.find('\\'); i != std::string_view::npos; i = text.find('\\', i)) {
+    if (i + 1 >= text.size() || text[i + 1] != 'u') {
+      i += 2;  // any other escape, the escaped backslash included
+      continue;
+    }
+    const int unit = HexQuad(text, i + 2);
+    const bool high = unit >= 0xD800 && unit <= 0xDBFF;
+    const bool low = unit >= 0xDC00 && unit <= 0xDFFF;
+    if (high && text.substr(i + 6, 2) == "\\u") {
+      const int next = HexQuad(text, i + 8);
+      if (next >= 0xDC00 && next <= 0xDFFF) {
+        i += 12;  // a proper pair
+        continue;
+      }
+    }
+    if (high || low) {
+      out.append(text.substr(copied, i - copied)).append("\\ufffd");
+      copied = i + 6;
+      ++replaced;
+    }
+    i += 6;
+  }
+  if (replaced == 0) return {};
+  out.append(text.substr(std::min(copied, text.size())));
+  return out;
+}
+
 }  // namespace
 
-ParseResult ParseHfDaily(std::string_view bytes) {
+ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
 
   json::parse_options options;
   // Invalid UTF-8 inside strings is repaired field by field rather than failing the day.
   options.allow_invalid_utf8 = true;
+  int lone_surrogates = 0;
+  const std::string repaired = RepairLoneSurrogates(bytes, lone_surrogates);
+  if (lone_surrogates > 0) {
+    result.warnings.push_back(ParseWarning{
+        .message = "hf-daily: " + std::to_string(lone_surrogates) +
+                   " unpaired surrogate escape(s) (\\uD800-\\uDFFF) read as U+FFFD"});
+  }
   json::monotonic_resource arena;
   boost::system::error_code error;
+  const std::string_view input = lone_surrogates > 0 ? std::string_view(repaired) : bytes;
   const json::value root =
-      json::parse(json::string_view(bytes.data(), bytes.size()), error, &arena, options);
+      json::parse(json::string_view(input.data(), input.size()), error, &arena, options);
   if (error) {
     result.warnings.push_back(
         ParseWarning{.message = "hf-daily: not valid JSON: " + error.message()});
@@ -199,6 +257,12 @@ ParseResult ParseHfDaily(std::string_view bytes) {
 
   result.digest.papers.reserve(items->size());
   for (std::size_t index = 0; index < items->size(); ++index) {
+    if (index % 256 == 255 && budget.Exhausted()) {
+      result.warnings.push_back(ParseWarning{
+          .message = "hf-daily: the source's processing budget ran out at item " +
+                     std::to_string(index) + "; the rest is not read"});
+      break;
+    }
     const json::object* item = (*items)[index].if_object();
     std::string why = "not an object";
     std::optional<Paper> paper;

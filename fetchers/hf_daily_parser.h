@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 
@@ -14,6 +15,7 @@ namespace digestd {
 // not an array, gives an empty digest and one warning. `digest.source` is left empty;
 // `digest.date` is the date part of the first item's `paper.submittedOnDailyAt`, else empty.
 // All strings in the result are valid UTF-8.
-ParseResult ParseHfDaily(std::string_view bytes);
+// Stops early, keeping what it read, with a warning, when `budget` runs out.
+ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget = {});
 
 }  // namespace digestd

@@ -396,7 +396,7 @@ class EntryReader {
 
 }  // namespace
 
-ParseResult ParseMarkdownDigest(std::string_view bytes) {
+ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
   const std::string text = Normalize(bytes);
   // One parser for every entry: cmark_parser_finish leaves it ready for the next document.
@@ -417,6 +417,12 @@ ParseResult ParseMarkdownDigest(std::string_view bytes) {
   std::size_t pos = 0;
   int line_number = 0;
   while (pos < text.size()) {
+    if (budget.Exhausted()) {
+      result.warnings.push_back(ParseWarning{
+          .line = line_number,
+          .message = "the source's processing budget ran out; the rest is not read"});
+      return result;
+    }
     const std::size_t nl = std::min(text.find('\n', pos), text.size());
     const std::string_view line = std::string_view(text).substr(pos, nl - pos);
     ++line_number;

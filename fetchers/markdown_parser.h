@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "fetchers/parse_limits.h"
 
 namespace digestd {
 
@@ -19,6 +20,7 @@ namespace digestd {
 // are dropped. Lines before an entry's first bullet that are not media, `Vote:` or
 // `Authors:` are ignored. An entry longer than 256 KiB is skipped with a warning; an
 // unreadable `Vote:`, an empty URL (entry kept, empty key) and a dateless day header warn.
-ParseResult ParseMarkdownDigest(std::string_view bytes);
+// Stops early, keeping what it read, with a warning, when `budget` runs out.
+ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget = {});
 
 }  // namespace digestd

@@ -18,8 +18,12 @@ constexpr long kCaCacheSeconds = 24 * 60 * 60;
 constexpr const char* kDefaultUserAgent = "digestd/" DIGESTD_VERSION;
 // Query parameters whose values are kept out of messages (matched as substrings of the
 // lower-cased name).
+// Query parameters whose values are redacted: any name containing one of these (access_token,
+// apikey, signature, X-Amz-Signature, ...), and the names in kSecretQueryExact (an OAuth
+// `code`; as a substring it would hide zipcode=).
 constexpr std::string_view kSecretQueryNames[] = {"token", "key", "secret",     "pass",
                                                   "auth",  "sig", "credential", "session"};
+constexpr std::string_view kSecretQueryExact[] = {"code", "jwt", "otp"};
 
 struct UrlDeleter {
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
@@ -62,8 +66,11 @@ std::string RedactQuery(std::string_view query) {
     std::string_view pair = query.substr(0, amp);
     const size_t eq = pair.find('=');
     const std::string name = Lower(pair.substr(0, eq));
-    const bool secret = std::any_of(std::begin(kSecretQueryNames), std::end(kSecretQueryNames),
-                                    [&](std::string_view s) { return name.find(s) != name.npos; });
+    const bool secret =
+        std::any_of(std::begin(kSecretQueryNames), std::end(kSecretQueryNames),
+                    [&](std::string_view s) { return name.find(s) != name.npos; }) ||
+        std::any_of(std::begin(kSecretQueryExact), std::end(kSecretQueryExact),
+                    [&](std::string_view s) { return name == s; });
     if (!out.empty()) out += '&';
     if (secret && eq != pair.npos) {
       out.append(pair.substr(0, eq)).append("=REDACTED");
@@ -284,13 +291,41 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+void EasyTransfer::OnRedirect(std::string_view location) {
+  // Resolve the Location against the URL that answered with it, as libcurl will.
+  UrlPtr handle(curl_url());
+  if (!handle ||
+      curl_url_set(handle.get(), CURLUPART_URL, current_url_.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
+          CURLUE_OK ||
+      curl_url_set(handle.get(), CURLUPART_URL, std::string(location).c_str(),
+                   CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    current_url_.clear();  // unknown: whatever follows is another origin
+  } else {
+    current_url_ = GetPart(handle.get(), CURLUPART_URL);
+  }
+  if (custom_headers_ == 0 || UrlOrigin(current_url_) == origin_) return;
+  // Another origin: the caller's headers (they may hold credentials, as Authorization does)
+  // are not sent there, nor anywhere after. libcurl reads the list again for the next
+  // request, so cutting each entry to "Name:" (a header it does not send) takes effect.
+  curl_slist* entry = headers_.get();
+  for (std::size_t i = 0; i < custom_headers_ && entry != nullptr; ++i, entry = entry->next) {
+    char* name_end = std::strpbrk(entry->data, ":;");
+    if (name_end != nullptr) name_end[1] = '\0';
+    if (name_end != nullptr) *name_end = ':';
+  }
+  custom_headers_ = 0;
+}
+
 size_t EasyTransfer::OnHeader(char* data, size_t size, size_t count, void* user) {
-  HttpResponse& r = static_cast<EasyTransfer*>(user)->response_;
+  auto* transfer = static_cast<EasyTransfer*>(user);
+  HttpResponse& r = transfer->response_;
   const size_t n = size * count;
   const std::string_view line(data, n);
   // A status line starts a new response (a redirect, a 100 Continue, a proxy CONNECT):
   // only the last response's headers and body are the caller's.
   if (line.starts_with("HTTP/")) {
+    const size_t space = line.find(' ');
+    transfer->in_redirect_ = space != line.npos && line.substr(space + 1, 1) == "3";
     r.content_type.clear();
     r.etag.clear();
     r.last_modified.clear();
@@ -310,6 +345,8 @@ size_t EasyTransfer::OnHeader(char* data, size_t size, size_t count, void* user)
     r.last_modified = value;
   } else if (IEquals(name, "Retry-After")) {
     r.retry_after = value;
+  } else if (IEquals(name, "Location") && transfer->in_redirect_ && transfer->follows_) {
+    transfer->OnRedirect(value);
   }
   return n;
 }
@@ -367,6 +404,10 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
     // "Name;" is how libcurl sends a header with an empty value ("Name:" would remove it).
     return add_line(std::string(name) + (value.empty() ? ";" : ": ") + std::string(value));
   };
+  origin_ = UrlOrigin(request.url);
+  current_url_ = request.url;
+  custom_headers_ = request.headers.size();  // first in headers_, in this order
+  follows_ = request.follow_redirects;
   for (const auto& [name, value] : request.headers) {
     // Neither name nor value goes into the message: they may hold credentials.
     if (!IsToken(name) || !IsHeaderValue(value)) {

@@ -69,6 +69,9 @@ class EasyTransfer {
   static size_t OnHeader(char* data, size_t size, size_t count, void* user);
   // Marks the response failed with "where_: what"; a partial body is never the caller's.
   void Fail(TransferError error, std::string_view what);
+  // A 3xx named `location`: when it leads to another origin, the request's own headers
+  // are cut from the list libcurl sends next.
+  void OnRedirect(std::string_view location);
 
   HttpResponse response_;
   std::string where_;  // "METHOD redacted-url", the prefix of every message
@@ -77,6 +80,11 @@ class EasyTransfer {
   bool is_file_ = false;
   bool is_https_ = false;
   CurlSlistPtr headers_;
+  std::string origin_;          // of the request's URL
+  std::string current_url_;     // the URL answering now, as redirects lead
+  std::size_t custom_headers_ = 0;  // the request's headers still at the front of headers_
+  bool in_redirect_ = false;    // the response being read is a 3xx
+  bool follows_ = false;        // libcurl follows redirects for this request
   char error_buffer_[CURL_ERROR_SIZE] = {};
 };
 

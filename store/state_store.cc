@@ -1,6 +1,8 @@
 #include "store/state_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -13,6 +15,7 @@
 
 #include "core/hash.h"
 #include "core/json_writer.h"
+#include "core/private_file.h"
 
 namespace digestd {
 namespace {
@@ -676,6 +679,13 @@ StateStore::StateStore(sqlite3* db) : db_(db) {}
 StateStore::~StateStore() = default;
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bool read_only) {
+  if (!read_only && path != ":memory:" && !path.starts_with("file:")) {
+    // SQLite would create the file 0644: it holds the sources' URLs and the outbox, so it
+    // is created here with the private mode (SQLite gives -wal and -shm the same mode).
+    const int fd =
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, NewPrivateFileMode());
+    if (fd >= 0) ::close(fd);
+  }
   sqlite3* raw = nullptr;
   const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);

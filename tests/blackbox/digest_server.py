@@ -12,6 +12,8 @@ class DigestServer:
         self.root = root
         self.requests = []          # (path, if_none_match, status, user_agent)
         self.fail_with = None       # an HTTP status to answer every request with
+        self.content_type = "text/markdown; charset=utf-8"
+        self.headers_seen = []      # every request's headers, as a dict (lower-case names)
         self._lock = threading.Lock()
         server = self
 
@@ -24,12 +26,13 @@ class DigestServer:
                 status, body, etag = server._answer(self.path, inm)
                 with server._lock:
                     server.requests.append((self.path, inm, status, self.headers.get("User-Agent", "")))
+                    server.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
                 self.send_response(status)
                 if etag:
                     self.send_header("ETag", etag)
                 if status in (429, 503):
                     self.send_header("Retry-After", "3600")
-                self.send_header("Content-Type", "text/markdown; charset=utf-8")
+                self.send_header("Content-Type", server.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

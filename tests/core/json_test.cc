@@ -14,6 +14,15 @@ TEST(JsonWriter, EscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonQuote("한국어"), "\"한국어\"");
 }
 
+TEST(JsonWriter, Issue13EscapesWhatATerminalWouldObeySoPrintedJsonIsSafeAndExact) {
+  EXPECT_EQ(JsonQuote("a\x7f" "b"), "\"a\\u007fb\"") << "DEL";
+  EXPECT_EQ(JsonQuote("x\xc2\x9b" "31m"), "\"x\\u009b31m\"") << "C1 CSI";
+  EXPECT_EQ(JsonQuote("\xe2\x80\xae" "exe\xe2\x81\xa6"), "\"\\u202eexe\\u2066\"") << "bidi";
+  EXPECT_EQ(JsonQuote("a\xe2\x80\xa8"), "\"a\\u2028\"") << "line separator";
+  // Invisible characters that move nothing stay raw (chat payloads add word joiners).
+  EXPECT_EQ(JsonQuote("\xe2\x81\xa0\xe2\x80\x8d" "é"), "\"\xe2\x81\xa0\xe2\x80\x8d" "é\"");
+}
+
 TEST(JsonWriter, NestsWithCommas) {
   JsonWriter j;
   j.BeginObject().Key("a").Int(1).Key("b").BeginArray().String("x").Null().Bool(true).EndArray();

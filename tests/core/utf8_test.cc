@@ -48,5 +48,18 @@ TEST(TerminalSafe, ReplacesControlsKeepsTextAndCutsOnACharacterBoundary) {
   EXPECT_EQ(TerminalSafe("\xff"), "\xef\xbf\xbd");
 }
 
+TEST(TerminalSafe, Issue13NeutralisesDelAndInvisibleFormatCharacters) {
+  EXPECT_EQ(TerminalSafe("a\x7f" "b"), "a b") << "DEL";
+  EXPECT_EQ(TerminalSafe("\xe2\x80\x8f" "x\xe2\x80\x8e"), " x ") << "RLM, LRM";
+  EXPECT_EQ(TerminalSafe("\xd8\x9c" "x"), " x") << "Arabic letter mark";
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c"), "a b c") << "line separators";
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\x8b" "b\xe2\x81\xa0" "c\xef\xbb\xbf"), "a b c ")
+      << "ZWSP, word joiner, BOM";
+  EXPECT_EQ(TerminalSafe("a\xf3\xa0\x81\x81" "b"), "a b") << "tag character U+E0041";
+  EXPECT_EQ(TerminalSafe("a\xef\xbf\xb9" "b"), "a b") << "interlinear annotation";
+  // Joiners that scripts and emoji need stay, as does ordinary text.
+  EXPECT_EQ(TerminalSafe("\xe2\x80\x8c\xe2\x80\x8d" "é한"), "\xe2\x80\x8c\xe2\x80\x8d" "é한");
+}
+
 }  // namespace
 }  // namespace digestd

@@ -144,6 +144,21 @@ TEST(HfDailyParser, InvalidUtf8InStringsIsReplaced) {
   EXPECT_EQ(paper.votes, 2147483647);
 }
 
+TEST(Issue13, ALoneSurrogateEscapeIsOneReplacementCharacterNotALostDay) {
+  const ParseResult result = ParseHfDaily(
+      R"([{"paper":{"id":"2401.00001","title":"A \ud800 model"}},)"
+      R"({"paper":{"id":"2401.00002","title":"B \udc00\ud83d\ude00 \\ud800 \uD800\u0041"}}])");
+  ASSERT_EQ(result.digest.papers.size(), 2u);
+  EXPECT_EQ(result.digest.papers[0].title, "A \xEF\xBF\xBD model");
+  // A lone low half, a proper pair kept, an escaped backslash left alone, a high half
+  // followed by no low half.
+  EXPECT_EQ(result.digest.papers[1].title,
+            "B \xEF\xBF\xBD\xF0\x9F\x98\x80 \\ud800 \xEF\xBF\xBD" "A");
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_EQ(result.warnings[0].message,
+            "hf-daily: 3 unpaired surrogate escape(s) (\\uD800-\\uDFFF) read as U+FFFD");
+}
+
 TEST(HfDailyParser, NonArxivIdFallsBackToThePaperPage) {
   const ParseResult result = ParseHfDaily(R"([{"paper":{"id":"hf-0001","title":"T"}}])");
   ASSERT_EQ(result.digest.papers.size(), 1u);

@@ -517,6 +517,36 @@ TEST(RedactUrlTest, DropsUserinfoFragmentAndSecretQueryValues) {
   EXPECT_EQ(RedactUrl("http://u:p@exa mple/x?key=1"), "http://exa mple/x");
 }
 
+TEST(RedactUrlTest, Issue13RedactsOAuthAndSignatureParameters) {
+  EXPECT_EQ(RedactUrl("https://example.org/cb?code=abc&state=s&access_token=t&sig=1&signature=2"
+                      "&auth=3&apikey=4&zipcode=75001"),
+            "https://example.org/cb?code=REDACTED&state=s&access_token=REDACTED&sig=REDACTED"
+            "&signature=REDACTED&auth=REDACTED&apikey=REDACTED&zipcode=75001");
+  EXPECT_EQ(RedactUrl("https://example.org/a?Code=x"), "https://example.org/a?Code=REDACTED");
+}
+
+TEST_F(HttpClientTest, Issue13CustomHeadersAreDroppedOnARedirectToAnotherOrigin) {
+  // Same server, another origin: "localhost" is not "127.0.0.1".
+  const std::string elsewhere =
+      "http://localhost:" + std::to_string(server_->port()) + "/echo-headers";
+  HttpRequest request = Get("/redirect?to=" + elsewhere);
+  request.headers = {{"X-Api-Key", "sekrit-key"}, {"Authorization", "Bearer sekrit"},
+                     {"X-Empty", ""}};
+  const HttpResponse away = Fetch(request);
+  ASSERT_TRUE(away.ok()) << away.error_message;
+  EXPECT_EQ(away.effective_url, elsewhere);
+  EXPECT_THAT(away.body, Not(HasSubstr("sekrit")));
+  EXPECT_THAT(away.body, Not(HasSubstr("x-api-key")));
+  EXPECT_THAT(away.body, Not(HasSubstr("x-empty")));
+
+  // A redirect within the origin keeps them.
+  request.url = Url("/redirect?to=" + Url("/echo-headers"));
+  const HttpResponse here = Fetch(request);
+  ASSERT_TRUE(here.ok()) << here.error_message;
+  EXPECT_THAT(here.body, HasSubstr(R"("x-api-key": "sekrit-key")"));
+  EXPECT_THAT(here.body, HasSubstr(R"("authorization": "Bearer sekrit")"));
+}
+
 TEST(TransferErrorNameTest, EveryErrorHasADistinctName) {
   std::set<std::string> names;
   for (const TransferError e :

@@ -1,0 +1,38 @@
+// The bounds every digest parse keeps, whatever the bytes (issue 13): how much of a
+// document is read into papers, and how long a parse may run. Plain data; thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+
+namespace digestd {
+
+// Byte-level limits on XML, checked before libxml2 sees the bytes (Debian 12's libxml2
+// checks duplicate attributes in quadratic time inside one uninterruptible call).
+inline constexpr std::size_t kMaxXmlAttributesPerElement = 256;
+inline constexpr std::size_t kMaxXmlAttributeBytes = 64 * 1024;
+
+// Limits on what one digest yields; beyond them the rest is dropped with a warning.
+inline constexpr std::size_t kMaxPapersPerDigest = 20000;
+inline constexpr std::size_t kMaxAuthorsPerPaper = 1000;  // then authors_truncated
+inline constexpr std::size_t kMaxTitleBytes = 2048;
+inline constexpr std::size_t kMaxSummaryBytes = 64 * 1024;  // all bullets of one paper
+inline constexpr std::size_t kMaxUrlBytes = 8192;           // url, media_url, key
+inline constexpr std::size_t kMaxNameBytes = 512;           // one author or tag
+inline constexpr std::size_t kMaxTagsPerPaper = 200;
+inline constexpr std::size_t kMaxExtraBytes = 4096;  // one value in `extra`
+
+// When a parse must give up: a deadline, and a flag the service sets when it stops. A parse
+// that runs out returns what it read so far with a warning naming the budget.
+struct ParseBudget {
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  const std::atomic<bool>* cancel = nullptr;
+
+  bool Exhausted() const {
+    return (cancel != nullptr && cancel->load(std::memory_order_relaxed)) ||
+           std::chrono::steady_clock::now() >= deadline;
+  }
+};
+
+}  // namespace digestd
