@@ -637,12 +637,23 @@ int ShowStatus(const Args& args) {
     out.Key("alerted").Bool(st->alerted);
     troubled |= st->alerted;
     out.Key("retry_at").StringOrNull(st->retry_at ? FormatTime(st->retry_at) : "");
+    // When `run` fetches it next: its schedule's next slot, or later while it backs off.
+    std::string next_run;
+    if (auto schedule = ParseCron(source.schedule); schedule && source.enabled) {
+      auto at = NextFire(*schedule, source.timezone, std::chrono::system_clock::now());
+      if (st->retry_at) {
+        at = std::max(at, std::chrono::system_clock::time_point(std::chrono::seconds(*st->retry_at)));
+      }
+      if (at != std::chrono::system_clock::time_point::max()) next_run = ShowTime(at, source.timezone);
+    }
+    out.Key("next_run").StringOrNull(next_run);
     out.EndObject();
     if (!json) {
       std::cout << "source " << source.name << (source.enabled ? "" : " (disabled)")
                 << ": last success " << FormatTime(st->last_success_at)
                 << (st->last_success_date.empty() ? "" : " (digest " + st->last_success_date + ")")
-                << (st->first_run_at ? "" : ", first run pending");
+                << (st->first_run_at ? "" : ", first run pending")
+                << (next_run.empty() ? "" : ", next run " + next_run);
       if (st->failures > 0) {
         std::cout << ", " << st->failures << " failures in a row ("
                   << TerminalSafe(st->last_error, 500) << ")"

@@ -126,6 +126,36 @@ std::string UserAgent(const Config& config) {
   return ua;
 }
 
+// The next time `schedule` fires after `now`, in the IANA zone `timezone`.
+std::chrono::system_clock::time_point NextFire(const CronSchedule& schedule,
+                                               const std::string& timezone,
+                                               std::chrono::system_clock::time_point now) {
+  using Clock = std::chrono::system_clock;
+  try {
+    const auto* zone = date::locate_zone(timezone);
+    const auto local = zone->to_local(std::chrono::floor<std::chrono::seconds>(now));
+    const std::chrono::local_seconds after{local.time_since_epoch()};
+    const std::chrono::local_seconds next = schedule.Next(after);
+    if (next == std::chrono::local_seconds::max()) return Clock::time_point::max();
+    const date::local_seconds next_local{next.time_since_epoch()};
+    // A local time skipped or repeated by a DST change resolves to its earliest instant.
+    return zone->to_sys(next_local, date::choose::earliest);
+  } catch (const std::exception& e) {
+    spdlog::error("schedule in zone {}: {}", timezone, e.what());
+    return now + std::chrono::hours(1);
+  }
+}
+
+// `at` as the admin reads it: "YYYY-MM-DD HH:MM:SS ZONE" in the IANA zone `timezone`.
+std::string ShowTime(std::chrono::system_clock::time_point at, const std::string& timezone) {
+  try {
+    return date::format("%F %T %Z", date::make_zoned(
+                                        timezone, std::chrono::floor<std::chrono::seconds>(at)));
+  } catch (const std::exception&) {
+    return date::format("%F %T UTC", std::chrono::floor<std::chrono::seconds>(at));
+  }
+}
+
 Date TodayIn(const std::string& timezone, std::int64_t now) {
   const auto instant = std::chrono::sys_seconds{std::chrono::seconds{now}};
   try {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/cron.h"
 #include "core/dates.h"
 #include "core/notification.h"
 #include "core/watch.h"
@@ -67,6 +68,16 @@ std::vector<WatchSpec> WatchSpecsFrom(const Config& config);
 
 // "digestd/VERSION (+contact)": the User-Agent of every request digestd makes.
 std::string UserAgent(const Config& config);
+
+// The next time `schedule` fires after `now`, in the IANA zone `timezone` (a local time that a
+// daylight-saving change skips or repeats resolves to its earliest instant); max() for a
+// schedule that never fires.
+std::chrono::system_clock::time_point NextFire(const CronSchedule& schedule,
+                                               const std::string& timezone,
+                                               std::chrono::system_clock::time_point now);
+
+// `at` as the admin reads it: "YYYY-MM-DD HH:MM:SS ZONE" in the IANA zone `timezone`.
+std::string ShowTime(std::chrono::system_clock::time_point at, const std::string& timezone);
 
 // Today's date in the IANA zone `timezone` at unix time `now` (UTC when the zone is unknown).
 Date TodayIn(const std::string& timezone, std::int64_t now);

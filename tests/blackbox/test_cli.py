@@ -134,6 +134,13 @@ class Cli(DigestdCase):
         self.assertEqual(status["sources"][0]["name"], "hf-ko")
         self.assertTrue(status["sources"][0]["first_run_done"])
         self.assertEqual(status["sources"][0]["last_success_date"], "2024-01-29")
+        # When `run` fetches it next: the default schedule's next slot ("*/30 * * * *"), in
+        # the source's zone (issue 11, point 4).
+        self.assertRegex(status["sources"][0]["next_run"],
+                         r"^\d{4}-\d\d-\d\d \d\d:(00|30):00 UTC$")
+        text = self.run_digestd("status", "--config", cfg, expect=0).stdout
+        self.assertRegex(text, r", next run \d{4}-\d\d-\d\d \d\d:(00|30):00 UTC\n")
+        self.assertIn("state: ", text)
         self.run_digestd("test-notify", "log", "--config", cfg, expect=0)
         lines = [json.loads(l) for l in open(os.path.join(self.dir, "matches.jsonl"), encoding="utf-8")]
         self.assertEqual(lines[-1]["watches"], ["test-notify"])
