@@ -24,6 +24,7 @@
 #include "core/paper_json.h"
 #include "core/utf8.h"
 #include "daemon/cycle.h"
+#include "daemon/highlights_job.h"
 #include "daemon/delivery.h"
 #include "daemon/live_transport.h"
 #include "daemon/logging.h"
@@ -314,6 +315,18 @@ int Once(const Args& args) {
     std::cout << line << "\n" << std::flush;
   }};
   const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
+  // Highlights whose schedule has passed for their date (CONFIG.md `[[highlights]]`).
+  bool highlights_failed = false;
+  if (auto highlights =
+          QueueDueHighlights(*config, **store, options.now, options.date, options.dry_run);
+      !highlights) {
+    spdlog::error("highlights: {}", highlights.error().message);
+    highlights_failed = true;
+  } else if (options.dry_run && options.json) {
+    for (const Notification& n : *highlights) {
+      for (const std::string& line : NotificationJsonLines(n)) output.json_line(line);
+    }
+  }
   DeliveryReport delivered;
   if (!options.dry_run) {
     // The cycle only wrote the outbox; the engine sends what is due (new rows, retries whose
@@ -338,7 +351,7 @@ int Once(const Args& args) {
       report.sources_ok, report.sources_failed, report.papers_seen, report.notifications_planned,
       delivered.sent, delivered.retried, delivered.dead,
       options.dry_run ? " (dry run: nothing committed)" : "");
-  return report.failed() || delivered.failed() ? kExitFailure : kExitOk;
+  return report.failed() || delivered.failed() || highlights_failed ? kExitFailure : kExitOk;
 }
 
 std::string FormatTime(std::optional<std::int64_t> t) {
