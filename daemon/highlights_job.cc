@@ -101,6 +101,13 @@ Result<std::vector<Notification>> QueueDueHighlights(const Config& config, State
   }
   if (!dry_run && !planned.empty()) {
     if (Status st = store.QueueNotifications(planned, now); !st) return Unexpected(st.error());
+    for (const Notification& n : planned) {
+      spdlog::info("highlights {}: queued {} for {}", n.watches.front(),
+                   n.papers.empty()
+                       ? std::string("a \"no papers\" note")
+                       : std::to_string(n.papers.size()) + " papers of " + n.papers.front().date,
+                   n.notifier);
+    }
   }
   return planned;
 }

@@ -21,8 +21,8 @@ namespace digestd {
 // papers of the newest date with sightings from its sources (today and the sources' largest
 // lookback_days before it) once the schedule's first slot on or after that date has passed;
 // or, with on_empty = "note", a "no papers today" note when that date's post went out already
-// (or there is none) and today has no digest. Queues them unless `dry_run`. Returns what it
-// planned (rows that exist already are kept as they are), or the store's error.
+// (or there is none) and today has no digest. Queues them (logging each) unless `dry_run`.
+// Returns what it planned (never a row queued before), or the store's error.
 Result<std::vector<Notification>> QueueDueHighlights(const Config& config, StateStore& store,
                                                      std::int64_t now, std::optional<Date> date,
                                                      bool dry_run = false);

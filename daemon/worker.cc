@@ -103,12 +103,6 @@ void Worker::RunJob(const WorkerJob& job) {
     // Cheap when nothing is due: a few indexed reads; the outbox keeps each post once.
     if (auto queued = QueueDueHighlights(config, *store_, now, std::nullopt); !queued) {
       spdlog::error("highlights: {}", queued.error().message);
-    } else {
-      for (const Notification& n : *queued) {
-        spdlog::info("highlights {}: queued {} for {}", n.watches.empty() ? "" : n.watches[0],
-                     n.event == "top" ? std::to_string(n.papers.size()) + " papers" : "a note",
-                     n.notifier);
-      }
     }
   }
   // Kept from job to job for its connections; made anew when a reload changed the contact.
