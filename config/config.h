@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/highlights.h"
 #include "core/notifier_config.h"
 
 namespace digestd {
@@ -74,6 +75,7 @@ struct Config {
   std::vector<SourceConfig> sources;
   std::vector<NotifierConfig> notifiers;
   std::vector<WatchConfig> watches;
+  std::vector<HighlightsConfig> highlights;
 
   const SourceConfig* FindSource(const std::string& name) const;
   const NotifierConfig* FindNotifier(const std::string& name) const;

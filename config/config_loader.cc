@@ -145,6 +145,9 @@ constexpr KeySpec kWatchKeys[] = {{"name"},    {"query"},     {"keywords"},     
                                   {"notify"},  {"delivery"},  {"digest_schedule"}, {"timezone"},
                                   {"enabled"}};
 
+constexpr KeySpec kHighlightsKeys[] = {{"name"},     {"sources"},  {"top"},   {"schedule"},
+                                       {"timezone"}, {"on_empty"}, {"notify"}};
+
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kEvents[] = {"new", "updated", "threshold", "new_version"};
 constexpr std::string_view kSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
@@ -711,6 +714,7 @@ class Loader {
     std::vector<NamedAt> notify;
     std::vector<NamedAt> sources;
   };
+  using HighlightsRefs = WatchRefs;
 
   Where At(const toml::source_region& r) const {
     return {file_, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
@@ -764,6 +768,7 @@ class Loader {
   void ReadNotifier(const toml::table& t);
   void ReadNotifierTable(const toml::table& t);
   void ReadWatch(const toml::table& t);
+  void ReadHighlights(const toml::table& t);
   void ReadIncludes(const toml::table& root, std::vector<std::pair<fs::path, Where>>& files);
   void CrossCheck();
 
@@ -823,6 +828,7 @@ class Loader {
   std::vector<SourceRefs> source_refs_;
   std::vector<NotifierRefs> notifier_refs_;
   std::vector<WatchRefs> watch_refs_;
+  std::vector<HighlightsRefs> highlights_refs_;
   std::vector<NamedAt> alert_notify_refs_;
 };
 
@@ -2119,6 +2125,51 @@ void Loader::ReadWatch(const toml::table& t) {
   watch_refs_.push_back(std::move(refs));
 }
 
+void Loader::ReadHighlights(const toml::table& t) {
+  CheckKeys(t, kHighlightsKeys, "[[highlights]]");
+  HighlightsConfig h;
+  HighlightsRefs refs;
+  const Where table_at = At(t);
+  h.line = table_at.line;
+  h.column = table_at.column;
+  h.file = file_->display;
+  std::string label = "[[highlights]]";
+  if (auto v = GetString(t, "name")) {
+    refs.name = v->where;
+    h.name = v->value;
+    label = "highlights " + v->Shown();
+    if (v->value.empty()) Error(v->where, "\"name\" must not be empty");
+  } else if (!t.contains("name")) {
+    Error(table_at, "[[highlights]] is missing required key \"name\"");
+  }
+  if (auto v = GetStrings(t, "sources")) {
+    for (Str& s : *v) {
+      refs.sources.push_back({s.value, s.where});
+      h.sources.push_back(std::move(s.value));
+    }
+    if (v->empty()) Error(At(*t.get("sources")), "\"sources\" must name at least one source");
+  }
+  if (auto v = GetInt(t, "top", 1, 100)) h.top = static_cast<int>(*v);
+  if (auto v = GetSchedule(t, "schedule")) h.schedule = *v;
+  if (auto v = GetZone(t, "timezone")) h.timezone = *v;
+  constexpr std::string_view kOnEmpty[] = {"skip", "note"};
+  if (auto v = GetEnum(t, "on_empty", std::begin(kOnEmpty), std::end(kOnEmpty))) {
+    h.note_when_empty = *v == "note";
+  }
+  if (auto v = GetStrings(t, "notify")) {
+    for (Str& s : *v) {
+      refs.notify.push_back({s.value, s.where});
+      h.notify.push_back(std::move(s.value));
+    }
+    if (v->empty()) Error(At(*t.get("notify")), "\"notify\" must name at least one notifier");
+  } else if (!t.contains("notify")) {
+    Error(table_at, label + " is missing required key \"notify\"");
+  }
+  if (!refs.name.file) refs.name = table_at;
+  config_.highlights.push_back(std::move(h));
+  highlights_refs_.push_back(std::move(refs));
+}
+
 void Loader::ReadFileTables(const toml::table& root) {
   for (const toml::table* t : Tables(root, "source")) ReadSource(*t);
   for (const toml::table* t : Tables(root, "notifier")) ReadNotifier(*t);
@@ -2215,6 +2266,9 @@ void Loader::CrossCheck() {
   for (SourceConfig& source : config_.sources) {
     if (source.timezone.empty()) source.timezone = config_.daemon.timezone;
   }
+  for (HighlightsConfig& h : config_.highlights) {
+    if (h.timezone.empty()) h.timezone = config_.daemon.timezone;
+  }
   // Each name an earlier entry of the same kind already has, with where the first is: one
   // pass with a hash map, so 100,000 watches cost 100,000 lookups, not 5 billion compares.
   const auto check_unique = [&](const auto& items, const auto& refs, std::string_view what) {
@@ -2232,6 +2286,7 @@ void Loader::CrossCheck() {
   check_unique(config_.sources, source_refs_, "source");
   check_unique(config_.notifiers, notifier_refs_, "notifier");
   check_unique(config_.watches, watch_refs_, "watch");
+  check_unique(config_.highlights, highlights_refs_, "highlights");
   std::set<std::string> used;
   const auto check_notifier = [&](const NamedAt& ref, std::string_view who) {
     used.insert(ref.name);
@@ -2243,17 +2298,17 @@ void Loader::CrossCheck() {
     }
   };
   for (const NamedAt& ref : alert_notify_refs_) check_notifier(ref, "\"alert_notify\"");
+  const auto check_source = [&](const NamedAt& ref, const std::string& who) {
+    if (config_.FindSource(ref.name) != nullptr) return;
+    Error(ref.where, who + " names unknown source " + Quote(ref.name) +
+                         Suggest(ref.name, config_.sources, [](const SourceConfig& s) {
+                           return std::string_view(s.name);
+                         }));
+  };
   for (std::size_t i = 0; i < watch_refs_.size(); ++i) {
     const std::string who = "watch " + Quote(config_.watches[i].name);
     for (const NamedAt& ref : watch_refs_[i].notify) check_notifier(ref, who);
-    for (const NamedAt& ref : watch_refs_[i].sources) {
-      if (config_.FindSource(ref.name) == nullptr) {
-        Error(ref.where, who + " names unknown source " + Quote(ref.name) +
-                             Suggest(ref.name, config_.sources, [](const SourceConfig& s) {
-                               return std::string_view(s.name);
-                             }));
-      }
-    }
+    for (const NamedAt& ref : watch_refs_[i].sources) check_source(ref, who);
     const WatchConfig& watch = config_.watches[i];
     if (watch.min_votes) {
       // CONFIG.md: a paper without votes never meets min_votes; say so when no selected
@@ -2272,11 +2327,16 @@ void Loader::CrossCheck() {
       }
     }
   }
+  for (std::size_t i = 0; i < highlights_refs_.size(); ++i) {
+    const std::string who = "highlights " + Quote(config_.highlights[i].name);
+    for (const NamedAt& ref : highlights_refs_[i].notify) check_notifier(ref, who);
+    for (const NamedAt& ref : highlights_refs_[i].sources) check_source(ref, who);
+  }
   for (std::size_t i = 0; i < config_.notifiers.size(); ++i) {
     const std::string& name = config_.notifiers[i].name;
     if (!name.empty() && !used.contains(name)) {
       Warn(notifier_refs_[i].table,
-           "notifier " + Quote(name) + " is not used by any watch or alert_notify");
+           "notifier " + Quote(name) + " is not used by any watch, highlights or alert_notify");
     }
   }
   if (!config_.sources.empty() && config_.daemon.alert_notify.empty()) {
@@ -2310,14 +2370,7 @@ ConfigLoad Loader::Load(std::string_view text, const std::string& path) {
       }
     }
     ReadFileTables(*root);
-    if (const toml::node* n = root->get("highlights")) {
-      const auto* a = n->as_array();
-      if (a != nullptr && !a->empty()) {
-        for (const toml::node& e : *a) Error(At(e), "[[highlights]] is not supported yet");
-      } else {
-        Error(At(*n), "[[highlights]] is not supported yet");
-      }
-    }
+    for (const toml::table* t : Tables(*root, "highlights")) ReadHighlights(*t);
   }
 
   std::set<fs::path> loaded = {absolute};

@@ -26,6 +26,7 @@
 #include "core/utf8.h"
 #include "daemon/cycle.h"
 #include "daemon/delivery.h"
+#include "daemon/highlights_job.h"
 #include "daemon/live_transport.h"
 #include "daemon/logging.h"
 #include "daemon/service.h"
@@ -378,6 +379,18 @@ int Once(const Args& args) {
   const auto print = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
   CycleOutput output{.json_line = print, .text_line = print};
   const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
+  // Highlights whose schedule has passed for their date (CONFIG.md `[[highlights]]`).
+  bool highlights_failed = false;
+  if (auto highlights =
+          QueueDueHighlights(*config, **store, options.now, options.date, options.dry_run);
+      !highlights) {
+    spdlog::error("highlights: {}", highlights.error().message);
+    highlights_failed = true;
+  } else if (options.dry_run && options.json) {
+    for (const Notification& n : *highlights) {
+      for (const std::string& line : NotificationJsonLines(n)) output.json_line(line);
+    }
+  }
   DeliveryReport delivered;
   if (!options.dry_run) {
     // The cycle only wrote the outbox; the engine sends what is due (new rows, retries whose
@@ -410,7 +423,7 @@ int Once(const Args& args) {
                Counted(report.notifications_planned, "notification"), delivered.sent,
                delivered.retried, delivered.dead,
                options.dry_run ? " (dry run: nothing committed or sent)" : "");
-  return report.failed() || delivered.failed() ? kExitFailure : kExitOk;
+  return report.failed() || delivered.failed() || highlights_failed ? kExitFailure : kExitOk;
 }
 
 std::string FormatTime(std::optional<std::int64_t> t) {

@@ -151,6 +151,12 @@ class Service {
         next = "fetch " + name;
       }
     }
+    for (const auto& [name, when] : highlights_fire_) {
+      if (when < at) {
+        at = when;
+        next = "highlights " + name;
+      }
+    }
     if (next_outbox_) {
       const Clock::time_point outbox{std::chrono::seconds(*next_outbox_)};
       if (outbox < at) {
@@ -225,6 +231,19 @@ class Service {
       schedules_.emplace(s.name, *schedule);
       next_fire_[s.name] = NextFire(*schedule, s.timezone, now);
     }
+    // One slot per highlights entry; every job also posts what is due (QueueDueHighlights),
+    // so the slot only has to wake the worker.
+    highlights_fire_.clear();
+    highlights_schedules_.clear();
+    for (const HighlightsConfig& h : config_->highlights) {
+      auto schedule = ParseCron(h.schedule);
+      if (!schedule) {
+        spdlog::error("highlights {}: schedule: {}", h.name, schedule.error().message);
+        continue;
+      }
+      highlights_schedules_.emplace(h.name, std::make_pair(*schedule, h.timezone));
+      highlights_fire_[h.name] = NextFire(*schedule, h.timezone, now);
+    }
   }
 
   // Hands the worker the sources now due (all of them at start) and a delivery pass.
@@ -237,6 +256,11 @@ class Service {
         const SourceConfig* s = config_->FindSource(name);
         at = NextFire(schedules_.at(name), s ? s->timezone : "UTC", now);
       }
+    }
+    for (auto& [name, at] : highlights_fire_) {
+      if (at > now) continue;
+      const auto& [schedule, timezone] = highlights_schedules_.at(name);
+      at = NextFire(schedule, timezone, now);
     }
     next_outbox_.reset();  // the worker says when the outbox wants it next
     std::string doing = "working: ";
@@ -261,10 +285,12 @@ class Service {
                std::to_string(report.delivery.dead) + " dead");
   }
 
-  // One timer for the earliest due job: a source's schedule or the outbox's next row.
+  // One timer for the earliest due job: a source's or a highlights entry's schedule, or the
+  // outbox's next row.
   void ArmTimer() {
     auto next = Clock::time_point::max();
     for (const auto& [name, at] : next_fire_) next = std::min(next, at);
+    for (const auto& [name, at] : highlights_fire_) next = std::min(next, at);
     if (next_outbox_) next = std::min(next, Clock::time_point(std::chrono::seconds(*next_outbox_)));
     if (next == Clock::time_point::max()) {
       timer_.cancel();
@@ -290,6 +316,8 @@ class Service {
   std::uint16_t metrics_port_ = 0;    // a restart, whatever a reload says
   std::map<std::string, CronSchedule> schedules_;
   std::map<std::string, Clock::time_point> next_fire_;
+  std::map<std::string, std::pair<CronSchedule, std::string>> highlights_schedules_;  // zone
+  std::map<std::string, Clock::time_point> highlights_fire_;
   std::optional<std::int64_t> next_outbox_;
   Worker worker_;                     // last: its thread posts to io_ until it is joined
 };

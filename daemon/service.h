@@ -1,8 +1,9 @@
 // RunService: `digestd run` — the long-running service. One Boost.Asio io_context on one
-// thread: a single timer armed for the next due job (a source's cron schedule or an outbox
-// retry), signals (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 wake), sd_notify (READY,
-// RELOADING, STOPPING, STATUS, and WATCHDOG every WatchdogSec/2 when the unit asks for it),
-// and /metrics on metrics_listen. Idle between jobs: only the watchdog wakes it.
+// thread: a single timer armed for the next due job (a source's or a highlights entry's cron
+// schedule, or an outbox retry), signals (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 wake),
+// sd_notify (READY, RELOADING, STOPPING, STATUS, and WATCHDOG every WatchdogSec/2 when the
+// unit asks for it), and /metrics on metrics_listen. Idle between jobs: only the watchdog
+// wakes it.
 #pragma once
 
 #include <string>

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "daemon/highlights_job.h"
 #include "daemon/live_transport.h"
 
 namespace digestd {
@@ -97,6 +98,12 @@ void Worker::RunJob(const WorkerJob& job) {
                              int papers) { metrics_.Matched(watch, papers); }};
     CycleOutput output{.json_line = [](const std::string&) {}};
     report.cycle = RunCycle(config, *job.matcher, *store_, http_, options, output);
+  }
+  if (!config.highlights.empty()) {
+    // Cheap when nothing is due: a few indexed reads; the outbox keeps each post once.
+    if (auto queued = QueueDueHighlights(config, *store_, now, std::nullopt); !queued) {
+      spdlog::error("highlights: {}", queued.error().message);
+    }
   }
   // Kept from job to job for its connections; made anew when a reload changed the contact.
   if (!transport_ || user_agent_ != UserAgent(config)) {

@@ -89,7 +89,9 @@ std::string Heading(const Notification& n, std::size_t total, const std::string&
       heading = "Alert: " + source;
     }
   } else if (n.kind == "highlights") {
-    heading = "Top " + std::to_string(total) + (total == 1 ? " paper" : " papers");
+    // A highlights entry with on_empty = "note" says so on a day without a digest.
+    heading = total == 0 ? std::string("No papers today")
+                         : "Top " + std::to_string(total) + (total == 1 ? " paper" : " papers");
     if (!watches.empty()) heading += " · " + watches;
     if (!date.empty()) heading += " · " + date;
   } else {

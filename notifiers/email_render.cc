@@ -206,7 +206,7 @@ std::string Headline(const Notification& n, const std::vector<Section>& sections
     return "digestd: source " + Clean(n.source) + " " + what;
   }
   if (n.kind == "highlights") {
-    std::string out = "Top " + Plural(papers, "paper", "papers");
+    std::string out = papers == 0 ? "No papers today" : "Top " + Plural(papers, "paper", "papers");
     const std::string where = SourcesAndDates(n);
     if (!where.empty()) out += " of " + where;
     if (!n.watches.empty()) out += " (" + Clean(n.watches.front()) + ")";

@@ -93,6 +93,36 @@ TEST(ConfigLoader, BaseIsValid) {
   EXPECT_TRUE(load.diagnostics.empty()) << Dump(load);
 }
 
+// Issue 10 point 2: a [[highlights]] table is read into HighlightsConfig, with its defaults
+// and the [daemon] timezone when it names none.
+TEST(Issue10, HighlightsAreRead) {
+  TempDir dir;
+  const std::string text = std::string("[daemon]\ntimezone = \"Asia/Seoul\"\n") + kBase +
+                           kBaseEnd +
+                           "[[highlights]]\nname = \"morning\"\nsources = [\"s\"]\ntop = 5\n"
+                           "schedule = \"0 9 * * MON-FRI\"\ntimezone = \"Europe/Berlin\"\n"
+                           "on_empty = \"note\"\nnotify = [\"n\"]\n"
+                           "[[highlights]]\nname = \"plain\"\nnotify = [\"n\"]\n";
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  ASSERT_EQ(load.config->highlights.size(), 2u);
+  const HighlightsConfig& h = load.config->highlights[0];
+  EXPECT_EQ(h.name, "morning");
+  EXPECT_EQ(h.sources, std::vector<std::string>{"s"});
+  EXPECT_EQ(h.top, 5);
+  EXPECT_EQ(h.schedule, "0 9 * * MON-FRI");
+  EXPECT_EQ(h.timezone, "Europe/Berlin");
+  EXPECT_TRUE(h.note_when_empty);
+  EXPECT_EQ(h.notify, std::vector<std::string>{"n"});
+  EXPECT_EQ(h.line, 14);
+  const HighlightsConfig& plain = load.config->highlights[1];
+  EXPECT_TRUE(plain.sources.empty());
+  EXPECT_EQ(plain.top, 10);
+  EXPECT_EQ(plain.schedule, "0 9 * * *");
+  EXPECT_EQ(plain.timezone, "Asia/Seoul");
+  EXPECT_FALSE(plain.note_when_empty);
+}
+
 // Issue 9 point 5: template_file is read relative to the config file, its text kept for the
 // channel to compile.
 TEST(Issue9, TemplateFileIsReadBesideTheConfig) {
@@ -299,7 +329,26 @@ TEST(ConfigLoader, ErrorsArePositioned) {
       {base + "digest_schedule = \"0 8 * * *\"\n", 12, 1,
        "\"digest_schedule\" applies only with delivery = \"digest\""},
       {base + "timezone = \"Asia/Seoul\"\n", 12, 1, "\"timezone\" applies only with delivery"},
-      {base + "[[highlights]]\nname = \"top\"\n", 12, 1, "[[highlights]] is not supported yet"},
+      // Issue 10 point 2: [[highlights]]
+      {base + "[[highlights]]\nname = \"top\"\n", 12, 1,
+       "highlights \"top\" is missing required key \"notify\""},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\nsources = [\"x\"]\n", 15, 12,
+       "highlights \"h\" names unknown source \"x\""},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"m\"]\n", 14, 11,
+       "highlights \"h\" names unknown notifier \"m\""},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\ntop = 0\n", 15, 7, "\"top\""},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\nschedule = \"0 25 * * *\"\n", 15,
+       12, "invalid schedule"},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\ntimezone = \"Mars/Base\"\n", 15,
+       12, "is not an IANA time zone"},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\non_empty = \"never\"\n", 15,
+       12, "\"on_empty\": \"never\" is not one of"},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\nsorces = [\"s\"]\n", 15, 1,
+       "sorces"},
+      {base + "[[highlights]]\nname = \"h\"\nnotify = [\"n\"]\n[[highlights]]\nname = \"h\"\n"
+              "notify = [\"n\"]\n",
+       16, 8, "duplicate highlights name \"h\""},
+      {"highlights = 3\n" + base, 1, 14, "expected an array of tables"},
       {base + "[daemon]\nmetrics_listen = \"example.org:9464\"\n", 13, 18,
        "metrics_listen \"example.org:9464\": expected \"HOST:PORT\""},
       {base + "[daemon]\nmetrics_listen = \"127.0.0.1:0\"\n", 13, 18, "a port 1-65535"},
@@ -470,7 +519,7 @@ TEST(ConfigLoader, LoadsFullConfigWithIncludes) {
                              "until it does");
   EXPECT_EQ(warnings[2], kData +
                              "/watches.d/20-agents.toml:7:1: warning: notifier \"spare\" is "
-                             "not used by any watch or alert_notify");
+                             "not used by any watch, highlights or alert_notify");
 }
 
 TEST(ConfigLoader, IncludedFilesNameThemselvesAndHoldOnlyTables) {

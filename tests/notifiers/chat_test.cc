@@ -8,6 +8,7 @@
 #include "notifiers/chat_channels.h"
 #include "notifiers/chat_message.h"
 #include "notifiers/chat_text.h"
+#include "notifiers/email_render.h"
 #include "notifiers/limits.h"
 #include "tests/notifiers/chat_hostile.h"
 #include "tests/notifiers/notifier_testing.h"
@@ -351,6 +352,27 @@ TEST(Issue9, TemplateFileWritesEveryKindsPaperTextAndStaysSafe) {
       EXPECT_LE(p.body.size(), limits.max_body_bytes);
     }
   }
+}
+
+}  // namespace
+}  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// Issue 10 point 2: a highlights note (on_empty = "note") says there are no papers, in chat
+// and in email, rather than "Top 0 papers".
+TEST(Issue10, HighlightsNoteSaysNoPapersToday) {
+  Notification n;
+  n.kind = "highlights";
+  n.event = "no_papers";
+  n.watches = {"morning"};
+  n.message = "No papers today (2024-01-29)";
+  const ChatMessage m = BuildChatMessage(n, 10, 0);
+  EXPECT_EQ(m.heading.rfind("No papers today", 0), 0u) << m.heading;
+  EXPECT_NE(m.alert.find("2024-01-29"), std::string::npos) << m.alert;
+  const EmailContent c = RenderEmailContent(n, {});
+  EXPECT_EQ(c.subject.rfind("No papers today", 0), 0u) << c.subject;
 }
 
 }  // namespace
