@@ -1264,8 +1264,11 @@ Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state,
 }
 
 Result<std::vector<OutboxRow>> StateStore::FindOutbox(const std::string& prefix) {
-  const std::string sql = std::string("SELECT ") + kOutboxColumns +
-                          " FROM outbox WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 2";
+  // A range on the id index (U+10FFFF sorts after every character an id can hold), not a
+  // scan of the whole outbox: highlights look a post up by id at every job.
+  const std::string sql =
+      std::string("SELECT ") + kOutboxColumns +
+      " FROM outbox WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2";
   Stmt s(db_.get(), sql.c_str());
   if (!s.ok()) return Unexpected(s.Fail("read outbox"));
   s.Bind(prefix);
