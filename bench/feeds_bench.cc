@@ -81,7 +81,7 @@ template <typename Parse>
 void Run(benchmark::State& state, const std::string& input, Parse parse) {
   std::size_t papers = 0;
   for (auto _ : state) {
-    ParseResult result = parse(input);
+    ParseResult result = parse(input, ParseBudget{});
     papers = result.digest.papers.size();
     benchmark::DoNotOptimize(result);
   }
