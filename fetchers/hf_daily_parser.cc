@@ -171,6 +171,50 @@ std::optional<Paper> ParseItem(const json::object& item, std::string& why) {
   return paper;
 }
 
+// `bytes` with every \\u escape of an unpaired UTF-16 surrogate made \\uFFFD (the same
+// length), so one broken character spoils that character, not the day: Boost.JSON rejects the
+// whole document on a lone surrogate. Only a backslash outside an escape starts an escape.
+std::string_view RepairLoneSurrogates(std::string_view bytes, std::string& storage) {
+  const auto hex4 = [&](std::size_t at) -> int {
+    if (at + 4 > bytes.size()) return -1;
+    int v = 0;
+    for (std::size_t i = at; i < at + 4; ++i) {
+      const char c = bytes[i];
+      const int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  };
+  const auto low_at = [&](std::size_t at) {
+    if (at + 6 > bytes.size() || bytes[at] != '\\' || bytes[at + 1] != 'u') return false;
+    const int v = hex4(at + 2);
+    return v >= 0xDC00 && v <= 0xDFFF;
+  };
+  for (std::size_t i = bytes.find('\\'); i != std::string_view::npos && i + 1 < bytes.size();
+       i = bytes.find('\\', i)) {
+    if (bytes[i + 1] != 'u') {
+      i += 2;
+      continue;
+    }
+    const int v = hex4(i + 2);
+    if (v >= 0xD800 && v <= 0xDBFF && low_at(i + 6)) {
+      i += 12;  // a proper pair
+      continue;
+    }
+    if (v >= 0xD800 && v <= 0xDFFF) {
+      if (storage.empty()) storage.assign(bytes);
+      storage.replace(i + 2, 4, "FFFD");
+      bytes = storage;
+    }
+    i += 6;
+  }
+  return bytes;
+}
+
 }  // namespace
 
 ParseResult ParseHfDaily(std::string_view bytes) {
@@ -180,6 +224,8 @@ ParseResult ParseHfDaily(std::string_view bytes) {
   json::parse_options options;
   // Invalid UTF-8 inside strings is repaired field by field rather than failing the day.
   options.allow_invalid_utf8 = true;
+  std::string repaired;
+  bytes = RepairLoneSurrogates(bytes, repaired);
   json::monotonic_resource arena;
   boost::system::error_code error;
   const json::value root =
