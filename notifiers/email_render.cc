@@ -375,7 +375,9 @@ std::string ToCrlf(std::string_view text) {
 
 }  // namespace
 
-std::string SummaryHtml(std::string_view markdown) {
+std::string SummaryHtml(std::string_view bullet) {
+  // cmark-gfm passes invalid UTF-8 and controls through: the bullet is made valid first.
+  const std::string markdown = TerminalSafe(bullet, std::string::npos, /*keep_newlines=*/true);
   std::unique_ptr<cmark_node, CmarkNodeDeleter> doc(
       cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_DEFAULT));
   if (!doc) return Escape(markdown);

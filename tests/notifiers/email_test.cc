@@ -137,6 +137,17 @@ TEST(Issue8, SummaryMarkdownRendersAndRawHtmlShowsAsText) {
   EXPECT_NE(link.find("&lt;b&gt;</code>"), std::string::npos) << link;
 }
 
+// Found by tests/fuzz/mime_fuzz.cc (regressions/mime/invalid_utf8_in_summary.md): cmark-gfm
+// passed a bullet's invalid UTF-8 and control characters into the HTML part.
+TEST(Issue13, SummaryHtmlIsValidUtf8WithoutControls) {
+  const std::string html = SummaryHtml("cut \xE2\x80 here \x1b[31mred\x1b[0m \xC2\x9B \xE2\x80\xAE" "evil");
+  EXPECT_TRUE(IsValidUtf8(html)) << html;
+  for (const char* raw : {"\x1b", "\xC2\x9B", "\xE2\x80\xAE"}) {
+    EXPECT_EQ(html.find(raw), std::string::npos) << html;
+  }
+  EXPECT_NE(html.find("here"), std::string::npos) << html;
+}
+
 NotifierConfig EmailConfig() {
   NotifierConfig config = MakeNotifierConfig(
       "me", EmailSettings{.url = "smtps://mail.example.org",
