@@ -6,6 +6,11 @@
 // The second byte's low bit renders through a template_file that prints every field.
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "core/channel_limits.h"
 #include "notifiers/registry.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -194,20 +199,25 @@ KindSettings SettingsFor(std::string_view kind) {
 }  // namespace
 }  // namespace digestd::fuzz
 
-DIGESTD_FUZZ_TARGET {
+namespace {
+
+constexpr const char* kKinds[] = {"slack",  "discord",    "teams",      "telegram", "matrix",
+                                   "mattermost", "googlechat", "ntfy", "webhook", "file"};
+constexpr std::size_t kKindCount = std::size(kKinds);
+
+// The channel of kind `k`, plain or through the template; made once (channels are immutable).
+const digestd::Channel& ChannelFor(std::size_t k, bool templated) {
   using namespace digestd;
-  namespace json = boost::json;
-  const std::string_view bytes = fuzz::Bytes(data, size);
-  const Notification n = fuzz::NotificationFrom(bytes);
-  const bool templated = size > 1 && (data[1] & 1) != 0;
-  for (const char* kind : {"slack", "discord", "teams", "telegram", "matrix", "mattermost",
-                           "googlechat", "ntfy", "webhook", "file"}) {
+  static std::vector<std::unique_ptr<Channel>> made(2 * kKindCount);
+  std::unique_ptr<Channel>& slot = made[2 * k + (templated ? 1 : 0)];
+  if (!slot) {
+    const std::string_view kind = kKinds[k];
     NotifierConfig config;
     config.name = "fuzz";
-    config.kind = kind;
+    config.kind = std::string(kind);
     config.settings = fuzz::SettingsFor(kind);
     config.max_papers = std::max(1, LimitsFor(kind).default_max_papers);
-    if (templated && std::string_view(kind) != "webhook" && std::string_view(kind) != "file") {
+    if (templated && kind != "webhook" && kind != "file") {
       config.template_file = "/nonexistent-digestd-fuzz/paper.mustache";
       config.template_text =
           "{{title}} {{url}} {{votes}} {{change}} {{#author_list}}{{.}}, {{/author_list}}"
@@ -215,7 +225,22 @@ DIGESTD_FUZZ_TARGET {
     }
     auto channel = MakeChannel(config);
     FUZZ_CHECK(channel.has_value(), channel ? "" : channel.error().message);
-    auto payloads = (*channel)->Render(n, RenderContext{.id = n.id, .now = 1706515200});
+    slot = std::move(*channel);
+  }
+  return *slot;
+}
+
+}  // namespace
+
+DIGESTD_FUZZ_TARGET {
+  using namespace digestd;
+  namespace json = boost::json;
+  const std::string_view bytes = fuzz::Bytes(data, size);
+  const Notification n = fuzz::NotificationFrom(bytes);
+  const bool templated = size > 1 && (data[1] & 1) != 0;
+  for (std::size_t k = 0; k < kKindCount; ++k) {
+    const std::string_view kind = kKinds[k];
+    auto payloads = ChannelFor(k, templated).Render(n, RenderContext{.id = n.id, .now = 1706515200});
     if (!payloads) {
       // Only a message that cannot be shown at all may fail, with a reason.
       FUZZ_CHECK(!payloads.error().message.empty(), "a failed render without a reason");

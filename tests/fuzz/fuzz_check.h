@@ -5,6 +5,7 @@
 // ctest replays the seeds and every regression input (tests/fuzz/regressions/TARGET/).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
