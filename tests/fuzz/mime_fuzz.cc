@@ -117,8 +117,11 @@ void CheckMailbox(std::string_view name) {
 
 // The body of the part of `type` in a BuildMimeMessage message, base64-decoded.
 std::string PartBody(std::string_view message, std::string_view boundary, std::string_view type) {
-  const std::string marker = "Content-Type: " + std::string(type) + "; charset=UTF-8\r\n";
-  const std::size_t at = message.find(marker);
+  // After the message's headers: a folded Subject may hold the same words.
+  const std::size_t headers_end = message.find("\r\n\r\n");
+  FUZZ_CHECK(headers_end != std::string_view::npos, "no end of headers");
+  const std::string marker = "\r\nContent-Type: " + std::string(type) + "; charset=UTF-8\r\n";
+  const std::size_t at = message.find(marker, headers_end);
   FUZZ_CHECK(at != std::string_view::npos, "no part " + std::string(type));
   const std::size_t body = message.find("\r\n\r\n", at);
   FUZZ_CHECK(body != std::string_view::npos, "part without body");
