@@ -424,6 +424,19 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
                    .start_element = ctxt->sax->startElementNs};
   ctxt->sax->startElementNs = StartElementWithBudget;
 
+  // libxml2 takes a NUL byte for the end of the input and drops every item after it. In a
+  // document of an ASCII-compatible encoding a NUL is never XML, so it becomes a space; a
+  // UTF-16 or UTF-32 document (a BOM, or a NUL in its first two bytes) keeps its bytes.
+  std::string without_nul;
+  const bool wide = bytes.starts_with("\xFE\xFF") || bytes.starts_with("\xFF\xFE") ||
+                    (bytes.size() >= 2 && (bytes[0] == '\0' || bytes[1] == '\0'));
+  if (!wide && bytes.find('\0') != std::string_view::npos) {
+    without_nul.assign(bytes);
+    std::replace(without_nul.begin(), without_nul.end(), '\0', ' ');
+    bytes = without_nul;
+    warnings.push_back(ParseWarning{.message = "XML: NUL bytes read as spaces"});
+  }
+
   XmlDocPtr doc;
   {
     ThreadErrorScope scope(&state);

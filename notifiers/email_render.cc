@@ -259,7 +259,7 @@ std::string HtmlCard(const Entry& e, const std::string& section_watch, int numbe
   const Paper& p = sp.paper;
   const std::string title = Escape(Clean(p.title.empty() ? p.key : p.title));
   const bool link = IsWebUrl(p.url);
-  const std::string url = Escape(p.url);
+  const std::string url = Escape(Clean(p.url));
   std::string h;
   h += "<div style=\"background:#ffffff;border:1px solid #d0d7de;border-radius:8px;"
        "padding:12px;margin:0 0 12px\">";
@@ -267,7 +267,7 @@ std::string HtmlCard(const Entry& e, const std::string& section_watch, int numbe
     h += "<div style=\"display:inline-block;vertical-align:top;width:100%;max-width:200px;"
          "margin:0 12px 8px 0\">";
     if (link) h += "<a href=\"" + url + "\">";
-    h += "<img src=\"" + Escape(p.media_url) + "\" alt=\"Thumbnail: " + title +
+    h += "<img src=\"" + Escape(Clean(p.media_url)) + "\" alt=\"Thumbnail: " + title +
          "\" width=\"200\" style=\"display:block;width:100%;max-width:200px;height:auto;"
          "border:0;border-radius:6px;background:#eff1f3\">";
     if (link) h += "</a>";
@@ -311,7 +311,7 @@ std::string HtmlCard(const Entry& e, const std::string& section_watch, int numbe
     h += "</ul>";
   }
   if (IsWebUrl(p.media_url) && IsVideo(p.media_url)) {
-    h += "<div style=\"font-size:13px;margin:4px 0 0\"><a href=\"" + Escape(p.media_url) +
+    h += "<div style=\"font-size:13px;margin:4px 0 0\"><a href=\"" + Escape(Clean(p.media_url)) +
          "\" style=\"color:#0969da\">▶ Watch the video</a></div>";
   }
   h += "</div></div>\r\n";
@@ -322,7 +322,7 @@ std::string HtmlLink(const Entry& e) {
   const Paper& p = e.sighting->paper;
   const std::string title = Escape(Clean(p.title.empty() ? p.key : p.title));
   std::string h = "<li style=\"margin:0 0 4px\">";
-  h += IsWebUrl(p.url) ? "<a href=\"" + Escape(p.url) + "\" style=\"color:#0969da\">" + title + "</a>"
+  h += IsWebUrl(p.url) ? "<a href=\"" + Escape(Clean(p.url)) + "\" style=\"color:#0969da\">" + title + "</a>"
                        : title;
   if (p.votes) h += " <span style=\"color:#57606a\">▲ " + std::to_string(*p.votes) + "</span>";
   h += "</li>\r\n";
@@ -375,7 +375,9 @@ std::string ToCrlf(std::string_view text) {
 
 }  // namespace
 
-std::string SummaryHtml(std::string_view markdown) {
+std::string SummaryHtml(std::string_view bullet) {
+  // cmark-gfm passes invalid UTF-8 and controls through: the bullet is made valid first.
+  const std::string markdown = TerminalSafe(bullet, std::string::npos, /*keep_newlines=*/true);
   std::unique_ptr<cmark_node, CmarkNodeDeleter> doc(
       cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_DEFAULT));
   if (!doc) return Escape(markdown);
@@ -548,7 +550,7 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
   if (unlisted_html > 0) {
     more_html += "<p style=\"margin:16px 0 0;font-size:15px\">… " + and_more(unlisted_html);
     if (IsWebUrl(n.digest_url)) {
-      more_html += ": <a href=\"" + Escape(n.digest_url) +
+      more_html += ": <a href=\"" + Escape(Clean(n.digest_url)) +
                    "\" style=\"color:#0969da\">see the whole digest</a>";
     }
     more_html += "</p>\r\n";

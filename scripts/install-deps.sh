@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libkainjow-mustache-dev
   python3 python3-aiosmtpd python3-jsonschema openssl
+  # The libFuzzer targets (scripts/fuzz.sh, which scripts/test.sh runs briefly).
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what digestd needs, builds with -Werror and runs every
-# test through ctest, then builds again with ASan+UBSan and runs the suite again. When the
+# test through ctest, then builds again with ASan+UBSan and runs the suite again, then builds
+# the libFuzzer targets (clang-14) and runs each a few seconds. When the
 # shared corpus is beside the checkout, the markdown parser is also checked against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ cmake --build build-asan -j "$jobs"
 echo "== tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600
+
+echo "== fuzz (each target briefly; scripts/fuzz.sh DURATION for longer runs)"
+bash scripts/fuzz.sh "${DIGESTD_CI_FUZZ_SECONDS:-6}"
 
 corpus_check="$root/../shared/tools/check-corpus"
 if [ -f "$corpus_check" ]; then

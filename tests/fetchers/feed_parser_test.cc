@@ -264,5 +264,22 @@ TEST(FeedParser, FuzzedFixturesNeverCrash) {
   }
 }
 
+// Issue 13: libxml2 reads a NUL byte as the end of the input; the items after one are kept.
+TEST(Issue13, NulByteInOneItemKeepsTheItemsAfterIt) {
+  const std::string feed = std::string(
+      "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>"
+      "<item><title>Good first</title><link>https://h.example/1</link></item>"
+      "<item><title>NUL ") + '\0' + " inside</title><link>https://h.example/2</link></item>"
+      "<item><title>Good last</title><link>https://h.example/3</link></item>"
+      "</channel></rss>";
+  const ParseResult r = ParseFeed(feed);
+  ASSERT_EQ(r.digest.papers.size(), 3u);
+  EXPECT_EQ(r.digest.papers[0].title, "Good first");
+  EXPECT_EQ(r.digest.papers[1].title, "NUL inside");
+  EXPECT_EQ(r.digest.papers[2].title, "Good last");
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings[0].message.find("NUL"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace digestd

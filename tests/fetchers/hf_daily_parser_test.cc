@@ -180,5 +180,21 @@ TEST(HfDailyParser, FuzzedFixturesNeverCrash) {
   }
 }
 
+// Issue 13: one lone surrogate escape spoils one character, not the day. A proper pair,
+// and an escaped backslash before "ud800" (text, not an escape), stay as they are.
+TEST(Issue13, LoneSurrogateBecomesReplacementCharacter) {
+  const ParseResult r = ParseHfDaily(
+      R"([{"paper":{"id":"2401.00001","title":"Good first"}},)"
+      R"({"paper":{"id":"2401.00002","title":"Lone \ud800 high, lone \uDC00 low, end \ud83d"}},)"
+      R"({"paper":{"id":"2401.00003","title":"Pair \ud83d\ude00 and \\ud800 text"}},)"
+      R"({"paper":{"id":"2401.00004","title":"Good last"}}])");
+  ASSERT_EQ(r.digest.papers.size(), 4u);
+  EXPECT_EQ(r.digest.papers[0].title, "Good first");
+  EXPECT_EQ(r.digest.papers[1].title,
+            "Lone \xEF\xBF\xBD high, lone \xEF\xBF\xBD low, end \xEF\xBF\xBD");
+  EXPECT_EQ(r.digest.papers[2].title, "Pair \xF0\x9F\x98\x80 and \\ud800 text");
+  EXPECT_EQ(r.digest.papers[3].title, "Good last");
+}
+
 }  // namespace
 }  // namespace digestd

@@ -137,6 +137,31 @@ TEST(Issue8, SummaryMarkdownRendersAndRawHtmlShowsAsText) {
   EXPECT_NE(link.find("&lt;b&gt;</code>"), std::string::npos) << link;
 }
 
+// Found by tests/fuzz/mime_fuzz.cc (regressions/mime/invalid_utf8_in_summary.md): cmark-gfm
+// passed a bullet's invalid UTF-8 and control characters into the HTML part.
+TEST(Issue13, SummaryHtmlIsValidUtf8WithoutControls) {
+  const std::string html = SummaryHtml("cut \xE2\x80 here \x1b[31mred\x1b[0m \xC2\x9B \xE2\x80\xAE" "evil");
+  EXPECT_TRUE(IsValidUtf8(html)) << html;
+  for (const char* raw : {"\x1b", "\xC2\x9B", "\xE2\x80\xAE"}) {
+    EXPECT_EQ(html.find(raw), std::string::npos) << html;
+  }
+  EXPECT_NE(html.find("here"), std::string::npos) << html;
+}
+
+// Found by tests/fuzz/mime_fuzz.cc (regressions/mime/invalid_utf8_in_media_url.md): links and
+// images went into the HTML part as fetched, invalid UTF-8 and controls included.
+TEST(Issue13, EmailHtmlLinksAreValidUtf8WithoutControls) {
+  Notification n = test::MakeInstant();
+  n.papers[0].paper.url = "https://arxiv.org/abs/2401.15001\xE2\x80";
+  n.papers[0].paper.media_url = "https://evil.example/\x1b[31m\xFF.png";
+  n.digest_url = "https://huggingface.co/papers\xC2\x9B";
+  const EmailContent c = RenderEmailContent(n, {.max_papers = 1});
+  EXPECT_TRUE(IsValidUtf8(c.html));
+  EXPECT_TRUE(IsValidUtf8(c.text));
+  for (const char* raw : {"\x1b", "\xC2\x9B"}) EXPECT_EQ(c.html.find(raw), std::string::npos);
+  EXPECT_NE(c.html.find("https://arxiv.org/abs/2401.15001"), std::string::npos);
+}
+
 NotifierConfig EmailConfig() {
   NotifierConfig config = MakeNotifierConfig(
       "me", EmailSettings{.url = "smtps://mail.example.org",

@@ -1,0 +1,15 @@
+// The markdown digest parser (fetchers/markdown_parser.h) on any bytes: no crash, no
+// sanitizer report, valid UTF-8 out, and the same result through ParseDigest.
+#include "fetchers/digest_parser.h"
+#include "fetchers/markdown_parser.h"
+#include "tests/fuzz/fuzz_check.h"
+
+DIGESTD_FUZZ_TARGET {
+  using namespace digestd;
+  const std::string_view bytes = fuzz::Bytes(data, size);
+  const ParseResult result = ParseMarkdownDigest(bytes);
+  fuzz::CheckParseResult(result);
+  FUZZ_CHECK(ParseDigest("markdown", bytes).digest.papers == result.digest.papers,
+             "ParseDigest differs from ParseMarkdownDigest");
+  return 0;
+}
