@@ -609,21 +609,32 @@ int Outbox(const Args& args) {
   return kExitOk;
 }
 
+// The state as it is, opened read-only for a command that only reads it; null once the user
+// has been told why not ("digestd COMMAND: no state yet at PATH" and `hint`, or the open
+// error). A reading command never creates a state file.
+std::unique_ptr<StateStore> OpenStateToRead(const Config& config, std::string_view command,
+                                            std::string_view hint = "") {
+  const std::string& path = config.daemon.state_path;
+  if (!std::filesystem::exists(path)) {
+    std::cerr << "digestd " << command << ": no state yet at " << path << hint << "\n";
+    return nullptr;
+  }
+  auto store = StateStore::Open(path, /*read_only=*/true);
+  if (!store) {
+    std::cerr << "digestd " << command << ": " << store.error().message << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
 int ShowStatus(const Args& args) {
   auto config = LoadOrReport(args);
   if (!config) return kExitConfig;
   SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const std::string& path = config->daemon.state_path;
-  if (!std::filesystem::exists(path)) {
-    std::cerr << "digestd status: no state yet at " << path << " (run `digestd once` first)\n";
-    return kExitFailure;
-  }
-  auto store = StateStore::Open(path, /*read_only=*/true);
-  if (!store) {
-    std::cerr << "digestd status: " << store.error().message << "\n";
-    return kExitFailure;
-  }
-  auto counts = (*store)->OutboxCounts();
+  auto store = OpenStateToRead(*config, "status", " (run `digestd once` first)");
+  if (!store) return kExitFailure;
+  auto counts = store->OutboxCounts();
   if (!counts) {
     std::cerr << "digestd status: " << counts.error().message << "\n";
     return kExitFailure;
@@ -636,7 +647,7 @@ int ShowStatus(const Args& args) {
   // notifier its target disabled, or rows gone dead.
   bool troubled = false;
   for (const SourceConfig& source : config->sources) {
-    auto st = (*store)->GetSourceState(source.name);
+    auto st = store->GetSourceState(source.name);
     if (!st) {
       std::cerr << "digestd status: " << st.error().message << "\n";
       return kExitFailure;
@@ -676,7 +687,7 @@ int ShowStatus(const Args& args) {
     }
   }
   out.EndArray().Key("notifiers").BeginArray();
-  auto healths = (*store)->LoadNotifierHealth();
+  auto healths = store->LoadNotifierHealth();
   if (!healths) {
     std::cerr << "digestd status: " << healths.error().message << "\n";
     return kExitFailure;
@@ -817,13 +828,9 @@ int Preview(const Args& args) {
     std::cerr << config->path << ": " << matcher.error().message << "\n";
     return kExitConfig;
   }
-  if (!std::filesystem::exists(config->daemon.state_path)) {
-    std::cerr << "digestd preview: no state yet at " << config->daemon.state_path << "\n";
-    return kExitFailure;
-  }
-  auto store = StateStore::Open(config->daemon.state_path, /*read_only=*/true);
-  auto sightings = store ? (*store)->LoadSightings(date, paper)
-                         : Result<std::vector<StoredSighting>>(Unexpected(store.error()));
+  auto store = OpenStateToRead(*config, "preview");
+  if (!store) return kExitFailure;
+  auto sightings = store->LoadSightings(date, paper);
   if (!sightings) {
     std::cerr << "digestd preview: " << sightings.error().message << "\n";
     return kExitFailure;
@@ -904,22 +911,15 @@ int Explain(const Args& args) {
   if (date.empty() && !args.Has("--paper")) {
     date = FormatIsoDate(TodayIn(config->daemon.timezone, NowSeconds()));
   }
-  if (!std::filesystem::exists(config->daemon.state_path)) {
-    std::cerr << "digestd explain: no state yet at " << config->daemon.state_path << "\n";
-    return kExitFailure;
-  }
-  auto store = StateStore::Open(config->daemon.state_path, /*read_only=*/true);
-  if (!store) {
-    std::cerr << "digestd explain: " << store.error().message << "\n";
-    return kExitFailure;
-  }
+  auto store = OpenStateToRead(*config, "explain");
+  if (!store) return kExitFailure;
   // --paper takes whatever names the paper: a key, a bare or versioned arXiv id, an arXiv or
   // Hugging Face URL.
   std::string paper = args.Get("--paper");
   if (!paper.empty()) {
     if (auto id = ExtractArxivId(paper)) paper = id->key;
   }
-  auto sightings = (*store)->LoadSightings(date, paper);
+  auto sightings = store->LoadSightings(date, paper);
   if (!sightings) {
     std::cerr << "digestd explain: " << sightings.error().message << "\n";
     return kExitFailure;
@@ -941,14 +941,14 @@ int Explain(const Args& args) {
     auto [it, fresh] = earliest.emplace(s.paper.key, s.first_seen);
     if (!fresh) it->second = std::min(it->second, s.first_seen);
   }
-  auto notified = (*store)->LoadNotified(keys);
+  auto notified = store->LoadNotified(keys);
   if (!notified) {
     std::cerr << "digestd explain: " << notified.error().message << "\n";
     return kExitFailure;
   }
   std::map<std::string, SourceState> states;
   for (const SourceConfig& source : config->sources) {
-    if (auto st = (*store)->GetSourceState(source.name)) states[source.name] = *st;
+    if (auto st = store->GetSourceState(source.name)) states[source.name] = *st;
   }
   const bool json = args.Has("--json");
   for (const StoredSighting& s : *sightings) {
@@ -1017,16 +1017,9 @@ int Backup(const Args& args) {
   if (!config) return kExitConfig;
   SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const std::string& path = config->daemon.state_path;
-  if (!std::filesystem::exists(path)) {
-    std::cerr << "digestd backup: no state yet at " << path << "\n";
-    return kExitFailure;
-  }
-  auto store = StateStore::Open(path, /*read_only=*/true);
-  if (!store) {
-    std::cerr << "digestd backup: " << store.error().message << "\n";
-    return kExitFailure;
-  }
-  if (auto st = (*store)->BackupTo(args.positional[0]); !st) {
+  auto store = OpenStateToRead(*config, "backup");
+  if (!store) return kExitFailure;
+  if (auto st = store->BackupTo(args.positional[0]); !st) {
     std::cerr << "digestd backup: " << st.error().message << "\n";
     return kExitFailure;
   }
