@@ -2,7 +2,9 @@
 // one Payload per part. Immutable: thread-safe.
 #pragma once
 
+#include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/notifier_config.h"
@@ -47,6 +49,35 @@ class ChatChannel : public Channel {
   const std::chrono::milliseconds timeout_;
   const bool tls_verify_;
   const std::string ca_file_;
+};
+
+// A chat target reached by POSTing to one incoming-webhook URL (Slack, Mattermost, Teams):
+// the URL is the secret, shown by its host only, and a deleted hook (404, 410) disables the
+// target. `FormatT` is built in place from `format_args`.
+template <typename FormatT>
+class WebhookChatChannel : public ChatChannel {
+ public:
+  template <typename... FormatArgs>
+  WebhookChatChannel(const NotifierConfig& notifier, std::string url, FormatArgs&&... format_args)
+      : ChatChannel(notifier),
+        url_(std::move(url)),
+        format_(std::forward<FormatArgs>(format_args)...) {}
+
+  Outcome Classify(const Payload&, const Response& response) const override {
+    return ClassifyChat(response, kGoneHook);
+  }
+
+ protected:
+  static constexpr std::array<long, 2> kGoneHook = {404, 410};
+
+  const ChatFormat& Format() const override { return format_; }
+  Payload Request(std::string body, const std::string&) const override {
+    return HttpPost(url_, ShownTarget(url_), std::move(body));
+  }
+
+ private:
+  const std::string url_;
+  const FormatT format_;
 };
 
 }  // namespace digestd

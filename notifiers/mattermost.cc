@@ -11,7 +11,6 @@ namespace digestd {
 namespace {
 
 constexpr ChannelLimits kLimits = LimitsFor("mattermost");
-constexpr std::array<long, 2> kDisable = {404, 410};
 
 // Mattermost reads Slack's <!channel> before markdown: & < > as entities, the rest escaped.
 std::string Md(std::string_view text) { return EscapeMarkdown(text, /*angle_entities=*/true); }
@@ -67,26 +66,6 @@ class MattermostFormat final : public ChatFormat {
   const std::string notifier_;
 };
 
-class MattermostChannel final : public ChatChannel {
- public:
-  MattermostChannel(const NotifierConfig& notifier, const MattermostSettings& settings,
-                    MessageTemplate paper)
-      : ChatChannel(notifier), url_(settings.url), format_(std::move(paper), notifier.name) {}
-
-  Outcome Classify(const Payload&, const Response& response) const override {
-    return ClassifyChat(response, kDisable);
-  }
-
- protected:
-  const ChatFormat& Format() const override { return format_; }
-  Payload Request(std::string body, const std::string&) const override {
-    return HttpPost(url_, ShownTarget(url_), std::move(body));
-  }
-
- private:
-  const std::string url_;
-  const MattermostFormat format_;
-};
 
 }  // namespace
 
@@ -95,8 +74,8 @@ Result<std::unique_ptr<Channel>> MakeMattermostChannel(const NotifierConfig& not
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
   auto paper = PaperTemplate(notifier, kBuiltInTemplate);
   if (!paper) return Unexpected(paper.error());
-  return std::unique_ptr<Channel>(
-      std::make_unique<MattermostChannel>(notifier, settings, std::move(*paper)));
+  return std::unique_ptr<Channel>(std::make_unique<WebhookChatChannel<MattermostFormat>>(
+      notifier, settings.url, std::move(*paper), notifier.name));
 }
 
 }  // namespace digestd

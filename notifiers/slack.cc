@@ -11,7 +11,6 @@ namespace digestd {
 namespace {
 
 constexpr ChannelLimits kLimits = LimitsFor("slack");
-constexpr std::array<long, 2> kDisable = {404, 410};
 
 // A mrkdwn link: the URL may not hold | or > (SafeUrl encodes them), the text is escaped.
 std::string Link(const std::string& url, const std::string& text) {
@@ -113,26 +112,6 @@ class SlackFormat final : public ChatFormat {
   const std::string notifier_;
 };
 
-class SlackChannel final : public ChatChannel {
- public:
-  SlackChannel(const NotifierConfig& notifier, const SlackSettings& settings,
-               MessageTemplate paper)
-      : ChatChannel(notifier), url_(settings.url), format_(std::move(paper), notifier.name) {}
-
-  Outcome Classify(const Payload&, const Response& response) const override {
-    return ClassifyChat(response, kDisable);
-  }
-
- protected:
-  const ChatFormat& Format() const override { return format_; }
-  Payload Request(std::string body, const std::string&) const override {
-    return HttpPost(url_, ShownTarget(url_), std::move(body));
-  }
-
- private:
-  const std::string url_;
-  const SlackFormat format_;
-};
 
 }  // namespace
 
@@ -141,8 +120,8 @@ Result<std::unique_ptr<Channel>> MakeSlackChannel(const NotifierConfig& notifier
   if (settings.url.empty()) return Unexpected("notifier '" + notifier.name + "': url is empty");
   auto paper = PaperTemplate(notifier, kBuiltInTemplate);
   if (!paper) return Unexpected(paper.error());
-  return std::unique_ptr<Channel>(
-      std::make_unique<SlackChannel>(notifier, settings, std::move(*paper)));
+  return std::unique_ptr<Channel>(std::make_unique<WebhookChatChannel<SlackFormat>>(
+      notifier, settings.url, std::move(*paper), notifier.name));
 }
 
 }  // namespace digestd

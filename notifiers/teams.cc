@@ -11,7 +11,6 @@ namespace digestd {
 namespace {
 
 constexpr ChannelLimits kLimits = LimitsFor("teams");
-constexpr std::array<long, 2> kDisable = {404, 410};
 
 // Adaptive Card TextBlocks read a markdown subset (HTML is shown as text): escape it.
 std::string Md(std::string_view text) { return EscapeMarkdown(text); }
@@ -115,33 +114,25 @@ class TeamsFormat final : public ChatFormat {
   const std::string notifier_;
 };
 
-class TeamsChannel final : public ChatChannel {
+// Teams posts through a Workflows webhook like the others; only its legacy throttling
+// answer differs.
+class TeamsChannel final : public WebhookChatChannel<TeamsFormat> {
  public:
   TeamsChannel(const NotifierConfig& notifier, const TeamsSettings& settings,
                std::vector<Block> blocks)
-      : ChatChannel(notifier), url_(settings.url), format_(std::move(blocks), notifier.name) {}
+      : WebhookChatChannel(notifier, settings.url, std::move(blocks), notifier.name) {}
 
-  Outcome Classify(const Payload&, const Response& response) const override {
+  Outcome Classify(const Payload& payload, const Response& response) const override {
     // Legacy connectors answered 200 with the throttling in the body.
     if (response.status == 200 &&
         response.body.find("HTTP error 429") != std::string::npos) {
       Response throttled = response;
       throttled.status = 429;
-      return ClassifyChat(throttled, kDisable);
+      return WebhookChatChannel::Classify(payload, throttled);
     }
     // A Workflows trigger answers 202 before the flow posts: accepted, not confirmed.
-    return ClassifyChat(response, kDisable);
+    return WebhookChatChannel::Classify(payload, response);
   }
-
- protected:
-  const ChatFormat& Format() const override { return format_; }
-  Payload Request(std::string body, const std::string&) const override {
-    return HttpPost(url_, ShownTarget(url_), std::move(body));
-  }
-
- private:
-  const std::string url_;
-  const TeamsFormat format_;
 };
 
 }  // namespace
