@@ -664,11 +664,10 @@ int ShowStatus(const Args& args) {
     // When `run` fetches it next: its schedule's next slot, or later while it backs off.
     std::string next_run;
     if (auto schedule = ParseCron(source.schedule); schedule && source.enabled) {
-      auto at = NextFire(*schedule, source.timezone, std::chrono::system_clock::now());
-      if (st->retry_at) {
-        at = std::max(at, std::chrono::system_clock::time_point(std::chrono::seconds(*st->retry_at)));
-      }
-      if (at != std::chrono::system_clock::time_point::max()) next_run = ShowTime(at, source.timezone);
+      using Clock = std::chrono::system_clock;
+      auto at = NextFire(*schedule, source.timezone, Clock::now());
+      if (st->retry_at) at = std::max(at, Clock::time_point(std::chrono::seconds(*st->retry_at)));
+      if (at != Clock::time_point::max()) next_run = ShowTime(at, source.timezone);
     }
     out.Key("next_run").StringOrNull(next_run);
     out.EndObject();

@@ -11,7 +11,6 @@ namespace digestd {
 namespace {
 
 constexpr ChannelLimits kLimits = LimitsFor("discord");
-constexpr std::array<long, 2> kDisable = {404, 410};
 constexpr int kEmbedColor = 0x4F6BED;
 
 std::string Md(std::string_view text) { return EscapeMarkdown(text); }
@@ -99,24 +98,16 @@ class DiscordFormat final : public ChatFormat {
   const std::string notifier_;
 };
 
-class DiscordChannel final : public ChatChannel {
+class DiscordChannel final : public WebhookChatChannel<DiscordFormat> {
  public:
   DiscordChannel(const NotifierConfig& notifier, const DiscordSettings& settings,
                  MessageTemplate paper)
-      : ChatChannel(notifier),
-        url_(WithWait(settings.url)),
-        format_(std::move(paper), notifier.name) {}
+      : WebhookChatChannel(notifier, WithWait(settings.url), std::move(paper), notifier.name) {}
 
-  Outcome Classify(const Payload&, const Response& response) const override {
-    Outcome out = ClassifyChat(response, kDisable);
+  Outcome Classify(const Payload& payload, const Response& response) const override {
+    Outcome out = WebhookChatChannel::Classify(payload, response);
     if (out.kind == Outcome::Kind::kDelivered) out.remote_id = JsonMember(response.body, "id");
     return out;
-  }
-
- protected:
-  const ChatFormat& Format() const override { return format_; }
-  Payload Request(std::string body, const std::string&) const override {
-    return HttpPost(url_, ShownTarget(url_), std::move(body));
   }
 
  private:
@@ -133,9 +124,6 @@ class DiscordChannel final : public ChatChannel {
     }
     return url + "?wait=true";
   }
-
-  const std::string url_;
-  const DiscordFormat format_;
 };
 
 }  // namespace

@@ -11,7 +11,6 @@ namespace digestd {
 namespace {
 
 constexpr ChannelLimits kLimits = LimitsFor("googlechat");
-constexpr std::array<long, 2> kDisable = {404, 410};
 
 // Card text reads a small HTML subset; escaping < also keeps <users/all> from mentioning.
 std::string Html(std::string_view text) { return EscapeHtml(text); }
@@ -105,24 +104,17 @@ class GoogleChatFormat final : public ChatFormat {
   const std::string notifier_;
 };
 
-class GoogleChatChannel final : public ChatChannel {
+class GoogleChatChannel final : public WebhookChatChannel<GoogleChatFormat> {
  public:
   GoogleChatChannel(const NotifierConfig& notifier, const GoogleChatSettings& settings,
                     MessageTemplate paper)
-      : ChatChannel(notifier),
-        url_(WithReplyOption(settings.url)),
-        format_(std::move(paper), notifier.name) {}
+      : WebhookChatChannel(notifier, WithReplyOption(settings.url), std::move(paper),
+                           notifier.name) {}
 
-  Outcome Classify(const Payload&, const Response& response) const override {
-    Outcome out = ClassifyChat(response, kDisable);
+  Outcome Classify(const Payload& payload, const Response& response) const override {
+    Outcome out = WebhookChatChannel::Classify(payload, response);
     if (out.kind == Outcome::Kind::kDelivered) out.remote_id = JsonMember(response.body, "name");
     return out;
-  }
-
- protected:
-  const ChatFormat& Format() const override { return format_; }
-  Payload Request(std::string body, const std::string&) const override {
-    return HttpPost(url_, ShownTarget(url_), std::move(body));
   }
 
  private:
@@ -132,9 +124,6 @@ class GoogleChatChannel final : public ChatChannel {
     return url + (url.find('?') == std::string::npos ? "?" : "&") +
            "messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
   }
-
-  const std::string url_;
-  const GoogleChatFormat format_;
 };
 
 }  // namespace
