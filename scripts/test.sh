@@ -25,7 +25,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600
 
 echo "== fuzz (each target briefly; scripts/fuzz.sh DURATION for longer runs)"
-bash scripts/fuzz.sh "${DIGESTD_CI_FUZZ_SECONDS:-6}"
+# A few seconds of random search is no gate: a finding is printed and kept in
+# build-fuzz/findings/, and becomes a regression test once fixed (tests/fuzz/regressions/).
+bash scripts/fuzz.sh "${DIGESTD_CI_FUZZ_SECONDS:-6}" ||
+  echo "fuzz: a finding (above); see build-fuzz/findings/ — it does not fail this run"
 
 corpus_check="$root/../shared/tools/check-corpus"
 if [ -f "$corpus_check" ]; then
