@@ -1,4 +1,4 @@
-// The schemas digestd shipped before schema 5, as fixtures: the SQL that migrations 1-4 ran,
+// The schemas digestd shipped before schema 6, as fixtures: the SQL that migrations 1-5 ran,
 // copied from store/state_store.cc when each next schema was written (a migration is never edited
 // after it ships, so these stay what old files hold). A test builds a "before" file from them
 // independently of the store's own migration code.
@@ -133,6 +133,37 @@ CREATE TABLE notifier_health (
   failing_since        INTEGER,
   alerted              INTEGER NOT NULL DEFAULT 0
 );
+)sql";
+
+// Schema 5: paper snapshots stored once (sightings and outbox messages refer to them). The
+// SQL of migration 5 around its conversion, which has nothing to convert on a file without
+// sightings: a test builds a schema-5 file from kSchema1-5 and then writes its rows.
+inline constexpr const char* kSchema5 = R"sql(
+CREATE TABLE snapshots (
+  id    INTEGER PRIMARY KEY,
+  hash  INTEGER NOT NULL,   -- Fnv1a64 of `paper`; not unique: a lookup compares the text
+  paper TEXT NOT NULL       -- the paper as the source said it (JSON, CONFIG.md shape)
+);
+CREATE INDEX snapshots_hash ON snapshots(hash);
+DROP INDEX outbox_notifier_due;
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at, created_at);
+CREATE TABLE sightings_v5 (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  snapshot     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+DROP TABLE sightings;
+ALTER TABLE sightings_v5 RENAME TO sightings;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE INDEX sightings_source_url ON sightings(source, url);
 )sql";
 
 }  // namespace digestd::test
