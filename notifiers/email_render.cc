@@ -364,7 +364,8 @@ std::string HtmlCard(const Entry& e, const std::string& section_watch, int numbe
   }
   h += "</div>";
   if (templated != nullptr) {
-    h += "<div style=\"font-size:14px;line-height:1.5;margin:0 0 4px\">" + TextAsHtml(*templated) +
+    h += "<div style=\"font-size:14px;line-height:1.5;margin:0 0 4px;white-space:pre-wrap\">" +
+         TextAsHtml(*templated) +
          "</div></div></div>\r\n";
     return h;
   }

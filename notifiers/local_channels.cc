@@ -85,9 +85,7 @@ void AppendPaper(std::string& out, const MessageTexts& texts, const Notification
 }
 
 const MessageTexts& BuiltInConsoleTexts() {
-  static const MessageTexts texts =
-      *LoadMessageTexts(NotifierConfig{}, kConsoleBuiltInPaper, kBuiltInHeading,
-                        kConsoleBuiltInFooter);
+  static const MessageTexts texts = *LoadMessageTexts(NotifierConfig{}, kConsoleBuiltInPaper);
   return texts;
 }
 
@@ -173,7 +171,11 @@ std::string RenderConsole(const Notification& n, int max_papers, const MessageTe
       for (std::size_t i : members) AppendPaper(out, t, n, n.papers[i], "    ", true);
     }
   }
-  if (more > 0) out += "  " + Line(t.footer, frame) + "\n";
+  if (more > 0) {
+    out += "  " + Line(t.footer, frame);
+    if (!n.digest_url.empty()) out += ": " + Printable(n.digest_url);
+    out += "\n";
+  }
   return out;
 }
 
@@ -187,8 +189,7 @@ Result<std::unique_ptr<Channel>> MakeConsoleChannel(const NotifierConfig& notifi
                                                     const ConsoleSettings& /*settings*/) {
   std::optional<MessageTexts> texts;
   if (!notifier.template_file.empty()) {
-    auto loaded = LoadMessageTexts(notifier, kConsoleBuiltInPaper, kBuiltInHeading,
-                                   kConsoleBuiltInFooter);
+    auto loaded = LoadMessageTexts(notifier, kConsoleBuiltInPaper);
     if (!loaded) return Unexpected(loaded.error());
     texts = std::move(*loaded);
   }

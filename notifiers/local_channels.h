@@ -21,7 +21,7 @@ namespace digestd {
 // Control characters from the data are blanked. Ends with a newline. The first line, each
 // paper's lines and the "and N more" line are written by `texts` (README "Templates"; null:
 // the built-ins, kConsoleBuiltInPaper), every value made terminal-safe, each line of a
-// paper's entry indented under its watch.
+// paper's entry indented under its watch; the digest link follows the footer's line.
 std::string RenderConsole(const Notification& notification, int max_papers,
                           const MessageTexts* texts = nullptr);
 
@@ -30,8 +30,7 @@ inline constexpr std::string_view kConsoleBuiltInPaper =
     "{{#grouped}}{{#event}}[{{event}}] {{/event}}{{/grouped}}{{title}}\n"
     "  {{url}}{{#votes}}  ({{votes}} votes){{/votes}}  [{{source}}{{#date}} {{date}}{{/date}}]"
     "{{#authors}}\n  {{authors}}{{/authors}}{{#summary}}\n  - {{summary}}{{/summary}}";
-inline constexpr std::string_view kConsoleBuiltInFooter =
-    "{{more_line}}{{#digest_url}}: {{digest_url}}{{/digest_url}}";
+
 
 // NotificationJsonLines joined, each line ending in '\n'. Every paper: a file is a record,
 // not a screen, so `max_papers` does not apply.
