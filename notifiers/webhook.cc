@@ -70,6 +70,7 @@ struct Part {
 // The pieces of a templated body's "text" (RenderWebhookBodies).
 struct TextPieces {
   std::string heading;
+  std::string alert;                 // an alert's message, cut as chat targets cut it
   std::vector<std::string> entries;  // one per paper shown, in order
   std::string footer;                // "" when no paper was left out
 };
@@ -78,7 +79,7 @@ TextPieces MakeTextPieces(const Notification& n, const RenderContext& context, i
                           const MessageTexts& texts) {
   const ChatMessage m = BuildChatMessage(n, max_papers, context.now, &texts.heading,
                                          &texts.footer);
-  TextPieces out{.heading = m.heading};
+  TextPieces out{.heading = m.heading, .alert = m.alert};
   for (const ChatPaper& p : m.papers) {
     out.entries.push_back(texts.paper.Render(PaperData(p, n.notifier), &NoEscape));
   }
@@ -94,6 +95,7 @@ std::string PartText(const TextPieces& t, const Part& part) {
   if (part.count > 1) {
     text += " (" + std::to_string(part.index + 1) + "/" + std::to_string(part.count) + ")";
   }
+  if (!t.alert.empty()) text += "\n\n" + t.alert;
   for (std::size_t i = part.first; i < part.first + part.papers.size() && i < t.entries.size();
        ++i) {
     text += "\n\n" + t.entries[i];

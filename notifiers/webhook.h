@@ -40,8 +40,8 @@ struct WebhookPart {
 // With `texts` (a notifier with a template_file, README "Templates") each body also has a
 // "text" member: the part's message as plain text, written by those templates over the
 // values the chat targets see (one line each, controls removed, mentions defused): the
-// heading (with " (k/n)" when there are parts), then each paper's entry, then in the last
-// part the footer and the digest link, separated by blank lines. The text counts toward
+// heading (with " (k/n)" when there are parts), an alert's message, each paper's entry, and
+// in the last part the footer and the digest link, separated by blank lines. It counts toward
 // `max_body_bytes`; JSON escaping is the writer's, so no template can break the body.
 Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& notification,
                                                      const RenderContext& context, int max_papers,

@@ -205,6 +205,14 @@ TEST(Issue9, TemplatedWebhookAndExecGoldens) {
   EXPECT_EQ(plain[0].body.find("\"text\""), std::string::npos);
 }
 
+TEST(Issue9, TemplatedWebhookTextCarriesAnAlertsMessage) {
+  const auto hook = test::RenderWith(WithTemplate(Webhook(50), "{{! heading }}\nALERT {{source}}\n"),
+                                     test::MakeAlert());
+  ASSERT_EQ(hook.size(), 1u);
+  EXPECT_EQ(JsonMember(hook[0].body, "text"),
+            "ALERT hf-daily\n\n3 fetches failed since 2024-01-28T06:00:00Z: HTTP status 503");
+}
+
 TEST(Issue9, WebhookTemplateWithoutAPaperSectionUsesTheBuiltInEntry) {
   const auto hook = test::RenderWith(WithTemplate(Webhook(50), "{{! heading }}\nH {{count}}\n"),
                                      test::MakeInstant());
