@@ -196,6 +196,7 @@ TEST(Issue9, TemplatedWebhookAndExecGoldens) {
   const auto exec =
       test::RenderWith(WithTemplate(Exec(2), kSectioned), test::MakeDigestGrouped());
   ASSERT_EQ(exec.size(), 1u);
+  test::ExpectGolden("template_exec.txt", test::DescribePayload(exec[0]));
   EXPECT_EQ(JsonMember(exec[0].body, "text"), JsonMember(hook[0].body, "text"));
   EXPECT_NE(JsonMember(exec[0].body, "text").find("2 more of 4"), std::string::npos)
       << exec[0].body;
