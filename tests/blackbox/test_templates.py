@@ -68,6 +68,24 @@ class Templates(DeliveryCaseMixin, DigestdCase):
                 self.assertNotIn("<script>", proc.stdout)
                 self.assertNotIn("@everyone", proc.stdout)
 
+    def test_preview_shows_a_templated_heading_and_footer_escaped(self):
+        self.configure("{{! heading }}\nDIGEST <i>{{count}}</i> @everyone {{watches}}\n"
+                       "{{! paper }}\nPAPER {{title}}\n")
+        self.run_digestd("check", "--config", self.config_path, expect=0)
+        self.write_digest(DAY, digest())
+        self.run_digestd("once", "--config", self.config_path, "--date", DAY, expect=0)
+        for name in ["to-slack", "to-telegram"]:
+            with self.subTest(notifier=name):
+                proc = self.run_digestd("preview", name, "--date", DAY, "--config",
+                                        self.config_path, expect=0)
+                text = json.loads(proc.stdout.split("\n\n", 1)[1].strip())["text"]
+                # The heading's own markup is escaped and its mention defused (preview shows
+                # the word joiner after '@' as a space).
+                self.assertIn("DIGEST &lt;i&gt;1&lt;/i&gt; @ everyone everything", text)
+                self.assertIn("PAPER Sparse &lt;script&gt;", proc.stdout)
+                self.assertNotIn("<i>", proc.stdout)
+                self.assertNotIn("@everyone", proc.stdout)
+
     def test_run_refuses_a_bad_template_and_a_reload_keeps_the_running_one(self):
         self.configure("{{#url}}\n")
         proc = subprocess.run([DIGESTD, "run", "--config", self.config_path],
