@@ -780,8 +780,7 @@ class Loader {
     Reach reach = Reach::kNetwork;
     Grouping group = Grouping::kDigest;  // default `group`
     int max_in_flight = 4;               // default `max_in_flight`
-    bool templates = true;               // `template_file` applies
-    bool templates_built = false;        // ... and its channel renders it (issue 9 point 5)
+    bool templates = true;               // `template_file` applies (issue 9 point 5)
     // Reads its own keys (present and required ones already checked) into typed settings,
     // reporting every problem; null while the kind is not built (its keys are type-checked).
     KindSettings (Loader::*read)(const toml::table& t, const std::string& label) = nullptr;
@@ -1406,35 +1405,27 @@ const Loader::NotifierKind Loader::kNotifierKinds[] = {
      .read = &Loader::ReadExecSettings},
     {.name = "slack",
      .keys = kChatUrlKeys,
-     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<SlackSettings>},
     {.name = "discord",
      .keys = kChatUrlKeys,
-     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<DiscordSettings>},
     {.name = "teams",
      .keys = kChatUrlKeys,
-     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<TeamsSettings>},
     {.name = "telegram",
      .keys = kTelegramKeys,
-     .templates_built = true,
      .read = &Loader::ReadTelegramSettings},
     {.name = "matrix",
      .keys = kMatrixKeys,
-     .templates_built = true,
      .read = &Loader::ReadMatrixSettings},
     {.name = "mattermost",
      .keys = kChatUrlKeys,
-     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<MattermostSettings>},
     {.name = "googlechat",
      .keys = kChatUrlKeys,
-     .templates_built = true,
      .read = &Loader::ReadChatUrlSettings<GoogleChatSettings>},
     {.name = "ntfy",
      .keys = kNtfyKeys,
-     .templates_built = true,
      .read = &Loader::ReadNtfySettings},
     // Local kinds: every line "in flight" at once goes out in one write (and, for a file, one
     // fsync), so a high cap is a batch size, not a load on anyone.
@@ -1536,11 +1527,7 @@ void Loader::ReadNotifierCommon(const toml::table& t, const NotifierKind* kind,
     }
   }
   if (kind == nullptr || kind->templates) {
-    if (const toml::node* v = t.get("template_file"); v != nullptr && kind != nullptr &&
-                                                      !kind->templates_built) {
-      Error(At(*v), "\"template_file\" is not supported yet for notifier kind " +
-                        Quote(kind->name));
-    } else if (v != nullptr) {
+    if (const toml::node* v = t.get("template_file"); v != nullptr) {
       // Read here so a missing file is reported at the key; compiled by `digestd check`
       // and by the channel (notifiers/template.h), which report the template's own lines.
       if (auto path = GetPath(t, "template_file")) {

@@ -7,11 +7,24 @@
 namespace digestd {
 
 Result<MessageTemplate> PaperTemplate(const NotifierConfig& notifier, std::string_view built_in) {
-  if (notifier.template_file.empty()) {
-    return MessageTemplate::Compile(std::string(built_in), std::string());
-  }
-  return MessageTemplate::Compile(notifier.template_text, notifier.template_file);
+  auto texts = LoadMessageTexts(notifier, built_in);
+  if (!texts) return Unexpected(texts.error());
+  return std::move(texts->paper);
 }
+
+namespace {
+
+// The heading and footer of `notifier`: its file's, or the built-ins when it has none. Each
+// chat factory compiles the file (PaperTemplate) before a channel is made, so the fallback
+// to the built-ins is never taken for a file that does not compile.
+MessageTexts FrameTexts(const NotifierConfig& notifier) {
+  if (auto texts = LoadMessageTexts(notifier, "")) return std::move(*texts);
+  NotifierConfig plain = notifier;
+  plain.template_file.clear();
+  return *LoadMessageTexts(plain, "");
+}
+
+}  // namespace
 
 TemplateData PaperData(const ChatPaper& p, const std::string& notifier) {
   TemplateData d;
@@ -38,12 +51,14 @@ ChatChannel::ChatChannel(const NotifierConfig& notifier)
     : max_papers_(notifier.max_papers),
       timeout_(notifier.timeout),
       tls_verify_(notifier.tls_verify),
-      ca_file_(notifier.ca_file) {}
+      ca_file_(notifier.ca_file),
+      frame_(FrameTexts(notifier)) {}
 
 Result<std::vector<Payload>> ChatChannel::Render(const Notification& notification,
                                                  const RenderContext& context) const {
   if (context.id.empty()) return Unexpected(std::string("notification id is empty"));
-  const ChatMessage message = BuildChatMessage(notification, max_papers_, context.now);
+  const ChatMessage message =
+      BuildChatMessage(notification, max_papers_, context.now, &frame_.heading, &frame_.footer);
   auto bodies = PackChat(Format(), message);
   if (!bodies) {
     return Unexpected("notification " + context.id + ": " + bodies.error().message);

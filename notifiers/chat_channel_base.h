@@ -10,12 +10,14 @@
 #include "core/notifier_config.h"
 #include "notifiers/channel.h"
 #include "notifiers/chat_message.h"
+#include "notifiers/message_texts.h"
 #include "notifiers/template.h"
 
 namespace digestd {
 
-// The template a notifier's papers are written with: its template_file's text when it has
-// one (compiled, naming that file in errors), else the platform's `built_in` text.
+// The template a notifier's papers are written with: its template_file's paper section when
+// it has one (compiled with the whole file, naming that file in errors), else the platform's
+// `built_in` text.
 Result<MessageTemplate> PaperTemplate(const NotifierConfig& notifier, std::string_view built_in);
 
 // What a paper template sees (README "Templates"): title, url, votes, event, change, meta,
@@ -49,6 +51,7 @@ class ChatChannel : public Channel {
   const std::chrono::milliseconds timeout_;
   const bool tls_verify_;
   const std::string ca_file_;
+  const MessageTexts frame_;  // heading and footer (paper: the Format's own)
 };
 
 // A chat target reached by POSTing to one incoming-webhook URL (Slack, Mattermost, Teams):

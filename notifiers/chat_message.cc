@@ -9,6 +9,7 @@
 #include "core/shown_url.h"
 #include "core/text.h"
 #include "notifiers/chat_text.h"
+#include "notifiers/message_texts.h"
 
 namespace digestd {
 namespace {
@@ -111,9 +112,25 @@ std::string UtcDate(std::int64_t now) {
   return out;
 }
 
+std::string ChatLineOf(std::string_view text) { return ChatLine(text); }
+
+// `built_in`, or what `text` renders over `data` as one ChatLine-safe line of at most `max`.
+std::string TemplatedLine(const MessageTemplate* text, const TemplateData& data,
+                          std::string built_in, std::size_t max) {
+  if (text == nullptr) return built_in;
+  std::string line = CutText(ChatLine(text->Render(data, &NoEscape)), max, kCp);
+  return line.empty() ? built_in : line;
+}
+
+std::string BuiltInMoreLine(std::int64_t more) {
+  if (more <= 0) return {};
+  return "and " + std::to_string(more) + (more == 1 ? " more paper" : " more papers");
+}
+
 }  // namespace
 
-ChatMessage BuildChatMessage(const Notification& n, int max_papers, std::int64_t now) {
+ChatMessage BuildChatMessage(const Notification& n, int max_papers, std::int64_t now,
+                             const MessageTemplate* heading, const MessageTemplate* footer) {
   ChatMessage m;
   m.kind = n.kind;
   m.event = n.event;
@@ -123,6 +140,18 @@ ChatMessage BuildChatMessage(const Notification& n, int max_papers, std::int64_t
   m.date = n.papers.empty() || n.papers.front().date.empty() ? UtcDate(now)
                                                              : ChatLine(n.papers.front().date);
   m.heading = Heading(n, n.papers.size(), n.papers.empty() ? "" : m.date);
+  m.more_line = BuiltInMoreLine(m.more);
+  if (heading != nullptr || footer != nullptr) {
+    const FrameFacts facts{.heading = m.heading,
+                           .more_line = m.more_line,
+                           .count = n.papers.size(),
+                           .shown = shown,
+                           .digest_url = m.more_url,
+                           .date = m.date};
+    const TemplateData data = FrameData(n, facts, &ChatLineOf);
+    m.heading = TemplatedLine(heading, data, m.heading, kHeadingChars);
+    if (m.more > 0) m.more_line = TemplatedLine(footer, data, m.more_line, kHeadingChars);
+  }
   m.alert = CutText(ChatLine(n.message), kAlertChars, kCp);
   const Detail& full = kDetails[kFullDetail];
   for (std::size_t i = 0; i < shown; ++i) {
@@ -215,7 +244,7 @@ std::string WatchesLine(const ChatPaper& p) {
 
 std::string MoreLine(const ChatMessage& m) {
   if (m.more <= 0) return {};
-  return "and " + std::to_string(m.more) + (m.more == 1 ? " more paper" : " more papers");
+  return m.more_line.empty() ? BuiltInMoreLine(m.more) : m.more_line;
 }
 
 std::string ChatFrame::Label() const {

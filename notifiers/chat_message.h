@@ -16,6 +16,7 @@
 #include "core/notification.h"
 #include "core/result.h"
 #include "notifiers/channel.h"
+#include "notifiers/template.h"
 
 namespace digestd {
 
@@ -43,6 +44,7 @@ struct ChatMessage {
   std::vector<ChatPaper> papers;     // at most max_papers
   std::int64_t more = 0;             // papers left out
   std::string more_url;              // SafeUrl of the digest; may be ""
+  std::string more_line;             // "and 250 more papers" (or the footer template's line)
   std::string alert;                 // alerts: what happened (cut)
   std::string date;                  // "YYYY-MM-DD" of the papers, else of `now` (UTC)
 };
@@ -52,8 +54,13 @@ inline constexpr int kFullDetail = 0;
 inline constexpr int kLeastDetail = 4;
 
 // The message for `n`: at most max(1, max_papers) papers (the rest counted in `more`),
-// texts ChatLine-safe and cut to what a chat post shows at kFullDetail.
-ChatMessage BuildChatMessage(const Notification& n, int max_papers, std::int64_t now);
+// texts ChatLine-safe and cut to what a chat post shows at kFullDetail. With `heading` or
+// `footer` (a template_file's sections, message_texts.h), the heading or the "and N more"
+// words are that template's, rendered over ChatLine-safe values, made one ChatLine-safe
+// line and cut like the built-in; a template that renders nothing keeps the built-in.
+ChatMessage BuildChatMessage(const Notification& n, int max_papers, std::int64_t now,
+                             const MessageTemplate* heading = nullptr,
+                             const MessageTemplate* footer = nullptr);
 
 // `paper` with less shown at `detail` (kFullDetail: as built; each level a shorter summary,
 // fewer authors and watches, then no summary or thumbnail and a shorter title).
@@ -66,7 +73,8 @@ std::string MetaLine(const ChatPaper& paper);
 std::string AuthorsLine(const ChatPaper& paper);
 // "sparse attention, agents" (or "").
 std::string WatchesLine(const ChatPaper& paper);
-// "and 250 more" for the digest link (or "" when nothing was left out).
+// "and 250 more papers" for the digest link (or "" when nothing was left out): the
+// message's more_line.
 std::string MoreLine(const ChatMessage& message);
 
 // Where one part stands in its message.

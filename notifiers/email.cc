@@ -1,6 +1,7 @@
 #include "notifiers/email.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -47,7 +48,8 @@ std::string Lower(std::string_view s) {
 class EmailChannel final : public Channel {
  public:
   EmailChannel(const NotifierConfig& notifier, EmailSettings settings,
-               std::vector<std::string> recipients, std::string mail_from)
+               std::vector<std::string> recipients, std::string mail_from,
+               std::optional<EmailTexts> texts)
       : notifier_(notifier.name),
         settings_(std::move(settings)),
         recipients_(std::move(recipients)),
@@ -55,11 +57,13 @@ class EmailChannel final : public Channel {
         max_papers_(notifier.max_papers),
         timeout_(notifier.timeout),
         tls_verify_(notifier.tls_verify),
-        ca_file_(notifier.ca_file) {}
+        ca_file_(notifier.ca_file),
+        texts_(std::move(texts)) {}
 
   Result<std::vector<Payload>> Render(const Notification& notification,
                                       const RenderContext& context) const override {
-    auto message = BuildEmailMessage(notification, context, notifier_, settings_, max_papers_);
+    auto message = BuildEmailMessage(notification, context, notifier_, settings_, max_papers_,
+                                     texts_ ? &*texts_ : nullptr);
     if (!message) return Unexpected(message.error());
     std::vector<Payload> payloads;
     for (std::size_t k = 0; k < recipients_.size(); ++k) {
@@ -94,13 +98,14 @@ class EmailChannel final : public Channel {
   const std::chrono::milliseconds timeout_;
   const bool tls_verify_;
   const std::string ca_file_;
+  const std::optional<EmailTexts> texts_;  // with a template_file only
 };
 
 }  // namespace
 
 Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext& context,
                                       const std::string& notifier, const EmailSettings& settings,
-                                      int max_papers) {
+                                      int max_papers, const EmailTexts* texts) {
   if (context.id.empty() || context.id.find_first_of("<>@ \r\n") != std::string::npos) {
     return Unexpected("notification id '" + context.id + "' cannot be a Message-ID");
   }
@@ -113,7 +118,10 @@ Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext
   const std::string domain(MailDomain(from->address));
 
   const EmailContent content = RenderEmailContent(
-      n, EmailRenderOptions{.max_papers = max_papers, .subject_prefix = settings.subject_prefix});
+      n, EmailRenderOptions{.max_papers = max_papers,
+                            .subject_prefix = settings.subject_prefix,
+                            .texts = texts ? &texts->texts : nullptr,
+                            .html_paper_from_texts = texts && texts->html_paper});
   MimeMessage m;
   m.headers.emplace_back("Date", MailDate(context.now));
   m.headers.emplace_back("From", FormatMailbox(*from));
@@ -181,8 +189,16 @@ Result<std::unique_ptr<Channel>> MakeEmailChannel(const NotifierConfig& notifier
     }
   }
   if (recipients.empty()) return Unexpected(where + "no recipient in to, cc or bcc");
-  return std::unique_ptr<Channel>(
-      std::make_unique<EmailChannel>(notifier, settings, std::move(recipients), from->address));
+  std::optional<EmailTexts> texts;
+  if (!notifier.template_file.empty()) {
+    auto sections = ParseTemplateFile(notifier.template_text, notifier.template_file);
+    if (!sections) return Unexpected(sections.error());
+    auto loaded = LoadMessageTexts(notifier, kEmailBuiltInPaper);
+    if (!loaded) return Unexpected(loaded.error());
+    texts = EmailTexts{.texts = std::move(*loaded), .html_paper = sections->paper.has_value()};
+  }
+  return std::unique_ptr<Channel>(std::make_unique<EmailChannel>(
+      notifier, settings, std::move(recipients), from->address, std::move(texts)));
 }
 
 }  // namespace digestd

@@ -13,16 +13,23 @@
 #include "core/notifier_config.h"
 #include "core/result.h"
 #include "notifiers/channel.h"
+#include "notifiers/email_render.h"
 
 namespace digestd {
 
 // The whole RFC 5322 message for `notification` from `settings`: Date (context.now),
 // From, To, Cc, Subject (subject_prefix first), Message-ID <context.id@from-domain>,
 // Auto-Submitted, List-Id (per notifier), List-Unsubscribe (when configured), then the
-// text and HTML parts. Fails on an empty id or an address that does not parse.
+// text and HTML parts, written with `texts` (EmailTexts; null: the built-ins). Fails on an
+// empty id or an address that does not parse.
+struct EmailTexts {
+  MessageTexts texts;
+  bool html_paper = false;  // the file has a paper section: it writes the HTML card's text too
+};
 Result<std::string> BuildEmailMessage(const Notification& notification,
                                       const RenderContext& context, const std::string& notifier,
-                                      const EmailSettings& settings, int max_papers);
+                                      const EmailSettings& settings, int max_papers,
+                                      const EmailTexts* texts = nullptr);
 
 // What an SMTP transaction's response means: accepted (2xx) delivered; no connection,
 // TLS, a timeout, refused credentials (reported as such) or a 4xx retry; a 5xx permanent for
@@ -31,7 +38,8 @@ Result<std::string> BuildEmailMessage(const Notification& notification,
 Outcome ClassifySmtp(const Payload& payload, const Response& response);
 
 // The email channel over `settings`; timeout, tls_verify and ca_file from `notifier`.
-// Fails when from, to, cc or bcc hold an address that does not parse, or nothing to send to.
+// Fails when from, to, cc or bcc hold an address that does not parse, or nothing to send to,
+// or when its template_file does not compile (naming the file's PATH:LINE:COL).
 Result<std::unique_ptr<Channel>> MakeEmailChannel(const NotifierConfig& notifier,
                                                   const EmailSettings& settings);
 

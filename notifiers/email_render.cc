@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "core/notifier_config.h"
 #include "core/utf8.h"
 
 namespace digestd {
@@ -252,9 +253,89 @@ std::string WithStyles(std::string html) {
   return html;
 }
 
+std::string NoChange(std::string_view text) { return std::string(text); }
+
+// What a card's template sees (README "Templates"): values made safe, not escaped.
+TemplateData CardData(const Notification& n, const Entry& e, const std::string& section_watch,
+                      int number) {
+  const SourcedPaper& sp = *e.sighting;
+  const Paper& p = sp.paper;
+  TemplateData d;
+  std::vector<std::string> meta;
+  if (p.votes) meta.push_back(Plural(std::size_t(std::max(0, *p.votes)), "vote", "votes"));
+  if (const std::string authors = Authors(p); !authors.empty()) meta.push_back(authors);
+  std::vector<std::string> others;
+  std::vector<std::string> watches;
+  for (const std::string& w : e.watches) {
+    watches.push_back(Clean(w));
+    if (w != section_watch) others.push_back(Clean(w));
+  }
+  std::string matched;
+  if (!others.empty()) {
+    matched = (section_watch.empty() ? "Matched: " : "Also matched: ") + JoinList(others);
+  }
+  std::vector<std::string> bullets;
+  for (const std::string& bullet : p.summary) bullets.push_back(Clean(bullet));
+  std::vector<std::string> authors;
+  for (const std::string& a : p.authors) authors.push_back(Clean(a));
+  std::vector<std::string> events;
+  for (const std::string& ev : e.events) events.push_back(Clean(ev));
+  const std::vector<std::string> changes = Changes(e);
+  const bool media = IsWebUrl(p.media_url);
+  d.values = {
+      {"title", Clean(p.title.empty() ? p.key : p.title)},
+      {"url", IsWebUrl(p.url) ? Clean(p.url) : std::string()},
+      {"votes", p.votes ? std::to_string(*p.votes) : std::string()},
+      {"event", JoinList(events)},
+      {"change", JoinList(changes, " · ")},
+      {"meta", JoinList(meta, " · ")},
+      {"matched", matched},
+      {"authors", Authors(p)},
+      {"watches", JoinList(watches)},
+      {"summary", JoinList(bullets, " · ")},
+      {"image_url", media && !IsVideo(p.media_url) ? Clean(p.media_url) : std::string()},
+      {"media_line", media ? (IsVideo(p.media_url) ? "Video: " : "Image: ") + Clean(p.media_url)
+                           : std::string()},
+      {"key", Clean(p.key)},
+      {"source", Clean(sp.source)},
+      {"date", Clean(sp.date)},
+      {"notifier", Clean(n.notifier)},
+      {"number", number > 0 ? std::to_string(number) : std::string()}};
+  d.lists = {{"author_list", std::move(authors)},
+             {"watch_list", std::move(watches)},
+             {"change_list", changes},
+             {"summary_list", std::move(bullets)}};
+  return d;
+}
+
+// A card's text from its template: the template's literal text is the user's, values are
+// safe; one more pass makes the whole safe (controls) while keeping its lines.
+std::string CardText(const MessageTexts& texts, const Notification& n, const Entry& e,
+                     const std::string& section_watch, int number) {
+  std::string text = TerminalSafe(
+      texts.paper.Render(CardData(n, e, section_watch, number), &NoChange), std::string::npos,
+      /*keep_newlines=*/true);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 // ---- HTML pieces ----
 
-std::string HtmlCard(const Entry& e, const std::string& section_watch, int number) {
+// A card's templated text in HTML: every character escaped, line breaks kept.
+std::string TextAsHtml(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\n') {
+      out += "<br>";
+    } else if (c != '\r') {
+      out += Escape(std::string_view(&c, 1));
+    }
+  }
+  return out;
+}
+
+std::string HtmlCard(const Entry& e, const std::string& section_watch, int number,
+                     const std::string* templated) {
   const SourcedPaper& sp = *e.sighting;
   const Paper& p = sp.paper;
   const std::string title = Escape(Clean(p.title.empty() ? p.key : p.title));
@@ -282,6 +363,12 @@ std::string HtmlCard(const Entry& e, const std::string& section_watch, int numbe
     h += title;
   }
   h += "</div>";
+  if (templated != nullptr) {
+    h += "<div style=\"font-size:14px;line-height:1.5;margin:0 0 4px;white-space:pre-wrap\">" +
+         TextAsHtml(*templated) +
+         "</div></div></div>\r\n";
+    return h;
+  }
   std::vector<std::string> meta;
   if (p.votes) meta.push_back("▲ " + Plural(std::size_t(std::max(0, *p.votes)), "vote", "votes"));
   if (const std::string authors = Authors(p); !authors.empty()) meta.push_back(Escape(authors));
@@ -331,28 +418,29 @@ std::string HtmlLink(const Entry& e) {
 
 // ---- text pieces ----
 
-std::string TextCard(const Entry& e, const std::string& section_watch, int number) {
+// "N. title", then the card's text (`body`, CardText) with each line indented.
+std::string TextCard(const Entry& e, int number, const std::string& body) {
   const Paper& p = e.sighting->paper;
   std::string t = std::to_string(number) + ". " + Clean(p.title.empty() ? p.key : p.title) + "\n";
   const std::string indent(number < 10 ? 3 : number < 100 ? 4 : 5, ' ');
-  if (IsWebUrl(p.url)) t += indent + Clean(p.url) + "\n";
-  std::vector<std::string> meta;
-  if (p.votes) meta.push_back(Plural(std::size_t(std::max(0, *p.votes)), "vote", "votes"));
-  if (const std::string authors = Authors(p); !authors.empty()) meta.push_back(authors);
-  if (!meta.empty()) t += indent + JoinList(meta, " · ") + "\n";
-  std::vector<std::string> others;
-  for (const std::string& w : e.watches) {
-    if (w != section_watch) others.push_back(Clean(w));
-  }
-  if (!others.empty()) {
-    t += indent + (section_watch.empty() ? "Matched: " : "Also matched: ") + JoinList(others) + "\n";
-  }
-  for (const std::string& change : Changes(e)) t += indent + change + "\n";
-  for (const std::string& bullet : p.summary) t += indent + "- " + Clean(bullet) + "\n";
-  if (IsWebUrl(p.media_url)) {
-    t += indent + (IsVideo(p.media_url) ? "Video: " : "Image: ") + Clean(p.media_url) + "\n";
+  for (std::size_t at = 0; at < body.size();) {
+    std::size_t end = body.find('\n', at);
+    if (end == std::string::npos) end = body.size();
+    t += indent + body.substr(at, end - at) + "\n";
+    at = end + 1;
   }
   return t + "\n";
+}
+
+const MessageTexts& BuiltInEmailTexts() {
+  static const MessageTexts texts = *LoadMessageTexts(NotifierConfig{}, kEmailBuiltInPaper);
+  return texts;
+}
+
+std::string TemplatedLine(const MessageTemplate& text, const TemplateData& data,
+                          const std::string& built_in) {
+  std::string line = Clean(text.Render(data, &NoChange));
+  return line.empty() ? built_in : line;
 }
 
 std::string TextLink(const Entry& e) {
@@ -428,7 +516,22 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
   std::size_t total = 0;
   for (const Section& s : sections) total += s.entries.size();
   out.papers = int(total);
-  const std::string headline = Headline(n, sections, total);
+  const MessageTexts& texts = options.texts != nullptr ? *options.texts : BuiltInEmailTexts();
+  const std::size_t cap_shown = std::min(total, std::size_t(std::max(1, options.max_papers)));
+  const auto frame_data = [&](std::string heading, std::size_t unlisted) {
+    const FrameFacts facts{
+        .heading = std::move(heading),
+        .more_line = unlisted > 0 ? "and " + Plural(unlisted, "more paper", "more papers")
+                                  : std::string(),
+        .count = total,
+        .shown = total - unlisted,
+        .digest_url = IsWebUrl(n.digest_url) ? Clean(n.digest_url) : std::string(),
+        .date = n.papers.empty() ? std::string() : Clean(n.papers.front().date)};
+    return FrameData(n, facts, &Clean);
+  };
+  const std::string built_in_headline = Headline(n, sections, total);
+  const std::string headline = TemplatedLine(
+      texts.heading, frame_data(built_in_headline, total - cap_shown), built_in_headline);
   const std::string prefix = Clean(options.subject_prefix);
   out.subject = prefix.empty() ? headline : prefix + " " + headline;
 
@@ -499,7 +602,9 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
                     std::to_string(s.entries.size()) + ")</span></h2>\r\n";
         }
         const bool numbered = n.kind == "highlights";
-        std::string card = HtmlCard(e, s.watch, numbered ? number + 1 : 0);
+        const std::string body = CardText(texts, n, e, s.watch, number + 1);
+        std::string card = HtmlCard(e, s.watch, numbered ? number + 1 : 0,
+                                    options.html_paper_from_texts ? &body : nullptr);
         if (used + heading.size() + card.size() > card_budget) {
           overflow.push_back(&e);
           continue;
@@ -513,7 +618,7 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
         cards_html += heading + card;
         ++number;
         ++out.cards;
-        text_cards += TextCard(e, s.watch, number);
+        text_cards += TextCard(e, number, body);
       }
     }
   };
@@ -545,7 +650,8 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
   const std::size_t unlisted_html = total - std::size_t(out.cards) - std::size_t(out.links);
   const std::size_t unlisted_text = total - placed;
   const auto and_more = [&](std::size_t count) {
-    return "and " + Plural(count, "more paper", "more papers");
+    const std::string built_in = "and " + Plural(count, "more paper", "more papers");
+    return TemplatedLine(texts.footer, frame_data(headline, count), built_in);
   };
   if (unlisted_html > 0) {
     more_html += "<p style=\"margin:16px 0 0;font-size:15px\">… " + and_more(unlisted_html);

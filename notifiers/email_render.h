@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/notification.h"
+#include "notifiers/message_texts.h"
 
 namespace digestd {
 
@@ -22,7 +23,20 @@ struct EmailRenderOptions {
   int max_papers = 50;                       // papers in the message; the rest "and N more"
   std::size_t max_html_bytes = kEmailMaxHtmlBytes;
   std::string subject_prefix;                // e.g. "[papers]"; put before the subject
+  // The heading (subject, title, first line), each card's text and "and N more" (README
+  // "Templates"); null: the built-ins (kEmailBuiltInPaper). Values are made safe
+  // (TerminalSafe); in the HTML part the whole rendered text is HTML-escaped.
+  const MessageTexts* texts = nullptr;
+  // The card's text in the HTML part too: a template_file's paper section (its text under
+  // the linked title and thumbnail, line breaks kept). Otherwise the HTML card is digestd's.
+  bool html_paper_from_texts = false;
 };
+
+// The built-in text of one card in the text part: the lines under "N. title", indented.
+inline constexpr std::string_view kEmailBuiltInPaper =
+    "{{#url}}{{url}}\n{{/url}}{{#meta}}{{meta}}\n{{/meta}}{{#matched}}{{matched}}\n{{/matched}}"
+    "{{#change_list}}{{.}}\n{{/change_list}}{{#summary_list}}- {{.}}\n{{/summary_list}}"
+    "{{media_line}}";
 
 struct EmailContent {
   std::string subject;  // UTF-8, one line, not yet encoded for the header

@@ -1,6 +1,7 @@
 #include "notifiers/exec.h"
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,15 +23,18 @@ std::string WithOutput(std::string reason, const Response& response) {
 
 class ExecChannel final : public Channel {
  public:
-  ExecChannel(const NotifierConfig& notifier, const ExecSettings& settings)
+  ExecChannel(const NotifierConfig& notifier, const ExecSettings& settings,
+              std::optional<MessageTexts> texts)
       : argv_(settings.command),
         pass_env_(settings.env),
         max_papers_(notifier.max_papers),
-        timeout_(notifier.timeout) {}
+        timeout_(notifier.timeout),
+        texts_(std::move(texts)) {}
 
   Result<std::vector<Payload>> Render(const Notification& notification,
                                       const RenderContext& context) const override {
-    auto parts = RenderWebhookBodies(notification, context, max_papers_, 0);
+    auto parts = RenderWebhookBodies(notification, context, max_papers_, 0,
+                                     texts_ ? &*texts_ : nullptr);
     if (!parts) return Unexpected(parts.error());
     WebhookPart& part = parts->front();
     Payload payload{.part_id = part.id,
@@ -69,6 +73,7 @@ class ExecChannel final : public Channel {
   const std::vector<std::string> pass_env_;
   const int max_papers_;
   const std::chrono::milliseconds timeout_;
+  const std::optional<MessageTexts> texts_;  // with a template_file only: the body's "text"
 };
 
 bool IsEnvName(const std::string& name) {
@@ -97,7 +102,10 @@ Result<std::unique_ptr<Channel>> MakeExecChannel(const NotifierConfig& notifier,
       return Unexpected(where + "env: '" + name + "': DIGESTD_* variables are set by digestd");
     }
   }
-  return std::unique_ptr<Channel>(std::make_unique<ExecChannel>(notifier, settings));
+  auto texts = WebhookTexts(notifier);
+  if (!texts) return Unexpected(texts.error());
+  return std::unique_ptr<Channel>(
+      std::make_unique<ExecChannel>(notifier, settings, std::move(*texts)));
 }
 
 }  // namespace digestd

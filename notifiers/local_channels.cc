@@ -1,6 +1,7 @@
 #include "notifiers/local_channels.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -35,17 +36,62 @@ std::string WatchList(const std::vector<std::string>& watches) {
   return out;
 }
 
-// One paper, its first line indented by `indent` and the rest two columns deeper.
-void AppendPaper(std::string& out, const SourcedPaper& sp, const std::string& indent,
-                 const std::string& event) {
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+// What a console paper entry sees (README "Templates"); values raw, escaped when rendered.
+TemplateData ConsolePaperData(const Notification& n, const SourcedPaper& sp, bool grouped) {
   const Paper& p = sp.paper;
-  const std::string more = indent + "  ";
-  out += indent + (event.empty() ? "" : "[" + Printable(event) + "] ") + Printable(p.title) + "\n";
-  out += more + Printable(p.url);
-  if (p.votes) out += "  (" + std::to_string(*p.votes) + " votes)";
-  out += "  [" + Printable(sp.source) + (sp.date.empty() ? "" : " " + Printable(sp.date)) + "]\n";
-  if (!p.authors.empty()) out += more + Printable(AuthorLine(p)) + "\n";
-  if (!p.summary.empty()) out += more + "- " + Printable(p.summary.front()) + "\n";
+  TemplateData d;
+  std::string summary = p.summary.empty() ? std::string() : p.summary.front();
+  d.values = {{"title", p.title},
+              {"url", p.url},
+              {"votes", p.votes ? std::to_string(*p.votes) : std::string()},
+              {"event", n.EventOf(sp)},
+              {"authors", p.authors.empty() ? std::string() : AuthorLine(p)},
+              {"watches", JoinNames(n.WatchesOf(sp))},
+              {"summary", summary},
+              {"image_url", p.media_url},
+              {"key", p.key},
+              {"source", sp.source},
+              {"date", sp.date},
+              {"notifier", n.notifier},
+              {"grouped", grouped ? "yes" : ""}};
+  d.lists = {{"author_list", p.authors},
+             {"watch_list", n.WatchesOf(sp)},
+             {"summary_list", p.summary}};
+  return d;
+}
+
+// One paper's entry, each of its lines indented by `indent`.
+void AppendPaper(std::string& out, const MessageTexts& texts, const Notification& n,
+                 const SourcedPaper& sp, const std::string& indent, bool grouped) {
+  const std::string entry = TerminalSafe(
+      texts.paper.Render(ConsolePaperData(n, sp, grouped), &Printable), std::string::npos,
+      /*keep_newlines=*/true);
+  std::size_t at = 0;
+  while (at <= entry.size()) {
+    std::size_t end = entry.find('\n', at);
+    if (end == std::string::npos) end = entry.size();
+    out += indent + entry.substr(at, end - at) + "\n";
+    at = end + 1;
+  }
+}
+
+const MessageTexts& BuiltInConsoleTexts() {
+  static const MessageTexts texts = *LoadMessageTexts(NotifierConfig{}, kConsoleBuiltInPaper);
+  return texts;
+}
+
+// One line of a heading or footer: the template's, terminal-safe, one line.
+std::string Line(const MessageTemplate& text, const TemplateData& data) {
+  return Printable(text.Render(data, &Printable));
 }
 
 bool GroupedByDigest(const Notification& n) {
@@ -55,14 +101,19 @@ bool GroupedByDigest(const Notification& n) {
 
 class LocalChannel final : public Channel {
  public:
-  LocalChannel(Transfer transfer, std::string path, int max_papers)
-      : transfer_(transfer), path_(std::move(path)), max_papers_(max_papers) {}
+  LocalChannel(Transfer transfer, std::string path, int max_papers,
+               std::optional<MessageTexts> texts = std::nullopt)
+      : transfer_(transfer),
+        path_(std::move(path)),
+        max_papers_(max_papers),
+        texts_(std::move(texts)) {}
 
   Result<std::vector<Payload>> Render(const Notification& notification,
                                       const RenderContext& context) const override {
     Payload payload{.part_id = context.id, .transfer = transfer_, .url = path_};
-    payload.body = transfer_ == Transfer::kConsole ? RenderConsole(notification, max_papers_)
-                                                   : RenderJsonLines(notification);
+    payload.body = transfer_ == Transfer::kConsole
+                       ? RenderConsole(notification, max_papers_, texts_ ? &*texts_ : nullptr)
+                       : RenderJsonLines(notification);
     return std::vector<Payload>{std::move(payload)};
   }
 
@@ -75,23 +126,35 @@ class LocalChannel final : public Channel {
   const Transfer transfer_;
   const std::string path_;
   const int max_papers_;
+  const std::optional<MessageTexts> texts_;  // console: the notifier's; nullopt: built-ins
 };
 
 }  // namespace
 
-std::string RenderConsole(const Notification& n, int max_papers) {
-  std::string out;
-  if (n.kind == "alert") {
-    out += "[" + Printable(n.event) + "] source " + Printable(n.source) + ": " +
-           Printable(n.message) + "\n";
-    return out;
-  }
-  out += "[" + Printable(n.event) + "]";
-  if (!n.watches.empty()) out += " " + WatchList(n.watches);
-  out += "\n";
+std::string RenderConsole(const Notification& n, int max_papers, const MessageTexts* texts) {
+  const MessageTexts& t = texts != nullptr ? *texts : BuiltInConsoleTexts();
   const std::size_t shown = std::min(n.papers.size(), std::size_t(std::max(1, max_papers)));
+  std::string heading;
+  if (n.kind == "alert") {
+    heading = "[" + Printable(n.event) + "] source " + Printable(n.source) + ": " +
+              Printable(n.message);
+  } else {
+    heading = "[" + Printable(n.event) + "]";
+    if (!n.watches.empty()) heading += " " + WatchList(n.watches);
+  }
+  const std::size_t more = n.papers.size() - shown;
+  const FrameFacts facts{
+      .heading = heading,
+      .more_line = more > 0 ? "and " + std::to_string(more) + " more" : std::string(),
+      .count = n.papers.size(),
+      .shown = shown,
+      .digest_url = Printable(n.digest_url),
+      .date = n.papers.empty() ? std::string() : Printable(n.papers.front().date)};
+  const TemplateData frame = FrameData(n, facts, &Printable);
+  std::string out = Line(t.heading, frame) + "\n";
+  if (n.kind == "alert") return out;
   if (!GroupedByDigest(n)) {
-    for (std::size_t i = 0; i < shown; ++i) AppendPaper(out, n.papers[i], "  ", "");
+    for (std::size_t i = 0; i < shown; ++i) AppendPaper(out, t, n, n.papers[i], "  ", false);
   } else {
     // Groups keyed by the paper's whole watch set, in order of first appearance: each paper
     // is listed once, under every watch it matched.
@@ -105,11 +168,11 @@ std::string RenderConsole(const Notification& n, int max_papers) {
     }
     for (const auto& [watches, members] : groups) {
       out += "  " + (watches->empty() ? std::string("no watch") : WatchList(*watches)) + ":\n";
-      for (std::size_t i : members) AppendPaper(out, n.papers[i], "    ", n.EventOf(n.papers[i]));
+      for (std::size_t i : members) AppendPaper(out, t, n, n.papers[i], "    ", true);
     }
   }
-  if (n.papers.size() > shown) {
-    out += "  and " + std::to_string(n.papers.size() - shown) + " more";
+  if (more > 0) {
+    out += "  " + Line(t.footer, frame);
     if (!n.digest_url.empty()) out += ": " + Printable(n.digest_url);
     out += "\n";
   }
@@ -124,8 +187,14 @@ std::string RenderJsonLines(const Notification& n) {
 
 Result<std::unique_ptr<Channel>> MakeConsoleChannel(const NotifierConfig& notifier,
                                                     const ConsoleSettings& /*settings*/) {
-  return std::unique_ptr<Channel>(
-      std::make_unique<LocalChannel>(Transfer::kConsole, "", notifier.max_papers));
+  std::optional<MessageTexts> texts;
+  if (!notifier.template_file.empty()) {
+    auto loaded = LoadMessageTexts(notifier, kConsoleBuiltInPaper);
+    if (!loaded) return Unexpected(loaded.error());
+    texts = std::move(*loaded);
+  }
+  return std::unique_ptr<Channel>(std::make_unique<LocalChannel>(
+      Transfer::kConsole, "", notifier.max_papers, std::move(texts)));
 }
 
 Result<std::unique_ptr<Channel>> MakeFileChannel(const NotifierConfig& notifier,

@@ -14,6 +14,8 @@
 #include "core/json_writer.h"
 #include "core/paper_json.h"
 #include "core/utf8.h"
+#include "notifiers/chat_channel_base.h"
+#include "notifiers/chat_message.h"
 #include "notifiers/limits.h"
 
 namespace digestd {
@@ -61,10 +63,50 @@ struct Part {
   int index = 0;
   int count = 1;
   std::span<const std::string> papers;  // each paper's JSON, rendered once (PaperJson)
+  std::size_t first = 0;                // the index of papers.front() among all papers
+  bool last = true;
 };
 
+// The pieces of a templated body's "text" (RenderWebhookBodies).
+struct TextPieces {
+  std::string heading;
+  std::string alert;                 // an alert's message, cut as chat targets cut it
+  std::vector<std::string> entries;  // one per paper shown, in order
+  std::string footer;                // "" when no paper was left out
+};
+
+TextPieces MakeTextPieces(const Notification& n, const RenderContext& context, int max_papers,
+                          const MessageTexts& texts) {
+  const ChatMessage m = BuildChatMessage(n, max_papers, context.now, &texts.heading,
+                                         &texts.footer);
+  TextPieces out{.heading = m.heading, .alert = m.alert};
+  for (const ChatPaper& p : m.papers) {
+    out.entries.push_back(texts.paper.Render(PaperData(p, n.notifier), &NoEscape));
+  }
+  if (m.more > 0) out.footer = MoreLine(m) + (m.more_url.empty() ? "" : ": " + m.more_url);
+  return out;
+}
+
+// What "\n\n" + entry adds to a body's JSON.
+std::size_t EntryCost(const std::string& entry) { return JsonQuote("\n\n" + entry).size() - 2; }
+
+std::string PartText(const TextPieces& t, const Part& part) {
+  std::string text = t.heading;
+  if (part.count > 1) {
+    text += " (" + std::to_string(part.index + 1) + "/" + std::to_string(part.count) + ")";
+  }
+  if (!t.alert.empty()) text += "\n\n" + t.alert;
+  for (std::size_t i = part.first; i < part.first + part.papers.size() && i < t.entries.size();
+       ++i) {
+    text += "\n\n" + t.entries[i];
+  }
+  if (part.last && !t.footer.empty()) text += "\n\n" + t.footer;
+  return text;
+}
+
 std::string Body(const Notification& n, const RenderContext& context, const Part& part,
-                 std::int64_t more, std::string_view alert_message) {
+                 std::int64_t more, std::string_view alert_message,
+                 const TextPieces* text = nullptr) {
   JsonWriter json;
   json.BeginObject();
   json.Key("version").Int(kWebhookBodyVersion);
@@ -92,6 +134,7 @@ std::string Body(const Notification& n, const RenderContext& context, const Part
   } else {
     json.Null();
   }
+  if (text != nullptr) json.Key("text").String(PartText(*text, part));
   json.EndObject();
   return json.Take();
 }
@@ -233,7 +276,7 @@ bool IsToken(std::string_view name) {
 class WebhookChannel final : public Channel {
  public:
   WebhookChannel(const NotifierConfig& notifier, const WebhookSettings& settings,
-                 std::vector<std::string> keys)
+                 std::vector<std::string> keys, std::optional<MessageTexts> texts)
       : url_(settings.url),
         method_(settings.method),
         custom_headers_(settings.headers.begin(), settings.headers.end()),
@@ -241,12 +284,14 @@ class WebhookChannel final : public Channel {
         max_papers_(notifier.max_papers),
         timeout_(notifier.timeout),
         tls_verify_(notifier.tls_verify),
-        ca_file_(notifier.ca_file) {}
+        ca_file_(notifier.ca_file),
+        texts_(std::move(texts)) {}
 
   Result<std::vector<Payload>> Render(const Notification& notification,
                                       const RenderContext& context) const override {
     auto parts = RenderWebhookBodies(notification, context, max_papers_,
-                                     LimitsFor("webhook").max_body_bytes);
+                                     LimitsFor("webhook").max_body_bytes,
+                                     texts_ ? &*texts_ : nullptr);
     if (!parts) return Unexpected(parts.error());
     std::vector<Payload> payloads;
     for (WebhookPart& part : *parts) {
@@ -289,13 +334,15 @@ class WebhookChannel final : public Channel {
   const std::chrono::milliseconds timeout_;
   const bool tls_verify_;
   const std::string ca_file_;
+  const std::optional<MessageTexts> texts_;  // with a template_file only
 };
 
 }  // namespace
 
 Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
                                                      const RenderContext& context, int max_papers,
-                                                     std::size_t max_body_bytes) {
+                                                     std::size_t max_body_bytes,
+                                                     const MessageTexts* texts) {
   // Standard Webhooks signs "id.timestamp.body": an id with a '.' would be ambiguous.
   if (context.id.empty() || context.id.find('.') != std::string::npos) {
     return Unexpected("notification id '" + context.id + "' is empty or contains '.'");
@@ -304,22 +351,26 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
   const auto more = static_cast<std::int64_t>(n.papers.size() - shown_count);
   std::vector<SourcedPaper> shown(n.papers.begin(), n.papers.begin() + long(shown_count));
   std::string alert_message = n.message;
+  std::optional<TextPieces> pieces;
+  if (texts != nullptr) pieces = MakeTextPieces(n, context, max_papers, *texts);
+  const TextPieces* text = pieces ? &*pieces : nullptr;
 
   if (max_body_bytes == 0) {
     std::vector<std::string> papers;
     for (const SourcedPaper& p : shown) papers.push_back(PaperJson(n, p));
     Part whole{.id = context.id, .papers = papers};
-    return std::vector<WebhookPart>{{context.id, Body(n, context, whole, more, alert_message)}};
+    return std::vector<WebhookPart>{
+        {context.id, Body(n, context, whole, more, alert_message, text)}};
   }
 
   // The envelope at its largest: part numbers and the id suffix can only be shorter.
   const std::size_t most_parts = std::max<std::size_t>(1, shown_count);
   const Part widest{
       .id = PartId(context.id, most_parts), .index = int(most_parts), .count = int(most_parts)};
-  std::size_t envelope = Body(n, context, widest, more, alert_message).size();
+  std::size_t envelope = Body(n, context, widest, more, alert_message, text).size();
   if (n.kind == "alert" && envelope > max_body_bytes && !alert_message.empty()) {
     CutEnd(alert_message, envelope - max_body_bytes + kEllipsis.size());
-    envelope = Body(n, context, widest, more, alert_message).size();
+    envelope = Body(n, context, widest, more, alert_message, text).size();
   }
   if (envelope > max_body_bytes) {
     return Unexpected("notification " + context.id + ": its message without papers takes " +
@@ -329,13 +380,17 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
   const std::size_t room = max_body_bytes - envelope;
   std::vector<std::string> papers;
   std::vector<std::size_t> sizes;
-  for (SourcedPaper& p : shown) {
-    std::optional<std::string> json = ShrinkToFit(n, p, room);
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    SourcedPaper& p = shown[i];
+    // A templated entry is cut already (chat lengths); the paper's JSON makes room for it.
+    const std::size_t entry = text && i < text->entries.size() ? EntryCost(text->entries[i]) : 0;
+    std::optional<std::string> json =
+        entry < room ? ShrinkToFit(n, p, room - entry) : std::nullopt;
     if (!json) {
       return Unexpected("notification " + context.id + ": paper '" + p.paper.key +
                         "' does not fit in " + std::to_string(max_body_bytes) + " bytes");
     }
-    sizes.push_back(json->size());
+    sizes.push_back(json->size() + entry);
     papers.push_back(std::move(*json));
   }
 
@@ -346,10 +401,19 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
         .id = PartId(context.id, k),
         .index = int(k),
         .count = int(packed.size()),
-        .papers = std::span<const std::string>(papers).subspan(packed[k].first, packed[k].second)};
-    parts.push_back({part.id, Body(n, context, part, more, alert_message)});
+        .papers = std::span<const std::string>(papers).subspan(packed[k].first, packed[k].second),
+        .first = packed[k].first,
+        .last = k + 1 == packed.size()};
+    parts.push_back({part.id, Body(n, context, part, more, alert_message, text)});
   }
   return parts;
+}
+
+Result<std::optional<MessageTexts>> WebhookTexts(const NotifierConfig& notifier) {
+  if (notifier.template_file.empty()) return std::optional<MessageTexts>();
+  auto texts = LoadMessageTexts(notifier, kWebhookBuiltInPaper);
+  if (!texts) return Unexpected(texts.error());
+  return std::optional<MessageTexts>(std::move(*texts));
 }
 
 Result<std::string> DecodeWebhookSecret(std::string_view secret) {
@@ -420,8 +484,10 @@ Result<std::unique_ptr<Channel>> MakeWebhookChannel(const NotifierConfig& notifi
     }
     keys.push_back(std::move(*key));
   }
+  auto texts = WebhookTexts(notifier);
+  if (!texts) return Unexpected(texts.error());
   return std::unique_ptr<Channel>(
-      std::make_unique<WebhookChannel>(notifier, settings, std::move(keys)));
+      std::make_unique<WebhookChannel>(notifier, settings, std::move(keys), std::move(*texts)));
 }
 
 }  // namespace digestd

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "core/notifier_config.h"
 #include "core/result.h"
 #include "notifiers/channel.h"
+#include "notifiers/message_texts.h"
 
 namespace digestd {
 
@@ -35,9 +37,26 @@ struct WebhookPart {
 // marked "…"), its other authors, tags, extra, media_url and the end of its title. An
 // alert's message is shortened the same way. Fails when context.id is empty or holds '.',
 // or when a part cannot fit even so (e.g. a huge watch list).
+// With `texts` (a notifier with a template_file, README "Templates") each body also has a
+// "text" member: the part's message as plain text, written by those templates over the
+// values the chat targets see (one line each, controls removed, mentions defused): the
+// heading (with " (k/n)" when there are parts), an alert's message, each paper's entry, and
+// in the last part the footer and the digest link, separated by blank lines. It counts toward
+// `max_body_bytes`; JSON escaping is the writer's, so no template can break the body.
 Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& notification,
                                                      const RenderContext& context, int max_papers,
-                                                     std::size_t max_body_bytes);
+                                                     std::size_t max_body_bytes,
+                                                     const MessageTexts* texts = nullptr);
+
+// The entry of a paper in a templated body's "text" when the template_file has no paper
+// section (README "Templates").
+inline constexpr std::string_view kWebhookBuiltInPaper =
+    "{{title}}{{#url}}\n{{url}}{{/url}}\n{{meta}}{{#authors}}\n{{authors}}{{/authors}}"
+    "{{#watches}}\nMatched: {{watches}}{{/watches}}{{#summary}}\n{{summary}}{{/summary}}";
+
+// The texts of a webhook or exec body's "text": nullopt without a template_file (no "text"
+// member); fails when the file does not compile, naming its PATH:LINE:COL.
+Result<std::optional<MessageTexts>> WebhookTexts(const NotifierConfig& notifier);
 
 // The signing key of a "whsec_<base64>" secret (the bytes the base64 stands for); fails on
 // another prefix, bad base64 or an empty key.

@@ -1,13 +1,22 @@
 """Message templates end to end on the real binary (issue 9 point 5): `digestd check` compiles
 every template (a syntax error or an unescaped tag names the template file and line, and the
-exit is non-zero), and `digestd preview` shows a template's text with the platform's escaping."""
+exit is non-zero), and `digestd preview` shows a template's text with the platform's escaping.
+The kinds without a chat platform (console, email, webhook, exec) take a template's heading,
+paper and footer sections too: checked, previewed, and sent to a real SMTP server, webhook
+sink and command, read back by Python's own parsers."""
+import email
+import email.policy
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
 from digestd_harness import DIGESTD, DeliveryCaseMixin, DigestdCase, notifier, watch
+from test_email import SmtpServer
+from webhook_sink import WebhookSink
 
 DAY = "2024-01-29"
 HOOK = "http://127.0.0.1:9/services/T0/B0/S3CRET"
@@ -59,6 +68,26 @@ class Templates(DeliveryCaseMixin, DigestdCase):
                 self.assertNotIn("<script>", proc.stdout)
                 self.assertNotIn("@everyone", proc.stdout)
 
+    def test_preview_shows_a_templated_heading_and_footer_escaped(self):
+        self.configure("{{! heading }}\nDIGEST <i>{{count}}</i> @everyone {{watches}}\n"
+                       "{{! paper }}\nPAPER {{title}}\n")
+        self.run_digestd("check", "--config", self.config_path, expect=0)
+        self.write_digest(DAY, digest())
+        self.run_digestd("once", "--config", self.config_path, "--date", DAY, expect=0)
+        for name in ["to-slack", "to-telegram"]:
+            with self.subTest(notifier=name):
+                proc = self.run_digestd("preview", name, "--date", DAY, "--config",
+                                        self.config_path, expect=0)
+                text = json.loads(proc.stdout.split("\n\n", 1)[1].strip())["text"]
+                # The heading's own markup is escaped and its mention defused (preview shows
+                # the word joiner after '@' as a space).
+                self.assertIn("DIGEST &lt;i&gt;1&lt;/i&gt; @ everyone everything", text)
+                self.assertIn("PAPER Sparse &lt;script&gt;", proc.stdout)
+                self.assertNotIn("@everyone", proc.stdout)
+                # Markup is escaped wherever the platform reads it (Slack's header block is
+                # plain_text, shown as written).
+                self.assertNotIn("<i>", text)
+
     def test_run_refuses_a_bad_template_and_a_reload_keeps_the_running_one(self):
         self.configure("{{#url}}\n")
         proc = subprocess.run([DIGESTD, "run", "--config", self.config_path],
@@ -81,6 +110,127 @@ class Templates(DeliveryCaseMixin, DigestdCase):
         self.assertEqual(daemon.returncode, 0, err)
         self.assertIn("paper.mustache:1:4: unescaped", err)
         self.assertIn("keeping the running configuration", err)
+
+
+# One file for every kind: a heading, a paper entry and a footer.
+SECTIONED = ("{{! heading }}\n"
+             "DIGEST {{count}} for {{notifier}}\n"
+             "{{! paper }}\n"
+             "ENTRY {{title}} | {{authors}} | {{votes}} votes\n"
+             "<b>kept as text</b>\n"
+             "{{! footer }}\n"
+             "PLUS {{more}} MORE\n")
+
+
+def hostile_digest(papers=3):
+    out = f"## Daily Papers ({DAY})\n\n"
+    for i in range(papers):
+        out += (f"### [Sparse <script>alert({i})</script> \u202eevil\u202c attention @everyone]"
+                f"(https://arxiv.org/abs/2401.{10001 + i})\n\n"
+                f"Vote: {12 + i}\n\nAuthors: Ada Lovelace, Alan Turing @here\n\n"
+                "- **What's New**: A method that cuts memory.\n\n")
+    return out
+
+
+class TemplatesOnEveryKind(DeliveryCaseMixin, DigestdCase):
+    """console, email, webhook and exec with one sectioned template_file."""
+
+    def configure(self, template_text, smtp_port=9, hook_url="http://127.0.0.1:9/hook"):
+        self.write("templates/all.mustache", template_text)
+        out = os.path.join(self.dir, "exec-out.json")
+        keys = dict(template_file="templates/all.mustache", max_papers=2, group="digest")
+        notifiers = (notifier("term", "console", **keys) +
+                     notifier("mail", "email", url=f"smtp://127.0.0.1:{smtp_port}",
+                              starttls="never", to=["ana@example.org"], timeout="10s",
+                              **{"from": "bot@example.org"}, **keys) +
+                     notifier("hook", "webhook", url=hook_url, timeout="10s", **keys) +
+                     notifier("script", "exec", command=["/bin/sh", "-c", f"cat > '{out}'"],
+                              **keys))
+        self.write_config(watch("everything", ["term", "mail", "hook", "script"]),
+                          first_run="notify", notifiers=notifiers)
+        return out
+
+    def test_check_names_the_file_and_line_in_any_section_for_every_kind(self):
+        self.configure(SECTIONED.replace("PLUS {{more}}", "PLUS {{{more}}}"))
+        proc = self.run_digestd("check", "--config", self.config_path)
+        self.assertNotEqual(proc.returncode, 0, proc.stderr)
+        where = os.path.join(self.dir, "templates", "all.mustache") + ":7:6: unescaped"
+        lines = [l for l in proc.stderr.splitlines() if l.startswith(where)]
+        self.assertEqual(len(lines), 4, proc.stderr)  # console, email, webhook, exec
+        for name in ["term", "mail", "hook", "script"]:
+            self.assertTrue(any(f'notifier "{name}"' in l for l in lines), proc.stderr)
+        # A section given twice and text before the first section are refused too.
+        self.configure("oops\n" + SECTIONED)
+        proc = self.run_digestd("check", "--config", self.config_path)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("all.mustache:1:1: text before the first section", proc.stderr)
+        self.configure(SECTIONED)
+        self.run_digestd("check", "--config", self.config_path, expect=0)
+
+    def test_preview_prints_each_kinds_templated_text(self):
+        self.configure(SECTIONED)
+        self.write_digest(DAY, hostile_digest())
+        # Stores the day (the mail and the hook fail to connect: no matter here).
+        self.run_digestd("once", "--config", self.config_path, "--date", DAY)
+        for name in ["term", "hook", "script"]:
+            with self.subTest(notifier=name):
+                proc = self.run_digestd("preview", name, "--date", DAY, "--config",
+                                        self.config_path, expect=0)
+                self.assertIn("DIGEST 3 for " + name, proc.stdout)
+                self.assertIn("ENTRY Sparse", proc.stdout)
+                self.assertIn("PLUS 1 MORE", proc.stdout)
+                self.assertNotIn("\u202e", proc.stdout)
+                self.assertIn("nothing was sent", proc.stderr)
+
+    def test_once_sends_templated_text_to_a_real_smtp_server_webhook_and_command(self):
+        server = SmtpServer(self.dir, mode="plain")
+        self.addCleanup(server.close)
+        sink = WebhookSink(lifetime=60)
+        self.addCleanup(sink.close)
+        out = self.configure(SECTIONED, smtp_port=server.port, hook_url=sink.url("/hook"))
+        self.write_digest(DAY, hostile_digest())
+        proc = self.run_digestd("once", "--config", self.config_path, "--date", DAY, expect=0)
+
+        # console: on digestd's standard output, terminal-safe.
+        self.assertIn("DIGEST 3 for term", proc.stdout)
+        self.assertIn("  ENTRY Sparse <script>alert(0)</script>", proc.stdout)
+        self.assertIn("  <b>kept as text</b>", proc.stdout)
+        self.assertIn("  PLUS 1 MORE", proc.stdout)
+        self.assertNotIn("\u202e", proc.stdout)
+
+        # webhook: the documented body plus "text", every value made safe.
+        self.assertTrue(sink.wait_for_count(1, timeout=20))
+        body = sink.records()[0].json
+        self.assertEqual(body["version"], 1)
+        self.assertEqual(len(body["papers"]), 2)
+        text = body["text"]
+        self.assertTrue(text.startswith("DIGEST 3 for hook\n\nENTRY Sparse"), text)
+        self.assertEqual(text.count("ENTRY "), 2)
+        self.assertIn("PLUS 1 MORE", text)
+        for raw in ["@everyone", "@here", "\u202e"]:
+            self.assertNotIn(raw, text)
+
+        # exec: the same body on standard input.
+        with open(out, encoding="utf-8") as f:
+            piped = json.load(f)
+        self.assertEqual(piped["text"].replace("script", "hook"), text.replace("script", "hook"))
+
+        # email: the subject is the heading; the text part has the entries; the HTML part
+        # shows them as text, every value and the template's own markup escaped.
+        messages = server.messages()
+        self.assertEqual(len(messages), 1, server.messages())
+        message = email.message_from_bytes(messages[0][1], policy=email.policy.default)
+        self.assertEqual(str(message["Subject"]), "DIGEST 3 for mail")
+        plain = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        self.assertEqual(plain.count("ENTRY Sparse <script>"), 2, plain)
+        self.assertIn("PLUS 1 MORE", plain)
+        self.assertNotIn("<script>", html)
+        self.assertNotIn("<b>kept as text</b>", html)
+        self.assertIn("&lt;b&gt;kept as text&lt;/b&gt;", html)
+        self.assertEqual(html.count("ENTRY Sparse &lt;script&gt;"), 2, html)
+        self.assertIn("PLUS 1 MORE", html)
+        self.assertNotIn("\u202e", plain + html)
 
 
 if __name__ == "__main__":

@@ -812,14 +812,15 @@ TEST(ConfigLoaderNotifiers, ErrorsArePositioned) {
       {Notifier("exec", "command = [\"a\"]\nenvs = [\"A\"]\n"), 16, 1,
        "unknown key \"envs\" in [[notifier]] (did you mean 'env'?)"},
       {Notifier("console", "max_paper = 3\n"), 15, 1, "(did you mean 'max_papers'?)"},
-      // template_file: only kinds whose channel renders templates (issue 9 point 5)
+      // template_file: every kind but file reads it (issue 9 point 5)
       {Notifier("console", "template_file = \"t.mustache\"\n"), 15, 17,
-       "\"template_file\" is not supported yet"},
+       "\"template_file\": cannot read"},
       {Notifier("slack", "url = \"https://hooks.slack.com/services/T\"\n"
                          "template_file = \"missing.mustache\"\n"),
        16, 17, "\"template_file\": cannot read"},
-      {Webhook("template_file = \"t.mustache\"\n"), 16, 17,
-       "\"template_file\" is not supported yet"},
+      {Webhook("template_file = \"t.mustache\"\n"), 16, 17, "\"template_file\": cannot read"},
+      {Notifier("exec", "command = [\"a\"]\ntemplate_file = \"t.mustache\"\n"), 16, 17,
+       "\"template_file\": cannot read"},
       // keys every notifier has
       {Notifier("console", "enabled = \"yes\"\n"), 15, 11, "\"enabled\": expected a boolean"},
       {Notifier("console", "max_papers = 0\n"), 15, 14,

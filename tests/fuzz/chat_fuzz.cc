@@ -3,7 +3,8 @@
 // made from the fuzz bytes (fuzz_notification.h): each body is valid JSON, within its
 // platform's limits (core/channel_limits.h: body bytes, text in the platform's unit, blocks,
 // embeds, fields, titles), and no string in it carries a terminal control or a bidi override.
-// The second byte's low bit renders through a template_file that prints every field.
+// The second byte's low bit renders through a template_file that prints every field, in its
+// heading, paper and footer sections (a webhook's "text" is then checked like a chat text).
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -217,11 +218,14 @@ const digestd::Channel& ChannelFor(std::size_t k, bool templated) {
     config.kind = std::string(kind);
     config.settings = fuzz::SettingsFor(kind);
     config.max_papers = std::max(1, LimitsFor(kind).default_max_papers);
-    if (templated && kind != "webhook" && kind != "file") {
+    if (templated && kind != "file") {
       config.template_file = "/nonexistent-digestd-fuzz/paper.mustache";
       config.template_text =
+          "{{! heading }}\n{{heading}} {{count}} {{watches}} {{source}} {{alert}} {{date}}\n"
+          "{{! paper }}\n"
           "{{title}} {{url}} {{votes}} {{change}} {{#author_list}}{{.}}, {{/author_list}}"
-          "{{watches}} {{summary}} {{source}} {{date}} {{notifier}}";
+          "{{watches}} {{summary}} {{source}} {{date}} {{notifier}}\n"
+          "{{! footer }}\n{{more_line}} {{more}} {{digest_url}}\n";
     }
     auto channel = MakeChannel(config);
     FUZZ_CHECK(channel.has_value(), channel ? "" : channel.error().message);
@@ -266,6 +270,9 @@ DIGESTD_FUZZ_TARGET {
         fuzz::CheckLimits(kind, v.as_object(), doc);
         if (std::string_view(kind) != "webhook" && std::string_view(kind) != "file") {
           fuzz::CheckStrings(v, kind);
+        } else if (const json::value* text = v.as_object().if_contains("text")) {
+          FUZZ_CHECK(templated && text->is_string(), "webhook: a text member without a template");
+          fuzz::CheckStrings(*text, kind);
         }
       }
     }

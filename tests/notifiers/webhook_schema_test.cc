@@ -110,6 +110,16 @@ TEST_F(WebhookSchema, RenderedBodiesValidateAndVerify) {
   add("exec", Render(MakeNotifierConfig("script", ExecSettings{.command = {"/bin/cat"}}),
                      test::MakeDigestGrouped()));
 
+  // A template_file adds "text" (issue 9 point 5): still the documented schema, also split.
+  NotifierConfig templated = Webhook(3);
+  templated.template_file = "/etc/digestd/hook.mustache";
+  templated.template_text = "{{! heading }}\n{{count}} papers\n{{! paper }}\n{{title}} \"{{url}}\"\n";
+  add("templated", Render(templated, test::MakeDigestGrouped()));
+  templated.max_papers = 50;
+  const std::vector<Payload> templated_split = Render(templated, test::MakeLarge(12, 4096));
+  EXPECT_GT(templated_split.size(), 2u);
+  add("templated-split", templated_split);
+
   const CheckRun run = Check(files);
   EXPECT_EQ(run.exit_code, 0) << run.output;
   // The checker really looked at every file.
