@@ -866,7 +866,8 @@ int Preview(const Args& args) {
     std::cerr << "digestd preview: " << channel.error().message << "\n";
     return kExitConfig;
   }
-  auto payloads = (*channel)->Render(n, RenderContext{.id = n.id, .now = NowSeconds()});
+  auto payloads =
+      (*channel)->Render(n, RenderContext{.id = n.id, .now = NowSeconds(), .readable = true});
   if (!payloads) {
     std::cerr << "digestd preview: " << payloads.error().message << "\n";
     return kExitFailure;
@@ -883,7 +884,9 @@ int Preview(const Args& args) {
     } else {
       std::cout << (p.transfer == Transfer::kExec ? "exec" : "local") << "\n";
     }
-    std::cout << "\n" << TerminalSafe(p.body, std::string::npos, /*keep_newlines=*/true)
+    std::cout << "\n"
+              << TerminalSafe(p.readable.empty() ? p.body : p.readable, std::string::npos,
+                              /*keep_newlines=*/true)
               << "\n\n";
   }
   std::cerr << "digestd preview: " << n.papers.size() << " papers in " << payloads->size()

@@ -41,6 +41,9 @@ struct Payload {
   std::string method = "POST";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // With RenderContext::readable, where `body` is not for reading (an email's MIME with
+  // base64 parts): what a person would see, decoded. "": `body` reads as it is.
+  std::string readable;
   std::vector<std::string> argv;      // kExec
   // kExec: the child's whole environment is `env` (fixed variables the channel sets: PATH,
   // LANG, DIGESTD_*) plus, for each name in `pass_env` that is set in the daemon's own
@@ -94,6 +97,8 @@ struct Outcome {
 struct RenderContext {
   std::string id;                     // the outbox row's id: part 0's id
   std::int64_t now = 0;               // unix seconds of this attempt (signatures carry it)
+  // For `digestd preview`: also fill Payload::readable where the body is not for reading.
+  bool readable = false;
 };
 
 class Channel {

@@ -62,9 +62,21 @@ class EmailChannel final : public Channel {
 
   Result<std::vector<Payload>> Render(const Notification& notification,
                                       const RenderContext& context) const override {
+    EmailContent content;
     auto message = BuildEmailMessage(notification, context, notifier_, settings_, max_papers_,
-                                     texts_ ? &*texts_ : nullptr);
+                                     texts_ ? &*texts_ : nullptr, &content);
     if (!message) return Unexpected(message.error());
+    std::string readable;
+    if (context.readable) {
+      // The envelope, the subject and the text part as a reader sees them, LF line ends;
+      // the HTML part carries the same content.
+      readable = "From: " + mail_from_ + "\nSubject: " + content.subject + "\n\n";
+      for (char c : content.text) {
+        if (c != '\r') readable += c;
+      }
+      readable += "\n(text/html: " + std::to_string(content.html.size()) + " bytes, " +
+                  std::to_string(message->size()) + " bytes in all)";
+    }
     std::vector<Payload> payloads;
     for (std::size_t k = 0; k < recipients_.size(); ++k) {
       payloads.push_back(Payload{
@@ -73,6 +85,7 @@ class EmailChannel final : public Channel {
           .url = settings_.url,
           .method = "",
           .body = *message,
+          .readable = context.readable ? "To: " + recipients_[k] + "\n" + readable : "",
           .timeout = timeout_,
           .tls_verify = tls_verify_,
           .ca_file = ca_file_,
@@ -105,7 +118,8 @@ class EmailChannel final : public Channel {
 
 Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext& context,
                                       const std::string& notifier, const EmailSettings& settings,
-                                      int max_papers, const EmailTexts* texts) {
+                                      int max_papers, const EmailTexts* texts,
+                                      EmailContent* content_out) {
   if (context.id.empty() || context.id.find_first_of("<>@ \r\n") != std::string::npos) {
     return Unexpected("notification id '" + context.id + "' cannot be a Message-ID");
   }
@@ -142,7 +156,9 @@ Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext
   m.boundary = "=_digestd_" + context.id;
   m.text = content.text;
   m.html = content.html;
-  return BuildMimeMessage(m);
+  std::string message = BuildMimeMessage(m);
+  if (content_out) *content_out = content;
+  return message;
 }
 
 Outcome ClassifySmtp(const Payload& payload, const Response& response) {

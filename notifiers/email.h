@@ -21,7 +21,8 @@ namespace digestd {
 // From, To, Cc, Subject (subject_prefix first), Message-ID <context.id@from-domain>,
 // Auto-Submitted, List-Id (per notifier), List-Unsubscribe (when configured), then the
 // text and HTML parts, written with `texts` (EmailTexts; null: the built-ins). Fails on an
-// empty id or an address that does not parse.
+// empty id or an address that does not parse. `content`, when given, receives what the
+// parts were made of (the subject unencoded, the text part as written).
 struct EmailTexts {
   MessageTexts texts;
   bool html_paper = false;  // the file has a paper section: it writes the HTML card's text too
@@ -29,7 +30,8 @@ struct EmailTexts {
 Result<std::string> BuildEmailMessage(const Notification& notification,
                                       const RenderContext& context, const std::string& notifier,
                                       const EmailSettings& settings, int max_papers,
-                                      const EmailTexts* texts = nullptr);
+                                      const EmailTexts* texts = nullptr,
+                                      EmailContent* content = nullptr);
 
 // What an SMTP transaction's response means: accepted (2xx) delivered; no connection,
 // TLS, a timeout, refused credentials (reported as such) or a 4xx retry; a 5xx permanent for

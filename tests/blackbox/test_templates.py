@@ -172,7 +172,8 @@ class TemplatesOnEveryKind(DeliveryCaseMixin, DigestdCase):
         self.write_digest(DAY, hostile_digest())
         # Stores the day (the mail and the hook fail to connect: no matter here).
         self.run_digestd("once", "--config", self.config_path, "--date", DAY)
-        for name in ["term", "hook", "script"]:
+        # Email shows its subject and text part decoded, not the base64 of its MIME parts.
+        for name in ["term", "mail", "hook", "script"]:
             with self.subTest(notifier=name):
                 proc = self.run_digestd("preview", name, "--date", DAY, "--config",
                                         self.config_path, expect=0)
