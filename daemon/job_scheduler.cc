@@ -26,8 +26,12 @@ constexpr int kMaxSteps = 64;
 Result<ZonedSchedule> ZonedSchedule::Make(std::string_view cron, const std::string& timezone) {
   auto parsed = ParseCron(cron);
   if (!parsed) return Unexpected(parsed.error());
+  return Make(*parsed, timezone);
+}
+
+Result<ZonedSchedule> ZonedSchedule::Make(const CronSchedule& cron, const std::string& timezone) {
   try {
-    return ZonedSchedule(*parsed, date::locate_zone(timezone), timezone);
+    return ZonedSchedule(cron, date::locate_zone(timezone), timezone);
   } catch (const std::exception&) {
     return Unexpected("unknown time zone \"" + timezone + "\"");
   }

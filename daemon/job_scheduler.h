@@ -31,6 +31,7 @@ class ZonedSchedule {
  public:
   // Fails naming the field and value (cron) or the zone.
   static Result<ZonedSchedule> Make(std::string_view cron, const std::string& timezone);
+  static Result<ZonedSchedule> Make(const CronSchedule& cron, const std::string& timezone);
 
   // The first run strictly after `after`; SysSeconds::max() for a schedule that never runs.
   // A fixed-hour schedule runs once per local wall-clock match: a local time a spring change

@@ -135,4 +135,34 @@ CREATE TABLE notifier_health (
 );
 )sql";
 
+// Schema 5: paper snapshots (issue 12), as a fresh file of digestd 5 got them (no rows to
+// convert, so the SQL before and after the conversion in one).
+inline constexpr const char* kSchema5 = R"sql(
+CREATE TABLE snapshots (
+  id    INTEGER PRIMARY KEY,
+  hash  INTEGER NOT NULL,
+  paper TEXT NOT NULL
+);
+CREATE INDEX snapshots_hash ON snapshots(hash);
+DROP INDEX outbox_notifier_due;
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at, created_at);
+CREATE TABLE sightings_v5 (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  snapshot     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+DROP TABLE sightings;
+ALTER TABLE sightings_v5 RENAME TO sightings;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql";
+
 }  // namespace digestd::test
