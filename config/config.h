@@ -34,6 +34,9 @@ struct SourceConfig {
   std::string name;                   // [a-z0-9_-]+, unique
   std::string kind;                   // markdown (hf-daily, arxiv, feed: later)
   std::string url;                    // template: {date}, {date:%Y/%m/%d}
+  // The url came from a secret (`url_file`, "${NAME}"): it is shown by its host only, and
+  // never linked from a message.
+  bool url_secret = false;
   std::string schedule = "*/30 * * * *";
   // A random delay in [0, jitter] added to each scheduled run (`digestd run`), so many
   // daemons do not all fetch at the same second.

@@ -1331,6 +1331,7 @@ void Loader::ReadSource(const toml::table& t) {
   }
   if (auto v = GetString(t, "url", true)) {
     s.url = v->value;
+    s.url_secret = !v->secret.empty();
     const std::string_view u = v->value;
     if (!(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://"))) {
       Error(v->where, "\"url\": " + v->Shown() + " must start with http://, https:// or file://");

@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/planner.h"
 #include "core/source_health.h"
+#include "core/shown_url.h"
 #include "core/text.h"
 #include "core/utf8.h"
 #include "daemon/digest_job.h"
@@ -42,6 +43,12 @@ FirstRunMode ModeFor(const SourceConfig& source, bool first_run, bool newest) {
     case FirstRun::kLatest: return newest ? FirstRunMode::kLatest : FirstRunMode::kBaseline;
   }
   return FirstRunMode::kBaseline;
+}
+
+// How logs, errors and the state name one of `source`'s URLs: by its host only when the
+// URL came from a secret (url_file, "${NAME}"), else with secret-looking parts redacted.
+std::string Shown(const SourceConfig& source, std::string_view url) {
+  return source.url_secret ? ShownByHost(url) : RedactUrl(url);
 }
 
 // A feed item whose GUID changes on every fetch would look new each time. An item whose key
@@ -228,6 +235,7 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
                         .max_bytes = source.max_bytes,
                         .tls_verify = source.tls_verify,
                         .user_agent = UserAgent(cx.config)};
+    if (source.url_secret) request.shown_url = ShownByHost(*url);
     std::string known_body_hash;
     if (auto v = cx.store.GetValidators(source.name, *url); v && v->has_value()) {
       request.if_none_match = (*v)->etag;
@@ -250,7 +258,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   StateStore& store = cx.store;
   const std::string body_hash = Hash128Hex(f.response.body);
   if (f.known_body_hash == body_hash) {
-    spdlog::debug("source {}: {} unchanged", source.name, RedactUrl(f.url));
+    spdlog::debug("source {}: {} unchanged", source.name, Shown(source, f.url));
     ++cx.report.digests_unchanged;
     if (!cx.options.dry_run) {
       (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date), cx.options.now, true);
@@ -266,11 +274,11 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   if (budget.Exhausted()) {
     // What was read is partial: applying it would record the body as seen, and the rest
     // would never be read. The source fails (backoff, alerts) instead.
-    return RedactUrl(f.url) + ": processing took longer than the source's budget (timeout = " +
+    return Shown(source, f.url) + ": processing took longer than the source's budget (timeout = " +
            std::to_string(source.timeout.count() / 1000) + "s); nothing of it applied";
   }
   for (const ParseWarning& w : parsed.warnings) {
-    spdlog::warn("{}:{}: {}", RedactUrl(f.url), w.line, w.message);
+    spdlog::warn("{}:{}: {}", Shown(source, f.url), w.line, w.message);
   }
   Digest& digest = parsed.digest;
   // Bytes that gave nothing readable (an HTML error page, garbage, a truncated document)
@@ -279,7 +287,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
       digest.papers.empty() && !Trim(f.response.body).empty() &&
       (!parsed.warnings.empty() || (source.kind == "markdown" && digest.date.empty()));
   if (unreadable) {
-    std::string why = RedactUrl(f.url) + ": not a readable " + source.kind + " digest";
+    std::string why = Shown(source, f.url) + ": not a readable " + source.kind + " digest";
     if (!f.response.content_type.empty()) why += " (Content-Type " + f.response.content_type + ")";
     if (!parsed.warnings.empty()) why += ": " + parsed.warnings.front().message;
     return why;
@@ -316,7 +324,7 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   Plan plan = PlanDigest(input);
   // "and N more" links to the digest, unless its URL carries a secret or is a local file.
   const bool linkable = (f.url.rfind("https://", 0) == 0 || f.url.rfind("http://", 0) == 0) &&
-                        RedactUrl(f.url) == f.url;
+                        !source.url_secret && RedactUrl(f.url) == f.url;
   for (Notification& n : plan.notifications) {
     if (linkable) n.digest_url = f.url;
   }
@@ -436,7 +444,7 @@ std::string MissingTooLong(const SourceJob& job) {
   if (missing <= source.alert_after_missing_days) return "";
   return what + " (" + Counted(missing, "weekday") + ", more than alert_after_missing_days = " +
          std::to_string(source.alert_after_missing_days) + "): check the URL " +
-         RedactUrl(source.url);
+         Shown(source, source.url);
 }
 
 // Classifies one source's responses, applies its digests in date order, and records the
@@ -450,11 +458,11 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
     if (response.error != TransferError::kNone) {
       job.failure = response.error_message;
     } else if (response.status == 404 && job.dated) {
-      spdlog::debug("source {}: {} not published yet (404)", source.name, RedactUrl(url));
+      spdlog::debug("source {}: {} not published yet (404)", source.name, Shown(source, url));
     } else if (response.status == 304) {
-      spdlog::debug("source {}: {} not modified", source.name, RedactUrl(url));
+      spdlog::debug("source {}: {} not modified", source.name, Shown(source, url));
     } else if (response.status < 200 || response.status >= 300) {
-      job.failure = fmt::format("{}: HTTP status {}", RedactUrl(url), response.status);
+      job.failure = fmt::format("{}: HTTP status {}", Shown(source, url), response.status);
       // Retry-After in seconds; an HTTP-date falls back to our own backoff.
       if (!response.retry_after.empty() &&
           std::all_of(response.retry_after.begin(), response.retry_after.end(), ::isdigit) &&

@@ -1,6 +1,7 @@
 #include "store/state_store.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ namespace digestd {
 namespace {
 
 Status ConvertToSnapshots(sqlite3* db);
+Status ConvertFetchStateUrls(sqlite3* db);
 
 // Migrations as data: step i brings the schema from version i to i + 1: its SQL, then (when
 // rows must be rewritten in a way SQL cannot say) a conversion, then more SQL. Never edit a
@@ -201,7 +203,27 @@ ALTER TABLE sightings_v5 RENAME TO sightings;
 CREATE INDEX sightings_seen_at ON sightings(seen_at);
 CREATE INDEX sightings_source_url ON sightings(source, url);
 )sql"},
-    // 6: matches of a `delivery = "digest"` watch, held until its digest_schedule (issue 10).
+    // 6: no secret at rest (issue 13). A source's URL may carry a token (`url_file`,
+    // "${NAME}", ?key=...); fetch_state only needs to know the URL again, so it keeps the
+    // SHA-256 of it (UrlId) instead of the text. With secure_delete on, the old rows' pages
+    // are zeroed rather than left free.
+    {R"sql(
+CREATE TABLE fetch_state_v6 (
+  source        TEXT NOT NULL,
+  url_id        TEXT NOT NULL,   -- UrlId: hex SHA-256 of the fetched URL
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url_id)
+) WITHOUT ROWID;
+)sql",
+     &ConvertFetchStateUrls,
+     R"sql(
+DROP TABLE fetch_state;
+ALTER TABLE fetch_state_v6 RENAME TO fetch_state;
+)sql"},
+    // 7: matches of a `delivery = "digest"` watch, held until its digest_schedule (issue 10).
     // A row is what an instant notification to that notifier would have been (its dedupe
     // key, so a commit retried adds it once; its message in the outbox's form, papers as
     // snapshots). The digest's outbox row is queued in the transaction that deletes the
@@ -219,6 +241,10 @@ CREATE TABLE digest_held (
 CREATE INDEX digest_held_watch ON digest_held(watch, notifier, created_at);
 )sql"},
 };
+
+// The first schema that keeps no URL text in fetch_state: a migration reaching it from
+// below checkpoints at once, so the zeroed pages reach the file.
+constexpr int kFirstSchemaWithoutUrls = 6;
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -691,7 +717,41 @@ Status ConvertToSnapshots(sqlite3* db) {
   return Ok();
 }
 
+// Schema 5 -> 6: each fetch_state row keyed by its URL's UrlId instead of the URL.
+Status ConvertFetchStateUrls(sqlite3* db) {
+  Stmt read(db,
+            "SELECT source, url, etag, last_modified, body_hash, last_success FROM fetch_state");
+  Stmt write(db,
+             "INSERT OR REPLACE INTO fetch_state_v6(source, url_id, etag, last_modified, "
+             "body_hash, last_success) VALUES(?, ?, ?, ?, ?, ?)");
+  if (!read.ok()) return Unexpected(read.Fail("read fetch state"));
+  int rc;
+  while ((rc = read.Step()) == SQLITE_ROW) {
+    write.Reset();
+    write.Bind(read.Text(0)).Bind(UrlId(read.TextView(1))).Bind(read.Text(2)).Bind(read.Text(3));
+    write.Bind(read.Text(4)).BindOptional(read.OptInt(5));
+    if (auto st = Run(write, "copy fetch state"); !st) return st;
+  }
+  if (rc != SQLITE_DONE) return Unexpected(read.Fail("read fetch state"));
+  return Ok();
+}
+
 }  // namespace
+
+std::string UrlId(std::string_view url) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  // SHA-256 cannot fail on a buffer in memory; an empty id would only make a refetch.
+  if (EVP_Digest(url.data(), url.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * size);
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xF];
+  }
+  return hex;
+}
 
 std::string SnapshotText(const Paper& paper) {
   JsonWriter json;
@@ -753,9 +813,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path, bo
     }
     if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
     // A 16 MiB page cache: a large first run (10k papers) otherwise re-reads and re-writes
-    // the same pages through the default 2 MiB cache.
-    for (const char* pragma :
-         {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384"}) {
+    // the same pages through the default 2 MiB cache. secure_delete (Debian's default,
+    // said here for every build): what is deleted or pruned is zeroed, not left in the file.
+    for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+                               "PRAGMA cache_size=-16384", "PRAGMA secure_delete=ON"}) {
       if (auto st = store->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
     }
     if (auto st = store->Migrate(); !st) return Unexpected(path + ": " + st.error().message);
@@ -801,6 +862,9 @@ Status StateStore::Migrate() {
   Transaction txn(db_.get(), "BEGIN EXCLUSIVE");
   if (!txn.ok()) return Unexpected(std::string("migration: ") + sqlite3_errmsg(db_.get()));
   const int have = SchemaVersion();
+  // Rows this migration drops may hold secrets (fetch_state URLs before schema 6); Open
+  // turned secure_delete on, so their pages are zeroed, not left free in the file.
+  const bool drops_secrets = have < kFirstSchemaWithoutUrls;
   if (have > kWant) {
     return Unexpected("state database has schema version " + std::to_string(have) +
                       ", newer than this digestd (" + std::to_string(kWant) +
@@ -819,7 +883,10 @@ Status StateStore::Migrate() {
   if (have == kWant) return Ok();
   const std::string bump = "PRAGMA user_version=" + std::to_string(kWant);
   if (auto st = Exec(bump.c_str()); !st) return st;
-  return txn.Commit();
+  if (auto st = txn.Commit(); !st) return st;
+  if (!drops_secrets) return Ok();
+  // The zeroed pages reach the file now, and the WAL that held them is emptied.
+  return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 Result<SourceState> StateStore::GetSourceState(const std::string& source) {
@@ -870,9 +937,9 @@ Result<std::map<std::string, int>> StateStore::WaitingByNotifier() {
 Result<std::optional<FetchValidators>> StateStore::GetValidators(const std::string& source,
                                                                  const std::string& url) {
   Stmt s(db_.get(),
-         "SELECT etag, last_modified, body_hash FROM fetch_state WHERE source = ? AND url = ?");
+         "SELECT etag, last_modified, body_hash FROM fetch_state WHERE source = ? AND url_id = ?");
   if (!s.ok()) return Unexpected(s.Fail("read fetch state"));
-  s.Bind(source).Bind(url);
+  s.Bind(source).Bind(UrlId(url));
   const int rc = s.Step();
   if (rc == SQLITE_DONE) return std::optional<FetchValidators>();
   if (rc != SQLITE_ROW) return Unexpected(s.Fail("read fetch state"));
@@ -1017,11 +1084,11 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots); !st) return st;
   if (auto st = InsertHeld(db, c.held, c.now, snapshots); !st) return st;
   Stmt fetch(db,
-             "INSERT INTO fetch_state(source, url, etag, last_modified, body_hash, last_success) "
-             "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(source, url) DO UPDATE SET "
+             "INSERT INTO fetch_state(source, url_id, etag, last_modified, body_hash, "
+             "last_success) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(source, url_id) DO UPDATE SET "
              "etag = excluded.etag, last_modified = excluded.last_modified, "
              "body_hash = excluded.body_hash, last_success = excluded.last_success");
-  fetch.Bind(c.source).Bind(c.url).Bind(c.validators.etag).Bind(c.validators.last_modified);
+  fetch.Bind(c.source).Bind(UrlId(c.url)).Bind(c.validators.etag).Bind(c.validators.last_modified);
   fetch.Bind(c.validators.body_hash).Bind(c.now);
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
   if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/notification.h"
@@ -127,7 +128,7 @@ struct SourceState {
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
@@ -276,6 +277,10 @@ class StateStore {
   };
   std::unique_ptr<sqlite3, DbDeleter> db_;
 };
+
+// How fetch_state knows a URL again without keeping it: the hex SHA-256 of `url`. A source
+// URL may hold a token; nothing of it is stored (issue 13).
+std::string UrlId(std::string_view url);
 
 // A paper snapshot as stored: the paper's members as one JSON object (the CONFIG.md paper
 // shape, members at their defaults left out). The same paper always gives the same text.

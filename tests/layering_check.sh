@@ -18,7 +18,7 @@ declare -A allowed_ours=(
 # Header prefix (regex) -> folders that may include it.
 declare -A third_party=(
   ['curl/']="net"
-  ['openssl/']="notifiers"
+  ['openssl/']="store notifiers"
   ['sqlite3\.h']="store"
   ['toml\+\+/']="config"
   ['cmark-gfm']="fetchers notifiers"

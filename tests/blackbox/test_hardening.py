@@ -326,6 +326,40 @@ class Secrets(DigestdCase):
         self.assertIn("is readable and writable by others (mode 0666)", proc.stderr)
         self.assertNotIn("sekrit", proc.stderr)
 
+    def test_a_secret_source_url_is_not_stored_logged_or_linked(self):
+        # The token is a path segment, which no query redaction could know: the URL comes
+        # from url_file, so digestd shows it by its host only and stores only its hash.
+        server = DigestServer(os.path.join(self.dir, "digests"))
+        self.addCleanup(server.close)
+        date = "2024-01-29"
+        entries = [entry(f"2401.{i:05d}", f"A model {i}") for i in range(1, 4)]
+        self.write(f"digests/tok-PATH-SECRET/{date.replace('-', '/')}.md",
+                   digest(date, *entries))
+        self.write("source-url", server.url("/tok-PATH-SECRET/{date:%Y/%m/%d}.md") + "\n")
+        os.chmod(os.path.join(self.dir, "source-url"), 0o600)
+        self.write_config(WATCH_ALL, first_run="notify", url="unused")
+        config = os.path.join(self.dir, "digestd.toml")
+        with open(config, encoding="utf-8") as f:
+            text = f.read().replace('url = "unused"', 'url_file = "source-url"')
+        text = text.replace('timezone = "UTC"\n', 'timezone = "UTC"\nlog_level = "debug"\n', 1)
+        self.write("digestd.toml", text)
+        os.chmod(config, 0o600)
+        logs = self.run_digestd("once", "--config", config, "--date", date, expect=0).stderr
+        self.assertEqual(len(self.matches_file()), 3, logs)
+        logs += self.run_digestd("once", "--config", config, "--date", date, expect=0).stderr
+        # The second run asked with the first one's ETag: the state still knows the URL.
+        self.assertEqual([r[2] for r in server.requests], [200, 304])
+        server.fail_with = 500
+        logs += self.run_digestd("once", "--config", config, "--date", date, expect=1).stderr
+        logs += self.run_digestd("status", "--config", config).stdout
+        self.assertIn(f"http://127.0.0.1:{server.port}/…", logs)
+        for name in ("state.db", "state.db-wal", "matches.jsonl"):
+            path = os.path.join(self.dir, name)
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    self.assertNotIn(b"tok-PATH-SECRET", f.read(), name)
+        self.assertNotIn("tok-PATH-SECRET", logs)
+
 
 if __name__ == "__main__":
     unittest.main()

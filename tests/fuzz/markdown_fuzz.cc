@@ -1,5 +1,6 @@
 // The markdown digest parser (fetchers/markdown_parser.h) on any bytes: no crash, no
-// sanitizer report, valid UTF-8 out, and the same result through ParseDigest.
+// sanitizer report, valid UTF-8 out, and through ParseDigest the same papers once the parse
+// limits (fetchers/parse_limits.h) are applied.
 #include "fetchers/digest_parser.h"
 #include "fetchers/markdown_parser.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -7,9 +8,11 @@
 DIGESTD_FUZZ_TARGET {
   using namespace digestd;
   const std::string_view bytes = fuzz::Bytes(data, size);
-  const ParseResult result = ParseMarkdownDigest(bytes);
+  ParseResult result = ParseMarkdownDigest(bytes);
+  fuzz::CheckParseResult(result);
+  ApplyParseLimits(result);
   fuzz::CheckParseResult(result);
   FUZZ_CHECK(ParseDigest("markdown", bytes).digest.papers == result.digest.papers,
-             "ParseDigest differs from ParseMarkdownDigest");
+             "ParseDigest differs from ParseMarkdownDigest with the parse limits applied");
   return 0;
 }

@@ -2,6 +2,8 @@
 // (issue 12: paper snapshots) keep every row's meaning, a newer file is refused, and
 // processes opening one new file at once migrate it once.
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -61,7 +63,10 @@ std::map<std::string, std::string> Schema3Tables() {
        "SELECT paper_key, source, date, url, votes, version, content_hash, first_seen, seen_at "
        "FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
-      {"fetch_state", "SELECT * FROM fetch_state ORDER BY source, url"},
+      // The URL itself is gone from schema 6 on (its UrlId is checked on its own).
+      {"fetch_state",
+       "SELECT source, etag, last_modified, body_hash, last_success FROM fetch_state "
+       "ORDER BY source"},
       {"notified_sets", "SELECT * FROM notified_sets ORDER BY key"},
       {"outbox",
        "SELECT id, dedupe_key, notifier, kind, event, state, attempts, parts_sent, "
@@ -368,9 +373,87 @@ TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshots"), 2);
 }
 
-// Issue 10 point 3: schema 5 -> 6 adds the table of matches held for digests; a schema-5
+// A schema-5 file whose fetch_state holds source URLs with tokens in the query and the path.
+constexpr const char* kSchema5Rows = R"sql(
+INSERT INTO sources(name, first_run_at) VALUES('hf-ko', 5), ('private', 6);
+INSERT INTO fetch_state VALUES
+  ('hf-ko', 'https://example.org/2024-01-29.md?token=tok-QUERY-SECRET', '"e1"',
+   'Mon, 29 Jan 2024 00:00:00 GMT', 'body-hash-1', 6),
+  ('private', 'https://example.org/hooks/tok-PATH-SECRET/2024-01-30.md', '', '', 'body-hash-2',
+   NULL);
+)sql";
+
+TEST(Issue13, MigratesSchema5FileKeepingNoSourceUrlAtRest) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  ExecOn(path, std::string("PRAGMA journal_mode=WAL;") + test::kSchema1 + test::kSchema2 +
+                   test::kSchema3 + test::kSchema4 + test::kSchema5 + kSchema5Rows +
+                   "PRAGMA user_version=5;");
+  ASSERT_EQ(Scalar(path, "SELECT count(*) FROM fetch_state"), 2);
+  const std::string kKept =
+      "SELECT source, etag, last_modified, body_hash, last_success FROM fetch_state "
+      "ORDER BY source";
+  const std::string kept_before = Dump(path, kKept);
+
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  // While the store stays open (a daemon runs for months), no byte of either token is left
+  // in the file or beside it: the dropped table's pages were zeroed, and reached the file at
+  // once instead of waiting in the WAL for a checkpoint.
+  for (const std::string& file : {path, path + "-wal"}) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find("SECRET"), std::string::npos) << file;
+    EXPECT_EQ(bytes.find("example.org"), std::string::npos) << file;
+  }
+  EXPECT_EQ(Scalar(path, "PRAGMA user_version"), StateStore::kSchemaVersion);
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+  EXPECT_EQ(Dump(path, kKept), kept_before);
+  // The layout is the one a new file gets.
+  const std::string fresh = dir.File("fresh.db");
+  { ASSERT_TRUE(StateStore::Open(fresh)); }
+  const std::string kSchema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name";
+  EXPECT_EQ(Dump(path, kSchema), Dump(fresh, kSchema));
+
+  // Each row is found again by its URL: the conditional GET keeps working, nothing refetched.
+  auto query = (*store)->GetValidators(
+      "hf-ko", "https://example.org/2024-01-29.md?token=tok-QUERY-SECRET");
+  ASSERT_TRUE(query && query->has_value());
+  EXPECT_EQ((*query)->etag, "\"e1\"");
+  EXPECT_EQ((*query)->body_hash, "body-hash-1");
+  auto in_path =
+      (*store)->GetValidators("private", "https://example.org/hooks/tok-PATH-SECRET/2024-01-30.md");
+  ASSERT_TRUE(in_path && in_path->has_value());
+  EXPECT_EQ((*in_path)->body_hash, "body-hash-2");
+  auto other = (*store)->GetValidators("hf-ko", "https://example.org/2024-01-29.md");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->has_value()) << "another URL is another row";
+}
+
+TEST(Issue13, CommitsKeepNoSourceUrl) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  const std::string url = "https://example.org/feeds/tok-PATH-SECRET/2024-01-29.md";
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    DigestCommit c{.source = "private", .url = url, .date = "2024-01-29", .now = 500};
+    c.validators.etag = "\"e2\"";
+    ASSERT_TRUE((*store)->CommitDigest(c));
+    auto found = (*store)->GetValidators("private", url);
+    ASSERT_TRUE(found && found->has_value());
+    EXPECT_EQ((*found)->etag, "\"e2\"");
+  }
+  EXPECT_EQ(Dump(path, "SELECT url_id FROM fetch_state"), "T:" + UrlId(url) + "|\n");
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM fetch_state WHERE instr(url_id, 'SECRET') > 0"), 0);
+  EXPECT_EQ(UrlId(url).size(), 64u);
+  EXPECT_EQ(UrlId("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+      << "SHA-256, the FIPS 180-2 example";
+}
+
+// Issue 10 point 3: schema 6 -> 7 adds the table of matches held for digests; a schema-6
 // file with a row in every table keeps each value, and its outbox still reads.
-TEST(Issue10, MigratesSchema5FileKeepingEveryRow) {
+TEST(Issue10, MigratesSchema6FileKeepingEveryRow) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
   const Paper a = Schema4Paper("2401.00001", "A");
@@ -379,13 +462,14 @@ TEST(Issue10, MigratesSchema5FileKeepingEveryRow) {
                               R"("date":"2024-01-29"}],"digest_url":"https://example.org/d.md"})";
   ExecOn(path,
          std::string("PRAGMA journal_mode=WAL;") + test::kSchema1 + test::kSchema2 +
-             test::kSchema3 + test::kSchema4 + test::kSchema5 +
+             test::kSchema3 + test::kSchema4 + test::kSchema5 + test::kSchema6 +
              "INSERT INTO snapshots VALUES(1, 12345, " + snapshot + ");"
              "INSERT INTO papers VALUES('arxiv:2401.00001', 10, 'hf-ko');"
              "INSERT INTO sightings VALUES('arxiv:2401.00001', 'hf-ko', '2024-01-29', "
              "'https://arxiv.org/abs/2401.00001', 7, 'v1', 1, 'hash-a', 10, 20);"
              "INSERT INTO sources VALUES('hf-ko', 5, 6, '2024-01-29', 2, 'timeout', 7, 1, 8);"
-             "INSERT INTO fetch_state VALUES('hf-ko', 'https://example.org/d.md', '\"e\"', "
+             "INSERT INTO fetch_state VALUES('hf-ko', '" + UrlId("https://example.org/d.md") +
+             "', '\"e\"', "
              "'Mon, 29 Jan 2024 00:00:00 GMT', 'body', 6);"
              "INSERT INTO notified_sets VALUES('me' || char(31) || 'arxiv:2401.00001' || "
              "char(31) || 'paper', 'arxiv:2401.00001', '[\"w1\"]', 10);"
@@ -395,13 +479,13 @@ TEST(Issue10, MigratesSchema5FileKeepingEveryRow) {
              "'new', " + Quoted(message) + ", 'sending', 1, 0, 130, 130, 'HTTP 503', NULL, "
              "'r', '42:7', 999);"
              "INSERT INTO notifier_health VALUES('me', 'fp', 'gone', 5, 6, 1);"
-             "PRAGMA user_version=5;");
+             "PRAGMA user_version=6;");
   const std::map<std::string, std::string> tables = {
       {"snapshots", "SELECT * FROM snapshots ORDER BY id"},
       {"papers", "SELECT * FROM papers ORDER BY key"},
       {"sightings", "SELECT * FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
-      {"fetch_state", "SELECT * FROM fetch_state ORDER BY source, url"},
+      {"fetch_state", "SELECT * FROM fetch_state ORDER BY source, url_id"},
       {"notified_sets", "SELECT * FROM notified_sets ORDER BY key"},
       {"outbox", "SELECT * FROM outbox ORDER BY id"},
       {"notifier_health", "SELECT * FROM notifier_health ORDER BY notifier"},
@@ -415,7 +499,7 @@ TEST(Issue10, MigratesSchema5FileKeepingEveryRow) {
   {
     auto store = StateStore::Open(path);
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ((*store)->SchemaVersion(), 6);
+    EXPECT_EQ((*store)->SchemaVersion(), 7);
     auto rows = (*store)->ListOutbox("", "", 10);
     ASSERT_TRUE(rows) << rows.error().message;
     ASSERT_EQ(rows->size(), 1u);

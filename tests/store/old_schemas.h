@@ -1,4 +1,4 @@
-// The schemas digestd shipped before schema 5, as fixtures: the SQL that migrations 1-4 ran,
+// The schemas digestd shipped before schema 6, as fixtures: the SQL that migrations 1-5 ran,
 // copied from store/state_store.cc when each next schema was written (a migration is never edited
 // after it ships, so these stay what old files hold). A test builds a "before" file from them
 // independently of the store's own migration code.
@@ -135,13 +135,14 @@ CREATE TABLE notifier_health (
 );
 )sql";
 
-// Schema 5: paper snapshots (issue 12), as a fresh file of digestd 5 got them (no rows to
-// convert, so the SQL before and after the conversion in one).
+// Schema 5: paper snapshots stored once (sightings and outbox messages refer to them). The
+// SQL of migration 5 around its conversion, which has nothing to convert on a file without
+// sightings: a test builds a schema-5 file from kSchema1-5 and then writes its rows.
 inline constexpr const char* kSchema5 = R"sql(
 CREATE TABLE snapshots (
   id    INTEGER PRIMARY KEY,
-  hash  INTEGER NOT NULL,
-  paper TEXT NOT NULL
+  hash  INTEGER NOT NULL,   -- Fnv1a64 of `paper`; not unique: a lookup compares the text
+  paper TEXT NOT NULL       -- the paper as the source said it (JSON, CONFIG.md shape)
 );
 CREATE INDEX snapshots_hash ON snapshots(hash);
 DROP INDEX outbox_notifier_due;
@@ -163,6 +164,22 @@ DROP TABLE sightings;
 ALTER TABLE sightings_v5 RENAME TO sightings;
 CREATE INDEX sightings_seen_at ON sightings(seen_at);
 CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql";
+
+// Schema 6: fetch_state keeps the SHA-256 of each URL (issue 13); the SQL of migration 6
+// around its conversion, which has nothing to convert on a file without fetch_state rows.
+inline constexpr const char* kSchema6 = R"sql(
+CREATE TABLE fetch_state_v6 (
+  source        TEXT NOT NULL,
+  url_id        TEXT NOT NULL,
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url_id)
+) WITHOUT ROWID;
+DROP TABLE fetch_state;
+ALTER TABLE fetch_state_v6 RENAME TO fetch_state;
 )sql";
 
 }  // namespace digestd::test
