@@ -38,6 +38,9 @@ struct SourceConfig {
   // never linked from a message.
   bool url_secret = false;
   std::string schedule = "*/30 * * * *";
+  // A random delay in [0, jitter] added to each scheduled run (`digestd run`), so many
+  // daemons do not all fetch at the same second.
+  std::chrono::milliseconds jitter{0};
   std::string timezone;               // resolved: the [daemon] timezone when not given
   int lookback_days = 2;
   int backfill_days = 7;
@@ -65,7 +68,11 @@ struct WatchConfig {
   std::vector<std::string> sources;   // empty: all sources
   std::vector<std::string> events = {"new", "threshold"};
   std::vector<std::string> notify;
-  std::string delivery = "instant";
+  std::string delivery = "instant";  // instant | digest
+  // delivery = "digest": when the accumulated matches go out, in `timezone` (resolved: the
+  // [daemon] timezone when not given).
+  std::string digest_schedule = "0 8 * * *";
+  std::string timezone;
   bool enabled = true;
   int line = 0;                       // where the [[watch]] table starts, for messages
   int column = 0;

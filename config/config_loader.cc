@@ -74,6 +74,7 @@ constexpr KeySpec kSourceKeys[] = {{"name"},
                                    {"kind"},
                                    {"url", true},
                                    {"schedule"},
+                                   {"jitter"},
                                    {"timezone"},
                                    {"lookback_days"},
                                    {"backfill_days"},
@@ -1345,6 +1346,7 @@ void Loader::ReadSource(const toml::table& t) {
     Error(table_at, label + " is missing required key \"url\"");
   }
   if (auto v = GetSchedule(t, "schedule")) s.schedule = *v;
+  if (auto v = GetDuration(t, "jitter", /*allow_zero=*/true)) s.jitter = *v;
   if (auto v = GetZone(t, "timezone")) s.timezone = *v;
   if (auto v = GetInt(t, "lookback_days", 0, 366)) s.lookback_days = static_cast<int>(*v);
   if (auto v = GetInt(t, "backfill_days", 0, 3660)) s.backfill_days = static_cast<int>(*v);
@@ -2096,15 +2098,15 @@ void Loader::ReadWatch(const toml::table& t) {
   constexpr std::string_view kDeliveries[] = {"instant", "digest"};
   if (auto v = GetEnum(t, "delivery", std::begin(kDeliveries), std::end(kDeliveries))) {
     w.delivery = *v;
-    if (*v == "digest") Error(At(*t.get("delivery")), "delivery = \"digest\" is not supported yet");
   }
   for (std::string_view key : {"digest_schedule", "timezone"}) {
     const auto it = t.find(key);
     if (it == t.end()) continue;
-    const bool valid =
-        key == "timezone" ? GetZone(t, key).has_value() : GetSchedule(t, key).has_value();
-    if (valid && w.delivery != "digest") {
+    std::optional<std::string> value = key == "timezone" ? GetZone(t, key) : GetSchedule(t, key);
+    if (value && w.delivery != "digest") {
       Error(At(it->first.source()), Quote(key) + " applies only with delivery = \"digest\"");
+    } else if (value) {
+      (key == "timezone" ? w.timezone : w.digest_schedule) = std::move(*value);
     }
   }
   if (auto v = GetBool(t, "enabled")) w.enabled = *v;
@@ -2256,6 +2258,9 @@ void Loader::CrossCheck() {
   }
   for (HighlightsConfig& h : config_.highlights) {
     if (h.timezone.empty()) h.timezone = config_.daemon.timezone;
+  }
+  for (WatchConfig& w : config_.watches) {
+    if (w.timezone.empty()) w.timezone = config_.daemon.timezone;
   }
   // Each name an earlier entry of the same kind already has, with where the first is: one
   // pass with a hash map, so 100,000 watches cost 100,000 lookups, not 5 billion compares.

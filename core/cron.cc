@@ -204,6 +204,7 @@ Result<CronSchedule> ParseCron(std::string_view text) {
     return Unexpected(st.error());
   }
   s.either_day_ = !dom_star && !dow_star;
+  s.hour_by_elapsed_ = fields[1].find_first_of("*/") != std::string_view::npos;
   // Only a day-of-month list that decides alone can be impossible (30 FEB); with OR semantics
   // or a restricted day-of-week some weekday always comes.
   if (dow_star) {

@@ -19,6 +19,11 @@ class CronSchedule {
   // default-constructed schedule matches nothing and yields local_seconds::max().
   std::chrono::local_seconds Next(std::chrono::local_seconds after) const;
 
+  // True when the hour field is a wildcard or a step (`*`, `*/2`, `8-18/2`): such a schedule
+  // runs by elapsed time across a daylight-saving change, a fixed-hour one once per local
+  // wall-clock match (CONFIG.md "Dates, schedules, first run").
+  bool hour_by_elapsed() const { return hour_by_elapsed_; }
+
  private:
   friend Result<CronSchedule> ParseCron(std::string_view text);
 
@@ -32,6 +37,7 @@ class CronSchedule {
   // Vixie cron: when both day fields are restricted (neither starts with '*'), a day matches
   // if EITHER does; otherwise both must (and the '*' one always does).
   bool either_day_ = false;
+  bool hour_by_elapsed_ = false;
 };
 
 // Parses "M H DoM Mon DoW" (with *, lists, ranges, /steps, JAN-DEC and SUN-SAT names, 0 and 7

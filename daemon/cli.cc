@@ -26,6 +26,7 @@
 #include "core/utf8.h"
 #include "daemon/cycle.h"
 #include "daemon/delivery.h"
+#include "daemon/digest_job.h"
 #include "daemon/highlights_job.h"
 #include "daemon/live_transport.h"
 #include "daemon/logging.h"
@@ -388,6 +389,16 @@ int Once(const Args& args) {
     highlights_failed = true;
   } else if (options.dry_run && options.json) {
     for (const Notification& n : *highlights) {
+      for (const std::string& line : NotificationJsonLines(n)) output.json_line(line);
+    }
+  }
+  // Digests of `delivery = "digest"` watches whose schedule has passed.
+  if (auto digests = QueueDueDigests(*config, **store, options.now, nullptr, options.dry_run);
+      !digests) {
+    spdlog::error("digest: {}", digests.error().message);
+    highlights_failed = true;
+  } else if (options.dry_run && options.json) {
+    for (const Notification& n : *digests) {
       for (const std::string& line : NotificationJsonLines(n)) output.json_line(line);
     }
   }

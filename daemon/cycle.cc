@@ -17,6 +17,8 @@
 #include "core/shown_url.h"
 #include "core/text.h"
 #include "core/utf8.h"
+#include "daemon/digest_job.h"
+#include "daemon/job_scheduler.h"
 #include "fetchers/digest_parser.h"
 #include "net/http_batch.h"
 
@@ -137,20 +139,13 @@ std::string UserAgent(const Config& config) {
 std::chrono::system_clock::time_point NextFire(const CronSchedule& schedule,
                                                const std::string& timezone,
                                                std::chrono::system_clock::time_point now) {
-  using Clock = std::chrono::system_clock;
-  try {
-    const auto* zone = date::locate_zone(timezone);
-    const auto local = zone->to_local(std::chrono::floor<std::chrono::seconds>(now));
-    const std::chrono::local_seconds after{local.time_since_epoch()};
-    const std::chrono::local_seconds next = schedule.Next(after);
-    if (next == std::chrono::local_seconds::max()) return Clock::time_point::max();
-    const date::local_seconds next_local{next.time_since_epoch()};
-    // A local time skipped or repeated by a DST change resolves to its earliest instant.
-    return zone->to_sys(next_local, date::choose::earliest);
-  } catch (const std::exception& e) {
-    spdlog::error("schedule in zone {}: {}", timezone, e.what());
+  auto zoned = ZonedSchedule::Make(schedule, timezone);
+  if (!zoned) {
+    spdlog::error("schedule: {}", zoned.error().message);
     return now + std::chrono::hours(1);
   }
+  const SysSeconds next = zoned->Next(std::chrono::floor<std::chrono::seconds>(now));
+  return next == SysSeconds::max() ? std::chrono::system_clock::time_point::max() : next;
 }
 
 // `at` as the admin reads it: "YYYY-MM-DD HH:MM:SS ZONE" in the IANA zone `timezone`.
@@ -197,6 +192,7 @@ struct CycleContext {
   const CycleOutput& output;
   std::set<std::string> enabled_notifiers;
   std::vector<std::string> digest_grouped;  // notifiers with group = "digest"
+  std::set<std::string> digest_watches;     // watches with delivery = "digest"
   CycleReport report;
   std::map<std::string, int> papers_by_source;  // for options.on_source
   double fetch_seconds = 0;
@@ -332,6 +328,8 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
   for (Notification& n : plan.notifications) {
     if (linkable) n.digest_url = f.url;
   }
+  // Matches of digest watches wait in the state for their digest_schedule.
+  std::vector<HeldMatch> held = HoldForDigests(plan.notifications, cx.digest_watches);
   plan.notifications = GroupByDigest(std::move(plan.notifications), cx.digest_grouped);
   cx.report.papers_seen += int(papers.size());
   cx.papers_by_source[source.name] += int(papers.size());
@@ -356,6 +354,14 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
         cx.output.text_line(TerminalSafe("would send to " + n.notifier + ": [" + n.EventOf(p) +
                                          "] " + p.paper.title + " (" + p.paper.key +
                                          "; watch " + watches + ")"));
+      }
+    }
+    for (const HeldMatch& h : held) {
+      for (const SourcedPaper& p : h.notification.papers) {
+        cx.output.text_line(TerminalSafe("would hold for the digest of watch " + h.watch +
+                                         " to " + h.notification.notifier + ": [" +
+                                         h.notification.EventOf(p) + "] " + p.paper.title +
+                                         " (" + p.paper.key + ")"));
       }
     }
   }
@@ -385,6 +391,9 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
         for (const std::string& w : n.WatchesOf(p)) matched[w].insert(p.paper.key);
       }
     }
+    for (const HeldMatch& h : held) {
+      for (const SourcedPaper& p : h.notification.papers) matched[h.watch].insert(p.paper.key);
+    }
   }
   const DigestCommit commit{.source = source.name,
                             .url = f.url,
@@ -396,7 +405,8 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
                             .papers = std::move(papers),
                             .content_hashes = std::move(plan.content_hashes),
                             .notified = std::move(plan.notified),
-                            .notifications = std::move(plan.notifications)};
+                            .notifications = std::move(plan.notifications),
+                            .held = std::move(held)};
   if (auto st = store.CommitDigest(commit); !st) return st.error().message;
   for (const auto& [w, papers_matched] : matched) {
     cx.options.on_matches(w, int(papers_matched.size()));
@@ -525,6 +535,9 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
   for (const NotifierConfig& n : config.notifiers) {
     if (n.enabled) cx.enabled_notifiers.insert(n.name);
     if (n.group == Grouping::kDigest) cx.digest_grouped.push_back(n.name);
+  }
+  for (const WatchConfig& w : config.watches) {
+    if (w.enabled && w.delivery == "digest") cx.digest_watches.insert(w.name);
   }
   std::vector<SourceJob> jobs;
   for (const SourceConfig& source : config.sources) {

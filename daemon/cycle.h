@@ -69,9 +69,8 @@ std::vector<WatchSpec> WatchSpecsFrom(const Config& config);
 // "digestd/VERSION (+contact)": the User-Agent of every request digestd makes.
 std::string UserAgent(const Config& config);
 
-// The next time `schedule` fires after `now`, in the IANA zone `timezone` (a local time that a
-// daylight-saving change skips or repeats resolves to its earliest instant); max() for a
-// schedule that never fires.
+// The next time `schedule` fires after `now`, in the IANA zone `timezone`, with CONFIG.md's
+// daylight-saving rule (ZonedSchedule::Next); max() for a schedule that never fires.
 std::chrono::system_clock::time_point NextFire(const CronSchedule& schedule,
                                                const std::string& timezone,
                                                std::chrono::system_clock::time_point now);

@@ -4,24 +4,24 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <chrono>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <memory>
+#include <random>
 
 #include <date/tz.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
 #include "config/config_loader.h"
-#include "core/cron.h"
 #include "daemon/cycle.h"
+#include "daemon/job_scheduler.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
 #include "daemon/state_lock.h"
+#include "daemon/wall_timer.h"
 #include "daemon/worker.h"
 #include "notifiers/registry.h"
 
@@ -29,6 +29,11 @@ namespace digestd {
 namespace {
 
 using Clock = std::chrono::system_clock;
+
+// Pruning by retention_days: at start, then once a day.
+constexpr std::chrono::hours kPruneEvery{24};
+
+SysSeconds Now() { return std::chrono::floor<std::chrono::seconds>(Clock::now()); }
 
 std::vector<std::string> SourceNames(const Config& config) {
   std::vector<std::string> out;
@@ -49,7 +54,7 @@ class Service {
       : config_path_(std::move(config_path)),
         config_(std::move(config)),
         matcher_(std::make_shared<const WatchMatcher>(std::move(matcher))),
-        timer_(io_),
+        jobs_(std::random_device{}()),
         watchdog_(io_),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         worker_(std::move(store), metrics_, [this](const WorkerReport& report) {
@@ -75,11 +80,28 @@ class Service {
       spdlog::info("metrics on http://{}:{}/metrics", config_->daemon.metrics_host,
                    config_->daemon.metrics_port);
     }
+    auto timer = WallTimer::Create(
+        io_, [this] { OnTimer(); },
+        [this] {
+          // The clock was set: jobs it jumped over are due now, ones it went back from
+          // come back to their next run.
+          spdlog::info("the system clock was set; looking at the schedule again");
+          jobs_.ClockChanged(Now());
+          ArmTimer();
+        });
+    if (!timer) {
+      spdlog::error("{}", timer.error().message);
+      worker_.Stop();
+      return 1;
+    }
+    timer_ = std::move(*timer);
     WaitForSignal();
     StartWatchdog();
     RebuildSchedules();
-    // Every source runs once at start, then on its schedule.
-    SubmitJobs(/*all_sources=*/true);
+    jobs_.SetEvery({JobKind::kPrune, ""}, kPruneEvery, Now());
+    // Every source runs once at start, then on its schedule; digests and highlights whose
+    // time passed while the daemon was down go out now, once.
+    Submit(jobs_.TakeDue(Now()), /*start=*/true);
     sd_notify(0, "READY=1");
     io_.run();  // until SIGTERM/SIGINT, whose handler says STOPPING=1
     // In-flight deliveries are abandoned at once (their rows stay pending); a fetch cannot
@@ -106,12 +128,12 @@ class Service {
         Reload();
       } else if (signo == SIGUSR1) {
         spdlog::info("SIGUSR1: looking at the outbox again");
-        SubmitJobs(/*all_sources=*/false);
+        Submit({{JobKind::kDeliver, ""}});
       } else {
         spdlog::info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
         sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         worker_.Stop();
-        timer_.cancel();
+        timer_->Close();
         watchdog_.cancel();
         if (metrics_server_) metrics_server_->Close();
         io_.stop();
@@ -143,30 +165,10 @@ class Service {
 
   // STATUS=: what the service does now, and what it does next and when.
   void SendStatus(const std::string& doing) {
-    std::string next;
-    auto at = Clock::time_point::max();
-    for (const auto& [name, when] : next_fire_) {
-      if (when < at) {
-        at = when;
-        next = "fetch " + name;
-      }
-    }
-    for (const auto& [name, when] : highlights_fire_) {
-      if (when < at) {
-        at = when;
-        next = "highlights " + name;
-      }
-    }
-    if (next_outbox_) {
-      const Clock::time_point outbox{std::chrono::seconds(*next_outbox_)};
-      if (outbox < at) {
-        at = outbox;
-        next = "deliver";
-      }
-    }
     std::string status = "STATUS=" + doing;
-    if (at != Clock::time_point::max()) {
-      status += "; next: " + next + " at " + ShowTime(at, config_->daemon.timezone);
+    if (const auto next = jobs_.Earliest()) {
+      status += "; next: " + ShowJob(next->second) + " at " +
+                ShowTime(next->first, config_->daemon.timezone);
     }
     sd_notify(0, status.c_str());
   }
@@ -208,67 +210,75 @@ class Service {
                    config_->sources.size(), config_->watches.size());
       RebuildSchedules();
       // A notifier's changed configuration may send again what waits for it.
-      SubmitJobs(/*all_sources=*/false);
+      Submit({{JobKind::kDeliver, ""}});
       sd_notify(0, "READY=1");
       return;
     }
     sd_notify(0, "READY=1");
-    ArmTimer();
     SendStatus("running the previous configuration: the reload was refused (see the log)");
   }
 
+  // The cron jobs of the running configuration, each due at its next run from now: a
+  // source's fetch (with its jitter), a highlights entry, a digest watch.
   void RebuildSchedules() {
-    next_fire_.clear();
-    schedules_.clear();
-    const auto now = Clock::now();
-    for (const SourceConfig& s : config_->sources) {
-      if (!s.enabled) continue;
-      auto schedule = ParseCron(s.schedule);
+    const SysSeconds now = Now();
+    jobs_.RemoveKind(JobKind::kFetch);
+    jobs_.RemoveKind(JobKind::kHighlights);
+    jobs_.RemoveKind(JobKind::kDigest);
+    const auto add = [&](JobKind kind, const std::string& name, const std::string& cron,
+                         const std::string& zone, std::chrono::milliseconds jitter) {
+      auto schedule = ZonedSchedule::Make(cron, zone);
       if (!schedule) {  // check already rejects these; keep the daemon up regardless
-        spdlog::error("source {}: schedule: {}", s.name, schedule.error().message);
-        continue;
+        spdlog::error("{}: schedule: {}", ShowJob({kind, name}), schedule.error().message);
+        return;
       }
-      schedules_.emplace(s.name, *schedule);
-      next_fire_[s.name] = NextFire(*schedule, s.timezone, now);
+      jobs_.SetCron({kind, name}, std::move(*schedule),
+                    std::chrono::duration_cast<std::chrono::seconds>(jitter), now);
+    };
+    for (const SourceConfig& s : config_->sources) {
+      if (s.enabled) add(JobKind::kFetch, s.name, s.schedule, s.timezone, s.jitter);
     }
-    // One slot per highlights entry; every job also posts what is due (QueueDueHighlights),
-    // so the slot only has to wake the worker.
-    highlights_fire_.clear();
-    highlights_schedules_.clear();
+    // A highlights slot only has to wake the worker: every job posts what is due
+    // (QueueDueHighlights).
     for (const HighlightsConfig& h : config_->highlights) {
-      auto schedule = ParseCron(h.schedule);
-      if (!schedule) {
-        spdlog::error("highlights {}: schedule: {}", h.name, schedule.error().message);
-        continue;
+      add(JobKind::kHighlights, h.name, h.schedule, h.timezone, {});
+    }
+    for (const WatchConfig& w : config_->watches) {
+      if (w.enabled && w.delivery == "digest") {
+        add(JobKind::kDigest, w.name, w.digest_schedule, w.timezone, {});
       }
-      highlights_schedules_.emplace(h.name, std::make_pair(*schedule, h.timezone));
-      highlights_fire_[h.name] = NextFire(*schedule, h.timezone, now);
     }
   }
 
-  // Hands the worker the sources now due (all of them at start) and a delivery pass.
-  void SubmitJobs(bool all_sources) {
-    const auto now = Clock::now();
+  void OnTimer() {
+    Submit(jobs_.TakeDue(Now()));
+  }
+
+  // Hands the worker the jobs `due` (with every source and digest at start); every job
+  // ends with a delivery pass, so a pending delivery job merges into it.
+  void Submit(const std::vector<JobKey>& due, bool start = false) {
     WorkerJob job{.config = config_, .matcher = matcher_};
-    for (auto& [name, at] : next_fire_) {
-      if (all_sources || at <= now) {
-        job.sources.insert(name);
-        const SourceConfig* s = config_->FindSource(name);
-        at = NextFire(schedules_.at(name), s ? s->timezone : "UTC", now);
+    for (const JobKey& key : due) {
+      if (key.kind == JobKind::kFetch) job.sources.insert(key.name);
+      if (key.kind == JobKind::kDigest) job.digests.insert(key.name);
+      if (key.kind == JobKind::kPrune) job.prune = true;
+    }
+    if (start) {
+      for (const SourceConfig& s : config_->sources) {
+        if (s.enabled) job.sources.insert(s.name);
+      }
+      for (const WatchConfig& w : config_->watches) {
+        job.all_digests = job.all_digests || (w.enabled && w.delivery == "digest");
       }
     }
-    for (auto& [name, at] : highlights_fire_) {
-      if (at > now) continue;
-      const auto& [schedule, timezone] = highlights_schedules_.at(name);
-      at = NextFire(schedule, timezone, now);
-    }
-    next_outbox_.reset();  // the worker says when the outbox wants it next
+    jobs_.Remove({JobKind::kDeliver, ""});  // the worker says when the outbox wants it next
     std::string doing = "working: ";
     if (!job.sources.empty()) {
       doing += "fetching";
       for (const std::string& name : job.sources) doing += " " + name;
       doing += ", then ";
     }
+    if (!job.digests.empty() || job.all_digests) doing += "digests, then ";
     doing += "delivering";
     worker_.Submit(std::move(job));
     ArmTimer();
@@ -276,7 +286,9 @@ class Service {
   }
 
   void OnJobDone(const WorkerReport& report) {
-    next_outbox_ = report.next_outbox_at;
+    if (report.next_outbox_at) {
+      jobs_.SetOnce({JobKind::kDeliver, ""}, SysSeconds(std::chrono::seconds(*report.next_outbox_at)));
+    }
     ArmTimer();
     SendStatus("idle; last job: " + std::to_string(report.cycle.sources_ok) + " sources ok, " +
                std::to_string(report.cycle.sources_failed) + " failed, " +
@@ -285,28 +297,24 @@ class Service {
                std::to_string(report.delivery.dead) + " dead");
   }
 
-  // One timer for the earliest due job: a source's or a highlights entry's schedule, or the
-  // outbox's next row.
+  // One timer, on the wall clock, for the earliest due job.
   void ArmTimer() {
-    auto next = Clock::time_point::max();
-    for (const auto& [name, at] : next_fire_) next = std::min(next, at);
-    for (const auto& [name, at] : highlights_fire_) next = std::min(next, at);
-    if (next_outbox_) next = std::min(next, Clock::time_point(std::chrono::seconds(*next_outbox_)));
-    if (next == Clock::time_point::max()) {
-      timer_.cancel();
+    const auto next = jobs_.Earliest();
+    if (!next) {
+      timer_->Disarm();
       return;
     }
-    timer_.expires_at(next);
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) SubmitJobs(/*all_sources=*/false);
-    });
+    if (auto st = timer_->ArmAt(next->first); !st) {
+      spdlog::error("{}", st.error().message);
+    }
   }
 
   std::string config_path_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const WatchMatcher> matcher_;
   boost::asio::io_context io_;
-  boost::asio::system_timer timer_;
+  JobScheduler jobs_;
+  std::unique_ptr<WallTimer> timer_;
   boost::asio::steady_timer watchdog_;
   std::chrono::microseconds watchdog_every_{0};
   boost::asio::signal_set signals_;
@@ -314,11 +322,6 @@ class Service {
   std::unique_ptr<MetricsServer> metrics_server_;
   std::string metrics_host_;          // where metrics_server_ listens (empty: nowhere) until
   std::uint16_t metrics_port_ = 0;    // a restart, whatever a reload says
-  std::map<std::string, CronSchedule> schedules_;
-  std::map<std::string, Clock::time_point> next_fire_;
-  std::map<std::string, std::pair<CronSchedule, std::string>> highlights_schedules_;  // zone
-  std::map<std::string, Clock::time_point> highlights_fire_;
-  std::optional<std::int64_t> next_outbox_;
   Worker worker_;                     // last: its thread posts to io_ until it is joined
 };
 

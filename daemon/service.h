@@ -1,6 +1,8 @@
 // RunService: `digestd run` — the long-running service. One Boost.Asio io_context on one
-// thread: a single timer armed for the next due job (a source's or a highlights entry's cron
-// schedule, or an outbox retry), signals (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 wake),
+// thread: the jobs of daemon/job_scheduler.h (each source's fetch, each highlights entry and
+// digest watch, the outbox's next delivery, a daily prune) with one wall-clock timer
+// (daemon/wall_timer.h) armed for the earliest; the due jobs go to the worker
+// (daemon/worker.h) as one job. Signals (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 wake),
 // sd_notify (READY, RELOADING, STOPPING, STATUS, and WATCHDOG every WatchdogSec/2 when the
 // unit asks for it), and /metrics on metrics_listen. Idle between jobs: only the watchdog
 // wakes it.

@@ -4,13 +4,12 @@
 
 #include <iostream>
 
+#include "daemon/digest_job.h"
 #include "daemon/highlights_job.h"
 #include "daemon/live_transport.h"
 
 namespace digestd {
 namespace {
-
-constexpr std::int64_t kPruneEverySeconds = 3600;
 
 std::int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -35,8 +34,11 @@ void Worker::Submit(WorkerJob job) {
   std::lock_guard lock(mu_);
   if (stopping_) return;
   if (next_) {
-    // Merge: the newest config, every source either job wanted.
+    // Merge: the newest config, everything either job wanted.
     job.sources.insert(next_->sources.begin(), next_->sources.end());
+    job.digests.insert(next_->digests.begin(), next_->digests.end());
+    job.all_digests = job.all_digests || next_->all_digests;
+    job.prune = job.prune || next_->prune;
   }
   next_ = std::move(job);
   cv_.notify_one();
@@ -105,6 +107,14 @@ void Worker::RunJob(const WorkerJob& job) {
       spdlog::error("highlights: {}", queued.error().message);
     }
   }
+  if (job.all_digests || !job.digests.empty()) {
+    // Matches held for a digest whose schedule has passed become one outbox row per
+    // notifier, in the transaction that takes them.
+    const std::set<std::string>* only = job.all_digests ? nullptr : &job.digests;
+    if (auto queued = QueueDueDigests(config, *store_, now, only); !queued) {
+      spdlog::error("digest: {}", queued.error().message);
+    }
+  }
   // Kept from job to job for its connections; made anew when a reload changed the contact.
   if (!transport_ || user_agent_ != UserAgent(config)) {
     user_agent_ = UserAgent(config);
@@ -132,8 +142,7 @@ void Worker::RunJob(const WorkerJob& job) {
     engine_ = nullptr;
     if (stopping_) return;
   }
-  if (now - last_prune_ >= kPruneEverySeconds) {
-    last_prune_ = now;
+  if (job.prune) {
     const std::int64_t before = now - std::int64_t(config.daemon.retention_days) * 86400;
     if (auto st = store_->Prune(before); !st) spdlog::error("prune: {}", st.error().message);
   }

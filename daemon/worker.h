@@ -30,6 +30,10 @@ struct WorkerJob {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const WatchMatcher> matcher;
   std::set<std::string> sources;  // fetch these first; empty: deliver only
+  std::set<std::string> digests;  // digest watches whose schedule came: send what is due
+  bool all_digests = false;       // every digest watch (at start: runs missed while down)
+  bool prune = false;             // prune by retention_days
+  // Every job also queues the highlights that are due, then delivers what the outbox holds.
 };
 
 struct WorkerReport {
@@ -68,7 +72,6 @@ class Worker {
   std::unique_ptr<class LiveTransport> transport_;
   std::string user_agent_;            // the one transport_ sends
   HttpBatch http_;
-  std::int64_t last_prune_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;

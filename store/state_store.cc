@@ -223,6 +223,23 @@ CREATE TABLE fetch_state_v6 (
 DROP TABLE fetch_state;
 ALTER TABLE fetch_state_v6 RENAME TO fetch_state;
 )sql"},
+    // 7: matches of a `delivery = "digest"` watch, held until its digest_schedule (issue 10).
+    // A row is what an instant notification to that notifier would have been (its dedupe
+    // key, so a commit retried adds it once; its message in the outbox's form, papers as
+    // snapshots). The digest's outbox row is queued in the transaction that deletes the
+    // rows it took: a crash leaves either both or neither.
+    {R"sql(
+CREATE TABLE digest_held (
+  id         INTEGER PRIMARY KEY,
+  watch      TEXT NOT NULL,
+  notifier   TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  event      TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX digest_held_watch ON digest_held(watch, notifier, created_at);
+)sql"},
 };
 
 // The first schema that keeps no URL text in fetch_state: a migration reaching it from
@@ -622,6 +639,31 @@ Status InsertOutbox(sqlite3* db, const std::vector<Notification>& notifications,
     outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
     outbox.Bind(OutboxMessage(n, ids)).Bind(now).Bind(now);
     if (auto st = Run(outbox, "queue notification " + n.id); !st) return st;
+  }
+  return Ok();
+}
+
+// Holds `held` for their digests in the caller's transaction; a match held already (its
+// dedupe key and watch) is left as it is.
+Status InsertHeld(sqlite3* db, const std::vector<HeldMatch>& held, std::int64_t now,
+                  SnapshotWriter& snapshots) {
+  if (held.empty()) return Ok();
+  Stmt insert(db,
+              "INSERT INTO digest_held(watch, notifier, dedupe_key, event, message, created_at) "
+              "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  std::vector<std::int64_t> ids;
+  for (const HeldMatch& h : held) {
+    const Notification& n = h.notification;
+    ids.clear();
+    for (const SourcedPaper& p : n.papers) {
+      auto id = snapshots.Intern(p.paper);
+      if (!id) return Unexpected(id.error());
+      ids.push_back(*id);
+    }
+    insert.Reset();
+    insert.Bind(h.watch).Bind(n.notifier).Bind(n.dedupe_key + '\x1f' + h.watch).Bind(n.event);
+    insert.Bind(OutboxMessage(n, ids)).Bind(now);
+    if (auto st = Run(insert, "hold a match for watch " + h.watch); !st) return st;
   }
   return Ok();
 }
@@ -1040,6 +1082,7 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
   if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots); !st) return st;
+  if (auto st = InsertHeld(db, c.held, c.now, snapshots); !st) return st;
   Stmt fetch(db,
              "INSERT INTO fetch_state(source, url_id, etag, last_modified, body_hash, "
              "last_success) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(source, url_id) DO UPDATE SET "
@@ -1466,6 +1509,66 @@ Status StateStore::InTransaction(const std::function<Status()>& body) {
   return txn.Commit();
 }
 
+Result<std::vector<HeldMatch>> StateStore::HeldFor(const std::string& watch,
+                                                   const std::string& notifier,
+                                                   std::int64_t before) {
+  Stmt s(db_.get(),
+         "SELECT id, dedupe_key, event, message, created_at FROM digest_held WHERE watch = ? "
+         "AND notifier = ? AND created_at < ? ORDER BY created_at, id");
+  if (!s.ok()) return Unexpected(s.Fail("read held matches"));
+  s.Bind(watch).Bind(notifier).Bind(before);
+  std::vector<OutboxRow> rows;
+  std::vector<std::string> messages;
+  std::vector<HeldMatch> held;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    HeldMatch h{.row = s.Int(0), .watch = watch, .created_at = s.Int(4)};
+    h.notification.notifier = notifier;
+    h.notification.dedupe_key = s.Text(1);
+    h.notification.event = s.Text(2);
+    messages.push_back(s.Text(3));
+    held.push_back(std::move(h));
+    rows.push_back(OutboxRow{.id = "held " + std::to_string(held.back().row)});
+  }
+  if (rc != SQLITE_DONE) return Unexpected(s.Fail("read held matches"));
+  if (auto st = ResolveMessages(db_.get(), rows, messages); !st) return Unexpected(st.error());
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    if (!rows[i].unreadable.empty()) return Unexpected(rows[i].unreadable);
+    Notification& n = held[i].notification;
+    n.watches = std::move(rows[i].notification.watches);
+    n.papers = std::move(rows[i].notification.papers);
+    n.source = std::move(rows[i].notification.source);
+    n.digest_url = std::move(rows[i].notification.digest_url);
+  }
+  return held;
+}
+
+Result<bool> StateStore::TakeHeld(const std::vector<std::int64_t>& rows, const Notification& digest,
+                                  std::int64_t now) {
+  sqlite3* db = db_.get();
+  Transaction txn(db, "BEGIN IMMEDIATE");
+  if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db));
+  Stmt take(db, "DELETE FROM digest_held WHERE id = ?");
+  for (std::int64_t row : rows) {
+    take.Reset();
+    take.Bind(row);
+    if (auto st = Run(take, "take held matches"); !st) return Unexpected(st.error());
+    if (sqlite3_changes(db) != 1) return false;  // taken by another process: roll back
+  }
+  SnapshotWriter snapshots(db);
+  if (auto st = InsertOutbox(db, {digest}, now, snapshots); !st) return Unexpected(st.error());
+  // This run's digest went out already (a match committed late): the rows wait for the next.
+  if (sqlite3_changes(db) != 1) return false;
+  if (auto st = txn.Commit(); !st) return Unexpected(st.error());
+  return true;
+}
+
+Result<int> StateStore::HeldCount() {
+  Stmt s(db_.get(), "SELECT count(*) FROM digest_held");
+  if (!s.ok() || s.Step() != SQLITE_ROW) return Unexpected(s.Fail("count held matches"));
+  return int(s.Int(0));
+}
+
 Status StateStore::Prune(std::int64_t before) {
   Transaction txn(db_.get());
   if (!txn.ok()) return Unexpected(std::string("begin: ") + sqlite3_errmsg(db_.get()));
@@ -1475,11 +1578,17 @@ Status StateStore::Prune(std::int64_t before) {
   Stmt b(db_.get(), "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < ?");
   b.Bind(before);
   if (auto st = Run(b, "prune outbox"); !st) return st;
-  // Snapshots no sighting and no outbox message refers to any more.
+  // Matches held for a digest that never came (its watch went, or left digest delivery).
+  Stmt held(db_.get(), "DELETE FROM digest_held WHERE created_at < ?");
+  held.Bind(before);
+  if (auto st = Run(held, "prune held matches"); !st) return st;
+  // Snapshots no sighting, no outbox message and no held match refers to any more.
   Stmt c(db_.get(),
          "DELETE FROM snapshots WHERE id NOT IN (SELECT snapshot FROM sightings) AND id NOT IN "
          "(SELECT json_extract(p.value, '$.snapshot') FROM outbox, "
-         "json_each(outbox.message, '$.papers') AS p)");
+         "json_each(outbox.message, '$.papers') AS p) AND id NOT IN "
+         "(SELECT json_extract(p.value, '$.snapshot') FROM digest_held, "
+         "json_each(digest_held.message, '$.papers') AS p)");
   if (auto st = Run(c, "prune snapshots"); !st) return st;
   return txn.Commit();
 }

@@ -29,6 +29,15 @@ struct FetchValidators {
 };
 
 // Everything one fetched digest changes, committed in ONE transaction (DESIGN.md §2 step 7).
+// A match of a `delivery = "digest"` watch, held until its digest goes out: what an instant
+// notification to its notifier would have said.
+struct HeldMatch {
+  std::int64_t row = 0;  // its id in the state (when read back)
+  std::string watch;
+  Notification notification;
+  std::int64_t created_at = 0;
+};
+
 struct DigestCommit {
   std::string source;
   std::string url;
@@ -41,6 +50,7 @@ struct DigestCommit {
   std::vector<std::string> content_hashes;
   std::vector<std::string> notified;  // NotifiedKey values
   std::vector<Notification> notifications;
+  std::vector<HeldMatch> held;        // matches of digest watches, held for their digest
 };
 
 struct OutboxRow {
@@ -118,7 +128,7 @@ struct SourceState {
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Opens (creating and migrating when `read_only` is false) the database at `path`;
   // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
@@ -241,7 +251,20 @@ class StateStore {
   // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
   Status InTransaction(const std::function<Status()>& body);
 
-  // Deletes sightings, and sent/dead outbox rows, older than `before` (unix seconds).
+  // Digest delivery (CONFIG.md `delivery = "digest"`). The matches held for `watch` and
+  // `notifier` since before `before`, oldest first.
+  Result<std::vector<HeldMatch>> HeldFor(const std::string& watch, const std::string& notifier,
+                                         std::int64_t before);
+  // In one transaction: deletes the held `rows` and queues `digest`. False, changing
+  // nothing, when a row is gone already (another process took it) or `digest`'s dedupe key
+  // is queued already (that run's digest went out: the rows wait for the next).
+  Result<bool> TakeHeld(const std::vector<std::int64_t>& rows, const Notification& digest,
+                        std::int64_t now);
+  // How many matches are held, for all watches.
+  Result<int> HeldCount();
+
+  // Deletes sightings, sent/dead outbox rows, and held matches, older than `before` (unix
+  // seconds).
   Status Prune(std::int64_t before);
 
  private:

@@ -93,6 +93,31 @@ TEST(ConfigLoader, BaseIsValid) {
   EXPECT_TRUE(load.diagnostics.empty()) << Dump(load);
 }
 
+// Issue 10 points 1 and 3: a source's jitter, and a digest watch's schedule and zone (the
+// [daemon] one when it names none).
+TEST(Issue10, JitterAndDigestDeliveryAreRead) {
+  TempDir dir;
+  const std::string text = std::string("[daemon]\ntimezone = \"Asia/Seoul\"\n") + kBase +
+                           kBaseEnd +
+                           "delivery = \"digest\"\ndigest_schedule = \"30 7 * * MON\"\n"
+                           "[[watch]]\nname = \"v\"\nkeywords = [\"y\"]\nnotify = [\"n\"]\n"
+                           "delivery = \"digest\"\ntimezone = \"Europe/Berlin\"\n"
+                           "[[source]]\nname = \"t\"\nkind = \"markdown\"\n"
+                           "url = \"https://example.org/t.md\"\njitter = \"90s\"\n";
+  ConfigLoad load = LoadConfigText(text, dir.File("digestd.toml"));
+  ASSERT_TRUE(load.config) << Dump(load);
+  EXPECT_EQ(load.config->sources[0].jitter, std::chrono::seconds(0));
+  EXPECT_EQ(load.config->sources[1].jitter, std::chrono::seconds(90));
+  ASSERT_EQ(load.config->watches.size(), 2u);
+  const WatchConfig& w = load.config->watches[0];
+  EXPECT_EQ(w.delivery, "digest");
+  EXPECT_EQ(w.digest_schedule, "30 7 * * MON");
+  EXPECT_EQ(w.timezone, "Asia/Seoul");
+  const WatchConfig& v = load.config->watches[1];
+  EXPECT_EQ(v.digest_schedule, "0 8 * * *");
+  EXPECT_EQ(v.timezone, "Europe/Berlin");
+}
+
 // Issue 10 point 2: a [[highlights]] table is read into HighlightsConfig, with its defaults
 // and the [daemon] timezone when it names none.
 TEST(Issue10, HighlightsAreRead) {
@@ -325,7 +350,13 @@ TEST(ConfigLoader, ErrorsArePositioned) {
        "watch \"w\": query: '(' is never closed\na OR (b\n     ^"},
       {std::string(kBase) + "notify = [\"n\"]\nquery = 'title:/[a/'\n", 12, 16,
        "watch \"w\": query: "},
-      {base + "delivery = \"digest\"\n", 12, 12, "delivery = \"digest\" is not supported yet"},
+      {base + "delivery = \"digest\"\ndigest_schedule = \"0 25 * * *\"\n", 13, 19,
+       "invalid schedule"},
+      {base + "delivery = \"digest\"\ntimezone = \"Mars/Base\"\n", 13, 12,
+       "is not an IANA time zone"},
+      {base + "[[source]]\nname = \"t\"\nkind = \"markdown\"\nurl = \"https://x/a\"\n"
+              "jitter = \"soon\"\n",
+       16, 10, "\"jitter\""},
       {base + "digest_schedule = \"0 8 * * *\"\n", 12, 1,
        "\"digest_schedule\" applies only with delivery = \"digest\""},
       {base + "timezone = \"Asia/Seoul\"\n", 12, 1, "\"timezone\" applies only with delivery"},

@@ -166,4 +166,20 @@ CREATE INDEX sightings_seen_at ON sightings(seen_at);
 CREATE INDEX sightings_source_url ON sightings(source, url);
 )sql";
 
+// Schema 6: fetch_state keeps the SHA-256 of each URL (issue 13); the SQL of migration 6
+// around its conversion, which has nothing to convert on a file without fetch_state rows.
+inline constexpr const char* kSchema6 = R"sql(
+CREATE TABLE fetch_state_v6 (
+  source        TEXT NOT NULL,
+  url_id        TEXT NOT NULL,
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url_id)
+) WITHOUT ROWID;
+DROP TABLE fetch_state;
+ALTER TABLE fetch_state_v6 RENAME TO fetch_state;
+)sql";
+
 }  // namespace digestd::test

@@ -1,0 +1,119 @@
+#include "daemon/digest_job.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "daemon/job_scheduler.h"
+
+namespace digestd {
+
+std::vector<HeldMatch> HoldForDigests(std::vector<Notification>& notifications,
+                                      const std::set<std::string>& digest_watches) {
+  std::vector<HeldMatch> held;
+  if (digest_watches.empty()) return held;
+  std::vector<Notification> instant;
+  for (Notification& n : notifications) {
+    std::vector<std::string> keep;
+    for (const std::string& w : n.watches) {
+      if (!digest_watches.count(w)) {
+        keep.push_back(w);
+        continue;
+      }
+      Notification copy = n;
+      copy.watches = {w};
+      for (SourcedPaper& p : copy.papers) p.watches.clear();
+      held.push_back(HeldMatch{.watch = w, .notification = std::move(copy)});
+    }
+    if (keep.empty()) continue;
+    n.watches = std::move(keep);
+    instant.push_back(std::move(n));
+  }
+  notifications = std::move(instant);
+  return held;
+}
+
+Notification MakeWatchDigest(const std::string& watch, const std::string& notifier,
+                             std::int64_t period, const std::vector<HeldMatch>& held) {
+  Notification d;
+  d.notifier = notifier;
+  d.kind = "digest";
+  d.watches = {watch};
+  d.dedupe_key = "watch-digest";
+  d.dedupe_key.append(1, '\x1f').append(notifier).append(1, '\x1f').append(watch);
+  d.dedupe_key.append(1, '\x1f').append(std::to_string(period));
+  d.id = NotificationId(d.dedupe_key);
+  std::map<std::string, std::size_t> index;  // paper key -> its place in d.papers
+  for (const HeldMatch& h : held) {
+    const Notification& n = h.notification;
+    if (d.event.empty()) {
+      d.event = n.event;
+    } else if (d.event != n.event) {
+      d.event = "mixed";
+    }
+    if (d.digest_url.empty()) d.digest_url = n.digest_url;
+    for (const SourcedPaper& p : n.papers) {
+      SourcedPaper entry = p;
+      entry.event = n.EventOf(p);
+      entry.watches = {watch};
+      const auto [it, fresh] = index.emplace(p.paper.key, d.papers.size());
+      if (fresh) {
+        d.papers.push_back(std::move(entry));
+      } else {
+        d.papers[it->second] = std::move(entry);  // a later sighting says it best
+      }
+    }
+  }
+  // "and N more" links to one source's digest; papers from several have no one link.
+  for (const SourcedPaper& p : d.papers) {
+    if (p.source != d.papers.front().source || p.date != d.papers.front().date) {
+      d.digest_url.clear();
+      break;
+    }
+  }
+  return d;
+}
+
+Result<std::vector<Notification>> QueueDueDigests(const Config& config, StateStore& store,
+                                                  std::int64_t now,
+                                                  const std::set<std::string>* only,
+                                                  bool dry_run) {
+  std::vector<Notification> planned;
+  const SysSeconds at{std::chrono::seconds(now)};
+  for (const WatchConfig& w : config.watches) {
+    if (!w.enabled || w.delivery != "digest") continue;
+    if (only && !only->count(w.name)) continue;
+    auto schedule = ZonedSchedule::Make(w.digest_schedule, w.timezone);
+    if (!schedule) {  // check rejects these; keep the rest going regardless
+      spdlog::error("watch {}: digest_schedule: {}", w.name, schedule.error().message);
+      continue;
+    }
+    const std::optional<SysSeconds> run = schedule->Last(at);
+    if (!run) continue;
+    const std::int64_t period = run->time_since_epoch().count();
+    for (const std::string& notifier : w.notify) {
+      const NotifierConfig* n = config.FindNotifier(notifier);
+      if (n == nullptr || !n->enabled) continue;
+      auto held = store.HeldFor(w.name, notifier, period);
+      if (!held) return Unexpected(held.error());
+      if (held->empty()) continue;  // an empty digest sends nothing
+      Notification digest = MakeWatchDigest(w.name, notifier, period, *held);
+      if (!dry_run) {
+        std::vector<std::int64_t> rows;
+        for (const HeldMatch& h : *held) rows.push_back(h.row);
+        auto taken = store.TakeHeld(rows, digest, now);
+        if (!taken) return Unexpected(taken.error());
+        if (!*taken) continue;  // another process took them first
+        spdlog::info("watch {}: digest of {} to {} queued ({})", w.name,
+                     digest.papers.size() == 1 ? std::string("1 paper")
+                                               : std::to_string(digest.papers.size()) + " papers",
+                     notifier, digest.id);
+      }
+      planned.push_back(std::move(digest));
+    }
+  }
+  return planned;
+}
+
+}  // namespace digestd
