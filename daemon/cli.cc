@@ -72,9 +72,10 @@ constexpr CommandHelp kCommands[] = {
     {"test-notify", "digestd test-notify NOTIFIER [-c F]",
      "Sends a sample, marked as one, through the notifier's real channel and prints what the\n"
      "target answered."},
-    {"preview", "digestd preview NOTIFIER [-c F] [--date D] [--paper KEY]",
+    {"preview", "digestd preview NOTIFIER [-c F] [--date D] [--paper KEY] [--raw]",
      "Prints what the notifier would be sent for the stored papers of a date (default today)\n"
-     "that its watches match, or for one paper, as one message: the requests, without sending."},
+     "that its watches match, or for one paper, as one message: the requests, without sending.\n"
+     "An email shows its subject and text part; --raw shows every body as it would be sent."},
     {"outbox",
      "digestd outbox  list [--state S] [--notifier N] [--json] [-c F]\n"
      "  digestd outbox  show ID | retry ID|--dead | drop ID|--dead [--notifier N] [-c F]",
@@ -122,7 +123,7 @@ const std::map<std::string, bool>& KnownFlags() {  // flag -> takes a value
   static const std::map<std::string, bool> flags = {
       {"--config", true}, {"--date", true},  {"--dry-run", false}, {"--json", false},
       {"--format", true}, {"--paper", true}, {"--state", true},    {"--notifier", true},
-      {"--dead", false},  {"--help", false}, {"--log-format", true}};
+      {"--dead", false},  {"--help", false}, {"--log-format", true}, {"--raw", false}};
   return flags;
 }
 
@@ -878,7 +879,8 @@ int Preview(const Args& args) {
     return kExitConfig;
   }
   auto payloads =
-      (*channel)->Render(n, RenderContext{.id = n.id, .now = NowSeconds(), .readable = true});
+      (*channel)->Render(n, RenderContext{.id = n.id, .now = NowSeconds(),
+                                          .readable = !args.Has("--raw")});
   if (!payloads) {
     std::cerr << "digestd preview: " << payloads.error().message << "\n";
     return kExitFailure;

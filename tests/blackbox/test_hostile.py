@@ -248,7 +248,9 @@ class OnceAndEveryRenderer(HostileCase):
                              watch("everything", ALL_KINDS))
         for kind in ALL_KINDS:
             with self.subTest(kind=kind):
-                proc = run(["preview", kind, "--config", config, "--date", DAY], self.dir, 60)
+                # --raw: an email as sent (its MIME), which email_parts decodes on its own.
+                proc = run(["preview", kind, "--config", config, "--date", DAY, "--raw"],
+                           self.dir, 60)
                 self.assert_no_crash(proc, f"preview {kind}")
                 self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
                 # The body of a JSON kind is exact; preview shows it on a terminal, made safe.
