@@ -69,7 +69,7 @@ constexpr KeySpec kTopKeys[] = {{"include"},  {"daemon"}, {"source"},
 constexpr KeySpec kIncludedTopKeys[] = {{"source"}, {"notifier"}, {"watch"}};
 constexpr KeySpec kDaemonKeys[] = {{"state"},         {"timezone"},       {"log_level"},
                                    {"contact", true}, {"metrics_listen"}, {"alert_notify"},
-                                   {"retention_days"}};
+                                   {"retention_days"}, {"leader_lease"}};
 constexpr KeySpec kSourceKeys[] = {{"name"},
                                    {"kind"},
                                    {"url", true},
@@ -1248,7 +1248,18 @@ std::vector<const toml::table*> Loader::Tables(const toml::table& root, std::str
 void Loader::ReadDaemon(const toml::table& t) {
   CheckKeys(t, kDaemonKeys, "[daemon]");
   DaemonConfig& d = config_.daemon;
-  if (auto v = GetPath(t, "state")) d.state_path = *v;
+  // PostgreSQL state (CONFIG.md, DESIGN.md §10) is planned: said so, not taken for a path.
+  // The URL may hold a password, so it is not quoted.
+  if (const toml::node* n = t.get("state"); n != nullptr && n->is_string() &&
+      (n->as_string()->get().starts_with("postgresql://") ||
+       n->as_string()->get().starts_with("postgres://"))) {
+    Error(At(*n), "\"state\": a PostgreSQL state is not supported yet; give a file path");
+  } else if (auto v = GetPath(t, "state")) {
+    d.state_path = *v;
+  }
+  if (const toml::node* n = t.get("leader_lease")) {
+    Error(At(*n), "\"leader_lease\" (for a PostgreSQL state) is not supported yet");
+  }
   if (auto v = GetZone(t, "timezone")) d.timezone = *v;
   if (auto v = GetEnum(t, "log_level", std::begin(kLogLevels), std::end(kLogLevels))) {
     d.log_level = *v;

@@ -229,6 +229,11 @@ TEST(ConfigLoader, ErrorsArePositioned) {
               "tls_verify = \"no\"\n",
        16, 14, "expected a boolean"},
       {base + "[daemon]\nretention_days = 0\n", 13, 18, "0 is out of range 1..36500"},
+      // planned: said so, and a PostgreSQL URL is never taken for a file name
+      {base + "[daemon]\nstate = \"postgresql://digestd:pw@db/digestd\"\n", 13, 9,
+       "\"state\": a PostgreSQL state is not supported yet; give a file path"},
+      {base + "[daemon]\nleader_lease = \"30s\"\n", 13, 16,
+       "\"leader_lease\" (for a PostgreSQL state) is not supported yet"},
       // missing required keys
       {"[[source]]\nkind = \"markdown\"\nurl = \"https://x\"\n", 1, 1,
        "missing required key \"name\""},
