@@ -241,14 +241,15 @@ class Pass {
   void Claim() {
     const std::int64_t now = Now();
     std::vector<StateStore::ClaimRequest> requests;
-    std::map<std::string, Target*> by_name;
+    // Keyed by the config's names, which outlive the pass; counts the rows each one got.
+    std::unordered_map<std::string_view, std::pair<Target*, int>> by_name;
     for (Target& t : targets_) {
       if (t.disabled || t.paused || t.drained) continue;
       const int room = t.claim_limit - int(t.rows.size());
       if (room <= 0 || int(t.rows.size()) > t.in_flight) continue;  // claim when all started
       requests.push_back(
           {.notifier = t.config->name, .limit = room, .lease_until = now + t.lease_seconds});
-      by_name[t.config->name] = &t;
+      by_name.emplace(t.config->name, std::make_pair(&t, 0));
     }
     if (requests.empty()) return;
     // What we know goes in first: a row handed back (or finished) must not still look
@@ -258,16 +259,16 @@ class Pass {
     if (!rows) {
       spdlog::error("outbox: {}", rows.error().message);
       ++report_.store_errors;
-      for (auto& [name, t] : by_name) t->drained = true;
+      for (auto& [name, target] : by_name) target.first->drained = true;
       return;
     }
-    std::map<std::string, int> got;
-    for (const OutboxRow& row : *rows) ++got[row.notifier];
+    for (const OutboxRow& row : *rows) ++by_name.at(row.notifier).second;
     for (const StateStore::ClaimRequest& r : requests) {
-      if (got[r.notifier] < r.limit) by_name[r.notifier]->drained = true;
+      const auto& [target, got] = by_name.at(r.notifier);
+      if (got < r.limit) target->drained = true;
     }
     for (OutboxRow& row : *rows) {
-      Target& t = *by_name[row.notifier];
+      Target& t = *by_name.at(row.notifier).first;  // before `row` is moved from
       Prepare(t, std::move(row), now);
     }
   }
