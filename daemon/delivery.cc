@@ -26,6 +26,22 @@ using std::chrono::milliseconds;
 constexpr std::int64_t kMinLeaseSeconds = 300;
 constexpr int kMaxClaim = 512;
 constexpr milliseconds kMaxWait{1000};
+// A retried row whose earlier parts were refused for good keeps the refusals in its last
+// error, after this, so the attempt that ends the row can still name them.
+constexpr std::string_view kRefusedBefore = " [refused for good before: ";
+
+// The last error of a retried row: why it is retried, and the refusals so far.
+std::string RetryError(const std::string& why, const std::string& refused) {
+  return refused.empty() ? why : why + std::string(kRefusedBefore) + refused + "]";
+}
+
+// The refusals a retried row's last error carries (RetryError); empty if none.
+std::string RefusedBefore(std::string_view last_error) {
+  const std::size_t at = last_error.rfind(kRefusedBefore);
+  if (at == std::string_view::npos || !last_error.ends_with(']')) return {};
+  last_error.remove_suffix(1);
+  return std::string(last_error.substr(at + kRefusedBefore.size()));
+}
 
 // One claimed row on its way: the row (with its notification), rendered parts and progress.
 struct RowWork {
@@ -33,7 +49,9 @@ struct RowWork {
   std::vector<Payload> payloads;
   std::size_t next_part = 0;  // parts before it were accepted (or refused alone)
   std::string remote_id;
-  std::vector<std::string> refused_parts;  // Outcome::part_only reasons, this attempt
+  // Outcome::part_only reasons of the parts before next_part, this attempt's and those a
+  // retry carried over (RetryError).
+  std::vector<std::string> refused_parts;
   bool in_flight = false;
 };
 
@@ -277,6 +295,11 @@ class Pass {
     auto work = std::make_unique<RowWork>();
     work->row = std::move(row);
     work->next_part = std::size_t(std::max(0, work->row.parts_sent));
+    if (work->next_part > 0) {
+      if (std::string before = RefusedBefore(work->row.last_error); !before.empty()) {
+        work->refused_parts.push_back(std::move(before));
+      }
+    }
     if (!work->row.unreadable.empty()) return Finish(t, *work, Dead(*work, work->row.unreadable));
     auto payloads = t.channel->Render(work->row.notification,
                                       RenderContext{.id = work->row.id, .now = now});
@@ -377,9 +400,12 @@ class Pass {
         const bool budget_left = attempts < t.config->retry_max_attempts &&
                                  now - work.row.created_at < t.config->retry_max_age.count();
         if (!budget_left) {
-          return Finish(
-              t, work,
-              Dead(work, why + " (gave up after " + std::to_string(attempts) + " attempts)"));
+          const std::string gave_up =
+              why + " (gave up after " + std::to_string(attempts) + " attempts)";
+          return Finish(t, work,
+                        Dead(work, work.refused_parts.empty()
+                                       ? gave_up
+                                       : RefusedParts(work) + "; " + gave_up));
         }
         std::int64_t at = now + RetryDelay(attempts, Random(), outcome.retry_after).count();
         if (outcome.retry_after) at = std::max(at, NowRoundedUp() + outcome.retry_after->count());
@@ -393,7 +419,7 @@ class Pass {
                                      .kind = DeliveryResult::Kind::kRetry,
                                      .parts_sent = int(work.next_part),
                                      .remote_id = work.remote_id,
-                                     .error = why,
+                                     .error = RetryError(why, RefusedParts(work)),
                                      .next_attempt_at = at});
       }
       case Outcome::Kind::kPermanent:

@@ -224,6 +224,104 @@ TEST(Issue7, FailingTheNthTransferLosesNothing) {
   }
 }
 
+// An email goes to each recipient as its own part. A recipient the server refuses for good
+// (5xx: Outcome::part_only) stops only its own part: the recipients after it still get the
+// message, once each, and the row goes dead at the end naming every refusal, with no retry.
+TEST(Issue7, ARecipientRefusedForGoodDoesNotStopTheOthers) {
+  const std::vector<std::string> to = {"ann@example.org", "bob@example.org", "cy@example.org",
+                                       "dee@example.org"};
+  const std::set<std::string> refused = {"bob@example.org", "dee@example.org"};
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .retry_max_attempts = 5,
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = to}}});
+  const Notification n = PaperNotification("mail", 1);
+  f.Queue({n});
+  FakeTransport t;
+  t.answer = [&](const Payload& p, int) {
+    if (p.recipients.size() == 1 && refused.contains(p.recipients[0])) {
+      return Response{.status = 550, .body = "RCPT failed: 550 5.1.1 no such user"};
+    }
+    return Response{.status = 250};
+  };
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.dead, 1);
+  EXPECT_EQ(r.sent, 0);
+  EXPECT_EQ(r.retried, 0);
+
+  // Every recipient was tried once, in order; the ones not refused accepted the message.
+  std::vector<std::string> tried;
+  for (const Payload& p : t.started) {
+    ASSERT_EQ(p.recipients.size(), 1u);
+    tried.push_back(p.recipients[0]);
+  }
+  EXPECT_EQ(tried, to);
+  EXPECT_EQ(t.accepted, (std::map<std::string, int>{{n.id, 1}, {n.id + "-2", 1}}));
+
+  const auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  const OutboxRow& row = rows->front();
+  EXPECT_EQ(row.state, "dead");
+  EXPECT_EQ(row.attempts, 1);
+  EXPECT_EQ(row.parts_sent, 4);
+  EXPECT_EQ(row.last_error,
+            "recipient bob@example.org refused: RCPT failed: 550 5.1.1 no such user; "
+            "recipient dee@example.org refused: RCPT failed: 550 5.1.1 no such user");
+
+  // Dead is final: a later pass sends nothing again.
+  f.now += 24 * 3600;
+  f.Run(t);
+  EXPECT_EQ(t.count(), 4);
+}
+
+// A refusal outlives a retry: when a later recipient asks to come back later, the row is
+// retried from that recipient on, the refused one is not tried again, and the row still ends
+// dead naming the refusal (it once ended "sent", the refusal forgotten with the attempt).
+TEST(Issue7, ARefusedRecipientIsNotTriedAgainWhenALaterOneIsRetried) {
+  const std::vector<std::string> to = {"ann@example.org", "bob@example.org", "cy@example.org"};
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .retry_max_attempts = 5,
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = to}}});
+  f.Queue({PaperNotification("mail", 1)});
+  FakeTransport t;
+  int cy_tries = 0;
+  t.answer = [&](const Payload& p, int) {
+    if (p.recipients[0] == "bob@example.org") {
+      return Response{.status = 550, .body = "RCPT failed: 550 no such user"};
+    }
+    if (p.recipients[0] == "cy@example.org" && cy_tries++ == 0) {
+      return Response{.status = 451, .body = "RCPT failed: 451 try again later"};
+    }
+    return Response{.status = 250};
+  };
+  // The first pass: ann accepts, bob is refused, cy defers; the row waits, and says both.
+  EXPECT_EQ(f.Run(t).retried, 1);
+  auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().state, "pending");
+  EXPECT_EQ(rows->front().parts_sent, 2);
+  EXPECT_EQ(rows->front().last_error,
+            "recipient cy@example.org deferred: RCPT failed: 451 try again later [refused for "
+            "good before: recipient bob@example.org refused: RCPT failed: 550 no such user]");
+  f.RunToEnd(t);
+  std::map<std::string, int> tries;
+  for (const Payload& p : t.started) ++tries[p.recipients[0]];
+  EXPECT_EQ(tries, (std::map<std::string, int>{
+                       {"ann@example.org", 1}, {"bob@example.org", 1}, {"cy@example.org", 2}}));
+  rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().parts_sent, 3);
+  EXPECT_EQ(rows->front().state, "dead");
+  EXPECT_EQ(rows->front().attempts, 2);
+  EXPECT_EQ(rows->front().last_error,
+            "recipient bob@example.org refused: RCPT failed: 550 no such user");
+}
+
 TEST(Issue7, RetryAfterIsHonoured) {
   Fixture f({Webhook("a")});
   f.Queue({PaperNotification("a", 1)});
