@@ -70,6 +70,8 @@ struct Target {
   std::int64_t lease_seconds = kMinLeaseSeconds;
   std::int64_t attempt_seconds = 31;  // the longest one transfer may take (its timeout)
   std::string origin;                 // scheme://host:port of an HTTP target; "" for others
+  std::size_t origin_slot = 0;        // its index in Pass::origins_ (0: no origin)
+  bool queued = false;                // in its origin's `waiting` queue
   int claim_limit = 1;
 };
 
@@ -147,7 +149,11 @@ class Pass {
         t.in_flight = 0;
       }
       in_flight_ = 0;
-      origin_in_flight_.clear();
+      for (OriginSlot& o : origins_) {
+        o.in_flight = 0;
+        o.waiting.clear();
+      }
+      for (Target& t : targets_) t.queued = false;
     }
     Flush();
     NoteNextDue();
@@ -175,10 +181,31 @@ class Pass {
   // t.rows, so a count says it).
   static bool HasWaiting(const Target& t) { return t.rows.size() > std::size_t(t.in_flight); }
 
-  bool OriginFull(const Target& t) const {
-    if (t.origin.empty()) return false;
-    const auto it = origin_in_flight_.find(t.origin);
-    return it != origin_in_flight_.end() && it->second >= options_.max_per_origin;
+  bool OriginFull(std::size_t slot) const {
+    return slot != 0 && origins_[slot].in_flight >= options_.max_per_origin;
+  }
+  bool OriginFull(const Target& t) const { return OriginFull(t.origin_slot); }
+
+  // Whether a claim could take rows for `t` (kept counted in claimable_).
+  static bool Claimable(const Target& t) { return !t.disabled && !t.paused && !t.drained; }
+  // Changes `t`'s flags through `change`, keeping claimable_ and stopped_ up to date.
+  template <typename F>
+  void Change(std::size_t ti, F change) {
+    Target& t = targets_[ti];
+    const bool was_claimable = Claimable(t);
+    const bool was_stopped = t.disabled || t.paused;
+    change(t);
+    claimable_ += int(Claimable(t)) - int(was_claimable);
+    if (!was_stopped && (t.disabled || t.paused)) stopped_.push_back(ti);
+  }
+  std::size_t IndexOf(const Target& t) const { return std::size_t(&t - targets_.data()); }
+
+  // Puts target `ti` at the back of its origin's queue if it has rows to start.
+  void Enqueue(std::size_t ti) {
+    Target& t = targets_[ti];
+    if (t.queued || t.disabled || t.paused || !HasWaiting(t)) return;
+    origins_[t.origin_slot].waiting.push_back(ti);
+    t.queued = true;
   }
 
   std::int64_t Now() const {
@@ -198,6 +225,7 @@ class Pass {
 
   void SetUpTargets() {
     targets_.reserve(config_.notifiers.size());
+    origins_.resize(1);  // slot 0: targets without an origin, never full
     auto health = store_.LoadNotifierHealth();
     if (!health) {
       spdlog::error("outbox: {}", health.error().message);
@@ -242,6 +270,8 @@ class Pass {
         t.claim_limit = int(std::clamp<std::int64_t>(startable, 1, t.claim_limit));
       }
       targets_.push_back(std::move(t));
+      claimable_ += int(Claimable(targets_.back()));
+      if (targets_.back().disabled) stopped_.push_back(targets_.size() - 1);
     }
   }
 
@@ -249,14 +279,12 @@ class Pass {
     return std::any_of(targets_.begin(), targets_.end(),
                        [](const Target& t) { return !t.rows.empty(); });
   }
-  bool AllDrained() const {
-    return std::all_of(targets_.begin(), targets_.end(),
-                       [](const Target& t) { return t.drained || t.disabled || t.paused; });
-  }
+  bool AllDrained() const { return claimable_ == 0; }
 
   // One claim for every target that has started all it holds: one transaction, however
   // many notifiers (a fan-out to 1,000 webhooks costs one commit, not 1,000).
   void Claim() {
+    if (claimable_ == 0) return;  // a fan-out's 1,000 targets, all drained after one claim
     const std::int64_t now = Now();
     std::vector<StateStore::ClaimRequest> requests;
     // Keyed by the config's names, which outlive the pass; counts the rows each one got.
@@ -277,13 +305,15 @@ class Pass {
     if (!rows) {
       spdlog::error("outbox: {}", rows.error().message);
       ++report_.store_errors;
-      for (auto& [name, target] : by_name) target.first->drained = true;
+      for (auto& [name, target] : by_name) {
+        Change(IndexOf(*target.first), [](Target& t) { t.drained = true; });
+      }
       return;
     }
     for (const OutboxRow& row : *rows) ++by_name.at(row.notifier).second;
     for (const StateStore::ClaimRequest& r : requests) {
       const auto& [target, got] = by_name.at(r.notifier);
-      if (got < r.limit) target->drained = true;
+      if (got < r.limit) Change(IndexOf(*target), [](Target& t) { t.drained = true; });
     }
     for (OutboxRow& row : *rows) {
       Target& t = *by_name.at(row.notifier).first;  // before `row` is moved from
@@ -307,70 +337,90 @@ class Pass {
     work->payloads = std::move(*payloads);
     if (t.origin.empty() && work->payloads.front().transfer == Transfer::kHttp) {
       t.origin = OriginOf(work->payloads.front().url);
+      const auto [it, fresh] = origin_index_.try_emplace(t.origin, origins_.size());
+      if (fresh) origins_.emplace_back();
+      t.origin_slot = it->second;
     }
     if (work->next_part >= work->payloads.size()) {
       // Every part went out before a crash kept us from recording it.
       return Finish(t, *work, Sent(*work));
     }
     t.rows.push_back(std::move(work));
+    Enqueue(IndexOf(t));
   }
 
   // Starts what each target's max_in_flight and min_interval allow, under the engine's own
-  // cap; targets take turns, so the first ones in the config do not always go first.
+  // caps. Targets take turns through their origin's queue, so the first ones in the config do
+  // not always go first; an origin at its cap is passed over whole, so a fan-out of 1,000
+  // targets to one server costs a few steps per finished transfer, not a walk over all.
   void StartReady() {
     const auto now = Steady::now();
-    const std::size_t n = targets_.size();
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t ti = (next_turn_ + k) % n;
-      Target& t = targets_[ti];
-      // Cheap tests first: in a fan-out most targets have nothing left to start, and this
-      // runs after every completed transfer.
-      if (t.disabled || t.paused || !HasWaiting(t)) continue;
-      for (auto it = t.rows.begin(); it != t.rows.end();) {
-        if (in_flight_ >= options_.max_total_in_flight || OriginFull(t)) break;
-        if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
-        RowWork& work = **it;
-        if (work.in_flight) {
-          ++it;
-          continue;
-        }
-        // An attempt that could outlast the row's lease is not made: another process may
-        // take the row over when the lease ends, and two senders must never overlap. The row
-        // goes back, due now, and is claimed afresh.
-        const std::int64_t unix_now = Now();
-        if (work.row.lease_until && unix_now + t.attempt_seconds >= *work.row.lease_until) {
-          Release(work, unix_now);
-          it = t.rows.erase(it);
-          t.drained = false;
-          continue;
-        }
-        const std::uint64_t ticket = ++last_ticket_;
-        tickets_.emplace(ticket, std::make_pair(ti, &work));
-        work.in_flight = true;
-        ++t.in_flight;
-        ++in_flight_;
-        if (!t.origin.empty()) ++origin_in_flight_[t.origin];
-        transport_.Start(ticket, work.payloads[work.next_part]);
-        // The pace runs from when the request went out, not from when this round began.
-        if (t.config->min_interval.count() > 0)
-          t.next_send = Steady::now() + t.config->min_interval;
-        ++it;
+    for (std::size_t o = 0; o < origins_.size(); ++o) {
+      std::deque<std::size_t>& waiting = origins_[o].waiting;
+      // Each target queued now gets one turn; one with rows still waiting goes to the back.
+      for (std::size_t turns = waiting.size(); turns > 0 && !waiting.empty(); --turns) {
+        if (in_flight_ >= options_.max_total_in_flight) return;
+        if (OriginFull(o)) break;
+        const std::size_t ti = waiting.front();
+        waiting.pop_front();
+        targets_[ti].queued = false;
+        StartRows(ti, now);
+        Enqueue(ti);
       }
     }
-    if (n > 0) next_turn_ = (next_turn_ + 1) % n;
+  }
+
+  // Starts the rows of target `ti` that its limits allow now.
+  void StartRows(std::size_t ti, Steady::time_point now) {
+    Target& t = targets_[ti];
+    if (t.disabled || t.paused) return;
+    for (auto it = t.rows.begin(); it != t.rows.end();) {
+      if (in_flight_ >= options_.max_total_in_flight || OriginFull(t)) break;
+      if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
+      RowWork& work = **it;
+      if (work.in_flight) {
+        ++it;
+        continue;
+      }
+      // An attempt that could outlast the row's lease is not made: another process may
+      // take the row over when the lease ends, and two senders must never overlap. The row
+      // goes back, due now, and is claimed afresh.
+      const std::int64_t unix_now = Now();
+      if (work.row.lease_until && unix_now + t.attempt_seconds >= *work.row.lease_until) {
+        Release(work, unix_now);
+        it = t.rows.erase(it);
+        Change(ti, [](Target& target) { target.drained = false; });
+        continue;
+      }
+      const std::uint64_t ticket = ++last_ticket_;
+      tickets_.emplace(ticket, std::make_pair(ti, &work));
+      work.in_flight = true;
+      ++t.in_flight;
+      ++in_flight_;
+      ++origins_[t.origin_slot].in_flight;
+      transport_.Start(ticket, work.payloads[work.next_part]);
+      // The pace runs from when the request went out, not from when this round began.
+      if (t.config->min_interval.count() > 0)
+        t.next_send = Steady::now() + t.config->min_interval;
+      ++it;
+    }
   }
 
   milliseconds WaitTime() const {
     auto wait = kMaxWait;
     if (!results_.empty()) wait = std::min(wait, options_.commit_interval);
+    if (in_flight_ >= options_.max_total_in_flight) return wait;
     const auto now = Steady::now();
-    for (const Target& t : targets_) {
-      if (t.disabled || t.paused || !HasWaiting(t) || t.in_flight >= t.config->max_in_flight ||
-          in_flight_ >= options_.max_total_in_flight || OriginFull(t)) {
-        continue;
+    for (std::size_t o = 0; o < origins_.size(); ++o) {
+      if (OriginFull(o)) continue;  // a transfer that ends wakes the wait
+      for (const std::size_t ti : origins_[o].waiting) {
+        const Target& t = targets_[ti];
+        if (t.disabled || t.paused || !HasWaiting(t) || t.in_flight >= t.config->max_in_flight) {
+          continue;
+        }
+        const auto until = std::chrono::ceil<milliseconds>(t.next_send - now);
+        wait = std::min(wait, std::max(milliseconds(0), until));
       }
-      const auto until = std::chrono::ceil<milliseconds>(t.next_send - now);
-      wait = std::min(wait, std::max(milliseconds(0), until));
     }
     return wait;
   }
@@ -380,13 +430,23 @@ class Pass {
     if (it == tickets_.end()) return;
     Target& t = targets_[it->second.first];
     RowWork& work = *it->second.second;
+    const std::size_t ti = it->second.first;
     tickets_.erase(it);
     work.in_flight = false;
     --t.in_flight;
     --in_flight_;
-    if (!t.origin.empty()) --origin_in_flight_[t.origin];
+    --origins_[t.origin_slot].in_flight;
+    Apply(ti, work, done.response);
+    // Whatever came of the answer, the target may have a row to start now (this one's next
+    // part, or one its max_in_flight held back).
+    Enqueue(ti);
+  }
+
+  // Classifies `response` to the current part of `work` (a row of target `ti`) and acts on it.
+  void Apply(std::size_t ti, RowWork& work, const Response& response) {
+    Target& t = targets_[ti];
     const Payload& payload = work.payloads[work.next_part];
-    const Outcome outcome = t.channel->Classify(payload, done.response);
+    const Outcome outcome = t.channel->Classify(payload, response);
     const std::int64_t now = Now();
     switch (outcome.kind) {
       case Outcome::Kind::kDelivered:
@@ -412,7 +472,7 @@ class Pass {
         spdlog::warn("notifier {}: {} attempt {} failed: {}; next attempt in {} s", t.config->name,
                      payload.part_id, attempts, why, at - now);
         // The target is struggling: what else we claimed for it waits as long, unattempted.
-        t.paused = true;
+        Change(ti, [](Target& target) { target.paused = true; });
         retry_at_[&t] = at;
         return Finish(t, work,
                       DeliveryResult{.id = work.row.id,
@@ -441,8 +501,11 @@ class Pass {
 
   // A target that was paused or disabled: its rows not in flight go back, unattempted.
   void ReleaseIdleRowsOfStoppedTargets() {
-    for (Target& t : targets_) {
-      if (!t.paused && !t.disabled) continue;
+    // Only targets that stopped in this pass, not every target after every transfer; one
+    // whose rows are all gone is done with.
+    std::erase_if(stopped_, [&](std::size_t ti) { return targets_[ti].rows.empty(); });
+    for (const std::size_t ti : stopped_) {
+      Target& t = targets_[ti];
       const std::int64_t at = t.paused ? retry_at_[&t] : Now();
       for (auto it = t.rows.begin(); it != t.rows.end();) {
         if ((*it)->in_flight) {
@@ -457,7 +520,7 @@ class Pass {
 
   void Disable(Target& t, const std::string& reason, std::int64_t now) {
     if (t.disabled) return;
-    t.disabled = true;
+    Change(IndexOf(t), [](Target& target) { target.disabled = true; });
     ++report_.disabled;
     spdlog::error("notifier {}: disabled until its configuration changes: {}", t.config->name,
                   reason);
@@ -595,7 +658,9 @@ class Pass {
       // Their targets look again, so the alerts go out in this run.
       for (const Notification& a : alerts_) {
         for (Target& t : targets_) {
-          if (t.config->name == a.notifier) t.drained = false;
+          if (t.config->name == a.notifier) {
+            Change(IndexOf(t), [](Target& target) { target.drained = false; });
+          }
         }
       }
       alerts_.clear();
@@ -625,8 +690,16 @@ class Pass {
   std::map<const Target*, std::int64_t> retry_at_;
   std::uint64_t last_ticket_ = 0;
   int in_flight_ = 0;
-  std::map<std::string, int> origin_in_flight_;
-  std::size_t next_turn_ = 0;
+  // Per origin (scheme://host:port) the transfers in flight and the targets with rows to
+  // start, in turn order; slot 0 holds the targets without an origin and is never full.
+  struct OriginSlot {
+    int in_flight = 0;
+    std::deque<std::size_t> waiting;  // target indices, each at most once (Target::queued)
+  };
+  std::vector<OriginSlot> origins_;
+  std::unordered_map<std::string, std::size_t> origin_index_;
+  int claimable_ = 0;               // targets neither drained, paused nor disabled
+  std::vector<std::size_t> stopped_;  // targets paused or disabled in this pass
   std::vector<DeliveryResult> results_;
   Steady::time_point first_result_at_{};
   std::vector<Notification> alerts_;
