@@ -355,7 +355,12 @@ class Pass {
   // targets to one server costs a few steps per finished transfer, not a walk over all.
   void StartReady() {
     const auto now = Steady::now();
-    for (std::size_t o = 0; o < origins_.size(); ++o) {
+    // Origins take turns too: under the engine's total cap the first origin must not always
+    // take the slots that free up.
+    const std::size_t n = origins_.size();
+    next_origin_ = (next_origin_ + 1) % n;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t o = (next_origin_ + k) % n;
       std::deque<std::size_t>& waiting = origins_[o].waiting;
       // Each target queued now gets one turn; one with rows still waiting goes to the back.
       for (std::size_t turns = waiting.size(); turns > 0 && !waiting.empty(); --turns) {
@@ -698,6 +703,7 @@ class Pass {
   };
   std::vector<OriginSlot> origins_;
   std::unordered_map<std::string, std::size_t> origin_index_;
+  std::size_t next_origin_ = 0;     // where StartReady begins its walk over origins_
   int claimable_ = 0;               // targets neither drained, paused nor disabled
   std::vector<std::size_t> stopped_;  // targets paused or disabled in this pass
   std::vector<DeliveryResult> results_;

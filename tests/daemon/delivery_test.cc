@@ -446,6 +446,29 @@ TEST(Issue7, NotifiersPostingToOneServerShareItsCap) {
   EXPECT_EQ(t.max_in_flight_to_host, 10);
 }
 
+// Targets take turns for the engine's slots: with room for one transfer at a time, three
+// notifiers with three rows each are served a, b, c, a, b, c, ... and none waits for the
+// others to finish. The same holds across origins: "c" posts to another server.
+TEST(Issue7, TargetsTakeTurnsForTheSlots) {
+  NotifierConfig c = Webhook("c");
+  c.settings = WebhookSettings{.url = "http://127.0.0.2:9/c"};
+  Fixture f({Webhook("a"), Webhook("b"), c});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 9; ++i) ns.push_back(PaperNotification(i < 3 ? "a" : i < 6 ? "b" : "c", i));
+  f.Queue(ns);
+  FakeTransport t;
+  DeliveryOptions o{.owner = "o", .now = [&] { return f.now; }, .max_total_in_flight = 1};
+  EXPECT_EQ(DeliveryEngine(f.config, *f.store, t, o).Run().sent, 9);
+  std::string order;
+  for (const Payload& p : t.started) order += p.url.back();
+  EXPECT_EQ(order.size(), 9u);
+  for (std::size_t i = 0; i + 2 < order.size(); i += 3) {
+    EXPECT_EQ(std::set<char>(order.begin() + i, order.begin() + i + 3),
+              (std::set<char>{'a', 'b', 'c'}))
+        << "order of starts: " << order;
+  }
+}
+
 TEST(Issue7, StopReleasesClaimedRowsUnattempted) {
   Fixture f({Webhook("a", 4)});
   std::vector<Notification> ns;
