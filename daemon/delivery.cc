@@ -26,21 +26,40 @@ using std::chrono::milliseconds;
 constexpr std::int64_t kMinLeaseSeconds = 300;
 constexpr int kMaxClaim = 512;
 constexpr milliseconds kMaxWait{1000};
-// A retried row whose earlier parts were refused for good keeps the refusals in its last
-// error, after this, so the attempt that ends the row can still name them.
-constexpr std::string_view kRefusedBefore = " [refused for good before: ";
+// A retried (or handed back) row whose earlier parts were refused for good keeps the
+// refusals at the end of its last error, after this, so the attempt that ends the row can
+// still name them.
+constexpr std::string_view kRefusedBefore = "[refused for good before: ";
 
 // The last error of a retried row: why it is retried, and the refusals so far.
 std::string RetryError(const std::string& why, const std::string& refused) {
-  return refused.empty() ? why : why + std::string(kRefusedBefore) + refused + "]";
+  if (refused.empty()) return why;
+  return why + (why.empty() ? "" : " ") + std::string(kRefusedBefore) + refused + "]";
 }
 
-// The refusals a retried row's last error carries (RetryError); empty if none.
-std::string RefusedBefore(std::string_view last_error) {
+// Where the refusals a last error carries (RetryError) begin; npos if none.
+std::size_t RefusalsAt(std::string_view last_error) {
+  if (!last_error.ends_with(']')) return std::string_view::npos;
   const std::size_t at = last_error.rfind(kRefusedBefore);
-  if (at == std::string_view::npos || !last_error.ends_with(']')) return {};
+  if (at == std::string_view::npos || (at > 0 && last_error[at - 1] != ' ')) {
+    return std::string_view::npos;
+  }
+  return at;
+}
+
+// The refusals a retried row's last error carries; empty if none.
+std::string RefusedBefore(std::string_view last_error) {
+  const std::size_t at = RefusalsAt(last_error);
+  if (at == std::string_view::npos) return {};
   last_error.remove_suffix(1);
   return std::string(last_error.substr(at + kRefusedBefore.size()));
+}
+
+// A retried row's last error without the refusals it carries.
+std::string WithoutRefusals(std::string_view last_error) {
+  const std::size_t at = RefusalsAt(last_error);
+  if (at == std::string_view::npos) return std::string(last_error);
+  return std::string(last_error.substr(0, at > 0 ? at - 1 : 0));
 }
 
 // One claimed row on its way: the row (with its notification), rendered parts and progress.
@@ -556,10 +575,17 @@ class Pass {
             .error = why};
   }
   void Release(const RowWork& work, std::int64_t at) {
+    // A row handed back after some of its parts were refused for good keeps the refusals
+    // (its last error says them), so the attempt that ends it still names them.
+    std::string error;
+    if (!work.refused_parts.empty()) {
+      error = RetryError(WithoutRefusals(work.row.last_error), RefusedParts(work));
+    }
     results_.push_back({.id = work.row.id,
                         .kind = DeliveryResult::Kind::kRelease,
                         .parts_sent = int(work.next_part),
                         .remote_id = work.remote_id,
+                        .error = std::move(error),
                         .next_attempt_at = at});
     ++report_.released;
     MarkFirstResult();

@@ -322,6 +322,57 @@ TEST(Issue7, ARefusedRecipientIsNotTriedAgainWhenALaterOneIsRetried) {
             "recipient bob@example.org refused: RCPT failed: 550 no such user");
 }
 
+// Refusals outlive a shutdown too: stopped while the third recipient's transfer runs, the
+// row is handed back (pending, no attempt counted) and still says the second was refused;
+// the next pass sends to the third only, and the row ends dead naming the refusal.
+TEST(Issue7, ARefusedRecipientIsStillNamedAfterAStopBetweenParts) {
+  const std::vector<std::string> to = {"ann@example.org", "bob@example.org", "cy@example.org"};
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = to}}});
+  f.Queue({PaperNotification("mail", 1)});
+  FakeTransport t;
+  t.answer = [&](const Payload& p, int) {
+    return p.recipients[0] == "bob@example.org"
+               ? Response{.status = 550, .body = "RCPT failed: 550 no such user"}
+               : Response{.status = 250};
+  };
+  DeliveryOptions o{.owner = "o",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [](const std::string&) { return true; }};
+  {
+    DeliveryEngine engine(f.config, *f.store, t, o);
+    t.on_start = [&] {
+      if (t.count() != 3) return;
+      t.hang = true;  // cy's transfer never answers: only Stop ends the run
+      engine.Stop();
+    };
+    engine.Run();
+  }
+  auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().state, "pending");
+  EXPECT_EQ(rows->front().attempts, 0);
+  EXPECT_EQ(rows->front().parts_sent, 2);
+  EXPECT_EQ(rows->front().last_error,
+            "[refused for good before: recipient bob@example.org refused: RCPT failed: 550 no "
+            "such user]");
+
+  t.hang = false;
+  t.on_start = nullptr;
+  DeliveryEngine(f.config, *f.store, t, o).Run();
+  std::map<std::string, int> tries;
+  for (const Payload& p : t.started) ++tries[p.recipients[0]];
+  EXPECT_EQ(tries, (std::map<std::string, int>{
+                       {"ann@example.org", 1}, {"bob@example.org", 1}, {"cy@example.org", 2}}));
+  rows = f.store->ListOutbox("", "", 10);
+  EXPECT_EQ(rows->front().state, "dead");
+  EXPECT_EQ(rows->front().last_error,
+            "recipient bob@example.org refused: RCPT failed: 550 no such user");
+}
+
 TEST(Issue7, RetryAfterIsHonoured) {
   Fixture f({Webhook("a")});
   f.Queue({PaperNotification("a", 1)});
