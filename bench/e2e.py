@@ -8,7 +8,7 @@ on each scenario, and prints one table: wall, CPU (user + sys of digestd alone),
 state size and deliveries per second.
 
     /usr/bin/python3 bench/e2e.py --digestd build/daemon/digestd [--papers 10000]
-        [--watches 1000] [--hooks 1000] [--reps 3] [--work DIR]
+        [--watches 1000] [--hooks 1000] [--reps 3] [--work DIR] [--only fanout,md-all,...]
 
 Each figure is the median of --reps runs on a fresh state. `../shared/peers/run.sh
 --digestd build/daemon/digestd` gives the peers' rows for the same kind of work.
@@ -178,6 +178,8 @@ def main():
     ap.add_argument("--hooks", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work")
+    ap.add_argument("--only", help="comma-separated scenario names to run (md-all, feed-all, "
+                    "md-watches, feed-mail, fanout); default: all")
     a = ap.parse_args()
     exe = os.path.abspath(a.digestd)
     work = a.work or tempfile.mkdtemp(prefix="digestd-e2e-")
@@ -209,6 +211,12 @@ def main():
          ['name = "h%d"\nkind = "webhook"\nurl = "http://127.0.0.1:%d/h/%d"\n' % (i, hooks.port, i)
           for i in range(a.hooks)], every, ["h%d" % i for i in range(a.hooks)]),
     ]
+    if a.only:
+        wanted = set(a.only.split(","))
+        unknown = wanted - {s[1] for s in scenarios}
+        if unknown:
+            sys.exit("--only: unknown scenario(s): %s" % ", ".join(sorted(unknown)))
+        scenarios = [s for s in scenarios if s[1] in wanted]
     rows = []
     for label, name, source, notifiers, wl, notify in scenarios:
         cfg, state = config(work, name, source, notifiers, wl, notify)

@@ -26,6 +26,41 @@ using std::chrono::milliseconds;
 constexpr std::int64_t kMinLeaseSeconds = 300;
 constexpr int kMaxClaim = 512;
 constexpr milliseconds kMaxWait{1000};
+// A retried (or handed back) row whose earlier parts were refused for good keeps the
+// refusals at the end of its last error, after this, so the attempt that ends the row can
+// still name them.
+constexpr std::string_view kRefusedBefore = "[refused for good before: ";
+
+// The last error of a retried row: why it is retried, and the refusals so far.
+std::string RetryError(const std::string& why, const std::string& refused) {
+  if (refused.empty()) return why;
+  return why + (why.empty() ? "" : " ") + std::string(kRefusedBefore) + refused + "]";
+}
+
+// Where the refusals a last error carries (RetryError) begin; npos if none.
+std::size_t RefusalsAt(std::string_view last_error) {
+  if (!last_error.ends_with(']')) return std::string_view::npos;
+  const std::size_t at = last_error.rfind(kRefusedBefore);
+  if (at == std::string_view::npos || (at > 0 && last_error[at - 1] != ' ')) {
+    return std::string_view::npos;
+  }
+  return at;
+}
+
+// The refusals a retried row's last error carries; empty if none.
+std::string RefusedBefore(std::string_view last_error) {
+  const std::size_t at = RefusalsAt(last_error);
+  if (at == std::string_view::npos) return {};
+  last_error.remove_suffix(1);
+  return std::string(last_error.substr(at + kRefusedBefore.size()));
+}
+
+// A retried row's last error without the refusals it carries.
+std::string WithoutRefusals(std::string_view last_error) {
+  const std::size_t at = RefusalsAt(last_error);
+  if (at == std::string_view::npos) return std::string(last_error);
+  return std::string(last_error.substr(0, at > 0 ? at - 1 : 0));
+}
 
 // One claimed row on its way: the row (with its notification), rendered parts and progress.
 struct RowWork {
@@ -33,7 +68,9 @@ struct RowWork {
   std::vector<Payload> payloads;
   std::size_t next_part = 0;  // parts before it were accepted (or refused alone)
   std::string remote_id;
-  std::vector<std::string> refused_parts;  // Outcome::part_only reasons, this attempt
+  // Outcome::part_only reasons of the parts before next_part, this attempt's and those a
+  // retry carried over (RetryError).
+  std::vector<std::string> refused_parts;
   bool in_flight = false;
 };
 
@@ -52,6 +89,8 @@ struct Target {
   std::int64_t lease_seconds = kMinLeaseSeconds;
   std::int64_t attempt_seconds = 31;  // the longest one transfer may take (its timeout)
   std::string origin;                 // scheme://host:port of an HTTP target; "" for others
+  std::size_t origin_slot = 0;        // its index in Pass::origins_ (0: no origin)
+  bool queued = false;                // in its origin's `waiting` queue
   int claim_limit = 1;
 };
 
@@ -129,7 +168,11 @@ class Pass {
         t.in_flight = 0;
       }
       in_flight_ = 0;
-      origin_in_flight_.clear();
+      for (OriginSlot& o : origins_) {
+        o.in_flight = 0;
+        o.waiting.clear();
+      }
+      for (Target& t : targets_) t.queued = false;
     }
     Flush();
     NoteNextDue();
@@ -157,10 +200,31 @@ class Pass {
   // t.rows, so a count says it).
   static bool HasWaiting(const Target& t) { return t.rows.size() > std::size_t(t.in_flight); }
 
-  bool OriginFull(const Target& t) const {
-    if (t.origin.empty()) return false;
-    const auto it = origin_in_flight_.find(t.origin);
-    return it != origin_in_flight_.end() && it->second >= options_.max_per_origin;
+  bool OriginFull(std::size_t slot) const {
+    return slot != 0 && origins_[slot].in_flight >= options_.max_per_origin;
+  }
+  bool OriginFull(const Target& t) const { return OriginFull(t.origin_slot); }
+
+  // Whether a claim could take rows for `t` (kept counted in claimable_).
+  static bool Claimable(const Target& t) { return !t.disabled && !t.paused && !t.drained; }
+  // Changes `t`'s flags through `change`, keeping claimable_ and stopped_ up to date.
+  template <typename F>
+  void Change(std::size_t ti, F change) {
+    Target& t = targets_[ti];
+    const bool was_claimable = Claimable(t);
+    const bool was_stopped = t.disabled || t.paused;
+    change(t);
+    claimable_ += int(Claimable(t)) - int(was_claimable);
+    if (!was_stopped && (t.disabled || t.paused)) stopped_.push_back(ti);
+  }
+  std::size_t IndexOf(const Target& t) const { return std::size_t(&t - targets_.data()); }
+
+  // Puts target `ti` at the back of its origin's queue if it has rows to start.
+  void Enqueue(std::size_t ti) {
+    Target& t = targets_[ti];
+    if (t.queued || t.disabled || t.paused || !HasWaiting(t)) return;
+    origins_[t.origin_slot].waiting.push_back(ti);
+    t.queued = true;
   }
 
   std::int64_t Now() const {
@@ -180,6 +244,7 @@ class Pass {
 
   void SetUpTargets() {
     targets_.reserve(config_.notifiers.size());
+    origins_.resize(1);  // slot 0: targets without an origin, never full
     auto health = store_.LoadNotifierHealth();
     if (!health) {
       spdlog::error("outbox: {}", health.error().message);
@@ -224,6 +289,8 @@ class Pass {
         t.claim_limit = int(std::clamp<std::int64_t>(startable, 1, t.claim_limit));
       }
       targets_.push_back(std::move(t));
+      claimable_ += int(Claimable(targets_.back()));
+      if (targets_.back().disabled) stopped_.push_back(targets_.size() - 1);
     }
   }
 
@@ -231,24 +298,23 @@ class Pass {
     return std::any_of(targets_.begin(), targets_.end(),
                        [](const Target& t) { return !t.rows.empty(); });
   }
-  bool AllDrained() const {
-    return std::all_of(targets_.begin(), targets_.end(),
-                       [](const Target& t) { return t.drained || t.disabled || t.paused; });
-  }
+  bool AllDrained() const { return claimable_ == 0; }
 
   // One claim for every target that has started all it holds: one transaction, however
   // many notifiers (a fan-out to 1,000 webhooks costs one commit, not 1,000).
   void Claim() {
+    if (claimable_ == 0) return;  // a fan-out's 1,000 targets, all drained after one claim
     const std::int64_t now = Now();
     std::vector<StateStore::ClaimRequest> requests;
-    std::map<std::string, Target*> by_name;
+    // Keyed by the config's names, which outlive the pass; counts the rows each one got.
+    std::unordered_map<std::string_view, std::pair<Target*, int>> by_name;
     for (Target& t : targets_) {
       if (t.disabled || t.paused || t.drained) continue;
       const int room = t.claim_limit - int(t.rows.size());
       if (room <= 0 || int(t.rows.size()) > t.in_flight) continue;  // claim when all started
       requests.push_back(
           {.notifier = t.config->name, .limit = room, .lease_until = now + t.lease_seconds});
-      by_name[t.config->name] = &t;
+      by_name.emplace(t.config->name, std::make_pair(&t, 0));
     }
     if (requests.empty()) return;
     // What we know goes in first: a row handed back (or finished) must not still look
@@ -258,16 +324,18 @@ class Pass {
     if (!rows) {
       spdlog::error("outbox: {}", rows.error().message);
       ++report_.store_errors;
-      for (auto& [name, t] : by_name) t->drained = true;
+      for (auto& [name, target] : by_name) {
+        Change(IndexOf(*target.first), [](Target& t) { t.drained = true; });
+      }
       return;
     }
-    std::map<std::string, int> got;
-    for (const OutboxRow& row : *rows) ++got[row.notifier];
+    for (const OutboxRow& row : *rows) ++by_name.at(row.notifier).second;
     for (const StateStore::ClaimRequest& r : requests) {
-      if (got[r.notifier] < r.limit) by_name[r.notifier]->drained = true;
+      const auto& [target, got] = by_name.at(r.notifier);
+      if (got < r.limit) Change(IndexOf(*target), [](Target& t) { t.drained = true; });
     }
     for (OutboxRow& row : *rows) {
-      Target& t = *by_name[row.notifier];
+      Target& t = *by_name.at(row.notifier).first;  // before `row` is moved from
       Prepare(t, std::move(row), now);
     }
   }
@@ -276,6 +344,11 @@ class Pass {
     auto work = std::make_unique<RowWork>();
     work->row = std::move(row);
     work->next_part = std::size_t(std::max(0, work->row.parts_sent));
+    if (work->next_part > 0) {
+      if (std::string before = RefusedBefore(work->row.last_error); !before.empty()) {
+        work->refused_parts.push_back(std::move(before));
+      }
+    }
     if (!work->row.unreadable.empty()) return Finish(t, *work, Dead(*work, work->row.unreadable));
     auto payloads = t.channel->Render(work->row.notification,
                                       RenderContext{.id = work->row.id, .now = now});
@@ -283,70 +356,95 @@ class Pass {
     work->payloads = std::move(*payloads);
     if (t.origin.empty() && work->payloads.front().transfer == Transfer::kHttp) {
       t.origin = OriginOf(work->payloads.front().url);
+      const auto [it, fresh] = origin_index_.try_emplace(t.origin, origins_.size());
+      if (fresh) origins_.emplace_back();
+      t.origin_slot = it->second;
     }
     if (work->next_part >= work->payloads.size()) {
       // Every part went out before a crash kept us from recording it.
       return Finish(t, *work, Sent(*work));
     }
     t.rows.push_back(std::move(work));
+    Enqueue(IndexOf(t));
   }
 
   // Starts what each target's max_in_flight and min_interval allow, under the engine's own
-  // cap; targets take turns, so the first ones in the config do not always go first.
+  // caps. Targets take turns through their origin's queue, so the first ones in the config do
+  // not always go first; an origin at its cap is passed over whole, so a fan-out of 1,000
+  // targets to one server costs a few steps per finished transfer, not a walk over all.
   void StartReady() {
     const auto now = Steady::now();
-    const std::size_t n = targets_.size();
+    // Origins take turns too: under the engine's total cap the first origin must not always
+    // take the slots that free up.
+    const std::size_t n = origins_.size();
+    next_origin_ = (next_origin_ + 1) % n;
     for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t ti = (next_turn_ + k) % n;
-      Target& t = targets_[ti];
-      // Cheap tests first: in a fan-out most targets have nothing left to start, and this
-      // runs after every completed transfer.
-      if (t.disabled || t.paused || !HasWaiting(t)) continue;
-      for (auto it = t.rows.begin(); it != t.rows.end();) {
-        if (in_flight_ >= options_.max_total_in_flight || OriginFull(t)) break;
-        if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
-        RowWork& work = **it;
-        if (work.in_flight) {
-          ++it;
-          continue;
-        }
-        // An attempt that could outlast the row's lease is not made: another process may
-        // take the row over when the lease ends, and two senders must never overlap. The row
-        // goes back, due now, and is claimed afresh.
-        const std::int64_t unix_now = Now();
-        if (work.row.lease_until && unix_now + t.attempt_seconds >= *work.row.lease_until) {
-          Release(work, unix_now);
-          it = t.rows.erase(it);
-          t.drained = false;
-          continue;
-        }
-        const std::uint64_t ticket = ++last_ticket_;
-        tickets_.emplace(ticket, std::make_pair(ti, &work));
-        work.in_flight = true;
-        ++t.in_flight;
-        ++in_flight_;
-        if (!t.origin.empty()) ++origin_in_flight_[t.origin];
-        transport_.Start(ticket, work.payloads[work.next_part]);
-        // The pace runs from when the request went out, not from when this round began.
-        if (t.config->min_interval.count() > 0)
-          t.next_send = Steady::now() + t.config->min_interval;
-        ++it;
+      const std::size_t o = (next_origin_ + k) % n;
+      std::deque<std::size_t>& waiting = origins_[o].waiting;
+      // Each target queued now gets one turn; one with rows still waiting goes to the back.
+      for (std::size_t turns = waiting.size(); turns > 0 && !waiting.empty(); --turns) {
+        if (in_flight_ >= options_.max_total_in_flight) return;
+        if (OriginFull(o)) break;
+        const std::size_t ti = waiting.front();
+        waiting.pop_front();
+        targets_[ti].queued = false;
+        StartRows(ti, now);
+        Enqueue(ti);
       }
     }
-    if (n > 0) next_turn_ = (next_turn_ + 1) % n;
+  }
+
+  // Starts the rows of target `ti` that its limits allow now.
+  void StartRows(std::size_t ti, Steady::time_point now) {
+    Target& t = targets_[ti];
+    if (t.disabled || t.paused) return;
+    for (auto it = t.rows.begin(); it != t.rows.end();) {
+      if (in_flight_ >= options_.max_total_in_flight || OriginFull(t)) break;
+      if (t.in_flight >= t.config->max_in_flight || now < t.next_send) break;
+      RowWork& work = **it;
+      if (work.in_flight) {
+        ++it;
+        continue;
+      }
+      // An attempt that could outlast the row's lease is not made: another process may
+      // take the row over when the lease ends, and two senders must never overlap. The row
+      // goes back, due now, and is claimed afresh.
+      const std::int64_t unix_now = Now();
+      if (work.row.lease_until && unix_now + t.attempt_seconds >= *work.row.lease_until) {
+        Release(work, unix_now);
+        it = t.rows.erase(it);
+        Change(ti, [](Target& target) { target.drained = false; });
+        continue;
+      }
+      const std::uint64_t ticket = ++last_ticket_;
+      tickets_.emplace(ticket, std::make_pair(ti, &work));
+      work.in_flight = true;
+      ++t.in_flight;
+      ++in_flight_;
+      ++origins_[t.origin_slot].in_flight;
+      transport_.Start(ticket, work.payloads[work.next_part]);
+      // The pace runs from when the request went out, not from when this round began.
+      if (t.config->min_interval.count() > 0)
+        t.next_send = Steady::now() + t.config->min_interval;
+      ++it;
+    }
   }
 
   milliseconds WaitTime() const {
     auto wait = kMaxWait;
     if (!results_.empty()) wait = std::min(wait, options_.commit_interval);
+    if (in_flight_ >= options_.max_total_in_flight) return wait;
     const auto now = Steady::now();
-    for (const Target& t : targets_) {
-      if (t.disabled || t.paused || !HasWaiting(t) || t.in_flight >= t.config->max_in_flight ||
-          in_flight_ >= options_.max_total_in_flight || OriginFull(t)) {
-        continue;
+    for (std::size_t o = 0; o < origins_.size(); ++o) {
+      if (OriginFull(o)) continue;  // a transfer that ends wakes the wait
+      for (const std::size_t ti : origins_[o].waiting) {
+        const Target& t = targets_[ti];
+        if (t.disabled || t.paused || !HasWaiting(t) || t.in_flight >= t.config->max_in_flight) {
+          continue;
+        }
+        const auto until = std::chrono::ceil<milliseconds>(t.next_send - now);
+        wait = std::min(wait, std::max(milliseconds(0), until));
       }
-      const auto until = std::chrono::ceil<milliseconds>(t.next_send - now);
-      wait = std::min(wait, std::max(milliseconds(0), until));
     }
     return wait;
   }
@@ -356,13 +454,23 @@ class Pass {
     if (it == tickets_.end()) return;
     Target& t = targets_[it->second.first];
     RowWork& work = *it->second.second;
+    const std::size_t ti = it->second.first;
     tickets_.erase(it);
     work.in_flight = false;
     --t.in_flight;
     --in_flight_;
-    if (!t.origin.empty()) --origin_in_flight_[t.origin];
+    --origins_[t.origin_slot].in_flight;
+    Apply(ti, work, done.response);
+    // Whatever came of the answer, the target may have a row to start now (this one's next
+    // part, or one its max_in_flight held back).
+    Enqueue(ti);
+  }
+
+  // Classifies `response` to the current part of `work` (a row of target `ti`) and acts on it.
+  void Apply(std::size_t ti, RowWork& work, const Response& response) {
+    Target& t = targets_[ti];
     const Payload& payload = work.payloads[work.next_part];
-    const Outcome outcome = t.channel->Classify(payload, done.response);
+    const Outcome outcome = t.channel->Classify(payload, response);
     const std::int64_t now = Now();
     switch (outcome.kind) {
       case Outcome::Kind::kDelivered:
@@ -376,23 +484,26 @@ class Pass {
         const bool budget_left = attempts < t.config->retry_max_attempts &&
                                  now - work.row.created_at < t.config->retry_max_age.count();
         if (!budget_left) {
-          return Finish(
-              t, work,
-              Dead(work, why + " (gave up after " + std::to_string(attempts) + " attempts)"));
+          const std::string gave_up =
+              why + " (gave up after " + std::to_string(attempts) + " attempts)";
+          return Finish(t, work,
+                        Dead(work, work.refused_parts.empty()
+                                       ? gave_up
+                                       : RefusedParts(work) + "; " + gave_up));
         }
         std::int64_t at = now + RetryDelay(attempts, Random(), outcome.retry_after).count();
         if (outcome.retry_after) at = std::max(at, NowRoundedUp() + outcome.retry_after->count());
         spdlog::warn("notifier {}: {} attempt {} failed: {}; next attempt in {} s", t.config->name,
                      payload.part_id, attempts, why, at - now);
         // The target is struggling: what else we claimed for it waits as long, unattempted.
-        t.paused = true;
+        Change(ti, [](Target& target) { target.paused = true; });
         retry_at_[&t] = at;
         return Finish(t, work,
                       DeliveryResult{.id = work.row.id,
                                      .kind = DeliveryResult::Kind::kRetry,
                                      .parts_sent = int(work.next_part),
                                      .remote_id = work.remote_id,
-                                     .error = why,
+                                     .error = RetryError(why, RefusedParts(work)),
                                      .next_attempt_at = at});
       }
       case Outcome::Kind::kPermanent:
@@ -414,8 +525,11 @@ class Pass {
 
   // A target that was paused or disabled: its rows not in flight go back, unattempted.
   void ReleaseIdleRowsOfStoppedTargets() {
-    for (Target& t : targets_) {
-      if (!t.paused && !t.disabled) continue;
+    // Only targets that stopped in this pass, not every target after every transfer; one
+    // whose rows are all gone is done with.
+    std::erase_if(stopped_, [&](std::size_t ti) { return targets_[ti].rows.empty(); });
+    for (const std::size_t ti : stopped_) {
+      Target& t = targets_[ti];
       const std::int64_t at = t.paused ? retry_at_[&t] : Now();
       for (auto it = t.rows.begin(); it != t.rows.end();) {
         if ((*it)->in_flight) {
@@ -430,7 +544,7 @@ class Pass {
 
   void Disable(Target& t, const std::string& reason, std::int64_t now) {
     if (t.disabled) return;
-    t.disabled = true;
+    Change(IndexOf(t), [](Target& target) { target.disabled = true; });
     ++report_.disabled;
     spdlog::error("notifier {}: disabled until its configuration changes: {}", t.config->name,
                   reason);
@@ -461,10 +575,17 @@ class Pass {
             .error = why};
   }
   void Release(const RowWork& work, std::int64_t at) {
+    // A row handed back after some of its parts were refused for good keeps the refusals
+    // (its last error says them), so the attempt that ends it still names them.
+    std::string error;
+    if (!work.refused_parts.empty()) {
+      error = RetryError(WithoutRefusals(work.row.last_error), RefusedParts(work));
+    }
     results_.push_back({.id = work.row.id,
                         .kind = DeliveryResult::Kind::kRelease,
                         .parts_sent = int(work.next_part),
                         .remote_id = work.remote_id,
+                        .error = std::move(error),
                         .next_attempt_at = at});
     ++report_.released;
     MarkFirstResult();
@@ -568,7 +689,9 @@ class Pass {
       // Their targets look again, so the alerts go out in this run.
       for (const Notification& a : alerts_) {
         for (Target& t : targets_) {
-          if (t.config->name == a.notifier) t.drained = false;
+          if (t.config->name == a.notifier) {
+            Change(IndexOf(t), [](Target& target) { target.drained = false; });
+          }
         }
       }
       alerts_.clear();
@@ -598,8 +721,17 @@ class Pass {
   std::map<const Target*, std::int64_t> retry_at_;
   std::uint64_t last_ticket_ = 0;
   int in_flight_ = 0;
-  std::map<std::string, int> origin_in_flight_;
-  std::size_t next_turn_ = 0;
+  // Per origin (scheme://host:port) the transfers in flight and the targets with rows to
+  // start, in turn order; slot 0 holds the targets without an origin and is never full.
+  struct OriginSlot {
+    int in_flight = 0;
+    std::deque<std::size_t> waiting;  // target indices, each at most once (Target::queued)
+  };
+  std::vector<OriginSlot> origins_;
+  std::unordered_map<std::string, std::size_t> origin_index_;
+  std::size_t next_origin_ = 0;     // where StartReady begins its walk over origins_
+  int claimable_ = 0;               // targets neither drained, paused nor disabled
+  std::vector<std::size_t> stopped_;  // targets paused or disabled in this pass
   std::vector<DeliveryResult> results_;
   Steady::time_point first_result_at_{};
   std::vector<Notification> alerts_;

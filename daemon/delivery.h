@@ -29,7 +29,9 @@ struct DeliveryOptions {
   int max_total_in_flight = 1024;                       // transfers at once over every notifier
   int max_per_origin = 64;  // ... and to one scheme://host:port (notifiers that
                             // post to one server share it)
-  int commit_every = 64;    // results per commit, at most
+  // Results per commit, at most. A crash before a commit re-sends (under the same ids) what
+  // it would have recorded; each commit syncs the state file once.
+  int commit_every = 256;
   std::chrono::milliseconds commit_interval{250};  // ... or this long after the first
   // Called with each notification delivered (all its parts), e.g. for `once --json`.
   std::function<void(const Notification&)> on_delivered;

@@ -270,9 +270,13 @@ HttpResponse TransferFailure(const HttpRequest& request, TransferError error,
   return response;
 }
 
+std::string EasyTransfer::Where() const {
+  return method_ + " " + (redact_shown_ ? RedactUrl(shown_url_) : shown_url_);
+}
+
 void EasyTransfer::Fail(TransferError error, std::string_view what) {
   response_.error = error;
-  response_.error_message = where_ + ": " + std::string(what);
+  response_.error_message = Where() + ": " + std::string(what);
   response_.body.clear();
   spdlog::debug("{}", response_.error_message);
 }
@@ -292,6 +296,7 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
 }
 
 void EasyTransfer::OnRedirect(std::string_view location) {
+  if (custom_headers_ == 0) return;  // nothing left to guard
   // Resolve the Location against the URL that answered with it, as libcurl will.
   UrlPtr handle(curl_url());
   if (!handle ||
@@ -303,7 +308,7 @@ void EasyTransfer::OnRedirect(std::string_view location) {
   } else {
     current_url_ = GetPart(handle.get(), CURLUPART_URL);
   }
-  if (custom_headers_ == 0 || UrlOrigin(current_url_) == origin_) return;
+  if (UrlOrigin(current_url_) == origin_) return;
   // Another origin: the caller's headers (they may hold credentials, as Authorization does)
   // are not sent there, nor anywhere after. libcurl reads the list again for the next
   // request, so cutting each entry to "Name:" (a header it does not send) takes effect.
@@ -352,7 +357,9 @@ size_t EasyTransfer::OnHeader(char* data, size_t size, size_t count, void* user)
 }
 
 bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
-  where_ = Where(request);
+  method_ = request.method;
+  redact_shown_ = request.shown_url.empty();
+  shown_url_ = redact_shown_ ? request.url : request.shown_url;
   max_bytes_ = request.max_bytes;
 
   // Check the first URL ourselves: it gives clear kBadUrl messages, and it lets a refused
@@ -404,10 +411,13 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
     // "Name;" is how libcurl sends a header with an empty value ("Name:" would remove it).
     return add_line(std::string(name) + (value.empty() ? ";" : ": ") + std::string(value));
   };
-  origin_ = UrlOrigin(request.url);
-  current_url_ = request.url;
   custom_headers_ = request.headers.size();  // first in headers_, in this order
   follows_ = request.follow_redirects;
+  // Only a followed redirect asks where it leads, and only to guard the request's headers.
+  if (follows_ && custom_headers_ > 0) {
+    origin_ = UrlOrigin(request.url);
+    current_url_ = request.url;
+  }
   for (const auto& [name, value] : request.headers) {
     // Neither name nor value goes into the message: they may hold credentials.
     if (!IsToken(name) || !IsHeaderValue(value)) {
@@ -513,7 +523,9 @@ void EasyTransfer::Finish(CURL* curl, CURLcode rc) {
 
   const TransferError error = Classify(rc, too_large_, redirects, is_file_, detail);
   if (error == TransferError::kNone) {
-    spdlog::debug("{}: {} ({} bytes)", where_, response_.status, response_.body.size());
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("{}: {} ({} bytes)", Where(), response_.status, response_.body.size());
+    }
     return;
   }
 

@@ -67,20 +67,25 @@ class EasyTransfer {
  private:
   static size_t OnBody(char* data, size_t size, size_t count, void* user);
   static size_t OnHeader(char* data, size_t size, size_t count, void* user);
-  // Marks the response failed with "where_: what"; a partial body is never the caller's.
+  // Marks the response failed with "Where(): what"; a partial body is never the caller's.
   void Fail(TransferError error, std::string_view what);
+  // "METHOD redacted-url", the prefix of every message. Made only when one is written:
+  // redacting parses the URL again, a cost every successful transfer would pay for nothing.
+  std::string Where() const;
   // A 3xx named `location`: when it leads to another origin, the request's own headers
   // are cut from the list libcurl sends next.
   void OnRedirect(std::string_view location);
 
   HttpResponse response_;
-  std::string where_;  // "METHOD redacted-url", the prefix of every message
+  std::string method_;     // for Where()
+  std::string shown_url_;  // the request's shown_url, or its URL to redact in Where()
+  bool redact_shown_ = false;
   std::uint64_t max_bytes_ = 0;
   bool too_large_ = false;  // set by OnBody when it refused more bytes
   bool is_file_ = false;
   bool is_https_ = false;
   CurlSlistPtr headers_;
-  std::string origin_;          // of the request's URL
+  std::string origin_;          // of the request's URL, when a redirect may need it
   std::string current_url_;     // the URL answering now, as redirects lead
   std::size_t custom_headers_ = 0;  // the request's headers still at the front of headers_
   bool in_redirect_ = false;    // the response being read is a 3xx

@@ -1,8 +1,9 @@
 // HttpMulti: transfers started one by one and reaped as they end, over one libcurl multi
 // handle — the delivery engine's transport for HTTP and SMTP (it paces and caps per target itself,
 // so nothing queues here). Each transfer has the limits and the outcome classification of
-// HttpClient::Fetch (net/easy_transfer.h). Used from one thread, except Wakeup(), which any
-// thread may call.
+// HttpClient::Fetch (net/easy_transfer.h). Connections are kept and reused per origin; a socket
+// that becomes ready costs only its own transfer's work (libcurl socket actions over epoll).
+// Used from one thread, except Wakeup(), which any thread may call.
 #pragma once
 
 #include <chrono>

@@ -1338,7 +1338,8 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
          // retried row resumes after them.
          "parts_sent = max(parts_sent, ?2), "
          "remote_id = CASE WHEN ?3 = '' THEN remote_id ELSE ?3 END, "
-         "last_error = CASE ?1 WHEN 0 THEN '' WHEN 3 THEN last_error ELSE ?4 END, "
+         "last_error = CASE WHEN ?1 = 0 THEN '' WHEN ?1 = 3 AND ?4 = '' THEN last_error "
+         "ELSE ?4 END, "
          "sent_at = CASE ?1 WHEN 0 THEN ?5 ELSE sent_at END, "
          "next_attempt_at = CASE WHEN ?1 IN (1, 3) THEN ?6 ELSE next_attempt_at END, "
          "lease_owner = NULL, lease_until = NULL "

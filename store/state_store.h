@@ -87,7 +87,8 @@ struct DeliveryResult {
   Kind kind = Kind::kSent;
   int parts_sent = 0;  // parts accepted so far, in all (never goes back)
   std::string remote_id;
-  std::string error;                 // kRetry, kDead: the last error
+  std::string error;                 // kRetry, kDead: the last error; kRelease: a new last
+                                     // error, or empty to keep the row's
   std::int64_t next_attempt_at = 0;  // kRetry, kRelease
 };
 

@@ -519,9 +519,11 @@ class Wake(DeliveryCase):
         self.configure(notifier("hook", "webhook", url=sink.url()))
         self.write_digest(day, digest(day, *many_entries(1)))
         proc = self.start_run()
-        state = os.path.join(self.dir, "state.db")
-        self.assertTrue(wait_for(lambda: os.path.exists(state) and
-                                 [r["attempts"] for r in self.outbox_rows()] == [1], 30),
+        # The state file exists a moment before `run` has made its tables, and `outbox list`
+        # refuses a state older than itself: until then there is nothing to read.
+        self.assertTrue(wait_for(lambda: [r["attempts"] for r in
+                                          self.digestd_json_lines("outbox", "list", "--json",
+                                                                  expect=None)] == [1], 30),
                         "the first attempt was not recorded")
         self.assertEqual(sink.count(), 1)
         sink.configure(status=200)

@@ -224,6 +224,155 @@ TEST(Issue7, FailingTheNthTransferLosesNothing) {
   }
 }
 
+// An email goes to each recipient as its own part. A recipient the server refuses for good
+// (5xx: Outcome::part_only) stops only its own part: the recipients after it still get the
+// message, once each, and the row goes dead at the end naming every refusal, with no retry.
+TEST(Issue7, ARecipientRefusedForGoodDoesNotStopTheOthers) {
+  const std::vector<std::string> to = {"ann@example.org", "bob@example.org", "cy@example.org",
+                                       "dee@example.org"};
+  const std::set<std::string> refused = {"bob@example.org", "dee@example.org"};
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .retry_max_attempts = 5,
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = to}}});
+  const Notification n = PaperNotification("mail", 1);
+  f.Queue({n});
+  FakeTransport t;
+  t.answer = [&](const Payload& p, int) {
+    if (p.recipients.size() == 1 && refused.contains(p.recipients[0])) {
+      return Response{.status = 550, .body = "RCPT failed: 550 5.1.1 no such user"};
+    }
+    return Response{.status = 250};
+  };
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.dead, 1);
+  EXPECT_EQ(r.sent, 0);
+  EXPECT_EQ(r.retried, 0);
+
+  // Every recipient was tried once, in order; the ones not refused accepted the message.
+  std::vector<std::string> tried;
+  for (const Payload& p : t.started) {
+    ASSERT_EQ(p.recipients.size(), 1u);
+    tried.push_back(p.recipients[0]);
+  }
+  EXPECT_EQ(tried, to);
+  EXPECT_EQ(t.accepted, (std::map<std::string, int>{{n.id, 1}, {n.id + "-2", 1}}));
+
+  const auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  const OutboxRow& row = rows->front();
+  EXPECT_EQ(row.state, "dead");
+  EXPECT_EQ(row.attempts, 1);
+  EXPECT_EQ(row.parts_sent, 4);
+  EXPECT_EQ(row.last_error,
+            "recipient bob@example.org refused: RCPT failed: 550 5.1.1 no such user; "
+            "recipient dee@example.org refused: RCPT failed: 550 5.1.1 no such user");
+
+  // Dead is final: a later pass sends nothing again.
+  f.now += 24 * 3600;
+  f.Run(t);
+  EXPECT_EQ(t.count(), 4);
+}
+
+// A refusal outlives a retry: when a later recipient asks to come back later, the row is
+// retried from that recipient on, the refused one is not tried again, and the row still ends
+// dead naming the refusal (it once ended "sent", the refusal forgotten with the attempt).
+TEST(Issue7, ARefusedRecipientIsNotTriedAgainWhenALaterOneIsRetried) {
+  const std::vector<std::string> to = {"ann@example.org", "bob@example.org", "cy@example.org"};
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .retry_max_attempts = 5,
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = to}}});
+  f.Queue({PaperNotification("mail", 1)});
+  FakeTransport t;
+  int cy_tries = 0;
+  t.answer = [&](const Payload& p, int) {
+    if (p.recipients[0] == "bob@example.org") {
+      return Response{.status = 550, .body = "RCPT failed: 550 no such user"};
+    }
+    if (p.recipients[0] == "cy@example.org" && cy_tries++ == 0) {
+      return Response{.status = 451, .body = "RCPT failed: 451 try again later"};
+    }
+    return Response{.status = 250};
+  };
+  // The first pass: ann accepts, bob is refused, cy defers; the row waits, and says both.
+  EXPECT_EQ(f.Run(t).retried, 1);
+  auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().state, "pending");
+  EXPECT_EQ(rows->front().parts_sent, 2);
+  EXPECT_EQ(rows->front().last_error,
+            "recipient cy@example.org deferred: RCPT failed: 451 try again later [refused for "
+            "good before: recipient bob@example.org refused: RCPT failed: 550 no such user]");
+  f.RunToEnd(t);
+  std::map<std::string, int> tries;
+  for (const Payload& p : t.started) ++tries[p.recipients[0]];
+  EXPECT_EQ(tries, (std::map<std::string, int>{
+                       {"ann@example.org", 1}, {"bob@example.org", 1}, {"cy@example.org", 2}}));
+  rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().parts_sent, 3);
+  EXPECT_EQ(rows->front().state, "dead");
+  EXPECT_EQ(rows->front().attempts, 2);
+  EXPECT_EQ(rows->front().last_error,
+            "recipient bob@example.org refused: RCPT failed: 550 no such user");
+}
+
+// Refusals outlive a shutdown too: stopped while the third recipient's transfer runs, the
+// row is handed back (pending, no attempt counted) and still says the second was refused;
+// the next pass sends to the third only, and the row ends dead naming the refusal.
+TEST(Issue7, ARefusedRecipientIsStillNamedAfterAStopBetweenParts) {
+  const std::vector<std::string> to = {"ann@example.org", "bob@example.org", "cy@example.org"};
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = to}}});
+  f.Queue({PaperNotification("mail", 1)});
+  FakeTransport t;
+  t.answer = [&](const Payload& p, int) {
+    return p.recipients[0] == "bob@example.org"
+               ? Response{.status = 550, .body = "RCPT failed: 550 no such user"}
+               : Response{.status = 250};
+  };
+  DeliveryOptions o{.owner = "o",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [](const std::string&) { return true; }};
+  {
+    DeliveryEngine engine(f.config, *f.store, t, o);
+    t.on_start = [&] {
+      if (t.count() != 3) return;
+      t.hang = true;  // cy's transfer never answers: only Stop ends the run
+      engine.Stop();
+    };
+    engine.Run();
+  }
+  auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().state, "pending");
+  EXPECT_EQ(rows->front().attempts, 0);
+  EXPECT_EQ(rows->front().parts_sent, 2);
+  EXPECT_EQ(rows->front().last_error,
+            "[refused for good before: recipient bob@example.org refused: RCPT failed: 550 no "
+            "such user]");
+
+  t.hang = false;
+  t.on_start = nullptr;
+  DeliveryEngine(f.config, *f.store, t, o).Run();
+  std::map<std::string, int> tries;
+  for (const Payload& p : t.started) ++tries[p.recipients[0]];
+  EXPECT_EQ(tries, (std::map<std::string, int>{
+                       {"ann@example.org", 1}, {"bob@example.org", 1}, {"cy@example.org", 2}}));
+  rows = f.store->ListOutbox("", "", 10);
+  EXPECT_EQ(rows->front().state, "dead");
+  EXPECT_EQ(rows->front().last_error,
+            "recipient bob@example.org refused: RCPT failed: 550 no such user");
+}
+
 TEST(Issue7, RetryAfterIsHonoured) {
   Fixture f({Webhook("a")});
   f.Queue({PaperNotification("a", 1)});
@@ -346,6 +495,29 @@ TEST(Issue7, NotifiersPostingToOneServerShareItsCap) {
   const DeliveryReport r = DeliveryEngine(f.config, *f.store, t, o).Run();
   EXPECT_EQ(r.sent, 150);
   EXPECT_EQ(t.max_in_flight_to_host, 10);
+}
+
+// Targets take turns for the engine's slots: with room for one transfer at a time, three
+// notifiers with three rows each are served a, b, c, a, b, c, ... and none waits for the
+// others to finish. The same holds across origins: "c" posts to another server.
+TEST(Issue7, TargetsTakeTurnsForTheSlots) {
+  NotifierConfig c = Webhook("c");
+  c.settings = WebhookSettings{.url = "http://127.0.0.2:9/c"};
+  Fixture f({Webhook("a"), Webhook("b"), c});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 9; ++i) ns.push_back(PaperNotification(i < 3 ? "a" : i < 6 ? "b" : "c", i));
+  f.Queue(ns);
+  FakeTransport t;
+  DeliveryOptions o{.owner = "o", .now = [&] { return f.now; }, .max_total_in_flight = 1};
+  EXPECT_EQ(DeliveryEngine(f.config, *f.store, t, o).Run().sent, 9);
+  std::string order;
+  for (const Payload& p : t.started) order += p.url.back();
+  EXPECT_EQ(order.size(), 9u);
+  for (std::size_t i = 0; i + 2 < order.size(); i += 3) {
+    EXPECT_EQ(std::set<char>(order.begin() + i, order.begin() + i + 3),
+              (std::set<char>{'a', 'b', 'c'}))
+        << "order of starts: " << order;
+  }
 }
 
 TEST(Issue7, StopReleasesClaimedRowsUnattempted) {
