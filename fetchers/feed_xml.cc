@@ -31,7 +31,9 @@ struct ParseState {
   int errors = 0;
   bool entities_ignored = false;
   const ParseBudget* budget = nullptr;
-  startElementNsSAX2Func start_element = nullptr;  // libxml2's own handler
+  startElementNsSAX2Func start_element = nullptr;  // libxml2's own handlers
+  endElementNsSAX2Func end_element = nullptr;
+  const XmlElementSink* sink = nullptr;
   unsigned elements = 0;
   bool budget_exhausted = false;
 };
@@ -91,6 +93,42 @@ void StartElementWithBudget(void* ctx, const xmlChar* localname, const xmlChar* 
     state->start_element(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                          nb_defaulted, attributes);
   }
+}
+
+bool IsTextNode(const xmlNode* node) {
+  return node != nullptr && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE);
+}
+
+void FreeSubtree(xmlNode* node) {
+  xmlUnlinkNode(node);
+  xmlFreeNode(node);
+}
+
+// Every element end goes through here: libxml2's tree builder closes the element, then an
+// element one or two levels below the root is offered to the sink, which may have it freed.
+void EndElementWithSink(void* ctx, const xmlChar* localname, const xmlChar* prefix,
+                        const xmlChar* uri) {
+  ParseState* state = t_state;
+  auto* ctxt = static_cast<xmlParserCtxtPtr>(ctx);
+  // The element being closed is the innermost open one; the root is nodeTab[0].
+  const int depth = ctxt->nodeNr - 1;
+  xmlNode* element = ctxt->nodeNr > 0 ? ctxt->nodeTab[ctxt->nodeNr - 1] : nullptr;
+  if (state != nullptr && state->end_element != nullptr) {
+    state->end_element(ctx, localname, prefix, uri);
+  }
+  if (state == nullptr || state->sink == nullptr || !*state->sink || element == nullptr ||
+      depth < 1 || depth > 2 || element->type != XML_ELEMENT_NODE || element->parent == nullptr ||
+      element == ctxt->node) {
+    return;  // element == ctxt->node: libxml2 did not close it, so it is still being built
+  }
+  if (!(*state->sink)(element)) return;
+  xmlNode* parent = element->parent;
+  FreeSubtree(element);
+  // The whitespace that stood before the element goes too, so that nothing accumulates
+  // between items, and the tree builder's cached length of the last text node (which assumes
+  // the parent's last child is the text it last wrote) can never describe another node.
+  while (IsTextNode(parent->last)) FreeSubtree(parent->last);
+  ctxt->nodemem = 0;
 }
 
 bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -399,7 +437,7 @@ bool ZoneOffset(std::string_view zone, int& minutes) {
 }  // namespace
 
 XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
-                   const ParseBudget& budget) {
+                   const ParseBudget& budget, const XmlElementSink& on_element) {
   InitLibxmlOnce();
   std::string patched;
   if (GuardXmlShapes(bytes, patched, warnings)) bytes = patched;
@@ -421,8 +459,11 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
   ctxt->sax->serror = OnStructuredError;
   ParseState state{.warnings = &warnings,
                    .budget = &budget,
-                   .start_element = ctxt->sax->startElementNs};
+                   .start_element = ctxt->sax->startElementNs,
+                   .end_element = ctxt->sax->endElementNs,
+                   .sink = &on_element};
   ctxt->sax->startElementNs = StartElementWithBudget;
+  ctxt->sax->endElementNs = EndElementWithSink;
 
   // libxml2 takes a NUL byte for the end of the input and drops every item after it. In a
   // document of an ASCII-compatible encoding a NUL is never XML, so it becomes a space; a
