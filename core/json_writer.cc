@@ -44,6 +44,15 @@ void AppendJsonQuoted(std::string& out, std::string_view value) {
     while (i + 8 <= n && !NeedsLook(value.data() + i)) i += 8;
     if (i >= n) break;
     const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0xE3 && c <= 0xEF && i + 2 < n) {
+      // Three-byte sequences led by E3-EF (CJK, Hangul) are never controls: only checked.
+      const auto b1 = static_cast<unsigned char>(value[i + 1]);
+      const auto b2 = static_cast<unsigned char>(value[i + 2]);
+      if ((b1 & 0xC0) == 0x80 && (b2 & 0xC0) == 0x80 && !(c == 0xED && b1 >= 0xA0)) {
+        i += 3;
+        continue;
+      }
+    }
     if (c >= 0x20 && c != '"' && c != '\\') {
       if (c < 0x7f) {
         ++i;

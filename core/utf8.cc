@@ -116,15 +116,16 @@ bool IsValidUtf8(std::string_view bytes) { return ValidPrefixLength(bytes) == by
 std::string CollapseWhitespace(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  bool pending_space = false;
-  for (char c : text) {
-    if (IsAsciiSpace(c)) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out += ' ';
-    pending_space = false;
-    out += c;
+  // Word by word: each run of non-space bytes is copied at once.
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    while (i < n && IsAsciiSpace(text[i])) ++i;
+    if (i >= n) break;
+    const std::size_t start = i;
+    while (i < n && !IsAsciiSpace(text[i])) ++i;
+    if (!out.empty()) out += ' ';
+    out.append(text.data() + start, i - start);
   }
   return out;
 }

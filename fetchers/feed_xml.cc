@@ -559,6 +559,11 @@ std::string Attribute(const xmlNode* node, const char* name) {
 }
 
 std::string HtmlToText(std::string_view html) {
+  // Most descriptions are plain text: without a tag or a reference there is nothing to do
+  // but collapse the whitespace.
+  if (html.find_first_of("<&") == std::string_view::npos) {
+    return CollapseWhitespace(ToValidUtf8(html));
+  }
   std::string out;
   out.reserve(html.size());
   std::size_t i = 0;
