@@ -445,7 +445,25 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
     warnings.push_back(ParseWarning{.message = "XML: document too large"});
     return nullptr;
   }
-  ParserCtxtPtr ctxt(xmlNewParserCtxt());
+  // libxml2 takes a NUL byte for the end of the input and drops every item after it. In a
+  // document of an ASCII-compatible encoding a NUL is never XML, so it becomes a space; a
+  // UTF-16 or UTF-32 document (a BOM, or a NUL in its first two bytes) keeps its bytes.
+  std::string without_nul;
+  const bool wide = bytes.starts_with("\xFE\xFF") || bytes.starts_with("\xFF\xFE") ||
+                    (bytes.size() >= 2 && (bytes[0] == '\0' || bytes[1] == '\0'));
+  if (!wide && bytes.find('\0') != std::string_view::npos) {
+    without_nul.assign(bytes);
+    std::replace(without_nul.begin(), without_nul.end(), '\0', ' ');
+    bytes = without_nul;
+    warnings.push_back(ParseWarning{.message = "XML: NUL bytes read as spaces"});
+  }
+
+  // A push parser, fed the bytes a chunk at a time: it drops the input it has read, where
+  // xmlCtxtReadMemory would copy the whole document first. The first bytes (up to four) are
+  // what libxml2 detects the encoding from.
+  const std::size_t first = std::min<std::size_t>(bytes.size(), 4);
+  ParserCtxtPtr ctxt(
+      xmlCreatePushParserCtxt(nullptr, nullptr, bytes.data(), static_cast<int>(first), nullptr));
   if (ctxt == nullptr || ctxt->sax == nullptr) {
     warnings.push_back(ParseWarning{.message = "XML: out of memory"});
     return nullptr;
@@ -465,19 +483,6 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
   ctxt->sax->startElementNs = StartElementWithBudget;
   ctxt->sax->endElementNs = EndElementWithSink;
 
-  // libxml2 takes a NUL byte for the end of the input and drops every item after it. In a
-  // document of an ASCII-compatible encoding a NUL is never XML, so it becomes a space; a
-  // UTF-16 or UTF-32 document (a BOM, or a NUL in its first two bytes) keeps its bytes.
-  std::string without_nul;
-  const bool wide = bytes.starts_with("\xFE\xFF") || bytes.starts_with("\xFF\xFE") ||
-                    (bytes.size() >= 2 && (bytes[0] == '\0' || bytes[1] == '\0'));
-  if (!wide && bytes.find('\0') != std::string_view::npos) {
-    without_nul.assign(bytes);
-    std::replace(without_nul.begin(), without_nul.end(), '\0', ' ');
-    bytes = without_nul;
-    warnings.push_back(ParseWarning{.message = "XML: NUL bytes read as spaces"});
-  }
-
   XmlDocPtr doc;
   {
     ThreadErrorScope scope(&state);
@@ -485,8 +490,18 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
     // XML_PARSE_HUGE: libxml2 keeps its default size and depth limits.
     const int options = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR |
                         XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
-    doc.reset(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
-                                nullptr, options));
+    xmlCtxtUseOptions(ctxt.get(), options);
+    constexpr std::size_t kChunk = 64 * 1024;
+    std::size_t at = first;
+    while (true) {
+      const std::size_t n = std::min(kChunk, bytes.size() - at);
+      const bool last = at + n == bytes.size();
+      xmlParseChunk(ctxt.get(), bytes.data() + at, static_cast<int>(n), last ? 1 : 0);
+      at += n;
+      // XML_PARSER_EOF before the end: stopped by the budget or by a fatal error.
+      if (last || ctxt->instate == XML_PARSER_EOF) break;
+    }
+    doc.reset(std::exchange(ctxt->myDoc, nullptr));
   }
   if (state.budget_exhausted) {
     warnings.push_back(ParseWarning{
