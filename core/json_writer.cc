@@ -1,5 +1,8 @@
 #include "core/json_writer.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "core/utf8.h"
 
 namespace digestd {
@@ -12,6 +15,20 @@ void AppendUnicodeEscape(std::string& out, char32_t cp) {
   for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
 }
 
+// Whether the eight bytes at `p` hold one that is not plain printable ASCII: a control
+// (< 0x20), DEL, '"', '\\' or a byte >= 0x80.
+// May say yes for a plain word (the zero-byte test can carry), never no for a special one.
+bool NeedsLook(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return ((w & kHigh) | below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) |
+          has_zero(w ^ (kOnes * 0x7F))) != 0;
+}
+
 }  // namespace
 
 void AppendJsonQuoted(std::string& out, std::string_view value) {
@@ -21,16 +38,34 @@ void AppendJsonQuoted(std::string& out, std::string_view value) {
   // are copied in runs; only escapes and invalid bytes break a run.
   std::size_t run = 0;  // start of the bytes not yet copied
   std::size_t i = 0;
-  while (i < value.size()) {
+  const std::size_t n = value.size();
+  while (i < n) {
+    // Eight plain ASCII bytes at a time; a word with anything else is taken byte by byte.
+    while (i + 8 <= n && !NeedsLook(value.data() + i)) i += 8;
+    if (i >= n) break;
     const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0xE3 && c <= 0xEF && i + 2 < n) {
+      // Three-byte sequences led by E3-EF (CJK, Hangul) are never controls: only checked.
+      const auto b1 = static_cast<unsigned char>(value[i + 1]);
+      const auto b2 = static_cast<unsigned char>(value[i + 2]);
+      if ((b1 & 0xC0) == 0x80 && (b2 & 0xC0) == 0x80 && !(c == 0xED && b1 >= 0xA0)) {
+        i += 3;
+        continue;
+      }
+    }
     if (c >= 0x20 && c != '"' && c != '\\') {
       if (c < 0x7f) {
         ++i;
         continue;
       }
       if (const std::size_t len = ValidUtf8SequenceLength(value.substr(i)); len != 0) {
-        const char32_t cp = len == 1 ? c : DecodeUtf8Sequence(value.substr(i, len));
-        if (!IsControlOrBidi(cp)) {
+        // Only DEL and sequences led by C2 (C1 controls), D8 (U+061C) and E2 (U+200E-U+2069)
+        // can be controls or bidi marks; the rest (Hangul, CJK, accents) needs no decoding.
+        const bool maybe_control = c == 0x7F || c == 0xC2 || c == 0xD8 || c == 0xE2;
+        const char32_t cp = !maybe_control ? char32_t{0xFFFD}
+                            : len == 1     ? char32_t{c}
+                                           : DecodeUtf8Sequence(value.substr(i, len));
+        if (!maybe_control || !IsControlOrBidi(cp)) {
           i += len;
           continue;
         }

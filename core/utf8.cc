@@ -1,36 +1,63 @@
 #include "core/utf8.h"
 
 #include <algorithm>
-
 #include <cstdint>
+#include <cstring>
 
 namespace digestd {
 namespace {
 
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 when it is not valid.
+// The length (2-4) of the valid multi-byte UTF-8 sequence at p[i] (i < n), or 0. Overlongs,
+// surrogates and code points past U+10FFFF are invalid; the lead byte picks the range the
+// second byte must fall in, so no code point is assembled.
+std::size_t MultiByteLength(const unsigned char* p, std::size_t i, std::size_t n) {
+  const unsigned b0 = p[i];
+  auto continuation = [&](std::size_t k) { return i + k < n && (p[i + k] & 0xC0) == 0x80; };
+  if (b0 >= 0xC2 && b0 <= 0xDF) return continuation(1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!continuation(1) || !continuation(2)) return 0;
+    if (b0 == 0xE0 && p[i + 1] < 0xA0) return 0;   // overlong
+    if (b0 == 0xED && p[i + 1] >= 0xA0) return 0;  // UTF-16 surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
+    if (b0 == 0xF0 && p[i + 1] < 0x90) return 0;   // overlong
+    if (b0 == 0xF4 && p[i + 1] >= 0x90) return 0;  // past U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// Length of the valid UTF-8 sequence at the start of `s` (not empty), or 0 when it is not valid.
 std::size_t ValidSequenceLength(std::string_view s) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  if (b0 < 0x80) return 1;
-  std::size_t len;
-  std::uint32_t min;
-  std::uint32_t cp;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, min = 0x80, cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, min = 0x800, cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000, cp = b0 & 0x07;
-  } else {
-    return 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  return p[0] < 0x80 ? 1 : MultiByteLength(p, 0, s.size());
+}
+
+// The length of the longest valid UTF-8 prefix of `s`. ASCII is skipped eight bytes at a
+// time: most fetched text is ASCII, and the rest (Korean summaries) has runs of it.
+std::size_t ValidPrefixLength(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    while (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      if ((word & 0x8080808080808080ULL) != 0) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t len = MultiByteLength(p, i, n);
+    if (len == 0) return i;
+    i += len;
   }
-  if (s.size() < len) return 0;
-  for (std::size_t i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
+  return n;
 }
 
 bool IsAsciiSpace(char c) {
@@ -70,49 +97,35 @@ std::size_t ValidUtf8SequenceLength(std::string_view bytes) {
 }
 
 std::string ToValidUtf8(std::string_view bytes) {
+  std::size_t valid = ValidPrefixLength(bytes);
+  if (valid == bytes.size()) return std::string(bytes);
   std::string out;
-  out.reserve(bytes.size());
-  std::size_t run = 0;  // start of the valid bytes not yet copied
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    const std::size_t len = ValidSequenceLength(bytes.substr(i));
-    if (len != 0) {
-      i += len;
-      continue;
-    }
-    out.append(bytes.data() + run, i - run);
-    out += "\xEF\xBF\xBD";
-    run = ++i;
+  out.reserve(bytes.size() + 8);
+  while (true) {
+    out.append(bytes.data(), valid);
+    if (valid == bytes.size()) break;
+    out += "\xEF\xBF\xBD";  // the invalid byte at `valid`
+    bytes.remove_prefix(valid + 1);
+    valid = ValidPrefixLength(bytes);
   }
-  out.append(bytes.data() + run, i - run);
   return out;
 }
 
-bool IsValidUtf8(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const std::size_t len = ValidSequenceLength(bytes);
-    if (len == 0) return false;
-    bytes.remove_prefix(len);
-  }
-  return true;
-}
+bool IsValidUtf8(std::string_view bytes) { return ValidPrefixLength(bytes) == bytes.size(); }
 
 std::string CollapseWhitespace(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  bool pending_space = false;
-  for (char c : text) {
-    if (IsAsciiSpace(c)) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out += ' ';
-    pending_space = false;
-    out += c;
+  // Word by word: each run of non-space bytes is copied at once.
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    while (i < n && IsAsciiSpace(text[i])) ++i;
+    if (i >= n) break;
+    const std::size_t start = i;
+    while (i < n && !IsAsciiSpace(text[i])) ++i;
+    if (!out.empty()) out += ' ';
+    out.append(text.data() + start, i - start);
   }
   return out;
 }

@@ -453,10 +453,18 @@ struct WatchMatcher::Impl {
   std::vector<std::uint32_t> always;  // watches with CompiledWatch::always, ascending
   std::vector<HotLeaf> hot;           // by leaf
   bool has_authors = false;
+  // Some watch reads the folded title, summary or tags (a text term or a regex). When none
+  // does (`query = "*"`, votes, sources, authors only), the text is not folded at all.
+  bool reads_text = false;
 
   // Folds and scans the paper's text fields, authors through the index: leaf bits set in
   // `s`, watches with a positive literal hit in s.candidates.
   void Scan(const Paper& paper, PaperText* text, Scratch* s) const {
+    if (reads_text) ScanText(paper, text, s);
+    ScanAuthors(paper, s);
+  }
+
+  void ScanText(const Paper& paper, PaperText* text, Scratch* s) const {
     text->title = FoldText(paper.title);
     ScanField(text->title, kTitleBit, s);
     for (const std::string& bullet : paper.summary) {
@@ -467,6 +475,9 @@ struct WatchMatcher::Impl {
       text->tags.push_back(FoldText(tag));
       ScanField(text->tags.back(), kTagBit, s);
     }
+  }
+
+  void ScanAuthors(const Paper& paper, Scratch* s) const {
     if (!has_authors) return;
     for (const std::string& author : paper.authors) {
       const AuthorName listed = NormalizeAuthorName(author);
@@ -634,6 +645,10 @@ Result<WatchMatcher> WatchMatcher::Compile(std::vector<WatchSpec> specs) {
                          .votes = leaf.votes});
   }
   impl->has_authors = !impl->b.single_authors.empty() || !impl->b.multi_authors.empty();
+  impl->reads_text =
+      !impl->b.patterns.empty() ||
+      std::any_of(impl->b.leaves.begin(), impl->b.leaves.end(),
+                  [](const Leaf& leaf) { return leaf.kind == LeafKind::kRegex; });
   Result<AhoCorasick> automaton = AhoCorasick::Build(impl->b.pattern_texts);
   if (!automaton) return Unexpected(automaton.error());
   impl->automaton = std::move(*automaton);

@@ -251,7 +251,7 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
 // Diffs, plans and commits one fetched digest. Returns the failure, or "" on success.
 // `run_prior`/`run_notified` carry what a dry run planned for earlier dates (it commits
 // nothing, so the store cannot tell it).
-std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f, bool newest,
+std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newest,
                         std::map<std::string, PriorSighting>& run_prior,
                         std::set<std::string>& run_notified) {
   const SourceConfig& source = *job.source;
@@ -292,16 +292,21 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, const Fetched& f
     if (!parsed.warnings.empty()) why += ": " + parsed.warnings.front().message;
     return why;
   }
+  // The body is read: its memory goes back before the papers are planned and committed.
+  std::string().swap(f.response.body);
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
   std::vector<Paper> papers;
   std::vector<std::string> keys;
   std::set<std::string> seen;
+  papers.reserve(digest.papers.size());
+  keys.reserve(digest.papers.size());
   for (Paper& p : digest.papers) {
     if (p.key.empty() || !seen.insert(p.key).second) continue;
     keys.push_back(p.key);
     papers.push_back(std::move(p));
   }
+  std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
   if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) {
     return st.error().message;
   }

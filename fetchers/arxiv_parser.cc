@@ -207,7 +207,25 @@ std::string ChannelDate(const xmlNode* channel) {
 
 ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
-  const XmlDocPtr doc = ParseXml(bytes, result.warnings, budget);
+  // Each entry or item is read as soon as libxml2 has it, and freed (fetchers/feed_xml.h);
+  // the ones left open at the end are read below from what stays in the document.
+  const auto on_element = [&result](const xmlNode* element) {
+    const xmlNode* root = xmlDocGetRootElement(element->doc);
+    const std::string_view root_name = LocalName(root);
+    const std::string_view name = LocalName(element);
+    if (root_name == "feed" && name == "entry" && element->parent == root) {
+      ParseApiEntry(element, result);
+    } else if (root_name == "rss" && name == "item" &&
+               element->parent == FirstChild(root, "channel")) {
+      ParseRssItem(element, false, result);
+    } else if (root_name == "RDF" && name == "item" && element->parent == root) {
+      ParseRssItem(element, true, result);
+    } else {
+      return false;
+    }
+    return true;
+  };
+  const XmlDocPtr doc = ParseXml(bytes, result.warnings, budget, on_element);
   if (doc == nullptr) return result;
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   const std::string_view root_name = LocalName(root);

@@ -137,17 +137,42 @@ std::string MediaUrl(const xmlNode* item, Format format) {
   return {};
 }
 
-// The Atom link an entry or feed points readers at: rel="alternate" or no rel.
-std::string AtomLink(const xmlNode* node) {
+// The Atom link element an entry or feed points readers at: rel="alternate" or no rel.
+const xmlNode* AtomLinkNode(const xmlNode* node) {
   for (const xmlNode* link : Children(node, "link")) {
     const std::string rel = Attribute(link, "rel");
-    if (rel.empty() || rel == "alternate") return std::string(Trim(Attribute(link, "href")));
+    if (rel.empty() || rel == "alternate") return link;
   }
-  return {};
+  return nullptr;
 }
 
-void ParseItem(const xmlNode* item, Format format, const std::string& base,
-               const std::vector<std::string>& feed_authors, ParseResult& result) {
+std::string AtomLink(const xmlNode* node) {
+  const xmlNode* link = AtomLinkNode(node);
+  return link == nullptr ? std::string() : std::string(Trim(Attribute(link, "href")));
+}
+
+// Whether resolving `ref` depends on the base (a relative reference).
+bool NeedsBase(std::string_view ref) {
+  ref = Trim(ref);
+  if (ref.empty()) return false;
+  return ResolveUrl("https://a.invalid/b", ref) != ref;
+}
+
+// The feed-level context an item is read in. The base is null until the element that sets it
+// has been read: an item whose links are relative waits for it.
+struct FeedContext {
+  Format format = Format::kRss;
+  const std::string* base = nullptr;
+};
+
+enum class ItemOutcome { kRead, kNeedsBase };
+
+// Reads one item into `result` (a paper, or a warning when it is skipped). Without a base
+// (`context.base` null), an item whose link or media is relative is left unread: kNeedsBase.
+// A paper without an author of its own is listed in `authorless` (it inherits the feed's).
+ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResult& result,
+                      std::vector<std::size_t>& authorless) {
+  const Format format = context.format;
   Paper paper;
   std::string link;
   std::string guid;
@@ -159,6 +184,11 @@ void ParseItem(const xmlNode* item, Format format, const std::string& base,
     guid = CollapsedText(FirstChild(item, "guid"));
     if (format == Format::kRdf && guid.empty()) guid = CollapseWhitespace(Attribute(item, "about"));
   }
+  const std::string media = CollapseWhitespace(MediaUrl(item, format));
+  if (context.base == nullptr && (NeedsBase(link) || NeedsBase(media))) {
+    return ItemOutcome::kNeedsBase;
+  }
+  const std::string& base = context.base != nullptr ? *context.base : std::string();
   link = ResolveUrl(base, link);
   if (link.empty() && format == Format::kRss && !guid.empty()) {
     // RSS GUIDs are permalinks unless isPermaLink="false".
@@ -186,7 +216,7 @@ void ParseItem(const xmlNode* item, Format format, const std::string& base,
   if (paper.key.empty()) {
     result.warnings.push_back(
         ParseWarning{.line = LineOf(item), .message = "feed: item without link or guid skipped"});
-    return;
+    return ItemOutcome::kRead;
   }
   paper.url = std::move(link);
   if (paper.url.empty() && paper.key.starts_with("arxiv:")) {
@@ -218,7 +248,7 @@ void ParseItem(const xmlNode* item, Format format, const std::string& base,
   for (const xmlNode* creator : Children(item, "creator", kDcNs)) {
     AddUnique(paper.authors, HtmlToText(NodeText(creator)));
   }
-  if (paper.authors.empty()) paper.authors = feed_authors;
+  if (paper.authors.empty()) authorless.push_back(result.digest.papers.size());
 
   for (const xmlNode* category : Children(item, "category")) {
     AddUnique(paper.tags, format == Format::kAtom ? CollapseWhitespace(Attribute(category, "term"))
@@ -228,7 +258,6 @@ void ParseItem(const xmlNode* item, Format format, const std::string& base,
     AddUnique(paper.tags, CollapsedText(subject));
   }
 
-  const std::string media = CollapseWhitespace(MediaUrl(item, format));
   paper.media_url = ResolveUrl(base, media);
 
   std::string published;
@@ -246,46 +275,117 @@ void ParseItem(const xmlNode* item, Format format, const std::string& base,
     paper.extra["published"] = normalized.empty() ? published : normalized;
   }
   result.digest.papers.push_back(std::move(paper));
+  return ItemOutcome::kRead;
 }
+
+Format FormatOf(std::string_view root_name) {
+  if (root_name == "RDF") return Format::kRdf;
+  if (root_name == "feed") return Format::kAtom;
+  return Format::kRss;
+}
+
+// Where a format's items are: RSS in the first <channel>, RDF and Atom under the root.
+const xmlNode* ItemParent(const xmlNode* root, Format format) {
+  return format == Format::kRss ? FirstChild(root, "channel") : root;
+}
+
+std::string_view ItemName(Format format) { return format == Format::kAtom ? "entry" : "item"; }
+
+// The feed's own link, against which relative item links resolve; null while the element
+// that gives it has not been read yet.
+const xmlNode* BaseNode(const xmlNode* root, Format format) {
+  switch (format) {
+    case Format::kRss:
+      return FirstChild(FirstChild(root, "channel"), "link");
+    case Format::kRdf:
+      return FirstChild(FirstChild(root, "channel"), "link");
+    case Format::kAtom:
+      return AtomLinkNode(root);
+  }
+  return nullptr;
+}
+
+std::string BaseOf(const xmlNode* root, Format format) {
+  std::string base =
+      format == Format::kAtom ? AtomLink(root) : CollapsedText(BaseNode(root, format));
+  if (base.find("://") == std::string::npos) base.clear();
+  return base;
+}
+
+// Takes each item as libxml2 finishes reading it (fetchers/feed_xml.h), so that only one
+// item's tree is held at a time. An item that must wait for the feed's link, and every item
+// after it (to keep the feed's order), stays in the document for Finish.
+class FeedReader {
+ public:
+  explicit FeedReader(ParseResult& result) : result_(result) {}
+
+  // The XmlElementSink: true when `element` was an item and has been read.
+  bool OnElement(const xmlNode* element) {
+    if (waiting_) return false;
+    const xmlNode* root = xmlDocGetRootElement(element->doc);
+    const std::string_view root_name = LocalName(root);
+    if (root_name != "rss" && root_name != "RDF" && root_name != "feed") return false;
+    const Format format = FormatOf(root_name);
+    if (LocalName(element) != ItemName(format) || element->parent != ItemParent(root, format)) {
+      return false;
+    }
+    ++items_seen_;
+    std::string base;
+    const bool base_known = BaseNode(root, format) != nullptr;
+    if (base_known) base = BaseOf(root, format);
+    const FeedContext context{.format = format, .base = base_known ? &base : nullptr};
+    if (ParseItem(element, context, result_, authorless_) == ItemOutcome::kNeedsBase) {
+      waiting_ = true;
+      return false;
+    }
+    return true;
+  }
+
+  // Reads what stayed in `doc` (items left open or waiting) and gives the papers without an
+  // author of their own the feed's.
+  void Finish(const xmlDoc* doc) {
+    const xmlNode* root = xmlDocGetRootElement(doc);
+    const std::string_view root_name = LocalName(root);
+    if (root_name != "rss" && root_name != "RDF" && root_name != "feed") {
+      result_.warnings.push_back(ParseWarning{
+          .line = LineOf(root),
+          .message = "feed: not an RSS or Atom document (root <" + ToValidUtf8(root_name) + ">)"});
+      return;
+    }
+    const Format format = FormatOf(root_name);
+    std::vector<const xmlNode*> items = Children(ItemParent(root, format), ItemName(format));
+    if (format == Format::kRss && items.empty() && items_seen_ == 0) {
+      items = Children(root, "item");  // RSS 0.9x variants
+    }
+    const std::string base = BaseOf(root, format);
+    const FeedContext context{.format = format, .base = &base};
+    for (const xmlNode* item : items) ParseItem(item, context, result_, authorless_);
+    if (format != Format::kAtom) return;
+    // Atom entries without their own <author> inherit the feed's.
+    std::vector<std::string> feed_authors;
+    for (const xmlNode* author : Children(root, "author")) {
+      AddUnique(feed_authors, CollapsedText(FirstChild(author, "name")));
+    }
+    if (feed_authors.empty()) return;
+    for (std::size_t index : authorless_) result_.digest.papers[index].authors = feed_authors;
+  }
+
+ private:
+  ParseResult& result_;
+  std::vector<std::size_t> authorless_;
+  std::size_t items_seen_ = 0;
+  bool waiting_ = false;
+};
 
 }  // namespace
 
 ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
-  const XmlDocPtr doc = ParseXml(bytes, result.warnings, budget);
-  if (doc == nullptr) return result;
-  const xmlNode* root = xmlDocGetRootElement(doc.get());
-  const std::string_view root_name = LocalName(root);
-
-  std::vector<const xmlNode*> items;
-  std::vector<std::string> feed_authors;
-  std::string base;
-  Format format = Format::kRss;
-  if (root_name == "rss") {
-    const xmlNode* channel = FirstChild(root, "channel");
-    base = CollapsedText(FirstChild(channel, "link"));
-    items = Children(channel, "item");
-    if (items.empty()) items = Children(root, "item");  // RSS 0.9x variants
-  } else if (root_name == "RDF") {
-    format = Format::kRdf;
-    base = CollapsedText(FirstChild(FirstChild(root, "channel"), "link"));
-    items = Children(root, "item");
-  } else if (root_name == "feed") {
-    format = Format::kAtom;
-    base = AtomLink(root);
-    items = Children(root, "entry");
-    // Atom entries without their own <author> inherit the feed's.
-    for (const xmlNode* author : Children(root, "author")) {
-      AddUnique(feed_authors, CollapsedText(FirstChild(author, "name")));
-    }
-  } else {
-    result.warnings.push_back(ParseWarning{
-        .line = LineOf(root),
-        .message = "feed: not an RSS or Atom document (root <" + ToValidUtf8(root_name) + ">)"});
-    return result;
-  }
-  if (base.find("://") == std::string::npos) base.clear();
-  for (const xmlNode* item : items) ParseItem(item, format, base, feed_authors, result);
+  FeedReader reader(result);
+  const XmlDocPtr doc =
+      ParseXml(bytes, result.warnings, budget,
+               [&reader](const xmlNode* element) { return reader.OnElement(element); });
+  if (doc != nullptr) reader.Finish(doc.get());
   return result;
 }
 

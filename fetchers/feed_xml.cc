@@ -31,7 +31,9 @@ struct ParseState {
   int errors = 0;
   bool entities_ignored = false;
   const ParseBudget* budget = nullptr;
-  startElementNsSAX2Func start_element = nullptr;  // libxml2's own handler
+  startElementNsSAX2Func start_element = nullptr;  // libxml2's own handlers
+  endElementNsSAX2Func end_element = nullptr;
+  const XmlElementSink* sink = nullptr;
   unsigned elements = 0;
   bool budget_exhausted = false;
 };
@@ -91,6 +93,42 @@ void StartElementWithBudget(void* ctx, const xmlChar* localname, const xmlChar* 
     state->start_element(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                          nb_defaulted, attributes);
   }
+}
+
+bool IsTextNode(const xmlNode* node) {
+  return node != nullptr && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE);
+}
+
+void FreeSubtree(xmlNode* node) {
+  xmlUnlinkNode(node);
+  xmlFreeNode(node);
+}
+
+// Every element end goes through here: libxml2's tree builder closes the element, then an
+// element one or two levels below the root is offered to the sink, which may have it freed.
+void EndElementWithSink(void* ctx, const xmlChar* localname, const xmlChar* prefix,
+                        const xmlChar* uri) {
+  ParseState* state = t_state;
+  auto* ctxt = static_cast<xmlParserCtxtPtr>(ctx);
+  // The element being closed is the innermost open one; the root is nodeTab[0].
+  const int depth = ctxt->nodeNr - 1;
+  xmlNode* element = ctxt->nodeNr > 0 ? ctxt->nodeTab[ctxt->nodeNr - 1] : nullptr;
+  if (state != nullptr && state->end_element != nullptr) {
+    state->end_element(ctx, localname, prefix, uri);
+  }
+  if (state == nullptr || state->sink == nullptr || !*state->sink || element == nullptr ||
+      depth < 1 || depth > 2 || element->type != XML_ELEMENT_NODE || element->parent == nullptr ||
+      element == ctxt->node) {
+    return;  // element == ctxt->node: libxml2 did not close it, so it is still being built
+  }
+  if (!(*state->sink)(element)) return;
+  xmlNode* parent = element->parent;
+  FreeSubtree(element);
+  // The whitespace that stood before the element goes too, so that nothing accumulates
+  // between items, and the tree builder's cached length of the last text node (which assumes
+  // the parent's last child is the text it last wrote) can never describe another node.
+  while (IsTextNode(parent->last)) FreeSubtree(parent->last);
+  ctxt->nodemem = 0;
 }
 
 bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -399,7 +437,7 @@ bool ZoneOffset(std::string_view zone, int& minutes) {
 }  // namespace
 
 XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
-                   const ParseBudget& budget) {
+                   const ParseBudget& budget, const XmlElementSink& on_element) {
   InitLibxmlOnce();
   std::string patched;
   if (GuardXmlShapes(bytes, patched, warnings)) bytes = patched;
@@ -407,23 +445,6 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
     warnings.push_back(ParseWarning{.message = "XML: document too large"});
     return nullptr;
   }
-  ParserCtxtPtr ctxt(xmlNewParserCtxt());
-  if (ctxt == nullptr || ctxt->sax == nullptr) {
-    warnings.push_back(ParseWarning{.message = "XML: out of memory"});
-    return nullptr;
-  }
-  // The context owns its own copy of the SAX handler, so these overrides stay local to
-  // this parse.
-  ctxt->sax->entityDecl = IgnoreEntityDecl;
-  ctxt->sax->unparsedEntityDecl = IgnoreUnparsedEntityDecl;
-  ctxt->sax->resolveEntity = RefuseResolveEntity;
-  ctxt->sax->externalSubset = nullptr;
-  ctxt->sax->serror = OnStructuredError;
-  ParseState state{.warnings = &warnings,
-                   .budget = &budget,
-                   .start_element = ctxt->sax->startElementNs};
-  ctxt->sax->startElementNs = StartElementWithBudget;
-
   // libxml2 takes a NUL byte for the end of the input and drops every item after it. In a
   // document of an ASCII-compatible encoding a NUL is never XML, so it becomes a space; a
   // UTF-16 or UTF-32 document (a BOM, or a NUL in its first two bytes) keeps its bytes.
@@ -437,6 +458,31 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
     warnings.push_back(ParseWarning{.message = "XML: NUL bytes read as spaces"});
   }
 
+  // A push parser, fed the bytes a chunk at a time: it drops the input it has read, where
+  // xmlCtxtReadMemory would copy the whole document first. The first bytes (up to four) are
+  // what libxml2 detects the encoding from.
+  const std::size_t first = std::min<std::size_t>(bytes.size(), 4);
+  ParserCtxtPtr ctxt(
+      xmlCreatePushParserCtxt(nullptr, nullptr, bytes.data(), static_cast<int>(first), nullptr));
+  if (ctxt == nullptr || ctxt->sax == nullptr) {
+    warnings.push_back(ParseWarning{.message = "XML: out of memory"});
+    return nullptr;
+  }
+  // The context owns its own copy of the SAX handler, so these overrides stay local to
+  // this parse.
+  ctxt->sax->entityDecl = IgnoreEntityDecl;
+  ctxt->sax->unparsedEntityDecl = IgnoreUnparsedEntityDecl;
+  ctxt->sax->resolveEntity = RefuseResolveEntity;
+  ctxt->sax->externalSubset = nullptr;
+  ctxt->sax->serror = OnStructuredError;
+  ParseState state{.warnings = &warnings,
+                   .budget = &budget,
+                   .start_element = ctxt->sax->startElementNs,
+                   .end_element = ctxt->sax->endElementNs,
+                   .sink = &on_element};
+  ctxt->sax->startElementNs = StartElementWithBudget;
+  ctxt->sax->endElementNs = EndElementWithSink;
+
   XmlDocPtr doc;
   {
     ThreadErrorScope scope(&state);
@@ -444,8 +490,18 @@ XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
     // XML_PARSE_HUGE: libxml2 keeps its default size and depth limits.
     const int options = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR |
                         XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
-    doc.reset(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
-                                nullptr, options));
+    xmlCtxtUseOptions(ctxt.get(), options);
+    constexpr std::size_t kChunk = 64 * 1024;
+    std::size_t at = first;
+    while (true) {
+      const std::size_t n = std::min(kChunk, bytes.size() - at);
+      const bool last = at + n == bytes.size();
+      xmlParseChunk(ctxt.get(), bytes.data() + at, static_cast<int>(n), last ? 1 : 0);
+      at += n;
+      // XML_PARSER_EOF before the end: stopped by the budget or by a fatal error.
+      if (last || ctxt->instate == XML_PARSER_EOF) break;
+    }
+    doc.reset(std::exchange(ctxt->myDoc, nullptr));
   }
   if (state.budget_exhausted) {
     warnings.push_back(ParseWarning{
@@ -518,6 +574,11 @@ std::string Attribute(const xmlNode* node, const char* name) {
 }
 
 std::string HtmlToText(std::string_view html) {
+  // Most descriptions are plain text: without a tag or a reference there is nothing to do
+  // but collapse the whitespace.
+  if (html.find_first_of("<&") == std::string_view::npos) {
+    return CollapseWhitespace(ToValidUtf8(html));
+  }
   std::string out;
   out.reserve(html.size());
   std::size_t i = 0;

@@ -1,11 +1,13 @@
 // The libxml2 layer shared by the arXiv and feed parsers: a hardened parse (no entity
-// expansion, no external entities, no network, errors as ParseWarnings) and tree helpers
-// that read text without ever substituting entity references. Thread-safe: every parse has
-// its own context and nothing global changes after the one-time xmlInitParser.
+// expansion, no external entities, no network, errors as ParseWarnings) that hands each item
+// over as soon as it is read, and tree helpers that read text without ever substituting
+// entity references. Thread-safe: every parse has its own context and nothing global changes
+// after the one-time xmlInitParser.
 #pragma once
 
 #include <libxml/tree.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,8 +31,16 @@ using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocDeleter>;
 // Before libxml2 sees the bytes, start tags over kMaxXmlAttributesPerElement or
 // kMaxXmlAttributeBytes lose the excess (one warning each, with its line), so no element
 // costs quadratic time. When `budget` runs out the parse stops, keeping what it read.
+//
+// `on_element`, when given, is called for each element one or two levels below the root (an
+// RSS channel and its items, an Atom entry, an RDF item) as soon as its end tag is read, with
+// its whole subtree. When it returns true the element is removed from the document and freed
+// at once (with the whitespace before it), so a caller that takes each item as it comes holds
+// one item's tree at a time, whatever the length of the feed. Elements left open (a cut-off
+// document, a budget that ran out) are not passed: they stay in the returned document.
+using XmlElementSink = std::function<bool(const xmlNode* element)>;
 XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
-                   const ParseBudget& budget = {});
+                   const ParseBudget& budget = {}, const XmlElementSink& on_element = {});
 
 // The local name of an element, "" for null or non-elements.
 std::string_view LocalName(const xmlNode* node);

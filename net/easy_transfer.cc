@@ -291,6 +291,18 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
     transfer->too_large_ = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
   }
+  if (!transfer->body_sized_ && transfer->curl_ != nullptr) {
+    // One allocation of the announced length (a file's size, a Content-Length) rather than
+    // doubling: a 14 MB feed otherwise peaks at 24 MB while the last copy is made. Only a
+    // hint, capped at max_bytes; a body that differs grows as before.
+    transfer->body_sized_ = true;
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(transfer->curl_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
+            CURLE_OK &&
+        length > 0) {
+      body.reserve(std::size_t(std::min<std::uint64_t>(std::uint64_t(length), transfer->max_bytes_)));
+    }
+  }
   body.append(data, n);
   return n;
 }
@@ -467,6 +479,7 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   }
   set(CURLOPT_WRITEFUNCTION, &EasyTransfer::OnBody);
   set(CURLOPT_WRITEDATA, static_cast<void*>(this));
+  curl_ = curl;
   set(CURLOPT_HEADERFUNCTION, &EasyTransfer::OnHeader);
   set(CURLOPT_HEADERDATA, static_cast<void*>(this));
   set(CURLOPT_ACCEPT_ENCODING, "");
@@ -508,6 +521,7 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
 }
 
 void EasyTransfer::Finish(CURL* curl, CURLcode rc) {
+  curl_ = nullptr;
   long status = 0;
   long redirects = 0;
   char* effective = nullptr;

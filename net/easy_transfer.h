@@ -82,6 +82,8 @@ class EasyTransfer {
   bool redact_shown_ = false;
   std::uint64_t max_bytes_ = 0;
   bool too_large_ = false;  // set by OnBody when it refused more bytes
+  CURL* curl_ = nullptr;    // the handle performing this transfer, between Prepare and Finish
+  bool body_sized_ = false;  // OnBody has reserved the announced length
   bool is_file_ = false;
   bool is_https_ = false;
   CurlSlistPtr headers_;

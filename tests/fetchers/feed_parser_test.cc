@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fetchers/arxiv_parser.h"
+#include "fetchers/feed_xml.h"
 #include "tests/support/parser_testing.h"
 
 namespace digestd {
@@ -279,6 +280,85 @@ TEST(Issue13, NulByteInOneItemKeepsTheItemsAfterIt) {
   EXPECT_EQ(r.digest.papers[2].title, "Good last");
   ASSERT_FALSE(r.warnings.empty());
   EXPECT_NE(r.warnings[0].message.find("NUL"), std::string::npos);
+}
+
+// Issue 12: ParseXml hands each item over as soon as it is read and frees it, so the
+// document never holds more than one item, and what stays around the items is intact.
+TEST(Issue12, ParseXmlHandsOverEachItemAndFreesIt) {
+  constexpr int kItems = 2000;
+  std::string feed = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>\n <title>t</title>\n";
+  for (int i = 0; i < kItems; ++i) {
+    feed += "  <item><title>Item " + std::to_string(i) + "</title></item>\n";
+  }
+  feed += "  stray text after the items\n  <link>https://h.example/late</link>\n</channel></rss>";
+  std::vector<std::string> titles;
+  std::size_t largest_channel = 0;
+  std::vector<ParseWarning> warnings;
+  const XmlDocPtr doc = ParseXml(feed, warnings, {}, [&](const xmlNode* element) {
+    if (LocalName(element) != "item") return false;
+    titles.push_back(CollapsedText(FirstChild(element, "title")));
+    std::size_t children = 0;
+    for (const xmlNode* c = element->parent->children; c != nullptr; c = c->next) ++children;
+    largest_channel = std::max(largest_channel, children);
+    return true;
+  });
+  ASSERT_NE(doc, nullptr);
+  ASSERT_EQ(titles.size(), std::size_t(kItems));
+  EXPECT_EQ(titles.front(), "Item 0");
+  EXPECT_EQ(titles.back(), "Item " + std::to_string(kItems - 1));
+  // The channel held its title, the item being read and the whitespace around them.
+  EXPECT_LE(largest_channel, 5u);
+  const xmlNode* channel = FirstChild(xmlDocGetRootElement(doc.get()), "channel");
+  EXPECT_TRUE(Children(channel, "item").empty());
+  EXPECT_EQ(CollapsedText(FirstChild(channel, "title")), "t");
+  EXPECT_EQ(CollapsedText(FirstChild(channel, "link")), "https://h.example/late");
+  EXPECT_TRUE(warnings.empty());
+}
+
+// Issue 12: items are read as they come, yet a relative link waits for the feed's own link
+// even when that comes after the items, and the feed's order is kept.
+TEST(Issue12, ChannelLinkAfterTheItemsStillResolvesRelativeLinks) {
+  const std::string feed =
+      "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>"
+      "<item><title>A</title><link>https://h.example/a</link></item>"
+      "<item><title>B</title><link>posts/b</link></item>"
+      "<item><title>C</title><link>https://h.example/c</link></item>"
+      "<link>https://h.example/blog/</link></channel></rss>";
+  const ParseResult r = ParseFeed(feed);
+  ASSERT_EQ(r.digest.papers.size(), 3u);
+  EXPECT_EQ(r.digest.papers[0].url, "https://h.example/a");
+  EXPECT_EQ(r.digest.papers[1].url, "https://h.example/blog/posts/b");
+  EXPECT_EQ(r.digest.papers[2].url, "https://h.example/c");
+}
+
+// Issue 12: an Atom feed's <author> after its entries is inherited all the same.
+TEST(Issue12, AtomFeedAuthorAfterTheEntriesIsInherited) {
+  const std::string feed =
+      "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">"
+      "<entry><id>urn:1</id><title>One</title></entry>"
+      "<entry><id>urn:2</id><title>Two</title><author><name>Own</name></author></entry>"
+      "<author><name>Feed Author</name></author></feed>";
+  const ParseResult r = ParseFeed(feed);
+  ASSERT_EQ(r.digest.papers.size(), 2u);
+  EXPECT_EQ(r.digest.papers[0].authors, Strings{"Feed Author"});
+  EXPECT_EQ(r.digest.papers[1].authors, Strings{"Own"});
+}
+
+// Issue 12: the arXiv parser reads items as they come too; a cut-off last item is still read.
+TEST(Issue12, ArxivRssCutOffInTheLastItemKeepsEveryItem) {
+  std::string feed =
+      "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>cs</title>"
+      "<pubDate>Thu, 24 Sep 2026 00:00:00 -0400</pubDate>";
+  for (int i = 0; i < 3; ++i) {
+    feed += "<item><title>T" + std::to_string(i) + "</title><link>https://arxiv.org/abs/2609.0000" +
+            std::to_string(i) + "</link></item>";
+  }
+  feed += "<item><title>Cut</title><link>https://arxiv.org/abs/2609.00009</link>";
+  const ParseResult r = ParseArxiv(feed);
+  ASSERT_EQ(r.digest.papers.size(), 4u);
+  EXPECT_EQ(r.digest.papers[0].key, "arxiv:2609.00000");
+  EXPECT_EQ(r.digest.papers[3].key, "arxiv:2609.00009");
+  EXPECT_EQ(r.digest.date, "2026-09-24");
 }
 
 }  // namespace
