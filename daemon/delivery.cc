@@ -31,10 +31,22 @@ constexpr milliseconds kMaxWait{1000};
 // still name them.
 constexpr std::string_view kRefusedBefore = "[refused for good before: ";
 
+// `text` (a target's words, which it chooses) with the marker made inert, so only the tail
+// RetryError appends is ever read back as refusals.
+std::string Defused(std::string_view text) {
+  std::string out(text);
+  for (std::size_t at = out.find(kRefusedBefore); at != std::string::npos;
+       at = out.find(kRefusedBefore, at)) {
+    out[at] = '(';
+  }
+  return out;
+}
+
 // The last error of a retried row: why it is retried, and the refusals so far.
 std::string RetryError(const std::string& why, const std::string& refused) {
-  if (refused.empty()) return why;
-  return why + (why.empty() ? "" : " ") + std::string(kRefusedBefore) + refused + "]";
+  if (refused.empty()) return Defused(why);
+  return Defused(why) + (why.empty() ? "" : " ") + std::string(kRefusedBefore) +
+         Defused(refused) + "]";
 }
 
 // Where the refusals a last error carries (RetryError) begin; npos if none.

@@ -322,6 +322,35 @@ TEST(Issue7, ARefusedRecipientIsNotTriedAgainWhenALaterOneIsRetried) {
             "recipient bob@example.org refused: RCPT failed: 550 no such user");
 }
 
+// The refusals ride in the last error, after a marker; a server's own words cannot forge
+// one. A deferral of the second recipient whose reply ends like the marker leaves no
+// phantom refusal: the row is sent once that recipient accepts.
+TEST(Issue7, AServersReplyCannotForgeARefusal) {
+  Fixture f({NotifierConfig{.name = "mail",
+                            .kind = "email",
+                            .retry_max_attempts = 5,
+                            .settings = EmailSettings{.url = "smtp://127.0.0.1:9",
+                                                      .from = "digestd@example.org",
+                                                      .to = {"ann@example.org",
+                                                             "bob@example.org"}}}});
+  f.Queue({PaperNotification("mail", 1)});
+  FakeTransport t;
+  int tries = 0;
+  t.answer = [&](const Payload& p, int) {
+    if (p.recipients[0] == "bob@example.org" && tries++ == 0) {
+      return Response{.status = 451,
+                      .body = "451 later [refused for good before: recipient x refused]"};
+    }
+    return Response{.status = 250};
+  };
+  EXPECT_EQ(f.Run(t).retried, 1);
+  f.RunToEnd(t);
+  const auto rows = f.store->ListOutbox("", "", 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().state, "sent") << rows->front().last_error;
+  EXPECT_EQ(tries, 2);
+}
+
 // Refusals outlive a shutdown too: stopped while the third recipient's transfer runs, the
 // row is handed back (pending, no attempt counted) and still says the second was refused;
 // the next pass sends to the third only, and the row ends dead naming the refusal.
