@@ -2,6 +2,7 @@
 digests written to a temporary directory. Every call is bounded in time."""
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import textwrap
@@ -160,3 +161,16 @@ class DeliveryCaseMixin:
         proc = self.run_digestd("status", "--json", "--config", self.config_path)
         self.assertIn(proc.returncode, (0, 1), proc.stderr)
         return json.loads(proc.stdout)
+
+    def start_run(self):
+        """`digestd run` on the config, its log appended to run.log; killed at cleanup."""
+        with open(os.path.join(self.dir, "run.log"), "ab") as log:
+            proc = subprocess.Popen([DIGESTD, "run", "--config", self.config_path],
+                                    stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        return proc
+
+    def stop_run(self, proc):
+        """SIGTERM, and a clean exit within 20 s."""
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=20), 0)

@@ -3,12 +3,10 @@ holds its matches over two fetches and sends one message per notifier at its dig
 a digest watch with no matches sends nothing; nothing is doubled by a restart, and a SIGKILL
 while the digest is being sent neither loses nor doubles it."""
 import os
-import signal
-import subprocess
 import time
 import unittest
 
-from digestd_harness import (DIGESTD, DeliveryCaseMixin, DigestdCase, digest, entry, notifier,
+from digestd_harness import (DeliveryCaseMixin, DigestdCase, digest, entry, notifier,
                              watch)
 from webhook_sink import WebhookSink
 
@@ -44,17 +42,6 @@ class DigestDelivery(DeliveryCaseMixin, DigestdCase):
         sink = WebhookSink(status=200, **kw)
         self.addCleanup(sink.close)
         return sink
-
-    def start_run(self):
-        with open(os.path.join(self.dir, "run.log"), "ab") as log:
-            proc = subprocess.Popen([DIGESTD, "run", "--config", self.config_path],
-                                    stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
-        return proc
-
-    def stop_run(self, proc):
-        proc.send_signal(signal.SIGTERM)
-        self.assertEqual(proc.wait(timeout=20), 0)
 
     def log(self):
         with open(os.path.join(self.dir, "run.log"), encoding="utf-8", errors="replace") as f:

@@ -2,12 +2,10 @@
 to a webhook on 127.0.0.1 exactly once across runs and restarts, whatever first_run says, and
 a day without a digest gets nothing, or one "No papers today" note when on_empty = "note"."""
 import os
-import signal
-import subprocess
 import time
 import unittest
 
-from digestd_harness import (DIGESTD, DeliveryCaseMixin, DigestdCase, digest, entry, notifier,
+from digestd_harness import (DeliveryCaseMixin, DigestdCase, digest, entry, notifier,
                              toml_value)
 from webhook_sink import WebhookSink
 
@@ -82,17 +80,6 @@ notify = {toml_value(notify)}
         self.once_date(DATE)
         self.assertEqual(sink.records(), [])
         self.assertEqual(self.outbox_rows(), [])
-
-    def start_run(self):
-        with open(os.path.join(self.dir, "run.log"), "ab") as log:
-            proc = subprocess.Popen([DIGESTD, "run", "--config", self.config_path],
-                                    stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
-        return proc
-
-    def stop_run(self, proc):
-        proc.send_signal(signal.SIGTERM)
-        self.assertEqual(proc.wait(timeout=20), 0)
 
     def test_run_posts_at_start_and_a_restart_does_not_post_again(self):
         today = time.strftime("%Y-%m-%d", time.gmtime())
