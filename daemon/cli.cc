@@ -230,8 +230,9 @@ void WarnLatinOnlyExcludes(const Config& config, const std::string& path) {
     const double share = letters > 0 ? double(counts.hangul) / double(letters) : 0.0;
     return hangul_share[source] = share;
   };
-  for (const WatchConfig& w : config.watches) {
-    if (!w.enabled || w.exclude.empty()) continue;
+  for (const WatchConfig& config_watch : config.watches) {
+    if (!config_watch.enabled || config_watch.spec.exclude.empty()) continue;
+    const WatchSpec& w = config_watch.spec;
     const bool latin_only = std::all_of(w.exclude.begin(), w.exclude.end(), [](const auto& t) {
       const ScriptCounts c = CountScripts(t);
       return c.hangul == 0 && c.latin > 0;
@@ -247,9 +248,9 @@ void WarnLatinOnlyExcludes(const Config& config, const std::string& path) {
       std::string terms;
       for (const std::string& t : w.exclude) terms += (terms.empty() ? "\"" : ", \"") + t + "\"";
       std::cerr << ConfigDiagnostic{
-                       .file = w.file.empty() ? path : w.file,
-                       .line = w.line,
-                       .column = w.column,
+                       .file = config_watch.file.empty() ? path : config_watch.file,
+                       .line = config_watch.line,
+                       .column = config_watch.column,
                        .message = TerminalSafe(
                            "watch \"" + w.name + "\": exclude = [" + terms +
                            "] has only Latin-script terms, but source \"" + source.name +
@@ -299,9 +300,11 @@ int Check(const Args& args) {
               << "\n";
   }
   WarnLatinOnlyExcludes(*config, path);
-  std::cout << path << ": ok (" << config->sources.size() << " sources, "
-            << config->notifiers.size() << " notifiers, " << config->watches.size()
-            << " watches)\n";
+  std::cout << path << ": ok ("
+            << Counted(static_cast<long long>(config->sources.size()), "source") << ", "
+            << Counted(static_cast<long long>(config->notifiers.size()), "notifier") << ", "
+            << Counted(static_cast<long long>(config->watches.size()), "watch", "watches")
+            << ")\n";
   return kExitOk;
 }
 

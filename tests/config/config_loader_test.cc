@@ -521,17 +521,17 @@ TEST(ConfigLoader, LoadsFullConfigWithIncludes) {
 
   ASSERT_EQ(c.watches.size(), 3u);
   const WatchConfig& w = c.watches[0];
-  EXPECT_EQ(w.name, "sparsity");
-  EXPECT_EQ(w.keywords, (std::vector<std::string>{"희소화", "sparsity"}));
-  EXPECT_EQ(w.min_votes, 5);
-  EXPECT_EQ(w.events.size(), 4u);
+  EXPECT_EQ(w.spec.name, "sparsity");
+  EXPECT_EQ(w.spec.keywords, (std::vector<std::string>{"희소화", "sparsity"}));
+  EXPECT_EQ(w.spec.min_votes, 5);
+  EXPECT_EQ(w.spec.events.size(), 4u);
   EXPECT_EQ(w.line, 66);
   EXPECT_EQ(w.column, 1);
   // Included in sorted order.
-  EXPECT_EQ(c.watches[1].name, "speculative decoding");
-  EXPECT_EQ(c.watches[1].events, (std::vector<std::string>{"new", "threshold"}));
+  EXPECT_EQ(c.watches[1].spec.name, "speculative decoding");
+  EXPECT_EQ(c.watches[1].spec.events, (std::vector<std::string>{"new", "threshold"}));
   EXPECT_EQ(c.watches[1].file, kData + "/watches.d/10-decoding.toml");
-  EXPECT_EQ(c.watches[2].name, "agents");
+  EXPECT_EQ(c.watches[2].spec.name, "agents");
   EXPECT_FALSE(c.watches[2].enabled);
 
   // Warnings: the disabled source and the unused notifier; no secret in any of them.
