@@ -814,6 +814,9 @@ class Loader {
                           NotifierConfig& n);
   KindSettings ReadConsoleSettings(const toml::table& t, const std::string& label);
   KindSettings ReadFileSettings(const toml::table& t, const std::string& label);
+  // A warning at `at` when this is the system unit's config and the service could not
+  // write `path` there (systemd/digestd.service.in); `what` names the key.
+  void WarnIfOutsideUnit(const fs::path& path, const Where& at, const std::string& what);
   KindSettings ReadWebhookSettings(const toml::table& t, const std::string& label);
   KindSettings ReadExecSettings(const toml::table& t, const std::string& label);
   KindSettings ReadEmailSettings(const toml::table& t, const std::string& label);
@@ -1274,6 +1277,7 @@ void Loader::ReadDaemon(const toml::table& t) {
     Error(At(*n), "\"state\": a PostgreSQL state is not supported yet; give a file path");
   } else if (auto v = GetPath(t, "state")) {
     d.state_path = *v;
+    WarnIfOutsideUnit(d.state_path, At(*t.get("state")), "[daemon] \"state\"");
   }
   if (const toml::node* n = t.get("leader_lease")) {
     Error(At(*n), "\"leader_lease\" (for a PostgreSQL state) is not supported yet");
@@ -1651,8 +1655,55 @@ KindSettings Loader::ReadFileSettings(const toml::table& t, const std::string& l
                                          : ::access(dir.c_str(), W_OK) != 0) {
       Warn(at, label + ": \"path\": " + Quote(file.path) + " cannot be written by this user");
     }
+    WarnIfOutsideUnit(file.path, at, label + ": \"path\"");
   }
   return file;
+}
+
+// The system unit (systemd/digestd.service.in) runs with ProtectSystem=strict: the service
+// may write only its StateDirectory= and LogsDirectory=; ProtectHome=yes hides /home, /root
+// and /run/user, and PrivateTmp=yes gives it a /tmp of its own. A path outside those works
+// for `digestd once` run by root and fails in the service, so `check` says so for the
+// unit's config (/etc/digestd/digestd.toml). Under systemd the unit names its directories
+// in $STATE_DIRECTORY and $LOGS_DIRECTORY (colon-separated); those are used when set.
+void Loader::WarnIfOutsideUnit(const fs::path& path, const Where& at, const std::string& what) {
+  std::error_code ec;
+  if (fs::weakly_canonical(config_.path, ec) != fs::path(kSystemConfigPath)) return;
+  std::vector<fs::path> dirs;
+  for (const char* name : {"STATE_DIRECTORY", "LOGS_DIRECTORY"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    std::string_view list(value);
+    while (!list.empty()) {
+      const std::size_t colon = list.find(':');
+      if (colon != 0) dirs.emplace_back(std::string(list.substr(0, colon)));
+      if (colon == std::string_view::npos) break;
+      list.remove_prefix(colon + 1);
+    }
+  }
+  if (dirs.empty()) dirs = {kUnitStateDirectory, kUnitLogsDirectory};
+  const fs::path target = fs::weakly_canonical(path, ec).lexically_normal();
+  const auto under = [&](const fs::path& dir) {
+    const fs::path rel = target.lexically_relative(fs::path(dir).lexically_normal());
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  for (const fs::path& dir : dirs) {
+    if (under(dir)) return;
+  }
+  std::string allowed;
+  for (const fs::path& dir : dirs) allowed += (allowed.empty() ? "" : " or ") + dir.string();
+  if (under("/tmp") || under("/var/tmp")) {
+    Warn(at, what + ": " + Quote(target.string()) +
+                 " is in the service's private /tmp (PrivateTmp=yes in digestd.service): "
+                 "nothing written there is seen outside the service; use a path under " +
+                 allowed);
+    return;
+  }
+  Warn(at, what + ": " + Quote(target.string()) +
+               " is outside what the digestd service may write (ProtectSystem=strict in "
+               "digestd.service): it works from a shell but fails in the service; use a path "
+               "under " +
+               allowed + ", or add ReadWritePaths= for it in a drop-in");
 }
 
 KindSettings Loader::ReadWebhookSettings(const toml::table& t, const std::string&) {

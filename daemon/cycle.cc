@@ -36,16 +36,6 @@ struct Fetched {
   std::string known_body_hash;  // of the body last parsed from this URL; "" when none
 };
 
-FirstRunMode ModeFor(const SourceConfig& source, bool first_run, bool newest) {
-  if (!first_run) return FirstRunMode::kNotFirst;
-  switch (source.first_run) {
-    case FirstRun::kBaseline: return FirstRunMode::kBaseline;
-    case FirstRun::kNotify: return FirstRunMode::kNotify;
-    case FirstRun::kLatest: return newest ? FirstRunMode::kLatest : FirstRunMode::kBaseline;
-  }
-  return FirstRunMode::kBaseline;
-}
-
 // How logs, errors and the state name one of `source`'s URLs: by its host only when the
 // URL came from a secret (url_file, "${NAME}"), else with secret-looking parts redacted.
 std::string Shown(const SourceConfig& source, std::string_view url) {
@@ -117,6 +107,16 @@ void RecordFailure(const Config& config, StateStore& store, const SourceConfig& 
 }
 
 }  // namespace
+
+FirstRunMode FirstRunModeFor(const SourceConfig& source, bool first_run, bool newest) {
+  if (!first_run) return FirstRunMode::kNotFirst;
+  switch (source.first_run) {
+    case FirstRun::kBaseline: return FirstRunMode::kBaseline;
+    case FirstRun::kNotify: return FirstRunMode::kNotify;
+    case FirstRun::kLatest: return newest ? FirstRunMode::kLatest : FirstRunMode::kBaseline;
+  }
+  return FirstRunMode::kBaseline;
+}
 
 std::vector<WatchSpec> WatchSpecsFrom(const Config& config) {
   std::vector<WatchSpec> specs;
@@ -349,7 +349,8 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                         .notified = &*notified,
                         .matcher = &cx.matcher,
                         .enabled_notifiers = cx.enabled_notifiers,
-                        .first_run = ModeFor(source, !job.state.first_run_at.has_value(), newest),
+                        .first_run = FirstRunModeFor(
+                            source, !job.state.first_run_at.has_value(), newest),
                         .latest_n = source.first_run_latest};
   Plan plan = PlanDigest(input);
   // "and N more" links to the digest, unless its URL carries a secret or is a local file.
