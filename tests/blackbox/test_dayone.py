@@ -181,6 +181,23 @@ class Check(DayOneCase):
         self.assertIn("nobody is told: [daemon] alert_notify is not set", err)
         self.assertNotIn("alerting \n", err)
 
+    def test_status_exits_1_while_a_source_is_failing(self):
+        """Point 4: monitoring can use `status`: exit 1 while a source is failing, 0 again
+        once it recovered; the text names the state file and each source's next run."""
+        url = "file://" + os.path.join(self.dir, "digests/{date:%Y/%m/%d}.md")
+        cfg = self.write_config('[[watch]]\nname = "m"\nkeywords = ["model"]\nnotify = ["log"]\n',
+                                url=url)
+        self.edit_config(cfg, 'first_run = "baseline"',
+                         'first_run = "baseline"\nalert_after_failures = 1')
+        self.write_digest("2024-01-29", "<html>502 Bad Gateway</html>\n")
+        self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=1)
+        failing = self.run_digestd("status", "--config", cfg, expect=1).stdout
+        self.assertIn("state: " + os.path.join(self.dir, "state.db"), failing)
+        self.assertRegex(failing, r"source hf-ko: .*next run \d{4}-\d\d-\d\d \d\d:\d\d:00 UTC")
+        self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
+        self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=0)
+        self.run_digestd("status", "--config", cfg, expect=0)
+
     def test_the_system_units_config_warns_about_paths_the_service_cannot_write(self):
         """Run in a private mount namespace whose /etc is empty, so the config can sit at
         /etc/digestd/digestd.toml; skipped where that is not allowed."""
