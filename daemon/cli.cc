@@ -66,7 +66,9 @@ constexpr CommandHelp kCommands[] = {
     {"parse", "digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]",
      "Parses one digest and prints its papers (CONFIG.md's JSON shape with --json)."},
     {"explain", "digestd explain [-c F] [--date D] [--paper KEY] [--json]",
-     "Why each stored paper was or was not notified to each watch."},
+     "Why each stored paper was or was not notified to each watch: the planner's own\n"
+     "decision, replayed. A date lists the matched papers, then those no watch matched;\n"
+     "--paper (a key, 2401.15024, or a URL) shows every watch. Exit 1 when nothing is stored."},
     {"status", "digestd status  [-c F] [--json]",
      "The state file, each source's health and the outbox; exit 1 when something needs a\n"
      "person (a source failing, a notifier disabled by its target, rows dead)."},
