@@ -12,6 +12,7 @@
 
 #include "core/highlights.h"
 #include "core/notifier_config.h"
+#include "core/watch.h"
 
 namespace digestd {
 
@@ -58,17 +59,11 @@ struct SourceConfig {
   bool enabled = true;
 };
 
+// A [[watch]]: what the matcher and planner take (core/watch.h), and what only config and
+// the daemon need.
 struct WatchConfig {
-  std::string name;
-  std::string query;                  // empty when not given
-  std::vector<std::string> keywords;
-  std::vector<std::string> authors;
-  std::vector<std::string> exclude;
-  std::optional<int> min_votes;
-  std::vector<std::string> sources;   // empty: all sources
-  std::vector<std::string> events = {"new", "threshold"};
-  std::vector<std::string> notify;
-  std::string delivery = "instant";  // instant | digest
+  WatchSpec spec;                     // name, query, keywords, ..., notify
+  std::string delivery = "instant";   // instant | digest
   // delivery = "digest": when the accumulated matches go out, in `timezone` (resolved: the
   // [daemon] timezone when not given).
   std::string digest_schedule = "0 8 * * *";

@@ -33,6 +33,7 @@
 
 #include "core/channel_limits.h"
 #include "core/cron.h"
+#include "core/digest_format.h"
 #include "core/mailbox.h"
 #include "core/query.h"
 
@@ -151,12 +152,29 @@ constexpr KeySpec kHighlightsKeys[] = {{"name"},     {"sources"},  {"top"},   {"
 
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kEvents[] = {"new", "updated", "threshold", "new_version"};
-constexpr std::string_view kSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
-constexpr std::string_view kBuiltSourceKinds[] = {"markdown", "hf-daily", "arxiv", "feed"};
-constexpr std::string_view kSourceKindsWithVotes[] = {"markdown", "hf-daily"};
 constexpr std::string_view kGroups[] = {"paper", "digest"};
 constexpr std::string_view kWebhookMethods[] = {"POST", "PUT"};
 constexpr std::string_view kStartTlsModes[] = {"required", "if-offered", "never"};
+
+template <typename Named>
+const std::string& NameOf(const Named& item) {
+  return item.name;
+}
+const std::string& NameOf(const WatchConfig& watch) { return watch.spec.name; }
+
+// "markdown and hf-daily": the formats that carry votes, for messages.
+std::string FormatsWithVotes() {
+  std::vector<std::string_view> names;
+  for (const DigestFormat& f : DigestFormats()) {
+    if (f.carries_votes) names.push_back(f.name);
+  }
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " and " : ", ";
+    out += names[i];
+  }
+  return out;
+}
 
 // Whether `key` (as written in a table) is `spec`, or its KEY_file form.
 bool Names(const KeySpec& spec, std::string_view key) {
@@ -796,6 +814,9 @@ class Loader {
                           NotifierConfig& n);
   KindSettings ReadConsoleSettings(const toml::table& t, const std::string& label);
   KindSettings ReadFileSettings(const toml::table& t, const std::string& label);
+  // A warning at `at` when this is the system unit's config and the service could not
+  // write `path` there (systemd/digestd.service.in); `what` names the key.
+  void WarnIfOutsideUnit(const fs::path& path, const Where& at, const std::string& what);
   KindSettings ReadWebhookSettings(const toml::table& t, const std::string& label);
   KindSettings ReadExecSettings(const toml::table& t, const std::string& label);
   KindSettings ReadEmailSettings(const toml::table& t, const std::string& label);
@@ -1256,6 +1277,7 @@ void Loader::ReadDaemon(const toml::table& t) {
     Error(At(*n), "\"state\": a PostgreSQL state is not supported yet; give a file path");
   } else if (auto v = GetPath(t, "state")) {
     d.state_path = *v;
+    WarnIfOutsideUnit(d.state_path, At(*t.get("state")), "[daemon] \"state\"");
   }
   if (const toml::node* n = t.get("leader_lease")) {
     Error(At(*n), "\"leader_lease\" (for a PostgreSQL state) is not supported yet");
@@ -1329,12 +1351,12 @@ void Loader::ReadSource(const toml::table& t) {
   }
   if (auto v = GetString(t, "kind")) {
     s.kind = v->value;
-    if (!Contains(kSourceKinds, v->value)) {
+    if (FindDigestFormat(v->value) == nullptr) {
+      std::vector<std::string_view> kinds;
+      for (const DigestFormat& f : DigestFormats()) kinds.push_back(f.name);
       Error(v->where, "unknown source kind " + v->Shown() + " (expected " +
-                          Join(std::begin(kSourceKinds), std::end(kSourceKinds)) + ")" +
-                          SuggestValue(v->value, std::begin(kSourceKinds), std::end(kSourceKinds)));
-    } else if (!Contains(kBuiltSourceKinds, v->value)) {
-      Error(v->where, "source kind " + v->Shown() + " is not supported yet");
+                          Join(kinds.data(), kinds.data() + kinds.size()) + ")" +
+                          SuggestValue(v->value, kinds.data(), kinds.data() + kinds.size()));
     }
   } else if (!t.contains("kind")) {
     Error(table_at, label + " is missing required key \"kind\"");
@@ -1633,8 +1655,55 @@ KindSettings Loader::ReadFileSettings(const toml::table& t, const std::string& l
                                          : ::access(dir.c_str(), W_OK) != 0) {
       Warn(at, label + ": \"path\": " + Quote(file.path) + " cannot be written by this user");
     }
+    WarnIfOutsideUnit(file.path, at, label + ": \"path\"");
   }
   return file;
+}
+
+// The system unit (systemd/digestd.service.in) runs with ProtectSystem=strict: the service
+// may write only its StateDirectory= and LogsDirectory=; ProtectHome=yes hides /home, /root
+// and /run/user, and PrivateTmp=yes gives it a /tmp of its own. A path outside those works
+// for `digestd once` run by root and fails in the service, so `check` says so for the
+// unit's config (/etc/digestd/digestd.toml). Under systemd the unit names its directories
+// in $STATE_DIRECTORY and $LOGS_DIRECTORY (colon-separated); those are used when set.
+void Loader::WarnIfOutsideUnit(const fs::path& path, const Where& at, const std::string& what) {
+  std::error_code ec;
+  if (fs::weakly_canonical(config_.path, ec) != fs::path(kSystemConfigPath)) return;
+  std::vector<fs::path> dirs;
+  for (const char* name : {"STATE_DIRECTORY", "LOGS_DIRECTORY"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    std::string_view list(value);
+    while (!list.empty()) {
+      const std::size_t colon = list.find(':');
+      if (colon != 0) dirs.emplace_back(std::string(list.substr(0, colon)));
+      if (colon == std::string_view::npos) break;
+      list.remove_prefix(colon + 1);
+    }
+  }
+  if (dirs.empty()) dirs = {kUnitStateDirectory, kUnitLogsDirectory};
+  const fs::path target = fs::weakly_canonical(path, ec).lexically_normal();
+  const auto under = [&](const fs::path& dir) {
+    const fs::path rel = target.lexically_relative(fs::path(dir).lexically_normal());
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  for (const fs::path& dir : dirs) {
+    if (under(dir)) return;
+  }
+  std::string allowed;
+  for (const fs::path& dir : dirs) allowed += (allowed.empty() ? "" : " or ") + dir.string();
+  if (under("/tmp") || under("/var/tmp")) {
+    Warn(at, what + ": " + Quote(target.string()) +
+                 " is in the service's private /tmp (PrivateTmp=yes in digestd.service): "
+                 "nothing written there is seen outside the service; use a path under " +
+                 allowed);
+    return;
+  }
+  Warn(at, what + ": " + Quote(target.string()) +
+               " is outside what the digestd service may write (ProtectSystem=strict in "
+               "digestd.service): it works from a shell but fails in the service; use a path "
+               "under " +
+               allowed + ", or add ReadWritePaths= for it in a drop-in");
 }
 
 KindSettings Loader::ReadWebhookSettings(const toml::table& t, const std::string&) {
@@ -2041,14 +2110,14 @@ void Loader::ReadWatch(const toml::table& t) {
   std::string label = "[[watch]]";
   if (auto v = GetString(t, "name")) {
     refs.name = v->where;
-    w.name = v->value;
+    w.spec.name = v->value;
     label = "watch " + v->Shown();
     if (v->value.empty()) Error(v->where, "\"name\" must not be empty");
   } else if (!t.contains("name")) {
     Error(table_at, "[[watch]] is missing required key \"name\"");
   }
   if (auto v = GetString(t, "query")) {
-    w.query = v->value;
+    w.spec.query = v->value;
     QueryError detail;
     if (!ParseQuery(v->value, &detail)) {
       // Point at the offending character: the value starts after its opening quote (exact
@@ -2059,13 +2128,13 @@ void Loader::ReadWatch(const toml::table& t) {
     }
   }
   if (auto v = GetStrings(t, "keywords")) {
-    for (Str& s : *v) w.keywords.push_back(std::move(s.value));
+    for (Str& s : *v) w.spec.keywords.push_back(std::move(s.value));
   }
   if (auto v = GetStrings(t, "authors")) {
-    for (Str& s : *v) w.authors.push_back(std::move(s.value));
+    for (Str& s : *v) w.spec.authors.push_back(std::move(s.value));
   }
   if (auto v = GetStrings(t, "exclude")) {
-    for (Str& s : *v) w.exclude.push_back(std::move(s.value));
+    for (Str& s : *v) w.spec.exclude.push_back(std::move(s.value));
   }
   const auto empty_list = [&](std::string_view key) {
     const toml::node* n = t.get(key);
@@ -2075,16 +2144,16 @@ void Loader::ReadWatch(const toml::table& t) {
     Error(table_at, label + " needs at least one of \"query\", \"keywords\" or \"authors\"");
   }
   if (auto v = GetInt(t, "min_votes", 0, std::numeric_limits<int>::max())) {
-    w.min_votes = static_cast<int>(*v);
+    w.spec.min_votes = static_cast<int>(*v);
   }
   if (auto v = GetStrings(t, "sources")) {
     for (Str& s : *v) {
       refs.sources.push_back({s.value, s.where});
-      w.sources.push_back(std::move(s.value));
+      w.spec.sources.push_back(std::move(s.value));
     }
   }
   if (auto v = GetStrings(t, "events")) {
-    w.events.clear();
+    w.spec.events.clear();
     for (Str& s : *v) {
       if (!Contains(kEvents, s.value)) {
         Error(s.where,
@@ -2093,14 +2162,14 @@ void Loader::ReadWatch(const toml::table& t) {
                   (s.secret.empty() ? SuggestValue(s.value, std::begin(kEvents), std::end(kEvents))
                                     : ""));
       }
-      w.events.push_back(std::move(s.value));
+      w.spec.events.push_back(std::move(s.value));
     }
     if (v->empty()) Error(At(*t.get("events")), "\"events\" must name at least one event");
   }
   if (auto v = GetStrings(t, "notify")) {
     for (Str& s : *v) {
       refs.notify.push_back({s.value, s.where});
-      w.notify.push_back(std::move(s.value));
+      w.spec.notify.push_back(std::move(s.value));
     }
     if (v->empty()) Error(At(*t.get("notify")), "\"notify\" must name at least one notifier");
   } else if (!t.contains("notify")) {
@@ -2279,10 +2348,11 @@ void Loader::CrossCheck() {
     std::unordered_map<std::string_view, std::size_t> first;
     first.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
-      if (items[i].name.empty()) continue;
-      const auto [it, fresh] = first.emplace(items[i].name, i);
+      const std::string& name = NameOf(items[i]);
+      if (name.empty()) continue;
+      const auto [it, fresh] = first.emplace(name, i);
       if (fresh) continue;
-      Error(refs[i].name, "duplicate " + std::string(what) + " name " + Quote(items[i].name) +
+      Error(refs[i].name, "duplicate " + std::string(what) + " name " + Quote(name) +
                               " (first defined at " + first_at(refs[it->second].name, refs[i].name) +
                               ")");
     }
@@ -2310,10 +2380,10 @@ void Loader::CrossCheck() {
                          }));
   };
   for (std::size_t i = 0; i < watch_refs_.size(); ++i) {
-    const std::string who = "watch " + Quote(config_.watches[i].name);
+    const std::string who = "watch " + Quote(config_.watches[i].spec.name);
     for (const NamedAt& ref : watch_refs_[i].notify) check_notifier(ref, who);
     for (const NamedAt& ref : watch_refs_[i].sources) check_source(ref, who);
-    const WatchConfig& watch = config_.watches[i];
+    const WatchSpec& watch = config_.watches[i].spec;
     if (watch.min_votes) {
       // CONFIG.md: a paper without votes never meets min_votes; say so when no selected
       // source carries votes at all.
@@ -2322,12 +2392,14 @@ void Loader::CrossCheck() {
         const bool selected =
             watch.sources.empty() ||
             std::find(watch.sources.begin(), watch.sources.end(), s.name) != watch.sources.end();
-        if (selected && Contains(kSourceKindsWithVotes, s.kind)) any_votes = true;
+        const DigestFormat* format = FindDigestFormat(s.kind);
+        if (selected && format != nullptr && format->carries_votes) any_votes = true;
       }
       if (!any_votes && !config_.sources.empty()) {
         Warn(watch_refs_[i].name, who +
                                       ": min_votes is set, but none of its sources carries "
-                                      "votes (only markdown and hf-daily do), so it never fires");
+                                      "votes (only " + FormatsWithVotes() +
+                                      " do), so it never fires");
       }
     }
   }

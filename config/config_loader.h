@@ -38,6 +38,10 @@ ConfigLoad LoadConfig(const std::string& path);
 ConfigLoad LoadConfigText(std::string_view text, const std::string& path);
 
 inline constexpr const char* kSystemConfigPath = "/etc/digestd/digestd.toml";
+// What the system unit (systemd/digestd.service.in) lets the service write:
+// StateDirectory=digestd and LogsDirectory=digestd.
+inline constexpr const char* kUnitStateDirectory = "/var/lib/digestd";
+inline constexpr const char* kUnitLogsDirectory = "/var/log/digestd";
 
 // Where a command looks for its config when --config is not given, in order (CONFIG.md):
 // $DIGESTD_CONFIG, ./digestd.toml, ${XDG_CONFIG_HOME:-~/.config}/digestd/digestd.toml,

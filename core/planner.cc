@@ -7,7 +7,7 @@
 namespace digestd {
 namespace {
 
-constexpr char kSep = '\x1f';  // cannot occur in names or keys taken from config or digests
+constexpr char kSep = '\x1f';  // between the fields of a content hash
 
 bool Has(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
@@ -76,10 +76,11 @@ std::string SightingContentHash(const Paper& paper) {
 
 std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
                         std::string_view event_class, std::string_view watch) {
-  std::string key;
-  key.append(notifier).append(1, kSep).append(paper_key).append(1, kSep);
-  key.append(event_class).append(1, kSep).append(watch);
-  return key;
+  return DedupeKey{.notifier = std::string(notifier),
+                   .paper_key = std::string(paper_key),
+                   .event_class = std::string(event_class),
+                   .watches = {std::string(watch)}}
+      .Encode();
 }
 
 Plan PlanDigest(const PlanInput& in) {
@@ -170,9 +171,11 @@ Plan PlanDigest(const PlanInput& in) {
       std::vector<std::string> sorted_watches = p.watches;
       std::sort(sorted_watches.begin(), sorted_watches.end());
       Notification n;
-      n.dedupe_key = notifier;
-      n.dedupe_key.append(1, kSep).append(paper.key).append(1, kSep).append(event_class);
-      for (const auto& w : sorted_watches) n.dedupe_key.append(1, kSep).append(w);
+      n.dedupe_key = DedupeKey{.notifier = notifier,
+                               .paper_key = paper.key,
+                               .event_class = event_class,
+                               .watches = std::move(sorted_watches)}
+                         .Encode();
       n.id = NotificationId(n.dedupe_key);
       n.notifier = notifier;
       n.kind = "instant";
@@ -187,7 +190,9 @@ Plan PlanDigest(const PlanInput& in) {
         if (prior->title != paper.title) sp.prior_title = prior->title;
       }
       for (const auto& w : p.watches) {
-        plan.notified.push_back(NotifiedKey(notifier, paper.key, event_class, w));
+        plan.notified.push_back(DedupeKey{
+            .notifier = notifier, .paper_key = paper.key, .event_class = event_class,
+            .watches = {w}});
       }
       plan.notifications.push_back(std::move(n));
     }

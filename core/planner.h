@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dedupe_key.h"
 #include "core/notification.h"
 #include "core/paper.h"
 #include "core/watch.h"
@@ -28,7 +29,8 @@ struct PriorSighting {
 std::string SightingContentHash(const Paper& paper);
 
 // The key under which "watch W was told to notifier N about paper P for event class C" is
-// remembered, so nothing is sent twice (DESIGN.md §2 step 6).
+// remembered, so nothing is sent twice (DESIGN.md §2 step 6): DedupeKey{N, P, C, {W}},
+// encoded.
 std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
                         std::string_view event_class, std::string_view watch);
 
@@ -44,7 +46,7 @@ struct PlanInput {
   std::string date;
   const std::vector<Paper>* papers = nullptr;
   const std::map<std::string, PriorSighting>* prior = nullptr;  // by paper key
-  const std::set<std::string>* notified = nullptr;              // NotifiedKey values
+  const std::set<std::string>* notified = nullptr;              // NotifiedKey values (encoded)
   const WatchMatcher* matcher = nullptr;
   std::set<std::string> enabled_notifiers;                      // others are skipped
   FirstRunMode first_run = FirstRunMode::kNotFirst;
@@ -65,7 +67,7 @@ struct Decision {
 
 struct Plan {
   std::vector<Notification> notifications;   // ids and dedupe keys filled in
-  std::vector<std::string> notified;         // NotifiedKey values the notifications cover
+  std::vector<DedupeKey> notified;           // the marks (one watch each) they cover
   std::vector<Decision> decisions;           // only with PlanInput::record_decisions
   // SightingContentHash of each of PlanInput::papers, in order ("" for a repeated key): the
   // commit stores them rather than hashing every paper again.

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -65,7 +66,9 @@ constexpr CommandHelp kCommands[] = {
     {"parse", "digestd parse   --format markdown|hf-daily|arxiv|feed FILE|URL [--json]",
      "Parses one digest and prints its papers (CONFIG.md's JSON shape with --json)."},
     {"explain", "digestd explain [-c F] [--date D] [--paper KEY] [--json]",
-     "Why each stored paper was or was not notified to each watch."},
+     "Why each stored paper was or was not notified to each watch: the planner's own\n"
+     "decision, replayed. A date lists the matched papers, then those no watch matched;\n"
+     "--paper (a key, 2401.15024, or a URL) shows every watch. Exit 1 when nothing is stored."},
     {"status", "digestd status  [-c F] [--json]",
      "The state file, each source's health and the outbox; exit 1 when something needs a\n"
      "person (a source failing, a notifier disabled by its target, rows dead)."},
@@ -230,8 +233,9 @@ void WarnLatinOnlyExcludes(const Config& config, const std::string& path) {
     const double share = letters > 0 ? double(counts.hangul) / double(letters) : 0.0;
     return hangul_share[source] = share;
   };
-  for (const WatchConfig& w : config.watches) {
-    if (!w.enabled || w.exclude.empty()) continue;
+  for (const WatchConfig& config_watch : config.watches) {
+    if (!config_watch.enabled || config_watch.spec.exclude.empty()) continue;
+    const WatchSpec& w = config_watch.spec;
     const bool latin_only = std::all_of(w.exclude.begin(), w.exclude.end(), [](const auto& t) {
       const ScriptCounts c = CountScripts(t);
       return c.hangul == 0 && c.latin > 0;
@@ -247,9 +251,9 @@ void WarnLatinOnlyExcludes(const Config& config, const std::string& path) {
       std::string terms;
       for (const std::string& t : w.exclude) terms += (terms.empty() ? "\"" : ", \"") + t + "\"";
       std::cerr << ConfigDiagnostic{
-                       .file = w.file.empty() ? path : w.file,
-                       .line = w.line,
-                       .column = w.column,
+                       .file = config_watch.file.empty() ? path : config_watch.file,
+                       .line = config_watch.line,
+                       .column = config_watch.column,
                        .message = TerminalSafe(
                            "watch \"" + w.name + "\": exclude = [" + terms +
                            "] has only Latin-script terms, but source \"" + source.name +
@@ -299,9 +303,11 @@ int Check(const Args& args) {
               << "\n";
   }
   WarnLatinOnlyExcludes(*config, path);
-  std::cout << path << ": ok (" << config->sources.size() << " sources, "
-            << config->notifiers.size() << " notifiers, " << config->watches.size()
-            << " watches)\n";
+  std::cout << path << ": ok ("
+            << Counted(static_cast<long long>(config->sources.size()), "source") << ", "
+            << Counted(static_cast<long long>(config->notifiers.size()), "notifier") << ", "
+            << Counted(static_cast<long long>(config->watches.size()), "watch", "watches")
+            << ")\n";
   return kExitOk;
 }
 
@@ -344,11 +350,12 @@ int Parse(const Args& args) {
     std::cout << DigestToJson(parsed.digest) << "\n";
     return kExitOk;
   }
-  std::cout << input << ": " << parsed.digest.papers.size() << " papers"
+  std::cout << input << ": "
+            << Counted(static_cast<long long>(parsed.digest.papers.size()), "paper")
             << (parsed.digest.date.empty() ? "" : " on " + parsed.digest.date) << "\n";
   for (const Paper& p : parsed.digest.papers) {
     std::cout << "  " << TerminalSafe(p.key) << "  " << TerminalSafe(p.title);
-    if (p.votes) std::cout << "  (" << *p.votes << " votes)";
+    if (p.votes) std::cout << "  (" << Counted(*p.votes, "vote") << ")";
     std::cout << "\n";
   }
   return kExitOk;
@@ -902,9 +909,57 @@ int Preview(const Args& args) {
                               /*keep_newlines=*/true)
               << "\n\n";
   }
-  std::cerr << "digestd preview: " << n.papers.size() << " papers in " << payloads->size()
-            << (payloads->size() == 1 ? " request" : " requests") << "; nothing was sent\n";
+  std::cerr << "digestd preview: " << Counted(static_cast<long long>(n.papers.size()), "paper")
+            << " in " << Counted(static_cast<long long>(payloads->size()), "request")
+            << "; nothing was sent\n";
   return kExitOk;
+}
+
+// The planner's verdict for each (paper, watch) hit of one stored digest, by paper key then
+// watch: the digest of `source` dated `date` (`papers`) planned again as it was applied.
+// A paper's first sighting replays against nothing notified before; a later one (another
+// source saw it first) against what is recorded now. A "notified" the record does not hold
+// says why it was not (issue 11, point 5: the verdicts are the planner's own decisions).
+using Verdicts = std::map<std::string, std::map<std::string, std::string>>;
+Verdicts ReplayPlan(const Config& config, const WatchMatcher& matcher, const std::string& source,
+                    const std::string& date, const std::vector<Paper>& papers,
+                    const std::set<std::string>& first_sightings, FirstRunMode first_run,
+                    const std::set<std::string>& recorded) {
+  std::set<std::string> before;
+  for (const std::string& key : recorded) {
+    const auto k = DedupeKey::Decode(key);
+    if (k && !first_sightings.count(k->paper_key)) before.insert(key);
+  }
+  const std::map<std::string, PriorSighting> no_prior;
+  PlanInput input{.source = source,
+                  .date = date,
+                  .papers = &papers,
+                  .prior = &no_prior,
+                  .notified = &before,
+                  .matcher = &matcher,
+                  .first_run = first_run,
+                  .latest_n = 0,
+                  .record_decisions = true};
+  if (const SourceConfig* s = config.FindSource(source)) input.latest_n = s->first_run_latest;
+  for (const NotifierConfig& n : config.notifiers) {
+    if (n.enabled) input.enabled_notifiers.insert(n.name);
+  }
+  const Plan plan = PlanDigest(input);
+  Verdicts verdicts;
+  for (const Decision& d : plan.decisions) {
+    std::string verdict = d.verdict;
+    if (verdict == "notified") {
+      bool held = false;
+      for (const DedupeKey& k : plan.notified) {
+        held |= k.paper_key == d.paper_key && k.watches == std::vector{d.watch} &&
+                recorded.count(k.Encode()) > 0;
+      }
+      if (!held) verdict = "not notified (the watch or its notifier came after the paper)";
+    }
+    // A paper may raise several events for one watch: the first decision speaks for it.
+    verdicts[d.paper_key].emplace(d.watch, std::move(verdict));
+  }
+  return verdicts;
 }
 
 // Why each stored paper was or was not notified to each watch (issue #4 "explain").
@@ -920,7 +975,7 @@ int Explain(const Args& args) {
   }
   std::string date = args.Get("--date");
   if (!date.empty() && !ParseIsoDate(date)) {
-    std::cerr << "digestd explain: --date wants YYYY-MM-DD, got '" << date << "'\n";
+    std::cerr << "digestd explain: --date wants YYYY-MM-DD, got '" << TerminalSafe(date) << "'\n";
     return kExitUsage;
   }
   if (date.empty() && !args.Has("--paper")) {
@@ -965,11 +1020,51 @@ int Explain(const Args& args) {
   for (const SourceConfig& source : config->sources) {
     if (auto st = store->GetSourceState(source.name)) states[source.name] = *st;
   }
-  const bool json = args.Has("--json");
-  for (const StoredSighting& s : *sightings) {
-    const Paper& p = s.paper;
+  // Each stored digest (source, date) planned again, once.
+  std::map<std::pair<std::string, std::string>, Verdicts> replayed;
+  const auto verdicts_of = [&](const StoredSighting& s) -> const Verdicts& {
+    const auto at = std::make_pair(s.source, s.date);
+    if (auto it = replayed.find(at); it != replayed.end()) return it->second;
     const SourceConfig* source = config->FindSource(s.source);
     const SourceState& state = states[s.source];
+    const bool first_run = source && state.first_run_at && s.first_seen == *state.first_run_at;
+    const FirstRunMode mode =
+        source ? FirstRunModeFor(*source, first_run, true) : FirstRunMode::kNotFirst;
+    std::vector<Paper> papers;
+    std::set<std::string> first_sightings;
+    const auto add = [&](const StoredSighting& t) {
+      papers.push_back(t.paper);
+      const auto e = earliest.find(t.paper.key);
+      if (e == earliest.end() || t.first_seen <= e->second) first_sightings.insert(t.paper.key);
+    };
+    if (mode == FirstRunMode::kLatest && !paper.empty()) {
+      // "latest" chose among the whole digest: plan all of it.
+      if (auto all = store->LoadSightings(s.date, ""); all) {
+        for (const StoredSighting& t : *all) {
+          if (t.source == s.source) add(t);
+        }
+      }
+    } else {
+      for (const StoredSighting& t : *sightings) {
+        if (t.source == s.source && t.date == s.date) add(t);
+      }
+    }
+    return replayed[at] = ReplayPlan(*config, *matcher, s.source, s.date, papers,
+                                     first_sightings, mode, *notified);
+  };
+  const bool json = args.Has("--json");
+  std::vector<const StoredSighting*> unmatched;  // text mode lists these last, in one line each
+  for (const StoredSighting& s : *sightings) {
+    const Paper& p = s.paper;
+    const Verdicts& verdicts = verdicts_of(s);
+    const std::vector<WatchVerdict> explained = matcher->Explain(p, s.source);
+    const bool any = std::any_of(explained.begin(), explained.end(), [](const auto& v) {
+      return v.outcome != WatchVerdict::Outcome::kNoMatch;
+    });
+    if (!json && !any && paper.empty()) {
+      unmatched.push_back(&s);
+      continue;
+    }
     JsonWriter out;
     out.BeginObject().Key("paper").String(p.key).Key("title").StringOrNull(p.title);
     out.Key("source").String(s.source).Key("date").StringOrNull(s.date);
@@ -977,33 +1072,25 @@ int Explain(const Args& args) {
     if (!json) {
       std::cout << TerminalSafe(p.key) << "  " << TerminalSafe(p.title) << "\n    [" << s.source
                 << " " << TerminalSafe(s.date)
-                << (p.votes ? ", " + std::to_string(*p.votes) + " votes" : "") << "]\n";
+                << (p.votes ? ", " + Counted(*p.votes, "vote") : "") << "]\n";
     }
-    for (const WatchVerdict& v : matcher->Explain(p, s.source)) {
+    for (const WatchVerdict& v : explained) {
       const WatchSpec& w = specs[v.watch];
       std::string verdict(OutcomeName(v.outcome));
       if (v.outcome == WatchVerdict::Outcome::kMatched) {
-        bool sent = false;
-        for (const std::string& n : w.notify) {
-          sent |= notified->count(NotifiedKey(n, p.key, "paper", w.name)) > 0;
-        }
-        const bool baseline = source && source->first_run == FirstRun::kBaseline &&
-                              state.first_run_at && s.first_seen == *state.first_run_at;
-        if (sent) {
-          verdict = s.first_seen > earliest[p.key] ? "already sent" : "notified";
-        } else if (w.min_votes && !(p.votes && *p.votes >= *w.min_votes)) {
-          verdict = "below threshold";
-        } else if (baseline) {
-          verdict = "baseline";
-        } else {
-          verdict = "not notified (the paper was known before this watch matched it)";
+        const auto by_paper = verdicts.find(p.key);
+        if (by_paper != verdicts.end()) {
+          if (auto it = by_paper->second.find(w.name); it != by_paper->second.end()) {
+            verdict = it->second;
+          }
         }
       }
       out.BeginObject().Key("watch").String(w.name).Key("verdict").String(verdict);
       out.Key("terms").StringArray(v.terms).Key("excluded_by").StringArray(v.excluded_by);
       out.EndObject();
-      if (!json && v.outcome != WatchVerdict::Outcome::kNoMatch) {
-        std::cout << "  " << w.name << ": " << verdict;
+      // With --paper, every watch says why, "no match" too: the question was about this paper.
+      if (!json && (v.outcome != WatchVerdict::Outcome::kNoMatch || !paper.empty())) {
+        std::cout << "  " << TerminalSafe(w.name) << ": " << verdict;
         std::string why;
         for (const auto& t : v.terms) why += (why.empty() ? "" : ", ") + t;
         if (!why.empty()) std::cout << " (hit: " << TerminalSafe(why) << ")";
@@ -1017,6 +1104,14 @@ int Explain(const Args& args) {
     }
     out.EndArray().EndObject();
     if (json) std::cout << out.str() << "\n";
+  }
+  if (!unmatched.empty()) {
+    std::cout << Counted(static_cast<long long>(unmatched.size()), "paper")
+              << " no watch matched (--paper KEY says why for one):\n";
+    for (const StoredSighting* s : unmatched) {
+      std::cout << "  " << TerminalSafe(s->paper.key) << "  " << TerminalSafe(s->paper.title)
+                << "  [" << s->source << "]\n";
+    }
   }
   return kExitOk;
 }

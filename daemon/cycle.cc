@@ -19,7 +19,7 @@
 #include "core/utf8.h"
 #include "daemon/digest_job.h"
 #include "daemon/job_scheduler.h"
-#include "fetchers/digest_parser.h"
+#include "fetchers/source.h"
 #include "net/http_batch.h"
 
 namespace digestd {
@@ -30,20 +30,11 @@ namespace {
 // first run knows which date is the newest.
 struct Fetched {
   Date date;
+  std::size_t index = 0;  // of `date` among the source's dates of this run
   std::string url;
   HttpResponse response;
   std::string known_body_hash;  // of the body last parsed from this URL; "" when none
 };
-
-FirstRunMode ModeFor(const SourceConfig& source, bool first_run, bool newest) {
-  if (!first_run) return FirstRunMode::kNotFirst;
-  switch (source.first_run) {
-    case FirstRun::kBaseline: return FirstRunMode::kBaseline;
-    case FirstRun::kNotify: return FirstRunMode::kNotify;
-    case FirstRun::kLatest: return newest ? FirstRunMode::kLatest : FirstRunMode::kBaseline;
-  }
-  return FirstRunMode::kBaseline;
-}
 
 // How logs, errors and the state name one of `source`'s URLs: by its host only when the
 // URL came from a secret (url_file, "${NAME}"), else with secret-looking parts redacted.
@@ -92,9 +83,14 @@ void RecordFailure(const Config& config, StateStore& store, const SourceConfig& 
                             .alert_after_hours = source.alert_after_hours};
   const FailureOutcome outcome = OnSourceFailure(state.health(), policy, source.name, now);
   std::vector<Notification> alerts;
-  if (outcome.alert) {
-    spdlog::warn("source {}: failing ({} attempts in a row); alerting {}", source.name,
-                 outcome.health.failures, fmt::join(config.daemon.alert_notify, ", "));
+  if (outcome.alert && config.daemon.alert_notify.empty()) {
+    spdlog::warn("source {}: failing ({} in a row); nobody is told: [daemon] alert_notify is "
+                 "not set",
+                 source.name, Counted(outcome.health.failures, "attempt"));
+  } else if (outcome.alert) {
+    spdlog::warn("source {}: failing ({} in a row); alerting {}", source.name,
+                 Counted(outcome.health.failures, "attempt"),
+                 fmt::join(config.daemon.alert_notify, ", "));
     for (const std::string& notifier : config.daemon.alert_notify) {
       alerts.push_back(SourceAlert(notifier, source.name, "source_failing",
                                    *outcome.health.failing_since,
@@ -112,19 +108,20 @@ void RecordFailure(const Config& config, StateStore& store, const SourceConfig& 
 
 }  // namespace
 
+FirstRunMode FirstRunModeFor(const SourceConfig& source, bool first_run, bool newest) {
+  if (!first_run) return FirstRunMode::kNotFirst;
+  switch (source.first_run) {
+    case FirstRun::kBaseline: return FirstRunMode::kBaseline;
+    case FirstRun::kNotify: return FirstRunMode::kNotify;
+    case FirstRun::kLatest: return newest ? FirstRunMode::kLatest : FirstRunMode::kBaseline;
+  }
+  return FirstRunMode::kBaseline;
+}
+
 std::vector<WatchSpec> WatchSpecsFrom(const Config& config) {
   std::vector<WatchSpec> specs;
   for (const WatchConfig& w : config.watches) {
-    if (!w.enabled) continue;
-    specs.push_back(WatchSpec{.name = w.name,
-                              .query = w.query,
-                              .keywords = w.keywords,
-                              .authors = w.authors,
-                              .exclude = w.exclude,
-                              .min_votes = w.min_votes,
-                              .sources = w.sources,
-                              .events = w.events,
-                              .notify = w.notify});
+    if (w.enabled) specs.push_back(w.spec);
   }
   return specs;
 }
@@ -174,14 +171,27 @@ namespace {
 // One enabled source in this cycle: its state, and the transfers its due dates need.
 struct SourceJob {
   const SourceConfig* source = nullptr;
+  const Source* format = nullptr;     // its kind's requests, parser and judgment
   SourceState state;
   bool dated = false;                 // the URL has a {date} placeholder
   std::vector<Date> dates;            // oldest first, so diffs run in publication order
   std::vector<HttpRequest> requests;  // one per date
   std::vector<std::string> known_body_hashes;  // per request: the body last parsed, or ""
-  std::string failure;                // why this source failed; empty while it works
+  bool backfill = false;              // catching up on missed dates: progress is logged
+  Status outcome;                     // the error that failed this source, once one did
   std::int64_t retry_after = 0;       // seconds the server asked us to wait (429/503)
 };
+
+// A backfill (more dates than the lookback checks every run) of more dates than this logs
+// its progress: dates done of all.
+constexpr std::size_t kProgressAbove = 3;
+
+// "2024-01-11", or "2024-01-11 to 2024-01-22" for consecutive dates.
+std::string DateSpan(const std::vector<Date>& dates) {
+  if (dates.empty()) return "";
+  if (dates.size() == 1) return FormatIsoDate(dates.front());
+  return FormatIsoDate(dates.front()) + " to " + FormatIsoDate(dates.back());
+}
 
 // What one cycle shares between its sources.
 struct CycleContext {
@@ -214,30 +224,53 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
   if (!source.tls_verify) {
     spdlog::warn("source {}: TLS verification is off (tls_verify = false)", source.name);
   }
+  job.format = SourceFor(source.kind);
+  if (job.format == nullptr) {  // config refuses an unknown kind; this guards a library user
+    job.outcome = Unexpected("unknown source kind '" + source.kind + "'");
+    return job;
+  }
   const Date today = cx.options.date.value_or(TodayIn(source.timezone, cx.options.now));
-  job.dated = HasDatePlaceholder(source.url);
-  job.dates = job.dated ? DatesToCheck(today, source.lookback_days, source.backfill_days,
-                                       ParseIsoDate(job.state.last_success_date))
-                        : std::vector<Date>{today};
-  std::reverse(job.dates.begin(), job.dates.end());
-  for (const Date& date : job.dates) {
-    auto url = ExpandUrlTemplate(source.url, date);
-    if (!url) {
-      job.failure = url.error().message;
-      job.requests.clear();
-      job.known_body_hashes.clear();
-      break;
-    }
-    HttpRequest request{.url = *url,
+  auto plan = job.format->PlanFetches(
+      FetchWindow{.url_template = source.url,
+                  .today = today,
+                  .lookback_days = source.lookback_days,
+                  .backfill_days = source.backfill_days,
+                  .last_success = ParseIsoDate(job.state.last_success_date)});
+  if (!plan) {
+    job.outcome = Unexpected(plan.error());
+    return job;
+  }
+  job.dated = plan->dated;
+  if (!plan->beyond_backfill.empty()) {
+    spdlog::warn("source {}: {} since the last digest ({}) {} beyond backfill_days = {} and "
+                 "{} not fetched: {}",
+                 source.name,
+                 Counted(static_cast<long long>(plan->beyond_backfill.size()), "missed date"),
+                 job.state.last_success_date, plan->beyond_backfill.size() == 1 ? "is" : "are",
+                 source.backfill_days, plan->beyond_backfill.size() == 1 ? "is" : "are",
+                 DateSpan(plan->beyond_backfill));
+  }
+  job.backfill = plan->fetches.size() > kProgressAbove &&
+                 plan->fetches.size() > std::size_t(std::max(0, source.lookback_days)) + 1;
+  if (job.backfill) {
+    spdlog::info("source {}: backfill of {} ({} to {})", source.name,
+                 Counted(static_cast<long long>(plan->fetches.size()), "date"),
+                 FormatIsoDate(plan->fetches.front().date),
+                 FormatIsoDate(plan->fetches.back().date));
+  }
+  for (SourceFetch& fetch : plan->fetches) {
+    job.dates.push_back(fetch.date);
+    const std::string& url = fetch.url;
+    HttpRequest request{.url = url,
                         .headers = source.headers,
                         .timeout = source.timeout,
                         .connect_timeout = std::min(source.timeout, std::chrono::milliseconds(10000)),
                         .max_bytes = source.max_bytes,
                         .tls_verify = source.tls_verify,
                         .user_agent = UserAgent(cx.config)};
-    if (source.url_secret) request.shown_url = ShownByHost(*url);
+    if (source.url_secret) request.shown_url = ShownByHost(url);
     std::string known_body_hash;
-    if (auto v = cx.store.GetValidators(source.name, *url); v && v->has_value()) {
+    if (auto v = cx.store.GetValidators(source.name, url); v && v->has_value()) {
       request.if_none_match = (*v)->etag;
       request.if_modified_since = (*v)->last_modified;
       known_body_hash = (*v)->body_hash;
@@ -248,34 +281,34 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
   return job;
 }
 
-// Diffs, plans and commits one fetched digest. Returns the failure, or "" on success.
-// `run_prior`/`run_notified` carry what a dry run planned for earlier dates (it commits
-// nothing, so the store cannot tell it).
-std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newest,
-                        std::map<std::string, PriorSighting>& run_prior,
-                        std::set<std::string>& run_notified) {
+// Diffs, plans and commits one fetched digest; an error fails the source. `run_prior` and
+// `run_notified` carry what a dry run planned for earlier dates (it commits nothing, so the
+// store cannot tell it).
+Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newest,
+                   std::map<std::string, PriorSighting>& run_prior,
+                   std::set<std::string>& run_notified) {
   const SourceConfig& source = *job.source;
   StateStore& store = cx.store;
   const std::string body_hash = Hash128Hex(f.response.body);
   if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, Shown(source, f.url));
     ++cx.report.digests_unchanged;
-    if (!cx.options.dry_run) {
-      (void)store.RecordSourceSuccess(source.name, FormatIsoDate(f.date), cx.options.now, true);
-    }
-    return "";
+    if (cx.options.dry_run) return Ok();
+    return store.RecordSourceSuccess(source.name, FormatIsoDate(f.date), cx.options.now, true);
   }
   // The parse gets its own budget, as long as the transfer's (`timeout`), and ends early
   // when the service stops: one hostile body never holds the cycle or a SIGTERM.
   const ParseBudget budget{.deadline = std::chrono::steady_clock::now() + source.timeout,
                            .cancel = cx.options.stop};
-  ParseResult parsed = ParseDigest(source.kind, f.response.body, budget);
-  if (cx.options.stop && cx.options.stop->load()) return "stopped while parsing";
+  ParseResult parsed = job.format->Parse(f.response.body, budget);
+  if (cx.options.stop && cx.options.stop->load()) return Unexpected("stopped while parsing");
   if (budget.Exhausted()) {
     // What was read is partial: applying it would record the body as seen, and the rest
     // would never be read. The source fails (backoff, alerts) instead.
-    return Shown(source, f.url) + ": processing took longer than the source's budget (timeout = " +
-           std::to_string(source.timeout.count() / 1000) + "s); nothing of it applied";
+    return Unexpected(Shown(source, f.url) +
+                      ": processing took longer than the source's budget (timeout = " +
+                      std::to_string(source.timeout.count() / 1000) +
+                      "s); nothing of it applied");
   }
   for (const ParseWarning& w : parsed.warnings) {
     spdlog::warn("{}:{}: {}", Shown(source, f.url), w.line, w.message);
@@ -283,14 +316,8 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool
   Digest& digest = parsed.digest;
   // Bytes that gave nothing readable (an HTML error page, garbage, a truncated document)
   // mean the upstream is broken: a failure to retry and alert on, not an empty day.
-  const bool unreadable =
-      digest.papers.empty() && !Trim(f.response.body).empty() &&
-      (!parsed.warnings.empty() || (source.kind == "markdown" && digest.date.empty()));
-  if (unreadable) {
-    std::string why = Shown(source, f.url) + ": not a readable " + source.kind + " digest";
-    if (!f.response.content_type.empty()) why += " (Content-Type " + f.response.content_type + ")";
-    if (!parsed.warnings.empty()) why += ": " + parsed.warnings.front().message;
-    return why;
+  if (auto why = job.format->Unreadable(f.response.body, f.response.content_type, parsed)) {
+    return Unexpected(Shown(source, f.url) + ": " + *why);
   }
   // The body is read: its memory goes back before the papers are planned and committed.
   std::string().swap(f.response.body);
@@ -307,13 +334,11 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool
     papers.push_back(std::move(p));
   }
   std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
-  if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) {
-    return st.error().message;
-  }
+  if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) return st;
   auto prior = store.LoadPriorSightings(source.name, keys);
-  if (!prior) return prior.error().message;
+  if (!prior) return Unexpected(prior.error());
   auto notified = store.LoadNotified(keys);
-  if (!notified) return notified.error().message;
+  if (!notified) return Unexpected(notified.error());
   for (const auto& [key, p] : run_prior) prior->insert_or_assign(key, p);
   notified->insert(run_notified.begin(), run_notified.end());
 
@@ -324,7 +349,8 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool
                         .notified = &*notified,
                         .matcher = &cx.matcher,
                         .enabled_notifiers = cx.enabled_notifiers,
-                        .first_run = ModeFor(source, !job.state.first_run_at.has_value(), newest),
+                        .first_run = FirstRunModeFor(
+                            source, !job.state.first_run_at.has_value(), newest),
                         .latest_n = source.first_run_latest};
   Plan plan = PlanDigest(input);
   // "and N more" links to the digest, unless its URL carries a secret or is a local file.
@@ -339,9 +365,15 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool
   cx.report.papers_seen += int(papers.size());
   cx.papers_by_source[source.name] += int(papers.size());
   cx.report.notifications_planned += int(plan.notifications.size());
-  spdlog::info("source {}: {} ({}, {})", source.name, digest.date,
+  std::string progress;
+  if (job.backfill) {
+    progress = "; backfill: " + std::to_string(f.index + 1) + " of " +
+               Counted(static_cast<long long>(job.dates.size()), "date") + " done";
+  }
+  spdlog::info("source {}: {} ({}, {}{})", source.name, digest.date,
                Counted(static_cast<long long>(papers.size()), "paper"),
-               Counted(static_cast<long long>(plan.notifications.size()), "notification"));
+               Counted(static_cast<long long>(plan.notifications.size()), "notification"),
+               progress);
   if (input.first_run == FirstRunMode::kBaseline) {
     cx.report.papers_baseline += int(papers.size());
     spdlog::info("source {}: baseline: {} recorded, nothing sent (first_run = \"baseline\"; "
@@ -380,13 +412,13 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool
           .version = p.version,
           .title = p.title};
     }
-    run_notified.insert(plan.notified.begin(), plan.notified.end());
+    for (const DedupeKey& key : plan.notified) run_notified.insert(key.Encode());
     if (cx.options.json) {
       for (const Notification& n : plan.notifications) {
         for (const std::string& line : NotificationJsonLines(n)) cx.output.json_line(line);
       }
     }
-    return "";
+    return Ok();
   }
   // Matches per watch: each (watch, paper) once, however many notifiers it goes to.
   std::map<std::string, std::set<std::string>> matched;
@@ -412,11 +444,11 @@ std::string ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool
                             .notified = std::move(plan.notified),
                             .notifications = std::move(plan.notifications),
                             .held = std::move(held)};
-  if (auto st = store.CommitDigest(commit); !st) return st.error().message;
+  if (auto st = store.CommitDigest(commit); !st) return st;
   for (const auto& [w, papers_matched] : matched) {
     cx.options.on_matches(w, int(papers_matched.size()));
   }
-  return "";
+  return Ok();
 }
 
 // Weekdays (Monday to Friday) after `from` up to and including `to`.
@@ -434,22 +466,23 @@ int WeekdaysBetween(Date from, Date to) {
 // digest came for more than alert_after_missing_days weekdays since the last one (or since
 // the first run), so a wrong URL raises source_failing instead of "not published yet"
 // forever. The founding source has real gaps of 4-6 days, hence weekdays and a default of 7.
-std::string MissingTooLong(const SourceJob& job) {
+Status MissingTooLong(const SourceJob& job) {
   const SourceConfig& source = *job.source;
-  if (!job.dated || job.dates.empty() || source.alert_after_missing_days <= 0) return "";
+  if (!job.dated || job.dates.empty() || source.alert_after_missing_days <= 0) return Ok();
   std::optional<Date> since = ParseIsoDate(job.state.last_success_date);
   std::string what = "no digest since " + job.state.last_success_date;
   if (!since && job.state.first_run_at) {
     since = TodayIn(source.timezone, *job.state.first_run_at);
     what = "no digest since the first run on " + FormatIsoDate(*since);
   }
-  if (!since) return "";
+  if (!since) return Ok();
   const Date today = *std::max_element(job.dates.begin(), job.dates.end());
   const int missing = WeekdaysBetween(*since, today);
-  if (missing <= source.alert_after_missing_days) return "";
-  return what + " (" + Counted(missing, "weekday") + ", more than alert_after_missing_days = " +
-         std::to_string(source.alert_after_missing_days) + "): check the URL " +
-         Shown(source, source.url);
+  if (missing <= source.alert_after_missing_days) return Ok();
+  return Unexpected(what + " (" + Counted(missing, "weekday") +
+                    ", more than alert_after_missing_days = " +
+                    std::to_string(source.alert_after_missing_days) + "): check the URL " +
+                    Shown(source, source.url));
 }
 
 // Classifies one source's responses, applies its digests in date order, and records the
@@ -457,52 +490,63 @@ std::string MissingTooLong(const SourceJob& job) {
 void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> responses) {
   const SourceConfig& source = *job.source;
   std::vector<Fetched> fetched;
-  for (std::size_t i = 0; i < responses.size() && job.failure.empty(); ++i) {
+  std::size_t unpublished = 0;
+  for (std::size_t i = 0; i < responses.size() && job.outcome; ++i) {
     HttpResponse& response = responses[i];
     const std::string& url = job.requests[i].url;
     if (response.error != TransferError::kNone) {
-      job.failure = response.error_message;
+      job.outcome = Unexpected(response.error_message);
     } else if (response.status == 404 && job.dated) {
       spdlog::debug("source {}: {} not published yet (404)", source.name, Shown(source, url));
+      ++unpublished;
     } else if (response.status == 304) {
       spdlog::debug("source {}: {} not modified", source.name, Shown(source, url));
     } else if (response.status < 200 || response.status >= 300) {
-      job.failure = fmt::format("{}: HTTP status {}", Shown(source, url), response.status);
+      std::string failure = fmt::format("{}: HTTP status {}", Shown(source, url), response.status);
       // Retry-After in seconds; an HTTP-date falls back to our own backoff.
       if (!response.retry_after.empty() &&
           std::all_of(response.retry_after.begin(), response.retry_after.end(), ::isdigit) &&
           response.retry_after.size() < 10) {
         job.retry_after = std::stoll(response.retry_after);
-        job.failure += " (Retry-After " + response.retry_after + "s)";
+        failure += " (Retry-After " + response.retry_after + "s)";
       }
+      job.outcome = Unexpected(std::move(failure));
     } else {
       fetched.push_back(Fetched{.date = job.dates[i],
+                                .index = i,
                                 .url = url,
                                 .response = std::move(response),
                                 .known_body_hash = job.known_body_hashes[i]});
     }
   }
-  if (job.failure.empty() && fetched.empty()) job.failure = MissingTooLong(job);
+  if (job.outcome && fetched.empty()) job.outcome = MissingTooLong(job);
   std::map<std::string, PriorSighting> run_prior;
   std::set<std::string> run_notified;
-  for (std::size_t i = 0; i < fetched.size() && job.failure.empty(); ++i) {
-    job.failure = ApplyDigest(cx, job, fetched[i], i + 1 == fetched.size(), run_prior,
+  for (std::size_t i = 0; i < fetched.size() && job.outcome; ++i) {
+    job.outcome = ApplyDigest(cx, job, fetched[i], i + 1 == fetched.size(), run_prior,
                               run_notified);
+  }
+  if (job.outcome && job.backfill) {
+    spdlog::info("source {}: backfill done: {} checked, {} applied, {} not published", source.name,
+                 Counted(static_cast<long long>(job.dates.size()), "date"),
+                 Counted(static_cast<long long>(fetched.size()), "digest"),
+                 Counted(static_cast<long long>(unpublished), "date"));
   }
 
   // Stopping is no failure of the source: nothing more is applied or recorded.
   if (cx.options.stop && cx.options.stop->load()) return;
   if (cx.options.on_source) {
     cx.options.on_source(SourceRun{.source = source.name,
-                                   .ok = job.failure.empty(),
+                                   .ok = job.outcome.has_value(),
                                    .papers = cx.papers_by_source[source.name],
                                    .fetch_seconds = cx.fetch_seconds});
   }
-  if (!job.failure.empty()) {
-    spdlog::error("source {}: {}", source.name, job.failure);
+  if (!job.outcome) {
+    const std::string& failure = job.outcome.error().message;
+    spdlog::error("source {}: {}", source.name, failure);
     ++cx.report.sources_failed;
     if (!cx.options.dry_run) {
-      RecordFailure(cx.config, cx.store, source, job.state, job.failure, job.retry_after,
+      RecordFailure(cx.config, cx.store, source, job.state, failure, job.retry_after,
                     cx.options.now);
     }
     return;
@@ -523,7 +567,9 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
     }
   }
   // A run whose every date was "not modified" or "not published" still counts as a success.
-  (void)cx.store.RecordSourceSuccess(source.name, "", cx.options.now, false);
+  if (auto st = cx.store.RecordSourceSuccess(source.name, "", cx.options.now, false); !st) {
+    spdlog::error("source {}: {}", source.name, st.error().message);
+  }
   if (!job.state.first_run_at) {
     if (auto st = cx.store.MarkFirstRunDone(source.name, cx.options.now); !st) {
       spdlog::error("source {}: {}", source.name, st.error().message);
@@ -542,7 +588,7 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
     if (n.group == Grouping::kDigest) cx.digest_grouped.push_back(n.name);
   }
   for (const WatchConfig& w : config.watches) {
-    if (w.enabled && w.delivery == "digest") cx.digest_watches.insert(w.name);
+    if (w.enabled && w.delivery == "digest") cx.digest_watches.insert(w.spec.name);
   }
   std::vector<SourceJob> jobs;
   for (const SourceConfig& source : config.sources) {

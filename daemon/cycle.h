@@ -66,6 +66,11 @@ struct CycleOutput {
 // The watches of `config` as the matcher wants them (enabled ones only).
 std::vector<WatchSpec> WatchSpecsFrom(const Config& config);
 
+// How the planner treats a digest of `source`: its first_run mode when this is the source's
+// first run (`newest`: the newest date of that run, which first_run = "latest" notifies),
+// otherwise kNotFirst.
+FirstRunMode FirstRunModeFor(const SourceConfig& source, bool first_run, bool newest);
+
 // "digestd/VERSION (+contact)": the User-Agent of every request digestd makes.
 std::string UserAgent(const Config& config);
 

@@ -83,29 +83,29 @@ Result<std::vector<Notification>> QueueDueDigests(const Config& config, StateSto
   const SysSeconds at{std::chrono::seconds(now)};
   for (const WatchConfig& w : config.watches) {
     if (!w.enabled || w.delivery != "digest") continue;
-    if (only && !only->count(w.name)) continue;
+    if (only && !only->count(w.spec.name)) continue;
     auto schedule = ZonedSchedule::Make(w.digest_schedule, w.timezone);
     if (!schedule) {  // check rejects these; keep the rest going regardless
-      spdlog::error("watch {}: digest_schedule: {}", w.name, schedule.error().message);
+      spdlog::error("watch {}: digest_schedule: {}", w.spec.name, schedule.error().message);
       continue;
     }
     const std::optional<SysSeconds> run = schedule->Last(at);
     if (!run) continue;
     const std::int64_t period = run->time_since_epoch().count();
-    for (const std::string& notifier : w.notify) {
+    for (const std::string& notifier : w.spec.notify) {
       const NotifierConfig* n = config.FindNotifier(notifier);
       if (n == nullptr || !n->enabled) continue;
-      auto held = store.HeldFor(w.name, notifier, period);
+      auto held = store.HeldFor(w.spec.name, notifier, period);
       if (!held) return Unexpected(held.error());
       if (held->empty()) continue;  // an empty digest sends nothing
-      Notification digest = MakeWatchDigest(w.name, notifier, period, *held);
+      Notification digest = MakeWatchDigest(w.spec.name, notifier, period, *held);
       if (!dry_run) {
         std::vector<std::int64_t> rows;
         for (const HeldMatch& h : *held) rows.push_back(h.row);
         auto taken = store.TakeHeld(rows, digest, now);
         if (!taken) return Unexpected(taken.error());
         if (!*taken) continue;  // another process took them first
-        spdlog::info("watch {}: digest of {} to {} queued ({})", w.name,
+        spdlog::info("watch {}: digest of {} to {} queued ({})", w.spec.name,
                      digest.papers.size() == 1 ? std::string("1 paper")
                                                : std::to_string(digest.papers.size()) + " papers",
                      notifier, digest.id);

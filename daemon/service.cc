@@ -245,7 +245,7 @@ class Service {
     }
     for (const WatchConfig& w : config_->watches) {
       if (w.enabled && w.delivery == "digest") {
-        add(JobKind::kDigest, w.name, w.digest_schedule, w.timezone, {});
+        add(JobKind::kDigest, w.spec.name, w.digest_schedule, w.timezone, {});
       }
     }
   }

@@ -3,12 +3,9 @@
 #include <string>
 #include <utility>
 
+#include "core/digest_format.h"
 #include "core/utf8.h"
-
-#include "fetchers/arxiv_parser.h"
-#include "fetchers/feed_parser.h"
-#include "fetchers/hf_daily_parser.h"
-#include "fetchers/markdown_parser.h"
+#include "fetchers/source.h"
 
 namespace digestd {
 namespace {
@@ -94,31 +91,19 @@ void ApplyParseLimits(ParseResult& result) {
   for (ParseWarning& w : limited) result.warnings.push_back(std::move(w));
 }
 
-bool IsDigestFormat(std::string_view format) {
-  return format == "markdown" || format == "hf-daily" || format == "arxiv" || format == "feed";
-}
+bool IsDigestFormat(std::string_view format) { return FindDigestFormat(format) != nullptr; }
 
 bool FormatHasVotes(std::string_view format) {
-  return format == "markdown" || format == "hf-daily";
+  const DigestFormat* f = FindDigestFormat(format);
+  return f != nullptr && f->carries_votes;
 }
 
 ParseResult ParseDigest(std::string_view format, std::string_view bytes,
                         const ParseBudget& budget) {
+  if (const Source* source = SourceFor(format)) return source->Parse(bytes, budget);
   ParseResult result;
-  if (format == "markdown") {
-    result = ParseMarkdownDigest(bytes, budget);
-  } else if (format == "hf-daily") {
-    result = ParseHfDaily(bytes, budget);
-  } else if (format == "arxiv") {
-    result = ParseArxiv(bytes, budget);
-  } else if (format == "feed") {
-    result = ParseFeed(bytes, budget);
-  } else {
-    result.warnings.push_back(
-        {.line = 0, .message = "unknown format '" + TerminalSafe(format, 64) + "'"});
-    return result;
-  }
-  ApplyParseLimits(result);
+  result.warnings.push_back(
+      {.line = 0, .message = "unknown format '" + TerminalSafe(format, 64) + "'"});
   return result;
 }
 

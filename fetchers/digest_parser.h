@@ -1,4 +1,5 @@
-// ParseDigest: the one entry point from a source kind (CONFIG.md `kind`) to its parser.
+// ParseDigest: a source kind (CONFIG.md `kind`) to its parser, through its Source
+// (fetchers/source.h).
 // Pure; thread-safe.
 #pragma once
 
@@ -9,10 +10,10 @@
 
 namespace digestd {
 
-// True for markdown, hf-daily, arxiv and feed.
+// True for the formats of core/digest_format.h (markdown, hf-daily, arxiv, feed).
 bool IsDigestFormat(std::string_view format);
 
-// True when the format carries vote counts (markdown, hf-daily): `min_votes` means
+// True when the format carries vote counts (DigestFormat::carries_votes): `min_votes` means
 // something only for those.
 bool FormatHasVotes(std::string_view format);
 

@@ -5,12 +5,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/text.h"
 #include "core/utf8.h"
+#include "notifiers/chat_text.h"
 
 namespace digestd {
 namespace {
 
 constexpr std::size_t kMaxAuthorsShown = 4;
+// A summary line on a terminal: about three lines of an 80-column screen.
+constexpr std::size_t kSummaryShown = 240;  // code points
 
 std::string AuthorLine(const Paper& paper) {
   std::string line;
@@ -26,6 +30,41 @@ std::string AuthorLine(const Paper& paper) {
 // Terminal output must not carry control characters from upstream data: escape sequences
 // (C0 ESC, C1 CSI) could rewrite the user's screen, bidi overrides reorder what is shown.
 std::string Printable(std::string_view text) { return TerminalSafe(text); }
+
+// The first summary bullet as a person reads it: markdown syntax and a leading bold label
+// (`***What's New***:`) dropped, control characters blanked, one line. Text longer than
+// kSummaryShown (an hf-daily or arXiv abstract is one long paragraph) keeps the whole
+// sentences that fit and ends in " …"; a first sentence too long by itself is cut with "…".
+std::string ConsoleSummary(std::string_view bullet) {
+  const std::string safe = TerminalSafe(CleanSummary(bullet));
+  std::string text;
+  for (char c : safe) {
+    const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    if (space && (text.empty() || text.back() == ' ')) continue;
+    text += space ? ' ' : c;
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  if (TextLength(text, TextUnit::kCodePoints) <= kSummaryShown) return text;
+  // Sentence ends: '.', '!', '?' before a space, and the ideographic full stop.
+  std::size_t fits = 0;  // bytes of the whole sentences that fit
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    std::size_t end = std::string::npos;
+    if ((text[i] == '.' || text[i] == '!' || text[i] == '?') && i + 1 < text.size() &&
+        text[i + 1] == ' ') {
+      end = i + 1;
+    } else if (text.compare(i, 3, "\u3002") == 0) {
+      end = i + 3;
+    }
+    if (end == std::string::npos) continue;
+    if (TextLength(std::string_view(text).substr(0, end), TextUnit::kCodePoints) + 2 >
+        kSummaryShown) {
+      break;
+    }
+    fits = end;
+  }
+  if (fits > 0) return text.substr(0, fits) + " \u2026";
+  return CutText(text, kSummaryShown, TextUnit::kCodePoints);
+}
 
 std::string WatchList(const std::vector<std::string>& watches) {
   std::string out = "watch ";
@@ -49,10 +88,12 @@ std::string JoinNames(const std::vector<std::string>& names) {
 TemplateData ConsolePaperData(const Notification& n, const SourcedPaper& sp, bool grouped) {
   const Paper& p = sp.paper;
   TemplateData d;
-  std::string summary = p.summary.empty() ? std::string() : p.summary.front();
+  // Read by a person: markdown and bold labels dropped, a long abstract cut to sentences.
+  std::string summary = p.summary.empty() ? std::string() : ConsoleSummary(p.summary.front());
   d.values = {{"title", p.title},
               {"url", p.url},
               {"votes", p.votes ? std::to_string(*p.votes) : std::string()},
+              {"meta", p.votes ? Counted(*p.votes, "vote") : std::string()},
               {"event", n.EventOf(sp)},
               {"authors", p.authors.empty() ? std::string() : AuthorLine(p)},
               {"watches", JoinNames(n.WatchesOf(sp))},

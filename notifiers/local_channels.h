@@ -28,7 +28,7 @@ std::string RenderConsole(const Notification& notification, int max_papers,
 // The console's built-in paper entry (`grouped` is set in a message grouped by digest).
 inline constexpr std::string_view kConsoleBuiltInPaper =
     "{{#grouped}}{{#event}}[{{event}}] {{/event}}{{/grouped}}{{title}}\n"
-    "  {{url}}{{#votes}}  ({{votes}} votes){{/votes}}  [{{source}}{{#date}} {{date}}{{/date}}]"
+    "  {{url}}{{#meta}}  ({{meta}}){{/meta}}  [{{source}}{{#date}} {{date}}{{/date}}]"
     "{{#authors}}\n  {{authors}}{{/authors}}{{#summary}}\n  - {{summary}}{{/summary}}";
 
 

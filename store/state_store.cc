@@ -323,14 +323,6 @@ std::string KeysJson(const std::vector<std::string>& keys) {
   return json.Take();
 }
 
-// The paper key inside a NotifiedKey or its set key (the second \x1f-separated field).
-std::string PaperKeyOf(const std::string& notified_key) {
-  const std::size_t a = notified_key.find('\x1f');
-  if (a == std::string::npos) return {};
-  const std::size_t b = notified_key.find('\x1f', a + 1);
-  return notified_key.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
-}
-
 // Commits on Commit(); rolls back when destroyed without it.
 class Transaction {
  public:
@@ -1020,13 +1012,18 @@ Result<std::map<std::string, std::string>> StateStore::KeysByUrl(
 
 Result<std::set<std::string>> StateStore::LoadNotified(const std::vector<std::string>& keys) {
   Stmt s(db_.get(),
-         "SELECT n.key || char(31) || w.value FROM notified_sets AS n, json_each(n.watches) AS w "
+         "SELECT n.key, w.value FROM notified_sets AS n, json_each(n.watches) AS w "
          "WHERE n.paper_key IN (SELECT value FROM json_each(?))");
   if (!s.ok()) return Unexpected(s.Fail("read notified"));
   s.Bind(KeysJson(keys));
   std::set<std::string> out;
   int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.insert(s.Text(0));
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    std::optional<DedupeKey> key = DedupeKey::Decode(s.Text(0));
+    if (!key) continue;  // not a key digestd wrote
+    key->watches = {s.Text(1)};
+    out.insert(key->Encode());
+  }
   if (rc != SQLITE_DONE) return Unexpected(s.Fail("read notified"));
   return out;
 }
@@ -1066,21 +1063,21 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
   }
-  // NotifiedKey values grouped by their set (all but the watch), merged into the stored set.
-  std::map<std::string, std::vector<std::string>> sets;
-  for (const std::string& key : c.notified) {
-    const std::size_t last = key.rfind('\x1f');
-    if (last == std::string::npos) continue;
-    sets[key.substr(0, last)].push_back(key.substr(last + 1));
+  // The notified marks grouped by their set (all but the watch), merged into the stored set.
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> sets;
+  for (const DedupeKey& key : c.notified) {
+    auto& [paper_key, watches] = sets[key.Set().Encode()];
+    paper_key = key.paper_key;
+    watches.insert(watches.end(), key.watches.begin(), key.watches.end());
   }
   Stmt notified(db,
                 "INSERT INTO notified_sets(key, paper_key, watches, created_at) "
                 "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET watches = "
                 "(SELECT json_group_array(value) FROM (SELECT value FROM "
                 "json_each(notified_sets.watches) UNION SELECT value FROM json_each(?3)))");
-  for (const auto& [set_key, watches] : sets) {
+  for (const auto& [set_key, set] : sets) {
     notified.Reset();
-    notified.Bind(set_key).Bind(PaperKeyOf(set_key)).Bind(KeysJson(watches)).Bind(c.now);
+    notified.Bind(set_key).Bind(set.first).Bind(KeysJson(set.second)).Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
   if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots); !st) return st;

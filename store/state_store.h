@@ -48,7 +48,7 @@ struct DigestCommit {
   // SightingContentHash of each paper, when the caller has them (Plan::content_hashes);
   // missing or empty ones are computed.
   std::vector<std::string> content_hashes;
-  std::vector<std::string> notified;  // NotifiedKey values
+  std::vector<DedupeKey> notified;     // notified marks: one watch each (Plan::notified)
   std::vector<Notification> notifications;
   std::vector<HeldMatch> held;        // matches of digest watches, held for their digest
 };

@@ -118,6 +118,50 @@ TEST(Issue10, JitterAndDigestDeliveryAreRead) {
   EXPECT_EQ(v.timezone, "Europe/Berlin");
 }
 
+// Issue 11, point 2: for the system unit's config, a path the service may not write
+// (ProtectSystem=strict, PrivateTmp=yes) is a warning naming where it may write.
+TEST(Issue11, PathsOutsideTheUnitAreWarned) {
+  ScopedEnv state("STATE_DIRECTORY", nullptr);
+  ScopedEnv logs("LOGS_DIRECTORY", nullptr);
+  const auto warnings_for = [](const std::string& config_path, const std::string& file_path) {
+    const std::string text = "[daemon]\nstate = \"/var/lib/digestd/state.db\"\n"
+                             "alert_notify = [\"f\"]\n" +
+                             std::string(kBase) + kBaseEnd +
+                             "[[notifier]]\nname = \"f\"\nkind = \"file\"\npath = \"" +
+                             file_path + "\"\n";
+    ConfigLoad load = LoadConfigText(text, config_path);
+    EXPECT_TRUE(load.config) << Dump(load);
+    std::string out;
+    for (const ConfigDiagnostic& d : load.diagnostics) {
+      if (d.message.find("service") != std::string::npos) out += d.message + "\n";
+    }
+    return out;
+  };
+  const std::string outside = warnings_for(kSystemConfigPath, "/srv/digestd/matches.jsonl");
+  EXPECT_NE(outside.find("notifier \"f\": \"path\": \"/srv/digestd/matches.jsonl\" is outside "
+                         "what the digestd service may write"),
+            std::string::npos)
+      << outside;
+  EXPECT_NE(outside.find("/var/lib/digestd or /var/log/digestd"), std::string::npos) << outside;
+  // A relative path is under /etc/digestd, read-only for the service.
+  EXPECT_NE(warnings_for(kSystemConfigPath, "matches.jsonl").find("/etc/digestd/matches.jsonl"),
+            std::string::npos);
+  EXPECT_NE(warnings_for(kSystemConfigPath, "/tmp/m.jsonl").find("private /tmp"),
+            std::string::npos);
+  EXPECT_EQ(warnings_for(kSystemConfigPath, "/var/log/digestd/matches.jsonl"), "");
+  EXPECT_EQ(warnings_for(kSystemConfigPath, "/var/lib/digestd/sub/matches.jsonl"), "");
+  EXPECT_EQ(warnings_for(kSystemConfigPath, "/var/lib/digestdx/matches.jsonl").empty(), false);
+  // Another config is not the unit's: nothing said.
+  EXPECT_EQ(warnings_for("/home/someone/digestd.toml", "/srv/digestd/matches.jsonl"), "");
+  // Under systemd, the directories the unit passes are the ones that count.
+  ScopedEnv given_state("STATE_DIRECTORY", "/var/lib/digestd");
+  ScopedEnv given_logs("LOGS_DIRECTORY", "/srv/digestd:/srv/other");
+  EXPECT_EQ(warnings_for(kSystemConfigPath, "/srv/digestd/matches.jsonl"), "");
+  EXPECT_NE(warnings_for(kSystemConfigPath, "/var/log/digestd/m.jsonl")
+                .find("under /var/lib/digestd or /srv/digestd or /srv/other"),
+            std::string::npos);
+}
+
 // Issue 10 point 2: a [[highlights]] table is read into HighlightsConfig, with its defaults
 // and the [daemon] timezone when it names none.
 TEST(Issue10, HighlightsAreRead) {
@@ -521,17 +565,17 @@ TEST(ConfigLoader, LoadsFullConfigWithIncludes) {
 
   ASSERT_EQ(c.watches.size(), 3u);
   const WatchConfig& w = c.watches[0];
-  EXPECT_EQ(w.name, "sparsity");
-  EXPECT_EQ(w.keywords, (std::vector<std::string>{"희소화", "sparsity"}));
-  EXPECT_EQ(w.min_votes, 5);
-  EXPECT_EQ(w.events.size(), 4u);
+  EXPECT_EQ(w.spec.name, "sparsity");
+  EXPECT_EQ(w.spec.keywords, (std::vector<std::string>{"희소화", "sparsity"}));
+  EXPECT_EQ(w.spec.min_votes, 5);
+  EXPECT_EQ(w.spec.events.size(), 4u);
   EXPECT_EQ(w.line, 66);
   EXPECT_EQ(w.column, 1);
   // Included in sorted order.
-  EXPECT_EQ(c.watches[1].name, "speculative decoding");
-  EXPECT_EQ(c.watches[1].events, (std::vector<std::string>{"new", "threshold"}));
+  EXPECT_EQ(c.watches[1].spec.name, "speculative decoding");
+  EXPECT_EQ(c.watches[1].spec.events, (std::vector<std::string>{"new", "threshold"}));
   EXPECT_EQ(c.watches[1].file, kData + "/watches.d/10-decoding.toml");
-  EXPECT_EQ(c.watches[2].name, "agents");
+  EXPECT_EQ(c.watches[2].spec.name, "agents");
   EXPECT_FALSE(c.watches[2].enabled);
 
   // Warnings: the disabled source and the unused notifier; no secret in any of them.

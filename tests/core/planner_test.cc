@@ -137,7 +137,7 @@ TEST_F(PlannerTest, ThresholdFiresWhenVotesCrossAndOnlyOnce) {
   ASSERT_EQ(plan.notifications.size(), 1u);
   EXPECT_EQ(plan.notifications[0].event, "threshold");
   // Recorded as notified, the same crossing seen again is not sent twice.
-  notified_.insert(plan.notified.begin(), plan.notified.end());
+  for (const DedupeKey& k : plan.notified) notified_.insert(k.Encode());
   EXPECT_TRUE(Run({w}).notifications.empty());
   // Votes dropping and rising again do not fire either (already above, then notified).
   prior_["arxiv:2401.00001"].votes = 10;

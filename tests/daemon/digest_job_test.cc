@@ -78,11 +78,11 @@ class DigestJobTest : public ::testing::Test {
     config_.notifiers.push_back(NotifierConfig{.name = "me", .kind = "console"});
     config_.notifiers.push_back(NotifierConfig{.name = "team", .kind = "console"});
     config_.notifiers.push_back(NotifierConfig{.name = "off", .kind = "console", .enabled = false});
-    config_.watches.push_back(WatchConfig{.name = "daily",
-                                          .notify = {"me", "team", "off"},
-                                          .delivery = "digest",
-                                          .digest_schedule = "0 8 * * *",
-                                          .timezone = "Asia/Seoul"});  // 23:00 UTC
+    config_.watches.push_back(
+        WatchConfig{.spec = {.name = "daily", .notify = {"me", "team", "off"}},
+                    .delivery = "digest",
+                    .digest_schedule = "0 8 * * *",
+                    .timezone = "Asia/Seoul"});  // 23:00 UTC
   }
 
   // Commits a digest whose planned notifications are `planned`, at `now`.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "notifiers/chat_text.h"
 #include "notifiers/registry.h"
 #include "tests/notifiers/notifier_testing.h"
 
@@ -49,6 +50,39 @@ TEST(RenderConsole, ShowsWhatAPersonNeeds) {
   EXPECT_NE(text.find("A, B, C, D, et al."), std::string::npos);
   EXPECT_NE(text.find("첫 요약"), std::string::npos);
   EXPECT_EQ(text.find('\x1b'), std::string::npos) << "escape sequences must not reach a terminal";
+}
+
+// Issue 11, point 4: a person reads the summary, not its markdown, and not a whole abstract.
+TEST(Issue11, ConsoleSummaryIsReadable) {
+  Notification n = Make(1);
+  Paper& p = n.papers[0].paper;
+  p.votes = 1;
+  p.summary = {"***What's New***: **Sparse** `rows`\x07\n  and columns."};
+  std::string text = RenderConsole(n, 50);
+  EXPECT_NE(text.find("(1 vote)"), std::string::npos) << text;
+  EXPECT_NE(text.find("- Sparse rows and columns.\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("What's New"), std::string::npos) << text;
+  EXPECT_EQ(text.find('*'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+
+  // An abstract of many sentences: the whole ones that fit, then " …".
+  std::string abstract;
+  for (int i = 0; i < 12; ++i) {
+    abstract += "Sentence number " + std::to_string(i) + " says a little. ";
+  }
+  p.summary = {abstract};
+  text = RenderConsole(n, 50);
+  const std::size_t at = text.find("- Sentence number 0");
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string line = text.substr(at + 2, text.find('\n', at) - at - 2);
+  EXPECT_LE(TextLength(line, TextUnit::kCodePoints), 242u) << line;
+  EXPECT_TRUE(line.ends_with("says a little. \u2026")) << line;
+  EXPECT_EQ(line.find("Sentence number 11"), std::string::npos) << line;
+
+  // One sentence too long to fit is cut with "…".
+  p.summary = {std::string(600, 'x')};
+  text = RenderConsole(n, 50);
+  EXPECT_NE(text.find(std::string(239, 'x') + "\u2026\n"), std::string::npos) << text;
 }
 
 TEST(RenderConsole, CapsPapersWithAndNMore) {

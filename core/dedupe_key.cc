@@ -1,0 +1,34 @@
+#include "core/dedupe_key.h"
+
+namespace digestd {
+namespace {
+
+constexpr char kSep = '\x1f';
+
+}  // namespace
+
+std::string DedupeKey::Encode() const {
+  std::string out;
+  out.append(notifier).append(1, kSep).append(paper_key).append(1, kSep).append(event_class);
+  for (const std::string& w : watches) out.append(1, kSep).append(w);
+  return out;
+}
+
+std::optional<DedupeKey> DedupeKey::Decode(std::string_view encoded) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = encoded.find(kSep, start);
+    fields.emplace_back(encoded.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  if (fields.size() < 3) return std::nullopt;
+  DedupeKey key{.notifier = std::move(fields[0]),
+                .paper_key = std::move(fields[1]),
+                .event_class = std::move(fields[2])};
+  for (std::size_t i = 3; i < fields.size(); ++i) key.watches.push_back(std::move(fields[i]));
+  return key;
+}
+
+}  // namespace digestd

@@ -1,0 +1,35 @@
+// DedupeKey: what makes a notification the same one again, so nothing is sent twice
+// (DESIGN.md §2 step 6): the notifier, the paper, the event class and the watches. It is
+// stored as a string (outbox.dedupe_key, notified_sets.key); Encode and Decode are the only
+// code that knows that string's layout. Plain data; thread-compatible.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace digestd {
+
+struct DedupeKey {
+  std::string notifier;
+  std::string paper_key;
+  std::string event_class;  // "paper" | "updated:HASH" | "version:vN"
+  // One watch: "this watch was told" (a notified mark). Several, sorted: an outbox row's
+  // key. None: the set the notified marks of one (notifier, paper, class) share.
+  std::vector<std::string> watches;
+
+  // The fields joined with U+001F, which cannot occur in a name or a paper key (config and
+  // parsers refuse control characters). The layout of every stored key: never change it.
+  std::string Encode() const;
+
+  // The key `encoded` holds; nullopt when it has fewer than three fields.
+  static std::optional<DedupeKey> Decode(std::string_view encoded);
+
+  // This key without its watches: the notified set it belongs to.
+  DedupeKey Set() const { return {notifier, paper_key, event_class, {}}; }
+
+  bool operator==(const DedupeKey&) const = default;
+};
+
+}  // namespace digestd

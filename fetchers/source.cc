@@ -1,0 +1,89 @@
+#include "fetchers/source.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/utf8.h"
+#include "fetchers/arxiv_parser.h"
+#include "fetchers/digest_parser.h"
+#include "fetchers/feed_parser.h"
+#include "fetchers/hf_daily_parser.h"
+#include "fetchers/markdown_parser.h"
+
+namespace digestd {
+namespace {
+
+using ParseFunction = ParseResult (*)(std::string_view, const ParseBudget&);
+
+// Every format's Source differs only by its parser.
+class FormatSource final : public Source {
+ public:
+  FormatSource(std::string_view name, ParseFunction parse)
+      : Source(*FindDigestFormat(name)), parse_(parse) {}
+
+ private:
+  ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const override {
+    return parse_(body, budget);
+  }
+
+  ParseFunction parse_;
+};
+
+}  // namespace
+
+Result<FetchPlan> Source::PlanFetches(const FetchWindow& w) const {
+  FetchPlan plan{.dated = HasDatePlaceholder(w.url_template)};
+  std::vector<Date> dates =
+      plan.dated ? DatesToCheck(w.today, w.lookback_days, w.backfill_days, w.last_success)
+                 : std::vector<Date>{w.today};
+  std::reverse(dates.begin(), dates.end());
+  if (plan.dated && w.last_success && !dates.empty()) {
+    // The days between the last digest and the oldest date planned were missed and are past
+    // backfill_days: named, so that a long outage is not silently a hole.
+    using std::chrono::days;
+    using std::chrono::sys_days;
+    for (sys_days d = sys_days{*w.last_success} + days{1}; d < sys_days{dates.front()};
+         d += days{1}) {
+      plan.beyond_backfill.push_back(Date{d});
+    }
+  }
+  for (const Date& date : dates) {
+    auto url = ExpandUrlTemplate(w.url_template, date);
+    if (!url) return Unexpected(url.error());
+    plan.fetches.push_back(SourceFetch{.date = date, .url = std::move(*url)});
+  }
+  return plan;
+}
+
+ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) const {
+  ParseResult result = ParseFormat(body, budget);
+  ApplyParseLimits(result);
+  return result;
+}
+
+std::optional<std::string> Source::Unreadable(std::string_view body, std::string_view content_type,
+                                              const ParseResult& parsed) const {
+  if (!parsed.digest.papers.empty() || Trim(body).empty()) return std::nullopt;
+  if (parsed.warnings.empty() && !(format_.dated && parsed.digest.date.empty())) {
+    return std::nullopt;
+  }
+  std::string why = "not a readable " + std::string(format_.name) + " digest";
+  if (!content_type.empty()) why += " (Content-Type " + std::string(content_type) + ")";
+  if (!parsed.warnings.empty()) why += ": " + parsed.warnings.front().message;
+  return why;
+}
+
+const Source* SourceFor(std::string_view kind) {
+  static const FormatSource kSources[] = {
+      {"markdown", ParseMarkdownDigest},
+      {"hf-daily", ParseHfDaily},
+      {"arxiv", ParseArxiv},
+      {"feed", ParseFeed},
+  };
+  for (const FormatSource& s : kSources) {
+    if (s.format().name == kind) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace digestd

@@ -1,0 +1,58 @@
+// Issue 11, point 6: the notified/dedupe key is one struct with one encoding.
+#include "core/dedupe_key.h"
+
+#include <gtest/gtest.h>
+
+#include "core/digest_format.h"
+#include "core/planner.h"
+
+namespace digestd {
+namespace {
+
+TEST(Issue11, DedupeKeyKeepsTheStoredLayout) {
+  // The strings already in users' state files: the layout must never change.
+  const DedupeKey outbox{.notifier = "me",
+                         .paper_key = "arxiv:2401.15024",
+                         .event_class = "updated:abc",
+                         .watches = {"a", "b"}};
+  EXPECT_EQ(outbox.Encode(),
+            "me\x1f"
+            "arxiv:2401.15024\x1f"
+            "updated:abc\x1f"
+            "a\x1f"
+            "b");
+  EXPECT_EQ(outbox.Set().Encode(),
+            "me\x1f"
+            "arxiv:2401.15024\x1f"
+            "updated:abc");
+  EXPECT_EQ(NotifiedKey("me", "arxiv:1", "paper", "w"),
+            (DedupeKey{"me", "arxiv:1", "paper", {"w"}}.Encode()));
+}
+
+TEST(Issue11, DedupeKeyDecodesWhatItEncodes) {
+  for (const DedupeKey& key :
+       {DedupeKey{"me", "arxiv:1", "paper", {}}, DedupeKey{"me", "arxiv:1", "paper", {"w"}},
+        DedupeKey{"n", "feed:x", "version:v2", {"a b", "c"}}, DedupeKey{"n", "", "paper", {""}}}) {
+    const auto back = DedupeKey::Decode(key.Encode());
+    ASSERT_TRUE(back.has_value()) << key.Encode();
+    EXPECT_EQ(*back, key);
+  }
+  EXPECT_FALSE(DedupeKey::Decode("").has_value());
+  EXPECT_FALSE(DedupeKey::Decode("me\x1f"
+                                 "arxiv:1")
+                   .has_value());
+}
+
+TEST(Issue11, FormatTableNamesEachFormatOnce) {
+  ASSERT_EQ(DigestFormats().size(), 4u);
+  for (const DigestFormat& f : DigestFormats()) EXPECT_EQ(FindDigestFormat(f.name), &f);
+  EXPECT_EQ(FindDigestFormat("markdwon"), nullptr);
+  EXPECT_TRUE(FindDigestFormat("markdown")->carries_votes);
+  EXPECT_TRUE(FindDigestFormat("hf-daily")->carries_votes);
+  EXPECT_FALSE(FindDigestFormat("feed")->carries_votes);
+  EXPECT_TRUE(FindDigestFormat("markdown")->dated);
+  EXPECT_FALSE(FindDigestFormat("arxiv")->dated);
+}
+
+}  // namespace
+}  // namespace digestd

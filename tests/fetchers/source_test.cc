@@ -1,0 +1,88 @@
+// Issue 11, point 6: one Source per format plans the fetches and judges a body, so the
+// cycle keeps no format special case.
+#include "fetchers/source.h"
+
+#include <gtest/gtest.h>
+
+namespace digestd {
+namespace {
+
+Date D(const char* iso) { return *ParseIsoDate(iso); }
+
+TEST(Issue11, EveryFormatHasItsSource) {
+  for (const DigestFormat& f : DigestFormats()) {
+    const Source* source = SourceFor(f.name);
+    ASSERT_NE(source, nullptr) << f.name;
+    EXPECT_EQ(&source->format(), &f);
+  }
+  EXPECT_EQ(SourceFor("markdwon"), nullptr);
+}
+
+TEST(Issue11, PlanFetchesOldestFirstAndNamesTheDaysPastBackfill) {
+  const Source& md = *SourceFor("markdown");
+  auto plan = md.PlanFetches({.url_template = "https://x.example/{date}.md",
+                              .today = D("2024-01-29"),
+                              .lookback_days = 1,
+                              .backfill_days = 3,
+                              .last_success = D("2024-01-20")});
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->dated);
+  std::vector<std::string> urls;
+  for (const SourceFetch& f : plan->fetches) urls.push_back(f.url);
+  EXPECT_EQ(urls, (std::vector<std::string>{
+                      "https://x.example/2024-01-26.md", "https://x.example/2024-01-27.md",
+                      "https://x.example/2024-01-28.md", "https://x.example/2024-01-29.md"}));
+  // 21 to 25 were missed and are older than backfill_days allows.
+  ASSERT_EQ(plan->beyond_backfill.size(), 5u);
+  EXPECT_EQ(plan->beyond_backfill.front(), D("2024-01-21"));
+  EXPECT_EQ(plan->beyond_backfill.back(), D("2024-01-25"));
+
+  // Within backfill_days nothing is past it.
+  auto close = md.PlanFetches({.url_template = "https://x.example/{date}.md",
+                               .today = D("2024-01-29"),
+                               .lookback_days = 1,
+                               .backfill_days = 7,
+                               .last_success = D("2024-01-25")});
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->fetches.size(), 4u);
+  EXPECT_TRUE(close->beyond_backfill.empty());
+}
+
+TEST(Issue11, PlanFetchesOfAnUndatedUrlIsOneFetch) {
+  auto plan = SourceFor("feed")->PlanFetches({.url_template = "https://x.example/rss",
+                                              .today = D("2024-01-29"),
+                                              .lookback_days = 3,
+                                              .backfill_days = 7,
+                                              .last_success = D("2023-01-01")});
+  ASSERT_TRUE(plan);
+  EXPECT_FALSE(plan->dated);
+  ASSERT_EQ(plan->fetches.size(), 1u);
+  EXPECT_EQ(plan->fetches[0].url, "https://x.example/rss");
+  EXPECT_TRUE(plan->beyond_backfill.empty());
+  auto bad = SourceFor("feed")->PlanFetches(
+      {.url_template = "https://x.example/{dat}", .today = D("2024-01-29")});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("{dat}"), std::string::npos) << bad.error().message;
+}
+
+TEST(Issue11, UnreadableIsJudgedByTheFormat) {
+  const std::string html = "<html><body>502 Bad Gateway</body></html>\n";
+  const Source& md = *SourceFor("markdown");
+  // A markdown body without a date heading and without papers is no digest ...
+  auto why = md.Unreadable(html, "text/html", md.Parse(html));
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->rfind("not a readable markdown digest (Content-Type text/html)", 0), 0u) << *why;
+  // ... an empty day is one, and so is an empty body.
+  const std::string empty_day = "## Daily Papers (2024-01-29)\n";
+  EXPECT_FALSE(md.Unreadable(empty_day, "", md.Parse(empty_day)).has_value());
+  EXPECT_FALSE(md.Unreadable("  \n", "", md.Parse("  \n")).has_value());
+  // An hf-daily empty list is an empty day; the HTML page is not JSON.
+  const Source& hf = *SourceFor("hf-daily");
+  EXPECT_FALSE(hf.Unreadable("[]", "application/json", hf.Parse("[]")).has_value());
+  auto hf_why = hf.Unreadable(html, "", hf.Parse(html));
+  ASSERT_TRUE(hf_why.has_value());
+  EXPECT_EQ(hf_why->rfind("not a readable hf-daily digest: ", 0), 0u) << *hf_why;
+}
+
+}  // namespace
+}  // namespace digestd
