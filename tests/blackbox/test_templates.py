@@ -53,15 +53,20 @@ class Templates(DeliveryCaseMixin, DigestdCase):
                 self.assertEqual(len(lines), 2, proc.stderr)  # one per notifier using it
                 self.assertIn(what, proc.stderr)
 
-    def test_preview_shows_the_templates_text_escaped(self):
-        self.configure("PAPER {{title}} · {{votes}} votes · {{authors}} · {{notifier}}\n")
+    def previews(self, template):
+        """The Slack and Telegram previews of the day through `template`, which check passes."""
+        self.configure(template)
         self.run_digestd("check", "--config", self.config_path, expect=0)
         self.write_digest(DAY, digest())
         self.run_digestd("once", "--config", self.config_path, "--date", DAY, expect=0)
-        for name in ["to-slack", "to-telegram"]:
+        return {name: self.run_digestd("preview", name, "--date", DAY, "--config",
+                                       self.config_path, expect=0)
+                for name in ["to-slack", "to-telegram"]}
+
+    def test_preview_shows_the_templates_text_escaped(self):
+        previews = self.previews("PAPER {{title}} · {{votes}} votes · {{authors}} · {{notifier}}\n")
+        for name, proc in previews.items():
             with self.subTest(notifier=name):
-                proc = self.run_digestd("preview", name, "--date", DAY, "--config",
-                                        self.config_path, expect=0)
                 self.assertIn("PAPER Sparse &lt;script&gt;alert(1)&lt;/script&gt; attention",
                               proc.stdout)
                 self.assertIn(f"12 votes · Ada Lovelace, Alan Turing · {name}", proc.stdout)
@@ -69,15 +74,10 @@ class Templates(DeliveryCaseMixin, DigestdCase):
                 self.assertNotIn("@everyone", proc.stdout)
 
     def test_preview_shows_a_templated_heading_and_footer_escaped(self):
-        self.configure("{{! heading }}\nDIGEST <i>{{count}}</i> @everyone {{watches}}\n"
-                       "{{! paper }}\nPAPER {{title}}\n")
-        self.run_digestd("check", "--config", self.config_path, expect=0)
-        self.write_digest(DAY, digest())
-        self.run_digestd("once", "--config", self.config_path, "--date", DAY, expect=0)
-        for name in ["to-slack", "to-telegram"]:
+        previews = self.previews("{{! heading }}\nDIGEST <i>{{count}}</i> @everyone {{watches}}\n"
+                                 "{{! paper }}\nPAPER {{title}}\n")
+        for name, proc in previews.items():
             with self.subTest(notifier=name):
-                proc = self.run_digestd("preview", name, "--date", DAY, "--config",
-                                        self.config_path, expect=0)
                 text = json.loads(proc.stdout.split("\n\n", 1)[1].strip())["text"]
                 # The heading's own markup is escaped and its mention defused (preview shows
                 # the word joiner after '@' as a space).
