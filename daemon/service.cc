@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config/config_loader.h"
+#include "core/text.h"
 #include "daemon/cycle.h"
 #include "daemon/job_scheduler.h"
 #include "daemon/logging.h"
@@ -206,8 +207,9 @@ class Service {
       metrics_.Declare(SourceNames(*config_), NotifierNames(*config_));
       matcher_ = std::make_shared<const WatchMatcher>(std::move(*m));
       spdlog::set_level(spdlog::level::from_str(config_->daemon.log_level));
-      spdlog::info("SIGHUP: configuration reloaded ({} sources, {} watches)",
-                   config_->sources.size(), config_->watches.size());
+      spdlog::info("SIGHUP: configuration reloaded ({}, {})",
+                   Counted(static_cast<long long>(config_->sources.size()), "source"),
+                   Counted(static_cast<long long>(config_->watches.size()), "watch", "watches"));
       RebuildSchedules();
       // A notifier's changed configuration may send again what waits for it.
       Submit({{JobKind::kDeliver, ""}});
@@ -290,7 +292,7 @@ class Service {
       jobs_.SetOnce({JobKind::kDeliver, ""}, SysSeconds(std::chrono::seconds(*report.next_outbox_at)));
     }
     ArmTimer();
-    SendStatus("idle; last job: " + std::to_string(report.cycle.sources_ok) + " sources ok, " +
+    SendStatus("idle; last job: " + Counted(report.cycle.sources_ok, "source") + " ok, " +
                std::to_string(report.cycle.sources_failed) + " failed, " +
                std::to_string(report.delivery.sent) + " delivered, " +
                std::to_string(report.delivery.retried) + " to retry, " +
@@ -351,8 +353,9 @@ int RunService(const std::string& config_path, LogFormat log_format) {
     spdlog::error("{}", store.error().message);
     return 1;
   }
-  spdlog::info("digestd {} running with {} ({} sources, {} watches)", DIGESTD_VERSION,
-               config_path, load.config->sources.size(), load.config->watches.size());
+  spdlog::info("digestd {} running with {} ({}, {})", DIGESTD_VERSION, config_path,
+               Counted(static_cast<long long>(load.config->sources.size()), "source"),
+               Counted(static_cast<long long>(load.config->watches.size()), "watch", "watches"));
   Service service(config_path, load.config, std::move(*matcher), std::move(*store));
   return service.Run();
 }

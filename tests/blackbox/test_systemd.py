@@ -128,7 +128,7 @@ class Notify(ServiceCase):
         self.assertTrue(notify.wait("READY", "1"), "no READY=1")
         # STATUS says what runs and when the next job is due.
         self.assertTrue(notify.wait("STATUS"))
-        self.assertTrue(wait_until(lambda: any(m["STATUS"].startswith("idle; last job: 1 sources ok")
+        self.assertTrue(wait_until(lambda: any(m["STATUS"].startswith("idle; last job: 1 source ok")
                                                for _, m in notify.having("STATUS"))),
                         notify.having("STATUS"))
         idle = [m["STATUS"] for _, m in notify.having("STATUS") if m["STATUS"].startswith("idle")]
