@@ -60,6 +60,49 @@ std::string MarkdownDigest(int papers, const std::string& date, unsigned seed) {
   return out;
 }
 
+std::string HfDailyJson(int papers, const std::string& date, unsigned seed) {
+  std::mt19937 rng(seed);
+  const auto& vocab = Vocabulary();
+  auto sentence = [&](int words) {
+    std::string text;
+    for (int w = 0; w < words; ++w) text += (w ? " " : "") + vocab[rng() % vocab.size()];
+    return text + ".";
+  };
+  std::string out = "[";
+  out.reserve(std::size_t(papers) * 3300 + 2);
+  char id[32];
+  for (int i = 0; i < papers; ++i) {
+    std::snprintf(id, sizeof id, "%02u%02u.%05d", unsigned(20 + rng() % 6), unsigned(1 + rng() % 12),
+                  i % 100000);
+    const std::string title = sentence(6 + int(rng() % 9));
+    std::string abstract;
+    for (int s = 0; s < 6; ++s) abstract += (s ? " " : "") + sentence(10 + int(rng() % 16));
+    std::string authors;
+    for (int a = 0, n = 2 + int(rng() % 11); a < n; ++a) {
+      authors += std::string(a ? "," : "") + "{\"_id\":\"" + std::to_string(rng()) +
+                 "\",\"name\":\"Author" + std::to_string(rng() % 5000) + " Name" +
+                 std::to_string(rng() % 300) + "\",\"hidden\":false}";
+    }
+    std::string keywords;
+    for (int k = 0; k < 5; ++k) keywords += std::string(k ? "," : "") + "\"" + vocab[rng() % vocab.size()] + "\"";
+    const std::string day = "\"" + date + "T03:14:15.926Z\"";
+    out += std::string(i ? "," : "") + "{\"paper\":{\"id\":\"" + id + "\",\"authors\":[" + authors +
+           "],\"mediaUrls\":[\"https://cdn-uploads.huggingface.co/production/uploads/" + id +
+           ".png\"],\"publishedAt\":" + day + ",\"submittedOnDailyAt\":" + day +
+           ",\"title\":\"" + title + "\",\"summary\":\"" + abstract +
+           "\",\"upvotes\":" + std::to_string(rng() % 300) + ",\"ai_summary\":\"" +
+           sentence(20) + "\",\"ai_keywords\":[" + keywords +
+           "],\"githubRepo\":\"https://github.com/example/" + id +
+           "\",\"githubStars\":" + std::to_string(rng() % 5000) + "},\"publishedAt\":" + day +
+           ",\"title\":\"" + title + "\",\"summary\":\"" + abstract +
+           "\",\"thumbnail\":\"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/" +
+           id + ".png\",\"numComments\":" + std::to_string(rng() % 10) +
+           ",\"submittedBy\":{\"_id\":\"x\",\"fullname\":\"Sub Mitter\",\"name\":\"sub\"," +
+           "\"type\":\"user\"},\"isAuthorParticipating\":false}";
+  }
+  return out + "]";
+}
+
 std::vector<WatchSpec> KeywordWatches(int count, unsigned seed) {
   std::mt19937 rng(seed);
   const auto& vocab = Vocabulary();

@@ -14,6 +14,11 @@ namespace digestd::bench {
 std::string MarkdownDigest(int papers, const std::string& date = "2024-01-29",
                            unsigned seed = 1);
 
+// The same kind of day as the Hugging Face daily-papers JSON (FORMATS.md §2): an array of
+// `papers` items of about 3 KB each (paper id, title, abstract, AI summary and keywords,
+// 2 to 12 authors, upvotes, GitHub fields, thumbnail, submitter).
+std::string HfDailyJson(int papers, const std::string& date = "2024-01-29", unsigned seed = 1);
+
 // `count` keyword watches drawn from the same vocabulary, so some of them hit.
 std::vector<WatchSpec> KeywordWatches(int count, unsigned seed = 2);
 

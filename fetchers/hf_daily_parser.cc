@@ -1,9 +1,11 @@
 #include "fetchers/hf_daily_parser.h"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -221,6 +223,149 @@ std::string RepairLoneSurrogates(std::string_view text, int& replaced) {
   return out;
 }
 
+// The events of Boost.JSON's push parser for a top-level array, building one item at a time:
+// each element of the array becomes a json::value of its own, handed to `on_item`, and is
+// freed before the next one starts, so the memory held is that of the largest item, not of
+// the document. A root that is not an array is only validated (nothing is built).
+class ItemHandler {
+ public:
+  // Limits the parser asks of its handler; the same as Boost.JSON's own tree builder.
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  enum class Root { kNone, kArray, kObject, kScalar };
+
+  // Called with each item and its index; returns false to stop the parse (budget spent).
+  using ItemSink = std::function<bool(const json::value& item, std::size_t index)>;
+
+  explicit ItemHandler(ItemSink on_item)
+      : arena_(arena_buffer_, sizeof(arena_buffer_)), on_item_(std::move(on_item)) {}
+
+  Root root() const { return root_; }
+  bool stopped() const { return stopped_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (!BeginValue(Root::kObject, ec)) return false;
+    ++level_;
+    return true;
+  }
+  bool on_object_end(std::size_t n, boost::system::error_code& ec) {
+    --level_;
+    if (Building()) stack_.push_object(n);
+    return EndValue(ec);
+  }
+  bool on_array_begin(boost::system::error_code& ec) {
+    if (level_ == 0 && root_ == Root::kNone) {
+      root_ = Root::kArray;
+      level_ = 1;
+      return true;
+    }
+    if (!BeginValue(Root::kScalar, ec)) return false;
+    ++level_;
+    return true;
+  }
+  bool on_array_end(std::size_t n, boost::system::error_code& ec) {
+    --level_;
+    if (level_ == 0) return true;  // the end of the root
+    if (Building()) stack_.push_array(n);
+    return EndValue(ec);
+  }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (Building()) stack_.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (Building()) stack_.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code& ec) {
+    if (!in_string_) {
+      if (!BeginValue(Root::kScalar, ec)) return false;
+      in_string_ = true;
+    }
+    if (Building()) stack_.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code& ec) {
+    if (!in_string_ && !BeginValue(Root::kScalar, ec)) return false;
+    in_string_ = false;
+    if (Building()) stack_.push_string(s);
+    return EndValue(ec);
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, boost::system::error_code& ec) {
+    if (!BeginValue(Root::kScalar, ec)) return false;
+    if (Building()) stack_.push_int64(i);
+    return EndValue(ec);
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, boost::system::error_code& ec) {
+    if (!BeginValue(Root::kScalar, ec)) return false;
+    if (Building()) stack_.push_uint64(u);
+    return EndValue(ec);
+  }
+  bool on_double(double d, json::string_view, boost::system::error_code& ec) {
+    if (!BeginValue(Root::kScalar, ec)) return false;
+    if (Building()) stack_.push_double(d);
+    return EndValue(ec);
+  }
+  bool on_bool(bool b, boost::system::error_code& ec) {
+    if (!BeginValue(Root::kScalar, ec)) return false;
+    if (Building()) stack_.push_bool(b);
+    return EndValue(ec);
+  }
+  bool on_null(boost::system::error_code& ec) {
+    if (!BeginValue(Root::kScalar, ec)) return false;
+    if (Building()) stack_.push_null();
+    return EndValue(ec);
+  }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  // Items are built only inside a root array (level_ 1 is the array's own level).
+  bool Building() const { return root_ == Root::kArray && level_ >= 1; }
+
+  // A value starts; at the root it names the root's kind, at level 1 it starts an item.
+  bool BeginValue(Root kind, boost::system::error_code&) {
+    if (level_ == 0 && root_ == Root::kNone) {
+      root_ = kind;
+      return true;
+    }
+    if (root_ == Root::kArray && level_ == 1) stack_.reset(json::storage_ptr(&arena_));
+    return true;
+  }
+
+  // A value ends; back at level 1 of the root array, an item is complete.
+  bool EndValue(boost::system::error_code& ec) {
+    if (root_ != Root::kArray || level_ != 1) return true;
+    {
+      const json::value item = stack_.release();
+      if (!on_item_(item, index_++)) {
+        stopped_ = true;
+        ec = json::error::exception;  // any error: it only stops the parser
+        return false;
+      }
+    }
+    arena_.release();
+    return true;
+  }
+
+  unsigned char arena_buffer_[16 * 1024];
+  json::monotonic_resource arena_;  // one item's tree at a time
+  json::value_stack stack_;
+  ItemSink on_item_;
+  Root root_ = Root::kNone;
+  std::size_t level_ = 0;  // containers open
+  std::size_t index_ = 0;  // of the next item
+  bool in_string_ = false;
+  bool stopped_ = false;
+};
+
 }  // namespace
 
 ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
@@ -237,46 +382,59 @@ ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
         .message = "hf-daily: " + std::to_string(lone_surrogates) +
                    " unpaired surrogate escape(s) (\\uD800-\\uDFFF) read as U+FFFD"});
   }
-  json::monotonic_resource arena;
-  boost::system::error_code error;
   const std::string_view input = lone_surrogates > 0 ? std::string_view(repaired) : bytes;
-  const json::value root =
-      json::parse(json::string_view(input.data(), input.size()), error, &arena, options);
-  if (error) {
-    result.warnings.push_back(
-        ParseWarning{.message = "hf-daily: not valid JSON: " + error.message()});
-    return result;
-  }
-  const json::array* items = root.if_array();
-  if (items == nullptr) {
-    result.warnings.push_back(
-        ParseWarning{.message = "hf-daily: expected a JSON array of items, got " +
-                                std::string(root.is_object() ? "an object" : "a scalar")});
-    return result;
-  }
 
-  result.digest.papers.reserve(items->size());
-  for (std::size_t index = 0; index < items->size(); ++index) {
+  // Items are read into papers as the parser meets them; their warnings are kept apart, as a
+  // document that turns out not to be JSON yields only the one warning saying so.
+  std::vector<ParseWarning> item_warnings;
+  std::optional<ParseWarning> budget_warning;
+  auto on_item = [&](const json::value& value, std::size_t index) {
     if (index % 256 == 255 && budget.Exhausted()) {
-      result.warnings.push_back(ParseWarning{
+      budget_warning = ParseWarning{
           .message = "hf-daily: the source's processing budget ran out at item " +
-                     std::to_string(index) + "; the rest is not read"});
-      break;
+                     std::to_string(index) + "; the rest is not read"};
+      return false;
     }
-    const json::object* item = (*items)[index].if_object();
+    const json::object* item = value.if_object();
     std::string why = "not an object";
     std::optional<Paper> paper;
     if (item != nullptr) paper = ParseItem(*item, why);
     if (!paper) {
-      result.warnings.push_back(
+      item_warnings.push_back(
           ParseWarning{.message = "hf-daily: item " + std::to_string(index) + " skipped: " + why});
-      continue;
+      return true;
     }
     if (result.digest.date.empty()) {
       result.digest.date = DatePart(StringAt(ObjectAt(item, "paper"), "submittedOnDailyAt"));
     }
     result.digest.papers.push_back(std::move(*paper));
+    return true;
+  };
+
+  json::basic_parser<ItemHandler> parser(options, on_item);
+  boost::system::error_code error;
+  const std::size_t used = parser.write_some(false, input.data(), input.size(), error);
+  if (!error && used < input.size()) error = json::error::extra_data;  // as json::parse says
+  const ItemHandler& handler = parser.handler();
+  if (handler.stopped()) {
+    for (ParseWarning& w : item_warnings) result.warnings.push_back(std::move(w));
+    result.warnings.push_back(std::move(*budget_warning));
+    return result;
   }
+  if (error) {
+    result.digest = Digest{};
+    result.warnings.push_back(
+        ParseWarning{.message = "hf-daily: not valid JSON: " + error.message()});
+    return result;
+  }
+  if (handler.root() != ItemHandler::Root::kArray) {
+    result.warnings.push_back(ParseWarning{
+        .message = "hf-daily: expected a JSON array of items, got " +
+                   std::string(handler.root() == ItemHandler::Root::kObject ? "an object"
+                                                                           : "a scalar")});
+    return result;
+  }
+  for (ParseWarning& w : item_warnings) result.warnings.push_back(std::move(w));
   return result;
 }
 

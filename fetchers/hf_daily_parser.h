@@ -15,6 +15,8 @@ namespace digestd {
 // not an array, gives an empty digest and one warning. `digest.source` is left empty;
 // `digest.date` is the date part of the first item's `paper.submittedOnDailyAt`, else empty.
 // All strings in the result are valid UTF-8.
+// Reads the array item by item: beyond the result it holds one item's JSON tree at a time
+// (and one repaired copy of `bytes` when they contain unpaired \uD800-\uDFFF escapes).
 // Stops early, keeping what it read, with a warning, when `budget` runs out.
 ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget = {});
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <random>
@@ -164,6 +165,83 @@ TEST(HfDailyParser, NonArxivIdFallsBackToThePaperPage) {
   ASSERT_EQ(result.digest.papers.size(), 1u);
   EXPECT_EQ(result.digest.papers[0].key, "https://huggingface.co/papers/hf-0001");
   EXPECT_EQ(result.digest.papers[0].url, "https://huggingface.co/papers/hf-0001");
+}
+
+// Issue 12: items are read one at a time; every kind of element, nested containers and
+// strings with escapes inside an item come out as the whole-tree parse read them.
+TEST(Issue12, ItemsOfEveryKindAreReadOneAtATime) {
+  const ParseResult result = ParseHfDaily(
+      R"([1, "two", null, true, [{"paper":{"id":"2401.00009","title":"In an array"}}],)"
+      R"( {"paper":{"id":"2401.00001","title":"First \"quoted\" \u00e9",)"
+      R"("authors":[{"name":"A"},[],{"name":{"n":"B"}},{"name":"C"}],"upvotes":-3,)"
+      R"("ai_keywords":["k1",["nested"],"k2"],"submittedOnDailyAt":"2026-11-12T00:00:00Z"}},)"
+      R"( {}, {"paper":{"id":"2401.00002","title":"Second","upvotes":18446744073709551615}}])");
+  ASSERT_EQ(Keys(result.digest), (Strings{"arxiv:2401.00001", "arxiv:2401.00002"}));
+  EXPECT_EQ(result.digest.date, "2026-11-12");
+  const Paper& first = result.digest.papers[0];
+  EXPECT_EQ(first.title, "First \"quoted\" \xC3\xA9");
+  EXPECT_EQ(first.authors, (Strings{"A", "C"}));
+  EXPECT_EQ(first.tags, (Strings{"k1", "k2"}));
+  EXPECT_EQ(first.votes, -3);
+  EXPECT_EQ(result.digest.papers[1].votes, 2147483647);
+  Strings warnings;
+  for (const ParseWarning& w : result.warnings) warnings.push_back(w.message);
+  EXPECT_EQ(warnings, (Strings{"hf-daily: item 0 skipped: not an object",
+                               "hf-daily: item 1 skipped: not an object",
+                               "hf-daily: item 2 skipped: not an object",
+                               "hf-daily: item 3 skipped: not an object",
+                               "hf-daily: item 4 skipped: not an object",
+                               "hf-daily: item 6 skipped: no \"paper\" object"}));
+}
+
+// Good items before a syntax error, or before trailing bytes, are not a day: the body is
+// not JSON, and that one warning is all there is.
+TEST(Issue12, ASyntaxErrorAfterGoodItemsIsOneWarningAndNoPapers) {
+  const std::string good = R"([{"paper":{"id":"2401.00001","title":"T"}})";
+  for (const std::string& bad : {good + ",", good + "] x", good + ", {\"paper\": }]",
+                                 std::string(R"({"paper":{"id":"2401.00001","title":"T"}} [)")}) {
+    const ParseResult result = ParseHfDaily(bad);
+    EXPECT_TRUE(result.digest.papers.empty()) << bad;
+    ASSERT_EQ(result.warnings.size(), 1u) << bad;
+    EXPECT_EQ(result.warnings[0].message.rfind("hf-daily: not valid JSON: ", 0), 0u)
+        << result.warnings[0].message;
+  }
+  // A valid object or scalar root is named as such.
+  EXPECT_EQ(ParseHfDaily(R"({"a":[1,{"b":"c"}]})").warnings.at(0).message,
+            "hf-daily: expected a JSON array of items, got an object");
+  EXPECT_EQ(ParseHfDaily(R"("text")").warnings.at(0).message,
+            "hf-daily: expected a JSON array of items, got a scalar");
+}
+
+// Items nest at most as deep as the whole-tree parse allowed (32 levels, the array's own
+// included).
+TEST(Issue12, DepthLimitIsTheDocumentsDepth) {
+  auto nested = [](int depth) {
+    return "[" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "]";
+  };
+  EXPECT_EQ(ParseHfDaily(nested(32)).warnings.size(), 1u);
+  EXPECT_EQ(ParseHfDaily(nested(32)).warnings[0].message, "hf-daily: item 0 skipped: not an object");
+  EXPECT_EQ(ParseHfDaily(nested(33)).warnings[0].message.rfind("hf-daily: not valid JSON: ", 0),
+            0u);
+}
+
+// A parse stopped by its budget keeps the items it read, even when the unread rest of the
+// body is broken.
+TEST(Issue12, ABudgetStopKeepsWhatWasReadBeforeABrokenTail) {
+  std::string json = "[";
+  for (int i = 0; i < 300; ++i) {
+    json += std::string(i ? "," : "") + R"({"paper":{"id":"2401.)" + std::to_string(10000 + i) +
+            R"(","title":"T"}})";
+  }
+  std::atomic<bool> cancel{true};
+  const ParseResult result = ParseHfDaily(json + ", {broken", ParseBudget{.cancel = &cancel});
+  EXPECT_EQ(result.digest.papers.size(), 255u);
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_EQ(result.warnings[0].message,
+            "hf-daily: the source's processing budget ran out at item 255; the rest is not read");
+  cancel = false;
+  EXPECT_TRUE(ParseHfDaily(json + ", {broken", ParseBudget{.cancel = &cancel}).digest.papers.empty());
+  EXPECT_EQ(ParseHfDaily(json + "]", ParseBudget{.cancel = &cancel}).digest.papers.size(), 300u);
 }
 
 // Random byte mutations of the fixtures: never a crash, always valid UTF-8.
