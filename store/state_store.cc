@@ -837,6 +837,8 @@ Status StateStore::Exec(const char* sql) {
 
 void StateStore::SetBusyTimeout(int milliseconds) { sqlite3_busy_timeout(db_.get(), milliseconds); }
 
+void StateStore::ReleaseMemory() { sqlite3_db_release_memory(db_.get()); }
+
 Status StateStore::LimitPages(std::int64_t pages) {
   const std::string pragma = "PRAGMA max_page_count=" + std::to_string(pages);
   return Exec(pragma.c_str());

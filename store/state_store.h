@@ -143,6 +143,9 @@ class StateStore {
   // How long a statement waits for another connection's lock before it fails with
   // "database is locked"; 5000 ms after Open.
   void SetBusyTimeout(int milliseconds);
+  // Gives back the page cache of this connection (SQLite's sqlite3_db_release_memory): for a
+  // long-running service between jobs, so an idle process does not keep a large cycle's pages.
+  void ReleaseMemory();
   // Caps the file at `pages` pages (PRAGMA max_page_count on this connection): a full
   // database on demand, for fault tests. Fails with SQLite's message.
   Status LimitPages(std::int64_t pages);
