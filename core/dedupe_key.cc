@@ -7,9 +7,19 @@ constexpr char kSep = '\x1f';
 
 }  // namespace
 
-std::string DedupeKey::Encode() const {
+std::string JoinKey(std::initializer_list<std::string_view> fields) {
   std::string out;
-  out.append(notifier).append(1, kSep).append(paper_key).append(1, kSep).append(event_class);
+  bool first = true;
+  for (std::string_view f : fields) {
+    if (!first) out.append(1, kSep);
+    out.append(f);
+    first = false;
+  }
+  return out;
+}
+
+std::string DedupeKey::Encode() const {
+  std::string out = JoinKey({notifier, paper_key, event_class});
   for (const std::string& w : watches) out.append(1, kSep).append(w);
   return out;
 }

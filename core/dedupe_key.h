@@ -4,6 +4,7 @@
 // code that knows that string's layout. Plain data; thread-compatible.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,5 +32,9 @@ struct DedupeKey {
 
   bool operator==(const DedupeKey&) const = default;
 };
+
+// The dedupe key of an outbox message that is not about one paper (an alert, highlights, a
+// watch's digest, a sample): a kind word and its fields, joined as Encode joins them.
+std::string JoinKey(std::initializer_list<std::string_view> fields);
 
 }  // namespace digestd

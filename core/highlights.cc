@@ -5,6 +5,8 @@
 #include <tuple>
 #include <utility>
 
+#include "core/dedupe_key.h"
+
 namespace digestd {
 namespace {
 
@@ -64,7 +66,7 @@ Notification HighlightsPost(const HighlightsConfig& h, const std::string& notifi
   n.event = "top";
   n.watches = {h.name};
   n.papers = std::move(papers);
-  n.dedupe_key = "highlights\x1f" + h.name + "\x1f" + notifier + "\x1f" + date;
+  n.dedupe_key = JoinKey({"highlights", h.name, notifier, date});
   n.id = NotificationId(n.dedupe_key);
   return n;
 }
@@ -77,7 +79,7 @@ Notification HighlightsNote(const HighlightsConfig& h, const std::string& notifi
   n.event = "no_papers";
   n.watches = {h.name};
   n.message = "No papers today (" + date + ")";
-  n.dedupe_key = "highlights-empty\x1f" + h.name + "\x1f" + notifier + "\x1f" + date;
+  n.dedupe_key = JoinKey({"highlights-empty", h.name, notifier, date});
   n.id = NotificationId(n.dedupe_key);
   return n;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/dedupe_key.h"
 #include "core/hash.h"
 
 namespace digestd {
@@ -40,8 +41,7 @@ Notification SourceAlert(const std::string& notifier, const std::string& source,
   n.event = event;
   n.source = source;
   n.message = message;
-  n.dedupe_key = "alert\x1f" + notifier + "\x1f" + source + "\x1f" + event + "\x1f" +
-                 std::to_string(streak_started);
+  n.dedupe_key = JoinKey({"alert", notifier, source, event, std::to_string(streak_started)});
   n.id = NotificationId(n.dedupe_key);
   return n;
 }

@@ -20,6 +20,7 @@
 
 #include "config/config_loader.h"
 #include "core/dates.h"
+#include "core/dedupe_key.h"
 #include "core/identity.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
@@ -769,8 +770,8 @@ int TestNotify(const Args& args) {
   n.notifier = notifier->name;
   n.event = "new";
   n.watches = {"test-notify"};
-  n.dedupe_key = "test-notify\x1f" + notifier->name + "\x1f" + std::to_string(now) + "\x1f" +
-                 std::to_string(::getpid());
+  n.dedupe_key =
+      JoinKey({"test-notify", notifier->name, std::to_string(now), std::to_string(::getpid())});
   n.id = NotificationId(n.dedupe_key);
   Paper p;
   p.key = "test-notify:sample";
@@ -878,7 +879,7 @@ int Preview(const Args& args) {
               << " (no stored paper its watches match; `digestd explain` says why)\n";
     return kExitFailure;
   }
-  n.dedupe_key = "preview\x1f" + notifier->name + "\x1f" + date + "\x1f" + paper;
+  n.dedupe_key = JoinKey({"preview", notifier->name, date, paper});
   n.id = NotificationId(n.dedupe_key);
   auto channel = MakeChannel(*notifier);
   if (!channel) {

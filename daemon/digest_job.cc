@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "core/dedupe_key.h"
+#include "core/text.h"
 #include "daemon/job_scheduler.h"
 
 namespace digestd {
@@ -40,9 +42,7 @@ Notification MakeWatchDigest(const std::string& watch, const std::string& notifi
   d.notifier = notifier;
   d.kind = "digest";
   d.watches = {watch};
-  d.dedupe_key = "watch-digest";
-  d.dedupe_key.append(1, '\x1f').append(notifier).append(1, '\x1f').append(watch);
-  d.dedupe_key.append(1, '\x1f').append(std::to_string(period));
+  d.dedupe_key = JoinKey({"watch-digest", notifier, watch, std::to_string(period)});
   d.id = NotificationId(d.dedupe_key);
   std::map<std::string, std::size_t> index;  // paper key -> its place in d.papers
   for (const HeldMatch& h : held) {
@@ -106,9 +106,8 @@ Result<std::vector<Notification>> QueueDueDigests(const Config& config, StateSto
         if (!taken) return Unexpected(taken.error());
         if (!*taken) continue;  // another process took them first
         spdlog::info("watch {}: digest of {} to {} queued ({})", w.spec.name,
-                     digest.papers.size() == 1 ? std::string("1 paper")
-                                               : std::to_string(digest.papers.size()) + " papers",
-                     notifier, digest.id);
+                     Counted(static_cast<long long>(digest.papers.size()), "paper"), notifier,
+                     digest.id);
       }
       planned.push_back(std::move(digest));
     }

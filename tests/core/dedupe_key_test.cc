@@ -43,6 +43,17 @@ TEST(Issue11, DedupeKeyDecodesWhatItEncodes) {
                    .has_value());
 }
 
+// The keys of messages about no single paper keep the layout they were stored with.
+TEST(Issue11, JoinKeyKeepsTheStoredLayoutOfOtherMessages) {
+  EXPECT_EQ(JoinKey({"highlights", "morning", "team", "2024-01-29"}),
+            "highlights\x1fmorning\x1fteam\x1f" "2024-01-29");
+  EXPECT_EQ(JoinKey({"alert", "me", "", "source_failing", "7"}),
+            "alert\x1fme\x1f\x1fsource_failing\x1f" "7");
+  EXPECT_EQ(JoinKey({}), "");
+  EXPECT_EQ((DedupeKey{.notifier = "me", .paper_key = "arxiv:1", .event_class = "paper"}.Encode()),
+            JoinKey({"me", "arxiv:1", "paper"}));
+}
+
 TEST(Issue11, FormatTableNamesEachFormatOnce) {
   ASSERT_EQ(DigestFormats().size(), 4u);
   for (const DigestFormat& f : DigestFormats()) EXPECT_EQ(FindDigestFormat(f.name), &f);
