@@ -1,6 +1,8 @@
-// StateStore: digestd's SQLite state — papers, per-source sightings, fetch validators,
-// first-run marks, what was notified, and the outbox (DESIGN.md §8). WAL, synchronous=FULL,
-// versioned migrations. One StateStore per thread; other processes may read beside it.
+// StateStore: digestd's state — papers, per-source sightings, fetch validators, first-run
+// marks, what was notified, the outbox (DESIGN.md §8) and the leader lease. On SQLite (a
+// file: WAL, synchronous=FULL) or PostgreSQL (a postgresql:// URL, shared by several
+// instances); versioned migrations on both. One StateStore per thread; other processes may
+// read and write beside it.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +20,11 @@
 #include "core/result.h"
 #include "core/source_health.h"
 
-struct sqlite3;
-
 namespace digestd {
+
+namespace sql {
+class Db;
+}
 
 struct FetchValidators {
   std::string etag;
@@ -127,18 +131,38 @@ struct SourceState {
   }
 };
 
+// Who holds the leader lease, in the database's clock (unix milliseconds).
+struct Leadership {
+  std::string holder;
+  std::int64_t since_ms = 0;    // when it took the lease
+  std::int64_t expires_ms = 0;  // when the lease ends unless renewed
+  std::int64_t now_ms = 0;      // the database's clock when this was read
+};
+
+// Whether `state` names a PostgreSQL database (postgresql:// or postgres://) rather than a
+// SQLite file.
+bool IsPostgresLocation(std::string_view state);
+// `state` as it may be shown: a PostgreSQL URL without its password; a path as it is.
+std::string DisplayedStateLocation(const std::string& state);
+
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
-  // Opens (creating and migrating when `read_only` is false) the database at `path`;
-  // ":memory:" gives a private in-memory store. Fails with the path and SQLite's message, or
-  // when the file's schema is newer than this binary knows.
-  static Result<std::unique_ptr<StateStore>> Open(const std::string& path, bool read_only = false);
+  // Opens (creating and migrating when `read_only` is false) the state at `location`: a
+  // PostgreSQL URL (IsPostgresLocation), or a SQLite file (":memory:" gives a private
+  // in-memory store). Fails naming the location (without a password) and the database's
+  // message, or when the schema is newer than this binary knows.
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& location,
+                                                  bool read_only = false);
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
+  // True when several instances may share this state (PostgreSQL).
+  bool shared() const;
+  // "SQLite" or "PostgreSQL".
+  const char* backend() const;
   int SchemaVersion() const;
   // How long a statement waits for another connection's lock before it fails with
   // "database is locked"; 5000 ms after Open.
@@ -147,8 +171,28 @@ class StateStore {
   // long-running service between jobs, so an idle process does not keep a large cycle's pages.
   void ReleaseMemory();
   // Caps the file at `pages` pages (PRAGMA max_page_count on this connection): a full
-  // database on demand, for fault tests. Fails with SQLite's message.
+  // database on demand, for fault tests. Fails with SQLite's message, or on PostgreSQL.
   Status LimitPages(std::int64_t pages);
+
+  // The leader lease (issue 14): one instance at a time runs the fetch jobs (fetching,
+  // planning, highlights, digests); every instance delivers. Takes the lease for `holder`
+  // when it is free or has expired, or renews it when `holder` has it, for `lease_ms` from
+  // the database's clock. Returns who holds it afterwards (`holder` when this instance
+  // leads). Waits at most about half a second for a lock; then it reports the current holder.
+  Result<Leadership> Lead(const std::string& holder, std::int64_t lease_ms);
+  // Who holds the lease (expired or not), if anyone ever did.
+  Result<std::optional<Leadership>> Leader();
+  // Ends `holder`'s lease now (a clean stop), so another instance takes over at once.
+  Status Resign(const std::string& holder);
+  // From now on every transaction of this store that records fetching and planning
+  // (CommitDigest, RecordFetchFailure, QueueNotifications, TakeHeld, Prune, InTransaction)
+  // first checks, inside the transaction, that `holder` still holds an unexpired lease, and
+  // fails otherwise (the message starts with kNotLeader): a leader that lost its lease
+  // (stopped, hung, partitioned) writes nothing once its successor may have begun. On
+  // PostgreSQL the session also ends when it idles in a transaction for `lease_ms`, so a
+  // stopped leader's open transaction cannot hold up its successor.
+  Status FenceWith(const std::string& holder, std::int64_t lease_ms);
+  static constexpr std::string_view kNotLeader = "not the leader: ";
 
   Result<SourceState> GetSourceState(const std::string& source);
   // Outbox rows per state ("pending", "sent", "dead").
@@ -249,7 +293,8 @@ class StateStore {
 
   // Writes a consistent copy of the whole database to `path` (SQLite's online backup, from
   // one read snapshot, so a writer beside it is no problem): first to `path`.tmp, fsynced,
-  // then renamed over `path`. Fails naming the path and what went wrong.
+  // then renamed over `path`. Fails naming the path and what went wrong; on PostgreSQL,
+  // saying to use pg_dump.
   Status BackupTo(const std::string& path);
 
   // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
@@ -272,14 +317,13 @@ class StateStore {
   Status Prune(std::int64_t before);
 
  private:
-  explicit StateStore(sqlite3* db);
-  Status Exec(const char* sql);
+  explicit StateStore(std::unique_ptr<sql::Db> db);
   Status Migrate();
+  // With FenceWith: fails unless the fence's holder leads (inside the caller's transaction).
+  Status CheckLease();
 
-  struct DbDeleter {
-    void operator()(sqlite3* db) const;
-  };
-  std::unique_ptr<sqlite3, DbDeleter> db_;
+  std::unique_ptr<sql::Db> db_;
+  std::string fence_holder_;
 };
 
 // How fetch_state knows a URL again without keeping it: the hex SHA-256 of `url`. A source

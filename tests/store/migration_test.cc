@@ -499,7 +499,7 @@ TEST(Issue10, MigratesSchema6FileKeepingEveryRow) {
   {
     auto store = StateStore::Open(path);
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ((*store)->SchemaVersion(), 7);
+    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
     auto rows = (*store)->ListOutbox("", "", 10);
     ASSERT_TRUE(rows) << rows.error().message;
     ASSERT_EQ(rows->size(), 1u);
@@ -512,6 +512,81 @@ TEST(Issue10, MigratesSchema6FileKeepingEveryRow) {
   }
   for (const auto& [table, sql] : tables) EXPECT_EQ(Dump(path, sql), before[table]) << table;
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM digest_held"), 0);
+}
+
+// Issue 14: schema 7 -> 8 adds the leader lease; a schema-7 file with a row in every table
+// keeps each value, its outbox and held matches still read, and the lease can be taken.
+TEST(Issue14, MigratesSchema7FileKeepingEveryRow) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  const Paper a = Schema4Paper("2401.00001", "A");
+  const std::string snapshot = Quoted(PaperText(a));
+  const std::string message = R"({"watches":["w1"],"papers":[{"snapshot":1,"source":"hf-ko",)"
+                              R"("date":"2024-01-29"}],"digest_url":"https://example.org/d.md"})";
+  ExecOn(path,
+         std::string("PRAGMA journal_mode=WAL;") + test::kSchema1 + test::kSchema2 +
+             test::kSchema3 + test::kSchema4 + test::kSchema5 + test::kSchema6 +
+             test::kSchema7 +
+             "INSERT INTO snapshots VALUES(1, 12345, " + snapshot + ");"
+             "INSERT INTO papers VALUES('arxiv:2401.00001', 10, 'hf-ko');"
+             "INSERT INTO sightings VALUES('arxiv:2401.00001', 'hf-ko', '2024-01-29', "
+             "'https://arxiv.org/abs/2401.00001', 7, 'v1', 1, 'hash-a', 10, 20);"
+             "INSERT INTO sources VALUES('hf-ko', 5, 6, '2024-01-29', 2, 'timeout', 7, 1, 8);"
+             "INSERT INTO fetch_state VALUES('hf-ko', '" + UrlId("https://example.org/d.md") +
+             "', '\"e\"', 'Mon, 29 Jan 2024 00:00:00 GMT', 'body', 6);"
+             "INSERT INTO notified_sets VALUES('me' || char(31) || 'arxiv:2401.00001' || "
+             "char(31) || 'paper', 'arxiv:2401.00001', '[\"w1\"]', 10);"
+             "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, "
+             "attempts, parts_sent, created_at, next_attempt_at, last_error, sent_at, "
+             "remote_id, lease_owner, lease_until) VALUES('id-1', 'dk-1', 'me', 'instant', "
+             "'new', " + Quoted(message) + ", 'sending', 1, 0, 130, 130, 'HTTP 503', NULL, "
+             "'r', '42:7', 999);"
+             "INSERT INTO notifier_health VALUES('me', 'fp', 'gone', 5, 6, 1);"
+             "INSERT INTO digest_held VALUES(1, 'w1', 'me', 'dk-2', 'new', " + Quoted(message) +
+             ", 140);"
+             "PRAGMA user_version=7;");
+  const std::map<std::string, std::string> tables = {
+      {"snapshots", "SELECT * FROM snapshots ORDER BY id"},
+      {"papers", "SELECT * FROM papers ORDER BY key"},
+      {"sightings", "SELECT * FROM sightings ORDER BY paper_key, source"},
+      {"sources", "SELECT * FROM sources ORDER BY name"},
+      {"fetch_state", "SELECT * FROM fetch_state ORDER BY source, url_id"},
+      {"notified_sets", "SELECT * FROM notified_sets ORDER BY key"},
+      {"outbox", "SELECT * FROM outbox ORDER BY id"},
+      {"notifier_health", "SELECT * FROM notifier_health ORDER BY notifier"},
+      {"digest_held", "SELECT * FROM digest_held ORDER BY id"},
+  };
+  std::map<std::string, std::string> before;
+  for (const auto& [table, sql] : tables) {
+    before[table] = Dump(path, sql);
+    ASSERT_FALSE(before[table].empty()) << table;
+    ASSERT_EQ(before[table].find("error:"), std::string::npos) << before[table];
+  }
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ((*store)->SchemaVersion(), 8);
+    auto rows = (*store)->ListOutbox("", "", 10);
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_TRUE((*rows)[0].unreadable.empty()) << (*rows)[0].unreadable;
+    auto held = (*store)->HeldFor("w1", "me", 1000);
+    ASSERT_TRUE(held) << held.error().message;
+    ASSERT_EQ(held->size(), 1u);
+    EXPECT_EQ((*held)[0].notification.papers.at(0).paper.title, "A");
+    auto nobody = (*store)->Leader();
+    ASSERT_TRUE(nobody) << nobody.error().message;
+    EXPECT_FALSE(nobody->has_value());
+  }
+  for (const auto& [table, sql] : tables) EXPECT_EQ(Dump(path, sql), before[table]) << table;
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store);
+    auto lead = (*store)->Lead("host-a/1", 30'000);
+    ASSERT_TRUE(lead) << lead.error().message;
+    EXPECT_EQ(lead->holder, "host-a/1");
+  }
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM leader"), 1);
 }
 
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {

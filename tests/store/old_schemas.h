@@ -182,4 +182,18 @@ DROP TABLE fetch_state;
 ALTER TABLE fetch_state_v6 RENAME TO fetch_state;
 )sql";
 
+// Schema 7: the matches held for digests (issue 10).
+inline constexpr const char* kSchema7 = R"sql(
+CREATE TABLE digest_held (
+  id         INTEGER PRIMARY KEY,
+  watch      TEXT NOT NULL,
+  notifier   TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  event      TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX digest_held_watch ON digest_held(watch, notifier, created_at);
+)sql";
+
 }  // namespace digestd::test

@@ -1,0 +1,520 @@
+#include "store/sqlite_db.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/private_file.h"
+#include "store/migrations.h"
+
+namespace digestd::sql {
+namespace {
+
+// Migrations as data: each step brings the schema to version `to`. Never edit a shipped
+// step; append a new one.
+constexpr Migration kSqliteMigrations[] = {
+    {1, R"sql(
+CREATE TABLE papers (
+  key         TEXT PRIMARY KEY,
+  first_seen  INTEGER NOT NULL,
+  first_source TEXT NOT NULL
+);
+CREATE TABLE sightings (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  title        TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  paper        TEXT NOT NULL,   -- the paper as the source said it (JSON, CONFIG.md shape)
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE TABLE sources (
+  name              TEXT PRIMARY KEY,
+  first_run_at      INTEGER,
+  last_success_at   INTEGER,
+  last_success_date TEXT NOT NULL DEFAULT '',
+  failures          INTEGER NOT NULL DEFAULT 0,
+  last_error        TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE fetch_state (
+  source        TEXT NOT NULL,
+  url           TEXT NOT NULL,
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url)
+) WITHOUT ROWID;
+CREATE TABLE notified (
+  key          TEXT PRIMARY KEY,
+  paper_key    TEXT NOT NULL,
+  created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_paper ON notified(paper_key);
+CREATE TABLE outbox (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+)sql"},
+    // 2: source health (backoff and one alert per failure streak); feed items by URL.
+    {2, R"sql(
+ALTER TABLE sources ADD COLUMN failing_since INTEGER;
+ALTER TABLE sources ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN retry_at INTEGER;
+CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql"},
+    // 3: what was notified, one row per (notifier, paper, event class) with the set of
+    // watches as a JSON array, instead of one row per watch: a paper that many watches match
+    // costs one row, not hundreds. Old keys are "notifier␟paper␟class␟watch"; the watch is
+    // after the last separator (rtrim of all non-separator characters finds it).
+    {3, R"sql(
+CREATE TABLE notified_sets (
+  key        TEXT PRIMARY KEY,   -- notifier␟paper␟class
+  paper_key  TEXT NOT NULL,
+  watches    TEXT NOT NULL,      -- JSON array of watch names
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_sets_paper ON notified_sets(paper_key);
+INSERT INTO notified_sets(key, paper_key, watches, created_at)
+  SELECT substr(prefix, 1, length(prefix) - 1), paper_key,
+         json_group_array(substr(key, length(prefix) + 1)), min(created_at)
+  FROM (SELECT key, paper_key, created_at,
+               rtrim(key, replace(key, char(31), '')) AS prefix FROM notified)
+  GROUP BY prefix;
+DROP TABLE notified;
+)sql"},
+    // 4: delivery claims. A row is `sending` while one process holds its lease (owner and
+    // deadline), so two processes never deliver it both; `pending` again when the lease runs
+    // out. SQLite cannot alter a CHECK constraint: the table is rebuilt, every row kept.
+    // notifier_health remembers a notifier disabled by its target (HTTP 410) and the dead
+    // streak alert_notify heard of.
+    {4, R"sql(
+CREATE TABLE outbox_v4 (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'sending', 'sent', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT '',
+  lease_owner     TEXT,
+  lease_until     INTEGER
+);
+INSERT INTO outbox_v4(id, dedupe_key, notifier, kind, event, message, state, attempts,
+                      parts_sent, created_at, next_attempt_at, last_error, sent_at, remote_id)
+  SELECT id, dedupe_key, notifier, kind, event, message, state, attempts, parts_sent,
+         created_at, next_attempt_at, last_error, sent_at, remote_id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at);
+CREATE TABLE notifier_health (
+  notifier             TEXT PRIMARY KEY,
+  disabled_fingerprint TEXT NOT NULL DEFAULT '',
+  disabled_reason      TEXT NOT NULL DEFAULT '',
+  disabled_at          INTEGER,
+  failing_since        INTEGER,
+  alerted              INTEGER NOT NULL DEFAULT 0
+);
+)sql"},
+    // 5: each distinct paper snapshot (the text a source said) stored once (issue 12); the
+    // claim index also orders by created_at, so a claim reads its rows in order, unsorted.
+    // Sightings and outbox messages refer to a snapshot by id instead of each holding the
+    // paper's JSON, so the sightings table (WITHOUT ROWID) has only small rows. A snapshot
+    // never changes: a retry sends what was planned. ConvertToSnapshots moves every
+    // sighting and outbox message over; `snapshot` has no REFERENCES clause because the
+    // outbox refers to snapshots from inside its JSON, which a foreign key cannot see
+    // (Prune keeps the two in step).
+    {5, R"sql(
+CREATE TABLE snapshots (
+  id    INTEGER PRIMARY KEY,
+  hash  INTEGER NOT NULL,   -- Fnv1a64 of `paper`; not unique: a lookup compares the text
+  paper TEXT NOT NULL       -- the paper as the source said it (JSON, CONFIG.md shape)
+);
+CREATE INDEX snapshots_hash ON snapshots(hash);
+DROP INDEX outbox_notifier_due;
+CREATE INDEX outbox_notifier_due ON outbox(notifier, state, next_attempt_at, created_at);
+CREATE TABLE sightings_v5 (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  snapshot     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+)sql",
+     &ConvertToSnapshots,
+     R"sql(
+DROP TABLE sightings;
+ALTER TABLE sightings_v5 RENAME TO sightings;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE INDEX sightings_source_url ON sightings(source, url);
+)sql"},
+    // 6: no secret at rest (issue 13). A source's URL may carry a token (`url_file`,
+    // "${NAME}", ?key=...); fetch_state only needs to know the URL again, so it keeps the
+    // SHA-256 of it (UrlId) instead of the text. With secure_delete on, the old rows' pages
+    // are zeroed rather than left free.
+    {6, R"sql(
+CREATE TABLE fetch_state_v6 (
+  source        TEXT NOT NULL,
+  url_id        TEXT NOT NULL,   -- UrlId: hex SHA-256 of the fetched URL
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url_id)
+) WITHOUT ROWID;
+)sql",
+     &ConvertFetchStateUrls,
+     R"sql(
+DROP TABLE fetch_state;
+ALTER TABLE fetch_state_v6 RENAME TO fetch_state;
+)sql"},
+    // 7: matches of a `delivery = "digest"` watch, held until its digest_schedule (issue 10).
+    // A row is what an instant notification to that notifier would have been (its dedupe
+    // key, so a commit retried adds it once; its message in the outbox's form, papers as
+    // snapshots). The digest's outbox row is queued in the transaction that deletes the
+    // rows it took: a crash leaves either both or neither.
+    {7, R"sql(
+CREATE TABLE digest_held (
+  id         INTEGER PRIMARY KEY,
+  watch      TEXT NOT NULL,
+  notifier   TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  event      TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX digest_held_watch ON digest_held(watch, notifier, created_at);
+)sql"},
+    // 8: the leader lease (issue 14). Several instances on one PostgreSQL state take turns
+    // at the fetch jobs; a SQLite state has one `run`, which holds it, so `status` says the
+    // same on both. Times are the database's clock in unix milliseconds.
+    {8, R"sql(
+CREATE TABLE leader (
+  name       TEXT PRIMARY KEY,  -- which lease ("fetch")
+  holder     TEXT NOT NULL,     -- the instance holding it
+  since      INTEGER NOT NULL,  -- when it took the lease
+  expires_at INTEGER NOT NULL   -- when it ends unless renewed
+);
+)sql"},
+};
+
+// The first schema that keeps no URL text in fetch_state: a migration reaching it from
+// below checkpoints at once, so the zeroed pages reach the file.
+constexpr int kFirstSchemaWithoutUrls = 6;
+
+std::string SqliteJsonValues(int parameter) { return "json_each(?" + std::to_string(parameter) + ")"; }
+
+#define DIGESTD_CLAIM_SET \
+  "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ?4 WHERE rowid IN "
+
+const Dialect kSqlite{
+    .name = "SQLite",
+    .now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    .lock_shared = "",
+    .lock_exclusive = "",
+    .lock_wait_limit = nullptr,
+    .session_deadline = nullptr,
+    // A writer takes the write lock at once: two writers never meet halfway (SQLITE_BUSY
+    // on a read lock upgraded mid-transaction cannot wait).
+    .begin_write = "BEGIN IMMEDIATE",
+    .begin_migration = "BEGIN EXCLUSIVE",
+    .json_values = &SqliteJsonValues,
+    .snapshots_by_ids =
+        "SELECT id, paper FROM snapshots WHERE id IN (SELECT value FROM json_each(?1))",
+    .prior_sightings =
+        "SELECT s.paper_key, s.content_hash, s.votes, s.version, "
+        "json_extract(p.paper, '$.title') FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
+        "WHERE s.source = ?1 AND s.paper_key IN (SELECT value FROM json_each(?2))",
+    .notified_watches =
+        "SELECT n.key, w.value FROM notified_sets AS n, json_each(n.watches) AS w "
+        "WHERE n.paper_key IN (SELECT value FROM json_each(?1))",
+    .merge_notified =
+        "INSERT INTO notified_sets(key, paper_key, watches, created_at) "
+        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET watches = "
+        "(SELECT json_group_array(value) FROM (SELECT value FROM "
+        "json_each(notified_sets.watches) UNION SELECT value FROM json_each(?3)))",
+    // U+10FFFF sorts after every character an id can hold.
+    .id_prefix_range = "id >= ?1 AND id < ?1 || char(1114111)",
+    .prune_snapshots =
+        "DELETE FROM snapshots WHERE id NOT IN (SELECT snapshot FROM sightings) AND id NOT IN "
+        "(SELECT json_extract(p.value, '$.snapshot') FROM outbox, "
+        "json_each(outbox.message, '$.papers') AS p "
+        "WHERE json_extract(p.value, '$.snapshot') IS NOT NULL) AND id NOT IN "
+        "(SELECT json_extract(p.value, '$.snapshot') FROM digest_held, "
+        "json_each(digest_held.message, '$.papers') AS p "
+        "WHERE json_extract(p.value, '$.snapshot') IS NOT NULL)",
+    // ?1 owner, ?2 now, ?3 the requests as a JSON array of {notifier, lim, lease}: each
+    // notifier's due rows ranked oldest first, the first `lim` of each claimed.
+    .claim_ranked =
+        "WITH req AS (SELECT json_extract(value, '$.notifier') AS notifier, "
+        "json_extract(value, '$.lim') AS lim, json_extract(value, '$.lease') AS lease "
+        "FROM json_each(?3)), "
+        "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
+        "row_number() OVER (PARTITION BY o.notifier "
+        "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
+        "FROM outbox o JOIN req ON o.notifier = req.notifier "
+        "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?2) OR "
+        "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
+        "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
+        "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim",
+    // ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit: the index (notifier, state,
+    // next_attempt_at, created_at) yields the due rows in order, so a claim reads about
+    // `limit` rows however many wait.
+    .claim_per_request = DIGESTD_CLAIM_SET "(SELECT r FROM ("
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5))",
+    // The same with the rows another process held until its lease ran out.
+    .claim_per_request_with_expired =
+        DIGESTD_CLAIM_SET "(SELECT r FROM (SELECT * FROM ("
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
+        ") UNION ALL SELECT * FROM ("
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'sending' AND lease_until <= ?3 AND lease_owner != ?1 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
+        ")) ORDER BY n, c, r LIMIT ?5)",
+};
+#undef DIGESTD_CLAIM_SET
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+class SqliteCursor final : public Cursor {
+ public:
+  SqliteCursor(sqlite3* db, std::string_view sql) : db_(db) {
+    sqlite3_stmt* raw = nullptr;
+    prepared_ = sqlite3_prepare_v2(db, sql.data(), int(sql.size()), &raw, nullptr) == SQLITE_OK;
+    stmt_.reset(raw);
+  }
+  bool prepared() const override { return prepared_; }
+  void BindText(int index, std::string_view v) override {
+    sqlite3_bind_text(stmt_.get(), index, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindInt(int index, std::int64_t v) override { sqlite3_bind_int64(stmt_.get(), index, v); }
+  void BindNull(int index, bool) override { sqlite3_bind_null(stmt_.get(), index); }
+  StepResult Next() override {
+    switch (sqlite3_step(stmt_.get())) {
+      case SQLITE_ROW:
+        return kRow;
+      case SQLITE_DONE:
+        changes_ = sqlite3_changes64(db_);
+        return kDone;
+      default:
+        return kError;
+    }
+  }
+  void Reset() override {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+  }
+  std::string_view Text(int col) const override {
+    const auto* p = sqlite3_column_text(stmt_.get(), col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                std::size_t(sqlite3_column_bytes(stmt_.get(), col)))
+             : std::string_view();
+  }
+  std::int64_t Int(int col) const override { return sqlite3_column_int64(stmt_.get(), col); }
+  bool IsNull(int col) const override {
+    return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
+  }
+  std::int64_t Changes() const override { return changes_; }
+  std::string ErrorMessage() const override { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt_;
+  bool prepared_ = false;
+  std::int64_t changes_ = 0;
+};
+
+struct DbDeleter {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+
+// Switches the database to WAL. Processes opening one new file at once all switch it; SQLite
+// answers all but one with SQLITE_BUSY at once, without calling the busy handler (the pragma
+// holds a read lock while it asks for the write lock, and waiting could deadlock), so the
+// switch is retried here for as long as the busy timeout would wait.
+Status SetWalMode(sqlite3* db) {
+  constexpr int kRetries = 500;  // 10 ms apart: the 5 s busy timeout
+  for (int retry = 0;; ++retry) {
+    const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) return Ok();
+    if ((rc & 0xff) != SQLITE_BUSY || retry == kRetries) {
+      return Unexpected(std::string("switch to WAL: ") + sqlite3_errmsg(db));
+    }
+    sqlite3_sleep(10);
+  }
+}
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  const Dialect& dialect() const override { return kSqlite; }
+  std::unique_ptr<Cursor> Prepare(std::string_view sql) override {
+    return std::make_unique<SqliteCursor>(db_.get(), sql);
+  }
+  Status Exec(const char* sql) override {
+    char* message = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string text = message ? message : sqlite3_errmsg(db_.get());
+      sqlite3_free(message);
+      return Unexpected(text);
+    }
+    return Ok();
+  }
+  int SchemaVersion() override {
+    SqliteCursor s(db_.get(), "PRAGMA user_version");
+    return s.prepared() && s.Next() == kRow ? int(s.Int(0)) : -1;
+  }
+  Status SetSchemaVersion(int version) override {
+    const std::string bump = "PRAGMA user_version=" + std::to_string(version);
+    return Exec(bump.c_str());
+  }
+  std::span<const Migration> Migrations() const override { return kSqliteMigrations; }
+  Status AfterMigration(int from) override {
+    // Rows the migration dropped may have held secrets (fetch_state URLs before schema 6);
+    // secure_delete zeroed their pages: they reach the file now, and the WAL that held them
+    // is emptied.
+    if (from >= kFirstSchemaWithoutUrls) return Ok();
+    return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  Status BackupTo(const std::string& path) override;
+  Status LimitPages(std::int64_t pages) override {
+    const std::string pragma = "PRAGMA max_page_count=" + std::to_string(pages);
+    return Exec(pragma.c_str());
+  }
+  void SetBusyTimeout(int milliseconds) override {
+    sqlite3_busy_timeout(db_.get(), milliseconds);
+  }
+  void ReleaseMemory() override { sqlite3_db_release_memory(db_.get()); }
+
+ private:
+  std::unique_ptr<sqlite3, DbDeleter> db_;
+};
+
+Status SqliteDb::BackupTo(const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  std::remove(tmp.c_str());
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(tmp.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<sqlite3, DbDeleter> dest(raw);
+  if (rc != SQLITE_OK) {
+    return Unexpected(
+        tmp + ": cannot create the backup: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(dest.get(), "main", db_.get(), "main");
+  if (backup == nullptr) {
+    return Unexpected(tmp + ": cannot start the backup: " + sqlite3_errmsg(dest.get()));
+  }
+  // -1: every page in one step, from one read snapshot of the source.
+  const int step = sqlite3_backup_step(backup, -1);
+  const int finish = sqlite3_backup_finish(backup);
+  if (step != SQLITE_DONE || finish != SQLITE_OK) {
+    std::remove(tmp.c_str());
+    return Unexpected(tmp +
+                      ": backup failed: " + sqlite3_errstr(step != SQLITE_DONE ? step : finish));
+  }
+  // The copy is a plain rollback-journal database: durable once its connection closes.
+  if (sqlite3_exec(dest.get(), "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
+    return Unexpected(tmp + ": " + sqlite3_errmsg(dest.get()));
+  }
+  dest.reset();
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return Unexpected(path + ": cannot put the backup in place: " + why);
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) {
+  if (!read_only && path != ":memory:" && !path.starts_with("file:")) {
+    // SQLite would create the file 0644: it holds the sources' URLs and the outbox, so it
+    // is created here with the private mode (SQLite gives -wal and -shm the same mode).
+    const int fd =
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, NewPrivateFileMode());
+    if (fd >= 0) ::close(fd);
+  }
+  sqlite3* raw = nullptr;
+  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  auto db = std::make_unique<SqliteDb>(raw);
+  if (rc != SQLITE_OK) {
+    return Unexpected(
+        path + ": cannot open state database: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  if (!read_only && sqlite3_db_readonly(raw, "main") == 1) {
+    // SQLite opens a file it may not write read-only without a word; every write would
+    // then fail with "attempt to write a readonly database".
+    return Unexpected(path +
+                      ": state database is read-only (check the permissions of the "
+                      "file and its directory); digestd needs to write it");
+  }
+  if (read_only) return std::unique_ptr<Db>(std::move(db));
+  // 16 KiB pages for a new file (an existing one keeps its own): paper snapshots are about
+  // 1.4 KB each, and a 4 KiB page holds two of them with a third of it unused.
+  if (auto st = db->Exec("PRAGMA page_size=16384"); !st) {
+    return Unexpected(path + ": " + st.error().message);
+  }
+  if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
+  // A 4 MiB page cache: twice the default, which a large first run (10k papers) thrashes.
+  // 16 MiB cost the same CPU time (dirty pages beyond the cache spill to the WAL, which a
+  // commit writes anyway) and 10 MB more peak memory (issue 12). secure_delete (Debian's
+  // default, said here for every build): what is deleted or pruned is zeroed, not left in
+  // the file.
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+                             "PRAGMA cache_size=-4096", "PRAGMA secure_delete=ON"}) {
+    if (auto st = db->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
+  }
+  return std::unique_ptr<Db>(std::move(db));
+}
+
+}  // namespace digestd::sql
