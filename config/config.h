@@ -17,7 +17,9 @@
 namespace digestd {
 
 struct DaemonConfig {
-  std::string state_path;             // absolute
+  std::string state_path;             // absolute, or a postgresql:// URL (IsPostgresLocation)
+  // PostgreSQL state only: how long a leader that stops renewing keeps the fetch jobs.
+  std::chrono::milliseconds leader_lease{30000};
   std::string timezone = "UTC";       // IANA zone
   std::string log_level = "info";     // trace|debug|info|warn|error
   std::string contact;                // appended to the User-Agent; may be empty

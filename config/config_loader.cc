@@ -36,6 +36,7 @@
 #include "core/digest_format.h"
 #include "core/mailbox.h"
 #include "core/query.h"
+#include "core/state_location.h"
 
 namespace digestd {
 namespace {
@@ -68,7 +69,7 @@ struct KeySpec {
 constexpr KeySpec kTopKeys[] = {{"include"},  {"daemon"}, {"source"},
                                 {"notifier"}, {"watch"},  {"highlights"}};
 constexpr KeySpec kIncludedTopKeys[] = {{"source"}, {"notifier"}, {"watch"}};
-constexpr KeySpec kDaemonKeys[] = {{"state"},         {"timezone"},       {"log_level"},
+constexpr KeySpec kDaemonKeys[] = {{"state", true},         {"timezone"},       {"log_level"},
                                    {"contact", true}, {"metrics_listen"}, {"alert_notify"},
                                    {"retention_days"}, {"leader_lease"}};
 constexpr KeySpec kSourceKeys[] = {{"name"},
@@ -1269,18 +1270,35 @@ std::vector<const toml::table*> Loader::Tables(const toml::table& root, std::str
 void Loader::ReadDaemon(const toml::table& t) {
   CheckKeys(t, kDaemonKeys, "[daemon]");
   DaemonConfig& d = config_.daemon;
-  // PostgreSQL state (CONFIG.md, DESIGN.md §10) is planned: said so, not taken for a path.
-  // The URL may hold a password, so it is not quoted.
-  if (const toml::node* n = t.get("state"); n != nullptr && n->is_string() &&
-      (n->as_string()->get().starts_with("postgresql://") ||
-       n->as_string()->get().starts_with("postgres://"))) {
-    Error(At(*n), "\"state\": a PostgreSQL state is not supported yet; give a file path");
+  // A path, or a PostgreSQL URL (DESIGN.md §10), which may hold a password: "${NAME}"
+  // inside it, or the whole URL in state_file. A URL is never quoted in a message.
+  const toml::node* url_file = t.get("state_file");
+  if (const toml::node* n = t.get("state");
+      url_file != nullptr || (n != nullptr && n->is_string() &&
+                              IsPostgresLocation(n->as_string()->get()))) {
+    if (auto v = GetString(t, "state", /*file_form=*/true)) {
+      if (IsPostgresLocation(v->value)) {
+        d.state_path = v->value;
+      } else {
+        Error(v->where, "\"state_file\" must hold a postgresql:// URL; a SQLite state is a "
+                        "path given as \"state\"");
+      }
+    }
   } else if (auto v = GetPath(t, "state")) {
     d.state_path = *v;
     WarnIfOutsideUnit(d.state_path, At(*t.get("state")), "[daemon] \"state\"");
   }
-  if (const toml::node* n = t.get("leader_lease")) {
-    Error(At(*n), "\"leader_lease\" (for a PostgreSQL state) is not supported yet");
+  if (auto v = GetDuration(t, "leader_lease")) {
+    if (*v < std::chrono::seconds(3) || *v > std::chrono::hours(1)) {
+      Error(At(*t.get("leader_lease")), "\"leader_lease\": between 3s and 1h");
+    } else {
+      d.leader_lease = *v;
+      if (!IsPostgresLocation(d.state_path)) {
+        Warn(At(*t.get("leader_lease")),
+             "\"leader_lease\" applies to a PostgreSQL state only; a SQLite state has one "
+             "`digestd run`");
+      }
+    }
   }
   if (auto v = GetZone(t, "timezone")) d.timezone = *v;
   if (auto v = GetEnum(t, "log_level", std::begin(kLogLevels), std::end(kLogLevels))) {

@@ -93,4 +93,13 @@ std::vector<Date> DatesToCheck(Date today, int lookback_days, int backfill_days,
   return dates;
 }
 
+std::string UtcTimestamp(std::int64_t unix_seconds) {
+  const std::time_t tt = std::time_t(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace digestd

@@ -31,4 +31,7 @@ Result<std::string> ExpandUrlTemplate(std::string_view url_template, Date date);
 std::vector<Date> DatesToCheck(Date today, int lookback_days, int backfill_days,
                                std::optional<Date> last_success);
 
+// `unix_seconds` as an ISO 8601 UTC timestamp: "2024-01-29T08:00:00Z".
+std::string UtcTimestamp(std::int64_t unix_seconds);
+
 }  // namespace digestd

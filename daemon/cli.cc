@@ -30,6 +30,7 @@
 #include "daemon/delivery.h"
 #include "daemon/digest_job.h"
 #include "daemon/highlights_job.h"
+#include "daemon/leader_lease.h"
 #include "daemon/live_transport.h"
 #include "daemon/logging.h"
 #include "daemon/service.h"
@@ -212,7 +213,10 @@ std::shared_ptr<const Config> LoadOrReport(const Args& args) {
 // said when there is no state yet.
 void WarnLatinOnlyExcludes(const Config& config, const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(config.daemon.state_path, ec)) return;
+  if (!IsPostgresLocation(config.daemon.state_path) &&
+      !std::filesystem::exists(config.daemon.state_path, ec)) {
+    return;
+  }
   auto store = StateStore::Open(config.daemon.state_path, /*read_only=*/true);
   if (!store) return;
   constexpr int kSample = 200;
@@ -385,6 +389,17 @@ int Once(const Args& args) {
     spdlog::error("{}", store.error().message);
     return kExitFailure;
   }
+  // On a shared state, `once` fetches and plans only while no `run` instance leads: it
+  // takes the lease for its run, fenced like a leader, and gives it back at the end.
+  std::optional<LeaderLease> lease;
+  if ((*store)->shared()) {
+    auto taken = LeaderLease::Take(**store, config->daemon.leader_lease);
+    if (!taken) {
+      spdlog::error("{}", taken.error().message);
+      return kExitFailure;
+    }
+    lease.emplace(std::move(*taken));
+  }
   HttpBatch http;
   const auto print = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
   CycleOutput output{.json_line = print, .text_line = print};
@@ -446,15 +461,7 @@ int Once(const Args& args) {
   return report.failed() || delivered.failed() || highlights_failed ? kExitFailure : kExitOk;
 }
 
-std::string FormatTime(std::optional<std::int64_t> t) {
-  if (!t) return "-";
-  const std::time_t tt = std::time_t(*t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string FormatTime(std::optional<std::int64_t> t) { return t ? UtcTimestamp(*t) : "-"; }
 
 // The paper titles of an outbox row, for listings ("" for an alert).
 std::string Titles(const OutboxRow& row, std::size_t max_chars) {
@@ -635,7 +642,7 @@ int Outbox(const Args& args) {
 std::unique_ptr<StateStore> OpenStateToRead(const Config& config, std::string_view command,
                                             std::string_view hint = "") {
   const std::string& path = config.daemon.state_path;
-  if (!std::filesystem::exists(path)) {
+  if (!IsPostgresLocation(path) && !std::filesystem::exists(path)) {
     std::cerr << "digestd " << command << ": no state yet at " << path << hint << "\n";
     return nullptr;
   }
@@ -661,8 +668,32 @@ int ShowStatus(const Args& args) {
   }
   const bool json = args.Has("--json");
   JsonWriter out;
-  out.BeginObject().Key("state").String(path).Key("sources").BeginArray();
-  if (!json) std::cout << "state: " << path << "\n";
+  const std::string shown = DisplayedStateLocation(path);
+  out.BeginObject().Key("state").String(shown).Key("backend").String(store->backend());
+  if (!json) std::cout << "state: " << shown << " (" << store->backend() << ")\n";
+  // Who runs the fetch jobs (several instances on a shared state; the one `run` otherwise).
+  auto leader = store->Leader();
+  if (!leader) {
+    std::cerr << "digestd status: " << leader.error().message << "\n";
+    return kExitFailure;
+  }
+  out.Key("leader");
+  if (*leader) {
+    const Leadership& l = **leader;
+    const bool active = l.expires_ms > l.now_ms;
+    out.BeginObject().Key("holder").String(l.holder).Key("active").Bool(active);
+    out.Key("since").String(FormatTime(l.since_ms / 1000));
+    out.Key("expires").String(FormatTime(l.expires_ms / 1000)).EndObject();
+    if (!json) {
+      std::cout << "leader: " << l.holder << (active ? "" : " (lease expired)") << " since "
+                << FormatTime(l.since_ms / 1000) << ", lease until "
+                << FormatTime(l.expires_ms / 1000) << "\n";
+    }
+  } else {
+    out.Null();
+    if (!json) std::cout << "leader: none yet\n";
+  }
+  out.Key("sources").BeginArray();
   // CONFIG.md: exit 1 when something needs a person: a source past its alert threshold, a
   // notifier its target disabled, or rows gone dead.
   bool troubled = false;

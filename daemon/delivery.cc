@@ -787,17 +787,41 @@ Result<std::vector<std::pair<std::string, Outcome>>> SendDirect(const NotifierCo
   return outcomes;
 }
 
+namespace {
+
+// This machine's name: in a lease owner, it tells whose processes this host can see.
+const std::string& HostName() {
+  static const std::string name = [] {
+    char buffer[256] = {};
+    if (::gethostname(buffer, sizeof buffer - 1) != 0) return std::string("localhost");
+    std::string n(buffer);
+    // '/' separates the host from the process in an owner.
+    std::replace(n.begin(), n.end(), '/', '_');
+    return n;
+  }();
+  return name;
+}
+
+}  // namespace
+
 std::string ProcessLeaseOwner() {
-  return std::to_string(::getpid()) + ":" + StatField22("/proc/self/stat");
+  return HostName() + "/" + std::to_string(::getpid()) + ":" + StatField22("/proc/self/stat");
 }
 
 bool LeaseOwnerAlive(const std::string& owner) {
-  const std::size_t colon = owner.find(':');
+  std::string_view process = owner;
+  if (const std::size_t slash = owner.rfind('/'); slash != std::string::npos) {
+    // Another host's process (several instances on one PostgreSQL state): only its lease
+    // tells when it is gone.
+    if (std::string_view(owner).substr(0, slash) != HostName()) return true;
+    process = process.substr(slash + 1);
+  }
+  const std::size_t colon = process.find(':');
   if (colon == std::string::npos || colon == 0) return true;
-  const std::string pid = owner.substr(0, colon);
+  const std::string pid(process.substr(0, colon));
   if (!std::all_of(pid.begin(), pid.end(), ::isdigit)) return true;
   const std::string start = StatField22("/proc/" + pid + "/stat");
-  return !start.empty() && start == owner.substr(colon + 1);
+  return !start.empty() && start == process.substr(colon + 1);
 }
 
 std::chrono::seconds RetryDelay(int attempts, double random,

@@ -87,12 +87,14 @@ Result<std::vector<std::pair<std::string, Outcome>>> SendDirect(const NotifierCo
                                                                 Transport& transport,
                                                                 std::int64_t now);
 
-// This process as a lease owner: "pid:START" (START: the process's start time in clock
-// ticks since boot, so a reused pid is another owner).
+// This process as a lease owner: "HOST/pid:START" (START: the process's start time in clock
+// ticks since boot, so a reused pid is another owner; HOST: several instances on one
+// PostgreSQL state run on several machines). Also the instance's name as the leader.
 std::string ProcessLeaseOwner();
 
 // False when `owner` names a process of this host that no longer exists (its lease can be
-// taken over at once); true otherwise, including owners of another form.
+// taken over at once); true otherwise: another host's process, or an owner of another form.
+// "pid:START" without a host (written before issue 14) is this host's.
 bool LeaseOwnerAlive(const std::string& owner);
 
 // The delay before retry number `attempts` (1 for the first retry): uniform in

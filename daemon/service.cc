@@ -18,6 +18,7 @@
 #include "core/text.h"
 #include "daemon/cycle.h"
 #include "daemon/job_scheduler.h"
+#include "daemon/leader_lease.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
@@ -50,14 +51,19 @@ std::vector<std::string> NotifierNames(const Config& config) {
 
 class Service {
  public:
+  // `lease_store`: a connection of the event loop's own to a shared state, for the leader
+  // lease; null on a SQLite state (one `run` per file: it always leads).
   Service(std::string config_path, std::shared_ptr<const Config> config, WatchMatcher matcher,
-          std::unique_ptr<StateStore> store)
+          std::unique_ptr<StateStore> store, std::unique_ptr<StateStore> lease_store)
       : config_path_(std::move(config_path)),
         config_(std::move(config)),
         matcher_(std::make_shared<const WatchMatcher>(std::move(matcher))),
         jobs_(std::random_device{}()),
         watchdog_(io_),
+        lease_timer_(io_),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        lease_store_(std::move(lease_store)),
+        leading_(lease_store_ == nullptr),
         worker_(std::move(store), metrics_, [this](const WorkerReport& report) {
           // On the worker's thread: hand the report to the event loop.
           boost::asio::post(io_, [this, report] { OnJobDone(report); });
@@ -98,6 +104,7 @@ class Service {
     timer_ = std::move(*timer);
     WaitForSignal();
     StartWatchdog();
+    RenewLease(/*start=*/true);
     RebuildSchedules();
     jobs_.SetEvery({JobKind::kPrune, ""}, kPruneEvery, Now());
     // Every source runs once at start, then on its schedule; digests and highlights whose
@@ -109,6 +116,12 @@ class Service {
     // be interrupted, so it gets a bound, after which the process leaves without it: the
     // state is a WAL database, safe at any instant.
     worker_.Stop();
+    if (lease_store_ && leading_) {
+      // Another instance takes the fetch jobs over at once, not when the lease runs out.
+      if (auto st = lease_store_->Resign(instance_); !st) {
+        spdlog::warn("leader lease: {}", st.error().message);
+      }
+    }
     if (!worker_.Join(kStopBound)) {
       spdlog::warn("stopping: a job still runs after {} s; leaving without it",
                    kStopBound.count() / 1000);
@@ -136,6 +149,7 @@ class Service {
         worker_.Stop();
         timer_->Close();
         watchdog_.cancel();
+        lease_timer_.cancel();
         if (metrics_server_) metrics_server_->Close();
         io_.stop();
         return;
@@ -161,6 +175,41 @@ class Service {
       if (ec) return;
       sd_notify(0, "WATCHDOG=1");
       ArmWatchdog();
+    });
+  }
+
+  // The leader lease on a shared state (issue 14), renewed from this loop every third of its
+  // length: while this instance holds it, it runs the planning jobs; when it takes it over
+  // (a leader died, hung or was cut off), it runs what a start runs, so nothing scheduled
+  // meanwhile is missed. A renewal that fails leaves the lease to run out: the instance
+  // stops leading when it would have ended, and its fenced store writes nothing after.
+  void RenewLease(bool start = false) {
+    if (!lease_store_) return;
+    const auto lease = config_->daemon.leader_lease;
+    const auto asked = std::chrono::steady_clock::now();
+    auto held = lease_store_->Lead(instance_, lease.count());
+    bool now_leading = false;
+    if (!held) {
+      spdlog::warn("leader lease: {}", held.error().message);
+      now_leading = leading_ && asked < lead_until_;
+    } else {
+      now_leading = held->holder == instance_;
+      if (now_leading) lead_until_ = asked + lease;
+      if (!now_leading && (leading_ || start || held->holder != last_leader_)) {
+        spdlog::info("leader lease: {} leads; this instance delivers", DescribeLeader(*held));
+      }
+      last_leader_ = held->holder;
+    }
+    const bool took_over = now_leading && !leading_;
+    if (leading_ && !now_leading) spdlog::warn("leader lease: lost; fetching stops here");
+    leading_ = now_leading;
+    if (took_over) {
+      spdlog::info("leader lease: this instance ({}) leads; it runs the fetch jobs", instance_);
+      if (!start) Submit({}, /*start=*/true);
+    }
+    lease_timer_.expires_after(lease / 3);
+    lease_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) RenewLease();
     });
   }
 
@@ -259,13 +308,18 @@ class Service {
   // Hands the worker the jobs `due` (with every source and digest at start); every job
   // ends with a delivery pass, so a pending delivery job merges into it.
   void Submit(const std::vector<JobKey>& due, bool start = false) {
-    WorkerJob job{.config = config_, .matcher = matcher_};
+    WorkerJob job{.config = config_, .matcher = matcher_, .lead = leading_};
+    if (lease_store_) {
+      job.lease_holder = leading_ ? instance_ : std::string();
+      job.lease = config_->daemon.leader_lease;
+    }
     for (const JobKey& key : due) {
+      if (!leading_ && key.kind != JobKind::kDeliver) continue;  // the leader's work
       if (key.kind == JobKind::kFetch) job.sources.insert(key.name);
       if (key.kind == JobKind::kDigest) job.digests.insert(key.name);
       if (key.kind == JobKind::kPrune) job.prune = true;
     }
-    if (start) {
+    if (start && leading_) {
       for (const SourceConfig& s : config_->sources) {
         if (s.enabled) job.sources.insert(s.name);
       }
@@ -319,11 +373,17 @@ class Service {
   std::unique_ptr<WallTimer> timer_;
   boost::asio::steady_timer watchdog_;
   std::chrono::microseconds watchdog_every_{0};
+  boost::asio::steady_timer lease_timer_;
   boost::asio::signal_set signals_;
   Metrics metrics_;                   // before worker_: the worker records into it
   std::unique_ptr<MetricsServer> metrics_server_;
   std::string metrics_host_;          // where metrics_server_ listens (empty: nowhere) until
   std::uint16_t metrics_port_ = 0;    // a restart, whatever a reload says
+  std::unique_ptr<StateStore> lease_store_;  // null: a SQLite state, which this run leads
+  const std::string instance_ = ProcessLeaseOwner();
+  bool leading_;
+  std::chrono::steady_clock::time_point lead_until_{};  // when an unrenewed lease ends
+  std::string last_leader_;
   Worker worker_;                     // last: its thread posts to io_ until it is joined
 };
 
@@ -343,20 +403,37 @@ int RunService(const std::string& config_path, LogFormat log_format) {
     for (const ChannelProblem& p : problems) spdlog::error("{}", p.message);
     return 78;
   }
-  auto lock = StateLock::Acquire(load.config->daemon.state_path);
-  if (!lock) {
-    spdlog::error("{}", lock.error().message);
-    return 1;
+  // A SQLite state has one `run`; a PostgreSQL state is shared by several, which take
+  // turns at the fetch jobs by the leader lease.
+  const std::string& state = load.config->daemon.state_path;
+  std::unique_ptr<StateLock> lock;
+  if (!IsPostgresLocation(state)) {
+    auto acquired = StateLock::Acquire(state);
+    if (!acquired) {
+      spdlog::error("{}", acquired.error().message);
+      return 1;
+    }
+    lock = std::move(*acquired);
   }
-  auto store = StateStore::Open(load.config->daemon.state_path);
+  auto store = StateStore::Open(state);
   if (!store) {
     spdlog::error("{}", store.error().message);
     return 1;
   }
+  std::unique_ptr<StateStore> lease_store;
+  if ((*store)->shared()) {
+    auto opened = StateStore::Open(state);
+    if (!opened) {
+      spdlog::error("{}", opened.error().message);
+      return 1;
+    }
+    lease_store = std::move(*opened);
+  }
   spdlog::info("digestd {} running with {} ({}, {})", DIGESTD_VERSION, config_path,
                Counted(static_cast<long long>(load.config->sources.size()), "source"),
                Counted(static_cast<long long>(load.config->watches.size()), "watch", "watches"));
-  Service service(config_path, load.config, std::move(*matcher), std::move(*store));
+  Service service(config_path, load.config, std::move(*matcher), std::move(*store),
+                  std::move(lease_store));
   return service.Run();
 }
 

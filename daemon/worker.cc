@@ -92,6 +92,11 @@ void Worker::RunJob(const WorkerJob& job) {
   WorkerReport report;
   const std::int64_t now = UnixNow();
   const auto started = std::chrono::steady_clock::now();
+  if (!job.lease_holder.empty()) {
+    if (auto st = store_->FenceWith(job.lease_holder, job.lease.count()); !st) {
+      spdlog::error("{}", st.error().message);
+    }
+  }
   if (!job.sources.empty()) {
     CycleOptions options{
         .now = now,
@@ -107,7 +112,7 @@ void Worker::RunJob(const WorkerJob& job) {
     CycleOutput output{.json_line = [](const std::string&) {}};
     report.cycle = RunCycle(config, *job.matcher, *store_, http_, options, output);
   }
-  if (!config.highlights.empty()) {
+  if (job.lead && !config.highlights.empty()) {
     // Cheap when nothing is due: a few indexed reads; the outbox keeps each post once.
     if (auto queued = QueueDueHighlights(config, *store_, now, std::nullopt); !queued) {
       spdlog::error("highlights: {}", queued.error().message);
@@ -121,6 +126,8 @@ void Worker::RunJob(const WorkerJob& job) {
       spdlog::error("digest: {}", queued.error().message);
     }
   }
+  // Delivery is every instance's work: its writes are not the leader's.
+  if (!job.lease_holder.empty()) (void)store_->FenceWith("", 0);
   // Kept from job to job for its connections; made anew when a reload changed the contact.
   if (!transport_ || user_agent_ != UserAgent(config)) {
     user_agent_ = UserAgent(config);
@@ -148,7 +155,7 @@ void Worker::RunJob(const WorkerJob& job) {
     engine_ = nullptr;
     if (stopping_) return;
   }
-  if (job.prune) {
+  if (job.prune && job.lead) {
     const std::int64_t before = now - std::int64_t(config.daemon.retention_days) * 86400;
     if (auto st = store_->Prune(before); !st) spdlog::error("prune: {}", st.error().message);
   }

@@ -33,6 +33,12 @@ struct WorkerJob {
   std::set<std::string> digests;  // digest watches whose schedule came: send what is due
   bool all_digests = false;       // every digest watch (at start: runs missed while down)
   bool prune = false;             // prune by retention_days
+  // Whether this instance runs the planning jobs (fetch, highlights, digests, prune): on a
+  // shared state only while it holds the leader lease, whose holder fences the store's
+  // planning writes (StateStore::FenceWith); empty on a SQLite state.
+  bool lead = true;
+  std::string lease_holder;
+  std::chrono::milliseconds lease{0};
   // Every job also queues the highlights that are due, then delivers what the outbox holds.
 };
 

@@ -445,10 +445,6 @@ std::string SnapshotText(const Paper& paper) {
   return json.Take();
 }
 
-bool IsPostgresLocation(std::string_view state) {
-  return state.starts_with("postgresql://") || state.starts_with("postgres://");
-}
-
 std::string DisplayedStateLocation(const std::string& state) {
   return IsPostgresLocation(state) ? sql::RedactedPostgresUrl(state) : state;
 }

@@ -18,6 +18,7 @@
 #include "core/notification.h"
 #include "core/planner.h"
 #include "core/result.h"
+#include "core/state_location.h"
 #include "core/source_health.h"
 
 namespace digestd {
@@ -139,9 +140,6 @@ struct Leadership {
   std::int64_t now_ms = 0;      // the database's clock when this was read
 };
 
-// Whether `state` names a PostgreSQL database (postgresql:// or postgres://) rather than a
-// SQLite file.
-bool IsPostgresLocation(std::string_view state);
 // `state` as it may be shown: a PostgreSQL URL without its password; a path as it is.
 std::string DisplayedStateLocation(const std::string& state);
 

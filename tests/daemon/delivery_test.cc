@@ -662,6 +662,14 @@ TEST(Issue7, LeaseOwnerOfThisProcessIsAliveAndAGoneOneIsNot) {
   EXPECT_FALSE(LeaseOwnerAlive(std::to_string(::getpid()) + ":1"));
   EXPECT_FALSE(LeaseOwnerAlive("999999999:5"));
   EXPECT_TRUE(LeaseOwnerAlive("another-host-owner"));
+  // Issue 14: an owner names its host; this host's dead process is gone, another host's
+  // process is alive until its lease ends, and an owner of the older form is this host's.
+  const std::string host = ProcessLeaseOwner().substr(0, ProcessLeaseOwner().rfind('/'));
+  EXPECT_FALSE(host.empty());
+  EXPECT_FALSE(LeaseOwnerAlive(host + "/999999999:5"));
+  EXPECT_TRUE(LeaseOwnerAlive("some-other-host/999999999:5"));
+  EXPECT_TRUE(LeaseOwnerAlive(host + "/" + std::to_string(::getpid()) + ":" +
+                              ProcessLeaseOwner().substr(ProcessLeaseOwner().rfind(':') + 1)));
 }
 
 }  // namespace
