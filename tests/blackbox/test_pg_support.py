@@ -32,7 +32,8 @@ class FreshDatabases(unittest.TestCase):
         second = pg_support.fresh_postgres_url(self)
         self.assertNotEqual(first, second)
         self.assertEqual(pg_support.psql(first, USER_TABLES).strip(), "0")
-        pg_support.psql(first, "CREATE TABLE only_here (v text); INSERT INTO only_here VALUES ('x')")
+        pg_support.psql(first, "CREATE TABLE only_here (v text); "
+                        "INSERT INTO only_here VALUES ('x')")
         self.assertEqual(pg_support.psql(first, "SELECT v FROM only_here").strip(), "x")
         self.assertEqual(pg_support.psql(second, "SELECT to_regclass('only_here') IS NULL").strip(),
                          "t")

@@ -3,6 +3,7 @@
 // cannot be reached fails a test instead of skipping it.
 #include "tests/support/pg_testing.h"
 
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,8 +13,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace digestd::test {
 namespace {
@@ -26,7 +25,8 @@ using Conn = std::unique_ptr<PGconn, ConnCloser>;
 // The first value `sql` returns on `url`, or "error: <message>".
 std::string Query(const std::string& url, const std::string& sql) {
   Conn conn(PQconnectdb(url.c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK) return "error: " + std::string(PQerrorMessage(conn.get()));
+  if (PQstatus(conn.get()) != CONNECTION_OK)
+    return "error: " + std::string(PQerrorMessage(conn.get()));
   PGresult* res = PQexec(conn.get(), sql.c_str());
   std::string out;
   const auto status = PQresultStatus(res);
@@ -162,7 +162,8 @@ TEST(PgTestingConfig, FixtureFolderWithoutUrlIsAnError) {
 }
 
 TEST(PgTestingConfig, WithDatabaseReplacesOnlyTheDatabase) {
-  EXPECT_EQ(WithDatabase("postgresql://u@127.0.0.1:5/postgres", "x"), "postgresql://u@127.0.0.1:5/x");
+  EXPECT_EQ(WithDatabase("postgresql://u@127.0.0.1:5/postgres", "x"),
+            "postgresql://u@127.0.0.1:5/x");
   EXPECT_EQ(WithDatabase("postgresql://u@h:5", "x"), "postgresql://u@h:5/x");
   EXPECT_EQ(WithDatabase("postgresql://u@h/db?sslmode=disable", "x"),
             "postgresql://u@h/x?sslmode=disable");

@@ -49,7 +49,8 @@ Result<Conn> Connect(const std::string& url) {
     return Unexpected("cannot connect to PostgreSQL at " + url + ": " + ErrorOf(conn.get()));
   }
   // NOTICEs ("database ... does not exist, skipping") are noise on a test's stderr.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 

@@ -3,11 +3,11 @@
 // empty database of its own, dropped when its holder dies. Thread-compatible.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "core/result.h"
 
