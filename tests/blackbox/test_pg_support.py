@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from unittest import mock
 
@@ -22,8 +23,11 @@ USER_TABLES = ("SELECT count(*) FROM pg_tables "
                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
 
 
-def group_alive(pgid):
-    return bool(pg_server.group_members(pgid))
+def server_processes(postmaster):
+    """The server's processes; more than the postmaster alone, so a check is not vacuous."""
+    procs = pg_server.server_processes(postmaster)
+    assert len(procs) > 1, procs
+    return procs
 
 
 class FreshDatabases(unittest.TestCase):
@@ -107,9 +111,9 @@ class OwnServer(unittest.TestCase):
                            input=sql, text=True, check=True, timeout=60,
                            stdout=subprocess.DEVNULL)
             expected += 200
-            pid = self.pg.pid
+            procs = server_processes(self.pg.pid)
             self.pg.kill()
-            self.assertFalse(group_alive(pid))
+            self.assertEqual(pg_server.alive(procs), [])
             self.pg.start()
             self.assertEqual(self.count(), expected)
 
@@ -123,16 +127,17 @@ class OwnServer(unittest.TestCase):
         self.assertNotEqual(held.wait(timeout=10), 0)
 
     def test_postmaster_only_kill_then_start(self):
-        pid = self.pg.pid
-        self.pg.kill(whole_group=False)
+        procs = server_processes(self.pg.pid)
+        self.pg.kill(postmaster_only=True)
+        self.assertNotEqual(pg_server.alive(procs[1:]), [])  # the backends live on a while
         self.pg.start()
-        self.assertFalse(group_alive(pid))
+        self.assertEqual(pg_server.alive(procs), [])
         self.assertEqual(self.count(), 0)
 
     def test_stop_leaves_nothing_behind(self):
-        pid, root = self.pg.pid, self.pg.root
+        procs, root = server_processes(self.pg.pid), self.pg.root
         self.pg.stop()
-        self.assertFalse(group_alive(pid))
+        self.assertEqual(pg_server.alive(procs), [])
         self.assertFalse(os.path.exists(root))
 
 
@@ -148,17 +153,19 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(self.run_cli("start", d).returncode, 0)
         with open(os.path.join(d, "server.json"), encoding="utf-8") as f:
             first = json.load(f)
+        first_procs = server_processes(first["pid"])
         with open(os.path.join(d, "url"), encoding="utf-8") as f:
             self.assertEqual(f.read().strip(), first["url"])
         self.assertEqual(pg_support.psql(first["url"], "SELECT 1").strip(), "1")
         # A second start stops the server the first left behind.
         self.assertEqual(self.run_cli("start", d).returncode, 0)
-        self.assertFalse(group_alive(first["pid"]))
+        self.assertEqual(pg_server.alive(first_procs), [])
         self.assertFalse(os.path.exists(first["root"]))
         with open(os.path.join(d, "server.json"), encoding="utf-8") as f:
             second = json.load(f)
+        second_procs = server_processes(second["pid"])
         self.assertEqual(self.run_cli("stop", d).returncode, 0)
-        self.assertFalse(group_alive(second["pid"]))
+        self.assertEqual(pg_server.alive(second_procs), [])
         self.assertFalse(os.path.exists(second["root"]))
         self.assertEqual(sorted(os.listdir(d)), [])
 
@@ -170,22 +177,21 @@ class CommandLine(unittest.TestCase):
 
     def test_run_stops_the_server_on_sigterm(self):
         proc = subprocess.Popen([sys.executable, PG_SERVER, "run", "--", "sleep", "60"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.stderr.close)
         self.addCleanup(proc.kill)
-        postmaster = None
-        for _ in range(300):
-            found = subprocess.run(["pgrep", "-P", str(proc.pid), "-x", "postgres"],
-                                   capture_output=True, text=True).stdout.split()
-            if found:
-                postmaster = int(found[0])
+        def children(name):
+            return subprocess.run(["pgrep", "-P", str(proc.pid), "-x", name],
+                                  capture_output=True, text=True).stdout.split()
+        for _ in range(300):  # the command runs once the server is ready
+            if children("sleep"):
                 break
-            proc.poll()
-            self.assertIsNone(proc.returncode, proc.stderr)
-            subprocess.run(["sleep", "0.1"])
-        self.assertIsNotNone(postmaster)
+            self.assertIsNone(proc.poll(), proc.stderr)
+            time.sleep(0.1)
+        procs = server_processes(int(children("postgres")[0]))
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-        self.assertFalse(group_alive(postmaster))
+        self.assertEqual(pg_server.alive(procs), [])
 
 
 if __name__ == "__main__":

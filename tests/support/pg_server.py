@@ -84,19 +84,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not reaped yet) is as good as gone.
+def _stat(pid):
+    """(state, parent pid, start time) of `pid` from /proc, or None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def process_alive(pid):
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"  # a zombie is as good as gone
 
 
 def wait_gone(pid, timeout):
@@ -108,36 +108,55 @@ def wait_gone(pid, timeout):
     return True
 
 
-def kill_group(pgid):
-    """SIGKILL every process of the group: the postmaster and every backend it forked."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def group_members(pgid):
-    pids = []
+def server_processes(postmaster):
+    """The postmaster and every process it forked (backends, checkpointer, walwriter...) as
+    (pid, start time) pairs. They are its children, not its process group: each one calls
+    setsid() when it starts."""
+    stat = _stat(postmaster)
+    if stat is None or stat[0] == "Z":
+        return []
+    procs = [(postmaster, stat[2])]
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            pids.append(int(entry))
-    return pids
+        if entry.isdigit():
+            child = _stat(int(entry))
+            if child and child[1] == postmaster and child[0] != "Z":
+                procs.append((int(entry), child[2]))
+    return procs
 
 
-def wait_group_gone(pgid, timeout):
+def alive(procs):
+    """Those of `procs` (from server_processes) still running, a reused pid not counted."""
+    out = []
+    for pid, started in procs:
+        stat = _stat(pid)
+        if stat and stat[0] != "Z" and stat[2] == started:
+            out.append((pid, started))
+    return out
+
+
+def wait_all_gone(procs, timeout):
     deadline = time.monotonic() + timeout
-    while group_members(pgid):
+    while alive(procs):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
+
+
+def kill_server(postmaster, postmaster_only=False):
+    """SIGKILLs the postmaster and, unless `postmaster_only`, every process it forked.
+    Returns them all, as server_processes() does, so the caller can wait for them."""
+    try:
+        os.kill(postmaster, signal.SIGSTOP)  # stopped, it forks nothing while we look
+    except ProcessLookupError:
+        return []
+    procs = server_processes(postmaster)
+    for pid, _ in alive(procs[:1] if postmaster_only else procs):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return procs
 
 
 class PgServer:
@@ -150,12 +169,12 @@ class PgServer:
         self.bindir = find_bindir()
         self.root = None       # the temporary directory: data/, sock/, server.log
         self.port = None
-        self.pid = None        # the postmaster, leader of its own process group
+        self.pid = None        # the postmaster
         self._proc = None
         self._initialized = False
         self._atexit = False
         self._run_as = None    # pwd entry of the user initdb and postgres run as, or None
-        self._orphans = None   # process group of backends a postmaster-only kill() left
+        self._orphans = None   # backends a postmaster-only kill() left running
 
     # -- public API ---------------------------------------------------------------------
 
@@ -226,22 +245,20 @@ class PgServer:
         self._shutdown()
         return self.start()
 
-    def kill(self, whole_group=True):
-        """SIGKILLs the postmaster without warning, as a crash would; with `whole_group`
-        (the default) every backend too, so clients see their connections drop at once.
+    def kill(self, postmaster_only=False):
+        """SIGKILLs the server without warning, as a crash would: the postmaster and every
+        backend, so clients see their connections drop at once. With `postmaster_only`, the
+        backends live on until they notice (as when the OOM killer picks the postmaster).
         The data stays: start() runs crash recovery and brings the server back."""
         if self.pid is None:
             return
         pid = self.pid
-        if whole_group:
-            kill_group(pid)
-        else:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._orphans = pid
+        procs = kill_server(pid, postmaster_only)
         self._reap(pid, STOP_TIMEOUT)
+        if postmaster_only:
+            self._orphans = procs[1:]
+        elif not wait_all_gone(procs, STOP_TIMEOUT):
+            raise PgServerError(f"PostgreSQL processes survived SIGKILL: {alive(procs)}")
         self.pid = None
         self._proc = None
 
@@ -381,8 +398,7 @@ class PgServer:
                "-c", "max_connections=200"]
         self._log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
-            # Its own session and process group: a Ctrl-C meant for the tests does not reach
-            # it, and kill()/stop() can reach every backend it forked.
+            # Its own session: a Ctrl-C meant for the tests does not reach it.
             self._proc = subprocess.Popen(cmd, cwd=self.root, env=self._server_env(),
                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                           start_new_session=True, **self._server_user())
@@ -438,25 +454,30 @@ class PgServer:
     def _bury_orphans(self, timeout):
         """Backends outlive a postmaster-only kill() until they notice it died; a new
         postmaster refuses to start while they hold the old shared memory."""
-        if self._orphans is None:
+        if not self._orphans:
             return
-        if not wait_group_gone(self._orphans, timeout):
-            kill_group(self._orphans)
-            wait_group_gone(self._orphans, STOP_TIMEOUT)
+        if not wait_all_gone(self._orphans, timeout):
+            for pid, _ in alive(self._orphans):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            wait_all_gone(self._orphans, STOP_TIMEOUT)
         self._orphans = None
 
     def _shutdown(self):
         if self.pid is None:
             return
         pid = self.pid
-        stop_process_group(pid, self._proc)
+        stop_server(pid, self._proc)
         self.pid = None
         self._proc = None
 
 
-def stop_process_group(pid, proc=None):
-    """Fast shutdown of the postmaster `pid`, then SIGKILL for whatever of its group (its
-    backends) is left after STOP_TIMEOUT s. Waits until all of them are gone."""
+def stop_server(pid, proc=None):
+    """Fast shutdown of the postmaster `pid` (SIGINT: running transactions roll back); what
+    is still running after STOP_TIMEOUT s is killed. Returns once all of it is gone."""
+    procs = server_processes(pid)
     try:
         os.kill(pid, signal.SIGINT)
     except ProcessLookupError:
@@ -469,11 +490,17 @@ def stop_process_group(pid, proc=None):
     if not wait_gone(pid, STOP_TIMEOUT if proc is None else 0):
         print(f"pg_server: postmaster {pid} ignored a fast shutdown; killing it",
               file=sys.stderr)
-    kill_group(pid)
-    if proc is not None:
-        proc.wait(STOP_TIMEOUT)
-    if not wait_group_gone(pid, STOP_TIMEOUT):
-        raise PgServerError(f"processes of group {pid} survived SIGKILL: {group_members(pid)}")
+        procs = kill_server(pid)
+        if proc is not None:
+            proc.wait(STOP_TIMEOUT)
+    # A postmaster waits for its children before it exits; this only catches strays.
+    for stray, _ in alive(procs):
+        try:
+            os.kill(stray, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if not wait_all_gone(procs, STOP_TIMEOUT):
+        raise PgServerError(f"PostgreSQL processes survived SIGKILL: {alive(procs)}")
 
 
 # -- command line -------------------------------------------------------------------------
@@ -495,7 +522,7 @@ def stop_detached(state):
     """Stops the server `state` (from detach()) describes and removes its data."""
     pid = _postmaster_of(state)
     if pid is not None:
-        stop_process_group(pid)
+        stop_server(pid)
     root = state.get("root")
     if root and os.path.basename(root).startswith("digestd-pg-"):
         shutil.rmtree(root, ignore_errors=True)
