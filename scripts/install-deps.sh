@@ -18,6 +18,10 @@ packages=(
   python3 python3-aiosmtpd python3-jsonschema openssl
   # The libFuzzer targets (scripts/fuzz.sh, which scripts/test.sh runs briefly).
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  # The PostgreSQL backend of the state (issue 14): libpq to build it, and a server plus psql
+  # for its tests, which start a throwaway server of their own (tests/support/pg_server.py).
+  # The package may create and start a default cluster; the tests never use it.
+  libpq-dev postgresql-15 postgresql-client-15
 )
 
 missing=()
