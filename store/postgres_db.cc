@@ -250,7 +250,11 @@ class PostgresCursor final : public Cursor {
     Set(index, std::move(text), kTextOid);
   }
   void BindInt(int index, std::int64_t v) override { Set(index, std::to_string(v), kInt8Oid); }
-  void BindNull(int index, bool typed) override { Set(index, std::nullopt, typed ? kInt8Oid : 0); }
+  // An untyped NULL stands for a text (sql.h: the statement gives its type, often by a cast
+  // PostgreSQL cannot infer from).
+  void BindNull(int index, bool typed) override {
+    Set(index, std::nullopt, typed ? kInt8Oid : kTextOid);
+  }
   StepResult Next() override;
   void Reset() override {
     result_.reset();

@@ -184,9 +184,10 @@ class StateStore {
   Status Resign(const std::string& holder);
   // From now on every transaction of this store that records fetching and planning
   // (CommitDigest, RecordFetchFailure, QueueNotifications, TakeHeld, Prune, InTransaction)
-  // first checks, inside the transaction, that `holder` still holds an unexpired lease, and
-  // fails otherwise (the message starts with kNotLeader): a leader that lost its lease
-  // (stopped, hung, partitioned) writes nothing once its successor may have begun. On
+  // first checks, inside the transaction, that `holder` still holds the lease (expired
+  // perhaps, but taken over by no one), and fails otherwise (the message starts with
+  // kNotLeader): a leader that lost its lease (stopped, hung, partitioned) writes nothing
+  // once its successor took over. With FenceWith("", 0), no check. On
   // PostgreSQL the session also ends when it idles in a transaction for `lease_ms`, so a
   // stopped leader's open transaction cannot hold up its successor.
   Status FenceWith(const std::string& holder, std::int64_t lease_ms);

@@ -273,11 +273,9 @@ TEST(ConfigLoader, ErrorsArePositioned) {
               "tls_verify = \"no\"\n",
        16, 14, "expected a boolean"},
       {base + "[daemon]\nretention_days = 0\n", 13, 18, "0 is out of range 1..36500"},
-      // planned: said so, and a PostgreSQL URL is never taken for a file name
-      {base + "[daemon]\nstate = \"postgresql://digestd:pw@db/digestd\"\n", 13, 9,
-       "\"state\": a PostgreSQL state is not supported yet; give a file path"},
-      {base + "[daemon]\nleader_lease = \"30s\"\n", 13, 16,
-       "\"leader_lease\" (for a PostgreSQL state) is not supported yet"},
+      // issue 14: the PostgreSQL lease has bounds
+      {base + "[daemon]\nleader_lease = \"1s\"\n", 13, 16,
+       "\"leader_lease\": between 3s and 1h"},
       // missing required keys
       {"[[source]]\nkind = \"markdown\"\nurl = \"https://x\"\n", 1, 1,
        "missing required key \"name\""},
@@ -322,7 +320,7 @@ TEST(ConfigLoader, ErrorsArePositioned) {
        "unknown key \"deamon\" in the top level (did you mean 'daemon'?)"},
       {base + "[daemon]\ntimezon = \"UTC\"\n", 13, 1, "(did you mean 'timezone'?)"},
       {base + "[daemon]\ncolour = \"red\"\n", 13, 1, "unknown key \"colour\" in [daemon]"},
-      {base + "[daemon]\nstate_file = \"x\"\n", 13, 1, "unknown key \"state_file\""},
+      {base + "[daemon]\nstate_file = \"x\"\n", 13, 14, "cannot read \"state_file\""},
       // enums
       {base + "[daemon]\nlog_level = \"verbose\"\n", 13, 13,
        "\"log_level\": \"verbose\" is not one of trace, debug, info, warn or error"},
@@ -713,6 +711,45 @@ TEST(ConfigLoader, StateDefaults) {
     ConfigLoad load = LoadConfigText("", path);
     ASSERT_TRUE(load.config) << Dump(load);
     EXPECT_EQ(load.config->daemon.state_path, "/var/lib/digestd/state.db");
+  }
+}
+
+// Issue 14: a PostgreSQL state by URL, its password from the environment or the whole URL
+// from state_file, and the leader lease.
+TEST(Issue14, PostgresStateAndLeaderLeaseAreRead) {
+  TempDir dir;
+  const std::string path = dir.File("digestd.toml");
+  {
+    ScopedEnv password("PGPASS", "s3cret");
+    ConfigLoad load = LoadConfigText(
+        "[daemon]\nstate = \"postgresql://digestd:${PGPASS}@db/digestd?sslmode=require\"\n"
+        "leader_lease = \"10s\"\n",
+        path);
+    ASSERT_TRUE(load.config) << Dump(load);
+    EXPECT_EQ(load.config->daemon.state_path,
+              "postgresql://digestd:s3cret@db/digestd?sslmode=require");
+    EXPECT_EQ(load.config->daemon.leader_lease, std::chrono::seconds(10));
+    EXPECT_EQ(Dump(load).find("s3cret"), std::string::npos) << Dump(load);
+  }
+  {
+    dir.Write("pg-url", "postgresql://digestd:filed@db/digestd\n");
+    ConfigLoad load = LoadConfigText("[daemon]\nstate_file = \"pg-url\"\n", path);
+    ASSERT_TRUE(load.config) << Dump(load);
+    EXPECT_EQ(load.config->daemon.state_path, "postgresql://digestd:filed@db/digestd");
+    EXPECT_EQ(load.config->daemon.leader_lease, std::chrono::seconds(30)) << "the default";
+  }
+  {
+    dir.Write("not-a-url", "/var/lib/digestd/state.db\n");
+    ConfigLoad load = LoadConfigText("[daemon]\nstate_file = \"not-a-url\"\n", path);
+    EXPECT_FALSE(load.config);
+    EXPECT_NE(Dump(load).find("must hold a postgresql:// URL"), std::string::npos) << Dump(load);
+  }
+  {
+    // On a SQLite state the lease means nothing: said, not refused.
+    ConfigLoad load = LoadConfigText("[daemon]\nleader_lease = \"10s\"\n", path);
+    ASSERT_TRUE(load.config) << Dump(load);
+    EXPECT_NE(Dump(load).find("applies to a PostgreSQL state only"), std::string::npos)
+        << Dump(load);
   }
 }
 

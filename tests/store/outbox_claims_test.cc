@@ -23,7 +23,7 @@ using Kind = DeliveryResult::Kind;
 using Strings = std::vector<std::string>;
 
 std::unique_ptr<StateStore> OpenMemory() {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   EXPECT_TRUE(store) << store.error().message;
   return store ? std::move(*store) : nullptr;
 }
@@ -566,7 +566,7 @@ void QueueMany(const std::string& path, int count) {
 
 TEST(Issue7, TwoConnectionsClaimingInTurnClaimEveryRowOnce) {
   test::TempDir dir;
-  const std::string path = dir.File("state.db");
+  const std::string path = test::TestStateLocation(dir.File("state.db"));
   QueueMany(path, 100);
   auto a = StateStore::Open(path);
   auto b = StateStore::Open(path);
@@ -601,7 +601,7 @@ TEST(Issue7, TwoConnectionsClaimingInTurnClaimEveryRowOnce) {
 
 TEST(Issue7, TwoProcessesClaimingAtOnceClaimEveryRowOnce) {
   test::TempDir dir;
-  const std::string path = dir.File("state.db");
+  const std::string path = test::TestStateLocation(dir.File("state.db"));
   QueueMany(path, 300);
   // Each child claims three rows at a time, as fast as it can; one id per line.
   const auto reports = test::RaceInChildren(2, [&path](int child) {
@@ -626,7 +626,9 @@ TEST(Issue7, TwoProcessesClaimingAtOnceClaimEveryRowOnce) {
   }
   EXPECT_EQ(claims.size(), 300u);
   for (const auto& [id, count] : claims) EXPECT_EQ(count, 1) << id;
-  EXPECT_EQ(test::Scalar(path, "SELECT count(*) FROM outbox WHERE state = 'sending'"), 300);
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->OutboxCounts()->at("sending"), 300);
 }
 
 }  // namespace

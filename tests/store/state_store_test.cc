@@ -114,7 +114,7 @@ TEST(StateStore, MigratesAVersionOneDatabase) {
 }
 
 TEST(StateStore, NotifiedWatchSetsMergeAcrossCommits) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
   DigestCommit c = MakeCommit({p}, 100);
@@ -147,7 +147,7 @@ TEST(StateStore, UnopenablePathNamesThePath) {
 }
 
 TEST(StateStore, PriorSightingsArePerSource) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2401.00001", "A", 1)}, 100)));
   auto other = (*store)->LoadPriorSightings("hf", {"arxiv:2401.00001"});
@@ -161,7 +161,7 @@ TEST(StateStore, PriorSightingsArePerSource) {
 }
 
 TEST(StateStore, SightingUpdatesReplaceTheSourcesLastWord) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2410.09342", "LLM$\\times$MR", 2)},
                                                 100)));
@@ -174,7 +174,7 @@ TEST(StateStore, SightingUpdatesReplaceTheSourcesLastWord) {
 }
 
 TEST(StateStore, OutboxRowsAreUniqueByDedupeKey) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
   DigestCommit c = MakeCommit({p}, 100);
@@ -191,7 +191,7 @@ TEST(StateStore, OutboxRowsAreUniqueByDedupeKey) {
 }
 
 TEST(StateStore, OutboxMessageRoundTrips) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   Paper p = MakePaper("2401.15024", "SliceGPT: \"quotes\" and 한국어", std::nullopt);
   p.authors_truncated = true;
@@ -218,7 +218,7 @@ TEST(StateStore, OutboxMessageRoundTrips) {
 }
 
 TEST(StateStore, OutboxLifeCycle) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   const Paper a = MakePaper("2401.00001", "A", 1);
   const Paper b = MakePaper("2401.00002", "B", 1);
@@ -298,7 +298,7 @@ TEST(StateStore, FailedCommitLeavesNothingBehind) {
 }
 
 TEST(StateStore, SourceStateTracksRunsAndFailures) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   auto s = (*store)->GetSourceState("hf-ko");
   ASSERT_TRUE(s);
@@ -330,7 +330,7 @@ TEST(StateStore, SourceStateTracksRunsAndFailures) {
 }
 
 TEST(StateStore, ValidatorsAreStoredPerUrl) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   DigestCommit c = MakeCommit({}, 30);
   c.validators = {.etag = "\"v1\"", .last_modified = "Mon, 29 Jan 2024 00:00:00 GMT",
@@ -345,7 +345,7 @@ TEST(StateStore, ValidatorsAreStoredPerUrl) {
 }
 
 TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
-  auto store = StateStore::Open(":memory:");
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
   const Paper p = MakePaper("2401.00001", "A", 1);
   DigestCommit c = MakeCommit({p}, 100);

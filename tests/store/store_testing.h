@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 #include <functional>
 #include <optional>
 #include <string>
@@ -17,6 +19,7 @@
 
 #include "core/notification.h"
 #include "store/state_store.h"
+#include "tests/support/pg_testing.h"
 
 namespace digestd::test {
 
@@ -78,6 +81,32 @@ inline std::string ExecError(const std::string& path, const std::string& sql) {
 
 inline void ExecOn(const std::string& path, const std::string& sql) {
   ASSERT_EQ(ExecError(path, sql), "") << sql;
+}
+
+// Whether the store tests run on PostgreSQL (see TestStateLocation).
+inline bool OnPostgres() {
+  const char* backend = std::getenv("DIGESTD_TEST_BACKEND");
+  return backend != nullptr && std::string_view(backend) == "postgresql";
+}
+
+// The state a store test runs on, so one test covers both backends (issue 14): `sqlite` (a
+// file, or ":memory:") as it is; with DIGESTD_TEST_BACKEND=postgresql (ctest's
+// "postgresql." copies of the store tests), a fresh database on the test server instead,
+// dropped when the test process ends. Each call gives another database; a test that opens
+// one state twice calls it once. "" (and the test fails) when PostgreSQL is wanted but no
+// database can be made.
+inline std::string TestStateLocation(const std::string& sqlite) {
+  if (!OnPostgres()) return sqlite;
+  static std::vector<PostgresTestDatabase> databases;
+  std::string skip;
+  auto db = FreshPostgresDatabase(&skip);
+  if (!db || !*db) {
+    ADD_FAILURE() << "DIGESTD_TEST_BACKEND=postgresql, but no database: "
+                  << (db ? skip : db.error().message);
+    return "";
+  }
+  databases.push_back(std::move(**db));
+  return databases.back().url();
 }
 
 // An outbox notification for `notifier` with the id `id` (dedupe key "<notifier>|<id>").
