@@ -163,6 +163,27 @@ class Examples(unittest.TestCase):
         self.assertRegex(proc.stderr, r"system-service\.toml:\d+:\d+: cannot read \"password_file\"")
         self.assertRegex(proc.stderr, r"system-service\.toml:\d+:\d+: cannot read \"url_file\"")
 
+    def test_two_instances_on_postgresql(self):
+        creds = os.path.join(self.dir, "credentials")
+        os.mkdir(creds, 0o700)
+        for name, value in [
+                ("pg-url", "postgresql://digestd:not-a-real-one@db.example.org/digestd"
+                           "?sslmode=verify-full\n"),
+                ("smtp-password", "not-a-real-one\n"),
+                ("slack-url", "https://hooks.slack.com/services/T0/B0/x\n")]:
+            with open(os.path.join(creds, name), "w", encoding="utf-8") as f:
+                f.write(value)
+        # check reads the URL from the credentials; it does not connect.
+        proc = self.check("two-instances.toml", {"CREDENTIALS_DIRECTORY": creds})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("2 notifiers", proc.stdout)
+        self.assertNotIn("not-a-real-one", proc.stdout + proc.stderr)
+        # leader_lease is for a PostgreSQL state: no warning that it applies to SQLite only.
+        self.assertNotIn("leader_lease", proc.stderr)
+        proc = self.check("two-instances.toml")
+        self.assertEqual(proc.returncode, 78)
+        self.assertRegex(proc.stderr, r"two-instances\.toml:\d+:\d+: cannot read \"state_file\"")
+
 
 if __name__ == "__main__":
     unittest.main()
