@@ -1,6 +1,7 @@
 #include "daemon/service.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -104,6 +105,12 @@ class Service {
     timer_ = std::move(*timer);
     WaitForSignal();
     StartWatchdog();
+    if (lease_store_) {
+      // Rows another instance queued, retried or gave back wake this one at once.
+      if (auto st = lease_store_->ListenForOutbox(); !st) {
+        spdlog::warn("outbox wake-ups: {}", st.error().message);
+      }
+    }
     RenewLease(/*start=*/true);
     RebuildSchedules();
     jobs_.SetEvery({JobKind::kPrune, ""}, kPruneEvery, Now());
@@ -150,6 +157,7 @@ class Service {
         timer_->Close();
         watchdog_.cancel();
         lease_timer_.cancel();
+        ForgetWakeSocket();
         if (metrics_server_) metrics_server_->Close();
         io_.stop();
         return;
@@ -207,10 +215,50 @@ class Service {
       spdlog::info("leader lease: this instance ({}) leads; it runs the fetch jobs", instance_);
       if (!start) Submit({}, /*start=*/true);
     }
+    WatchWakeUps();  // the renewal may have reconnected: another socket
     lease_timer_.expires_after(lease / 3);
     lease_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) RenewLease();
     });
+  }
+
+  // Waits for the outbox announcements of the other instances (StateStore::WakeSocket) on
+  // the event loop: one delivery pass per wake-up. The socket is libpq's, watched, never
+  // closed here; after a reconnect it is another one.
+  void WatchWakeUps() {
+    if (!lease_store_) return;
+    const WakeSource source = lease_store_->WakeSocket();
+    if (source == wake_source_ && wake_) return;
+    ForgetWakeSocket();
+    wake_source_ = source;
+    if (source.fd < 0) return;  // disconnected: the next renewal reconnects
+    wake_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, source.fd);
+    ArmWakeUp();
+  }
+
+  void ArmWakeUp() {
+    wake_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec) return;
+                        if (lease_store_->TakeWakeUps()) {
+                          spdlog::debug("outbox: rows announced by an instance");
+                          Submit({{JobKind::kDeliver, ""}});
+                        }
+                        if (lease_store_->WakeSocket() == wake_source_) {
+                          ArmWakeUp();
+                        } else {
+                          WatchWakeUps();  // the session went: wait for the next one
+                        }
+                      });
+  }
+
+  void ForgetWakeSocket() {
+    if (!wake_) return;
+    boost::system::error_code ignored;
+    wake_->cancel(ignored);
+    (void)wake_->release();  // libpq's: not ours to close
+    wake_.reset();
+    wake_source_ = {};
   }
 
   // STATUS=: what the service does now, and what it does next and when.
@@ -374,6 +422,8 @@ class Service {
   boost::asio::steady_timer watchdog_;
   std::chrono::microseconds watchdog_every_{0};
   boost::asio::steady_timer lease_timer_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> wake_;  // null: no wake socket
+  WakeSource wake_source_;
   boost::asio::signal_set signals_;
   Metrics metrics_;                   // before worker_: the worker records into it
   std::unique_ptr<MetricsServer> metrics_server_;

@@ -144,6 +144,7 @@ const Dialect kPostgres{
     .lock_exclusive = " FOR UPDATE",
     .lock_wait_limit = "SET LOCAL lock_timeout = '500ms'",
     .session_deadline = &PostgresSessionDeadline,
+    .notify_outbox = "NOTIFY digestd_outbox",
     .begin_write = "BEGIN",
     // Two instances opening one new database migrate it once: the second waits here.
     .begin_migration = "BEGIN; SELECT pg_advisory_xact_lock(7236110511)",
@@ -323,9 +324,10 @@ class PostgresDb final : public Db {
       return Unexpected(last_failure_);
     }
     backoff_ = {};
+    ++sessions_;
     PQsetNoticeProcessor(conn_.get(), &IgnoreNotice, nullptr);
     std::string setup = "SET lock_timeout = " + std::to_string(lock_timeout_ms_) + "; " +
-                        session_setup_;
+                        session_setup_ + listening_;
     if (read_only_) setup += "; SET default_transaction_read_only = on";
     return ExecNow(setup.c_str());
   }
@@ -382,6 +384,26 @@ class PostgresDb final : public Db {
     (void)Exec(sql.c_str());
   }
   void ReleaseMemory() override {}
+  Status Listen(const char* channel) override {
+    const std::string listen = std::string("LISTEN ") + channel;
+    if (auto st = Exec(listen.c_str()); !st) return st;
+    listening_ += "; " + listen;
+    return Ok();
+  }
+  int Socket(std::uint64_t* session) const override {
+    *session = sessions_;
+    return Connected() ? PQsocket(conn_.get()) : -1;
+  }
+  bool TakeNotifications() override {
+    if (!Connected()) return false;
+    if (PQconsumeInput(conn_.get()) == 0) return false;  // the session is gone: reconnects later
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_.get())) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  }
 
   // Runs `sql` with `params` as a prepared statement of this session.
   ResultPtr Execute(const std::string& sql, const std::vector<std::optional<std::string>>& params,
@@ -457,6 +479,8 @@ class PostgresDb final : public Db {
   std::string session_setup_ = "SET client_min_messages = warning";
   int lock_timeout_ms_ = 5000;
   bool in_transaction_ = false;
+  std::uint64_t sessions_ = 0;  // connections made
+  std::string listening_;  // "; LISTEN channel" for each channel heard, replayed on reconnect
 };
 
 StepResult PostgresCursor::Next() {

@@ -68,6 +68,10 @@ struct Dialect {
   // Ends the session when it idles inside a transaction for `ms`; nullptr when the
   // backend has no sessions to end (SQLite).
   std::string (*session_deadline)(std::int64_t ms);
+  // Tells the sessions that listen (Db::Listen) that outbox rows became due, at the commit
+  // of the transaction it runs in; nullptr when the backend cannot (SQLite: its one `run`
+  // is woken by a signal).
+  const char* notify_outbox;
   // A transaction that writes, and the one that migrates (one process at a time).
   const char* begin_write;
   const char* begin_migration;
@@ -114,7 +118,20 @@ class Db {
   virtual Status LimitPages(std::int64_t pages) = 0;
   virtual void SetBusyTimeout(int milliseconds) = 0;
   virtual void ReleaseMemory() = 0;
+
+  // Wake-ups between processes (PostgreSQL's LISTEN/NOTIFY; nothing on SQLite). This
+  // session hears `channel` from now on, after a reconnect too.
+  virtual Status Listen(const char* channel) = 0;
+  // The session's socket, to wait on for readability; -1 when there is none. `session`
+  // counts the connections made, so a socket number reused by a new connection is told
+  // from the old one.
+  virtual int Socket(std::uint64_t* session) const = 0;
+  // Reads what arrived on the socket; true when a notification was among it.
+  virtual bool TakeNotifications() = 0;
 };
+
+// The channel of Dialect::notify_outbox.
+inline constexpr const char* kOutboxChannel = "digestd_outbox";
 
 // A prepared statement with positional binding.
 class Stmt {

@@ -252,6 +252,7 @@ const Dialect kSqlite{
     .lock_exclusive = "",
     .lock_wait_limit = nullptr,
     .session_deadline = nullptr,
+    .notify_outbox = nullptr,
     // A writer takes the write lock at once: two writers never meet halfway (SQLITE_BUSY
     // on a read lock upgraded mid-transaction cannot wait).
     .begin_write = "BEGIN IMMEDIATE",
@@ -429,6 +430,12 @@ class SqliteDb final : public Db {
     sqlite3_busy_timeout(db_.get(), milliseconds);
   }
   void ReleaseMemory() override { sqlite3_db_release_memory(db_.get()); }
+  Status Listen(const char*) override { return Ok(); }
+  int Socket(std::uint64_t* session) const override {
+    *session = 0;
+    return -1;
+  }
+  bool TakeNotifications() override { return false; }
 
  private:
   std::unique_ptr<sqlite3, DbDeleter> db_;

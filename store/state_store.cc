@@ -306,6 +306,10 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
     if (auto st = Run(outbox, "queue notification " + n.id); !st) return Unexpected(st.error());
     added += int(outbox.Changes());
   }
+  // Instances that listen hear of the new rows when this transaction commits.
+  if (added > 0 && db.dialect().notify_outbox) {
+    if (auto st = db.Exec(db.dialect().notify_outbox); !st) return Unexpected(st.error());
+  }
   return added;
 }
 
@@ -974,8 +978,25 @@ Status StateStore::ReleaseClaims(const std::string& owner) {
          "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
          "WHERE state = 'sending' AND lease_owner = ?");
   s.Bind(owner);
-  return Run(s, "release claimed rows");
+  if (auto st = Run(s, "release claimed rows"); !st) return st;
+  // Another instance may send them now.
+  return s.Changes() > 0 ? Announce() : Ok();
 }
+
+Status StateStore::Announce() {
+  const char* notify = db_->dialect().notify_outbox;
+  return notify ? db_->Exec(notify) : Ok();
+}
+
+Status StateStore::ListenForOutbox() { return db_->Listen(sql::kOutboxChannel); }
+
+WakeSource StateStore::WakeSocket() const {
+  WakeSource source;
+  source.fd = db_->Socket(&source.session);
+  return source;
+}
+
+bool StateStore::TakeWakeUps() { return db_->TakeNotifications(); }
 
 Result<std::vector<OutboxRow>> StateStore::ListOutbox(const std::string& state,
                                                       const std::string& notifier, int limit) {
@@ -1007,7 +1028,9 @@ Result<bool> StateStore::RetryNow(const std::string& id, std::int64_t now) {
          "WHERE id = ?2 AND state IN ('pending', 'dead')");
   s.Bind(now).Bind(id);
   if (auto st = Run(s, "retry " + id); !st) return Unexpected(st.error());
-  return s.Changes() > 0;
+  if (s.Changes() == 0) return false;
+  if (auto st = Announce(); !st) return Unexpected(st.error());
+  return true;
 }
 
 Result<int> StateStore::RetryDead(const std::string& notifier, std::int64_t now) {
@@ -1016,6 +1039,9 @@ Result<int> StateStore::RetryDead(const std::string& notifier, std::int64_t now)
          "created_at = ?1 WHERE state = 'dead' AND (?2 = '' OR notifier = ?2)");
   s.Bind(now).Bind(notifier);
   if (auto st = Run(s, "retry dead rows"); !st) return Unexpected(st.error());
+  if (s.Changes() > 0) {
+    if (auto st = Announce(); !st) return Unexpected(st.error());
+  }
   return int(s.Changes());
 }
 

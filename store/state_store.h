@@ -132,6 +132,13 @@ struct SourceState {
   }
 };
 
+// Where a store hears wake-ups (StateStore::WakeSocket).
+struct WakeSource {
+  int fd = -1;
+  std::uint64_t session = 0;
+  bool operator==(const WakeSource&) const = default;
+};
+
 // Who holds the leader lease, in the database's clock (unix milliseconds).
 struct Leadership {
   std::string holder;
@@ -192,6 +199,19 @@ class StateStore {
   // stopped leader's open transaction cannot hold up its successor.
   Status FenceWith(const std::string& holder, std::int64_t lease_ms);
   static constexpr std::string_view kNotLeader = "not the leader: ";
+
+  // Wake-ups between instances on a shared state (PostgreSQL's LISTEN/NOTIFY): every
+  // transaction that makes outbox rows due (new rows, a retry, rows given back) announces
+  // it at its commit; a store that listens hears it. On SQLite nothing is heard (its one
+  // `run` is woken by SIGUSR1). ListenForOutbox: this store hears announcements from now
+  // on, after a reconnect too.
+  Status ListenForOutbox();
+  // The socket to wait on for readability (then TakeWakeUps); fd -1 when there is none
+  // (SQLite, or while disconnected). Another `session` is another connection, even on the
+  // same fd number.
+  WakeSource WakeSocket() const;
+  // Reads what arrived; true when an announcement was among it.
+  bool TakeWakeUps();
 
   Result<SourceState> GetSourceState(const std::string& source);
   // Outbox rows per state ("pending", "sent", "dead").
@@ -320,6 +340,8 @@ class StateStore {
   Status Migrate();
   // With FenceWith: fails unless the fence's holder leads (inside the caller's transaction).
   Status CheckLease();
+  // Tells listening instances that outbox rows became due (nothing on SQLite).
+  Status Announce();
 
   std::unique_ptr<sql::Db> db_;
   std::string fence_holder_;
