@@ -677,8 +677,8 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
                 "ON CONFLICT(paper_key, source) DO UPDATE SET date = excluded.date, "
                 "url = excluded.url, votes = excluded.votes, version = excluded.version, "
                 "snapshot = excluded.snapshot, content_hash = excluded.content_hash, "
-                "seen_at = excluded.seen_at WHERE snapshot != excluded.snapshot OR "
-                "date != excluded.date OR seen_at < excluded.seen_at - 86400");
+                "seen_at = excluded.seen_at WHERE sightings.snapshot != excluded.snapshot OR "
+                "sightings.date != excluded.date OR sightings.seen_at < excluded.seen_at - 86400");
   SnapshotWriter snapshots(db);
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
     const Paper& p = c.papers[i];
@@ -732,8 +732,8 @@ Status StateStore::RecordSourceSuccess(const std::string& source, const std::str
          "VALUES(?1, ?2, CASE WHEN ?4 != 0 THEN ?3 ELSE '' END, 0, '') "
          "ON CONFLICT(name) DO UPDATE SET last_success_at = ?2, failures = 0, last_error = '', "
          "failing_since = NULL, alerted = 0, retry_at = NULL, "
-         "last_success_date = CASE WHEN ?4 != 0 AND ?3 > last_success_date THEN ?3 "
-         "ELSE last_success_date END");
+         "last_success_date = CASE WHEN ?4 != 0 AND ?3 > sources.last_success_date THEN ?3 "
+         "ELSE sources.last_success_date END");
   if (!s.ok()) return Unexpected(s.Fail("record source success"));
   s.Bind(source).Bind(now).Bind(date).Bind(std::int64_t(published ? 1 : 0));
   return Run(s, "record source success");
@@ -772,7 +772,7 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
 Status StateStore::MarkFirstRunDone(const std::string& source, std::int64_t now) {
   Stmt s(*db_,
          "INSERT INTO sources(name, first_run_at) VALUES(?1, ?2) "
-         "ON CONFLICT(name) DO UPDATE SET first_run_at = COALESCE(first_run_at, ?2)");
+         "ON CONFLICT(name) DO UPDATE SET first_run_at = COALESCE(sources.first_run_at, ?2)");
   s.Bind(source).Bind(now);
   return Run(s, "record first run");
 }
