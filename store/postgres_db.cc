@@ -357,8 +357,14 @@ class PostgresDb final : public Db {
     return st;
   }
   int SchemaVersion() override {
+    // Not to_regclass(): it asks the catalog cache, which in a session that waited for the
+    // migration lock can still remember the table as missing after another instance made
+    // it. A query of pg_class reads with this statement's own, fresh snapshot.
     Stmt s(*this,
-           "SELECT CASE WHEN to_regclass('digestd_schema') IS NULL THEN 0 ELSE -2 END");
+           "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+           "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE c.relname = 'digestd_schema' AND n.nspname = current_schema()) "
+           "THEN -2 ELSE 0 END");
     if (s.Step() != kRow) return -1;
     if (s.Int(0) == 0) return 0;
     Stmt v(*this, "SELECT coalesce(max(version), 0) FROM digestd_schema");
