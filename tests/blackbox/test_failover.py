@@ -253,6 +253,30 @@ class Failover(PostgresServerCase):
             self.stop_within(proc, 5)
 
 
+class WakeUps(PostgresServerCase):
+    def test_outbox_retry_wakes_an_instance_on_another_connection(self):
+        # Every delivery fails for good: the rows go dead, and the instance has nothing due.
+        self.sink.configure(status=400)
+        keys = self.add_papers(2)
+        instance = self.start_instance()
+        self.wait_leader([instance], 20)
+        dead = wait_for(lambda: len(self.outbox_rows("--state", "dead")) == 2, DELIVERY_TIMEOUT)
+        self.assertTrue(dead, self.log_tails())
+        requests = len(self.sink.records())
+        # `outbox retry` runs elsewhere (no pid to signal on a shared state): its NOTIFY
+        # wakes the instance, which sends at once instead of at a timer it has not set.
+        self.sink.configure(status=200)
+        retried_at = time.monotonic()
+        self.run_digestd("outbox", "retry", "--dead", "--config", self.config_path, expect=0)
+        self.assertTrue(self.sink.wait_for(lambda records: len(records) >= requests + 2, 10),
+                        "the retried rows were not sent within 10 s\n" + self.log_tails())
+        print(f"\noutbox retry to delivery on a woken instance: "
+              f"{time.monotonic() - retried_at:.2f} s")
+        self.assertEqual({k for r in self.sink.records()[requests:] for k in r.paper_keys},
+                         set(keys))
+        self.stop_within(instance, 5)
+
+
 class PostgresRestart(PostgresServerCase):
     def test_postgresql_restart(self):
         keys = self.add_papers(2)
