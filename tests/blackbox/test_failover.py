@@ -253,6 +253,37 @@ class Failover(PostgresServerCase):
             self.stop_within(proc, 5)
 
 
+class HungLeader(PostgresServerCase):
+    def test_a_stopped_leader_is_replaced_and_writes_nothing_after(self):
+        keys = self.add_papers(2)
+        first, second = self.start_instance(), self.start_instance()
+        leader = self.wait_leader([first, second], 20)
+        survivor = second if leader is first else first
+        self.wait_delivered(keys)
+        # SIGSTOP: the process and its sessions stay, but nothing renews the lease. The
+        # papers added now are for the successor, which fetches every source as it takes over.
+        new_keys = self.add_papers(2)
+        stopped_at = time.monotonic()
+        leader.send_signal(signal.SIGSTOP)
+        try:
+            successor = self.wait_leader([survivor], TAKEOVER_BOUND + 5)
+            took = time.monotonic() - stopped_at
+            print(f"\ntakeover after SIGSTOP of the leader: {took:.2f} s (lease {LEASE:.0f} s)")
+            self.assertLessEqual(took, TAKEOVER_BOUND, self.log_tails())
+            self.wait_delivered(new_keys)
+        finally:
+            leader.send_signal(signal.SIGCONT)
+        # Woken, the old leader finds its lease gone: it says so and stops fetching.
+        lost = wait_for(lambda: "leader lease: lost" in self.log_of(leader), 2 * LEASE + 5)
+        self.assertTrue(lost, self.log_tails())
+        self.assertEqual(self.leader_pid(), successor.pid)
+        time.sleep(1.0)
+        self.assert_each_once(keys + new_keys)
+        for proc in (leader, successor):
+            self.assertIsNone(proc.poll(), self.log_tails())
+            self.stop_within(proc, 5)
+
+
 class WakeUps(PostgresServerCase):
     def test_outbox_retry_wakes_an_instance_on_another_connection(self):
         # Every delivery fails for good: the rows go dead, and the instance has nothing due.
