@@ -198,6 +198,19 @@ class Failover(PostgresServerCase):
         self.assertEqual(status["backend"], "PostgreSQL")
         self.assertEqual(status["state"], self.state_url)
 
+    def test_status_before_any_instance_ran_says_so(self):
+        # A password in the URL (the test server trusts anyone) is never shown.
+        with open(self.config_path, encoding="utf-8") as f:
+            text = f.read()
+        with_password = self.state_url.replace("://digestd_test@", "://digestd_test:s3cret@")
+        self.assertNotEqual(with_password, self.state_url)
+        self.write("digestd.toml", text.replace(self.state_url, with_password))
+        os.chmod(self.config_path, 0o600)
+        proc = self.run_digestd("status", "--config", self.config_path, expect=1)
+        self.assertIn("no digestd state in this database yet", proc.stderr)
+        self.assertIn(self.state_url, proc.stderr)
+        self.assertNotIn("s3cret", proc.stderr)
+
     def test_two_instances_one_leads_and_survivor_takes_over(self):
         keys = self.add_papers(3)
         first, second = self.start_instance(), self.start_instance()
