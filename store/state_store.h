@@ -169,11 +169,12 @@ class StateStore {
   // "SQLite" or "PostgreSQL".
   const char* backend() const;
   int SchemaVersion() const;
-  // How long a statement waits for another connection's lock before it fails with
-  // "database is locked"; 5000 ms after Open.
+  // How long a statement waits for another connection's lock before it fails ("database is
+  // locked"; PostgreSQL's lock_timeout); 5000 ms after Open.
   void SetBusyTimeout(int milliseconds);
   // Gives back the page cache of this connection (SQLite's sqlite3_db_release_memory): for a
-  // long-running service between jobs, so an idle process does not keep a large cycle's pages.
+  // long-running service between jobs, so an idle process does not keep a large cycle's
+  // pages. Nothing on PostgreSQL.
   void ReleaseMemory();
   // Caps the file at `pages` pages (PRAGMA max_page_count on this connection): a full
   // database on demand, for fault tests. Fails with SQLite's message, or on PostgreSQL.
@@ -268,8 +269,10 @@ class StateStore {
     std::int64_t lease_until = 0;
   };
   // Claims, for each request, up to `limit` due rows of its notifier for `owner` until its
-  // `lease_until`, oldest first, all in one IMMEDIATE transaction, so no row is claimed by two
-  // processes: pending rows whose time has come, and sending rows of another owner whose
+  // `lease_until`, oldest first, all in one transaction, so no row is claimed by two
+  // processes (SQLite: the transaction takes the write lock at once; PostgreSQL: the rows
+  // are locked FOR UPDATE SKIP LOCKED, so instances claiming at once take different rows,
+  // and always one ranking statement): pending rows whose time has come, and sending rows of another owner whose
   // lease ran out or who is not `owner_alive` (a process that died); rows `owner` holds
   // itself are its own business (ReleaseClaims). Claimed rows are `sending`; they
   // come back grouped by request, oldest first within each.
