@@ -1262,8 +1262,8 @@ int Migrate(const Args& args) {
     return kExitFailure;
   }
   for (const StateStore::TableCount& t : report->tables) {
-    std::cout << "  " << t.table << std::string(t.table.size() < 16 ? 16 - t.table.size() : 1, ' ')
-              << t.rows << "\n";
+    const std::size_t pad = t.table.size() < 17 ? 17 - t.table.size() : 1;
+    std::cout << "  " << t.table << std::string(pad, ' ') << t.rows << "\n";
   }
   if (report->released > 0) {
     std::cout << Counted(static_cast<long long>(report->released), "outbox row")

@@ -183,7 +183,9 @@ Result<StateStore::CopyReport> StateStore::CopyInto(StateStore& to) {
     report.tables.push_back({.table = table.name, .rows = *copied});
   }
   if (const char* fix = to.db_->dialect().after_copy_with_ids) {
-    if (auto st = to.db_->Exec(fix); !st) return Unexpected("set the id sequences: " + st.error().message);
+    if (auto st = to.db_->Exec(fix); !st) {
+      return Unexpected("set the id sequences: " + st.error().message);
+    }
   }
   // Counted afresh on both sides, in the source's snapshot and the copy's transaction.
   for (const TableCount& t : report.tables) {
