@@ -88,6 +88,11 @@ constexpr CommandHelp kCommands[] = {
      "running digestd) or drop them. ID may be a unique prefix."},
     {"backup", "digestd backup  PATH [-c F]",
      "Writes a consistent copy of the state to PATH, also while the service runs."},
+    {"migrate", "digestd migrate --from STATE --to STATE [-c F]",
+     "Copies a whole state into a fresh one (a SQLite file into an empty PostgreSQL database,\n"
+     "say: postgresql://USER@HOST/DB) in one transaction and checks every table's count. The\n"
+     "copy needs no new baseline and sends nothing twice. A STATE left out is the config's.\n"
+     "Stop every digestd run on the source first; the source is left as it was."},
 };
 
 const CommandHelp* FindCommand(std::string_view name) {
@@ -128,7 +133,8 @@ const std::map<std::string, bool>& KnownFlags() {  // flag -> takes a value
   static const std::map<std::string, bool> flags = {
       {"--config", true}, {"--date", true},  {"--dry-run", false}, {"--json", false},
       {"--format", true}, {"--paper", true}, {"--state", true},    {"--notifier", true},
-      {"--dead", false},  {"--help", false}, {"--log-format", true}, {"--raw", false}};
+      {"--dead", false},  {"--help", false}, {"--log-format", true}, {"--raw", false},
+      {"--from", true},   {"--to", true}};
   return flags;
 }
 
@@ -1169,6 +1175,107 @@ int Backup(const Args& args) {
   return kExitOk;
 }
 
+// `digestd migrate --from STATE --to STATE`: the whole state copied into a fresh one
+// (StateStore::CopyInto), with the counts it verified. A SQLite side is locked as `run`
+// locks it, so no `run` works on either while the copy is taken.
+int Migrate(const Args& args) {
+  const auto usage = [] {
+    std::cerr << "usage: " << FindCommand("migrate")->usage << "\n";
+    return kExitUsage;
+  };
+  if (!args.positional.empty() || (!args.Has("--from") && !args.Has("--to"))) return usage();
+  std::string from = args.Get("--from");
+  std::string to = args.Get("--to");
+  std::string level = "info";
+  if (from.empty() || to.empty() || args.Has("--config")) {
+    auto config = LoadOrReport(args);
+    if (!config) return kExitConfig;
+    level = config->daemon.log_level;
+    if (from.empty()) {
+      from = config->daemon.state_path;
+    } else if (to.empty()) {
+      to = config->daemon.state_path;
+    }
+  }
+  SetUpLogging(level, LogFormatOf(args));
+  if (from.empty() || to.empty()) return usage();
+  const std::string shown_from = DisplayedStateLocation(from);
+  const std::string shown_to = DisplayedStateLocation(to);
+  if (from == to) {
+    std::cerr << "digestd migrate: --from and --to are both " << shown_from << "\n";
+    return kExitUsage;
+  }
+  if (!IsPostgresLocation(from) && !std::filesystem::exists(from)) {
+    std::cerr << "digestd migrate: no state at " << from << "\n";
+    return kExitFailure;
+  }
+  // A copy taken beside a running `run` would miss what it writes afterwards.
+  std::vector<std::unique_ptr<StateLock>> locks;
+  for (const std::string& state : {from, to}) {
+    if (IsPostgresLocation(state)) continue;
+    auto lock = StateLock::Acquire(state);
+    if (!lock) {
+      std::cerr << "digestd migrate: " << lock.error().message
+                << "; stop it first (a copy taken beside it would miss what it writes)\n";
+      return kExitFailure;
+    }
+    locks.push_back(std::move(*lock));
+  }
+  auto source = StateStore::Open(from);
+  if (!source) {
+    std::cerr << "digestd migrate: " << source.error().message << "\n";
+    return kExitFailure;
+  }
+  const int found = (*source)->SchemaVersionAtOpen();
+  if (found == 0) {
+    std::cerr << "digestd migrate: " << shown_from << " holds no state (an empty database)\n";
+    return kExitFailure;
+  }
+  std::cout << "from: " << shown_from << " (" << (*source)->backend() << ", schema "
+            << StateStore::kSchemaVersion << ")\n";
+  if (found < StateStore::kSchemaVersion) {
+    std::cout << "  (upgraded from schema " << found << " first, as `digestd once` would)\n";
+  }
+  // Instances on a shared state: one of them leads while any runs.
+  if ((*source)->shared()) {
+    auto leader = (*source)->Leader();
+    if (!leader) {
+      std::cerr << "digestd migrate: " << shown_from << ": " << leader.error().message << "\n";
+      return kExitFailure;
+    }
+    if (*leader && (*leader)->expires_ms > (*leader)->now_ms) {
+      std::cerr << "digestd migrate: " << shown_from << ": an instance leads it ("
+                << (*leader)->holder << "); stop every digestd run on it first\n";
+      return kExitFailure;
+    }
+  }
+  auto destination = StateStore::Open(to);
+  if (!destination) {
+    std::cerr << "digestd migrate: " << destination.error().message << "\n";
+    return kExitFailure;
+  }
+  std::cout << "to:   " << shown_to << " (" << (*destination)->backend() << ")\n";
+  auto report = (*source)->CopyInto(**destination);
+  if (!report) {
+    std::cerr << "digestd migrate: " << shown_to << ": " << report.error().message
+              << "; nothing was written there\n";
+    return kExitFailure;
+  }
+  for (const StateStore::TableCount& t : report->tables) {
+    const std::size_t pad = t.table.size() < 17 ? 17 - t.table.size() : 1;
+    std::cout << "  " << t.table << std::string(pad, ' ') << t.rows << "\n";
+  }
+  if (report->released > 0) {
+    std::cout << Counted(static_cast<long long>(report->released), "outbox row")
+              << " being sent copied as pending: sent again from " << shown_to
+              << ", under the same id\n";
+  }
+  std::cout << "verified: every table of " << shown_to << " holds as many rows as "
+            << shown_from << "'s (the leader lease is not copied); " << shown_from
+            << " is left as it was\n";
+  return kExitOk;
+}
+
 // Lets a delivery pass hold as many connections as its caps allow (1,024 transfers at
 // once): the soft limit on open files rises to the hard one (at most 65,536).
 void RaiseOpenFileLimit() {
@@ -1229,6 +1336,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "test-notify") return TestNotify(*args);
   if (cmd == "explain") return Explain(*args);
   if (cmd == "preview") return Preview(*args);
+  if (cmd == "migrate") return Migrate(*args);
   return Backup(*args);
 }
 

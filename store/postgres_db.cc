@@ -148,6 +148,13 @@ const Dialect kPostgres{
     .begin_write = "BEGIN",
     // Two instances opening one new database migrate it once: the second waits here.
     .begin_migration = "BEGIN; SELECT pg_advisory_xact_lock(7236110511)",
+    .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    // An identity column's sequence knows nothing of ids given explicitly.
+    .after_copy_with_ids =
+        "SELECT setval(pg_get_serial_sequence('snapshots', 'id'), "
+        "coalesce(max(id), 0) + 1, false) FROM snapshots; "
+        "SELECT setval(pg_get_serial_sequence('digest_held', 'id'), "
+        "coalesce(max(id), 0) + 1, false) FROM digest_held",
     .json_values = &PostgresJsonValues,
     .snapshots_by_ids =
         "SELECT id, paper FROM snapshots WHERE id IN "

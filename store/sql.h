@@ -75,6 +75,12 @@ struct Dialect {
   // A transaction that writes, and the one that migrates (one process at a time).
   const char* begin_write;
   const char* begin_migration;
+  // A transaction that reads one consistent snapshot of every table (a whole-state copy).
+  const char* begin_snapshot;
+  // Run after rows were copied in with their own ids (snapshots, digest_held), so the rows
+  // inserted afterwards get ids past them; nullptr where the backend needs nothing (SQLite
+  // takes the next id from the largest one).
+  const char* after_copy_with_ids;
   // The values of a JSON array of strings bound as ?N, as a one-column row source named
   // `value`: "... IN (SELECT value FROM " + json_values(N) + ")".
   std::string (*json_values)(int parameter);

@@ -257,6 +257,9 @@ const Dialect kSqlite{
     // on a read lock upgraded mid-transaction cannot wait).
     .begin_write = "BEGIN IMMEDIATE",
     .begin_migration = "BEGIN EXCLUSIVE",
+    // A deferred transaction keeps the snapshot of its first read until it ends (WAL).
+    .begin_snapshot = "BEGIN DEFERRED",
+    .after_copy_with_ids = nullptr,
     .json_values = &SqliteJsonValues,
     .snapshots_by_ids =
         "SELECT id, paper FROM snapshots WHERE id IN (SELECT value FROM json_each(?1))",

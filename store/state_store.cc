@@ -505,6 +505,7 @@ Status StateStore::Migrate() {
   Transaction txn(*db_, db_->dialect().begin_migration);
   if (!txn.ok()) return Unexpected("migration: " + txn.error());
   const int have = SchemaVersion();
+  version_at_open_ = have;
   if (have < 0) return Unexpected("cannot read the schema version");
   if (have > kSchemaVersion) {
     return Unexpected("state database has schema version " + std::to_string(have) +

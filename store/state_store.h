@@ -319,6 +319,34 @@ class StateStore {
   // saying to use pg_dump.
   Status BackupTo(const std::string& path);
 
+  // The schema version the state had when Open found it: kSchemaVersion when it needed no
+  // migration, 0 for a state Open created, an older one when Open migrated it.
+  int SchemaVersionAtOpen() const { return version_at_open_; }
+
+  // What CopyInto copied: each table with its rows, in the order they were copied.
+  struct TableCount {
+    std::string table;
+    std::int64_t rows = 0;
+  };
+  struct CopyReport {
+    std::vector<TableCount> tables;
+    std::int64_t released = 0;  // outbox rows `sending` here, copied as `pending`
+  };
+  // Copies every row of this state into `to`, a fresh state on either backend (`digestd
+  // migrate`). Both stores are at the current schema (Open migrates them). This state is
+  // read from one snapshot; `to` is written in one transaction, checked inside it (every
+  // table of `to` holds as many rows as this state's), and committed only then. Rows keep
+  // their values: paper snapshots and held matches their ids (sightings and messages refer
+  // to them), source first runs their time (no new baseline), notified sets and dedupe keys
+  // theirs (nothing is sent twice), and the outbox its queue order. Two things change on
+  // the way: an outbox row `sending` here is copied `pending` with no lease (the process
+  // sending it does not work on `to`: the row is sent again, under the same id), and the
+  // leader lease is not copied (it belongs to the instances of this state). On PostgreSQL
+  // the id sequences are set past the copied ids. Fails, leaving `to` as it was, when `to`
+  // holds any row (naming the table), when a count differs (naming the table and both
+  // counts), or with the table and the database's message. Not for two stores on one state.
+  Result<CopyReport> CopyInto(StateStore& to);
+
   // Runs `body` in one transaction: committed when it succeeds, rolled back when it fails.
   Status InTransaction(const std::function<Status()>& body);
 
@@ -348,6 +376,7 @@ class StateStore {
 
   std::unique_ptr<sql::Db> db_;
   std::string fence_holder_;
+  int version_at_open_ = kSchemaVersion;
 };
 
 // How fetch_state knows a URL again without keeping it: the hex SHA-256 of `url`. A source

@@ -98,7 +98,7 @@ class Cli(DigestdCase):
         # Issue 11 point 1: COMMAND --help / -h print that command's usage and run nothing.
         listing = self.run_digestd("--help", expect=0).stdout
         for command in ("run", "once", "check", "parse", "explain", "status", "test-notify",
-                        "outbox", "backup"):
+                        "outbox", "backup", "migrate"):
             self.assertIn("digestd " + command, listing)
             for flag in ("--help", "-h"):
                 proc = self.run_digestd(command, flag, expect=0)
