@@ -355,8 +355,12 @@ class PostgresDb final : public Db {
     return st;
   }
   int SchemaVersion() override {
+    // The catalog read with this statement's snapshot, not to_regclass: that answers from
+    // the session's cache, which keeps "no such table" from a look before the migration
+    // lock was granted, though another instance has made the table meanwhile.
     Stmt s(*this,
-           "SELECT CASE WHEN to_regclass('digestd_schema') IS NULL THEN 0 ELSE -2 END");
+           "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE "
+           "schemaname = current_schema() AND tablename = 'digestd_schema') THEN -2 ELSE 0 END");
     if (s.Step() != kRow) return -1;
     if (s.Int(0) == 0) return 0;
     Stmt v(*this, "SELECT coalesce(max(version), 0) FROM digestd_schema");
