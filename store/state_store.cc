@@ -465,9 +465,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& location
   const std::string where = postgres ? sql::RedactedPostgresUrl(location) : location;
   if (!read_only) {
     if (auto st = store->Migrate(); !st) return Unexpected(where + ": " + st.error().message);
-  } else if (const int version = store->SchemaVersion(); version == 0 && postgres) {
-    return Unexpected(where + ": no digestd state in this database yet; `digestd once` or "
-                              "`digestd run` creates it");
+  } else if (const int version = store->SchemaVersion(); version == 0) {
+    // An empty database: a PostgreSQL one the admin made, or an empty file. Nothing has
+    // written a state there yet, as when a SQLite file does not exist.
+    return Unexpected(where + ": no state yet; `digestd once` or `digestd run` makes it");
   } else if (version != kSchemaVersion) {
     // A read-only open never migrates: a reader must not change what a writer owns.
     return Unexpected(where + ": state database has schema version " + std::to_string(version) +

@@ -157,7 +157,8 @@ class StateStore {
   // Opens (creating and migrating when `read_only` is false) the state at `location`: a
   // PostgreSQL URL (IsPostgresLocation), or a SQLite file (":memory:" gives a private
   // in-memory store). Fails naming the location (without a password) and the database's
-  // message, or when the schema is newer than this binary knows.
+  // message, or when the schema is newer than this binary knows. A read-only open also fails
+  // on another schema version than this binary's, and says "no state yet" on an empty one.
   static Result<std::unique_ptr<StateStore>> Open(const std::string& location,
                                                   bool read_only = false);
   ~StateStore();

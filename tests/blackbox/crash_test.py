@@ -32,7 +32,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from digestd_harness import entry, notifier, watch  # noqa: E402
+from digestd_harness import entry, notifier, sqlite_only, watch  # noqa: E402
 from webhook_sink import WebhookSink  # noqa: E402
 
 DATE = "2024-05-06"
@@ -275,6 +275,7 @@ def report(figures, problems, seed, log=print):
         log(f"  ... and {len(problems) - 50} more problems")
 
 
+@sqlite_only("checks the state file with PRAGMA integrity_check after every kill")
 class CrashTest(unittest.TestCase):
     def test_crash_short(self):
         digestd = os.environ.get("DIGESTD", "digestd")

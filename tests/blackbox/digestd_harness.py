@@ -1,5 +1,10 @@
 """Shared helpers for the black-box tests: run the real digestd binary on configs and
-digests written to a temporary directory. Every call is bounded in time."""
+digests written to a temporary directory. Every call is bounded in time.
+
+The state backend comes from $DIGESTD_TEST_BACKEND: "sqlite" (the default) puts the state in
+a file in the test's directory, "postgresql" in a fresh database per test on the test server
+(pg_support.py). A test names its state with `self.state_location()` and reads the same on
+both; a test that looks at the SQLite file itself carries `@sqlite_only("why")`."""
 import json
 import os
 import signal
@@ -8,8 +13,19 @@ import tempfile
 import textwrap
 import unittest
 
+from pg_support import NO_SERVER, fresh_postgres_url, postgres_server_url, psql
+
 DIGESTD = os.environ.get("DIGESTD", "digestd")
 TIMEOUT = 60
+BACKEND = os.environ.get("DIGESTD_TEST_BACKEND", "") or "sqlite"
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"DIGESTD_TEST_BACKEND={BACKEND!r}: expected sqlite or postgresql")
+ON_POSTGRESQL = BACKEND == "postgresql"
+
+
+def sqlite_only(reason):
+    """Skips a test or class on PostgreSQL, saying why: sqlite_only("reads the state file")."""
+    return unittest.skipIf(ON_POSTGRESQL, "SQLite only: " + reason)
 
 
 def entry(arxiv_id, title, votes=10, authors="Ada Lovelace, Alan Turing", bullets=None):
@@ -32,6 +48,31 @@ class DigestdCase(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory(prefix="digestd-bb-")
         self.dir = self._tmp.name
         self.addCleanup(self._tmp.cleanup)
+        self._states = {}
+
+    def state_location(self, name="state.db"):
+        """The `[daemon] state` value for the state called `name`: the file `name`, relative
+        to the config, on SQLite; on PostgreSQL a database of this test's own, made on first
+        use and dropped at cleanup. The same name gives the same state within a test."""
+        if name not in self._states:
+            if ON_POSTGRESQL and postgres_server_url() is None:
+                # Asked for PostgreSQL by name: no server is a failure, not a skip.
+                raise AssertionError(NO_SERVER)
+            self._states[name] = fresh_postgres_url(self) if ON_POSTGRESQL else name
+        return self._states[name]
+
+    def state_exists(self, name="state.db"):
+        """Whether digestd has made the state called `name`: the file, or any table."""
+        location = self.state_location(name)
+        if not ON_POSTGRESQL:
+            return os.path.exists(os.path.join(self.dir, location))
+        return psql(location, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                    ).strip() != "0"
+
+    def state_shown(self, name="state.db"):
+        """How `status` names that state: the file's absolute path, or the URL."""
+        location = self.state_location(name)
+        return location if ON_POSTGRESQL else os.path.join(self.dir, location)
 
     def write(self, name, text):
         path = os.path.join(self.dir, name)
@@ -49,7 +90,7 @@ class DigestdCase(unittest.TestCase):
         os.remove(os.path.join(self.dir, f"digests/{y}/{m}/{d}.md"))
 
     def write_config(self, watches, first_run="baseline", lookback_days=0, extra_source="",
-                     notifiers=None, url=None):
+                     notifiers=None, url=None, state="state.db"):
         url = url or "file://" + os.path.join(self.dir, "digests/{date:%Y/%m/%d}.md")
         notifiers = notifiers or textwrap.dedent("""
             [[notifier]]
@@ -63,7 +104,7 @@ class DigestdCase(unittest.TestCase):
             """)
         text = textwrap.dedent(f"""
             [daemon]
-            state = "state.db"
+            state = {toml_value(self.state_location(state))}
             timezone = "UTC"
 
             [[source]]

@@ -8,7 +8,7 @@ import subprocess
 import textwrap
 import unittest
 
-from digestd_harness import DIGESTD, TIMEOUT, DigestdCase, digest, entry
+from digestd_harness import DIGESTD, TIMEOUT, DigestdCase, digest, entry, sqlite_only
 
 
 def _read(path):
@@ -192,12 +192,13 @@ class Check(DayOneCase):
         self.write_digest("2024-01-29", "<html>502 Bad Gateway</html>\n")
         self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=1)
         failing = self.run_digestd("status", "--config", cfg, expect=1).stdout
-        self.assertIn("state: " + os.path.join(self.dir, "state.db"), failing)
+        self.assertIn("state: " + self.state_shown(), failing)
         self.assertRegex(failing, r"source hf-ko: .*next run \d{4}-\d\d-\d\d \d\d:\d\d:00 UTC")
         self.write_digest("2024-01-29", digest("2024-01-29", entry("2401.00001", "A model")))
         self.run_digestd("once", "--config", cfg, "--date", "2024-01-29", expect=0)
         self.run_digestd("status", "--config", cfg, expect=0)
 
+    @sqlite_only("warns about the unit's state file path")
     def test_the_system_units_config_warns_about_paths_the_service_cannot_write(self):
         """Run in a private mount namespace whose /etc is empty, so the config can sit at
         /etc/digestd/digestd.toml; skipped where that is not allowed."""

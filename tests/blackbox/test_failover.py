@@ -207,7 +207,7 @@ class Failover(PostgresServerCase):
         self.write("digestd.toml", text.replace(self.state_url, with_password))
         os.chmod(self.config_path, 0o600)
         proc = self.run_digestd("status", "--config", self.config_path, expect=1)
-        self.assertIn("no digestd state in this database yet", proc.stderr)
+        self.assertIn("no state yet", proc.stderr)
         self.assertIn(self.state_url, proc.stderr)
         self.assertNotIn("s3cret", proc.stderr)
 

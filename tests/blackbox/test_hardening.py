@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry
+from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry, sqlite_only
 from digest_server import DigestServer
 
 
@@ -251,6 +251,7 @@ class TerminalSafety(DigestdCase):
 class Secrets(DigestdCase):
     """Point 4: files at rest, secrets in strings and files, warnings on loose modes."""
 
+    @sqlite_only("checks the modes of the state file")
     def test_state_and_file_notifier_output_are_created_0600(self):
         date = "2024-01-29"
         self.write_config(WATCH_ALL, first_run="notify")

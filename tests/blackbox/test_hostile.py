@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from digestd_harness import DIGESTD, DigestdCase, notifier, watch
+from digestd_harness import DIGESTD, DigestdCase, notifier, toml_value, watch
 
 DATA = os.environ.get("DIGESTD_TEST_DATA") or os.path.join(os.path.dirname(__file__), "..", "data")
 HOSTILE = os.path.join(DATA, "hostile")
@@ -218,7 +218,7 @@ class OnceAndEveryRenderer(HostileCase):
                         ("hf", "hf-daily", "hf.json"), ("feed", "feed", "feed.xml")]
 
     def config(self, notifiers, watches, first_run="notify", sources=None):
-        text = '[daemon]\nstate = "state.db"\ntimezone = "UTC"\n' + "".join(
+        text = f'[daemon]\nstate = {toml_value(self.state_location())}\ntimezone = "UTC"\n' + "".join(
             f'\n[[source]]\nname = "{name}"\nkind = "{kind}"\nurl = "file://{self.dir}/{path}"\n'
             f'first_run = "{first_run}"\n'
             for name, kind, path in (sources or self.sources))

@@ -88,7 +88,7 @@ class Reload(ServiceCase):
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         # A changed state path is valid but needs a restart: reported, not taken.
-        self.write("digestd.toml", good.replace('state = "state.db"', 'state = "other.db"'))
+        self.write_config(WATCH_ALL, first_run="notify", state="other.db")
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         self.assertIsNone(proc.poll())
@@ -97,7 +97,7 @@ class Reload(ServiceCase):
         self.assertRegex(err, r"digestd\.toml:\d+:\d+: .*nobody")
         self.assertIn("keeping the running configuration", err)
         self.assertRegex(err, r"\[daemon\] state changed; restart digestd")
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "other.db")))
+        self.assertFalse(self.state_exists("other.db"))
 
     def test_sighup_after_logrotate_writes_to_a_new_file(self):
         today = self.today()

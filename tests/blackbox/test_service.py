@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry
+from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry, sqlite_only
 
 
 def wait_for(predicate, timeout=20.0):
@@ -54,14 +54,8 @@ class Service(ServiceCase):
         time.sleep(0.5)
         self.assertIsNone(proc.poll(), "daemon died on a bad reload")
 
-        # A second instance on the same state refuses to start.
-        self.write("digestd.toml", good)
-        second = subprocess.run([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
-                                capture_output=True, text=True, timeout=20, cwd=self.dir)
-        self.assertEqual(second.returncode, 1)
-        self.assertIn("another digestd run", second.stderr)
-
         # A good config on SIGHUP is taken.
+        self.write("digestd.toml", good)
         proc.send_signal(signal.SIGHUP)
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.5)
@@ -72,6 +66,20 @@ class Service(ServiceCase):
         self.assertIn("configuration reloaded", err)
         # Nothing was sent twice across the reloads.
         self.assertEqual(len(self.matches_file()), 1)
+
+    @sqlite_only("one `run` holds a SQLite state's lock file; a PostgreSQL state has several")
+    def test_a_second_run_on_the_same_state_refuses_to_start(self):
+        today = self.today()
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(today, digest(today, entry("2401.00001", "A model")))
+        proc = self.start()
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 1), "first cycle at start")
+        second = subprocess.run([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml")],
+                                capture_output=True, text=True, timeout=20, cwd=self.dir)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("another digestd run", second.stderr)
+        self.assertIsNone(proc.poll(), "the first run kept running")
+        self.assertEqual(self.stop(proc)[0], 0)
 
     def test_restart_does_not_duplicate(self):
         today = self.today()
@@ -93,6 +101,7 @@ class Service(ServiceCase):
         self.assertRegex(proc.stderr, r"digestd\.toml:2:\d+:")
 
 
+@sqlite_only("`digestd backup` copies a SQLite state file")
 class Backup(ServiceCase):
     def test_backup_while_the_service_runs_is_a_consistent_copy(self):
         # Issue 11 point 1: `digestd backup PATH` beside a running `digestd run`.

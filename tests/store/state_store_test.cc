@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "core/planner.h"
@@ -368,6 +370,22 @@ TEST(StateStore, ReadOnlyOpenWorksBesideAWriter) {
   ASSERT_TRUE(reader) << reader.error().message;
   EXPECT_EQ((*reader)->LoadPriorSightings("hf-ko", {"arxiv:2401.00001"})->size(), 1u);
   EXPECT_FALSE((*reader)->MarkFirstRunDone("hf-ko", 1)) << "read-only must refuse writes";
+}
+
+// `status` before the first `once` on a database the admin made says "no state yet" on
+// PostgreSQL as on SQLite, not that an empty database has an old schema.
+TEST(Issue14Store, ReadOnlyOpenOfAnEmptyStateSaysNoStateYet) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  { std::ofstream empty(path); }
+  const std::string state = test::TestStateLocation(path);
+  auto reader = StateStore::Open(state, /*read_only=*/true);
+  ASSERT_FALSE(reader);
+  EXPECT_NE(reader.error().message.find("no state yet"), std::string::npos)
+      << reader.error().message;
+  auto writer = StateStore::Open(state);
+  ASSERT_TRUE(writer) << writer.error().message;
+  EXPECT_TRUE(StateStore::Open(state, /*read_only=*/true)) << "once made, it opens";
 }
 
 }  // namespace
