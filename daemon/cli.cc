@@ -494,8 +494,14 @@ void WriteRowJson(JsonWriter& out, const OutboxRow& r) {
   out.EndArray().EndObject();
 }
 
-// Tells a running `digestd run` on this state to look at the outbox again (SIGUSR1).
+// Tells a running `digestd run` on this state to look at the outbox again: SIGUSR1 to the
+// lock holder of a SQLite state; on a PostgreSQL state the store announced the rows already
+// (NOTIFY), and every instance listening hears it.
 void WakeDaemon(const std::string& state_path) {
+  if (IsPostgresLocation(state_path)) {
+    std::cerr << "digestd outbox: announced to the instances running on this state\n";
+    return;
+  }
   if (const std::optional<pid_t> pid = StateLock::Holder(state_path)) {
     if (::kill(*pid, SIGUSR1) == 0) {
       std::cerr << "digestd outbox: woke the running digestd (pid " << *pid << ")\n";
