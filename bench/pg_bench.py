@@ -6,8 +6,8 @@ Starts its own PostgreSQL (tests/support/pg_server.py) and measures two things:
 1. The cost of committing a 10,000-paper digest: bench/store_bench's BM_CommitDigest on a
    fresh SQLite file and on a fresh PostgreSQL database (DIGESTD_BENCH_PG_URL), wall-clock
    medians of --reps repetitions.
-2. Delivery throughput with 1, 2 and 4 `digestd run` instances on one database. For each
-   count, a fresh database gets --rows pending outbox rows: `digestd once` commits a
+2. Delivery throughput with 1, 2 and 4 `digestd run` instances on one database, and with
+   one instance on a SQLite file for comparison. For each count, a fresh database gets --rows pending outbox rows: `digestd once` commits a
    --rows-paper digest for a match-all watch to a webhook (`group = "paper"`) whose target
    answers 503 while `retry_max_attempts = 1`, so every row goes dead at its first attempt;
    `digestd outbox retry --dead` then makes them all due. The sink starts accepting and the
@@ -16,7 +16,8 @@ Starts its own PostgreSQL (tests/support/pg_server.py) and measures two things:
    already accepted.
 
     /usr/bin/python3 bench/pg_bench.py --digestd build/daemon/digestd \\
-        --store-bench build/bench/store_bench [--rows 5000] [--instances 1,2,4] [--reps 3]
+        --store-bench build/bench/store_bench [--rows 5000] [--instances sqlite,1,2,4]
+        [--reps 3]
         [--max-in-flight 16] [--only commit|delivery]
 
 The sink is one asyncio thread of this process on 127.0.0.1; the instances, PostgreSQL and
@@ -209,7 +210,12 @@ def stop_all(procs):
 
 
 def bench_delivery(digestd, pg, sink, work, instances, rows, max_in_flight, timeout, rep):
-    url = pg.create_database("deliver_%d_%d" % (instances, rep))
+    """One run of `instances` (a count, or "sqlite": one instance on a SQLite file)."""
+    if instances == "sqlite":
+        folder = tempfile.mkdtemp(prefix="sqlite-", dir=work)
+        url, instances = os.path.join(folder, "state.db"), 1
+    else:
+        url = pg.create_database("deliver_%d_%d" % (instances, rep))
     queue_cfg = os.path.join(work, "queue.toml")
     run_cfg = os.path.join(work, "run.toml")
     write_config(queue_cfg, url, work, sink.port, max_in_flight, attempts=1)
@@ -255,13 +261,19 @@ def bench_delivery(digestd, pg, sink, work, instances, rows, max_in_flight, time
             "repeats": requests - distinct, "cpu": cpu}
 
 
+def label(instances):
+    return "1 on SQLite" if instances == "sqlite" else "%d on PostgreSQL" % instances
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--digestd", help="the digestd binary (for the delivery bench)")
     ap.add_argument("--store-bench", help="the store_bench binary (for the commit bench)")
     ap.add_argument("--rows", type=int, default=5000)
-    ap.add_argument("--instances", default="1,2,4")
+    ap.add_argument("--instances", default="sqlite,1,2,4",
+                    help="instance counts on PostgreSQL; `sqlite`: one instance on a SQLite "
+                    "file, for comparison")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--max-in-flight", type=int, default=16)
     ap.add_argument("--timeout", type=int, default=300, help="per delivery run, seconds")
@@ -285,7 +297,7 @@ def main():
             e2e.write_inputs(work, a.rows, 0, DATE)
             sink = WebhookSink()
             table = []
-            for n in [int(x) for x in a.instances.split(",")]:
+            for n in [x if x == "sqlite" else int(x) for x in a.instances.split(",")]:
                 runs = [bench_delivery(digestd, pg, sink, work, n, a.rows, a.max_in_flight,
                                        a.timeout, rep) for rep in range(a.reps)]
                 runs = [r for r in runs if r]
@@ -305,11 +317,11 @@ def main():
             print("|---|---|---|---|---|---|---|")
             for n, seconds, rate, repeats, first, cpu in table:
                 if seconds is None:
-                    print("| %d | %d | timed out | – | – | – | – |" % (n, a.rows))
+                    print("| %s | %d | timed out | – | – | – | – |" % (label(n), a.rows))
                 else:
-                    print("| %d | %d | %.2f | %.0f | %d | %.2f | %.1f / %.1f / %.1f |"
-                          % (n, a.rows, seconds, rate, repeats, first, cpu["digestd"],
-                             cpu["postgres"], cpu["sink"]))
+                    print("| %s | %d | %.2f | %.0f | %d | %.2f | %.1f / %s / %.1f |"
+                          % (label(n), a.rows, seconds, rate, repeats, first, cpu["digestd"],
+                             "–" if n == "sqlite" else "%.1f" % cpu["postgres"], cpu["sink"]))
     return 0
 
 
