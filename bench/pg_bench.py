@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -322,6 +323,11 @@ def main():
                     print("| %s | %d | %.2f | %.0f | %d | %.2f | %.1f / %s / %.1f |"
                           % (label(n), a.rows, seconds, rate, repeats, first, cpu["digestd"],
                              "–" if n == "sqlite" else "%.1f" % cpu["postgres"], cpu["sink"]))
+            if any(row[1] is None for row in table):
+                print("the instances' logs are in %s" % work)
+                return 1
+    if not a.work:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
