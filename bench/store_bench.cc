@@ -5,11 +5,12 @@
 // dropped after it (bench/pg_bench.py starts a server and sets it).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <optional>
+#include <string>
 
 #include <benchmark/benchmark.h>
 
@@ -81,8 +82,8 @@ class FreshState {
  private:
   FreshState() = default;
   std::string location_;
-  std::string database_;             // on PostgreSQL
-  std::unique_ptr<sql::Db> admin_;   // the server's session that made it
+  std::string database_;            // on PostgreSQL
+  std::unique_ptr<sql::Db> admin_;  // the server's session that made it
 };
 
 // Commits an N-paper digest (state.range(0)) into a fresh state: SQLite when `server_url` is
