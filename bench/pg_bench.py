@@ -223,10 +223,12 @@ def bench_delivery(digestd, pg, sink, work, instances, rows, max_in_flight, time
     write_config(run_cfg, url, work, sink.port, max_in_flight, attempts=12)
     # Every row dead at its first attempt, then all due at once.
     sink.refuse()
-    run([digestd, "once", "--config", queue_cfg, "--date", DATE], ok=(0, 1))
+    once = subprocess.run([digestd, "once", "--config", queue_cfg, "--date", DATE],
+                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
     counts = outbox_counts(digestd, queue_cfg)
     if counts.get("dead") != rows:
-        sys.exit("pg_bench: expected %d dead rows, the outbox holds %s" % (rows, counts))
+        sys.exit("pg_bench: expected %d dead rows, the outbox holds %s; once said:\n%s"
+                 % (rows, counts, once.stderr[-2000:]))
     run([digestd, "outbox", "retry", "--dead", "--config", run_cfg])
     sink.accept()
     logs = [open(os.path.join(work, "run-%d.log" % i), "w") for i in range(instances)]
@@ -271,7 +273,9 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--digestd", help="the digestd binary (for the delivery bench)")
     ap.add_argument("--store-bench", help="the store_bench binary (for the commit bench)")
-    ap.add_argument("--rows", type=int, default=5000)
+    ap.add_argument("--rows", type=int, default=5000,
+                    help="outbox rows (papers of one digest; a source body stops at 20 MB, "
+                    "about 15,000 of these papers)")
     ap.add_argument("--instances", default="sqlite,1,2,4",
                     help="instance counts on PostgreSQL; `sqlite`: one instance on a SQLite "
                     "file, for comparison")
