@@ -1,14 +1,22 @@
 // The state store: committing a parsed digest (papers, sightings, outbox) in one
-// transaction, and the prior-sighting lookup the diff does, on a real file.
+// transaction, and the prior-sighting lookup the diff does, on a real file. With
+// $DIGESTD_BENCH_PG_URL set (postgresql://user@host:port/db, a role that may CREATE DATABASE),
+// the commit also runs on PostgreSQL, into a database of its own made for each iteration and
+// dropped after it (bench/pg_bench.py starts a server and sets it).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <string>
 
 #include <benchmark/benchmark.h>
 
 #include "bench/synthetic.h"
 #include "fetchers/markdown_parser.h"
+#include "store/postgres_db.h"
 #include "store/state_store.h"
 
 namespace digestd::bench {
@@ -25,24 +33,89 @@ void RemoveDb(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
-void BM_CommitDigest(benchmark::State& state) {
+// `url` naming database `database` instead of its own (the user, host, port and parameters
+// kept).
+std::string WithDatabase(const std::string& url, const std::string& database) {
+  const auto scheme_end = url.find("://");
+  const auto authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const auto query = url.find('?', authority);
+  const auto path = std::min(url.find('/', authority), query);
+  std::string out = url.substr(0, path == std::string::npos ? url.size() : path) + "/" + database;
+  if (query != std::string::npos) out += url.substr(query);
+  return out;
+}
+
+// Where one iteration commits: a fresh SQLite file, or a fresh database on the PostgreSQL
+// server `server_url` names (made through the store's own PostgreSQL backend, so libpq stays in
+// store/). Removed or dropped when this dies.
+class FreshState {
+ public:
+  static Result<std::unique_ptr<FreshState>> Make(const std::string& server_url) {
+    auto state = std::unique_ptr<FreshState>(new FreshState);
+    if (server_url.empty()) {
+      state->location_ = TempPath();
+      return state;
+    }
+    auto admin = sql::OpenPostgres(server_url, /*read_only=*/false);
+    if (!admin) return Unexpected(admin.error());
+    static int n = 0;
+    state->database_ = "digestd_bench_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+    const std::string create = "CREATE DATABASE \"" + state->database_ + "\"";
+    if (auto st = (*admin)->Exec(create.c_str()); !st) return Unexpected(st.error());
+    state->admin_ = std::move(*admin);
+    state->location_ = WithDatabase(server_url, state->database_);
+    return state;
+  }
+  ~FreshState() {
+    if (!admin_) {
+      RemoveDb(location_);
+      return;
+    }
+    // FORCE: a session the store left open must not keep the database.
+    const std::string drop = "DROP DATABASE IF EXISTS \"" + database_ + "\" WITH (FORCE)";
+    if (auto st = admin_->Exec(drop.c_str()); !st) {
+      std::fprintf(stderr, "store_bench: %s\n", st.error().message.c_str());
+    }
+  }
+  const std::string& location() const { return location_; }
+
+ private:
+  FreshState() = default;
+  std::string location_;
+  std::string database_;            // on PostgreSQL
+  std::unique_ptr<sql::Db> admin_;  // the server's session that made it
+};
+
+// Commits an N-paper digest (state.range(0)) into a fresh state: SQLite when `server_url` is
+// empty, else a fresh database on that PostgreSQL server.
+void CommitDigest(benchmark::State& state, const std::string& server_url) {
   const auto papers = ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers;
   for (auto _ : state) {
     state.PauseTiming();
-    const std::string path = TempPath();
-    auto store = StateStore::Open(path);
+    auto fresh = FreshState::Make(server_url);
+    if (!fresh) {
+      state.SkipWithError(fresh.error().message.c_str());
+      break;
+    }
+    auto store = StateStore::Open((*fresh)->location());
+    if (!store) {
+      state.SkipWithError(store.error().message.c_str());
+      break;
+    }
     DigestCommit c{.source = "hf-ko", .url = "file:///d.md", .date = "2024-01-29", .now = 1};
     c.papers = papers;
     state.ResumeTiming();
     if (auto st = (*store)->CommitDigest(c); !st) state.SkipWithError(st.error().message.c_str());
     state.PauseTiming();
     store->reset();
-    RemoveDb(path);
+    fresh->reset();
     state.ResumeTiming();
   }
   state.counters["papers/s"] = benchmark::Counter(double(papers.size()) * double(state.iterations()),
                                                   benchmark::Counter::kIsRate);
 }
+
+void BM_CommitDigest(benchmark::State& state) { CommitDigest(state, ""); }
 BENCHMARK(BM_CommitDigest)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 void BM_LoadPriorSightings(benchmark::State& state) {
@@ -65,4 +138,20 @@ BENCHMARK(BM_LoadPriorSightings)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace digestd::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // Registered here, not statically: only when a server is named.
+  if (const char* url = std::getenv("DIGESTD_BENCH_PG_URL"); url && *url) {
+    benchmark::RegisterBenchmark("BM_CommitDigestPostgres",
+                                 [server = std::string(url)](benchmark::State& state) {
+                                   digestd::bench::CommitDigest(state, server);
+                                 })
+        ->Arg(50)
+        ->Arg(10000)
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
