@@ -196,6 +196,22 @@ const Dialect kPostgres{
         "FOR UPDATE SKIP LOCKED) AS due) AS c WHERE outbox.rowid = c.rid",
     .claim_per_request = nullptr,
     .claim_per_request_with_expired = nullptr,
+    // One round trip for a batch of results, not one per row (the same CASEs as the
+    // one-row statement in StateStore::RecordDeliveries).
+    .record_deliveries_batch =
+        "UPDATE outbox SET "
+        "state = CASE r.kind WHEN 0 THEN 'sent' WHEN 2 THEN 'dead' ELSE 'pending' END, "
+        "attempts = outbox.attempts + CASE WHEN r.kind = 3 THEN 0 ELSE 1 END, "
+        "parts_sent = GREATEST(outbox.parts_sent, r.parts), "
+        "remote_id = CASE WHEN r.remote = '' THEN outbox.remote_id ELSE r.remote END, "
+        "last_error = CASE WHEN r.kind = 0 THEN '' WHEN r.kind = 3 AND r.error = '' "
+        "THEN outbox.last_error ELSE r.error END, "
+        "sent_at = CASE r.kind WHEN 0 THEN ?2 ELSE outbox.sent_at END, "
+        "next_attempt_at = CASE WHEN r.kind IN (1, 3) THEN r.next ELSE outbox.next_attempt_at "
+        "END, lease_owner = NULL, lease_until = NULL "
+        "FROM json_to_recordset(?1::json) AS r(id text, kind bigint, parts bigint, "
+        "remote text, error text, next bigint) "
+        "WHERE outbox.id = r.id AND outbox.state = 'sending' AND outbox.lease_owner = ?3",
 };
 
 // SQLite's parameters (`?N`, `?`) as PostgreSQL's (`$N`), outside quotes.

@@ -102,6 +102,10 @@ struct Dialect {
   const char* claim_ranked;
   const char* claim_per_request;
   const char* claim_per_request_with_expired;
+  // Delivery results applied in one statement: ?1 the results as a JSON array of {id, kind,
+  // parts, remote, error, next}, ?2 now, ?3 owner; nullptr to apply them one statement
+  // each (cheap where a statement costs no round trip).
+  const char* record_deliveries_batch;
 };
 
 class Db {

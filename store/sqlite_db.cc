@@ -317,6 +317,7 @@ const Dialect kSqlite{
         "WHERE notifier = ?2 AND state = 'sending' AND lease_until <= ?3 AND lease_owner != ?1 "
         "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
         ")) ORDER BY n, c, r LIMIT ?5)",
+    .record_deliveries_batch = nullptr,
 };
 #undef DIGESTD_CLAIM_SET
 

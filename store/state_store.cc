@@ -954,6 +954,23 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
   if (results.empty()) return Ok();
   Transaction txn(*db_);
   if (!txn.ok()) return Unexpected("record deliveries: " + txn.error());
+  if (const char* batch = db_->dialect().record_deliveries_batch) {
+    JsonWriter rows;
+    rows.BeginArray();
+    for (const DeliveryResult& r : results) {
+      rows.BeginObject();
+      rows.Key("id").String(r.id).Key("kind").Int(int(r.kind)).Key("parts").Int(r.parts_sent);
+      rows.Key("remote").String(r.remote_id).Key("error").String(r.error);
+      rows.Key("next").Int(r.next_attempt_at);
+      rows.EndObject();
+    }
+    rows.EndArray();
+    Stmt s(*db_, batch);
+    s.Bind(rows.str()).Bind(now).Bind(owner);
+    if (auto st = Run(s, "record deliveries"); !st) return st;
+    if (auto st = txn.Commit(); !st) return Unexpected("record deliveries: " + st.error().message);
+    return Ok();
+  }
   Stmt s(*db_,
          "UPDATE outbox SET "
          "state = CASE ?1 WHEN 0 THEN 'sent' WHEN 2 THEN 'dead' ELSE 'pending' END, "
