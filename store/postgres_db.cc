@@ -138,6 +138,7 @@ std::string PostgresSessionDeadline(std::int64_t ms) {
 const Dialect kPostgres{
     .name = "PostgreSQL",
     .now_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    .returning_id = " RETURNING id",
     // A leader's writers hold the lease row FOR KEY SHARE, which its own renewal (an UPDATE
     // of no key) does not wait for, and a takeover's FOR UPDATE does.
     .lock_shared = " FOR KEY SHARE",
@@ -399,6 +400,7 @@ class PostgresDb final : public Db {
     return Exec(sql.c_str());
   }
   std::span<const Migration> Migrations() const override { return kPostgresMigrations; }
+  std::int64_t LastInsertId() const override { return -1; }  // RETURNING id says it
   Status AfterMigration(int) override { return Ok(); }
   Status BackupTo(const std::string& path) override {
     return Unexpected(path + ": `digestd backup` copies a SQLite state; for PostgreSQL, use "

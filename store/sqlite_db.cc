@@ -248,6 +248,7 @@ std::string SqliteJsonValues(int parameter) { return "json_each(?" + std::to_str
 const Dialect kSqlite{
     .name = "SQLite",
     .now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    .returning_id = "",
     .lock_shared = "",
     .lock_exclusive = "",
     .lock_wait_limit = nullptr,
@@ -418,6 +419,7 @@ class SqliteDb final : public Db {
     return Exec(bump.c_str());
   }
   std::span<const Migration> Migrations() const override { return kSqliteMigrations; }
+  std::int64_t LastInsertId() const override { return sqlite3_last_insert_rowid(db_.get()); }
   Status AfterMigration(int from) override {
     // Rows the migration dropped may have held secrets (fetch_state URLs before schema 6);
     // secure_delete zeroed their pages: they reach the file now, and the WAL that held them

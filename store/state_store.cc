@@ -118,7 +118,9 @@ class SnapshotWriter {
  public:
   explicit SnapshotWriter(sql::Db& db)
       : find_(db, "SELECT id, paper FROM snapshots WHERE hash = ?"),
-        insert_(db, "INSERT INTO snapshots(hash, paper) VALUES(?, ?) RETURNING id") {}
+        insert_(db, std::string("INSERT INTO snapshots(hash, paper) VALUES(?, ?)") +
+                        db.dialect().returning_id),
+        db_(db) {}
 
   // The id of the snapshot of `paper`, which must outlive the writer: the papers of one
   // commit are mostly the same objects' copies, compared rather than serialised again.
@@ -142,6 +144,10 @@ class SnapshotWriter {
     if (rc != kDone) return Unexpected(find_.Fail("read snapshots"));
     insert_.Reset();
     insert_.Bind(hash).Bind(json);
+    if (*db_.dialect().returning_id == '\0') {
+      if (auto st = Run(insert_, "store snapshot"); !st) return Unexpected(st.error());
+      return db_.LastInsertId();
+    }
     if (!insert_.ok() || insert_.Step() != kRow) return Unexpected(insert_.Fail("store snapshot"));
     const std::int64_t id = insert_.Int(0);
     insert_.Reset();  // a RETURNING statement is done only once reset (or stepped to the end)
@@ -155,6 +161,7 @@ class SnapshotWriter {
   };
   Stmt find_;
   Stmt insert_;
+  sql::Db& db_;
   std::unordered_map<std::string, Known> by_key_;
 };
 
