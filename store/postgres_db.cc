@@ -131,6 +131,10 @@ std::string PostgresJsonValues(int parameter) {
   return "json_array_elements_text(?" + std::to_string(parameter) + "::json)";
 }
 
+std::string PostgresJsonRecords(int parameter, const char* columns) {
+  return "json_to_recordset(?" + std::to_string(parameter) + "::json) AS r(" + columns + ")";
+}
+
 std::string PostgresSessionDeadline(std::int64_t ms) {
   return "SET idle_in_transaction_session_timeout = " + std::to_string(ms);
 }
@@ -157,6 +161,8 @@ const Dialect kPostgres{
         "SELECT setval(pg_get_serial_sequence('digest_held', 'id'), "
         "coalesce(max(id), 0) + 1, false) FROM digest_held",
     .json_values = &PostgresJsonValues,
+    .bulk_commit = true,
+    .json_records = &PostgresJsonRecords,
     .snapshots_by_ids =
         "SELECT id, paper FROM snapshots WHERE id IN "
         "(SELECT value::bigint FROM json_array_elements_text(?1::json) AS value)",

@@ -87,6 +87,13 @@ struct Dialect {
   // The values of a JSON array of strings bound as ?N, as a one-column row source named
   // `value`: "... IN (SELECT value FROM " + json_values(N) + ")".
   std::string (*json_values)(int parameter);
+  // Whether a digest's papers, snapshots and sightings are written a table at a time (one
+  // statement each over JSON arrays: where a statement costs a round trip) rather than a
+  // row at a time (SQLite, where a row costs less than its JSON).
+  bool bulk_commit;
+  // A JSON array of objects bound as ?N, as a row source named `r` with `columns` ("name
+  // type, ..."): "... FROM " + json_records(N, columns). Where bulk_commit is set.
+  std::string (*json_records)(int parameter, const char* columns);
   // SELECT id, paper FROM snapshots for the ids in the JSON array ?1.
   const char* snapshots_by_ids;
   // ?1 source, ?2 JSON array of paper keys: paper_key, content_hash, votes, version, title.

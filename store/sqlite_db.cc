@@ -262,6 +262,8 @@ const Dialect kSqlite{
     .begin_snapshot = "BEGIN DEFERRED",
     .after_copy_with_ids = nullptr,
     .json_values = &SqliteJsonValues,
+    .bulk_commit = false,
+    .json_records = nullptr,
     .snapshots_by_ids =
         "SELECT id, paper FROM snapshots WHERE id IN (SELECT value FROM json_each(?1))",
     .prior_sightings =

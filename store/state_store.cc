@@ -133,6 +133,11 @@ class SnapshotWriter {
     return id;
   }
 
+  // Tells the writer that `paper` (which must outlive it) is stored as snapshot `id`.
+  void Remember(const Paper& paper, std::int64_t id) {
+    by_key_.insert_or_assign(paper.key, Known{&paper, id});
+  }
+
   Result<std::int64_t> InternText(const std::string& json) {
     const auto hash = std::int64_t(Fnv1a64(json));
     find_.Reset();
@@ -676,6 +681,108 @@ Result<std::set<std::string>> StateStore::LoadNotified(const std::vector<std::st
   return out;
 }
 
+namespace {
+
+// A sighting that says what it said before is left alone, but for `seen_at`, which is
+// brought forward at most once a day (Prune reads it; a daily write is enough for that).
+constexpr const char* kSightingConflict =
+    " ON CONFLICT(paper_key, source) DO UPDATE SET date = excluded.date, "
+    "url = excluded.url, votes = excluded.votes, version = excluded.version, "
+    "snapshot = excluded.snapshot, content_hash = excluded.content_hash, "
+    "seen_at = excluded.seen_at WHERE sightings.snapshot != excluded.snapshot OR "
+    "sightings.date != excluded.date OR sightings.seen_at < excluded.seen_at - 86400";
+
+// CommitDigest's papers, snapshots and sightings a table at a time (Dialect::bulk_commit):
+// five statements whatever the number of papers. `snapshots` learns every paper's id.
+Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
+  if (c.papers.empty()) return Ok();
+  const sql::Dialect& dialect = db.dialect();
+  JsonWriter keys;
+  keys.BeginArray();
+  for (const Paper& p : c.papers) keys.String(p.key);
+  keys.EndArray();
+  Stmt papers(db, "INSERT INTO papers(key, first_seen, first_source) SELECT value, ?2, ?3 FROM " +
+                      dialect.json_values(1) + " AS value ON CONFLICT(key) DO NOTHING");
+  papers.Bind(keys.str()).Bind(c.now).Bind(c.source);
+  if (auto st = Run(papers, "record papers"); !st) return st;
+
+  // Each distinct text once: those stored already, found by hash and compared in full, then
+  // the others in one insert.
+  std::vector<std::string> texts;
+  texts.reserve(c.papers.size());
+  for (const Paper& p : c.papers) texts.push_back(SnapshotText(p));
+  std::unordered_map<std::string_view, std::int64_t> ids;
+  {
+    JsonWriter hashes;
+    hashes.BeginArray();
+    for (const std::string& t : texts) hashes.Int(std::int64_t(Fnv1a64(t)));
+    hashes.EndArray();
+    Stmt find(db, "SELECT id, paper FROM snapshots WHERE hash IN (SELECT CAST(value AS BIGINT) "
+                  "FROM " + dialect.json_values(1) + " AS value)");
+    find.Bind(hashes.str());
+    if (!find.ok()) return Unexpected(find.Fail("read snapshots"));
+    std::set<std::string_view> wanted(texts.begin(), texts.end());
+    StepResult rc;
+    while ((rc = find.Step()) == kRow) {
+      if (const auto it = wanted.find(find.TextView(1)); it != wanted.end()) {
+        ids.emplace(*it, find.Int(0));
+      }
+    }
+    if (rc != kDone) return Unexpected(find.Fail("read snapshots"));
+  }
+  JsonWriter missing;
+  missing.BeginArray();
+  std::set<std::string_view> queued;
+  for (const std::string& t : texts) {
+    if (ids.contains(t) || !queued.insert(t).second) continue;
+    missing.BeginObject().Key("h").Int(std::int64_t(Fnv1a64(t))).Key("p").String(t).EndObject();
+  }
+  missing.EndArray();
+  if (!queued.empty()) {
+    Stmt insert(db, "INSERT INTO snapshots(hash, paper) SELECT r.h, r.p FROM " +
+                        dialect.json_records(1, "h bigint, p text") + " RETURNING id, paper");
+    insert.Bind(missing.str());
+    if (!insert.ok()) return Unexpected(insert.Fail("store snapshots"));
+    StepResult rc;
+    while ((rc = insert.Step()) == kRow) {
+      if (const auto it = queued.find(insert.TextView(1)); it != queued.end()) {
+        ids.emplace(*it, insert.Int(0));
+      }
+    }
+    if (rc != kDone) return Unexpected(insert.Fail("store snapshots"));
+  }
+
+  JsonWriter rows;
+  rows.BeginArray();
+  for (std::size_t i = 0; i < c.papers.size(); ++i) {
+    const Paper& p = c.papers[i];
+    const auto id = ids.find(texts[i]);
+    if (id == ids.end()) return Unexpected("store snapshots: no id for paper " + p.key);
+    snapshots.Remember(p, id->second);
+    const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
+    rows.BeginObject().Key("k").String(p.key).Key("u").String(p.url);
+    rows.Key("v");
+    if (p.votes) {
+      rows.Int(*p.votes);
+    } else {
+      rows.Null();
+    }
+    rows.Key("ver").String(p.version).Key("s").Int(id->second);
+    rows.Key("h").String(hashed ? c.content_hashes[i] : SightingContentHash(p)).EndObject();
+  }
+  rows.EndArray();
+  Stmt sightings(db, std::string("INSERT INTO sightings(paper_key, source, date, url, votes, "
+                                 "version, snapshot, content_hash, first_seen, seen_at) "
+                                 "SELECT r.k, ?2, ?3, r.u, r.v, r.ver, r.s, r.h, ?4, ?4 FROM ") +
+                         dialect.json_records(1, "k text, u text, v bigint, ver text, "
+                                                 "s bigint, h text") +
+                         kSightingConflict);
+  sightings.Bind(rows.str()).Bind(c.source).Bind(c.date).Bind(c.now);
+  return Run(sightings, "record sightings");
+}
+
+}  // namespace
+
 Status StateStore::CommitDigest(const DigestCommit& c) {
   sql::Db& db = *db_;
   Transaction txn(db);
@@ -685,19 +792,17 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   Stmt paper(db,
              "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
              "ON CONFLICT(key) DO NOTHING");
-  // A sighting that says what it said before is left alone, but for `seen_at`, which is
-  // brought forward at most once a day (Prune reads it; a daily write is enough for that).
-  Stmt sighting(db,
-                "INSERT INTO sightings(paper_key, source, date, url, votes, version, snapshot, "
-                "content_hash, first_seen, seen_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(paper_key, source) DO UPDATE SET date = excluded.date, "
-                "url = excluded.url, votes = excluded.votes, version = excluded.version, "
-                "snapshot = excluded.snapshot, content_hash = excluded.content_hash, "
-                "seen_at = excluded.seen_at WHERE sightings.snapshot != excluded.snapshot OR "
-                "sightings.date != excluded.date OR "
-                "sightings.seen_at < excluded.seen_at - 86400");
+  const std::string upsert = std::string(
+                                 "INSERT INTO sightings(paper_key, source, date, url, votes, "
+                                 "version, snapshot, content_hash, first_seen, seen_at) "
+                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
+                             kSightingConflict;
+  Stmt sighting(db, upsert);
   SnapshotWriter snapshots(db);
-  for (std::size_t i = 0; i < c.papers.size(); ++i) {
+  if (db.dialect().bulk_commit) {
+    if (auto st = RecordPapersInBulk(db, c, snapshots); !st) return st;
+  }
+  for (std::size_t i = 0; i < c.papers.size() && !db.dialect().bulk_commit; ++i) {
     const Paper& p = c.papers[i];
     const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
     paper.Reset();
