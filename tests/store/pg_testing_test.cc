@@ -17,26 +17,10 @@
 namespace digestd::test {
 namespace {
 
-struct ConnCloser {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
-using Conn = std::unique_ptr<PGconn, ConnCloser>;
+using Conn = test::PostgresSession;
 
-// The first value `sql` returns on `url`, or "error: <message>".
 std::string Query(const std::string& url, const std::string& sql) {
-  Conn conn(PQconnectdb(url.c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK)
-    return "error: " + std::string(PQerrorMessage(conn.get()));
-  PGresult* res = PQexec(conn.get(), sql.c_str());
-  std::string out;
-  const auto status = PQresultStatus(res);
-  if (status == PGRES_TUPLES_OK && PQntuples(res) > 0) {
-    out = PQgetvalue(res, 0, 0);
-  } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    out = "error: " + std::string(PQresultErrorMessage(res));
-  }
-  PQclear(res);
-  return out;
+  return test::PostgresQuery(url, sql);
 }
 
 // Sets (or, with nullopt, unsets) an environment variable for one scope.

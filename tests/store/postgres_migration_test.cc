@@ -15,24 +15,9 @@
 namespace digestd {
 namespace {
 
-struct ConnCloser {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
-using Conn = std::unique_ptr<PGconn, ConnCloser>;
+using Conn = test::PostgresSession;
 
-// The first value `sql` returns on `conn`, "" when it returns no row, or "error: <message>".
-std::string Query(PGconn* conn, const std::string& sql) {
-  PGresult* res = PQexec(conn, sql.c_str());
-  std::string out;
-  const auto status = PQresultStatus(res);
-  if (status == PGRES_TUPLES_OK && PQntuples(res) > 0) {
-    out = PQgetvalue(res, 0, 0);
-  } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    out = "error: " + std::string(PQresultErrorMessage(res));
-  }
-  PQclear(res);
-  return out;
-}
+std::string Query(PGconn* conn, const std::string& sql) { return test::PostgresQuery(conn, sql); }
 
 using Issue14Migration = test::PostgresTest;
 

@@ -13,6 +13,27 @@
 #include <utility>
 
 namespace digestd::test {
+
+std::string PostgresQuery(PGconn* session, const std::string& sql) {
+  PGresult* res = PQexec(session, sql.c_str());
+  std::string out;
+  const auto status = PQresultStatus(res);
+  if (status == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+    out = PQgetvalue(res, 0, 0);
+  } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    out = "error: " + std::string(PQresultErrorMessage(res));
+  }
+  PQclear(res);
+  return out;
+}
+
+std::string PostgresQuery(const std::string& url, const std::string& sql) {
+  PostgresSession session(PQconnectdb(url.c_str()));
+  if (PQstatus(session.get()) != CONNECTION_OK) {
+    return "error: " + std::string(PQerrorMessage(session.get()));
+  }
+  return PostgresQuery(session.get(), sql);
+}
 namespace {
 
 // Bounds every connection attempt: an unreachable server fails the test, it does not hang it.

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,18 @@ namespace digestd::test {
 // nullopt when neither variable is set (no server here: skip); an error when
 // DIGESTD_TEST_PG_DIR is set but holds no url (the fixture failed: fail).
 Result<std::optional<std::string>> PostgresTestServerUrl();
+
+// A libpq session for a test's own SQL, closed when it dies.
+struct PostgresSessionCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using PostgresSession = std::unique_ptr<PGconn, PostgresSessionCloser>;
+
+// The first value `sql` returns on `session`, "" when it returns no row, or
+// "error: <message>".
+std::string PostgresQuery(PGconn* session, const std::string& sql);
+// The same on a session of its own to `url` (or "error: <message>" when it cannot connect).
+std::string PostgresQuery(const std::string& url, const std::string& sql);
 
 // `url` (postgresql://[user@]host[:port][/db][?params]) naming database `database` instead.
 std::string WithDatabase(const std::string& url, const std::string& database);
