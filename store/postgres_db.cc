@@ -135,12 +135,9 @@ std::string PostgresJsonRecords(int parameter, const char* columns) {
   return "json_to_recordset(?" + std::to_string(parameter) + "::json) AS r(" + columns + ")";
 }
 
-std::string PostgresSessionDeadline(std::int64_t ms) {
-  return "SET idle_in_transaction_session_timeout = " + std::to_string(ms);
-}
-
 const Dialect kPostgres{
     .name = "PostgreSQL",
+    .shared = true,
     .now_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
     .returning_id = " RETURNING id",
     // A leader's writers hold the lease row FOR KEY SHARE, which its own renewal (an UPDATE
@@ -148,7 +145,6 @@ const Dialect kPostgres{
     .lock_shared = " FOR KEY SHARE",
     .lock_exclusive = " FOR UPDATE",
     .lock_wait_limit = "SET LOCAL lock_timeout = '500ms'",
-    .session_deadline = &PostgresSessionDeadline,
     .notify_outbox = "NOTIFY digestd_outbox",
     .begin_write = "BEGIN",
     // Two instances opening one new database migrate it once: the second waits here.
@@ -356,8 +352,10 @@ class PostgresDb final : public Db {
     backoff_ = {};
     ++sessions_;
     PQsetNoticeProcessor(conn_.get(), &IgnoreNotice, nullptr);
-    std::string setup = "SET lock_timeout = " + std::to_string(lock_timeout_ms_) + "; " +
-                        session_setup_ + listening_;
+    std::string setup = "SET client_min_messages = warning; SET lock_timeout = " +
+                        std::to_string(lock_timeout_ms_) +
+                        "; SET idle_in_transaction_session_timeout = " +
+                        std::to_string(idle_limit_ms_) + listening_;
     if (read_only_) setup += "; SET default_transaction_read_only = on";
     return ExecNow(setup.c_str());
   }
@@ -376,8 +374,6 @@ class PostgresDb final : public Db {
       return Unexpected("the connection to PostgreSQL was lost; the transaction was not committed");
     }
     if (auto st = Usable(); !st) return st;
-    // A session setting given while connected holds for the sessions after a reconnect too.
-    if (text.starts_with("SET idle_in_transaction_session_timeout")) session_setup_ = sql;
     auto st = ExecNow(sql);
     if (text.starts_with("BEGIN")) {
       in_transaction_ = bool(st);
@@ -421,6 +417,12 @@ class PostgresDb final : public Db {
     (void)Exec(sql.c_str());
   }
   void ReleaseMemory() override {}
+  Status LimitIdleInTransaction(std::int64_t ms) override {
+    if (ms == idle_limit_ms_) return Ok();  // set on this session (and replayed by Connect)
+    idle_limit_ms_ = ms;
+    const std::string sql = "SET idle_in_transaction_session_timeout = " + std::to_string(ms);
+    return Exec(sql.c_str());
+  }
   Status Listen(const char* channel) override {
     const std::string listen = std::string("LISTEN ") + channel;
     if (auto st = Exec(listen.c_str()); !st) return st;
@@ -513,7 +515,7 @@ class PostgresDb final : public Db {
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::seconds backoff_{};
   std::string last_failure_;
-  std::string session_setup_ = "SET client_min_messages = warning";
+  std::int64_t idle_limit_ms_ = 0;  // idle_in_transaction_session_timeout; 0: none
   int lock_timeout_ms_ = 5000;
   bool in_transaction_ = false;
   std::uint64_t sessions_ = 0;  // connections made

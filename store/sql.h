@@ -57,6 +57,8 @@ struct Migration {
 // are documented at each.
 struct Dialect {
   const char* name;  // "SQLite", "PostgreSQL"
+  // Whether several processes, on several hosts, may share the state (not a lock file).
+  bool shared;
   // The database's clock in unix milliseconds (leases the database enforces).
   const char* now_ms;
   // How an INSERT tells the id it gave: " RETURNING id" (read as its row), or "" when
@@ -68,9 +70,6 @@ struct Dialect {
   const char* lock_exclusive;  // a takeover
   // Run first in a transaction that must not wait long for a row lock; nullptr when none.
   const char* lock_wait_limit;
-  // Ends the session when it idles inside a transaction for `ms`; nullptr when the
-  // backend has no sessions to end (SQLite).
-  std::string (*session_deadline)(std::int64_t ms);
   // Tells the sessions that listen (Db::Listen) that outbox rows became due, at the commit
   // of the transaction it runs in; nullptr when the backend cannot (SQLite: its one `run`
   // is woken by a signal).
@@ -139,6 +138,9 @@ class Db {
   virtual Status BackupTo(const std::string& path) = 0;
   virtual Status LimitPages(std::int64_t pages) = 0;
   virtual void SetBusyTimeout(int milliseconds) = 0;
+  // Ends the session when it sits idle inside a transaction for `ms` (0: never), after a
+  // reconnect too; nothing where there are no sessions to end (SQLite).
+  virtual Status LimitIdleInTransaction(std::int64_t ms) = 0;
   virtual void ReleaseMemory() = 0;
 
   // Wake-ups between processes (PostgreSQL's LISTEN/NOTIFY; nothing on SQLite). This

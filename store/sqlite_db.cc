@@ -247,12 +247,12 @@ std::string SqliteJsonValues(int parameter) { return "json_each(?" + std::to_str
 
 const Dialect kSqlite{
     .name = "SQLite",
+    .shared = false,
     .now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
     .returning_id = "",
     .lock_shared = "",
     .lock_exclusive = "",
     .lock_wait_limit = nullptr,
-    .session_deadline = nullptr,
     .notify_outbox = nullptr,
     // A writer takes the write lock at once: two writers never meet halfway (SQLITE_BUSY
     // on a read lock upgraded mid-transaction cannot wait).
@@ -438,6 +438,7 @@ class SqliteDb final : public Db {
     sqlite3_busy_timeout(db_.get(), milliseconds);
   }
   void ReleaseMemory() override { sqlite3_db_release_memory(db_.get()); }
+  Status LimitIdleInTransaction(std::int64_t) override { return Ok(); }
   Status Listen(const char*) override { return Ok(); }
   int Socket(std::uint64_t* session) const override {
     *session = 0;

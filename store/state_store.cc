@@ -492,7 +492,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& location
   return store;
 }
 
-bool StateStore::shared() const { return db_->dialect().name != std::string_view("SQLite"); }
+bool StateStore::shared() const { return db_->dialect().shared; }
 
 const char* StateStore::backend() const { return db_->dialect().name; }
 
@@ -1342,11 +1342,9 @@ Status StateStore::Resign(const std::string& holder) {
 
 Status StateStore::FenceWith(const std::string& holder, std::int64_t lease_ms) {
   fence_holder_ = holder;
-  if (const auto deadline = db_->dialect().session_deadline) {
-    const std::string sql = deadline(lease_ms);
-    if (auto st = db_->Exec(sql.c_str()); !st) {
-      return Unexpected("leader lease: " + st.error().message);
-    }
+  if (holder.empty()) return Ok();  // the session's deadline stays: it harms no one
+  if (auto st = db_->LimitIdleInTransaction(lease_ms); !st) {
+    return Unexpected("leader lease: " + st.error().message);
   }
   return Ok();
 }

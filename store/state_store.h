@@ -196,9 +196,10 @@ class StateStore {
   // first checks, inside the transaction, that `holder` still holds the lease (expired
   // perhaps, but taken over by no one), and fails otherwise (the message starts with
   // kNotLeader): a leader that lost its lease (stopped, hung, partitioned) writes nothing
-  // once its successor took over. With FenceWith("", 0), no check. On
-  // PostgreSQL the session also ends when it idles in a transaction for `lease_ms`, so a
-  // stopped leader's open transaction cannot hold up its successor.
+  // once its successor took over. With FenceWith("", 0), no check. On PostgreSQL the
+  // session also ends when it idles in a transaction for `lease_ms` (set once per value,
+  // kept after the fence is lifted), so a stopped leader's open transaction cannot hold up
+  // its successor.
   Status FenceWith(const std::string& holder, std::int64_t lease_ms);
   static constexpr std::string_view kNotLeader = "not the leader: ";
 

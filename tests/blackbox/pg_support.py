@@ -11,11 +11,11 @@ tests/support/pg_server.py), then pg.create_database(...), pg.restart(), pg.kill
 import itertools
 import os
 import secrets
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import pg_server  # noqa: E402
 from pg_server import PgServer, PgServerError, find_bindir  # noqa: E402,F401
 
 PSQL_TIMEOUT = 30
@@ -61,18 +61,7 @@ def with_database(url, database):
 def psql(url, sql):
     """Runs `sql` on `url`; returns psql's unaligned, tuples-only output. Raises
     PgServerError with psql's message when it fails or the server cannot be reached."""
-    cmd = [os.path.join(find_bindir(), "psql"), "-X", "-q", "-A", "-t",
-           "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["PGCONNECT_TIMEOUT"] = "10"
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PSQL_TIMEOUT, env=env)
-    except subprocess.TimeoutExpired:
-        raise PgServerError(f"psql on {url} timed out after {PSQL_TIMEOUT} s: {sql}")
-    if proc.returncode != 0:
-        raise PgServerError(f"psql on {url} failed ({proc.returncode}) on {sql!r}: "
-                            f"{proc.stderr.strip()}")
-    return proc.stdout
+    return pg_server.psql(url, sql, timeout=PSQL_TIMEOUT)
 
 
 def drop_postgres_database(url, server_url=None):

@@ -99,13 +99,42 @@ def process_alive(pid):
     return stat is not None and stat[0] != "Z"  # a zombie is as good as gone
 
 
-def wait_gone(pid, timeout):
+def wait_until(done, timeout):
+    """Polls `done()` every 50 ms until it is true (True) or `timeout` seconds pass (False)."""
     deadline = time.monotonic() + timeout
-    while process_alive(pid):
+    while not done():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
+
+
+def wait_gone(pid, timeout):
+    return wait_until(lambda: not process_alive(pid), timeout)
+
+
+def client_env():
+    """The environment of a client of a test server: PGPASSWORD, PGSERVICE and friends of
+    whoever runs the tests must not leak in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGCONNECT_TIMEOUT"] = "10"
+    return env
+
+
+def psql(url, sql, timeout=COMMAND_TIMEOUT):
+    """Runs `sql` through psql on `url`; returns its unaligned, tuples-only output. Raises
+    PgServerError with psql's message when it fails or the server cannot be reached."""
+    cmd = [os.path.join(find_bindir(), "psql"), "-X", "-q", "-A", "-t",
+           "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env=client_env())
+    except subprocess.TimeoutExpired:
+        raise PgServerError(f"psql on {url} timed out after {timeout:.0f} s: {sql}")
+    if proc.returncode != 0:
+        raise PgServerError(f"psql on {url} failed ({proc.returncode}) on {sql!r}: "
+                            f"{proc.stderr.strip()}")
+    return proc.stdout
 
 
 def server_processes(postmaster):
@@ -135,12 +164,7 @@ def alive(procs):
 
 
 def wait_all_gone(procs, timeout):
-    deadline = time.monotonic() + timeout
-    while alive(procs):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_until(lambda: not alive(procs), timeout)
 
 
 def kill_server(postmaster, postmaster_only=False):
@@ -268,17 +292,7 @@ class PgServer:
     def psql(self, sql, database=DATABASE):
         """Runs `sql` through psql on `database`; returns its unaligned, tuples-only output.
         Raises PgServerError with psql's message when it fails."""
-        cmd = [self._bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-               "-d", self.database_url(database), "-c", sql]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  timeout=COMMAND_TIMEOUT, env=self._client_env())
-        except subprocess.TimeoutExpired:
-            raise PgServerError(f"psql timed out after {COMMAND_TIMEOUT:.0f} s: {sql}")
-        if proc.returncode != 0:
-            raise PgServerError(f"psql failed ({proc.returncode}) on {sql!r}: "
-                                f"{proc.stderr.strip()}")
-        return proc.stdout
+        return psql(self.database_url(database), sql)
 
     def create_database(self, name):
         """Creates the empty database `name` ([a-z_][a-z0-9_]*) and returns its URL."""
@@ -360,12 +374,6 @@ class PgServer:
             env.update(USER="postgres", LOGNAME="postgres")
         return env
 
-    def _client_env(self):
-        # PGPASSWORD, PGSERVICE and friends of whoever runs the tests must not leak in.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["PGCONNECT_TIMEOUT"] = "10"
-        return env
-
     def _initdb(self):
         cmd = [self._bin("initdb"), "-D", self.data_dir, "-U", USER, "--auth=trust",
                "--encoding=UTF8", "--locale=C",  # C locale: text sorts by bytes
@@ -420,7 +428,7 @@ class PgServer:
         cmd = [self._bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
                "-U", USER, "-d", "postgres", "-t", "2"]
         try:
-            return subprocess.run(cmd, env=self._client_env(), timeout=10).returncode == 0
+            return subprocess.run(cmd, env=client_env(), timeout=10).returncode == 0
         except subprocess.TimeoutExpired:
             return False
 
