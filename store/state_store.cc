@@ -692,6 +692,35 @@ constexpr const char* kSightingConflict =
     "seen_at = excluded.seen_at WHERE sightings.snapshot != excluded.snapshot OR "
     "sightings.date != excluded.date OR sightings.seen_at < excluded.seen_at - 86400";
 
+// CommitDigest's papers, snapshots and sightings a row at a time (SQLite, where a row costs
+// less than its JSON would).
+Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
+  Stmt paper(db,
+             "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
+             "ON CONFLICT(key) DO NOTHING");
+  Stmt sighting(db, std::string("INSERT INTO sightings(paper_key, source, date, url, votes, "
+                                "version, snapshot, content_hash, first_seen, seen_at) "
+                                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
+                        kSightingConflict);
+  for (std::size_t i = 0; i < c.papers.size(); ++i) {
+    const Paper& p = c.papers[i];
+    const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
+    paper.Reset();
+    paper.Bind(p.key).Bind(c.now).Bind(c.source);
+    if (auto st = Run(paper, "record paper " + p.key); !st) return st;
+    auto snapshot = snapshots.Intern(p);
+    if (!snapshot) return Unexpected(snapshot.error());
+    sighting.Reset();
+    sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.url);
+    sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
+    sighting.Bind(p.version).Bind(*snapshot);
+    sighting.Bind(hashed ? c.content_hashes[i] : SightingContentHash(p));
+    sighting.Bind(c.now).Bind(c.now);
+    if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
+  }
+  return Ok();
+}
+
 // CommitDigest's papers, snapshots and sightings a table at a time (Dialect::bulk_commit):
 // five statements whatever the number of papers. `snapshots` learns every paper's id.
 Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
@@ -789,35 +818,10 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
-  Stmt paper(db,
-             "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
-             "ON CONFLICT(key) DO NOTHING");
-  const std::string upsert = std::string(
-                                 "INSERT INTO sightings(paper_key, source, date, url, votes, "
-                                 "version, snapshot, content_hash, first_seen, seen_at) "
-                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
-                             kSightingConflict;
-  Stmt sighting(db, upsert);
   SnapshotWriter snapshots(db);
-  if (db.dialect().bulk_commit) {
-    if (auto st = RecordPapersInBulk(db, c, snapshots); !st) return st;
-  }
-  for (std::size_t i = 0; i < c.papers.size() && !db.dialect().bulk_commit; ++i) {
-    const Paper& p = c.papers[i];
-    const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
-    paper.Reset();
-    paper.Bind(p.key).Bind(c.now).Bind(c.source);
-    if (auto st = Run(paper, "record paper " + p.key); !st) return st;
-    auto snapshot = snapshots.Intern(p);
-    if (!snapshot) return Unexpected(snapshot.error());
-    sighting.Reset();
-    sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.url);
-    sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
-    sighting.Bind(p.version).Bind(*snapshot);
-    sighting.Bind(hashed ? c.content_hashes[i] : SightingContentHash(p));
-    sighting.Bind(c.now).Bind(c.now);
-    if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
-  }
+  const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
+                                                 : RecordPapersOneByOne(db, c, snapshots);
+  if (!papers) return papers;
   // The notified marks grouped by their set (all but the watch), merged into the stored set.
   std::map<std::string, std::pair<std::string, std::vector<std::string>>> sets;
   for (const DedupeKey& key : c.notified) {
