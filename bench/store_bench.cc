@@ -103,7 +103,7 @@ void CommitDigest(benchmark::State& state, const std::string& server_url) {
       break;
     }
     DigestCommit c{.source = "hf-ko", .url = "file:///d.md", .date = "2024-01-29", .now = 1};
-    c.papers = papers;
+    c.papers = SharePapers(papers);
     state.ResumeTiming();
     if (auto st = (*store)->CommitDigest(c); !st) state.SkipWithError(st.error().message.c_str());
     state.PauseTiming();
@@ -123,7 +123,7 @@ void BM_LoadPriorSightings(benchmark::State& state) {
   const std::string path = TempPath();
   auto store = StateStore::Open(path);
   DigestCommit c{.source = "hf-ko", .url = "file:///d.md", .date = "2024-01-29", .now = 1};
-  c.papers = papers;
+  c.papers = SharePapers(papers);
   (void)(*store)->CommitDigest(c);
   std::vector<std::string> keys;
   for (std::size_t i = 0; i < 1000; ++i) keys.push_back(papers[i * 10].key);

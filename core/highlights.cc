@@ -23,7 +23,7 @@ std::vector<SourcedPaper> SelectTopPapers(const std::vector<HighlightsCandidate>
   };
   std::map<std::string, Merged> by_key;
   for (const HighlightsCandidate& c : candidates) {
-    auto [it, fresh] = by_key.try_emplace(c.sighting.paper.key);
+    auto [it, fresh] = by_key.try_emplace(c.sighting.paper->key);
     Merged& m = it->second;
     if (fresh) {
       m = {.best = &c, .first_seen = c.first_seen};

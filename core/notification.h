@@ -13,7 +13,7 @@ namespace digestd {
 
 // A paper as one source reported it on one date.
 struct SourcedPaper {
-  Paper paper;
+  SharedPaper paper;
   std::string source;
   std::string date;                   // "YYYY-MM-DD"; empty when the source has none
   // In a message grouped by digest, this paper's own event and watches; empty: the

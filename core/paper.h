@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,35 @@ struct Paper {
 
   bool operator==(const Paper&) const = default;
 };
+
+// A paper that several messages hold without copying it: immutable once made, and copied by
+// a reference count. The planner gives every notification about a paper the same one, and
+// the store writes its snapshot once. Reads like a pointer (`shared->title`) and converts to
+// `const Paper&`; a default one is an empty paper. Thread-compatible, like shared_ptr.
+class SharedPaper {
+ public:
+  SharedPaper();
+  SharedPaper(Paper paper);  // NOLINT(google-explicit-constructor): a Paper is a value of it
+
+  const Paper& operator*() const { return *paper_; }
+  const Paper* operator->() const { return paper_.get(); }
+  operator const Paper&() const { return *paper_; }  // NOLINT(google-explicit-constructor)
+  // The paper to change, copied first if anything else holds it (copy on write).
+  Paper& Edit();
+  // The same object: what a copy of this shares.
+  bool SameAs(const SharedPaper& other) const { return paper_ == other.paper_; }
+
+  bool operator==(const SharedPaper& other) const {
+    return SameAs(other) || *paper_ == *other.paper_;
+  }
+  bool operator==(const Paper& other) const { return *paper_ == other; }
+
+ private:
+  std::shared_ptr<Paper> paper_;  // never null; changed only by Edit, when not shared
+};
+
+// Each of `papers` moved into a SharedPaper.
+std::vector<SharedPaper> SharePapers(std::vector<Paper> papers);
 
 struct Digest {
   std::string source;                 // the source name, or the parsed file/URL

@@ -43,9 +43,9 @@ std::vector<WatchEvent> EventsFor(const WatchSpec& watch, const Paper& paper,
 }
 
 // The papers a `latest:N` first run may notify: the N with most votes.
-std::set<std::string> LatestKeys(const std::vector<Paper>& papers, int n) {
+std::set<std::string> LatestKeys(const std::vector<SharedPaper>& papers, int n) {
   std::vector<const Paper*> sorted;
-  for (const Paper& p : papers) sorted.push_back(&p);
+  for (const SharedPaper& p : papers) sorted.push_back(&*p);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Paper* a, const Paper* b) {
     return a->votes.value_or(-1) > b->votes.value_or(-1);
   });
@@ -93,7 +93,8 @@ Plan PlanDigest(const PlanInput& in) {
   WatchMatches matches;  // reused: one paper's hits at a time
   plan.content_hashes.resize(in.papers->size());
   for (std::size_t index = 0; index < in.papers->size(); ++index) {
-    const Paper& paper = (*in.papers)[index];
+    const SharedPaper& shared = (*in.papers)[index];
+    const Paper& paper = *shared;
     // A digest may list one paper twice (FORMATS.md: same id, other title); the first wins.
     if (!seen_keys.insert(paper.key).second) continue;
     const auto prior_it = in.prior->find(paper.key);
@@ -181,7 +182,7 @@ Plan PlanDigest(const PlanInput& in) {
       n.kind = "instant";
       n.event = p.event;
       n.watches = p.watches;
-      n.papers.push_back({.paper = paper, .source = in.source, .date = in.date});
+      n.papers.push_back({.paper = shared, .source = in.source, .date = in.date});
       if (prior && p.event != "new") {
         // What changed, for the message (CONFIG.md: updated, new_version and threshold say).
         SourcedPaper& sp = n.papers.back();

@@ -44,7 +44,7 @@ enum class FirstRunMode {
 struct PlanInput {
   std::string source;
   std::string date;
-  const std::vector<Paper>* papers = nullptr;
+  const std::vector<SharedPaper>* papers = nullptr;
   const std::map<std::string, PriorSighting>* prior = nullptr;  // by paper key
   const std::set<std::string>* notified = nullptr;              // NotifiedKey values (encoded)
   const WatchMatcher* matcher = nullptr;

@@ -476,7 +476,7 @@ std::string Titles(const OutboxRow& row, std::size_t max_chars) {
   std::string titles;
   for (const SourcedPaper& p : n->papers) {
     if (!titles.empty()) titles += " | ";
-    titles += p.paper.title;
+    titles += p.paper->title;
   }
   return TerminalSafe(titles, max_chars);
 }
@@ -490,7 +490,7 @@ void WriteRowJson(JsonWriter& out, const OutboxRow& r) {
   out.Key("sent").StringOrNull(r.sent_at ? FormatTime(r.sent_at) : "");
   out.Key("remote_id").StringOrNull(r.remote_id).Key("last_error").StringOrNull(r.last_error);
   out.Key("titles").BeginArray();
-  for (const SourcedPaper& p : r.notification.papers) out.String(p.paper.title);
+  for (const SourcedPaper& p : r.notification.papers) out.String(p.paper->title);
   out.EndArray().EndObject();
 }
 
@@ -966,7 +966,7 @@ int Preview(const Args& args) {
 // says why it was not (issue 11, point 5: the verdicts are the planner's own decisions).
 using Verdicts = std::map<std::string, std::map<std::string, std::string>>;
 Verdicts ReplayPlan(const Config& config, const WatchMatcher& matcher, const std::string& source,
-                    const std::string& date, const std::vector<Paper>& papers,
+                    const std::string& date, const std::vector<SharedPaper>& papers,
                     const std::set<std::string>& first_sightings, FirstRunMode first_run,
                     const std::set<std::string>& recorded) {
   std::set<std::string> before;
@@ -1051,8 +1051,8 @@ int Explain(const Args& args) {
   std::vector<std::string> keys;
   std::map<std::string, std::int64_t> earliest;  // paper -> first sighting from any source
   for (const StoredSighting& s : *sightings) {
-    keys.push_back(s.paper.key);
-    auto [it, fresh] = earliest.emplace(s.paper.key, s.first_seen);
+    keys.push_back(s.paper->key);
+    auto [it, fresh] = earliest.emplace(s.paper->key, s.first_seen);
     if (!fresh) it->second = std::min(it->second, s.first_seen);
   }
   auto notified = store->LoadNotified(keys);
@@ -1074,12 +1074,12 @@ int Explain(const Args& args) {
     const bool first_run = source && state.first_run_at && s.first_seen == *state.first_run_at;
     const FirstRunMode mode =
         source ? FirstRunModeFor(*source, first_run, true) : FirstRunMode::kNotFirst;
-    std::vector<Paper> papers;
+    std::vector<SharedPaper> papers;
     std::set<std::string> first_sightings;
     const auto add = [&](const StoredSighting& t) {
       papers.push_back(t.paper);
-      const auto e = earliest.find(t.paper.key);
-      if (e == earliest.end() || t.first_seen <= e->second) first_sightings.insert(t.paper.key);
+      const auto e = earliest.find(t.paper->key);
+      if (e == earliest.end() || t.first_seen <= e->second) first_sightings.insert(t.paper->key);
     };
     if (mode == FirstRunMode::kLatest && !paper.empty()) {
       // "latest" chose among the whole digest: plan all of it.
@@ -1153,7 +1153,7 @@ int Explain(const Args& args) {
     std::cout << Counted(static_cast<long long>(unmatched.size()), "paper")
               << " no watch matched (--paper KEY says why for one):\n";
     for (const StoredSighting* s : unmatched) {
-      std::cout << "  " << TerminalSafe(s->paper.key) << "  " << TerminalSafe(s->paper.title)
+      std::cout << "  " << TerminalSafe(s->paper->key) << "  " << TerminalSafe(s->paper->title)
                 << "  [" << s->source << "]\n";
     }
   }

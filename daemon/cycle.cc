@@ -323,18 +323,20 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   std::string().swap(f.response.body);
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
-  std::vector<Paper> papers;
+  std::vector<Paper> unique;
   std::vector<std::string> keys;
   std::set<std::string> seen;
-  papers.reserve(digest.papers.size());
+  unique.reserve(digest.papers.size());
   keys.reserve(digest.papers.size());
   for (Paper& p : digest.papers) {
     if (p.key.empty() || !seen.insert(p.key).second) continue;
     keys.push_back(p.key);
-    papers.push_back(std::move(p));
+    unique.push_back(std::move(p));
   }
   std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
-  if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) return st;
+  if (auto st = KeepKeysOfKnownUrls(store, source.name, unique, keys); !st) return st;
+  // From here on a paper is shared, not copied, by its notifications and the commit.
+  const std::vector<SharedPaper> papers = SharePapers(std::move(unique));
   auto prior = store.LoadPriorSightings(source.name, keys);
   if (!prior) return Unexpected(prior.error());
   auto notified = store.LoadNotified(keys);
@@ -389,7 +391,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
           watches += w;
         }
         cx.output.text_line(TerminalSafe("would send to " + n.notifier + ": [" + n.EventOf(p) +
-                                         "] " + p.paper.title + " (" + p.paper.key +
+                                         "] " + p.paper->title + " (" + p.paper->key +
                                          "; watch " + watches + ")"));
       }
     }
@@ -397,8 +399,8 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
       for (const SourcedPaper& p : h.notification.papers) {
         cx.output.text_line(TerminalSafe("would hold for the digest of watch " + h.watch +
                                          " to " + h.notification.notifier + ": [" +
-                                         h.notification.EventOf(p) + "] " + p.paper.title +
-                                         " (" + p.paper.key + ")"));
+                                         h.notification.EventOf(p) + "] " + p.paper->title +
+                                         " (" + p.paper->key + ")"));
       }
     }
   }
@@ -425,11 +427,11 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   if (cx.options.on_matches) {
     for (const Notification& n : plan.notifications) {
       for (const SourcedPaper& p : n.papers) {
-        for (const std::string& w : n.WatchesOf(p)) matched[w].insert(p.paper.key);
+        for (const std::string& w : n.WatchesOf(p)) matched[w].insert(p.paper->key);
       }
     }
     for (const HeldMatch& h : held) {
-      for (const SourcedPaper& p : h.notification.papers) matched[h.watch].insert(p.paper.key);
+      for (const SourcedPaper& p : h.notification.papers) matched[h.watch].insert(p.paper->key);
     }
   }
   const DigestCommit commit{.source = source.name,

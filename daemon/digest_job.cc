@@ -57,7 +57,7 @@ Notification MakeWatchDigest(const std::string& watch, const std::string& notifi
       SourcedPaper entry = p;
       entry.event = n.EventOf(p);
       entry.watches = {watch};
-      const auto [it, fresh] = index.emplace(p.paper.key, d.papers.size());
+      const auto [it, fresh] = index.emplace(p.paper->key, d.papers.size());
       if (fresh) {
         d.papers.push_back(std::move(entry));
       } else {

@@ -121,7 +121,7 @@ std::vector<Section> Group(const Notification& n) {
   std::vector<Entry> entries;
   std::map<std::string, std::size_t> by_key;
   for (const SourcedPaper& p : n.papers) {
-    auto [it, fresh] = by_key.emplace(p.paper.key, entries.size());
+    auto [it, fresh] = by_key.emplace(p.paper->key, entries.size());
     if (fresh) entries.push_back({.sighting = &p});
     Entry& e = entries[it->second];
     for (const std::string& w : n.WatchesOf(p)) AddUnique(e.watches, w);
@@ -160,11 +160,11 @@ std::vector<std::string> Changes(const Entry& e) {
     if (ev == "new_version") {
       out.push_back("New version: " +
                     (p.prior_version.empty() ? std::string() : Clean(p.prior_version) + " → ") +
-                    (p.paper.version.empty() ? std::string("a new one") : Clean(p.paper.version)));
+                    (p.paper->version.empty() ? std::string("a new one") : Clean(p.paper->version)));
     } else if (ev == "threshold") {
       std::string line = "Votes ";
       if (p.prior_votes) line += std::to_string(*p.prior_votes) + " → ";
-      line += p.paper.votes ? std::to_string(*p.paper.votes) : std::string("-");
+      line += p.paper->votes ? std::to_string(*p.paper->votes) : std::string("-");
       out.push_back(line + ": passed the watch's minimum");
     } else if (ev == "updated") {
       out.push_back(p.prior_title.empty()
@@ -234,7 +234,7 @@ std::string Headline(const Notification& n, const std::vector<Section>& sections
     if (extra > 0) out += " and " + Plural(extra, "more watch", "more watches");
   }
   if (papers == 1 && !sections.empty() && !sections.front().entries.empty()) {
-    out += ": " + Clean(sections.front().entries.front().sighting->paper.title);
+    out += ": " + Clean(sections.front().entries.front().sighting->paper->title);
   }
   return out;
 }

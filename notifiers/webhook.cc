@@ -197,7 +197,7 @@ std::optional<std::string> ShrinkToFit(const Notification& n, SourcedPaper& p,
       list.pop_back();
     } while (freed < excess && list.size() > keep);
   };
-  Paper& paper = p.paper;
+  Paper& paper = p.paper.Edit();  // a copy: the shared paper stays whole for other messages
   for (std::string json = PaperJson(n, p);; json = PaperJson(n, p)) {
     if (json.size() <= room) return json;
     const std::size_t excess = json.size() - room;
@@ -387,7 +387,7 @@ Result<std::vector<WebhookPart>> RenderWebhookBodies(const Notification& n,
     std::optional<std::string> json =
         entry < room ? ShrinkToFit(n, p, room - entry) : std::nullopt;
     if (!json) {
-      return Unexpected("notification " + context.id + ": paper '" + p.paper.key +
+      return Unexpected("notification " + context.id + ": paper '" + p.paper->key +
                         "' does not fit in " + std::to_string(max_body_bytes) + " bytes");
     }
     sizes.push_back(json->size() + entry);

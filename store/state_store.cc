@@ -122,21 +122,18 @@ class SnapshotWriter {
                         db.dialect().returning_id),
         db_(db) {}
 
-  // The id of the snapshot of `paper`, which must outlive the writer: the papers of one
-  // commit are mostly the same objects' copies, compared rather than serialised again.
+  // The id of the snapshot of `paper`, which must outlive the writer. The papers of one
+  // commit are shared by its messages: a paper met before is known by its address, not
+  // serialised again.
   Result<std::int64_t> Intern(const Paper& paper) {
-    if (auto it = by_key_.find(paper.key); it != by_key_.end() && *it->second.paper == paper) {
-      return it->second.id;
-    }
+    if (auto it = by_address_.find(&paper); it != by_address_.end()) return it->second;
     auto id = InternText(SnapshotText(paper));
-    if (id) by_key_.insert_or_assign(paper.key, Known{&paper, *id});
+    if (id) by_address_.emplace(&paper, *id);
     return id;
   }
 
   // Tells the writer that `paper` (which must outlive it) is stored as snapshot `id`.
-  void Remember(const Paper& paper, std::int64_t id) {
-    by_key_.insert_or_assign(paper.key, Known{&paper, id});
-  }
+  void Remember(const Paper& paper, std::int64_t id) { by_address_.insert_or_assign(&paper, id); }
 
   Result<std::int64_t> InternText(const std::string& json) {
     const auto hash = std::int64_t(Fnv1a64(json));
@@ -160,14 +157,10 @@ class SnapshotWriter {
   }
 
  private:
-  struct Known {
-    const Paper* paper;
-    std::int64_t id;
-  };
   Stmt find_;
   Stmt insert_;
   sql::Db& db_;
-  std::unordered_map<std::string, Known> by_key_;
+  std::unordered_map<const Paper*, std::int64_t> by_address_;
 };
 
 // The outbox `message` of `n`: what the row's columns don't hold, each paper as the id of
@@ -202,7 +195,8 @@ std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>
 // columns gave. A paper is a snapshot id (schema 5) looked up in `snapshots`, or the paper
 // itself (the messages of schema 4 and before, which the migration reads). Fails naming
 // what is missing.
-Status DecodeMessage(const boost::json::value& v, const std::map<std::int64_t, Paper>& snapshots,
+Status DecodeMessage(const boost::json::value& v,
+                     const std::map<std::int64_t, SharedPaper>& snapshots,
                      Notification& n) {
   if (!v.is_object()) return Unexpected("its stored message is not a JSON object");
   const auto& o = v.get_object();
@@ -258,7 +252,7 @@ Status ResolveMessages(sql::Db& db, std::vector<OutboxRow>& rows,
       if (id && id->is_int64()) wanted.insert(id->get_int64());
     }
   }
-  std::map<std::int64_t, Paper> snapshots;
+  std::map<std::int64_t, SharedPaper> snapshots;  // shared by every row that has the paper
   if (!wanted.empty()) {
     JsonWriter ids;
     ids.BeginArray();

@@ -49,7 +49,7 @@ struct DigestCommit {
   std::string date;      // the digest's date ("" when undated)
   std::int64_t now = 0;  // unix seconds
   FetchValidators validators;
-  std::vector<Paper> papers;          // one per key
+  std::vector<SharedPaper> papers;    // one per key
   // SightingContentHash of each paper, when the caller has them (Plan::content_hashes);
   // missing or empty ones are computed.
   std::vector<std::string> content_hashes;
@@ -110,7 +110,7 @@ struct NotifierHealth {
 struct StoredSighting {
   std::string source;
   std::string date;
-  Paper paper;
+  SharedPaper paper;
   std::int64_t first_seen = 0;
 };
 

@@ -12,9 +12,9 @@ namespace {
 HighlightsCandidate Seen(const std::string& key, const std::string& source,
                          std::optional<int> votes, std::int64_t first_seen) {
   HighlightsCandidate c;
-  c.sighting.paper.key = key;
-  c.sighting.paper.title = key + " from " + source;
-  c.sighting.paper.votes = votes;
+  c.sighting.paper.Edit().key = key;
+  c.sighting.paper.Edit().title = key + " from " + source;
+  c.sighting.paper.Edit().votes = votes;
   c.sighting.source = source;
   c.sighting.date = "2024-01-29";
   c.first_seen = first_seen;
@@ -23,7 +23,7 @@ HighlightsCandidate Seen(const std::string& key, const std::string& source,
 
 std::vector<std::string> Keys(const std::vector<SourcedPaper>& papers) {
   std::vector<std::string> out;
-  for (const SourcedPaper& p : papers) out.push_back(p.paper.key);
+  for (const SourcedPaper& p : papers) out.push_back(p.paper->key);
   return out;
 }
 
@@ -43,7 +43,7 @@ TEST(Issue10, HighlightsMergeSourcesByKeyWithTheirHighestVotes) {
   const std::vector<SourcedPaper> top = SelectTopPapers(in, 5);
   ASSERT_EQ(Keys(top), (std::vector<std::string>{"b", "a"}));
   EXPECT_EQ(top[0].source, "hf");
-  EXPECT_EQ(top[0].paper.votes, 50);
+  EXPECT_EQ(top[0].paper->votes, 50);
 }
 
 TEST(Issue10, HighlightsBreakTiesBySeenFirstThenKey) {

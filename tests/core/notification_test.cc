@@ -35,7 +35,7 @@ TEST(Issue7, GroupByDigestMergesOnlyTheGroupedNotifiers) {
   const Notification& me = out[0].notifier == "me" ? out[0] : out[1];
   EXPECT_EQ(me.id, in[1].id) << "a notifier grouped by paper passes through unchanged";
   ASSERT_EQ(team.papers.size(), 3u);
-  EXPECT_EQ(team.papers[1].paper.key, "arxiv:2");
+  EXPECT_EQ(team.papers[1].paper->key, "arxiv:2");
   EXPECT_EQ(team.EventOf(team.papers[1]), "threshold");
   EXPECT_EQ(team.WatchesOf(team.papers[1]), (std::vector<std::string>{"b", "a"}));
   EXPECT_EQ(team.event, "mixed");

@@ -29,9 +29,10 @@ class PlannerTest : public ::testing::Test {
     auto matcher = WatchMatcher::Compile(std::move(specs));
     EXPECT_TRUE(matcher) << matcher.error().message;
     matcher_ = std::make_unique<WatchMatcher>(std::move(*matcher));
+    shared_ = SharePapers(papers_);
     PlanInput in{.source = "hf-ko",
                  .date = "2024-01-29",
-                 .papers = &papers_,
+                 .papers = &shared_,
                  .prior = &prior_,
                  .notified = &notified_,
                  .matcher = matcher_.get(),
@@ -43,6 +44,7 @@ class PlannerTest : public ::testing::Test {
   }
 
   std::vector<Paper> papers_;
+  std::vector<SharedPaper> shared_;  // papers_, as the planner takes them
   std::map<std::string, PriorSighting> prior_;
   std::set<std::string> notified_;
   std::unique_ptr<WatchMatcher> matcher_;
@@ -122,7 +124,7 @@ TEST_F(PlannerTest, MinVotesOnFirstSighting) {
   w.min_votes = 20;
   Plan plan = Run({w});
   ASSERT_EQ(plan.notifications.size(), 1u);
-  EXPECT_EQ(plan.notifications[0].papers[0].paper.key, "arxiv:2401.00002");
+  EXPECT_EQ(plan.notifications[0].papers[0].paper->key, "arxiv:2401.00002");
   int below = 0;
   for (const Decision& d : plan.decisions) below += d.verdict == "below threshold";
   EXPECT_EQ(below, 2);
@@ -181,7 +183,7 @@ TEST_F(PlannerTest, LatestNotifiesTheTopVotedOnly) {
              MakePaper("2401.00004", "model", 20)};
   Plan plan = Run({Watch("a", {"model"}, {"me"})}, FirstRunMode::kLatest, 2);
   std::set<std::string> keys;
-  for (const auto& n : plan.notifications) keys.insert(n.papers[0].paper.key);
+  for (const auto& n : plan.notifications) keys.insert(n.papers[0].paper->key);
   EXPECT_EQ(keys, (std::set<std::string>{"arxiv:2401.00002", "arxiv:2401.00004"}));
 }
 
@@ -198,7 +200,7 @@ TEST_F(PlannerTest, DuplicateKeysInOneDigestArePlannedOnce) {
              MakePaper("2410.09342", "LLMtimesMapReduce model", 5)};
   Plan plan = Run({Watch("a", {"model"}, {"me"})});
   ASSERT_EQ(plan.notifications.size(), 1u);
-  EXPECT_EQ(plan.notifications[0].papers[0].paper.title, "LLM$\\times$MapReduce model");
+  EXPECT_EQ(plan.notifications[0].papers[0].paper->title, "LLM$\\times$MapReduce model");
 }
 
 TEST_F(PlannerTest, DedupeKeysAreStableAndDistinct) {

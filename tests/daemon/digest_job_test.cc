@@ -47,7 +47,7 @@ TEST(HoldForDigestsTest, SplitsDigestWatchesOff) {
   ASSERT_EQ(held.size(), 2u);
   EXPECT_EQ(held[0].watch, "daily");
   EXPECT_EQ(held[0].notification.watches, std::vector<std::string>{"daily"});
-  EXPECT_EQ(held[1].notification.papers[0].paper.key, "arxiv:2");
+  EXPECT_EQ(held[1].notification.papers[0].paper->key, "arxiv:2");
 }
 
 TEST(MakeWatchDigestTest, OneMessageEachPaperOnceWithItsNewestEvent) {
@@ -60,7 +60,7 @@ TEST(MakeWatchDigestTest, OneMessageEachPaperOnceWithItsNewestEvent) {
   EXPECT_EQ(d.notifier, "me");
   EXPECT_EQ(d.event, "mixed");
   ASSERT_EQ(d.papers.size(), 2u);
-  EXPECT_EQ(d.papers[0].paper.key, "arxiv:1");
+  EXPECT_EQ(d.papers[0].paper->key, "arxiv:1");
   EXPECT_EQ(d.papers[0].event, "updated");
   EXPECT_EQ(d.papers[1].event, "new");
   // The dedupe key is per (notifier, watch, run): another run is another message.
@@ -135,7 +135,7 @@ TEST_F(DigestJobTest, HeldUntilTheScheduleThenOneMessagePerNotifier) {
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].kind, "digest");
   ASSERT_EQ((*rows)[0].notification.papers.size(), 2u);
-  EXPECT_EQ((*rows)[0].notification.papers[1].paper.title, "Paper 2 (new)");
+  EXPECT_EQ((*rows)[0].notification.papers[1].paper->title, "Paper 2 (new)");
 }
 
 TEST_F(DigestJobTest, MatchesAfterTheRunWaitForTheNext) {
@@ -146,7 +146,7 @@ TEST_F(DigestJobTest, MatchesAfterTheRunWaitForTheNext) {
   EXPECT_EQ(sent[0].papers.size(), 1u);
   sent = Run(At(30, 23, 1));
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].papers[0].paper.key, "arxiv:2");
+  EXPECT_EQ(sent[0].papers[0].paper->key, "arxiv:2");
 }
 
 TEST_F(DigestJobTest, DowntimeOverManyRunsSendsOneDigest) {
@@ -167,7 +167,7 @@ TEST_F(DigestJobTest, ARunWhoseDigestWentOutLeavesLateMatchesForTheNext) {
   EXPECT_EQ(*store_->HeldCount(), 1);
   const auto next = Run(At(30, 23, 1));
   ASSERT_EQ(next.size(), 1u);
-  EXPECT_EQ(next[0].papers[0].paper.key, "arxiv:2");
+  EXPECT_EQ(next[0].papers[0].paper->key, "arxiv:2");
 }
 
 TEST_F(DigestJobTest, DryRunTakesNothing) {
@@ -187,7 +187,7 @@ TEST_F(DigestJobTest, PruneDropsMatchesHeldPastRetention) {
   const auto sent = Run(At(30, 1));
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_EQ(sent[0].papers.size(), 1u);
-  EXPECT_EQ(sent[0].papers[0].paper.title, "Paper 2 (new)") << "its snapshot survived";
+  EXPECT_EQ(sent[0].papers[0].paper->title, "Paper 2 (new)") << "its snapshot survived";
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ class HighlightsJobTest : public ::testing::Test {
                                                   .url = "file:///d",
                                                   .date = date,
                                                   .now = now,
-                                                  .papers = std::move(papers)}));
+                                                  .papers = SharePapers(std::move(papers))}));
   }
 
   std::vector<Notification> Run(std::int64_t now) {
@@ -81,9 +81,9 @@ TEST_F(HighlightsJobTest, PostsTheNewestDateOnceWhenItsSlotHasPassed) {
   EXPECT_EQ(n.notifier, "team");
   EXPECT_EQ(n.kind, "highlights");
   ASSERT_EQ(n.papers.size(), 2u);
-  EXPECT_EQ(n.papers[0].paper.key, "arxiv:2");  // merged: 40 votes from hf-ko
+  EXPECT_EQ(n.papers[0].paper->key, "arxiv:2");  // merged: 40 votes from hf-ko
   EXPECT_EQ(n.papers[0].source, "hf-ko");
-  EXPECT_EQ(n.papers[1].paper.key, "arxiv:3");
+  EXPECT_EQ(n.papers[1].paper->key, "arxiv:3");
   EXPECT_EQ(n.papers[0].date, "2024-01-29");
   EXPECT_EQ(Rows(), 1);
   // Already posted: the next run, and the next day before its slot, plan nothing.

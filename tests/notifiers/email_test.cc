@@ -152,8 +152,8 @@ TEST(Issue13, SummaryHtmlIsValidUtf8WithoutControls) {
 // images went into the HTML part as fetched, invalid UTF-8 and controls included.
 TEST(Issue13, EmailHtmlLinksAreValidUtf8WithoutControls) {
   Notification n = test::MakeInstant();
-  n.papers[0].paper.url = "https://arxiv.org/abs/2401.15001\xE2\x80";
-  n.papers[0].paper.media_url = "https://evil.example/\x1b[31m\xFF.png";
+  n.papers[0].paper.Edit().url = "https://arxiv.org/abs/2401.15001\xE2\x80";
+  n.papers[0].paper.Edit().media_url = "https://evil.example/\x1b[31m\xFF.png";
   n.digest_url = "https://huggingface.co/papers\xC2\x9B";
   const EmailContent c = RenderEmailContent(n, {.max_papers = 1});
   EXPECT_TRUE(IsValidUtf8(c.html));
@@ -214,12 +214,12 @@ TEST(Issue8, ChangedEntriesSayWhatChanged) {
   n.papers[0].event = "new_version";
   n.papers[0].prior_version = "v1";
   n.papers.push_back(n.papers[0]);
-  n.papers[1].paper.key = "arxiv:2401.99999";
+  n.papers[1].paper.Edit().key = "arxiv:2401.99999";
   n.papers[1].event = "threshold";
-  n.papers[1].paper.votes = 12;
+  n.papers[1].paper.Edit().votes = 12;
   n.papers[1].prior_votes = 3;
   n.papers.push_back(n.papers[0]);
-  n.papers[2].paper.key = "arxiv:2401.88888";
+  n.papers[2].paper.Edit().key = "arxiv:2401.88888";
   n.papers[2].event = "updated";
   n.papers[2].prior_title = "An old <b>title</b>";
   const EmailContent c = RenderEmailContent(n, {});
@@ -240,7 +240,7 @@ TEST(Issue8, EachPaperOnceWithAllItsWatches) {
   n.papers.push_back(again);
   const EmailContent c = RenderEmailContent(n, {});
   EXPECT_EQ(c.papers, 4);
-  const std::string url = n.papers[0].paper.url;
+  const std::string url = n.papers[0].paper->url;
   std::size_t count = 0;
   for (std::size_t at = c.html.find("<a href=\"" + url + "\" style"); at != std::string::npos;
        at = c.html.find("<a href=\"" + url + "\" style", at + 1)) {

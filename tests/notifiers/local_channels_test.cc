@@ -55,7 +55,7 @@ TEST(RenderConsole, ShowsWhatAPersonNeeds) {
 // Issue 11, point 4: a person reads the summary, not its markdown, and not a whole abstract.
 TEST(Issue11, ConsoleSummaryIsReadable) {
   Notification n = Make(1);
-  Paper& p = n.papers[0].paper;
+  Paper& p = n.papers[0].paper.Edit();
   p.votes = 1;
   p.summary = {"***What's New***: **Sparse** `rows`\x07\n  and columns."};
   std::string text = RenderConsole(n, 50);
@@ -106,7 +106,7 @@ TEST(RenderConsole, DigestGroupedListsEachPaperOnceUnderItsWatchesWithItsEvent) 
   const Notification n = test::MakeDigestGrouped();
   const std::string text = RenderConsole(n, 50);
   for (const SourcedPaper& p : n.papers) {
-    EXPECT_EQ(Count(text, p.paper.url + " "), 1u) << p.paper.url << "\n" << text;
+    EXPECT_EQ(Count(text, p.paper->url + " "), 1u) << p.paper->url << "\n" << text;
   }
   EXPECT_EQ(Count(text, "  watch \"sparse attention\":\n"), 1u) << text;
   EXPECT_EQ(Count(text, "  watch \"agents\":\n"), 1u) << text;

@@ -98,7 +98,7 @@ NotifierConfig Templated(std::string kind, KindSettings settings, std::string te
 
 Notification HostileTitle() {
   Notification n = test::MakeInstant();
-  n.papers[0].paper.title = "<script>alert(1)</script> @everyone <!channel> *bold*";
+  n.papers[0].paper.Edit().title = "<script>alert(1)</script> @everyone <!channel> *bold*";
   return n;
 }
 

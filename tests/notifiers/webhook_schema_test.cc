@@ -99,7 +99,7 @@ TEST_F(WebhookSchema, RenderedBodiesValidateAndVerify) {
 
   // A paper with every optional field empty: nulls and empty arrays.
   Notification sparse = test::MakeInstant();
-  sparse.papers[0] = {.paper = {.key = "https://example.org/p/1", .title = "T", .url = ""}};
+  sparse.papers[0] = {.paper = Paper{.key = "https://example.org/p/1", .title = "T", .url = ""}};
   add("sparse", Render(Webhook(), sparse));
 
   Notification recovered = test::MakeAlert();

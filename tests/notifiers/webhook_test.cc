@@ -154,7 +154,7 @@ TEST(WebhookChannel, BodyFields) {
   EXPECT_EQ(papers[1].at("watches").as_array(), json::array({"agents"}));
   EXPECT_EQ(papers[1].at("source").as_string(), "hf-daily");
   EXPECT_EQ(papers[1].at("date").as_string(), "2024-01-29");
-  EXPECT_EQ(papers[1].at("key").as_string(), n.papers[1].paper.key);
+  EXPECT_EQ(papers[1].at("key").as_string(), n.papers[1].paper->key);
 
   const std::vector<Payload> alert = RenderWith(WebhookConfig(), test::MakeAlert());
   ASSERT_EQ(alert.size(), 1u);
@@ -172,7 +172,7 @@ TEST(WebhookChannel, MaxPapersCountsTheRestInMore) {
   ASSERT_EQ(payloads.size(), 1u);
   const json::object body = json::parse(payloads[0].body).as_object();
   ASSERT_EQ(body.at("papers").as_array().size(), 2u);
-  EXPECT_EQ(body.at("papers").as_array()[1].at("key").as_string(), n.papers[1].paper.key);
+  EXPECT_EQ(body.at("papers").as_array()[1].at("key").as_string(), n.papers[1].paper->key);
   EXPECT_EQ(body.at("more").as_int64(), 5);
 }
 
@@ -200,12 +200,12 @@ TEST(WebhookChannel, SplitsLargeMessagesIntoPartsThatFit) {
       keys.emplace_back(paper.at("key").as_string());
       // Papers that fit are not shortened.
       EXPECT_EQ(paper.at("summary").as_array()[0].as_string(),
-                n.papers[keys.size() - 1].paper.summary[0]);
+                n.papers[keys.size() - 1].paper->summary[0]);
     }
   }
   // Every paper once, in order: none lost, none doubled.
   ASSERT_EQ(keys.size(), n.papers.size());
-  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(keys[i], n.papers[i].paper.key);
+  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(keys[i], n.papers[i].paper->key);
   // Parts are packed: part k could not also take the first paper of part k + 1.
   for (std::size_t k = 0; k + 1 < payloads.size(); ++k) {
     const std::string& next = payloads[k + 1].body;
@@ -243,17 +243,17 @@ TEST(WebhookChannel, OversizedPaperLosesTheEndOfItsSummaryOnACharacterBoundary) 
     ASSERT_TRUE(IsValidUtf8(body));
     const json::object parsed = json::parse(body).as_object();
     const json::object& paper = parsed.at("papers").as_array()[0].as_object();
-    EXPECT_EQ(paper.at("key").as_string(), n.papers[k].paper.key);
+    EXPECT_EQ(paper.at("key").as_string(), n.papers[k].paper->key);
     const std::string summary(paper.at("summary").as_array()[0].as_string());
     EXPECT_TRUE(summary.ends_with("…")) << summary.substr(summary.size() - 20);
-    EXPECT_TRUE(n.papers[k].paper.summary[0].starts_with(summary.substr(0, summary.size() - 3)));
-    EXPECT_EQ(paper.at("authors").as_array().size(), n.papers[k].paper.authors.size());
+    EXPECT_TRUE(n.papers[k].paper->summary[0].starts_with(summary.substr(0, summary.size() - 3)));
+    EXPECT_EQ(paper.at("authors").as_array().size(), n.papers[k].paper->authors.size());
   }
 }
 
 TEST(WebhookChannel, ThousandsOfAuthorsAreTruncated) {
   Notification n = test::MakeInstant();
-  Paper& paper = n.papers[0].paper;
+  Paper& paper = n.papers[0].paper.Edit();
   for (int i = 0; i < 3000; ++i)
     paper.authors.push_back("Collaborator Number " + std::to_string(i));
   const std::vector<Payload> payloads = RenderWith(WebhookConfig(), n);

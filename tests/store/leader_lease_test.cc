@@ -78,7 +78,7 @@ TEST(Issue14Store, ADeposedLeaderWritesNothing) {
   ASSERT_EQ((*b)->Lead("b", 60'000)->holder, "b");
 
   DigestCommit late = OneCommit(200);
-  late.papers[0].title = "written by a deposed leader";
+  late.papers[0].Edit().title = "written by a deposed leader";
   auto st = (*a)->CommitDigest(late);
   ASSERT_FALSE(st);
   EXPECT_TRUE(st.error().message.starts_with(StateStore::kNotLeader)) << st.error().message;
@@ -87,7 +87,7 @@ TEST(Issue14Store, ADeposedLeaderWritesNothing) {
   auto sightings = (*b)->LoadSightings("", "");
   ASSERT_TRUE(sightings) << sightings.error().message;
   ASSERT_EQ(sightings->size(), 1u);
-  EXPECT_EQ((*sightings)[0].paper.title, "A");
+  EXPECT_EQ((*sightings)[0].paper->title, "A");
   EXPECT_TRUE((*b)->FindOutbox("alert-1")->empty());
 
   // Without a fence (delivery's writes), the same store writes again.

@@ -171,7 +171,7 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   auto sightings = (*store)->LoadSightings("", "arxiv:2401.00001");
   ASSERT_TRUE(sightings) << sightings.error().message;
   ASSERT_EQ(sightings->size(), 1u);
-  EXPECT_EQ(sightings->front().paper.title, "A");
+  EXPECT_EQ(sightings->front().paper->title, "A");
   EXPECT_EQ(sightings->front().first_seen, 10);
   EXPECT_TRUE(*(*store)->RetryNow("id-dead", 500));
 
@@ -524,7 +524,7 @@ TEST(Issue10, MigratesSchema6FileKeepingEveryRow) {
     ASSERT_EQ(rows->size(), 1u);
     EXPECT_TRUE((*rows)[0].unreadable.empty()) << (*rows)[0].unreadable;
     ASSERT_EQ((*rows)[0].notification.papers.size(), 1u);
-    EXPECT_EQ((*rows)[0].notification.papers[0].paper.title, "A");
+    EXPECT_EQ((*rows)[0].notification.papers[0].paper->title, "A");
     auto held = (*store)->HeldCount();
     ASSERT_TRUE(held);
     EXPECT_EQ(*held, 0);
@@ -551,7 +551,7 @@ TEST(Issue14, MigratesSchema7FileKeepingEveryRow) {
     auto held = (*store)->HeldFor("w1", "me", 1000);
     ASSERT_TRUE(held) << held.error().message;
     ASSERT_EQ(held->size(), 1u);
-    EXPECT_EQ((*held)[0].notification.papers.at(0).paper.title, "A");
+    EXPECT_EQ((*held)[0].notification.papers.at(0).paper->title, "A");
     auto nobody = (*store)->Leader();
     ASSERT_TRUE(nobody) << nobody.error().message;
     EXPECT_FALSE(nobody->has_value());

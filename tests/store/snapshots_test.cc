@@ -55,7 +55,7 @@ DigestCommit MakeCommit(std::vector<Paper> papers, std::int64_t now,
   c.url = "https://example.org/" + date + ".md";
   c.date = date;
   c.now = now;
-  c.papers = std::move(papers);
+  c.papers = SharePapers(std::move(papers));
   return c;
 }
 
@@ -164,8 +164,8 @@ TEST_F(Snapshots, TwoTextsWithOneHashStayApart) {
   auto due = store_->DueOutbox(100, 10);
   ASSERT_TRUE(due);
   ASSERT_EQ(due->size(), 1u);
-  EXPECT_EQ(due->front().notification.papers.at(0).paper.title, "Real");
-  EXPECT_EQ(store_->LoadSightings("", p.key)->at(0).paper.title, "Real");
+  EXPECT_EQ(due->front().notification.papers.at(0).paper->title, "Real");
+  EXPECT_EQ(store_->LoadSightings("", p.key)->at(0).paper->title, "Real");
 }
 
 TEST_F(Snapshots, PruneDropsOnlySnapshotsNothingRefersTo) {

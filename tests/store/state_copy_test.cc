@@ -48,7 +48,7 @@ DigestCommit Commit(const std::vector<std::string>& ids, std::int64_t now) {
   for (const std::string& id : ids) {
     c.papers.push_back(MakePaper(id));
     c.notifications.push_back(ToHook(c.papers.back(), "instant"));
-    c.notified.push_back(DedupeKey{"hook", c.papers.back().key, "paper", {"instant"}});
+    c.notified.push_back(DedupeKey{"hook", c.papers.back()->key, "paper", {"instant"}});
     Notification held = ToHook(c.papers.back(), "daily");
     c.held.push_back({.watch = "daily", .notification = held});
   }
@@ -79,7 +79,7 @@ std::map<std::string, std::string> ByState(const std::vector<OutboxRow>& rows) {
 
 std::vector<std::string> Titles(const std::vector<StoredSighting>& sightings) {
   std::vector<std::string> out;
-  for (const StoredSighting& s : sightings) out.push_back(s.source + ":" + s.paper.title);
+  for (const StoredSighting& s : sightings) out.push_back(s.source + ":" + s.paper->title);
   return out;
 }
 
@@ -87,7 +87,7 @@ std::vector<std::string> Keys(const std::vector<HeldMatch>& held) {
   std::vector<std::string> out;
   for (const HeldMatch& h : held) {
     out.push_back(std::to_string(h.row) + ":" + h.notification.dedupe_key + ":" +
-                  h.notification.papers.at(0).paper.title);
+                  h.notification.papers.at(0).paper->title);
   }
   return out;
 }
@@ -127,8 +127,8 @@ void CopyAndCompare(const std::string& to_location) {
   }
   EXPECT_EQ(ByState(*after), expected);
   for (std::size_t i = 0; i < after->size() && i < before->size(); ++i) {
-    EXPECT_EQ((*after)[i].notification.papers.at(0).paper.title,
-              (*before)[i].notification.papers.at(0).paper.title);
+    EXPECT_EQ((*after)[i].notification.papers.at(0).paper->title,
+              (*before)[i].notification.papers.at(0).paper->title);
     EXPECT_EQ((*after)[i].last_error, (*before)[i].last_error);
     EXPECT_EQ((*after)[i].unreadable, "");
   }

@@ -48,7 +48,7 @@ DigestCommit MakeCommit(std::vector<Paper> papers, std::int64_t now) {
   c.date = "2024-01-29";
   c.now = now;
   c.validators.body_hash = "abc";
-  c.papers = std::move(papers);
+  c.papers = SharePapers(std::move(papers));
   return c;
 }
 
@@ -210,11 +210,11 @@ TEST(StateStore, OutboxMessageRoundTrips) {
   EXPECT_EQ(n->id, c.notifications[0].id);
   EXPECT_EQ(n->dedupe_key, c.notifications[0].dedupe_key);
   ASSERT_EQ(n->papers.size(), 1u);
-  EXPECT_EQ(n->papers[0].paper.title, p.title);
-  EXPECT_EQ(n->papers[0].paper.votes, std::nullopt);
-  EXPECT_TRUE(n->papers[0].paper.authors_truncated);
-  EXPECT_EQ(n->papers[0].paper.tags, p.tags);
-  EXPECT_EQ(n->papers[0].paper.extra, p.extra);
+  EXPECT_EQ(n->papers[0].paper->title, p.title);
+  EXPECT_EQ(n->papers[0].paper->votes, std::nullopt);
+  EXPECT_TRUE(n->papers[0].paper->authors_truncated);
+  EXPECT_EQ(n->papers[0].paper->tags, p.tags);
+  EXPECT_EQ(n->papers[0].paper->extra, p.extra);
   EXPECT_EQ(n->papers[0].source, "hf-ko");
   EXPECT_EQ(NotificationJsonLines(*n), NotificationJsonLines(c.notifications[0]));
 }
