@@ -40,12 +40,22 @@ std::string NotificationId(std::string_view dedupe_key) { return Hash128Hex(dedu
 
 std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
                                         const std::vector<std::string>& grouped) {
+  const auto groups = [&](const Notification& n) {
+    return n.kind == "instant" && !n.papers.empty() &&
+           std::find(grouped.begin(), grouped.end(), n.notifier) != grouped.end();
+  };
+  // Each merged message's papers are counted first, so its list is allocated once and not
+  // grown (and copied) a doubling at a time through a 10,000-paper day.
+  std::map<std::string, std::size_t> sizes;  // notifier -> its papers
+  if (!grouped.empty()) {
+    for (const Notification& n : notifications) {
+      if (groups(n)) sizes[n.notifier] += n.papers.size();
+    }
+  }
   std::vector<Notification> out;
   std::map<std::string, std::size_t> merged;  // notifier -> its index in `out`
   for (Notification& n : notifications) {
-    const bool group = n.kind == "instant" && !n.papers.empty() &&
-                       std::find(grouped.begin(), grouped.end(), n.notifier) != grouped.end();
-    if (!group) {
+    if (!groups(n)) {
       out.push_back(std::move(n));
       continue;
     }
@@ -60,6 +70,7 @@ std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
       m.dedupe_key.append(1, '\x1f').append(n.notifier).append(1, '\x1f');
       m.dedupe_key.append(n.papers.front().source).append(1, '\x1f');
       m.dedupe_key.append(n.papers.front().date);
+      m.papers.reserve(sizes[n.notifier]);
       out.push_back(std::move(m));
     }
     Notification& m = out[it->second];
@@ -75,6 +86,7 @@ std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
       p.watches = n.watches;
       m.papers.push_back(std::move(p));
     }
+    n = Notification();  // merged: what is left of it goes now, not after the last one
   }
   for (const auto& [notifier, index] : merged) {
     Notification& m = out[index];
