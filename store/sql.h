@@ -212,6 +212,13 @@ inline Status Run(Stmt& stmt, std::string_view what) {
   return Ok();
 }
 
+// Run, for a statement of a loop: `what` and `subject` ("record paper", the key) are joined
+// only when it fails, not for every row.
+inline Status Run(Stmt& stmt, std::string_view what, std::string_view subject) {
+  if (stmt.ok() && stmt.Step() == kDone) return Ok();
+  return Unexpected(stmt.Fail(std::string(what) + ' ' + std::string(subject)));
+}
+
 // Commits on Commit(); rolls back when destroyed without it.
 class Transaction {
  public:

@@ -309,7 +309,7 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
     outbox.Reset();
     outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
     outbox.Bind(OutboxMessage(n, ids)).Bind(now).Bind(now);
-    if (auto st = Run(outbox, "queue notification " + n.id); !st) return Unexpected(st.error());
+    if (auto st = Run(outbox, "queue notification", n.id); !st) return Unexpected(st.error());
     added += int(outbox.Changes());
   }
   // Instances that listen hear of the new rows when this transaction commits.
@@ -339,7 +339,7 @@ Status InsertHeld(sql::Db& db, const std::vector<HeldMatch>& held, std::int64_t 
     insert.Reset();
     insert.Bind(h.watch).Bind(n.notifier).Bind(n.dedupe_key + '\x1f' + h.watch).Bind(n.event);
     insert.Bind(OutboxMessage(n, ids)).Bind(now);
-    if (auto st = Run(insert, "hold a match for watch " + h.watch); !st) return st;
+    if (auto st = Run(insert, "hold a match for watch", h.watch); !st) return st;
   }
   return Ok();
 }
@@ -701,7 +701,7 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
     const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
     paper.Reset();
     paper.Bind(p.key).Bind(c.now).Bind(c.source);
-    if (auto st = Run(paper, "record paper " + p.key); !st) return st;
+    if (auto st = Run(paper, "record paper", p.key); !st) return st;
     auto snapshot = snapshots.Intern(p);
     if (!snapshot) return Unexpected(snapshot.error());
     sighting.Reset();
@@ -710,7 +710,7 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
     sighting.Bind(p.version).Bind(*snapshot);
     sighting.Bind(hashed ? c.content_hashes[i] : SightingContentHash(p));
     sighting.Bind(c.now).Bind(c.now);
-    if (auto st = Run(sighting, "record sighting " + p.key); !st) return st;
+    if (auto st = Run(sighting, "record sighting", p.key); !st) return st;
   }
   return Ok();
 }
@@ -1099,7 +1099,7 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
     s.Reset();
     s.Bind(std::int64_t(r.kind)).Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id);
     s.Bind(r.error).Bind(now).Bind(r.next_attempt_at).Bind(r.id).Bind(owner);
-    if (auto st = Run(s, "record delivery of " + r.id); !st) return st;
+    if (auto st = Run(s, "record delivery of", r.id); !st) return st;
   }
   if (auto st = txn.Commit(); !st) return Unexpected("record deliveries: " + st.error().message);
   return Ok();
