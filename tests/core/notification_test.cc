@@ -25,6 +25,36 @@ Notification One(const std::string& notifier, const std::string& id, const std::
   return n;
 }
 
+// Issue 12, point 3: a paper is shared by the messages about it, and changing one holder's
+// copies it first, so no other holder sees the change.
+TEST(SharedPaper, CopiesShareOnePaperAndAnEditCopiesItFirst) {
+  const SharedPaper a(Paper{.key = "arxiv:1", .title = "Original"});
+  SharedPaper b = a;
+  EXPECT_TRUE(b.SameAs(a));
+  EXPECT_EQ(&*b, &*a);
+
+  b.Edit().title = "Changed";
+  EXPECT_FALSE(b.SameAs(a));
+  EXPECT_EQ(a->title, "Original");
+  EXPECT_EQ(b->title, "Changed");
+  EXPECT_EQ(b->key, "arxiv:1");
+
+  // Held by nothing else, an edit changes it in place.
+  const Paper* before = &*b;
+  b.Edit().title = "Again";
+  EXPECT_EQ(&*b, before);
+}
+
+TEST(SharedPaper, EqualsByContentAndDefaultsToAnEmptyPaper) {
+  EXPECT_EQ(SharedPaper(Paper{.key = "k"}), SharedPaper(Paper{.key = "k"}));
+  EXPECT_NE(SharedPaper(Paper{.key = "k"}), SharedPaper(Paper{.key = "j"}));
+  SharedPaper empty, other;
+  EXPECT_EQ(*empty, Paper{});
+  empty.Edit().key = "mine";  // every default one starts from the same object: copied first
+  EXPECT_EQ(other->key, "");
+  EXPECT_EQ(SharedPaper()->key, "");
+}
+
 TEST(Issue7, GroupByDigestMergesOnlyTheGroupedNotifiers) {
   std::vector<Notification> in = {One("team", "1", "new", {"a"}), One("me", "1", "new", {"a"}),
                                   One("team", "2", "threshold", {"b", "a"}),

@@ -62,6 +62,17 @@ TEST_F(PlannerTest, NewPaperMatchingAWatchIsNotifiedToEachNotifier) {
   EXPECT_EQ(plan.notifications[0].id, NotificationId(plan.notifications[0].dedupe_key));
 }
 
+// Issue 12, point 3: every notification about a paper holds the planner's paper, not a copy.
+TEST_F(PlannerTest, NotificationsOfOnePaperShareIt) {
+  papers_ = {MakePaper("2401.15024", "SliceGPT", 40)};
+  Plan plan = Run({Watch("sparsity", {"희소화"}, {"me", "team"})});
+  ASSERT_EQ(plan.notifications.size(), 2u);
+  for (const Notification& n : plan.notifications) {
+    ASSERT_EQ(n.papers.size(), 1u);
+    EXPECT_TRUE(n.papers[0].paper.SameAs(shared_[0])) << n.notifier;
+  }
+}
+
 TEST_F(PlannerTest, SeveralWatchesForOneNotifierMakeOneNotification) {
   papers_ = {MakePaper("2401.15024", "SliceGPT sparsity", 40)};
   Plan plan = Run({Watch("a", {"sparsity"}, {"me"}), Watch("b", {"SliceGPT"}, {"me"})});

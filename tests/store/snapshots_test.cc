@@ -95,6 +95,8 @@ TEST_F(Snapshots, OnePaperIsStoredOnceForItsSightingAndEveryOutboxRow) {
     ASSERT_EQ(row.unreadable, "");
     const Notification want = MakeNotification(row.notifier, p);
     EXPECT_EQ(NotificationToJson(row.notification), NotificationToJson(want)) << row.notifier;
+    // Read back, the rows of one snapshot share one paper, as they were planned.
+    EXPECT_TRUE(row.notification.papers[0].paper.SameAs(due->front().notification.papers[0].paper));
   }
   auto sightings = store_->LoadSightings("2024-01-29", "");
   ASSERT_TRUE(sightings);
