@@ -434,7 +434,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
       for (const SourcedPaper& p : h.notification.papers) matched[h.watch].insert(p.paper->key);
     }
   }
-  const DigestCommit commit{.source = source.name,
+  DigestCommit commit{.source = source.name,
                             .url = f.url,
                             .date = digest.date,
                             .now = cx.options.now,
@@ -446,7 +446,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                             .notified = std::move(plan.notified),
                             .notifications = std::move(plan.notifications),
                             .held = std::move(held)};
-  if (auto st = store.CommitDigest(commit); !st) return st;
+  if (auto st = store.CommitDigest(std::move(commit)); !st) return st;
   for (const auto& [w, papers_matched] : matched) {
     cx.options.on_matches(w, int(papers_matched.size()));
   }

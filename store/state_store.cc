@@ -13,6 +13,7 @@
 
 #include "core/hash.h"
 #include "core/json_writer.h"
+#include "core/utf8.h"
 #include "store/migrations.h"
 #include "store/postgres_db.h"
 #include "store/sql.h"
@@ -235,13 +236,17 @@ Status DecodeMessage(const boost::json::value& v,
 }
 
 // Completes each row's notification from its stored message (`messages`, one per row),
-// reading every snapshot the rows refer to once. A row whose message cannot be read gets
-// `unreadable` instead; only a failing query fails the whole.
+// reading every snapshot the rows refer to once. Rows `resolved` marks are complete
+// already. A row whose message cannot be read gets `unreadable` instead; only a failing
+// query fails the whole.
 Status ResolveMessages(sql::Db& db, std::vector<OutboxRow>& rows,
-                       const std::vector<std::string>& messages) {
+                       const std::vector<std::string>& messages,
+                       const std::vector<bool>* resolved = nullptr) {
+  const auto skip = [&](std::size_t i) { return resolved && (*resolved)[i]; };
   std::vector<boost::json::value> parsed(rows.size());
   std::set<std::int64_t> wanted;
   for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (skip(i)) continue;
     boost::system::error_code ec;
     parsed[i] = boost::json::parse(messages[i], ec);
     if (ec || !parsed[i].is_object()) continue;
@@ -269,6 +274,7 @@ Status ResolveMessages(sql::Db& db, std::vector<OutboxRow>& rows,
     if (rc != kDone) return Unexpected(s.Fail("read snapshots"));
   }
   for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (skip(i)) continue;
     if (auto st = DecodeMessage(parsed[i], snapshots, rows[i].notification); !st) {
       rows[i].unreadable = "outbox row " + rows[i].id + ": " + st.error().message;
     }
@@ -291,15 +297,18 @@ Result<std::vector<OutboxRow>> ReadOutboxRows(sql::Db& db, Stmt& s, std::string_
 }
 
 // Queues `notifications` in the caller's transaction, each paper as its snapshot; a row
-// whose dedupe key exists already is left as it is. Returns how many rows are new.
+// whose dedupe key exists already is left as it is. Returns how many rows are new, and
+// adds the index of each new one to `added_rows` when given.
 Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notifications,
-                    std::int64_t now, SnapshotWriter& snapshots) {
+                         std::int64_t now, SnapshotWriter& snapshots,
+                         std::vector<std::size_t>* added_rows = nullptr) {
   Stmt outbox(db,
               "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
               "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   std::vector<std::int64_t> ids;
   int added = 0;
-  for (const Notification& n : notifications) {
+  for (std::size_t i = 0; i < notifications.size(); ++i) {
+    const Notification& n = notifications[i];
     ids.clear();
     for (const SourcedPaper& p : n.papers) {
       auto id = snapshots.Intern(p.paper);
@@ -310,7 +319,9 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
     outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
     outbox.Bind(OutboxMessage(n, ids)).Bind(now).Bind(now);
     if (auto st = Run(outbox, "queue notification", n.id); !st) return Unexpected(st.error());
-    added += int(outbox.Changes());
+    if (outbox.Changes() == 0) continue;
+    ++added;
+    if (added_rows) added_rows->push_back(i);
   }
   // Instances that listen hear of the new rows when this transaction commits.
   if (added > 0 && db.dialect().notify_outbox) {
@@ -492,7 +503,56 @@ const char* StateStore::backend() const { return db_->dialect().name; }
 
 void StateStore::SetBusyTimeout(int milliseconds) { db_->SetBusyTimeout(milliseconds); }
 
-void StateStore::ReleaseMemory() { db_->ReleaseMemory(); }
+void StateStore::ReleaseMemory() {
+  std::unordered_map<std::string, Notification>().swap(queued_);
+  db_->ReleaseMemory();
+}
+
+namespace {
+
+// Whether `n` reads back from the outbox exactly as it is: every text valid UTF-8, which
+// the JSON of the message and snapshots keeps byte for byte (an invalid byte would come
+// back as U+FFFD).
+bool ReadsBackTheSame(const Notification& n) {
+  const auto valid = [](const std::vector<std::string>& texts) {
+    return std::all_of(texts.begin(), texts.end(),
+                       [](const std::string& t) { return IsValidUtf8(t); });
+  };
+  if (!valid(n.watches) || !IsValidUtf8(n.source) || !IsValidUtf8(n.message) ||
+      !IsValidUtf8(n.digest_url)) {
+    return false;
+  }
+  for (const SourcedPaper& sp : n.papers) {
+    const Paper& p = *sp.paper;
+    if (!IsValidUtf8(p.key) || !IsValidUtf8(p.title) || !IsValidUtf8(p.url) ||
+        !valid(p.authors) || !valid(p.summary) || !IsValidUtf8(p.media_url) ||
+        !IsValidUtf8(p.version) || !valid(p.tags) || !IsValidUtf8(sp.source) ||
+        !IsValidUtf8(sp.date) || !IsValidUtf8(sp.event) || !valid(sp.watches) ||
+        !IsValidUtf8(sp.prior_version) || !IsValidUtf8(sp.prior_title)) {
+      return false;
+    }
+    for (const auto& [name, value] : p.extra) {
+      if (!IsValidUtf8(name) || !IsValidUtf8(value)) return false;
+    }
+  }
+  return true;
+}
+
+// More kept messages than this (rows nobody claims, a notifier paused) and no more are kept.
+constexpr std::size_t kMaxQueuedKept = 100'000;
+
+}  // namespace
+
+void StateStore::KeepQueued(std::vector<Notification>& notifications,
+                            const std::vector<std::size_t>& added) {
+  // On PostgreSQL another instance may claim the rows, and text is not kept byte for byte.
+  if (db_->dialect().shared) return;
+  for (std::size_t i : added) {
+    if (queued_.size() >= kMaxQueuedKept) return;
+    Notification& n = notifications[i];
+    if (ReadsBackTheSame(n)) queued_.insert_or_assign(n.id, std::move(n));
+  }
+}
 
 Status StateStore::LimitPages(std::int64_t pages) { return db_->LimitPages(pages); }
 
@@ -806,7 +866,7 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
 
 }  // namespace
 
-Status StateStore::CommitDigest(const DigestCommit& c) {
+Status StateStore::CommitDigest(DigestCommit c) {
   sql::Db& db = *db_;
   Transaction txn(db);
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
@@ -829,7 +889,8 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
     notified.Bind(set_key).Bind(set.first).Bind(KeysJson(set.second)).Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
-  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots); !st) {
+  std::vector<std::size_t> added;
+  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots, &added); !st) {
     return Unexpected(st.error());
   }
   if (auto st = InsertHeld(db, c.held, c.now, snapshots); !st) return st;
@@ -842,7 +903,9 @@ Status StateStore::CommitDigest(const DigestCommit& c) {
   fetch.Bind(c.validators.body_hash).Bind(c.now);
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
   if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;
-  return txn.Commit();
+  if (auto st = txn.Commit(); !st) return st;
+  KeepQueued(c.notifications, added);
+  return Ok();
 }
 
 Status StateStore::RecordSourceSuccess(const std::string& source, const std::string& date,
@@ -874,7 +937,8 @@ Status StateStore::RecordFetchFailure(const std::string& source, const std::stri
   if (auto st = Run(s, "record source failure"); !st) return st;
   SnapshotWriter snapshots(*db_);
   if (auto st = InsertOutbox(*db_, alerts, now, snapshots); !st) return Unexpected(st.error());
-  return txn.Commit();
+  if (auto st = txn.Commit(); !st) return st;
+  return Ok();
 }
 
 Status StateStore::QueueNotifications(const std::vector<Notification>& notifications,
@@ -883,10 +947,19 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
   SnapshotWriter snapshots(*db_);
-  if (auto st = InsertOutbox(*db_, notifications, now, snapshots); !st) {
+  std::vector<std::size_t> added;
+  if (auto st = InsertOutbox(*db_, notifications, now, snapshots, &added); !st) {
     return Unexpected(st.error());
   }
-  return txn.Commit();
+  if (auto st = txn.Commit(); !st) return st;
+  std::vector<Notification> kept;  // a few messages (highlights, digests): copied
+  std::vector<std::size_t> at;
+  for (std::size_t i : added) {
+    at.push_back(kept.size());
+    kept.push_back(notifications[i]);
+  }
+  KeepQueued(kept, at);
+  return Ok();
 }
 
 Status StateStore::MarkFirstRunDone(const std::string& source, std::int64_t now) {
@@ -987,12 +1060,20 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
   std::vector<OutboxRow> raw;
   std::vector<std::string> messages;
   std::vector<std::int64_t> rowids;  // of each claimed row, in the order of `raw`
+  std::vector<bool> kept;            // whether its notification came from `queued_`
   const auto read = [&](Stmt& s) -> Status {
     StepResult rc;
     while ((rc = s.Step()) == kRow) {
       messages.emplace_back();
       raw.push_back(ReadOutboxRow(s, messages.back()));
       rowids.push_back(s.Int(kOutboxColumnCount));
+      const auto it = queued_.find(raw.back().id);
+      kept.push_back(it != queued_.end());
+      if (kept.back()) {
+        raw.back().notification = std::move(it->second);
+        queued_.erase(it);
+        messages.back().clear();
+      }
     }
     if (rc != kDone) return Unexpected(s.Fail("claim outbox rows"));
     return Ok();
@@ -1039,7 +1120,9 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
       if (auto st = read(s); !st) return Unexpected(st.error());
     }
   }
-  if (auto st = ResolveMessages(*db_, raw, messages); !st) return Unexpected(st.error());
+  if (auto st = ResolveMessages(*db_, raw, messages, &kept); !st) {
+    return Unexpected(st.error());
+  }
   // RETURNING gives rows in no particular order: group them by request, and within each
   // deliver the oldest first, rows queued in the same second in the order they were queued.
   std::map<std::string, std::size_t> order;
@@ -1422,11 +1505,14 @@ Result<bool> StateStore::TakeHeld(const std::vector<std::int64_t>& rows, const N
     if (take.Changes() != 1) return false;  // taken by another process: roll back
   }
   SnapshotWriter snapshots(db);
-  auto added = InsertOutbox(db, {digest}, now, snapshots);
+  std::vector<Notification> digests = {digest};
+  std::vector<std::size_t> queued;
+  auto added = InsertOutbox(db, digests, now, snapshots, &queued);
   if (!added) return Unexpected(added.error());
   // This run's digest went out already (a match committed late): the rows wait for the next.
   if (*added != 1) return false;
   if (auto st = txn.Commit(); !st) return Unexpected(st.error());
+  KeepQueued(digests, queued);
   return true;
 }
 

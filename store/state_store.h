@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/notification.h"
@@ -173,9 +174,9 @@ class StateStore {
   // How long a statement waits for another connection's lock before it fails ("database is
   // locked"; PostgreSQL's lock_timeout); 5000 ms after Open.
   void SetBusyTimeout(int milliseconds);
-  // Gives back the page cache of this connection (SQLite's sqlite3_db_release_memory): for a
-  // long-running service between jobs, so an idle process does not keep a large cycle's
-  // pages. Nothing on PostgreSQL.
+  // Gives back the page cache of this connection (SQLite's sqlite3_db_release_memory) and
+  // the messages kept for claims (see `queued_`): for a long-running service between jobs,
+  // so an idle process does not keep a large cycle's pages.
   void ReleaseMemory();
   // Caps the file at `pages` pages (PRAGMA max_page_count on this connection): a full
   // database on demand, for fault tests. Fails with SQLite's message, or on PostgreSQL.
@@ -241,8 +242,9 @@ class StateStore {
   Result<std::set<std::string>> LoadNotified(const std::vector<std::string>& keys);
 
   // Commits a parsed digest with its planned notifications; outbox rows whose dedupe key
-  // exists already are left as they are. Also records the fetch as a success.
-  Status CommitDigest(const DigestCommit& commit);
+  // exists already are left as they are. Also records the fetch as a success. Taken by
+  // value: the notifications a caller moves in are kept for the claim that takes them.
+  Status CommitDigest(DigestCommit commit);
 
   // A source attempt that worked (also 304, an unchanged body, 404 "not published yet"):
   // resets its failure streak; `published` with `date` advances last_success_date.
@@ -375,8 +377,18 @@ class StateStore {
   Status CheckLease();
   // Tells listening instances that outbox rows became due (nothing on SQLite).
   Status Announce();
+  // After a commit: keeps the messages it queued (`added`, indexes into `notifications`,
+  // which are moved from) for the claim that takes them.
+  void KeepQueued(std::vector<Notification>& notifications, const std::vector<std::size_t>& added);
 
   std::unique_ptr<sql::Db> db_;
+  // The messages this store queued, by outbox id, until a claim takes them: a claim in the
+  // same process (`once`, a service job that plans and then delivers) uses them rather than
+  // parsing again the message and snapshots it has just written. A queued message never
+  // changes, and only what reads back the same (SQLite keeps text as given; valid UTF-8)
+  // is kept, so a claim's rows are what the state holds either way. Bounded, and emptied
+  // by ReleaseMemory.
+  std::unordered_map<std::string, Notification> queued_;
   std::string fence_holder_;
   int version_at_open_ = kSchemaVersion;
 };

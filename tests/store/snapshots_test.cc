@@ -2,6 +2,7 @@
 // sightings and outbox rows refer to it, a retry sends what was planned, unchanged sightings
 // are not rewritten, and Prune drops the snapshots nothing refers to any more.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -217,6 +218,82 @@ TEST_F(Snapshots, AnUnreadableRowSaysWhyAndTheOthersStillRead) {
       EXPECT_EQ(row.notification.papers.at(0).paper, p);
     }
   }
+}
+
+
+// Issue 12: a claim in the process that queued the rows takes their notifications as they
+// were queued, not parsed back from the state, and gets exactly what the state holds.
+class Queued : public Snapshots {
+ protected:
+  // The rows of notifier "n" claimed through `store`, by id.
+  std::map<std::string, Notification> Claim(StateStore& store) {
+    auto rows = store.ClaimDue("n", 100, 100, "me", 1000, nullptr);
+    EXPECT_TRUE(rows) << rows.error().message;
+    std::map<std::string, Notification> out;
+    if (!rows) return out;
+    for (OutboxRow& r : *rows) {
+      EXPECT_EQ(r.unreadable, "");
+      out.emplace(r.id, std::move(r.notification));
+    }
+    return out;
+  }
+  // The same rows as a second process reads them from the file.
+  std::map<std::string, std::string> FromTheFile() {
+    auto other = StateStore::Open(path_);
+    EXPECT_TRUE(other);
+    std::map<std::string, std::string> out;
+    if (!other) return out;
+    auto rows = (*other)->DueOutbox(1000, 100);
+    EXPECT_TRUE(rows);
+    if (!rows) return out;
+    for (const OutboxRow& r : *rows) out.emplace(r.id, NotificationToJson(r.notification));
+    return out;
+  }
+};
+
+TEST_F(Queued, AClaimAfterTheCommitTakesTheQueuedNotificationsAsTheStateHoldsThem) {
+  DigestCommit c = MakeCommit({MakePaper("2401.00001", "One"), MakePaper("2401.00002", "Two")},
+                              100);
+  for (const SharedPaper& p : c.papers) {
+    Notification n = MakeNotification("n", *p);
+    n.papers[0].paper = p;  // shared, as the planner does
+    c.notifications.push_back(std::move(n));
+  }
+  ASSERT_TRUE(store_->CommitDigest(c));
+  const auto stored = FromTheFile();
+  const auto claimed = Claim(*store_);
+  ASSERT_EQ(claimed.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Notification& n = claimed.at(c.notifications[i].id);
+    EXPECT_EQ(NotificationToJson(n), stored.at(n.id));
+    EXPECT_TRUE(n.papers[0].paper.SameAs(c.papers[i])) << "taken as queued, not parsed again";
+  }
+}
+
+TEST_F(Queued, TextThatWouldNotReadBackTheSameIsReadFromTheState) {
+  DigestCommit c = MakeCommit({MakePaper("2401.00001", "Broken \xFF title")}, 100);
+  c.notifications.push_back(MakeNotification("n", *c.papers[0]));
+  c.notifications[0].papers[0].paper = c.papers[0];
+  ASSERT_TRUE(store_->CommitDigest(c));
+  const auto stored = FromTheFile();
+  const auto claimed = Claim(*store_);
+  ASSERT_EQ(claimed.size(), 1u);
+  const Notification& n = claimed.begin()->second;
+  EXPECT_EQ(NotificationToJson(n), stored.at(n.id));
+  EXPECT_EQ(n.papers[0].paper->title, "Broken \uFFFD title");
+}
+
+TEST_F(Queued, ReleaseMemoryForgetsWhatWasQueued) {
+  DigestCommit c = MakeCommit({MakePaper("2401.00001", "One")}, 100);
+  c.notifications.push_back(MakeNotification("n", *c.papers[0]));
+  c.notifications[0].papers[0].paper = c.papers[0];
+  ASSERT_TRUE(store_->CommitDigest(c));
+  store_->ReleaseMemory();
+  const auto claimed = Claim(*store_);
+  ASSERT_EQ(claimed.size(), 1u);
+  const Notification& n = claimed.begin()->second;
+  EXPECT_FALSE(n.papers[0].paper.SameAs(c.papers[0]));
+  EXPECT_EQ(NotificationToJson(n), NotificationToJson(c.notifications[0]));
 }
 
 }  // namespace
