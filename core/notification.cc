@@ -40,6 +40,7 @@ std::string NotificationId(std::string_view dedupe_key) { return Hash128Hex(dedu
 
 std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
                                         const std::vector<std::string>& grouped) {
+  if (grouped.empty()) return notifications;  // the usual case, without a second list
   const auto groups = [&](const Notification& n) {
     return n.kind == "instant" && !n.papers.empty() &&
            std::find(grouped.begin(), grouped.end(), n.notifier) != grouped.end();

@@ -504,7 +504,8 @@ const char* StateStore::backend() const { return db_->dialect().name; }
 void StateStore::SetBusyTimeout(int milliseconds) { db_->SetBusyTimeout(milliseconds); }
 
 void StateStore::ReleaseMemory() {
-  std::unordered_map<std::string, Notification>().swap(queued_);
+  std::unordered_map<std::string_view, Notification*>().swap(queued_);
+  std::vector<std::vector<Notification>>().swap(queued_lists_);
   db_->ReleaseMemory();
 }
 
@@ -543,14 +544,15 @@ constexpr std::size_t kMaxQueuedKept = 100'000;
 
 }  // namespace
 
-void StateStore::KeepQueued(std::vector<Notification>& notifications,
+void StateStore::KeepQueued(std::vector<Notification> notifications,
                             const std::vector<std::size_t>& added) {
   // On PostgreSQL another instance may claim the rows, and text is not kept byte for byte.
-  if (db_->dialect().shared) return;
+  if (db_->dialect().shared || added.empty()) return;
+  if (queued_.size() + added.size() > kMaxQueuedKept) return;
+  // Moving the list keeps its elements where they are: `queued_` may point into it.
+  std::vector<Notification>& list = queued_lists_.emplace_back(std::move(notifications));
   for (std::size_t i : added) {
-    if (queued_.size() >= kMaxQueuedKept) return;
-    Notification& n = notifications[i];
-    if (ReadsBackTheSame(n)) queued_.insert_or_assign(n.id, std::move(n));
+    if (ReadsBackTheSame(list[i])) queued_.insert_or_assign(list[i].id, &list[i]);
   }
 }
 
@@ -904,7 +906,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
   if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;
   if (auto st = txn.Commit(); !st) return st;
-  KeepQueued(c.notifications, added);
+  KeepQueued(std::move(c.notifications), added);
   return Ok();
 }
 
@@ -958,7 +960,7 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
     at.push_back(kept.size());
     kept.push_back(notifications[i]);
   }
-  KeepQueued(kept, at);
+  KeepQueued(std::move(kept), at);
   return Ok();
 }
 
@@ -1070,8 +1072,9 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
       const auto it = queued_.find(raw.back().id);
       kept.push_back(it != queued_.end());
       if (kept.back()) {
-        raw.back().notification = std::move(it->second);
-        queued_.erase(it);
+        Notification* queued = it->second;
+        queued_.erase(it);  // before the id its key views is moved from
+        raw.back().notification = std::move(*queued);
         messages.back().clear();
       }
     }
@@ -1512,7 +1515,7 @@ Result<bool> StateStore::TakeHeld(const std::vector<std::int64_t>& rows, const N
   // This run's digest went out already (a match committed late): the rows wait for the next.
   if (*added != 1) return false;
   if (auto st = txn.Commit(); !st) return Unexpected(st.error());
-  KeepQueued(digests, queued);
+  KeepQueued(std::move(digests), queued);
   return true;
 }
 

@@ -377,18 +377,20 @@ class StateStore {
   Status CheckLease();
   // Tells listening instances that outbox rows became due (nothing on SQLite).
   Status Announce();
-  // After a commit: keeps the messages it queued (`added`, indexes into `notifications`,
-  // which are moved from) for the claim that takes them.
-  void KeepQueued(std::vector<Notification>& notifications, const std::vector<std::size_t>& added);
+  // After a commit: keeps the messages it queued (`added`, indexes into `notifications`)
+  // for the claim that takes them.
+  void KeepQueued(std::vector<Notification> notifications, const std::vector<std::size_t>& added);
 
   std::unique_ptr<sql::Db> db_;
   // The messages this store queued, by outbox id, until a claim takes them: a claim in the
   // same process (`once`, a service job that plans and then delivers) uses them rather than
   // parsing again the message and snapshots it has just written. A queued message never
   // changes, and only what reads back the same (SQLite keeps text as given; valid UTF-8)
-  // is kept, so a claim's rows are what the state holds either way. Bounded, and emptied
-  // by ReleaseMemory.
-  std::unordered_map<std::string, Notification> queued_;
+  // is kept, so a claim's rows are what the state holds either way. Each commit's list is
+  // kept whole (moved, not copied) in `queued_lists_`, and `queued_` finds a message in it
+  // by its id. Bounded, and emptied by ReleaseMemory.
+  std::vector<std::vector<Notification>> queued_lists_;
+  std::unordered_map<std::string_view, Notification*> queued_;
   std::string fence_holder_;
   int version_at_open_ = kSchemaVersion;
 };
