@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 WORDS_EN = ("sparse attention diffusion retrieval agents reasoning alignment quantization "
             "distillation multimodal benchmark tokenizer speculative decoding mixture experts "
@@ -169,6 +170,52 @@ def timed(cmd, work):
     return float(wall), float(user) + float(system), int(rss_kb) / 1024.0
 
 
+def vm_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def idle_rss(exe, work, name, source, papers, reps=3):
+    """Median resident memory of `digestd run` once its start-up job has written `papers`
+    lines and it is idle again, or None. Each wait is bounded."""
+    out = os.path.join(work, name, "out.jsonl")
+    cfg, state = config(work, name, source, ['name = "out"\nkind = "file"\npath = "%s"\n' % out],
+                        ['query = "*"'], ["out"])
+    figures = []
+    for _ in range(reps):
+        for path in (state, state + "-wal", state + "-shm", out):
+            if os.path.exists(path):
+                os.remove(path)
+        proc = subprocess.Popen([exe, "run", "--config", cfg], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            lines = 0
+            while time.monotonic() < deadline and proc.poll() is None:
+                if os.path.exists(out):
+                    with open(out, "rb") as f:
+                        lines = sum(1 for _ in f)
+                if lines >= papers:
+                    break
+                time.sleep(0.2)
+            if lines < papers:
+                print("run (%s): %d of %d lines after the bound" % (name, lines, papers))
+                return None
+            time.sleep(3)  # the job's end: results committed, memory given back
+            figures.append(vm_rss_mb(proc.pid))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return statistics.median(figures)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -179,7 +226,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work")
     ap.add_argument("--only", help="comma-separated scenario names to run (md-all, feed-all, "
-                    "md-watches, feed-mail, fanout); default: all")
+                    "md-watches, feed-mail, fanout, idle); default: all")
     a = ap.parse_args()
     exe = os.path.abspath(a.digestd)
     work = a.work or tempfile.mkdtemp(prefix="digestd-e2e-")
@@ -211,9 +258,9 @@ def main():
          ['name = "h%d"\nkind = "webhook"\nurl = "http://127.0.0.1:%d/h/%d"\n' % (i, hooks.port, i)
           for i in range(a.hooks)], every, ["h%d" % i for i in range(a.hooks)]),
     ]
+    wanted = set(a.only.split(",")) if a.only else None
     if a.only:
-        wanted = set(a.only.split(","))
-        unknown = wanted - {s[1] for s in scenarios}
+        unknown = wanted - {s[1] for s in scenarios} - {"idle"}
         if unknown:
             sys.exit("--only: unknown scenario(s): %s" % ", ".join(sorted(unknown)))
         scenarios = [s for s in scenarios if s[1] in wanted]
@@ -253,6 +300,14 @@ def main():
             "%.0f" % rate if rate is not None else ""))
     if smtp.count:
         print("\nSMTP sink: %d messages, %.1f KB each" % (smtp.count, smtp.bytes / smtp.count / 1e3))
+    if wanted is None or "idle" in wanted:
+        # `run` fetches today's date: the digest's date is written into the URL.
+        small = idle_rss(exe, work, "idle-small", one.replace("{date}", date), 1)
+        large = idle_rss(exe, work, "idle-large", feed, a.papers)
+        print("\n`digestd run`, resident memory once its start-up job is done (medians of %d): "
+              "%.1f MB after a 1-paper job, %.1f MB after a %d-paper job (%+.1f MB)" % (
+                  a.reps, small, large, a.papers, large - small) if small and large else
+              "\n`digestd run`: no idle figure (see the messages above)")
     smtp.controller.stop()
     hooks.server.shutdown()
     if not a.work:

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <malloc.h>
 #include <memory>
 #include <random>
 
@@ -440,6 +441,11 @@ class Service {
 }  // namespace
 
 int RunService(const std::string& config_path, LogFormat log_format) {
+  // One malloc arena for every thread. The worker's own arena kept a page of each of the
+  // hundreds of free chunks a 10,000-paper job leaves between the few objects that outlive
+  // it, which malloc_trim cannot give back: idle came back 2.2 MB above its size, now
+  // 1.5 MB (issue 12). The threads seldom allocate at once, so sharing costs nothing.
+  mallopt(M_ARENA_MAX, 1);
   ConfigLoad load = LoadConfig(config_path);
   PrintDiagnostics(load, log_format);
   if (!load.config) return 78;
