@@ -568,7 +568,7 @@ bool HasControl(std::string_view text) {
 // dotted keys recursively (40,000 parts overflow its stack).
 constexpr std::size_t kMaxKeyParts = 32;
 constexpr std::size_t kMaxKeyBytes = 1024;
-constexpr std::size_t kMaxTables = 10000;
+constexpr std::size_t kMaxTables = 200000;  // 100,000 watches and their notifiers fit (issue 12)
 constexpr std::size_t kMaxNesting = 32;
 constexpr std::size_t kMaxIncludedFiles = 1000;
 
