@@ -48,10 +48,8 @@ std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
   // Each merged message's papers are counted first, so its list is allocated once and not
   // grown (and copied) a doubling at a time through a 10,000-paper day.
   std::map<std::string, std::size_t> sizes;  // notifier -> its papers
-  if (!grouped.empty()) {
-    for (const Notification& n : notifications) {
-      if (groups(n)) sizes[n.notifier] += n.papers.size();
-    }
+  for (const Notification& n : notifications) {
+    if (groups(n)) sizes[n.notifier] += n.papers.size();
   }
   std::vector<Notification> out;
   std::map<std::string, std::size_t> merged;  // notifier -> its index in `out`

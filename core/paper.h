@@ -26,10 +26,11 @@ struct Paper {
   bool operator==(const Paper&) const = default;
 };
 
-// A paper that several messages hold without copying it: immutable once made, and copied by
-// a reference count. The planner gives every notification about a paper the same one, and
-// the store writes its snapshot once. Reads like a pointer (`shared->title`) and converts to
-// `const Paper&`; a default one is an empty paper. Thread-compatible, like shared_ptr.
+// A paper that several messages hold without copying it: copied by a reference count, and
+// never changed while shared (Edit copies it first). The planner gives every notification
+// about a paper the same one, and the store writes its snapshot once. Reads like a pointer
+// (`shared->title`) and converts to `const Paper&`; a default one is an empty paper.
+// Thread-compatible.
 class SharedPaper {
  public:
   SharedPaper();
