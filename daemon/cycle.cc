@@ -336,7 +336,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
   if (auto st = KeepKeysOfKnownUrls(store, source.name, unique, keys); !st) return st;
   // From here on a paper is shared, not copied, by its notifications and the commit.
-  const std::vector<SharedPaper> papers = SharePapers(std::move(unique));
+  std::vector<SharedPaper> papers = SharePapers(std::move(unique));  // moved into the commit
   auto prior = store.LoadPriorSightings(source.name, keys);
   if (!prior) return Unexpected(prior.error());
   auto notified = store.LoadNotified(keys);
@@ -435,17 +435,17 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
     }
   }
   DigestCommit commit{.source = source.name,
-                            .url = f.url,
-                            .date = digest.date,
-                            .now = cx.options.now,
-                            .validators = {.etag = f.response.etag,
-                                           .last_modified = f.response.last_modified,
-                                           .body_hash = body_hash},
-                            .papers = std::move(papers),
-                            .content_hashes = std::move(plan.content_hashes),
-                            .notified = std::move(plan.notified),
-                            .notifications = std::move(plan.notifications),
-                            .held = std::move(held)};
+                      .url = f.url,
+                      .date = digest.date,
+                      .now = cx.options.now,
+                      .validators = {.etag = f.response.etag,
+                                     .last_modified = f.response.last_modified,
+                                     .body_hash = body_hash},
+                      .papers = std::move(papers),
+                      .content_hashes = std::move(plan.content_hashes),
+                      .notified = std::move(plan.notified),
+                      .notifications = std::move(plan.notifications),
+                      .held = std::move(held)};
   if (auto st = store.CommitDigest(std::move(commit)); !st) return st;
   for (const auto& [w, papers_matched] : matched) {
     cx.options.on_matches(w, int(papers_matched.size()));

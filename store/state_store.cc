@@ -777,6 +777,20 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
   return Ok();
 }
 
+// Steps `s`, whose rows are (id, paper text), to its end: each row whose text is one of
+// `texts` gives that text its id in `ids`.
+Status ReadSnapshotIds(Stmt& s, const std::set<std::string_view>& texts,
+                       std::unordered_map<std::string_view, std::int64_t>& ids,
+                       std::string_view what) {
+  if (!s.ok()) return Unexpected(s.Fail(what));
+  StepResult rc;
+  while ((rc = s.Step()) == kRow) {
+    if (const auto it = texts.find(s.TextView(1)); it != texts.end()) ids.emplace(*it, s.Int(0));
+  }
+  if (rc != kDone) return Unexpected(s.Fail(what));
+  return Ok();
+}
+
 // CommitDigest's papers, snapshots and sightings a table at a time (Dialect::bulk_commit):
 // five statements whatever the number of papers. `snapshots` learns every paper's id.
 Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
@@ -805,15 +819,8 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
     Stmt find(db, "SELECT id, paper FROM snapshots WHERE hash IN (SELECT CAST(value AS BIGINT) "
                   "FROM " + dialect.json_values(1) + " AS value)");
     find.Bind(hashes.str());
-    if (!find.ok()) return Unexpected(find.Fail("read snapshots"));
-    std::set<std::string_view> wanted(texts.begin(), texts.end());
-    StepResult rc;
-    while ((rc = find.Step()) == kRow) {
-      if (const auto it = wanted.find(find.TextView(1)); it != wanted.end()) {
-        ids.emplace(*it, find.Int(0));
-      }
-    }
-    if (rc != kDone) return Unexpected(find.Fail("read snapshots"));
+    const std::set<std::string_view> wanted(texts.begin(), texts.end());
+    if (auto st = ReadSnapshotIds(find, wanted, ids, "read snapshots"); !st) return st;
   }
   JsonWriter missing;
   missing.BeginArray();
@@ -827,14 +834,7 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
     Stmt insert(db, "INSERT INTO snapshots(hash, paper) SELECT r.h, r.p FROM " +
                         dialect.json_records(1, "h bigint, p text") + " RETURNING id, paper");
     insert.Bind(missing.str());
-    if (!insert.ok()) return Unexpected(insert.Fail("store snapshots"));
-    StepResult rc;
-    while ((rc = insert.Step()) == kRow) {
-      if (const auto it = queued.find(insert.TextView(1)); it != queued.end()) {
-        ids.emplace(*it, insert.Int(0));
-      }
-    }
-    if (rc != kDone) return Unexpected(insert.Fail("store snapshots"));
+    if (auto st = ReadSnapshotIds(insert, queued, ids, "store snapshots"); !st) return st;
   }
 
   JsonWriter rows;
