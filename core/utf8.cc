@@ -111,6 +111,11 @@ std::string ToValidUtf8(std::string_view bytes) {
   return out;
 }
 
+std::string ToValidUtf8(std::string&& bytes) {
+  if (ValidPrefixLength(bytes) == bytes.size()) return std::move(bytes);
+  return ToValidUtf8(std::string_view(bytes));
+}
+
 bool IsValidUtf8(std::string_view bytes) { return ValidPrefixLength(bytes) == bytes.size(); }
 
 std::string CollapseWhitespace(std::string_view text) {
@@ -128,6 +133,24 @@ std::string CollapseWhitespace(std::string_view text) {
     out.append(text.data() + start, i - start);
   }
   return out;
+}
+
+std::string CollapseWhitespace(std::string&& text) {
+  // Writing never overtakes reading: a word moves left by the spaces dropped before it.
+  std::size_t write = 0;
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    while (i < n && IsAsciiSpace(text[i])) ++i;
+    if (i >= n) break;
+    const std::size_t start = i;
+    while (i < n && !IsAsciiSpace(text[i])) ++i;
+    if (write > 0) text[write++] = ' ';
+    if (write != start) std::memmove(text.data() + write, text.data() + start, i - start);
+    write += i - start;
+  }
+  text.resize(write);
+  return std::move(text);
 }
 
 std::string_view Trim(std::string_view text) {

@@ -9,6 +9,10 @@ namespace digestd {
 // `bytes` with every invalid UTF-8 sequence (overlongs, surrogates, truncated sequences,
 // stray continuation bytes, code points past U+10FFFF) replaced by U+FFFD.
 std::string ToValidUtf8(std::string_view bytes);
+// The same for a string the caller gives up: valid text (the usual case) is returned as it
+// is, without a copy.
+std::string ToValidUtf8(std::string&& bytes);
+inline std::string ToValidUtf8(const char* bytes) { return ToValidUtf8(std::string_view(bytes)); }
 
 // The length (1-4) of the valid UTF-8 sequence that starts `bytes`, or 0 when it does not
 // start with one (or is empty).
@@ -35,6 +39,11 @@ bool IsValidUtf8(std::string_view bytes);
 
 // `text` with runs of ASCII whitespace collapsed to one space and the ends trimmed.
 std::string CollapseWhitespace(std::string_view text);
+// The same, done in place in a string the caller gives up.
+std::string CollapseWhitespace(std::string&& text);
+inline std::string CollapseWhitespace(const char* text) {
+  return CollapseWhitespace(std::string_view(text));
+}
 
 // `text` made safe to print on a terminal or in a log: valid UTF-8, with C0 and C1 control
 // characters (ESC, BEL, CSI U+009B, ...), DEL, bidirectional overrides and marks

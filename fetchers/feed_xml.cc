@@ -555,7 +555,7 @@ std::string NodeText(const xmlNode* node) {
   } else {
     AppendText(node->children, out);
   }
-  return ToValidUtf8(out);
+  return ToValidUtf8(std::move(out));
 }
 
 std::string CollapsedText(const xmlNode* node) { return CollapseWhitespace(NodeText(node)); }
@@ -567,7 +567,7 @@ std::string Attribute(const xmlNode* node, const char* name) {
       std::string out;
       // An attribute's children are text and entity-reference nodes; only text is read.
       AppendText(attr->children, out);
-      return ToValidUtf8(out);
+      return ToValidUtf8(std::move(out));
     }
   }
   return {};
@@ -639,7 +639,14 @@ std::string HtmlToText(std::string_view html) {
     out += c;
     ++i;
   }
-  return CollapseWhitespace(ToValidUtf8(out));
+  return CollapseWhitespace(ToValidUtf8(std::move(out)));
+}
+
+std::string HtmlToText(std::string&& html) {
+  if (html.find_first_of("<&") == std::string::npos) {
+    return CollapseWhitespace(ToValidUtf8(std::move(html)));
+  }
+  return HtmlToText(std::string_view(html));
 }
 
 std::string NormalizeFeedDate(std::string_view text) {

@@ -65,6 +65,9 @@ std::string Attribute(const xmlNode* node, const char* name);
 // `html` as plain text: tags removed (script/style content too), block tags and <br> made
 // spaces, HTML entities decoded (numeric and the common named ones), whitespace collapsed.
 std::string HtmlToText(std::string_view html);
+// The same for text the caller gives up: plain text is cleaned in place.
+std::string HtmlToText(std::string&& html);
+inline std::string HtmlToText(const char* html) { return HtmlToText(std::string_view(html)); }
 
 // An RFC 822 date ("Thu, 24 Sep 2026 00:00:00 -0400") as ISO 8601
 // ("2026-09-24T00:00:00-04:00"), or an ISO 8601 date passed through (trimmed); "" when

@@ -37,6 +37,27 @@ TEST(Utf8, CollapseAndTrim) {
   EXPECT_EQ(CollapseWhitespace("  a \t\n b  "), "a b");
   EXPECT_EQ(Trim("\t x \n"), "x");
   EXPECT_EQ(CollapseWhitespace(""), "");
+  EXPECT_EQ(CollapseWhitespace(std::string("  a \t\n b  ")), "a b");
+  EXPECT_EQ(CollapseWhitespace(std::string(" \n\t ")), "");
+}
+
+TEST(Utf8, InPlaceVersionsAgreeAndValidTextIsNotCopied) {
+  std::mt19937 rng(36);
+  const std::string_view pieces[] = {" ", "\t", "\n\r", "word", "한국어", "\xff", "x"};
+  for (int round = 0; round < 5000; ++round) {
+    std::string s;
+    for (std::size_t n = rng() % 12; n > 0; --n) s += pieces[rng() % std::size(pieces)];
+    ASSERT_EQ(CollapseWhitespace(std::string(s)), CollapseWhitespace(std::string_view(s)));
+  }
+  std::string valid(4096, 'a');
+  valid += "한국어";
+  const char* buffer = valid.data();
+  const std::string same = ToValidUtf8(std::move(valid));
+  EXPECT_EQ(same.data(), buffer);
+  std::string spaced = " a  b ";
+  spaced.append(4096, 'c');
+  const char* spaced_buffer = spaced.data();
+  EXPECT_EQ(CollapseWhitespace(std::move(spaced)).data(), spaced_buffer);
 }
 
 }  // namespace
@@ -89,6 +110,7 @@ TEST(Issue12, FastValidationAgreesWithTheReferenceDecoder) {
     }
     invalid += valid ? 0 : 1;
     ASSERT_EQ(ToValidUtf8(s), expected) << round;
+    ASSERT_EQ(ToValidUtf8(std::string(s)), expected) << round;
     ASSERT_EQ(IsValidUtf8(s), valid) << round;
   }
   EXPECT_GT(invalid, 1000);  // both kinds of text were tried

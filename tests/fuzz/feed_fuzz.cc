@@ -12,7 +12,9 @@ DIGESTD_FUZZ_TARGET {
   fuzz::CheckParseResult(ParseFeed(bytes));
   fuzz::CheckParseResult(ParseArxiv(bytes));
   // The helpers the parsers apply to fetched text, on the raw bytes too.
-  FUZZ_CHECK(IsValidUtf8(HtmlToText(bytes)), "HtmlToText gave invalid UTF-8");
+  const std::string text = HtmlToText(bytes);
+  FUZZ_CHECK(IsValidUtf8(text), "HtmlToText gave invalid UTF-8");
+  FUZZ_CHECK(HtmlToText(std::string(bytes)) == text, "HtmlToText in place gave other text");
   const std::string date = NormalizeFeedDate(bytes.substr(0, 64));
   FUZZ_CHECK(date.empty() || date.size() >= 10, "NormalizeFeedDate gave a short date: " + date);
   return 0;
