@@ -31,7 +31,8 @@ bool NeedsLook(const char* p) {
 
 }  // namespace
 
-void AppendJsonQuoted(std::string& out, std::string_view value) {
+bool AppendJsonQuoted(std::string& out, std::string_view value) {
+  bool exact = true;
   out.reserve(out.size() + value.size() + 2);
   out += '"';
   // Bytes that need no change (printable ASCII but '"' and '\\', and valid UTF-8 sequences)
@@ -90,6 +91,7 @@ void AppendJsonQuoted(std::string& out, std::string_view value) {
       default:
         if (c >= 0x80) {
           out += "\xEF\xBF\xBD";  // an invalid byte becomes U+FFFD
+          exact = false;
         } else {
           static constexpr char kHex[] = "0123456789abcdef";
           out += "\\u00";
@@ -101,6 +103,7 @@ void AppendJsonQuoted(std::string& out, std::string_view value) {
   }
   out.append(value.data() + run, i - run);
   out += '"';
+  return exact;
 }
 
 std::string JsonQuote(std::string_view value) {
@@ -148,7 +151,7 @@ JsonWriter& JsonWriter::EndArray() {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
   BeforeValue();
-  AppendJsonQuoted(out_, key);
+  exact_ &= AppendJsonQuoted(out_, key);
   out_ += ':';
   after_key_ = true;
   return *this;
@@ -156,7 +159,7 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   BeforeValue();
-  AppendJsonQuoted(out_, value);
+  exact_ &= AppendJsonQuoted(out_, value);
   return *this;
 }
 

@@ -28,6 +28,9 @@ class JsonWriter {
   JsonWriter& Raw(std::string_view json);
 
   const std::string& str() const { return out_; }
+  // Whether every string went in byte for byte: none had an invalid UTF-8 byte to replace,
+  // so the text reads back exactly as it was given.
+  bool exact() const { return exact_; }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -36,12 +39,14 @@ class JsonWriter {
   std::string out_;
   std::vector<bool> first_;  // per open container: no element written yet
   bool after_key_ = false;
+  bool exact_ = true;
 };
 
 // `value` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view value);
 
-// Appends JsonQuote(value) to `out` without a temporary: the writer's hot path.
-void AppendJsonQuoted(std::string& out, std::string_view value);
+// Appends JsonQuote(value) to `out` without a temporary: the writer's hot path. False when
+// an invalid byte of `value` had to be replaced.
+bool AppendJsonQuoted(std::string& out, std::string_view value);
 
 }  // namespace digestd

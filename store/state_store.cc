@@ -13,7 +13,6 @@
 
 #include "core/hash.h"
 #include "core/json_writer.h"
-#include "core/utf8.h"
 #include "store/migrations.h"
 #include "store/postgres_db.h"
 #include "store/sql.h"
@@ -127,14 +126,23 @@ class SnapshotWriter {
   // commit are shared by its messages: a paper met before is known by its address, not
   // serialised again.
   Result<std::int64_t> Intern(const Paper& paper) {
-    if (auto it = by_address_.find(&paper); it != by_address_.end()) return it->second;
-    auto id = InternText(SnapshotText(paper));
-    if (id) by_address_.emplace(&paper, *id);
+    if (auto it = by_address_.find(&paper); it != by_address_.end()) return it->second.id;
+    bool exact = false;
+    auto id = InternText(SnapshotText(paper, &exact));
+    if (id) by_address_.emplace(&paper, Stored{.id = *id, .exact = exact});
     return id;
   }
 
   // Tells the writer that `paper` (which must outlive it) is stored as snapshot `id`.
-  void Remember(const Paper& paper, std::int64_t id) { by_address_.insert_or_assign(&paper, id); }
+  void Remember(const Paper& paper, std::int64_t id) {
+    by_address_.insert_or_assign(&paper, Stored{.id = id, .exact = false});
+  }
+
+  // Whether `paper` was interned here and its snapshot holds its text byte for byte.
+  bool Exact(const Paper& paper) const {
+    const auto it = by_address_.find(&paper);
+    return it != by_address_.end() && it->second.exact;
+  }
 
   Result<std::int64_t> InternText(const std::string& json) {
     const auto hash = std::int64_t(Fnv1a64(json));
@@ -161,12 +169,18 @@ class SnapshotWriter {
   Stmt find_;
   Stmt insert_;
   sql::Db& db_;
-  std::unordered_map<const Paper*, std::int64_t> by_address_;
+  struct Stored {
+    std::int64_t id;
+    bool exact;  // the snapshot reads back as the paper is (all its text valid UTF-8)
+  };
+  std::unordered_map<const Paper*, Stored> by_address_;
 };
 
 // The outbox `message` of `n`: what the row's columns don't hold, each paper as the id of
 // its snapshot (`snapshots`, in paper order) with where and when the source said it.
-std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>& snapshots) {
+// `exact`, when given, learns whether its text reads back byte for byte.
+std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>& snapshots,
+                          bool* exact = nullptr) {
   JsonWriter json;
   json.BeginObject();
   json.Key("watches").StringArray(n.watches);
@@ -189,6 +203,7 @@ std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>
   if (!n.message.empty()) json.Key("message").String(n.message);
   if (!n.digest_url.empty()) json.Key("digest_url").String(n.digest_url);
   json.EndObject();
+  if (exact) *exact = json.exact();
   return json.Take();
 }
 
@@ -298,10 +313,11 @@ Result<std::vector<OutboxRow>> ReadOutboxRows(sql::Db& db, Stmt& s, std::string_
 
 // Queues `notifications` in the caller's transaction, each paper as its snapshot; a row
 // whose dedupe key exists already is left as it is. Returns how many rows are new, and
-// adds the index of each new one to `added_rows` when given.
+// adds to `keep`, when given, the index of each new one whose text reads back byte for
+// byte (every string valid UTF-8): those a claim may take as they are (KeepQueued).
 Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notifications,
                          std::int64_t now, SnapshotWriter& snapshots,
-                         std::vector<std::size_t>* added_rows = nullptr) {
+                         std::vector<std::size_t>* keep = nullptr) {
   Stmt outbox(db,
               "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
               "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
@@ -317,11 +333,14 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
     }
     outbox.Reset();
     outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
-    outbox.Bind(OutboxMessage(n, ids)).Bind(now).Bind(now);
+    bool exact = false;
+    outbox.Bind(OutboxMessage(n, ids, &exact)).Bind(now).Bind(now);
     if (auto st = Run(outbox, "queue notification", n.id); !st) return Unexpected(st.error());
     if (outbox.Changes() == 0) continue;
     ++added;
-    if (added_rows) added_rows->push_back(i);
+    exact = exact && std::all_of(n.papers.begin(), n.papers.end(),
+                                 [&](const SourcedPaper& p) { return snapshots.Exact(p.paper); });
+    if (keep && exact) keep->push_back(i);
   }
   // Instances that listen hear of the new rows when this transaction commits.
   if (added > 0 && db.dialect().notify_outbox) {
@@ -444,7 +463,7 @@ std::string UrlId(std::string_view url) {
   return hex;
 }
 
-std::string SnapshotText(const Paper& paper) {
+std::string SnapshotText(const Paper& paper, bool* exact) {
   JsonWriter json;
   json.BeginObject();
   json.Key("key").String(paper.key);
@@ -463,6 +482,7 @@ std::string SnapshotText(const Paper& paper) {
     json.EndObject();
   }
   json.EndObject();
+  if (exact) *exact = json.exact();
   return json.Take();
 }
 
@@ -511,49 +531,19 @@ void StateStore::ReleaseMemory() {
 
 namespace {
 
-// Whether `n` reads back from the outbox exactly as it is: every text valid UTF-8, which
-// the JSON of the message and snapshots keeps byte for byte (an invalid byte would come
-// back as U+FFFD).
-bool ReadsBackTheSame(const Notification& n) {
-  const auto valid = [](const std::vector<std::string>& texts) {
-    return std::all_of(texts.begin(), texts.end(),
-                       [](const std::string& t) { return IsValidUtf8(t); });
-  };
-  if (!valid(n.watches) || !IsValidUtf8(n.source) || !IsValidUtf8(n.message) ||
-      !IsValidUtf8(n.digest_url)) {
-    return false;
-  }
-  for (const SourcedPaper& sp : n.papers) {
-    const Paper& p = *sp.paper;
-    if (!IsValidUtf8(p.key) || !IsValidUtf8(p.title) || !IsValidUtf8(p.url) ||
-        !valid(p.authors) || !valid(p.summary) || !IsValidUtf8(p.media_url) ||
-        !IsValidUtf8(p.version) || !valid(p.tags) || !IsValidUtf8(sp.source) ||
-        !IsValidUtf8(sp.date) || !IsValidUtf8(sp.event) || !valid(sp.watches) ||
-        !IsValidUtf8(sp.prior_version) || !IsValidUtf8(sp.prior_title)) {
-      return false;
-    }
-    for (const auto& [name, value] : p.extra) {
-      if (!IsValidUtf8(name) || !IsValidUtf8(value)) return false;
-    }
-  }
-  return true;
-}
-
 // More kept messages than this (rows nobody claims, a notifier paused) and no more are kept.
 constexpr std::size_t kMaxQueuedKept = 100'000;
 
 }  // namespace
 
 void StateStore::KeepQueued(std::vector<Notification> notifications,
-                            const std::vector<std::size_t>& added) {
+                            const std::vector<std::size_t>& kept) {
   // On PostgreSQL another instance may claim the rows, and text is not kept byte for byte.
-  if (db_->dialect().shared || added.empty()) return;
-  if (queued_.size() + added.size() > kMaxQueuedKept) return;
+  if (db_->dialect().shared || kept.empty()) return;
+  if (queued_.size() + kept.size() > kMaxQueuedKept) return;
   // Moving the list keeps its elements where they are: `queued_` may point into it.
   std::vector<Notification>& list = queued_lists_.emplace_back(std::move(notifications));
-  for (std::size_t i : added) {
-    if (ReadsBackTheSame(list[i])) queued_.insert_or_assign(list[i].id, &list[i]);
-  }
+  for (std::size_t i : kept) queued_.insert_or_assign(list[i].id, &list[i]);
 }
 
 Status StateStore::LimitPages(std::int64_t pages) { return db_->LimitPages(pages); }
@@ -891,8 +881,8 @@ Status StateStore::CommitDigest(DigestCommit c) {
     notified.Bind(set_key).Bind(set.first).Bind(KeysJson(set.second)).Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
-  std::vector<std::size_t> added;
-  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots, &added); !st) {
+  std::vector<std::size_t> kept;
+  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots, &kept); !st) {
     return Unexpected(st.error());
   }
   if (auto st = InsertHeld(db, c.held, c.now, snapshots); !st) return st;
@@ -906,7 +896,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
   if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;
   if (auto st = txn.Commit(); !st) return st;
-  KeepQueued(std::move(c.notifications), added);
+  KeepQueued(std::move(c.notifications), kept);
   return Ok();
 }
 
@@ -949,14 +939,14 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
   SnapshotWriter snapshots(*db_);
-  std::vector<std::size_t> added;
-  if (auto st = InsertOutbox(*db_, notifications, now, snapshots, &added); !st) {
+  std::vector<std::size_t> keep;
+  if (auto st = InsertOutbox(*db_, notifications, now, snapshots, &keep); !st) {
     return Unexpected(st.error());
   }
   if (auto st = txn.Commit(); !st) return st;
   std::vector<Notification> kept;  // a few messages (highlights, digests): copied
   std::vector<std::size_t> at;
-  for (std::size_t i : added) {
+  for (std::size_t i : keep) {
     at.push_back(kept.size());
     kept.push_back(notifications[i]);
   }

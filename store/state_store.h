@@ -377,9 +377,9 @@ class StateStore {
   Status CheckLease();
   // Tells listening instances that outbox rows became due (nothing on SQLite).
   Status Announce();
-  // After a commit: keeps the messages it queued (`added`, indexes into `notifications`)
-  // for the claim that takes them.
-  void KeepQueued(std::vector<Notification> notifications, const std::vector<std::size_t>& added);
+  // After a commit: keeps the messages it queued that read back as they are (`kept`,
+  // indexes into `notifications`) for the claim that takes them.
+  void KeepQueued(std::vector<Notification> notifications, const std::vector<std::size_t>& kept);
 
   std::unique_ptr<sql::Db> db_;
   // The messages this store queued, by outbox id, until a claim takes them: a claim in the
@@ -401,6 +401,7 @@ std::string UrlId(std::string_view url);
 
 // A paper snapshot as stored: the paper's members as one JSON object (the CONFIG.md paper
 // shape, members at their defaults left out). The same paper always gives the same text.
-std::string SnapshotText(const Paper& paper);
+// `exact`, when given, learns whether it reads back as the paper is (no invalid byte).
+std::string SnapshotText(const Paper& paper, bool* exact = nullptr);
 
 }  // namespace digestd

@@ -101,14 +101,17 @@ TEST(NotificationId, StableHexOfTheKey) {
 TEST(Issue12, FastQuotingAgreesWithTheReferenceQuoter) {
   std::mt19937 rng(1212);
   int escaped = 0;
+  int inexact = 0;
   for (int round = 0; round < 20000; ++round) {
     const std::string s = RandomText(rng);
     std::string expected = "\"";
+    bool exact = true;
     for (std::size_t i = 0; i < s.size();) {
       std::size_t len = 0;
       const char32_t cp = ReferenceDecode(s, i, &len);
       if (len == 0) {
         expected += "\xEF\xBF\xBD";
+        exact = false;
         ++i;
         continue;
       }
@@ -131,8 +134,15 @@ TEST(Issue12, FastQuotingAgreesWithTheReferenceQuoter) {
     expected += '"';
     escaped += expected.find('\\') != std::string::npos ? 1 : 0;
     ASSERT_EQ(JsonQuote(s), expected) << round;
+    // The writer says whether the text went in byte for byte (it reads back the same).
+    JsonWriter writer;
+    writer.BeginArray().String("plain").String(s).String("more").EndArray();
+    ASSERT_EQ(writer.exact(), exact) << round;
+    inexact += exact ? 0 : 1;
   }
   EXPECT_GT(escaped, 1000);
+  EXPECT_GT(inexact, 1000);
+  EXPECT_LT(inexact, 19000);
 }
 
 }  // namespace
