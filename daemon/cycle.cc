@@ -11,7 +11,6 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "core/hash.h"
 #include "core/planner.h"
 #include "core/source_health.h"
 #include "core/shown_url.h"
@@ -289,7 +288,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                    std::set<std::string>& run_notified) {
   const SourceConfig& source = *job.source;
   StateStore& store = cx.store;
-  const std::string body_hash = Hash128Hex(f.response.body);
+  const std::string body_hash = BodyHash(f.response.body);
   if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, Shown(source, f.url));
     ++cx.report.digests_unchanged;

@@ -31,7 +31,7 @@ class Db;
 struct FetchValidators {
   std::string etag;
   std::string last_modified;
-  std::string body_hash;  // Hash128Hex of the last body parsed
+  std::string body_hash;  // BodyHash of the last body parsed
 };
 
 // Everything one fetched digest changes, committed in ONE transaction (DESIGN.md §2 step 7).
@@ -398,6 +398,10 @@ class StateStore {
 // How fetch_state knows a URL again without keeping it: the hex SHA-256 of `url`. A source
 // URL may hold a token; nothing of it is stored (issue 13).
 std::string UrlId(std::string_view url);
+
+// How fetch_state knows a body again (FetchValidators::body_hash): its hex SHA-256. An
+// unchanged body is not parsed again.
+std::string BodyHash(std::string_view body);
 
 // A paper snapshot as stored: the paper's members as one JSON object (the CONFIG.md paper
 // shape, members at their defaults left out). The same paper always gives the same text.

@@ -346,6 +346,13 @@ TEST(StateStore, ValidatorsAreStoredPerUrl) {
   EXPECT_FALSE((*store)->GetValidators("hf-ko", "other")->has_value());
 }
 
+TEST(StateStore, BodyHashIsSha256) {
+  EXPECT_EQ(BodyHash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+      << "the FIPS 180-2 example";
+  EXPECT_NE(BodyHash("abc"), BodyHash("abd"));
+  EXPECT_EQ(BodyHash(std::string(1 << 20, 'x')).size(), 64u);
+}
+
 TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
   auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
