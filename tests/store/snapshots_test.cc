@@ -2,6 +2,7 @@
 // sightings and outbox rows refer to it, a retry sends what was planned, unchanged sightings
 // are not rewritten, and Prune drops the snapshots nothing refers to any more.
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -226,8 +227,8 @@ TEST_F(Snapshots, AnUnreadableRowSaysWhyAndTheOthersStillRead) {
 class Queued : public Snapshots {
  protected:
   // The rows of notifier "n" claimed through `store`, by id.
-  std::map<std::string, Notification> Claim(StateStore& store) {
-    auto rows = store.ClaimDue("n", 100, 100, "me", 1000, nullptr);
+  std::map<std::string, Notification> Claim(StateStore& store, int limit = 100) {
+    auto rows = store.ClaimDue("n", 100, limit, "me", 1000, nullptr);
     EXPECT_TRUE(rows) << rows.error().message;
     std::map<std::string, Notification> out;
     if (!rows) return out;
@@ -238,12 +239,12 @@ class Queued : public Snapshots {
     return out;
   }
   // The same rows as a second process reads them from the file.
-  std::map<std::string, std::string> FromTheFile() {
+  std::map<std::string, std::string> FromTheFile(int limit = 100) {
     auto other = StateStore::Open(path_);
     EXPECT_TRUE(other);
     std::map<std::string, std::string> out;
     if (!other) return out;
-    auto rows = (*other)->DueOutbox(1000, 100);
+    auto rows = (*other)->DueOutbox(1000, limit);
     EXPECT_TRUE(rows);
     if (!rows) return out;
     for (const OutboxRow& r : *rows) out.emplace(r.id, NotificationToJson(r.notification));
@@ -281,6 +282,46 @@ TEST_F(Queued, TextThatWouldNotReadBackTheSameIsReadFromTheState) {
   const Notification& n = claimed.begin()->second;
   EXPECT_EQ(NotificationToJson(n), stored.at(n.id));
   EXPECT_EQ(n.papers[0].paper->title, "Broken \uFFFD title");
+}
+
+TEST_F(Queued, ALongDigestIsStoredAsItsShortOneWouldBe) {
+  // More papers than one chunk the commit prepares ahead on its second thread: 700, one of
+  // them listed twice and one with a byte that is not UTF-8.
+  std::vector<Paper> papers;
+  for (int i = 0; i < 700; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "2401.%05d", i);
+    papers.push_back(MakePaper(id, "Paper " + std::to_string(i)));
+  }
+  papers[400].title = "Broken \xFF title";
+  DigestCommit c = MakeCommit(std::move(papers), 100);
+  c.papers[600] = c.papers[5];
+  for (std::size_t i = 0; i < c.papers.size(); ++i) {
+    if (i == 600) continue;
+    Notification n = MakeNotification("n", *c.papers[i]);
+    n.papers[0].paper = c.papers[i];
+    c.notifications.push_back(std::move(n));
+  }
+  ASSERT_TRUE(store_->CommitDigest(c));
+
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 699);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 699);
+  for (std::size_t i : {0, 255, 256, 257, 400, 511, 512, 699}) {
+    const Paper& p = *c.papers[i];
+    EXPECT_EQ(Dump(path_, "SELECT s.paper FROM sightings g JOIN snapshots s ON s.id = g.snapshot "
+                          "WHERE g.paper_key = '" + p.key + "'"),
+              Dump(path_, "SELECT '" + SnapshotText(p) + "'"))
+        << i;
+  }
+  const auto stored = FromTheFile(1000);
+  const auto claimed = Claim(*store_, 1000);
+  ASSERT_EQ(claimed.size(), 699u);
+  for (std::size_t i = 0; i < c.papers.size(); ++i) {
+    if (i == 600) continue;
+    const Notification& n = claimed.at(NotificationId("n|" + c.papers[i]->key + "|paper|w"));
+    EXPECT_EQ(NotificationToJson(n), stored.at(n.id)) << i;
+    EXPECT_EQ(n.papers[0].paper.SameAs(c.papers[i]), i != 400) << i;
+  }
 }
 
 TEST_F(Queued, ReleaseMemoryForgetsWhatWasQueued) {
