@@ -1,6 +1,8 @@
 // PlanDigest: events from diffs, thresholds, first-run modes, routing and deduplication.
 #include "core/planner.h"
 
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 namespace digestd {
@@ -239,6 +241,36 @@ TEST_F(PlannerTest, DecisionsOnlyWhenAskedForAndWithTheHitTerms) {
   ASSERT_EQ(plain.notifications.size(), 1u);
   EXPECT_EQ(plain.notifications[0].dedupe_key, recorded.notifications[0].dedupe_key);
   EXPECT_EQ(plain.notified, recorded.notified);
+}
+
+// A long digest is matched on two threads (FactsOf): its plan is the plan of each paper on
+// its own, in order, whichever thread matched it.
+TEST_F(PlannerTest, ALongDigestPlansAsItsPapersOneByOne) {
+  std::vector<Paper> all;
+  for (int i = 0; i < 700; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "2401.%05d", i);
+    all.push_back(MakePaper(id, i % 3 == 0 ? "Sparsity " + std::to_string(i) : "Birds", i % 50));
+  }
+  all[650] = all[20];  // a key listed twice: planned once, at its first place
+  const std::vector<WatchSpec> specs = {Watch("sparse", {"sparsity"}, {"me"}),
+                                        Watch("korean", {"희소화"}, {"team"})};
+  papers_ = all;
+  const Plan whole = Run(specs);
+  std::vector<std::string> one_by_one;
+  std::vector<std::string> hashes;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    papers_ = {all[i]};
+    const Plan alone = Run(specs);
+    hashes.push_back(i == 650 ? "" : alone.content_hashes.at(0));
+    if (i == 650) continue;
+    for (const Notification& n : alone.notifications) one_by_one.push_back(NotificationToJson(n));
+  }
+  std::vector<std::string> planned;
+  for (const Notification& n : whole.notifications) planned.push_back(NotificationToJson(n));
+  EXPECT_EQ(planned.size(), 699u + 234u);  // every paper to "team", every third to "me"
+  EXPECT_EQ(planned, one_by_one);
+  EXPECT_EQ(whole.content_hashes, hashes);
 }
 
 TEST(SightingContentHash, IgnoresVotesAndVersion) {
