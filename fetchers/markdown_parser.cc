@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
+#include <future>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -396,32 +397,86 @@ class EntryReader {
 
 }  // namespace
 
+namespace {
+
+// One `### ` entry the scan found, and what reading it gave besides its paper.
+struct Entry {
+  std::string_view text;  // from the `### ` line up to the next heading
+  int line = 0;           // 1-based input line of its `### ` line
+  std::vector<ParseWarning> warnings;
+  bool has_paper = false;
+  bool done = false;      // read before the budget ran out
+};
+
+// Reads `entries` (in place; entry i's paper into papers[i]), each with its own cmark AST,
+// freed before the next. A long digest is read on two threads, chunks of entries taken in
+// turn by the caller and a helper: entries are independent, and cmark is most of the parse.
+// Stops when `budget` runs out.
+void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
+                 const ParseBudget& budget) {
+  constexpr std::size_t kChunk = 128;
+  const auto work = [&](std::size_t first_chunk) {
+    // One parser per thread: cmark_parser_finish leaves it ready for the next document.
+    CmarkParserPtr parser(cmark_parser_new(CMARK_OPT_DEFAULT));
+    ParseResult read;
+    for (std::size_t begin = first_chunk * kChunk; begin < entries.size(); begin += 2 * kChunk) {
+      for (std::size_t i = begin; i < std::min(begin + kChunk, entries.size()); ++i) {
+        if (budget.Exhausted()) return;
+        Entry& entry = entries[i];
+        EntryReader(parser.get(), read).Read(entry.text, entry.line);
+        entry.has_paper = !read.digest.papers.empty();
+        if (entry.has_paper) papers[i] = std::move(read.digest.papers.front());
+        entry.warnings = std::move(read.warnings);
+        read.digest.papers.clear();
+        read.warnings.clear();
+        entry.done = true;
+      }
+    }
+  };
+  if (entries.size() <= kChunk) {
+    work(0);
+    return;
+  }
+  auto helper = std::async(std::launch::async, work, 1);
+  work(0);
+  helper.get();
+}
+
+constexpr std::string_view kBudgetRanOut =
+    "the source's processing budget ran out; the rest is not read";
+
+}  // namespace
+
 ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget) {
   ParseResult result;
   const std::string text = Normalize(bytes);
-  // One parser for every entry: cmark_parser_finish leaves it ready for the next document.
-  CmarkParserPtr parser(cmark_parser_new(CMARK_OPT_DEFAULT));
-  EntryReader reader(parser.get(), result);
 
-  // Split at headings by hand so that only one entry's AST exists at a time.
+  // First the headings, by hand, so that each entry is read on its own; then the entries.
+  // The scan's own warnings go between the entries', where they were found: `after` counts
+  // the entries before each.
+  std::vector<Entry> entries;
+  std::vector<std::pair<std::size_t, ParseWarning>> scan_warnings;
   std::size_t entry_begin = std::string::npos;
   int entry_line = 0;
   bool in_other_section = false;  // under a `## ` heading that is not a day header
   auto finish_entry = [&](std::size_t end) {
     if (entry_begin != std::string::npos) {
-      reader.Read(std::string_view(text).substr(entry_begin, end - entry_begin), entry_line);
+      entries.push_back(
+          {.text = std::string_view(text).substr(entry_begin, end - entry_begin),
+           .line = entry_line});
     }
     entry_begin = std::string::npos;
   };
 
   std::size_t pos = 0;
   int line_number = 0;
+  bool ran_out = false;
   while (pos < text.size()) {
     if (budget.Exhausted()) {
-      result.warnings.push_back(ParseWarning{
-          .line = line_number,
-          .message = "the source's processing budget ran out; the rest is not read"});
-      return result;
+      scan_warnings.emplace_back(
+          entries.size(), ParseWarning{.line = line_number, .message = std::string(kBudgetRanOut)});
+      ran_out = true;
+      break;
     }
     const std::size_t nl = std::min(text.find('\n', pos), text.size());
     const std::string_view line = std::string_view(text).substr(pos, nl - pos);
@@ -438,14 +493,38 @@ ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budge
       if (!in_other_section && result.digest.date.empty()) {
         result.digest.date = DateOfHeader(TrimRight(line));
         if (result.digest.date.empty()) {
-          result.warnings.push_back(ParseWarning{
-              .line = line_number, .message = "day header without a date: " + Quote(line)});
+          scan_warnings.emplace_back(
+              entries.size(),
+              ParseWarning{.line = line_number, .message = "day header without a date: " + Quote(line)});
         }
       }
     }
     pos = nl + 1;
   }
-  finish_entry(text.size());
+  if (!ran_out) finish_entry(text.size());
+
+  // Each entry's paper is read into its place, and the places of entries without one (or
+  // not read) are closed up after.
+  std::vector<Paper> papers(entries.size());
+  ReadEntries(entries, papers, budget);
+  std::size_t kept = 0;
+  auto scan = scan_warnings.begin();
+  for (std::size_t i = 0; i <= entries.size(); ++i) {
+    for (; scan != scan_warnings.end() && scan->first == i; ++scan) {
+      result.warnings.push_back(std::move(scan->second));
+    }
+    if (i == entries.size()) break;
+    Entry& entry = entries[i];
+    if (!entry.done) {
+      result.warnings.push_back(
+          ParseWarning{.line = entry.line, .message = std::string(kBudgetRanOut)});
+      break;
+    }
+    if (entry.has_paper && kept++ != i) papers[kept - 1] = std::move(papers[i]);
+    for (ParseWarning& warning : entry.warnings) result.warnings.push_back(std::move(warning));
+  }
+  papers.resize(kept);
+  result.digest.papers = std::move(papers);
   return result;
 }
 

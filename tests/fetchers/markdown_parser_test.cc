@@ -276,6 +276,37 @@ TEST(MarkdownParser, OversizedEntryIsSkippedWithWarning) {
   EXPECT_EQ(result.warnings[0].line, 1);
 }
 
+// A long digest is read on two threads (more than a chunk of entries): it reads as its
+// parts do one after the other, papers and warnings in document order.
+TEST(MarkdownParser, ALongDigestReadsAsItsPartsInOrder) {
+  const std::string part = ReadFixture("broken_entries.md");  // 31 lines, warnings included
+  const ParseResult one = ParseMarkdownDigest(part);
+  ASSERT_FALSE(one.warnings.empty());
+  ASSERT_FALSE(one.digest.papers.empty());
+  constexpr int kCopies = 90;  // 630 entries
+  std::string whole;
+  for (int i = 0; i < kCopies; ++i) whole += part;
+  const ParseResult all = ParseMarkdownDigest(whole);
+  EXPECT_EQ(all.digest.date, one.digest.date);
+  Strings want_keys;
+  Strings want_warnings;
+  for (int i = 0; i < kCopies; ++i) {
+    for (const Paper& p : one.digest.papers) want_keys.push_back(p.key);
+    for (const ParseWarning& w : one.warnings) {
+      want_warnings.push_back(std::to_string(w.line + 31 * i) + ": " + w.message);
+    }
+  }
+  Strings warnings;
+  for (const ParseWarning& w : all.warnings) {
+    warnings.push_back(std::to_string(w.line) + ": " + w.message);
+  }
+  EXPECT_EQ(Keys(all.digest), want_keys);
+  EXPECT_EQ(warnings, want_warnings);
+  for (std::size_t i = 0; i < all.digest.papers.size(); ++i) {
+    ASSERT_EQ(all.digest.papers[i], one.digest.papers[i % one.digest.papers.size()]) << i;
+  }
+}
+
 TEST(MarkdownParser, SurvivesRandomBytesAndMutatedFixtures) {
   std::mt19937 rng(20240129);  // fixed: failures must reproduce
   auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
