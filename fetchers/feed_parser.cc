@@ -82,10 +82,10 @@ std::string ConstructText(const xmlNode* node, Format format) {
   if (node == nullptr) return {};
   if (format == Format::kAtom) {
     const std::string type = Attribute(node, "type");
-    if (type == "html" || type == "text/html") return HtmlToText(NodeText(node));
+    if (type == "html" || type == "text/html") return HtmlToText(NodeBytes(node));
     return CollapsedText(node);
   }
-  return HtmlToText(NodeText(node));
+  return HtmlToText(NodeBytes(node));
 }
 
 // The RSS 2.0 <author> is an e-mail address, usually "x@example.org (Name)".
@@ -246,7 +246,7 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
     }
   }
   for (const xmlNode* creator : Children(item, "creator", kDcNs)) {
-    AddUnique(paper.authors, HtmlToText(NodeText(creator)));
+    AddUnique(paper.authors, HtmlToText(NodeBytes(creator)));
   }
   if (paper.authors.empty()) authorless.push_back(result.digest.papers.size());
 

@@ -57,6 +57,8 @@ std::vector<const xmlNode*> Children(const xmlNode* parent, std::string_view nam
 
 // The concatenated text and CDATA below `node`, entity references skipped; valid UTF-8.
 std::string NodeText(const xmlNode* node);
+// The same text before that check, for a caller that makes it valid itself (HtmlToText).
+std::string NodeBytes(const xmlNode* node);
 // NodeText with whitespace collapsed ("" for null).
 std::string CollapsedText(const xmlNode* node);
 // The value of attribute `name` (no namespace), entity references skipped; "" when absent.
