@@ -1,9 +1,9 @@
 #include "core/planner.h"
 
 #include <algorithm>
-#include <future>
 
 #include "core/hash.h"
+#include "core/two_threads.h"
 
 namespace digestd {
 namespace {
@@ -62,28 +62,21 @@ struct PaperFacts {
   std::string content_hash;
 };
 
-// PaperFacts of every paper. A long digest is worked on two threads, chunk by chunk in
-// turn: matching 10,000 papers against 1,000 watches is most of a plan, and each paper is
-// matched on its own (WatchMatcher::Match is safe on several threads).
+// PaperFacts of every paper, a long digest's on two threads: matching 10,000 papers against
+// 1,000 watches is most of a plan, and each paper is matched on its own (WatchMatcher::Match
+// is safe on several threads).
 std::vector<PaperFacts> FactsOf(const PlanInput& in) {
-  constexpr std::size_t kChunk = 256;
   const std::vector<SharedPaper>& papers = *in.papers;
   std::vector<PaperFacts> facts(papers.size());
-  const auto work = [&](std::size_t first_chunk) {
-    for (std::size_t begin = first_chunk * kChunk; begin < papers.size(); begin += 2 * kChunk) {
-      for (std::size_t i = begin; i < std::min(begin + kChunk, papers.size()); ++i) {
+  OnTwoThreads(papers.size(), 256, [&] {
+    return [&](std::size_t first, std::size_t last) {
+      for (std::size_t i = first; i < last; ++i) {
         in.matcher->Match(*papers[i], in.source, &facts[i].matches);
         facts[i].content_hash = SightingContentHash(*papers[i]);
       }
-    }
-  };
-  if (papers.size() <= kChunk) {
-    work(0);
-    return facts;
-  }
-  auto helper = std::async(std::launch::async, work, 1);
-  work(0);
-  helper.get();
+      return true;
+    };
+  });
   return facts;
 }
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
-#include <future>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "core/identity.h"
+#include "core/two_threads.h"
 #include "core/utf8.h"
 
 namespace digestd {
@@ -409,19 +409,16 @@ struct Entry {
 };
 
 // Reads `entries` (in place; entry i's paper into papers[i]), each with its own cmark AST,
-// freed before the next. A long digest is read on two threads, chunks of entries taken in
-// turn by the caller and a helper: entries are independent, and cmark is most of the parse.
-// Stops when `budget` runs out.
+// freed before the next. A long digest is read on two threads: entries are independent, and
+// cmark is most of the parse. Stops when `budget` runs out.
 void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
                  const ParseBudget& budget) {
-  constexpr std::size_t kChunk = 128;
-  const auto work = [&](std::size_t first_chunk) {
+  OnTwoThreads(entries.size(), 128, [&] {
     // One parser per thread: cmark_parser_finish leaves it ready for the next document.
-    CmarkParserPtr parser(cmark_parser_new(CMARK_OPT_DEFAULT));
-    ParseResult read;
-    for (std::size_t begin = first_chunk * kChunk; begin < entries.size(); begin += 2 * kChunk) {
-      for (std::size_t i = begin; i < std::min(begin + kChunk, entries.size()); ++i) {
-        if (budget.Exhausted()) return;
+    return [&, parser = CmarkParserPtr(cmark_parser_new(CMARK_OPT_DEFAULT)),
+            read = ParseResult()](std::size_t first, std::size_t last) mutable {
+      for (std::size_t i = first; i < last; ++i) {
+        if (budget.Exhausted()) return false;
         Entry& entry = entries[i];
         EntryReader(parser.get(), read).Read(entry.text, entry.line);
         entry.has_paper = !read.digest.papers.empty();
@@ -431,15 +428,9 @@ void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
         read.warnings.clear();
         entry.done = true;
       }
-    }
-  };
-  if (entries.size() <= kChunk) {
-    work(0);
-    return;
-  }
-  auto helper = std::async(std::launch::async, work, 1);
-  work(0);
-  helper.get();
+      return true;
+    };
+  });
 }
 
 constexpr std::string_view kBudgetRanOut =
