@@ -118,25 +118,11 @@ std::string ToValidUtf8(std::string&& bytes) {
 
 bool IsValidUtf8(std::string_view bytes) { return ValidPrefixLength(bytes) == bytes.size(); }
 
-std::string CollapseWhitespace(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  // Word by word: each run of non-space bytes is copied at once.
-  std::size_t i = 0;
-  const std::size_t n = text.size();
-  while (i < n) {
-    while (i < n && IsAsciiSpace(text[i])) ++i;
-    if (i >= n) break;
-    const std::size_t start = i;
-    while (i < n && !IsAsciiSpace(text[i])) ++i;
-    if (!out.empty()) out += ' ';
-    out.append(text.data() + start, i - start);
-  }
-  return out;
-}
+std::string CollapseWhitespace(std::string_view text) { return CollapseWhitespace(std::string(text)); }
 
 std::string CollapseWhitespace(std::string&& text) {
-  // Writing never overtakes reading: a word moves left by the spaces dropped before it.
+  // Word by word, in place: writing never overtakes reading, as a word moves left by the
+  // spaces dropped before it.
   std::size_t write = 0;
   std::size_t i = 0;
   const std::size_t n = text.size();

@@ -41,13 +41,24 @@ TEST(Utf8, CollapseAndTrim) {
   EXPECT_EQ(CollapseWhitespace(std::string(" \n\t ")), "");
 }
 
-TEST(Utf8, InPlaceVersionsAgreeAndValidTextIsNotCopied) {
+TEST(Utf8, CollapseAgreesWithSplitAndJoinAndValidTextIsNotCopied) {
   std::mt19937 rng(36);
-  const std::string_view pieces[] = {" ", "\t", "\n\r", "word", "한국어", "\xff", "x"};
+  const std::string_view pieces[] = {" ", "\t", "\n\r", "\f\v", "word", "한국어", "\xff", "x"};
   for (int round = 0; round < 5000; ++round) {
     std::string s;
     for (std::size_t n = rng() % 12; n > 0; --n) s += pieces[rng() % std::size(pieces)];
-    ASSERT_EQ(CollapseWhitespace(std::string(s)), CollapseWhitespace(std::string_view(s)));
+    std::string joined;  // the words, split at ASCII whitespace, joined by one space
+    std::string word;
+    for (const char c : s + " ") {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+        if (!word.empty()) joined += (joined.empty() ? "" : " ") + word;
+        word.clear();
+      } else {
+        word += c;
+      }
+    }
+    ASSERT_EQ(CollapseWhitespace(std::string(s)), joined) << round;
+    ASSERT_EQ(CollapseWhitespace(std::string_view(s)), joined) << round;
   }
   std::string valid(4096, 'a');
   valid += "한국어";
