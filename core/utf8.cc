@@ -118,7 +118,9 @@ std::string ToValidUtf8(std::string&& bytes) {
 
 bool IsValidUtf8(std::string_view bytes) { return ValidPrefixLength(bytes) == bytes.size(); }
 
-std::string CollapseWhitespace(std::string_view text) { return CollapseWhitespace(std::string(text)); }
+std::string CollapseWhitespace(std::string_view text) {
+  return CollapseWhitespace(std::string(text));
+}
 
 std::string CollapseWhitespace(std::string&& text) {
   // Word by word, in place: writing never overtakes reading, as a word moves left by the

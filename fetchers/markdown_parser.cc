@@ -395,10 +395,6 @@ class EntryReader {
   ParseResult& result_;
 };
 
-}  // namespace
-
-namespace {
-
 // One `### ` entry the scan found, and what reading it gave besides its paper.
 struct Entry {
   std::string_view text;  // from the `### ` line up to the next heading
@@ -443,8 +439,8 @@ ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budge
   const std::string text = Normalize(bytes);
 
   // First the headings, by hand, so that each entry is read on its own; then the entries.
-  // The scan's own warnings go between the entries', where they were found: `after` counts
-  // the entries before each.
+  // The scan's own warnings go between the entries', where they were found: each with the
+  // number of entries before it.
   std::vector<Entry> entries;
   std::vector<std::pair<std::size_t, ParseWarning>> scan_warnings;
   std::size_t entry_begin = std::string::npos;
@@ -485,8 +481,8 @@ ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budge
         result.digest.date = DateOfHeader(TrimRight(line));
         if (result.digest.date.empty()) {
           scan_warnings.emplace_back(
-              entries.size(),
-              ParseWarning{.line = line_number, .message = "day header without a date: " + Quote(line)});
+              entries.size(), ParseWarning{.line = line_number,
+                                           .message = "day header without a date: " + Quote(line)});
         }
       }
     }
@@ -511,7 +507,10 @@ ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budge
           ParseWarning{.line = entry.line, .message = std::string(kBudgetRanOut)});
       break;
     }
-    if (entry.has_paper && kept++ != i) papers[kept - 1] = std::move(papers[i]);
+    if (entry.has_paper) {
+      if (kept != i) papers[kept] = std::move(papers[i]);
+      ++kept;
+    }
     for (ParseWarning& warning : entry.warnings) result.warnings.push_back(std::move(warning));
   }
   papers.resize(kept);

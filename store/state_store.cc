@@ -184,15 +184,13 @@ class SnapshotWriter {
   // serialised again.
   Result<std::int64_t> Intern(const Paper& paper) {
     if (auto it = by_address_.find(&paper); it != by_address_.end()) return it->second.id;
-    return Intern(paper, PrepareSnapshot(paper));
+    return Store(paper, PrepareSnapshot(paper));
   }
 
   // The same with the snapshot of `paper` made ready already.
   Result<std::int64_t> Intern(const Paper& paper, const PreparedSnapshot& prepared) {
     if (auto it = by_address_.find(&paper); it != by_address_.end()) return it->second.id;
-    auto id = InternText(prepared.text, prepared.hash);
-    if (id) by_address_.emplace(&paper, Stored{.id = *id, .exact = prepared.exact});
-    return id;
+    return Store(paper, prepared);
   }
 
   // Tells the writer that `paper` (which must outlive it) is stored as snapshot `id`.
@@ -232,6 +230,13 @@ class SnapshotWriter {
   }
 
  private:
+  // Interns `prepared`, the snapshot of `paper`, which is not known by its address yet.
+  Result<std::int64_t> Store(const Paper& paper, const PreparedSnapshot& prepared) {
+    auto id = InternText(prepared.text, prepared.hash);
+    if (id) by_address_.emplace(&paper, Stored{.id = *id, .exact = prepared.exact});
+    return id;
+  }
+
   Stmt find_;
   Stmt insert_;
   sql::Db& db_;
@@ -1008,8 +1013,7 @@ Status StateStore::RecordFetchFailure(const std::string& source, const std::stri
   if (auto st = Run(s, "record source failure"); !st) return st;
   SnapshotWriter snapshots(*db_);
   if (auto st = InsertOutbox(*db_, alerts, now, snapshots); !st) return Unexpected(st.error());
-  if (auto st = txn.Commit(); !st) return st;
-  return Ok();
+  return txn.Commit();
 }
 
 Status StateStore::QueueNotifications(const std::vector<Notification>& notifications,
@@ -1023,13 +1027,7 @@ Status StateStore::QueueNotifications(const std::vector<Notification>& notificat
     return Unexpected(st.error());
   }
   if (auto st = txn.Commit(); !st) return st;
-  std::vector<Notification> kept;  // a few messages (highlights, digests): copied
-  std::vector<std::size_t> at;
-  for (std::size_t i : keep) {
-    at.push_back(kept.size());
-    kept.push_back(notifications[i]);
-  }
-  KeepQueued(std::move(kept), at);
+  KeepQueued(notifications, keep);  // a few messages (highlights, digests): copied
   return Ok();
 }
 
@@ -1578,13 +1576,13 @@ Result<bool> StateStore::TakeHeld(const std::vector<std::int64_t>& rows, const N
   }
   SnapshotWriter snapshots(db);
   std::vector<Notification> digests = {digest};
-  std::vector<std::size_t> queued;
-  auto added = InsertOutbox(db, digests, now, snapshots, &queued);
+  std::vector<std::size_t> keep;
+  auto added = InsertOutbox(db, digests, now, snapshots, &keep);
   if (!added) return Unexpected(added.error());
   // This run's digest went out already (a match committed late): the rows wait for the next.
   if (*added != 1) return false;
   if (auto st = txn.Commit(); !st) return Unexpected(st.error());
-  KeepQueued(std::move(digests), queued);
+  KeepQueued(std::move(digests), keep);
   return true;
 }
 
