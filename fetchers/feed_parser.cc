@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/identity.h"
+#include "core/two_threads.h"
 #include "core/utf8.h"
 #include "fetchers/feed_xml.h"
 
@@ -75,17 +76,51 @@ std::string ResolveUrl(std::string_view base, std::string_view ref) {
   return std::string(origin) + std::string(directory) + std::string(ref);
 }
 
-// Text of a construct that may hold HTML: RSS description/content and Atom text constructs
-// with type="html". Atom type="xhtml" is markup already parsed into elements: its text is
-// read directly; type="text" (the default) is plain.
-std::string ConstructText(const xmlNode* node, Format format) {
+// The bytes of a construct, and how they become text: HTML for RSS description/content and
+// for Atom text constructs with type="html"; plain for Atom type="text" (the default) and
+// type="xhtml" (markup already parsed into elements, whose text is read directly).
+struct Construct {
+  std::string bytes;
+  bool html = false;
+};
+
+Construct ConstructOf(const xmlNode* node, Format format) {
   if (node == nullptr) return {};
+  bool html = true;
   if (format == Format::kAtom) {
     const std::string type = Attribute(node, "type");
-    if (type == "html" || type == "text/html") return HtmlToText(NodeBytes(node));
-    return CollapsedText(node);
+    html = type == "html" || type == "text/html";
   }
-  return HtmlToText(NodeBytes(node));
+  return {.bytes = NodeBytes(node), .html = html};
+}
+
+std::string TextOf(Construct&& construct) {
+  if (construct.html) return HtmlToText(std::move(construct.bytes));
+  return CollapseWhitespace(ToValidUtf8(std::move(construct.bytes)));
+}
+
+std::string ConstructText(const xmlNode* node, Format format) {
+  return TextOf(ConstructOf(node, format));
+}
+
+// An item's summary: its description (RSS) or summary (Atom), else its whole content. Making
+// it text is most of the cost of an item, so when there is only the first to read it is left
+// as bytes (`pending`), for ReadSummaries to share between two threads once the feed is read.
+struct Summary {
+  Construct pending;
+  std::string text;
+};
+
+Summary SummaryOf(const xmlNode* item, Format format) {
+  const xmlNode* first = format == Format::kAtom ? FirstChild(item, "summary")
+                                                 : FirstChild(item, "description");
+  const xmlNode* whole = format == Format::kAtom ? FirstChild(item, "content")
+                                                 : FirstChild(item, "encoded", kContentNs);
+  if (whole == nullptr) return {.pending = ConstructOf(first, format)};
+  // Whether the first is read depends on its text: both are read here, while the item is.
+  std::string text = ConstructText(first, format);
+  if (text.empty()) text = ConstructText(whole, format);
+  return {.text = std::move(text)};
 }
 
 // The RSS 2.0 <author> is an e-mail address, usually "x@example.org (Name)".
@@ -167,11 +202,12 @@ struct FeedContext {
 
 enum class ItemOutcome { kRead, kNeedsBase };
 
-// Reads one item into `result` (a paper, or a warning when it is skipped). Without a base
-// (`context.base` null), an item whose link or media is relative is left unread: kNeedsBase.
-// A paper without an author of its own is listed in `authorless` (it inherits the feed's).
+// Reads one item into `result` (a paper, or a warning when it is skipped), and its summary
+// into `summaries`. Without a base (`context.base` null), an item whose link or media is
+// relative is left unread: kNeedsBase. A paper without an author of its own is listed in
+// `authorless` (it inherits the feed's).
 ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResult& result,
-                      std::vector<std::size_t>& authorless) {
+                      std::vector<Summary>& summaries, std::vector<std::size_t>& authorless) {
   const Format format = context.format;
   Paper paper;
   std::string link;
@@ -226,15 +262,7 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
   paper.title = format == Format::kAtom ? ConstructText(FirstChild(item, "title"), format)
                                         : CollapsedText(FirstChild(item, "title"));
 
-  std::string summary;
-  if (format == Format::kAtom) {
-    summary = ConstructText(FirstChild(item, "summary"), format);
-    if (summary.empty()) summary = ConstructText(FirstChild(item, "content"), format);
-  } else {
-    summary = ConstructText(FirstChild(item, "description"), format);
-    if (summary.empty()) summary = ConstructText(FirstChild(item, "encoded", kContentNs), format);
-  }
-  if (!summary.empty()) paper.summary.push_back(CapSummary(std::move(summary)));
+  Summary summary = SummaryOf(item, format);
 
   if (format == Format::kAtom) {
     for (const xmlNode* author : Children(item, "author")) {
@@ -275,6 +303,7 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
     paper.extra["published"] = normalized.empty() ? published : normalized;
   }
   result.digest.papers.push_back(std::move(paper));
+  summaries.push_back(std::move(summary));
   return ItemOutcome::kRead;
 }
 
@@ -334,7 +363,7 @@ class FeedReader {
     const bool base_known = BaseNode(root, format) != nullptr;
     if (base_known) base = BaseOf(root, format);
     const FeedContext context{.format = format, .base = base_known ? &base : nullptr};
-    if (ParseItem(element, context, result_, authorless_) == ItemOutcome::kNeedsBase) {
+    if (ParseItem(element, context, result_, summaries_, authorless_) == ItemOutcome::kNeedsBase) {
       waiting_ = true;
       return false;
     }
@@ -359,7 +388,7 @@ class FeedReader {
     }
     const std::string base = BaseOf(root, format);
     const FeedContext context{.format = format, .base = &base};
-    for (const xmlNode* item : items) ParseItem(item, context, result_, authorless_);
+    for (const xmlNode* item : items) ParseItem(item, context, result_, summaries_, authorless_);
     if (format != Format::kAtom) return;
     // Atom entries without their own <author> inherit the feed's.
     std::vector<std::string> feed_authors;
@@ -370,8 +399,29 @@ class FeedReader {
     for (std::size_t index : authorless_) result_.digest.papers[index].authors = feed_authors;
   }
 
+  // Gives each paper read its summary, on two threads for a long feed. Stops when `budget`
+  // runs out.
+  void ReadSummaries(const ParseBudget& budget) {
+    std::vector<Paper>& papers = result_.digest.papers;
+    OnTwoThreads(papers.size(), 256, [&] {
+      return [&](std::size_t first, std::size_t last) {
+        if (budget.Exhausted()) return false;
+        for (std::size_t i = first; i < last; ++i) {
+          Summary& summary = summaries_[i];
+          if (summary.text.empty()) summary.text = TextOf(std::move(summary.pending));
+          if (!summary.text.empty()) {
+            papers[i].summary.push_back(CapSummary(std::move(summary.text)));
+          }
+          summary = Summary();
+        }
+        return true;
+      };
+    });
+  }
+
  private:
   ParseResult& result_;
+  std::vector<Summary> summaries_;
   std::vector<std::size_t> authorless_;
   std::size_t items_seen_ = 0;
   bool waiting_ = false;
@@ -386,6 +436,7 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
       ParseXml(bytes, result.warnings, budget,
                [&reader](const xmlNode* element) { return reader.OnElement(element); });
   if (doc != nullptr) reader.Finish(doc.get());
+  reader.ReadSummaries(budget);
   return result;
 }
 

@@ -363,3 +363,52 @@ TEST(Issue12, ArxivRssCutOffInTheLastItemKeepsEveryItem) {
 
 }  // namespace
 }  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// Issue 12: a long feed's summaries are made text on two threads, after the items are read;
+// each still lands on its own paper, past skipped items, with the fallbacks and caps of a
+// short feed.
+TEST(Issue12, LongFeedGivesEachPaperItsOwnSummary) {
+  constexpr int kItems = 1000;
+  std::string feed =
+      "<?xml version=\"1.0\"?><rss version=\"2.0\" "
+      "xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><channel><title>t</title>";
+  Strings expected;
+  for (int i = 0; i < kItems; ++i) {
+    const std::string n = std::to_string(i);
+    if (i % 97 == 5) {  // no link nor guid: skipped with a warning, no summary taken
+      feed += "<item><title>skipped</title><description>not mine</description></item>";
+      continue;
+    }
+    feed += "<item><title>T" + n + "</title><link>https://h.example/" + n + "</link>";
+    if (i % 10 == 3) {  // an empty description: the content is read instead
+      feed += "<description>&lt;p&gt; &lt;/p&gt;</description>"
+              "<content:encoded><![CDATA[<p>whole <b>" + n + "</b></p>]]></content:encoded>";
+      expected.push_back("whole " + n);
+    } else if (i % 10 == 4) {  // none at all
+      expected.push_back("");
+    } else if (i == 500) {  // longer than a summary may be: cut, with an ellipsis
+      feed += "<description>" + std::string(5000, 'x') + "</description>";
+      expected.push_back(std::string(4096, 'x') + "\u2026");
+    } else {
+      feed += "<description>&lt;p&gt;Summary  of\n" + n + "&amp;c&lt;/p&gt;</description>";
+      expected.push_back("Summary of " + n + "&c");
+    }
+    feed += "</item>";
+  }
+  feed += "</channel></rss>";
+  const ParseResult r = ParseFeed(feed);
+  ASSERT_EQ(r.digest.papers.size(), expected.size());
+  EXPECT_EQ(r.warnings.size(), std::size_t(kItems / 97 + 1));
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const Paper& p = r.digest.papers[i];
+    const std::string got = p.summary.empty() ? "" : p.summary.front();
+    ASSERT_EQ(got, expected[i]) << p.key;
+    EXPECT_LE(p.summary.size(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace digestd
