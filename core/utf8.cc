@@ -148,27 +148,45 @@ std::string_view Trim(std::string_view text) {
 }
 
 std::string TerminalSafe(std::string_view text, std::size_t max_bytes, bool keep_newlines) {
-  const std::string valid = ToValidUtf8(text);
-  std::string out;
-  out.reserve(std::min(valid.size(), max_bytes));
-  for (std::size_t i = 0; i < valid.size();) {
-    const auto lead = static_cast<unsigned char>(valid[i]);
-    const std::size_t len = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
-    std::string_view ch(valid.data() + i, std::min(len, valid.size() - i));
-    i += ch.size();
-    if (out.size() + ch.size() > max_bytes) {
-      out += "...";
-      break;
-    }
-    const bool unsafe = (len == 1 && keep_newlines && lead == '\n')
-                            ? false
-                            : IsTerminalUnsafe(DecodeUtf8Sequence(ch));
-    if (unsafe) {
-      out += ' ';
-    } else {
-      out += ch;
-    }
+  std::string repaired;
+  if (!IsValidUtf8(text)) {
+    repaired = ToValidUtf8(text);
+    text = repaired;
   }
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  // Characters are copied a run at a time: from `kept` up to the next one replaced.
+  std::size_t kept = 0;
+  std::size_t size = 0;  // of `out` once the run is copied
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t len =
+        std::min<std::size_t>(lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4,
+                              text.size() - i);
+    if (size + len > max_bytes) {
+      out.append(text, kept, i - kept);
+      out += "...";
+      return out;
+    }
+    bool unsafe;
+    if (lead < 0x80) {
+      unsafe = (lead < 0x20 || lead == 0x7f) && !(keep_newlines && lead == '\n');
+    } else if (lead >= 0xe3 && lead <= 0xee) {
+      unsafe = false;  // U+3000..U+EFFF (CJK, Hangul): none is a control or format character
+    } else {
+      unsafe = IsTerminalUnsafe(DecodeUtf8Sequence(text.substr(i, len)));
+    }
+    if (unsafe) {
+      out.append(text, kept, i - kept);
+      out += ' ';
+      kept = i + len;
+      size += 1;
+    } else {
+      size += len;
+    }
+    i += len;
+  }
+  out.append(text, kept, text.size() - kept);
   return out;
 }
 

@@ -100,6 +100,34 @@ TEST(TerminalSafe, Issue13NeutralisesDelAndInvisibleFormatCharacters) {
   EXPECT_EQ(TerminalSafe("\xe2\x80\x8c\xe2\x80\x8d" "é한"), "\xe2\x80\x8c\xe2\x80\x8d" "é한");
 }
 
+// Issue 12: TerminalSafe copies runs of kept characters at once; it must still say what one
+// character at a time says, cut included.
+TEST(Issue12, TerminalSafeAgreesWithOneCharacterAtATime) {
+  const auto reference = [](std::string_view text, std::size_t max_bytes, bool keep_newlines) {
+    const std::string valid = ToValidUtf8(text);
+    std::string out;
+    for (std::size_t i = 0; i < valid.size();) {
+      std::size_t len = 0;
+      const char32_t cp = ReferenceDecode(valid, i, &len);
+      if (out.size() + len > max_bytes) return out + "...";
+      out += (IsTerminalUnsafe(cp) && !(keep_newlines && cp == '\n')) ? std::string(" ")
+                                                                       : valid.substr(i, len);
+      i += len;
+    }
+    return out;
+  };
+  std::mt19937 rng(1213);
+  for (int round = 0; round < 20000; ++round) {
+    const std::string s = RandomText(rng);
+    const std::size_t max_bytes = rng() % 3 == 0 ? std::string::npos : rng() % (s.size() + 8);
+    const bool keep_newlines = rng() % 2 == 0;
+    ASSERT_EQ(TerminalSafe(s, max_bytes, keep_newlines), reference(s, max_bytes, keep_newlines))
+        << testing::PrintToString(s) << " max " << max_bytes;
+  }
+  // The characters it keeps without a look (three-byte leads E3..EE) are all safe.
+  for (char32_t cp = 0x3000; cp <= 0xEFFF; ++cp) ASSERT_FALSE(IsTerminalUnsafe(cp)) << int(cp);
+}
+
 TEST(Issue12, FastValidationAgreesWithTheReferenceDecoder) {
   std::mt19937 rng(12);
   int invalid = 0;
