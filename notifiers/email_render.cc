@@ -450,13 +450,19 @@ std::string TextLink(const Entry& e) {
   return t + "\n";
 }
 
+// `text` with CR dropped and each LF made CRLF, a line at a time.
 std::string ToCrlf(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 40);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r') continue;
-    if (text[i] == '\n') out += '\r';
-    out += text[i];
+  while (!text.empty()) {
+    const std::size_t end = text.find_first_of("\r\n");
+    if (end == std::string_view::npos) {
+      out.append(text);
+      break;
+    }
+    out.append(text.substr(0, end));
+    if (text[end] == '\n') out.append("\r\n");
+    text.remove_prefix(end + 1);
   }
   return out;
 }

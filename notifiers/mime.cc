@@ -17,31 +17,37 @@ constexpr std::string_view kWordClose = "?=";
 constexpr std::size_t kFoldAt = 78;
 constexpr std::size_t kBase64LineChars = 76;
 
-std::string Base64(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+std::size_t Base64Size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+// Writes the Base64 of `bytes` at `out`, which has room for Base64Size(bytes.size()).
+char* EncodeBase64(std::string_view bytes, char* out) {
+  const auto byte = [&](std::size_t i) {
+    return std::uint32_t(static_cast<unsigned char>(bytes[i]));
+  };
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16 |
-                            std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-                            std::uint32_t(static_cast<unsigned char>(bytes[i + 2]));
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += kBase64Alphabet[(v >> 6) & 63];
-    out += kBase64Alphabet[v & 63];
+    const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    *out++ = kBase64Alphabet[(v >> 18) & 63];
+    *out++ = kBase64Alphabet[(v >> 12) & 63];
+    *out++ = kBase64Alphabet[(v >> 6) & 63];
+    *out++ = kBase64Alphabet[v & 63];
   }
   if (const std::size_t rest = bytes.size() - i; rest > 0) {
-    std::uint32_t v = std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16;
-    if (rest == 2) v |= std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    out += '=';
+    std::uint32_t v = byte(i) << 16;
+    if (rest == 2) v |= byte(i + 1) << 8;
+    *out++ = kBase64Alphabet[(v >> 18) & 63];
+    *out++ = kBase64Alphabet[(v >> 12) & 63];
+    *out++ = rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    *out++ = '=';
   }
   return out;
 }
 
-std::size_t Base64Size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+std::string Base64(std::string_view bytes) {
+  std::string out(Base64Size(bytes.size()), '\0');
+  EncodeBase64(bytes, out.data());
+  return out;
+}
 
 bool IsPrintableAscii(std::string_view text) {
   for (char c : text) {
@@ -169,11 +175,15 @@ std::string JoinAddressList(const std::vector<std::string>& mailboxes, std::size
 }
 
 std::string Base64Lines(std::string_view bytes) {
-  const std::string encoded = Base64(bytes);
-  std::string out;
-  out.reserve(encoded.size() + encoded.size() / kBase64LineChars * 2 + 2);
-  for (std::size_t i = 0; i < encoded.size(); i += kBase64LineChars) {
-    out.append(encoded, i, kBase64LineChars).append("\r\n");
+  // Each line encodes kBase64LineChars / 4 * 3 input bytes.
+  constexpr std::size_t kLineBytes = kBase64LineChars / 4 * 3;
+  const std::size_t lines = (bytes.size() + kLineBytes - 1) / kLineBytes;
+  std::string out(Base64Size(bytes.size()) + 2 * lines, '\0');
+  char* at = out.data();
+  for (std::size_t i = 0; i < bytes.size(); i += kLineBytes) {
+    at = EncodeBase64(bytes.substr(i, kLineBytes), at);
+    *at++ = '\r';
+    *at++ = '\n';
   }
   return out;
 }
