@@ -1,11 +1,20 @@
-// Row conversions of the schema's history that SQL alone cannot say, run by the
-// migrations of a backend (sql::Migration::convert). Internal to store/.
+// Steps of the schema's history that both backends share, and row conversions that SQL alone
+// cannot say, run by the migrations of a backend (sql::Migration::convert). Internal to
+// store/.
 #pragma once
 
 #include "core/result.h"
 #include "store/sql.h"
 
 namespace digestd::sql {
+
+// Schema 8 -> 9, the same on both backends: the per-notifier claim index holds only the rows
+// a claim may take first, the pending ones (sqlite_db.cc says why).
+inline constexpr const char* kClaimIndexOfPendingRows = R"sql(
+DROP INDEX outbox_notifier_due;
+CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at)
+  WHERE state = 'pending';
+)sql";
 
 // Schema 4 -> 5: every sighting's paper and every outbox message's papers become snapshots
 // (from `sightings` into `sightings_v5`).

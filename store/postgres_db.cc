@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/utf8.h"
+#include "store/migrations.h"
 
 namespace digestd::sql {
 namespace {
@@ -122,6 +123,8 @@ CREATE TABLE leader (
   expires_at BIGINT NOT NULL    -- when it ends unless renewed
 );
 )sql"},
+    // 9: as SQLite's step 9.
+    {9, kClaimIndexOfPendingRows},
 };
 
 constexpr Oid kInt8Oid = 20;

@@ -234,6 +234,11 @@ CREATE TABLE leader (
   expires_at INTEGER NOT NULL   -- when it ends unless renewed
 );
 )sql"},
+    // 9: the per-notifier claim index holds pending rows only (issue 12). A row leaves it
+    // when it is claimed, and sending, sent and dead rows are never in it, so a delivery
+    // no longer moves each row's entry twice. Claims of pending rows say `state =
+    // 'pending'`, which lets both backends use it; sending rows are found by outbox_due.
+    {9, kClaimIndexOfPendingRows},
 };
 
 // The first schema that keeps no URL text in fetch_state: a migration reaching it from
@@ -302,9 +307,9 @@ const Dialect kSqlite{
         "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
         "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
         "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim",
-    // ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit: the index (notifier, state,
-    // next_attempt_at, created_at) yields the due rows in order, so a claim reads about
-    // `limit` rows however many wait.
+    // ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit: the index of pending rows
+    // (notifier, next_attempt_at, created_at) yields the due rows in order, so a claim reads
+    // about `limit` rows however many wait.
     .claim_per_request = DIGESTD_CLAIM_SET "(SELECT r FROM ("
         "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
         "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "

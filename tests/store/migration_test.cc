@@ -461,6 +461,7 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
   std::string sql = std::string("PRAGMA journal_mode=WAL;") + test::kSchema1 + test::kSchema2 +
                     test::kSchema3 + test::kSchema4 + test::kSchema5 + test::kSchema6;
   if (version >= 7) sql += test::kSchema7;
+  if (version >= 8) sql += test::kSchema8;
   sql += "INSERT INTO snapshots VALUES(1, 12345, " + snapshot + ");"
          "INSERT INTO papers VALUES('arxiv:2401.00001', 10, 'hf-ko');"
          "INSERT INTO sightings VALUES('arxiv:2401.00001', 'hf-ko', '2024-01-29', "
@@ -480,6 +481,14 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
     sql += "INSERT INTO digest_held VALUES(1, 'w1', 'me', 'dk-2', 'new', " + Quoted(message) +
            ", 140);";
   }
+  if (version >= 8) {
+    sql += "INSERT INTO leader VALUES('fetch', 'host-a/1', 100, 200);"
+           "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, "
+           "attempts, parts_sent, created_at, next_attempt_at, last_error, sent_at, "
+           "remote_id, lease_owner, lease_until) VALUES('id-2', 'dk-3', 'me', 'instant', "
+           "'new', " + Quoted(message) + ", 'pending', 0, 0, 150, 150, '', NULL, '', NULL, "
+           "NULL);";
+  }
   sql += "PRAGMA user_version=" + std::to_string(version) + ";";
   ExecOn(path, sql);
   std::map<std::string, std::string> tables = {
@@ -493,6 +502,7 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
       {"notifier_health", "SELECT * FROM notifier_health ORDER BY notifier"},
   };
   if (version >= 7) tables["digest_held"] = "SELECT * FROM digest_held ORDER BY id";
+  if (version >= 8) tables["leader"] = "SELECT * FROM leader ORDER BY name";
   return tables;
 }
 
@@ -543,7 +553,7 @@ TEST(Issue14, MigratesSchema7FileKeepingEveryRow) {
   {
     auto store = StateStore::Open(path);
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ((*store)->SchemaVersion(), 8);
+    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
     auto rows = (*store)->ListOutbox("", "", 10);
     ASSERT_TRUE(rows) << rows.error().message;
     ASSERT_EQ(rows->size(), 1u);
@@ -565,6 +575,43 @@ TEST(Issue14, MigratesSchema7FileKeepingEveryRow) {
     EXPECT_EQ(lead->holder, "host-a/1");
   }
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM leader"), 1);
+}
+
+// Issue 12: schema 8 -> 9 keeps only pending rows in the per-notifier claim index. A schema-8
+// file with a row in every table keeps each value, gets the index a new file gets, and its
+// pending row is claimed through it while the row another process is sending is left alone.
+TEST(Issue12, MigratesSchema8FileToAClaimIndexOfPendingRows) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  const auto tables = WriteRowInEveryTable(path, 8);
+  const auto before = DumpTables(path, tables);
+  const std::string kIndexes =
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' "
+      "ORDER BY name";
+  const std::string fresh = dir.File("fresh.db");
+  { ASSERT_TRUE(StateStore::Open(fresh)); }
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  }
+  EXPECT_EQ(DumpTables(path, tables), before);
+  const std::string indexes = Dump(path, kIndexes);
+  EXPECT_NE(indexes.find("WHERE state = 'pending'"), std::string::npos) << indexes;
+  EXPECT_EQ(indexes, Dump(fresh, kIndexes));
+  EXPECT_NE(Dump(path, "EXPLAIN QUERY PLAN SELECT rowid FROM outbox WHERE notifier = 'me' AND "
+                       "state = 'pending' AND next_attempt_at <= 500 "
+                       "ORDER BY next_attempt_at, created_at, rowid")
+                .find("outbox_notifier_due"),
+            std::string::npos);
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  auto claimed = (*store)->ClaimDue({{.notifier = "me", .limit = 10, .lease_until = 900}}, 500,
+                                    "host-b/2", [](const std::string&) { return true; });
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].id, "id-2");
+  EXPECT_EQ((*claimed)[0].notification.papers.at(0).paper->title, "A");
 }
 
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {

@@ -196,4 +196,14 @@ CREATE TABLE digest_held (
 CREATE INDEX digest_held_watch ON digest_held(watch, notifier, created_at);
 )sql";
 
+// Schema 8: the leader lease (issue 14).
+inline constexpr const char* kSchema8 = R"sql(
+CREATE TABLE leader (
+  name       TEXT PRIMARY KEY,
+  holder     TEXT NOT NULL,
+  since      INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace digestd::test

@@ -1,5 +1,5 @@
-// Two instances opening one new PostgreSQL state at once (issue 14): the second waits on the
-// migration lock, then must see what the first one made meanwhile and migrate nothing.
+// PostgreSQL migrations: two instances opening one new state at once (issue 14), the second
+// waiting on the migration lock, and a schema-8 database brought to schema 9 (issue 12).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "store/state_store.h"
+#include "tests/store/store_testing.h"
 #include "tests/support/pg_testing.h"
 
 namespace digestd {
@@ -53,6 +55,61 @@ TEST_F(Issue14Migration, AnOpenThatWaitedForAnotherMigrationSeesItsTables) {
   ASSERT_TRUE(waiting) << "the second open never waited for the migration lock";
   ASSERT_TRUE(second.has_value());
   EXPECT_TRUE(*second) << second->error().message;
+}
+
+}  // namespace
+}  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// Issue 12: schema 8 -> 9 on PostgreSQL keeps only pending rows in the per-notifier claim
+// index. A database left at schema 8 (that index as step 8 made it) with rows in the outbox
+// keeps every row, gets the index a new database gets, and its pending row is claimed.
+TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
+  const auto indexes = [](PGconn* conn) {
+    return Query(conn,
+                 "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
+                 "indexname) FROM pg_indexes WHERE tablename = 'outbox'");
+  };
+  const std::string fresh_url = AnotherDatabaseUrl();
+  ASSERT_FALSE(fresh_url.empty());
+  { ASSERT_TRUE(StateStore::Open(fresh_url)); }
+  Conn fresh(PQconnectdb(fresh_url.c_str()));
+  ASSERT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1"), test::Row("me", "id-2")},
+                                             100));
+    auto taken = (*store)->ClaimDue("me", 100, 1, "host-a/1", 999, test::AllAlive);
+    ASSERT_TRUE(taken) << taken.error().message;
+    ASSERT_EQ(test::Ids(*taken), std::vector<std::string>{"id-1"});
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  // Back to what schema 8 left: its index over every row, and its version.
+  ASSERT_EQ(Query(conn.get(), "DROP INDEX outbox_notifier_due"), "");
+  ASSERT_EQ(Query(conn.get(), "CREATE INDEX outbox_notifier_due ON outbox(notifier, state, "
+                              "next_attempt_at, created_at)"),
+            "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 8"), "");
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', id, state, lease_owner, message), E'\\n' ORDER BY id) "
+      "FROM outbox";
+  const std::string rows = Query(conn.get(), kRows);
+  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kRows), rows);
+  const std::string migrated = indexes(conn.get());
+  EXPECT_EQ(migrated, indexes(fresh.get()));
+  EXPECT_NE(migrated.find("WHERE (state = 'pending'::text)"), std::string::npos) << migrated;
+  auto claimed = (*store)->ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"}) << "id-1 is host-a's";
 }
 
 }  // namespace
