@@ -160,9 +160,11 @@ std::string TerminalSafe(std::string_view text, std::size_t max_bytes, bool keep
   std::size_t size = 0;  // of `out` once the run is copied
   for (std::size_t i = 0; i < text.size();) {
     const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t len =
-        std::min<std::size_t>(lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4,
-                              text.size() - i);
+    const std::size_t len = std::min<std::size_t>(lead < 0x80   ? 1
+                                                  : lead < 0xe0 ? 2
+                                                  : lead < 0xf0 ? 3
+                                                                : 4,
+                                                  text.size() - i);
     if (size + len > max_bytes) {
       out.append(text, kept, i - kept);
       out += "...";

@@ -112,8 +112,8 @@ struct Summary {
 };
 
 Summary SummaryOf(const xmlNode* item, Format format) {
-  const xmlNode* first = format == Format::kAtom ? FirstChild(item, "summary")
-                                                 : FirstChild(item, "description");
+  const xmlNode* first =
+      format == Format::kAtom ? FirstChild(item, "summary") : FirstChild(item, "description");
   const xmlNode* whole = format == Format::kAtom ? FirstChild(item, "content")
                                                  : FirstChild(item, "encoded", kContentNs);
   if (whole == nullptr) return {.pending = ConstructOf(first, format)};
