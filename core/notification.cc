@@ -38,64 +38,62 @@ void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
 
 std::string NotificationId(std::string_view dedupe_key) { return Hash128Hex(dedupe_key); }
 
-std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
-                                        const std::vector<std::string>& grouped) {
-  if (grouped.empty()) return notifications;  // the usual case, without a second list
-  const auto groups = [&](const Notification& n) {
-    return n.kind == "instant" && !n.papers.empty() &&
-           std::find(grouped.begin(), grouped.end(), n.notifier) != grouped.end();
-  };
-  // Each merged message's papers are counted first, so its list is allocated once and not
-  // grown (and copied) a doubling at a time through a 10,000-paper day.
-  std::map<std::string, std::size_t> sizes;  // notifier -> its papers
-  for (const Notification& n : notifications) {
-    if (groups(n)) sizes[n.notifier] += n.papers.size();
+DigestGrouper::DigestGrouper(std::vector<std::string> grouped) : grouped_(std::move(grouped)) {}
+
+void DigestGrouper::Add(Notification n) {
+  const bool groups = n.kind == "instant" && !n.papers.empty() &&
+                      std::find(grouped_.begin(), grouped_.end(), n.notifier) != grouped_.end();
+  if (!groups) {
+    out_.push_back(std::move(n));
+    return;
   }
-  std::vector<Notification> out;
-  std::map<std::string, std::size_t> merged;  // notifier -> its index in `out`
-  for (Notification& n : notifications) {
-    if (!groups(n)) {
-      out.push_back(std::move(n));
-      continue;
-    }
-    auto [it, fresh] = merged.emplace(n.notifier, out.size());
-    if (fresh) {
-      Notification m;
-      m.notifier = n.notifier;
-      m.kind = "instant";
-      m.event = n.event;
-      m.digest_url = n.digest_url;
-      m.dedupe_key = "digest";
-      m.dedupe_key.append(1, '\x1f').append(n.notifier).append(1, '\x1f');
-      m.dedupe_key.append(n.papers.front().source).append(1, '\x1f');
-      m.dedupe_key.append(n.papers.front().date);
-      m.papers.reserve(sizes[n.notifier]);
-      out.push_back(std::move(m));
-    }
-    Notification& m = out[it->second];
-    if (m.event != n.event) m.event = "mixed";
-    for (const std::string& w : n.watches) {
-      if (std::find(m.watches.begin(), m.watches.end(), w) == m.watches.end()) {
-        m.watches.push_back(w);
-      }
-    }
-    m.dedupe_key.append(1, '\x1e').append(n.dedupe_key);
-    for (SourcedPaper& p : n.papers) {
-      p.event = n.event;
-      p.watches = n.watches;
-      m.papers.push_back(std::move(p));
-    }
-    n = Notification();  // merged: what is left of it goes now, not after the last one
+  auto [it, fresh] = merged_.emplace(n.notifier, out_.size());
+  if (fresh) {
+    Notification m;
+    m.notifier = n.notifier;
+    m.kind = "instant";
+    m.event = n.event;
+    m.digest_url = n.digest_url;
+    m.dedupe_key = "digest";
+    m.dedupe_key.append(1, '\x1f').append(n.notifier).append(1, '\x1f');
+    m.dedupe_key.append(n.papers.front().source).append(1, '\x1f');
+    m.dedupe_key.append(n.papers.front().date);
+    out_.push_back(std::move(m));
   }
-  for (const auto& [notifier, index] : merged) {
-    Notification& m = out[index];
+  Notification& m = out_[it->second];
+  if (m.event != n.event) m.event = "mixed";
+  for (const std::string& w : n.watches) {
+    if (std::find(m.watches.begin(), m.watches.end(), w) == m.watches.end()) {
+      m.watches.push_back(w);
+    }
+  }
+  m.dedupe_key.append(1, '\x1e').append(n.dedupe_key);
+  for (SourcedPaper& p : n.papers) {
+    p.event = n.event;
+    p.watches = n.watches;
+    m.papers.push_back(std::move(p));
+  }
+}
+
+std::vector<Notification> DigestGrouper::Finish() {
+  for (const auto& [notifier, index] : merged_) {
+    Notification& m = out_[index];
     std::sort(m.watches.begin(), m.watches.end());
     // The dedupe key stays short: what identifies it is the hash of everything it merged.
     const std::size_t head = m.dedupe_key.find('\x1e');
     m.dedupe_key = m.dedupe_key.substr(0, head) + '\x1f' + Hash128Hex(m.dedupe_key);
     m.id = NotificationId(m.dedupe_key);
   }
-  return out;
+  merged_.clear();
+  return std::move(out_);
+}
+
+std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
+                                        const std::vector<std::string>& grouped) {
+  if (grouped.empty()) return notifications;  // the usual case, without a second list
+  DigestGrouper grouper(grouped);
+  for (Notification& n : notifications) grouper.Add(std::move(n));
+  return grouper.Finish();
 }
 
 std::vector<std::string> NotificationJsonLines(const Notification& n) {

@@ -3,6 +3,7 @@
 // the outbox as NotificationToJson and rendered the same way at every attempt. Plain data.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,22 @@ std::string NotificationId(std::string_view dedupe_key);
 // from the notifier, the source, the date and the merged dedupe keys.
 std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
                                         const std::vector<std::string>& grouped);
+
+// GroupByDigest one notification at a time, as the planner makes them: a long day's
+// per-paper notifications to a grouped notifier are merged as they come, never all held.
+class DigestGrouper {
+ public:
+  explicit DigestGrouper(std::vector<std::string> grouped);
+
+  void Add(Notification notification);
+  // What was added, merged, in order; the merged ones get their dedupe keys and ids.
+  std::vector<Notification> Finish();
+
+ private:
+  std::vector<std::string> grouped_;
+  std::vector<Notification> out_;
+  std::map<std::string, std::size_t> merged_;  // notifier -> its merged one in `out_`
+};
 
 // One JSON line per paper in the CONFIG.md `once --json` shape (one line with "paper": null
 // for an alert). Lines carry no trailing newline.

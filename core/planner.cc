@@ -221,7 +221,11 @@ Plan PlanDigest(const PlanInput& in) {
             .notifier = notifier, .paper_key = paper.key, .event_class = event_class,
             .watches = {w}});
       }
-      plan.notifications.push_back(std::move(n));
+      if (in.emit) {
+        in.emit(std::move(n));
+      } else {
+        plan.notifications.push_back(std::move(n));
+      }
     }
   }
   return plan;

@@ -3,6 +3,7 @@
 // the instant notifications to queue (DESIGN.md §2 steps 4-6). Pure; thread-compatible.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -53,6 +54,9 @@ struct PlanInput {
   int latest_n = 0;
   // Fill Plan::decisions (for `explain`); off, planning skips building and labelling them.
   bool record_decisions = false;
+  // When set, each notification goes here as it is made instead of into
+  // Plan::notifications, so a caller that merges or holds them never has them all at once.
+  std::function<void(Notification&&)> emit;
 };
 
 // Why a (paper, watch) pair was or was not notified; `explain` prints these.

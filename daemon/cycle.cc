@@ -343,26 +343,32 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   for (const auto& [key, p] : run_prior) prior->insert_or_assign(key, p);
   notified->insert(run_notified.begin(), run_notified.end());
 
-  const PlanInput input{.source = source.name,
-                        .date = digest.date,
-                        .papers = &papers,
-                        .prior = &*prior,
-                        .notified = &*notified,
-                        .matcher = &cx.matcher,
-                        .enabled_notifiers = cx.enabled_notifiers,
-                        .first_run = FirstRunModeFor(
-                            source, !job.state.first_run_at.has_value(), newest),
-                        .latest_n = source.first_run_latest};
-  Plan plan = PlanDigest(input);
   // "and N more" links to the digest, unless its URL carries a secret or is a local file.
   const bool linkable = (f.url.rfind("https://", 0) == 0 || f.url.rfind("http://", 0) == 0) &&
                         !source.url_secret && RedactUrl(f.url) == f.url;
-  for (Notification& n : plan.notifications) {
-    if (linkable) n.digest_url = f.url;
-  }
-  // Matches of digest watches wait in the state for their digest_schedule.
-  std::vector<HeldMatch> held = HoldForDigests(plan.notifications, cx.digest_watches);
-  plan.notifications = GroupByDigest(std::move(plan.notifications), cx.digest_grouped);
+  // Each planned notification is held (digest watches) or merged (group = "digest") as it
+  // is made: a long day's per-paper notifications never exist all at once.
+  std::vector<HeldMatch> held;
+  DigestGrouper grouper(cx.digest_grouped);
+  const PlanInput input{
+      .source = source.name,
+      .date = digest.date,
+      .papers = &papers,
+      .prior = &*prior,
+      .notified = &*notified,
+      .matcher = &cx.matcher,
+      .enabled_notifiers = cx.enabled_notifiers,
+      .first_run = FirstRunModeFor(source, !job.state.first_run_at.has_value(), newest),
+      .latest_n = source.first_run_latest,
+      .emit = [&](Notification&& n) {
+        if (linkable) n.digest_url = f.url;
+        // Matches of digest watches wait in the state for their digest_schedule.
+        if (HoldForDigests(n, cx.digest_watches, held)) {
+          grouper.Add(std::move(n));
+        }
+      }};
+  Plan plan = PlanDigest(input);
+  plan.notifications = grouper.Finish();
   cx.report.papers_seen += int(papers.size());
   cx.papers_by_source[source.name] += int(papers.size());
   cx.report.notifications_planned += int(plan.notifications.size());

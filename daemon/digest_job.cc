@@ -11,26 +11,31 @@
 
 namespace digestd {
 
+bool HoldForDigests(Notification& n, const std::set<std::string>& digest_watches,
+                    std::vector<HeldMatch>& held) {
+  if (digest_watches.empty()) return true;
+  std::vector<std::string> keep;
+  for (const std::string& w : n.watches) {
+    if (!digest_watches.count(w)) {
+      keep.push_back(w);
+      continue;
+    }
+    Notification copy = n;
+    copy.watches = {w};
+    for (SourcedPaper& p : copy.papers) p.watches.clear();
+    held.push_back(HeldMatch{.watch = w, .notification = std::move(copy)});
+  }
+  n.watches = std::move(keep);
+  return !n.watches.empty();
+}
+
 std::vector<HeldMatch> HoldForDigests(std::vector<Notification>& notifications,
                                       const std::set<std::string>& digest_watches) {
   std::vector<HeldMatch> held;
   if (digest_watches.empty()) return held;
   std::vector<Notification> instant;
   for (Notification& n : notifications) {
-    std::vector<std::string> keep;
-    for (const std::string& w : n.watches) {
-      if (!digest_watches.count(w)) {
-        keep.push_back(w);
-        continue;
-      }
-      Notification copy = n;
-      copy.watches = {w};
-      for (SourcedPaper& p : copy.papers) p.watches.clear();
-      held.push_back(HeldMatch{.watch = w, .notification = std::move(copy)});
-    }
-    if (keep.empty()) continue;
-    n.watches = std::move(keep);
-    instant.push_back(std::move(n));
+    if (HoldForDigests(n, digest_watches, held)) instant.push_back(std::move(n));
   }
   notifications = std::move(instant);
   return held;

@@ -24,6 +24,10 @@ namespace digestd {
 // only. A notification that also names instant watches stays, with those only.
 std::vector<HeldMatch> HoldForDigests(std::vector<Notification>& notifications,
                                       const std::set<std::string>& digest_watches);
+// The same for one notification, as the planner makes it: its digest watches' matches are
+// appended to `held`; true when it still names an instant watch (it keeps only those).
+bool HoldForDigests(Notification& notification, const std::set<std::string>& digest_watches,
+                    std::vector<HeldMatch>& held);
 
 // The one digest message of `held` (oldest first) for `watch` to `notifier`, for the
 // scheduled run at unix time `period`: each paper once (its newest event), kind "digest".
