@@ -19,6 +19,8 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# zstd (libzstd-dev): the compressed paper snapshots of a SQLite state (store/snapshot_codec.h).
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 if(DIGESTD_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

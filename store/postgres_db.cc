@@ -125,10 +125,23 @@ CREATE TABLE leader (
 )sql"},
     // 9: as SQLite's step 9.
     {9, kClaimIndexOfPendingRows},
+    // 10: as SQLite's step 10. This backend keeps every snapshot as text (encoding 0), and
+    // its snapshot_text gives that text, so the statements both backends share read both.
+    {10, R"sql(
+ALTER TABLE snapshots ADD COLUMN encoding BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE snapshot_dicts (
+  id         BIGINT PRIMARY KEY,
+  dict       BYTEA NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TEXT
+  LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN encoding = 0 THEN paper END $$;
+)sql"},
 };
 
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
+constexpr Oid kByteaOid = 17;
 
 std::string PostgresJsonValues(int parameter) {
   return "json_array_elements_text(?" + std::to_string(parameter) + "::json)";
@@ -271,13 +284,26 @@ class PostgresCursor final : public Cursor {
  public:
   PostgresCursor(PostgresDb& db, std::string sql) : db_(db), sql_(std::move(sql)) {}
   bool prepared() const override { return true; }
-  void BindText(int index, std::string_view v) override {
-    // PostgreSQL text holds neither NUL nor invalid UTF-8; the state keeps what it can.
+  void BindText(int index, std::string_view v, bool /*borrowed*/) override {
+    // Always copied: the parameters go at the step. PostgreSQL text holds neither NUL nor
+    // invalid UTF-8; the state keeps what it can.
     std::string text = IsValidUtf8(v) ? std::string(v) : ToValidUtf8(v);
     for (std::size_t at; (at = text.find('\0')) != std::string::npos;) {
       text.replace(at, 1, "\xEF\xBF\xBD");
     }
     Set(index, std::move(text), kTextOid);
+  }
+  // A bytea in its text form (hex); this backend stores no compressed snapshot (it has no
+  // SnapshotCodec), so nothing binds one today.
+  void BindBlob(int index, std::string_view v) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex = "\\x";
+    hex.reserve(2 + 2 * v.size());
+    for (const unsigned char c : v) {
+      hex += kHex[c >> 4];
+      hex += kHex[c & 15];
+    }
+    Set(index, std::move(hex), kByteaOid);
   }
   void BindInt(int index, std::int64_t v) override { Set(index, std::to_string(v), kInt8Oid); }
   // An untyped NULL stands for a text (sql.h: the statement gives its type, often by a cast

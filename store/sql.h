@@ -26,7 +26,11 @@ class Cursor {
  public:
   virtual ~Cursor() = default;
   virtual bool prepared() const = 0;
-  virtual void BindText(int index, std::string_view value) = 0;
+  // `borrowed`: the caller keeps `value` alive and unchanged until the next Reset or until
+  // the statement is destroyed, so a backend may read it in place instead of copying it.
+  virtual void BindText(int index, std::string_view value, bool borrowed) = 0;
+  // Bytes, copied (compressed snapshots).
+  virtual void BindBlob(int index, std::string_view value) = 0;
   virtual void BindInt(int index, std::int64_t value) = 0;
   // A NULL integer (`typed`), or a NULL whose type the statement decides.
   virtual void BindNull(int index, bool typed) = 0;
@@ -46,6 +50,7 @@ class Cursor {
 // A schema step: its SQL, then (when rows must be rewritten in a way SQL cannot say) a
 // conversion, then more SQL. A database at a version below `to` runs it.
 class Db;
+class SnapshotCodec;
 struct Migration {
   int to = 0;
   const char* sql = nullptr;
@@ -152,6 +157,8 @@ class Db {
   virtual int Socket(std::uint64_t* session) const = 0;
   // Reads what arrived on the socket; true when a notification was among it.
   virtual bool TakeNotifications() = 0;
+  // What compresses this state's snapshots (snapshot_codec.h); null where they stay text.
+  virtual SnapshotCodec* snapshot_codec() { return nullptr; }
 };
 
 // The channel of Dialect::notify_outbox.
@@ -163,11 +170,21 @@ class Stmt {
   Stmt(Db& db, std::string_view sql) : cursor_(db.Prepare(sql)) {}
   bool ok() const { return cursor_->prepared(); }
   Stmt& Bind(std::string_view v) {
-    cursor_->BindText(++index_, v);
+    cursor_->BindText(++index_, v, /*borrowed=*/false);
+    return *this;
+  }
+  // Bind without a copy: `v` must stay alive and unchanged until the next Reset or the end
+  // of the statement. For the long texts of hot inserts (a paper's snapshot).
+  Stmt& BindBorrowed(std::string_view v) {
+    cursor_->BindText(++index_, v, /*borrowed=*/true);
     return *this;
   }
   Stmt& Bind(const std::string& v) { return Bind(std::string_view(v)); }
   Stmt& Bind(const char* v) { return Bind(std::string_view(v)); }
+  Stmt& BindBlob(std::string_view v) {
+    cursor_->BindBlob(++index_, v);
+    return *this;
+  }
   Stmt& Bind(std::int64_t v) {
     cursor_->BindInt(++index_, v);
     return *this;

@@ -1,6 +1,7 @@
 #include "store/sqlite_db.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "core/private_file.h"
 #include "store/migrations.h"
+#include "store/snapshot_codec.h"
 
 namespace digestd::sql {
 namespace {
@@ -239,6 +241,17 @@ CREATE TABLE leader (
     // no longer moves each row's entry twice. Claims of pending rows say `state =
     // 'pending'`, which lets both backends use it; sending rows are found by outbox_due.
     {9, kClaimIndexOfPendingRows},
+    // 10: compressed snapshots (issue 12, snapshot_codec.h). `encoding` 0 is the JSON text
+    // every row written before has; other values name the dictionary of a zstd frame, kept
+    // once in `snapshot_dicts`.
+    {10, R"sql(
+ALTER TABLE snapshots ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE snapshot_dicts (
+  id         INTEGER PRIMARY KEY,  -- SnapshotCodec::DictionaryId of `dict`
+  dict       BLOB NOT NULL,        -- raw content: the snapshot texts it was made of
+  created_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 // The first schema that keeps no URL text in fetch_state: a migration reaching it from
@@ -270,10 +283,12 @@ const Dialect kSqlite{
     .bulk_commit = false,
     .json_records = nullptr,
     .snapshots_by_ids =
-        "SELECT id, paper FROM snapshots WHERE id IN (SELECT value FROM json_each(?1))",
+        "SELECT id, snapshot_text(paper, encoding) FROM snapshots "
+        "WHERE id IN (SELECT value FROM json_each(?1))",
     .prior_sightings =
         "SELECT s.paper_key, s.content_hash, s.votes, s.version, "
-        "json_extract(p.paper, '$.title') FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
+        "json_extract(snapshot_text(p.paper, p.encoding), '$.title') "
+        "FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
         "WHERE s.source = ?1 AND s.paper_key IN (SELECT value FROM json_each(?2))",
     .notified_watches =
         "SELECT n.key, w.value FROM notified_sets AS n, json_each(n.watches) AS w "
@@ -341,8 +356,12 @@ class SqliteCursor final : public Cursor {
     stmt_.reset(raw);
   }
   bool prepared() const override { return prepared_; }
-  void BindText(int index, std::string_view v) override {
-    sqlite3_bind_text(stmt_.get(), index, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  void BindText(int index, std::string_view v, bool borrowed) override {
+    sqlite3_bind_text(stmt_.get(), index, v.data(), int(v.size()),
+                      borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT);
+  }
+  void BindBlob(int index, std::string_view v) override {
+    sqlite3_bind_blob64(stmt_.get(), index, v.data(), v.size(), SQLITE_TRANSIENT);
   }
   void BindInt(int index, std::int64_t v) override { sqlite3_bind_int64(stmt_.get(), index, v); }
   void BindNull(int index, bool) override { sqlite3_bind_null(stmt_.get(), index); }
@@ -404,6 +423,18 @@ Status SetWalMode(sqlite3* db) {
 class SqliteDb final : public Db {
  public:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
+
+  // snapshot_text(paper, encoding): the JSON text of a snapshot row, NULL for one that
+  // cannot be read (its readers skip it, as they skip a text that does not parse).
+  Status AddSnapshotFunction() {
+    const int rc = sqlite3_create_function_v2(db_.get(), "snapshot_text", 2,
+                                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, this,
+                                              &SnapshotTextFunction, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return Unexpected(std::string("snapshot_text: ") + sqlite3_errstr(rc));
+    return Ok();
+  }
+  SnapshotCodec* snapshot_codec() override { return &codec_; }
+
   const Dialect& dialect() const override { return kSqlite; }
   std::unique_ptr<Cursor> Prepare(std::string_view sql) override {
     return std::make_unique<SqliteCursor>(db_.get(), sql);
@@ -452,7 +483,38 @@ class SqliteDb final : public Db {
   bool TakeNotifications() override { return false; }
 
  private:
+  static void SnapshotTextFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    const std::int64_t encoding = sqlite3_value_int64(argv[1]);
+    if (encoding == 0) {
+      sqlite3_result_value(ctx, argv[0]);
+      return;
+    }
+    auto* self = static_cast<SqliteDb*>(sqlite3_user_data(ctx));
+    const auto* bytes = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+    const std::string_view stored(bytes ? bytes : "", std::size_t(sqlite3_value_bytes(argv[0])));
+    auto text = self->DecodeSnapshot(stored, encoding);
+    if (!text) {
+      sqlite3_result_null(ctx);
+      return;
+    }
+    sqlite3_result_text64(ctx, text->data(), text->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+
+  // A function of this connection may read it: a dictionary another process made (or this
+  // one, in an earlier transaction) is loaded the first time a row names it.
+  Result<std::string> DecodeSnapshot(std::string_view stored, std::int64_t encoding) {
+    if (!codec_.Knows(encoding)) {
+      SqliteCursor read(db_.get(), "SELECT dict FROM snapshot_dicts WHERE id = ?");
+      read.BindInt(1, encoding);
+      if (read.prepared() && read.Next() == kRow) codec_.Add(encoding, read.Text(0));
+    }
+    auto text = codec_.Decompress(stored, encoding);
+    if (!text) spdlog::warn("state: a snapshot cannot be read: {}", text.error().message);
+    return text;
+  }
+
   std::unique_ptr<sqlite3, DbDeleter> db_;
+  SnapshotCodec codec_;
 };
 
 Status SqliteDb::BackupTo(const std::string& path) {
@@ -518,6 +580,9 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) 
     return Unexpected(path +
                       ": state database is read-only (check the permissions of the "
                       "file and its directory); digestd needs to write it");
+  }
+  if (auto st = db->AddSnapshotFunction(); !st) {
+    return Unexpected(path + ": " + st.error().message);
   }
   if (read_only) return std::unique_ptr<Db>(std::move(db));
   // 16 KiB pages for a new file (an existing one keeps its own): paper snapshots are about

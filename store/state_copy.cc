@@ -22,6 +22,7 @@ enum class Type { kText, kInt, kIntOrNull, kTextOrNull };
 struct Column {
   const char* name;
   Type type;
+  const char* read = nullptr;  // what is read for it, when not the column itself
 };
 
 // One table of schema 8 as the copy sees it: every column, and the order its rows are read
@@ -35,12 +36,13 @@ struct Table {
 
 // Every table of the schema but `leader`, parents before the rows that refer to them.
 const std::vector<Table>& CopiedTables() {
-  // Schema 9 changed an index only.
-  static_assert(StateStore::kSchemaVersion == 9, "a new schema: copy its tables and columns");
+  // Schema 10: snapshots are copied as their text (encoding 0), which the copy compresses
+  // again once it makes its own dictionary; `snapshot_dicts` is not copied.
+  static_assert(StateStore::kSchemaVersion == 10, "a new schema: copy its tables and columns");
   constexpr Type T = Type::kText, I = Type::kInt, IN = Type::kIntOrNull, TN = Type::kTextOrNull;
   static const std::vector<Table> tables = {
       {"papers", "key", {{"key", T}, {"first_seen", I}, {"first_source", T}}},
-      {"snapshots", "id", {{"id", I}, {"hash", I}, {"paper", T}}},
+      {"snapshots", "id", {{"id", I}, {"hash", I}, {"paper", T, "snapshot_text(paper, encoding)"}}},
       {"sightings",
        "paper_key, source",
        {{"paper_key", T}, {"source", T}, {"date", T}, {"url", T}, {"votes", IN},
@@ -77,10 +79,9 @@ const std::vector<Table>& CopiedTables() {
 }
 
 // The tables a fresh state has no row in.
-constexpr const char* kEveryTable[] = {"papers",          "snapshots",   "sightings",
-                                       "sources",         "fetch_state", "notified_sets",
-                                       "outbox",          "notifier_health", "digest_held",
-                                       "leader"};
+constexpr const char* kEveryTable[] = {
+    "papers", "snapshots",       "sightings",   "sources", "fetch_state",   "notified_sets",
+    "outbox", "notifier_health", "digest_held", "leader",  "snapshot_dicts"};
 
 Result<std::int64_t> CountRows(sql::Db& db, const std::string& table) {
   Stmt s(db, "SELECT count(*) FROM " + table);
@@ -111,14 +112,17 @@ Status CheckEmpty(sql::Db& db) {
 Result<std::int64_t> CopyTable(sql::Db& from, sql::Db& to, const Table& table,
                                std::int64_t& released) {
   std::string names;
+  std::string reads;
   std::string marks;
   for (const Column& c : table.columns) {
+    const char* read = c.read != nullptr ? c.read : c.name;
     names += names.empty() ? c.name : std::string(", ") + c.name;
+    reads += reads.empty() ? read : std::string(", ") + read;
     marks += marks.empty() ? "?" : ", ?";
   }
-  Stmt read(from, "SELECT " + names + " FROM " + table.name + " ORDER BY " + table.order);
-  Stmt write(to, std::string("INSERT INTO ") + table.name + "(" + names + ") VALUES(" + marks +
-                     ")");
+  Stmt read(from, "SELECT " + reads + " FROM " + table.name + " ORDER BY " + table.order);
+  Stmt write(to,
+             std::string("INSERT INTO ") + table.name + "(" + names + ") VALUES(" + marks + ")");
   const std::string what = std::string("copy ") + table.name;
   if (!read.ok()) return Unexpected(read.Fail(what));
   if (!write.ok()) return Unexpected(write.Fail(what));

@@ -16,6 +16,7 @@
 #include "core/json_writer.h"
 #include "store/migrations.h"
 #include "store/postgres_db.h"
+#include "store/snapshot_codec.h"
 #include "store/sql.h"
 #include "store/sqlite_db.h"
 
@@ -113,18 +114,27 @@ std::optional<Paper> ParseSnapshot(std::string_view json) {
   return ReadPaper(v.get_object());
 }
 
-// A paper's snapshot made ready to store: its text, the text's hash, and whether it reads
-// back as the paper is (no invalid byte replaced).
+// A paper's snapshot made ready to store: its text, the text's hash, whether it reads back
+// as the paper is (no invalid byte replaced), and the bytes the row keeps: the text
+// compressed when the state has a dictionary (`encoding` names it), else empty (the text).
 struct PreparedSnapshot {
   std::string text;
   std::int64_t hash = 0;
   bool exact = false;
+  std::string stored;
+  std::int64_t encoding = 0;
 };
 
-PreparedSnapshot PrepareSnapshot(const Paper& paper) {
+PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* codec) {
   PreparedSnapshot prepared;
   prepared.text = SnapshotText(paper, &prepared.exact);
   prepared.hash = std::int64_t(Fnv1a64(prepared.text));
+  if (codec != nullptr) {
+    if (const auto dictionary = codec->Current()) {
+      prepared.stored = codec->Compress(prepared.text);
+      if (!prepared.stored.empty()) prepared.encoding = *dictionary;
+    }
+  }
   return prepared;
 }
 
@@ -134,13 +144,14 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper) {
 // day) is prepared as it is taken. The papers must not change meanwhile (SharedPaper).
 class SnapshotPipeline {
  public:
-  explicit SnapshotPipeline(const std::vector<SharedPaper>& papers) : papers_(papers) {
+  SnapshotPipeline(const std::vector<SharedPaper>& papers, const sql::SnapshotCodec* codec)
+      : papers_(papers), codec_(codec) {
     if (papers_.size() > kChunk) StartChunk(0);
   }
 
   // The snapshot of papers[i]; `i` counts up from 0 by one.
   PreparedSnapshot Take(std::size_t i) {
-    if (!next_.valid() && chunk_.empty()) return PrepareSnapshot(papers_[i]);
+    if (!next_.valid() && chunk_.empty()) return PrepareSnapshot(papers_[i], codec_);
     if (i >= begin_ + chunk_.size()) {
       begin_ += chunk_.size();
       chunk_ = next_.get();
@@ -157,12 +168,15 @@ class SnapshotPipeline {
       std::vector<PreparedSnapshot> chunk;
       const std::size_t to = std::min(from + kChunk, papers_.size());
       chunk.reserve(to - from);
-      for (std::size_t i = from; i < to; ++i) chunk.push_back(PrepareSnapshot(papers_[i]));
+      for (std::size_t i = from; i < to; ++i) {
+        chunk.push_back(PrepareSnapshot(papers_[i], codec_));
+      }
       return chunk;
     });
   }
 
   const std::vector<SharedPaper>& papers_;
+  const sql::SnapshotCodec* codec_;
   std::vector<PreparedSnapshot> chunk_;  // papers_[begin_, begin_ + chunk_.size())
   std::size_t begin_ = 0;
   std::future<std::vector<PreparedSnapshot>> next_;  // the chunk after it; its thread is
@@ -173,18 +187,30 @@ class SnapshotPipeline {
 // is found by its hash and compared in full, so two texts that share a hash stay apart.
 class SnapshotWriter {
  public:
-  explicit SnapshotWriter(sql::Db& db)
-      : find_(db, "SELECT id, paper FROM snapshots WHERE hash = ?"),
-        insert_(db, std::string("INSERT INTO snapshots(hash, paper) VALUES(?, ?)") +
+  // `db` at the current schema; `Schema::kBeforeEncoding` for the migration that first made
+  // snapshots (schema 5), whose table has no `encoding` yet.
+  enum class Schema { kCurrent, kBeforeEncoding };
+  explicit SnapshotWriter(sql::Db& db, Schema schema = Schema::kCurrent)
+      : find_(db, schema == Schema::kCurrent
+                      ? "SELECT id, snapshot_text(paper, encoding) FROM snapshots WHERE hash = ?"
+                      : "SELECT id, paper FROM snapshots WHERE hash = ?"),
+        insert_(db, std::string(schema == Schema::kCurrent
+                                    ? "INSERT INTO snapshots(hash, paper, encoding) VALUES(?, ?, ?)"
+                                    : "INSERT INTO snapshots(hash, paper) VALUES(?, ?)") +
                         db.dialect().returning_id),
-        db_(db) {}
+        db_(db),
+        codec_(schema == Schema::kCurrent ? db.snapshot_codec() : nullptr),
+        with_encoding_(schema == Schema::kCurrent) {}
+
+  // What compresses the snapshots it stores; null where they stay text.
+  const sql::SnapshotCodec* codec() const { return codec_; }
 
   // The id of the snapshot of `paper`, which must outlive the writer. The papers of one
   // commit are shared by its messages: a paper met before is known by its address, not
   // serialised again.
   Result<std::int64_t> Intern(const Paper& paper) {
     if (auto it = by_address_.find(&paper); it != by_address_.end()) return it->second.id;
-    return Store(paper, PrepareSnapshot(paper));
+    return Store(paper, PrepareSnapshot(paper, codec_));
   }
 
   // The same with the snapshot of `paper` made ready already.
@@ -204,21 +230,31 @@ class SnapshotWriter {
     return it != by_address_.end() && it->second.exact;
   }
 
+  // A text stored as it is (a migration's).
   Result<std::int64_t> InternText(const std::string& json) {
-    return InternText(json, std::int64_t(Fnv1a64(json)));
+    PreparedSnapshot prepared;
+    prepared.hash = std::int64_t(Fnv1a64(json));
+    return InternText(json, prepared);
   }
 
-  // `hash`: Fnv1a64 of `json`.
-  Result<std::int64_t> InternText(const std::string& json, std::int64_t hash) {
+ private:
+  // `prepared`: the hash of `json` and, when it has an encoding, the bytes to keep.
+  Result<std::int64_t> InternText(const std::string& json, const PreparedSnapshot& prepared) {
     find_.Reset();
-    find_.Bind(hash);
+    find_.Bind(prepared.hash);
     StepResult rc;
     while ((rc = find_.Step()) == kRow) {
       if (find_.TextView(1) == json) return find_.Int(0);
     }
     if (rc != kDone) return Unexpected(find_.Fail("read snapshots"));
     insert_.Reset();
-    insert_.Bind(hash).Bind(json);
+    insert_.Bind(prepared.hash);
+    if (prepared.encoding != 0) {
+      insert_.BindBlob(prepared.stored);
+    } else {
+      insert_.BindBorrowed(json);
+    }
+    if (with_encoding_) insert_.Bind(prepared.encoding);
     if (*db_.dialect().returning_id == '\0') {
       if (auto st = Run(insert_, "store snapshot"); !st) return Unexpected(st.error());
       return db_.LastInsertId();
@@ -229,10 +265,9 @@ class SnapshotWriter {
     return id;
   }
 
- private:
   // Interns `prepared`, the snapshot of `paper`, which is not known by its address yet.
   Result<std::int64_t> Store(const Paper& paper, const PreparedSnapshot& prepared) {
-    auto id = InternText(prepared.text, prepared.hash);
+    auto id = InternText(prepared.text, prepared);
     if (id) by_address_.emplace(&paper, Stored{.id = *id, .exact = prepared.exact});
     return id;
   }
@@ -240,6 +275,8 @@ class SnapshotWriter {
   Stmt find_;
   Stmt insert_;
   sql::Db& db_;
+  const sql::SnapshotCodec* codec_;
+  bool with_encoding_;
   struct Stored {
     std::int64_t id;
     bool exact;  // the snapshot reads back as the paper is (all its text valid UTF-8)
@@ -453,7 +490,7 @@ namespace sql {
 // A paper is stored in the form PaperJson writes today, so a later commit of the same paper
 // finds it. A message that cannot be read is kept as it was (it was unreadable before too).
 Status ConvertToSnapshots(sql::Db& db) {
-  SnapshotWriter snapshots(db);
+  SnapshotWriter snapshots(db, SnapshotWriter::Schema::kBeforeEncoding);
   Stmt read(db,
             "SELECT paper_key, source, date, url, votes, version, paper, content_hash, "
             "first_seen, seen_at FROM sightings");
@@ -637,7 +674,7 @@ int StateStore::SchemaVersion() const { return db_->SchemaVersion(); }
 
 Status StateStore::Migrate() {
   const auto migrations = db_->Migrations();
-  static_assert(kSchemaVersion == 9);
+  static_assert(kSchemaVersion == 10);
   if (migrations.empty() || migrations.back().to != kSchemaVersion) {
     return Unexpected(std::string("no migration to schema ") + std::to_string(kSchemaVersion));
   }
@@ -747,7 +784,8 @@ Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
 Result<std::vector<StoredSighting>> StateStore::LoadSightings(const std::string& date,
                                                               const std::string& paper_key) {
   Stmt s(*db_,
-         "SELECT s.source, s.date, p.paper, s.first_seen FROM sightings s "
+         "SELECT s.source, s.date, snapshot_text(p.paper, p.encoding), s.first_seen "
+         "FROM sightings s "
          "JOIN snapshots p ON p.id = s.snapshot "
          "WHERE (?1 = '' OR s.date = ?1) AND (?2 = '' OR s.paper_key = ?2) "
          "ORDER BY s.source, s.paper_key");
@@ -767,8 +805,9 @@ Result<std::vector<StoredSighting>> StateStore::LoadSightings(const std::string&
 
 Result<std::vector<Paper>> StateStore::RecentPapers(const std::string& source, int limit) {
   Stmt s(*db_,
-         "SELECT p.paper FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
-         "WHERE s.source = ? ORDER BY s.seen_at DESC LIMIT ?");
+         "SELECT snapshot_text(p.paper, p.encoding) FROM sightings s "
+         "JOIN snapshots p ON p.id = s.snapshot WHERE s.source = ? ORDER BY s.seen_at DESC "
+         "LIMIT ?");
   if (!s.ok()) return Unexpected(s.Fail("read sightings"));
   s.Bind(source).Bind(std::int64_t(limit));
   std::vector<Paper> out;
@@ -831,19 +870,20 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
                                 "version, snapshot, content_hash, first_seen, seen_at) "
                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
                         kSightingConflict);
-  SnapshotPipeline prepared(c.papers);
+  SnapshotPipeline prepared(c.papers, snapshots.codec());
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
     const Paper& p = c.papers[i];
     const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
+    // The paper, the commit and its hashes outlive each step: their texts are not copied.
     paper.Reset();
-    paper.Bind(p.key).Bind(c.now).Bind(c.source);
+    paper.BindBorrowed(p.key).Bind(c.now).BindBorrowed(c.source);
     if (auto st = Run(paper, "record paper", p.key); !st) return st;
     auto snapshot = snapshots.Intern(p, prepared.Take(i));
     if (!snapshot) return Unexpected(snapshot.error());
     sighting.Reset();
-    sighting.Bind(p.key).Bind(c.source).Bind(c.date).Bind(p.url);
+    sighting.BindBorrowed(p.key).BindBorrowed(c.source).BindBorrowed(c.date).BindBorrowed(p.url);
     sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
-    sighting.Bind(p.version).Bind(*snapshot);
+    sighting.BindBorrowed(p.version).Bind(*snapshot);
     sighting.Bind(hashed ? c.content_hashes[i] : SightingContentHash(p));
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting", p.key); !st) return st;
@@ -940,6 +980,53 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
   return Run(sightings, "record sightings");
 }
 
+// Gives the state its snapshot dictionary (snapshot_codec.h) before a commit stores
+// `papers`: the one the state holds, or, when it has none and the newest stored texts and
+// then these papers' come to kMinDictionaryBytes, one made of them. In the commit's
+// transaction: a dictionary that is rolled back with it is written again by the next commit
+// (its id is its hash, so it is the same row).
+Status PrepareSnapshotDictionary(sql::Db& db, const std::vector<SharedPaper>& papers,
+                                 std::int64_t now) {
+  sql::SnapshotCodec* codec = db.snapshot_codec();
+  if (codec == nullptr) return Ok();
+  using sql::SnapshotCodec;
+  if (const auto current = codec->Current()) {
+    Stmt known(db, "SELECT 1 FROM snapshot_dicts WHERE id = ?");
+    known.Bind(*current);
+    const StepResult rc = known.Step();
+    if (rc == kRow) return Ok();
+    if (rc != kDone) return Unexpected(known.Fail("read snapshot dictionaries"));
+    Stmt insert(db, "INSERT INTO snapshot_dicts(id, dict, created_at) VALUES(?, ?, ?)");
+    insert.Bind(*current).BindBlob(codec->Bytes(*current)).Bind(now);
+    return Run(insert, "store the snapshot dictionary");
+  }
+  Stmt stored(db, "SELECT id, dict FROM snapshot_dicts ORDER BY created_at, id LIMIT 1");
+  StepResult rc = stored.Step();
+  if (rc == kRow) {
+    codec->Add(stored.Int(0), stored.TextView(1));
+    return Ok();
+  }
+  if (rc != kDone) return Unexpected(stored.Fail("read snapshot dictionaries"));
+  std::string dictionary;
+  Stmt texts(db, "SELECT paper FROM snapshots WHERE encoding = 0 ORDER BY id DESC");
+  while (dictionary.size() < SnapshotCodec::kDictionaryBytes && (rc = texts.Step()) == kRow) {
+    dictionary += texts.TextView(0);
+  }
+  if (rc == kError) return Unexpected(texts.Fail("read snapshots"));
+  for (std::size_t i = 0; i < papers.size() && dictionary.size() < SnapshotCodec::kDictionaryBytes;
+       ++i) {
+    dictionary += SnapshotText(papers[i]);
+  }
+  if (dictionary.size() < SnapshotCodec::kMinDictionaryBytes) return Ok();
+  dictionary.resize(std::min(dictionary.size(), SnapshotCodec::kDictionaryBytes));
+  const std::int64_t id = SnapshotCodec::DictionaryId(dictionary);
+  Stmt insert(db, "INSERT INTO snapshot_dicts(id, dict, created_at) VALUES(?, ?, ?)");
+  insert.Bind(id).BindBlob(dictionary).Bind(now);
+  if (auto st = Run(insert, "store the snapshot dictionary"); !st) return st;
+  codec->Add(id, dictionary);
+  return Ok();
+}
+
 }  // namespace
 
 Status StateStore::CommitDigest(DigestCommit c) {
@@ -948,6 +1035,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
+  if (auto st = PrepareSnapshotDictionary(db, c.papers, c.now); !st) return st;
   SnapshotWriter snapshots(db);
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
                                                  : RecordPapersOneByOne(db, c, snapshots);

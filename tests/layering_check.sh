@@ -20,6 +20,7 @@ declare -A third_party=(
   ['curl/']="net"
   ['openssl/']="store notifiers"
   ['sqlite3\.h']="store"
+  ['zstd\.h']="store"
   ['libpq-fe\.h']="store"
   ['toml\+\+/']="config"
   ['cmark-gfm']="fetchers notifiers"

@@ -462,7 +462,9 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
                     test::kSchema3 + test::kSchema4 + test::kSchema5 + test::kSchema6;
   if (version >= 7) sql += test::kSchema7;
   if (version >= 8) sql += test::kSchema8;
-  sql += "INSERT INTO snapshots VALUES(1, 12345, " + snapshot + ");"
+  if (version >= 9) sql += test::kSchema9;
+  sql += "INSERT INTO snapshots VALUES(1, 12345, " + snapshot +
+         ");"
          "INSERT INTO papers VALUES('arxiv:2401.00001', 10, 'hf-ko');"
          "INSERT INTO sightings VALUES('arxiv:2401.00001', 'hf-ko', '2024-01-29', "
          "'https://arxiv.org/abs/2401.00001', 7, 'v1', 1, 'hash-a', 10, 20);"
@@ -492,7 +494,7 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
   sql += "PRAGMA user_version=" + std::to_string(version) + ";";
   ExecOn(path, sql);
   std::map<std::string, std::string> tables = {
-      {"snapshots", "SELECT * FROM snapshots ORDER BY id"},
+      {"snapshots", "SELECT id, hash, paper FROM snapshots ORDER BY id"},
       {"papers", "SELECT * FROM papers ORDER BY key"},
       {"sightings", "SELECT * FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
@@ -612,6 +614,60 @@ TEST(Issue12, MigratesSchema8FileToAClaimIndexOfPendingRows) {
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ((*claimed)[0].id, "id-2");
   EXPECT_EQ((*claimed)[0].notification.papers.at(0).paper->title, "A");
+}
+
+// Issue 12: schema 9 -> 10 adds the snapshot encoding and the dictionary table. A schema-9
+// file with a row in every table keeps each value, its snapshot stays text (encoding 0) and
+// still reads, and the state gets its dictionary only once it holds enough text: then it is
+// made of the newest texts, the old row among them, and new snapshots are compressed while
+// the old one stays as it was.
+TEST(Issue12, MigratesSchema9FileToCompressedSnapshots) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  const auto tables = WriteRowInEveryTable(path, 9);
+  const auto before = DumpTables(path, tables);
+  const std::string old_text = Dump(path, "SELECT paper FROM snapshots WHERE id = 1");
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+    auto held = (*store)->HeldFor("w1", "me", 1000);
+    ASSERT_TRUE(held) << held.error().message;
+    ASSERT_EQ(held->size(), 1u);
+    EXPECT_EQ((*held)[0].notification.papers.at(0).paper->title, "A");
+    auto seen = (*store)->LoadSightings("2024-01-29", "arxiv:2401.00001");
+    ASSERT_TRUE(seen) << seen.error().message;
+    ASSERT_EQ(seen->size(), 1u);
+    EXPECT_EQ(seen->at(0).paper->title, "A");
+  }
+  EXPECT_EQ(DumpTables(path, tables), before);
+  EXPECT_EQ(Scalar(path, "SELECT encoding FROM snapshots WHERE id = 1"), 0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshot_dicts"), 0);
+
+  // A day of 200 papers: enough text for a dictionary.
+  std::vector<Paper> papers;
+  for (int i = 0; i < 200; ++i) {
+    papers.push_back(Schema4Paper("2402." + std::to_string(10000 + i), "T" + std::to_string(i)));
+  }
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  DigestCommit c{
+      .source = "hf-ko", .url = "https://example.org/e.md", .date = "2024-02-01", .now = 500};
+  c.papers = SharePapers(papers);
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshot_dicts"), 1);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshots WHERE encoding = 0"), 1);
+  EXPECT_EQ(Scalar(path,
+                   "SELECT count(*) FROM snapshots WHERE encoding = "
+                   "(SELECT id FROM snapshot_dicts)"),
+            200);
+  EXPECT_EQ(Dump(path, "SELECT paper FROM snapshots WHERE id = 1"), old_text);
+  // The dictionary begins with the newest stored text: the old row.
+  EXPECT_EQ(Scalar(path, "SELECT instr(dict, '\"title\":\"A\"') > 0 FROM snapshot_dicts"), 1);
+  auto seen = (*store)->LoadSightings("2024-02-01", "arxiv:2402.10123");
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ(seen->at(0).paper, papers[123]);
 }
 
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {

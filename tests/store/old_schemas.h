@@ -206,4 +206,11 @@ CREATE TABLE leader (
 );
 )sql";
 
+// Schema 9: the per-notifier claim index holds pending rows only (issue 12).
+inline constexpr const char* kSchema9 = R"sql(
+DROP INDEX outbox_notifier_due;
+CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at)
+  WHERE state = 'pending';
+)sql";
+
 }  // namespace digestd::test

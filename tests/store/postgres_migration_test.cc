@@ -1,5 +1,6 @@
 // PostgreSQL migrations: two instances opening one new state at once (issue 14), the second
-// waiting on the migration lock, and a schema-8 database brought to schema 9 (issue 12).
+// waiting on the migration lock, a schema-8 database brought to schema 9 and a schema-9 one
+// to schema 10 (issue 12).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -88,7 +89,10 @@ TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
   }
   Conn conn(PQconnectdb(database().url().c_str()));
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
-  // Back to what schema 8 left: its index over every row, and its version.
+  // Back to what schema 8 left: no snapshot encoding (step 10), its index over every row,
+  // and its version.
+  ASSERT_EQ(Query(conn.get(), "ALTER TABLE snapshots DROP COLUMN encoding"), "");
+  ASSERT_EQ(Query(conn.get(), "DROP TABLE snapshot_dicts"), "");
   ASSERT_EQ(Query(conn.get(), "DROP INDEX outbox_notifier_due"), "");
   ASSERT_EQ(Query(conn.get(), "CREATE INDEX outbox_notifier_due ON outbox(notifier, state, "
                               "next_attempt_at, created_at)"),
@@ -110,6 +114,54 @@ TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
   auto claimed = (*store)->ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
   ASSERT_TRUE(claimed) << claimed.error().message;
   EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"}) << "id-1 is host-a's";
+}
+
+// Issue 12: schema 9 -> 10 on PostgreSQL adds the snapshot encoding, which this backend
+// leaves at 0 (text). A database taken back to schema 9 with papers in it keeps every
+// snapshot as it was, reads them through snapshot_text as before, and stores the next ones as
+// text too.
+TEST_F(Issue14Migration, Schema9DatabaseKeepsItsSnapshotsAsText) {
+  Paper a;
+  a.key = "arxiv:2401.00001";
+  a.title = "희소 어텐션";
+  a.url = "https://arxiv.org/abs/2401.00001";
+  a.summary = {"요약"};
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    DigestCommit c{
+        .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-29", .now = 100};
+    c.papers = SharePapers({a});
+    ASSERT_TRUE((*store)->CommitDigest(c));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(), "ALTER TABLE snapshots DROP COLUMN encoding"), "");
+  ASSERT_EQ(Query(conn.get(), "DROP TABLE snapshot_dicts"), "");
+  ASSERT_EQ(Query(conn.get(), "DROP FUNCTION snapshot_text(text, bigint)"), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 9"), "");
+  const std::string kSnapshots =
+      "SELECT string_agg(concat_ws(' ', id, hash, paper), E'\\n' ORDER BY id) FROM snapshots";
+  const std::string before = Query(conn.get(), kSnapshots);
+  ASSERT_NE(before.find("희소 어텐션"), std::string::npos) << before;
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kSnapshots), before);
+  auto seen = (*store)->LoadSightings("2024-01-29", a.key);
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].paper, a);
+  Paper b = a;
+  b.key = "arxiv:2401.00002";
+  b.url = "https://arxiv.org/abs/2401.00002";
+  DigestCommit c{
+      .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 200};
+  c.papers = SharePapers({b});
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  EXPECT_EQ(Query(conn.get(), "SELECT string_agg(encoding::text, ',') FROM snapshots"), "0,0");
+  EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM snapshot_dicts"), "0");
 }
 
 }  // namespace

@@ -308,9 +308,12 @@ TEST_F(Queued, ALongDigestIsStoredAsItsShortOneWouldBe) {
   EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 699);
   for (std::size_t i : {0, 255, 256, 257, 400, 511, 512, 699}) {
     const Paper& p = *c.papers[i];
-    EXPECT_EQ(Dump(path_, "SELECT s.paper FROM sightings g JOIN snapshots s ON s.id = g.snapshot "
-                          "WHERE g.paper_key = '" + p.key + "'"),
-              Dump(path_, "SELECT '" + SnapshotText(p) + "'"))
+    EXPECT_EQ(test::DumpThroughStore(path_,
+                                     "SELECT snapshot_text(s.paper, s.encoding) "
+                                     "FROM sightings g JOIN snapshots s "
+                                     "ON s.id = g.snapshot WHERE g.paper_key = '" +
+                                         p.key + "'"),
+              SnapshotText(p) + "|\n")
         << i;
   }
   const auto stored = FromTheFile(1000);
@@ -335,6 +338,179 @@ TEST_F(Queued, ReleaseMemoryForgetsWhatWasQueued) {
   const Notification& n = claimed.begin()->second;
   EXPECT_FALSE(n.papers[0].paper.SameAs(c.papers[0]));
   EXPECT_EQ(NotificationToJson(n), NotificationToJson(c.notifications[0]));
+}
+
+}  // namespace
+}  // namespace digestd
+
+namespace digestd {
+namespace {
+
+// A day of `count` papers, each with its notification to "n".
+DigestCommit Day(int count, std::int64_t now, const std::string& date = "2024-01-29") {
+  std::vector<Paper> papers;
+  for (int i = 0; i < count; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "2401.%05d", i);
+    Paper p = MakePaper(id, "희소 어텐션 " + std::to_string(i));
+    p.summary.push_back("이 논문은 긴 문맥에서 효율적인 추론을 위한 방법을 제안합니다 " +
+                        std::to_string(i * 7919));
+    papers.push_back(std::move(p));
+  }
+  DigestCommit c = MakeCommit(std::move(papers), now, date);
+  for (const SharedPaper& p : c.papers) {
+    Notification n = MakeNotification("n", *p);
+    n.papers[0].paper = p;
+    c.notifications.push_back(std::move(n));
+  }
+  return c;
+}
+
+// Issue 12, point 1: a state that holds enough snapshot text gets a zstd dictionary, and the
+// snapshots stored after it are compressed against it. Every reader reads them back as they
+// were, in this process and in another one.
+class Compressed : public Snapshots {
+ protected:
+  std::int64_t Dictionary() { return Scalar(path_, "SELECT id FROM snapshot_dicts"); }
+};
+
+TEST_F(Compressed, ALargeDayGetsADictionaryAndEveryReaderReadsItsPapers) {
+  const DigestCommit c = Day(300, 100);
+  ASSERT_TRUE(store_->CommitDigest(c));
+  ASSERT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 1);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE encoding = " +
+                              std::to_string(Dictionary())),
+            300);
+  std::int64_t text = 0;
+  for (const SharedPaper& p : c.papers) text += std::int64_t(SnapshotText(p).size());
+  const std::int64_t stored = Scalar(path_, "SELECT sum(length(paper)) FROM snapshots");
+  EXPECT_LT(stored * 3, text) << "stored " << stored << " bytes for " << text << " of text";
+
+  // Another process: nothing queued in it, no dictionary known until a row names it.
+  auto other = StateStore::Open(path_);
+  ASSERT_TRUE(other);
+  auto rows = (*other)->DueOutbox(1000, 1000);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 300u);
+  std::map<std::string, const Notification*> by_id;
+  for (const OutboxRow& r : *rows) {
+    EXPECT_EQ(r.unreadable, "");
+    by_id[r.id] = &r.notification;
+  }
+  for (const Notification& n : c.notifications) {
+    ASSERT_TRUE(by_id.contains(n.id));
+    EXPECT_EQ(NotificationToJson(*by_id[n.id]), NotificationToJson(n));
+  }
+  auto seen = (*other)->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 300u);
+  for (const StoredSighting& s : *seen) {
+    EXPECT_EQ(SnapshotText(s.paper), SnapshotText(*c.papers[std::stoi(s.paper->key.substr(11))]));
+  }
+  auto recent = (*other)->RecentPapers("hf-ko", 3);
+  ASSERT_TRUE(recent) << recent.error().message;
+  EXPECT_EQ(recent->size(), 3u);
+  auto prior = (*other)->LoadPriorSightings("hf-ko", {c.papers[0]->key, c.papers[299]->key});
+  ASSERT_TRUE(prior) << prior.error().message;
+  ASSERT_EQ(prior->size(), 2u);
+  EXPECT_EQ(prior->at(c.papers[299]->key).title, "희소 어텐션 299");
+
+  // Its next day uses the same dictionary; the text that did not change is found again.
+  DigestCommit next = Day(300, 200, "2024-01-30");
+  next.papers[0] = SharedPaper(MakePaper("2402.00001", "새 논문"));
+  next.notifications.clear();
+  ASSERT_TRUE((*other)->CommitDigest(next));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 1);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 301);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE encoding = 0"), 0);
+  auto fresh = (*other)->LoadSightings("2024-01-30", "arxiv:2402.00001");
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  ASSERT_EQ(fresh->size(), 1u);
+  EXPECT_EQ(fresh->at(0).paper->title, "새 논문");
+}
+
+TEST_F(Compressed, ADamagedRowIsSkippedAndTheOthersStillRead) {
+  const DigestCommit c = Day(300, 100);
+  ASSERT_TRUE(store_->CommitDigest(c));
+  ExecOn(path_, "UPDATE snapshots SET paper = x'28b52ffd00112233' WHERE id = 7");
+  ExecOn(path_, "UPDATE snapshots SET encoding = 12345 WHERE id = 8");
+  auto other = StateStore::Open(path_);
+  ASSERT_TRUE(other);
+  auto seen = (*other)->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(seen) << seen.error().message;
+  EXPECT_EQ(seen->size(), 298u);
+  auto rows = (*other)->DueOutbox(1000, 1000);
+  ASSERT_TRUE(rows) << rows.error().message;
+  int unreadable = 0;
+  for (const OutboxRow& r : *rows) {
+    if (r.unreadable.empty()) continue;
+    ++unreadable;
+    EXPECT_NE(r.unreadable.find("is missing"), std::string::npos) << r.unreadable;
+  }
+  EXPECT_EQ(unreadable, 2);
+}
+
+TEST_F(Compressed, ADictionaryRolledBackWithItsCommitIsWrittenByTheNext) {
+  // Fault injection: the outbox insert fails after the dictionary and snapshots were written.
+  ExecOn(path_,
+         "CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox "
+         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  const DigestCommit c = Day(300, 100);
+  ASSERT_FALSE(store_->CommitDigest(c));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 0);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 0);
+  ExecOn(path_, "DROP TRIGGER fail_outbox");
+  // A small day: too little text for a dictionary of its own, but this store made one.
+  ASSERT_TRUE(store_->CommitDigest(Day(2, 200, "2024-01-30")));
+  ASSERT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 1);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE encoding = " +
+                              std::to_string(Dictionary())),
+            2);
+  auto other = StateStore::Open(path_);
+  ASSERT_TRUE(other);
+  auto seen = (*other)->LoadSightings("2024-01-30", "");
+  ASSERT_TRUE(seen) << seen.error().message;
+  EXPECT_EQ(seen->size(), 2u);
+}
+
+TEST_F(Compressed, ASmallStateKeepsItsSnapshotsAsText) {
+  ASSERT_TRUE(store_->CommitDigest(Day(20, 100)));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 0);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE encoding = 0"), 20);
+}
+
+// A compressed SQLite state copied (`digestd migrate`) into a fresh SQLite file, and in the
+// PostgreSQL copy of this test into a database: every snapshot arrives as its text.
+TEST(Issue12, ACompressedStateIsCopiedAsText) {
+  test::TempDir dir;
+  auto store = StateStore::Open(dir.File("state.db"));
+  ASSERT_TRUE(store);
+  const DigestCommit c = Day(300, 100);
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  ASSERT_EQ(Scalar(dir.File("state.db"), "SELECT count(*) FROM snapshot_dicts"), 1);
+  const std::string copy_path = dir.File("copy.db");
+  auto copy = StateStore::Open(test::TestStateLocation(copy_path));
+  ASSERT_TRUE(copy) << copy.error().message;
+  auto report = (*store)->CopyInto(**copy);
+  ASSERT_TRUE(report) << report.error().message;
+  auto seen = (*copy)->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 300u);
+  for (const StoredSighting& s : *seen) {
+    EXPECT_EQ(SnapshotText(s.paper), SnapshotText(*c.papers[std::stoi(s.paper->key.substr(11))]));
+  }
+  if (test::OnPostgres()) return;
+  EXPECT_EQ(Scalar(copy_path, "SELECT count(*) FROM snapshots WHERE encoding = 0"), 300);
+  EXPECT_EQ(Scalar(copy_path, "SELECT count(*) FROM snapshot_dicts"), 0);
+  for (std::size_t i : {0, 150, 299}) {
+    const Paper& p = *c.papers[i];
+    EXPECT_EQ(Dump(copy_path,
+                   "SELECT s.paper FROM sightings g JOIN snapshots s ON s.id = "
+                   "g.snapshot WHERE g.paper_key = '" +
+                       p.key + "'"),
+              "T:" + SnapshotText(p) + "|\n")
+        << i;
+  }
 }
 
 }  // namespace

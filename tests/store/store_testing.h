@@ -18,6 +18,8 @@
 #include <gtest/gtest.h>
 
 #include "core/notification.h"
+#include "store/sql.h"
+#include "store/sqlite_db.h"
 #include "store/state_store.h"
 #include "tests/support/pg_testing.h"
 
@@ -60,6 +62,26 @@ inline std::string Dump(const std::string& path, const std::string& sql) {
   }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
+  return out;
+}
+
+// The first `columns` columns of every row of `sql` on the state file at `path`, read through
+// the store's own SQLite connection, which knows snapshot_text(paper, encoding)
+// (store/snapshot_codec.h): values as text, '|' after each, a line per row; "error:
+// <message>" when it fails.
+inline std::string DumpThroughStore(const std::string& path, const std::string& sql,
+                                    int columns = 1) {
+  auto db = sql::OpenSqlite(path, /*read_only=*/true);
+  if (!db) return "error: " + db.error().message;
+  sql::Stmt s(**db, sql);
+  if (!s.ok()) return "error: " + s.Fail("dump").message;
+  std::string out;
+  sql::StepResult rc;
+  while ((rc = s.Step()) == sql::kRow) {
+    for (int col = 0; col < columns; ++col) out += std::string(s.TextView(col)) + '|';
+    out += '\n';
+  }
+  if (rc != sql::kDone) return "error: " + s.Fail("dump").message;
   return out;
 }
 

@@ -1,0 +1,118 @@
+#include "store/snapshot_codec.h"
+
+#include <zstd.h>
+
+#include "core/hash.h"
+
+namespace digestd::sql {
+namespace {
+
+// Level 1: the snapshots of a 10,000-paper day are compressed beside the commit, on the
+// helper thread; higher levels gained little on these short rows for their time.
+constexpr int kLevel = 1;
+
+struct CCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// One context per thread, reused: a context is the costly part of a short compression.
+ZSTD_CCtx* ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx(ZSTD_createCCtx());
+  return cctx.get();
+}
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
+  return dctx.get();
+}
+
+}  // namespace
+
+struct SnapshotCodec::Dictionary {
+  std::int64_t id = 0;
+  std::string bytes;
+  ZSTD_CDict* cdict = nullptr;
+  ZSTD_DDict* ddict = nullptr;
+  ~Dictionary() {
+    ZSTD_freeCDict(cdict);
+    ZSTD_freeDDict(ddict);
+  }
+};
+
+SnapshotCodec::SnapshotCodec() = default;
+SnapshotCodec::~SnapshotCodec() = default;
+
+std::int64_t SnapshotCodec::DictionaryId(std::string_view dictionary) {
+  const std::int64_t id = std::int64_t(Fnv1a64(dictionary) >> 1);
+  return id == 0 ? 1 : id;  // 0 means "plain text"
+}
+
+void SnapshotCodec::Add(std::int64_t id, std::string_view dictionary) {
+  auto d = std::make_shared<Dictionary>();
+  d->id = id;
+  d->bytes = dictionary;
+  // Raw content: zstd finds matches in the bytes as they are (no entropy tables to train).
+  // A buffer without zstd's dictionary magic is taken so; a snapshot text starts with '{'.
+  d->cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), kLevel);
+  d->ddict = ZSTD_createDDict(dictionary.data(), dictionary.size());
+  if (d->cdict == nullptr || d->ddict == nullptr) return;  // out of memory: rows stay plain
+  const std::lock_guard lock(mutex_);
+  dictionaries_.emplace(id, d);
+  if (current_ == nullptr) current_ = d;
+}
+
+bool SnapshotCodec::Knows(std::int64_t id) const {
+  const std::lock_guard lock(mutex_);
+  return dictionaries_.contains(id);
+}
+
+std::optional<std::int64_t> SnapshotCodec::Current() const {
+  const std::lock_guard lock(mutex_);
+  if (current_ == nullptr) return std::nullopt;
+  return current_->id;
+}
+
+std::string SnapshotCodec::Bytes(std::int64_t id) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = dictionaries_.find(id);
+  return it == dictionaries_.end() ? std::string() : it->second->bytes;
+}
+
+std::string SnapshotCodec::Compress(std::string_view text) const {
+  std::shared_ptr<const Dictionary> d;
+  {
+    const std::lock_guard lock(mutex_);
+    d = current_;
+  }
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  const std::size_t n = ZSTD_compress_usingCDict(ThreadCCtx(), out.data(), out.size(), text.data(),
+                                                 text.size(), d->cdict);
+  if (ZSTD_isError(n)) return {};  // never for a buffer of compressBound; the caller checks
+  out.resize(n);
+  return out;
+}
+
+Result<std::string> SnapshotCodec::Decompress(std::string_view stored,
+                                              std::int64_t encoding) const {
+  std::shared_ptr<const Dictionary> d;
+  {
+    const std::lock_guard lock(mutex_);
+    if (const auto it = dictionaries_.find(encoding); it != dictionaries_.end()) d = it->second;
+  }
+  if (d == nullptr) return Unexpected("unknown dictionary " + std::to_string(encoding));
+  const unsigned long long size = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return Unexpected("not a zstd frame with its size");
+  }
+  if (size > kMaxTextBytes) return Unexpected("a frame of " + std::to_string(size) + " bytes");
+  std::string text(std::size_t(size), '\0');
+  const std::size_t n = ZSTD_decompress_usingDDict(ThreadDCtx(), text.data(), text.size(),
+                                                   stored.data(), stored.size(), d->ddict);
+  if (ZSTD_isError(n)) return Unexpected(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != text.size()) return Unexpected("a frame shorter than it says");
+  return text;
+}
+
+}  // namespace digestd::sql
