@@ -61,9 +61,11 @@ class SnapshotCodec {
 
  private:
   struct Dictionary;
-  mutable std::mutex mutex_;  // guards the map; a Dictionary never changes once added
+  struct Contexts;            // zstd's contexts, kept for the next call (the costly part)
+  mutable std::mutex mutex_;  // guards the map and the contexts; a Dictionary never changes
   std::map<std::int64_t, std::shared_ptr<const Dictionary>> dictionaries_;
   std::shared_ptr<const Dictionary> current_;
+  std::unique_ptr<Contexts> contexts_;
 };
 
 }  // namespace digestd::sql
