@@ -81,6 +81,18 @@ std::string SnapshotCodec::Bytes(std::int64_t id) const {
   return it == dictionaries_.end() ? std::string() : it->second->bytes;
 }
 
+void SnapshotCodec::Release() {
+  Contexts idle;
+  std::map<std::int64_t, std::shared_ptr<const Dictionary>> dictionaries;
+  std::shared_ptr<const Dictionary> current;
+  {
+    const std::lock_guard lock(mutex_);
+    std::swap(idle, *contexts_);
+    std::swap(dictionaries, dictionaries_);
+    std::swap(current, current_);
+  }
+}
+
 std::string SnapshotCodec::Compress(std::string_view text) const {
   std::shared_ptr<const Dictionary> d;
   CCtxPtr cctx;

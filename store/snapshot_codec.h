@@ -53,7 +53,11 @@ class SnapshotCodec {
   // The bytes of dictionary `id`; empty when it is not known.
   std::string Bytes(std::int64_t id) const;
 
-  // `text` compressed against the current dictionary (there must be one).
+  // Forgets every dictionary and the contexts kept between calls (a service between jobs:
+  // issue 12's idle memory). The state still has them: the next commit or read loads them.
+  void Release();
+
+  // `text` compressed against the current dictionary; empty when there is none.
   std::string Compress(std::string_view text) const;
   // The text of a row stored with `encoding` (not 0), or an error saying what is wrong with
   // it: an unknown dictionary, a damaged frame, an implausible size.

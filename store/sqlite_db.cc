@@ -473,7 +473,10 @@ class SqliteDb final : public Db {
   void SetBusyTimeout(int milliseconds) override {
     sqlite3_busy_timeout(db_.get(), milliseconds);
   }
-  void ReleaseMemory() override { sqlite3_db_release_memory(db_.get()); }
+  void ReleaseMemory() override {
+    sqlite3_db_release_memory(db_.get());
+    codec_.Release();
+  }
   Status LimitIdleInTransaction(std::int64_t) override { return Ok(); }
   Status Listen(const char*) override { return Ok(); }
   int Socket(std::uint64_t* session) const override {

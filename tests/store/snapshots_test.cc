@@ -473,6 +473,24 @@ TEST_F(Compressed, ADictionaryRolledBackWithItsCommitIsWrittenByTheNext) {
   EXPECT_EQ(seen->size(), 2u);
 }
 
+TEST_F(Compressed, AStoreThatReleasedItsMemoryReadsAndWritesWithTheSameDictionary) {
+  const DigestCommit c = Day(300, 100);
+  ASSERT_TRUE(store_->CommitDigest(c));
+  store_->ReleaseMemory();  // what a service does between jobs
+  auto seen = store_->LoadSightings("2024-01-29", c.papers[42]->key);
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ(SnapshotText(seen->at(0).paper), SnapshotText(*c.papers[42]));
+  store_->ReleaseMemory();
+  DigestCommit next = Day(1, 200, "2024-01-30");
+  next.papers[0] = SharedPaper(MakePaper("2402.00001", "새 논문"));
+  next.notifications.clear();
+  ASSERT_TRUE(store_->CommitDigest(next));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 1);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 301);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE encoding = 0"), 0);
+}
+
 TEST_F(Compressed, ASmallStateKeepsItsSnapshotsAsText) {
   ASSERT_TRUE(store_->CommitDigest(Day(20, 100)));
   EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshot_dicts"), 0);
