@@ -50,17 +50,22 @@ def paper(rng, i):
             "votes": rng.randint(0, 300), "bullets": bullets}
 
 
-def write_inputs(work, n_papers, n_watches, date):
-    rng = random.Random(20240129)
-    papers = [paper(rng, i) for i in range(n_papers)]
+def markdown_digest(date, papers):
+    """The text of a markdown digest of `papers` (see paper()) dated `date`."""
     md = ["## Daily Papers (%s)\n" % date]
     for p in papers:
         md.append("\n### [%s](https://arxiv.org/abs/%s)\n\n![](https://example.invalid/%s.png)\n"
                   "\nVote: %d\n\nAuthors: %s\n\n%s\n" % (
                       p["title"], p["id"], p["id"], p["votes"], ", ".join(p["authors"]),
                       "\n".join("- " + b for b in p["bullets"])))
+    return "".join(md)
+
+
+def write_inputs(work, n_papers, n_watches, date):
+    rng = random.Random(20240129)
+    papers = [paper(rng, i) for i in range(n_papers)]
     with open(os.path.join(work, date + ".md"), "w", encoding="utf-8") as f:
-        f.write("".join(md))
+        f.write(markdown_digest(date, papers))
     rss = ['<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
            'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>bench</title>'
            '<link>https://example.invalid/</link><description>bench</description>']
@@ -83,7 +88,7 @@ def write_inputs(work, n_papers, n_watches, date):
         else:
             rare = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7))
             watches.append('keywords = ["%s"]' % rare)
-    one = "".join(md[:2])
+    one = markdown_digest(date, papers[:1])
     with open(os.path.join(work, "one", date + ".md"), "w", encoding="utf-8") as f:
         f.write(one)
     return watches

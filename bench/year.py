@@ -25,28 +25,26 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402  (the paper generator)
+import e2e  # noqa: E402  (the papers and the digest layout)
 
 START = datetime.date(2025, 1, 1)
 
 
-def write_digests(folder, days, papers):
+def write_digests(folder, days, papers_a_day):
     rng = random.Random(20250101)
     os.makedirs(folder, exist_ok=True)
     keys = []
     for d in range(days):
         date = START + datetime.timedelta(days=d)
-        md = ["## Daily Papers (%s)\n" % date]
-        for i in range(papers):
-            p = e2e.paper(rng, d * papers + i)
-            p["id"] = "%02d%02d.%05d" % (date.year % 100, date.month, (d * papers + i) % 100000)
+        papers = []
+        for i in range(papers_a_day):
+            p = e2e.paper(rng, d * papers_a_day + i)
+            p["id"] = "%02d%02d.%05d" % (date.year % 100, date.month,
+                                         (d * papers_a_day + i) % 100000)
             keys.append("arxiv:" + p["id"])
-            md.append("\n### [%s](https://arxiv.org/abs/%s)\n\n![](https://example.invalid/%s.png)\n"
-                      "\nVote: %d\n\nAuthors: %s\n\n%s\n" % (
-                          p["title"], p["id"], p["id"], p["votes"], ", ".join(p["authors"]),
-                          "\n".join("- " + b for b in p["bullets"])))
+            papers.append(p)
         with open(os.path.join(folder, "%s.md" % date), "w", encoding="utf-8") as f:
-            f.write("".join(md))
+            f.write(e2e.markdown_digest(str(date), papers))
     return keys
 
 

@@ -93,7 +93,7 @@ void SnapshotCodec::Release() {
   }
 }
 
-std::string SnapshotCodec::Compress(std::string_view text) const {
+std::string SnapshotCodec::Compress(std::string_view text, std::int64_t* dictionary) const {
   std::shared_ptr<const Dictionary> d;
   CCtxPtr cctx;
   {
@@ -116,6 +116,7 @@ std::string SnapshotCodec::Compress(std::string_view text) const {
   }
   if (ZSTD_isError(n)) return {};  // never for a buffer of compressBound; the caller checks
   out.resize(n);
+  if (dictionary != nullptr) *dictionary = d->id;
   return out;
 }
 

@@ -57,8 +57,9 @@ class SnapshotCodec {
   // issue 12's idle memory). The state still has them: the next commit or read loads them.
   void Release();
 
-  // `text` compressed against the current dictionary; empty when there is none.
-  std::string Compress(std::string_view text) const;
+  // `text` compressed against the current dictionary, whose id goes to `dictionary` when
+  // given; empty when there is none.
+  std::string Compress(std::string_view text, std::int64_t* dictionary = nullptr) const;
   // The text of a row stored with `encoding` (not 0), or an error saying what is wrong with
   // it: an unknown dictionary, a damaged frame, an implausible size.
   Result<std::string> Decompress(std::string_view stored, std::int64_t encoding) const;

@@ -130,10 +130,9 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
   prepared.text = SnapshotText(paper, &prepared.exact);
   prepared.hash = std::int64_t(Fnv1a64(prepared.text));
   if (codec != nullptr) {
-    if (const auto dictionary = codec->Current()) {
-      prepared.stored = codec->Compress(prepared.text);
-      if (!prepared.stored.empty()) prepared.encoding = *dictionary;
-    }
+    std::int64_t dictionary = 0;
+    prepared.stored = codec->Compress(prepared.text, &dictionary);
+    if (!prepared.stored.empty()) prepared.encoding = dictionary;
   }
   return prepared;
 }
@@ -990,15 +989,18 @@ Status PrepareSnapshotDictionary(sql::Db& db, const std::vector<SharedPaper>& pa
   sql::SnapshotCodec* codec = db.snapshot_codec();
   if (codec == nullptr) return Ok();
   using sql::SnapshotCodec;
+  const auto store = [&](std::int64_t id, std::string_view dictionary) {
+    Stmt insert(db, "INSERT INTO snapshot_dicts(id, dict, created_at) VALUES(?, ?, ?)");
+    insert.Bind(id).BindBlob(dictionary).Bind(now);
+    return Run(insert, "store the snapshot dictionary");
+  };
   if (const auto current = codec->Current()) {
     Stmt known(db, "SELECT 1 FROM snapshot_dicts WHERE id = ?");
     known.Bind(*current);
     const StepResult rc = known.Step();
     if (rc == kRow) return Ok();
     if (rc != kDone) return Unexpected(known.Fail("read snapshot dictionaries"));
-    Stmt insert(db, "INSERT INTO snapshot_dicts(id, dict, created_at) VALUES(?, ?, ?)");
-    insert.Bind(*current).BindBlob(codec->Bytes(*current)).Bind(now);
-    return Run(insert, "store the snapshot dictionary");
+    return store(*current, codec->Bytes(*current));
   }
   Stmt stored(db, "SELECT id, dict FROM snapshot_dicts ORDER BY created_at, id LIMIT 1");
   StepResult rc = stored.Step();
@@ -1020,9 +1022,7 @@ Status PrepareSnapshotDictionary(sql::Db& db, const std::vector<SharedPaper>& pa
   if (dictionary.size() < SnapshotCodec::kMinDictionaryBytes) return Ok();
   dictionary.resize(std::min(dictionary.size(), SnapshotCodec::kDictionaryBytes));
   const std::int64_t id = SnapshotCodec::DictionaryId(dictionary);
-  Stmt insert(db, "INSERT INTO snapshot_dicts(id, dict, created_at) VALUES(?, ?, ?)");
-  insert.Bind(id).BindBlob(dictionary).Bind(now);
-  if (auto st = Run(insert, "store the snapshot dictionary"); !st) return st;
+  if (auto st = store(id, dictionary); !st) return st;
   codec->Add(id, dictionary);
   return Ok();
 }
