@@ -64,6 +64,8 @@ class DigestGrouper {
  public:
   explicit DigestGrouper(std::vector<std::string> grouped);
 
+  // Room for `count` notifications, so a long day's list is not grown by doubling.
+  void Reserve(std::size_t count) { out_.reserve(count); }
   void Add(Notification notification);
   // What was added, merged, in order; the merged ones get their dedupe keys and ids.
   std::vector<Notification> Finish();

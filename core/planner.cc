@@ -118,6 +118,9 @@ Plan PlanDigest(const PlanInput& in) {
   std::set<std::string> seen_keys;
   std::vector<PaperFacts> facts = FactsOf(in);
   plan.content_hashes.resize(in.papers->size());
+  // A day's marks are about one per paper: grown by doubling, a 10,000-paper day's list
+  // would hold twice its size at its last step.
+  plan.notified.reserve(in.papers->size());
   for (std::size_t index = 0; index < in.papers->size(); ++index) {
     const SharedPaper& shared = (*in.papers)[index];
     const Paper& paper = *shared;

@@ -350,6 +350,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   // is made: a long day's per-paper notifications never exist all at once.
   std::vector<HeldMatch> held;
   DigestGrouper grouper(cx.digest_grouped);
+  grouper.Reserve(papers.size());  // usually one notification per paper, or fewer
   const PlanInput input{
       .source = source.name,
       .date = digest.date,
