@@ -78,6 +78,9 @@ def write_inputs(work, n_papers, n_watches, date):
     rss.append("</channel></rss>\n")
     with open(os.path.join(work, "feed.xml"), "w", encoding="utf-8") as f:
         f.write("".join(rss))
+    # The same feed with its first item only: what a service is before a large cycle.
+    with open(os.path.join(work, "feed1.xml"), "w", encoding="utf-8") as f:
+        f.write("".join(rss[:2] + rss[-1:]))
     # Like a real watch list: a few watches on common topics, many on rare terms and people.
     watches = []
     for i in range(n_watches):
@@ -307,12 +310,18 @@ def main():
         print("\nSMTP sink: %d messages, %.1f KB each" % (smtp.count, smtp.bytes / smtp.count / 1e3))
     if wanted is None or "idle" in wanted:
         # `run` fetches today's date: the digest's date is written into the URL.
-        small = idle_rss(exe, work, "idle-small", one.replace("{date}", date), 1)
+        # A service's size depends on which parser its jobs have run (each one's code pages
+        # stay resident), so a large cycle is compared with a small one of the same kind.
+        small_md = idle_rss(exe, work, "idle-small", one.replace("{date}", date), 1)
+        small = idle_rss(exe, work, "idle-feed1", feed.replace("feed.xml", "feed1.xml"), 1)
         large = idle_rss(exe, work, "idle-large", feed, a.papers)
-        print("\n`digestd run`, resident memory once its start-up job is done (medians of %d): "
-              "%.1f MB after a 1-paper job, %.1f MB after a %d-paper job (%+.1f MB)" % (
-                  a.reps, small, large, a.papers, large - small) if small and large else
-              "\n`digestd run`: no idle figure (see the messages above)")
+        if small_md and small and large:
+            print("\n`digestd run`, resident memory once its start-up job is done (medians of "
+                  "%d): %.1f MB after a 1-paper markdown job; %.1f MB after a 1-item feed job, "
+                  "%.1f MB after a %d-item feed job (%+.1f MB)" % (
+                      a.reps, small_md, small, large, a.papers, large - small))
+        else:
+            print("\n`digestd run`: no idle figure (see the messages above)")
     smtp.controller.stop()
     hooks.server.shutdown()
     if not a.work:
