@@ -409,6 +409,8 @@ int Once(const Args& args) {
   HttpBatch http;
   const auto print = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
   CycleOutput output{.json_line = print, .text_line = print};
+  // The delivery pass below sends what this cycle queues: handed over, not claimed again.
+  options.hand_over = true;
   const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
   // Highlights whose schedule has passed for their date (CONFIG.md `[[highlights]]`).
   bool highlights_failed = false;

@@ -16,6 +16,7 @@
 #include "core/shown_url.h"
 #include "core/text.h"
 #include "core/utf8.h"
+#include "daemon/delivery.h"
 #include "daemon/digest_job.h"
 #include "daemon/job_scheduler.h"
 #include "fetchers/source.h"
@@ -204,6 +205,7 @@ struct CycleContext {
   std::set<std::string> digest_watches;     // watches with delivery = "digest"
   CycleReport report;
   std::map<std::string, int> papers_by_source;  // for options.on_source
+  std::optional<DigestCommit::HandOver> hand_over;  // with options.hand_over
   double fetch_seconds = 0;
 };
 
@@ -451,7 +453,8 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                       .content_hashes = std::move(plan.content_hashes),
                       .notified = std::move(plan.notified),
                       .notifications = std::move(plan.notifications),
-                      .held = std::move(held)};
+                      .held = std::move(held),
+                      .hand_over = cx.hand_over};
   if (auto st = store.CommitDigest(std::move(commit)); !st) return st;
   for (const auto& [w, papers_matched] : matched) {
     cx.options.on_matches(w, int(papers_matched.size()));
@@ -591,9 +594,15 @@ CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateSto
                      HttpBatch& http, const CycleOptions& options, const CycleOutput& output) {
   CycleContext cx{.config = config, .matcher = matcher, .store = store, .options = options,
                   .output = output};
+  if (options.hand_over && !options.dry_run) {
+    cx.hand_over.emplace().owner = ProcessLeaseOwner();
+  }
   for (const NotifierConfig& n : config.notifiers) {
     if (n.enabled) cx.enabled_notifiers.insert(n.name);
     if (n.group == Grouping::kDigest) cx.digest_grouped.push_back(n.name);
+    if (n.enabled && cx.hand_over) {
+      cx.hand_over->lease_until.emplace(n.name, options.now + LeaseSeconds(n));
+    }
   }
   for (const WatchConfig& w : config.watches) {
     if (w.enabled && w.delivery == "digest") cx.digest_watches.insert(w.spec.name);

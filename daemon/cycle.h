@@ -39,6 +39,10 @@ struct CycleOptions {
   std::set<std::string> only_sources;       // when not empty: fetch these sources only
   bool honour_backoff = false;              // skip sources still backing off after failures
   const std::atomic<bool>* stop = nullptr;  // set: the service stops; apply nothing fetched
+  // The caller runs a delivery pass of this process's lease owner (ProcessLeaseOwner) right
+  // after: each digest's notifications are queued claimed by it (DigestCommit::hand_over),
+  // so that pass sends them without claiming them again.
+  bool hand_over = false;
   // Told after each fetched source's outcome, and of each watch's matches once their
   // digest is committed (distinct papers per digest, over every notifier); may be empty.
   std::function<void(const SourceRun&)> on_source;

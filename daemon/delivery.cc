@@ -187,6 +187,12 @@ class Pass {
       for (Target& t : targets_) t.queued = false;
     }
     Flush();
+    // Rows a commit handed over that this pass did not take (a stop, a paused or disabled
+    // notifier) are pending again, for whoever claims them next.
+    if (auto st = store_.ReleaseHandedOver(Owner()); !st) {
+      spdlog::error("outbox: {}", st.error().message);
+      ++report_.store_errors;
+    }
     NoteNextDue();
     return report_;
   }
@@ -288,10 +294,8 @@ class Pass {
           t.health_dirty = true;
         }
       }
-      const std::int64_t timeout_s =
-          std::chrono::duration_cast<std::chrono::seconds>(n.timeout).count() + 1;
-      t.attempt_seconds = timeout_s;
-      t.lease_seconds = std::max(kMinLeaseSeconds, 4 * timeout_s);
+      t.attempt_seconds = AttemptSeconds(n);
+      t.lease_seconds = LeaseSeconds(n);
       // Enough rows per claim that a claim (a commit) is rare next to the transfers; a row
       // that waits too long for its turn is handed back before its lease ends (StartReady).
       t.claim_limit = std::clamp(n.max_in_flight * 8, 16, kMaxClaim);
@@ -803,6 +807,14 @@ const std::string& HostName() {
 }
 
 }  // namespace
+
+std::int64_t AttemptSeconds(const NotifierConfig& notifier) {
+  return std::chrono::duration_cast<std::chrono::seconds>(notifier.timeout).count() + 1;
+}
+
+std::int64_t LeaseSeconds(const NotifierConfig& notifier) {
+  return std::max(kMinLeaseSeconds, 4 * AttemptSeconds(notifier));
+}
 
 std::string ProcessLeaseOwner() {
   return HostName() + "/" + std::to_string(::getpid()) + ":" + StatField22("/proc/self/stat");

@@ -92,6 +92,12 @@ Result<std::vector<std::pair<std::string, Outcome>>> SendDirect(const NotifierCo
 // PostgreSQL state run on several machines). Also the instance's name as the leader.
 std::string ProcessLeaseOwner();
 
+// How long one attempt at `notifier` may take (its timeout and a second), and how long the
+// engine holds a row of it it has claimed: four attempts' time, and at least five minutes.
+// A commit that hands its rows over (DigestCommit::hand_over) queues them under the same.
+std::int64_t AttemptSeconds(const NotifierConfig& notifier);
+std::int64_t LeaseSeconds(const NotifierConfig& notifier);
+
 // False when `owner` names a process of this host that no longer exists (its lease can be
 // taken over at once); true otherwise: another host's process, or an owner of another form.
 // "pid:START" without a host (written before issue 14) is this host's.

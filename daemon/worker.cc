@@ -103,6 +103,7 @@ void Worker::RunJob(const WorkerJob& job) {
         .only_sources = job.sources,
         .honour_backoff = true,
         .stop = &stop_,
+        .hand_over = true,  // this job's delivery pass follows
         .on_source =
             [this, now](const SourceRun& run) {
               metrics_.SourceFetched(run.source, run.ok, run.papers, run.fetch_seconds, now);

@@ -213,6 +213,7 @@ const Dialect kPostgres{
         "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
         "ORDER BY o.next_attempt_at, o.created_at, o.rowid LIMIT r.lim "
         "FOR UPDATE SKIP LOCKED) AS due) AS c WHERE outbox.rowid = c.rid",
+    .claim_ranked_pending = nullptr,
     .claim_per_request = nullptr,
     .claim_per_request_with_expired = nullptr,
     // One round trip for a batch of results, not one per row (the same CASEs as the

@@ -114,6 +114,11 @@ struct Dialect {
   // The claim of one fan-out (ranked) or of each notifier (per request, or nullptr to use
   // the ranked one for every claim); see StateStore::ClaimDue.
   const char* claim_ranked;
+  // The ranked claim of pending rows only, for when no other owner's lease has run out;
+  // nullptr to use claim_ranked. (SQLite reads every `sending` row for each notifier in the
+  // other's second branch: with a commit's rows handed over, a fan-out's claim went
+  // quadratic.)
+  const char* claim_ranked_pending;
   const char* claim_per_request;
   const char* claim_per_request_with_expired;
   // Delivery results applied in one statement: ?1 the results as a JSON array of {id, kind,

@@ -322,6 +322,19 @@ const Dialect kSqlite{
         "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
         "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
         "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim",
+    // The same for pending rows alone: each notifier's due rows come from the index of
+    // pending rows, however many rows are being sent.
+    .claim_ranked_pending =
+        "WITH req AS (SELECT json_extract(value, '$.notifier') AS notifier, "
+        "json_extract(value, '$.lim') AS lim, json_extract(value, '$.lease') AS lease "
+        "FROM json_each(?3)), "
+        "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
+        "row_number() OVER (PARTITION BY o.notifier "
+        "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
+        "FROM req JOIN outbox o ON o.notifier = req.notifier AND o.state = 'pending' AND "
+        "o.next_attempt_at <= ?2) "
+        "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
+        "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim",
     // ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit: the index of pending rows
     // (notifier, next_attempt_at, created_at) yields the due rows in order, so a claim reads
     // about `limit` rows however many wait.

@@ -11,6 +11,9 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
 
 #include "core/hash.h"
 #include "core/json_writer.h"
@@ -422,12 +425,17 @@ Result<std::vector<OutboxRow>> ReadOutboxRows(sql::Db& db, Stmt& s, std::string_
 // whose dedupe key exists already is left as it is. Returns how many rows are new, and
 // adds to `keep`, when given, the index of each new one whose text reads back byte for
 // byte (every string valid UTF-8): those a claim may take as they are (KeepQueued).
+// With `hand_over`, a row whose message is kept (`keep`) and whose notifier it names is
+// queued claimed by its owner, and its index goes to `handed` too.
 Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notifications,
                          std::int64_t now, SnapshotWriter& snapshots,
-                         std::vector<std::size_t>* keep = nullptr) {
+                         std::vector<std::size_t>* keep = nullptr,
+                         const DigestCommit::HandOver* hand_over = nullptr,
+                         std::vector<std::size_t>* handed = nullptr) {
   Stmt outbox(db,
               "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, created_at, "
-              "next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+              "next_attempt_at, state, lease_owner, lease_until) "
+              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   std::vector<std::int64_t> ids;
   int added = 0;
   for (std::size_t i = 0; i < notifications.size(); ++i) {
@@ -438,16 +446,27 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
       if (!id) return Unexpected(id.error());
       ids.push_back(*id);
     }
+    bool exact = false;
+    std::string message = OutboxMessage(n, ids, &exact);
+    exact = exact && std::all_of(n.papers.begin(), n.papers.end(),
+                                 [&](const SourcedPaper& p) { return snapshots.Exact(p.paper); });
+    const bool kept = keep && exact;
+    const auto lease = hand_over && kept ? hand_over->lease_until.find(n.notifier)
+                                         : decltype(hand_over->lease_until)::const_iterator();
+    const bool claimed = hand_over && kept && lease != hand_over->lease_until.end();
     outbox.Reset();
     outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
-    bool exact = false;
-    outbox.Bind(OutboxMessage(n, ids, &exact)).Bind(now).Bind(now);
+    outbox.BindBorrowed(message).Bind(now).Bind(now).Bind(claimed ? "sending" : "pending");
+    if (claimed) {
+      outbox.Bind(hand_over->owner).Bind(lease->second);
+    } else {
+      outbox.BindNull().BindOptional(std::nullopt);
+    }
     if (auto st = Run(outbox, "queue notification", n.id); !st) return Unexpected(st.error());
     if (outbox.Changes() == 0) continue;
     ++added;
-    exact = exact && std::all_of(n.papers.begin(), n.papers.end(),
-                                 [&](const SourcedPaper& p) { return snapshots.Exact(p.paper); });
-    if (keep && exact) keep->push_back(i);
+    if (kept) keep->push_back(i);
+    if (claimed) handed->push_back(i);
   }
   // Instances that listen hear of the new rows when this transaction commits.
   if (added > 0 && db.dialect().notify_outbox) {
@@ -643,6 +662,11 @@ const char* StateStore::backend() const { return db_->dialect().name; }
 void StateStore::SetBusyTimeout(int milliseconds) { db_->SetBusyTimeout(milliseconds); }
 
 void StateStore::ReleaseMemory() {
+  // Rows handed over point into the kept messages: they go back to the outbox first.
+  if (auto st = ReleaseHandedOver(handed_over_owner_); !st) {
+    spdlog::error("outbox: {}", st.error().message);
+  }
+  handed_over_.clear();
   std::unordered_map<std::string_view, Notification*>().swap(queued_);
   std::vector<std::vector<Notification>>().swap(queued_lists_);
   db_->ReleaseMemory();
@@ -655,14 +679,68 @@ constexpr std::size_t kMaxQueuedKept = 100'000;
 
 }  // namespace
 
-void StateStore::KeepQueued(std::vector<Notification> notifications,
-                            const std::vector<std::size_t>& kept) {
+std::vector<Notification>* StateStore::KeepQueued(std::vector<Notification> notifications,
+                                                  const std::vector<std::size_t>& kept) {
   // On PostgreSQL another instance may claim the rows, and text is not kept byte for byte.
-  if (db_->dialect().shared || kept.empty()) return;
-  if (queued_.size() + kept.size() > kMaxQueuedKept) return;
+  if (db_->dialect().shared || kept.empty()) return nullptr;
+  if (queued_.size() + kept.size() > kMaxQueuedKept) return nullptr;
   // Moving the list keeps its elements where they are: `queued_` may point into it.
   std::vector<Notification>& list = queued_lists_.emplace_back(std::move(notifications));
   for (std::size_t i : kept) queued_.insert_or_assign(list[i].id, &list[i]);
+  return &list;
+}
+
+bool StateStore::CanHandOver(std::size_t count) const {
+  return !db_->dialect().shared && queued_.size() + count <= kMaxQueuedKept;
+}
+
+std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, int limit,
+                                                  const std::string& owner) {
+  std::vector<OutboxRow> rows;
+  if (owner != handed_over_owner_) return rows;
+  const auto it = handed_over_.find(notifier);
+  if (it == handed_over_.end()) return rows;
+  std::deque<HandedOver>& waiting = it->second;
+  while (!waiting.empty() && int(rows.size()) < limit) {
+    const HandedOver h = waiting.front();
+    waiting.pop_front();
+    Notification& n = *h.notification;
+    queued_.erase(n.id);  // before the id its key views is moved from
+    rows.push_back(OutboxRow{.id = n.id,
+                             .notifier = n.notifier,
+                             .kind = n.kind,
+                             .event = n.event,
+                             .state = "sending",
+                             .created_at = h.created_at,
+                             .next_attempt_at = h.created_at,
+                             .lease_owner = owner,
+                             .lease_until = h.lease_until});
+    rows.back().notification = std::move(n);
+  }
+  if (waiting.empty()) handed_over_.erase(it);
+  return rows;
+}
+
+Status StateStore::ReleaseHandedOver(const std::string& owner) {
+  if (owner != handed_over_owner_ || handed_over_.empty()) return Ok();
+  Transaction txn(*db_);
+  if (!txn.ok()) return Unexpected("release handed-over rows: " + txn.error());
+  Stmt s(*db_,
+         "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+         "WHERE id = ? AND state = 'sending' AND lease_owner = ?");
+  for (const auto& [notifier, waiting] : handed_over_) {
+    for (const HandedOver& h : waiting) {
+      s.Reset();
+      s.Bind(h.notification->id).Bind(owner);
+      if (auto st = Run(s, "release handed-over row", h.notification->id); !st) return st;
+    }
+  }
+  if (auto st = txn.Commit(); !st) {
+    return Unexpected("release handed-over rows: " + st.error().message);
+  }
+  // Their messages stay in `queued_`, for the claim that takes them as pending rows.
+  handed_over_.clear();
+  return Ok();
 }
 
 Status StateStore::LimitPages(std::int64_t pages) { return db_->LimitPages(pages); }
@@ -1054,7 +1132,13 @@ Status StateStore::CommitDigest(DigestCommit c) {
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
   std::vector<std::size_t> kept;
-  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots, &kept); !st) {
+  std::vector<std::size_t> handed;
+  const bool owner_free = handed_over_.empty() || (c.hand_over && c.hand_over->owner ==
+                                                                      handed_over_owner_);
+  const DigestCommit::HandOver* hand_over =
+      c.hand_over && owner_free && CanHandOver(c.notifications.size()) ? &*c.hand_over : nullptr;
+  if (auto st = InsertOutbox(db, c.notifications, c.now, snapshots, &kept, hand_over, &handed);
+      !st) {
     return Unexpected(st.error());
   }
   if (auto st = InsertHeld(db, c.held, c.now, snapshots); !st) return st;
@@ -1068,7 +1152,17 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
   if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;
   if (auto st = txn.Commit(); !st) return st;
-  KeepQueued(std::move(c.notifications), kept);
+  std::vector<Notification>* list = KeepQueued(std::move(c.notifications), kept);
+  if (list != nullptr && !handed.empty()) {
+    handed_over_owner_ = hand_over->owner;
+    for (std::size_t i : handed) {
+      Notification& n = (*list)[i];
+      handed_over_[n.notifier].push_back(
+          {.notification = &n,
+           .created_at = c.now,
+           .lease_until = hand_over->lease_until.find(n.notifier)->second});
+    }
+  }
   return Ok();
 }
 
@@ -1190,6 +1284,45 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
     const std::function<bool(const std::string&)>& owner_alive) {
   std::vector<OutboxRow> rows;
   if (requests.empty()) return rows;
+  // Rows a commit handed over to `owner` are claimed already: they come from memory, ahead
+  // of the state's due rows, and only what they leave of each limit is claimed below. Most
+  // claims after a large commit touch the state not at all.
+  std::vector<std::vector<OutboxRow>> handed;
+  std::vector<ClaimRequest> rest;
+  if (owner == handed_over_owner_ && !handed_over_.empty()) {
+    handed.resize(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const ClaimRequest& r = requests[i];
+      handed[i] = TakeHandedOver(r.notifier, r.limit, owner);
+      const int left = r.limit - int(handed[i].size());
+      if (left > 0) {
+        rest.push_back({.notifier = r.notifier, .limit = left, .lease_until = r.lease_until});
+      }
+    }
+    if (rest.empty()) {
+      for (std::vector<OutboxRow>& some : handed) {
+        for (OutboxRow& row : some) rows.push_back(std::move(row));
+      }
+      return rows;
+    }
+  }
+  auto claimed = ClaimDueInState(handed.empty() ? requests : rest, now, owner, owner_alive);
+  if (!claimed || handed.empty()) return claimed;
+  // Each request's handed-over rows, then its rows from the state (grouped by request).
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    for (OutboxRow& row : handed[i]) rows.push_back(std::move(row));
+    while (next < claimed->size() && (*claimed)[next].notifier == requests[i].notifier) {
+      rows.push_back(std::move((*claimed)[next++]));
+    }
+  }
+  return rows;
+}
+
+Result<std::vector<OutboxRow>> StateStore::ClaimDueInState(
+    const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
+    const std::function<bool(const std::string&)>& owner_alive) {
+  std::vector<OutboxRow> rows;
   Transaction txn(*db_);
   if (!txn.ok()) return Unexpected("claim outbox rows: " + txn.error());
   // Rows held by a process that is gone are due at once, not when their lease runs out.
@@ -1237,11 +1370,26 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
     return Ok();
   };
   const sql::Dialect& dialect = db_->dialect();
+  // Whether another owner's lease ran out, so that its rows are claimed too; most of the
+  // time none has, and the simpler statements serve.
+  const auto expired = [&]() -> Result<bool> {
+    Stmt any(*db_,
+             "SELECT EXISTS(SELECT 1 FROM outbox WHERE state = 'sending' AND "
+             "lease_owner != ?1 AND lease_until <= ?2)");
+    any.Bind(owner).Bind(now);
+    if (!any.ok() || any.Step() != kRow) return Unexpected(any.Fail("claim outbox rows"));
+    return any.Int(0) != 0;
+  };
   if (requests.size() > kClaimByRanking || dialect.claim_per_request == nullptr) {
     // Many notifiers (a fan-out): one statement for all, each notifier's due rows ranked
     // oldest first and the first `limit` of each claimed with its lease.
-    const std::string sql = std::string(dialect.claim_ranked) + " RETURNING " +
-                            kOutboxColumns + ", rowid";
+    const char* ranked = dialect.claim_ranked;
+    if (dialect.claim_ranked_pending != nullptr) {
+      auto any = expired();
+      if (!any) return Unexpected(any.error());
+      if (!*any) ranked = dialect.claim_ranked_pending;
+    }
+    const std::string sql = std::string(ranked) + " RETURNING " + kOutboxColumns + ", rowid";
     Stmt s(*db_, sql);
     if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
     JsonWriter wanted;
@@ -1258,17 +1406,12 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
     if (auto st = read(s); !st) return Unexpected(st.error());
   } else {
     // Few notifiers, perhaps with long queues: one indexed statement per request. Rows
-    // another process held until its lease ran out are claimed too; most of the time there
-    // are none, and the simpler statement serves.
-    Stmt any(*db_,
-             "SELECT EXISTS(SELECT 1 FROM outbox WHERE state = 'sending' AND "
-             "lease_owner != ?1 AND lease_until <= ?2)");
-    any.Bind(owner).Bind(now);
-    if (!any.ok() || any.Step() != kRow) return Unexpected(any.Fail("claim outbox rows"));
-    const bool expired = any.Int(0) != 0;
+    // another process held until its lease ran out are claimed too.
+    auto any = expired();
+    if (!any) return Unexpected(any.error());
     // Parameters: ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit.
     const std::string sql =
-        std::string(expired ? dialect.claim_per_request_with_expired : dialect.claim_per_request) +
+        std::string(*any ? dialect.claim_per_request_with_expired : dialect.claim_per_request) +
         " RETURNING " + kOutboxColumns + ", rowid";
     Stmt s(*db_, sql);
     if (!s.ok()) return Unexpected(s.Fail("claim outbox rows"));
@@ -1347,6 +1490,32 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
 }
 
 Status StateStore::ReleaseClaims(const std::string& owner) {
+  if (owner == handed_over_owner_ && !handed_over_.empty()) {
+    // Rows handed over and not taken yet stay held: each other row of `owner` goes back.
+    std::unordered_set<std::string_view> handed;
+    for (const auto& [notifier, waiting] : handed_over_) {
+      for (const HandedOver& h : waiting) handed.insert(h.notification->id);
+    }
+    Transaction txn(*db_);
+    if (!txn.ok()) return Unexpected("release claimed rows: " + txn.error());
+    Stmt held(*db_, "SELECT id FROM outbox WHERE state = 'sending' AND lease_owner = ?");
+    held.Bind(owner);
+    std::vector<std::string> others;
+    StepResult rc;
+    while ((rc = held.Step()) == kRow) {
+      if (!handed.count(held.TextView(0))) others.push_back(held.Text(0));
+    }
+    if (rc != kDone) return Unexpected(held.Fail("release claimed rows"));
+    Stmt release(*db_,
+                 "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+                 "WHERE id = ? AND state = 'sending' AND lease_owner = ?");
+    for (const std::string& id : others) {
+      release.Reset();
+      release.Bind(id).Bind(owner);
+      if (auto st = Run(release, "release claimed row", id); !st) return st;
+    }
+    return txn.Commit();
+  }
   Stmt s(*db_,
          "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
          "WHERE state = 'sending' AND lease_owner = ?");

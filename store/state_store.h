@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +58,16 @@ struct DigestCommit {
   std::vector<DedupeKey> notified;     // notified marks: one watch each (Plan::notified)
   std::vector<Notification> notifications;
   std::vector<HeldMatch> held;        // matches of digest watches, held for their digest
+  // When the process that commits delivers next (`once`, a service job), its notifications
+  // are queued already claimed by it: `owner` (its lease owner) holds each row until
+  // `lease_until` of the row's notifier, and its next claims take them from memory instead of
+  // claiming them with a second write of every row. A notifier not named is queued pending.
+  // See StateStore::ClaimDue and ReleaseHandedOver.
+  struct HandOver {
+    std::string owner;
+    std::map<std::string, std::int64_t, std::less<>> lease_until;  // by notifier
+  };
+  std::optional<HandOver> hand_over;
 };
 
 struct OutboxRow {
@@ -279,7 +290,8 @@ class StateStore {
   // and always one ranking statement): pending rows whose time has come, and sending rows of another owner whose
   // lease ran out or who is not `owner_alive` (a process that died); rows `owner` holds
   // itself are its own business (ReleaseClaims). Claimed rows are `sending`; they
-  // come back grouped by request, oldest first within each.
+  // come back grouped by request, oldest first within each. Rows a commit handed over to
+  // `owner` (DigestCommit::hand_over) come first in each request, from memory, unwritten.
   Result<std::vector<OutboxRow>> ClaimDue(
       const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
       const std::function<bool(const std::string&)>& owner_alive);
@@ -292,7 +304,12 @@ class StateStore {
   Status RecordDeliveries(const std::vector<DeliveryResult>& results, const std::string& owner,
                           std::int64_t now);
   // Makes every row `owner` holds pending again, no attempt counted (a clean shutdown).
+  // Rows a commit handed over to `owner` (DigestCommit::hand_over) and no claim has taken
+  // yet are left held: they are the next claims'.
   Status ReleaseClaims(const std::string& owner);
+  // Makes the rows handed over to `owner` that no claim took pending again (a delivery pass
+  // that ends without them: a stop, a paused or disabled notifier).
+  Status ReleaseHandedOver(const std::string& owner);
   // When the earliest pending row (or expiring lease) is due; nullopt when none. With
   // `owner_alive`, a row held by an owner that is gone is due at `now` (a claim takes it over
   // at once). With `notifiers`, only rows of those notifiers count (the ones a delivery pass
@@ -379,7 +396,19 @@ class StateStore {
   Status Announce();
   // After a commit: keeps the messages it queued that read back as they are (`kept`,
   // indexes into `notifications`) for the claim that takes them.
-  void KeepQueued(std::vector<Notification> notifications, const std::vector<std::size_t>& kept);
+  // Returns the kept list, or null when none was kept.
+  std::vector<Notification>* KeepQueued(std::vector<Notification> notifications,
+                                        const std::vector<std::size_t>& kept);
+  // Whether a commit of `count` notifications may hand them over: only messages kept for
+  // claims can be (a claim from memory has nothing else to read).
+  bool CanHandOver(std::size_t count) const;
+  // ClaimDue's claim of rows in the state (not handed over), in one transaction.
+  Result<std::vector<OutboxRow>> ClaimDueInState(
+      const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
+      const std::function<bool(const std::string&)>& owner_alive);
+  // Takes up to `limit` of the rows handed over to `owner` for `notifier`, oldest first.
+  std::vector<OutboxRow> TakeHandedOver(const std::string& notifier, int limit,
+                                        const std::string& owner);
 
   std::unique_ptr<sql::Db> db_;
   // The messages this store queued, by outbox id, until a claim takes them: a claim in the
@@ -391,6 +420,15 @@ class StateStore {
   // by its id. Bounded, and emptied by ReleaseMemory.
   std::vector<std::vector<Notification>> queued_lists_;
   std::unordered_map<std::string_view, Notification*> queued_;
+  // Rows committed already claimed by `handed_over_owner_` (DigestCommit::hand_over) that no
+  // claim has taken yet, by notifier, oldest first. Their messages are in `queued_`.
+  struct HandedOver {
+    Notification* notification;
+    std::int64_t created_at;
+    std::int64_t lease_until;
+  };
+  std::map<std::string, std::deque<HandedOver>, std::less<>> handed_over_;
+  std::string handed_over_owner_;
   std::string fence_holder_;
   int version_at_open_ = kSchemaVersion;
 };

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "tests/store/store_testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace digestd {
@@ -119,6 +120,24 @@ struct Fixture {
   }
   void Queue(const std::vector<Notification>& ns) {
     ASSERT_TRUE(store->QueueNotifications(ns, now));
+  }
+  // Commits `ns` as a digest's notifications handed over to `owner` (DigestCommit::
+  // hand_over), held until `lease_until` for each notifier named in `notifiers`.
+  void CommitHandedOver(const std::vector<Notification>& ns, const std::string& owner,
+                        const std::vector<std::string>& notifiers, std::int64_t lease_until) {
+    DigestCommit c{.source = "hf", .url = "https://example.org/d.md", .date = "2024-01-29",
+                   .now = now, .notifications = ns};
+    c.hand_over.emplace().owner = owner;
+    for (const std::string& n : notifiers) c.hand_over->lease_until.emplace(n, lease_until);
+    auto st = store->CommitDigest(std::move(c));
+    ASSERT_TRUE(st) << st.error().message;
+  }
+  // Counts, in table `claims`, every write that makes an outbox row `sending` (a claim).
+  void CountClaims() {
+    test::ExecOn(config.daemon.state_path,
+                 "CREATE TABLE claims(id TEXT); CREATE TRIGGER count_claims AFTER UPDATE OF "
+                 "state ON outbox WHEN new.state = 'sending' BEGIN INSERT INTO claims "
+                 "VALUES(new.id); END;");
   }
   DeliveryReport Run(Transport& t, const std::string& owner = "test-owner") {
     DeliveryOptions o{.owner = owner,
@@ -646,6 +665,88 @@ TEST(Issue7, RowsOfADeadProcessAreTakenOverAtOnce) {
                     .owner_alive = [](const std::string& who) { return who == "me"; }};
   DeliveryEngine(f.config, *f.store, t, o).Run();
   EXPECT_EQ(f.States()["sent"], 1);
+}
+
+// Issue 12: the rows a commit hands over to the process that delivers next are queued
+// claimed by it, and its pass sends them without writing each row a second time to claim it.
+TEST(Issue12, RowsACommitHandsOverAreSentWithoutBeingClaimedAgain) {
+  Fixture f({Webhook("a", 4), Webhook("b", 4)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 40; ++i) ns.push_back(PaperNotification(i % 4 ? "a" : "b", i));
+  f.CommitHandedOver(ns, "test-owner", {"a", "b"}, f.now + 600);
+  // Queued before the commit and due: claimed the usual way, after the handed-over rows.
+  f.Queue({PaperNotification("a", 100)});
+  EXPECT_EQ(f.States()["sending"], 40);
+  const auto held = f.store->FindOutbox(ns[0].id);
+  ASSERT_TRUE(held && held->size() == 1u);
+  EXPECT_EQ((*held)[0].lease_owner, "test-owner");
+  EXPECT_EQ((*held)[0].lease_until, f.now + 600);
+  f.CountClaims();
+  FakeTransport t;
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.sent, 41);
+  EXPECT_EQ(f.States()["sent"], 41);
+  for (const Notification& n : ns) EXPECT_EQ(t.accepted[n.id], 1) << n.id;
+  EXPECT_EQ(test::Scalar(f.config.daemon.state_path, "SELECT count(*) FROM claims"), 1)
+      << "only the row queued the usual way was claimed";
+  for (const auto& [url, most] : t.max_in_flight) EXPECT_LE(most, 4) << url;
+}
+
+// Rows handed over that the pass does not take (a stop, a notifier it does not send to) are
+// pending again when it ends, unattempted, for whoever claims next.
+TEST(Issue12, HandedOverRowsAPassDoesNotTakeArePendingAfterIt) {
+  Fixture f({Webhook("a", 4)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 10; ++i) ns.push_back(PaperNotification(i < 7 ? "a" : "ghost", i));
+  f.CommitHandedOver(ns, "test-owner", {"a", "ghost"}, f.now + 600);
+  FakeTransport t;
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.sent, 7);
+  const auto ghost = f.store->ListOutbox("", "ghost", 10);
+  ASSERT_EQ(ghost->size(), 3u);
+  for (const OutboxRow& row : *ghost) {
+    EXPECT_EQ(row.state, "pending") << row.id;
+    EXPECT_EQ(row.lease_owner, "") << row.id;
+    EXPECT_EQ(row.attempts, 0) << row.id;
+  }
+
+  // A pass stopped before it sends anything hands every row back.
+  Fixture g({Webhook("a", 4)});
+  g.CommitHandedOver(ns, "o", {"a"}, g.now + 600);
+  FakeTransport t2;
+  DeliveryOptions o{.owner = "o",
+                    .now = [&] { return g.now; },
+                    .owner_alive = [](const std::string&) { return true; }};
+  DeliveryEngine engine(g.config, *g.store, t2, o);
+  engine.Stop();
+  engine.Run();
+  EXPECT_EQ(t2.count(), 0);
+  EXPECT_EQ(g.States()["sending"], 0);
+  EXPECT_EQ(g.States()["pending"], 10);
+  EXPECT_EQ(g.Run(t2, "o").sent, 7) << "claimed afresh from the state";
+}
+
+// Another process leaves the rows handed over to a live owner alone, and takes them over
+// once that owner is gone (a `once` killed between its commit and its delivery).
+TEST(Issue12, HandedOverRowsAreAnotherProcesssOnlyOnceTheirOwnerIsGone) {
+  Fixture f({Webhook("a", 8)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 30; ++i) ns.push_back(PaperNotification("a", i));
+  f.CommitHandedOver(ns, "first", {"a"}, f.now + 600);
+  auto second = StateStore::Open(f.config.daemon.state_path);
+  ASSERT_TRUE(second);
+  FakeTransport t;
+  bool first_alive = true;
+  DeliveryOptions o{.owner = "second",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [&](const std::string& who) {
+                      return who != "first" || first_alive;
+                    }};
+  EXPECT_EQ(DeliveryEngine(f.config, **second, t, o).Run().sent, 0);
+  EXPECT_EQ(f.States()["sending"], 30);
+  first_alive = false;
+  EXPECT_EQ(DeliveryEngine(f.config, **second, t, o).Run().sent, 30);
+  for (const Notification& n : ns) EXPECT_EQ(t.accepted[n.id], 1) << n.id;
 }
 
 TEST(Issue7, RetryDelayIsFullJitterBoundedAndHonoursRetryAfter) {
