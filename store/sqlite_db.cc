@@ -263,6 +263,18 @@ std::string SqliteJsonValues(int parameter) { return "json_each(?" + std::to_str
 #define DIGESTD_CLAIM_SET \
   "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ?4 WHERE rowid IN "
 
+// The ranked claim around the outbox rows it ranks (`o`, joined to the requests `req`):
+// ?1 owner, ?2 now, ?3 the requests as a JSON array of {notifier, lim, lease}.
+#define DIGESTD_CLAIM_RANKED(ROWS)                                                        \
+  "WITH req AS (SELECT json_extract(value, '$.notifier') AS notifier, "                 \
+  "json_extract(value, '$.lim') AS lim, json_extract(value, '$.lease') AS lease "       \
+  "FROM json_each(?3)), "                                                               \
+  "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "                 \
+  "row_number() OVER (PARTITION BY o.notifier "                                         \
+  "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn " ROWS ") "                 \
+  "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "  \
+  "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim"
+
 const Dialect kSqlite{
     .name = "SQLite",
     .shared = false,
@@ -308,33 +320,16 @@ const Dialect kSqlite{
         "(SELECT json_extract(p.value, '$.snapshot') FROM digest_held, "
         "json_each(digest_held.message, '$.papers') AS p "
         "WHERE json_extract(p.value, '$.snapshot') IS NOT NULL)",
-    // ?1 owner, ?2 now, ?3 the requests as a JSON array of {notifier, lim, lease}: each
-    // notifier's due rows ranked oldest first, the first `lim` of each claimed.
-    .claim_ranked =
-        "WITH req AS (SELECT json_extract(value, '$.notifier') AS notifier, "
-        "json_extract(value, '$.lim') AS lim, json_extract(value, '$.lease') AS lease "
-        "FROM json_each(?3)), "
-        "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
-        "row_number() OVER (PARTITION BY o.notifier "
-        "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
+    // Each notifier's due rows ranked oldest first, the first `lim` of each claimed.
+    .claim_ranked = DIGESTD_CLAIM_RANKED(
         "FROM outbox o JOIN req ON o.notifier = req.notifier "
         "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?2) OR "
-        "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)) "
-        "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
-        "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim",
+        "(o.state = 'sending' AND o.lease_until <= ?2 AND o.lease_owner != ?1)"),
     // The same for pending rows alone: each notifier's due rows come from the index of
     // pending rows, however many rows are being sent.
-    .claim_ranked_pending =
-        "WITH req AS (SELECT json_extract(value, '$.notifier') AS notifier, "
-        "json_extract(value, '$.lim') AS lim, json_extract(value, '$.lease') AS lease "
-        "FROM json_each(?3)), "
-        "ranked AS (SELECT o.id AS rid, req.lease AS lease, req.lim AS lim, "
-        "row_number() OVER (PARTITION BY o.notifier "
-        "ORDER BY o.next_attempt_at, o.created_at, o.rowid) AS rn "
+    .claim_ranked_pending = DIGESTD_CLAIM_RANKED(
         "FROM req JOIN outbox o ON o.notifier = req.notifier AND o.state = 'pending' AND "
-        "o.next_attempt_at <= ?2) "
-        "UPDATE outbox SET state = 'sending', lease_owner = ?1, lease_until = ranked.lease "
-        "FROM ranked WHERE outbox.id = ranked.rid AND ranked.rn <= ranked.lim",
+        "o.next_attempt_at <= ?2"),
     // ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit: the index of pending rows
     // (notifier, next_attempt_at, created_at) yields the due rows in order, so a claim reads
     // about `limit` rows however many wait.
@@ -356,6 +351,7 @@ const Dialect kSqlite{
     .record_deliveries_batch = nullptr,
 };
 #undef DIGESTD_CLAIM_SET
+#undef DIGESTD_CLAIM_RANKED
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
