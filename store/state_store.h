@@ -187,7 +187,8 @@ class StateStore {
   void SetBusyTimeout(int milliseconds);
   // Gives back the page cache of this connection (SQLite's sqlite3_db_release_memory) and
   // the messages kept for claims (see `queued_`): for a long-running service between jobs,
-  // so an idle process does not keep a large cycle's pages.
+  // so an idle process does not keep a large cycle's pages. Rows handed over and not taken
+  // are made pending first (ReleaseHandedOver).
   void ReleaseMemory();
   // Caps the file at `pages` pages (PRAGMA max_page_count on this connection): a full
   // database on demand, for fault tests. Fails with SQLite's message, or on PostgreSQL.
