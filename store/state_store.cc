@@ -451,14 +451,19 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
     exact = exact && std::all_of(n.papers.begin(), n.papers.end(),
                                  [&](const SourcedPaper& p) { return snapshots.Exact(p.paper); });
     const bool kept = keep && exact;
-    const auto lease = hand_over && kept ? hand_over->lease_until.find(n.notifier)
-                                         : decltype(hand_over->lease_until)::const_iterator();
-    const bool claimed = hand_over && kept && lease != hand_over->lease_until.end();
+    const std::int64_t* lease = nullptr;  // until when the row is queued claimed, if it is
+    if (hand_over && kept) {
+      if (const auto it = hand_over->lease_until.find(n.notifier);
+          it != hand_over->lease_until.end()) {
+        lease = &it->second;
+      }
+    }
+    const bool claimed = lease != nullptr;
     outbox.Reset();
     outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
     outbox.BindBorrowed(message).Bind(now).Bind(now).Bind(claimed ? "sending" : "pending");
     if (claimed) {
-      outbox.Bind(hand_over->owner).Bind(lease->second);
+      outbox.Bind(hand_over->owner).Bind(*lease);
     } else {
       outbox.BindNull().BindOptional(std::nullopt);
     }
@@ -473,6 +478,21 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
     if (auto st = db.Exec(db.dialect().notify_outbox); !st) return Unexpected(st.error());
   }
   return added;
+}
+
+// Makes the rows `ids` that `owner` still holds pending again, no attempt counted, in the
+// caller's transaction.
+Status ReleaseRowsOf(sql::Db& db, const std::string& owner,
+                     const std::vector<std::string_view>& ids) {
+  Stmt release(db,
+               "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+               "WHERE id = ? AND state = 'sending' AND lease_owner = ?");
+  for (std::string_view id : ids) {
+    release.Reset();
+    release.Bind(id).Bind(owner);
+    if (auto st = Run(release, "release claimed row", std::string(id)); !st) return st;
+  }
+  return Ok();
 }
 
 // Holds `held` for their digests in the caller's transaction; a match held already (its
@@ -694,10 +714,8 @@ bool StateStore::CanHandOver(std::size_t count) const {
   return !db_->dialect().shared && queued_.size() + count <= kMaxQueuedKept;
 }
 
-std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, int limit,
-                                                  const std::string& owner) {
+std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, int limit) {
   std::vector<OutboxRow> rows;
-  if (owner != handed_over_owner_) return rows;
   const auto it = handed_over_.find(notifier);
   if (it == handed_over_.end()) return rows;
   std::deque<HandedOver>& waiting = it->second;
@@ -713,7 +731,7 @@ std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, i
                              .state = "sending",
                              .created_at = h.created_at,
                              .next_attempt_at = h.created_at,
-                             .lease_owner = owner,
+                             .lease_owner = handed_over_owner_,
                              .lease_until = h.lease_until});
     rows.back().notification = std::move(n);
   }
@@ -721,20 +739,19 @@ std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, i
   return rows;
 }
 
+std::vector<std::string_view> StateStore::HandedOverIds() const {
+  std::vector<std::string_view> ids;
+  for (const auto& [notifier, waiting] : handed_over_) {
+    for (const HandedOver& h : waiting) ids.push_back(h.notification->id);
+  }
+  return ids;
+}
+
 Status StateStore::ReleaseHandedOver(const std::string& owner) {
   if (owner != handed_over_owner_ || handed_over_.empty()) return Ok();
   Transaction txn(*db_);
   if (!txn.ok()) return Unexpected("release handed-over rows: " + txn.error());
-  Stmt s(*db_,
-         "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
-         "WHERE id = ? AND state = 'sending' AND lease_owner = ?");
-  for (const auto& [notifier, waiting] : handed_over_) {
-    for (const HandedOver& h : waiting) {
-      s.Reset();
-      s.Bind(h.notification->id).Bind(owner);
-      if (auto st = Run(s, "release handed-over row", h.notification->id); !st) return st;
-    }
-  }
+  if (auto st = ReleaseRowsOf(*db_, owner, HandedOverIds()); !st) return st;
   if (auto st = txn.Commit(); !st) {
     return Unexpected("release handed-over rows: " + st.error().message);
   }
@@ -1293,21 +1310,17 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
     handed.resize(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const ClaimRequest& r = requests[i];
-      handed[i] = TakeHandedOver(r.notifier, r.limit, owner);
+      handed[i] = TakeHandedOver(r.notifier, r.limit);
       const int left = r.limit - int(handed[i].size());
       if (left > 0) {
         rest.push_back({.notifier = r.notifier, .limit = left, .lease_until = r.lease_until});
       }
     }
-    if (rest.empty()) {
-      for (std::vector<OutboxRow>& some : handed) {
-        for (OutboxRow& row : some) rows.push_back(std::move(row));
-      }
-      return rows;
-    }
   }
-  auto claimed = ClaimDueInState(handed.empty() ? requests : rest, now, owner, owner_alive);
-  if (!claimed || handed.empty()) return claimed;
+  if (handed.empty()) return ClaimDueInState(requests, now, owner, owner_alive);
+  Result<std::vector<OutboxRow>> claimed = std::vector<OutboxRow>{};
+  if (!rest.empty()) claimed = ClaimDueInState(rest, now, owner, owner_alive);
+  if (!claimed) return claimed;
   // Each request's handed-over rows, then its rows from the state (grouped by request).
   std::size_t next = 0;
   for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -1492,10 +1505,8 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
 Status StateStore::ReleaseClaims(const std::string& owner) {
   if (owner == handed_over_owner_ && !handed_over_.empty()) {
     // Rows handed over and not taken yet stay held: each other row of `owner` goes back.
-    std::unordered_set<std::string_view> handed;
-    for (const auto& [notifier, waiting] : handed_over_) {
-      for (const HandedOver& h : waiting) handed.insert(h.notification->id);
-    }
+    const std::vector<std::string_view> ids = HandedOverIds();
+    const std::unordered_set<std::string_view> handed(ids.begin(), ids.end());
     Transaction txn(*db_);
     if (!txn.ok()) return Unexpected("release claimed rows: " + txn.error());
     Stmt held(*db_, "SELECT id FROM outbox WHERE state = 'sending' AND lease_owner = ?");
@@ -1506,14 +1517,7 @@ Status StateStore::ReleaseClaims(const std::string& owner) {
       if (!handed.count(held.TextView(0))) others.push_back(held.Text(0));
     }
     if (rc != kDone) return Unexpected(held.Fail("release claimed rows"));
-    Stmt release(*db_,
-                 "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
-                 "WHERE id = ? AND state = 'sending' AND lease_owner = ?");
-    for (const std::string& id : others) {
-      release.Reset();
-      release.Bind(id).Bind(owner);
-      if (auto st = Run(release, "release claimed row", id); !st) return st;
-    }
+    if (auto st = ReleaseRowsOf(*db_, owner, {others.begin(), others.end()}); !st) return st;
     return txn.Commit();
   }
   Stmt s(*db_,

@@ -407,9 +407,10 @@ class StateStore {
   Result<std::vector<OutboxRow>> ClaimDueInState(
       const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
       const std::function<bool(const std::string&)>& owner_alive);
-  // Takes up to `limit` of the rows handed over to `owner` for `notifier`, oldest first.
-  std::vector<OutboxRow> TakeHandedOver(const std::string& notifier, int limit,
-                                        const std::string& owner);
+  // Takes up to `limit` of the rows handed over for `notifier`, oldest first.
+  std::vector<OutboxRow> TakeHandedOver(const std::string& notifier, int limit);
+  // The ids of the rows handed over that no claim has taken.
+  std::vector<std::string_view> HandedOverIds() const;
 
   std::unique_ptr<sql::Db> db_;
   // The messages this store queued, by outbox id, until a claim takes them: a claim in the
