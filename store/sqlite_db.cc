@@ -566,9 +566,18 @@ Status SqliteDb::BackupTo(const std::string& path) {
   return Ok();
 }
 
+// SQLite's own memory statistics, which digestd never reads, take a global mutex around
+// every allocation it makes: about 4% of a 10,000-paper commit. They can only be turned
+// off before SQLite initialises, so the first open does it, once per process.
+void TurnOffMemoryStatistics() {
+  static const int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)rc;  // SQLITE_MISUSE when the process already used SQLite: the default then stays
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) {
+  TurnOffMemoryStatistics();
   if (!read_only && path != ":memory:" && !path.starts_with("file:")) {
     // SQLite would create the file 0644: it holds the sources' URLs and the outbox, so it
     // is created here with the private mode (SQLite gives -wal and -shm the same mode).
