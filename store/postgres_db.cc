@@ -137,6 +137,9 @@ CREATE TABLE snapshot_dicts (
 CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TEXT
   LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN encoding = 0 THEN paper END $$;
 )sql"},
+    // 11: as SQLite's step 11, but for the CHECK, which this backend evaluates without a
+    // temporary table: `dedupe_key` is unique through `id`, and loses its own index.
+    {11, "ALTER TABLE outbox DROP CONSTRAINT outbox_dedupe_key_key;"},
 };
 
 constexpr Oid kInt8Oid = 20;

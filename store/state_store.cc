@@ -768,7 +768,7 @@ int StateStore::SchemaVersion() const { return db_->SchemaVersion(); }
 
 Status StateStore::Migrate() {
   const auto migrations = db_->Migrations();
-  static_assert(kSchemaVersion == 10);
+  static_assert(kSchemaVersion == 11);
   if (migrations.empty() || migrations.back().to != kSchemaVersion) {
     return Unexpected(std::string("no migration to schema ") + std::to_string(kSchemaVersion));
   }

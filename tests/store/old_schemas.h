@@ -213,4 +213,14 @@ CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at
   WHERE state = 'pending';
 )sql";
 
+// Schema 10: compressed snapshots (issue 12).
+inline constexpr const char* kSchema10 = R"sql(
+ALTER TABLE snapshots ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE snapshot_dicts (
+  id         INTEGER PRIMARY KEY,
+  dict       BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace digestd::test

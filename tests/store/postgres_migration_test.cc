@@ -1,6 +1,6 @@
 // PostgreSQL migrations: two instances opening one new state at once (issue 14), the second
-// waiting on the migration lock, a schema-8 database brought to schema 9 and a schema-9 one
-// to schema 10 (issue 12).
+// waiting on the migration lock, a schema-8 database brought to schema 9, a schema-9 one to
+// schema 10 and a schema-10 one to schema 11 (issue 12).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -64,6 +64,10 @@ TEST_F(Issue14Migration, AnOpenThatWaitedForAnotherMigrationSeesItsTables) {
 namespace digestd {
 namespace {
 
+// Schema 10 and before: the outbox's dedupe keys had an index of their own (step 11 drops it).
+constexpr const char* kRestoreDedupeIndex =
+    "ALTER TABLE outbox ADD CONSTRAINT outbox_dedupe_key_key UNIQUE (dedupe_key)";
+
 // Issue 12: schema 8 -> 9 on PostgreSQL keeps only pending rows in the per-notifier claim
 // index. A database left at schema 8 (that index as step 8 made it) with rows in the outbox
 // keeps every row, gets the index a new database gets, and its pending row is claimed.
@@ -89,8 +93,9 @@ TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
   }
   Conn conn(PQconnectdb(database().url().c_str()));
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
-  // Back to what schema 8 left: no snapshot encoding (step 10), its index over every row,
-  // and its version.
+  // Back to what schema 8 left: the dedupe keys' own index (step 11), no snapshot encoding
+  // (step 10), its index over every row, and its version.
+  ASSERT_EQ(Query(conn.get(), kRestoreDedupeIndex), "");
   ASSERT_EQ(Query(conn.get(), "ALTER TABLE snapshots DROP COLUMN encoding"), "");
   ASSERT_EQ(Query(conn.get(), "DROP TABLE snapshot_dicts"), "");
   ASSERT_EQ(Query(conn.get(), "DROP INDEX outbox_notifier_due"), "");
@@ -136,6 +141,7 @@ TEST_F(Issue14Migration, Schema9DatabaseKeepsItsSnapshotsAsText) {
   }
   Conn conn(PQconnectdb(database().url().c_str()));
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(), kRestoreDedupeIndex), "");
   ASSERT_EQ(Query(conn.get(), "ALTER TABLE snapshots DROP COLUMN encoding"), "");
   ASSERT_EQ(Query(conn.get(), "DROP TABLE snapshot_dicts"), "");
   ASSERT_EQ(Query(conn.get(), "DROP FUNCTION snapshot_text(text, bigint)"), "");
@@ -162,6 +168,47 @@ TEST_F(Issue14Migration, Schema9DatabaseKeepsItsSnapshotsAsText) {
   ASSERT_TRUE((*store)->CommitDigest(c));
   EXPECT_EQ(Query(conn.get(), "SELECT string_agg(encoding::text, ',') FROM snapshots"), "0,0");
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM snapshot_dicts"), "0");
+}
+
+// Issue 12: schema 10 -> 11 on PostgreSQL drops the dedupe keys' own index, which the
+// primary key makes redundant (a row's id is the hash of its dedupe key). A database taken
+// back to schema 10 keeps every row, ends with the constraints a new database has, and a
+// notification queued again is still one row.
+TEST_F(Issue14Migration, Schema10DatabaseDropsTheDedupeKeysOwnIndex) {
+  const std::string kConstraints =
+      "SELECT string_agg(conname || ' ' || contype::text, ',' ORDER BY conname) FROM pg_constraint "
+      "WHERE conrelid = 'outbox'::regclass";
+  const std::string fresh_url = AnotherDatabaseUrl();
+  ASSERT_FALSE(fresh_url.empty());
+  { ASSERT_TRUE(StateStore::Open(fresh_url)); }
+  Conn fresh(PQconnectdb(fresh_url.c_str()));
+  ASSERT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1"), test::Row("me", "id-2")},
+                                             100));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(), kRestoreDedupeIndex), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 10"), "");
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', rowid, id, dedupe_key, state, message), E'\\n' "
+      "ORDER BY id) FROM outbox";
+  const std::string rows = Query(conn.get(), kRows);
+  const std::string restored = Query(conn.get(), kConstraints);
+  ASSERT_NE(restored.find("outbox_dedupe_key_key u"), std::string::npos) << restored;
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kRows), rows);
+  const std::string constraints = Query(conn.get(), kConstraints);
+  EXPECT_EQ(constraints.find("outbox_dedupe_key_key"), std::string::npos) << constraints;
+  EXPECT_EQ(constraints, Query(fresh.get(), kConstraints));
+  ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1")}, 200));
+  EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM outbox"), "2");
 }
 
 }  // namespace
