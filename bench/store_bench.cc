@@ -9,12 +9,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <benchmark/benchmark.h>
 
 #include "bench/synthetic.h"
+#include "core/planner.h"
+#include "core/watch.h"
 #include "fetchers/markdown_parser.h"
 #include "store/postgres_db.h"
 #include "store/state_store.h"
@@ -117,6 +121,57 @@ void CommitDigest(benchmark::State& state, const std::string& server_url) {
 
 void BM_CommitDigest(benchmark::State& state) { CommitDigest(state, ""); }
 BENCHMARK(BM_CommitDigest)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// The commit a first run makes of an N-paper day (state.range(0)) with one match-all watch
+// and one notifier, as the cycle hands it over: what PlanDigest planned (a notification and a
+// notified mark per paper, and each paper's content hash, which the commit stores rather
+// than computing), into a fresh SQLite file. Planning is not timed.
+void BM_CommitPlannedDay(benchmark::State& state) {
+  const auto papers = SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
+  auto matcher = WatchMatcher::Compile({WatchSpec{.name = "all", .query = "*", .notify = {"out"}}});
+  if (!matcher) {
+    state.SkipWithError(matcher.error().message.c_str());
+    return;
+  }
+  const std::map<std::string, PriorSighting> prior;
+  const std::set<std::string> notified;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Plan plan = PlanDigest(PlanInput{.source = "hf-ko",
+                                     .date = "2024-01-29",
+                                     .papers = &papers,
+                                     .prior = &prior,
+                                     .notified = &notified,
+                                     .matcher = &*matcher,
+                                     .enabled_notifiers = {"out"},
+                                     .first_run = FirstRunMode::kNotify});
+    const std::string path = TempPath();
+    auto store = StateStore::Open(path);
+    if (!store) {
+      state.SkipWithError(store.error().message.c_str());
+      break;
+    }
+    DigestCommit c{.source = "hf-ko",
+                   .url = "file:///d.md",
+                   .date = "2024-01-29",
+                   .now = 1,
+                   .papers = papers,
+                   .content_hashes = std::move(plan.content_hashes),
+                   .notified = std::move(plan.notified),
+                   .notifications = std::move(plan.notifications)};
+    state.ResumeTiming();
+    if (auto st = (*store)->CommitDigest(std::move(c)); !st) {
+      state.SkipWithError(st.error().message.c_str());
+    }
+    state.PauseTiming();
+    store->reset();
+    RemoveDb(path);
+    state.ResumeTiming();
+  }
+  state.counters["papers/s"] = benchmark::Counter(double(papers.size()) * double(state.iterations()),
+                                                  benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_CommitPlannedDay)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 void BM_LoadPriorSightings(benchmark::State& state) {
   const auto papers = ParseMarkdownDigest(MarkdownDigest(10000)).digest.papers;
