@@ -7,12 +7,18 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace digestd {
 
 class JsonWriter {
  public:
+  JsonWriter() = default;
+  // Writes after what `text` holds already (Take gives it back with the document appended),
+  // so a caller making many documents into one buffer does not grow a new one each time.
+  explicit JsonWriter(std::string text) : out_(std::move(text)) {}
+
   JsonWriter& BeginObject();
   JsonWriter& EndObject();
   JsonWriter& BeginArray();

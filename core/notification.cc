@@ -96,27 +96,49 @@ std::vector<Notification> GroupByDigest(std::vector<Notification> notifications,
   return grouper.Finish();
 }
 
-std::vector<std::string> NotificationJsonLines(const Notification& n) {
-  std::vector<std::string> lines;
-  auto line = [&](const SourcedPaper* paper) {
-    JsonWriter json;
-    json.BeginObject();
-    WriteHeader(json, n, paper ? n.EventOf(*paper) : n.event,
-                paper ? n.WatchesOf(*paper) : n.watches);
-    json.Key("paper");
-    if (paper) {
-      WriteSourcedPaper(json, *paper, false);
-    } else {
-      json.Null();
-      json.Key("source").StringOrNull(n.source);
-      json.Key("message").StringOrNull(n.message);
-    }
-    json.EndObject();
-    lines.push_back(json.Take());
-  };
+namespace {
+
+// One line of NotificationJsonLines: `paper`'s, or the alert's when it is null.
+void WriteJsonLine(JsonWriter& json, const Notification& n, const SourcedPaper* paper) {
+  json.BeginObject();
+  WriteHeader(json, n, paper ? n.EventOf(*paper) : n.event, paper ? n.WatchesOf(*paper) : n.watches);
+  json.Key("paper");
+  if (paper) {
+    WriteSourcedPaper(json, *paper, false);
+  } else {
+    json.Null();
+    json.Key("source").StringOrNull(n.source);
+    json.Key("message").StringOrNull(n.message);
+  }
+  json.EndObject();
+}
+
+// Calls `line` with each paper of `n` in order, or once with null for an alert.
+template <typename F>
+void ForEachLine(const Notification& n, F line) {
   if (n.papers.empty()) line(nullptr);
   for (const SourcedPaper& p : n.papers) line(&p);
+}
+
+}  // namespace
+
+std::vector<std::string> NotificationJsonLines(const Notification& n) {
+  std::vector<std::string> lines;
+  ForEachLine(n, [&](const SourcedPaper* paper) {
+    JsonWriter json;
+    WriteJsonLine(json, n, paper);
+    lines.push_back(json.Take());
+  });
   return lines;
+}
+
+void AppendNotificationJsonLines(const Notification& n, std::string& out) {
+  ForEachLine(n, [&](const SourcedPaper* paper) {
+    JsonWriter json(std::move(out));
+    WriteJsonLine(json, n, paper);
+    out = json.Take();
+    out += '\n';
+  });
 }
 
 std::string NotificationToJson(const Notification& n) {

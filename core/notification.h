@@ -79,6 +79,8 @@ class DigestGrouper {
 // One JSON line per paper in the CONFIG.md `once --json` shape (one line with "paper": null
 // for an alert). Lines carry no trailing newline.
 std::vector<std::string> NotificationJsonLines(const Notification& notification);
+// The same lines appended to `out`, each ended by '\n' (JSON Lines), in one growing buffer.
+void AppendNotificationJsonLines(const Notification& notification, std::string& out);
 
 // The whole notification as one JSON object (the outbox's `message`): the same fields as
 // the lines, with "papers" as an array, plus "dedupe_key", "source" and "message", and on a

@@ -62,6 +62,14 @@ struct Payload {
   StartTls starttls = StartTls::kRequired;
 };
 
+// A message of one part, as Render returns it. (A braced list would copy the payload: an
+// initializer_list's elements cannot be moved from.)
+inline std::vector<Payload> OnePayload(Payload payload) {
+  std::vector<Payload> parts;
+  parts.push_back(std::move(payload));
+  return parts;
+}
+
 // What came back from one payload's transfer.
 struct Response {
   // Set when the transfer itself failed (no connection, timeout, the command could not

@@ -48,7 +48,7 @@ class ExecChannel final : public Channel {
         {"PATH", "/usr/local/bin:/usr/bin:/bin"},     {"LANG", "C.UTF-8"},
         {"DIGESTD_NOTIFICATION_ID", payload.part_id}, {"DIGESTD_NOTIFIER", notification.notifier},
         {"DIGESTD_KIND", notification.kind},          {"DIGESTD_EVENT", notification.event}};
-    return std::vector<Payload>{std::move(payload)};
+    return OnePayload(std::move(payload));
   }
 
   Outcome Classify(const Payload& /*payload*/, const Response& response) const override {

@@ -155,7 +155,7 @@ class LocalChannel final : public Channel {
     payload.body = transfer_ == Transfer::kConsole
                        ? RenderConsole(notification, max_papers_, texts_ ? &*texts_ : nullptr)
                        : RenderJsonLines(notification);
-    return std::vector<Payload>{std::move(payload)};
+    return OnePayload(std::move(payload));
   }
 
   Outcome Classify(const Payload& /*payload*/, const Response& response) const override {
@@ -222,7 +222,7 @@ std::string RenderConsole(const Notification& n, int max_papers, const MessageTe
 
 std::string RenderJsonLines(const Notification& n) {
   std::string out;
-  for (const std::string& line : NotificationJsonLines(n)) (out += line) += '\n';
+  AppendNotificationJsonLines(n, out);
   return out;
 }
 
