@@ -127,7 +127,8 @@ BENCHMARK(BM_CommitDigest)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 // notified mark per paper, and each paper's content hash, which the commit stores rather
 // than computing), into a fresh SQLite file. Planning is not timed.
 void BM_CommitPlannedDay(benchmark::State& state) {
-  const auto papers = SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
+  const auto papers =
+      SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
   auto matcher = WatchMatcher::Compile({WatchSpec{.name = "all", .query = "*", .notify = {"out"}}});
   if (!matcher) {
     state.SkipWithError(matcher.error().message.c_str());
@@ -168,8 +169,8 @@ void BM_CommitPlannedDay(benchmark::State& state) {
     RemoveDb(path);
     state.ResumeTiming();
   }
-  state.counters["papers/s"] = benchmark::Counter(double(papers.size()) * double(state.iterations()),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["papers/s"] = benchmark::Counter(
+      double(papers.size()) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_CommitPlannedDay)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 

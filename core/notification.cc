@@ -101,7 +101,8 @@ namespace {
 // One line of NotificationJsonLines: `paper`'s, or the alert's when it is null.
 void WriteJsonLine(JsonWriter& json, const Notification& n, const SourcedPaper* paper) {
   json.BeginObject();
-  WriteHeader(json, n, paper ? n.EventOf(*paper) : n.event, paper ? n.WatchesOf(*paper) : n.watches);
+  WriteHeader(json, n, paper ? n.EventOf(*paper) : n.event,
+              paper ? n.WatchesOf(*paper) : n.watches);
   json.Key("paper");
   if (paper) {
     WriteSourcedPaper(json, *paper, false);
