@@ -34,6 +34,12 @@ using sql::Stmt;
 using sql::StepResult;
 using sql::Transaction;
 
+// Whether notified mark `mark` belongs to the set of `other` (all but the watch).
+bool InSet(const DedupeKey& mark, const DedupeKey& other) {
+  return mark.paper_key == other.paper_key && mark.notifier == other.notifier &&
+         mark.event_class == other.event_class;
+}
+
 std::string KeysJson(const std::vector<std::string>& keys) {
   JsonWriter json;
   json.StringArray(keys);
@@ -1135,17 +1141,20 @@ Status StateStore::CommitDigest(DigestCommit c) {
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
                                                  : RecordPapersOneByOne(db, c, snapshots);
   if (!papers) return papers;
-  // The notified marks grouped by their set (all but the watch), merged into the stored set.
-  std::map<std::string, std::pair<std::string, std::vector<std::string>>> sets;
-  for (const DedupeKey& key : c.notified) {
-    auto& [paper_key, watches] = sets[key.Set().Encode()];
-    paper_key = key.paper_key;
-    watches.insert(watches.end(), key.watches.begin(), key.watches.end());
-  }
+  // The notified marks merged into their stored sets (a set: the mark but its watch), one
+  // statement per run of marks of one set. The planner makes a set's marks one after the
+  // other; a set met in two runs is merged twice, which stores the same.
   Stmt notified(db, db.dialect().merge_notified);
-  for (const auto& [set_key, set] : sets) {
+  std::vector<std::string> watches;
+  for (std::size_t i = 0, end = 0; i < c.notified.size(); i = end) {
+    const DedupeKey& set = c.notified[i];
+    watches.clear();
+    for (end = i; end < c.notified.size() && InSet(c.notified[end], set); ++end) {
+      watches.insert(watches.end(), c.notified[end].watches.begin(), c.notified[end].watches.end());
+    }
     notified.Reset();
-    notified.Bind(set_key).Bind(set.first).Bind(KeysJson(set.second)).Bind(c.now);
+    notified.Bind(set.Set().Encode()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
+    notified.Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
   std::vector<std::size_t> kept;
