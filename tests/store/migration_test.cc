@@ -510,6 +510,26 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
   return tables;
 }
 
+// Makes a new state file at `fresh` (what a migrated file must end as), then opens the one at
+// `path`, which migrates it to this binary's schema.
+void MigrateBesideANewFile(const std::string& path, const std::string& fresh) {
+  { ASSERT_TRUE(StateStore::Open(fresh)); }
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+}
+
+// Claims, as host-b/2 at 500, what WriteRowInEveryTable left due: its pending row "id-2",
+// which carries paper "A".
+void ExpectItsPendingRowClaimed(StateStore& store) {
+  auto claimed = store.ClaimDue({{.notifier = "me", .limit = 10, .lease_until = 900}}, 500,
+                                "host-b/2", [](const std::string&) { return true; });
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].id, "id-2");
+  EXPECT_EQ((*claimed)[0].notification.papers.at(0).paper->title, "A");
+}
+
 // Every table's rows (WriteRowInEveryTable), each one there and readable.
 std::map<std::string, std::string> DumpTables(const std::string& path,
                                               const std::map<std::string, std::string>& tables) {
@@ -593,12 +613,7 @@ TEST(Issue12, MigratesSchema8FileToAClaimIndexOfPendingRows) {
       "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' "
       "ORDER BY name";
   const std::string fresh = dir.File("fresh.db");
-  { ASSERT_TRUE(StateStore::Open(fresh)); }
-  {
-    auto store = StateStore::Open(path);
-    ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  }
+  MigrateBesideANewFile(path, fresh);
   EXPECT_EQ(DumpTables(path, tables), before);
   const std::string indexes = Dump(path, kIndexes);
   EXPECT_NE(indexes.find("WHERE state = 'pending'"), std::string::npos) << indexes;
@@ -610,12 +625,7 @@ TEST(Issue12, MigratesSchema8FileToAClaimIndexOfPendingRows) {
             std::string::npos);
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store);
-  auto claimed = (*store)->ClaimDue({{.notifier = "me", .limit = 10, .lease_until = 900}}, 500,
-                                    "host-b/2", [](const std::string&) { return true; });
-  ASSERT_TRUE(claimed) << claimed.error().message;
-  ASSERT_EQ(claimed->size(), 1u);
-  EXPECT_EQ((*claimed)[0].id, "id-2");
-  EXPECT_EQ((*claimed)[0].notification.papers.at(0).paper->title, "A");
+  ExpectItsPendingRowClaimed(**store);
 }
 
 // Issue 12: schema 9 -> 10 adds the snapshot encoding and the dictionary table. A schema-9
@@ -693,12 +703,7 @@ TEST(Issue12, MigratesSchema10FileToAnOutboxWrittenWithoutTemporaryTables) {
     ASSERT_NE(Dump(path, write).find("OpenEphemeral"), std::string::npos) << "schema 10's cost";
   }
   const std::string fresh = dir.File("fresh.db");
-  { ASSERT_TRUE(StateStore::Open(fresh)); }
-  {
-    auto store = StateStore::Open(path);
-    ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  }
+  MigrateBesideANewFile(path, fresh);
   EXPECT_EQ(DumpTables(path, tables), before);
   EXPECT_EQ(Dump(path, kOutbox), Dump(fresh, kOutbox));
   for (const std::string& write : kWrites) {
@@ -710,12 +715,7 @@ TEST(Issue12, MigratesSchema10FileToAnOutboxWrittenWithoutTemporaryTables) {
 
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store);
-  auto claimed = (*store)->ClaimDue({{.notifier = "me", .limit = 10, .lease_until = 900}}, 500,
-                                    "host-b/2", [](const std::string&) { return true; });
-  ASSERT_TRUE(claimed) << claimed.error().message;
-  ASSERT_EQ(claimed->size(), 1u);
-  EXPECT_EQ((*claimed)[0].id, "id-2");
-  EXPECT_EQ((*claimed)[0].notification.papers.at(0).paper->title, "A");
+  ExpectItsPendingRowClaimed(**store);
   ASSERT_TRUE((*store)->RecordDeliveries(
       {DeliveryResult{.id = "id-2", .kind = DeliveryResult::Kind::kSent}}, "host-b/2", 510));
   EXPECT_EQ(Dump(path, "SELECT state, sent_at FROM outbox WHERE id = 'id-2'"), "T:sent|I:510|\n");

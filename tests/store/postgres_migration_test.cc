@@ -68,6 +68,39 @@ namespace {
 constexpr const char* kRestoreDedupeIndex =
     "ALTER TABLE outbox ADD CONSTRAINT outbox_dedupe_key_key UNIQUE (dedupe_key)";
 
+// A session on the database at `url` once StateStore::Open has made it there: a new
+// database's schema, which a migrated one must end with. Null, failing the test, when either
+// cannot be done.
+Conn NewDatabase(const std::string& url) {
+  if (url.empty() || !StateStore::Open(url)) {
+    ADD_FAILURE() << "cannot make a new database at '" << url << "'";
+    return nullptr;
+  }
+  Conn conn(PQconnectdb(url.c_str()));
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    ADD_FAILURE() << PQerrorMessage(conn.get());
+    return nullptr;
+  }
+  return conn;
+}
+
+// The store on the database at `url` with two rows queued at 100 for notifier "me": id-1,
+// then id-2. Null, failing the test, when it cannot be opened or written.
+std::unique_ptr<StateStore> StoreWithTwoRows(const std::string& url) {
+  auto store = StateStore::Open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
+  if (auto st = (*store)->QueueNotifications({test::Row("me", "id-1"), test::Row("me", "id-2")},
+                                             100);
+      !st) {
+    ADD_FAILURE() << st.error().message;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
 // Issue 12: schema 8 -> 9 on PostgreSQL keeps only pending rows in the per-notifier claim
 // index. A database left at schema 8 (that index as step 8 made it) with rows in the outbox
 // keeps every row, gets the index a new database gets, and its pending row is claimed.
@@ -77,17 +110,12 @@ TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
                  "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
                  "indexname) FROM pg_indexes WHERE tablename = 'outbox'");
   };
-  const std::string fresh_url = AnotherDatabaseUrl();
-  ASSERT_FALSE(fresh_url.empty());
-  { ASSERT_TRUE(StateStore::Open(fresh_url)); }
-  Conn fresh(PQconnectdb(fresh_url.c_str()));
-  ASSERT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
+  const Conn fresh = NewDatabase(AnotherDatabaseUrl());
+  ASSERT_TRUE(fresh);
   {
-    auto store = StateStore::Open(database().url());
-    ASSERT_TRUE(store) << store.error().message;
-    ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1"), test::Row("me", "id-2")},
-                                             100));
-    auto taken = (*store)->ClaimDue("me", 100, 1, "host-a/1", 999, test::AllAlive);
+    const auto store = StoreWithTwoRows(database().url());
+    ASSERT_TRUE(store);
+    auto taken = store->ClaimDue("me", 100, 1, "host-a/1", 999, test::AllAlive);
     ASSERT_TRUE(taken) << taken.error().message;
     ASSERT_EQ(test::Ids(*taken), std::vector<std::string>{"id-1"});
   }
@@ -176,19 +204,11 @@ TEST_F(Issue14Migration, Schema9DatabaseKeepsItsSnapshotsAsText) {
 // notification queued again is still one row.
 TEST_F(Issue14Migration, Schema10DatabaseDropsTheDedupeKeysOwnIndex) {
   const std::string kConstraints =
-      "SELECT string_agg(conname || ' ' || contype::text, ',' ORDER BY conname) FROM pg_constraint "
-      "WHERE conrelid = 'outbox'::regclass";
-  const std::string fresh_url = AnotherDatabaseUrl();
-  ASSERT_FALSE(fresh_url.empty());
-  { ASSERT_TRUE(StateStore::Open(fresh_url)); }
-  Conn fresh(PQconnectdb(fresh_url.c_str()));
-  ASSERT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
-  {
-    auto store = StateStore::Open(database().url());
-    ASSERT_TRUE(store) << store.error().message;
-    ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1"), test::Row("me", "id-2")},
-                                             100));
-  }
+      "SELECT string_agg(conname || ' ' || contype::text, ',' ORDER BY conname) "
+      "FROM pg_constraint WHERE conrelid = 'outbox'::regclass";
+  const Conn fresh = NewDatabase(AnotherDatabaseUrl());
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE(StoreWithTwoRows(database().url()));
   Conn conn(PQconnectdb(database().url().c_str()));
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
   ASSERT_EQ(Query(conn.get(), kRestoreDedupeIndex), "");
