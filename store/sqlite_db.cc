@@ -254,8 +254,8 @@ CREATE TABLE snapshot_dicts (
 )sql"},
     // 11: an outbox row costs two b-trees fewer to write (issue 12). Its state CHECK said
     // `state IN (...)`, which SQLite 3.40 evaluates by building a temporary b-tree of the
-    // four names for every row inserted or updated, about a third of the statement; four
-    // comparisons say the same. `dedupe_key` loses its UNIQUE index: a row's id is the hash
+    // four names for every row inserted or updated; four comparisons say the same without
+    // one. `dedupe_key` loses its UNIQUE index: a row's id is the hash
     // of its dedupe key (NotificationId), so the primary key already refuses a second row
     // with that key. SQLite cannot alter either: the table is rebuilt, each row keeping its
     // rowid (the queue's order).
