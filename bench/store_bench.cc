@@ -125,7 +125,7 @@ BENCHMARK(BM_CommitDigest)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 // The commit a first run makes of an N-paper day (state.range(0)) with one match-all watch
 // and one notifier, as the cycle hands it over: what PlanDigest planned (a notification and a
 // notified mark per paper, and each paper's content hash, which the commit stores rather
-// than computing), into a fresh SQLite file. Planning is not timed.
+// than computing), into a fresh SQLite file (FreshState). Planning is not timed.
 void BM_CommitPlannedDay(benchmark::State& state) {
   const auto papers =
       SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
@@ -146,8 +146,12 @@ void BM_CommitPlannedDay(benchmark::State& state) {
                                      .matcher = &*matcher,
                                      .enabled_notifiers = {"out"},
                                      .first_run = FirstRunMode::kNotify});
-    const std::string path = TempPath();
-    auto store = StateStore::Open(path);
+    auto fresh = FreshState::Make("");
+    if (!fresh) {
+      state.SkipWithError(fresh.error().message.c_str());
+      break;
+    }
+    auto store = StateStore::Open((*fresh)->location());
     if (!store) {
       state.SkipWithError(store.error().message.c_str());
       break;
@@ -166,7 +170,7 @@ void BM_CommitPlannedDay(benchmark::State& state) {
     }
     state.PauseTiming();
     store->reset();
-    RemoveDb(path);
+    fresh->reset();
     state.ResumeTiming();
   }
   state.counters["papers/s"] = benchmark::Counter(

@@ -29,6 +29,11 @@ struct DedupeKey {
 
   // This key without its watches: the notified set it belongs to.
   DedupeKey Set() const { return {notifier, paper_key, event_class, {}}; }
+  // Whether this key and `other` belong to one set: Set() == other.Set(), without copies.
+  bool SameSet(const DedupeKey& other) const {
+    return paper_key == other.paper_key && notifier == other.notifier &&
+           event_class == other.event_class;
+  }
 
   bool operator==(const DedupeKey&) const = default;
 };

@@ -34,12 +34,6 @@ using sql::Stmt;
 using sql::StepResult;
 using sql::Transaction;
 
-// Whether notified mark `mark` belongs to the set of `other` (all but the watch).
-bool InSet(const DedupeKey& mark, const DedupeKey& other) {
-  return mark.paper_key == other.paper_key && mark.notifier == other.notifier &&
-         mark.event_class == other.event_class;
-}
-
 std::string KeysJson(const std::vector<std::string>& keys) {
   JsonWriter json;
   json.StringArray(keys);
@@ -1149,7 +1143,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   for (std::size_t i = 0, end = 0; i < c.notified.size(); i = end) {
     const DedupeKey& set = c.notified[i];
     watches.clear();
-    for (end = i; end < c.notified.size() && InSet(c.notified[end], set); ++end) {
+    for (end = i; end < c.notified.size() && c.notified[end].SameSet(set); ++end) {
       watches.insert(watches.end(), c.notified[end].watches.begin(), c.notified[end].watches.end());
     }
     notified.Reset();
