@@ -90,29 +90,44 @@ class FreshState {
   std::unique_ptr<sql::Db> admin_;  // the server's session that made it
 };
 
+// A store open on a FreshState. Close (or destruction) closes the store before the state is
+// removed or dropped.
+struct OpenedFresh {
+  std::unique_ptr<FreshState> state;
+  std::unique_ptr<StateStore> store;  // after `state`: destroyed first
+  void Close() {
+    store.reset();
+    state.reset();
+  }
+};
+
+Result<OpenedFresh> OpenFresh(const std::string& server_url) {
+  auto state = FreshState::Make(server_url);
+  if (!state) return Unexpected(state.error());
+  auto store = StateStore::Open((*state)->location());
+  if (!store) return Unexpected(store.error());
+  return OpenedFresh{.state = std::move(*state), .store = std::move(*store)};
+}
+
 // Commits an N-paper digest (state.range(0)) into a fresh state: SQLite when `server_url` is
 // empty, else a fresh database on that PostgreSQL server.
 void CommitDigest(benchmark::State& state, const std::string& server_url) {
   const auto papers = ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers;
   for (auto _ : state) {
     state.PauseTiming();
-    auto fresh = FreshState::Make(server_url);
+    auto fresh = OpenFresh(server_url);
     if (!fresh) {
       state.SkipWithError(fresh.error().message.c_str());
-      break;
-    }
-    auto store = StateStore::Open((*fresh)->location());
-    if (!store) {
-      state.SkipWithError(store.error().message.c_str());
       break;
     }
     DigestCommit c{.source = "hf-ko", .url = "file:///d.md", .date = "2024-01-29", .now = 1};
     c.papers = SharePapers(papers);
     state.ResumeTiming();
-    if (auto st = (*store)->CommitDigest(c); !st) state.SkipWithError(st.error().message.c_str());
+    if (auto st = fresh->store->CommitDigest(c); !st) {
+      state.SkipWithError(st.error().message.c_str());
+    }
     state.PauseTiming();
-    store->reset();
-    fresh->reset();
+    fresh->Close();
     state.ResumeTiming();
   }
   state.counters["papers/s"] = benchmark::Counter(double(papers.size()) * double(state.iterations()),
@@ -146,14 +161,9 @@ void BM_CommitPlannedDay(benchmark::State& state) {
                                      .matcher = &*matcher,
                                      .enabled_notifiers = {"out"},
                                      .first_run = FirstRunMode::kNotify});
-    auto fresh = FreshState::Make("");
+    auto fresh = OpenFresh("");
     if (!fresh) {
       state.SkipWithError(fresh.error().message.c_str());
-      break;
-    }
-    auto store = StateStore::Open((*fresh)->location());
-    if (!store) {
-      state.SkipWithError(store.error().message.c_str());
       break;
     }
     DigestCommit c{.source = "hf-ko",
@@ -165,12 +175,11 @@ void BM_CommitPlannedDay(benchmark::State& state) {
                    .notified = std::move(plan.notified),
                    .notifications = std::move(plan.notifications)};
     state.ResumeTiming();
-    if (auto st = (*store)->CommitDigest(std::move(c)); !st) {
+    if (auto st = fresh->store->CommitDigest(std::move(c)); !st) {
       state.SkipWithError(st.error().message.c_str());
     }
     state.PauseTiming();
-    store->reset();
-    fresh->reset();
+    fresh->Close();
     state.ResumeTiming();
   }
   state.counters["papers/s"] = benchmark::Counter(
