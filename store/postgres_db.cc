@@ -235,6 +235,7 @@ const Dialect kPostgres{
         "FROM json_to_recordset(?1::json) AS r(id text, kind bigint, parts bigint, "
         "remote text, error text, next bigint) "
         "WHERE outbox.id = r.id AND outbox.state = 'sending' AND outbox.lease_owner = ?3",
+    .new_schema = nullptr,
 };
 
 // SQLite's parameters (`?N`, `?`) as PostgreSQL's (`$N`), outside quotes.

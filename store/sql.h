@@ -125,6 +125,10 @@ struct Dialect {
   // parts, remote, error, next}, ?2 now, ?3 owner; nullptr to apply them one statement
   // each (cheap where a statement costs no round trip).
   const char* record_deliveries_batch;
+  // The whole current schema, for a new database in one script; nullptr where the
+  // migrations build it step by step. (SQLite re-reads its catalogue after each step's
+  // ALTER and DROP: eleven steps made a first start 8 ms of CPU and 16 ms slower.)
+  const char* new_schema;
 };
 
 class Db {

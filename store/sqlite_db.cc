@@ -294,6 +294,118 @@ CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at
 )sql"},
 };
 
+// The schema the steps above end with (kSchemaVersion), for a new file in one script.
+// Append a step, and bring this to the same schema: StateStore.NewFileHasTheSchemaOfAMigrated
+// One compares the two, table by table and index by index.
+constexpr const char* kSqliteSchema = R"sql(
+CREATE TABLE papers (
+  key          TEXT PRIMARY KEY,
+  first_seen   INTEGER NOT NULL,
+  first_source TEXT NOT NULL
+);
+CREATE TABLE snapshots (
+  id       INTEGER PRIMARY KEY,
+  hash     INTEGER NOT NULL,  -- Fnv1a64 of `paper`; not unique: a lookup compares the text
+  paper    TEXT NOT NULL,     -- the paper as the source said it (JSON, CONFIG.md shape)
+  encoding INTEGER NOT NULL DEFAULT 0  -- 0: JSON text; else the snapshot_dicts id of a zstd frame
+);
+CREATE INDEX snapshots_hash ON snapshots(hash);
+CREATE TABLE snapshot_dicts (
+  id         INTEGER PRIMARY KEY,  -- SnapshotCodec::DictionaryId of `dict`
+  dict       BLOB NOT NULL,        -- raw content: the snapshot texts it was made of
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE sightings (
+  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  snapshot     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+CREATE INDEX sightings_seen_at ON sightings(seen_at);
+CREATE INDEX sightings_source_url ON sightings(source, url);
+CREATE TABLE sources (
+  name              TEXT PRIMARY KEY,
+  first_run_at      INTEGER,
+  last_success_at   INTEGER,
+  last_success_date TEXT NOT NULL DEFAULT '',
+  failures          INTEGER NOT NULL DEFAULT 0,
+  last_error        TEXT NOT NULL DEFAULT '',
+  failing_since     INTEGER,
+  alerted           INTEGER NOT NULL DEFAULT 0,
+  retry_at          INTEGER
+);
+CREATE TABLE fetch_state (
+  source        TEXT NOT NULL,
+  url_id        TEXT NOT NULL,   -- UrlId: hex SHA-256 of the fetched URL
+  etag          TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  body_hash     TEXT NOT NULL DEFAULT '',
+  last_success  INTEGER,
+  PRIMARY KEY (source, url_id)
+) WITHOUT ROWID;
+CREATE TABLE notified_sets (
+  key        TEXT PRIMARY KEY,   -- notifier␟paper␟class
+  paper_key  TEXT NOT NULL,
+  watches    TEXT NOT NULL,      -- JSON array of watch names
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notified_sets_paper ON notified_sets(paper_key);
+CREATE TABLE outbox (
+  id              TEXT PRIMARY KEY,
+  dedupe_key      TEXT NOT NULL,   -- unique through `id`, its NotificationId
+  notifier        TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  message         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state = 'pending' OR state = 'sending' OR state = 'sent' OR
+                         state = 'dead'),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  parts_sent      INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  sent_at         INTEGER,
+  remote_id       TEXT NOT NULL DEFAULT '',
+  lease_owner     TEXT,
+  lease_until     INTEGER
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at)
+  WHERE state = 'pending';
+CREATE TABLE notifier_health (
+  notifier             TEXT PRIMARY KEY,
+  disabled_fingerprint TEXT NOT NULL DEFAULT '',
+  disabled_reason      TEXT NOT NULL DEFAULT '',
+  disabled_at          INTEGER,
+  failing_since        INTEGER,
+  alerted              INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE digest_held (
+  id         INTEGER PRIMARY KEY,
+  watch      TEXT NOT NULL,
+  notifier   TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  event      TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX digest_held_watch ON digest_held(watch, notifier, created_at);
+CREATE TABLE leader (
+  name       TEXT PRIMARY KEY,  -- which lease ("fetch")
+  holder     TEXT NOT NULL,     -- the instance holding it
+  since      INTEGER NOT NULL,  -- when it took the lease
+  expires_at INTEGER NOT NULL   -- when it ends unless renewed
+);
+)sql";
+
 // The first schema that keeps no URL text in fetch_state: a migration reaching it from
 // below checkpoints at once, so the zeroed pages reach the file.
 constexpr int kFirstSchemaWithoutUrls = 6;
@@ -389,6 +501,7 @@ const Dialect kSqlite{
         "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
         ")) ORDER BY n, c, r LIMIT ?5)",
     .record_deliveries_batch = nullptr,
+    .new_schema = kSqliteSchema,
 };
 #undef DIGESTD_CLAIM_SET
 #undef DIGESTD_CLAIM_RANKED
@@ -511,7 +624,7 @@ class SqliteDb final : public Db {
     // Rows the migration dropped may have held secrets (fetch_state URLs before schema 6);
     // secure_delete zeroed their pages: they reach the file now, and the WAL that held them
     // is emptied.
-    if (from >= kFirstSchemaWithoutUrls) return Ok();
+    if (from == 0 || from >= kFirstSchemaWithoutUrls) return Ok();  // 0: a new file
     return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   Status BackupTo(const std::string& path) override;

@@ -786,14 +786,23 @@ Status StateStore::Migrate() {
                       "); use a newer digestd or another state");
   }
   if (have == kSchemaVersion) return Ok();
-  for (const sql::Migration& m : migrations) {
-    if (m.to <= have) continue;
-    Status st = db_->Exec(m.sql);
-    if (st && m.convert) st = m.convert(*db_);
-    if (st && m.after) st = db_->Exec(m.after);
-    if (!st) {
-      return Unexpected("migration to schema " + std::to_string(m.to) + ": " +
+  // A new database gets today's schema at once where the backend has it in one script.
+  const char* new_schema = db_->dialect().new_schema;
+  if (have == 0 && new_schema) {
+    if (auto st = db_->Exec(new_schema); !st) {
+      return Unexpected("creating schema " + std::to_string(kSchemaVersion) + ": " +
                         st.error().message);
+    }
+  } else {
+    for (const sql::Migration& m : migrations) {
+      if (m.to <= have) continue;
+      Status st = db_->Exec(m.sql);
+      if (st && m.convert) st = m.convert(*db_);
+      if (st && m.after) st = db_->Exec(m.after);
+      if (!st) {
+        return Unexpected("migration to schema " + std::to_string(m.to) + ": " +
+                          st.error().message);
+      }
     }
   }
   if (auto st = db_->SetSchemaVersion(kSchemaVersion); !st) return st;

@@ -65,6 +65,47 @@ inline std::string Dump(const std::string& path, const std::string& sql) {
   return out;
 }
 
+// The schema of the file at `path` (of one table's, when given) as SQLite keeps it, a line
+// per table and index ("type name table sql"), in the form that every way of making it
+// shares: comments and quotes dropped, white space cut to what separates words. (A table a
+// migration rebuilt and renamed is kept as `"outbox"`; a column added later is appended
+// after the others' comments.) A new file and a migrated one compare equal on it.
+inline std::string Schema(const std::string& path, const std::string& table = "") {
+  std::string query =
+      "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || "
+      "replace(coalesce(sql, ''), char(10), char(30)) FROM sqlite_master";
+  if (!table.empty()) query += " WHERE tbl_name = '" + table + "'";
+  const std::string rows = Dump(path, query + " ORDER BY type, name");
+  std::string out;
+  bool space = false;     // white space met since the last character kept
+  bool comment = false;   // inside a `--` comment, which a line end (char 30) ends
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const char c = rows[i];
+    if (comment) {
+      comment = c != '\x1e';
+      space = space || !comment;
+      continue;
+    }
+    if (c == '\n') {  // a row's end: Dump's "T:...|\n"
+      out += '\n';
+      space = false;
+    } else if (c == '-' && i + 1 < rows.size() && rows[i + 1] == '-') {
+      comment = true;
+    } else if (c == ' ' || c == '\t' || c == '\x1e') {
+      space = true;
+    } else if (c != '"') {
+      const bool joins = !out.empty() && std::string_view("(,\n").find(out.back()) ==
+                                             std::string_view::npos;
+      if (space && joins && std::string_view("(),").find(c) == std::string_view::npos) {
+        out += ' ';
+      }
+      space = false;
+      out += c;
+    }
+  }
+  return out;
+}
+
 // The first `columns` columns of every row of `sql` on the state file at `path`, read through
 // the store's own SQLite connection, which knows snapshot_text(paper, encoding)
 // (store/snapshot_codec.h): values as text, '|' after each, a line per row; "error:
