@@ -176,6 +176,40 @@ TEST(Issue7, EveryRowIsDeliveredOnceWithoutFailures) {
   for (const auto& [url, most] : t.max_in_flight) EXPECT_LE(most, 4) << url;
 }
 
+// A claim of hundreds of rows renders them on two threads: each row still goes out as its
+// own message, and a row that cannot be read ends dead without shifting the others.
+TEST(Issue7, ALargeClaimSendsEachRowAsItsOwnMessage) {
+  Fixture f({Webhook("a", 64), Webhook("b", 64)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 300; ++i) ns.push_back(PaperNotification(i % 2 ? "a" : "b", i));
+  f.Queue(ns);
+  const std::string& broken = ns[150].id;
+  test::ExecOn(f.config.daemon.state_path,
+               "UPDATE outbox SET message = 'not json' WHERE id = '" + broken + "'");
+  // Another process's engine, which reads every message from the state.
+  auto reopened = StateStore::Open(f.config.daemon.state_path);
+  ASSERT_TRUE(reopened);
+  f.store = std::move(*reopened);
+  FakeTransport t;
+  const DeliveryReport r = f.Run(t);
+  EXPECT_EQ(r.sent, 299);
+  EXPECT_EQ(f.States(), (std::map<std::string, int>{{"dead", 1}, {"sent", 299}}));
+  ASSERT_EQ(t.started.size(), 299u);
+  std::map<std::string, const Notification*> by_id;
+  for (const Notification& n : ns) by_id[n.id] = &n;
+  for (const Payload& p : t.started) {
+    ASSERT_TRUE(by_id.count(p.part_id)) << p.part_id;
+    const Notification& n = *by_id[p.part_id];
+    EXPECT_NE(p.part_id, broken);
+    EXPECT_NE(p.body.find("\"" + n.papers[0].paper->key + "\""), std::string::npos) << p.part_id;
+    EXPECT_EQ(p.url, "http://127.0.0.1:9/" + n.notifier) << p.part_id;
+  }
+  const auto dead = test::FindRow(*f.store, broken);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->state, "dead");
+  EXPECT_NE(dead->last_error.find(broken), std::string::npos) << dead->last_error;
+}
+
 // Fail the N-th transfer, for every N, in every way a target fails: nothing is lost,
 // nothing accepted twice, and the failure is recorded where it belongs.
 TEST(Issue7, FailingTheNthTransferLosesNothing) {
