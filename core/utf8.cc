@@ -118,6 +118,8 @@ std::string ToValidUtf8(std::string&& bytes) {
 
 bool IsValidUtf8(std::string_view bytes) { return ValidPrefixLength(bytes) == bytes.size(); }
 
+std::size_t ValidUtf8PrefixLength(std::string_view bytes) { return ValidPrefixLength(bytes); }
+
 std::string CollapseWhitespace(std::string_view text) {
   return CollapseWhitespace(std::string(text));
 }

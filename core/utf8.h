@@ -36,6 +36,9 @@ bool IsControlOrBidi(char32_t code_point);
 
 // True when `bytes` is entirely valid UTF-8.
 bool IsValidUtf8(std::string_view bytes);
+// The length of the longest valid UTF-8 prefix of `bytes`: where ToValidUtf8 would put its
+// first U+FFFD (for one byte, then go on after it).
+std::size_t ValidUtf8PrefixLength(std::string_view bytes);
 
 // `text` with runs of ASCII whitespace collapsed to one space and the ends trimmed.
 std::string CollapseWhitespace(std::string_view text);

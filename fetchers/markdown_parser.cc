@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -58,27 +59,48 @@ std::string Quote(std::string_view text) {
   return "'" + std::string(text.substr(0, end)) + "...'";
 }
 
-// Valid UTF-8 with LF line ends and no NUL or BOM. cmark counts lines and columns on what
-// it is fed, and it would turn CR into line ends and NUL into U+FFFD itself; doing both
-// first keeps its line numbers equal to ours.
-std::string Normalize(std::string_view bytes) {
-  const std::string valid = ToValidUtf8(bytes);
-  std::string_view text = valid;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '\r') {
+// Appends valid UTF-8 `text` with CR and CRLF made LF, and NUL made U+FFFD: runs between
+// them are copied whole, each found once by memchr.
+void AppendWithLfLineEnds(std::string& out, std::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const auto next = [end](const char* from, char c) {
+    const void* at = std::memchr(from, c, std::size_t(end - from));
+    return at ? static_cast<const char*>(at) : end;
+  };
+  const char* cr = next(p, '\r');
+  const char* nul = next(p, '\0');
+  while (true) {
+    const char* stop = std::min(cr, nul);
+    out.append(p, std::size_t(stop - p));
+    if (stop == end) return;
+    p = stop + 1;
+    if (stop == cr) {
       out += '\n';
-      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    } else if (c == '\0') {
-      out += "\xEF\xBF\xBD";
+      if (p < end && *p == '\n') ++p;
+      cr = next(p, '\r');
     } else {
-      out += c;
+      out += "\xEF\xBF\xBD";
+      nul = next(p, '\0');
     }
   }
-  return out;
+}
+
+// Valid UTF-8 with LF line ends and no NUL or BOM. cmark counts lines and columns on what
+// it is fed, and it would turn CR into line ends and NUL into U+FFFD itself; doing both
+// first keeps its line numbers equal to ours. One pass and one copy: a 12 MB digest was
+// copied twice, once a byte at a time.
+std::string Normalize(std::string_view bytes) {
+  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  std::string out;
+  out.reserve(bytes.size());
+  while (true) {
+    const std::size_t valid = ValidUtf8PrefixLength(bytes);
+    AppendWithLfLineEnds(out, bytes.substr(0, valid));
+    if (valid == bytes.size()) return out;
+    out += "\xEF\xBF\xBD";  // the invalid byte at `valid`, as ToValidUtf8 says it
+    bytes.remove_prefix(valid + 1);
+  }
 }
 
 std::vector<std::string_view> SplitLines(std::string_view text) {

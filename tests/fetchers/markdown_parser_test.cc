@@ -216,26 +216,40 @@ TEST(MarkdownParser, BrokenEntriesAreSkippedWithTheirLine) {
   EXPECT_EQ(papers[3].summary, (Strings{"정상 항목이다."}));
 }
 
+// CRLF, old Mac CR and a mix of all three line ends read as LF, at the same line numbers.
 TEST(MarkdownParser, CrLfReadsLikeLf) {
   for (const char* name : kFixtures) {
     const std::string lf = ReadFixture(name);
-    std::string crlf;
-    for (char c : lf) {
-      if (c == '\n') crlf += '\r';
-      crlf += c;
-    }
     const ParseResult a = ParseMarkdownDigest(lf);
-    const ParseResult b = ParseMarkdownDigest(crlf);
-    EXPECT_EQ(a.digest.date, b.digest.date) << name;
-    ASSERT_EQ(a.digest.papers.size(), b.digest.papers.size()) << name;
-    for (std::size_t i = 0; i < a.digest.papers.size(); ++i) {
-      EXPECT_EQ(a.digest.papers[i].title, b.digest.papers[i].title) << name;
-      EXPECT_EQ(a.digest.papers[i].url, b.digest.papers[i].url) << name;
-      EXPECT_EQ(a.digest.papers[i].authors, b.digest.papers[i].authors) << name;
-      EXPECT_EQ(a.digest.papers[i].summary, b.digest.papers[i].summary) << name;
-      EXPECT_EQ(a.digest.papers[i].media_url, b.digest.papers[i].media_url) << name;
+    for (const int style : {0, 1, 2}) {  // CRLF; CR; CRLF, LF and CR in turn
+      // (In turn, a CR is always followed by a CRLF: a CR before an LF would be one CRLF.)
+      constexpr const char* kEnds[] = {"\r\n", "\r"};
+      constexpr const char* kInTurn[] = {"\r\n", "\n", "\r"};
+      std::string other;
+      int line = 0;
+      for (char c : lf) {
+        if (c != '\n') {
+          other += c;
+          continue;
+        }
+        other += style < 2 ? kEnds[style] : kInTurn[line++ % 3];
+      }
+      const ParseResult b = ParseMarkdownDigest(other);
+      const std::string where = std::string(name) + ", line ends " + std::to_string(style);
+      EXPECT_EQ(a.digest.date, b.digest.date) << where;
+      ASSERT_EQ(a.digest.papers.size(), b.digest.papers.size()) << where;
+      for (std::size_t i = 0; i < a.digest.papers.size(); ++i) {
+        EXPECT_EQ(a.digest.papers[i].title, b.digest.papers[i].title) << where;
+        EXPECT_EQ(a.digest.papers[i].url, b.digest.papers[i].url) << where;
+        EXPECT_EQ(a.digest.papers[i].authors, b.digest.papers[i].authors) << where;
+        EXPECT_EQ(a.digest.papers[i].summary, b.digest.papers[i].summary) << where;
+        EXPECT_EQ(a.digest.papers[i].media_url, b.digest.papers[i].media_url) << where;
+      }
+      ASSERT_EQ(a.warnings.size(), b.warnings.size()) << where;
+      for (std::size_t i = 0; i < a.warnings.size(); ++i) {
+        EXPECT_EQ(a.warnings[i].line, b.warnings[i].line) << where;
+      }
     }
-    EXPECT_EQ(a.warnings.size(), b.warnings.size()) << name;
   }
 }
 
