@@ -97,17 +97,9 @@ std::size_t ValidUtf8SequenceLength(std::string_view bytes) {
 }
 
 std::string ToValidUtf8(std::string_view bytes) {
-  std::size_t valid = ValidPrefixLength(bytes);
-  if (valid == bytes.size()) return std::string(bytes);
   std::string out;
-  out.reserve(bytes.size() + 8);
-  while (true) {
-    out.append(bytes.data(), valid);
-    if (valid == bytes.size()) break;
-    out += "\xEF\xBF\xBD";  // the invalid byte at `valid`
-    bytes.remove_prefix(valid + 1);
-    valid = ValidPrefixLength(bytes);
-  }
+  out.reserve(bytes.size());
+  AppendValidUtf8(out, bytes, [](std::string& to, std::string_view run) { to.append(run); });
   return out;
 }
 

@@ -40,6 +40,20 @@ bool IsValidUtf8(std::string_view bytes);
 // first U+FFFD (for one byte, then go on after it).
 std::size_t ValidUtf8PrefixLength(std::string_view bytes);
 
+// Appends `bytes` to `out` as ToValidUtf8 makes it: each invalid byte as U+FFFD, and each
+// valid run between them through `append_run(out, run)`, which may rewrite it on the way
+// (the markdown parser's line ends). ToValidUtf8 is this with a plain append.
+template <typename AppendRun>
+void AppendValidUtf8(std::string& out, std::string_view bytes, AppendRun append_run) {
+  while (true) {
+    const std::size_t valid = ValidUtf8PrefixLength(bytes);
+    append_run(out, bytes.substr(0, valid));
+    if (valid == bytes.size()) return;
+    out += "\xEF\xBF\xBD";  // the invalid byte at `valid`
+    bytes.remove_prefix(valid + 1);
+  }
+}
+
 // `text` with runs of ASCII whitespace collapsed to one space and the ends trimmed.
 std::string CollapseWhitespace(std::string_view text);
 // The same, done in place in a string the caller gives up.

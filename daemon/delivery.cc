@@ -15,8 +15,8 @@
 #include <unordered_map>
 
 #include "core/hash.h"
-#include "core/two_threads.h"
 #include "core/source_health.h"
+#include "core/two_threads.h"
 #include "notifiers/registry.h"
 
 namespace digestd {

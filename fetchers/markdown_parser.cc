@@ -94,13 +94,8 @@ std::string Normalize(std::string_view bytes) {
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
   std::string out;
   out.reserve(bytes.size());
-  while (true) {
-    const std::size_t valid = ValidUtf8PrefixLength(bytes);
-    AppendWithLfLineEnds(out, bytes.substr(0, valid));
-    if (valid == bytes.size()) return out;
-    out += "\xEF\xBF\xBD";  // the invalid byte at `valid`, as ToValidUtf8 says it
-    bytes.remove_prefix(valid + 1);
-  }
+  AppendValidUtf8(out, bytes, AppendWithLfLineEnds);
+  return out;
 }
 
 std::vector<std::string_view> SplitLines(std::string_view text) {
