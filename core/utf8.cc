@@ -1,6 +1,7 @@
 #include "core/utf8.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -64,6 +65,23 @@ bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+// The index of the first byte at or after `i` that is at most 0x20 (every ASCII whitespace
+// byte is, and so is every other C0 control), or `n`. Eight bytes at a time: a word's
+// lowest byte below 0x21 is the lowest flagged by the "has a byte less than" test, since a
+// borrow only runs upwards.
+std::size_t NextSpaceOrControl(const char* s, std::size_t i, std::size_t n) {
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, s + i, 8);
+      const std::uint64_t below = (word - 0x2121212121212121ULL) & ~word & 0x8080808080808080ULL;
+      if (below != 0) return i + std::size_t(std::countr_zero(below)) / 8;
+    }
+  }
+  while (i < n && static_cast<unsigned char>(s[i]) > 0x20) ++i;
+  return i;
+}
+
 }  // namespace
 
 char32_t DecodeUtf8Sequence(std::string_view ch) {
@@ -117,19 +135,27 @@ std::string CollapseWhitespace(std::string_view text) {
 }
 
 std::string CollapseWhitespace(std::string&& text) {
-  // Word by word, in place: writing never overtakes reading, as a word moves left by the
-  // spaces dropped before it.
-  std::size_t write = 0;
-  std::size_t i = 0;
+  // In place, a run at a time: a run is text whose only whitespace is single spaces between
+  // words, which stay as they are, so most text is one run and never moves. Writing never
+  // overtakes reading: a run moves left by the whitespace dropped before it.
+  char* s = text.data();
   const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n && IsAsciiSpace(s[i])) ++i;
+  std::size_t write = 0;
   while (i < n) {
-    while (i < n && IsAsciiSpace(text[i])) ++i;
-    if (i >= n) break;
     const std::size_t start = i;
-    while (i < n && !IsAsciiSpace(text[i])) ++i;
-    if (write > 0) text[write++] = ' ';
-    if (write != start) std::memmove(text.data() + write, text.data() + start, i - start);
+    for (;;) {
+      i = NextSpaceOrControl(s, i, n);
+      if (i == n) break;
+      const bool single_space = s[i] == ' ' && i + 1 < n && !IsAsciiSpace(s[i + 1]);
+      if (IsAsciiSpace(s[i]) && !single_space) break;
+      ++i;  // a control that is no whitespace, or one space before a word: the run goes on
+    }
+    if (write != start) std::memmove(s + write, s + start, i - start);
     write += i - start;
+    while (i < n && IsAsciiSpace(s[i])) ++i;
+    if (i < n) s[write++] = ' ';
   }
   text.resize(write);
   return std::move(text);

@@ -592,8 +592,18 @@ std::string HtmlToText(std::string_view html) {
   }
   std::string out;
   out.reserve(html.size());
+  // The text between tags and references is copied a run at a time; each is found by
+  // memchr, and found again only once passed.
+  std::size_t next_tag = html.find('<');
+  std::size_t next_reference = html.find('&');
   std::size_t i = 0;
   while (i < html.size()) {
+    if (next_tag < i) next_tag = html.find('<', i);
+    if (next_reference < i) next_reference = html.find('&', i);
+    const std::size_t stop = std::min({next_tag, next_reference, html.size()});
+    out.append(html.data() + i, stop - i);
+    i = stop;
+    if (i == html.size()) break;
     const char c = html[i];
     if (c == '<' && i + 1 < html.size()) {
       const char next = html[i + 1];

@@ -43,10 +43,13 @@ TEST(Utf8, CollapseAndTrim) {
 
 TEST(Utf8, CollapseAgreesWithSplitAndJoinAndValidTextIsNotCopied) {
   std::mt19937 rng(36);
-  const std::string_view pieces[] = {" ", "\t", "\n\r", "\f\v", "word", "한국어", "\xff", "x"};
-  for (int round = 0; round < 5000; ++round) {
+  // Words longer than the eight bytes read at a time, controls that are no whitespace
+  // (\x01, \x1f: kept as text) and spaces at every offset within a word of eight.
+  const std::string_view pieces[] = {" ",       "\t", "\n\r", "\f\v", "word",  "한국어",
+                                     "\xff",    "x",  "\x01", "\x1f", "a b c", "seventeen-letters"};
+  for (int round = 0; round < 20000; ++round) {
     std::string s;
-    for (std::size_t n = rng() % 12; n > 0; --n) s += pieces[rng() % std::size(pieces)];
+    for (std::size_t n = rng() % 24; n > 0; --n) s += pieces[rng() % std::size(pieces)];
     std::string joined;  // the words, split at ASCII whitespace, joined by one space
     std::string word;
     for (const char c : s + " ") {
