@@ -29,6 +29,14 @@ bool NeedsLook(const char* p) {
           has_zero(w ^ (kOnes * 0x7F))) != 0;
 }
 
+// Whether p[i] starts a valid three-byte sequence led by E3-EF (CJK, Hangul): never a
+// control or bidi mark, so it is copied as it is.
+bool IsPlainThreeByte(const unsigned char* p, std::size_t i, std::size_t n) {
+  const unsigned char c = p[i];
+  return c >= 0xE3 && c <= 0xEF && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 &&
+         (p[i + 2] & 0xC0) == 0x80 && !(c == 0xED && p[i + 1] >= 0xA0);
+}
+
 }  // namespace
 
 bool AppendJsonQuoted(std::string& out, std::string_view value) {
@@ -40,19 +48,30 @@ bool AppendJsonQuoted(std::string& out, std::string_view value) {
   std::size_t run = 0;  // start of the bytes not yet copied
   std::size_t i = 0;
   const std::size_t n = value.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(value.data());
   while (i < n) {
-    // Eight plain ASCII bytes at a time; a word with anything else is taken byte by byte.
+    // Plain ASCII eight bytes at a time.
     while (i + 8 <= n && !NeedsLook(value.data() + i)) i += 8;
     if (i >= n) break;
-    const auto c = static_cast<unsigned char>(value[i]);
-    if (c >= 0xE3 && c <= 0xEF && i + 2 < n) {
-      // Three-byte sequences led by E3-EF (CJK, Hangul) are never controls: only checked.
-      const auto b1 = static_cast<unsigned char>(value[i + 1]);
-      const auto b2 = static_cast<unsigned char>(value[i + 2]);
-      if ((b1 & 0xC0) == 0x80 && (b2 & 0xC0) == 0x80 && !(c == 0xED && b1 >= 0xA0)) {
-        i += 3;
-        continue;
+    const unsigned char c = p[i];
+    if (IsPlainThreeByte(p, i, n)) {
+      // CJK and Hangul text, and the plain ASCII between its words, byte by byte: it would
+      // fail the eight-byte test at every character. Eight at a time again where a space
+      // is followed by ASCII (English text).
+      for (i += 3; i < n;) {
+        const unsigned char d = p[i];
+        if (d == ' ') {
+          ++i;
+          if (i + 8 <= n && p[i] < 0x80 && !NeedsLook(value.data() + i)) break;
+        } else if (d > 0x20 && d < 0x7F && d != '"' && d != '\\') {
+          ++i;
+        } else if (IsPlainThreeByte(p, i, n)) {
+          i += 3;
+        } else {
+          break;
+        }
       }
+      continue;
     }
     if (c >= 0x20 && c != '"' && c != '\\') {
       if (c < 0x7f) {
