@@ -8,8 +8,8 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
+#include <span>
 #include <utility>
 
 #include "core/utf8.h"
@@ -380,16 +380,28 @@ int TwoDigits(std::string_view text, std::size_t at) {
 }
 
 // Splits `text` at runs of spaces and commas (RFC 822 date tokens).
-std::vector<std::string_view> DateTokens(std::string_view text) {
-  std::vector<std::string_view> tokens;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == ',' || text[i] == '\t')) ++i;
-    const std::size_t start = i;
-    while (i < text.size() && text[i] != ' ' && text[i] != ',' && text[i] != '\t') ++i;
-    if (i > start) tokens.push_back(text.substr(start, i - start));
+// The first words of a written date, split at spaces, commas and tabs: a day name, the day,
+// the month, the year, the time and the zone, at most. `count` says how many were found.
+struct DateTokens {
+  std::array<std::string_view, 6> words;
+  std::size_t count = 0;
+
+  explicit DateTokens(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size() && count < words.size()) {
+      while (i < text.size() && (text[i] == ' ' || text[i] == ',' || text[i] == '\t')) ++i;
+      const std::size_t start = i;
+      while (i < text.size() && text[i] != ' ' && text[i] != ',' && text[i] != '\t') ++i;
+      if (i > start) words[count++] = text.substr(start, i - start);
+    }
   }
-  return tokens;
+};
+
+// `value` (0 <= value < 10^width) in `width` digits, zero-padded.
+void AppendDigits(std::string& out, int value, int width) {
+  char digits[4];
+  for (int k = width - 1; k >= 0; --k, value /= 10) digits[k] = char('0' + value % 10);
+  out.append(digits, std::size_t(width));
 }
 
 bool ParseNumber(std::string_view text, int& value) {
@@ -676,12 +688,11 @@ std::string NormalizeFeedDate(std::string_view text) {
       TwoDigits(text, 5) >= 1 && text[7] == '-' && TwoDigits(text, 8) >= 1) {
     return ToValidUtf8(text);
   }
-  std::vector<std::string_view> tokens = DateTokens(text);
+  const DateTokens date(text);
   // An optional leading day name ("Thu").
-  if (!tokens.empty() && !tokens.front().empty() &&
-      !(tokens.front()[0] >= '0' && tokens.front()[0] <= '9')) {
-    tokens.erase(tokens.begin());
-  }
+  const bool day_name = date.count > 0 && !(date.words[0][0] >= '0' && date.words[0][0] <= '9');
+  const std::span<const std::string_view> tokens(date.words.data() + (day_name ? 1 : 0),
+                                                 date.count - (day_name ? 1 : 0));
   if (tokens.size() < 3) return {};
   int day = 0;
   int year = 0;
@@ -693,16 +704,20 @@ std::string NormalizeFeedDate(std::string_view text) {
       "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
   int month = 0;
   if (tokens[1].size() >= 3) {
-    std::string lower;
-    for (char c : tokens[1].substr(0, 3)) lower += LowerAscii(c);
+    const char lower[3] = {LowerAscii(tokens[1][0]), LowerAscii(tokens[1][1]),
+                           LowerAscii(tokens[1][2])};
     for (std::size_t m = 0; m < kMonths.size(); ++m) {
-      if (kMonths[m] == lower) month = static_cast<int>(m) + 1;
+      if (kMonths[m] == std::string_view(lower, 3)) month = static_cast<int>(m) + 1;
     }
   }
   if (month == 0 || year < 1000) return {};
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d", year, month, day);
-  std::string out = buffer;
+  std::string out;
+  out.reserve(25);  // 2026-11-12T09:00:00+09:00
+  AppendDigits(out, year, 4);
+  out += '-';
+  AppendDigits(out, month, 2);
+  out += '-';
+  AppendDigits(out, day, 2);
   if (tokens.size() < 4) return out;
   const std::string_view time = tokens[3];
   const int hour = TwoDigits(time, 0);
@@ -715,9 +730,17 @@ std::string NormalizeFeedDate(std::string_view text) {
   int offset = 0;
   if (tokens.size() >= 5 && !ZoneOffset(tokens[4], offset)) offset = 0;
   const int abs_offset = offset < 0 ? -offset : offset;
-  std::snprintf(buffer, sizeof buffer, "T%02d:%02d:%02d%c%02d:%02d", hour, minute, second,
-                offset < 0 ? '-' : '+', abs_offset / 60, abs_offset % 60);
-  return out + buffer;
+  out += 'T';
+  AppendDigits(out, hour, 2);
+  out += ':';
+  AppendDigits(out, minute, 2);
+  out += ':';
+  AppendDigits(out, second, 2);
+  out += offset < 0 ? '-' : '+';
+  AppendDigits(out, abs_offset / 60, 2);
+  out += ':';
+  AppendDigits(out, abs_offset % 60, 2);
+  return out;
 }
 
 }  // namespace digestd

@@ -410,5 +410,35 @@ TEST(Issue12, LongFeedGivesEachPaperItsOwnSummary) {
   }
 }
 
+
+TEST(FeedXml, DatesOfEveryWrittenFormBecomeIso8601) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"Mon, 29 Jan 2024 00:00:00 +0000", "2024-01-29T00:00:00+00:00"},
+      {"Thu, 12 Nov 2026 23:30:00 EST", "2026-11-12T23:30:00-05:00"},
+      {"12 nov 2026 09:00:00 -0930", "2026-11-12T09:00:00-09:30"},
+      {"  Tue,  3 Feb 26 7:05 PDT ", "2026-02-03"},  // a one-digit hour is no time
+      {"Tue, 3 Feb 99 07:05 GMT", "1999-02-03T07:05:00+00:00"},
+      {"3 February 2026 10:11:12 XYZ", "2026-02-03T10:11:12+00:00"},  // unknown zone: UTC
+      {"3 Feb 2026 24:00:00 +0000", "2026-02-03"},  // no hour 24: the day only
+      {"3 Feb 2026", "2026-02-03"},
+      {"2026-11-12T09:00:00Z", "2026-11-12T09:00:00Z"},  // ISO dates stay as written
+      {"32 Jan 2026", ""},
+      {"3 Foo 2026", ""},
+      {"3 Feb 999", ""},
+      {"Monday", ""},
+      {"", ""},
+  };
+  for (const auto& [written, iso] : cases) EXPECT_EQ(NormalizeFeedDate(written), iso) << written;
+}
+
+TEST(FeedXml, HtmlBecomesTextWithOneSpaceBetweenWords) {
+  EXPECT_EQ(HtmlToText("<p>One &amp; two</p><p>three&nbsp;four &#x263A; &bogus; 5 &lt; 6</p>"),
+            "One & two three four \u263A &bogus; 5 < 6");
+  EXPECT_EQ(HtmlToText("a<br/>b<script>x < y</SCRIPT>c<!-- d -->e<b>f</b>"), "a bcef");
+  EXPECT_EQ(HtmlToText("  plain\n\ttext  "), "plain text");
+  EXPECT_EQ(HtmlToText("cut <a href"), "cut");
+  EXPECT_EQ(HtmlToText("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+}
+
 }  // namespace
 }  // namespace digestd
