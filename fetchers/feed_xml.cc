@@ -379,7 +379,6 @@ int TwoDigits(std::string_view text, std::size_t at) {
   return (a - '0') * 10 + (b - '0');
 }
 
-// Splits `text` at runs of spaces and commas (RFC 822 date tokens).
 // The first words of a written date, split at spaces, commas and tabs: a day name, the day,
 // the month, the year, the time and the zone, at most. `count` says how many were found.
 struct DateTokens {
