@@ -24,11 +24,36 @@ std::optional<Date> ParseIsoDate(std::string_view text) {
   return date;
 }
 
+namespace {
+
+// Appends `value` as exactly `width` decimal digits, zero-padded.
+void AppendDigits(std::string& out, unsigned value, int width) {
+  char digits[4];
+  for (int i = width - 1; i >= 0; --i) {
+    digits[i] = char('0' + value % 10);
+    value /= 10;
+  }
+  out.append(digits, std::size_t(width));
+}
+
+}  // namespace
+
 std::string FormatIsoDate(Date date) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(date.year()), unsigned(date.month()),
-                unsigned(date.day()));
-  return buf;
+  const int year = int(date.year());
+  if (!date.ok() || year < 0 || year > 9999) {  // never from ParseIsoDate; printed as it is
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year, unsigned(date.month()),
+                  unsigned(date.day()));
+    return buf;
+  }
+  std::string out;
+  out.reserve(20);  // room for UtcTimestamp's time after the date
+  AppendDigits(out, unsigned(year), 4);
+  out += '-';
+  AppendDigits(out, unsigned(date.month()), 2);
+  out += '-';
+  AppendDigits(out, unsigned(date.day()), 2);
+  return out;
 }
 
 bool HasDatePlaceholder(std::string_view url_template) {
@@ -94,12 +119,19 @@ std::vector<Date> DatesToCheck(Date today, int lookback_days, int backfill_days,
 }
 
 std::string UtcTimestamp(std::int64_t unix_seconds) {
-  const std::time_t tt = std::time_t(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  using namespace std::chrono;
+  const sys_seconds t{seconds{unix_seconds}};
+  const sys_days day = floor<days>(t);
+  const hh_mm_ss time{t - day};
+  std::string out = FormatIsoDate(year_month_day{day});
+  out += 'T';
+  AppendDigits(out, unsigned(time.hours().count()), 2);
+  out += ':';
+  AppendDigits(out, unsigned(time.minutes().count()), 2);
+  out += ':';
+  AppendDigits(out, unsigned(time.seconds().count()), 2);
+  out += 'Z';
+  return out;
 }
 
 }  // namespace digestd

@@ -1,5 +1,6 @@
 #include "core/json_writer.h"
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -37,6 +38,13 @@ bool IsPlainThreeByte(const unsigned char* p, std::size_t i, std::size_t n) {
          (p[i + 2] & 0xC0) == 0x80 && !(c == 0xED && p[i + 1] >= 0xA0);
 }
 
+// The bytes copied as they are without a closer look: printable ASCII but '"' and '\\'.
+constexpr std::array<bool, 256> kPlainAscii = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x7F; ++c) plain[std::size_t(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+
 }  // namespace
 
 bool AppendJsonQuoted(std::string& out, std::string_view value) {
@@ -50,8 +58,10 @@ bool AppendJsonQuoted(std::string& out, std::string_view value) {
   const std::size_t n = value.size();
   const auto* p = reinterpret_cast<const unsigned char*>(value.data());
   while (i < n) {
-    // Plain ASCII eight bytes at a time.
+    // Plain ASCII eight bytes at a time, then a byte at a time up to the next other byte
+    // (a short string, the end of a long one, the word before an accent or an escape).
     while (i + 8 <= n && !NeedsLook(value.data() + i)) i += 8;
+    while (i < n && kPlainAscii[p[i]]) ++i;
     if (i >= n) break;
     const unsigned char c = p[i];
     if (IsPlainThreeByte(p, i, n)) {
@@ -73,11 +83,7 @@ bool AppendJsonQuoted(std::string& out, std::string_view value) {
       }
       continue;
     }
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      if (c < 0x7f) {
-        ++i;
-        continue;
-      }
+    if (c >= 0x7F) {  // DEL or a UTF-8 lead byte: printable ASCII never gets this far
       if (const std::size_t len = ValidUtf8SequenceLength(value.substr(i)); len != 0) {
         // Only DEL and sequences led by C2 (C1 controls), D8 (U+061C) and E2 (U+200E-U+2069)
         // can be controls or bidi marks; the rest (Hangul, CJK, accents) needs no decoding.

@@ -43,7 +43,7 @@ class JsonWriter {
   void BeforeValue();
 
   std::string out_;
-  std::vector<bool> first_;  // per open container: no element written yet
+  std::vector<char> first_;  // per open container: no element written yet (bytes, not bits)
   bool after_key_ = false;
   bool exact_ = true;
 };

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <optional>
 #include <span>
 #include <utility>
 
+#include "core/dates.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
 #include "core/utf8.h"
@@ -28,19 +28,6 @@ constexpr std::string_view kEllipsis = "…";
 constexpr std::array<std::string_view, 6> kReservedHeaders = {
     "content-type", "content-length",    "transfer-encoding",
     "webhook-id",   "webhook-timestamp", "webhook-signature"};
-
-std::string Iso8601(std::int64_t unix_seconds) {
-  using namespace std::chrono;
-  const sys_seconds t{seconds{unix_seconds}};
-  const sys_days day = floor<days>(t);
-  const year_month_day date{day};
-  const hh_mm_ss time{t - day};
-  char out[32];
-  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(date.year()),
-                unsigned(date.month()), unsigned(date.day()), int(time.hours().count()),
-                int(time.minutes().count()), int(time.seconds().count()));
-  return out;
-}
 
 void WritePaper(JsonWriter& json, const Notification& n, const SourcedPaper& p) {
   json.BeginObject();
@@ -107,7 +94,12 @@ std::string PartText(const TextPieces& t, const Part& part) {
 std::string Body(const Notification& n, const RenderContext& context, const Part& part,
                  std::int64_t more, std::string_view alert_message,
                  const TextPieces* text = nullptr) {
-  JsonWriter json;
+  // Room for the envelope and the papers, so that the body is not copied as it grows.
+  std::size_t size = 512 + part.id.size() + context.id.size() + n.digest_url.size();
+  for (const std::string& p : part.papers) size += p.size() + 1;
+  std::string buffer;
+  buffer.reserve(size);
+  JsonWriter json(std::move(buffer));
   json.BeginObject();
   json.Key("version").Int(kWebhookBodyVersion);
   json.Key("type").String(kWebhookBodyType);
@@ -115,7 +107,7 @@ std::string Body(const Notification& n, const RenderContext& context, const Part
   json.Key("notification").String(context.id);
   json.Key("part").Int(part.index);
   json.Key("parts").Int(part.count);
-  json.Key("timestamp").String(Iso8601(context.now));
+  json.Key("timestamp").String(UtcTimestamp(context.now));
   json.Key("notifier").String(n.notifier);
   json.Key("kind").String(n.kind);
   json.Key("event").String(n.event);

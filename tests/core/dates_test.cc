@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <random>
+
 namespace digestd {
 namespace {
 
@@ -19,6 +22,31 @@ TEST(Dates, ParseAndFormatIso) {
     EXPECT_FALSE(ParseIsoDate(bad)) << bad;
   }
   EXPECT_TRUE(ParseIsoDate("2024-02-29"));
+}
+
+// gmtime_r and strftime, as UtcTimestamp was written before it wrote the digits itself.
+std::string ReferenceTimestamp(std::int64_t unix_seconds) {
+  const std::time_t tt = std::time_t(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+TEST(Dates, UtcTimestampsAgreeWithTheCLibrary) {
+  EXPECT_EQ(UtcTimestamp(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(UtcTimestamp(1706515200), "2024-01-29T08:00:00Z");
+  EXPECT_EQ(UtcTimestamp(951868799), "2000-02-29T23:59:59Z");  // a leap day's last second
+  EXPECT_EQ(UtcTimestamp(-1), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(FormatIsoDate(D(987, 6, 5)), "0987-06-05");
+  std::mt19937_64 random(20261203);
+  // Years 1000 to 9999, where strftime's %Y writes four digits too.
+  std::uniform_int_distribution<std::int64_t> seconds(-30610224000, 253402300799);
+  for (int i = 0; i < 20000; ++i) {
+    const std::int64_t t = seconds(random);
+    ASSERT_EQ(UtcTimestamp(t), ReferenceTimestamp(t)) << t;
+  }
 }
 
 TEST(Dates, ExpandsTemplates) {
