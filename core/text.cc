@@ -417,47 +417,63 @@ bool IsAscii(std::string_view text) {
                      [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
+// Lower-cases the ASCII letters of out[from, end): UTF-8 sequences have no byte below 0x80.
+void LowerAsciiFrom(std::string& out, std::size_t from) {
+  for (std::size_t k = from; k < out.size(); ++k) {
+    const char c = out[k];
+    if (c >= 'A' && c <= 'Z') out[k] = static_cast<char>(c - 'A' + 'a');
+  }
+}
+
+// The length of the Hangul syllable (U+AC00-U+D7A3, three bytes) at valid[i], else 0.
+std::size_t HangulSyllableAt(std::string_view valid, std::size_t i) {
+  const auto b = static_cast<unsigned char>(valid[i]);
+  if (b < 0xEA || b > 0xED || i + 2 >= valid.size()) return 0;
+  const char32_t cp = (char32_t(b & 0x0F) << 12) |
+                      (char32_t(static_cast<unsigned char>(valid[i + 1]) & 0x3F) << 6) |
+                      char32_t(static_cast<unsigned char>(valid[i + 2]) & 0x3F);
+  return cp >= 0xAC00 && cp <= 0xD7A3 ? 3 : 0;
+}
+
 // NFKC + case folding of valid UTF-8 as utf8proc_map does it, with the common characters
-// of digests copied straight: ASCII (lower-cased) and Hangul syllables map to themselves.
-// The rest goes to utf8proc in segments that start at the code point before them, since a
-// combining mark or trailing jamo composes with that one; nothing composes with a following
-// ASCII character or precomposed syllable, so segments can end there.
+// of digests copied straight, in runs: ASCII (lower-cased) and Hangul syllables map to
+// themselves. The rest goes to utf8proc in segments that start at the code point before
+// them, since a combining mark or trailing jamo composes with that one; nothing composes
+// with a following ASCII character or precomposed syllable, so segments can end there.
 std::string NfkcCasefold(const std::string& valid) {
   constexpr int kOptions = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
                            UTF8PROC_CASEFOLD | UTF8PROC_IGNORE | UTF8PROC_LUMP;
-  auto is_fast = [](char32_t cp) { return cp < 0x80 || (cp >= 0xAC00 && cp <= 0xD7A3); };
+  const auto fast_length = [&](std::size_t i) -> std::size_t {
+    return static_cast<unsigned char>(valid[i]) < 0x80 ? 1 : HangulSyllableAt(valid, i);
+  };
   std::string out;
   out.reserve(valid.size());
   std::size_t prev_start = std::string::npos;  // the last code point copied straight
   std::size_t prev_out = 0;                    // out.size() before it
   std::size_t i = 0;
   while (i < valid.size()) {
-    const auto b = static_cast<unsigned char>(valid[i]);
-    if (b < 0x80) {
-      prev_start = i;
-      prev_out = out.size();
-      out += (b >= 'A' && b <= 'Z') ? static_cast<char>(b - 'A' + 'a') : static_cast<char>(b);
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    if (is_fast(DecodeAt(valid, i, &len))) {
-      prev_start = i;
-      prev_out = out.size();
-      out.append(valid, i, len);
-      i += len;
-      continue;
+    const std::size_t run = i;
+    std::size_t last = i;
+    for (std::size_t len; i < valid.size() && (len = fast_length(i)) != 0; i += len) last = i;
+    if (i > run) {
+      const std::size_t at = out.size();
+      out.append(valid, run, i - run);
+      LowerAsciiFrom(out, at);
+      prev_start = last;
+      prev_out = at + (last - run);
+      if (i == valid.size()) break;
     }
     std::size_t begin = i;
     if (prev_start != std::string::npos) {
       begin = prev_start;
       out.resize(prev_out);
     }
+    std::size_t len = 0;
+    DecodeAt(valid, i, &len);
     std::size_t end = i + len;
-    while (end < valid.size()) {
-      std::size_t next_len = 0;
-      if (is_fast(DecodeAt(valid, end, &next_len))) break;
-      end += next_len;
+    while (end < valid.size() && fast_length(end) == 0) {
+      DecodeAt(valid, end, &len);
+      end += len;
     }
     out += MapUtf8(valid.substr(begin, end - begin), kOptions);
     prev_start = std::string::npos;
@@ -466,54 +482,53 @@ std::string NfkcCasefold(const std::string& valid) {
   return out;
 }
 
+// `text` with each run of spaces and controls (as `is_space` says, at a code point and its
+// length) made one ASCII space, none at either end; the other bytes copied in runs.
+template <class IsSpace>
+std::string CollapseSpaces(std::string_view text, IsSpace is_space) {
+  std::string out;
+  out.reserve(text.size());
+  bool pending_space = false;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t run = i;
+    std::size_t len = 0;
+    while (i < text.size() && !is_space(i, &len)) i += len;
+    if (i > run) {
+      if (pending_space) out += ' ';
+      pending_space = false;
+      out.append(text, run, i - run);
+    }
+    if (i < text.size()) {
+      pending_space = !out.empty();
+      i += len;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FoldText(std::string_view text) {
   if (IsAscii(text)) {  // most titles and names: NFKC is the identity, folding is tolower
-    std::string out;
-    out.reserve(text.size());
-    bool pending_space = false;
-    for (char c : text) {
-      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
-        pending_space = !out.empty();
-        continue;
-      }
-      if (pending_space) out += ' ';
-      pending_space = false;
-      out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    }
+    std::string out = CollapseSpaces(text, [&](std::size_t i, std::size_t* len) {
+      *len = 1;
+      const auto b = static_cast<unsigned char>(text[i]);
+      return b <= 0x20 || b == 0x7F;
+    });
+    LowerAsciiFrom(out, 0);
     return out;
   }
   const std::string mapped = NfkcCasefold(IsValidUtf8(text) ? std::string(text)
                                                              : ToValidUtf8(text));
-  std::string out;
-  out.reserve(mapped.size());
-  bool pending_space = false;
-  for (std::size_t i = 0; i < mapped.size();) {
+  return CollapseSpaces(mapped, [&](std::size_t i, std::size_t* len) {
     const auto b = static_cast<unsigned char>(mapped[i]);
     if (b < 0x80) {  // ASCII fast path: most digest text
-      if (b < 0x20 || b == 0x20 || b == 0x7F) {
-        pending_space = !out.empty();
-      } else {
-        if (pending_space) out += ' ';
-        pending_space = false;
-        out += static_cast<char>(b);
-      }
-      ++i;
-      continue;
+      *len = 1;
+      return b <= 0x20 || b == 0x7F;
     }
-    std::size_t len = 0;
-    const char32_t cp = DecodeAt(mapped, i, &len);
-    if (IsSpaceOrControl(cp)) {
-      pending_space = !out.empty();
-    } else {
-      if (pending_space) out += ' ';
-      pending_space = false;
-      out.append(mapped, i, len);
-    }
-    i += len;
-  }
-  return out;
+    return IsSpaceOrControl(DecodeAt(mapped, i, len));
+  });
 }
 
 std::string CleanSummary(std::string_view bullet) {

@@ -1,6 +1,7 @@
 #include "core/text.h"
 
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <random>
 #include <string>
@@ -60,6 +61,56 @@ TEST(FoldText, ArbitraryBytesGiveValidUtf8) {
     EXPECT_TRUE(IsValidUtf8(CleanSummary(in)));
     const AuthorName name = NormalizeAuthorName(in);
     EXPECT_TRUE(IsValidUtf8(name.surname));
+  }
+}
+
+// FoldText as one utf8proc_map call over the whole text and a code point at a time
+// collapse: what the run-at-a-time fast paths must agree with.
+std::string ReferenceFold(const std::string& text) {
+  const std::string valid = ToValidUtf8(text);
+  utf8proc_uint8_t* mapped = nullptr;
+  const auto n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
+      static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                                     UTF8PROC_CASEFOLD | UTF8PROC_IGNORE | UTF8PROC_LUMP));
+  const std::string folded(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(n));
+  std::free(mapped);
+  std::string out;
+  bool pending_space = false;
+  for (std::size_t i = 0; i < folded.size();) {
+    utf8proc_int32_t cp = 0;
+    const auto len = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(&folded[i]),
+                                      static_cast<utf8proc_ssize_t>(folded.size() - i), &cp);
+    const auto cat = utf8proc_category(cp);
+    if (cp <= 0x20 || (cp >= 0x7F && cp <= 0x9F) || cat == UTF8PROC_CATEGORY_ZS ||
+        cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP) {
+      pending_space = !out.empty();
+    } else {
+      if (pending_space) out += ' ';
+      pending_space = false;
+      out.append(folded, i, static_cast<std::size_t>(len));
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
+}
+
+TEST(FoldText, AgreesWithOneUtf8procMapOfTheWholeText) {
+  // What composes, decomposes, folds or separates, beside ASCII and Hangul syllables.
+  const std::vector<std::string> pieces = {
+      "A", "z", "Q", "7", " ", "  ", "\t", "\n", "\x01", "\x7F", "-", "\u00C9", "E\u0301",
+      "\u0301", "\u00DF", "\u03A3", "\u03C2", "\uD55C", "\uAD6D", "\uAC00", "\uD7A3",
+      "\u1112", "\u1161", "\u11AB", "\u11A8", "\u3131", "\uFF21", "\uFB01", "\u2460",
+      "\u2019", "\u2010", "\u00AD", "\u200B", "\u00A0", "\u3000", "\u2028", "\u0085",
+      "\u0130", "\u4E00", "\uF900", "\u1E9E", "\xFF", "\xED\xA0\x80", "\xEA\xB0"};
+  std::mt19937 rng(20261203);
+  std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> length(0, 24);
+  for (int round = 0; round < 20000; ++round) {
+    std::string in;
+    for (int k = length(rng); k > 0; --k) in += pieces[pick(rng)];
+    ASSERT_EQ(FoldText(in), ReferenceFold(in)) << "input: " << in;
   }
 }
 
