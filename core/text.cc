@@ -109,9 +109,13 @@ struct MarkedText {
     literal.push_back(is_literal);
   }
   void AddAll(std::string_view s, bool is_literal) {
-    for (char c : s) Add(c, is_literal);
+    text.append(s);
+    literal.insert(literal.end(), s.size(), is_literal);
   }
 };
+
+// The bytes AppendInline looks at; the text between them is copied in runs.
+bool IsInlineMarkup(char c) { return c == '\\' || c == '`' || c == '!' || c == '[' || c == '<'; }
 
 // Bounds on how far a closing bracket or backtick run is looked for, so that adversarial
 // input ("[[[[..." or "` `` ` ...") stays linear instead of quadratic.
@@ -235,8 +239,10 @@ void AppendInline(std::string_view s, int nesting, MarkedText* out) {
         ++i;
       }
     } else {
-      out->Add(c, false);
-      ++i;
+      std::size_t end = i + 1;
+      while (end < s.size() && !IsInlineMarkup(s[end])) ++end;
+      out->AddAll(s.substr(i, end - i), false);
+      i = end;
     }
   }
 }
