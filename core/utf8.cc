@@ -49,14 +49,27 @@ std::size_t ValidPrefixLength(std::string_view s) {
       if ((word & 0x8080808080808080ULL) != 0) break;
       i += 8;
     }
-    if (i >= n) break;
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
+    // Mixed text (Korean words between spaces, digits and Latin) a character at a time, up
+    // to eight ASCII bytes in a row: the eight-byte test would fail at nearly every step.
+    // A sequence led by E1-EC or EE-EF (Hangul, CJK, most punctuation) can be neither
+    // overlong nor a surrogate, so its two continuation bytes are all there is to check.
+    for (int ascii = 0; i < n && ascii < 8;) {
+      const unsigned b = p[i];
+      if (b < 0x80) {
+        ++i;
+        ++ascii;
+        continue;
+      }
+      ascii = 0;
+      if (b >= 0xE1 && b <= 0xEF && b != 0xED && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 &&
+          (p[i + 2] & 0xC0) == 0x80) {
+        i += 3;
+        continue;
+      }
+      const std::size_t len = MultiByteLength(p, i, n);
+      if (len == 0) return i;
+      i += len;
     }
-    const std::size_t len = MultiByteLength(p, i, n);
-    if (len == 0) return i;
-    i += len;
   }
   return n;
 }
