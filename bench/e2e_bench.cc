@@ -25,6 +25,7 @@
 
 #include "bench/responder.h"
 #include "bench/synthetic.h"
+#include "core/dates.h"
 
 namespace {
 
@@ -104,14 +105,7 @@ int WaitBounded(pid_t pid, std::chrono::milliseconds bound) {
   return -1;
 }
 
-std::string TodayUtc() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[16];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d", &tm);
-  return buffer;
-}
+std::string TodayUtc() { return digestd::UtcTimestamp(std::time(nullptr)).substr(0, 10); }
 
 struct StopFigures {
   std::vector<double> ms;
