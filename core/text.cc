@@ -541,6 +541,13 @@ std::string CleanSummary(std::string_view bullet) {
   const std::string valid = ToValidUtf8(bullet);
   std::string_view rest = valid;
   rest.remove_prefix(LeadingLabelLength(rest));
+  // A bullet with no inline mark and no emphasis delimiter is its own clean text (most
+  // bullets of a plain digest): the passes below would copy it through unchanged.
+  if (std::none_of(rest.begin(), rest.end(), [](char c) {
+        return IsInlineMarkup(c) || c == '*' || c == '_' || c == '~';
+      })) {
+    return std::string(Trim(rest));
+  }
   MarkedText marked;
   marked.text.reserve(rest.size());
   marked.literal.reserve(rest.size());
