@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
@@ -533,6 +534,7 @@ std::string FoldText(std::string_view text) {
       *len = 1;
       return b <= 0x20 || b == 0x7F;
     }
+    if ((*len = HangulSyllableAt(mapped, i)) != 0) return false;
     return IsSpaceOrControl(DecodeAt(mapped, i, len));
   });
 }
@@ -543,9 +545,13 @@ std::string CleanSummary(std::string_view bullet) {
   rest.remove_prefix(LeadingLabelLength(rest));
   // A bullet with no inline mark and no emphasis delimiter is its own clean text (most
   // bullets of a plain digest): the passes below would copy it through unchanged.
-  if (std::none_of(rest.begin(), rest.end(), [](char c) {
-        return IsInlineMarkup(c) || c == '*' || c == '_' || c == '~';
-      })) {
+  static constexpr std::array<bool, 256> kMark = [] {
+    std::array<bool, 256> mark{};
+    for (unsigned char c : std::string_view("\\`![<*_~")) mark[c] = true;
+    return mark;
+  }();
+  if (std::none_of(rest.begin(), rest.end(),
+                   [](char c) { return kMark[static_cast<unsigned char>(c)]; })) {
     return std::string(Trim(rest));
   }
   MarkedText marked;
