@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -425,8 +426,24 @@ bool IsAscii(std::string_view text) {
 }
 
 // Lower-cases the ASCII letters of out[from, end): UTF-8 sequences have no byte below 0x80.
+// Eight bytes at a time: with the top bits cleared no byte carries into the next, so the
+// two sums flag the bytes from 'A' up and those past 'Z'; the bytes between get 0x20.
 void LowerAsciiFrom(std::string& out, std::size_t from) {
-  for (std::size_t k = from; k < out.size(); ++k) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::size_t k = from;
+  for (; k + 8 <= out.size(); k += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, out.data() + k, 8);
+    const std::uint64_t low = word & ~kHigh;
+    const std::uint64_t from_a = low + kOnes * (0x80 - 'A');
+    const std::uint64_t past_z = low + kOnes * (0x80 - 'Z' - 1);
+    const std::uint64_t upper = from_a & ~past_z & ~word & kHigh;
+    if (upper == 0) continue;
+    word |= upper >> 2;
+    std::memcpy(out.data() + k, &word, 8);
+  }
+  for (; k < out.size(); ++k) {
     const char c = out[k];
     if (c >= 'A' && c <= 'Z') out[k] = static_cast<char>(c - 'A' + 'a');
   }
@@ -540,8 +557,9 @@ std::string FoldText(std::string_view text) {
 }
 
 std::string CleanSummary(std::string_view bullet) {
-  const std::string valid = ToValidUtf8(bullet);
-  std::string_view rest = valid;
+  std::string repaired;  // only when `bullet` is not valid UTF-8 (a parser's text always is)
+  if (!IsValidUtf8(bullet)) repaired = ToValidUtf8(bullet);
+  std::string_view rest = repaired.empty() ? bullet : std::string_view(repaired);
   rest.remove_prefix(LeadingLabelLength(rest));
   // A bullet with no inline mark and no emphasis delimiter is its own clean text (most
   // bullets of a plain digest): the passes below would copy it through unchanged.

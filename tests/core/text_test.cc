@@ -99,7 +99,8 @@ std::string ReferenceFold(const std::string& text) {
 TEST(FoldText, AgreesWithOneUtf8procMapOfTheWholeText) {
   // What composes, decomposes, folds or separates, beside ASCII and Hangul syllables.
   const std::vector<std::string> pieces = {
-      "A", "z", "Q", "7", " ", "  ", "\t", "\n", "\x01", "\x7F", "-", "\u00C9", "E\u0301",
+      "A", "z", "Q", "7", "@", "[", "`", "{", "Z", "a", "Mixed Case Words", " ", "  ", "\t",
+      "\n", "\x01", "\x7F", "-", "\u00C9", "E\u0301",
       "\u0301", "\u00DF", "\u03A3", "\u03C2", "\uD55C", "\uAD6D", "\uAC00", "\uD7A3",
       "\u1112", "\u1161", "\u11AB", "\u11A8", "\u3131", "\uFF21", "\uFB01", "\u2460",
       "\u2019", "\u2010", "\u00AD", "\u200B", "\u00A0", "\u3000", "\u2028", "\u0085",
@@ -110,6 +111,13 @@ TEST(FoldText, AgreesWithOneUtf8procMapOfTheWholeText) {
   for (int round = 0; round < 20000; ++round) {
     std::string in;
     for (int k = length(rng); k > 0; --k) in += pieces[pick(rng)];
+    ASSERT_EQ(FoldText(in), ReferenceFold(in)) << "input: " << in;
+  }
+  // ASCII alone (its own path), every byte from 0x01 to 0x7F, around each letter's edges.
+  std::uniform_int_distribution<int> ascii(1, 0x7F);
+  for (int round = 0; round < 20000; ++round) {
+    std::string in;
+    for (int k = length(rng) * 2; k > 0; --k) in += static_cast<char>(ascii(rng));
     ASSERT_EQ(FoldText(in), ReferenceFold(in)) << "input: " << in;
   }
 }
