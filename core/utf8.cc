@@ -51,8 +51,8 @@ std::size_t ValidPrefixLength(std::string_view s) {
     }
     // Mixed text (Korean words between spaces, digits and Latin) a character at a time, up
     // to eight ASCII bytes in a row: the eight-byte test would fail at nearly every step.
-    // A sequence led by E1-EC or EE-EF (Hangul, CJK, most punctuation) can be neither
-    // overlong nor a surrogate, so its two continuation bytes are all there is to check.
+    // A sequence led by E1-EF (Hangul, CJK, most punctuation) cannot be overlong, so its
+    // two continuation bytes, and for ED that it is no surrogate, are all there is to check.
     for (int ascii = 0; i < n && ascii < 8;) {
       const unsigned b = p[i];
       if (b < 0x80) {
@@ -61,8 +61,8 @@ std::size_t ValidPrefixLength(std::string_view s) {
         continue;
       }
       ascii = 0;
-      if (b >= 0xE1 && b <= 0xEF && b != 0xED && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 &&
-          (p[i + 2] & 0xC0) == 0x80) {
+      if (b >= 0xE1 && b <= 0xEF && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 &&
+          (p[i + 2] & 0xC0) == 0x80 && (b != 0xED || p[i + 1] < 0xA0)) {
         i += 3;
         continue;
       }
