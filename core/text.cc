@@ -117,7 +117,9 @@ struct MarkedText {
 };
 
 // The bytes AppendInline looks at; the text between them is copied in runs.
-bool IsInlineMarkup(char c) { return c == '\\' || c == '`' || c == '!' || c == '[' || c == '<'; }
+constexpr bool IsInlineMarkup(char c) {
+  return c == '\\' || c == '`' || c == '!' || c == '[' || c == '<';
+}
 
 // Bounds on how far a closing bracket or backtick run is looked for, so that adversarial
 // input ("[[[[..." or "` `` ` ...") stays linear instead of quadratic.
@@ -565,7 +567,9 @@ std::string CleanSummary(std::string_view bullet) {
   // bullets of a plain digest): the passes below would copy it through unchanged.
   static constexpr std::array<bool, 256> kMark = [] {
     std::array<bool, 256> mark{};
-    for (unsigned char c : std::string_view("\\`![<*_~")) mark[c] = true;
+    for (int c = 0; c < 256; ++c) {
+      mark[std::size_t(c)] = IsInlineMarkup(char(c)) || c == '*' || c == '_' || c == '~';
+    }
     return mark;
   }();
   if (std::none_of(rest.begin(), rest.end(),
