@@ -24,9 +24,6 @@ std::optional<Date> ParseIsoDate(std::string_view text) {
   return date;
 }
 
-namespace {
-
-// Appends `value` as exactly `width` decimal digits, zero-padded.
 void AppendDigits(std::string& out, unsigned value, int width) {
   char digits[4];
   for (int i = width - 1; i >= 0; --i) {
@@ -35,8 +32,6 @@ void AppendDigits(std::string& out, unsigned value, int width) {
   }
   out.append(digits, std::size_t(width));
 }
-
-}  // namespace
 
 std::string FormatIsoDate(Date date) {
   const int year = int(date.year());

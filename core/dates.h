@@ -31,6 +31,10 @@ Result<std::string> ExpandUrlTemplate(std::string_view url_template, Date date);
 std::vector<Date> DatesToCheck(Date today, int lookback_days, int backfill_days,
                                std::optional<Date> last_success);
 
+// Appends `value` as exactly `width` (1 to 4) zero-padded decimal digits, its lowest ones:
+// a field of an ISO 8601 date or time.
+void AppendDigits(std::string& out, unsigned value, int width);
+
 // `unix_seconds` as an ISO 8601 UTC timestamp: "2024-01-29T08:00:00Z".
 std::string UtcTimestamp(std::int64_t unix_seconds);
 

@@ -12,6 +12,7 @@
 #include <span>
 #include <utility>
 
+#include "core/dates.h"
 #include "core/utf8.h"
 #include "fetchers/parse_limits.h"
 
@@ -396,13 +397,6 @@ struct DateTokens {
   }
 };
 
-// `value` (0 <= value < 10^width) in `width` digits, zero-padded.
-void AppendDigits(std::string& out, int value, int width) {
-  char digits[4];
-  for (int k = width - 1; k >= 0; --k, value /= 10) digits[k] = char('0' + value % 10);
-  out.append(digits, std::size_t(width));
-}
-
 bool ParseNumber(std::string_view text, int& value) {
   if (text.empty() || text.size() > 4) return false;
   value = 0;
@@ -712,11 +706,11 @@ std::string NormalizeFeedDate(std::string_view text) {
   if (month == 0 || year < 1000) return {};
   std::string out;
   out.reserve(25);  // 2026-11-12T09:00:00+09:00
-  AppendDigits(out, year, 4);
+  AppendDigits(out, unsigned(year), 4);
   out += '-';
-  AppendDigits(out, month, 2);
+  AppendDigits(out, unsigned(month), 2);
   out += '-';
-  AppendDigits(out, day, 2);
+  AppendDigits(out, unsigned(day), 2);
   if (tokens.size() < 4) return out;
   const std::string_view time = tokens[3];
   const int hour = TwoDigits(time, 0);
@@ -730,15 +724,15 @@ std::string NormalizeFeedDate(std::string_view text) {
   if (tokens.size() >= 5 && !ZoneOffset(tokens[4], offset)) offset = 0;
   const int abs_offset = offset < 0 ? -offset : offset;
   out += 'T';
-  AppendDigits(out, hour, 2);
+  AppendDigits(out, unsigned(hour), 2);
   out += ':';
-  AppendDigits(out, minute, 2);
+  AppendDigits(out, unsigned(minute), 2);
   out += ':';
-  AppendDigits(out, second, 2);
+  AppendDigits(out, unsigned(second), 2);
   out += offset < 0 ? '-' : '+';
-  AppendDigits(out, abs_offset / 60, 2);
+  AppendDigits(out, unsigned(abs_offset / 60), 2);
   out += ':';
-  AppendDigits(out, abs_offset % 60, 2);
+  AppendDigits(out, unsigned(abs_offset % 60), 2);
   return out;
 }
 
