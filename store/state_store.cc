@@ -6,9 +6,13 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
-#include <future>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -140,49 +144,96 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
   return prepared;
 }
 
-// Prepares the snapshots of a long list of papers on a second thread, a chunk ahead of the
-// caller, who stores them in order: serialising and hashing a 10,000-paper digest (13 MB of
-// JSON) then runs beside the inserts instead of before each one. A short list (the usual
-// day) is prepared as it is taken. The papers must not change meanwhile (SharedPaper).
+// Prepares the snapshots of a long list of papers on a second thread, up to kAhead chunks
+// ahead of the caller, who stores them in order: serialising, hashing and compressing a
+// 10,000-paper digest (13 MB of JSON) then runs beside the inserts instead of before each one.
+// Running ahead by more than one chunk, the caller waits only when the helper is slower on
+// the whole, not whenever one chunk of its took longer than the inserts of the one before.
+// A short list (the usual day) is prepared as it is taken. The papers must not change
+// meanwhile (SharedPaper).
 class SnapshotPipeline {
  public:
   SnapshotPipeline(const std::vector<SharedPaper>& papers, const sql::SnapshotCodec* codec)
       : papers_(papers), codec_(codec) {
-    if (papers_.size() > kChunk) StartChunk(0);
+    if (papers_.size() > kChunk) helper_ = std::thread([this] { Produce(); });
   }
 
-  // The snapshot of papers[i]; `i` counts up from 0 by one.
+  // Stops the helper at its next chunk: a commit that failed half-way waits for no more.
+  ~SnapshotPipeline() {
+    if (!helper_.joinable()) return;
+    {
+      const std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    room_.notify_one();
+    helper_.join();
+  }
+
+  SnapshotPipeline(const SnapshotPipeline&) = delete;
+  SnapshotPipeline& operator=(const SnapshotPipeline&) = delete;
+
+  // The snapshot of papers[i]; `i` counts up from 0 by one. Rethrows what the helper threw
+  // (std::bad_alloc), as the caller would have met it preparing the snapshot itself.
   PreparedSnapshot Take(std::size_t i) {
-    if (!next_.valid() && chunk_.empty()) return PrepareSnapshot(papers_[i], codec_);
+    if (!helper_.joinable()) return PrepareSnapshot(papers_[i], codec_);
     if (i >= begin_ + chunk_.size()) {
       begin_ += chunk_.size();
-      chunk_ = next_.get();
-      if (begin_ + chunk_.size() < papers_.size()) StartChunk(begin_ + chunk_.size());
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return !ready_chunks_.empty() || failure_; });
+      if (ready_chunks_.empty()) std::rethrow_exception(failure_);
+      chunk_ = std::move(ready_chunks_.front());
+      ready_chunks_.pop_front();
+      lock.unlock();
+      room_.notify_one();
     }
     return std::move(chunk_[i - begin_]);
   }
 
  private:
   static constexpr std::size_t kChunk = 256;
+  static constexpr std::size_t kAhead = 4;  // chunks ready and waiting: about 2 MB
 
-  void StartChunk(std::size_t from) {
-    next_ = std::async(std::launch::async, [this, from] {
-      std::vector<PreparedSnapshot> chunk;
-      const std::size_t to = std::min(from + kChunk, papers_.size());
-      chunk.reserve(to - from);
-      for (std::size_t i = from; i < to; ++i) {
-        chunk.push_back(PrepareSnapshot(papers_[i], codec_));
+  void Produce() {
+    try {
+      for (std::size_t from = 0; from < papers_.size(); from += kChunk) {
+        {
+          std::unique_lock lock(mutex_);
+          room_.wait(lock, [this] { return stop_ || ready_chunks_.size() < kAhead; });
+          if (stop_) return;
+        }
+        std::vector<PreparedSnapshot> chunk;
+        const std::size_t to = std::min(from + kChunk, papers_.size());
+        chunk.reserve(to - from);
+        for (std::size_t i = from; i < to; ++i) {
+          chunk.push_back(PrepareSnapshot(papers_[i], codec_));
+        }
+        {
+          const std::lock_guard lock(mutex_);
+          ready_chunks_.push_back(std::move(chunk));
+        }
+        ready_.notify_one();
       }
-      return chunk;
-    });
+    } catch (...) {
+      {
+        const std::lock_guard lock(mutex_);
+        failure_ = std::current_exception();
+      }
+      ready_.notify_one();
+    }
   }
 
   const std::vector<SharedPaper>& papers_;
   const sql::SnapshotCodec* codec_;
   std::vector<PreparedSnapshot> chunk_;  // papers_[begin_, begin_ + chunk_.size())
   std::size_t begin_ = 0;
-  std::future<std::vector<PreparedSnapshot>> next_;  // the chunk after it; its thread is
-                                                     // joined before the rest is destroyed
+
+  std::mutex mutex_;  // guards the four below
+  std::condition_variable ready_;  // a chunk was made, or the helper failed
+  std::condition_variable room_;   // a chunk was taken, or the helper is to stop
+  std::deque<std::vector<PreparedSnapshot>> ready_chunks_;  // the chunks after chunk_
+  std::exception_ptr failure_;
+  bool stop_ = false;
+  std::thread helper_;  // last: started once the rest exists, joined before it goes
 };
 
 // Stores paper snapshots within the caller's transaction, each distinct text once: a text

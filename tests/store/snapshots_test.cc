@@ -155,6 +155,33 @@ TEST_F(Snapshots, AnUnchangedSightingIsNotRewrittenButSeenAtMovesDaily) {
   EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 1);
 }
 
+TEST_F(Snapshots, ALongCommitThatFailsHalfWayStopsItsHelperAndKeepsNothing) {
+  // Many more papers than the commit's second thread prepares ahead of the inserts: when the
+  // database fills early on, the commit returns its error without waiting for the helper to
+  // prepare the rest (it stops at its next chunk), and nothing of the commit stays.
+  std::vector<Paper> papers;
+  for (int i = 0; i < 3000; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "2401.%05d", i);
+    papers.push_back(MakePaper(id, "Paper " + std::to_string(i)));
+  }
+  ASSERT_TRUE(store_->LimitPages(Scalar(path_, "PRAGMA page_count") + 10));
+  const auto full = store_->CommitDigest(MakeCommit(papers, 100));
+  ASSERT_FALSE(full) << "the full database took 3,000 papers";
+  EXPECT_NE(full.error().message.find("full"), std::string::npos) << full.error().message;
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 0);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots"), 0);
+
+  ASSERT_TRUE(store_->LimitPages(1'000'000));
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit(papers, 100)));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 3000);
+  EXPECT_EQ(test::DumpThroughStore(path_,
+                                   "SELECT snapshot_text(s.paper, s.encoding) FROM sightings g "
+                                   "JOIN snapshots s ON s.id = g.snapshot "
+                                   "WHERE g.paper_key = 'arxiv:2401.02999'"),
+            SnapshotText(papers[2999]) + "|\n");
+}
+
 TEST_F(Snapshots, TwoTextsWithOneHashStayApart) {
   const Paper p = MakePaper("2401.00001", "Real");
   // A stored text that shares the new paper's hash but says something else.
