@@ -809,8 +809,9 @@ class Loader {
   static const NotifierKind kNotifierKinds[];
 
   const NotifierKind* FindNotifierKind(std::string_view name) const;
-  // The keys a notifier of `kind` takes; every notifier key when `kind` is null.
-  std::vector<KeySpec> NotifierKeys(const NotifierKind* kind) const;
+  // The keys a notifier of `kind` takes; every notifier key when `kind` is null. Made once
+  // per kind: a fan-out config names the same kind a thousand times.
+  const std::vector<KeySpec>& NotifierKeys(const NotifierKind* kind);
   void CheckNotifierKeys(const toml::table& t, const NotifierKind* kind);
   void ReadNotifierCommon(const toml::table& t, const NotifierKind* kind, const std::string& label,
                           NotifierConfig& n);
@@ -840,6 +841,7 @@ class Loader {
 
   std::deque<FileCtx> files_;
   const FileCtx* file_ = nullptr;
+  std::map<const NotifierKind*, std::vector<KeySpec>> notifier_keys_;  // NotifierKeys' lists
   std::set<int> literal_secret_files_;  // orders of files holding a secret as written
   bool in_notifier_ = false;            // reading a [[notifier]]: its `url` is a secret
   bool main_text_from_file_ = false;
@@ -1504,8 +1506,11 @@ const Loader::NotifierKind* Loader::FindNotifierKind(std::string_view name) cons
   return nullptr;
 }
 
-std::vector<KeySpec> Loader::NotifierKeys(const NotifierKind* kind) const {
-  std::vector<KeySpec> keys(std::begin(kNotifierCommonKeys), std::end(kNotifierCommonKeys));
+const std::vector<KeySpec>& Loader::NotifierKeys(const NotifierKind* kind) {
+  const auto [it, fresh] = notifier_keys_.try_emplace(kind);
+  std::vector<KeySpec>& keys = it->second;
+  if (!fresh) return keys;
+  keys.assign(std::begin(kNotifierCommonKeys), std::end(kNotifierCommonKeys));
   const auto add = [&](std::span<const KeySpec> more) {
     for (const KeySpec& k : more) {
       const bool seen = std::any_of(keys.begin(), keys.end(),
@@ -1525,12 +1530,12 @@ std::vector<KeySpec> Loader::NotifierKeys(const NotifierKind* kind) const {
 }
 
 void Loader::CheckNotifierKeys(const toml::table& t, const NotifierKind* kind) {
-  const std::vector<KeySpec> own = NotifierKeys(kind);
-  const std::vector<KeySpec> every = NotifierKeys(nullptr);
+  const std::vector<KeySpec>& own = NotifierKeys(kind);
   for (const auto& [key, node] : t) {
     const std::string_view k = key.str();
     const auto named = [&](const KeySpec& s) { return Names(s, k); };
     if (std::any_of(own.begin(), own.end(), named)) continue;
+    const std::vector<KeySpec>& every = NotifierKeys(nullptr);
     if (kind != nullptr && std::any_of(every.begin(), every.end(), named)) {
       Error(At(key.source()), Quote(k) + " does not apply to notifier kind " + Quote(kind->name));
       continue;
