@@ -189,8 +189,10 @@ std::optional<std::string> ShrinkToFit(const Notification& n, SourcedPaper& p,
       list.pop_back();
     } while (freed < excess && list.size() > keep);
   };
+  std::string json = PaperJson(n, p);
+  if (json.size() <= room) return json;  // the usual case: the shared paper is not copied
   Paper& paper = p.paper.Edit();  // a copy: the shared paper stays whole for other messages
-  for (std::string json = PaperJson(n, p);; json = PaperJson(n, p)) {
+  for (;; json = PaperJson(n, p)) {
     if (json.size() <= room) return json;
     const std::size_t excess = json.size() - room;
     if (paper.authors.size() > kKeptAuthors) {
