@@ -38,6 +38,17 @@ Paper MakePaper(const std::string& id, const std::string& title) {
   return p;
 }
 
+// `count` papers, arxiv:PREFIX.00000 on, titled "Paper 0" on.
+std::vector<Paper> NumberedPapers(int count, const std::string& prefix = "2401") {
+  std::vector<Paper> papers;
+  for (int i = 0; i < count; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "%s.%05d", prefix.c_str(), i);
+    papers.push_back(MakePaper(id, "Paper " + std::to_string(i)));
+  }
+  return papers;
+}
+
 Notification MakeNotification(const std::string& notifier, const Paper& paper) {
   Notification n;
   n.notifier = notifier;
@@ -163,12 +174,7 @@ TEST_F(Snapshots, ALongCommitThatFailsHalfWayStopsItsHelperAndKeepsNothing) {
   // Many more papers than the commit's second thread prepares ahead of the inserts: when the
   // database fills early on, the commit returns its error without waiting for the helper to
   // prepare the rest (it stops at its next chunk), and nothing of the commit stays.
-  std::vector<Paper> papers;
-  for (int i = 0; i < 3000; ++i) {
-    char id[16];
-    std::snprintf(id, sizeof id, "2401.%05d", i);
-    papers.push_back(MakePaper(id, "Paper " + std::to_string(i)));
-  }
+  const std::vector<Paper> papers = NumberedPapers(3000);
   ASSERT_TRUE(store_->LimitPages(Scalar(path_, "PRAGMA page_count") + 10));
   const auto full = store_->CommitDigest(MakeCommit(papers, 100));
   ASSERT_FALSE(full) << "the full database took 3,000 papers";
@@ -190,19 +196,15 @@ TEST_F(Snapshots, ALargeCommitIsCheckpointedBesideWhileTheStoreStaysOpen) {
   // About 8 MB of WAL, past the 4 MiB mark and below SQLite's own (1,000 pages, 16 MiB), whose
   // checkpoint would wait for the close: the database file takes the pages while the store
   // is still open and idle.
-  std::vector<Paper> papers;
+  std::vector<Paper> papers = NumberedPapers(3000, "2402");
   std::uint64_t seed = 12;
-  for (int i = 0; i < 3000; ++i) {
-    char id[16];
-    std::snprintf(id, sizeof id, "2402.%05d", i);
-    Paper p = MakePaper(id, "Paper " + std::to_string(i));
+  for (Paper& p : papers) {
     std::string noise;
     for (int k = 0; k < 2000; ++k) {
       seed = seed * 6364136223846793005u + 1442695040888963407u;
       noise += char('a' + (seed >> 59) % 26);
     }
     p.summary.push_back(std::move(noise));
-    papers.push_back(std::move(p));
   }
   const auto file_size = [&] {
     struct stat st {};
@@ -354,12 +356,7 @@ TEST_F(Queued, TextThatWouldNotReadBackTheSameIsReadFromTheState) {
 TEST_F(Queued, ALongDigestIsStoredAsItsShortOneWouldBe) {
   // More papers than one chunk the commit prepares ahead on its second thread: 700, one of
   // them listed twice and one with a byte that is not UTF-8.
-  std::vector<Paper> papers;
-  for (int i = 0; i < 700; ++i) {
-    char id[16];
-    std::snprintf(id, sizeof id, "2401.%05d", i);
-    papers.push_back(MakePaper(id, "Paper " + std::to_string(i)));
-  }
+  std::vector<Paper> papers = NumberedPapers(700);
   papers[400].title = "Broken \xFF title";
   DigestCommit c = MakeCommit(std::move(papers), 100);
   c.papers[600] = c.papers[5];
