@@ -5,12 +5,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <string>
-#include <thread>
 
 #include "core/private_file.h"
 #include "store/migrations.h"
@@ -585,27 +582,9 @@ Status SetWalMode(sqlite3* db) {
   }
 }
 
-// Checkpoints run beside the commits, not in them. SQLite's automatic checkpoint copies the
-// WAL into the database file, and syncs it, inside the commit that crossed its threshold,
-// and the last connection does the same as it closes: a large first run (10 MB of WAL) paid
-// for it at its end, after its deliveries. Instead, a commit that leaves kCheckpointPages or
-// more in the WAL starts a passive checkpoint on a helper thread, over a connection of its
-// own, while this one goes on (its next commits append to the WAL as before). At most one
-// runs at a time; the next commit past the mark after it ended starts the next. Closing
-// waits for it, and then checkpoints only what came after. A checkpoint copies frames the WAL
-// keeps until a writer starts it over, so one cut short by a crash loses nothing.
 class SqliteDb final : public Db {
  public:
-  // 4 MiB of WAL at the 16 KiB pages of a new file; SQLite's own mark is 1,000 pages.
-  static constexpr int kCheckpointPages = 256;
-
-  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  ~SqliteDb() override { WaitForCheckpoint(); }
-  SqliteDb(const SqliteDb&) = delete;
-  SqliteDb& operator=(const SqliteDb&) = delete;
-
-  // Replaces SQLite's automatic checkpoint with the one above.
-  void CheckpointBeside() { sqlite3_wal_hook(db_.get(), &SqliteDb::AfterCommit, this); }
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
 
   // snapshot_text(paper, encoding): the JSON text of a snapshot row, NULL for one that
   // cannot be read (its readers skip it, as they skip a text that does not parse).
@@ -646,7 +625,6 @@ class SqliteDb final : public Db {
     // secure_delete zeroed their pages: they reach the file now, and the WAL that held them
     // is emptied.
     if (from == 0 || from >= kFirstSchemaWithoutUrls) return Ok();  // 0: a new file
-    WaitForCheckpoint();  // a checkpoint running beside would make this one fail as busy
     return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   Status BackupTo(const std::string& path) override;
@@ -660,7 +638,6 @@ class SqliteDb final : public Db {
   void ReleaseMemory() override {
     sqlite3_db_release_memory(db_.get());
     codec_.Release();
-    if (checkpoint_done_.load()) WaitForCheckpoint();  // its thread's stack goes back too
   }
   Status LimitIdleInTransaction(std::int64_t) override { return Ok(); }
   Status Listen(const char*) override { return Ok(); }
@@ -671,50 +648,6 @@ class SqliteDb final : public Db {
   bool TakeNotifications() override { return false; }
 
  private:
-  // SQLite's WAL hook: called after each commit of this connection, its locks released,
-  // with the pages the WAL now holds.
-  static int AfterCommit(void* self, sqlite3*, const char*, int pages) {
-    static_cast<SqliteDb*>(self)->MaybeCheckpoint(pages);
-    return SQLITE_OK;
-  }
-
-  // Starts a checkpoint when the WAL holds kCheckpointPages more than when the last one
-  // started (or than none, once a writer started it over): a small commit just after a
-  // checkpoint leaves what it wrote to the next one, or to the close.
-  void MaybeCheckpoint(int pages) {
-    if (pages < checkpointed_pages_) checkpointed_pages_ = 0;  // the WAL was started over
-    if (pages - checkpointed_pages_ < kCheckpointPages) return;
-    if (checkpointer_.joinable()) {
-      if (!checkpoint_done_.load()) return;  // one at a time: a later commit starts the next
-      checkpointer_.join();
-    }
-    checkpointed_pages_ = pages;
-    checkpoint_done_.store(false);
-    checkpointer_ = std::thread([this] {
-      Checkpoint(path_);
-      checkpoint_done_.store(true);
-    });
-  }
-
-  // A passive checkpoint of the database at `path` over a connection of its own: it copies
-  // what no reader still needs and waits for nobody. Not the last connection to the file,
-  // it neither checkpoints again nor removes the WAL as it closes.
-  static void Checkpoint(const std::string& path) {
-    sqlite3* raw = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) == SQLITE_OK &&
-        sqlite3_exec(raw, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr) == SQLITE_OK) {
-      const int rc =
-          sqlite3_wal_checkpoint_v2(raw, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      if (rc != SQLITE_OK) spdlog::debug("state: checkpoint: {}", sqlite3_errmsg(raw));
-    }
-    sqlite3_close_v2(raw);
-  }
-
-  void WaitForCheckpoint() {
-    if (checkpointer_.joinable()) checkpointer_.join();
-  }
-
   static void SnapshotTextFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
     const std::int64_t encoding = sqlite3_value_int64(argv[1]);
     if (encoding == 0) {
@@ -747,10 +680,6 @@ class SqliteDb final : public Db {
 
   std::unique_ptr<sqlite3, DbDeleter> db_;
   SnapshotCodec codec_;
-  const std::string path_;                    // the file's full name, for the helper
-  int checkpointed_pages_ = 0;                // WAL pages when the last checkpoint started
-  std::thread checkpointer_;                  // the checkpoint beside, if one was started
-  std::atomic<bool> checkpoint_done_{false};  // ... and it ended
 };
 
 Status SqliteDb::BackupTo(const std::string& path) {
@@ -812,10 +741,7 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) 
   sqlite3* raw = nullptr;
   const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-  // The helper's connection opens the file by its full name: a relative one would follow a
-  // change of the working directory.
-  const char* full_name = raw != nullptr ? sqlite3_db_filename(raw, "main") : nullptr;
-  auto db = std::make_unique<SqliteDb>(raw, full_name != nullptr ? full_name : path);
+  auto db = std::make_unique<SqliteDb>(raw);
   if (rc != SQLITE_OK) {
     return Unexpected(
         path + ": cannot open state database: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
@@ -839,7 +765,6 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) 
     return Unexpected(path + ": " + st.error().message);
   }
   if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
-  db->CheckpointBeside();
   // A 4 MiB page cache: twice the default, which a large first run (10k papers) thrashes.
   // 16 MiB cost the same CPU time (dirty pages beyond the cache spill to the WAL, which a
   // commit writes anyway) and 10 MB more peak memory (issue 12). secure_delete (Debian's
