@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,17 +36,28 @@ Responder& SharedResponder(int latency_ms) {
   return latency_ms == 0 ? instant : delayed;
 }
 
-// About 190 bytes, like a webhook notification.
-std::vector<HttpRequest> Posts(int latency_ms) {
+// One POST of about 190 bytes, like a webhook notification.
+HttpRequest Post(int latency_ms) {
   const std::string body =
       R"({"type":"digestd.match","watch":"speculative decoding","paper":{"key":"arxiv:2401.15024",)"
       R"("title":"Speculative decoding at scale","url":"https://arxiv.org/abs/2401.15024"}})";
-  return std::vector<HttpRequest>(kRequests,
-                                  HttpRequest{.url = SharedResponder(latency_ms).Url(),
-                                              .method = "POST",
-                                              .body = body,
-                                              .headers = {{"Content-Type", "application/json"}},
-                                              .timeout = std::chrono::milliseconds(10000)});
+  return HttpRequest{.url = SharedResponder(latency_ms).Url(),
+                     .method = "POST",
+                     .body = body,
+                     .headers = {{"Content-Type", "application/json"}},
+                     .timeout = std::chrono::milliseconds(10000)};
+}
+
+std::vector<HttpRequest> Posts(int latency_ms) {
+  return std::vector<HttpRequest>(kRequests, Post(latency_ms));
+}
+
+// C in flight (1, 16, 64) against a responder answering at once or 1 ms later.
+void InFlightArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"C", "latency_ms"})
+      ->ArgsProduct({{1, 16, 64}, {0, 1}})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
 }
 
 void BM_SequentialHttpClient(benchmark::State& state) {
@@ -77,11 +89,7 @@ void BM_ConcurrentHttpBatch(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kRequests);
 }
-BENCHMARK(BM_ConcurrentHttpBatch)
-    ->ArgNames({"C", "latency_ms"})
-    ->ArgsProduct({{1, 16, 64}, {0, 1}})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_ConcurrentHttpBatch)->Apply(InFlightArgs);
 
 // The delivery engine's shape: C requests in flight, each one that ends replaced by the next
 // (Start as Poll reaps), over one HttpMulti kept across iterations.
@@ -118,11 +126,7 @@ void BM_InFlightHttpMulti(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kRequests);
 }
-BENCHMARK(BM_InFlightHttpMulti)
-    ->ArgNames({"C", "latency_ms"})
-    ->ArgsProduct({{1, 16, 64}, {0, 1}})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_InFlightHttpMulti)->Apply(InFlightArgs);
 
 // libcurl alone: C easy handles, each reused for the next request once its transfer ends,
 // driven by curl_multi_socket_action over epoll (as HttpMulti drives them), the same body and
@@ -234,7 +238,7 @@ class BareCurl {
 
 void BM_InFlightBareLibcurl(benchmark::State& state) {
   const int concurrency = static_cast<int>(state.range(0));
-  const HttpRequest request = Posts(static_cast<int>(state.range(1))).front();
+  const HttpRequest request = Post(static_cast<int>(state.range(1)));
   BareCurl curl;
   for (auto _ : state) {
     if (!curl.Run(request, kRequests, concurrency)) {
@@ -243,11 +247,7 @@ void BM_InFlightBareLibcurl(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kRequests);
 }
-BENCHMARK(BM_InFlightBareLibcurl)
-    ->ArgNames({"C", "latency_ms"})
-    ->ArgsProduct({{1, 16, 64}, {0, 1}})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_InFlightBareLibcurl)->Apply(InFlightArgs);
 
 }  // namespace
 }  // namespace digestd::bench
