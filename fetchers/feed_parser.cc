@@ -408,11 +408,12 @@ class FeedReader {
         if (budget.Exhausted()) return false;
         for (std::size_t i = first; i < last; ++i) {
           Summary& summary = summaries_[i];
-          if (summary.text.empty()) summary.text = TextOf(std::move(summary.pending));
-          if (!summary.text.empty()) {
-            papers[i].summary.push_back(CapSummary(std::move(summary.text)));
-          }
-          summary = Summary();
+          // Taken out whole, so that its buffers go now: assigning an empty Summary would
+          // keep them (a string moved from a short one keeps its heap buffer), and a long
+          // feed's raw HTML would stay beside its text until the parse ends.
+          Summary done = std::move(summary);
+          if (done.text.empty()) done.text = TextOf(std::move(done.pending));
+          if (!done.text.empty()) papers[i].summary.push_back(CapSummary(std::move(done.text)));
         }
         return true;
       };
