@@ -116,6 +116,7 @@ std::string SnapshotCodec::Compress(std::string_view text, std::int64_t* diction
   }
   if (ZSTD_isError(n)) return {};  // never for a buffer of compressBound; the caller checks
   out.resize(n);
+  out.shrink_to_fit();  // from the bound (about the text's size) to the bytes kept
   if (dictionary != nullptr) *dictionary = d->id;
   return out;
 }

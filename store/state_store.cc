@@ -121,9 +121,10 @@ std::optional<Paper> ParseSnapshot(std::string_view json) {
   return ReadPaper(v.get_object());
 }
 
-// A paper's snapshot made ready to store: its text, the text's hash, whether it reads back
-// as the paper is (no invalid byte replaced), and the bytes the row keeps: the text
-// compressed when the state has a dictionary (`encoding` names it), else empty (the text).
+// A paper's snapshot made ready to store: the text's hash, whether it reads back as the
+// paper is (no invalid byte replaced), and the bytes the row keeps: the text compressed when
+// the state has a dictionary (`encoding` names it; `text` is then dropped, as a long commit
+// holds many of these at once), else the text itself in `text`.
 struct PreparedSnapshot {
   std::string text;
   std::int64_t hash = 0;
@@ -139,7 +140,10 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
   if (codec != nullptr) {
     std::int64_t dictionary = 0;
     prepared.stored = codec->Compress(prepared.text, &dictionary);
-    if (!prepared.stored.empty()) prepared.encoding = dictionary;
+    if (!prepared.stored.empty()) {
+      prepared.encoding = dictionary;
+      std::string().swap(prepared.text);
+    }
   }
   return prepared;
 }
@@ -287,17 +291,26 @@ class SnapshotWriter {
   Result<std::int64_t> InternText(const std::string& json) {
     PreparedSnapshot prepared;
     prepared.hash = std::int64_t(Fnv1a64(json));
-    return InternText(json, prepared);
+    return InternText(json, prepared, nullptr);
   }
 
  private:
-  // `prepared`: the hash of `json` and, when it has an encoding, the bytes to keep.
-  Result<std::int64_t> InternText(const std::string& json, const PreparedSnapshot& prepared) {
+  // `prepared`: the hash of `json` and, when it has an encoding, the bytes to keep. A
+  // compressed snapshot comes without its text (`json` empty): it is made again from `paper`
+  // only when a stored snapshot has the same hash and the two are compared.
+  Result<std::int64_t> InternText(const std::string& json, const PreparedSnapshot& prepared,
+                                  const Paper* paper) {
     find_.Reset();
     find_.Bind(prepared.hash);
+    std::string remade;
+    const std::string* text = &json;
     StepResult rc;
     while ((rc = find_.Step()) == kRow) {
-      if (find_.TextView(1) == json) return find_.Int(0);
+      if (text->empty() && paper != nullptr) {
+        remade = SnapshotText(*paper);
+        text = &remade;
+      }
+      if (find_.TextView(1) == *text) return find_.Int(0);
     }
     if (rc != kDone) return Unexpected(find_.Fail("read snapshots"));
     insert_.Reset();
@@ -320,7 +333,7 @@ class SnapshotWriter {
 
   // Interns `prepared`, the snapshot of `paper`, which is not known by its address yet.
   Result<std::int64_t> Store(const Paper& paper, const PreparedSnapshot& prepared) {
-    auto id = InternText(prepared.text, prepared);
+    auto id = InternText(prepared.text, prepared, &paper);
     if (id) by_address_.emplace(&paper, Stored{.id = *id, .exact = prepared.exact});
     return id;
   }

@@ -1,6 +1,7 @@
 // Paper snapshots (issue 12, point 1): what a source said about a paper is stored once,
 // sightings and outbox rows refer to it, a retry sends what was planned, unchanged sightings
 // are not rewritten, and Prune drops the snapshots nothing refers to any more.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -455,6 +456,35 @@ TEST_F(Compressed, ALargeDayGetsADictionaryAndEveryReaderReadsItsPapers) {
   ASSERT_TRUE(fresh) << fresh.error().message;
   ASSERT_EQ(fresh->size(), 1u);
   EXPECT_EQ(fresh->at(0).paper->title, "새 논문");
+}
+
+// A compressed snapshot is prepared without its text (a long commit holds many): when a
+// stored one shares its hash, the text is made again to compare, and a different text stays
+// apart.
+TEST_F(Compressed, TwoTextsWithOneHashStayApartWhenTheTextWasNotKept) {
+  ASSERT_TRUE(store_->CommitDigest(Day(300, 100)));  // a dictionary from here on
+  const Paper p = MakePaper("2402.00001", "Real");
+  const std::string hash = std::to_string(std::int64_t(Fnv1a64(PaperText(p))));
+  ExecOn(path_, "INSERT INTO snapshots(hash, paper) VALUES(" + hash +
+                    ", '{\"key\":\"arxiv:2402.00001\",\"title\":\"Impostor\"}')");
+  DigestCommit c = MakeCommit({p}, 200);
+  c.notifications = {MakeNotification("me", p)};
+  ASSERT_TRUE(store_->CommitDigest(c));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE hash = " + hash), 2);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE hash = " + hash +
+                              " AND encoding = " + std::to_string(Dictionary())),
+            1);
+  auto due = store_->DueOutbox(200, 1000);
+  ASSERT_TRUE(due) << due.error().message;
+  const auto real = std::find_if(due->begin(), due->end(), [&](const OutboxRow& r) {
+    return r.notification.papers.at(0).paper->key == p.key;
+  });
+  ASSERT_NE(real, due->end());
+  EXPECT_EQ(real->notification.papers.at(0).paper->title, "Real");
+
+  // The same text again is found, not stored twice.
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit({p}, 300, "2024-01-31")));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE hash = " + hash), 2);
 }
 
 TEST_F(Compressed, ADamagedRowIsSkippedAndTheOthersStillRead) {
