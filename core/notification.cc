@@ -44,10 +44,15 @@ void DigestGrouper::Add(Notification n) {
   const bool groups = n.kind == "instant" && !n.papers.empty() &&
                       std::find(grouped_.begin(), grouped_.end(), n.notifier) != grouped_.end();
   if (!groups) {
+    if (!reserved_) {
+      out_.reserve(out_.size() + expected_);
+      reserved_ = true;
+    }
     out_.push_back(std::move(n));
     return;
   }
-  auto [it, fresh] = merged_.emplace(n.notifier, out_.size());
+  auto [it, fresh] = merged_.try_emplace(n.notifier, Merged{.index = out_.size()});
+  Merged& merged = it->second;
   if (fresh) {
     Notification m;
     m.notifier = n.notifier;
@@ -58,16 +63,20 @@ void DigestGrouper::Add(Notification n) {
     m.dedupe_key.append(1, '\x1f').append(n.notifier).append(1, '\x1f');
     m.dedupe_key.append(n.papers.front().source).append(1, '\x1f');
     m.dedupe_key.append(n.papers.front().date);
+    merged.keys.Update(m.dedupe_key);
+    m.papers.reserve(expected_);
     out_.push_back(std::move(m));
   }
-  Notification& m = out_[it->second];
+  Notification& m = out_[merged.index];
   if (m.event != n.event) m.event = "mixed";
   for (const std::string& w : n.watches) {
     if (std::find(m.watches.begin(), m.watches.end(), w) == m.watches.end()) {
       m.watches.push_back(w);
     }
   }
-  m.dedupe_key.append(1, '\x1e').append(n.dedupe_key);
+  // The merged keys are hashed as they come, not kept: a long day's would be megabytes.
+  merged.keys.Update('\x1e');
+  merged.keys.Update(n.dedupe_key);
   for (SourcedPaper& p : n.papers) {
     p.event = n.event;
     p.watches = n.watches;
@@ -76,12 +85,13 @@ void DigestGrouper::Add(Notification n) {
 }
 
 std::vector<Notification> DigestGrouper::Finish() {
-  for (const auto& [notifier, index] : merged_) {
-    Notification& m = out_[index];
+  for (const auto& [notifier, merged] : merged_) {
+    Notification& m = out_[merged.index];
     std::sort(m.watches.begin(), m.watches.end());
+    // Room kept for a whole day's papers, where few matched, goes back.
+    if (m.papers.capacity() > 2 * m.papers.size()) m.papers.shrink_to_fit();
     // The dedupe key stays short: what identifies it is the hash of everything it merged.
-    const std::size_t head = m.dedupe_key.find('\x1e');
-    m.dedupe_key = m.dedupe_key.substr(0, head) + '\x1f' + Hash128Hex(m.dedupe_key);
+    m.dedupe_key.append(1, '\x1f').append(merged.keys.Hex());
     m.id = NotificationId(m.dedupe_key);
   }
   merged_.clear();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hash.h"
 #include "core/paper.h"
 
 namespace digestd {
@@ -64,16 +65,24 @@ class DigestGrouper {
  public:
   explicit DigestGrouper(std::vector<std::string> grouped);
 
-  // Room for `count` notifications, so a long day's list is not grown by doubling.
-  void Reserve(std::size_t count) { out_.reserve(count); }
+  // About `count` papers to come, so that a long day's lists are not grown by doubling:
+  // the list of notifications once one is not merged, a merged one's list of papers.
+  void Reserve(std::size_t count) { expected_ = count; }
   void Add(Notification notification);
   // What was added, merged, in order; the merged ones get their dedupe keys and ids.
   std::vector<Notification> Finish();
 
  private:
+  struct Merged {
+    std::size_t index = 0;  // in `out_`
+    Hash128 keys;           // of its dedupe key and the keys it merged, as they came
+  };
+
   std::vector<std::string> grouped_;
   std::vector<Notification> out_;
-  std::map<std::string, std::size_t> merged_;  // notifier -> its merged one in `out_`
+  std::map<std::string, Merged> merged_;  // by notifier
+  std::size_t expected_ = 0;
+  bool reserved_ = false;  // `out_` has room for `expected_` more
 };
 
 // One JSON line per paper in the CONFIG.md `once --json` shape (one line with "paper": null
