@@ -131,7 +131,7 @@ Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext
   if (!cc) return Unexpected(cc.error());
   const std::string domain(MailDomain(from->address));
 
-  const EmailContent content = RenderEmailContent(
+  EmailContent content = RenderEmailContent(
       n, EmailRenderOptions{.max_papers = max_papers,
                             .subject_prefix = settings.subject_prefix,
                             .texts = texts ? &texts->texts : nullptr,
@@ -154,10 +154,15 @@ Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext
     m.headers.emplace_back("List-Unsubscribe", JoinAddressList(targets, 16));
   }
   m.boundary = "=_digestd_" + context.id;
-  m.text = content.text;
-  m.html = content.html;
+  // The parts move in and back out: a long digest's are megabytes.
+  m.text = std::move(content.text);
+  m.html = std::move(content.html);
   std::string message = BuildMimeMessage(m);
-  if (content_out) *content_out = content;
+  if (content_out) {
+    content.text = std::move(m.text);
+    content.html = std::move(m.html);
+    *content_out = std::move(content);
+  }
   return message;
 }
 

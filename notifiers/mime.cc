@@ -174,17 +174,28 @@ std::string JoinAddressList(const std::vector<std::string>& mailboxes, std::size
   return out;
 }
 
-std::string Base64Lines(std::string_view bytes) {
-  // Each line encodes kBase64LineChars / 4 * 3 input bytes.
-  constexpr std::size_t kLineBytes = kBase64LineChars / 4 * 3;
-  const std::size_t lines = (bytes.size() + kLineBytes - 1) / kLineBytes;
-  std::string out(Base64Size(bytes.size()) + 2 * lines, '\0');
-  char* at = out.data();
-  for (std::size_t i = 0; i < bytes.size(); i += kLineBytes) {
-    at = EncodeBase64(bytes.substr(i, kLineBytes), at);
+// Each line encodes kBase64LineChars / 4 * 3 input bytes.
+constexpr std::size_t kBase64LineBytes = kBase64LineChars / 4 * 3;
+
+std::size_t Base64LinesSize(std::size_t bytes) {
+  const std::size_t lines = (bytes + kBase64LineBytes - 1) / kBase64LineBytes;
+  return Base64Size(bytes) + 2 * lines;
+}
+
+void AppendBase64Lines(std::string& out, std::string_view bytes) {
+  const std::size_t from = out.size();
+  out.resize(from + Base64LinesSize(bytes.size()));
+  char* at = out.data() + from;
+  for (std::size_t i = 0; i < bytes.size(); i += kBase64LineBytes) {
+    at = EncodeBase64(bytes.substr(i, kBase64LineBytes), at);
     *at++ = '\r';
     *at++ = '\n';
   }
+}
+
+std::string Base64Lines(std::string_view bytes) {
+  std::string out;
+  AppendBase64Lines(out, bytes);
   return out;
 }
 
@@ -208,8 +219,13 @@ std::string MailDate(std::int64_t unix_seconds) {
 }
 
 std::string BuildMimeMessage(const MimeMessage& m) {
+  // Sized once: the parts' base64 is most of a long message, which grown by doubling would
+  // be held twice over while the last part was added.
+  std::size_t headers = 0;
+  for (const auto& [name, value] : m.headers) headers += name.size() + value.size() + 4;
   std::string out;
-  out.reserve(m.text.size() * 4 / 3 + m.html.size() * 4 / 3 + 4096);
+  out.reserve(headers + Base64LinesSize(m.text.size()) + Base64LinesSize(m.html.size()) +
+              4 * m.boundary.size() + 512);
   for (const auto& [name, value] : m.headers) out.append(name).append(": ").append(value).append("\r\n");
   out.append("MIME-Version: 1.0\r\n");
   out.append("Content-Type: multipart/alternative;\r\n boundary=\"").append(m.boundary).append("\"\r\n");
@@ -219,7 +235,7 @@ std::string BuildMimeMessage(const MimeMessage& m) {
     out.append("\r\n--").append(m.boundary).append("\r\n");
     out.append("Content-Type: ").append(type).append("; charset=UTF-8\r\n");
     out.append("Content-Transfer-Encoding: base64\r\n\r\n");
-    out.append(Base64Lines(body));
+    AppendBase64Lines(out, body);
   };
   part("text/plain", m.text);
   part("text/html", m.html);

@@ -38,6 +38,9 @@ std::string FormatMailbox(const Mailbox& mailbox);
 
 // `bytes` in base64, lines of 76 characters, each ended by CRLF.
 std::string Base64Lines(std::string_view bytes);
+// The same appended to `out`, and the number of characters it appends.
+void AppendBase64Lines(std::string& out, std::string_view bytes);
+std::size_t Base64LinesSize(std::size_t bytes);
 
 // RFC 5322 date-time in UTC: "Mon, 29 Jan 2024 08:00:00 +0000".
 std::string MailDate(std::int64_t unix_seconds);
