@@ -193,12 +193,6 @@ void AppendBase64Lines(std::string& out, std::string_view bytes) {
   }
 }
 
-std::string Base64Lines(std::string_view bytes) {
-  std::string out;
-  AppendBase64Lines(out, bytes);
-  return out;
-}
-
 std::string MailDate(std::int64_t unix_seconds) {
   using namespace std::chrono;
   static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",

@@ -36,9 +36,8 @@ std::string EncodeUnstructured(std::string_view text, std::size_t name_size);
 // CRLF SP folds between encoded words.
 std::string FormatMailbox(const Mailbox& mailbox);
 
-// `bytes` in base64, lines of 76 characters, each ended by CRLF.
-std::string Base64Lines(std::string_view bytes);
-// The same appended to `out`, and the number of characters it appends.
+// Appends `bytes` in base64 to `out`, lines of 76 characters, each ended by CRLF:
+// Base64LinesSize(bytes.size()) characters.
 void AppendBase64Lines(std::string& out, std::string_view bytes);
 std::size_t Base64LinesSize(std::size_t bytes);
 

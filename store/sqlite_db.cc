@@ -768,9 +768,8 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) 
   // A 2 MiB page cache (SQLite's default size): dirty pages beyond it spill to the WAL,
   // which a commit writes anyway. For a 10,000-paper first run, 16 MiB cost the same CPU
   // time and 12 MB more peak memory, 4 MiB the same time and 2.3 MB more (issue 12).
-  // secure_delete (Debian's
-  // default, said here for every build): what is deleted or pruned is zeroed, not left in
-  // the file.
+  // secure_delete (Debian's default, said here for every build): what is deleted or pruned
+  // is zeroed, not left in the file.
   for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
                              "PRAGMA cache_size=-2048", "PRAGMA secure_delete=ON"}) {
     if (auto st = db->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
