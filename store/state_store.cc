@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -148,18 +149,18 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
   return prepared;
 }
 
-// Prepares the snapshots of a long list of papers on a second thread, up to kAhead chunks
-// ahead of the caller, who stores them in order: serialising, hashing and compressing a
+// Prepares the snapshots of a long list of papers on two threads, up to kAhead chunks ahead
+// of the caller, who stores them in order: serialising, hashing and compressing a
 // 10,000-paper digest (13 MB of JSON) then runs beside the inserts instead of before each one.
-// Running ahead by more than one chunk, the caller waits only when the helper is slower on
-// the whole, not whenever one chunk of its took longer than the inserts of the one before.
-// A short list (the usual day) is prepared as it is taken. The papers must not change
-// meanwhile (SharedPaper).
+// A helper thread takes chunks in order; the caller, when the chunk it needs is not ready,
+// prepares the next one nobody has taken instead of waiting, so neither core idles while
+// preparing is the slower side. A short list (the usual day) is prepared as it is taken. The
+// papers must not change meanwhile (SharedPaper).
 class SnapshotPipeline {
  public:
   SnapshotPipeline(const std::vector<SharedPaper>& papers, const sql::SnapshotCodec* codec)
-      : papers_(papers), codec_(codec) {
-    if (papers_.size() > kChunk) helper_ = std::thread([this] { Produce(); });
+      : papers_(papers), codec_(codec), chunks_((papers.size() + kChunk - 1) / kChunk) {
+    if (papers_.size() > kChunk) helper_ = std::thread([this] { Help(); });
   }
 
   // Stops the helper at its next chunk: a commit that failed half-way waits for no more.
@@ -180,61 +181,75 @@ class SnapshotPipeline {
   // (std::bad_alloc), as the caller would have met it preparing the snapshot itself.
   PreparedSnapshot Take(std::size_t i) {
     if (!helper_.joinable()) return PrepareSnapshot(papers_[i], codec_);
-    if (i >= begin_ + chunk_.size()) {
-      begin_ += chunk_.size();
+    if (i >= kChunk * taken_) {
       std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return !ready_chunks_.empty() || failure_; });
-      if (ready_chunks_.empty()) std::rethrow_exception(failure_);
-      chunk_ = std::move(ready_chunks_.front());
-      ready_chunks_.pop_front();
+      const std::size_t wanted = taken_;
+      while (!ready_.contains(wanted)) {
+        if (failure_) std::rethrow_exception(failure_);
+        if (next_ < chunks_ && next_ < wanted + kAhead) {
+          const std::size_t claimed = next_++;
+          lock.unlock();
+          std::vector<PreparedSnapshot> chunk = Prepare(claimed);
+          lock.lock();
+          ready_.emplace(claimed, std::move(chunk));
+        } else {
+          made_.wait(lock);
+        }
+      }
+      chunk_ = std::move(ready_.extract(wanted).mapped());
+      ++taken_;
       lock.unlock();
       room_.notify_one();
     }
-    return std::move(chunk_[i - begin_]);
+    return std::move(chunk_[i - kChunk * (taken_ - 1)]);
   }
 
  private:
   static constexpr std::size_t kChunk = 256;
-  static constexpr std::size_t kAhead = 4;  // chunks ready and waiting: about 2 MB
+  static constexpr std::size_t kAhead = 4;  // chunks made and waiting: about 2 MB
 
-  void Produce() {
+  std::vector<PreparedSnapshot> Prepare(std::size_t chunk) const {
+    std::vector<PreparedSnapshot> prepared;
+    const std::size_t from = chunk * kChunk;
+    const std::size_t to = std::min(from + kChunk, papers_.size());
+    prepared.reserve(to - from);
+    for (std::size_t i = from; i < to; ++i) prepared.push_back(PrepareSnapshot(papers_[i], codec_));
+    return prepared;
+  }
+
+  void Help() {
     try {
-      for (std::size_t from = 0; from < papers_.size(); from += kChunk) {
-        {
-          std::unique_lock lock(mutex_);
-          room_.wait(lock, [this] { return stop_ || ready_chunks_.size() < kAhead; });
-          if (stop_) return;
-        }
-        std::vector<PreparedSnapshot> chunk;
-        const std::size_t to = std::min(from + kChunk, papers_.size());
-        chunk.reserve(to - from);
-        for (std::size_t i = from; i < to; ++i) {
-          chunk.push_back(PrepareSnapshot(papers_[i], codec_));
-        }
-        {
-          const std::lock_guard lock(mutex_);
-          ready_chunks_.push_back(std::move(chunk));
-        }
-        ready_.notify_one();
+      std::unique_lock lock(mutex_);
+      while (true) {
+        room_.wait(lock, [this] { return stop_ || next_ >= chunks_ || next_ < taken_ + kAhead; });
+        if (stop_ || next_ >= chunks_) return;
+        const std::size_t claimed = next_++;
+        lock.unlock();
+        std::vector<PreparedSnapshot> chunk = Prepare(claimed);
+        lock.lock();
+        ready_.emplace(claimed, std::move(chunk));
+        made_.notify_one();
       }
     } catch (...) {
       {
         const std::lock_guard lock(mutex_);
         failure_ = std::current_exception();
       }
-      ready_.notify_one();
+      made_.notify_one();
     }
   }
 
   const std::vector<SharedPaper>& papers_;
   const sql::SnapshotCodec* codec_;
-  std::vector<PreparedSnapshot> chunk_;  // papers_[begin_, begin_ + chunk_.size())
-  std::size_t begin_ = 0;
+  const std::size_t chunks_;
+  std::vector<PreparedSnapshot> chunk_;  // the caller's: chunk taken_ - 1
 
-  std::mutex mutex_;  // guards the four below
-  std::condition_variable ready_;  // a chunk was made, or the helper failed
-  std::condition_variable room_;   // a chunk was taken, or the helper is to stop
-  std::deque<std::vector<PreparedSnapshot>> ready_chunks_;  // the chunks after chunk_
+  std::mutex mutex_;  // guards the five below
+  std::condition_variable made_;  // the helper made a chunk, or failed
+  std::condition_variable room_;  // the caller took a chunk, or the helper is to stop
+  std::map<std::size_t, std::vector<PreparedSnapshot>> ready_;  // made, not yet taken
+  std::size_t next_ = 0;   // the next chunk nobody has taken to prepare
+  std::size_t taken_ = 0;  // chunks the caller has taken
   std::exception_ptr failure_;
   bool stop_ = false;
   std::thread helper_;  // last: started once the rest exists, joined before it goes
