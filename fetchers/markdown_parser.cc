@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -291,10 +292,87 @@ void AppendLine(std::string& bullet, std::string_view line) {
   bullet.append(line);
 }
 
+// How many spaces `line` starts with; npos when it holds nothing else.
+std::size_t Indent(std::string_view line) { return line.find_first_not_of(' '); }
+
+// Whether `text` could be read by cmark as a line of only '-', '=', '*' or '_' (and blanks):
+// a thematic break or a setext heading's underline, which change the blocks around them.
+bool IsRuleLike(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("-=*_ \t") == std::string_view::npos;
+}
+
+bool IsMarker(char c) { return c == '-' || c == '*' || c == '+'; }
+
+// A line cmark could read as opening a block that swallows or reshapes the lines after it
+// (fenced code, raw HTML, a block quote, a heading, an ordered list, a rule), or as a link
+// reference definition, which the media before the bullets may use; `text` is the line from
+// its first non-blank.
+bool OpensOtherBlock(std::string_view text) {
+  switch (text.front()) {
+    case '`':
+    case '~':
+    case '<':
+    case '>':
+    case '#':
+    case '|':
+    case '[':
+    case '\t':
+      return true;
+    default:
+      break;
+  }
+  if (text.front() >= '0' && text.front() <= '9') {
+    const std::size_t end = text.find_first_not_of("0123456789");
+    return end != std::string_view::npos && (text[end] == '.' || text[end] == ')');
+  }
+  return IsRuleLike(text);
+}
+
+// The 0-based index of each top-level bullet's first line among `lines` (an entry's body),
+// found without cmark when the body is made only of the shapes real digests use: blank
+// lines, text lines, bullets at the line start ("- text") and indented lines after the first
+// bullet. There cmark's top-level list items are exactly the lines that start with a marker,
+// a space and text, and whatever cmark makes of the other lines (nested lists, lazy
+// continuations, paragraphs) only joins a bullet. nullopt when any line could mean more (a
+// fence, HTML, a quote, a heading, an ordered list, a rule, a tab, a link definition, an
+// empty or oddly spaced bullet, an indented bullet before the first): cmark reads those.
+// tests/fuzz/markdown_fuzz.cc checks both readings agree on any input.
+std::optional<std::vector<std::size_t>> PlainBulletStarts(
+    const std::vector<std::string_view>& lines) {
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    const std::size_t indent = Indent(line);
+    if (indent == std::string_view::npos) continue;  // blank
+    const std::string_view text = line.substr(indent);
+    if (OpensOtherBlock(text)) return std::nullopt;
+    const bool marker = IsMarker(text.front()) && (text.size() == 1 || text[1] == ' ' ||
+                                                   text[1] == '\t');
+    if (!marker) continue;  // text: a paragraph's line or a lazy continuation
+    if (indent > 0) {
+      if (starts.empty()) return std::nullopt;  // might start the first list
+      continue;                                 // nested, or a sibling cmark indents
+    }
+    // "- text": the content must start right after one space with something that opens no
+    // block of its own (a marker may start it as emphasis, "- **bold**", not as a list).
+    const std::string_view content = text.substr(std::min<std::size_t>(2, text.size()));
+    if (text[1] != ' ' || content.empty() || content.front() == ' ' ||
+        OpensOtherBlock(content) ||
+        (IsMarker(content.front()) &&
+         (content.size() == 1 || content[1] == ' ' || content[1] == '\t'))) {
+      return std::nullopt;
+    }
+    starts.push_back(i);
+  }
+  return starts;
+}
+
 // Everything one `### ` entry needs while it is read.
 class EntryReader {
  public:
-  EntryReader(cmark_parser* parser, ParseResult& result) : parser_(parser), result_(result) {}
+  // `plain_blocks`: read the blocks of plain bodies without cmark (PlainBulletStarts).
+  EntryReader(cmark_parser* parser, ParseResult& result, bool plain_blocks)
+      : parser_(parser), result_(result), plain_blocks_(plain_blocks) {}
 
   // `entry` is the text from the `### ` line up to the next heading; `first_line` is the
   // 1-based input line of its `### ` line.
@@ -333,20 +411,52 @@ class EntryReader {
     result_.warnings.push_back(ParseWarning{.line = line, .message = std::move(message)});
   }
 
-  // The body's block structure comes from cmark; the text of fields from the source lines.
+  // The body's block structure comes from cmark, or for a plain body from its lines
+  // (PlainBulletStarts); the text of fields always from the source lines.
   // Lines before the first top-level bullet carry media, `Vote:` and `Authors:`. From the
   // first bullet on, each top-level bullet starts a summary item, and every other line
   // (nested bullets, indented bullets, stray paragraphs) joins the item before it.
   void ReadBody(std::string_view body, int first_line, Paper& paper) {
     const std::vector<std::string_view> lines = SplitLines(body);
-    cmark_parser_feed(parser_, body.data(), body.size());
-    CmarkNodePtr root(cmark_parser_finish(parser_));
-    if (!root) return;
-
     // 0-based index into `lines` of each top-level bullet's first line.
     std::vector<std::size_t> bullet_starts;
     std::vector<cmark_node*> front_blocks;
-    for (cmark_node* block = cmark_node_first_child(root.get()); block;
+    CmarkNodePtr root;
+    if (auto plain = plain_blocks_ ? PlainBulletStarts(lines) : std::nullopt) {
+      // cmark reads only the lines before the first bullet, for their media: the summaries,
+      // most of the text, would cost it an inline parse each for nothing.
+      bullet_starts = std::move(*plain);
+      const std::size_t front =
+          bullet_starts.empty() ? body.size() : std::size_t(lines[bullet_starts[0]].data() -
+                                                            body.data());
+      cmark_parser_feed(parser_, body.data(), front);
+      root.reset(cmark_parser_finish(parser_));
+      if (!root) return;
+      for (cmark_node* block = cmark_node_first_child(root.get()); block;
+           block = cmark_node_next(block)) {
+        front_blocks.push_back(block);
+      }
+    } else {
+      cmark_parser_feed(parser_, body.data(), body.size());
+      root.reset(cmark_parser_finish(parser_));
+      if (!root) return;
+      ReadBlocks(root.get(), lines, bullet_starts, front_blocks);
+    }
+    ReadFront(lines, bullet_starts, front_blocks, first_line, paper);
+
+    for (std::size_t b = 0; b < bullet_starts.size(); ++b) {
+      const std::size_t end = b + 1 < bullet_starts.size() ? bullet_starts[b + 1] : lines.size();
+      std::string bullet(BulletText(lines[bullet_starts[b]]));
+      for (std::size_t i = bullet_starts[b] + 1; i < end; ++i) AppendLine(bullet, lines[i]);
+      if (!bullet.empty()) paper.summary.push_back(std::move(bullet));
+    }
+  }
+
+  // The top-level bullets and the blocks before the first of them, as cmark read them.
+  static void ReadBlocks(cmark_node* root, const std::vector<std::string_view>& lines,
+                         std::vector<std::size_t>& bullet_starts,
+                         std::vector<cmark_node*>& front_blocks) {
+    for (cmark_node* block = cmark_node_first_child(root); block;
          block = cmark_node_next(block)) {
       const bool bullets = cmark_node_get_type(block) == CMARK_NODE_LIST &&
                            cmark_node_get_list_type(block) == CMARK_BULLET_LIST;
@@ -366,20 +476,18 @@ class EntryReader {
         bullet_starts.push_back(static_cast<std::size_t>(start - 1));
       }
     }
+  }
 
+  // The media of the blocks before the first bullet, and the fields of their lines.
+  void ReadFront(const std::vector<std::string_view>& lines,
+                 const std::vector<std::size_t>& bullet_starts,
+                 const std::vector<cmark_node*>& front_blocks, int first_line, Paper& paper) {
     const std::size_t front_end = bullet_starts.empty() ? lines.size() : bullet_starts.front();
     for (cmark_node* block : front_blocks) {
       if (!paper.media_url.empty()) break;
       paper.media_url = ResolveHuggingFaceUrl(ToValidUtf8(MediaIn(block)));
     }
     ReadFields(lines, front_end, first_line, paper);
-
-    for (std::size_t b = 0; b < bullet_starts.size(); ++b) {
-      const std::size_t end = b + 1 < bullet_starts.size() ? bullet_starts[b + 1] : lines.size();
-      std::string bullet(BulletText(lines[bullet_starts[b]]));
-      for (std::size_t i = bullet_starts[b] + 1; i < end; ++i) AppendLine(bullet, lines[i]);
-      if (!bullet.empty()) paper.summary.push_back(std::move(bullet));
-    }
   }
 
   // `Vote:` and `Authors:` lines among lines[0, end); the first of each wins.
@@ -415,6 +523,7 @@ class EntryReader {
 
   cmark_parser* parser_;
   ParseResult& result_;
+  bool plain_blocks_;
 };
 
 // One `### ` entry the scan found, and what reading it gave besides its paper.
@@ -430,7 +539,7 @@ struct Entry {
 // freed before the next. A long digest is read on two threads: entries are independent, and
 // cmark is most of the parse. Stops when `budget` runs out.
 void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
-                 const ParseBudget& budget) {
+                 const ParseBudget& budget, bool plain_blocks) {
   OnTwoThreads(entries.size(), 128, [&] {
     // One parser per thread: cmark_parser_finish leaves it ready for the next document.
     return [&, parser = CmarkParserPtr(cmark_parser_new(CMARK_OPT_DEFAULT)),
@@ -438,7 +547,7 @@ void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
       for (std::size_t i = first; i < last; ++i) {
         if (budget.Exhausted()) return false;
         Entry& entry = entries[i];
-        EntryReader(parser.get(), read).Read(entry.text, entry.line);
+        EntryReader(parser.get(), read, plain_blocks).Read(entry.text, entry.line);
         entry.has_paper = !read.digest.papers.empty();
         if (entry.has_paper) papers[i] = std::move(read.digest.papers.front());
         entry.warnings = std::move(read.warnings);
@@ -454,9 +563,8 @@ void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
 constexpr std::string_view kBudgetRanOut =
     "the source's processing budget ran out; the rest is not read";
 
-}  // namespace
-
-ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget) {
+// ParseMarkdownDigest; `plain_blocks` as for EntryReader.
+ParseResult ParseMarkdown(std::string_view bytes, const ParseBudget& budget, bool plain_blocks) {
   ParseResult result;
   std::string storage;
   const std::string_view text = Normalized(bytes, storage);
@@ -516,7 +624,7 @@ ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budge
   // Each entry's paper is read into its place, and the places of entries without one (or
   // not read) are closed up after.
   std::vector<Paper> papers(entries.size());
-  ReadEntries(entries, papers, budget);
+  ReadEntries(entries, papers, budget, plain_blocks);
   std::size_t kept = 0;
   auto scan = scan_warnings.begin();
   for (std::size_t i = 0; i <= entries.size(); ++i) {
@@ -539,6 +647,16 @@ ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budge
   papers.resize(kept);
   result.digest.papers = std::move(papers);
   return result;
+}
+
+}  // namespace
+
+ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget) {
+  return ParseMarkdown(bytes, budget, true);
+}
+
+ParseResult ParseMarkdownDigestWithCmark(std::string_view bytes, const ParseBudget& budget) {
+  return ParseMarkdown(bytes, budget, false);
 }
 
 }  // namespace digestd

@@ -23,4 +23,10 @@ namespace digestd {
 // Stops early, keeping what it read, with a warning, when `budget` runs out.
 ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget = {});
 
+// The same parse with every entry's block structure read by cmark. ParseMarkdownDigest
+// reads the common plain shape of an entry (media, `Vote:`, `Authors:`, "- " bullets) line
+// by line and gives cmark only the lines before the bullets; the tests and the fuzz target
+// check that both always give the same result.
+ParseResult ParseMarkdownDigestWithCmark(std::string_view bytes, const ParseBudget& budget = {});
+
 }  // namespace digestd

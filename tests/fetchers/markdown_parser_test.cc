@@ -321,6 +321,75 @@ TEST(MarkdownParser, ALongDigestReadsAsItsPartsInOrder) {
   }
 }
 
+// Entries of the plain shape are read line by line, the others with cmark
+// (ParseMarkdownDigestWithCmark reads all so): both must always agree, on the shapes that make
+// the plain reading give way and on mutations of every fixture.
+TEST(MarkdownParser, PlainEntriesReadAsCmarkReadsThem) {
+  const auto same = [](const std::string& input) {
+    const ParseResult plain = ParseMarkdownDigest(input);
+    const ParseResult cmark = ParseMarkdownDigestWithCmark(input);
+    if (plain.digest.papers != cmark.digest.papers) return false;
+    if (plain.warnings.size() != cmark.warnings.size()) return false;
+    for (std::size_t i = 0; i < plain.warnings.size(); ++i) {
+      if (plain.warnings[i].line != cmark.warnings[i].line ||
+          plain.warnings[i].message != cmark.warnings[i].message) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const std::string head =
+      "## Daily Papers (2024-01-29)\n\n### [T](https://arxiv.org/abs/2401.00001)\n\n";
+  const Strings bodies = {
+      "![](https://x.invalid/a.png)\n\nVote: 3\n\nAuthors: A, B\n\n- one\n- two\n",
+      "Vote: 3\n- one\n  - nested\n- two\nlazy line\n\n  indented\n- three\n",
+      "![i][r]\n\n- one\n- [r]: https://x.invalid/ref.png\n",
+      "![i][r s]\n\n- one\n  [r\ns]: https://x.invalid/ref.png\n",
+      "[r]\n\n- one\n\n[r]: https://x.invalid/v.mp4\n",
+      "Authors: A\n---\n- one\n",
+      "Authors: A\n-\n- one\n",
+      "- one\n- - -\n- two\n",
+      "- one\n* * *\n- two\n",
+      "- one\n```\n- not a bullet\n```\n- two\n",
+      "- one\n<div>\n- inside html\n</div>\n\n- two\n",
+      "- one\n> quote\n- two\n",
+      "  - indented first\n- two\n",
+      "- one\n\n    - code or nested\n- two\n",
+      "-\ttab\n- two\n",
+      "\t- tab\n- two\n",
+      "- one\n1. ordered\n- two\n",
+      "- one\n2) ordered\n- two\n",
+      "- **bold** start\n- *em* start\n- + nested\n- two\n",
+      "- one\n#### heading\n- two\n",
+      "<video src=\"https://x.invalid/v.mp4\"></video>\n- one\n",
+      "[Watch Video](https://x.invalid/v.mp4)\n- one\n",
+      "- one\n===\n- two\n",
+      "-  two spaces\n- two\n",
+      "+ plus\n* star\n- dash\n",
+      "Vote: 1\n\n",
+      "- \n- two\n",
+  };
+  for (const std::string& body : bodies) {
+    EXPECT_TRUE(same(head + body)) << body;
+  }
+  for (const char* name : kFixtures) EXPECT_TRUE(same(ReadFixture(name))) << name;
+
+  std::mt19937 rng(20261203);  // fixed: failures must reproduce
+  auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
+  const Strings tokens = {"\n- ",  "\n* ",   "\n+ ",  "\n  - ", "\n    ", "\n\t", "\n---\n",
+                          "\n===", "\n1. ",  "\n2) ", "\n[a]: /u\n", "![x][a]", "\n```",
+                          "\n~~~", "\n<div>", "\n> ", "\n# ", "\n- - -", "\n-", "\n- \n",
+                          "**",    "\n",     " ",     "\n\n"};
+  std::vector<std::string> fixtures;
+  for (const char* name : kFixtures) fixtures.push_back(ReadFixture(name));
+  for (const std::string& body : bodies) fixtures.push_back(head + body);
+  for (int i = 0; i < 3000; ++i) {
+    const std::string input =
+        test::Mutate(fixtures[below(fixtures.size() - 1)], rng, tokens, /*max_edits=*/6);
+    ASSERT_TRUE(same(input)) << input;
+  }
+}
+
 TEST(MarkdownParser, SurvivesRandomBytesAndMutatedFixtures) {
   std::mt19937 rng(20240129);  // fixed: failures must reproduce
   auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
