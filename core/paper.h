@@ -66,6 +66,7 @@ struct Digest {
 struct ParseWarning {
   int line = 0;                       // 1-based line in the input; 0 when unknown
   std::string message;
+  bool operator==(const ParseWarning&) const = default;
 };
 
 struct ParseResult {

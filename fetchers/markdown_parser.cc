@@ -421,28 +421,31 @@ class EntryReader {
     // 0-based index into `lines` of each top-level bullet's first line.
     std::vector<std::size_t> bullet_starts;
     std::vector<cmark_node*> front_blocks;
-    CmarkNodePtr root;
-    if (auto plain = plain_blocks_ ? PlainBulletStarts(lines) : std::nullopt) {
-      // cmark reads only the lines before the first bullet, for their media: the summaries,
-      // most of the text, would cost it an inline parse each for nothing.
+    // A plain body's bullets are known from its lines, and cmark reads only the lines before
+    // the first, for their media: the summaries, most of the text, would cost it an inline
+    // parse each for nothing.
+    std::optional<std::vector<std::size_t>> plain =
+        plain_blocks_ ? PlainBulletStarts(lines) : std::nullopt;
+    std::size_t read = body.size();
+    if (plain && !plain->empty()) read = std::size_t(lines[plain->front()].data() - body.data());
+    cmark_parser_feed(parser_, body.data(), read);
+    CmarkNodePtr root(cmark_parser_finish(parser_));
+    if (!root) return;
+    if (plain) {
       bullet_starts = std::move(*plain);
-      const std::size_t front =
-          bullet_starts.empty() ? body.size() : std::size_t(lines[bullet_starts[0]].data() -
-                                                            body.data());
-      cmark_parser_feed(parser_, body.data(), front);
-      root.reset(cmark_parser_finish(parser_));
-      if (!root) return;
       for (cmark_node* block = cmark_node_first_child(root.get()); block;
            block = cmark_node_next(block)) {
         front_blocks.push_back(block);
       }
     } else {
-      cmark_parser_feed(parser_, body.data(), body.size());
-      root.reset(cmark_parser_finish(parser_));
-      if (!root) return;
       ReadBlocks(root.get(), lines, bullet_starts, front_blocks);
     }
-    ReadFront(lines, bullet_starts, front_blocks, first_line, paper);
+    const std::size_t front_end = bullet_starts.empty() ? lines.size() : bullet_starts.front();
+    for (cmark_node* block : front_blocks) {
+      if (!paper.media_url.empty()) break;
+      paper.media_url = ResolveHuggingFaceUrl(ToValidUtf8(MediaIn(block)));
+    }
+    ReadFields(lines, front_end, first_line, paper);
 
     for (std::size_t b = 0; b < bullet_starts.size(); ++b) {
       const std::size_t end = b + 1 < bullet_starts.size() ? bullet_starts[b + 1] : lines.size();
@@ -476,18 +479,6 @@ class EntryReader {
         bullet_starts.push_back(static_cast<std::size_t>(start - 1));
       }
     }
-  }
-
-  // The media of the blocks before the first bullet, and the fields of their lines.
-  void ReadFront(const std::vector<std::string_view>& lines,
-                 const std::vector<std::size_t>& bullet_starts,
-                 const std::vector<cmark_node*>& front_blocks, int first_line, Paper& paper) {
-    const std::size_t front_end = bullet_starts.empty() ? lines.size() : bullet_starts.front();
-    for (cmark_node* block : front_blocks) {
-      if (!paper.media_url.empty()) break;
-      paper.media_url = ResolveHuggingFaceUrl(ToValidUtf8(MediaIn(block)));
-    }
-    ReadFields(lines, front_end, first_line, paper);
   }
 
   // `Vote:` and `Authors:` lines among lines[0, end); the first of each wins.

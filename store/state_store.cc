@@ -187,11 +187,7 @@ class SnapshotPipeline {
       while (!ready_.contains(wanted)) {
         if (failure_) std::rethrow_exception(failure_);
         if (next_ < chunks_ && next_ < wanted + kAhead) {
-          const std::size_t claimed = next_++;
-          lock.unlock();
-          std::vector<PreparedSnapshot> chunk = Prepare(claimed);
-          lock.lock();
-          ready_.emplace(claimed, std::move(chunk));
+          MakeNext(lock);
         } else {
           made_.wait(lock);
         }
@@ -208,13 +204,16 @@ class SnapshotPipeline {
   static constexpr std::size_t kChunk = 256;
   static constexpr std::size_t kAhead = 4;  // chunks made and waiting: about 2 MB
 
-  std::vector<PreparedSnapshot> Prepare(std::size_t chunk) const {
+  // Takes chunk next_ and makes it ready; `lock` holds mutex_, and is let go while preparing.
+  void MakeNext(std::unique_lock<std::mutex>& lock) {
+    const std::size_t from = kChunk * next_++;
+    lock.unlock();
     std::vector<PreparedSnapshot> prepared;
-    const std::size_t from = chunk * kChunk;
     const std::size_t to = std::min(from + kChunk, papers_.size());
     prepared.reserve(to - from);
     for (std::size_t i = from; i < to; ++i) prepared.push_back(PrepareSnapshot(papers_[i], codec_));
-    return prepared;
+    lock.lock();
+    ready_.emplace(from / kChunk, std::move(prepared));
   }
 
   void Help() {
@@ -223,11 +222,7 @@ class SnapshotPipeline {
       while (true) {
         room_.wait(lock, [this] { return stop_ || next_ >= chunks_ || next_ < taken_ + kAhead; });
         if (stop_ || next_ >= chunks_) return;
-        const std::size_t claimed = next_++;
-        lock.unlock();
-        std::vector<PreparedSnapshot> chunk = Prepare(claimed);
-        lock.lock();
-        ready_.emplace(claimed, std::move(chunk));
+        MakeNext(lock);
         made_.notify_one();
       }
     } catch (...) {

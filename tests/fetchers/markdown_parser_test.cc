@@ -328,15 +328,7 @@ TEST(MarkdownParser, PlainEntriesReadAsCmarkReadsThem) {
   const auto same = [](const std::string& input) {
     const ParseResult plain = ParseMarkdownDigest(input);
     const ParseResult cmark = ParseMarkdownDigestWithCmark(input);
-    if (plain.digest.papers != cmark.digest.papers) return false;
-    if (plain.warnings.size() != cmark.warnings.size()) return false;
-    for (std::size_t i = 0; i < plain.warnings.size(); ++i) {
-      if (plain.warnings[i].line != cmark.warnings[i].line ||
-          plain.warnings[i].message != cmark.warnings[i].message) {
-        return false;
-      }
-    }
-    return true;
+    return plain.digest.papers == cmark.digest.papers && plain.warnings == cmark.warnings;
   };
   const std::string head =
       "## Daily Papers (2024-01-29)\n\n### [T](https://arxiv.org/abs/2401.00001)\n\n";
