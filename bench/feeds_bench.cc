@@ -77,8 +77,8 @@ std::string RssFeed(int items) {
   return out + "</channel>\n</rss>\n";
 }
 
-template <typename Parse>
-void Run(benchmark::State& state, const std::string& input, Parse parse) {
+void Run(benchmark::State& state, const std::string& input,
+         ParseResult (*parse)(std::string_view, const ParseBudget&)) {
   std::size_t papers = 0;
   for (auto _ : state) {
     ParseResult result = parse(input, ParseBudget{});

@@ -207,7 +207,22 @@ struct CycleContext {
   std::map<std::string, int> papers_by_source;  // for options.on_source
   std::optional<DigestCommit::HandOver> hand_over;  // with options.hand_over
   double fetch_seconds = 0;
+  std::string spool_dir;  // where bodies over kSpoolAbove wait to be parsed
 };
+
+// A fetched body longer than this waits for its parse in a file, not in memory: a cycle
+// fetches every source at once, and a long feed is parsed a piece at a time.
+constexpr std::uint64_t kSpoolAbove = 1 << 20;
+
+// The state's own folder for a SQLite state (a service may write there and nowhere else);
+// "" (the TMPDIR) for a PostgreSQL one.
+std::string SpoolDir(const Config& config) {
+  const std::string& state = config.daemon.state_path;
+  if (IsPostgresLocation(state)) return "";
+  const std::size_t slash = state.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : state.substr(0, slash);
+}
 
 std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source) {
   SourceJob job{.source = &source};
@@ -268,7 +283,9 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
                         .connect_timeout = std::min(source.timeout, std::chrono::milliseconds(10000)),
                         .max_bytes = source.max_bytes,
                         .tls_verify = source.tls_verify,
-                        .user_agent = UserAgent(cx.config)};
+                        .user_agent = UserAgent(cx.config),
+                        .spool_above = kSpoolAbove,
+                        .spool_dir = cx.spool_dir};
     if (source.url_secret) request.shown_url = ShownByHost(url);
     std::string known_body_hash;
     if (auto v = cx.store.GetValidators(source.name, url); v && v->has_value()) {
@@ -290,7 +307,11 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                    std::set<std::string>& run_notified) {
   const SourceConfig& source = *job.source;
   StateStore& store = cx.store;
-  const std::string body_hash = BodyHash(f.response.body);
+  // The body, in memory or (a long one) in its spool file.
+  Spool body = f.response.spooled ? std::move(*f.response.spooled)
+                                  : Spool(std::move(f.response.body));
+  f.response.spooled.reset();
+  const std::string body_hash = BodyHash(body);
   if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, Shown(source, f.url));
     ++cx.report.digests_unchanged;
@@ -301,7 +322,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   // when the service stops: one hostile body never holds the cycle or a SIGTERM.
   const ParseBudget budget{.deadline = std::chrono::steady_clock::now() + source.timeout,
                            .cancel = cx.options.stop};
-  ParseResult parsed = job.format->Parse(f.response.body, budget);
+  ParseResult parsed = job.format->Parse(body, budget);
   if (cx.options.stop && cx.options.stop->load()) return Unexpected("stopped while parsing");
   if (budget.Exhausted()) {
     // What was read is partial: applying it would record the body as seen, and the rest
@@ -317,11 +338,11 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   Digest& digest = parsed.digest;
   // Bytes that gave nothing readable (an HTML error page, garbage, a truncated document)
   // mean the upstream is broken: a failure to retry and alert on, not an empty day.
-  if (auto why = job.format->Unreadable(f.response.body, f.response.content_type, parsed)) {
+  if (auto why = job.format->Unreadable(body, f.response.content_type, parsed)) {
     return Unexpected(Shown(source, f.url) + ": " + *why);
   }
-  // The body is read: its memory goes back before the papers are planned and committed.
-  std::string().swap(f.response.body);
+  // The body is read: its memory (or file) goes before the papers are planned and committed.
+  body = Spool();
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
   std::vector<Paper> unique;
@@ -593,7 +614,7 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
 CycleReport RunCycle(const Config& config, const WatchMatcher& matcher, StateStore& store,
                      HttpBatch& http, const CycleOptions& options, const CycleOutput& output) {
   CycleContext cx{.config = config, .matcher = matcher, .store = store, .options = options,
-                  .output = output};
+                  .output = output, .spool_dir = SpoolDir(config)};
   if (options.hand_over && !options.dry_run) {
     cx.hand_over.emplace().owner = ProcessLeaseOwner();
   }

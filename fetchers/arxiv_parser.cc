@@ -206,6 +206,10 @@ std::string ChannelDate(const xmlNode* channel) {
 }  // namespace
 
 ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
+  return ParseArxiv(PiecesOf(bytes), budget);
+}
+
+ParseResult ParseArxiv(const ByteSource& next, const ParseBudget& budget) {
   ParseResult result;
   // Each entry or item is read as soon as libxml2 has it, and freed (fetchers/feed_xml.h);
   // the ones left open at the end are read below from what stays in the document.
@@ -225,7 +229,7 @@ ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
     }
     return true;
   };
-  const XmlDocPtr doc = ParseXml(bytes, result.warnings, budget, on_element);
+  const XmlDocPtr doc = ParseXml(next, result.warnings, budget, on_element);
   if (doc == nullptr) return result;
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   const std::string_view root_name = LocalName(root);

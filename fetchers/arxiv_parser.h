@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "core/spool.h"
 #include "fetchers/parse_limits.h"
 
 namespace digestd {
@@ -18,5 +19,7 @@ namespace digestd {
 // channel's pubDate in its own offset (YYYY-MM-DD), empty for the API. `source` is left empty.
 // Stops early, keeping what it read, with a warning, when `budget` runs out.
 ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget = {});
+// The same, reading the document a piece at a time (a spooled body).
+ParseResult ParseArxiv(const ByteSource& next, const ParseBudget& budget = {});
 
 }  // namespace digestd

@@ -431,10 +431,14 @@ class FeedReader {
 }  // namespace
 
 ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
+  return ParseFeed(PiecesOf(bytes), budget);
+}
+
+ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
   ParseResult result;
   FeedReader reader(result);
   const XmlDocPtr doc =
-      ParseXml(bytes, result.warnings, budget,
+      ParseXml(next, result.warnings, budget,
                [&reader](const xmlNode* element) { return reader.OnElement(element); });
   if (doc != nullptr) reader.Finish(doc.get());
   reader.ReadSummaries(budget);

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "core/spool.h"
 #include "fetchers/parse_limits.h"
 
 namespace digestd {
@@ -18,5 +19,7 @@ namespace digestd {
 // fetchers/feed_xml.h). `digest.date` and `digest.source` are left empty.
 // Stops early, keeping what it read, with a warning, when `budget` runs out.
 ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget = {});
+// The same, reading the document a piece at a time (a spooled body).
+ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget = {});
 
 }  // namespace digestd

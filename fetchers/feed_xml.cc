@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -134,106 +135,151 @@ void EndElementWithSink(void* ctx, const xmlChar* localname, const xmlChar* pref
 
 bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-int LineAt(std::string_view bytes, std::size_t offset) {
-  return 1 + static_cast<int>(std::count(bytes.begin(), bytes.begin() + offset, '\n'));
-}
-
-// Spaces over bytes [from, to) of `patched` (a copy of `bytes` made on first use), newlines
-// kept so that libxml2's line numbers stay right.
-void Blank(std::string_view bytes, std::string& patched, std::size_t from, std::size_t to) {
-  if (patched.empty()) patched.assign(bytes);
-  for (std::size_t k = from; k < to; ++k) {
-    if (patched[k] != '\n') patched[k] = ' ';
-  }
-}
-
 // The byte-level guard run before libxml2: in each start tag, the attributes past
 // kMaxXmlAttributesPerElement and any attribute whose value is longer than
-// kMaxXmlAttributeBytes are blanked out, with a warning naming the limit and the line.
-// Linear in the input. Returns true when `patched` holds the bytes to parse instead.
-bool GuardXmlShapes(std::string_view bytes, std::string& patched,
-                    std::vector<ParseWarning>& warnings) {
-  constexpr int kMaxGuardWarnings = 10;  // each costs a line count
-  int reported = 0;
-  int unreported = 0;
-  auto warn = [&](std::size_t at, std::string message) {
-    if (reported >= kMaxGuardWarnings) {
-      ++unreported;
+// kMaxXmlAttributeBytes are blanked out (newlines kept, so that libxml2's line numbers stay
+// right), with a warning naming the limit and the line. It reads the document a piece at a
+// time: a construct (tag, comment, CDATA section, ...) that a piece cuts off is held back
+// until the rest of it has come, and it waits for at least as many new bytes as it holds
+// before it looks again, so it stays linear in the input however long a construct is.
+class XmlShapeGuard {
+ public:
+  explicit XmlShapeGuard(std::vector<ParseWarning>& warnings) : warnings_(warnings) {}
+
+  // Takes the next piece of the document (`last`: there is no more) and returns the bytes
+  // now ready for libxml2, valid until the next call.
+  std::string_view Feed(std::string_view piece, bool last) {
+    lines_ += static_cast<std::size_t>(std::count(work_.begin(), work_.begin() + long(ready_),
+                                                  '\n'));
+    work_.erase(0, ready_);
+    ready_ = 0;
+    work_.append(piece);
+    if (!last && work_.size() < 2 * held_) return {};  // too little new to look again
+    ready_ = Scan(last);
+    held_ = work_.size() - ready_;
+    return std::string_view(work_).substr(0, ready_);
+  }
+
+  // The count of warnings not reported one by one, as a last warning.
+  void Finish() {
+    if (unreported_ > 0) {
+      warnings_.push_back(ParseWarning{
+          .message = "XML: " + std::to_string(unreported_) + " more elements over the limits"});
+    }
+  }
+
+ private:
+  void Warn(std::size_t at, std::string message) {
+    constexpr int kMaxGuardWarnings = 10;  // each costs a line count
+    if (reported_ >= kMaxGuardWarnings) {
+      ++unreported_;
       return;
     }
-    ++reported;
-    warnings.push_back(ParseWarning{.line = LineAt(bytes, at), .message = std::move(message)});
-  };
-  const std::size_t n = bytes.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const std::size_t lt = bytes.find('<', i);
-    if (lt == std::string_view::npos) break;
-    const std::string_view rest = bytes.substr(lt);
-    std::string_view skip_to;
-    if (rest.starts_with("<!--")) {
-      skip_to = "-->";
-    } else if (rest.starts_with("<![CDATA[")) {
-      skip_to = "]]>";
-    } else if (rest.starts_with("<?")) {
-      skip_to = "?>";
-    } else if (rest.starts_with("<!") || rest.starts_with("</")) {
-      skip_to = ">";
+    ++reported_;
+    const int line = 1 + static_cast<int>(lines_ + std::size_t(std::count(
+                                                        work_.begin(), work_.begin() + long(at),
+                                                        '\n')));
+    warnings_.push_back(ParseWarning{.line = line, .message = std::move(message)});
+  }
+
+  void Blank(std::size_t from, std::size_t to) {
+    for (std::size_t k = from; k < to; ++k) {
+      if (work_[k] != '\n') work_[k] = ' ';
     }
-    if (!skip_to.empty()) {
-      const std::size_t end = bytes.find(skip_to, lt + 2);
-      if (end == std::string_view::npos) break;
-      i = end + skip_to.size();
-      continue;
-    }
-    // A start tag: its name, then attributes up to the '>' outside quotes.
-    std::size_t j = lt + 1;
-    while (j < n && !IsXmlSpace(bytes[j]) && bytes[j] != '>' && bytes[j] != '/') ++j;
-    const std::string name = TerminalSafe(bytes.substr(lt + 1, j - lt - 1), 64);
-    std::size_t attributes = 0;
-    std::size_t excess_from = std::string_view::npos;
-    std::size_t attribute_start = j;
-    while (j < n && bytes[j] != '>') {
-      const char c = bytes[j];
-      if (IsXmlSpace(c) || c == '/' || c == '=') {
-        ++j;
-      } else if (c == '"' || c == '\'') {
-        std::size_t close = bytes.find(c, j + 1);
-        if (close == std::string_view::npos) close = n - 1;
-        if (close - j - 1 > kMaxXmlAttributeBytes && excess_from == std::string_view::npos) {
-          warn(j, "XML: <" + name + "> has an attribute value of " + std::to_string(close - j - 1) +
-                      " bytes, over the limit of " + std::to_string(kMaxXmlAttributeBytes) +
-                      "; the attribute is ignored");
-          Blank(bytes, patched, attribute_start, close + 1);
-        }
-        j = close + 1;
-      } else {
-        ++attributes;
-        attribute_start = j;
-        if (attributes == kMaxXmlAttributesPerElement + 1) excess_from = j;
-        while (j < n && !IsXmlSpace(bytes[j]) && bytes[j] != '=' && bytes[j] != '>' &&
-               bytes[j] != '/' && bytes[j] != '"' && bytes[j] != '\'') {
+  }
+
+  // Guards work_ from its start; returns where the first construct it cuts off begins (its
+  // end when `last`, or when none is cut off).
+  std::size_t Scan(bool last) {
+    const std::string_view bytes = work_;
+    const std::size_t n = bytes.size();
+    std::size_t i = 0;
+    while (i < n) {
+      const std::size_t lt = bytes.find('<', i);
+      if (lt == std::string_view::npos) break;
+      const std::string_view rest = bytes.substr(lt);
+      std::string_view skip_to;
+      if (rest.starts_with("<!--")) {
+        skip_to = "-->";
+      } else if (rest.starts_with("<![CDATA[")) {
+        skip_to = "]]>";
+      } else if (rest.starts_with("<?")) {
+        skip_to = "?>";
+      } else if (rest.starts_with("<!") || rest.starts_with("</")) {
+        skip_to = ">";
+      }
+      if (!skip_to.empty()) {
+        const std::size_t end = bytes.find(skip_to, lt + 2);
+        if (end == std::string_view::npos) return last ? n : lt;
+        i = end + skip_to.size();
+        continue;
+      }
+      // A start tag: its name, then attributes up to the '>' outside quotes.
+      std::size_t j = lt + 1;
+      while (j < n && !IsXmlSpace(bytes[j]) && bytes[j] != '>' && bytes[j] != '/') ++j;
+      if (j == n && !last) return lt;
+      const std::string name = TerminalSafe(bytes.substr(lt + 1, j - lt - 1), 64);
+      std::size_t attributes = 0;
+      std::size_t excess_from = std::string_view::npos;
+      std::size_t attribute_start = j;
+      std::vector<std::pair<std::size_t, std::size_t>> long_values;  // [from, to) to blank
+      while (j < n && bytes[j] != '>') {
+        const char c = bytes[j];
+        if (IsXmlSpace(c) || c == '/' || c == '=') {
           ++j;
+        } else if (c == '"' || c == '\'') {
+          std::size_t close = bytes.find(c, j + 1);
+          if (close == std::string_view::npos) {
+            if (!last) return lt;
+            close = n - 1;
+          }
+          if (close - j - 1 > kMaxXmlAttributeBytes && excess_from == std::string_view::npos) {
+            long_values.push_back({j, close - j - 1});
+            long_values.push_back({attribute_start, close + 1});
+          }
+          j = close + 1;
+        } else {
+          ++attributes;
+          attribute_start = j;
+          if (attributes == kMaxXmlAttributesPerElement + 1) excess_from = j;
+          while (j < n && !IsXmlSpace(bytes[j]) && bytes[j] != '=' && bytes[j] != '>' &&
+                 bytes[j] != '/' && bytes[j] != '"' && bytes[j] != '\'') {
+            ++j;
+          }
         }
       }
+      if (j >= n && !last) return lt;  // the tag goes on in the next piece
+      // The tag is whole: its warnings and blanks, in the order they were found.
+      for (std::size_t k = 0; k < long_values.size(); k += 2) {
+        Warn(long_values[k].first, "XML: <" + name + "> has an attribute value of " +
+                                       std::to_string(long_values[k].second) +
+                                       " bytes, over the limit of " +
+                                       std::to_string(kMaxXmlAttributeBytes) +
+                                       "; the attribute is ignored");
+        Blank(long_values[k + 1].first, long_values[k + 1].second);
+      }
+      if (excess_from != std::string_view::npos) {
+        std::size_t to = std::min(j, n);
+        if (to > excess_from && bytes[to - 1] == '/') --to;  // keep "/>" an empty element
+        Warn(lt, "XML: <" + name + "> has " + std::to_string(attributes) +
+                     " attributes, over the limit of " +
+                     std::to_string(kMaxXmlAttributesPerElement) +
+                     " per element; the ones past it are ignored");
+        Blank(excess_from, to);
+      }
+      i = j + 1;
     }
-    if (excess_from != std::string_view::npos) {
-      std::size_t to = std::min(j, n);
-      if (to > excess_from && bytes[to - 1] == '/') --to;  // keep "/>" an empty element
-      warn(lt, "XML: <" + name + "> has " + std::to_string(attributes) +
-                   " attributes, over the limit of " +
-                   std::to_string(kMaxXmlAttributesPerElement) +
-                   " per element; the ones past it are ignored");
-      Blank(bytes, patched, excess_from, to);
-    }
-    i = j + 1;
+    return n;
   }
-  if (unreported > 0) {
-    warnings.push_back(ParseWarning{
-        .message = "XML: " + std::to_string(unreported) + " more elements over the limits"});
-  }
-  return !patched.empty();
-}
+
+  std::vector<ParseWarning>& warnings_;
+  std::string work_;        // the bytes not yet handed on, from the first held back
+  std::size_t ready_ = 0;   // of work_, handed on by the last Feed
+  std::size_t held_ = 0;    // bytes the last scan held back
+  std::size_t lines_ = 0;   // newlines in the bytes before work_
+  int reported_ = 0;
+  int unreported_ = 0;
+};
 
 // Routes this thread's libxml2 error handlers to `state` for one parse and restores them.
 class ThreadErrorScope {
@@ -443,71 +489,107 @@ bool ZoneOffset(std::string_view zone, int& minutes) {
 
 XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
                    const ParseBudget& budget, const XmlElementSink& on_element) {
+  return ParseXml(PiecesOf(bytes), warnings, budget, on_element);
+}
+
+XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
+                   const ParseBudget& budget, const XmlElementSink& on_element) {
   InitLibxmlOnce();
-  std::string patched;
-  if (GuardXmlShapes(bytes, patched, warnings)) bytes = patched;
-  if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
-    warnings.push_back(ParseWarning{.message = "XML: document too large"});
-    return nullptr;
-  }
+  // The guard's warnings come first, then the NUL warning, then libxml2's: kept apart while
+  // the pieces come, in that order at the end.
+  std::vector<ParseWarning> guard_warnings;
+  std::vector<ParseWarning> xml_warnings;
+  XmlShapeGuard guard(guard_warnings);
+  ParseState state{.warnings = &xml_warnings,
+                   .budget = &budget,
+                   .sink = &on_element};
+  // A push parser, fed the document a piece at a time as the guard passes it on: neither
+  // the document nor libxml2's input needs to be in memory whole. Made once the first four
+  // bytes are known: libxml2 detects the encoding from them.
+  ParserCtxtPtr ctxt;
+  std::string first;
   // libxml2 takes a NUL byte for the end of the input and drops every item after it. In a
   // document of an ASCII-compatible encoding a NUL is never XML, so it becomes a space; a
   // UTF-16 or UTF-32 document (a BOM, or a NUL in its first two bytes) keeps its bytes.
-  std::string without_nul;
-  const bool wide = bytes.starts_with("\xFE\xFF") || bytes.starts_with("\xFF\xFE") ||
-                    (bytes.size() >= 2 && (bytes[0] == '\0' || bytes[1] == '\0'));
-  if (!wide && bytes.find('\0') != std::string_view::npos) {
-    without_nul.assign(bytes);
-    std::replace(without_nul.begin(), without_nul.end(), '\0', ' ');
-    bytes = without_nul;
-    warnings.push_back(ParseWarning{.message = "XML: NUL bytes read as spaces"});
-  }
-
-  // A push parser, fed the bytes a chunk at a time: it drops the input it has read, where
-  // xmlCtxtReadMemory would copy the whole document first. The first bytes (up to four) are
-  // what libxml2 detects the encoding from.
-  const std::size_t first = std::min<std::size_t>(bytes.size(), 4);
-  ParserCtxtPtr ctxt(
-      xmlCreatePushParserCtxt(nullptr, nullptr, bytes.data(), static_cast<int>(first), nullptr));
-  if (ctxt == nullptr || ctxt->sax == nullptr) {
-    warnings.push_back(ParseWarning{.message = "XML: out of memory"});
-    return nullptr;
-  }
-  // The context owns its own copy of the SAX handler, so these overrides stay local to
-  // this parse.
-  ctxt->sax->entityDecl = IgnoreEntityDecl;
-  ctxt->sax->unparsedEntityDecl = IgnoreUnparsedEntityDecl;
-  ctxt->sax->resolveEntity = RefuseResolveEntity;
-  ctxt->sax->externalSubset = nullptr;
-  ctxt->sax->serror = OnStructuredError;
-  ParseState state{.warnings = &warnings,
-                   .budget = &budget,
-                   .start_element = ctxt->sax->startElementNs,
-                   .end_element = ctxt->sax->endElementNs,
-                   .sink = &on_element};
-  ctxt->sax->startElementNs = StartElementWithBudget;
-  ctxt->sax->endElementNs = EndElementWithSink;
+  bool wide = false;  // known once `first` is
+  bool nul_read = false;
+  std::string piece_copy;
+  bool failed = false;
+  bool stopped = false;
+  auto feed = [&](std::string_view ready, bool last) {
+    if (ctxt == nullptr) {
+      first.append(ready);
+      if (first.size() < 4 && !last) return;
+      wide = first.starts_with("\xFE\xFF") || first.starts_with("\xFF\xFE") ||
+             (first.size() >= 2 && (first[0] == '\0' || first[1] == '\0'));
+      if (!wide && first.find('\0') != std::string::npos) {
+        std::replace(first.begin(), first.end(), '\0', ' ');
+        nul_read = true;
+      }
+      const std::size_t head = std::min<std::size_t>(first.size(), 4);
+      ctxt.reset(xmlCreatePushParserCtxt(nullptr, nullptr, first.data(), int(head), nullptr));
+      if (ctxt == nullptr || ctxt->sax == nullptr) {
+        failed = true;
+        return;
+      }
+      // The context owns its own copy of the SAX handler, so these overrides stay local to
+      // this parse.
+      ctxt->sax->entityDecl = IgnoreEntityDecl;
+      ctxt->sax->unparsedEntityDecl = IgnoreUnparsedEntityDecl;
+      ctxt->sax->resolveEntity = RefuseResolveEntity;
+      ctxt->sax->externalSubset = nullptr;
+      ctxt->sax->serror = OnStructuredError;
+      state.start_element = ctxt->sax->startElementNs;
+      state.end_element = ctxt->sax->endElementNs;
+      ctxt->sax->startElementNs = StartElementWithBudget;
+      ctxt->sax->endElementNs = EndElementWithSink;
+      // No XML_PARSE_NOENT, XML_PARSE_DTDLOAD, XML_PARSE_DTDATTR, XML_PARSE_DTDVALID or
+      // XML_PARSE_HUGE: libxml2 keeps its default size and depth limits.
+      const int options = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR |
+                          XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
+      xmlCtxtUseOptions(ctxt.get(), options);
+      first.erase(0, head);
+      piece_copy = std::move(first);
+      ready = piece_copy;
+    } else if (!wide && ready.find('\0') != std::string_view::npos) {
+      piece_copy.assign(ready);
+      std::replace(piece_copy.begin(), piece_copy.end(), '\0', ' ');
+      ready = piece_copy;
+      nul_read = true;
+    }
+    constexpr std::size_t kChunk = 64 * 1024;
+    while (true) {
+      const std::size_t n = std::min(kChunk, ready.size());
+      const bool end = last && n == ready.size();
+      if (n == 0 && !end) return;
+      xmlParseChunk(ctxt.get(), ready.data(), static_cast<int>(n), end ? 1 : 0);
+      ready.remove_prefix(n);
+      // XML_PARSER_EOF before the end: stopped by the budget or by a fatal error.
+      if (ctxt->instate == XML_PARSER_EOF) stopped = true;
+      if (stopped || end) return;
+    }
+  };
 
   XmlDocPtr doc;
   {
     ThreadErrorScope scope(&state);
-    // No XML_PARSE_NOENT, XML_PARSE_DTDLOAD, XML_PARSE_DTDATTR, XML_PARSE_DTDVALID or
-    // XML_PARSE_HUGE: libxml2 keeps its default size and depth limits.
-    const int options = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR |
-                        XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
-    xmlCtxtUseOptions(ctxt.get(), options);
-    constexpr std::size_t kChunk = 64 * 1024;
-    std::size_t at = first;
-    while (true) {
-      const std::size_t n = std::min(kChunk, bytes.size() - at);
-      const bool last = at + n == bytes.size();
-      xmlParseChunk(ctxt.get(), bytes.data() + at, static_cast<int>(n), last ? 1 : 0);
-      at += n;
-      // XML_PARSER_EOF before the end: stopped by the budget or by a fatal error.
-      if (last || ctxt->instate == XML_PARSER_EOF) break;
+    for (std::string_view piece = next(); !failed && !stopped; piece = next()) {
+      const bool last = piece.empty();
+      feed(guard.Feed(piece, last), last);
+      if (last) break;
     }
-    doc.reset(std::exchange(ctxt->myDoc, nullptr));
+    guard.Finish();
+    if (ctxt != nullptr) doc.reset(std::exchange(ctxt->myDoc, nullptr));
   }
+  warnings.insert(warnings.end(), std::make_move_iterator(guard_warnings.begin()),
+                  std::make_move_iterator(guard_warnings.end()));
+  if (nul_read) warnings.push_back(ParseWarning{.message = "XML: NUL bytes read as spaces"});
+  if (failed) {
+    warnings.push_back(ParseWarning{.message = "XML: out of memory"});
+    return nullptr;
+  }
+  warnings.insert(warnings.end(), std::make_move_iterator(xml_warnings.begin()),
+                  std::make_move_iterator(xml_warnings.end()));
   if (state.budget_exhausted) {
     warnings.push_back(ParseWarning{
         .message = "XML: the source's processing budget ran out; the rest of the document is "

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/paper.h"
+#include "core/spool.h"
 #include "fetchers/parse_limits.h"
 
 namespace digestd {
@@ -40,6 +41,10 @@ using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocDeleter>;
 // document, a budget that ran out) are not passed: they stay in the returned document.
 using XmlElementSink = std::function<bool(const xmlNode* element)>;
 XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
+                   const ParseBudget& budget = {}, const XmlElementSink& on_element = {});
+// The same, reading the document a piece at a time from `next`: memory holds the pieces
+// libxml2 has not read yet, never the whole document.
+XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
                    const ParseBudget& budget = {}, const XmlElementSink& on_element = {});
 
 // The local name of an element, "" for null or non-elements.

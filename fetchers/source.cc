@@ -14,20 +14,36 @@ namespace digestd {
 namespace {
 
 using ParseFunction = ParseResult (*)(std::string_view, const ParseBudget&);
+using PiecesFunction = ParseResult (*)(const ByteSource&, const ParseBudget&);
 
 // Every format's Source differs only by its parser.
 class FormatSource final : public Source {
  public:
-  FormatSource(std::string_view name, ParseFunction parse)
-      : Source(*FindDigestFormat(name)), parse_(parse) {}
+  FormatSource(std::string_view name, ParseFunction parse, PiecesFunction pieces = nullptr)
+      : Source(*FindDigestFormat(name)), parse_(parse), pieces_(pieces) {}
 
  private:
   ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const override {
     return parse_(body, budget);
   }
+  bool ReadsPieces() const override { return pieces_ != nullptr; }
+  ParseResult ParseFormatPieces(const ByteSource& next,
+                                const ParseBudget& budget) const override {
+    return pieces_(next, budget);
+  }
 
   ParseFunction parse_;
+  PiecesFunction pieces_;
 };
+
+bool IsBlank(const Spool& body) {
+  if (!body.in_file()) return Trim(body.memory()).empty();
+  const ByteSource next = body.Reader();
+  for (std::string_view piece = next(); !piece.empty(); piece = next()) {
+    if (!Trim(piece).empty()) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -61,9 +77,37 @@ ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) cons
   return result;
 }
 
+ParseResult Source::Parse(const Spool& body, const ParseBudget& budget) const {
+  if (!body.in_file()) return Parse(body.memory(), budget);
+  ParseResult result;
+  std::string error;
+  if (ReadsPieces()) {
+    result = ParseFormatPieces(body.Reader(64 * 1024, &error), budget);
+  } else if (auto whole = body.ReadAll()) {
+    result = ParseFormat(*whole, budget);
+  } else {
+    error = whole.error().message;
+  }
+  if (!error.empty()) result.warnings.push_back(ParseWarning{.message = error});
+  ApplyParseLimits(result);
+  return result;
+}
+
 std::optional<std::string> Source::Unreadable(std::string_view body, std::string_view content_type,
                                               const ParseResult& parsed) const {
-  if (!parsed.digest.papers.empty() || Trim(body).empty()) return std::nullopt;
+  if (!parsed.digest.papers.empty()) return std::nullopt;
+  return UnreadableWhy(Trim(body).empty(), content_type, parsed);
+}
+
+std::optional<std::string> Source::Unreadable(const Spool& body, std::string_view content_type,
+                                              const ParseResult& parsed) const {
+  if (!parsed.digest.papers.empty()) return std::nullopt;
+  return UnreadableWhy(IsBlank(body), content_type, parsed);
+}
+
+std::optional<std::string> Source::UnreadableWhy(bool blank, std::string_view content_type,
+                                                 const ParseResult& parsed) const {
+  if (!parsed.digest.papers.empty() || blank) return std::nullopt;
   if (parsed.warnings.empty() && !(format_.dated && parsed.digest.date.empty())) {
     return std::nullopt;
   }
@@ -77,8 +121,8 @@ const Source* SourceFor(std::string_view kind) {
   static const FormatSource kSources[] = {
       {"markdown", ParseMarkdownDigest},
       {"hf-daily", ParseHfDaily},
-      {"arxiv", ParseArxiv},
-      {"feed", ParseFeed},
+      {"arxiv", ParseArxiv, ParseArxiv},
+      {"feed", ParseFeed, ParseFeed},
   };
   for (const FormatSource& s : kSources) {
     if (s.format().name == kind) return &s;

@@ -13,6 +13,7 @@
 #include "core/digest_format.h"
 #include "core/paper.h"
 #include "core/result.h"
+#include "core/spool.h"
 #include "fetchers/parse_limits.h"
 
 namespace digestd {
@@ -54,12 +55,17 @@ class Source {
   // Parses a fetched body within `budget`, keeping the limits of fetchers/parse_limits.h
   // (see ParseDigest). Never fails: what cannot be read becomes warnings.
   ParseResult Parse(std::string_view body, const ParseBudget& budget = {}) const;
+  // The same for a fetched body that may be in a file: the XML formats read it a piece at a
+  // time; the others read it whole first.
+  ParseResult Parse(const Spool& body, const ParseBudget& budget = {}) const;
 
   // Why `parsed`, read from `body` (served as `content_type`, may be empty), is not a digest
   // of this format: bytes that gave no paper and either a warning or, for a dated format, no
   // date (an HTML error page, garbage, a truncated document). nullopt when it is one, even
   // an empty day.
   std::optional<std::string> Unreadable(std::string_view body, std::string_view content_type,
+                                        const ParseResult& parsed) const;
+  std::optional<std::string> Unreadable(const Spool& body, std::string_view content_type,
                                         const ParseResult& parsed) const;
 
  protected:
@@ -68,6 +74,14 @@ class Source {
  private:
   // The format's own parser, before the limits are applied.
   virtual ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const = 0;
+  // Whether the format's parser reads a body a piece at a time (ParseFormatPieces), or
+  // needs it whole.
+  virtual bool ReadsPieces() const = 0;
+  virtual ParseResult ParseFormatPieces(const ByteSource& next,
+                                        const ParseBudget& budget) const = 0;
+  // Unreadable, given whether the body is empty or all whitespace.
+  std::optional<std::string> UnreadableWhy(bool blank, std::string_view content_type,
+                                           const ParseResult& parsed) const;
 
   const DigestFormat& format_;
 };

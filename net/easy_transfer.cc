@@ -278,6 +278,7 @@ void EasyTransfer::Fail(TransferError error, std::string_view what) {
   response_.error = error;
   response_.error_message = Where() + ": " + std::string(what);
   response_.body.clear();
+  response_.spooled.reset();
   spdlog::debug("{}", response_.error_message);
 }
 
@@ -285,11 +286,29 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<EasyTransfer*>(user);
   const size_t n = size * count;
   std::string& body = transfer->response_.body;
+  std::shared_ptr<Spool>& spooled = transfer->response_.spooled;
+  const std::uint64_t held = spooled ? spooled->size() : body.size();
   // Checked before appending, so the body never holds more than max_bytes, even for
   // a decompression bomb (these are decoded bytes).
-  if (n > transfer->max_bytes_ - body.size()) {
+  if (n > transfer->max_bytes_ - held) {
     transfer->too_large_ = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
+  }
+  if (!spooled && transfer->spool_above_ > 0 && held + n > transfer->spool_above_) {
+    // Past the request's limit the body goes to a file: what memory holds moves there.
+    spooled = std::make_shared<Spool>(transfer->spool_dir_, 0);
+    if (auto st = spooled->Append(body); !st) {
+      transfer->spool_error_ = st.error().message;
+      return 0;
+    }
+    std::string().swap(body);
+  }
+  if (spooled) {
+    if (auto st = spooled->Append(std::string_view(data, n)); !st) {
+      transfer->spool_error_ = st.error().message;
+      return 0;
+    }
+    return n;
   }
   if (!transfer->body_sized_ && transfer->curl_ != nullptr) {
     // One allocation of the announced length (a file's size, a Content-Length) rather than
@@ -299,7 +318,8 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
     curl_off_t length = -1;
     if (curl_easy_getinfo(transfer->curl_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
             CURLE_OK &&
-        length > 0) {
+        length > 0 &&
+        (transfer->spool_above_ == 0 || std::uint64_t(length) <= transfer->spool_above_)) {
       body.reserve(std::size_t(std::min<std::uint64_t>(std::uint64_t(length), transfer->max_bytes_)));
     }
   }
@@ -348,6 +368,7 @@ size_t EasyTransfer::OnHeader(char* data, size_t size, size_t count, void* user)
     r.last_modified.clear();
     r.retry_after.clear();
     r.body.clear();
+    r.spooled.reset();
     return n;
   }
   const size_t colon = line.find(':');
@@ -373,6 +394,8 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   redact_shown_ = request.shown_url.empty();
   shown_url_ = redact_shown_ ? request.url : request.shown_url;
   max_bytes_ = request.max_bytes;
+  spool_above_ = request.spool_above;
+  spool_dir_ = request.spool_dir;
 
   // Check the first URL ourselves: it gives clear kBadUrl messages, and it lets a refused
   // scheme during the transfer mean "a redirect went there".
@@ -538,13 +561,17 @@ void EasyTransfer::Finish(CURL* curl, CURLcode rc) {
   const TransferError error = Classify(rc, too_large_, redirects, is_file_, detail);
   if (error == TransferError::kNone) {
     if (spdlog::should_log(spdlog::level::debug)) {
-      spdlog::debug("{}: {} ({} bytes)", Where(), response_.status, response_.body.size());
+      spdlog::debug("{}: {} ({} bytes{})", Where(), response_.status,
+                    response_.spooled ? response_.spooled->size() : response_.body.size(),
+                    response_.spooled ? ", spooled" : "");
     }
     return;
   }
 
   std::string what;
-  if (error == TransferError::kTooLarge) {
+  if (!spool_error_.empty()) {
+    what = spool_error_;
+  } else if (error == TransferError::kTooLarge) {
     what = "body larger than " + std::to_string(max_bytes_) + " bytes";
   } else if (rc == CURLE_PARTIAL_FILE) {
     what = "truncated body (" + detail + ")";

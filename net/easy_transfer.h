@@ -82,6 +82,9 @@ class EasyTransfer {
   bool redact_shown_ = false;
   std::uint64_t max_bytes_ = 0;
   bool too_large_ = false;  // set by OnBody when it refused more bytes
+  std::uint64_t spool_above_ = 0;  // the request's
+  std::string spool_dir_;
+  std::string spool_error_;  // set by OnBody when the spool file could not be written
   CURL* curl_ = nullptr;    // the handle performing this transfer, between Prepare and Finish
   bool body_sized_ = false;  // OnBody has reserved the announced length
   bool is_file_ = false;

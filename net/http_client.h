@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/spool.h"
+
 namespace digestd {
 
 struct HttpRequest {
@@ -27,6 +29,10 @@ struct HttpRequest {
   std::string if_modified_since;                      // Last-Modified from the last 200
   std::string ca_file;                                // PEM CAs to trust; empty: the system's
   bool follow_redirects = true;                       // false: a 3xx is the response
+  // A body longer than this many bytes goes to an unnamed file in `spool_dir` ("": the
+  // TMPDIR), HttpResponse::spooled, instead of memory; 0: always memory.
+  std::uint64_t spool_above = 0;
+  std::string spool_dir;
 };
 
 enum class TransferError {
@@ -48,6 +54,9 @@ struct HttpResponse {
   std::string error_message;          // names the URL and what happened, when error != kNone
   long status = 0;                    // HTTP status; file:// gives 200, or 404 when missing
   std::string body;                   // the whole (decoded) body; empty when error != kNone
+  // The body instead of `body` when it was longer than the request's spool_above; null
+  // otherwise and when error != kNone. Shared, so that a response stays copyable.
+  std::shared_ptr<Spool> spooled;
   std::string content_type;
   std::string etag;
   std::string last_modified;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -670,11 +671,20 @@ Status ConvertFetchStateUrls(sql::Db& db) {
 
 namespace {
 
-// Hex SHA-256 of `bytes` ("" only if OpenSSL fails, which it does not on a buffer in memory).
-std::string Sha256Hex(std::string_view bytes) {
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+// Hex SHA-256 of the bytes `next` gives ("" only if OpenSSL fails, which it does not).
+std::string Sha256Hex(const ByteSource& next) {
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return {};
+  for (std::string_view piece = next(); !piece.empty(); piece = next()) {
+    if (EVP_DigestUpdate(ctx.get(), piece.data(), piece.size()) != 1) return {};
+  }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1) return {};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(2 * size);
@@ -688,12 +698,18 @@ std::string Sha256Hex(std::string_view bytes) {
 }  // namespace
 
 // An empty id would only make a refetch.
-std::string UrlId(std::string_view url) { return Sha256Hex(url); }
+std::string UrlId(std::string_view url) { return Sha256Hex(PiecesOf(url, url.size())); }
 
 // SHA-256 runs on the CPU's SHA instructions (30% faster than Hash128 here), and no body
 // can be made to pass for another. A hash stored by an older digestd (Hash128) matches
 // nothing: that body is parsed once more, and finds nothing new.
-std::string BodyHash(std::string_view body) { return Sha256Hex(body); }
+std::string BodyHash(std::string_view body) { return Sha256Hex(PiecesOf(body, body.size())); }
+
+std::string BodyHash(const Spool& body) {
+  std::string error;
+  std::string hash = Sha256Hex(body.Reader(1 << 20, &error));
+  return error.empty() ? hash : "";
+}
 
 std::string SnapshotText(const Paper& paper, bool* exact) {
   JsonWriter json;

@@ -20,6 +20,7 @@
 #include "core/notification.h"
 #include "core/planner.h"
 #include "core/result.h"
+#include "core/spool.h"
 #include "core/state_location.h"
 #include "core/source_health.h"
 
@@ -442,6 +443,8 @@ std::string UrlId(std::string_view url);
 // How fetch_state knows a body again (FetchValidators::body_hash): its hex SHA-256. An
 // unchanged body is not parsed again.
 std::string BodyHash(std::string_view body);
+// The same for a body that may be in a spool file; "" when it cannot be read.
+std::string BodyHash(const Spool& body);
 
 // A paper snapshot as stored: the paper's members as one JSON object (the CONFIG.md paper
 // shape, members at their defaults left out). The same paper always gives the same text.

@@ -35,6 +35,76 @@ class HttpSource(DigestdCase):
         self.assertEqual(self.once("2024-01-30"), [])
         self.assertEqual(self.server.requests[-1][2], 404)
 
+    def spool_config(self, kind, path):
+        """A source of `kind` at `path` on the server, logging at debug level, one watch."""
+        self.write("digestd.toml", f"""
+[daemon]
+state = "state.db"
+timezone = "UTC"
+log_level = "debug"
+
+[[source]]
+name = "long"
+kind = "{kind}"
+url = "{self.server.url(path)}"
+first_run = "notify"
+
+[[notifier]]
+name = "log"
+kind = "file"
+path = "matches.jsonl"
+
+[[watch]]
+name = "all"
+query = "*"
+notify = ["log"]
+""")
+
+    def assert_long_body_spooled(self, count):
+        """Runs once (every paper new), then again on the same body without an ETag: the
+        hash of the spooled body knows it. No spool file is left in the state's folder."""
+        before = sorted(os.listdir(self.dir))
+        self.assertEqual(len(self.once("2024-01-29")), count)
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(before + ["matches.jsonl",
+                                                                        "state.db"]))
+        proc = self.run_digestd("once", "--config", os.path.join(self.dir, "digestd.toml"),
+                                "--date", "2024-01-29", "--json", expect=0)
+        self.assertEqual(proc.stdout.strip(), "")
+        self.assertIn("spooled", proc.stderr)
+        self.assertIn("unchanged", proc.stderr)
+        self.assertEqual([r[2] for r in self.server.requests], [200, 200])
+
+    def test_a_long_feed_is_parsed_from_its_spool_file_a_piece_at_a_time(self):
+        # Over 1 MiB a body waits for its parse in an unnamed file beside the state, and the
+        # feed parser reads it a piece at a time (papers and hash as from memory).
+        self.server.etags = False
+        self.server.content_type = "application/rss+xml"
+        count = 2500
+        summary = "A long summary of the paper, repeated to make the feed long. " * 10
+        items = "".join(
+            f"<item><title>Paper {i} &amp; friends</title><link>https://h.example/p/{i}</link>"
+            f"<guid>https://h.example/p/{i}</guid><description>&lt;p&gt;{summary}{i}&lt;/p&gt;"
+            f"</description></item>\n" for i in range(count))
+        feed = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+                f"<title>Long</title><link>https://h.example/</link>{items}</channel></rss>\n")
+        self.assertGreater(len(feed.encode()), 1 << 20)
+        self.write("digests/feed.xml", feed)
+        self.spool_config("feed", "/feed.xml")
+        self.assert_long_body_spooled(count)
+        papers = self.matches_file()
+        self.assertEqual(papers[0]["paper"]["title"], "Paper 0 & friends")
+        self.assertTrue(papers[-1]["paper"]["summary"][0].endswith(" 2499"))
+
+    def test_a_long_markdown_digest_is_read_whole_from_its_spool_file(self):
+        self.server.etags = False
+        count = 5000
+        d = "2024-01-29"
+        text = digest(d, *[entry(f"2401.{i:05d}", f"Paper number {i}") for i in range(count)])
+        self.assertGreater(len(text.encode()), 1 << 20)
+        self.write_digest(d, text)
+        self.spool_config("markdown", "/2024/01/29.md")
+        self.assert_long_body_spooled(count)
+
     def test_lookback_and_backfill_dates(self):
         self.configure(lookback_days=2)
         self.once("2024-01-29")

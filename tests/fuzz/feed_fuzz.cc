@@ -1,6 +1,7 @@
 // The XML parsers (fetchers/feed_parser.h: RSS 2.0, RSS 1.0/RDF, Atom; fetchers/arxiv_parser.h:
 // the arXiv API and RSS) on any bytes: no crash, no sanitizer report, valid UTF-8 out. The
-// same bytes go through both, since both share the hardened libxml2 layer (feed_xml.h).
+// same bytes go through both, since both share the hardened libxml2 layer (feed_xml.h), and
+// through the feed parser again a few bytes at a time, as a spooled body is read.
 #include "fetchers/arxiv_parser.h"
 #include "fetchers/feed_parser.h"
 #include "fetchers/feed_xml.h"
@@ -11,6 +12,7 @@ DIGESTD_FUZZ_TARGET {
   const std::string_view bytes = fuzz::Bytes(data, size);
   fuzz::CheckParseResult(ParseFeed(bytes));
   fuzz::CheckParseResult(ParseArxiv(bytes));
+  fuzz::CheckParseResult(ParseFeed(PiecesOf(bytes, 1 + size % 61)));
   // The helpers the parsers apply to fetched text, on the raw bytes too.
   const std::string text = HtmlToText(bytes);
   FUZZ_CHECK(IsValidUtf8(text), "HtmlToText gave invalid UTF-8");

@@ -1,0 +1,147 @@
+#include "core/spool.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+namespace digestd {
+namespace {
+
+std::string SpoolFolder(const std::string& dir) {
+  if (!dir.empty()) return dir;
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+// An unnamed file for reading and writing in `folder`: O_TMPFILE where the file system has
+// it, else a file made and unlinked at once. -1 with errno set when neither works.
+int OpenUnnamed(const std::string& folder) {
+  const int fd = ::open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+  std::string name = folder + "/digestd-spool-XXXXXX";
+  const int made = ::mkostemp(name.data(), O_CLOEXEC);
+  if (made >= 0) ::unlink(name.c_str());
+  return made;
+}
+
+Status WriteAll(int fd, std::string_view bytes, const std::string& folder) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Unexpected("cannot write a spool file in " + folder + ": " +
+                        std::strerror(n < 0 ? errno : EIO));
+    }
+    bytes.remove_prefix(std::size_t(n));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+ByteSource PiecesOf(std::string_view bytes, std::size_t piece) {
+  return [bytes, piece = std::max<std::size_t>(piece, 1)]() mutable {
+    const std::string_view next = bytes.substr(0, piece);
+    bytes.remove_prefix(next.size());
+    return next;
+  };
+}
+
+Spool::~Spool() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Spool::Spool(Spool&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      memory_limit_(other.memory_limit_),
+      memory_(std::move(other.memory_)),
+      fd_(std::exchange(other.fd_, -1)),
+      file_size_(std::exchange(other.file_size_, 0)) {}
+
+Spool& Spool::operator=(Spool&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    dir_ = std::move(other.dir_);
+    memory_limit_ = other.memory_limit_;
+    memory_ = std::move(other.memory_);
+    fd_ = std::exchange(other.fd_, -1);
+    file_size_ = std::exchange(other.file_size_, 0);
+  }
+  return *this;
+}
+
+Status Spool::Append(std::string_view bytes) {
+  if (in_file()) {
+    if (auto st = WriteAll(fd_, bytes, SpoolFolder(dir_)); !st) return st;
+    file_size_ += bytes.size();
+    return Ok();
+  }
+  if (bytes.size() <= memory_limit_ - std::min(memory_limit_, memory_.size())) {
+    memory_.append(bytes);
+    return Ok();
+  }
+  return MoveToFile(bytes);
+}
+
+Status Spool::MoveToFile(std::string_view more) {
+  const std::string folder = SpoolFolder(dir_);
+  const int fd = OpenUnnamed(folder);
+  if (fd < 0) {
+    return Unexpected("cannot make a spool file in " + folder + ": " + std::strerror(errno));
+  }
+  if (auto st = WriteAll(fd, memory_, folder); !st) {
+    ::close(fd);
+    return st;
+  }
+  if (auto st = WriteAll(fd, more, folder); !st) {
+    ::close(fd);
+    return st;
+  }
+  fd_ = fd;
+  file_size_ = memory_.size() + more.size();
+  std::string().swap(memory_);
+  return Ok();
+}
+
+ByteSource Spool::Reader(std::size_t piece, std::string* error) const {
+  piece = std::max<std::size_t>(piece, 1);
+  if (!in_file()) return PiecesOf(memory_, piece);
+  // The buffer is shared by the copies of the reader (std::function copies its callable).
+  auto buffer = std::make_shared<std::string>(piece, '\0');
+  return [fd = fd_, size = file_size_, at = std::uint64_t(0), buffer, error]() mutable {
+    while (at < size) {
+      const std::size_t want = std::size_t(std::min<std::uint64_t>(buffer->size(), size - at));
+      const ssize_t n = ::pread(fd, buffer->data(), want, off_t(at));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (error != nullptr) {
+          *error = std::string("cannot read a spool file: ") + std::strerror(n < 0 ? errno : EIO);
+        }
+        at = size;
+        break;
+      }
+      at += std::uint64_t(n);
+      return std::string_view(buffer->data(), std::size_t(n));
+    }
+    return std::string_view();
+  };
+}
+
+Result<std::string> Spool::ReadAll() const {
+  if (!in_file()) return memory_;
+  std::string all;
+  all.reserve(std::size_t(file_size_));
+  std::string error;
+  ByteSource next = Reader(1 << 20, &error);
+  for (std::string_view piece = next(); !piece.empty(); piece = next()) all.append(piece);
+  if (!error.empty()) return Unexpected(error);
+  return all;
+}
+
+}  // namespace digestd

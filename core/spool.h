@@ -1,0 +1,64 @@
+// Spool: bytes written once, in order, and then read in order: kept in memory up to a limit
+// and in an unnamed temporary file past it, so that a long fetched body (a 14 MB feed) costs
+// the process no memory while it waits to be parsed, however many sources a cycle fetches.
+// The file has no name (O_TMPFILE, or one unlinked at once): it goes when the Spool does,
+// even after a crash. Move-only; thread-compatible.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace digestd {
+
+// The next piece of a body read in order (valid until the next call); empty at the end.
+using ByteSource = std::function<std::string_view()>;
+
+// A ByteSource over `bytes` in pieces of at most `piece` bytes. `bytes` must outlive it.
+ByteSource PiecesOf(std::string_view bytes, std::size_t piece = 64 * 1024);
+
+class Spool {
+ public:
+  // All in memory.
+  Spool() = default;
+  explicit Spool(std::string bytes) : memory_(std::move(bytes)) {}
+  // In memory up to `memory_limit` bytes; past it, all of it in a file in `dir` ("": the
+  // TMPDIR, else /tmp).
+  Spool(std::string dir, std::size_t memory_limit)
+      : dir_(std::move(dir)), memory_limit_(memory_limit) {}
+  ~Spool();
+  Spool(Spool&& other) noexcept;
+  Spool& operator=(Spool&& other) noexcept;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // Adds `bytes` at the end. Fails, naming the folder and the system's reason, when the file
+  // cannot be made or written; the bytes before stay readable.
+  Status Append(std::string_view bytes);
+
+  std::uint64_t size() const { return in_file() ? file_size_ : memory_.size(); }
+  bool in_file() const { return fd_ >= 0; }
+  // The bytes, when they are in memory; empty when they are in the file.
+  std::string_view memory() const { return memory_; }
+
+  // The bytes in order, in pieces of at most `piece` bytes, from memory or the file. A read
+  // error of the file ends it early, with the error in `error` (when given).
+  ByteSource Reader(std::size_t piece = 64 * 1024, std::string* error = nullptr) const;
+  // All the bytes in one string (a parser that needs them whole).
+  Result<std::string> ReadAll() const;
+
+ private:
+  Status MoveToFile(std::string_view more);
+
+  std::string dir_;
+  std::size_t memory_limit_ = static_cast<std::size_t>(-1);
+  std::string memory_;
+  int fd_ = -1;
+  std::uint64_t file_size_ = 0;
+};
+
+}  // namespace digestd

@@ -1,0 +1,89 @@
+#include "core/spool.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace digestd {
+namespace {
+
+std::string Drain(const ByteSource& next, std::size_t* pieces = nullptr) {
+  std::string all;
+  for (std::string_view piece = next(); !piece.empty(); piece = next()) {
+    all.append(piece);
+    if (pieces != nullptr) ++*pieces;
+  }
+  return all;
+}
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("digestd-spool-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::size_t FilesInDir() const {
+    return std::size_t(std::distance(std::filesystem::directory_iterator(dir_),
+                                     std::filesystem::directory_iterator()));
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(SpoolTest, KeepsBytesInMemoryUpToItsLimit) {
+  Spool spool(dir_.string(), 10);
+  ASSERT_TRUE(spool.Append("hello "));
+  ASSERT_TRUE(spool.Append("you!"));
+  EXPECT_FALSE(spool.in_file());
+  EXPECT_EQ(spool.memory(), "hello you!");
+  EXPECT_EQ(spool.size(), 10u);
+  EXPECT_EQ(Drain(spool.Reader(3)), "hello you!");
+}
+
+TEST_F(SpoolTest, PastItsLimitEverythingGoesToAFileWithoutAName) {
+  Spool spool(dir_.string(), 8);
+  ASSERT_TRUE(spool.Append("12345"));
+  ASSERT_TRUE(spool.Append("67890"));  // past 8: both pieces move to the file
+  std::string expected = "1234567890";
+  for (int i = 0; i < 1000; ++i) {
+    const std::string more = "line " + std::to_string(i) + "\n";
+    ASSERT_TRUE(spool.Append(more));
+    expected += more;
+  }
+  EXPECT_TRUE(spool.in_file());
+  EXPECT_EQ(spool.memory(), "");
+  EXPECT_EQ(spool.size(), expected.size());
+  EXPECT_EQ(FilesInDir(), 0u);  // nothing to clean up after a crash
+  std::size_t pieces = 0;
+  EXPECT_EQ(Drain(spool.Reader(100), &pieces), expected);
+  EXPECT_EQ(pieces, (expected.size() + 99) / 100);
+  EXPECT_EQ(Drain(spool.Reader()), expected);  // read again, from the start
+  auto all = spool.ReadAll();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, expected);
+
+  Spool moved = std::move(spool);
+  EXPECT_TRUE(moved.in_file());
+  EXPECT_EQ(*moved.ReadAll(), expected);
+}
+
+TEST_F(SpoolTest, AFolderItCannotWriteIsNamedInTheError) {
+  const std::string missing = (dir_ / "missing").string();
+  Spool spool(missing, 0);
+  const Status st = spool.Append("x");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find(missing), std::string::npos) << st.error().message;
+  EXPECT_EQ(spool.size(), 0u);
+}
+
+TEST(PiecesOf, GivesTheBytesInPiecesOfAtMostTheSize) {
+  std::size_t pieces = 0;
+  EXPECT_EQ(Drain(PiecesOf("abcdefg", 3), &pieces), "abcdefg");
+  EXPECT_EQ(pieces, 3u);
+  EXPECT_EQ(Drain(PiecesOf("", 3)), "");
+}
+
+}  // namespace
+}  // namespace digestd
