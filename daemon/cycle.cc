@@ -210,8 +210,9 @@ struct CycleContext {
   std::string spool_dir;  // where bodies over kSpoolAbove wait to be parsed
 };
 
-// A fetched body longer than this waits for its parse in a file, not in memory: a cycle
-// fetches every source at once, and a long feed is parsed a piece at a time.
+// A fetched body longer than this waits for its parse in a file, not in memory, when its
+// format's parser reads it a piece at a time (XML): a cycle fetches every source at once.
+// A format read whole (markdown, JSON) would only pay for the file and read it back.
 constexpr std::uint64_t kSpoolAbove = 1 << 20;
 
 // The state's own folder for a SQLite state (a service may write there and nowhere else);
@@ -284,7 +285,7 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
                         .max_bytes = source.max_bytes,
                         .tls_verify = source.tls_verify,
                         .user_agent = UserAgent(cx.config),
-                        .spool_above = kSpoolAbove,
+                        .spool_above = job.format->ReadsPieces() ? kSpoolAbove : 0,
                         .spool_dir = cx.spool_dir};
     if (source.url_secret) request.shown_url = ShownByHost(url);
     std::string known_body_hash;

@@ -22,11 +22,12 @@ class FormatSource final : public Source {
   FormatSource(std::string_view name, ParseFunction parse, PiecesFunction pieces = nullptr)
       : Source(*FindDigestFormat(name)), parse_(parse), pieces_(pieces) {}
 
+  bool ReadsPieces() const override { return pieces_ != nullptr; }
+
  private:
   ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const override {
     return parse_(body, budget);
   }
-  bool ReadsPieces() const override { return pieces_ != nullptr; }
   ParseResult ParseFormatPieces(const ByteSource& next,
                                 const ParseBudget& budget) const override {
     return pieces_(next, budget);

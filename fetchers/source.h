@@ -58,6 +58,9 @@ class Source {
   // The same for a fetched body that may be in a file: the XML formats read it a piece at a
   // time; the others read it whole first.
   ParseResult Parse(const Spool& body, const ParseBudget& budget = {}) const;
+  // Whether the format's parser reads a body a piece at a time (XML), so that a long body
+  // is worth keeping in a file until its parse; the others need it whole in memory.
+  virtual bool ReadsPieces() const = 0;
 
   // Why `parsed`, read from `body` (served as `content_type`, may be empty), is not a digest
   // of this format: bytes that gave no paper and either a warning or, for a dated format, no
@@ -74,9 +77,6 @@ class Source {
  private:
   // The format's own parser, before the limits are applied.
   virtual ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const = 0;
-  // Whether the format's parser reads a body a piece at a time (ParseFormatPieces), or
-  // needs it whole.
-  virtual bool ReadsPieces() const = 0;
   virtual ParseResult ParseFormatPieces(const ByteSource& next,
                                         const ParseBudget& budget) const = 0;
   // Unreadable, given whether the body is empty or all whitespace.

@@ -95,16 +95,6 @@ notify = ["log"]
         self.assertEqual(papers[0]["paper"]["title"], "Paper 0 & friends")
         self.assertTrue(papers[-1]["paper"]["summary"][0].endswith(" 2499"))
 
-    def test_a_long_markdown_digest_is_read_whole_from_its_spool_file(self):
-        self.server.etags = False
-        count = 5000
-        d = "2024-01-29"
-        text = digest(d, *[entry(f"2401.{i:05d}", f"Paper number {i}") for i in range(count)])
-        self.assertGreater(len(text.encode()), 1 << 20)
-        self.write_digest(d, text)
-        self.spool_config("markdown", "/2024/01/29.md")
-        self.assert_long_body_spooled(count)
-
     def test_lookback_and_backfill_dates(self):
         self.configure(lookback_days=2)
         self.once("2024-01-29")

@@ -84,5 +84,47 @@ TEST(Issue11, UnreadableIsJudgedByTheFormat) {
   EXPECT_EQ(hf_why->rfind("not a readable hf-daily digest: ", 0), 0u) << *hf_why;
 }
 
+// Issue 12: a body kept in a spool file parses and is judged as the same bytes in memory:
+// the XML formats read it a piece at a time, the others whole.
+TEST(Issue12, ASpooledBodyParsesAsTheSameBytesInMemory) {
+  std::string feed = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>";
+  for (int i = 0; i < 300; ++i) {
+    feed += "<item><title>Item " + std::to_string(i) + "</title><link>https://h.example/" +
+            std::to_string(i) + "</link><description>" + std::string(100, 'x') +
+            "</description></item>\n";
+  }
+  feed += "</channel></rss>\n";
+  std::string markdown = "## Daily Papers (2024-01-29)\n\n";
+  for (int i = 0; i < 300; ++i) {
+    markdown += "### [Paper " + std::to_string(i) + "](https://arxiv.org/abs/2401." +
+                std::to_string(10000 + i) + ")\n\nVote: 3\n\n- " + std::string(100, 'y') +
+                "\n\n";
+  }
+  const std::string html = "<html><body>502 Bad Gateway</body></html>\n";
+  struct Case {
+    const char* kind;
+    std::string body;
+    bool pieces;
+  };
+  for (const Case& c : {Case{"feed", feed, true}, Case{"arxiv", feed, true},
+                        Case{"markdown", markdown, false}, Case{"feed", html, true},
+                        Case{"hf-daily", html, false}, Case{"feed", "  \n \n", true}}) {
+    const Source& source = *SourceFor(c.kind);
+    EXPECT_EQ(source.ReadsPieces(), c.pieces) << c.kind;
+    Spool spooled("", 16);  // past 16 bytes, in a file
+    ASSERT_TRUE(spooled.Append(c.body));
+    ASSERT_EQ(spooled.in_file(), c.body.size() > 16);
+    const ParseResult in_memory = source.Parse(c.body);
+    const ParseResult from_file = source.Parse(spooled);
+    EXPECT_EQ(from_file.digest.papers, in_memory.digest.papers) << c.kind;
+    EXPECT_EQ(from_file.digest.date, in_memory.digest.date) << c.kind;
+    EXPECT_EQ(source.Unreadable(spooled, "text/html", from_file),
+              source.Unreadable(c.body, "text/html", in_memory))
+        << c.kind;
+  }
+  EXPECT_EQ(SourceFor("feed")->Parse(Spool(feed)).digest.papers.size(), 300u);
+  EXPECT_EQ(SourceFor("markdown")->Parse(markdown).digest.papers.size(), 300u);
+}
+
 }  // namespace
 }  // namespace digestd
