@@ -63,8 +63,10 @@ class EmailChannel final : public Channel {
   Result<std::vector<Payload>> Render(const Notification& notification,
                                       const RenderContext& context) const override {
     EmailContent content;
+    // The parts come back only for the readable form: a long digest's text is a megabyte.
     auto message = BuildEmailMessage(notification, context, notifier_, settings_, max_papers_,
-                                     texts_ ? &*texts_ : nullptr, &content);
+                                     texts_ ? &*texts_ : nullptr,
+                                     context.readable ? &content : nullptr);
     if (!message) return Unexpected(message.error());
     std::string readable;
     if (context.readable) {
@@ -84,7 +86,8 @@ class EmailChannel final : public Channel {
           .transfer = Transfer::kSmtp,
           .url = settings_.url,
           .method = "",
-          .body = *message,
+          // The last recipient's takes the message: a long digest's is megabytes.
+          .body = k + 1 == recipients_.size() ? std::move(*message) : *message,
           .readable = context.readable ? "To: " + recipients_[k] + "\n" + readable : "",
           .timeout = timeout_,
           .tls_verify = tls_verify_,

@@ -3,6 +3,7 @@
 #include <cmark-gfm.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -450,19 +451,25 @@ std::string TextLink(const Entry& e) {
   return t + "\n";
 }
 
-// `text` with CR dropped and each LF made CRLF, a line at a time.
-std::string ToCrlf(std::string_view text) {
+// `pieces` one after another, CR dropped and each LF made CRLF, a line at a time. One
+// string, sized once: a long digest's text part is a megabyte, and joining the pieces first
+// would hold it twice more.
+std::string ToCrlf(std::initializer_list<std::string_view> pieces) {
+  std::size_t size = 0;
+  for (std::string_view text : pieces) size += text.size();
   std::string out;
-  out.reserve(text.size() + text.size() / 40);
-  while (!text.empty()) {
-    const std::size_t end = text.find_first_of("\r\n");
-    if (end == std::string_view::npos) {
-      out.append(text);
-      break;
+  out.reserve(size + size / 40);
+  for (std::string_view text : pieces) {
+    while (!text.empty()) {
+      const std::size_t end = text.find_first_of("\r\n");
+      if (end == std::string_view::npos) {
+        out.append(text);
+        break;
+      }
+      out.append(text.substr(0, end));
+      if (text[end] == '\n') out.append("\r\n");
+      text.remove_prefix(end + 1);
     }
-    out.append(text.substr(0, end));
-    if (text[end] == '\n') out.append("\r\n");
-    text.remove_prefix(end + 1);
   }
   return out;
 }
@@ -568,8 +575,8 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
     html_head += "<p style=\"font-size:15px;line-height:1.5\">" + Escape(Clean(n.message)) +
                  "</p>\r\n";
     text += Clean(n.message) + "\n\n";
-    out.html = ToCrlf(html_head + html_footer);
-    out.text = ToCrlf(text + footer_text + "\n");
+    out.html = ToCrlf({html_head, html_footer});
+    out.text = ToCrlf({text, footer_text, "\n"});
     return out;
   }
 
@@ -672,8 +679,8 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
     if (IsWebUrl(n.digest_url)) more_text += ": " + Clean(n.digest_url);
     more_text += "\n\n";
   }
-  out.html = ToCrlf(html_head + cards_html + more_html + html_footer);
-  out.text = ToCrlf(text + text_cards + more_text + footer_text + "\n");
+  out.html = ToCrlf({html_head, cards_html, more_html, html_footer});
+  out.text = ToCrlf({text, text_cards, more_text, footer_text, "\n"});
   return out;
 }
 
