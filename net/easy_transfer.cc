@@ -295,15 +295,19 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
   }
   if (!spooled && transfer->spool_above_ > 0 && held + n > transfer->spool_above_) {
-    // Past the request's limit the body goes to a file: what memory holds moves there.
-    spooled = std::make_shared<Spool>(transfer->spool_dir_, 0);
-    if (auto st = spooled->Append(body); !st) {
-      transfer->spool_error_ = st.error().message;
-      return 0;
+    // Past the request's limit the body goes to a file: what memory holds moves there. A
+    // folder where no file can be made costs memory, not the transfer.
+    auto spool = std::make_shared<Spool>(transfer->spool_dir_, 0);
+    Status st = spool->Append(body);
+    if (st) st = spool->Append(std::string_view(data, n));
+    if (st) {
+      spooled = std::move(spool);
+      std::string().swap(body);
+      return n;
     }
-    std::string().swap(body);
-  }
-  if (spooled) {
+    spdlog::warn("{}: the body stays in memory: {}", transfer->Where(), st.error().message);
+    transfer->spool_above_ = 0;
+  } else if (spooled) {
     if (auto st = spooled->Append(std::string_view(data, n)); !st) {
       transfer->spool_error_ = st.error().message;
       return 0;

@@ -281,6 +281,49 @@ TEST_F(HttpClientTest, BodyExactlyAtTheLimitIsAccepted) {
   }
 }
 
+// Issue 12: past `spool_above` a body goes to an unnamed file, not memory, and reads back as
+// the same bytes; up to it, it stays in memory. max_bytes holds either way.
+TEST_F(HttpClientTest, BodyPastSpoolAboveGoesToAFile) {
+  const std::string in_memory = Fetch(Get("/big?bytes=300000")).body;
+  ASSERT_EQ(in_memory.size(), 300000u);
+  for (const char* path : {"/big?bytes=300000", "/big?bytes=300000&length=0"}) {
+    HttpRequest request = Get(path);
+    request.spool_above = 100000;
+    request.spool_dir = TempDir().string();
+    const HttpResponse r = Fetch(request);
+    ASSERT_TRUE(r.ok()) << path << ": " << r.error_message;
+    EXPECT_TRUE(r.body.empty()) << path;
+    ASSERT_NE(r.spooled, nullptr) << path;
+    EXPECT_TRUE(r.spooled->in_file());
+    EXPECT_EQ(r.spooled->size(), 300000u);
+    EXPECT_EQ(r.spooled->ReadAll().value_or(""), in_memory) << path;
+    EXPECT_TRUE(std::filesystem::is_empty(TempDir()));  // the file has no name
+  }
+  HttpRequest small = Get("/big?bytes=1000");
+  small.spool_above = 1000;
+  const HttpResponse r = Fetch(small);
+  ASSERT_TRUE(r.ok()) << r.error_message;
+  EXPECT_EQ(r.spooled, nullptr);
+  EXPECT_EQ(r.body.size(), 1000u);
+
+  HttpRequest endless = Get("/big?bytes=500000000&length=0", milliseconds(20000));
+  endless.max_bytes = 200000;
+  endless.spool_above = 1000;
+  const HttpResponse too_large = Fetch(endless);
+  EXPECT_EQ(too_large.error, TransferError::kTooLarge) << too_large.error_message;
+  EXPECT_EQ(too_large.spooled, nullptr);
+}
+
+TEST_F(HttpClientTest, ASpoolFolderWithoutRoomKeepsTheBodyInMemory) {
+  HttpRequest request = Get("/big?bytes=300000");
+  request.spool_above = 1000;
+  request.spool_dir = (TempDir() / "missing").string();
+  const HttpResponse r = Fetch(request);
+  ASSERT_TRUE(r.ok()) << r.error_message;
+  EXPECT_EQ(r.spooled, nullptr);
+  EXPECT_EQ(r.body.size(), 300000u);
+}
+
 TEST_F(HttpClientTest, GzipBodyIsDecoded) {
   const HttpResponse r = Fetch(Get("/gzip"));
   ASSERT_TRUE(r.ok()) << r.error_message;
