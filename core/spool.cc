@@ -13,6 +13,9 @@
 namespace digestd {
 namespace {
 
+// A spool in a file writes what it is given once this much has gathered.
+constexpr std::size_t kWriteAbove = 256 * 1024;
+
 std::string SpoolFolder(const std::string& dir) {
   if (!dir.empty()) return dir;
   const char* tmp = std::getenv("TMPDIR");
@@ -69,7 +72,9 @@ Spool& Spool::operator=(Spool&& other) noexcept {
     if (fd_ >= 0) ::close(fd_);
     dir_ = std::move(other.dir_);
     memory_limit_ = other.memory_limit_;
-    memory_ = std::move(other.memory_);
+    // Not `memory_ = std::move(...)`: a string assigned a short one keeps its own buffer,
+    // and a spent body's megabytes would stay allocated.
+    std::string(std::move(other.memory_)).swap(memory_);
     fd_ = std::exchange(other.fd_, -1);
     file_size_ = std::exchange(other.file_size_, 0);
   }
@@ -78,8 +83,13 @@ Spool& Spool::operator=(Spool&& other) noexcept {
 
 Status Spool::Append(std::string_view bytes) {
   if (in_file()) {
-    if (auto st = WriteAll(fd_, bytes, SpoolFolder(dir_)); !st) return st;
-    file_size_ += bytes.size();
+    // Written a quarter megabyte at a time: a transfer hands over 16 KB pieces, and a
+    // write each would cost a system call each.
+    memory_.append(bytes);
+    if (memory_.size() < kWriteAbove) return Ok();
+    if (auto st = WriteAll(fd_, memory_, SpoolFolder(dir_)); !st) return st;
+    file_size_ += memory_.size();
+    memory_.clear();
     return Ok();
   }
   if (bytes.size() <= memory_limit_ - std::min(memory_limit_, memory_.size())) {
@@ -106,6 +116,7 @@ Status Spool::MoveToFile(std::string_view more) {
   fd_ = fd;
   file_size_ = memory_.size() + more.size();
   std::string().swap(memory_);
+  memory_.reserve(kWriteAbove);
   return Ok();
 }
 
@@ -113,8 +124,15 @@ ByteSource Spool::Reader(std::size_t piece, std::string* error) const {
   piece = std::max<std::size_t>(piece, 1);
   if (!in_file()) return PiecesOf(memory_, piece);
   // The buffer is shared by the copies of the reader (std::function copies its callable).
+  // The file's bytes come first, then those not yet written.
   auto buffer = std::make_shared<std::string>(piece, '\0');
-  return [fd = fd_, size = file_size_, at = std::uint64_t(0), buffer, error]() mutable {
+  return [fd = fd_, size = file_size_, at = std::uint64_t(0), buffer, error,
+          tail = std::string_view(memory_), piece]() mutable {
+    if (at >= size) {
+      const std::string_view next = tail.substr(0, piece);
+      tail.remove_prefix(next.size());
+      return next;
+    }
     while (at < size) {
       const std::size_t want = std::size_t(std::min<std::uint64_t>(buffer->size(), size - at));
       const ssize_t n = ::pread(fd, buffer->data(), want, off_t(at));
@@ -124,6 +142,7 @@ ByteSource Spool::Reader(std::size_t piece, std::string* error) const {
           *error = std::string("cannot read a spool file: ") + std::strerror(n < 0 ? errno : EIO);
         }
         at = size;
+        tail = {};
         break;
       }
       at += std::uint64_t(n);

@@ -40,10 +40,10 @@ class Spool {
   // cannot be made or written; the bytes before stay readable.
   Status Append(std::string_view bytes);
 
-  std::uint64_t size() const { return in_file() ? file_size_ : memory_.size(); }
+  std::uint64_t size() const { return in_file() ? file_size_ + memory_.size() : memory_.size(); }
   bool in_file() const { return fd_ >= 0; }
   // The bytes, when they are in memory; empty when they are in the file.
-  std::string_view memory() const { return memory_; }
+  std::string_view memory() const { return in_file() ? std::string_view() : memory_; }
 
   // The bytes in order, in pieces of at most `piece` bytes, from memory or the file. A read
   // error of the file ends it early, with the error in `error` (when given).
@@ -56,9 +56,9 @@ class Spool {
 
   std::string dir_;
   std::size_t memory_limit_ = static_cast<std::size_t>(-1);
-  std::string memory_;
+  std::string memory_;  // all the bytes; once in a file, those not yet written (kWriteAbove)
   int fd_ = -1;
-  std::uint64_t file_size_ = 0;
+  std::uint64_t file_size_ = 0;  // bytes written to the file
 };
 
 }  // namespace digestd

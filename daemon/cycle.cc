@@ -313,6 +313,10 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                                   : Spool(std::move(f.response.body));
   f.response.spooled.reset();
   const std::string body_hash = BodyHash(body);
+  if (body_hash.empty()) {  // a spool file that cannot be read back: fetch it again later
+    return Unexpected(Shown(source, f.url) + ": the fetched body could not be read back from "
+                      "its spool file in " + (cx.spool_dir.empty() ? "the TMPDIR" : cx.spool_dir));
+  }
   if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, Shown(source, f.url));
     ++cx.report.digests_unchanged;
@@ -343,7 +347,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
     return Unexpected(Shown(source, f.url) + ": " + *why);
   }
   // The body is read: its memory (or file) goes before the papers are planned and committed.
-  body = Spool();
+  { const Spool spent = std::move(body); }
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
   std::vector<Paper> unique;

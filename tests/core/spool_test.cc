@@ -2,17 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
 namespace digestd {
 namespace {
 
-std::string Drain(const ByteSource& next, std::size_t* pieces = nullptr) {
+// All the bytes of `next`; `largest` gets the size of its largest piece.
+std::string Drain(const ByteSource& next, std::size_t* largest = nullptr) {
   std::string all;
   for (std::string_view piece = next(); !piece.empty(); piece = next()) {
     all.append(piece);
-    if (pieces != nullptr) ++*pieces;
+    if (largest != nullptr) *largest = std::max(*largest, piece.size());
   }
   return all;
 }
@@ -56,9 +58,9 @@ TEST_F(SpoolTest, PastItsLimitEverythingGoesToAFileWithoutAName) {
   EXPECT_EQ(spool.memory(), "");
   EXPECT_EQ(spool.size(), expected.size());
   EXPECT_EQ(FilesInDir(), 0u);  // nothing to clean up after a crash
-  std::size_t pieces = 0;
-  EXPECT_EQ(Drain(spool.Reader(100), &pieces), expected);
-  EXPECT_EQ(pieces, (expected.size() + 99) / 100);
+  std::size_t largest = 0;
+  EXPECT_EQ(Drain(spool.Reader(100), &largest), expected);
+  EXPECT_EQ(largest, 100u);
   EXPECT_EQ(Drain(spool.Reader()), expected);  // read again, from the start
   auto all = spool.ReadAll();
   ASSERT_TRUE(all);
@@ -67,6 +69,26 @@ TEST_F(SpoolTest, PastItsLimitEverythingGoesToAFileWithoutAName) {
   Spool moved = std::move(spool);
   EXPECT_TRUE(moved.in_file());
   EXPECT_EQ(*moved.ReadAll(), expected);
+}
+
+TEST_F(SpoolTest, ManyPiecesPastTheWriteBufferReadBackInOrder) {
+  // Written to the file a quarter megabyte at a time; the bytes not yet written are read
+  // after the file's, from memory.
+  Spool spool(dir_.string(), 1000);
+  std::string expected;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string piece = std::to_string(i) + std::string(97 + i % 13, char('a' + i % 26));
+    ASSERT_TRUE(spool.Append(piece));
+    expected += piece;
+  }
+  ASSERT_TRUE(spool.in_file());
+  EXPECT_EQ(spool.size(), expected.size());
+  EXPECT_GT(expected.size(), 2u * 256 * 1024);
+  for (std::size_t piece : {std::size_t(1), std::size_t(4096), std::size_t(1) << 20}) {
+    std::size_t largest = 0;
+    ASSERT_EQ(Drain(spool.Reader(piece), &largest), expected) << piece;
+    EXPECT_LE(largest, piece);
+  }
 }
 
 TEST_F(SpoolTest, AFolderItCannotWriteIsNamedInTheError) {
