@@ -352,13 +352,15 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
 
   std::vector<Paper> unique;
   std::vector<std::string> keys;
-  std::set<std::string> seen;
   unique.reserve(digest.papers.size());
   keys.reserve(digest.papers.size());
-  for (Paper& p : digest.papers) {
-    if (p.key.empty() || !seen.insert(p.key).second) continue;
-    keys.push_back(p.key);
-    unique.push_back(std::move(p));
+  {
+    std::set<std::string> seen;
+    for (Paper& p : digest.papers) {
+      if (p.key.empty() || !seen.insert(p.key).second) continue;
+      keys.push_back(p.key);
+      unique.push_back(std::move(p));
+    }
   }
   std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
   if (auto st = KeepKeysOfKnownUrls(store, source.name, unique, keys); !st) return st;
@@ -368,6 +370,8 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   if (!prior) return Unexpected(prior.error());
   auto notified = store.LoadNotified(keys);
   if (!notified) return Unexpected(notified.error());
+  // A long day's keys are a megabyte: they go before the plan and the commit add theirs.
+  std::vector<std::string>().swap(keys);
   for (const auto& [key, p] : run_prior) prior->insert_or_assign(key, p);
   notified->insert(run_notified.begin(), run_notified.end());
 

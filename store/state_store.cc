@@ -786,6 +786,8 @@ namespace {
 
 // More kept messages than this (rows nobody claims, a notifier paused) and no more are kept.
 constexpr std::size_t kMaxQueuedKept = 100'000;
+// A commit of more papers than this gives back its page cache when done (ReleaseMemory).
+constexpr std::size_t kReleaseCacheAfter = 1'000;
 
 }  // namespace
 
@@ -1234,6 +1236,9 @@ Status StateStore::CommitDigest(DigestCommit c) {
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
                                                  : RecordPapersOneByOne(db, c, snapshots);
   if (!papers) return papers;
+  // What is written goes at once: a long day's hashes and marks are megabytes, and the
+  // outbox's messages come next. The papers the notifications share stay.
+  std::vector<std::string>().swap(c.content_hashes);
   // The notified marks merged into their stored sets (a set: the mark but its watch), one
   // statement per run of marks of one set. The planner makes a set's marks one after the
   // other; a set met in two runs is merged twice, which stores the same.
@@ -1250,6 +1255,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
     notified.Bind(c.now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
+  std::vector<DedupeKey>().swap(c.notified);
   std::vector<std::size_t> kept;
   std::vector<std::size_t> handed;
   const bool owner_free = handed_over_.empty() || (c.hand_over && c.hand_over->owner ==
@@ -1271,6 +1277,8 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (auto st = Run(fetch, "record fetch state"); !st) return st;
   if (auto st = RecordSourceSuccess(c.source, c.date, c.now, true); !st) return st;
   if (auto st = txn.Commit(); !st) return st;
+  // A long commit filled the page cache with pages the delivery that follows does not read.
+  if (c.papers.size() > kReleaseCacheAfter) db_->ReleaseMemory();
   std::vector<Notification>* list = KeepQueued(std::move(c.notifications), kept);
   if (list != nullptr && !handed.empty()) {
     handed_over_owner_ = hand_over->owner;
