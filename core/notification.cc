@@ -77,9 +77,10 @@ void DigestGrouper::Add(Notification n) {
   // The merged keys are hashed as they come, not kept: a long day's would be megabytes.
   merged.keys.Update('\x1e');
   merged.keys.Update(n.dedupe_key);
-  for (SourcedPaper& p : n.papers) {
+  for (std::size_t i = 0; i < n.papers.size(); ++i) {
+    SourcedPaper& p = n.papers[i];
     p.event = n.event;
-    p.watches = n.watches;
+    p.watches = i + 1 == n.papers.size() ? std::move(n.watches) : n.watches;
     m.papers.push_back(std::move(p));
   }
 }
@@ -88,6 +89,12 @@ std::vector<Notification> DigestGrouper::Finish() {
   for (const auto& [notifier, merged] : merged_) {
     Notification& m = out_[merged.index];
     std::sort(m.watches.begin(), m.watches.end());
+    // A paper whose watches are the whole message's keeps no copy of them (WatchesOf): on
+    // a long day of one watch, every paper; the stored message is shorter by as much. Its
+    // own event stays, and tells a merged message (local_channels.cc: GroupedByDigest).
+    for (SourcedPaper& p : m.papers) {
+      if (p.watches == m.watches) std::vector<std::string>().swap(p.watches);
+    }
     // Room kept for a whole day's papers, where few matched, goes back.
     if (m.papers.capacity() > 2 * m.papers.size()) m.papers.shrink_to_fit();
     // The dedupe key stays short: what identifies it is the hash of everything it merged.

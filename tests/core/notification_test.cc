@@ -96,5 +96,36 @@ TEST(Issue7, GroupedNotificationKeepsEachPapersEventInJson) {
             std::string::npos);
 }
 
+TEST(Issue8, GroupedPapersOfTheMessagesOwnWatchesKeepNoCopyOfThem) {
+  // A long day of one watch: every paper's watches are the message's, and none is copied.
+  const auto one_watch = GroupByDigest(
+      {One("team", "1", "new", {"a"}), One("team", "2", "new", {"a"})}, {"team"});
+  ASSERT_EQ(one_watch.size(), 1u);
+  const Notification& m = one_watch[0];
+  ASSERT_EQ(m.papers.size(), 2u);
+  for (const SourcedPaper& p : m.papers) {
+    EXPECT_TRUE(p.watches.empty());
+    EXPECT_EQ(m.WatchesOf(p), (std::vector<std::string>{"a"}));
+    EXPECT_EQ(p.event, "new") << "a merged message's papers keep their own event";
+  }
+  const std::string stored = NotificationToJson(m);
+  EXPECT_EQ(stored.find("\"watches\""), stored.rfind("\"watches\"")) << stored;
+  for (const std::string& line : NotificationJsonLines(m)) {
+    EXPECT_NE(line.find("\"watches\":[\"a\"]"), std::string::npos) << line;
+  }
+
+  // Papers of other watches than the whole message's keep theirs.
+  const auto two_watches = GroupByDigest(
+      {One("team", "1", "new", {"a"}), One("team", "2", "new", {"b"}),
+       One("team", "3", "new", {"a", "b"})},
+      {"team"});
+  ASSERT_EQ(two_watches.size(), 1u);
+  const Notification& t = two_watches[0];
+  EXPECT_EQ(t.papers[0].watches, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(t.papers[1].watches, (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(t.papers[2].watches.empty());
+  EXPECT_EQ(t.WatchesOf(t.papers[2]), (std::vector<std::string>{"a", "b"}));
+}
+
 }  // namespace
 }  // namespace digestd
