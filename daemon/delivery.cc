@@ -458,7 +458,7 @@ class Pass {
       ++t.in_flight;
       ++in_flight_;
       ++origins_[t.origin_slot].in_flight;
-      transport_.Start(ticket, work.payloads[work.next_part]);
+      transport_.Start(ticket, TakeForSending(work.payloads[work.next_part]));
       // The pace runs from when the request went out, not from when this round began.
       if (t.config->min_interval.count() > 0)
         t.next_send = Steady::now() + t.config->min_interval;
@@ -801,8 +801,8 @@ Result<std::vector<std::pair<std::string, Outcome>>> SendDirect(const NotifierCo
   if (!payloads) return Unexpected(payloads.error());
   std::vector<std::pair<std::string, Outcome>> outcomes;
   for (std::size_t i = 0; i < payloads->size(); ++i) {
-    const Payload& payload = (*payloads)[i];
-    transport.Start(i, payload);
+    Payload& payload = (*payloads)[i];
+    transport.Start(i, TakeForSending(payload));
     std::vector<TransferDone> done;
     while (done.empty()) done = transport.Wait(kMaxWait);
     outcomes.emplace_back(payload.part_id, (*channel)->Classify(payload, done.front().response));

@@ -39,11 +39,11 @@ Response FromHttp(HttpResponse r) {
   return out;
 }
 
-HttpRequest ToHttp(const Payload& p, const std::string& user_agent) {
+HttpRequest ToHttp(Payload&& p, const std::string& user_agent) {
   HttpRequest r{.url = p.url,
                 .shown_url = p.shown_url,
                 .method = p.method,
-                .body = p.body,
+                .body = std::move(p.body),
                 .timeout = p.timeout,
                 .connect_timeout = std::min(p.timeout, std::chrono::milliseconds(10000)),
                 .max_bytes = kMaxResponseBytes,
@@ -55,14 +55,14 @@ HttpRequest ToHttp(const Payload& p, const std::string& user_agent) {
   return r;
 }
 
-MailRequest ToMail(const Payload& p) {
+MailRequest ToMail(Payload&& p) {
   return MailRequest{.url = p.url,
                      .mail_from = p.mail_from,
                      .recipients = p.recipients,
                      .username = p.username,
                      .password = p.password,
                      .starttls = p.starttls,
-                     .message = p.body,
+                     .message = std::move(p.body),
                      .timeout = p.timeout,
                      .connect_timeout = std::min(p.timeout, std::chrono::milliseconds(10000)),
                      .tls_verify = p.tls_verify,
@@ -188,16 +188,17 @@ LiveTransport::LiveTransport(std::function<void(const std::string&)> console,
 
 LiveTransport::~LiveTransport() { Abandon(); }
 
-void LiveTransport::Start(std::uint64_t ticket, const Payload& payload) {
+void LiveTransport::Start(std::uint64_t ticket, Payload payload) {
   switch (payload.transfer) {
     case Transfer::kHttp:
-      impl_->http.Start(ticket, ToHttp(payload, impl_->user_agent));
+      impl_->http.Start(ticket, ToHttp(std::move(payload), impl_->user_agent));
       return;
     case Transfer::kSmtp:
-      impl_->http.StartMail(ticket, ToMail(payload));
+      impl_->http.StartMail(ticket, ToMail(std::move(payload)));
       return;
     case Transfer::kAppend:
-      impl_->appends.push_back({.ticket = ticket, .path = payload.url, .bytes = payload.body});
+      impl_->appends.push_back(
+          {.ticket = ticket, .path = payload.url, .bytes = std::move(payload.body)});
       return;
     case Transfer::kConsole:
       if (impl_->console) impl_->console(payload.body);
@@ -214,12 +215,12 @@ void LiveTransport::Start(std::uint64_t ticket, const Payload& payload) {
       }
       CommandRun run{.argv = payload.argv,
                      .env = std::move(env),
-                     .input = payload.body,
+                     .input = std::move(payload.body),
                      .timeout = payload.timeout,
                      .max_output = kMaxExecOutput};
       Impl* impl = impl_.get();
       impl->exec_threads.emplace(
-          ticket, std::thread([impl, ticket, run = std::move(run), payload]() {
+          ticket, std::thread([impl, ticket, run = std::move(run), payload = std::move(payload)]() {
             const CommandResult result = RunCommand(run, &impl->cancel);
             {
               std::lock_guard lock(impl->mu);

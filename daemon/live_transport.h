@@ -19,7 +19,7 @@ class LiveTransport final : public Transport {
   LiveTransport(std::function<void(const std::string&)> console, std::string user_agent);
   ~LiveTransport() override;
 
-  void Start(std::uint64_t ticket, const Payload& payload) override;
+  void Start(std::uint64_t ticket, Payload payload) override;
   std::vector<TransferDone> Wait(std::chrono::milliseconds wait) override;
   void Wake() override;
   void Abandon() override;

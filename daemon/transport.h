@@ -6,11 +6,23 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "notifiers/channel.h"
 
 namespace digestd {
+
+// What to hand Transport::Start: `part` itself, its body moved out of it. The rest of
+// `part` stays for Classify, which never reads the body; a part is sent once per delivery
+// pass (a retry renders it again).
+inline Payload TakeForSending(Payload& part) {
+  std::string body = std::exchange(part.body, std::string());
+  Payload sending = part;
+  sending.body = std::move(body);
+  return sending;
+}
 
 struct TransferDone {
   std::uint64_t ticket = 0;
@@ -21,9 +33,10 @@ class Transport {
  public:
   virtual ~Transport() = default;
 
-  // Starts sending `payload`; its response comes back from Wait under `ticket`, never from
-  // here. `payload` need not outlive the call.
-  virtual void Start(std::uint64_t ticket, const Payload& payload) = 0;
+  // Starts sending `payload`, which it takes (a long digest's email is megabytes: the caller
+  // keeps what Classify reads, as TakeForSending leaves it); its response comes back from
+  // Wait under `ticket`, never from here.
+  virtual void Start(std::uint64_t ticket, Payload payload) = 0;
 
   // Returns the transfers that ended, waiting at most `wait` while none has. Returns early
   // on Wake().

@@ -31,7 +31,7 @@ class FakeTransport : public Transport {
   bool abandoned = false;
   bool hang = false;  // Wait answers nothing
 
-  void Start(std::uint64_t ticket, const Payload& payload) override {
+  void Start(std::uint64_t ticket, Payload payload) override {
     pending_.push_back({ticket, payload, count_++});
     started.push_back(payload);
     int& most = max_in_flight[payload.url];
