@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <initializer_list>
 #include <cstdlib>
-#include <map>
 #include <memory>
-#include <set>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/notifier_config.h"
@@ -117,10 +117,13 @@ void AddUnique(std::vector<std::string>& list, const std::string& item) {
 }
 
 // Papers merged by key, then put in the section of their first watch in the notification's
-// watch order.
+// watch order (papers of no watch last). A long day's lists are sized once, and a day of one
+// section moves its list there whole: ten thousand entries are not held twice.
 std::vector<Section> Group(const Notification& n) {
   std::vector<Entry> entries;
-  std::map<std::string, std::size_t> by_key;
+  entries.reserve(n.papers.size());
+  std::unordered_map<std::string_view, std::size_t> by_key;  // keys of n's papers
+  by_key.reserve(n.papers.size());
   for (const SourcedPaper& p : n.papers) {
     auto [it, fresh] = by_key.emplace(p.paper->key, entries.size());
     if (fresh) entries.push_back({.sighting = &p});
@@ -137,19 +140,29 @@ std::vector<Section> Group(const Notification& n) {
   }
   std::vector<Section> sections;
   for (const std::string& w : order) sections.push_back({.watch = w});
-  Section no_watch;
-  for (Entry& e : entries) {
-    Section* home = &no_watch;
-    for (Section& s : sections) {
-      if (std::find(e.watches.begin(), e.watches.end(), s.watch) != e.watches.end()) {
-        home = &s;
+  sections.push_back({});  // papers of no watch, last
+  std::vector<std::size_t> homes(entries.size(), sections.size() - 1);
+  std::vector<std::size_t> counts(sections.size(), 0);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const std::vector<std::string>& watches = entries[i].watches;
+    for (std::size_t k = 0; k + 1 < sections.size(); ++k) {
+      if (std::find(watches.begin(), watches.end(), sections[k].watch) != watches.end()) {
+        homes[i] = k;
         break;
       }
     }
-    home->entries.push_back(std::move(e));
+    ++counts[homes[i]];
+  }
+  if (const auto all = std::find(counts.begin(), counts.end(), entries.size());
+      all != counts.end()) {
+    sections[std::size_t(all - counts.begin())].entries = std::move(entries);
+  } else {
+    for (std::size_t k = 0; k < sections.size(); ++k) sections[k].entries.reserve(counts[k]);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      sections[homes[i]].entries.push_back(std::move(entries[i]));
+    }
   }
   std::erase_if(sections, [](const Section& s) { return s.entries.empty(); });
-  if (!no_watch.entries.empty()) sections.push_back(std::move(no_watch));
   return sections;
 }
 
