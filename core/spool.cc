@@ -155,7 +155,7 @@ ByteSource Spool::Reader(std::size_t piece, std::string* error) const {
 Result<std::string> Spool::ReadAll() const {
   if (!in_file()) return memory_;
   std::string all;
-  all.reserve(std::size_t(file_size_));
+  all.reserve(std::size_t(size()));  // the file and the tail not yet written
   std::string error;
   ByteSource next = Reader(1 << 20, &error);
   for (std::string_view piece = next(); !piece.empty(); piece = next()) all.append(piece);

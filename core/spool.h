@@ -40,7 +40,7 @@ class Spool {
   // cannot be made or written; the bytes before stay readable.
   Status Append(std::string_view bytes);
 
-  std::uint64_t size() const { return in_file() ? file_size_ + memory_.size() : memory_.size(); }
+  std::uint64_t size() const { return file_size_ + memory_.size(); }  // file_size_ 0 in memory
   bool in_file() const { return fd_ >= 0; }
   // The bytes, when they are in memory; empty when they are in the file.
   std::string_view memory() const { return in_file() ? std::string_view() : memory_; }

@@ -3,8 +3,8 @@
 #include <cmark-gfm.h>
 
 #include <algorithm>
-#include <initializer_list>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 #include <unordered_map>
