@@ -1223,6 +1223,26 @@ Status PrepareSnapshotDictionary(sql::Db& db, const std::vector<SharedPaper>& pa
   return Ok();
 }
 
+// Merges CommitDigest's notified marks into their stored sets (a set: the mark but its
+// watch), one statement per run of marks of one set. The planner makes a set's marks one
+// after the other; a set met in two runs is merged twice, which stores the same.
+Status RecordNotified(sql::Db& db, const std::vector<DedupeKey>& marks, std::int64_t now) {
+  Stmt notified(db, db.dialect().merge_notified);
+  std::vector<std::string> watches;
+  for (std::size_t i = 0, end = 0; i < marks.size(); i = end) {
+    const DedupeKey& set = marks[i];
+    watches.clear();
+    for (end = i; end < marks.size() && marks[end].SameSet(set); ++end) {
+      watches.insert(watches.end(), marks[end].watches.begin(), marks[end].watches.end());
+    }
+    notified.Reset();
+    notified.Bind(set.Set().Encode()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
+    notified.Bind(now);
+    if (auto st = Run(notified, "record notified"); !st) return st;
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Status StateStore::CommitDigest(DigestCommit c) {
@@ -1231,31 +1251,17 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
+  // What is written goes at once: a long day's marks, hashes and messages are megabytes
+  // each. The marks (no row refers to papers) go first, before the papers fill the page
+  // cache; the papers the notifications share stay.
+  if (auto st = RecordNotified(db, c.notified, c.now); !st) return st;
+  std::vector<DedupeKey>().swap(c.notified);
   if (auto st = PrepareSnapshotDictionary(db, c.papers, c.now); !st) return st;
   SnapshotWriter snapshots(db);
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
                                                  : RecordPapersOneByOne(db, c, snapshots);
   if (!papers) return papers;
-  // What is written goes at once: a long day's hashes and marks are megabytes, and the
-  // outbox's messages come next. The papers the notifications share stay.
   std::vector<std::string>().swap(c.content_hashes);
-  // The notified marks merged into their stored sets (a set: the mark but its watch), one
-  // statement per run of marks of one set. The planner makes a set's marks one after the
-  // other; a set met in two runs is merged twice, which stores the same.
-  Stmt notified(db, db.dialect().merge_notified);
-  std::vector<std::string> watches;
-  for (std::size_t i = 0, end = 0; i < c.notified.size(); i = end) {
-    const DedupeKey& set = c.notified[i];
-    watches.clear();
-    for (end = i; end < c.notified.size() && c.notified[end].SameSet(set); ++end) {
-      watches.insert(watches.end(), c.notified[end].watches.begin(), c.notified[end].watches.end());
-    }
-    notified.Reset();
-    notified.Bind(set.Set().Encode()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
-    notified.Bind(c.now);
-    if (auto st = Run(notified, "record notified"); !st) return st;
-  }
-  std::vector<DedupeKey>().swap(c.notified);
   std::vector<std::size_t> kept;
   std::vector<std::size_t> handed;
   const bool owner_free = handed_over_.empty() || (c.hand_over && c.hand_over->owner ==
@@ -1602,7 +1608,21 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
          "next_attempt_at = CASE WHEN ?1 IN (1, 3) THEN ?6 ELSE next_attempt_at END, "
          "lease_owner = NULL, lease_until = NULL "
          "WHERE id = ?7 AND state = 'sending' AND lease_owner = ?8");
+  // A sent row, the usual result, leaves next_attempt_at alone: a statement that does not
+  // name it leaves the two indexes over it but one (outbox_due, on state) as they are.
+  Stmt sent(*db_,
+            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, "
+            "parts_sent = CASE WHEN parts_sent > ?1 THEN parts_sent ELSE ?1 END, "
+            "remote_id = CASE WHEN ?2 = '' THEN remote_id ELSE ?2 END, last_error = '', "
+            "sent_at = ?3, lease_owner = NULL, lease_until = NULL "
+            "WHERE id = ?4 AND state = 'sending' AND lease_owner = ?5");
   for (const DeliveryResult& r : results) {
+    if (r.kind == DeliveryResult::Kind::kSent) {
+      sent.Reset();
+      sent.Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id).Bind(now).Bind(r.id).Bind(owner);
+      if (auto st = Run(sent, "record delivery of", r.id); !st) return st;
+      continue;
+    }
     s.Reset();
     s.Bind(std::int64_t(r.kind)).Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id);
     s.Bind(r.error).Bind(now).Bind(r.next_attempt_at).Bind(r.id).Bind(owner);
