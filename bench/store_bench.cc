@@ -187,6 +187,66 @@ void BM_CommitPlannedDay(benchmark::State& state) {
 }
 BENCHMARK(BM_CommitPlannedDay)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 
+// Recording N delivery results (state.range(0)), every row sent, as the engine records a
+// first run's deliveries to a `file` notifier: the rows planned and committed, claimed, and
+// marked sent in one transaction. Only RecordDeliveries is timed.
+void BM_RecordDeliveries(benchmark::State& state) {
+  const auto papers =
+      SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
+  auto matcher = WatchMatcher::Compile({WatchSpec{.name = "all", .query = "*", .notify = {"out"}}});
+  if (!matcher) {
+    state.SkipWithError(matcher.error().message.c_str());
+    return;
+  }
+  const std::map<std::string, PriorSighting> prior;
+  const std::set<std::string> notified;
+  const auto none_alive = [](const std::string&) { return false; };
+  for (auto _ : state) {
+    state.PauseTiming();
+    Plan plan = PlanDigest(PlanInput{.source = "hf-ko",
+                                     .date = "2024-01-29",
+                                     .papers = &papers,
+                                     .prior = &prior,
+                                     .notified = &notified,
+                                     .matcher = &*matcher,
+                                     .enabled_notifiers = {"out"},
+                                     .first_run = FirstRunMode::kNotify});
+    auto fresh = OpenFresh("");
+    if (!fresh) {
+      state.SkipWithError(fresh.error().message.c_str());
+      break;
+    }
+    DigestCommit c{.source = "hf-ko",
+                   .url = "file:///d.md",
+                   .date = "2024-01-29",
+                   .now = 1,
+                   .papers = papers,
+                   .notifications = std::move(plan.notifications)};
+    if (auto st = fresh->store->CommitDigest(std::move(c)); !st) {
+      state.SkipWithError(st.error().message.c_str());
+      break;
+    }
+    auto claimed =
+        fresh->store->ClaimDue("out", 2, int(papers.size()), "bench", 1000, none_alive);
+    if (!claimed || claimed->size() != papers.size()) {
+      state.SkipWithError(claimed ? "not every row was claimed" : claimed.error().message.c_str());
+      break;
+    }
+    std::vector<DeliveryResult> results;
+    for (const OutboxRow& row : *claimed) results.push_back({.id = row.id, .parts_sent = 1});
+    state.ResumeTiming();
+    if (auto st = fresh->store->RecordDeliveries(results, "bench", 3); !st) {
+      state.SkipWithError(st.error().message.c_str());
+    }
+    state.PauseTiming();
+    fresh->Close();
+    state.ResumeTiming();
+  }
+  state.counters["rows/s"] = benchmark::Counter(
+      double(papers.size()) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_RecordDeliveries)->Arg(10000)->Unit(benchmark::kMillisecond);
+
 void BM_LoadPriorSightings(benchmark::State& state) {
   const auto papers = ParseMarkdownDigest(MarkdownDigest(10000)).digest.papers;
   const std::string path = TempPath();
