@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -137,49 +139,66 @@ void CommitDigest(benchmark::State& state, const std::string& server_url) {
 void BM_CommitDigest(benchmark::State& state) { CommitDigest(state, ""); }
 BENCHMARK(BM_CommitDigest)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 
-// The commit a first run makes of an N-paper day (state.range(0)) with one match-all watch
-// and one notifier, as the cycle hands it over: what PlanDigest planned (a notification and a
-// notified mark per paper, and each paper's content hash, which the commit stores rather
-// than computing), into a fresh SQLite file (FreshState). Planning is not timed.
-void BM_CommitPlannedDay(benchmark::State& state) {
-  const auto papers =
-      SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
-  auto matcher = WatchMatcher::Compile({WatchSpec{.name = "all", .query = "*", .notify = {"out"}}});
+// A fresh SQLite state (OpenFresh) and the commit a first run makes of `papers` into it,
+// with one match-all watch and one notifier ("out"), as the cycle hands it over: what
+// PlanDigest planned (a notification and a notified mark per paper, and each paper's content
+// hash, which the commit stores rather than computing).
+struct PlannedDay {
+  OpenedFresh fresh;
+  DigestCommit commit;
+};
+
+// Nothing when the watch or the state cannot be made, which `state` is told.
+std::optional<PlannedDay> PlanFirstRun(const std::vector<SharedPaper>& papers,
+                                       benchmark::State& state) {
+  static const auto matcher =
+      WatchMatcher::Compile({WatchSpec{.name = "all", .query = "*", .notify = {"out"}}});
   if (!matcher) {
     state.SkipWithError(matcher.error().message.c_str());
-    return;
+    return std::nullopt;
+  }
+  auto fresh = OpenFresh("");
+  if (!fresh) {
+    state.SkipWithError(fresh.error().message.c_str());
+    return std::nullopt;
   }
   const std::map<std::string, PriorSighting> prior;
   const std::set<std::string> notified;
+  Plan plan = PlanDigest(PlanInput{.source = "hf-ko",
+                                   .date = "2024-01-29",
+                                   .papers = &papers,
+                                   .prior = &prior,
+                                   .notified = &notified,
+                                   .matcher = &*matcher,
+                                   .enabled_notifiers = {"out"},
+                                   .first_run = FirstRunMode::kNotify});
+  return PlannedDay{.fresh = std::move(*fresh),
+                    .commit = {.source = "hf-ko",
+                               .url = "file:///d.md",
+                               .date = "2024-01-29",
+                               .now = 1,
+                               .papers = papers,
+                               .content_hashes = std::move(plan.content_hashes),
+                               .notified = std::move(plan.notified),
+                               .notifications = std::move(plan.notifications)}};
+}
+
+// The commit a first run makes of an N-paper day (state.range(0)) into a fresh SQLite file
+// (PlanFirstRun). Planning is not timed.
+void BM_CommitPlannedDay(benchmark::State& state) {
+  const auto papers =
+      SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
   for (auto _ : state) {
     state.PauseTiming();
-    Plan plan = PlanDigest(PlanInput{.source = "hf-ko",
-                                     .date = "2024-01-29",
-                                     .papers = &papers,
-                                     .prior = &prior,
-                                     .notified = &notified,
-                                     .matcher = &*matcher,
-                                     .enabled_notifiers = {"out"},
-                                     .first_run = FirstRunMode::kNotify});
-    auto fresh = OpenFresh("");
-    if (!fresh) {
-      state.SkipWithError(fresh.error().message.c_str());
-      break;
-    }
-    DigestCommit c{.source = "hf-ko",
-                   .url = "file:///d.md",
-                   .date = "2024-01-29",
-                   .now = 1,
-                   .papers = papers,
-                   .content_hashes = std::move(plan.content_hashes),
-                   .notified = std::move(plan.notified),
-                   .notifications = std::move(plan.notifications)};
+    auto day = PlanFirstRun(papers, state);
+    if (!day) break;
+    StateStore& store = *day->fresh.store;
     state.ResumeTiming();
-    if (auto st = fresh->store->CommitDigest(std::move(c)); !st) {
+    if (auto st = store.CommitDigest(std::move(day->commit)); !st) {
       state.SkipWithError(st.error().message.c_str());
     }
     state.PauseTiming();
-    fresh->Close();
+    day->fresh.Close();
     state.ResumeTiming();
   }
   state.counters["papers/s"] = benchmark::Counter(
@@ -188,46 +207,23 @@ void BM_CommitPlannedDay(benchmark::State& state) {
 BENCHMARK(BM_CommitPlannedDay)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 // Recording N delivery results (state.range(0)), every row sent, as the engine records a
-// first run's deliveries to a `file` notifier: the rows planned and committed, claimed, and
-// marked sent in one transaction. Only RecordDeliveries is timed.
+// first run's deliveries to a `file` notifier: the rows planned and committed
+// (PlanFirstRun), claimed, and marked sent in one transaction. Only RecordDeliveries is
+// timed.
 void BM_RecordDeliveries(benchmark::State& state) {
   const auto papers =
       SharePapers(ParseMarkdownDigest(MarkdownDigest(int(state.range(0)))).digest.papers);
-  auto matcher = WatchMatcher::Compile({WatchSpec{.name = "all", .query = "*", .notify = {"out"}}});
-  if (!matcher) {
-    state.SkipWithError(matcher.error().message.c_str());
-    return;
-  }
-  const std::map<std::string, PriorSighting> prior;
-  const std::set<std::string> notified;
   const auto none_alive = [](const std::string&) { return false; };
   for (auto _ : state) {
     state.PauseTiming();
-    Plan plan = PlanDigest(PlanInput{.source = "hf-ko",
-                                     .date = "2024-01-29",
-                                     .papers = &papers,
-                                     .prior = &prior,
-                                     .notified = &notified,
-                                     .matcher = &*matcher,
-                                     .enabled_notifiers = {"out"},
-                                     .first_run = FirstRunMode::kNotify});
-    auto fresh = OpenFresh("");
-    if (!fresh) {
-      state.SkipWithError(fresh.error().message.c_str());
-      break;
-    }
-    DigestCommit c{.source = "hf-ko",
-                   .url = "file:///d.md",
-                   .date = "2024-01-29",
-                   .now = 1,
-                   .papers = papers,
-                   .notifications = std::move(plan.notifications)};
-    if (auto st = fresh->store->CommitDigest(std::move(c)); !st) {
+    auto day = PlanFirstRun(papers, state);
+    if (!day) break;
+    StateStore& store = *day->fresh.store;
+    if (auto st = store.CommitDigest(std::move(day->commit)); !st) {
       state.SkipWithError(st.error().message.c_str());
       break;
     }
-    auto claimed =
-        fresh->store->ClaimDue("out", 2, int(papers.size()), "bench", 1000, none_alive);
+    auto claimed = store.ClaimDue("out", 2, int(papers.size()), "bench", 1000, none_alive);
     if (!claimed || claimed->size() != papers.size()) {
       state.SkipWithError(claimed ? "not every row was claimed" : claimed.error().message.c_str());
       break;
@@ -235,11 +231,11 @@ void BM_RecordDeliveries(benchmark::State& state) {
     std::vector<DeliveryResult> results;
     for (const OutboxRow& row : *claimed) results.push_back({.id = row.id, .parts_sent = 1});
     state.ResumeTiming();
-    if (auto st = fresh->store->RecordDeliveries(results, "bench", 3); !st) {
+    if (auto st = store.RecordDeliveries(results, "bench", 3); !st) {
       state.SkipWithError(st.error().message.c_str());
     }
     state.PauseTiming();
-    fresh->Close();
+    day->fresh.Close();
     state.ResumeTiming();
   }
   state.counters["rows/s"] = benchmark::Counter(
