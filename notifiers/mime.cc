@@ -1,8 +1,10 @@
 #include "notifiers/mime.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <utility>
 
 #include "core/utf8.h"
 
@@ -193,6 +195,73 @@ void AppendBase64Lines(std::string& out, std::string_view bytes) {
   }
 }
 
+namespace {
+
+// A line of quoted-printable holds at most 76 characters, a soft break's "=" included.
+constexpr std::size_t kQuotedLineChars = 76;
+
+// The quoted-printable (RFC 2045 §6.7) of `bytes`, given to `put` a piece at a time. Each
+// CRLF is a hard line break. Printable ASCII but "=" stays as it is, and so do a space and a
+// tab unless a line break or the end follows them; every other byte is =XX, a UTF-8
+// character's bytes together on one line, and so is a line's first "." or the "F" of a line
+// starting "From ". A soft break ("=" CRLF) comes before what would take a line past
+// kQuotedLineChars.
+template <typename Put>
+void QuotedPrintable(std::string_view bytes, Put&& put) {
+  static constexpr std::string_view kHex = "0123456789ABCDEF";
+  const auto is_crlf = [&](std::size_t i) {
+    return i + 1 < bytes.size() && bytes[i] == '\r' && bytes[i + 1] == '\n';
+  };
+  std::size_t line = 0;  // characters on the line being written
+  for (std::size_t i = 0; i < bytes.size();) {
+    if (is_crlf(i)) {
+      put(std::string_view("\r\n"));
+      line = 0;
+      i += 2;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    const bool ends_line = i + 1 == bytes.size() || is_crlf(i + 1);
+    // A line's first "." or the "F" of "From ": a relay that does not escape them would end
+    // the message there or quote the line (mbox).
+    const bool guarded = line == 0 && (c == '.' || (c == 'F' && bytes.substr(i, 5) == "From "));
+    std::size_t taken = 1;
+    char token[12];
+    std::size_t size = 0;
+    if (((c > ' ' && c < 0x7F && c != '=') || ((c == ' ' || c == '\t') && !ends_line)) &&
+        !guarded) {
+      token[size++] = char(c);
+    } else {
+      if (c >= 0x80) taken = std::max<std::size_t>(1, ValidUtf8SequenceLength(bytes.substr(i)));
+      for (std::size_t k = i; k < i + taken; ++k) {
+        const auto b = static_cast<unsigned char>(bytes[k]);
+        token[size++] = '=';
+        token[size++] = kHex[b >> 4];
+        token[size++] = kHex[b & 15];
+      }
+    }
+    if (line + size > kQuotedLineChars - 1) {  // room for the soft break's "="
+      put(std::string_view("=\r\n"));
+      line = 0;
+    }
+    put(std::string_view(token, size));
+    line += size;
+    i += taken;
+  }
+}
+
+}  // namespace
+
+std::size_t QuotedPrintableSize(std::string_view bytes) {
+  std::size_t size = 0;
+  QuotedPrintable(bytes, [&](std::string_view piece) { size += piece.size(); });
+  return size;
+}
+
+void AppendQuotedPrintable(std::string& out, std::string_view bytes) {
+  QuotedPrintable(bytes, [&](std::string_view piece) { out.append(piece); });
+}
+
 std::string MailDate(std::int64_t unix_seconds) {
   using namespace std::chrono;
   static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
@@ -213,26 +282,41 @@ std::string MailDate(std::int64_t unix_seconds) {
 }
 
 std::string BuildMimeMessage(const MimeMessage& m) {
-  // Sized once: the parts' base64 is most of a long message, which grown by doubling would
-  // be held twice over while the last part was added.
+  // Each part in the shorter of the two encodings: quoted-printable for text mostly ASCII
+  // (English titles, links, markup), which stays readable and a quarter smaller; base64 for
+  // the rest (Korean takes three bytes a character, nine characters quoted).
+  const auto encoding = [](std::string_view body) {
+    const std::size_t quoted = QuotedPrintableSize(body);
+    const std::size_t base64 = Base64LinesSize(body.size());
+    return quoted <= base64 ? std::pair<bool, std::size_t>{true, quoted}
+                            : std::pair<bool, std::size_t>{false, base64};
+  };
+  const auto [text_quoted, text_size] = encoding(m.text);
+  const auto [html_quoted, html_size] = encoding(m.html);
+  // Sized once: the parts are most of a long message, which grown by doubling would be held
+  // twice over while the last part was added.
   std::size_t headers = 0;
   for (const auto& [name, value] : m.headers) headers += name.size() + value.size() + 4;
   std::string out;
-  out.reserve(headers + Base64LinesSize(m.text.size()) + Base64LinesSize(m.html.size()) +
-              4 * m.boundary.size() + 512);
+  out.reserve(headers + text_size + html_size + 4 * m.boundary.size() + 512);
   for (const auto& [name, value] : m.headers) out.append(name).append(": ").append(value).append("\r\n");
   out.append("MIME-Version: 1.0\r\n");
   out.append("Content-Type: multipart/alternative;\r\n boundary=\"").append(m.boundary).append("\"\r\n");
   out.append("\r\n");
   out.append("This is a MIME message: a plain text part and an HTML part.\r\n");
-  const auto part = [&](std::string_view type, std::string_view body) {
+  const auto part = [&](std::string_view type, std::string_view body, bool quoted) {
     out.append("\r\n--").append(m.boundary).append("\r\n");
     out.append("Content-Type: ").append(type).append("; charset=UTF-8\r\n");
-    out.append("Content-Transfer-Encoding: base64\r\n\r\n");
-    AppendBase64Lines(out, body);
+    if (quoted) {
+      out.append("Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+      AppendQuotedPrintable(out, body);
+    } else {
+      out.append("Content-Transfer-Encoding: base64\r\n\r\n");
+      AppendBase64Lines(out, body);
+    }
   };
-  part("text/plain", m.text);
-  part("text/html", m.html);
+  part("text/plain", m.text, text_quoted);
+  part("text/html", m.html, html_quoted);
   out.append("\r\n--").append(m.boundary).append("--\r\n");
   return out;
 }

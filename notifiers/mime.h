@@ -1,9 +1,9 @@
 // MIME for the email channel (platforms.md §2.1): RFC 2047 encoded words for subjects and
 // display names (UTF-8, "B" encoding, split only between characters, each word at most 75
 // characters), header values cleaned of anything that could end a header, and a
-// multipart/alternative message (text/plain, then text/html, both UTF-8 base64) with CRLF
-// line ends and no line over 76 octets but a few header lines (never over 998). Pure
-// functions; thread-safe.
+// multipart/alternative message (text/plain, then text/html, both UTF-8, each quoted-printable
+// or base64, whichever is shorter) with CRLF line ends and no line over 76 octets but a few
+// header lines (never over 998). Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,15 @@ std::string FormatMailbox(const Mailbox& mailbox);
 void AppendBase64Lines(std::string& out, std::string_view bytes);
 std::size_t Base64LinesSize(std::size_t bytes);
 
+// Appends `bytes` (CRLF line ends) in quoted-printable (RFC 2045 §6.7) to `out`: each CRLF a
+// hard line break; printable ASCII but "=" as it is, and a space or tab not before a line
+// break; every other byte =XX (a UTF-8 character's on one line), and a line's first "." and
+// the "F" of a line starting "From "; lines of at most 76 characters, soft breaks ("=" CRLF)
+// between.
+// QuotedPrintableSize(bytes) characters.
+void AppendQuotedPrintable(std::string& out, std::string_view bytes);
+std::size_t QuotedPrintableSize(std::string_view bytes);
+
 // RFC 5322 date-time in UTC: "Mon, 29 Jan 2024 08:00:00 +0000".
 std::string MailDate(std::int64_t unix_seconds);
 
@@ -48,13 +57,16 @@ std::string MailDate(std::int64_t unix_seconds);
 // FormatMailbox); an address header's mailboxes are folded one per line when they do not fit.
 struct MimeMessage {
   std::vector<std::pair<std::string, std::string>> headers;  // in order, before MIME ones
-  std::string boundary;  // must not occur in base64 text: e.g. "=_digestd_<id>"
+  // Must not occur in an encoded part: "=_digestd_<id>" (base64 has no "_", and a quoted
+  // "=" is followed by a hex digit or a line break).
+  std::string boundary;
   std::string text;      // UTF-8 plain text; any line ends
   std::string html;      // UTF-8 HTML
 };
 
 // The RFC 5322 bytes: the headers, MIME-Version, Content-Type multipart/alternative, then the
-// text part and the HTML part (preferred, so last: RFC 2046 §5.1.4), each base64. CRLF only.
+// text part and the HTML part (preferred, so last: RFC 2046 §5.1.4), each quoted-printable or
+// base64, whichever is shorter (QuotedPrintableSize, Base64LinesSize). CRLF only.
 std::string BuildMimeMessage(const MimeMessage& message);
 
 // Joins formatted mailboxes into one address-list value, folding after a comma before a

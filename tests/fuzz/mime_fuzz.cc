@@ -1,8 +1,9 @@
 // The email MIME encoder (notifiers/mime.h) and the whole email message (notifiers/email.h):
 // what it encodes decodes to the same text. A Subject's encoded words or folded ASCII decode
 // to HeaderText of the input; a display name decodes to HeaderText of the name; the text
-// and HTML parts decode to the bytes given; lines end in CRLF only, encoded lines stay within
-// 76 characters and no line passes 998; the message a notification renders to has one
+// and HTML parts decode (base64 or quoted-printable) to the bytes given; lines end in CRLF
+// only, encoded lines stay within 76 characters (a quoted one ends in no white space) and
+// no line passes 998; the message a notification renders to has one
 // header per line (no injected header) and parts that decode to valid UTF-8.
 #include <map>
 #include <set>
@@ -13,28 +14,15 @@
 #include "notifiers/registry.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_notification.h"
+#include "tests/notifiers/mime_decode.h"
 
 namespace digestd::fuzz {
 namespace {
 
 std::string Base64Decode(std::string_view text) {
-  static const std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\r' || c == '\n') continue;
-    const std::size_t v = kAlphabet.find(c);
-    FUZZ_CHECK(v != std::string_view::npos, "not base64: " + std::string(text));
-    acc = acc << 6 | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
+  auto decoded = test::DecodeBase64(text);
+  FUZZ_CHECK(decoded.has_value(), "not base64: " + std::string(text));
+  return *decoded;
 }
 
 // Lines of `value` split at CRLF; a bare CR or LF is a finding.
@@ -115,7 +103,8 @@ void CheckMailbox(std::string_view name) {
   FUZZ_CHECK(decoded == expected, "display name round trip: [" + expected + "] became [" + value + "]");
 }
 
-// The body of the part of `type` in a BuildMimeMessage message, base64-decoded.
+// The body of the part of `type` in a BuildMimeMessage message, decoded as its
+// Content-Transfer-Encoding says.
 std::string PartBody(std::string_view message, std::string_view boundary, std::string_view type) {
   // After the message's headers: a folded Subject may hold the same words.
   const std::size_t headers_end = message.find("\r\n\r\n");
@@ -127,7 +116,18 @@ std::string PartBody(std::string_view message, std::string_view boundary, std::s
   FUZZ_CHECK(body != std::string_view::npos, "part without body");
   const std::size_t end = message.find("\r\n--" + std::string(boundary), body);
   FUZZ_CHECK(end != std::string_view::npos, "part without boundary");
-  return Base64Decode(message.substr(body + 4, end - body - 4));
+  const std::string_view encoded = message.substr(body + 4, end - body - 4);
+  const std::string_view headers = message.substr(at, body - at);
+  if (headers.ends_with("\r\nContent-Transfer-Encoding: base64")) return Base64Decode(encoded);
+  FUZZ_CHECK(headers.ends_with("\r\nContent-Transfer-Encoding: quoted-printable"),
+             "a part neither base64 nor quoted-printable: " + std::string(headers));
+  for (std::string_view line : CrlfLines(encoded)) {
+    FUZZ_CHECK(line.size() <= 76, "a quoted-printable line over 76: " + std::string(line));
+    FUZZ_CHECK(!line.ends_with(" ") && !line.ends_with("\t"), "trailing white space");
+  }
+  auto decoded = test::DecodeQuotedPrintable(encoded);
+  FUZZ_CHECK(decoded.has_value(), "not quoted-printable: " + std::string(encoded.substr(0, 300)));
+  return *decoded;
 }
 
 void CheckMessageShape(std::string_view message) {

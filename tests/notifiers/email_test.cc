@@ -3,44 +3,23 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/utf8.h"
 #include "notifiers/email_render.h"
 #include "notifiers/mime.h"
+#include "tests/notifiers/mime_decode.h"
 #include "tests/notifiers/notifier_testing.h"
 
 namespace digestd {
 namespace {
 
 using test::ContextFor;
+using test::DecodeBase64;
+using test::DecodeQuotedPrintable;
 using test::ExpectGolden;
 using test::MakeNotifierConfig;
-
-std::string DecodeBase64(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0;
-  std::uint32_t acc = 0;
-  for (char c : text) {
-    const int v = value(c);
-    if (v < 0) continue;
-    acc = acc << 6 | std::uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -62,7 +41,7 @@ std::vector<std::string> DecodedWords(const std::string& value) {
     const std::size_t end = value.find("?=", at + 10);
     EXPECT_NE(end, std::string::npos);
     EXPECT_LE(end + 2 - at, kMaxEncodedWord) << value.substr(at, end + 2 - at);
-    words.push_back(DecodeBase64(value.substr(at + 10, end - at - 10)));
+    words.push_back(DecodeBase64(value.substr(at + 10, end - at - 10)).value_or("(not base64)"));
   }
   return words;
 }
@@ -126,6 +105,64 @@ TEST(Issue8, MailboxesQuoteOrEncodeTheirNames) {
 
 TEST(Issue8, MailDateIsRfc5322) {
   EXPECT_EQ(MailDate(test::kNow), "Mon, 29 Jan 2024 08:00:00 +0000");
+}
+
+// The body of part `type` of a BuildMimeMessage message and its Content-Transfer-Encoding.
+std::pair<std::string, std::string> EncodedPart(const std::string& message,
+                                                const std::string& boundary,
+                                                const std::string& type) {
+  const std::size_t at = message.find("\r\nContent-Type: " + type + "; charset=UTF-8\r\n");
+  const std::size_t cte = message.find("Content-Transfer-Encoding: ", at);
+  const std::size_t body = message.find("\r\n\r\n", at);
+  const std::size_t end = message.find("\r\n--" + boundary, body);
+  if (at == std::string::npos || cte == std::string::npos || end == std::string::npos) return {};
+  return {message.substr(cte + 27, body - cte - 27), message.substr(body + 4, end - body - 4)};
+}
+
+TEST(Issue8, EachPartTakesTheShorterEncodingAndDecodesBack) {
+  // Mostly ASCII (an English digest's text part): quoted-printable, readable as it is. Each
+  // rule shows: "=", white space before a line break and at the end, a line too long for
+  // one, a "From " line, a bare LF, a character of several bytes, a long run of them.
+  const std::string english =
+      "3 new papers for agents\r\n\r\n1. Sparse Attention = Faster Decoding \r\n"
+      "   https://arxiv.org/abs/2401.15024\t\r\nFrom the abstract: " + std::string(100, 'x') +
+      "\r\n. a line of a dot\nafter a bare LF \u2026 and 12 more: \uD55C\uAD6D\uC5B4 "
+      "\u2014 " + std::string(30, 'y') + std::string(20, '=') + "\r\nend ";
+  // Mostly Korean (a Hugging Face digest's summaries): base64.
+  std::string korean;
+  for (int i = 0; i < 40; ++i) korean += "\uB300\uADDC\uBAA8 \uC5B8\uC5B4 \uBAA8\uB378\r\n";
+  const MimeMessage m{.headers = {{"Subject", "x"}},
+                      .boundary = "=_digestd_test",
+                      .text = english,
+                      .html = korean};
+  const std::string message = BuildMimeMessage(m);
+  const auto [text_encoding, text_body] = EncodedPart(message, m.boundary, "text/plain");
+  const auto [html_encoding, html_body] = EncodedPart(message, m.boundary, "text/html");
+  EXPECT_EQ(text_encoding, "quoted-printable");
+  EXPECT_EQ(html_encoding, "base64");
+  EXPECT_EQ(DecodeQuotedPrintable(text_body), english);
+  EXPECT_EQ(DecodeBase64(html_body), korean);
+  EXPECT_LT(text_body.size(), Base64LinesSize(english.size()));
+  EXPECT_EQ(text_body.size(), QuotedPrintableSize(english));
+  for (const std::string& line : Lines(text_body)) {
+    EXPECT_LE(line.size(), 76u) << line;
+    EXPECT_FALSE(line.ends_with(" ") || line.ends_with("\t")) << "[" << line << "]";
+    EXPECT_FALSE(line.starts_with("From ") || line.starts_with(".")) << line;
+    // A character's bytes stay on one line: no line ends inside "=E2=80=A6".
+    EXPECT_FALSE(line.ends_with("=E2=") || line.ends_with("=80=")) << line;
+  }
+  EXPECT_NE(text_body.find("Sparse Attention =3D Faster Decoding=20\r\n"), std::string::npos);
+  EXPECT_NE(text_body.find("=E2=80=A6"), std::string::npos);
+  EXPECT_NE(text_body.find("=0A"), std::string::npos) << "a bare LF is a byte, not a break";
+  EXPECT_NE(text_body.find("\r\n=2E a line of a dot"), std::string::npos);
+  EXPECT_NE(text_body.find("\r\n=46rom the abstract"), std::string::npos);
+  int delimiters = 0;  // after the message's headers: two parts, then the close
+  for (std::size_t at = message.find(m.boundary, message.find("\r\n\r\n"));
+       at != std::string::npos; at = message.find(m.boundary, at + 1)) {
+    EXPECT_EQ(message.compare(at - 4, 4, "\r\n--"), 0) << "the boundary in a part's body";
+    ++delimiters;
+  }
+  EXPECT_EQ(delimiters, 3);
 }
 
 TEST(Issue8, SummaryMarkdownRendersAndRawHtmlShowsAsText) {
