@@ -209,8 +209,18 @@ constexpr std::size_t kQuotedLineChars = 76;
 template <typename Put>
 void QuotedPrintable(std::string_view bytes, Put&& put) {
   static constexpr std::string_view kHex = "0123456789ABCDEF";
+  constexpr std::size_t kRoom = kQuotedLineChars - 1;  // a soft break's "=" ends a full line
   const auto is_crlf = [&](std::size_t i) {
     return i + 1 < bytes.size() && bytes[i] == '\r' && bytes[i + 1] == '\n';
+  };
+  // Whether bytes[i] stands as it is at column `column` of a line. A line's first "." or the
+  // "F" of "From " does not: a relay that does not escape them would end the message there or
+  // quote the line (mbox).
+  const auto plain = [&](std::size_t i, std::size_t column) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (column == 0 && (c == '.' || (c == 'F' && bytes.substr(i, 5) == "From "))) return false;
+    if (c == ' ' || c == '\t') return i + 1 < bytes.size() && !is_crlf(i + 1);
+    return c > ' ' && c < 0x7F && c != '=';
   };
   std::size_t line = 0;  // characters on the line being written
   for (std::size_t i = 0; i < bytes.size();) {
@@ -220,32 +230,36 @@ void QuotedPrintable(std::string_view bytes, Put&& put) {
       i += 2;
       continue;
     }
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    const bool ends_line = i + 1 == bytes.size() || is_crlf(i + 1);
-    // A line's first "." or the "F" of "From ": a relay that does not escape them would end
-    // the message there or quote the line (mbox).
-    const bool guarded = line == 0 && (c == '.' || (c == 'F' && bytes.substr(i, 5) == "From "));
-    std::size_t taken = 1;
-    char token[12];
-    std::size_t size = 0;
-    if (((c > ' ' && c < 0x7F && c != '=') || ((c == ' ' || c == '\t') && !ends_line)) &&
-        !guarded) {
-      token[size++] = char(c);
-    } else {
-      if (c >= 0x80) taken = std::max<std::size_t>(1, ValidUtf8SequenceLength(bytes.substr(i)));
-      for (std::size_t k = i; k < i + taken; ++k) {
-        const auto b = static_cast<unsigned char>(bytes[k]);
-        token[size++] = '=';
-        token[size++] = kHex[b >> 4];
-        token[size++] = kHex[b & 15];
-      }
-    }
-    if (line + size > kQuotedLineChars - 1) {  // room for the soft break's "="
+    if (line == kRoom) {
       put(std::string_view("=\r\n"));
       line = 0;
     }
-    put(std::string_view(token, size));
-    line += size;
+    // What stands as it is goes a run at a time, as much as the line has room for.
+    std::size_t end = i;
+    while (end < bytes.size() && line + (end - i) < kRoom && plain(end, line + (end - i))) ++end;
+    if (end > i) {
+      put(bytes.substr(i, end - i));
+      line += end - i;
+      i = end;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    const std::size_t taken =
+        c >= 0x80 ? std::max<std::size_t>(1, ValidUtf8SequenceLength(bytes.substr(i))) : 1;
+    if (line + 3 * taken > kRoom) {  // on the next line, where the rules are those of its start
+      put(std::string_view("=\r\n"));
+      line = 0;
+      continue;
+    }
+    char token[12];
+    for (std::size_t k = 0; k < taken; ++k) {
+      const auto b = static_cast<unsigned char>(bytes[i + k]);
+      token[3 * k] = '=';
+      token[3 * k + 1] = kHex[b >> 4];
+      token[3 * k + 2] = kHex[b & 15];
+    }
+    put(std::string_view(token, 3 * taken));
+    line += 3 * taken;
     i += taken;
   }
 }

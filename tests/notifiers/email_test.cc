@@ -127,7 +127,8 @@ TEST(Issue8, EachPartTakesTheShorterEncodingAndDecodesBack) {
       "3 new papers for agents\r\n\r\n1. Sparse Attention = Faster Decoding \r\n"
       "   https://arxiv.org/abs/2401.15024\t\r\nFrom the abstract: " + std::string(100, 'x') +
       "\r\n. a line of a dot\nafter a bare LF \u2026 and 12 more: \uD55C\uAD6D\uC5B4 "
-      "\u2014 " + std::string(30, 'y') + std::string(20, '=') + "\r\nend ";
+      "\u2014 " + std::string(30, 'y') + std::string(20, '=') + "\r\n" + std::string(75, 'z') +
+      ".after a soft break\r\nend ";
   // Mostly Korean (a Hugging Face digest's summaries): base64.
   std::string korean;
   for (int i = 0; i < 40; ++i) korean += "\uB300\uADDC\uBAA8 \uC5B8\uC5B4 \uBAA8\uB378\r\n";
@@ -156,6 +157,8 @@ TEST(Issue8, EachPartTakesTheShorterEncodingAndDecodesBack) {
   EXPECT_NE(text_body.find("=0A"), std::string::npos) << "a bare LF is a byte, not a break";
   EXPECT_NE(text_body.find("\r\n=2E a line of a dot"), std::string::npos);
   EXPECT_NE(text_body.find("\r\n=46rom the abstract"), std::string::npos);
+  EXPECT_NE(text_body.find("=\r\n=2Eafter a soft break"), std::string::npos)
+      << "a soft break starts a line too";
   int delimiters = 0;  // after the message's headers: two parts, then the close
   for (std::size_t at = message.find(m.boundary, message.find("\r\n\r\n"));
        at != std::string::npos; at = message.find(m.boundary, at + 1)) {
