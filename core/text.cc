@@ -497,12 +497,8 @@ std::string NfkcCasefold(std::string_view text) {
     const std::size_t run = i;
     std::size_t last = i;
     for (std::size_t len; i < text.size() && (len = fast_length(i)) != 0; i += len) {
+      if (len == 1) i = AsciiRunEnd(text, i + 1) - 1;  // an ASCII run, eight bytes at a time
       last = i;
-      if (len == 1) {  // the rest of an ASCII run, eight bytes at a time
-        const std::size_t ascii_end = AsciiRunEnd(text, i + 1);
-        last = ascii_end - 1;
-        i = ascii_end - 1;
-      }
     }
     if (i > run) {
       const std::size_t at = out.size();
