@@ -87,21 +87,35 @@ void AppendWithLfLineEnds(std::string& out, std::string_view text) {
   }
 }
 
-// Valid UTF-8 with LF line ends and no NUL or BOM. cmark counts lines and columns on what
-// it is fed, and it would turn CR into line ends and NUL into U+FFFD itself; doing both
-// first keeps its line numbers equal to ours. A digest that is so already (the usual one)
-// is read where it is; another is copied once, into `storage`: a 12 MB digest held twice
-// was a fifth of a first run's peak memory.
-std::string_view Normalized(std::string_view bytes, std::string& storage) {
-  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
-  if (bytes.empty()) return bytes;
-  if (std::memchr(bytes.data(), '\r', bytes.size()) == nullptr &&
-      std::memchr(bytes.data(), '\0', bytes.size()) == nullptr && IsValidUtf8(bytes)) {
-    return bytes;
+// How many bytes at the end of `raw` must wait for the next piece: a UTF-8 sequence the end
+// cuts, and a CR that may be the first half of a CRLF. What comes before them reads the same
+// alone as with the rest: every byte that is not a continuation byte starts a character (or
+// is replaced alone), so the cut falls where the whole text's decoding would pass too.
+std::size_t HeldBack(std::string_view raw) {
+  std::size_t end = raw.size();
+  for (std::size_t k = 1; k <= 3 && k <= raw.size(); ++k) {
+    const auto c = static_cast<unsigned char>(raw[raw.size() - k]);
+    if ((c & 0xC0) == 0x80) continue;
+    const std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (need > k) end -= k;
+    break;
   }
-  storage.reserve(bytes.size());
-  AppendValidUtf8(storage, bytes, AppendWithLfLineEnds);
-  return storage;
+  if (end > 0 && raw[end - 1] == '\r') --end;
+  return raw.size() - end;
+}
+
+// Appends `raw` as valid UTF-8 with LF line ends and no NUL. cmark counts lines and columns
+// on what it is fed, and it would turn CR into line ends and NUL into U+FFFD itself; doing
+// both first keeps its line numbers equal to ours. The usual digest is so already and is
+// copied as it is.
+void AppendNormalized(std::string& out, std::string_view raw) {
+  if (raw.empty()) return;  // (an empty piece's data() may be null, which memchr must not get)
+  if (std::memchr(raw.data(), '\r', raw.size()) == nullptr &&
+      std::memchr(raw.data(), '\0', raw.size()) == nullptr && IsValidUtf8(raw)) {
+    out.append(raw);
+    return;
+  }
+  AppendValidUtf8(out, raw, AppendWithLfLineEnds);
 }
 
 std::vector<std::string_view> SplitLines(std::string_view text) {
@@ -554,100 +568,224 @@ void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
 constexpr std::string_view kBudgetRanOut =
     "the source's processing budget ran out; the rest is not read";
 
-// ParseMarkdownDigest; `plain_blocks` as for EntryReader.
-ParseResult ParseMarkdown(std::string_view bytes, const ParseBudget& budget, bool plain_blocks) {
-  ParseResult result;
-  std::string storage;
-  const std::string_view text = Normalized(bytes, storage);
+// Reads a digest a piece at a time, so that a long one is never held whole (issue 12: a
+// 12 MB digest was the peak of a first run's memory): the text is made valid (HeldBack,
+// AppendNormalized), its lines scanned for the `### ` and `## ` headings by hand, and the
+// entries found are read in batches (ReadEntries, each with its own cmark AST), after which
+// their text goes. What is held is a batch, the entry still open (no more of it than
+// EntryReader reads) and the line being scanned (whole: the source's max_bytes bounds it).
+// The scan's own warnings go between the entries', where they were found: each with the
+// number of entries before it.
+class DigestReader {
+ public:
+  // `plain_blocks` as for EntryReader.
+  DigestReader(const ParseBudget& budget, bool plain_blocks)
+      : budget_(budget), plain_blocks_(plain_blocks) {}
 
-  // First the headings, by hand, so that each entry is read on its own; then the entries.
-  // The scan's own warnings go between the entries', where they were found: each with the
-  // number of entries before it.
-  std::vector<Entry> entries;
-  std::vector<std::pair<std::size_t, ParseWarning>> scan_warnings;
-  std::size_t entry_begin = std::string::npos;
-  int entry_line = 0;
-  bool in_other_section = false;  // under a `## ` heading that is not a day header
-  auto finish_entry = [&](std::size_t end) {
-    if (entry_begin != std::string::npos) {
-      entries.push_back(
-          {.text = text.substr(entry_begin, end - entry_begin),
-           .line = entry_line});
+  ParseResult Read(const ByteSource& next) {
+    for (std::string_view piece = next(); !piece.empty() && !Done(); piece = next()) {
+      Feed(piece, false);
     }
-    entry_begin = std::string::npos;
+    if (!Done()) Feed({}, true);
+    if (!stopped_ && !ran_out_) FinishEntry(text_.size());
+    ReadBatch();
+    if (!stopped_) EmitScanWarnings(entries_read_);
+    return std::move(result_);
+  }
+
+ private:
+  // A `### ` entry found, by its place in text_.
+  struct Found {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    int line = 0;
   };
 
-  std::size_t pos = 0;
-  int line_number = 0;
-  bool ran_out = false;
-  while (pos < text.size()) {
-    if (budget.Exhausted()) {
-      scan_warnings.emplace_back(
-          entries.size(), ParseWarning{.line = line_number, .message = std::string(kBudgetRanOut)});
-      ran_out = true;
-      break;
+  // A batch is read once it holds this many entries or bytes: enough chunks of ReadEntries
+  // for both threads to share them evenly (batches of 1 MiB read a 1,000-entry digest a
+  // third slower, in an uneven second batch).
+  static constexpr std::size_t kBatchEntries = 2048;
+  static constexpr std::size_t kBatchBytes = 2 * 1024 * 1024;
+  // The text before what is still needed goes once it is this long (not a move per line).
+  static constexpr std::size_t kDropAbove = 64 * 1024;
+
+  bool Done() const { return ran_out_ || stopped_; }
+
+  // Takes `piece` (with the bytes held back from the one before); `last` at the end.
+  void Feed(std::string_view piece, bool last) {
+    std::string_view raw = piece;
+    if (!held_.empty()) {
+      held_.append(piece);
+      raw = held_;
     }
-    const std::size_t nl = std::min(text.find('\n', pos), text.size());
-    const std::string_view line = text.substr(pos, nl - pos);
-    ++line_number;
-    if (line.starts_with("### ")) {
-      finish_entry(pos);
-      if (!in_other_section) {
-        entry_begin = pos;
-        entry_line = line_number;
+    if (!bom_checked_) {
+      constexpr std::string_view kBom = "\xEF\xBB\xBF";
+      if (!last && raw.size() < kBom.size() && kBom.starts_with(raw)) {
+        if (held_.empty()) held_.assign(raw);  // too short to tell yet
+        return;
       }
-    } else if (line.starts_with("## ")) {
-      finish_entry(pos);
-      in_other_section = !line.starts_with("## Daily Papers");
-      if (!in_other_section && result.digest.date.empty()) {
-        result.digest.date = DateOfHeader(TrimRight(line));
-        if (result.digest.date.empty()) {
-          scan_warnings.emplace_back(
-              entries.size(), ParseWarning{.line = line_number,
-                                           .message = "day header without a date: " + Quote(line)});
+      if (raw.starts_with(kBom)) raw.remove_prefix(kBom.size());
+      bom_checked_ = true;
+    }
+    const std::size_t held = last ? 0 : HeldBack(raw);
+    AppendNormalized(text_, raw.substr(0, raw.size() - held));
+    std::string rest(raw.substr(raw.size() - held));  // raw may point into held_
+    held_ = std::move(rest);
+    Scan(last);
+    if (batch_bytes_ >= kBatchBytes || found_.size() >= kBatchEntries) ReadBatch();
+    Drop();
+  }
+
+  // Reads the whole lines of text_ not scanned yet (the last one too at the end).
+  void Scan(bool last) {
+    while (scan_ < text_.size()) {
+      if (budget_.Exhausted()) {
+        scan_warnings_.emplace_back(
+            entries_found_,
+            ParseWarning{.line = line_number_, .message = std::string(kBudgetRanOut)});
+        ran_out_ = true;
+        return;
+      }
+      std::size_t nl = text_.find('\n', std::max(scan_, searched_));
+      if (nl == std::string::npos) {
+        searched_ = text_.size();  // a long line cut by many pieces is searched once
+        if (!last) return;
+        nl = text_.size();
+      }
+      const std::string_view line = std::string_view(text_).substr(scan_, nl - scan_);
+      ++line_number_;
+      if (line.starts_with("### ")) {
+        FinishEntry(scan_);
+        if (!in_other_section_) {
+          entry_begin_ = scan_;
+          entry_line_ = line_number_;
+        }
+      } else if (line.starts_with("## ")) {
+        FinishEntry(scan_);
+        in_other_section_ = !line.starts_with("## Daily Papers");
+        if (!in_other_section_ && result_.digest.date.empty()) {
+          result_.digest.date = DateOfHeader(TrimRight(line));
+          if (result_.digest.date.empty()) {
+            scan_warnings_.emplace_back(
+                entries_found_,
+                ParseWarning{.line = line_number_,
+                             .message = "day header without a date: " + Quote(line)});
+          }
+        }
+      }
+      scan_ = std::min(nl + 1, text_.size());
+      searched_ = scan_;
+    }
+  }
+
+  void FinishEntry(std::size_t end) {
+    if (entry_begin_ == std::string::npos) return;
+    found_.push_back({.begin = entry_begin_, .end = end, .line = entry_line_});
+    batch_bytes_ += end - entry_begin_;
+    ++entries_found_;
+    entry_begin_ = std::string::npos;
+  }
+
+  // Reads the entries found, each paper into the result with the warnings before it; the
+  // first one the budget left unread ends the parse.
+  void ReadBatch() {
+    if (found_.empty() || stopped_) return;
+    std::vector<Entry> entries;
+    entries.reserve(found_.size());
+    for (const Found& f : found_) {
+      entries.push_back({.text = std::string_view(text_).substr(f.begin, f.end - f.begin),
+                         .line = f.line});
+    }
+    std::vector<Paper> papers(entries.size());
+    ReadEntries(entries, papers, budget_, plain_blocks_);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      EmitScanWarnings(entries_read_ + i);
+      Entry& entry = entries[i];
+      if (!entry.done) {
+        result_.warnings.push_back(
+            ParseWarning{.line = entry.line, .message = std::string(kBudgetRanOut)});
+        stopped_ = true;
+        break;
+      }
+      if (entry.has_paper) result_.digest.papers.push_back(std::move(papers[i]));
+      for (ParseWarning& warning : entry.warnings) result_.warnings.push_back(std::move(warning));
+    }
+    entries_read_ += found_.size();
+    found_.clear();
+    batch_bytes_ = 0;
+  }
+
+  // The scan's warnings found before entry `index` was.
+  void EmitScanWarnings(std::size_t index) {
+    for (; next_scan_warning_ < scan_warnings_.size() &&
+           scan_warnings_[next_scan_warning_].first <= index;
+         ++next_scan_warning_) {
+      result_.warnings.push_back(std::move(scan_warnings_[next_scan_warning_].second));
+    }
+  }
+
+  // Lets go of the text no entry needs any more. An open entry past the size EntryReader
+  // refuses keeps only enough of its body to be refused as too long, whatever follows.
+  void Drop() {
+    if (entry_begin_ != std::string::npos) {
+      const std::size_t heading_end = text_.find('\n', entry_begin_);
+      if (heading_end < scan_) {
+        const std::size_t keep_to = heading_end + 1 + kMaxEntryBytes + 1;
+        if (scan_ > keep_to) {
+          text_.erase(keep_to, scan_ - keep_to);
+          searched_ -= scan_ - keep_to;
+          scan_ = keep_to;
         }
       }
     }
-    pos = nl + 1;
+    std::size_t needed = scan_;
+    if (entry_begin_ != std::string::npos) needed = std::min(needed, entry_begin_);
+    if (!found_.empty()) needed = std::min(needed, found_.front().begin);
+    if (needed < kDropAbove && needed * 2 < text_.size()) return;
+    text_.erase(0, needed);
+    scan_ -= needed;
+    searched_ -= needed;
+    if (entry_begin_ != std::string::npos) entry_begin_ -= needed;
+    for (Found& f : found_) {
+      f.begin -= needed;
+      f.end -= needed;
+    }
   }
-  if (!ran_out) finish_entry(text.size());
 
-  // Each entry's paper is read into its place, and the places of entries without one (or
-  // not read) are closed up after.
-  std::vector<Paper> papers(entries.size());
-  ReadEntries(entries, papers, budget, plain_blocks);
-  std::size_t kept = 0;
-  auto scan = scan_warnings.begin();
-  for (std::size_t i = 0; i <= entries.size(); ++i) {
-    for (; scan != scan_warnings.end() && scan->first == i; ++scan) {
-      result.warnings.push_back(std::move(scan->second));
-    }
-    if (i == entries.size()) break;
-    Entry& entry = entries[i];
-    if (!entry.done) {
-      result.warnings.push_back(
-          ParseWarning{.line = entry.line, .message = std::string(kBudgetRanOut)});
-      break;
-    }
-    if (entry.has_paper) {
-      if (kept != i) papers[kept] = std::move(papers[i]);
-      ++kept;
-    }
-    for (ParseWarning& warning : entry.warnings) result.warnings.push_back(std::move(warning));
-  }
-  papers.resize(kept);
-  result.digest.papers = std::move(papers);
-  return result;
-}
+  const ParseBudget& budget_;
+  const bool plain_blocks_;
+  ParseResult result_;
+  std::string held_;        // raw bytes waiting for the next piece (HeldBack)
+  bool bom_checked_ = false;
+  std::string text_;        // valid UTF-8, LF line ends: from the oldest entry still needed
+  std::size_t scan_ = 0;    // in text_: the first line not scanned
+  std::size_t searched_ = 0;  // in text_: no line end from scan_ up to here (>= scan_)
+  int line_number_ = 0;     // lines scanned
+  std::size_t entry_begin_ = std::string::npos;  // in text_: the open entry's `### ` line
+  int entry_line_ = 0;
+  bool in_other_section_ = false;  // under a `## ` heading that is not a day header
+  std::vector<Found> found_;       // entries found and not read yet
+  std::size_t batch_bytes_ = 0;    // their bytes
+  std::size_t entries_found_ = 0;
+  std::size_t entries_read_ = 0;
+  std::vector<std::pair<std::size_t, ParseWarning>> scan_warnings_;
+  std::size_t next_scan_warning_ = 0;
+  bool ran_out_ = false;  // the budget ran out in the scan: the rest is not read
+  bool stopped_ = false;  // ... or while reading an entry: nothing after it is kept
+};
 
 }  // namespace
 
 ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget) {
-  return ParseMarkdown(bytes, budget, true);
+  return DigestReader(budget, true).Read(PiecesOf(bytes));
+}
+
+ParseResult ParseMarkdownDigest(const ByteSource& next, const ParseBudget& budget) {
+  return DigestReader(budget, true).Read(next);
 }
 
 ParseResult ParseMarkdownDigestWithCmark(std::string_view bytes, const ParseBudget& budget) {
-  return ParseMarkdown(bytes, budget, false);
+  return DigestReader(budget, false).Read(PiecesOf(bytes));
 }
 
 }  // namespace digestd

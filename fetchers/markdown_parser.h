@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "core/spool.h"
 #include "fetchers/parse_limits.h"
 
 namespace digestd {
@@ -21,7 +22,12 @@ namespace digestd {
 // `Authors:` are ignored. An entry longer than 256 KiB is skipped with a warning; an
 // unreadable `Vote:`, an empty URL (entry kept, empty key) and a dateless day header warn.
 // Stops early, keeping what it read, with a warning, when `budget` runs out.
+// The digest is read a piece at a time and never held whole: memory is a batch of entries,
+// whatever the digest's length.
 ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget = {});
+// The same, from a body read in pieces (a spooled one): the same result as for its bytes in
+// one piece.
+ParseResult ParseMarkdownDigest(const ByteSource& next, const ParseBudget& budget = {});
 
 // The same parse with every entry's block structure read by cmark. ParseMarkdownDigest
 // reads the common plain shape of an entry (media, `Vote:`, `Authors:`, "- " bullets) line

@@ -120,7 +120,7 @@ std::optional<std::string> Source::UnreadableWhy(bool blank, std::string_view co
 
 const Source* SourceFor(std::string_view kind) {
   static const FormatSource kSources[] = {
-      {"markdown", ParseMarkdownDigest},
+      {"markdown", ParseMarkdownDigest, ParseMarkdownDigest},
       {"hf-daily", ParseHfDaily},
       {"arxiv", ParseArxiv, ParseArxiv},
       {"feed", ParseFeed, ParseFeed},
