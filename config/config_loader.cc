@@ -1,7 +1,6 @@
 #include "config/config_loader.h"
 
 #include <arpa/inet.h>
-#include <date/tz.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
@@ -32,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/time_zone.h"
 #include "core/channel_limits.h"
 #include "core/cron.h"
 #include "core/digest_format.h"
@@ -490,15 +490,6 @@ std::string CheckWebhookSecret(std::string_view secret) {
            " bytes; a Standard Webhooks secret has 24 to 64";
   }
   return "";
-}
-
-bool IsValidZone(const std::string& name) {
-  if (name.empty()) return false;
-  try {
-    return date::locate_zone(name) != nullptr;
-  } catch (const std::exception&) {
-    return false;
-  }
 }
 
 // What a file that is not a regular one is, for errors.
@@ -1130,7 +1121,7 @@ std::optional<std::uint64_t> Loader::GetSize(const toml::table& t, std::string_v
 std::optional<std::string> Loader::GetZone(const toml::table& t, std::string_view key) {
   std::optional<Str> s = GetString(t, key);
   if (!s) return std::nullopt;
-  if (!IsValidZone(s->value)) {
+  if (!IsKnownZone(s->value)) {
     Error(s->where, Quote(key) + ": " + s->Shown() +
                         " is not an IANA time zone (like \"UTC\" or \"Asia/Seoul\")");
     return std::nullopt;

@@ -11,6 +11,7 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "config/time_zone.h"
 #include "core/planner.h"
 #include "core/source_health.h"
 #include "core/shown_url.h"
@@ -147,23 +148,21 @@ std::chrono::system_clock::time_point NextFire(const CronSchedule& schedule,
 
 // `at` as the admin reads it: "YYYY-MM-DD HH:MM:SS ZONE" in the IANA zone `timezone`.
 std::string ShowTime(std::chrono::system_clock::time_point at, const std::string& timezone) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
   try {
-    return date::format("%F %T %Z", date::make_zoned(
-                                        timezone, std::chrono::floor<std::chrono::seconds>(at)));
+    if (const date::time_zone* zone = LocateZone(timezone)) {
+      return date::format("%F %T %Z", date::make_zoned(zone, seconds));
+    }
   } catch (const std::exception&) {
-    return date::format("%F %T UTC", std::chrono::floor<std::chrono::seconds>(at));
   }
+  return date::format("%F %T UTC", seconds);
 }
 
 Date TodayIn(const std::string& timezone, std::int64_t now) {
-  const auto instant = std::chrono::sys_seconds{std::chrono::seconds{now}};
-  try {
-    const auto local = date::locate_zone(timezone)->to_local(instant);
-    const auto day = date::floor<date::days>(local);
-    return Date{std::chrono::sys_days{std::chrono::days{day.time_since_epoch().count()}}};
-  } catch (const std::exception&) {
-    return Date{std::chrono::floor<std::chrono::days>(instant)};
-  }
+  const std::chrono::local_seconds local =
+      LocalTimeIn(timezone, std::chrono::sys_seconds{std::chrono::seconds{now}});
+  const auto day = std::chrono::floor<std::chrono::days>(local);
+  return Date{std::chrono::sys_days{day.time_since_epoch()}};
 }
 
 namespace {

@@ -1,6 +1,5 @@
 #include "daemon/highlights_job.h"
 
-#include <date/tz.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,25 +8,12 @@
 #include <set>
 #include <string>
 
+#include "config/time_zone.h"
 #include "core/cron.h"
 #include "core/highlights.h"
 #include "daemon/cycle.h"
 
 namespace digestd {
-namespace {
-
-// `now` as local civil time in `timezone` (UTC when the zone is unknown; check rejects those).
-std::chrono::local_seconds LocalNow(const std::string& timezone, std::int64_t now) {
-  const std::chrono::sys_seconds instant{std::chrono::seconds{now}};
-  try {
-    const auto local = date::locate_zone(timezone)->to_local(instant);
-    return std::chrono::local_seconds{local.time_since_epoch()};
-  } catch (const std::exception&) {
-    return std::chrono::local_seconds{instant.time_since_epoch()};
-  }
-}
-
-}  // namespace
 
 Result<std::vector<Notification>> QueueDueHighlights(const Config& config, StateStore& store,
                                                      std::int64_t now, std::optional<Date> date,
@@ -47,7 +33,7 @@ Result<std::vector<Notification>> QueueDueHighlights(const Config& config, State
       if (sources.contains(s.name)) lookback = std::max(lookback, s.lookback_days);
     }
     const Date today = date.value_or(TodayIn(h.timezone, now));
-    const std::chrono::local_seconds local_now = LocalNow(h.timezone, now);
+    const std::chrono::local_seconds local_now = LocalTimeIn(h.timezone, std::chrono::sys_seconds{std::chrono::seconds{now}});
 
     // The newest date, today or up to `lookback` days before it, with a sighting from one
     // of the sources.

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "config/time_zone.h"
+
 namespace digestd {
 namespace {
 
@@ -31,13 +33,19 @@ Result<ZonedSchedule> ZonedSchedule::Make(std::string_view cron, const std::stri
 
 Result<ZonedSchedule> ZonedSchedule::Make(const CronSchedule& cron, const std::string& timezone) {
   try {
-    return ZonedSchedule(cron, date::locate_zone(timezone), timezone);
+    return ZonedSchedule(cron, LocateZone(timezone), timezone);
   } catch (const std::exception&) {
     return Unexpected("unknown time zone \"" + timezone + "\"");
   }
 }
 
 SysSeconds ZonedSchedule::Next(SysSeconds after) const {
+  if (zone_ == nullptr) {  // UTC: local time is UTC, and both ways of counting agree
+    const std::chrono::local_seconds next =
+        cron_.Next(std::chrono::local_seconds{after.time_since_epoch()});
+    if (next == std::chrono::local_seconds::max()) return SysSeconds::max();
+    return SysSeconds{next.time_since_epoch()};
+  }
   return cron_.hour_by_elapsed() ? NextByElapsed(after) : NextByWallClock(after);
 }
 

@@ -53,7 +53,8 @@ class ZonedSchedule {
   SysSeconds NextByElapsed(SysSeconds after) const;
 
   CronSchedule cron_;
-  const date::time_zone* zone_;  // from the tz database, lives as long as the process
+  const date::time_zone* zone_;  // from the tz database, lives as long as the process;
+                                 // nullptr for UTC (LocateZone)
   std::string timezone_;
 };
 

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <map>
 
+#include "config/time_zone.h"
+#include "daemon/cycle.h"
 #include "daemon/wall_timer.h"
 
 namespace digestd {
@@ -150,6 +152,34 @@ TEST(ZonedScheduleTest, LastFindsTheLatestRunAtOrBefore) {
   EXPECT_EQ(often.Last(Utc(2026, 5, 10, 12, 7)), Utc(2026, 5, 10, 12, 5));
   const auto leap = Make("0 0 29 2 *", "UTC");
   EXPECT_EQ(leap.Last(Utc(2027, 1, 1, 0)), Utc(2024, 2, 29, 0));
+}
+
+// "UTC", the default, is known without the tz database (config/time_zone.h); its schedules
+// run as the database's own UTC zone's do, by wall clock and by elapsed time, and its
+// days and shown times are the same.
+TEST(ZonedScheduleTest, UtcWithoutTheDatabaseRunsAsEtcUtc) {
+  EXPECT_EQ(LocateZone("UTC"), nullptr);
+  ASSERT_NE(LocateZone("Etc/UTC"), nullptr);
+  EXPECT_TRUE(IsKnownZone("UTC"));
+  EXPECT_FALSE(IsKnownZone("Mars/Olympus"));
+  EXPECT_FALSE(IsKnownZone(""));
+  for (const char* cron : {"30 2 * * *", "*/30 * * * *", "0 8 * * 1-5", "0 0 29 2 *",
+                           "*/15 2 * * *", "0 * * * *"}) {
+    const auto fast = Make(cron, "UTC");
+    const auto db = Make(cron, "Etc/UTC");
+    for (SysSeconds t = Utc(2026, 2, 27, 23, 59); t < Utc(2026, 3, 3, 0); t += minutes(47)) {
+      ASSERT_EQ(fast.Next(t), db.Next(t)) << cron << " after " << Local(t, "UTC");
+      ASSERT_EQ(fast.Last(t), db.Last(t)) << cron << " at " << Local(t, "UTC");
+    }
+  }
+  for (const std::int64_t now : {0LL, 1706486399LL, 1706486400LL, 1900000000LL}) {
+    EXPECT_EQ(TodayIn("UTC", now), TodayIn("Etc/UTC", now)) << now;
+    EXPECT_EQ(LocalTimeIn("UTC", SysSeconds{seconds{now}}),
+              LocalTimeIn("Etc/UTC", SysSeconds{seconds{now}}));
+  }
+  const auto at = std::chrono::system_clock::time_point{seconds{1706486399}};
+  EXPECT_EQ(ShowTime(at, "UTC"), "2024-01-28 23:59:59 UTC");
+  EXPECT_EQ(ShowTime(at, "Asia/Seoul"), "2024-01-29 08:59:59 KST");
 }
 
 TEST(ZonedScheduleTest, UnknownZoneIsAnError) {
