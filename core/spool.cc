@@ -56,6 +56,30 @@ ByteSource PiecesOf(std::string_view bytes, std::size_t piece) {
   };
 }
 
+ByteSource WithoutUtf8Bom(ByteSource next) {
+  struct State {
+    ByteSource next;
+    std::string first;  // the first pieces, when they are shorter than the mark
+    bool begun = false;
+  };
+  auto state = std::make_shared<State>(State{.next = std::move(next)});
+  return [state]() -> std::string_view {
+    State& s = *state;
+    if (s.begun) return s.next();
+    s.begun = true;
+    constexpr std::string_view kBom = "\xEF\xBB\xBF";
+    std::string_view piece = s.next();
+    if (!piece.empty() && piece.size() < kBom.size()) {
+      s.first.assign(piece);
+      while (s.first.size() < kBom.size() && !(piece = s.next()).empty()) s.first.append(piece);
+      piece = s.first;
+    }
+    if (!piece.starts_with(kBom)) return piece;
+    piece.remove_prefix(kBom.size());
+    return piece.empty() ? s.next() : piece;  // (an empty piece would end the bytes)
+  };
+}
+
 Spool::~Spool() {
   if (fd_ >= 0) ::close(fd_);
 }

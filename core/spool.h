@@ -21,6 +21,10 @@ using ByteSource = std::function<std::string_view()>;
 // A ByteSource over `bytes` in pieces of at most `piece` bytes. `bytes` must outlive it.
 ByteSource PiecesOf(std::string_view bytes, std::size_t piece = 64 * 1024);
 
+// `next` without the UTF-8 byte order mark it may start with (its pieces otherwise as given;
+// first pieces shorter than the mark are gathered until it can be told).
+ByteSource WithoutUtf8Bom(ByteSource next);
+
 class Spool {
  public:
   // All in memory.
@@ -48,7 +52,7 @@ class Spool {
   // The bytes in order, in pieces of at most `piece` bytes, from memory or the file. A read
   // error of the file ends it early, with the error in `error` (when given).
   ByteSource Reader(std::size_t piece = 64 * 1024, std::string* error = nullptr) const;
-  // All the bytes in one string (a parser that needs them whole).
+  // All the bytes in one string.
   Result<std::string> ReadAll() const;
 
  private:

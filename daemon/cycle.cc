@@ -284,7 +284,7 @@ std::optional<SourceJob> PrepareJob(CycleContext& cx, const SourceConfig& source
                         .max_bytes = source.max_bytes,
                         .tls_verify = source.tls_verify,
                         .user_agent = UserAgent(cx.config),
-                        .spool_above = job.format->ReadsPieces() ? kSpoolAbove : 0,
+                        .spool_above = kSpoolAbove,
                         .spool_dir = cx.spool_dir};
     if (source.url_secret) request.shown_url = ShownByHost(url);
     std::string known_body_hash;

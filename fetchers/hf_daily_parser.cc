@@ -190,38 +190,70 @@ int HexQuad(std::string_view text, std::size_t at) {
   return value;
 }
 
-// JSON text whose \uD800-\uDFFF escapes that are not a high-low pair are replaced by
-// \uFFFD: Boost.JSON refuses the whole document for one, where the character is all that is
-// wrong. Counts the replacements in `replaced`; "" when there is none (use `text`).
-std::string RepairLoneSurrogates(std::string_view text, int& replaced) {
-  std::string out;
-  std::size_t copied = 0;  // text[0, copied) is in `out` already
-  for (std::size_t i = text.find('\\'); i != std::string_view::npos; i = text.find('\\', i)) {
-    if (i + 1 >= text.size() || text[i + 1] != 'u') {
-      i += 2;  // any other escape, the escaped backslash included
-      continue;
+// JSON text, given in pieces, whose \uD800-\uDFFF escapes that are not a high-low pair are
+// replaced by \uFFFD: Boost.JSON refuses the whole document for one, where the character is
+// all that is wrong. An escape a piece cuts (a pair is 12 bytes) waits for the next piece;
+// the text before it reads as it would whole, as every escape starts where the scan of the
+// whole text would find it.
+class SurrogateRepair {
+ public:
+  // What is settled of `piece` with the bytes held back before it, repaired; `last` at the
+  // end. Valid until the next call.
+  std::string_view Next(std::string_view piece, bool last) {
+    std::string_view text = piece;
+    if (!held_.empty()) {
+      held_.append(piece);
+      text = held_;
     }
-    const int unit = HexQuad(text, i + 2);
-    const bool high = unit >= 0xD800 && unit <= 0xDBFF;
-    const bool low = unit >= 0xDC00 && unit <= 0xDFFF;
-    if (high && text.substr(i + 6, 2) == "\\u") {
-      const int next = HexQuad(text, i + 8);
-      if (next >= 0xDC00 && next <= 0xDFFF) {
-        i += 12;  // a proper pair
+    out_.clear();
+    std::size_t copied = 0;  // text[0, copied) is settled in `out_` already
+    std::size_t settled = text.size();
+    for (std::size_t i = text.find('\\'); i != std::string_view::npos; i = text.find('\\', i)) {
+      if (!last && i + 12 > text.size()) {
+        settled = i;
+        break;
+      }
+      if (i + 1 >= text.size() || text[i + 1] != 'u') {
+        i += 2;  // any other escape, the escaped backslash included
         continue;
       }
+      const int unit = HexQuad(text, i + 2);
+      const bool high = unit >= 0xD800 && unit <= 0xDBFF;
+      const bool low = unit >= 0xDC00 && unit <= 0xDFFF;
+      if (high && text.substr(i + 6, 2) == "\\u") {
+        const int next = HexQuad(text, i + 8);
+        if (next >= 0xDC00 && next <= 0xDFFF) {
+          i += 12;  // a proper pair
+          continue;
+        }
+      }
+      if (high || low) {
+        out_.append(text.substr(copied, i - copied)).append("\\ufffd");
+        copied = i + 6;
+        ++replaced_;
+      }
+      i += 6;
     }
-    if (high || low) {
-      out.append(text.substr(copied, i - copied)).append("\\ufffd");
-      copied = i + 6;
-      ++replaced;
+    std::string rest(text.substr(settled));  // `text` may be held_
+    std::string_view done = text.substr(0, settled);
+    if (copied > 0) {
+      out_.append(text.substr(copied, settled - copied));
+      done = out_;
+    } else if (!held_.empty()) {
+      out_.assign(done);
+      done = out_;
     }
-    i += 6;
+    held_ = std::move(rest);
+    return done;
   }
-  if (replaced == 0) return {};
-  out.append(text.substr(std::min(copied, text.size())));
-  return out;
-}
+
+  int replaced() const { return replaced_; }
+
+ private:
+  std::string held_;  // the start of an escape a piece cut
+  std::string out_;
+  int replaced_ = 0;
+};
 
 // The events of Boost.JSON's push parser for a top-level array, building one item at a time:
 // each element of the array becomes a json::value of its own, handed to `on_item`, and is
@@ -369,20 +401,14 @@ class ItemHandler {
 }  // namespace
 
 ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
-  ParseResult result;
-  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  return ParseHfDaily(PiecesOf(bytes), budget);
+}
 
+ParseResult ParseHfDaily(const ByteSource& pieces, const ParseBudget& budget) {
+  ParseResult result;
   json::parse_options options;
   // Invalid UTF-8 inside strings is repaired field by field rather than failing the day.
   options.allow_invalid_utf8 = true;
-  int lone_surrogates = 0;
-  const std::string repaired = RepairLoneSurrogates(bytes, lone_surrogates);
-  if (lone_surrogates > 0) {
-    result.warnings.push_back(ParseWarning{
-        .message = "hf-daily: " + std::to_string(lone_surrogates) +
-                   " unpaired surrogate escape(s) (\\uD800-\\uDFFF) read as U+FFFD"});
-  }
-  const std::string_view input = lone_surrogates > 0 ? std::string_view(repaired) : bytes;
 
   // Items are read into papers as the parser meets them; their warnings are kept apart, as a
   // document that turns out not to be JSON yields only the one warning saying so.
@@ -411,11 +437,33 @@ ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
     return true;
   };
 
+  // The pieces go to the push parser as they come, repaired; a byte that is not white space
+  // after the document is an error, as json::parse says.
   json::basic_parser<ItemHandler> parser(options, on_item);
-  boost::system::error_code error;
-  const std::size_t used = parser.write_some(false, input.data(), input.size(), error);
-  if (!error && used < input.size()) error = json::error::extra_data;  // as json::parse says
   const ItemHandler& handler = parser.handler();
+  boost::system::error_code error;
+  SurrogateRepair repair;
+  const ByteSource next = WithoutUtf8Bom(pieces);
+  for (bool last = false; !last && !error && !handler.stopped();) {
+    const std::string_view piece = next();
+    last = piece.empty();
+    const std::string_view input = repair.Next(piece, last);
+    if (parser.done()) {
+      if (input.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+        error = json::error::extra_data;
+      }
+      continue;
+    }
+    const std::size_t used = parser.write_some(!last, input.data(), input.size(), error);
+    if (!error && used < input.size()) error = json::error::extra_data;
+  }
+  // The repairs are counted in a document read to its end: the count of one that stopped
+  // early would depend on where its pieces ended.
+  if (repair.replaced() > 0 && !handler.stopped() && !error) {
+    result.warnings.push_back(
+        ParseWarning{.message = "hf-daily: " + std::to_string(repair.replaced()) +
+                                " unpaired surrogate escape(s) (\\uD800-\\uDFFF) read as U+FFFD"});
+  }
   if (handler.stopped()) {
     for (ParseWarning& w : item_warnings) result.warnings.push_back(std::move(w));
     result.warnings.push_back(std::move(*budget_warning));

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/paper.h"
+#include "core/spool.h"
 #include "fetchers/parse_limits.h"
 
 namespace digestd {
@@ -15,9 +16,12 @@ namespace digestd {
 // not an array, gives an empty digest and one warning. `digest.source` is left empty;
 // `digest.date` is the date part of the first item's `paper.submittedOnDailyAt`, else empty.
 // All strings in the result are valid UTF-8.
-// Reads the array item by item: beyond the result it holds one item's JSON tree at a time
-// (and one repaired copy of `bytes` when they contain unpaired \uD800-\uDFFF escapes).
+// Reads the array item by item, a piece of the bytes at a time: beyond the result it holds
+// one item's JSON tree and one piece (repaired where it has unpaired \uD800-\uDFFF escapes).
 // Stops early, keeping what it read, with a warning, when `budget` runs out.
 ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget = {});
+// The same, from a body read in pieces (a spooled one): the same result as for its bytes in
+// one piece.
+ParseResult ParseHfDaily(const ByteSource& pieces, const ParseBudget& budget = {});
 
 }  // namespace digestd

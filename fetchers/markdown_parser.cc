@@ -582,6 +582,7 @@ class DigestReader {
   DigestReader(const ParseBudget& budget, bool plain_blocks)
       : budget_(budget), plain_blocks_(plain_blocks) {}
 
+  // Reads `next`, whose byte order mark, if it had one, is gone (WithoutUtf8Bom).
   ParseResult Read(const ByteSource& next) {
     for (std::string_view piece = next(); !piece.empty() && !Done(); piece = next()) {
       Feed(piece, false);
@@ -617,15 +618,6 @@ class DigestReader {
     if (!held_.empty()) {
       held_.append(piece);
       raw = held_;
-    }
-    if (!bom_checked_) {
-      constexpr std::string_view kBom = "\xEF\xBB\xBF";
-      if (!last && raw.size() < kBom.size() && kBom.starts_with(raw)) {
-        if (held_.empty()) held_.assign(raw);  // too short to tell yet
-        return;
-      }
-      if (raw.starts_with(kBom)) raw.remove_prefix(kBom.size());
-      bom_checked_ = true;
     }
     const std::size_t held = last ? 0 : HeldBack(raw);
     AppendNormalized(text_, raw.substr(0, raw.size() - held));
@@ -756,7 +748,6 @@ class DigestReader {
   const bool plain_blocks_;
   ParseResult result_;
   std::string held_;        // raw bytes waiting for the next piece (HeldBack)
-  bool bom_checked_ = false;
   std::string text_;        // valid UTF-8, LF line ends: from the oldest entry still needed
   std::size_t scan_ = 0;    // in text_: the first line not scanned
   std::size_t searched_ = 0;  // in text_: no line end from scan_ up to here (>= scan_)
@@ -777,15 +768,15 @@ class DigestReader {
 }  // namespace
 
 ParseResult ParseMarkdownDigest(std::string_view bytes, const ParseBudget& budget) {
-  return DigestReader(budget, true).Read(PiecesOf(bytes));
+  return ParseMarkdownDigest(PiecesOf(bytes), budget);
 }
 
 ParseResult ParseMarkdownDigest(const ByteSource& next, const ParseBudget& budget) {
-  return DigestReader(budget, true).Read(next);
+  return DigestReader(budget, true).Read(WithoutUtf8Bom(next));
 }
 
 ParseResult ParseMarkdownDigestWithCmark(std::string_view bytes, const ParseBudget& budget) {
-  return DigestReader(budget, false).Read(PiecesOf(bytes));
+  return DigestReader(budget, false).Read(WithoutUtf8Bom(PiecesOf(bytes)));
 }
 
 }  // namespace digestd

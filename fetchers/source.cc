@@ -16,13 +16,11 @@ namespace {
 using ParseFunction = ParseResult (*)(std::string_view, const ParseBudget&);
 using PiecesFunction = ParseResult (*)(const ByteSource&, const ParseBudget&);
 
-// Every format's Source differs only by its parser.
+// Every format's Source differs only by its parser, which reads bytes whole or in pieces.
 class FormatSource final : public Source {
  public:
-  FormatSource(std::string_view name, ParseFunction parse, PiecesFunction pieces = nullptr)
+  FormatSource(std::string_view name, ParseFunction parse, PiecesFunction pieces)
       : Source(*FindDigestFormat(name)), parse_(parse), pieces_(pieces) {}
-
-  bool ReadsPieces() const override { return pieces_ != nullptr; }
 
  private:
   ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const override {
@@ -80,15 +78,8 @@ ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) cons
 
 ParseResult Source::Parse(const Spool& body, const ParseBudget& budget) const {
   if (!body.in_file()) return Parse(body.memory(), budget);
-  ParseResult result;
   std::string error;
-  if (ReadsPieces()) {
-    result = ParseFormatPieces(body.Reader(64 * 1024, &error), budget);
-  } else if (auto whole = body.ReadAll()) {
-    result = ParseFormat(*whole, budget);
-  } else {
-    error = whole.error().message;
-  }
+  ParseResult result = ParseFormatPieces(body.Reader(64 * 1024, &error), budget);
   if (!error.empty()) result.warnings.push_back(ParseWarning{.message = error});
   ApplyParseLimits(result);
   return result;
@@ -121,7 +112,7 @@ std::optional<std::string> Source::UnreadableWhy(bool blank, std::string_view co
 const Source* SourceFor(std::string_view kind) {
   static const FormatSource kSources[] = {
       {"markdown", ParseMarkdownDigest, ParseMarkdownDigest},
-      {"hf-daily", ParseHfDaily},
+      {"hf-daily", ParseHfDaily, ParseHfDaily},
       {"arxiv", ParseArxiv, ParseArxiv},
       {"feed", ParseFeed, ParseFeed},
   };

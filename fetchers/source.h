@@ -55,12 +55,9 @@ class Source {
   // Parses a fetched body within `budget`, keeping the limits of fetchers/parse_limits.h
   // (see ParseDigest). Never fails: what cannot be read becomes warnings.
   ParseResult Parse(std::string_view body, const ParseBudget& budget = {}) const;
-  // The same for a fetched body that may be in a file: the XML formats read it a piece at a
-  // time; the others read it whole first.
+  // The same for a fetched body that may be in a file, read a piece at a time: a long body
+  // waits for its parse in a file, and is never in memory whole.
   ParseResult Parse(const Spool& body, const ParseBudget& budget = {}) const;
-  // Whether the format's parser reads a body a piece at a time (XML), so that a long body
-  // is worth keeping in a file until its parse; the others need it whole in memory.
-  virtual bool ReadsPieces() const = 0;
 
   // Why `parsed`, read from `body` (served as `content_type`, may be empty), is not a digest
   // of this format: bytes that gave no paper and either a warning or, for a dated format, no

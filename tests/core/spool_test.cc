@@ -107,5 +107,20 @@ TEST(PiecesOf, GivesTheBytesInPiecesOfAtMostTheSize) {
   EXPECT_EQ(Drain(PiecesOf("", 3)), "");
 }
 
+// A byte order mark is left out wherever the first pieces end, and only at the start.
+TEST(WithoutUtf8Bom, LeavesOutTheMarkAtTheStartOnly) {
+  const std::string bom = "\xEF\xBB\xBF";
+  for (std::size_t piece = 1; piece <= 8; ++piece) {
+    EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf(bom + "ab" + bom + "c", piece))), "ab" + bom + "c")
+        << piece;
+    EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf(bom, piece))), "") << piece;
+    EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf(bom + bom, piece))), bom) << piece;
+    EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf("\xEF\xBBx\xBF", piece))), "\xEF\xBBx\xBF") << piece;
+    EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf("\xEF", piece))), "\xEF") << piece;
+    EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf("plain text", piece))), "plain text") << piece;
+  }
+  EXPECT_EQ(Drain(WithoutUtf8Bom(PiecesOf("", 4))), "");
+}
+
 }  // namespace
 }  // namespace digestd
