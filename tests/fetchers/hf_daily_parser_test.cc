@@ -249,37 +249,29 @@ TEST(Issue12, ABudgetStopKeepsWhatWasReadBeforeABrokenTail) {
 // wherever the pieces cut: inside a string, a number, a surrogate pair or a lone surrogate's
 // escape, an escaped backslash, the byte order mark, or the white space after the document.
 TEST(Issue12, HfDailyReadInPiecesReadsAsInOnePiece) {
-  std::mt19937 rng(1230);
-  std::vector<std::string> docs = {ReadFixture("daily_compact.json"),
-                                   ReadFixture("daily_pretty.json"), ReadFixture("not_array.json")};
-  docs.push_back("\xEF\xBB\xBF" + ReadFixture("daily_compact.json") + " \n\t ");
-  docs.push_back(
+  test::PiecesCheck check{.rounds = 800, .as_is = 3, .small = 13, .large = 3000, .seed = 1230};
+  check.docs = {ReadFixture("daily_compact.json"), ReadFixture("daily_pretty.json"),
+                ReadFixture("not_array.json")};
+  check.docs.push_back("\xEF\xBB\xBF" + ReadFixture("daily_compact.json") + " \n\t ");
+  check.docs.push_back(
       R"([{"paper":{"id":"2401.00001","title":"A \ud800 model","upvotes":-12.5e3}},)"
       R"({"paper":{"id":"2401.00002","title":"B \udc00\ud83d\ude00 \\ud800 \uD800\u0041"}},)"
       R"({"paper":{"id":"2401.00003","title":"C \\\\\ud83d\ude00 \\ude00 end \ud83d"}}] )");
-  docs.push_back(ReadFixture("daily_compact.json") + " []");  // data after the document
-  docs.push_back("[{\"paper\":{\"id\":\"2401.00001\",\"title\":\"cut");
-  const std::vector<std::string> specials = {"\\ud83d", "\\ude00", "\\", "\\u", "\"", "\xEF\xBB\xBF",
-                                             " ",       ",",       "]",  "}",   "\xFF"};
-  const auto shown = [](const ParseResult& r) {
-    std::string text = r.digest.date + "\n";
-    for (const ParseWarning& w : r.warnings) text += w.message + "\n";
-    return text;
-  };
-  for (int round = 0; round < 800; ++round) {
-    const std::string& seed = docs[std::size_t(round) % docs.size()];
-    const std::string doc =
-        round < 3 * int(docs.size()) ? seed : test::Mutate(seed, rng, specials);
-    const std::size_t piece = round % 3 == 0 ? 1 + rng() % 13 : 1 + rng() % 3000;
-    const ParseResult whole = ParseHfDaily(PiecesOf(doc, doc.size() + 1));
-    const ParseResult pieces = ParseHfDaily(PiecesOf(doc, piece));
-    ASSERT_EQ(pieces.digest.papers, whole.digest.papers) << "round " << round << ", " << piece;
-    ASSERT_EQ(shown(pieces), shown(whole)) << "round " << round << ", pieces of " << piece;
-  }
+  check.docs.push_back(ReadFixture("daily_compact.json") + " []");  // data after the document
+  check.docs.push_back("[{\"paper\":{\"id\":\"2401.00001\",\"title\":\"cut");
+  check.specials = {"\\ud83d", "\\ude00", "\\", "\\u", "\"", "\xEF\xBB\xBF",
+                    " ",       ",",       "]",  "}",   "\xFF"};
+  test::ExpectPiecesReadAsOne(
+      check, [](const ByteSource& next) { return ParseHfDaily(next); },
+      [](const ParseResult& r) {
+        std::string text = r.digest.date + "\n";
+        for (const ParseWarning& w : r.warnings) text += w.message + "\n";
+        return text;
+      });
   // The lone halves are found and a pair kept, after escaped backslashes too, wherever the
   // pieces cut them.
   for (std::size_t piece = 1; piece <= 14; ++piece) {
-    const ParseResult r = ParseHfDaily(PiecesOf(docs[4], piece));
+    const ParseResult r = ParseHfDaily(PiecesOf(check.docs[4], piece));
     ASSERT_EQ(r.digest.papers.size(), 3u) << piece;
     EXPECT_EQ(r.digest.papers[0].title, "A \xEF\xBF\xBD model");
     EXPECT_EQ(r.digest.papers[2].title, "C \\\\\xF0\x9F\x98\x80 \\ude00 end \xEF\xBF\xBD") << piece;

@@ -329,40 +329,33 @@ TEST(MarkdownParser, ALongDigestReadsAsItsPartsInOrder) {
 // between a CR and its LF, inside a heading, or inside an entry longer than the reader keeps.
 TEST(Issue12, MarkdownReadInPiecesReadsAsInOnePiece) {
   using namespace std::string_literals;
-  std::mt19937 rng(1229);
-  std::vector<std::string> docs;
-  for (const char* name : kFixtures) docs.push_back(ReadFixture(name));
+  test::PiecesCheck check{.as_is = 3, .seed = 1229};
+  for (const char* name : kFixtures) check.docs.push_back(ReadFixture(name));
   std::string crlf;
   for (char c : ReadFixture("media_variants.md")) crlf += c == '\n' ? "\r\n"s : std::string(1, c);
-  docs.push_back(crlf);
-  docs.push_back(
+  check.docs.push_back(crlf);
+  check.docs.push_back(
       "\xEF\xBB\xBF## Daily Papers (2024-01-02)\r\r\n"
       "### [Bad \xFF Byte\0Title](https://arxiv.org/abs/2401.90801)\r\n\r\n"
       "Authors: Ana \xC3, Bo\r\n\r\n- text \xE2\x82 cut \xF0\x9F\x98\x80 \xE2\x82\xAC\r"s);
   std::string huge = "## Daily Papers (2024-02-01)\n### [Huge](https://arxiv.org/abs/2402.91001)\n";
   for (int i = 0; i < 30000; ++i) huge += "- 0123456789\n";  // 390 KB: refused as too long
   huge += "### [Small](https://arxiv.org/abs/2402.91002)\nVote: x\n- ok\n";
-  docs.push_back(huge);
-  const Strings specials = {"\r",      "\n", "\r\n",   "### [", "## ", "\xEF\xBB\xBF", "\xE2\x82",
-                            "\xF0\x9F", "\0"s, "\xFF", "- ",    "Vote: "};
+  check.docs.push_back(huge);
+  check.specials = {"\r",       "\n",  "\r\n", "### [", "## ",   "\xEF\xBB\xBF", "\xE2\x82",
+                    "\xF0\x9F", "\0"s, "\xFF", "- ",    "Vote: "};
   const auto shown = [](const ParseResult& r) {
     std::string text = r.digest.date + "\n";
     for (const ParseWarning& w : r.warnings) text += std::to_string(w.line) + ": " + w.message + "\n";
     return text;
   };
-  for (int round = 0; round < 600; ++round) {
-    const std::string& seed = docs[std::size_t(round) % docs.size()];
-    const std::string doc =
-        round < 3 * int(docs.size()) ? seed : test::Mutate(seed, rng, specials);
-    const std::size_t piece = round % 3 == 0 ? 1 + rng() % 8 : 1 + rng() % 5000;
-    const ParseResult whole = ParseMarkdownDigest(PiecesOf(doc, doc.size() + 1));
-    const ParseResult pieces = ParseMarkdownDigest(PiecesOf(doc, piece));
-    ASSERT_EQ(pieces.digest.papers, whole.digest.papers) << "round " << round << ", " << piece;
-    ASSERT_EQ(shown(pieces), shown(whole)) << "round " << round << ", pieces of " << piece;
-    if (round == 3 * int(docs.size()) - 1) {  // the huge one, unmutated
-      EXPECT_EQ(Keys(pieces.digest), (Strings{"arxiv:2402.91002"}));
-      EXPECT_EQ(shown(pieces).find("2: entry skipped: longer than"), 11u) << shown(pieces);
-    }
+  test::ExpectPiecesReadAsOne(
+      check, [](const ByteSource& next) { return ParseMarkdownDigest(next); }, shown);
+  // The oversized entry is refused whatever the pieces, and the one after it kept.
+  for (const std::size_t piece : {std::size_t(1), std::size_t(4096), std::size_t(65536)}) {
+    const ParseResult r = ParseMarkdownDigest(PiecesOf(huge, piece));
+    EXPECT_EQ(Keys(r.digest), (Strings{"arxiv:2402.91002"})) << piece;
+    EXPECT_EQ(shown(r).find("2: entry skipped: longer than"), 11u) << shown(r);
   }
 }
 

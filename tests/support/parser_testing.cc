@@ -62,4 +62,21 @@ std::vector<std::string> BytePieces(std::string_view chars) {
   return pieces;
 }
 
+void ExpectPiecesReadAsOne(const PiecesCheck& check,
+                           const std::function<ParseResult(const ByteSource&)>& parse,
+                           const std::function<std::string(const ParseResult&)>& shown) {
+  std::mt19937 rng(check.seed);
+  const int seeds = int(check.docs.size());
+  for (int round = 0; round < check.rounds; ++round) {
+    const std::string& seed = check.docs[std::size_t(round % seeds)];
+    const std::string doc =
+        round < check.as_is * seeds ? seed : Mutate(seed, rng, check.specials);
+    const std::size_t piece = round % 3 == 0 ? 1 + rng() % check.small : 1 + rng() % check.large;
+    const ParseResult whole = parse(PiecesOf(doc, doc.size() + 1));
+    const ParseResult pieces = parse(PiecesOf(doc, piece));
+    ASSERT_EQ(pieces.digest.papers, whole.digest.papers) << "round " << round << ", " << piece;
+    ASSERT_EQ(shown(pieces), shown(whole)) << "round " << round << ", pieces of " << piece;
+  }
+}
+
 }  // namespace digestd::test
