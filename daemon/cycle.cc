@@ -154,6 +154,7 @@ std::string ShowTime(std::chrono::system_clock::time_point at, const std::string
       return date::format("%F %T %Z", date::make_zoned(zone, seconds));
     }
   } catch (const std::exception&) {
+    // An unknown zone (check refuses those) is shown as UTC, as UTC itself is.
   }
   return date::format("%F %T UTC", seconds);
 }

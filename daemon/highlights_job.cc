@@ -33,7 +33,8 @@ Result<std::vector<Notification>> QueueDueHighlights(const Config& config, State
       if (sources.contains(s.name)) lookback = std::max(lookback, s.lookback_days);
     }
     const Date today = date.value_or(TodayIn(h.timezone, now));
-    const std::chrono::local_seconds local_now = LocalTimeIn(h.timezone, std::chrono::sys_seconds{std::chrono::seconds{now}});
+    const std::chrono::local_seconds local_now =
+        LocalTimeIn(h.timezone, std::chrono::sys_seconds{std::chrono::seconds{now}});
 
     // The newest date, today or up to `lookback` days before it, with a sighting from one
     // of the sources.

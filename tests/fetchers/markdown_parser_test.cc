@@ -346,7 +346,9 @@ TEST(Issue12, MarkdownReadInPiecesReadsAsInOnePiece) {
                     "\xF0\x9F", "\0"s, "\xFF", "- ",    "Vote: "};
   const auto shown = [](const ParseResult& r) {
     std::string text = r.digest.date + "\n";
-    for (const ParseWarning& w : r.warnings) text += std::to_string(w.line) + ": " + w.message + "\n";
+    for (const ParseWarning& w : r.warnings) {
+      text += std::to_string(w.line) + ": " + w.message + "\n";
+    }
     return text;
   };
   test::ExpectPiecesReadAsOne(
