@@ -588,7 +588,7 @@ class DigestReader {
       Feed(piece, false);
     }
     if (!Done()) Feed({}, true);
-    if (!stopped_ && !ran_out_) FinishEntry(text_.size());
+    if (!Done()) FinishEntry(text_.size());
     ReadBatch();
     if (!stopped_) EmitScanWarnings(entries_read_);
     return std::move(result_);
@@ -602,15 +602,16 @@ class DigestReader {
     int line = 0;
   };
 
-  // A batch is read once it holds this many entries or bytes: enough chunks of ReadEntries
-  // for both threads to share them evenly (batches of 1 MiB read a 1,000-entry digest a
-  // third slower, in an uneven second batch).
+  // A batch is read once it holds this many entries or spans this many bytes: enough chunks of
+  // ReadEntries for both threads to share them evenly (batches of 1 MiB read a 1,000-entry
+  // digest a third slower, in an uneven second batch).
   static constexpr std::size_t kBatchEntries = 2048;
   static constexpr std::size_t kBatchBytes = 2 * 1024 * 1024;
   // The text before what is still needed goes once it is this long (not a move per line).
   static constexpr std::size_t kDropAbove = 64 * 1024;
 
   bool Done() const { return ran_out_ || stopped_; }
+  std::size_t EntriesFound() const { return entries_read_ + found_.size(); }
 
   // Takes `piece` (with the bytes held back from the one before); `last` at the end.
   void Feed(std::string_view piece, bool last) {
@@ -624,7 +625,10 @@ class DigestReader {
     std::string rest(raw.substr(raw.size() - held));  // raw may point into held_
     held_ = std::move(rest);
     Scan(last);
-    if (batch_bytes_ >= kBatchBytes || found_.size() >= kBatchEntries) ReadBatch();
+    if (!found_.empty() && (found_.back().end - found_.front().begin >= kBatchBytes ||
+                            found_.size() >= kBatchEntries)) {
+      ReadBatch();
+    }
     Drop();
   }
 
@@ -633,7 +637,7 @@ class DigestReader {
     while (scan_ < text_.size()) {
       if (budget_.Exhausted()) {
         scan_warnings_.emplace_back(
-            entries_found_,
+            EntriesFound(),
             ParseWarning{.line = line_number_, .message = std::string(kBudgetRanOut)});
         ran_out_ = true;
         return;
@@ -659,7 +663,7 @@ class DigestReader {
           result_.digest.date = DateOfHeader(TrimRight(line));
           if (result_.digest.date.empty()) {
             scan_warnings_.emplace_back(
-                entries_found_,
+                EntriesFound(),
                 ParseWarning{.line = line_number_,
                              .message = "day header without a date: " + Quote(line)});
           }
@@ -673,8 +677,6 @@ class DigestReader {
   void FinishEntry(std::size_t end) {
     if (entry_begin_ == std::string::npos) return;
     found_.push_back({.begin = entry_begin_, .end = end, .line = entry_line_});
-    batch_bytes_ += end - entry_begin_;
-    ++entries_found_;
     entry_begin_ = std::string::npos;
   }
 
@@ -704,7 +706,6 @@ class DigestReader {
     }
     entries_read_ += found_.size();
     found_.clear();
-    batch_bytes_ = 0;
   }
 
   // The scan's warnings found before entry `index` was.
@@ -755,9 +756,7 @@ class DigestReader {
   std::size_t entry_begin_ = std::string::npos;  // in text_: the open entry's `### ` line
   int entry_line_ = 0;
   bool in_other_section_ = false;  // under a `## ` heading that is not a day header
-  std::vector<Found> found_;       // entries found and not read yet
-  std::size_t batch_bytes_ = 0;    // their bytes
-  std::size_t entries_found_ = 0;
+  std::vector<Found> found_;       // entries found and not read yet, in order
   std::size_t entries_read_ = 0;
   std::vector<std::pair<std::size_t, ParseWarning>> scan_warnings_;
   std::size_t next_scan_warning_ = 0;

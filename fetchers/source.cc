@@ -13,26 +13,20 @@
 namespace digestd {
 namespace {
 
-using ParseFunction = ParseResult (*)(std::string_view, const ParseBudget&);
 using PiecesFunction = ParseResult (*)(const ByteSource&, const ParseBudget&);
 
-// Every format's Source differs only by its parser, which reads bytes whole or in pieces.
+// Every format's Source differs only by its parser, which reads the bytes in pieces.
 class FormatSource final : public Source {
  public:
-  FormatSource(std::string_view name, ParseFunction parse, PiecesFunction pieces)
-      : Source(*FindDigestFormat(name)), parse_(parse), pieces_(pieces) {}
+  FormatSource(std::string_view name, PiecesFunction parse)
+      : Source(*FindDigestFormat(name)), parse_(parse) {}
 
  private:
-  ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const override {
-    return parse_(body, budget);
-  }
-  ParseResult ParseFormatPieces(const ByteSource& next,
-                                const ParseBudget& budget) const override {
-    return pieces_(next, budget);
+  ParseResult ParseFormat(const ByteSource& next, const ParseBudget& budget) const override {
+    return parse_(next, budget);
   }
 
-  ParseFunction parse_;
-  PiecesFunction pieces_;
+  PiecesFunction parse_;
 };
 
 bool IsBlank(const Spool& body) {
@@ -71,7 +65,7 @@ Result<FetchPlan> Source::PlanFetches(const FetchWindow& w) const {
 }
 
 ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) const {
-  ParseResult result = ParseFormat(body, budget);
+  ParseResult result = ParseFormat(PiecesOf(body), budget);
   ApplyParseLimits(result);
   return result;
 }
@@ -79,7 +73,7 @@ ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) cons
 ParseResult Source::Parse(const Spool& body, const ParseBudget& budget) const {
   if (!body.in_file()) return Parse(body.memory(), budget);
   std::string error;
-  ParseResult result = ParseFormatPieces(body.Reader(64 * 1024, &error), budget);
+  ParseResult result = ParseFormat(body.Reader(64 * 1024, &error), budget);
   if (!error.empty()) result.warnings.push_back(ParseWarning{.message = error});
   ApplyParseLimits(result);
   return result;
@@ -111,10 +105,10 @@ std::optional<std::string> Source::UnreadableWhy(bool blank, std::string_view co
 
 const Source* SourceFor(std::string_view kind) {
   static const FormatSource kSources[] = {
-      {"markdown", ParseMarkdownDigest, ParseMarkdownDigest},
-      {"hf-daily", ParseHfDaily, ParseHfDaily},
-      {"arxiv", ParseArxiv, ParseArxiv},
-      {"feed", ParseFeed, ParseFeed},
+      {"markdown", ParseMarkdownDigest},
+      {"hf-daily", ParseHfDaily},
+      {"arxiv", ParseArxiv},
+      {"feed", ParseFeed},
   };
   for (const FormatSource& s : kSources) {
     if (s.format().name == kind) return &s;

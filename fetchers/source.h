@@ -72,10 +72,9 @@ class Source {
   explicit Source(const DigestFormat& format) : format_(format) {}
 
  private:
-  // The format's own parser, before the limits are applied.
-  virtual ParseResult ParseFormat(std::string_view body, const ParseBudget& budget) const = 0;
-  virtual ParseResult ParseFormatPieces(const ByteSource& next,
-                                        const ParseBudget& budget) const = 0;
+  // The format's own parser, before the limits are applied: bytes in memory are read in
+  // pieces too (PiecesOf), as the format's own entry for a string_view reads them.
+  virtual ParseResult ParseFormat(const ByteSource& next, const ParseBudget& budget) const = 0;
   // Unreadable, given whether the body is empty or all whitespace.
   std::optional<std::string> UnreadableWhy(bool blank, std::string_view content_type,
                                            const ParseResult& parsed) const;
