@@ -24,6 +24,12 @@ std::string DedupeKey::Encode() const {
   return out;
 }
 
+std::string NotifiedMark::Encode() const {
+  return JoinKey({notifier, paper_key, event_class, watch});
+}
+
+std::string NotifiedMark::EncodeSet() const { return JoinKey({notifier, paper_key, event_class}); }
+
 std::optional<DedupeKey> DedupeKey::Decode(std::string_view encoded) {
   std::vector<std::string> fields;
   std::size_t start = 0;

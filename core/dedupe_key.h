@@ -38,6 +38,29 @@ struct DedupeKey {
   bool operator==(const DedupeKey&) const = default;
 };
 
+// A notified mark as a plan makes it and a commit records it: watch `watch` was told of
+// `paper_key` through `notifier` for `event_class`, DedupeKey{notifier, paper_key,
+// event_class, {watch}} without its copies. A long day makes one per paper, so the names
+// are views: of the matcher's watch specs (their names and notifiers) and of the papers'
+// keys, which must outlive the plan and the commit it goes to. The event class is held
+// ("paper" is short).
+struct NotifiedMark {
+  std::string_view notifier;
+  std::string_view paper_key;
+  std::string event_class;
+  std::string_view watch;
+
+  // DedupeKey::Encode of this mark, and of the set it belongs to (DedupeKey::Set).
+  std::string Encode() const;
+  std::string EncodeSet() const;
+  bool SameSet(const NotifiedMark& other) const {
+    return paper_key == other.paper_key && notifier == other.notifier &&
+           event_class == other.event_class;
+  }
+
+  bool operator==(const NotifiedMark&) const = default;
+};
+
 // The dedupe key of an outbox message that is not about one paper (an alert, highlights, a
 // watch's digest, a sample): a kind word and its fields, joined as Encode joins them.
 std::string JoinKey(std::initializer_list<std::string_view> fields);

@@ -102,11 +102,7 @@ std::string SightingContentHash(const Paper& paper) {
 
 std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
                         std::string_view event_class, std::string_view watch) {
-  return DedupeKey{.notifier = std::string(notifier),
-                   .paper_key = std::string(paper_key),
-                   .event_class = std::string(event_class),
-                   .watches = {std::string(watch)}}
-      .Encode();
+  return JoinKey({notifier, paper_key, event_class, watch});
 }
 
 Plan PlanDigest(const PlanInput& in) {
@@ -132,12 +128,13 @@ Plan PlanDigest(const PlanInput& in) {
     const std::string& hash = plan.content_hashes[index];
     const WatchMatches& matches = facts[index].matches;
 
-    // (notifier, event class) -> the event and the watches that want it.
+    // (notifier, event class) -> the event and the watches that want it. The names are
+    // views of the specs' (the marks keep them).
     struct Pending {
       std::string event;
-      std::vector<std::string> watches;
+      std::vector<std::string_view> watches;
     };
-    std::map<std::pair<std::string, std::string>, Pending> pending;
+    std::map<std::pair<std::string_view, std::string>, Pending> pending;
 
     for (const WatchHit& hit : matches.hits) {
       const WatchSpec& watch = specs[hit.watch];
@@ -198,10 +195,10 @@ Plan PlanDigest(const PlanInput& in) {
 
     for (auto& [target, p] : pending) {
       const auto& [notifier, event_class] = target;
-      std::vector<std::string> sorted_watches = p.watches;
+      std::vector<std::string> sorted_watches(p.watches.begin(), p.watches.end());
       std::sort(sorted_watches.begin(), sorted_watches.end());
       Notification n;
-      n.dedupe_key = DedupeKey{.notifier = notifier,
+      n.dedupe_key = DedupeKey{.notifier = std::string(notifier),
                                .paper_key = paper.key,
                                .event_class = event_class,
                                .watches = std::move(sorted_watches)}
@@ -210,7 +207,7 @@ Plan PlanDigest(const PlanInput& in) {
       n.notifier = notifier;
       n.kind = "instant";
       n.event = p.event;
-      n.watches = p.watches;
+      n.watches.assign(p.watches.begin(), p.watches.end());
       n.papers.push_back({.paper = shared, .source = in.source, .date = in.date});
       if (prior && p.event != "new") {
         // What changed, for the message (CONFIG.md: updated, new_version and threshold say).
@@ -219,10 +216,10 @@ Plan PlanDigest(const PlanInput& in) {
         sp.prior_version = prior->version;
         if (prior->title != paper.title) sp.prior_title = prior->title;
       }
-      for (const auto& w : p.watches) {
-        plan.notified.push_back(DedupeKey{
+      for (std::string_view w : p.watches) {
+        plan.notified.push_back(NotifiedMark{
             .notifier = notifier, .paper_key = paper.key, .event_class = event_class,
-            .watches = {w}});
+            .watch = w});
       }
       if (in.emit) {
         in.emit(std::move(n));

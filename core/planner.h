@@ -71,7 +71,7 @@ struct Decision {
 
 struct Plan {
   std::vector<Notification> notifications;   // ids and dedupe keys filled in
-  std::vector<DedupeKey> notified;           // the marks (one watch each) they cover
+  std::vector<NotifiedMark> notified;        // the marks they cover (views: NotifiedMark)
   std::vector<Decision> decisions;           // only with PlanInput::record_decisions
   // SightingContentHash of each of PlanInput::papers, in order ("" for a repeated key): the
   // commit stores them rather than hashing every paper again.

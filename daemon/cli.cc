@@ -996,9 +996,8 @@ Verdicts ReplayPlan(const Config& config, const WatchMatcher& matcher, const std
     std::string verdict = d.verdict;
     if (verdict == "notified") {
       bool held = false;
-      for (const DedupeKey& k : plan.notified) {
-        held |= k.paper_key == d.paper_key && k.watches == std::vector{d.watch} &&
-                recorded.count(k.Encode()) > 0;
+      for (const NotifiedMark& k : plan.notified) {
+        held |= k.paper_key == d.paper_key && k.watch == d.watch && recorded.count(k.Encode()) > 0;
       }
       if (!held) verdict = "not notified (the watch or its notifier came after the paper)";
     }

@@ -452,7 +452,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
           .version = p.version,
           .title = p.title};
     }
-    for (const DedupeKey& key : plan.notified) run_notified.insert(key.Encode());
+    for (const NotifiedMark& mark : plan.notified) run_notified.insert(mark.Encode());
     if (cx.options.json) {
       for (const Notification& n : plan.notifications) {
         for (const std::string& line : NotificationJsonLines(n)) cx.output.json_line(line);

@@ -1226,17 +1226,17 @@ Status PrepareSnapshotDictionary(sql::Db& db, const std::vector<SharedPaper>& pa
 // Merges CommitDigest's notified marks into their stored sets (a set: the mark but its
 // watch), one statement per run of marks of one set. The planner makes a set's marks one
 // after the other; a set met in two runs is merged twice, which stores the same.
-Status RecordNotified(sql::Db& db, const std::vector<DedupeKey>& marks, std::int64_t now) {
+Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, std::int64_t now) {
   Stmt notified(db, db.dialect().merge_notified);
   std::vector<std::string> watches;
   for (std::size_t i = 0, end = 0; i < marks.size(); i = end) {
-    const DedupeKey& set = marks[i];
+    const NotifiedMark& set = marks[i];
     watches.clear();
     for (end = i; end < marks.size() && marks[end].SameSet(set); ++end) {
-      watches.insert(watches.end(), marks[end].watches.begin(), marks[end].watches.end());
+      watches.emplace_back(marks[end].watch);
     }
     notified.Reset();
-    notified.Bind(set.Set().Encode()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
+    notified.Bind(set.EncodeSet()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
     notified.Bind(now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
@@ -1255,7 +1255,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   // each. The marks (no row refers to papers) go first, before the papers fill the page
   // cache; the papers the notifications share stay.
   if (auto st = RecordNotified(db, c.notified, c.now); !st) return st;
-  std::vector<DedupeKey>().swap(c.notified);
+  std::vector<NotifiedMark>().swap(c.notified);
   if (auto st = PrepareSnapshotDictionary(db, c.papers, c.now); !st) return st;
   SnapshotWriter snapshots(db);
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)

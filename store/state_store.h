@@ -56,7 +56,7 @@ struct DigestCommit {
   // SightingContentHash of each paper, when the caller has them (Plan::content_hashes);
   // missing or empty ones are computed.
   std::vector<std::string> content_hashes;
-  std::vector<DedupeKey> notified;     // notified marks: one watch each (Plan::notified)
+  std::vector<NotifiedMark> notified;  // notified marks (Plan::notified); views, see there
   std::vector<Notification> notifications;
   std::vector<HeldMatch> held;        // matches of digest watches, held for their digest
   // When the process that commits delivers next (`once`, a service job), its notifications

@@ -29,6 +29,21 @@ TEST(Issue11, DedupeKeyKeepsTheStoredLayout) {
             (DedupeKey{"me", "arxiv:1", "paper", {"w"}}.Encode()));
 }
 
+// A plan's mark is the key of one watch, without the copies, and encodes as that key does.
+TEST(Issue11, NotifiedMarkEncodesAsItsDedupeKey) {
+  const DedupeKey key{"me", "arxiv:1", "updated:abc", {"w"}};
+  const NotifiedMark mark{.notifier = key.notifier,
+                          .paper_key = key.paper_key,
+                          .event_class = key.event_class,
+                          .watch = key.watches.front()};
+  EXPECT_EQ(mark.Encode(), key.Encode());
+  EXPECT_EQ(mark.EncodeSet(), key.Set().Encode());
+  EXPECT_TRUE(mark.SameSet(NotifiedMark{"me", "arxiv:1", "updated:abc", "other"}));
+  EXPECT_FALSE(mark.SameSet(NotifiedMark{"me", "arxiv:1", "paper", "w"}));
+  EXPECT_FALSE(mark.SameSet(NotifiedMark{"you", "arxiv:1", "updated:abc", "w"}));
+  EXPECT_FALSE(mark.SameSet(NotifiedMark{"me", "arxiv:2", "updated:abc", "w"}));
+}
+
 TEST(Issue11, DedupeKeyDecodesWhatItEncodes) {
   for (const DedupeKey& key :
        {DedupeKey{"me", "arxiv:1", "paper", {}}, DedupeKey{"me", "arxiv:1", "paper", {"w"}},

@@ -48,7 +48,7 @@ DigestCommit Commit(const std::vector<std::string>& ids, std::int64_t now) {
   for (const std::string& id : ids) {
     c.papers.push_back(MakePaper(id));
     c.notifications.push_back(ToHook(c.papers.back(), "instant"));
-    c.notified.push_back(DedupeKey{"hook", c.papers.back()->key, "paper", {"instant"}});
+    c.notified.push_back(NotifiedMark{"hook", c.papers.back()->key, "paper", "instant"});
     Notification held = ToHook(c.papers.back(), "daily");
     c.held.push_back({.watch = "daily", .notification = held});
   }

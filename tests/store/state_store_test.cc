@@ -120,9 +120,9 @@ TEST(StateStore, NotifiedWatchSetsMergeAcrossCommits) {
   ASSERT_TRUE(store);
   const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
   DigestCommit c = MakeCommit({p}, 100);
-  c.notified = {DedupeKey{"me", p.key, "paper", {"a"}}, DedupeKey{"me", p.key, "paper", {"b"}}};
+  c.notified = {NotifiedMark{"me", p.key, "paper", "a"}, NotifiedMark{"me", p.key, "paper", "b"}};
   ASSERT_TRUE((*store)->CommitDigest(c));
-  c.notified = {DedupeKey{"me", p.key, "paper", {"b"}}, DedupeKey{"me", p.key, "paper", {"c"}}};
+  c.notified = {NotifiedMark{"me", p.key, "paper", "b"}, NotifiedMark{"me", p.key, "paper", "c"}};
   ASSERT_TRUE((*store)->CommitDigest(c));
   auto notified = (*store)->LoadNotified({p.key});
   ASSERT_TRUE(notified);
@@ -181,7 +181,7 @@ TEST(StateStore, OutboxRowsAreUniqueByDedupeKey) {
   const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
   DigestCommit c = MakeCommit({p}, 100);
   c.notifications = {MakeNotification("me", p)};
-  c.notified = {DedupeKey{"me", p.key, "paper", {"w"}}};
+  c.notified = {NotifiedMark{"me", p.key, "paper", "w"}};
   ASSERT_TRUE((*store)->CommitDigest(c));
   ASSERT_TRUE((*store)->CommitDigest(c));
   auto due = (*store)->DueOutbox(100, 10);
@@ -285,7 +285,7 @@ TEST(StateStore, FailedCommitLeavesNothingBehind) {
   const Paper p = MakePaper("2401.15024", "SliceGPT", 40);
   DigestCommit c = MakeCommit({p}, 100);
   c.notifications = {MakeNotification("me", p)};
-  c.notified = {DedupeKey{"me", p.key, "paper", {"w"}}};
+  c.notified = {NotifiedMark{"me", p.key, "paper", "w"}};
   auto st = (*store)->CommitDigest(c);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find("injected failure"), std::string::npos);
