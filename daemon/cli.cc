@@ -1,5 +1,6 @@
 #include "daemon/cli.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -435,6 +436,10 @@ int Once(const Args& args) {
     }
   }
   DeliveryReport delivered;
+  // What the cycle freed (a long day's parse, plan and commit) goes back before the delivery
+  // renders its messages, as a service's worker does after each job: the free chunks lie
+  // between the few the delivery still holds, where the heap's top trim never reaches.
+  malloc_trim(0);
   if (!options.dry_run) {
     // The cycle only wrote the outbox; the engine sends what is due (new rows, retries whose
     // time has come), as `run` does.

@@ -157,10 +157,10 @@ Result<std::string> BuildEmailMessage(const Notification& n, const RenderContext
     m.headers.emplace_back("List-Unsubscribe", JoinAddressList(targets, 16));
   }
   m.boundary = "=_digestd_" + context.id;
-  // The parts move in and back out: a long digest's are megabytes.
+  // The parts move in, and back out only when asked for: a long digest's are megabytes.
   m.text = std::move(content.text);
   m.html = std::move(content.html);
-  std::string message = BuildMimeMessage(m);
+  std::string message = content_out ? BuildMimeMessage(m) : BuildMimeMessage(std::move(m));
   if (content_out) {
     content.text = std::move(m.text);
     content.html = std::move(m.html);

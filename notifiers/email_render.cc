@@ -464,26 +464,29 @@ std::string TextLink(const Entry& e) {
   return t + "\n";
 }
 
-// `pieces` one after another, CR dropped and each LF made CRLF, a line at a time. One
-// string, sized once: a long digest's text part is a megabyte, and joining the pieces first
-// would hold it twice more.
-std::string ToCrlf(std::initializer_list<std::string_view> pieces) {
-  std::size_t size = 0;
+// `text` appended to `out`, CR dropped and each LF made CRLF, a line at a time.
+void AppendCrlf(std::string& out, std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t end = text.find_first_of("\r\n");
+    if (end == std::string_view::npos) {
+      out.append(text);
+      break;
+    }
+    out.append(text.substr(0, end));
+    if (text[end] == '\n') out.append("\r\n");
+    text.remove_prefix(end + 1);
+  }
+}
+
+// `pieces` one after another, as AppendCrlf writes them, in one string sized once, with
+// room for `more` bytes to come: a long digest's text part is a megabyte, and joining the
+// pieces first would hold it twice more.
+std::string ToCrlf(std::initializer_list<std::string_view> pieces, std::size_t more = 0) {
+  std::size_t size = more;
   for (std::string_view text : pieces) size += text.size();
   std::string out;
   out.reserve(size + size / 40);
-  for (std::string_view text : pieces) {
-    while (!text.empty()) {
-      const std::size_t end = text.find_first_of("\r\n");
-      if (end == std::string_view::npos) {
-        out.append(text);
-        break;
-      }
-      out.append(text.substr(0, end));
-      if (text[end] == '\n') out.append("\r\n");
-      text.remove_prefix(end + 1);
-    }
-  }
+  for (std::string_view text : pieces) AppendCrlf(out, text);
   return out;
 }
 
@@ -650,8 +653,15 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
   };
   lay_out(budget);
   if (!overflow.empty() && budget > kLinksReserve) lay_out(budget - kLinksReserve);
+  // The text part lists every paper: on a long day, a line for each of thousands. Its lines
+  // go straight into the part, which has room for them from the start.
+  std::size_t links_size = 0;
+  for (const Entry* e : overflow) {
+    const Paper& p = e->sighting->paper;
+    links_size += p.title.size() + p.url.size() + 8;
+  }
+  out.text = ToCrlf({text, text_cards}, links_size + footer_text.size() + 256);
   std::string more_html;
-  std::string more_text;
   if (!overflow.empty()) {
     std::string links;
     std::size_t linked = 0;
@@ -669,9 +679,9 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
                    "<ul style=\"margin:0;padding-left:20px;font-size:14px;line-height:1.5\">\r\n" +
                    links + "</ul>\r\n";
     }
-    more_text += "== " + Plural(overflow.size(), "more paper", "more papers") + " ==\n\n";
-    for (const Entry* e : overflow) more_text += TextLink(*e);
-    more_text += "\n";
+    AppendCrlf(out.text, "== " + Plural(overflow.size(), "more paper", "more papers") + " ==\n\n");
+    for (const Entry* e : overflow) AppendCrlf(out.text, TextLink(*e));
+    AppendCrlf(out.text, "\n");
   }
   const std::size_t unlisted_html = total - std::size_t(out.cards) - std::size_t(out.links);
   const std::size_t unlisted_text = total - placed;
@@ -688,12 +698,12 @@ EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions&
     more_html += "</p>\r\n";
   }
   if (unlisted_text > 0) {
-    more_text += "… " + and_more(unlisted_text);
+    std::string more_text = "… " + and_more(unlisted_text);
     if (IsWebUrl(n.digest_url)) more_text += ": " + Clean(n.digest_url);
-    more_text += "\n\n";
+    AppendCrlf(out.text, more_text + "\n\n");
   }
+  AppendCrlf(out.text, footer_text + "\n");
   out.html = ToCrlf({html_head, cards_html, more_html, html_footer});
-  out.text = ToCrlf({text, text_cards, more_text, footer_text, "\n"});
   return out;
 }
 

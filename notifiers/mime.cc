@@ -295,7 +295,11 @@ std::string MailDate(std::int64_t unix_seconds) {
   return out;
 }
 
-std::string BuildMimeMessage(const MimeMessage& m) {
+namespace {
+
+// BuildMimeMessage of `m`; with `spent` (`m` itself), each part's text is given back once it
+// is encoded.
+std::string BuildMime(const MimeMessage& m, MimeMessage* spent) {
   // Each part in the shorter of the two encodings: quoted-printable for text mostly ASCII
   // (English titles, links, markup), which stays readable and a quarter smaller; base64 for
   // the rest (Korean takes three bytes a character, nine characters quoted).
@@ -330,9 +334,17 @@ std::string BuildMimeMessage(const MimeMessage& m) {
     }
   };
   part("text/plain", m.text, text_quoted);
+  if (spent) std::string().swap(spent->text);
   part("text/html", m.html, html_quoted);
+  if (spent) std::string().swap(spent->html);
   out.append("\r\n--").append(m.boundary).append("--\r\n");
   return out;
 }
+
+}  // namespace
+
+std::string BuildMimeMessage(const MimeMessage& m) { return BuildMime(m, nullptr); }
+
+std::string BuildMimeMessage(MimeMessage&& m) { return BuildMime(m, &m); }
 
 }  // namespace digestd

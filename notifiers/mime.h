@@ -68,6 +68,9 @@ struct MimeMessage {
 // text part and the HTML part (preferred, so last: RFC 2046 §5.1.4), each quoted-printable or
 // base64, whichever is shorter (QuotedPrintableSize, Base64LinesSize). CRLF only.
 std::string BuildMimeMessage(const MimeMessage& message);
+// The same, each part's text given back as soon as it is encoded: a long digest's text part
+// is a megabyte, and the message another. `message` keeps its headers and boundary.
+std::string BuildMimeMessage(MimeMessage&& message);
 
 // Joins formatted mailboxes into one address-list value, folding after a comma before a
 // line would pass 76 characters (`name_size` as for EncodeUnstructured).
