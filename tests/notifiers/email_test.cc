@@ -166,6 +166,12 @@ TEST(Issue8, EachPartTakesTheShorterEncodingAndDecodesBack) {
     ++delimiters;
   }
   EXPECT_EQ(delimiters, 3);
+  // Built from a message given away, the bytes are the same, and its parts are gone.
+  MimeMessage spent = m;
+  EXPECT_EQ(BuildMimeMessage(std::move(spent)), message);
+  EXPECT_TRUE(spent.text.empty());  // NOLINT(bugprone-use-after-move): it says what is left
+  EXPECT_TRUE(spent.html.empty());
+  EXPECT_EQ(spent.boundary, m.boundary);
 }
 
 TEST(Issue8, SummaryMarkdownRendersAndRawHtmlShowsAsText) {
