@@ -55,29 +55,28 @@ std::set<std::string> LatestKeys(const std::vector<SharedPaper>& papers, int n) 
   return keys;
 }
 
-// What the plan needs of each paper that does not depend on the others: the watches it
-// matches and its content hash.
-struct PaperFacts {
-  WatchMatches matches;
-  std::string content_hash;
-};
+// Papers whose matches are found at once, then planned: a long day's matches are not all
+// held (on a 10,000-paper day, 1.4 MB), and a block still keeps two threads busy.
+constexpr std::size_t kFactsBlock = 2048;
 
-// PaperFacts of every paper, a long digest's on two threads: matching 10,000 papers against
-// 1,000 watches is most of a plan, and each paper is matched on its own (WatchMatcher::Match
-// is safe on several threads).
-std::vector<PaperFacts> FactsOf(const PlanInput& in) {
+// What the plan needs of each paper that does not depend on the others, for the papers
+// [first, first + matches.size()): the watches each matches, in `matches`, and its content
+// hash, in `hashes` (indexed as the papers). A long block's on two threads: matching 10,000
+// papers against 1,000 watches is most of a plan, and each paper is matched on its own
+// (WatchMatcher::Match is safe on several threads).
+void FactsOf(const PlanInput& in, std::size_t first, std::vector<WatchMatches>& matches,
+             std::vector<std::string>& hashes) {
   const std::vector<SharedPaper>& papers = *in.papers;
-  std::vector<PaperFacts> facts(papers.size());
-  OnTwoThreads(papers.size(), 256, [&] {
-    return [&](std::size_t first, std::size_t last) {
-      for (std::size_t i = first; i < last; ++i) {
-        in.matcher->Match(*papers[i], in.source, &facts[i].matches);
-        facts[i].content_hash = SightingContentHash(*papers[i]);
+  OnTwoThreads(matches.size(), 256, [&] {
+    return [&](std::size_t begin, std::size_t end) {
+      for (std::size_t k = begin; k < end; ++k) {
+        const Paper& paper = *papers[first + k];
+        in.matcher->Match(paper, in.source, &matches[k]);  // reuses the block's lists
+        hashes[first + k] = SightingContentHash(paper);
       }
       return true;
     };
   });
-  return facts;
 }
 
 }  // namespace
@@ -112,21 +111,29 @@ Plan PlanDigest(const PlanInput& in) {
                                            ? LatestKeys(*in.papers, in.latest_n)
                                            : std::set<std::string>{};
   std::set<std::string> seen_keys;
-  std::vector<PaperFacts> facts = FactsOf(in);
+  std::vector<WatchMatches> block;  // of the papers from `block_start` on
+  std::size_t block_start = 0;
   plan.content_hashes.resize(in.papers->size());
   // A day's marks are about one per paper: grown by doubling, a 10,000-paper day's list
   // would hold twice its size at its last step.
   plan.notified.reserve(in.papers->size());
   for (std::size_t index = 0; index < in.papers->size(); ++index) {
+    if (index == block_start + block.size()) {
+      block_start = index;
+      block.resize(std::min(kFactsBlock, in.papers->size() - index));
+      FactsOf(in, block_start, block, plan.content_hashes);
+    }
     const SharedPaper& shared = (*in.papers)[index];
     const Paper& paper = *shared;
     // A digest may list one paper twice (FORMATS.md: same id, other title); the first wins.
-    if (!seen_keys.insert(paper.key).second) continue;
+    if (!seen_keys.insert(paper.key).second) {
+      plan.content_hashes[index].clear();
+      continue;
+    }
     const auto prior_it = in.prior->find(paper.key);
     const PriorSighting* prior = prior_it == in.prior->end() ? nullptr : &prior_it->second;
-    plan.content_hashes[index] = std::move(facts[index].content_hash);
     const std::string& hash = plan.content_hashes[index];
-    const WatchMatches& matches = facts[index].matches;
+    const WatchMatches& matches = block[index - block_start];
 
     // (notifier, event class) -> the event and the watches that want it. The names are
     // views of the specs' (the marks keep them).

@@ -225,6 +225,35 @@ TEST_F(PlannerTest, DedupeKeysAreStableAndDistinct) {
   EXPECT_NE(a.notifications[0].id, a.notifications[1].id);
 }
 
+// A long day is matched in blocks: every paper is planned once, with its own matches and
+// hash, across the blocks' edges, and a key repeated in a later block stays the first's.
+TEST_F(PlannerTest, LongDayIsPlannedAcrossMatchingBlocks) {
+  for (int i = 0; i < 5000; ++i) {
+    const std::string id = "2401." + std::to_string(10000 + i);
+    papers_.push_back(MakePaper(id, i % 3 == 0 ? "a model" : "birds", i));
+  }
+  papers_[2048] = papers_[7];      // the first of the second block repeats an earlier key
+  papers_[4096] = papers_[4095];   // and one across the next edge
+  const Plan plan = Run({Watch("w", {"model"}, {"me"})});
+  ASSERT_EQ(plan.content_hashes.size(), papers_.size());
+  std::set<std::string> notified;
+  for (const Notification& n : plan.notifications) {
+    ASSERT_EQ(n.papers.size(), 1u);
+    EXPECT_TRUE(notified.insert(n.papers[0].paper->key).second) << n.papers[0].paper->key;
+  }
+  std::size_t expected = 0;
+  for (std::size_t i = 0; i < papers_.size(); ++i) {
+    const bool repeated = i == 2048 || i == 4096;
+    EXPECT_EQ(plan.content_hashes[i], repeated ? "" : SightingContentHash(papers_[i])) << i;
+    if (!repeated && papers_[i].title == "a model") {
+      ++expected;
+      EXPECT_TRUE(notified.count(papers_[i].key)) << i;
+    }
+  }
+  EXPECT_EQ(notified.size(), expected);
+  EXPECT_EQ(plan.notified.size(), expected);
+}
+
 TEST_F(PlannerTest, DecisionsOnlyWhenAskedForAndWithTheHitTerms) {
   papers_ = {MakePaper("2401.15024", "SliceGPT sparsity", 40)};
   const std::vector<WatchSpec> specs = {Watch("a", {"sparsity", "Hoefler"}, {"me"}),
