@@ -366,7 +366,24 @@ class SnapshotWriter {
 // `exact`, when given, learns whether its text reads back byte for byte.
 std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>& snapshots,
                           bool* exact = nullptr) {
-  JsonWriter json;
+  // Sized once (text to escape aside): a long day's message is most of a megabyte, which
+  // grown by doubling would be held twice over at its last step.
+  const auto names = [](const std::vector<std::string>& list) {
+    std::size_t size = 16;
+    for (const std::string& s : list) size += s.size() + 3;
+    return size;
+  };
+  std::size_t size = 64 + names(n.watches) + n.source.size() + n.message.size() +
+                     n.digest_url.size();
+  for (const SourcedPaper& p : n.papers) {
+    size += 80 + p.source.size() + p.date.size() + p.event.size() + names(p.watches);
+    if (p.prior_votes || !p.prior_version.empty() || !p.prior_title.empty()) {
+      size += 64 + p.prior_version.size() + p.prior_title.size();
+    }
+  }
+  std::string text;
+  text.reserve(size);
+  JsonWriter json(std::move(text));
   json.BeginObject();
   json.Key("watches").StringArray(n.watches);
   json.Key("papers").BeginArray();
