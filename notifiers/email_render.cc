@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -100,16 +102,29 @@ std::string Authors(const Paper& p) {
 }
 
 // One paper as the message shows it: the first sighting of its key, with every watch and
-// event it came with.
+// event it came with. The lists are the notification's own (Notification::WatchesOf and
+// EventOf of the sighting), or, for a key it lists more than once, Grouped::merged: a long
+// day's ten thousand entries hold no copy of them.
 struct Entry {
   const SourcedPaper* sighting = nullptr;
-  std::vector<std::string> watches;
-  std::vector<std::string> events;
+  std::span<const std::string> watches;
+  std::span<const std::string> events;
 };
 
 struct Section {
   std::string watch;  // empty: no watch heading (highlights, a message without watches)
   std::vector<Entry> entries;
+};
+
+struct Grouped {
+  std::vector<Section> sections;
+  // The watches and events of each paper listed more than once, by entry; never changed
+  // once made, as the entries view them.
+  struct Lists {
+    std::vector<std::string> watches;
+    std::vector<std::string> events;
+  };
+  std::map<std::size_t, Lists> merged;
 };
 
 void AddUnique(std::vector<std::string>& list, const std::string& item) {
@@ -119,32 +134,54 @@ void AddUnique(std::vector<std::string>& list, const std::string& item) {
 // Papers merged by key, then put in the section of their first watch in the notification's
 // watch order (papers of no watch last). A long day's lists are sized once, and a day of one
 // section moves its list there whole: ten thousand entries are not held twice.
-std::vector<Section> Group(const Notification& n) {
+Grouped Group(const Notification& n) {
+  Grouped out;
   std::vector<Entry> entries;
   entries.reserve(n.papers.size());
-  std::unordered_map<std::string_view, std::size_t> by_key;  // keys of n's papers
-  by_key.reserve(n.papers.size());
-  for (const SourcedPaper& p : n.papers) {
-    auto [it, fresh] = by_key.emplace(p.paper->key, entries.size());
-    if (fresh) entries.push_back({.sighting = &p});
-    Entry& e = entries[it->second];
-    for (const std::string& w : n.WatchesOf(p)) AddUnique(e.watches, w);
-    AddUnique(e.events, n.EventOf(p));
+  {
+    std::unordered_map<std::string_view, std::size_t> by_key;  // keys of n's papers
+    by_key.reserve(n.papers.size());
+    for (const SourcedPaper& p : n.papers) {
+      auto [it, fresh] = by_key.emplace(p.paper->key, entries.size());
+      if (fresh) {
+        entries.push_back({.sighting = &p});
+        continue;
+      }
+      Grouped::Lists& lists = out.merged[it->second];
+      if (lists.events.empty()) {  // the key's second sighting: the first's lists come first
+        const SourcedPaper& first = *entries[it->second].sighting;
+        for (const std::string& w : n.WatchesOf(first)) AddUnique(lists.watches, w);
+        lists.events.push_back(n.EventOf(first));
+      }
+      for (const std::string& w : n.WatchesOf(p)) AddUnique(lists.watches, w);
+      AddUnique(lists.events, n.EventOf(p));
+    }
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    if (const auto it = out.merged.find(i); it != out.merged.end()) {
+      e.watches = it->second.watches;
+      e.events = it->second.events;
+    } else {
+      e.watches = n.WatchesOf(*e.sighting);
+      e.events = std::span<const std::string>(&n.EventOf(*e.sighting), 1);
+    }
   }
   if (n.kind == "highlights") {
-    return {Section{.watch = "", .entries = std::move(entries)}};
+    out.sections.push_back(Section{.watch = "", .entries = std::move(entries)});
+    return out;
   }
   std::vector<std::string> order = n.watches;
   for (const Entry& e : entries) {
     for (const std::string& w : e.watches) AddUnique(order, w);
   }
-  std::vector<Section> sections;
+  std::vector<Section>& sections = out.sections;
   for (const std::string& w : order) sections.push_back({.watch = w});
   sections.push_back({});  // papers of no watch, last
   std::vector<std::size_t> homes(entries.size(), sections.size() - 1);
   std::vector<std::size_t> counts(sections.size(), 0);
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    const std::vector<std::string>& watches = entries[i].watches;
+    const std::span<const std::string> watches = entries[i].watches;
     for (std::size_t k = 0; k + 1 < sections.size(); ++k) {
       if (std::find(watches.begin(), watches.end(), sections[k].watch) != watches.end()) {
         homes[i] = k;
@@ -163,7 +200,7 @@ std::vector<Section> Group(const Notification& n) {
     }
   }
   std::erase_if(sections, [](const Section& s) { return s.entries.empty(); });
-  return sections;
+  return out;
 }
 
 // What changed, one line per event other than `new` ("" for none).
@@ -541,7 +578,8 @@ std::string SummaryHtml(std::string_view bullet) {
 
 EmailContent RenderEmailContent(const Notification& n, const EmailRenderOptions& options) {
   EmailContent out;
-  const std::vector<Section> sections = Group(n);
+  const Grouped grouped = Group(n);
+  const std::vector<Section>& sections = grouped.sections;
   std::size_t total = 0;
   for (const Section& s : sections) total += s.entries.size();
   out.papers = int(total);
