@@ -147,8 +147,9 @@ Grouped Group(const Notification& n) {
         entries.push_back({.sighting = &p});
         continue;
       }
-      Grouped::Lists& lists = out.merged[it->second];
-      if (lists.events.empty()) {  // the key's second sighting: the first's lists come first
+      auto [merged, second] = out.merged.try_emplace(it->second);
+      Grouped::Lists& lists = merged->second;
+      if (second) {  // the key's second sighting: the first's lists come first
         const SourcedPaper& first = *entries[it->second].sighting;
         for (const std::string& w : n.WatchesOf(first)) AddUnique(lists.watches, w);
         lists.events.push_back(n.EventOf(first));
