@@ -28,13 +28,24 @@ void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.Key("date").StringOrNull(p.date);
   if (own && !p.event.empty()) json.Key("event").String(p.event);
   if (own && !p.watches.empty()) json.Key("watches").StringArray(p.watches);
-  if (own && p.prior_votes) json.Key("prior_votes").Int(*p.prior_votes);
-  if (own && !p.prior_version.empty()) json.Key("prior_version").String(p.prior_version);
-  if (own && !p.prior_title.empty()) json.Key("prior_title").String(p.prior_title);
+  if (own && p.prior) {
+    if (p.prior->votes) json.Key("prior_votes").Int(*p.prior->votes);
+    if (!p.prior->version.empty()) json.Key("prior_version").String(p.prior->version);
+    if (!p.prior->title.empty()) json.Key("prior_title").String(p.prior->title);
+  }
   json.EndObject();
 }
 
 }  // namespace
+
+const PriorState& SourcedPaper::Prior() const {
+  static const PriorState kNone;
+  return prior ? *prior : kNone;
+}
+
+void SourcedPaper::SetPrior(PriorState state) {
+  prior = state.empty() ? nullptr : std::make_shared<const PriorState>(std::move(state));
+}
 
 std::string NotificationId(std::string_view dedupe_key) { return Hash128Hex(dedupe_key); }
 

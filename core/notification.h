@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,16 @@
 #include "core/paper.h"
 
 namespace digestd {
+
+// What a source said of a paper before a change, so a message can say what changed (votes
+// 3 -> 12, v1 -> v2, the old title). Empty fields were not said or did not change.
+struct PriorState {
+  std::optional<int> votes;
+  std::string version;
+  std::string title;                  // set only when the title changed
+
+  bool empty() const { return !votes && version.empty() && title.empty(); }
+};
 
 // A paper as one source reported it on one date.
 struct SourcedPaper {
@@ -22,11 +33,15 @@ struct SourcedPaper {
   // notification's.
   std::string event;
   std::vector<std::string> watches;
-  // What the source said before, so a message can say what changed: set for `updated`,
-  // `new_version` and `threshold` events (votes 3 -> 12, v1 -> v2, the old title).
-  std::optional<int> prior_votes;
-  std::string prior_version;
-  std::string prior_title;
+  // Set for `updated`, `new_version` and `threshold` events; null for a new paper, as every
+  // paper of a first run is, so that a long day's entries carry no room for it. Shared by
+  // copies and never changed once set.
+  std::shared_ptr<const PriorState> prior;
+
+  // What the source said before: `prior`, or an empty state.
+  const PriorState& Prior() const;
+  // Sets `prior`, to null when `state` is empty.
+  void SetPrior(PriorState state);
 };
 
 struct Notification {

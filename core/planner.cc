@@ -218,10 +218,10 @@ Plan PlanDigest(const PlanInput& in) {
       n.papers.push_back({.paper = shared, .source = in.source, .date = in.date});
       if (prior && p.event != "new") {
         // What changed, for the message (CONFIG.md: updated, new_version and threshold say).
-        SourcedPaper& sp = n.papers.back();
-        sp.prior_votes = prior->votes;
-        sp.prior_version = prior->version;
-        if (prior->title != paper.title) sp.prior_title = prior->title;
+        n.papers.back().SetPrior(
+            {.votes = prior->votes,
+             .version = prior->version,
+             .title = prior->title != paper.title ? prior->title : std::string()});
       }
       for (std::string_view w : p.watches) {
         plan.notified.push_back(NotifiedMark{

@@ -47,8 +47,8 @@ std::string Join(const std::vector<std::string>& list, std::string_view sep) {
 
 std::string Change(const SourcedPaper& p, const std::string& event) {
   if (event == "threshold") {
-    if (p.prior_votes && p.paper->votes) {
-      return "votes " + std::to_string(*p.prior_votes) + " → " +
+    if (p.Prior().votes && p.paper->votes) {
+      return "votes " + std::to_string(*p.Prior().votes) + " → " +
              std::to_string(*p.paper->votes);
     }
     return p.paper->votes ? "reached " + std::to_string(*p.paper->votes) + " votes"
@@ -56,7 +56,7 @@ std::string Change(const SourcedPaper& p, const std::string& event) {
   }
   if (event == "new_version") {
     const std::string now = ChatLine(p.paper->version);
-    const std::string before = ChatLine(p.prior_version);
+    const std::string before = ChatLine(p.Prior().version);
     if (!before.empty() && !now.empty()) return before + " → " + now;
     return now.empty() ? "new version" : "new version " + now;
   }

@@ -207,21 +207,22 @@ Grouped Group(const Notification& n) {
 // What changed, one line per event other than `new` ("" for none).
 std::vector<std::string> Changes(const Entry& e) {
   const SourcedPaper& p = *e.sighting;
+  const PriorState& prior = p.Prior();
   std::vector<std::string> out;
   for (const std::string& ev : e.events) {
     if (ev == "new_version") {
       out.push_back("New version: " +
-                    (p.prior_version.empty() ? std::string() : Clean(p.prior_version) + " → ") +
+                    (prior.version.empty() ? std::string() : Clean(prior.version) + " → ") +
                     (p.paper->version.empty() ? std::string("a new one") : Clean(p.paper->version)));
     } else if (ev == "threshold") {
       std::string line = "Votes ";
-      if (p.prior_votes) line += std::to_string(*p.prior_votes) + " → ";
+      if (prior.votes) line += std::to_string(*prior.votes) + " → ";
       line += p.paper->votes ? std::to_string(*p.paper->votes) : std::string("-");
       out.push_back(line + ": passed the watch's minimum");
     } else if (ev == "updated") {
-      out.push_back(p.prior_title.empty()
+      out.push_back(prior.title.empty()
                         ? std::string("Updated: the authors, summary or link changed")
-                        : "Updated: new title (was “" + Clean(p.prior_title) + "”)");
+                        : "Updated: new title (was “" + Clean(prior.title) + "”)");
     }
   }
   return out;

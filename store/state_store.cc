@@ -377,9 +377,7 @@ std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>
                      n.digest_url.size();
   for (const SourcedPaper& p : n.papers) {
     size += 80 + p.source.size() + p.date.size() + p.event.size() + names(p.watches);
-    if (p.prior_votes || !p.prior_version.empty() || !p.prior_title.empty()) {
-      size += 64 + p.prior_version.size() + p.prior_title.size();
-    }
+    if (p.prior) size += 64 + p.prior->version.size() + p.prior->title.size();
   }
   std::string text;
   text.reserve(size);
@@ -395,9 +393,11 @@ std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>
     if (!p.date.empty()) json.Key("date").String(p.date);
     if (!p.event.empty()) json.Key("event").String(p.event);
     if (!p.watches.empty()) json.Key("watches").StringArray(p.watches);
-    if (p.prior_votes) json.Key("prior_votes").Int(*p.prior_votes);
-    if (!p.prior_version.empty()) json.Key("prior_version").String(p.prior_version);
-    if (!p.prior_title.empty()) json.Key("prior_title").String(p.prior_title);
+    if (p.prior) {
+      if (p.prior->votes) json.Key("prior_votes").Int(*p.prior->votes);
+      if (!p.prior->version.empty()) json.Key("prior_version").String(p.prior->version);
+      if (!p.prior->title.empty()) json.Key("prior_title").String(p.prior->title);
+    }
     json.EndObject();
   }
   json.EndArray();
@@ -441,11 +441,11 @@ Status DecodeMessage(const boost::json::value& v,
       sp.date = Str(p, "date");
       sp.event = Str(p, "event");
       sp.watches = Strings(p, "watches");
+      PriorState prior{.version = Str(p, "prior_version"), .title = Str(p, "prior_title")};
       if (const auto* votes = p.if_contains("prior_votes"); votes && votes->is_int64()) {
-        sp.prior_votes = int(votes->get_int64());
+        prior.votes = int(votes->get_int64());
       }
-      sp.prior_version = Str(p, "prior_version");
-      sp.prior_title = Str(p, "prior_title");
+      sp.SetPrior(std::move(prior));
       n.papers.push_back(std::move(sp));
     }
   }

@@ -55,6 +55,24 @@ TEST(SharedPaper, EqualsByContentAndDefaultsToAnEmptyPaper) {
   EXPECT_EQ(SharedPaper()->key, "");
 }
 
+// Issue 12: a new paper's entry (every entry of a first run) holds no prior state, and
+// copies of an entry share the one it has.
+TEST(SourcedPaper, HoldsAPriorStateOnlyWhenTheSourceSaidOne) {
+  SourcedPaper fresh;
+  fresh.SetPrior({});
+  EXPECT_EQ(fresh.prior, nullptr);
+  EXPECT_TRUE(fresh.Prior().empty());
+
+  SourcedPaper changed;
+  changed.SetPrior({.votes = 3, .version = "v1"});
+  ASSERT_NE(changed.prior, nullptr);
+  EXPECT_EQ(changed.Prior().votes, 3);
+  EXPECT_EQ(changed.Prior().version, "v1");
+  EXPECT_EQ(changed.Prior().title, "");
+  const SourcedPaper copy = changed;
+  EXPECT_EQ(copy.prior, changed.prior);
+}
+
 TEST(Issue7, GroupByDigestMergesOnlyTheGroupedNotifiers) {
   std::vector<Notification> in = {One("team", "1", "new", {"a"}), One("me", "1", "new", {"a"}),
                                   One("team", "2", "threshold", {"b", "a"}),

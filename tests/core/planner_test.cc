@@ -62,6 +62,7 @@ TEST_F(PlannerTest, NewPaperMatchingAWatchIsNotifiedToEachNotifier) {
   EXPECT_EQ(plan.notifications[0].watches, std::vector<std::string>{"sparsity"});
   EXPECT_EQ(plan.notified.size(), 4u);
   EXPECT_EQ(plan.notifications[0].id, NotificationId(plan.notifications[0].dedupe_key));
+  for (const Notification& n : plan.notifications) EXPECT_EQ(n.papers[0].prior, nullptr);
 }
 
 // Issue 12, point 3: every notification about a paper holds the planner's paper, not a copy.
@@ -151,6 +152,7 @@ TEST_F(PlannerTest, ThresholdFiresWhenVotesCrossAndOnlyOnce) {
   Plan plan = Run({w});
   ASSERT_EQ(plan.notifications.size(), 1u);
   EXPECT_EQ(plan.notifications[0].event, "threshold");
+  EXPECT_EQ(plan.notifications[0].papers[0].Prior().votes, 3);  // the message says 3 -> 25
   // Recorded as notified, the same crossing seen again is not sent twice.
   for (const NotifiedMark& k : plan.notified) notified_.insert(k.Encode());
   EXPECT_TRUE(Run({w}).notifications.empty());
@@ -179,6 +181,8 @@ TEST_F(PlannerTest, NewVersionIsOptIn) {
   Plan plan = Run({w});
   ASSERT_EQ(plan.notifications.size(), 1u);
   EXPECT_EQ(plan.notifications[0].event, "new_version");
+  EXPECT_EQ(plan.notifications[0].papers[0].Prior().version, "v1");
+  EXPECT_EQ(plan.notifications[0].papers[0].Prior().title, "");  // the title did not change
 }
 
 TEST_F(PlannerTest, BaselineRecordsDecisionsButNotifiesNothing) {

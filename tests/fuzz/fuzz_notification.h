@@ -50,9 +50,7 @@ inline Notification NotificationFrom(std::string_view bytes) {
     if (index++ >= 60) break;
     SourcedPaper sp{.paper = std::move(p), .source = "markdown", .date = "2024-01-29"};
     sp.event = kEvents[index & 3];
-    sp.prior_votes = index;
-    sp.prior_version = "v1";
-    sp.prior_title = "old";
+    sp.SetPrior({.votes = index, .version = "v1", .title = "old"});
     n.papers.push_back(std::move(sp));
   }
   Paper raw;
@@ -72,8 +70,7 @@ inline Notification NotificationFrom(std::string_view bytes) {
   raw.authors_truncated = (pick & 0x20) != 0;
   raw.version = "v2";
   SourcedPaper sp{.paper = std::move(raw), .source = line(1), .date = "2024-01-29"};
-  sp.prior_votes = 3;
-  sp.prior_version = "v1";
+  sp.SetPrior({.votes = 3, .version = "v1"});
   n.papers.push_back(std::move(sp));
   return n;
 }

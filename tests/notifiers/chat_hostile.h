@@ -44,8 +44,7 @@ inline Notification MakeHostile(int papers = 300) {
     SourcedPaper sp{.paper = p, .source = "hf-daily", .date = "2024-01-29"};
     sp.event = events[i % 4];
     sp.watches = {"sparse attention", std::string(kHostileText)};
-    sp.prior_votes = 3;
-    sp.prior_version = "v1";
+    sp.SetPrior({.votes = 3, .version = "v1"});
     n.papers.push_back(std::move(sp));
   }
   return n;

@@ -52,9 +52,9 @@ NotifierConfig ChatConfig(std::string_view kind, int max_papers = 0) {
 Notification MakeChanges() {
   Notification n = test::MakeDigestGrouped();
   n.papers[0].event = "threshold";
-  n.papers[0].prior_votes = 3;
+  n.papers[0].SetPrior({.votes = 3});
   n.papers[2].event = "new_version";
-  n.papers[2].prior_version = "v1";
+  n.papers[2].SetPrior({.version = "v1"});
   return n;
 }
 

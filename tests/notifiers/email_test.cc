@@ -258,16 +258,16 @@ TEST(Issue8, DigestEmailGolden) {
 TEST(Issue8, ChangedEntriesSayWhatChanged) {
   Notification n = test::MakeInstant();
   n.papers[0].event = "new_version";
-  n.papers[0].prior_version = "v1";
+  n.papers[0].SetPrior({.version = "v1"});
   n.papers.push_back(n.papers[0]);
   n.papers[1].paper.Edit().key = "arxiv:2401.99999";
   n.papers[1].event = "threshold";
   n.papers[1].paper.Edit().votes = 12;
-  n.papers[1].prior_votes = 3;
+  n.papers[1].SetPrior({.votes = 3, .version = "v1"});
   n.papers.push_back(n.papers[0]);
   n.papers[2].paper.Edit().key = "arxiv:2401.88888";
   n.papers[2].event = "updated";
-  n.papers[2].prior_title = "An old <b>title</b>";
+  n.papers[2].SetPrior({.version = "v1", .title = "An old <b>title</b>"});
   const EmailContent c = RenderEmailContent(n, {});
   for (const std::string* body : {&c.text, &c.html}) {
     EXPECT_NE(body->find("New version: v1 → v2"), std::string::npos) << *body;

@@ -56,9 +56,7 @@ Notification MakeNotification(const std::string& notifier, const Paper& paper) {
   n.digest_url = "https://example.org/2024-01-29.md";
   n.papers.push_back({.paper = paper, .source = "hf-ko", .date = "2024-01-29"});
   // What changed travels with the row, beside the snapshot.
-  n.papers.back().prior_votes = 3;
-  n.papers.back().prior_version = "v1";
-  n.papers.back().prior_title = "Old title";
+  n.papers.back().SetPrior({.votes = 3, .version = "v1", .title = "Old title"});
   return n;
 }
 
