@@ -6,6 +6,8 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include <date/tz.h>
 #include <spdlog/fmt/ranges.h>
@@ -47,10 +49,10 @@ std::string Shown(const SourceConfig& source, std::string_view url) {
 // is unknown but whose link a known item of the same source already has keeps that item's
 // key, with a warning, so it is not notified again.
 Status KeepKeysOfKnownUrls(StateStore& store, const std::string& source,
-                           std::vector<Paper>& papers, std::vector<std::string>& keys) {
+                           std::vector<SharedPaper>& papers, std::vector<std::string>& keys) {
   std::vector<std::string> urls;
-  for (const Paper& p : papers) {
-    if (!p.url.empty() && p.key.rfind("arxiv:", 0) != 0) urls.push_back(p.url);
+  for (const SharedPaper& p : papers) {
+    if (!p->url.empty() && p->key.rfind("arxiv:", 0) != 0) urls.push_back(p->url);
   }
   if (urls.empty()) return Ok();
   auto known_keys = store.LoadPriorSightings(source, keys);
@@ -59,7 +61,7 @@ Status KeepKeysOfKnownUrls(StateStore& store, const std::string& source,
   if (!by_url) return Unexpected(by_url.error());
   std::set<std::string> taken(keys.begin(), keys.end());
   for (std::size_t i = 0; i < papers.size(); ++i) {
-    Paper& p = papers[i];
+    const Paper& p = *papers[i];
     const auto old = by_url->find(p.url);
     if (old == by_url->end() || old->second == p.key || known_keys->count(p.key) ||
         taken.count(old->second)) {
@@ -69,7 +71,7 @@ Status KeepKeysOfKnownUrls(StateStore& store, const std::string& source,
                  "unstable, so it is treated as the item already seen",
                  source, RedactUrl(p.url), old->second, p.key);
     taken.insert(old->second);
-    p.key = old->second;
+    papers[i].Edit().key = old->second;  // held by nothing else yet: changed in place
     keys[i] = old->second;
   }
   return Ok();
@@ -350,22 +352,25 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   { const Spool spent = std::move(body); }
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
-  std::vector<Paper> unique;
+  // Each key's first paper, shared from here on, not copied, by its notifications and the
+  // commit. A repeated key's later papers are dropped.
+  std::vector<SharedPaper> papers;
   std::vector<std::string> keys;
-  unique.reserve(digest.papers.size());
+  papers.reserve(digest.papers.size());
   keys.reserve(digest.papers.size());
   {
-    std::set<std::string> seen;
+    // Views of the shared papers' keys: each stays where it is while the set lives.
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(digest.papers.size());
     for (Paper& p : digest.papers) {
-      if (p.key.empty() || !seen.insert(p.key).second) continue;
-      keys.push_back(p.key);
-      unique.push_back(std::move(p));
+      if (p.key.empty() || seen.contains(p.key)) continue;
+      papers.emplace_back(std::move(p));
+      seen.insert(papers.back()->key);
+      keys.push_back(papers.back()->key);
     }
   }
   std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
-  if (auto st = KeepKeysOfKnownUrls(store, source.name, unique, keys); !st) return st;
-  // From here on a paper is shared, not copied, by its notifications and the commit.
-  std::vector<SharedPaper> papers = SharePapers(std::move(unique));  // moved into the commit
+  if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) return st;
   auto prior = store.LoadPriorSightings(source.name, keys);
   if (!prior) return Unexpected(prior.error());
   auto notified = store.LoadNotified(keys);

@@ -67,6 +67,17 @@ class Diff(DigestdCase):
         self.assertEqual(self.once(D1), [])
         self.assertEqual(len(self.matches_file()), 1)
 
+    def test_a_paper_listed_twice_in_one_digest_is_notified_once_as_first_listed(self):
+        self.write_digest(D1, digest(D1, entry("2401.00001", "model A, first listing"),
+                                     entry("2401.00002", "model B"),
+                                     entry("2401.00001", "model A, listed again")))
+        lines = self.once(D1)
+        self.assertEqual(keys(lines), ["arxiv:2401.00001", "arxiv:2401.00002"])
+        self.assertEqual(len(lines), 2)
+        first = next(line for line in lines if line["paper"]["key"] == "arxiv:2401.00001")
+        self.assertEqual(first["paper"]["title"], "model A, first listing")
+        self.assertEqual(self.once(D1), [])
+
     def test_appended_digest_notifies_only_the_appended_papers(self):
         first = digest(D1, entry("2401.00001", "model A"), entry("2401.00002", "model B"))
         self.write_digest(D1, first)
