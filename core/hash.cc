@@ -13,9 +13,10 @@ std::uint64_t Mix(std::uint64_t x) {
   return x;
 }
 
-void AppendHex(std::string& out, std::uint64_t v) {
+// `v` as 16 hex digits at `out`.
+void WriteHex(char* out, std::uint64_t v) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(v >> shift) & 0xF];
+  for (int shift = 60; shift >= 0; shift -= 4) *out++ = kHex[(v >> shift) & 0xF];
 }
 
 }  // namespace
@@ -42,13 +43,14 @@ void Hash128::Update(std::string_view bytes) {
   size_ += bytes.size();
 }
 
-std::string Hash128::Hex() const {
-  std::string out;
-  out.reserve(32);
-  AppendHex(out, Mix(a_));
-  AppendHex(out, Mix(b_ ^ size_));
+HashDigits Hash128::Digits() const {
+  HashDigits out;
+  WriteHex(out.digits_.data(), Mix(a_));
+  WriteHex(out.digits_.data() + 16, Mix(b_ ^ size_));
   return out;
 }
+
+std::string Hash128::Hex() const { return std::string(Digits().view()); }
 
 std::string Hash128Hex(std::string_view bytes) {
   Hash128 h;

@@ -2,6 +2,7 @@
 // stored in the state database, so they must never change between versions. Thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,23 @@ std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t seed = 0xcbf29ce4842
 // 128 bits as 32 lowercase hex digits: two independent 64-bit hashes of `bytes`.
 std::string Hash128Hex(std::string_view bytes);
 
+// Hash128Hex's 32 digits held in place, not in a heap block: a long day's list of them (one
+// per paper) takes 32 bytes a paper where strings took about 80. Empty until set.
+class HashDigits {
+ public:
+  HashDigits() = default;
+
+  std::string_view view() const {
+    return empty() ? std::string_view() : std::string_view(digits_.data(), digits_.size());
+  }
+  bool empty() const { return digits_[0] == '\0'; }
+  void clear() { digits_[0] = '\0'; }
+
+ private:
+  friend class Hash128;
+  std::array<char, 32> digits_{};
+};
+
 // Hash128Hex of bytes given in pieces: Update(a); Update(b); Hex() equals
 // Hash128Hex(a + b), without building a + b. Both lanes run in one pass over the bytes.
 class Hash128 {
@@ -21,6 +39,7 @@ class Hash128 {
   void Update(std::string_view bytes);
   void Update(char c) { Update(std::string_view(&c, 1)); }
   std::string Hex() const;
+  HashDigits Digits() const;
 
  private:
   std::uint64_t a_ = 0xcbf29ce484222325ULL;

@@ -1,6 +1,8 @@
 #include "core/planner.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "core/hash.h"
 #include "core/two_threads.h"
@@ -21,7 +23,7 @@ struct WatchEvent {
 
 // The events one watch gets for one paper, given what the source said before.
 std::vector<WatchEvent> EventsFor(const WatchSpec& watch, const Paper& paper,
-                                  const PriorSighting* prior, const std::string& hash) {
+                                  const PriorSighting* prior, std::string_view hash) {
   const bool votes_met = !watch.min_votes || (paper.votes && *paper.votes >= *watch.min_votes);
   std::vector<WatchEvent> events;
   if (!prior) {
@@ -34,7 +36,7 @@ std::vector<WatchEvent> EventsFor(const WatchSpec& watch, const Paper& paper,
   }
   if (!votes_met) return events;
   if (prior->content_hash != hash && Has(watch.events, "updated")) {
-    events.push_back({"updated", "updated:" + hash});
+    events.push_back({"updated", "updated:" + std::string(hash)});
   }
   if (!paper.version.empty() && paper.version != prior->version &&
       Has(watch.events, "new_version")) {
@@ -65,14 +67,14 @@ constexpr std::size_t kFactsBlock = 2048;
 // papers against 1,000 watches is most of a plan, and each paper is matched on its own
 // (WatchMatcher::Match is safe on several threads).
 void FactsOf(const PlanInput& in, std::size_t first, std::vector<WatchMatches>& matches,
-             std::vector<std::string>& hashes) {
+             std::vector<HashDigits>& hashes) {
   const std::vector<SharedPaper>& papers = *in.papers;
   OnTwoThreads(matches.size(), 256, [&] {
     return [&](std::size_t begin, std::size_t end) {
       for (std::size_t k = begin; k < end; ++k) {
         const Paper& paper = *papers[first + k];
         in.matcher->Match(paper, in.source, &matches[k]);  // reuses the block's lists
-        hashes[first + k] = SightingContentHash(paper);
+        hashes[first + k] = SightingContentDigits(paper);
       }
       return true;
     };
@@ -82,6 +84,10 @@ void FactsOf(const PlanInput& in, std::size_t first, std::vector<WatchMatches>& 
 }  // namespace
 
 std::string SightingContentHash(const Paper& paper) {
+  return std::string(SightingContentDigits(paper).view());
+}
+
+HashDigits SightingContentDigits(const Paper& paper) {
   Hash128 h;
   h.Update(paper.title);
   h.Update(kSep);
@@ -96,7 +102,7 @@ std::string SightingContentHash(const Paper& paper) {
     h.Update(s);
     h.Update('\x1e');
   }
-  return h.Hex();
+  return h.Digits();
 }
 
 std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
@@ -110,7 +116,8 @@ Plan PlanDigest(const PlanInput& in) {
   const std::set<std::string> latest = in.first_run == FirstRunMode::kLatest
                                            ? LatestKeys(*in.papers, in.latest_n)
                                            : std::set<std::string>{};
-  std::set<std::string> seen_keys;
+  std::unordered_set<std::string_view> seen_keys;  // views of the papers' keys
+  seen_keys.reserve(in.papers->size());
   std::vector<WatchMatches> block;  // of the papers from `block_start` on
   std::size_t block_start = 0;
   plan.content_hashes.resize(in.papers->size());
@@ -132,7 +139,7 @@ Plan PlanDigest(const PlanInput& in) {
     }
     const auto prior_it = in.prior->find(paper.key);
     const PriorSighting* prior = prior_it == in.prior->end() ? nullptr : &prior_it->second;
-    const std::string& hash = plan.content_hashes[index];
+    const std::string_view hash = plan.content_hashes[index].view();
     const WatchMatches& matches = block[index - block_start];
 
     // (notifier, event class) -> the event and the watches that want it. The names are

@@ -12,6 +12,7 @@
 
 #include "core/dedupe_key.h"
 #include "core/notification.h"
+#include "core/hash.h"
 #include "core/paper.h"
 #include "core/watch.h"
 
@@ -28,6 +29,8 @@ struct PriorSighting {
 // Hash of the fields whose change makes an `updated` event: title, authors, summary, URL
 // (never votes).
 std::string SightingContentHash(const Paper& paper);
+// The same hash's digits, held in place.
+HashDigits SightingContentDigits(const Paper& paper);
 
 // The key under which "watch W was told to notifier N about paper P for event class C" is
 // remembered, so nothing is sent twice (DESIGN.md §2 step 6): DedupeKey{N, P, C, {W}},
@@ -73,9 +76,9 @@ struct Plan {
   std::vector<Notification> notifications;   // ids and dedupe keys filled in
   std::vector<NotifiedMark> notified;        // the marks they cover (views: NotifiedMark)
   std::vector<Decision> decisions;           // only with PlanInput::record_decisions
-  // SightingContentHash of each of PlanInput::papers, in order ("" for a repeated key): the
-  // commit stores them rather than hashing every paper again.
-  std::vector<std::string> content_hashes;
+  // SightingContentHash of each of PlanInput::papers, in order (empty for a repeated key):
+  // the commit stores them rather than hashing every paper again.
+  std::vector<HashDigits> content_hashes;
 };
 
 Plan PlanDigest(const PlanInput& input);

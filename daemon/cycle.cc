@@ -452,7 +452,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
     for (std::size_t i = 0; i < papers.size(); ++i) {
       const Paper& p = papers[i];
       run_prior[p.key] = PriorSighting{
-          .content_hash = plan.content_hashes[i],
+          .content_hash = std::string(plan.content_hashes[i].view()),
           .votes = p.votes,
           .version = p.version,
           .title = p.title};

@@ -1096,7 +1096,11 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
     sighting.BindBorrowed(p.key).BindBorrowed(c.source).BindBorrowed(c.date).BindBorrowed(p.url);
     sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
     sighting.BindBorrowed(p.version).Bind(*snapshot);
-    sighting.Bind(hashed ? c.content_hashes[i] : SightingContentHash(p));
+    if (hashed) {
+      sighting.BindBorrowed(c.content_hashes[i].view());
+    } else {
+      sighting.Bind(SightingContentHash(p));
+    }
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting", p.key); !st) return st;
   }
@@ -1179,7 +1183,8 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
       rows.Null();
     }
     rows.Key("ver").String(p.version).Key("s").Int(id->second);
-    rows.Key("h").String(hashed ? c.content_hashes[i] : SightingContentHash(p)).EndObject();
+    rows.Key("h").String(hashed ? std::string(c.content_hashes[i].view()) : SightingContentHash(p))
+        .EndObject();
   }
   rows.EndArray();
   Stmt sightings(db, std::string("INSERT INTO sightings(paper_key, source, date, url, votes, "
@@ -1278,7 +1283,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
                                                  : RecordPapersOneByOne(db, c, snapshots);
   if (!papers) return papers;
-  std::vector<std::string>().swap(c.content_hashes);
+  std::vector<HashDigits>().swap(c.content_hashes);
   std::vector<std::size_t> kept;
   std::vector<std::size_t> handed;
   const bool owner_free = handed_over_.empty() || (c.hand_over && c.hand_over->owner ==

@@ -55,7 +55,7 @@ struct DigestCommit {
   std::vector<SharedPaper> papers;    // one per key
   // SightingContentHash of each paper, when the caller has them (Plan::content_hashes);
   // missing or empty ones are computed.
-  std::vector<std::string> content_hashes;
+  std::vector<HashDigits> content_hashes;
   std::vector<NotifiedMark> notified;  // notified marks (Plan::notified); views, see there
   std::vector<Notification> notifications;
   std::vector<HeldMatch> held;        // matches of digest watches, held for their digest

@@ -31,5 +31,21 @@ TEST(Hash128, PiecesHashAsTheirConcatenation) {
   EXPECT_EQ(chars.Hex(), Hash128Hex(whole));
 }
 
+// The digits held in place are the hex string's, and a default one is empty.
+TEST(HashDigits, HoldTheHexDigitsInPlace) {
+  Hash128 h;
+  h.Update("arxiv:2401.15024");
+  const HashDigits digits = h.Digits();
+  EXPECT_FALSE(digits.empty());
+  EXPECT_EQ(digits.view(), Hash128Hex("arxiv:2401.15024"));
+  EXPECT_EQ(digits.view().size(), 32u);
+  HashDigits none;
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.view(), "");
+  HashDigits cleared = digits;
+  cleared.clear();
+  EXPECT_TRUE(cleared.empty());
+}
+
 }  // namespace
 }  // namespace digestd
