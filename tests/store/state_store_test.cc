@@ -219,6 +219,56 @@ TEST(StateStore, OutboxMessageRoundTrips) {
   EXPECT_EQ(NotificationJsonLines(*n), NotificationJsonLines(c.notifications[0]));
 }
 
+// Issue 12: a message of several papers from one digest says their source and date once,
+// and every paper gets them back; papers that differ keep their own, and a message of one
+// paper is stored as before.
+TEST(StateStore, OutboxMessageSaysASharedSourceAndDateOnce) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  const Paper a = MakePaper("2401.00001", "A", 1);
+  const Paper b = MakePaper("2401.00002", "B", 2);
+  DigestCommit c = MakeCommit({a, b}, 100);
+  Notification grouped = MakeNotification("team", a);
+  grouped.papers.push_back({.paper = b, .source = "hf-ko", .date = "2024-01-29"});
+  Notification mixed = MakeNotification("me", a);
+  mixed.papers.push_back({.paper = b, .source = "arxiv", .date = "2024-01-29"});
+  const Notification single = MakeNotification("solo", a);
+  c.notifications = {grouped, mixed, single};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+
+  const auto count = [&](const std::string& notifier, const std::string& text) {
+    return Scalar(path, "SELECT (length(message) - length(replace(message, '" + text +
+                            "', ''))) / length('" + text + "') FROM outbox WHERE notifier = '" +
+                            notifier + "'");
+  };
+  EXPECT_EQ(count("team", R"("papers_source":"hf-ko")"), 1);
+  EXPECT_EQ(count("team", R"("papers_date":"2024-01-29")"), 1);
+  EXPECT_EQ(count("team", R"("source":)"), 0);
+  EXPECT_EQ(count("team", R"("date":)"), 0);
+  EXPECT_EQ(count("me", R"("papers_source")"), 0);
+  EXPECT_EQ(count("me", R"("source":)"), 2);
+  EXPECT_EQ(count("me", R"("papers_date":"2024-01-29")"), 1);
+  EXPECT_EQ(count("solo", R"("papers_)"), 0);
+  EXPECT_EQ(count("solo", R"("source":"hf-ko")"), 1);
+
+  auto due = (*store)->DueOutbox(100, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 3u);
+  for (const auto& row : *due) {
+    const Notification& n = row.notification;
+    const Notification& want =
+        n.notifier == "team" ? grouped : (n.notifier == "me" ? mixed : single);
+    ASSERT_EQ(n.papers.size(), want.papers.size()) << n.notifier;
+    for (std::size_t i = 0; i < n.papers.size(); ++i) {
+      EXPECT_EQ(n.papers[i].source, want.papers[i].source) << n.notifier << " " << i;
+      EXPECT_EQ(n.papers[i].date, want.papers[i].date) << n.notifier << " " << i;
+    }
+    EXPECT_EQ(NotificationJsonLines(n), NotificationJsonLines(want)) << n.notifier;
+  }
+}
+
 TEST(StateStore, OutboxLifeCycle) {
   auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
