@@ -28,15 +28,17 @@ void WriteSourcedPaper(JsonWriter& json, const SourcedPaper& p, bool own) {
   json.Key("date").StringOrNull(p.date);
   if (own && !p.event.empty()) json.Key("event").String(p.event);
   if (own && !p.watches.empty()) json.Key("watches").StringArray(p.watches);
-  if (own && p.prior) {
-    if (p.prior->votes) json.Key("prior_votes").Int(*p.prior->votes);
-    if (!p.prior->version.empty()) json.Key("prior_version").String(p.prior->version);
-    if (!p.prior->title.empty()) json.Key("prior_title").String(p.prior->title);
-  }
+  if (own && p.prior) WritePriorMembers(json, *p.prior);
   json.EndObject();
 }
 
 }  // namespace
+
+void WritePriorMembers(JsonWriter& json, const PriorState& prior) {
+  if (prior.votes) json.Key("prior_votes").Int(*prior.votes);
+  if (!prior.version.empty()) json.Key("prior_version").String(prior.version);
+  if (!prior.title.empty()) json.Key("prior_title").String(prior.title);
+}
 
 const PriorState& SourcedPaper::Prior() const {
   static const PriorState kNone;

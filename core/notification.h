@@ -24,6 +24,12 @@ struct PriorState {
   bool empty() const { return !votes && version.empty() && title.empty(); }
 };
 
+class JsonWriter;
+
+// The members "prior_votes", "prior_version" and "prior_title" of `prior`, those it has: how
+// a paper's own JSON (NotificationToJson, the outbox message) says what was said before.
+void WritePriorMembers(JsonWriter& json, const PriorState& prior);
+
 // A paper as one source reported it on one date.
 struct SourcedPaper {
   SharedPaper paper;

@@ -413,11 +413,7 @@ std::string OutboxMessage(const Notification& n, const std::vector<std::int64_t>
     if (shared_date.empty() && !p.date.empty()) json.Key("date").String(p.date);
     if (!p.event.empty()) json.Key("event").String(p.event);
     if (!p.watches.empty()) json.Key("watches").StringArray(p.watches);
-    if (p.prior) {
-      if (p.prior->votes) json.Key("prior_votes").Int(*p.prior->votes);
-      if (!p.prior->version.empty()) json.Key("prior_version").String(p.prior->version);
-      if (!p.prior->title.empty()) json.Key("prior_title").String(p.prior->title);
-    }
+    if (p.prior) WritePriorMembers(json, *p.prior);
     json.EndObject();
   }
   json.EndArray();
@@ -1097,6 +1093,12 @@ constexpr const char* kSightingConflict =
 
 // CommitDigest's papers, snapshots and sightings a row at a time (SQLite, where a row costs
 // less than its JSON would).
+// The content hash of c.papers[i]: the plan's, or made now for a caller that gave none.
+HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
+  if (i < c.content_hashes.size() && !c.content_hashes[i].empty()) return c.content_hashes[i];
+  return SightingContentDigits(c.papers[i]);
+}
+
 Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
   Stmt paper(db,
              "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
@@ -1108,8 +1110,8 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
   SnapshotPipeline prepared(c.papers, snapshots.codec());
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
     const Paper& p = c.papers[i];
-    const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
-    // The paper, the commit and its hashes outlive each step: their texts are not copied.
+    const HashDigits hash = ContentHashOf(c, i);
+    // The paper, the commit and the hash outlive each step: their texts are not copied.
     paper.Reset();
     paper.BindBorrowed(p.key).Bind(c.now).BindBorrowed(c.source);
     if (auto st = Run(paper, "record paper", p.key); !st) return st;
@@ -1119,11 +1121,7 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
     sighting.BindBorrowed(p.key).BindBorrowed(c.source).BindBorrowed(c.date).BindBorrowed(p.url);
     sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
     sighting.BindBorrowed(p.version).Bind(*snapshot);
-    if (hashed) {
-      sighting.BindBorrowed(c.content_hashes[i].view());
-    } else {
-      sighting.Bind(SightingContentHash(p));
-    }
+    sighting.BindBorrowed(hash.view());
     sighting.Bind(c.now).Bind(c.now);
     if (auto st = Run(sighting, "record sighting", p.key); !st) return st;
   }
@@ -1197,7 +1195,6 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
     const auto id = ids.find(texts[i]);
     if (id == ids.end()) return Unexpected("store snapshots: no id for paper " + p.key);
     snapshots.Remember(p, id->second);
-    const bool hashed = i < c.content_hashes.size() && !c.content_hashes[i].empty();
     rows.BeginObject().Key("k").String(p.key).Key("u").String(p.url);
     rows.Key("v");
     if (p.votes) {
@@ -1206,8 +1203,7 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
       rows.Null();
     }
     rows.Key("ver").String(p.version).Key("s").Int(id->second);
-    rows.Key("h").String(hashed ? std::string(c.content_hashes[i].view()) : SightingContentHash(p))
-        .EndObject();
+    rows.Key("h").String(ContentHashOf(c, i).view()).EndObject();
   }
   rows.EndArray();
   Stmt sightings(db, std::string("INSERT INTO sightings(paper_key, source, date, url, votes, "
