@@ -3,15 +3,20 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/private_file.h"
 #include "daemon/exec_runner.h"
@@ -91,10 +96,12 @@ Response FromCommand(const CommandResult& c, const Payload& p) {
   return out;
 }
 
-// Appends `bytes` to `path` all or nothing: under an exclusive lock (other digestd processes
-// append to the same file), written and fsynced; on any failure the file is cut back to its
-// size before, so no partial line stays to be appended again by the retry.
-std::optional<std::string> AppendAllOrNothing(const std::string& path, const std::string& bytes) {
+// Appends `pieces`, in order, to `path` all or nothing: under an exclusive lock (other
+// digestd processes append to the same file), written and fsynced; on any failure the file
+// is cut back to its size before, so no partial line stays to be appended again by the retry.
+// The pieces go out as they are (writev), never first copied into one buffer.
+std::optional<std::string> AppendAllOrNothing(const std::string& path,
+                                              std::vector<std::string_view> pieces) {
   // A new file gets the private mode: it holds what the watches matched.
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, NewPrivateFileMode());
@@ -104,17 +111,32 @@ std::optional<std::string> AppendAllOrNothing(const std::string& path, const std
   if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &st) != 0) {
     failure = path + ": " + std::strerror(errno);
   } else {
-    std::size_t done = 0;
-    while (!failure && done < bytes.size()) {
-      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    std::erase_if(pieces, [](std::string_view piece) { return piece.empty(); });
+    std::size_t written = 0;  // in all
+    std::size_t next = 0;     // the first piece not wholly written; its start written away
+    std::vector<iovec> iov;
+    while (!failure && next < pieces.size()) {
+      iov.clear();
+      for (std::size_t i = next; i < pieces.size() && iov.size() < IOV_MAX; ++i) {
+        iov.push_back({.iov_base = const_cast<char*>(pieces[i].data()),
+                       .iov_len = pieces[i].size()});
+      }
+      const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
+      if (n <= 0) {
         failure = path + ": write failed: " + std::strerror(n < 0 ? errno : ENOSPC);
-      else
-        done += std::size_t(n);
+        break;
+      }
+      written += std::size_t(n);
+      for (std::size_t left = std::size_t(n); left > 0;) {
+        const std::size_t take = std::min(left, pieces[next].size());
+        pieces[next].remove_prefix(take);
+        left -= take;
+        if (pieces[next].empty()) ++next;
+      }
     }
     if (!failure && ::fsync(fd) != 0) failure = path + ": fsync failed: " + std::strerror(errno);
-    if (failure && done > 0) {
+    if (failure && written > 0) {
       if (::ftruncate(fd, st.st_size) != 0 || ::fsync(fd) != 0) {
         *failure +=
             "; and cutting the partial write back failed: " + std::string(std::strerror(errno));
@@ -146,21 +168,24 @@ struct LiveTransport::Impl {
   std::map<std::uint64_t, std::thread> exec_threads;
 
   void FlushAppends() {
-    std::map<std::string, std::pair<std::string, std::vector<std::uint64_t>>> by_path;
-    std::vector<std::string> order;
-    for (Append& a : appends) {
+    if (appends.empty()) return;
+    // One write per file, of every payload for it in the order they came.
+    std::map<std::string_view, std::pair<std::vector<std::string_view>, std::vector<std::uint64_t>>>
+        by_path;
+    std::vector<std::string_view> order;
+    for (const Append& a : appends) {
       auto [it, fresh] = by_path.try_emplace(a.path);
       if (fresh) order.push_back(a.path);
-      it->second.first += a.bytes;
+      it->second.first.push_back(a.bytes);
       it->second.second.push_back(a.ticket);
     }
-    appends.clear();
-    for (const std::string& path : order) {
-      auto& [bytes, tickets] = by_path[path];
-      const auto failure = AppendAllOrNothing(path, bytes);
+    for (std::string_view path : order) {
+      auto& [pieces, tickets] = by_path[path];
+      const auto failure = AppendAllOrNothing(std::string(path), std::move(pieces));
       for (std::uint64_t t : tickets)
         ready.push_back({.ticket = t, .response = {.failure = failure}});
     }
+    appends.clear();
   }
 
   void ReapExec(std::vector<TransferDone>& out) {
