@@ -6,6 +6,12 @@ target_compile_options(digestd_warnings INTERFACE -Wall -Wextra -Wpedantic -Wsha
 if(DIGESTD_WERROR)
   target_compile_options(digestd_warnings INTERFACE -Werror)
 endif()
+# Each function and object in a section of its own, so that the daemon's link keeps only what
+# it calls: about 230 KB less code, and a run maps fewer of the binary's pages (the binary's
+# share of a 10,000-paper run's peak resident size is 0.3 MB smaller; issue 12).
+if(NOT DIGESTD_SANITIZE AND NOT DIGESTD_FUZZ)
+  add_compile_options(-ffunction-sections -fdata-sections)
+endif()
 if(DIGESTD_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
