@@ -89,7 +89,8 @@ Spool::Spool(Spool&& other) noexcept
       memory_limit_(other.memory_limit_),
       memory_(std::move(other.memory_)),
       fd_(std::exchange(other.fd_, -1)),
-      file_size_(std::exchange(other.file_size_, 0)) {}
+      file_size_(std::exchange(other.file_size_, 0)),
+      read_only_(std::exchange(other.read_only_, false)) {}
 
 Spool& Spool::operator=(Spool&& other) noexcept {
   if (this != &other) {
@@ -101,11 +102,21 @@ Spool& Spool::operator=(Spool&& other) noexcept {
     std::string(std::move(other.memory_)).swap(memory_);
     fd_ = std::exchange(other.fd_, -1);
     file_size_ = std::exchange(other.file_size_, 0);
+    read_only_ = std::exchange(other.read_only_, false);
   }
   return *this;
 }
 
+Spool Spool::OfFile(int fd, std::uint64_t size) {
+  Spool spool;
+  spool.fd_ = fd;
+  spool.file_size_ = size;
+  spool.read_only_ = true;
+  return spool;
+}
+
 Status Spool::Append(std::string_view bytes) {
+  if (read_only_) return Unexpected(std::string("a file read in place takes no more bytes"));
   if (in_file()) {
     // Written a quarter megabyte at a time: a transfer hands over 16 KB pieces, and a
     // write each would cost a system call each.
@@ -149,28 +160,31 @@ ByteSource Spool::Reader(std::size_t piece, std::string* error) const {
   if (!in_file()) return PiecesOf(memory_, piece);
   // The buffer is shared by the copies of the reader (std::function copies its callable).
   // The file's bytes come first, then those not yet written.
-  auto buffer = std::make_shared<std::string>(piece, '\0');
+  // Not zero-filled first: every byte read out is one pread wrote.
+  std::shared_ptr<char[]> buffer = std::make_shared_for_overwrite<char[]>(piece);
+  const char* what = read_only_ ? "the file" : "a spool file";
   return [fd = fd_, size = file_size_, at = std::uint64_t(0), buffer, error,
-          tail = std::string_view(memory_), piece]() mutable {
+          tail = std::string_view(memory_), piece, what]() mutable {
     if (at >= size) {
       const std::string_view next = tail.substr(0, piece);
       tail.remove_prefix(next.size());
       return next;
     }
     while (at < size) {
-      const std::size_t want = std::size_t(std::min<std::uint64_t>(buffer->size(), size - at));
-      const ssize_t n = ::pread(fd, buffer->data(), want, off_t(at));
+      const std::size_t want = std::size_t(std::min<std::uint64_t>(piece, size - at));
+      const ssize_t n = ::pread(fd, buffer.get(), want, off_t(at));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         if (error != nullptr) {
-          *error = std::string("cannot read a spool file: ") + std::strerror(n < 0 ? errno : EIO);
+          *error = std::string("cannot read ") + what + ": " +
+                   (n < 0 ? std::strerror(errno) : "it is shorter than when it was opened");
         }
         at = size;
         tail = {};
         break;
       }
       at += std::uint64_t(n);
-      return std::string_view(buffer->data(), std::size_t(n));
+      return std::string_view(buffer.get(), std::size_t(n));
     }
     return std::string_view();
   };

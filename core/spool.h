@@ -39,6 +39,9 @@ class Spool {
   Spool& operator=(Spool&& other) noexcept;
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
+  // The first `size` bytes of the regular file open as `fd` (the spool owns it from here),
+  // read where they are, never copied. Read-only: Append fails.
+  static Spool OfFile(int fd, std::uint64_t size);
 
   // Adds `bytes` at the end. Fails, naming the folder and the system's reason, when the file
   // cannot be made or written; the bytes before stay readable.
@@ -46,6 +49,7 @@ class Spool {
 
   std::uint64_t size() const { return file_size_ + memory_.size(); }  // file_size_ 0 in memory
   bool in_file() const { return fd_ >= 0; }
+  bool read_only() const { return read_only_; }  // OfFile
   // The bytes, when they are in memory; empty when they are in the file.
   std::string_view memory() const { return in_file() ? std::string_view() : memory_; }
 
@@ -63,6 +67,7 @@ class Spool {
   std::string memory_;  // all the bytes; once in a file, those not yet written (kWriteAbove)
   int fd_ = -1;
   std::uint64_t file_size_ = 0;  // bytes written to the file
+  bool read_only_ = false;       // OfFile: someone else's file
 };
 
 }  // namespace digestd

@@ -315,7 +315,11 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                                   : Spool(std::move(f.response.body));
   f.response.spooled.reset();
   const std::string body_hash = BodyHash(body);
-  if (body_hash.empty()) {  // a spool file that cannot be read back: fetch it again later
+  if (body_hash.empty()) {  // a body that cannot be read back: fetch it again later
+    if (body.read_only()) {  // a local file, read where it is
+      return Unexpected(Shown(source, f.url) + ": the file could not be read whole (cut short "
+                        "while it was read?)");
+    }
     return Unexpected(Shown(source, f.url) + ": the fetched body could not be read back from "
                       "its spool file in " + (cx.spool_dir.empty() ? "the TMPDIR" : cx.spool_dir));
   }

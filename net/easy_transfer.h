@@ -72,6 +72,11 @@ class EasyTransfer {
   // "METHOD redacted-url", the prefix of every message. Made only when one is written:
   // redacting parses the URL again, a cost every successful transfer would pay for nothing.
   std::string Where() const;
+  // The regular file at `path` as the response, read where it is (HttpResponse::spooled
+  // reads the file itself) rather than copied by libcurl into memory or a spool file. False,
+  // with nothing set, where libcurl should read it after all: it cannot be opened, is not a
+  // regular file, or is larger than the request allows (libcurl then says why).
+  bool ReadLocalFile(const std::string& path);
   // A 3xx named `location`: when it leads to another origin, the request's own headers
   // are cut from the list libcurl sends next.
   void OnRedirect(std::string_view location);

@@ -743,7 +743,8 @@ std::string BodyHash(std::string_view body) { return Sha256Hex(PiecesOf(body, bo
 
 std::string BodyHash(const Spool& body) {
   std::string error;
-  std::string hash = Sha256Hex(body.Reader(1 << 20, &error));
+  // Pieces that stay in the CPU's cache: the hash is as fast, and far less memory is touched.
+  std::string hash = Sha256Hex(body.Reader(128 * 1024, &error));
   return error.empty() ? hash : "";
 }
 

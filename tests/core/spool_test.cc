@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -98,6 +101,42 @@ TEST_F(SpoolTest, AFolderItCannotWriteIsNamedInTheError) {
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find(missing), std::string::npos) << st.error().message;
   EXPECT_EQ(spool.size(), 0u);
+}
+
+// A file fetched from file:// is read where it is: its bytes in pieces, nothing copied, and
+// nothing can be added to it.
+TEST_F(SpoolTest, OfFileReadsAFileInPlaceAndTakesNoMore) {
+  const std::filesystem::path path = dir_ / "digest.md";
+  std::string bytes;
+  for (int i = 0; i < 5000; ++i) bytes += "line " + std::to_string(i) + "\n";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  Spool spool = Spool::OfFile(fd, bytes.size());
+  EXPECT_TRUE(spool.in_file());
+  EXPECT_TRUE(spool.read_only());
+  EXPECT_EQ(spool.size(), bytes.size());
+  std::size_t largest = 0;
+  EXPECT_EQ(Drain(spool.Reader(1000), &largest), bytes);
+  EXPECT_EQ(largest, 1000u);
+  const Status added = spool.Append("more");
+  ASSERT_FALSE(added);
+  EXPECT_EQ(std::filesystem::file_size(path), bytes.size());
+  Spool moved = std::move(spool);
+  EXPECT_EQ(moved.ReadAll().value_or(""), bytes);
+  EXPECT_FALSE(moved.Append("more"));
+  EXPECT_EQ(FilesInDir(), 1u);  // the file itself, no copy
+  // Cut short since: the reader says so rather than give fewer bytes as all of them.
+  std::filesystem::resize_file(path, 100);
+  std::string error;
+  EXPECT_EQ(Drain(moved.Reader(1000, &error)).size(), 100u);
+  EXPECT_EQ(error, "cannot read the file: it is shorter than when it was opened");
+  EXPECT_FALSE(Spool().read_only());
 }
 
 TEST(PiecesOf, GivesTheBytesInPiecesOfAtMostTheSize) {

@@ -2,12 +2,15 @@
 #include "net/http_client.h"
 
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -498,6 +501,46 @@ TEST_F(HttpClientTest, FileUrlReturnsTheFile) {
   ASSERT_TRUE(r.ok()) << r.error_message;
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "# Papers\n");
+}
+
+// A local file is read where it is: no spool file is made for it, and the response says
+// what libcurl's file:// transfer would (status 200, Last-Modified from the file's time).
+TEST_F(HttpClientTest, ALongFileIsReadInPlaceNotCopied) {
+  std::string bytes;
+  for (int i = 0; i < 20000; ++i) bytes += "paper " + std::to_string(i) + "\n";
+  const std::filesystem::path path = WriteFile("feed.xml", bytes);
+  const timespec times[2] = {{.tv_sec = 784111777, .tv_nsec = 0},
+                             {.tv_sec = 784111777, .tv_nsec = 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  const std::filesystem::path spool_dir = TempDir() / "spool";
+  std::filesystem::create_directories(spool_dir);
+  HttpRequest request{.url = FileUrl(path), .spool_above = 1000, .spool_dir = spool_dir.string()};
+  const HttpResponse r = Fetch(request);
+  ASSERT_TRUE(r.ok()) << r.error_message;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.last_modified, "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(r.effective_url, request.url);
+  EXPECT_TRUE(r.body.empty());
+  ASSERT_NE(r.spooled, nullptr);
+  EXPECT_EQ(r.spooled->size(), bytes.size());
+  EXPECT_EQ(r.spooled->ReadAll().value_or(""), bytes);
+  EXPECT_TRUE(std::filesystem::is_empty(spool_dir));
+  // Up to spool_above it is in memory, with the same Last-Modified.
+  request.spool_above = 0;
+  const HttpResponse whole = Fetch(request);
+  ASSERT_TRUE(whole.ok()) << whole.error_message;
+  EXPECT_EQ(whole.spooled, nullptr);
+  EXPECT_EQ(whole.body.size(), bytes.size());
+  EXPECT_EQ(whole.last_modified, "Sun, 06 Nov 1994 08:49:37 GMT");
+
+  // Read where it is: a change made since shows (a copy would not).
+  {
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fputs("PAPER", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(r.spooled->ReadAll().value_or("").substr(0, 7), "PAPER 0");
 }
 
 TEST_F(HttpClientTest, MissingFileIs404LikeHttp) {
