@@ -1,6 +1,7 @@
 #include "core/dates.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <ctime>
 
@@ -127,6 +128,25 @@ std::string UtcTimestamp(std::int64_t unix_seconds) {
   AppendDigits(out, unsigned(time.seconds().count()), 2);
   out += 'Z';
   return out;
+}
+
+std::string ImfDate(std::int64_t unix_seconds, std::string_view zone) {
+  using namespace std::chrono;
+  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                       "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 12> kMonths = {
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const sys_seconds t{seconds{unix_seconds}};
+  const sys_days day = floor<days>(t);
+  const year_month_day date{day};
+  const weekday wd{day};
+  const hh_mm_ss time{t - day};
+  char out[40];
+  std::snprintf(out, sizeof out, "%s, %02u %s %04d %02d:%02d:%02d ", kDays[wd.c_encoding()],
+                unsigned(date.day()), kMonths[unsigned(date.month()) - 1], int(date.year()),
+                int(time.hours().count()), int(time.minutes().count()),
+                int(time.seconds().count()));
+  return std::string(out).append(zone);
 }
 
 }  // namespace digestd

@@ -38,4 +38,8 @@ void AppendDigits(std::string& out, unsigned value, int width);
 // `unix_seconds` as an ISO 8601 UTC timestamp: "2024-01-29T08:00:00Z".
 std::string UtcTimestamp(std::int64_t unix_seconds);
 
+// `unix_seconds` as an Internet Message Format date in UTC, the zone written as `zone`:
+// "Mon, 29 Jan 2024 08:00:00 +0000" (an email's Date) or "... GMT" (HTTP's Last-Modified).
+std::string ImfDate(std::int64_t unix_seconds, std::string_view zone);
+
 }  // namespace digestd

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <limits>
 #include <mutex>
+
+#include "core/dates.h"
 
 namespace digestd {
 namespace {
@@ -95,21 +95,6 @@ std::string RedactUnparsed(std::string_view url) {
   const size_t authority_end = out.find('/', authority);
   const size_t at = out.rfind('@', authority_end == out.npos ? out.npos : authority_end);
   if (at != out.npos && at >= authority) out.erase(authority, at + 1 - authority);
-  return out;
-}
-
-// `t` as an HTTP date ("Fri, 04 Dec 2026 13:46:24 GMT"), the Last-Modified libcurl gives a
-// file:// transfer.
-std::string HttpDate(std::time_t t) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm{};
-  if (::gmtime_r(&t, &tm) == nullptr) return {};
-  char out[40];
-  std::snprintf(out, sizeof(out), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
-                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec);
   return out;
 }
 
@@ -580,27 +565,16 @@ bool EasyTransfer::ReadLocalFile(const std::string& path) {
     return false;
   }
   const auto size = std::uint64_t(st.st_size);
+  auto file = std::make_shared<Spool>(Spool::OfFile(fd, size));  // closes `fd` when it goes
   if (spool_above_ > 0 && size > spool_above_) {
-    response_.spooled = std::make_shared<Spool>(Spool::OfFile(fd, size));
+    response_.spooled = std::move(file);
   } else {
-    std::string body(std::size_t(size), '\0');
-    std::size_t done = 0;
-    while (done < body.size()) {
-      const ssize_t n = ::read(fd, body.data() + done, body.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        ::close(fd);
-        return false;
-      }
-      if (n == 0) break;  // cut short since: what is there
-      done += std::size_t(n);
-    }
-    ::close(fd);
-    body.resize(done);
-    response_.body = std::move(body);
+    auto bytes = file->ReadAll();
+    if (!bytes) return false;  // cut short or unreadable since: libcurl says what it finds
+    response_.body = std::move(*bytes);
   }
   response_.status = 200;
-  response_.last_modified = HttpDate(st.st_mtime);  // what libcurl reports for a file
+  response_.last_modified = ImfDate(st.st_mtime, "GMT");  // what libcurl reports for a file
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("{}: 200 ({} bytes{})", Where(), size, response_.spooled ? ", in place" : "");
   }

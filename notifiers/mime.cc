@@ -1,11 +1,9 @@
 #include "notifiers/mime.h"
 
 #include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstdio>
 #include <utility>
 
+#include "core/dates.h"
 #include "core/utf8.h"
 
 namespace digestd {
@@ -276,24 +274,7 @@ void AppendQuotedPrintable(std::string& out, std::string_view bytes) {
   QuotedPrintable(bytes, [&](std::string_view piece) { out.append(piece); });
 }
 
-std::string MailDate(std::int64_t unix_seconds) {
-  using namespace std::chrono;
-  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
-                                                       "Thu", "Fri", "Sat"};
-  static constexpr std::array<const char*, 12> kMonths = {
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const sys_seconds t{seconds{unix_seconds}};
-  const sys_days day = floor<days>(t);
-  const year_month_day date{day};
-  const weekday wd{day};
-  const hh_mm_ss time{t - day};
-  char out[40];
-  std::snprintf(out, sizeof out, "%s, %02u %s %04d %02d:%02d:%02d +0000", kDays[wd.c_encoding()],
-                unsigned(date.day()), kMonths[unsigned(date.month()) - 1], int(date.year()),
-                int(time.hours().count()), int(time.minutes().count()),
-                int(time.seconds().count()));
-  return out;
-}
+std::string MailDate(std::int64_t unix_seconds) { return ImfDate(unix_seconds, "+0000"); }
 
 namespace {
 
