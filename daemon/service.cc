@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <malloc.h>
@@ -441,6 +442,16 @@ class Service {
 }  // namespace
 
 int RunService(const std::string& config_path, LogFormat log_format) {
+  // SIGHUP and SIGUSR1 end a process by default, and digestd starts for a while (the config,
+  // the state's migrations) before its loop listens: one sent meanwhile (logrotate's
+  // postrotate, `kill -HUP` right after a restart) is held until the loop's signal set is in
+  // place, and answered there. Threads started meanwhile keep them blocked, so the loop's
+  // thread takes them. An early exit leaves them held: it ends with its own status.
+  sigset_t held;
+  sigemptyset(&held);
+  sigaddset(&held, SIGHUP);
+  sigaddset(&held, SIGUSR1);
+  ::pthread_sigmask(SIG_BLOCK, &held, nullptr);
   // One malloc arena for every thread. The worker's own arena kept a page of each of the
   // hundreds of free chunks a 10,000-paper job leaves between the few objects that outlive
   // it, which malloc_trim cannot give back: idle came back 2.2 MB above its size, now
@@ -492,6 +503,7 @@ int RunService(const std::string& config_path, LogFormat log_format) {
                Counted(static_cast<long long>(load.config->watches.size()), "watch", "watches"));
   Service service(config_path, load.config, std::move(*matcher), std::move(*store),
                   std::move(lease_store));
+  ::pthread_sigmask(SIG_UNBLOCK, &held, nullptr);
   return service.Run();
 }
 

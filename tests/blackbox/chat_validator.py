@@ -6,7 +6,6 @@ Written from the platforms' documentation, not from digestd's code.
     problems = validate(kind, record)   # [] when the request is one the platform accepts
 """
 import html
-import json
 import re
 
 # Code points a payload may not carry in any text: C0 controls but newline, DEL, C1,

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import tempfile
 import textwrap
+import threading
+import time
 import unittest
 
 from pg_support import NO_SERVER, fresh_postgres_url, postgres_server_url, psql
@@ -21,6 +23,38 @@ BACKEND = os.environ.get("DIGESTD_TEST_BACKEND", "") or "sqlite"
 if BACKEND not in ("sqlite", "postgresql"):
     raise RuntimeError(f"DIGESTD_TEST_BACKEND={BACKEND!r}: expected sqlite or postgresql")
 ON_POSTGRESQL = BACKEND == "postgresql"
+
+
+def wait_for(predicate, timeout=20.0):
+    """Polls `predicate` until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class StderrReader:
+    """Collects a process's stderr lines in a thread, so a test can wait for one."""
+
+    def __init__(self, proc):
+        self.lines = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc):
+        for line in proc.stderr:
+            with self._lock:
+                self.lines.append(line)
+
+    def text(self):
+        with self._lock:
+            return "".join(self.lines)
+
+    def wait_for(self, needle, timeout):
+        return wait_for(lambda: needle in self.text(), timeout)
 
 
 def sqlite_only(reason):

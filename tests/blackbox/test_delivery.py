@@ -15,7 +15,8 @@ import urllib.error
 import urllib.request
 
 from digestd_harness import (DIGESTD, TIMEOUT, DeliveryCaseMixin, DigestdCase, digest, entry,
-                             ON_POSTGRESQL, many_entries, notifier, sqlite_only, watch)
+                             ON_POSTGRESQL, many_entries, notifier, sqlite_only, wait_for,
+                             watch)
 from webhook_sink import WebhookSink, read_log, sign
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,13 +36,6 @@ def today():
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class DeliveryCase(DeliveryCaseMixin, DigestdCase):

@@ -7,7 +7,7 @@ import time
 import unittest
 
 from digestd_harness import (DeliveryCaseMixin, DigestdCase, digest, entry, notifier,
-                             watch)
+                             wait_for, watch)
 from webhook_sink import WebhookSink
 
 
@@ -19,13 +19,6 @@ def next_slot(lead=12):
     return f"{tm.tm_min} {tm.tm_hour} * * *", t
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 class DigestDelivery(DeliveryCaseMixin, DigestdCase):

@@ -5,11 +5,11 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import unittest
 
-from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry, sqlite_only
+from digestd_harness import (DIGESTD, DigestdCase, StderrReader, WATCH_ALL, digest, entry,
+                             sqlite_only)
 from digest_server import DigestServer
 
 
@@ -24,33 +24,6 @@ def attribute_bomb_feed(attributes):
             '<guid>g2</guid></item>\n'
             '<item><title>good model two</title><link>https://example.org/3</link>'
             '<guid>g3</guid></item>\n</channel></rss>\n')
-
-
-class StderrReader:
-    """Collects a process's stderr lines in a thread, so a test can wait for one."""
-
-    def __init__(self, proc):
-        self.lines = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._thread.start()
-
-    def _read(self, proc):
-        for line in proc.stderr:
-            with self._lock:
-                self.lines.append(line)
-
-    def text(self):
-        with self._lock:
-            return "".join(self.lines)
-
-    def wait_for(self, needle, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if needle in self.text():
-                return True
-            time.sleep(0.02)
-        return False
 
 
 class PathologicalFeed(DigestdCase):

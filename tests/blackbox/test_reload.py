@@ -4,7 +4,6 @@ flight; a reload with a bad file keeps the old config and names file:line:col; a
 needs a restart is reported as such; and after logrotate renames a `file` notifier's file and
 sends SIGHUP, new lines go to a new file at the configured path."""
 import os
-import re
 import signal
 import time
 import unittest

@@ -10,16 +10,10 @@ import threading
 import time
 import unittest
 
-from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry, sqlite_only
+from digestd_harness import (DIGESTD, DigestdCase, StderrReader, WATCH_ALL, digest, entry,
+                             sqlite_only, wait_for)
 
 
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class ServiceCase(DigestdCase):
@@ -99,6 +93,34 @@ class Service(ServiceCase):
                               capture_output=True, text=True, timeout=20)
         self.assertEqual(proc.returncode, 78)
         self.assertRegex(proc.stderr, r"digestd\.toml:2:\d+:")
+
+    def test_a_sighup_or_sigusr1_while_it_starts_is_answered_once_it_runs(self):
+        # Both end a process by default. One sent while digestd starts (logrotate's
+        # postrotate, `kill -HUP` right after a restart) is held, then answered by the loop.
+        many = "".join(f'[[watch]]\nname = "w{i}"\nkeywords = ["topic{i} model"]\n'
+                       f'notify = ["log"]\n' for i in range(10000))
+        self.write_config(WATCH_ALL + many)  # a start of a second or so: loading 10,000 watches
+        proc = self.start()
+        err = StderrReader(proc)
+
+        def held_while_starting():
+            try:
+                with open(f"/proc/{proc.pid}/status", encoding="utf-8") as f:
+                    blocked = next(int(line.split()[1], 16) for line in f
+                                   if line.startswith("SigBlk:"))
+            except (OSError, StopIteration):
+                return False
+            return "running with" not in err.text() and blocked & (1 << (signal.SIGHUP - 1))
+
+        self.assertTrue(wait_for(held_while_starting, 20), "no start seen holding SIGHUP\n" +
+                        err.text())
+        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(signal.SIGUSR1)
+        self.assertTrue(err.wait_for("SIGHUP: configuration reloaded", 60), err.text())
+        self.assertTrue(err.wait_for("SIGUSR1: looking at the outbox again", 20), err.text())
+        self.assertIsNone(proc.poll())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=20), 0, err.text())
 
 
 @sqlite_only("`digestd backup` copies a SQLite state file")

@@ -4,7 +4,6 @@ STOPPING), /metrics scraped and parsed while a fetch hangs and after a cycle, an
 log forms on stderr."""
 import json
 import os
-import re
 import signal
 import socket
 import subprocess

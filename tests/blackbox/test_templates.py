@@ -10,11 +10,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import unittest
 
-from digestd_harness import DIGESTD, DeliveryCaseMixin, DigestdCase, notifier, watch
+from digestd_harness import (DIGESTD, DeliveryCaseMixin, DigestdCase, StderrReader, notifier,
+                             watch)
 from test_email import SmtpServer
 from webhook_sink import WebhookSink
 
@@ -97,19 +96,21 @@ class Templates(DeliveryCaseMixin, DigestdCase):
 
         self.configure("PAPER {{title}}\n")
         daemon = subprocess.Popen([DIGESTD, "run", "--config", self.config_path],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                   cwd=self.dir)
+        self.addCleanup(daemon.stderr.close)
         self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
-        time.sleep(0.5)
+        err = StderrReader(daemon)
+        # The template is changed once the daemon has read it: before, it would start on the
+        # bad one and exit 78.
+        self.assertTrue(err.wait_for("running with", 20), err.text())
         self.write("templates/paper.mustache", "by {{{authors}}}\n")
         daemon.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        self.assertTrue(err.wait_for("keeping the running configuration", 20), err.text())
+        self.assertIn("paper.mustache:1:4: unescaped", err.text())
         self.assertIsNone(daemon.poll(), "daemon died on a reload with a bad template")
         daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=20)
-        self.assertEqual(daemon.returncode, 0, err)
-        self.assertIn("paper.mustache:1:4: unescaped", err)
-        self.assertIn("keeping the running configuration", err)
+        self.assertEqual(daemon.wait(timeout=20), 0, err.text())
 
 
 # One file for every kind: a heading, a paper entry and a footer.
