@@ -8,6 +8,7 @@ both; a test that looks at the SQLite file itself carries `@sqlite_only("why")`.
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import textwrap
@@ -53,8 +54,14 @@ class StderrReader:
         with self._lock:
             return "".join(self.lines)
 
-    def wait_for(self, needle, timeout):
-        return wait_for(lambda: needle in self.text(), timeout)
+    def wait_for(self, needle, timeout, count=1):
+        """Whether `needle` shows `count` times within `timeout` seconds."""
+        return wait_for(lambda: self.text().count(needle) >= count, timeout)
+
+    def finish(self, timeout=10):
+        """Everything the process wrote, once its stderr has ended (after it exited)."""
+        self._thread.join(timeout)
+        return self.text()
 
 
 def sqlite_only(reason):
@@ -249,3 +256,55 @@ class DeliveryCaseMixin:
         """SIGTERM, and a clean exit within 20 s."""
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=20), 0)
+
+
+class ServiceCase(DigestdCase):
+    """`digestd run` on the test's digestd.toml with real signals. Its stderr is read as it
+    comes (`proc.log`), so a test waits for a line instead of sleeping."""
+
+    def start(self, env=None, extra_args=()):
+        full_env = {k: v for k, v in os.environ.items()
+                    if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM")}
+        full_env.update(env or {})
+        proc = subprocess.Popen([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml"),
+                                 *extra_args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                cwd=self.dir, env=full_env)
+        proc.log = StderrReader(proc)
+
+        def end():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.log.finish()
+            proc.stderr.close()
+        self.addCleanup(end)
+        return proc
+
+    def stop(self, proc):
+        """SIGTERM: the exit code (within 20 s) and all the run logged."""
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+        return code, proc.log.finish()
+
+    def today(self):
+        return time.strftime("%Y-%m-%d", time.gmtime())
+
+    def hanging_server(self):
+        """A listener that accepts and never answers: a fetch that hangs until cancelled.
+        Its port, and the list of connections it accepted."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        self.addCleanup(listener.close)
+        accepted = []
+
+        def accept():
+            try:
+                while True:
+                    accepted.append(listener.accept()[0])
+            except OSError:
+                pass
+        threading.Thread(target=accept, daemon=True).start()
+        self.addCleanup(lambda: [c.close() for c in accepted])
+        return listener.getsockname()[1], accepted

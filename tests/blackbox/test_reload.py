@@ -8,8 +8,9 @@ import signal
 import time
 import unittest
 
-from digestd_harness import WATCH_ALL, digest, entry, many_entries, notifier
-from test_systemd import NotifySocket, ServiceCase, free_port, scrape, wait_until
+from digestd_harness import (ServiceCase, WATCH_ALL, digest, entry, many_entries, notifier,
+                             wait_for)
+from test_systemd import NotifySocket, free_port, scrape
 from webhook_sink import WebhookSink
 
 BOUND = 2.0  # seconds: the bound for an answer from the loop
@@ -41,8 +42,7 @@ class Responsive(ServiceCase):
         proc.send_signal(signal.SIGTERM)
         self.assertTrue(notify.wait("STOPPING", "1", timeout=BOUND), "no STOPPING within 2 s")
         self.assertLess(time.monotonic() - began, BOUND)
-        proc.communicate(timeout=15)
-        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(proc.wait(timeout=15), 0)
 
     def test_answers_while_1000_deliveries_are_in_flight(self):
         sink = WebhookSink(status=200, delay=0.05)
@@ -69,7 +69,7 @@ class Responsive(ServiceCase):
         notify = NotifySocket(self.dir)
         self.addCleanup(notify.close)
         proc = self.start({"NOTIFY_SOCKET": notify.path})
-        self.assertTrue(wait_until(lambda: accepted), "the fetch never connected")
+        self.assertTrue(wait_for(lambda: accepted), "the fetch never connected")
         self.check_answers(proc, notify, port)
 
 
@@ -79,19 +79,20 @@ class Reload(ServiceCase):
         self.write_config(WATCH_ALL, first_run="notify")
         self.write_digest(today, digest(today, entry("2401.00001", "A model")))
         proc = self.start()
-        self.assertTrue(wait_until(lambda: len(self.matches_file()) == 1), "first cycle")
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 1), "first cycle")
         path = os.path.join(self.dir, "digestd.toml")
         with open(path, encoding="utf-8") as f:
             good = f.read()
         self.write("digestd.toml", good + '\n[[watch]]\nname = "bad"\nnotify = ["nobody"]\n')
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        self.assertTrue(proc.log.wait_for("keeping the running configuration", 20),
+                        proc.log.text())
         # A changed state path is valid but needs a restart: reported, not taken.
         self.write_config(WATCH_ALL, first_run="notify", state="other.db")
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        self.assertTrue(proc.log.wait_for("state changed; restart digestd", 20), proc.log.text())
         self.assertIsNone(proc.poll())
-        code, _, err = self.stop(proc)
+        code, err = self.stop(proc)
         self.assertEqual(code, 0, err)
         self.assertRegex(err, r"digestd\.toml:\d+:\d+: .*nobody")
         self.assertIn("keeping the running configuration", err)
@@ -109,15 +110,15 @@ class Reload(ServiceCase):
         y, m, d = today.split("-")
         self.write(f"more/{y}/{m}/{d}.md", digest(today, entry("2401.00009", "Placeholder")))
         proc = self.start()
-        self.assertTrue(wait_until(lambda: len(self.matches_file()) == 1), "first cycle")
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 1), "first cycle")
         live = os.path.join(self.dir, "matches.jsonl")
         os.rename(live, live + ".1")  # what logrotate does, then `postrotate` sends SIGHUP
         proc.send_signal(signal.SIGHUP)
         self.write(f"more/{y}/{m}/{d}.md", digest(today, entry("2401.00009", "Placeholder"),
                                                   entry("2401.00002", "Another model")))
-        self.assertTrue(wait_until(lambda: os.path.exists(live), timeout=75),
+        self.assertTrue(wait_for(lambda: os.path.exists(live), timeout=75),
                         "no new file after the rotation")
-        code, _, err = self.stop(proc)
+        code, err = self.stop(proc)
         self.assertEqual(code, 0, err)
         new_lines = self.matches_file()
         self.assertEqual([r["paper"]["key"] for r in new_lines], ["arxiv:2401.00002"])

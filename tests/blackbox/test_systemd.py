@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 import prometheus_text
-from digestd_harness import DIGESTD, DigestdCase, WATCH_ALL, digest, entry
+from digestd_harness import (DIGESTD, ServiceCase, WATCH_ALL, digest, entry, wait_for)
 
 
 def free_port():
@@ -74,47 +74,6 @@ def scrape(port, path="/metrics", timeout=2.0):
         return r.status, r.headers.get("Content-Type"), r.read().decode()
 
 
-class ServiceCase(DigestdCase):
-    def start(self, env=None, extra_args=(), stderr=subprocess.PIPE):
-        full_env = dict(os.environ)
-        full_env.pop("NOTIFY_SOCKET", None)
-        full_env.pop("WATCHDOG_USEC", None)
-        full_env.pop("JOURNAL_STREAM", None)
-        full_env.update(env or {})
-        proc = subprocess.Popen([DIGESTD, "run", "--config", os.path.join(self.dir, "digestd.toml"),
-                                 *extra_args],
-                                stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=self.dir,
-                                env=full_env)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        return proc
-
-    def stop(self, proc):
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-        return proc.returncode, out, err
-
-    def today(self):
-        return time.strftime("%Y-%m-%d", time.gmtime())
-
-    def hanging_server(self):
-        """A listener that accepts and never answers: a fetch that hangs until cancelled."""
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        self.addCleanup(listener.close)
-        accepted = []
-
-        def accept():
-            try:
-                while True:
-                    accepted.append(listener.accept()[0])
-            except OSError:
-                pass
-        threading.Thread(target=accept, daemon=True).start()
-        self.addCleanup(lambda: [c.close() for c in accepted])
-        return listener.getsockname()[1], accepted
-
-
 class Notify(ServiceCase):
     def test_ready_status_watchdog_reloading_stopping(self):
         today = self.today()
@@ -127,7 +86,7 @@ class Notify(ServiceCase):
         self.assertTrue(notify.wait("READY", "1"), "no READY=1")
         # STATUS says what runs and when the next job is due.
         self.assertTrue(notify.wait("STATUS"))
-        self.assertTrue(wait_until(lambda: any(m["STATUS"].startswith("idle; last job: 1 source ok")
+        self.assertTrue(wait_for(lambda: any(m["STATUS"].startswith("idle; last job: 1 source ok")
                                                for _, m in notify.having("STATUS"))),
                         notify.having("STATUS"))
         idle = [m["STATUS"] for _, m in notify.having("STATUS") if m["STATUS"].startswith("idle")]
@@ -146,10 +105,10 @@ class Notify(ServiceCase):
         self.assertTrue(notify.wait("RELOADING", "1"), "no RELOADING=1")
         reloading = notify.having("RELOADING", "1")[0]
         self.assertRegex(reloading[1].get("MONOTONIC_USEC", ""), r"^\d+$")
-        self.assertTrue(wait_until(lambda: any(t > reloading[0] for t, _ in notify.having("READY", "1"))),
+        self.assertTrue(wait_for(lambda: any(t > reloading[0] for t, _ in notify.having("READY", "1"))),
                         "no READY=1 after the reload")
 
-        code, _, err = self.stop(proc)
+        code, err = self.stop(proc)
         self.assertEqual(code, 0, err)
         self.assertTrue(notify.wait("STOPPING", "1", timeout=2), "no STOPPING=1")
 
@@ -169,22 +128,13 @@ class Notify(ServiceCase):
         notify = NotifySocket(self.dir)
         self.addCleanup(notify.close)
         proc = self.start({"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "600000"})
-        self.assertTrue(wait_until(lambda: accepted), "the fetch never connected")
+        self.assertTrue(wait_for(lambda: accepted), "the fetch never connected")
         start = len(notify.having("WATCHDOG", "1"))
         time.sleep(1.5)
         self.assertGreaterEqual(len(notify.having("WATCHDOG", "1")) - start, 3)
         working = [m["STATUS"] for _, m in notify.having("STATUS")]
         self.assertIn("working: fetching hf-ko, then delivering", working[-1])
         self.assertEqual(self.stop(proc)[0], 0)
-
-
-def wait_until(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Metrics(ServiceCase):
@@ -202,7 +152,7 @@ class Metrics(ServiceCase):
         port = free_port()
         self.metrics_config(port, url="http://127.0.0.1:%d/{date}.md" % hang_port)
         proc = self.start()
-        self.assertTrue(wait_until(lambda: accepted), "the fetch never connected")
+        self.assertTrue(wait_for(lambda: accepted), "the fetch never connected")
         began = time.monotonic()
         status, content_type, text = scrape(port)
         self.assertLess(time.monotonic() - began, 2.0)
@@ -234,7 +184,7 @@ class Metrics(ServiceCase):
         idle = socket.create_connection(("127.0.0.1", port))
         self.addCleanup(idle.close)
         self.assertEqual(scrape(port)[0], 200)
-        code, _, err = self.stop(proc)
+        code, err = self.stop(proc)
         self.assertEqual(code, 0, err)
 
     def test_counts_after_a_cycle(self):
@@ -245,12 +195,12 @@ class Metrics(ServiceCase):
                                         entry("2401.00002", "B model"),
                                         entry("2401.00003", "Unrelated")))
         proc = self.start()
-        self.assertTrue(wait_until(lambda: len(self.matches_file()) == 2), "first cycle")
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 2), "first cycle")
 
         def counted():
             f = prometheus_text.parse(scrape(port)[2])
             return f if prometheus_text.sample(f, "digestd_cycle_duration_seconds_count") else None
-        self.assertTrue(wait_until(lambda: counted() is not None))
+        self.assertTrue(wait_for(lambda: counted() is not None))
         f = counted()
         s = prometheus_text.sample
         self.assertEqual(s(f, "digestd_source_fetches_total", source="hf-ko"), 1)
@@ -274,13 +224,13 @@ class Metrics(ServiceCase):
         port, other = free_port(), free_port()
         self.metrics_config(port)
         proc = self.start()
-        self.assertTrue(wait_until(lambda: self._serves(port)), "no /metrics")
+        self.assertTrue(wait_for(lambda: self._serves(port)), "no /metrics")
         self.metrics_config(other)
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        self.assertTrue(proc.log.wait_for("configuration reloaded", 20), proc.log.text())
         self.assertTrue(self._serves(port))
         self.assertFalse(self._serves(other))
-        code, _, err = self.stop(proc)
+        code, err = self.stop(proc)
         self.assertEqual(code, 0, err)
         self.assertIn("metrics_listen changed; it takes effect at a restart", err)
         self.assertIn("configuration reloaded", err)
@@ -299,8 +249,9 @@ class Metrics(ServiceCase):
             port = taken.getsockname()[1]
             self.metrics_config(port)
             proc = self.start()
-            _, err = proc.communicate(timeout=20)
-        self.assertEqual(proc.returncode, 1, err)
+            code = proc.wait(timeout=20)
+        err = proc.log.finish()
+        self.assertEqual(code, 1, err)
         self.assertIn("metrics_listen 127.0.0.1:%d: cannot bind" % port, err)
 
 
@@ -382,8 +333,8 @@ class Logs(ServiceCase):
 
     def test_run_logs_json_too(self):
         proc = self.start(extra_args=("--log-format", "json"))
-        time.sleep(1.0)
-        code, _, err = self.stop(proc)
+        self.assertTrue(proc.log.wait_for("running with", 20), proc.log.text())
+        code, err = self.stop(proc)
         self.assertEqual(code, 0, err)
         messages = [json.loads(line)["message"] for line in err.splitlines()]
         self.assertIn("SIGTERM: stopping", messages)
