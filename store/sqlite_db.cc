@@ -765,13 +765,15 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) 
     return Unexpected(path + ": " + st.error().message);
   }
   if (auto st = SetWalMode(raw); !st) return Unexpected(path + ": " + st.error().message);
-  // A 2 MiB page cache (SQLite's default size): dirty pages beyond it spill to the WAL,
+  // A 1 MiB page cache (half SQLite's default): dirty pages beyond it spill to the WAL,
   // which a commit writes anyway. For a 10,000-paper first run, 16 MiB cost the same CPU
-  // time and 12 MB more peak memory, 4 MiB the same time and 2.3 MB more (issue 12).
+  // time and 12 MB more peak memory, 4 MiB the same time and 2.3 MB more, 2 MiB 0.3 to
+  // 0.7 MiB more than 1 MiB for the same writes; 512 KiB wrote 23% more bytes (pages spilled
+  // and written again). A year's state (bench/year.py) reads as fast with 1 MiB (issue 12).
   // secure_delete (Debian's default, said here for every build): what is deleted or pruned
   // is zeroed, not left in the file.
   for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
-                             "PRAGMA cache_size=-2048", "PRAGMA secure_delete=ON"}) {
+                             "PRAGMA cache_size=-1024", "PRAGMA secure_delete=ON"}) {
     if (auto st = db->Exec(pragma); !st) return Unexpected(path + ": " + st.error().message);
   }
   return std::unique_ptr<Db>(std::move(db));
