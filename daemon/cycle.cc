@@ -551,6 +551,7 @@ void FinishJob(CycleContext& cx, SourceJob& job, std::vector<HttpResponse> respo
       ++unpublished;
     } else if (response.status == 304) {
       spdlog::debug("source {}: {} not modified", source.name, Shown(source, url));
+      ++cx.report.digests_unchanged;
     } else if (response.status < 200 || response.status >= 300) {
       std::string failure = fmt::format("{}: HTTP status {}", Shown(source, url), response.status);
       // Retry-After in seconds; an HTTP-date falls back to our own backoff.

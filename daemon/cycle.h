@@ -53,7 +53,7 @@ struct CycleReport {
   int sources_ok = 0;
   int sources_failed = 0;
   int papers_seen = 0;
-  int digests_unchanged = 0;  // fetched, but the same bytes as last time: nothing to do
+  int digests_unchanged = 0;  // not modified (304), or the same bytes as last time
   int papers_baseline = 0;    // recorded by a first run with first_run = "baseline"
   int notifications_planned = 0;
   bool failed() const { return sources_failed > 0; }

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <mutex>
 
@@ -190,6 +193,12 @@ TransferError Classify(CURLcode rc, bool too_large, long redirects, bool is_file
   }
 }
 
+timespec WallClockNow() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return now;
+}
+
 std::string Where(const HttpRequest& request) {
   return request.method + " " +
          (request.shown_url.empty() ? RedactUrl(request.url) : request.shown_url);
@@ -203,6 +212,19 @@ CURLcode CurlGlobalInit() {
   static CURLcode result = CURLE_OK;
   std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
   return result;
+}
+
+std::string FileEtag(const struct stat& st, const timespec& now) {
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  constexpr std::int64_t kSettled = 3 * kSecond;
+  const auto ns = [](const timespec& t) { return std::int64_t(t.tv_sec) * kSecond + t.tv_nsec; };
+  if (ns(now) - ns(st.st_ctim) < kSettled || ns(now) - ns(st.st_mtim) < kSettled) return {};
+  char tag[128];
+  const int n = std::snprintf(tag, sizeof tag, "\"%jx-%jx-%jx.%lx-%jx.%lx\"",
+                              std::uintmax_t(st.st_ino), std::uintmax_t(st.st_size),
+                              std::uintmax_t(st.st_mtim.tv_sec), long(st.st_mtim.tv_nsec),
+                              std::uintmax_t(st.st_ctim.tv_sec), long(st.st_ctim.tv_nsec));
+  return n > 0 && std::size_t(n) < sizeof tag ? std::string(tag, std::size_t(n)) : std::string();
 }
 
 std::string UrlOrigin(const std::string& url) {
@@ -441,7 +463,8 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
       Fail(TransferError::kFile, "is a directory, not a file");
       return false;
     }
-    if (S_ISREG(st.st_mode) && request.method == "GET" && ReadLocalFile(parsed.file_path)) {
+    if (S_ISREG(st.st_mode) && request.method == "GET" &&
+        ReadLocalFile(parsed.file_path, request.if_none_match)) {
       response_.effective_url = request.url;
       return false;
     }
@@ -555,7 +578,7 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   return true;
 }
 
-bool EasyTransfer::ReadLocalFile(const std::string& path) {
+bool EasyTransfer::ReadLocalFile(const std::string& path, std::string_view if_none_match) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return false;
   struct stat st {};
@@ -563,6 +586,13 @@ bool EasyTransfer::ReadLocalFile(const std::string& path) {
       std::uint64_t(st.st_size) > max_bytes_) {
     ::close(fd);
     return false;
+  }
+  std::string etag = FileEtag(st, WallClockNow());
+  if (!etag.empty() && etag == if_none_match) {
+    ::close(fd);
+    response_.status = 304;
+    spdlog::debug("{}: 304 (the file is as it was)", Where());
+    return true;
   }
   const auto size = std::uint64_t(st.st_size);
   auto file = std::make_shared<Spool>(Spool::OfFile(fd, size));  // closes `fd` when it goes
@@ -574,6 +604,7 @@ bool EasyTransfer::ReadLocalFile(const std::string& path) {
     response_.body = std::move(*bytes);
   }
   response_.status = 200;
+  response_.etag = std::move(etag);
   response_.last_modified = ImfDate(st.st_mtime, "GMT");  // what libcurl reports for a file
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("{}: 200 ({} bytes{})", Where(), size, response_.spooled ? ", in place" : "");

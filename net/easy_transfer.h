@@ -5,8 +5,10 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <sys/stat.h>
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +29,15 @@ struct CurlMultiDeleter {
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+// A validator for a local file, made as web servers make one from a file's inode, size and
+// times: "inode-size-mtime-ctime" in hex, the times to the nanosecond. The kernel sets the
+// ctime on every change and no one can set it back, so a file written again, renamed over or
+// touched back to its old mtime gets another tag. None ("") while the file is less than 3 s
+// old at `now`, or dated after it: times move in ticks (a few ms; 2 s on FAT), and a write in
+// the tick of the read before would leave every field as it was (git's "racily clean"
+// entries).
+std::string FileEtag(const struct stat& st, const timespec& now);
 
 // curl_global_init, once per process (later calls return the first result). libcurl wants
 // it before any handle exists.
@@ -75,8 +86,9 @@ class EasyTransfer {
   // The regular file at `path` as the response, read where it is (HttpResponse::spooled
   // reads the file itself) rather than copied by libcurl into memory or a spool file. False,
   // with nothing set, where libcurl should read it after all: it cannot be opened, is not a
-  // regular file, or is larger than the request allows (libcurl then says why).
-  bool ReadLocalFile(const std::string& path);
+  // regular file, or is larger than the request allows (libcurl then says why). A file whose
+  // FileEtag is `if_none_match` is answered 304, unread.
+  bool ReadLocalFile(const std::string& path, std::string_view if_none_match);
   // A 3xx named `location`: when it leads to another origin, the request's own headers
   // are cut from the list libcurl sends next.
   void OnRedirect(std::string_view location);

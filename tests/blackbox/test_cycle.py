@@ -2,6 +2,7 @@
 digests, renamed papers, dry runs, failing sources and failing notifiers."""
 import json
 import os
+import time
 import unittest
 
 from digestd_harness import DigestdCase, WATCH_ALL, digest, entry
@@ -94,6 +95,23 @@ class Diff(DigestdCase):
                                      entry("2401.00004", "model D"),
                                      entry("2401.00005", "model E")))
         self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00004", "arxiv:2401.00005"])
+
+    def test_a_settled_local_digest_is_not_read_again_and_a_rewrite_is_still_seen(self):
+        # A local digest 3 s old gets a validator made of its inode, size and times: while it
+        # is unchanged, a run is answered "not modified" without reading it.
+        config = os.path.join(self.dir, "digestd.toml")
+        with open(config, encoding="utf-8") as f:
+            text = f.read()
+        self.write("digestd.toml", text.replace("[daemon]\n", '[daemon]\nlog_level = "debug"\n'))
+        self.write_digest(D1, digest(D1, entry("2401.00001", "model A")))
+        time.sleep(3.1)
+        self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00001"])
+        again = self.run_digestd("once", "--config", config, "--date", D1, expect=0).stderr
+        self.assertIn("304 (the file is as it was)", again)
+        self.assertIn("unchanged since the last run", again)
+        # Written again, to the same size: read, and its new paper told.
+        self.write_digest(D1, digest(D1, entry("2401.00002", "model A")))
+        self.assertEqual(keys(self.once(D1)), ["arxiv:2401.00002"])
 
     def test_paper_under_another_title_is_not_new(self):
         self.write_digest(D1, digest(D1, entry("2410.09342", "LLM$\\times$MapReduce model")))

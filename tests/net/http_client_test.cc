@@ -19,7 +19,9 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 
+#include "net/easy_transfer.h"
 #include "tests/support/local_http_server.h"
 
 namespace digestd {
@@ -541,6 +543,56 @@ TEST_F(HttpClientTest, ALongFileIsReadInPlaceNotCopied) {
     std::fclose(f);
   }
   EXPECT_EQ(r.spooled->ReadAll().value_or("").substr(0, 7), "PAPER 0");
+}
+
+// A local file 3 s old has an ETag. Asked again with it, and unchanged, it is answered 304
+// without being read; a file changed within the last 3 s has none, and is read.
+TEST_F(HttpClientTest, ASettledFileIsNotReadAgainWhileItsEtagHolds) {
+  const std::filesystem::path path = WriteFile("2024-01-29.md", "# Papers A\n");
+  HttpRequest request{.url = FileUrl(path)};
+  const HttpResponse fresh = Fetch(request);
+  ASSERT_TRUE(fresh.ok()) << fresh.error_message;
+  EXPECT_EQ(fresh.etag, "") << "changed just now";
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+  const HttpResponse settled = Fetch(request);
+  ASSERT_TRUE(settled.ok()) << settled.error_message;
+  EXPECT_EQ(settled.body, "# Papers A\n");
+  ASSERT_FALSE(settled.etag.empty());
+  request.if_none_match = settled.etag;
+  const HttpResponse same = Fetch(request);
+  EXPECT_EQ(same.error, TransferError::kNone) << same.error_message;
+  EXPECT_EQ(same.status, 304);
+  EXPECT_TRUE(same.body.empty());
+  EXPECT_EQ(same.spooled, nullptr);
+  EXPECT_EQ(same.effective_url, request.url);
+
+  WriteFile("2024-01-29.md", "# Papers B\n");
+  const HttpResponse rewritten = Fetch(request);
+  EXPECT_EQ(rewritten.status, 200);
+  EXPECT_EQ(rewritten.body, "# Papers B\n");
+  EXPECT_EQ(rewritten.etag, "") << "changed just now";
+}
+
+// A tag only for a file whose times are 3 s behind `now`, naming its inode, size and times:
+// written again to the same size with its mtime set back, the ctime tells it apart.
+TEST(FileEtag, NamesASettledFilesInodeSizeAndTimes) {
+  struct stat st {};
+  st.st_ino = 0x1234;
+  st.st_size = 11;
+  st.st_mtim = {.tv_sec = 1'700'000'000, .tv_nsec = 5};
+  st.st_ctim = {.tv_sec = 1'700'000'000, .tv_nsec = 7};
+  EXPECT_EQ(FileEtag(st, {.tv_sec = 1'700'000'003, .tv_nsec = 7}),
+            "\"1234-b-6553f100.5-6553f100.7\"");
+  EXPECT_EQ(FileEtag(st, {.tv_sec = 1'700'000'003, .tv_nsec = 6}), "") << "1 ns short of 3 s";
+  const timespec later{.tv_sec = 1'700'000'100, .tv_nsec = 0};
+  struct stat rewritten = st;
+  rewritten.st_ctim.tv_sec += 5;
+  EXPECT_NE(FileEtag(rewritten, later), FileEtag(st, later));
+  EXPECT_FALSE(FileEtag(rewritten, later).empty());
+  struct stat dated_ahead = st;
+  dated_ahead.st_mtim.tv_sec += 1000;
+  EXPECT_EQ(FileEtag(dated_ahead, later), "");
 }
 
 TEST_F(HttpClientTest, MissingFileIs404LikeHttp) {
