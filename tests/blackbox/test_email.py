@@ -14,7 +14,7 @@ import sys
 import time
 import unittest
 
-from digestd_harness import DeliveryCaseMixin, DigestdCase, notifier, watch
+from digestd_harness import DeliveryCaseMixin, DigestdCase, notifier, wait_for, watch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.environ.get("DIGESTD_TEST_DATA") or os.path.join(HERE, "..", "data")
@@ -22,15 +22,6 @@ FIXTURE_DATE = "2024-03-04"
 FIXTURE_PAPERS = 4
 KOREAN_WATCH = "한국어 대규모 언어 모델의 희소 어텐션과 추론 효율 연구 동향"
 SERVER_SECONDS = 90
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class SmtpServer:

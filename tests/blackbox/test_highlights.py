@@ -6,7 +6,7 @@ import time
 import unittest
 
 from digestd_harness import (DeliveryCaseMixin, DigestdCase, digest, entry, notifier,
-                             toml_value)
+                             toml_value, wait_for)
 from webhook_sink import WebhookSink
 
 DATE = "2024-01-29"
@@ -97,15 +97,6 @@ notify = {toml_value(notify)}
         self.stop_run(proc)
         self.assertEqual(len(sink.records()), 1)
         self.assertEqual(sink.records()[0].json["papers"][0]["key"], "arxiv:2401.00001")
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 if __name__ == "__main__":

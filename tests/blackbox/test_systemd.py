@@ -105,7 +105,8 @@ class Notify(ServiceCase):
         self.assertTrue(notify.wait("RELOADING", "1"), "no RELOADING=1")
         reloading = notify.having("RELOADING", "1")[0]
         self.assertRegex(reloading[1].get("MONOTONIC_USEC", ""), r"^\d+$")
-        self.assertTrue(wait_for(lambda: any(t > reloading[0] for t, _ in notify.having("READY", "1"))),
+        self.assertTrue(wait_for(lambda: any(t > reloading[0]
+                                             for t, _ in notify.having("READY", "1"))),
                         "no READY=1 after the reload")
 
         code, err = self.stop(proc)
