@@ -498,12 +498,13 @@ int RunService(const std::string& config_path, LogFormat log_format) {
     }
     lease_store = std::move(*opened);
   }
-  spdlog::info("digestd {} running with {} ({}, {})", DIGESTD_VERSION, config_path,
-               Counted(static_cast<long long>(load.config->sources.size()), "source"),
-               Counted(static_cast<long long>(load.config->watches.size()), "watch", "watches"));
   Service service(config_path, load.config, std::move(*matcher), std::move(*store),
                   std::move(lease_store));
   ::pthread_sigmask(SIG_UNBLOCK, &held, nullptr);
+  // Said once the loop's signal set is in place: from here on every signal is answered.
+  spdlog::info("digestd {} running with {} ({}, {})", DIGESTD_VERSION, config_path,
+               Counted(static_cast<long long>(load.config->sources.size()), "source"),
+               Counted(static_cast<long long>(load.config->watches.size()), "watch", "watches"));
   return service.Run();
 }
 
