@@ -591,7 +591,9 @@ bool EasyTransfer::ReadLocalFile(const std::string& path, std::string_view if_no
   if (!etag.empty() && etag == if_none_match) {
     ::close(fd);
     response_.status = 304;
-    spdlog::debug("{}: 304 (the file is as it was)", Where());
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("{}: 304 (the file is as it was)", Where());
+    }
     return true;
   }
   const auto size = std::uint64_t(st.st_size);
