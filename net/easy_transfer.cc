@@ -22,6 +22,7 @@ namespace {
 
 constexpr long kMaxRedirects = 5;
 constexpr long kCaCacheSeconds = 24 * 60 * 60;
+constexpr long kGetBufferBytes = 512 * 1024;  // CURLOPT_BUFFERSIZE of a GET
 constexpr const char* kDefaultUserAgent = "digestd/" DIGESTD_VERSION;
 // Query parameters whose values are kept out of messages (matched as substrings of the
 // lower-cased name).
@@ -555,6 +556,12 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   if (headers_) set(CURLOPT_HTTPHEADER, headers_.get());
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);
+    // What a GET fetches can be long (a 14 MB feed): read in pieces of up to 512 KiB, as much
+    // as the socket holds, instead of libcurl's 16 KiB, it takes 35 reads and polls where it
+    // took 900 of each. The buffer is allocated, not touched, beyond what arrives. A hint
+    // only: libcurl 7.88 refuses it for a handle whose last transfer left its buffer, which
+    // keeps that one.
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kGetBufferBytes);
   } else if (request.method == "HEAD") {
     set(CURLOPT_NOBODY, 1L);
   } else {
