@@ -72,6 +72,9 @@ struct ParseWarning {
 struct ParseResult {
   Digest digest;
   std::vector<ParseWarning> warnings;
+  // Why the body's bytes ended before its end (a spool file that could not be read back);
+  // "" when every byte was read. What was parsed of it is then not the digest.
+  std::string unread;
 };
 
 }  // namespace digestd

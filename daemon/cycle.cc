@@ -314,15 +314,19 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   Spool body = f.response.spooled ? std::move(*f.response.spooled)
                                   : Spool(std::move(f.response.body));
   f.response.spooled.reset();
-  const std::string body_hash = BodyHash(body);
-  if (body_hash.empty()) {  // a body that cannot be read back: fetch it again later
+  // A body that cannot be read back (whole) is fetched again later: applying what was read
+  // of it would record the whole body as seen.
+  const auto cut_short = [&](const std::string& why) -> Status {
     if (body.read_only()) {  // a local file, read where it is
       return Unexpected(Shown(source, f.url) + ": the file could not be read whole (cut short "
-                        "while it was read?)");
+                        "while it was read?)" + why);
     }
     return Unexpected(Shown(source, f.url) + ": the fetched body could not be read back from "
-                      "its spool file in " + (cx.spool_dir.empty() ? "the TMPDIR" : cx.spool_dir));
-  }
+                      "its spool file in " + (cx.spool_dir.empty() ? "the TMPDIR" : cx.spool_dir) +
+                      why);
+  };
+  const std::string body_hash = BodyHash(body);
+  if (body_hash.empty()) return cut_short("");
   if (f.known_body_hash == body_hash) {
     spdlog::debug("source {}: {} unchanged", source.name, Shown(source, f.url));
     ++cx.report.digests_unchanged;
@@ -343,6 +347,7 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
                       std::to_string(source.timeout.count() / 1000) +
                       "s); nothing of it applied");
   }
+  if (!parsed.unread.empty()) return cut_short(": " + parsed.unread + "; nothing of it applied");
   for (const ParseWarning& w : parsed.warnings) {
     spdlog::warn("{}:{}: {}", Shown(source, f.url), w.line, w.message);
   }

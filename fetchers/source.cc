@@ -74,7 +74,7 @@ ParseResult Source::Parse(const Spool& body, const ParseBudget& budget) const {
   if (!body.in_file()) return Parse(body.memory(), budget);
   std::string error;
   ParseResult result = ParseFormat(body.Reader(64 * 1024, &error), budget);
-  if (!error.empty()) result.warnings.push_back(ParseWarning{.message = error});
+  result.unread = std::move(error);
   ApplyParseLimits(result);
   return result;
 }

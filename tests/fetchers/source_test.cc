@@ -2,6 +2,12 @@
 // cycle keeps no format special case.
 #include "fetchers/source.h"
 
+#include <fcntl.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace digestd {
@@ -130,6 +136,33 @@ TEST(Issue12, ASpooledBodyParsesAsTheSameBytesInMemory) {
   EXPECT_EQ(SourceFor("feed")->Parse(Spool(feed)).digest.papers.size(), 300u);
   EXPECT_EQ(SourceFor("markdown")->Parse(markdown).digest.papers.size(), 300u);
   EXPECT_EQ(SourceFor("hf-daily")->Parse(hf).digest.papers.size(), 300u);
+}
+
+// A body whose file ends before its bytes do (cut short since it was fetched or opened) is
+// not a digest: the parse says why it stopped (the cycle then applies none of it), where a
+// whole one says nothing.
+TEST(Issue12, ABodyCutShortWhileReadSaysSo) {
+  std::string feed = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>";
+  for (int i = 0; i < 100; ++i) {
+    feed += "<item><title>Item " + std::to_string(i) + "</title><link>https://h.example/" +
+            std::to_string(i) + "</link></item>\n";
+  }
+  const std::string path = ::testing::TempDir() + "/cut-short.xml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << feed;
+  }
+  const auto open_as = [&](std::uint64_t size) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    return Spool::OfFile(fd, size);
+  };
+  const ParseResult whole = SourceFor("feed")->Parse(open_as(feed.size()));
+  EXPECT_EQ(whole.unread, "");
+  EXPECT_EQ(whole.digest.papers.size(), 100u);
+  const ParseResult cut = SourceFor("feed")->Parse(open_as(feed.size() + 4096));
+  EXPECT_NE(cut.unread.find("shorter than when it was opened"), std::string::npos) << cut.unread;
+  std::remove(path.c_str());
 }
 
 }  // namespace
