@@ -556,11 +556,11 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   if (headers_) set(CURLOPT_HTTPHEADER, headers_.get());
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);
-    // What a GET fetches can be long (a 14 MB feed): read in pieces of up to 512 KiB, as much
-    // as the socket holds, instead of libcurl's 16 KiB, it takes 35 reads and polls where it
-    // took 900 of each. The buffer is allocated, not touched, beyond what arrives. A hint
-    // only: libcurl 7.88 refuses it for a handle whose last transfer left its buffer, which
-    // keeps that one.
+    // What a GET fetches can be long (a 14 MB feed). Read in pieces of up to 512 KiB (as much
+    // as the socket holds) instead of libcurl's 16 KiB, it takes 35 reads and polls, not 900
+    // of each; the buffer's pages beyond what arrives are never touched. A hint only:
+    // libcurl 7.88 refuses it for a handle whose last transfer left its buffer, which keeps
+    // that one.
     curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kGetBufferBytes);
   } else if (request.method == "HEAD") {
     set(CURLOPT_NOBODY, 1L);
