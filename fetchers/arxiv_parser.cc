@@ -210,7 +210,7 @@ ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseArxiv(const ByteSource& next, const ParseBudget& budget) {
-  ParseResult result;
+  ParseResult result = ParseResultWithRoom();
   // Each entry or item is read as soon as libxml2 has it, and freed (fetchers/feed_xml.h);
   // the ones left open at the end are read below from what stays in the document.
   const auto on_element = [&result](const xmlNode* element) {

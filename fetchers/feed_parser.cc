@@ -346,7 +346,9 @@ std::string BaseOf(const xmlNode* root, Format format) {
 // after it (to keep the feed's order), stays in the document for Finish.
 class FeedReader {
  public:
-  explicit FeedReader(ParseResult& result) : result_(result) {}
+  explicit FeedReader(ParseResult& result) : result_(result) {
+    summaries_.reserve(kMaxPapersPerDigest);  // one per paper: room as ParseResultWithRoom's
+  }
 
   // The XmlElementSink: true when `element` was an item and has been read.
   bool OnElement(const xmlNode* element) {
@@ -435,7 +437,7 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
-  ParseResult result;
+  ParseResult result = ParseResultWithRoom();
   FeedReader reader(result);
   const XmlDocPtr doc =
       ParseXml(next, result.warnings, budget,

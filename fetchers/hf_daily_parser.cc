@@ -405,7 +405,7 @@ ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseHfDaily(const ByteSource& pieces, const ParseBudget& budget) {
-  ParseResult result;
+  ParseResult result = ParseResultWithRoom();
   json::parse_options options;
   // Invalid UTF-8 inside strings is repaired field by field rather than failing the day.
   options.allow_invalid_utf8 = true;

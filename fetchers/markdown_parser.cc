@@ -580,7 +580,7 @@ class DigestReader {
  public:
   // `plain_blocks` as for EntryReader.
   DigestReader(const ParseBudget& budget, bool plain_blocks)
-      : budget_(budget), plain_blocks_(plain_blocks) {}
+      : budget_(budget), plain_blocks_(plain_blocks), result_(ParseResultWithRoom()) {}
 
   // Reads `next`, whose byte order mark, if it had one, is gone (WithoutUtf8Bom).
   ParseResult Read(const ByteSource& next) {
@@ -690,7 +690,10 @@ class DigestReader {
       entries.push_back({.text = std::string_view(text_).substr(f.begin, f.end - f.begin),
                          .line = f.line});
     }
-    std::vector<Paper> papers(entries.size());
+    // The batch's papers go where the last batch's were: pages already touched.
+    std::vector<Paper>& papers = batch_papers_;
+    papers.clear();
+    papers.resize(entries.size());
     ReadEntries(entries, papers, budget_, plain_blocks_);
     for (std::size_t i = 0; i < entries.size(); ++i) {
       EmitScanWarnings(entries_read_ + i);
@@ -757,6 +760,7 @@ class DigestReader {
   int entry_line_ = 0;
   bool in_other_section_ = false;  // under a `## ` heading that is not a day header
   std::vector<Found> found_;       // entries found and not read yet, in order
+  std::vector<Paper> batch_papers_;  // ReadBatch's, each moved to result_ when read
   std::size_t entries_read_ = 0;
   std::vector<std::pair<std::size_t, ParseWarning>> scan_warnings_;
   std::size_t next_scan_warning_ = 0;

@@ -117,6 +117,21 @@ TEST(Issue13, PapersPastTheLimitAreDropped) {
             "20003 entries, over the limit of 20000 per digest; the ones past it are dropped");
 }
 
+// Each parser starts with room for kMaxPapersPerDigest papers (ParseResultWithRoom); a
+// longer digest grows past that room and is cut only afterwards, in order.
+TEST(Issue13, ADigestLongerThanItsRoomIsReadInOrderAndCut) {
+  std::string items;
+  for (std::size_t i = 0; i < kMaxPapersPerDigest + 2; ++i) {
+    items += "<item><title>t</title><guid>g" + std::to_string(i) + "</guid></item>";
+  }
+  const ParseResult feed = ParseDigest("feed", "<rss><channel>" + items + "</channel></rss>");
+  ASSERT_EQ(feed.digest.papers.size(), kMaxPapersPerDigest);
+  EXPECT_EQ(feed.digest.papers.front().key, "g0");
+  EXPECT_EQ(feed.digest.papers.back().key, "g" + std::to_string(kMaxPapersPerDigest - 1));
+  EXPECT_NE(AllWarnings(feed).find("20002 entries, over the limit of 20000"), std::string::npos)
+      << AllWarnings(feed);
+}
+
 TEST(Issue13, AnExhaustedBudgetStopsEveryParserWithAWarning) {
   std::atomic<bool> cancel{true};
   const ParseBudget budget{.cancel = &cancel};
