@@ -78,21 +78,43 @@ bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-// The index of the first byte at or after `i` that is at most 0x20 (every ASCII whitespace
-// byte is, and so is every other C0 control), or `n`. Eight bytes at a time: a word's
-// lowest byte below 0x21 is the lowest flagged by the "has a byte less than" test, since a
-// borrow only runs upwards.
-std::size_t NextSpaceOrControl(const char* s, std::size_t i, std::size_t n) {
+// Per byte of `word`, 0x80 where the byte is below 0x20 (a C0 control: every ASCII
+// whitespace byte but the space is one), else 0. Exact for every byte: (b & 0x7F) + 0x60
+// cannot carry into the next byte, and a byte with its top bit set is never below.
+std::uint64_t ControlBytes(std::uint64_t word) {
+  constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  return ~(((word & kLow7) + 0x6060606060606060ULL) | word) & 0x8080808080808080ULL;
+}
+
+// Per byte of `word`, 0x80 where the byte is a space, else 0 (exact, as above).
+std::uint64_t SpaceBytes(std::uint64_t word) {
+  constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  const std::uint64_t x = word ^ 0x2020202020202020ULL;  // zero where a space was
+  return ~(((x & kLow7) + kLow7) | x) & 0x8080808080808080ULL;
+}
+
+// The index of the first byte at or after `i` where a run of CollapseWhitespace may end, or
+// `n`: a control byte (below 0x20), or a space not followed by a byte above 0x20. A single
+// space between words is passed over, so English text is scanned eight bytes at a time
+// rather than stopped at every word; the caller decides at each index returned.
+std::size_t NextRunEnd(const char* s, std::size_t i, std::size_t n) {
   if constexpr (std::endian::native == std::endian::little) {
-    for (; i + 8 <= n; i += 8) {
+    for (; i + 9 <= n; i += 8) {
       std::uint64_t word;
+      std::uint64_t next;  // the same eight bytes, one on: byte k is the one after word's k
       std::memcpy(&word, s + i, 8);
-      const std::uint64_t below = (word - 0x2121212121212121ULL) & ~word & 0x8080808080808080ULL;
-      if (below != 0) return i + std::size_t(std::countr_zero(below)) / 8;
+      std::memcpy(&next, s + i + 1, 8);
+      const std::uint64_t ends =
+          ControlBytes(word) | (SpaceBytes(word) & (SpaceBytes(next) | ControlBytes(next)));
+      if (ends != 0) return i + std::size_t(std::countr_zero(ends)) / 8;
     }
   }
-  while (i < n && static_cast<unsigned char>(s[i]) > 0x20) ++i;
-  return i;
+  for (; i < n; ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x20) return i;
+    if (b == ' ' && (i + 1 == n || static_cast<unsigned char>(s[i + 1]) <= 0x20)) return i;
+  }
+  return n;
 }
 
 }  // namespace
@@ -159,7 +181,7 @@ std::string CollapseWhitespace(std::string&& text) {
   while (i < n) {
     const std::size_t start = i;
     for (;;) {
-      i = NextSpaceOrControl(s, i, n);
+      i = NextRunEnd(s, i, n);
       if (i == n) break;
       const bool single_space = s[i] == ' ' && i + 1 < n && !IsAsciiSpace(s[i + 1]);
       if (IsAsciiSpace(s[i]) && !single_space) break;

@@ -44,9 +44,13 @@ TEST(Utf8, CollapseAndTrim) {
 TEST(Utf8, CollapseAgreesWithSplitAndJoinAndValidTextIsNotCopied) {
   std::mt19937 rng(36);
   // Words longer than the eight bytes read at a time, controls that are no whitespace
-  // (\x01, \x1f: kept as text) and spaces at every offset within a word of eight.
-  const std::string_view pieces[] = {" ",       "\t", "\n\r", "\f\v", "word",  "한국어",
-                                     "\xff",    "x",  "\x01", "\x1f", "a b c", "seventeen-letters"};
+  // (\x01, \x1f: kept as text), spaces at every offset within a word of eight, single spaces
+  // the scan passes over, and bytes that are a space or a control but for their top bit
+  // (\xa0, the no-break space \xc2\xa0, \x81).
+  const std::string_view pieces[] = {" ",      "\t",    "\n\r",  "\f\v",
+                                     "word",   "한국어", "\xff",  "x",
+                                     "\x01",   "\x1f",   "a b c", "seventeen-letters",
+                                     "\xa0",   "\xc2\xa0", "\x81", "the quick brown fox"};
   for (int round = 0; round < 20000; ++round) {
     std::string s;
     for (std::size_t n = rng() % 24; n > 0; --n) s += pieces[rng() % std::size(pieces)];
