@@ -116,7 +116,7 @@ void ParseApiEntry(const xmlNode* entry, ParseResult& result) {
   PutExtra(paper, "doi", CollapsedText(FirstChild(entry, "doi")));
   PutExtra(paper, "published", CollapsedText(FirstChild(entry, "published")));
   PutExtra(paper, "updated", CollapsedText(FirstChild(entry, "updated")));
-  result.digest.papers.push_back(std::move(paper));
+  AppendToDay(result.digest.papers, std::move(paper));
 }
 
 // The RSS 1.0 title "Title. (arXiv:1805.08875v1 [hep-ex] UPDATED)": the title, the version,
@@ -193,7 +193,7 @@ void ParseRssItem(const xmlNode* item, bool rdf, ParseResult& result) {
     const std::string normalized = NormalizeFeedDate(published);
     paper.extra["published"] = normalized.empty() ? published : normalized;
   }
-  result.digest.papers.push_back(std::move(paper));
+  AppendToDay(result.digest.papers, std::move(paper));
 }
 
 std::string ChannelDate(const xmlNode* channel) {
@@ -210,7 +210,7 @@ ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseArxiv(const ByteSource& next, const ParseBudget& budget) {
-  ParseResult result = ParseResultWithRoom();
+  ParseResult result;
   // Each entry or item is read as soon as libxml2 has it, and freed (fetchers/feed_xml.h);
   // the ones left open at the end are read below from what stays in the document.
   const auto on_element = [&result](const xmlNode* element) {

@@ -302,8 +302,8 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
     const std::string normalized = NormalizeFeedDate(published);
     paper.extra["published"] = normalized.empty() ? published : normalized;
   }
-  result.digest.papers.push_back(std::move(paper));
-  summaries.push_back(std::move(summary));
+  AppendToDay(result.digest.papers, std::move(paper));
+  AppendToDay(summaries, std::move(summary));
   return ItemOutcome::kRead;
 }
 
@@ -346,9 +346,7 @@ std::string BaseOf(const xmlNode* root, Format format) {
 // after it (to keep the feed's order), stays in the document for Finish.
 class FeedReader {
  public:
-  explicit FeedReader(ParseResult& result) : result_(result) {
-    summaries_.reserve(kMaxPapersPerDigest);  // one per paper: room as ParseResultWithRoom's
-  }
+  explicit FeedReader(ParseResult& result) : result_(result) {}
 
   // The XmlElementSink: true when `element` was an item and has been read.
   bool OnElement(const xmlNode* element) {
@@ -437,7 +435,7 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
-  ParseResult result = ParseResultWithRoom();
+  ParseResult result;
   FeedReader reader(result);
   const XmlDocPtr doc =
       ParseXml(next, result.warnings, budget,

@@ -405,7 +405,7 @@ ParseResult ParseHfDaily(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseHfDaily(const ByteSource& pieces, const ParseBudget& budget) {
-  ParseResult result = ParseResultWithRoom();
+  ParseResult result;
   json::parse_options options;
   // Invalid UTF-8 inside strings is repaired field by field rather than failing the day.
   options.allow_invalid_utf8 = true;
@@ -433,7 +433,7 @@ ParseResult ParseHfDaily(const ByteSource& pieces, const ParseBudget& budget) {
     if (result.digest.date.empty()) {
       result.digest.date = DatePart(StringAt(ObjectAt(item, "paper"), "submittedOnDailyAt"));
     }
-    result.digest.papers.push_back(std::move(*paper));
+    AppendToDay(result.digest.papers, std::move(*paper));
     return true;
   };
 

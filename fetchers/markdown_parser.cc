@@ -580,7 +580,7 @@ class DigestReader {
  public:
   // `plain_blocks` as for EntryReader.
   DigestReader(const ParseBudget& budget, bool plain_blocks)
-      : budget_(budget), plain_blocks_(plain_blocks), result_(ParseResultWithRoom()) {}
+      : budget_(budget), plain_blocks_(plain_blocks) {}
 
   // Reads `next`, whose byte order mark, if it had one, is gone (WithoutUtf8Bom).
   ParseResult Read(const ByteSource& next) {
@@ -704,7 +704,7 @@ class DigestReader {
         stopped_ = true;
         break;
       }
-      if (entry.has_paper) result_.digest.papers.push_back(std::move(papers[i]));
+      if (entry.has_paper) AppendToDay(result_.digest.papers, std::move(papers[i]));
       for (ParseWarning& warning : entry.warnings) result_.warnings.push_back(std::move(warning));
     }
     entries_read_ += found_.size();

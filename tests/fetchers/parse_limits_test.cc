@@ -117,8 +117,8 @@ TEST(Issue13, PapersPastTheLimitAreDropped) {
             "20003 entries, over the limit of 20000 per digest; the ones past it are dropped");
 }
 
-// Each parser starts with room for kMaxPapersPerDigest papers (ParseResultWithRoom); a
-// longer digest grows past that room and is cut only afterwards, in order.
+// A long day's list takes room for kMaxPapersPerDigest papers (AppendToDay); a longer
+// digest grows past that room and is cut only afterwards, in order.
 TEST(Issue13, ADigestLongerThanItsRoomIsReadInOrderAndCut) {
   std::string items;
   for (std::size_t i = 0; i < kMaxPapersPerDigest + 2; ++i) {
@@ -130,6 +130,11 @@ TEST(Issue13, ADigestLongerThanItsRoomIsReadInOrderAndCut) {
   EXPECT_EQ(feed.digest.papers.back().key, "g" + std::to_string(kMaxPapersPerDigest - 1));
   EXPECT_NE(AllWarnings(feed).find("20002 entries, over the limit of 20000"), std::string::npos)
       << AllWarnings(feed);
+  // A short day takes no room: a fuzzer's every input would map the whole block.
+  const ParseResult short_day =
+      ParseDigest("feed", "<rss><channel><item><guid>g</guid></item></channel></rss>");
+  ASSERT_EQ(short_day.digest.papers.size(), 1u);
+  EXPECT_LT(short_day.digest.papers.capacity(), kShortDayPapers);
 }
 
 TEST(Issue13, AnExhaustedBudgetStopsEveryParserWithAWarning) {
