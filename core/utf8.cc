@@ -8,6 +8,9 @@
 namespace digestd {
 namespace {
 
+constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;  // each byte's low seven bits
+constexpr std::uint64_t kHigh = 0x8080808080808080ULL;  // each byte's top bit
+
 // The length (2-4) of the valid multi-byte UTF-8 sequence at p[i] (i < n), or 0. Overlongs,
 // surrogates and code points past U+10FFFF are invalid; the lead byte picks the range the
 // second byte must fall in, so no code point is assembled.
@@ -46,7 +49,7 @@ std::size_t ValidPrefixLength(std::string_view s) {
     while (i + 8 <= n) {
       std::uint64_t word;
       std::memcpy(&word, p + i, 8);
-      if ((word & 0x8080808080808080ULL) != 0) break;
+      if ((word & kHigh) != 0) break;
       i += 8;
     }
     // Mixed text (Korean words between spaces, digits and Latin) a character at a time, up
@@ -82,15 +85,13 @@ bool IsAsciiSpace(char c) {
 // whitespace byte but the space is one), else 0. Exact for every byte: (b & 0x7F) + 0x60
 // cannot carry into the next byte, and a byte with its top bit set is never below.
 std::uint64_t ControlBytes(std::uint64_t word) {
-  constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
-  return ~(((word & kLow7) + 0x6060606060606060ULL) | word) & 0x8080808080808080ULL;
+  return ~(((word & kLow7) + 0x6060606060606060ULL) | word) & kHigh;
 }
 
 // Per byte of `word`, 0x80 where the byte is a space, else 0 (exact, as above).
 std::uint64_t SpaceBytes(std::uint64_t word) {
-  constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
   const std::uint64_t x = word ^ 0x2020202020202020ULL;  // zero where a space was
-  return ~(((x & kLow7) + kLow7) | x) & 0x8080808080808080ULL;
+  return ~(((x & kLow7) + kLow7) | x) & kHigh;
 }
 
 // The index of the first byte at or after `i` where a run of CollapseWhitespace may end, or

@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-
 namespace digestd {
 
 // Byte-level limits on XML, checked before libxml2 sees the bytes (Debian 12's libxml2
