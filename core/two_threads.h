@@ -3,8 +3,16 @@
 #pragma once
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace digestd {
 
@@ -31,5 +39,104 @@ void OnTwoThreads(std::size_t count, std::size_t chunk, MakeWorker make_worker) 
   run(0);
   helper.get();
 }
+
+// Items that come one by one from a reader that keeps the caller's thread busy (libxml2),
+// each turned into an Out by `convert` on one helper thread while the reader goes on, so that
+// the other core does that stage during the read instead of after it. Items go to the helper
+// a batch at a time; no thread starts before the first batch is full, so a short list is
+// converted on the caller's thread by Finish. Add and Finish are the caller's alone;
+// `convert` may run on both threads at once.
+template <typename In, typename Out, typename Convert = std::function<Out(In&&)>>
+class BatchHelper {
+ public:
+  BatchHelper(std::size_t batch, Convert convert) : batch_(batch), convert_(std::move(convert)) {}
+
+  // Stops the helper after the batch it converts (a reader that failed waits for no more).
+  ~BatchHelper() {
+    if (!thread_.joinable()) return;
+    {
+      const std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  BatchHelper(const BatchHelper&) = delete;
+  BatchHelper& operator=(const BatchHelper&) = delete;
+
+  void Add(In item) {
+    filling_.push_back(std::move(item));
+    if (filling_.size() < batch_) return;
+    {
+      const std::lock_guard lock(mutex_);
+      queued_.push_back(std::exchange(filling_, {}));
+    }
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] { Help(); });
+    } else {
+      wake_.notify_one();
+    }
+    filling_.reserve(batch_);
+  }
+
+  // Every item's Out, in the order the items were added; rethrows what `convert` threw on the
+  // helper (std::bad_alloc). The caller converts the last, partial batch meanwhile.
+  std::vector<Out> Finish() {
+    std::vector<Out> last = ConvertAll(std::exchange(filling_, {}));
+    if (thread_.joinable()) {
+      {
+        const std::lock_guard lock(mutex_);
+        closing_ = true;
+      }
+      wake_.notify_one();
+      thread_.join();
+      if (failure_) std::rethrow_exception(failure_);
+    }
+    done_.insert(done_.end(), std::make_move_iterator(last.begin()),
+                 std::make_move_iterator(last.end()));
+    return std::exchange(done_, {});
+  }
+
+ private:
+  std::vector<Out> ConvertAll(std::vector<In> items) {
+    std::vector<Out> out;
+    out.reserve(items.size());
+    for (In& item : items) out.push_back(convert_(std::move(item)));
+    return out;
+  }
+
+  void Help() {
+    try {
+      std::unique_lock lock(mutex_);
+      while (true) {
+        wake_.wait(lock, [this] { return stop_ || closing_ || !queued_.empty(); });
+        if (stop_ || queued_.empty()) return;  // closing: every batch is converted
+        std::vector<In> items = std::move(queued_.front());
+        queued_.pop_front();
+        lock.unlock();
+        std::vector<Out> out = ConvertAll(std::move(items));
+        lock.lock();
+        done_.insert(done_.end(), std::make_move_iterator(out.begin()),
+                     std::make_move_iterator(out.end()));
+      }
+    } catch (...) {
+      failure_ = std::current_exception();  // read by Finish after the join
+    }
+  }
+
+  const std::size_t batch_;
+  Convert convert_;  // called on the helper, and on the caller's thread in Finish
+  std::vector<In> filling_;  // the caller's: the batch not yet handed over
+
+  std::mutex mutex_;  // guards the four below
+  std::condition_variable wake_;  // a batch came, or the caller finishes or stops
+  std::deque<std::vector<In>> queued_;
+  std::vector<Out> done_;  // converted, in order
+  bool closing_ = false;
+  bool stop_ = false;
+  std::exception_ptr failure_;  // the helper's, set as it ends
+  std::thread thread_;  // last: started once the rest exists, joined before it goes
+};
 
 }  // namespace digestd

@@ -105,11 +105,24 @@ std::string ConstructText(const xmlNode* node, Format format) {
 
 // An item's summary: its description (RSS) or summary (Atom), else its whole content. Making
 // it text is most of the cost of an item, so when there is only the first to read it is left
-// as bytes (`pending`), for ReadSummaries to share between two threads once the feed is read.
+// as bytes (`pending`), for a helper thread to make text while libxml2 reads on (Summaries).
 struct Summary {
   Construct pending;
   std::string text;
 };
+
+// The items' summaries as text, in the order of the papers: made on a helper thread, a batch
+// at a time, while the feed is read; empty once the budget has run out.
+using Summaries = BatchHelper<Summary, std::string>;
+constexpr std::size_t kSummaryBatch = 128;
+
+Summaries MakeSummaries(const ParseBudget& budget) {
+  return Summaries(kSummaryBatch, [&budget](Summary&& summary) {
+    std::string text = std::move(summary.text);
+    if (text.empty() && !budget.Exhausted()) text = TextOf(std::move(summary.pending));
+    return text.empty() ? text : CapSummary(std::move(text));
+  });
+}
 
 Summary SummaryOf(const xmlNode* item, Format format) {
   const xmlNode* first =
@@ -207,7 +220,7 @@ enum class ItemOutcome { kRead, kNeedsBase };
 // relative is left unread: kNeedsBase. A paper without an author of its own is listed in
 // `authorless` (it inherits the feed's).
 ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResult& result,
-                      std::vector<Summary>& summaries, std::vector<std::size_t>& authorless) {
+                      Summaries& summaries, std::vector<std::size_t>& authorless) {
   const Format format = context.format;
   Paper paper;
   std::string link;
@@ -303,7 +316,7 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
     paper.extra["published"] = normalized.empty() ? published : normalized;
   }
   AppendToDay(result.digest.papers, std::move(paper));
-  AppendToDay(summaries, std::move(summary));
+  summaries.Add(std::move(summary));
   return ItemOutcome::kRead;
 }
 
@@ -346,7 +359,8 @@ std::string BaseOf(const xmlNode* root, Format format) {
 // after it (to keep the feed's order), stays in the document for Finish.
 class FeedReader {
  public:
-  explicit FeedReader(ParseResult& result) : result_(result) {}
+  FeedReader(ParseResult& result, const ParseBudget& budget)
+      : result_(result), summaries_(MakeSummaries(budget)) {}
 
   // The XmlElementSink: true when `element` was an item and has been read.
   bool OnElement(const xmlNode* element) {
@@ -399,30 +413,18 @@ class FeedReader {
     for (std::size_t index : authorless_) result_.digest.papers[index].authors = feed_authors;
   }
 
-  // Gives each paper read its summary, on two threads for a long feed. Stops when `budget`
-  // runs out.
-  void ReadSummaries(const ParseBudget& budget) {
+  // Gives each paper read its summary.
+  void ReadSummaries() {
     std::vector<Paper>& papers = result_.digest.papers;
-    OnTwoThreads(papers.size(), 256, [&] {
-      return [&](std::size_t first, std::size_t last) {
-        if (budget.Exhausted()) return false;
-        for (std::size_t i = first; i < last; ++i) {
-          Summary& summary = summaries_[i];
-          // Taken out whole, so that its buffers go now: assigning an empty Summary would
-          // keep them (a string moved from a short one keeps its heap buffer), and a long
-          // feed's raw HTML would stay beside its text until the parse ends.
-          Summary done = std::move(summary);
-          if (done.text.empty()) done.text = TextOf(std::move(done.pending));
-          if (!done.text.empty()) papers[i].summary.push_back(CapSummary(std::move(done.text)));
-        }
-        return true;
-      };
-    });
+    std::vector<std::string> texts = summaries_.Finish();
+    for (std::size_t i = 0; i < papers.size() && i < texts.size(); ++i) {
+      if (!texts[i].empty()) papers[i].summary.push_back(std::move(texts[i]));
+    }
   }
 
  private:
   ParseResult& result_;
-  std::vector<Summary> summaries_;
+  Summaries summaries_;
   std::vector<std::size_t> authorless_;
   std::size_t items_seen_ = 0;
   bool waiting_ = false;
@@ -436,12 +438,12 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
 
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
   ParseResult result;
-  FeedReader reader(result);
+  FeedReader reader(result, budget);
   const XmlDocPtr doc =
       ParseXml(next, result.warnings, budget,
                [&reader](const xmlNode* element) { return reader.OnElement(element); });
   if (doc != nullptr) reader.Finish(doc.get());
-  reader.ReadSummaries(budget);
+  reader.ReadSummaries();
   return result;
 }
 

@@ -1,9 +1,14 @@
 // OnTwoThreads: every item once, on at most two threads, each with its own worker.
+// BatchHelper: every item converted once, given back in order, on the helper only once a
+// batch is full.
 #include "core/two_threads.h"
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -64,6 +69,58 @@ TEST(OnTwoThreads, AWorkerStopsItsThreadAndAnExceptionReachesTheCaller) {
                               };
                             }),
                std::runtime_error);
+}
+
+TEST(BatchHelper, EveryItemInOrderAndAShortListOnTheCallersThread) {
+  for (const int count : {0, 1, 9, 10, 11, 95, 1000}) {
+    std::vector<std::thread::id> by;
+    std::mutex by_mutex;
+    BatchHelper<int, std::string> helper(10, [&](int&& item) {
+      const std::lock_guard lock(by_mutex);
+      by.push_back(std::this_thread::get_id());
+      return std::to_string(item);
+    });
+    for (int i = 0; i < count; ++i) helper.Add(i);
+    std::vector<std::string> want;
+    for (int i = 0; i < count; ++i) want.push_back(std::to_string(i));
+    EXPECT_EQ(helper.Finish(), want) << count;
+    std::set<std::thread::id> threads(by.begin(), by.end());
+    if (count > 0 && count < 10) {
+      EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()}) << count;
+    }
+    if (count >= 10) {
+      // The first batch went to the helper; the caller converts only the last, partial one.
+      EXPECT_TRUE(threads.size() == 2 || count % 10 == 0) << count;
+      EXPECT_EQ(std::count(by.begin(), by.end(), std::this_thread::get_id()), count % 10)
+          << count;
+    }
+  }
+}
+
+TEST(BatchHelper, AnExceptionOnTheHelperReachesFinishAndAnUnfinishedHelperStops) {
+  BatchHelper<int, int> failing(4, [](int&& item) {
+    if (item == 5) throw std::runtime_error("helper failed");
+    return item;
+  });
+  for (int i = 0; i < 20; ++i) failing.Add(i);
+  EXPECT_THROW(failing.Finish(), std::runtime_error);
+
+  // A reader that fails half-way never calls Finish: the helper is stopped and joined.
+  // It converts whole batches only, and the items of the batch not handed over not at all.
+  std::atomic<int> converted{0};
+  std::atomic<int> on_caller{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  {
+    BatchHelper<int, int> abandoned(4, [&](int&& item) {
+      ++converted;
+      if (std::this_thread::get_id() == caller) ++on_caller;
+      return item;
+    });
+    for (int i = 0; i < 402; ++i) abandoned.Add(i);
+  }
+  EXPECT_EQ(converted.load() % 4, 0);
+  EXPECT_LE(converted.load(), 400);
+  EXPECT_EQ(on_caller.load(), 0);
 }
 
 }  // namespace
