@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <span>
 #include <utility>
@@ -669,91 +670,105 @@ bool IsPlainText(std::string_view html) {
   return html.find('<') == std::string_view::npos && html.find('&') == std::string_view::npos;
 }
 
-}  // namespace
-
-std::string HtmlToText(std::string_view html) {
-  // Plain text: nothing to do but make it valid and collapse the whitespace.
-  if (IsPlainText(html)) {
-    return CollapseWhitespace(ToValidUtf8(html));
-  }
-  std::string out;
-  out.reserve(html.size());
-  // The text between tags and references is copied a run at a time; each is found by
+// `html` made text where it is (tags removed, references decoded), before the UTF-8 check and
+// the whitespace collapse. What is written never passes what is read, since nothing read
+// becomes longer: a tag becomes a space at most, a run of text stays as it is, a reference
+// is written in fewer bytes than it is spelled with (the shortest, "&lt;" and "&#0;", in one
+// and three), and a byte left as written stays one byte.
+void StripHtmlInPlace(std::string& html) {
+  const std::string_view in = html;  // read at i; written at out <= i
+  std::size_t out = 0;
+  const auto put = [&](std::size_t from, std::size_t n) {
+    if (out != from) std::memmove(html.data() + out, html.data() + from, n);
+    out += n;
+  };
+  // The text between tags and references is moved a run at a time; each is found by
   // memchr, and found again only once passed.
-  std::size_t next_tag = html.find('<');
-  std::size_t next_reference = html.find('&');
+  std::size_t next_tag = in.find('<');
+  std::size_t next_reference = in.find('&');
   std::size_t i = 0;
-  while (i < html.size()) {
-    if (next_tag < i) next_tag = html.find('<', i);
-    if (next_reference < i) next_reference = html.find('&', i);
-    const std::size_t stop = std::min({next_tag, next_reference, html.size()});
-    out.append(html.data() + i, stop - i);
+  while (i < in.size()) {
+    if (next_tag < i) next_tag = in.find('<', i);
+    if (next_reference < i) next_reference = in.find('&', i);
+    const std::size_t stop = std::min({next_tag, next_reference, in.size()});
+    put(i, stop - i);
     i = stop;
-    if (i == html.size()) break;
-    const char c = html[i];
-    if (c == '<' && i + 1 < html.size()) {
-      const char next = html[i + 1];
-      if (html.substr(i, 4) == "<!--") {
-        const std::size_t end = html.find("-->", i + 4);
-        i = end == std::string_view::npos ? html.size() : end + 3;
+    if (i == in.size()) break;
+    const char c = in[i];
+    if (c == '<' && i + 1 < in.size()) {
+      const char next = in[i + 1];
+      if (in.substr(i, 4) == "<!--") {
+        const std::size_t end = in.find("-->", i + 4);
+        i = end == std::string_view::npos ? in.size() : end + 3;
         continue;
       }
       const bool letter = (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z');
       if (letter || next == '/' || next == '!' || next == '?') {
-        const std::size_t end = html.find('>', i + 1);
+        const std::size_t end = in.find('>', i + 1);
         if (end == std::string_view::npos) break;  // a cut-off tag ends the text
         std::size_t name_start = i + 1 + (next == '/' ? 1 : 0);
         std::string tag;
         while (name_start < end && tag.size() < 16) {
-          const char t = LowerAscii(html[name_start]);
+          const char t = LowerAscii(in[name_start]);
           if (!((t >= 'a' && t <= 'z') || (t >= '0' && t <= '9'))) break;
           tag += t;
           ++name_start;
         }
-        if (IsBlockTag(tag)) out += ' ';
+        if (IsBlockTag(tag)) html[out++] = ' ';
         i = end + 1;
         if (next != '/' && (tag == "script" || tag == "style")) {
           // Skip to the matching close tag, case-insensitively.
           std::size_t close = i;
           const std::string closing = "</" + tag;
-          while (close < html.size()) {
-            close = html.find("</", close);
+          while (close < in.size()) {
+            close = in.find("</", close);
             if (close == std::string_view::npos) break;
-            bool match = close + closing.size() <= html.size();
+            bool match = close + closing.size() <= in.size();
             for (std::size_t k = 0; match && k < closing.size(); ++k) {
-              match = LowerAscii(html[close + k]) == closing[k];
+              match = LowerAscii(in[close + k]) == closing[k];
             }
             if (match) break;
             close += 2;
           }
-          if (close == std::string_view::npos || close >= html.size()) {
-            i = html.size();
+          if (close == std::string_view::npos || close >= in.size()) {
+            i = in.size();
           } else {
-            const std::size_t gt = html.find('>', close);
-            i = gt == std::string_view::npos ? html.size() : gt + 1;
+            const std::size_t gt = in.find('>', close);
+            i = gt == std::string_view::npos ? in.size() : gt + 1;
           }
         }
         continue;
       }
     }
     if (c == '&') {
-      const std::size_t used = DecodeReference(html.substr(i), out);
+      std::string decoded;  // a few bytes: no allocation
+      const std::size_t used = DecodeReference(in.substr(i), decoded);
       if (used > 0) {
+        decoded.copy(html.data() + out, decoded.size());
+        out += decoded.size();
         i += used;
         continue;
       }
     }
-    out += c;
+    html[out++] = c;
     ++i;
   }
-  return CollapseWhitespace(ToValidUtf8(std::move(out)));
+  html.resize(out);
+}
+
+}  // namespace
+
+std::string HtmlToText(std::string_view html) {
+  // Plain text: nothing to do but make it valid and collapse the whitespace.
+  if (IsPlainText(html)) return CollapseWhitespace(ToValidUtf8(html));
+  std::string text(html);
+  StripHtmlInPlace(text);
+  return CollapseWhitespace(ToValidUtf8(std::move(text)));
 }
 
 std::string HtmlToText(std::string&& html) {
-  if (IsPlainText(html)) {
-    return CollapseWhitespace(ToValidUtf8(std::move(html)));
-  }
-  return HtmlToText(std::string_view(html));
+  if (!IsPlainText(html)) StripHtmlInPlace(html);
+  return CollapseWhitespace(ToValidUtf8(std::move(html)));
 }
 
 std::string NormalizeFeedDate(std::string_view text) {

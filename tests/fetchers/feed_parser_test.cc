@@ -489,5 +489,17 @@ TEST(FeedXml, HtmlBecomesTextWithOneSpaceBetweenWords) {
   EXPECT_EQ(HtmlToText("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
 }
 
+// Text given up is rewritten in its own buffer: references written back to back in their
+// fewest bytes ("&#0;" in three, "&lt;" in one) never overtake what is still to be read.
+TEST(FeedXml, HtmlGivenUpBecomesTheSameTextInItsOwnBuffer) {
+  const std::string html =
+      "&#128512;&lt;<p>&#0;&#x41;&bull;<br>&amp;&amp;x\xFF<b>y</b>&#9731;&#x1F600;<i>&#60;</i>";
+  const std::string want = "\U0001F600< \uFFFDA\u2022 &&x\uFFFDy\u2603\U0001F600<";
+  EXPECT_EQ(HtmlToText(std::string_view(html)), want);
+  EXPECT_EQ(HtmlToText(std::string(html)), want);
+  std::string twice = html + html;
+  EXPECT_EQ(HtmlToText(std::move(twice)), want + want);
+}
+
 }  // namespace
 }  // namespace digestd
