@@ -88,11 +88,14 @@ std::uint64_t ControlBytes(std::uint64_t word) {
   return ~(((word & kLow7) + 0x6060606060606060ULL) | word) & kHigh;
 }
 
-// Per byte of `word`, 0x80 where the byte is a space, else 0 (exact, as above).
-std::uint64_t SpaceBytes(std::uint64_t word) {
-  const std::uint64_t x = word ^ 0x2020202020202020ULL;  // zero where a space was
+// Per byte of `word`, 0x80 where the byte is `byte`, else 0 (exact, as above: the low seven
+// bits plus 0x7F carry into the top bit only when one of them is set).
+std::uint64_t EqualBytes(std::uint64_t word, unsigned char byte) {
+  const std::uint64_t x = word ^ (0x0101010101010101ULL * byte);  // zero where `byte` was
   return ~(((x & kLow7) + kLow7) | x) & kHigh;
 }
+
+std::uint64_t SpaceBytes(std::uint64_t word) { return EqualBytes(word, ' '); }
 
 // The index of the first byte at or after `i` where a run of CollapseWhitespace may end, or
 // `n`: a control byte (below 0x20), or a space not followed by a byte above 0x20. A single
@@ -195,6 +198,21 @@ std::string CollapseWhitespace(std::string&& text) {
   }
   text.resize(write);
   return std::move(text);
+}
+
+std::size_t CountByte(std::string_view bytes, char byte) {
+  const auto b = static_cast<unsigned char>(byte);
+  std::size_t count = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes.data() + i, 8);
+    // One per byte found, summed into the top byte by the multiply (at most eight: no carry).
+    // std::popcount would be a library call on the baseline x86-64 this is built for.
+    count += static_cast<std::size_t>(((EqualBytes(word, b) >> 7) * 0x0101010101010101ULL) >> 56);
+  }
+  for (; i < bytes.size(); ++i) count += bytes[i] == byte ? 1 : 0;
+  return count;
 }
 
 std::string_view Trim(std::string_view text) {

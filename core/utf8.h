@@ -73,6 +73,9 @@ inline std::string CollapseWhitespace(const char* text) {
 std::string TerminalSafe(std::string_view text, std::size_t max_bytes = std::string::npos,
                          bool keep_newlines = false);
 
+// How many bytes of `bytes` are `byte`, counted eight at a time (a long document's lines).
+std::size_t CountByte(std::string_view bytes, char byte);
+
 // `text` without leading and trailing ASCII whitespace.
 std::string_view Trim(std::string_view text);
 

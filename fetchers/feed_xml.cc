@@ -149,8 +149,7 @@ class XmlShapeGuard {
   // Takes the next piece of the document (`last`: there is no more) and returns the bytes
   // now ready for libxml2, valid until the next call.
   std::string_view Feed(std::string_view piece, bool last) {
-    lines_ += static_cast<std::size_t>(std::count(work_.begin(), work_.begin() + long(ready_),
-                                                  '\n'));
+    lines_ += CountByte(std::string_view(work_).substr(0, ready_), '\n');
     work_.erase(0, ready_);
     ready_ = 0;
     work_.append(piece);
@@ -176,9 +175,8 @@ class XmlShapeGuard {
       return;
     }
     ++reported_;
-    const int line = 1 + static_cast<int>(lines_ + std::size_t(std::count(
-                                                        work_.begin(), work_.begin() + long(at),
-                                                        '\n')));
+    const int line =
+        1 + static_cast<int>(lines_ + CountByte(std::string_view(work_).substr(0, at), '\n'));
     warnings_.push_back(ParseWarning{.line = line, .message = std::move(message)});
   }
 

@@ -1,6 +1,7 @@
 #include "core/utf8.h"
 #include "tests/core/reference_utf8.h"
 
+#include <algorithm>
 #include <iterator>
 #include <random>
 #include <string>
@@ -39,6 +40,22 @@ TEST(Utf8, CollapseAndTrim) {
   EXPECT_EQ(CollapseWhitespace(""), "");
   EXPECT_EQ(CollapseWhitespace(std::string("  a \t\n b  ")), "a b");
   EXPECT_EQ(CollapseWhitespace(std::string(" \n\t ")), "");
+}
+
+TEST(Utf8, CountByteAgreesWithCountingOneByOne) {
+  std::mt19937 rng(12);
+  // The byte counted, the bytes that differ from it in one bit only (the top one among them),
+  // and zero, at every offset of the eight read at a time and in the tail after them.
+  for (const char byte : {'\n', '\0', '\xff'}) {
+    const char near[] = {byte, static_cast<char>(byte ^ 0x80), static_cast<char>(byte ^ 0x01),
+                         static_cast<char>(byte ^ 0x20), '\0', 'a'};
+    for (int round = 0; round < 5000; ++round) {
+      std::string s(rng() % 40, 'x');
+      for (char& c : s) c = near[rng() % std::size(near)];
+      ASSERT_EQ(CountByte(s, byte), std::size_t(std::count(s.begin(), s.end(), byte)))
+          << round;
+    }
+  }
 }
 
 TEST(Utf8, CollapseAgreesWithSplitAndJoinAndValidTextIsNotCopied) {
