@@ -40,6 +40,19 @@ void OnTwoThreads(std::size_t count, std::size_t chunk, MakeWorker make_worker) 
   helper.get();
 }
 
+// Ends a helper thread its owner runs beside it: sets `stop` under `mutex`, wakes the helper
+// through `wake` and joins it. Nothing when `thread` never started.
+inline void StopHelper(std::mutex& mutex, bool& stop, std::condition_variable& wake,
+                       std::thread& thread) {
+  if (!thread.joinable()) return;
+  {
+    const std::lock_guard lock(mutex);
+    stop = true;
+  }
+  wake.notify_one();
+  thread.join();
+}
+
 // Items that come one by one from a reader that keeps the caller's thread busy (libxml2),
 // each turned into an Out by `convert` on one helper thread while the reader goes on, so that
 // the other core does that stage during the read instead of after it. Items go to the helper
@@ -52,15 +65,7 @@ class BatchHelper {
   BatchHelper(std::size_t batch, Convert convert) : batch_(batch), convert_(std::move(convert)) {}
 
   // Stops the helper after the batch it converts (a reader that failed waits for no more).
-  ~BatchHelper() {
-    if (!thread_.joinable()) return;
-    {
-      const std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
+  ~BatchHelper() { StopHelper(mutex_, stop_, wake_, thread_); }
 
   BatchHelper(const BatchHelper&) = delete;
   BatchHelper& operator=(const BatchHelper&) = delete;

@@ -23,6 +23,7 @@
 
 #include "core/hash.h"
 #include "core/json_writer.h"
+#include "core/two_threads.h"
 #include "store/migrations.h"
 #include "store/postgres_db.h"
 #include "store/snapshot_codec.h"
@@ -165,15 +166,7 @@ class SnapshotPipeline {
   }
 
   // Stops the helper at its next chunk: a commit that failed half-way waits for no more.
-  ~SnapshotPipeline() {
-    if (!helper_.joinable()) return;
-    {
-      const std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    room_.notify_one();
-    helper_.join();
-  }
+  ~SnapshotPipeline() { StopHelper(mutex_, stop_, room_, helper_); }
 
   SnapshotPipeline(const SnapshotPipeline&) = delete;
   SnapshotPipeline& operator=(const SnapshotPipeline&) = delete;
