@@ -407,12 +407,16 @@ int Once(const Args& args) {
     }
     lease.emplace(std::move(*taken));
   }
-  HttpBatch http;
   const auto print = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
   CycleOutput output{.json_line = print, .text_line = print};
   // The delivery pass below sends what this cycle queues: handed over, not claimed again.
   options.hand_over = true;
-  const CycleReport report = RunCycle(*config, *matcher, **store, http, options, output);
+  const CycleReport report = [&] {
+    // The fetches' connections and receive buffers (half a megabyte each) go before the
+    // delivery, which peaks with a long day's messages.
+    HttpBatch http;
+    return RunCycle(*config, *matcher, **store, http, options, output);
+  }();
   // Highlights whose schedule has passed for their date (CONFIG.md `[[highlights]]`).
   bool highlights_failed = false;
   if (auto highlights =
