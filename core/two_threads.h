@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -57,7 +58,8 @@ inline void StopHelper(std::mutex& mutex, bool& stop, std::condition_variable& w
 // each turned into an Out by `convert` on one helper thread while the reader goes on, so that
 // the other core does that stage during the read instead of after it. Items go to the helper
 // a batch at a time; no thread starts before the first batch is full, so a short list is
-// converted on the caller's thread by Finish. Add and Finish are the caller's alone;
+// converted on the caller's thread by Finish (as is every batch where no thread can be
+// started: a task limit). Add and Finish are the caller's alone;
 // `convert` may run on both threads at once.
 template <typename In, typename Out, typename Convert = std::function<Out(In&&)>>
 class BatchHelper {
@@ -77,10 +79,14 @@ class BatchHelper {
       const std::lock_guard lock(mutex_);
       queued_.push_back(std::exchange(filling_, {}));
     }
-    if (!thread_.joinable()) {
-      thread_ = std::thread([this] { Help(); });
-    } else {
+    if (thread_.joinable()) {
       wake_.notify_one();
+    } else if (!no_thread_) {
+      try {
+        thread_ = std::thread([this] { Help(); });
+      } catch (const std::system_error&) {
+        no_thread_ = true;  // none to be had (a task limit): Finish converts every batch
+      }
     }
     filling_.reserve(batch_);
   }
@@ -98,6 +104,12 @@ class BatchHelper {
       thread_.join();
       if (failure_) std::rethrow_exception(failure_);
     }
+    for (std::vector<In>& items : queued_) {  // none but where no thread could be started
+      std::vector<Out> out = ConvertAll(std::move(items));
+      done_.insert(done_.end(), std::make_move_iterator(out.begin()),
+                   std::make_move_iterator(out.end()));
+    }
+    queued_.clear();
     done_.insert(done_.end(), std::make_move_iterator(last.begin()),
                  std::make_move_iterator(last.end()));
     return std::exchange(done_, {});
@@ -133,6 +145,7 @@ class BatchHelper {
   const std::size_t batch_;
   Convert convert_;  // called on the helper, and on the caller's thread in Finish
   std::vector<In> filling_;  // the caller's: the batch not yet handed over
+  bool no_thread_ = false;   // the caller's: the helper could not be started
 
   std::mutex mutex_;  // guards the four below
   std::condition_variable wake_;  // a batch came, or the caller finishes or stops
