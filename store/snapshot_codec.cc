@@ -1,5 +1,6 @@
 #include "store/snapshot_codec.h"
 
+#include <zdict.h>
 #include <zstd.h>
 
 #include <vector>
@@ -46,6 +47,34 @@ struct SnapshotCodec::Contexts {
 SnapshotCodec::SnapshotCodec() : contexts_(std::make_unique<Contexts>()) {}
 SnapshotCodec::~SnapshotCodec() = default;
 
+std::string SnapshotCodec::MakeDictionary(const std::vector<std::string>& texts) {
+  std::string samples;
+  std::vector<std::size_t> sizes;
+  sizes.reserve(texts.size());
+  for (const std::string& t : texts) {
+    samples += t;
+    sizes.push_back(t.size());
+  }
+  std::string content = samples.substr(0, kDictionaryBytes);
+  ZDICT_params_t params{};
+  params.compressionLevel = kLevel;
+  // zstd's own id of the dictionary, written in each frame and checked when one is read:
+  // made of the content, so the same texts give the same bytes (0 would be a random id),
+  // and within the range the format leaves to private dictionaries.
+  constexpr std::uint64_t kFirstPrivateId = 32768;
+  constexpr std::uint64_t kPrivateIds = (std::uint64_t(1) << 31) - kFirstPrivateId;
+  params.dictID = unsigned(kFirstPrivateId + Fnv1a64(content) % kPrivateIds);
+  // The tables' header takes a few hundred bytes; room for them in front of the content.
+  std::string dictionary(content.size() + 4096, '\0');
+  const std::size_t n =
+      ZDICT_finalizeDictionary(dictionary.data(), dictionary.size(), content.data(),
+                               content.size(), samples.data(), sizes.data(),
+                               unsigned(sizes.size()), params);
+  if (ZDICT_isError(n)) return content;
+  dictionary.resize(n);
+  return dictionary;
+}
+
 std::int64_t SnapshotCodec::DictionaryId(std::string_view dictionary) {
   const std::int64_t id = std::int64_t(Fnv1a64(dictionary) >> 1);
   return id == 0 ? 1 : id;  // 0 means "plain text"
@@ -55,8 +84,9 @@ void SnapshotCodec::Add(std::int64_t id, std::string_view dictionary) {
   auto d = std::make_shared<Dictionary>();
   d->id = id;
   d->bytes = dictionary;
-  // Raw content: zstd finds matches in the bytes as they are (no entropy tables to train).
-  // A buffer without zstd's dictionary magic is taken so; a snapshot text starts with '{'.
+  // MakeDictionary's bytes start with zstd's dictionary magic; a dictionary of raw content
+  // (an older state's, or MakeDictionary's where zstd failed) starts with a snapshot text's '{' and is
+  // taken as raw content: zstd finds matches in the bytes as they are.
   d->cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), kLevel);
   d->ddict = ZSTD_createDDict(dictionary.data(), dictionary.size());
   if (d->cdict == nullptr || d->ddict == nullptr) return;  // out of memory: rows stay plain

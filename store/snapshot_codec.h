@@ -1,9 +1,11 @@
 // How a SQLite state keeps its paper snapshots small (issue 12, point 1): once the state holds
-// enough snapshot text, its first kDictionaryBytes become a zstd dictionary (raw content: no
-// training, nothing to tune), stored once in `snapshot_dicts`, and every snapshot stored after
-// is compressed against it. A paper's JSON shares its keys, URL shapes, author names and the
-// summaries' common phrases with the dictionary, so the real Korean digests shrink to about
-// 0.4 of their text, where zstd without a dictionary gives 0.64 on rows this short.
+// enough snapshot text, its first kDictionaryBytes become a zstd dictionary (MakeDictionary:
+// the texts as they are, behind zstd's entropy tables counted from them; no training, nothing
+// to tune), stored once in `snapshot_dicts`, and every snapshot stored after is compressed
+// against it. A paper's JSON shares its keys, URL shapes, author names and the summaries'
+// common phrases with the dictionary, so the real Korean digests shrink to about 0.4 of their
+// text, where zstd without a dictionary gives 0.64 on rows this short. States made before the
+// tables were counted keep their dictionaries of raw content, which read as before.
 //
 // `snapshots.encoding` says how a row's `paper` is kept: 0, the JSON text; otherwise the id of
 // the dictionary its zstd frame was made with. A dictionary's id is a hash of its bytes, so a
@@ -21,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -40,6 +43,17 @@ class SnapshotCodec {
   ~SnapshotCodec();
   SnapshotCodec(const SnapshotCodec&) = delete;
   SnapshotCodec& operator=(const SnapshotCodec&) = delete;
+
+  // Text read beyond the dictionary's own bytes to count its entropy tables from.
+  static constexpr std::size_t kSampleBytes = 192 * 1024;
+
+  // The dictionary made of `texts` (snapshot texts, newest first, kDictionaryBytes +
+  // kSampleBytes of them where the state has them): their first kDictionaryBytes, behind the
+  // tables zstd codes literals and sequences with, counted from all of `texts`. Each
+  // snapshot's frame then starts from tables made for such text instead of building its own:
+  // a quarter faster to compress a 10,000-paper day, and a tenth smaller. The texts alone
+  // (raw content) should zstd give an error instead. The same texts give the same bytes.
+  static std::string MakeDictionary(const std::vector<std::string>& texts);
 
   // The id `dictionary` is stored under: a positive 63-bit hash of its bytes.
   static std::int64_t DictionaryId(std::string_view dictionary);

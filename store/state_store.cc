@@ -1240,18 +1240,19 @@ Status PrepareSnapshotDictionary(sql::Db& db, const std::vector<SharedPaper>& pa
     return Ok();
   }
   if (rc != kDone) return Unexpected(stored.Fail("read snapshot dictionaries"));
-  std::string dictionary;
+  std::vector<std::string> read;
+  std::size_t bytes = 0;
+  constexpr std::size_t kWanted = SnapshotCodec::kDictionaryBytes + SnapshotCodec::kSampleBytes;
   Stmt texts(db, "SELECT paper FROM snapshots WHERE encoding = 0 ORDER BY id DESC");
-  while (dictionary.size() < SnapshotCodec::kDictionaryBytes && (rc = texts.Step()) == kRow) {
-    dictionary += texts.TextView(0);
+  while (bytes < kWanted && (rc = texts.Step()) == kRow) {
+    bytes += read.emplace_back(texts.TextView(0)).size();
   }
   if (rc == kError) return Unexpected(texts.Fail("read snapshots"));
-  for (std::size_t i = 0; i < papers.size() && dictionary.size() < SnapshotCodec::kDictionaryBytes;
-       ++i) {
-    dictionary += SnapshotText(papers[i]);
+  for (std::size_t i = 0; i < papers.size() && bytes < kWanted; ++i) {
+    bytes += read.emplace_back(SnapshotText(papers[i])).size();
   }
-  if (dictionary.size() < SnapshotCodec::kMinDictionaryBytes) return Ok();
-  dictionary.resize(std::min(dictionary.size(), SnapshotCodec::kDictionaryBytes));
+  if (bytes < SnapshotCodec::kMinDictionaryBytes) return Ok();
+  const std::string dictionary = SnapshotCodec::MakeDictionary(read);
   const std::int64_t id = SnapshotCodec::DictionaryId(dictionary);
   if (auto st = store(id, dictionary); !st) return st;
   codec->Add(id, dictionary);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +81,63 @@ TEST(Issue12SnapshotCodec, ADamagedOrUnknownRowIsAnErrorSayingWhat) {
 
   // Every cut of a frame: an error or some text, never a crash.
   for (std::size_t n = 0; n < stored.size(); ++n) (void)codec.Decompress(stored.substr(0, n), id);
+}
+
+// A paper's text with words drawn from a small vocabulary: alike in shape, unlike in detail,
+// as a day's papers are.
+std::string VariedText(unsigned seed) {
+  static const char* const kWords[] = {"희소", "어텐션", "긴", "문맥", "추론", "효율적인",
+                                       "모델", "학습", "데이터", "방법을", "제안합니다", "성능",
+                                       "sparse", "attention", "diffusion", "agents", "reward"};
+  std::string summary;
+  for (int w = 0; w < 40; ++w) {
+    seed = seed * 1103515245 + 12345;
+    summary += kWords[(seed >> 16) % std::size(kWords)];
+    summary += ' ';
+  }
+  return "{\"key\":\"arxiv:2401." + std::to_string(10000 + seed % 90000) + "\",\"summary\":[\"" +
+         summary + "\"]}";
+}
+
+// A dictionary as a state makes it: the texts, behind zstd's tables counted from them.
+TEST(Issue12SnapshotCodec, AMadeDictionaryEndsWithItsTextsAndCompressesSmallerThanThemAlone) {
+  std::vector<std::string> texts;
+  std::string all;
+  for (int i = 0; all.size() < SnapshotCodec::kDictionaryBytes + SnapshotCodec::kSampleBytes;
+       ++i) {
+    all += texts.emplace_back(VariedText(unsigned(i)));
+  }
+  const std::string made = SnapshotCodec::MakeDictionary(texts);
+  const std::string content = all.substr(0, SnapshotCodec::kDictionaryBytes);
+  ASSERT_GT(made.size(), content.size());
+  EXPECT_EQ(made.substr(0, 4), "\x37\xA4\x30\xEC") << "zstd's dictionary magic";
+  EXPECT_EQ(made.substr(made.size() - content.size()), content);
+  EXPECT_EQ(SnapshotCodec::MakeDictionary(texts), made) << "the same texts, the same bytes";
+
+  SnapshotCodec with_tables;
+  with_tables.Add(SnapshotCodec::DictionaryId(made), made);
+  SnapshotCodec raw;
+  raw.Add(SnapshotCodec::DictionaryId(content), content);
+  std::size_t tables_bytes = 0;
+  std::size_t raw_bytes = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string text = VariedText(unsigned(100000 + i));
+    const std::string stored = with_tables.Compress(text);
+    auto back = with_tables.Decompress(stored, SnapshotCodec::DictionaryId(made));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, text);
+    tables_bytes += stored.size();
+    raw_bytes += raw.Compress(text).size();
+  }
+  EXPECT_LT(tables_bytes, raw_bytes);
+
+  // One text is enough to make one of.
+  const std::string small = SnapshotCodec::MakeDictionary({Text(1)});
+  SnapshotCodec from_one;
+  from_one.Add(SnapshotCodec::DictionaryId(small), small);
+  auto back = from_one.Decompress(from_one.Compress(Text(2)), SnapshotCodec::DictionaryId(small));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, Text(2));
 }
 
 TEST(Issue12SnapshotCodec, TwoThreadsCompressAndDecompressAtOnce) {
