@@ -3,6 +3,7 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/hash.h"
@@ -48,14 +49,21 @@ SnapshotCodec::SnapshotCodec() : contexts_(std::make_unique<Contexts>()) {}
 SnapshotCodec::~SnapshotCodec() = default;
 
 std::string SnapshotCodec::MakeDictionary(const std::vector<std::string>& texts) {
+  std::string content;
+  std::size_t first_sample = 0;  // the first text wholly beyond the content
+  while (first_sample < texts.size() && content.size() < kDictionaryBytes) {
+    content += texts[first_sample++];
+  }
+  content.resize(std::min(content.size(), kDictionaryBytes));
+  // The tables are counted by compressing samples against the content: a text within it
+  // would be one long match, and count as no literals at all.
   std::string samples;
   std::vector<std::size_t> sizes;
-  sizes.reserve(texts.size());
-  for (const std::string& t : texts) {
-    samples += t;
-    sizes.push_back(t.size());
+  for (std::size_t i = first_sample; i < texts.size(); ++i) {
+    samples += texts[i];
+    sizes.push_back(texts[i].size());
   }
-  std::string content = samples.substr(0, kDictionaryBytes);
+  if (samples.size() < kMinSampleBytes) return content;
   ZDICT_params_t params{};
   params.compressionLevel = kLevel;
   // zstd's own id of the dictionary, written in each frame and checked when one is read:
@@ -85,8 +93,8 @@ void SnapshotCodec::Add(std::int64_t id, std::string_view dictionary) {
   d->id = id;
   d->bytes = dictionary;
   // MakeDictionary's bytes start with zstd's dictionary magic; a dictionary of raw content
-  // (an older state's, or MakeDictionary's where zstd failed) starts with a snapshot text's '{' and is
-  // taken as raw content: zstd finds matches in the bytes as they are.
+  // (an older state's, or MakeDictionary's where zstd failed) starts with a snapshot text's
+  // '{' and is taken as raw content: zstd finds matches in the bytes as they are.
   d->cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), kLevel);
   d->ddict = ZSTD_createDDict(dictionary.data(), dictionary.size());
   if (d->cdict == nullptr || d->ddict == nullptr) return;  // out of memory: rows stay plain

@@ -1,11 +1,11 @@
 // How a SQLite state keeps its paper snapshots small (issue 12, point 1): once the state holds
 // enough snapshot text, its first kDictionaryBytes become a zstd dictionary (MakeDictionary:
-// the texts as they are, behind zstd's entropy tables counted from them; no training, nothing
-// to tune), stored once in `snapshot_dicts`, and every snapshot stored after is compressed
-// against it. A paper's JSON shares its keys, URL shapes, author names and the summaries'
-// common phrases with the dictionary, so the real Korean digests shrink to about 0.4 of their
-// text, where zstd without a dictionary gives 0.64 on rows this short. States made before the
-// tables were counted keep their dictionaries of raw content, which read as before.
+// the texts as they are, behind zstd's entropy tables when enough texts follow them to count
+// those from; no training, nothing to tune), stored once in `snapshot_dicts`, and every
+// snapshot stored after is compressed against it. A paper's JSON shares its keys, URL shapes,
+// author names and the summaries' common phrases with the dictionary, so the real Korean
+// digests shrink to about 0.4 of their text, where zstd without a dictionary gives 0.64 on
+// rows this short.
 //
 // `snapshots.encoding` says how a row's `paper` is kept: 0, the JSON text; otherwise the id of
 // the dictionary its zstd frame was made with. A dictionary's id is a hash of its bytes, so a
@@ -44,15 +44,20 @@ class SnapshotCodec {
   SnapshotCodec(const SnapshotCodec&) = delete;
   SnapshotCodec& operator=(const SnapshotCodec&) = delete;
 
-  // Text read beyond the dictionary's own bytes to count its entropy tables from.
+  // Text read beyond the dictionary's own bytes to count its entropy tables from, and the
+  // least that is worth counting them from.
   static constexpr std::size_t kSampleBytes = 192 * 1024;
+  static constexpr std::size_t kMinSampleBytes = 64 * 1024;
 
-  // The dictionary made of `texts` (snapshot texts, newest first, kDictionaryBytes +
-  // kSampleBytes of them where the state has them): their first kDictionaryBytes, behind the
-  // tables zstd codes literals and sequences with, counted from all of `texts`. Each
-  // snapshot's frame then starts from tables made for such text instead of building its own:
-  // a quarter faster to compress a 10,000-paper day, and a tenth smaller. The texts alone
-  // (raw content) should zstd give an error instead. The same texts give the same bytes.
+  // The dictionary made of `texts` (snapshot texts, newest first; kDictionaryBytes +
+  // kSampleBytes of them where the state has them): their first kDictionaryBytes, and, when
+  // at least kMinSampleBytes of texts follow them, in front the tables zstd codes literals
+  // and sequences with, counted from those texts. Each snapshot's frame then starts from
+  // tables made for such text instead of building its own: on a 10,000-paper first day a
+  // quarter faster to compress, and 8% smaller. A state that grows a day at a time makes its
+  // dictionary as soon as it holds kMinDictionaryBytes, with nothing beyond them to count
+  // from: its dictionary is the texts alone (raw content), which compress small days better
+  // than tables counted from the dictionary's own texts. The same texts give the same bytes.
   static std::string MakeDictionary(const std::vector<std::string>& texts);
 
   // The id `dictionary` is stored under: a positive 63-bit hash of its bytes.

@@ -131,8 +131,15 @@ TEST(Issue12SnapshotCodec, AMadeDictionaryEndsWithItsTextsAndCompressesSmallerTh
   }
   EXPECT_LT(tables_bytes, raw_bytes);
 
-  // One text is enough to make one of.
+  // With too little text beyond the dictionary's own to count tables from: the texts alone.
+  std::vector<std::string> few;
+  std::string few_bytes;
+  for (int i = 0; few_bytes.size() < SnapshotCodec::kDictionaryBytes + 1000; ++i) {
+    few_bytes += few.emplace_back(VariedText(unsigned(i)));
+  }
+  EXPECT_EQ(SnapshotCodec::MakeDictionary(few), few_bytes.substr(0, SnapshotCodec::kDictionaryBytes));
   const std::string small = SnapshotCodec::MakeDictionary({Text(1)});
+  EXPECT_EQ(small, Text(1));
   SnapshotCodec from_one;
   from_one.Add(SnapshotCodec::DictionaryId(small), small);
   auto back = from_one.Decompress(from_one.Compress(Text(2)), SnapshotCodec::DictionaryId(small));
