@@ -456,6 +456,41 @@ TEST_F(Compressed, ALargeDayGetsADictionaryAndEveryReaderReadsItsPapers) {
   EXPECT_EQ(fresh->at(0).paper->title, "새 논문");
 }
 
+// A long first day has text enough beyond the dictionary's own to count zstd's tables from
+// (SnapshotCodec::MakeDictionary); a short one, the usual day that first reaches the
+// dictionary's size, keeps the texts alone. Another process reads both kinds.
+TEST_F(Compressed, ALongFirstDayGetsEntropyTablesAndAShortOneTheTextsAlone) {
+  const DigestCommit long_day = Day(1000, 100);
+  ASSERT_TRUE(store_->CommitDigest(long_day));
+  EXPECT_EQ(Scalar(path_, "SELECT hex(substr(dict, 1, 4)) = '37A430EC' FROM snapshot_dicts"), 1)
+      << "zstd's dictionary magic";
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM snapshots WHERE encoding = 0"), 0);
+  auto other = StateStore::Open(path_);
+  ASSERT_TRUE(other);
+  auto seen = (*other)->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 1000u);
+  for (const StoredSighting& s : *seen) {
+    EXPECT_EQ(SnapshotText(s.paper),
+              SnapshotText(*long_day.papers[std::stoi(s.paper->key.substr(11))]));
+  }
+
+  test::TempDir dir;
+  const std::string short_path = dir.File("short.db");
+  auto short_state = StateStore::Open(short_path);
+  ASSERT_TRUE(short_state);
+  const DigestCommit short_day = Day(120, 100);
+  ASSERT_TRUE((*short_state)->CommitDigest(short_day));
+  EXPECT_EQ(Scalar(short_path, "SELECT count(*) FROM snapshot_dicts"), 1);
+  EXPECT_EQ(Scalar(short_path, "SELECT hex(substr(dict, 1, 1)) = '7B' FROM snapshot_dicts"), 1)
+      << "a snapshot text's '{': the texts, as they are";
+  auto read = StateStore::Open(short_path);
+  ASSERT_TRUE(read);
+  auto short_seen = (*read)->LoadSightings("2024-01-29", "");
+  ASSERT_TRUE(short_seen) << short_seen.error().message;
+  EXPECT_EQ(short_seen->size(), 120u);
+}
+
 // A compressed snapshot is prepared without its text (a long commit holds many): when a
 // stored one shares its hash, the text is made again to compare, and a different text stays
 // apart.
