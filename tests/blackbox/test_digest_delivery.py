@@ -65,6 +65,11 @@ class DigestDelivery(DeliveryCaseMixin, DigestdCase):
             self.assertEqual(record.json["kind"], "digest")
             self.assertEqual(record.json["watches"], ["daily"])
             self.assertEqual(sorted(record.paper_keys), ["arxiv:2401.00001", "arxiv:2401.00002"])
+        # The sink counts a request as it arrives; a SIGTERM before digestd has its answer
+        # abandons the transfer with its row pending (README: "SIGTERM stops it at once"),
+        # and the same message goes again. Stopped once both are recorded as sent.
+        self.assertTrue(wait_for(lambda: [r["state"] for r in self.outbox_rows()] ==
+                                 ["sent", "sent"], 30), self.log())
         self.stop_run(proc)
         # A restart and a `once` send nothing again; the quiet watch never sent anything.
         proc = self.start_run()
