@@ -105,17 +105,20 @@ class BatchHelper {
       if (failure_) std::rethrow_exception(failure_);
     }
     for (std::vector<In>& items : queued_) {  // none but where no thread could be started
-      std::vector<Out> out = ConvertAll(std::move(items));
-      done_.insert(done_.end(), std::make_move_iterator(out.begin()),
-                   std::make_move_iterator(out.end()));
+      Append(ConvertAll(std::move(items)));
     }
     queued_.clear();
-    done_.insert(done_.end(), std::make_move_iterator(last.begin()),
-                 std::make_move_iterator(last.end()));
+    Append(std::move(last));
     return std::exchange(done_, {});
   }
 
  private:
+  // Moves `out` to the end of done_ (under mutex_ while the helper runs).
+  void Append(std::vector<Out> out) {
+    done_.insert(done_.end(), std::make_move_iterator(out.begin()),
+                 std::make_move_iterator(out.end()));
+  }
+
   std::vector<Out> ConvertAll(std::vector<In> items) {
     std::vector<Out> out;
     out.reserve(items.size());
@@ -134,8 +137,7 @@ class BatchHelper {
         lock.unlock();
         std::vector<Out> out = ConvertAll(std::move(items));
         lock.lock();
-        done_.insert(done_.end(), std::make_move_iterator(out.begin()),
-                     std::make_move_iterator(out.end()));
+        Append(std::move(out));
       }
     } catch (...) {
       failure_ = std::current_exception();  // read by Finish after the join

@@ -137,7 +137,8 @@ TEST(Issue12SnapshotCodec, AMadeDictionaryEndsWithItsTextsAndCompressesSmallerTh
   for (int i = 0; few_bytes.size() < SnapshotCodec::kDictionaryBytes + 1000; ++i) {
     few_bytes += few.emplace_back(VariedText(unsigned(i)));
   }
-  EXPECT_EQ(SnapshotCodec::MakeDictionary(few), few_bytes.substr(0, SnapshotCodec::kDictionaryBytes));
+  EXPECT_EQ(SnapshotCodec::MakeDictionary(few),
+            few_bytes.substr(0, SnapshotCodec::kDictionaryBytes));
   const std::string small = SnapshotCodec::MakeDictionary({Text(1)});
   EXPECT_EQ(small, Text(1));
   SnapshotCodec from_one;
