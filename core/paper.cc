@@ -23,9 +23,10 @@ Paper& SharedPaper::Edit() {
 }
 
 std::vector<SharedPaper> SharePapers(std::vector<Paper> papers) {
+  const auto block = std::make_shared<std::vector<Paper>>(std::move(papers));
   std::vector<SharedPaper> shared;
-  shared.reserve(papers.size());
-  for (Paper& p : papers) shared.emplace_back(std::move(p));
+  shared.reserve(block->size());
+  for (Paper& p : *block) shared.push_back(SharedPaper(std::shared_ptr<Paper>(block, &p)));
   return shared;
 }
 

@@ -8,6 +8,8 @@
 #include <set>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <date/tz.h>
 #include <spdlog/fmt/ranges.h>
@@ -71,7 +73,7 @@ Status KeepKeysOfKnownUrls(StateStore& store, const std::string& source,
                  "unstable, so it is treated as the item already seen",
                  source, RedactUrl(p.url), old->second, p.key);
     taken.insert(old->second);
-    papers[i].Edit().key = old->second;  // held by nothing else yet: changed in place
+    papers[i].Edit().key = old->second;  // a copy: the day's other papers share its block
     keys[i] = old->second;
   }
   return Ok();
@@ -365,20 +367,19 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   // commit. A repeated key's later papers are dropped.
   std::vector<SharedPaper> papers;
   std::vector<std::string> keys;
-  papers.reserve(digest.papers.size());
-  keys.reserve(digest.papers.size());
   {
+    std::vector<SharedPaper> all = SharePapers(std::exchange(digest.papers, {}));
+    papers.reserve(all.size());
+    keys.reserve(all.size());
     // Views of the shared papers' keys: each stays where it is while the set lives.
     std::unordered_set<std::string_view> seen;
-    seen.reserve(digest.papers.size());
-    for (Paper& p : digest.papers) {
-      if (p.key.empty() || seen.contains(p.key)) continue;
-      papers.emplace_back(std::move(p));
-      seen.insert(papers.back()->key);
-      keys.push_back(papers.back()->key);
+    seen.reserve(all.size());
+    for (SharedPaper& p : all) {
+      if (p->key.empty() || !seen.insert(p->key).second) continue;
+      keys.push_back(p->key);
+      papers.push_back(std::move(p));
     }
   }
-  std::vector<Paper>().swap(digest.papers);  // moved from: only its capacity was left
   if (auto st = KeepKeysOfKnownUrls(store, source.name, papers, keys); !st) return st;
   auto prior = store.LoadPriorSightings(source.name, keys);
   if (!prior) return Unexpected(prior.error());

@@ -45,6 +45,30 @@ TEST(SharedPaper, CopiesShareOnePaperAndAnEditCopiesItFirst) {
   EXPECT_EQ(&*b, before);
 }
 
+// Issue 12: a day's papers are shared where the parse left them, not each moved into a block
+// of its own; they stay alive while any of them is held, and an edit copies only the one.
+TEST(SharedPaper, ADaysPapersAreSharedWhereTheyAreAndOutliveTheirList) {
+  std::vector<Paper> day;
+  for (int i = 0; i < 300; ++i) day.push_back(Paper{.key = "k" + std::to_string(i)});
+  const Paper* first = day.data();
+  std::vector<SharedPaper> shared = SharePapers(std::move(day));
+  ASSERT_EQ(shared.size(), 300u);
+  for (std::size_t i = 0; i < shared.size(); ++i) {
+    EXPECT_EQ(&*shared[i], first + i);  // the parse's own objects: none moved or copied
+    EXPECT_EQ(shared[i]->key, "k" + std::to_string(i));
+  }
+  SharedPaper kept = shared[7];
+  SharedPaper edited = shared[8];
+  shared.clear();  // the list goes; what is still held stays whole
+  EXPECT_EQ(kept->key, "k7");
+  edited.Edit().title = "Changed";  // the day's block holds it too: copied first
+  EXPECT_NE(&*edited, first + 8);
+  EXPECT_EQ(edited->key, "k8");
+  EXPECT_EQ(edited->title, "Changed");
+  EXPECT_EQ(&*kept, first + 7);
+  EXPECT_EQ(first[8].title, "");
+}
+
 TEST(SharedPaper, EqualsByContentAndDefaultsToAnEmptyPaper) {
   EXPECT_EQ(SharedPaper(Paper{.key = "k"}), SharedPaper(Paper{.key = "k"}));
   EXPECT_NE(SharedPaper(Paper{.key = "k"}), SharedPaper(Paper{.key = "j"}));
