@@ -364,7 +364,8 @@ Status ApplyDigest(CycleContext& cx, const SourceJob& job, Fetched& f, bool newe
   if (digest.date.empty() || job.dated) digest.date = FormatIsoDate(f.date);
 
   // Each key's first paper, shared from here on, not copied, by its notifications and the
-  // commit. A repeated key's later papers are dropped.
+  // commit. A repeated key's later papers are not planned (they stay in the day's block, which
+  // goes with the last paper held).
   std::vector<SharedPaper> papers;
   std::vector<std::string> keys;
   {
