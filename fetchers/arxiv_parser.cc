@@ -26,7 +26,7 @@ void PutExtra(Paper& paper, const char* name, std::string value) {
   if (!value.empty()) paper.extra[name] = std::move(value);
 }
 
-int LineOf(const xmlNode* node) { return static_cast<int>(xmlGetLineNo(node)); }
+int LineOf(const XmlElement* node) { return node == nullptr ? 0 : node->line(); }
 
 // Fills key, version and url from an arXiv identity.
 void SetIdentity(Paper& paper, ArxivIdentity identity) {
@@ -75,7 +75,7 @@ void AddCreators(std::string_view creators, std::vector<std::string>& authors) {
 }
 
 // An export API entry (or an rss.arxiv.org/atom entry, whose summary is an announcement).
-void ParseApiEntry(const xmlNode* entry, ParseResult& result) {
+void ParseApiEntry(const XmlElement* entry, ParseResult& result) {
   const std::string id_text = CollapsedText(FirstChild(entry, "id"));
   // The API answers unknown ids with entries holding only empty categories: normal.
   if (id_text.empty()) return;
@@ -92,7 +92,7 @@ void ParseApiEntry(const xmlNode* entry, ParseResult& result) {
     result.warnings.push_back(
         ParseWarning{.line = LineOf(entry), .message = "arxiv: entry without a title"});
   }
-  for (const xmlNode* author : Children(entry, "author")) {
+  for (const XmlElement* author : Children(entry, "author")) {
     AddUnique(paper.authors, CollapsedText(FirstChild(author, "name")));
   }
   std::string summary = CollapsedText(FirstChild(entry, "summary"));
@@ -107,7 +107,7 @@ void ParseApiEntry(const xmlNode* entry, ParseResult& result) {
   // such as the MSC class "35" kept, since they are what the API lists.
   AddUnique(paper.tags,
             std::string(Trim(Attribute(FirstChild(entry, "primary_category"), "term"))));
-  for (const xmlNode* category : Children(entry, "category")) {
+  for (const XmlElement* category : Children(entry, "category")) {
     AddUnique(paper.tags, std::string(Trim(Attribute(category, "term"))));
   }
   PutExtra(paper, "announce_type", CollapsedText(FirstChild(entry, "announce_type")));
@@ -143,7 +143,7 @@ void SplitRdfTitle(Paper& paper) {
 }
 
 // An RSS 2.0 <item> or RSS 1.0 <item rdf:about=...>.
-void ParseRssItem(const xmlNode* item, bool rdf, ParseResult& result) {
+void ParseRssItem(const XmlElement* item, bool rdf, ParseResult& result) {
   const std::string guid = CollapsedText(FirstChild(item, "guid"));
   const std::string link = CollapsedText(FirstChild(item, "link"));
   const std::string description = NodeText(FirstChild(item, "description"));
@@ -169,7 +169,7 @@ void ParseRssItem(const xmlNode* item, bool rdf, ParseResult& result) {
     result.warnings.push_back(
         ParseWarning{.line = LineOf(item), .message = "arxiv: item without a title"});
   }
-  for (const xmlNode* creator : Children(item, "creator", kDcNs)) {
+  for (const XmlElement* creator : Children(item, "creator", kDcNs)) {
     AddCreators(NodeText(creator), paper.authors);
   }
   std::string abstract;
@@ -181,7 +181,7 @@ void ParseRssItem(const xmlNode* item, bool rdf, ParseResult& result) {
     abstract = rdf ? HtmlToText(description) : CollapseWhitespace(description);
   }
   if (!abstract.empty()) paper.summary.push_back(std::move(abstract));
-  for (const xmlNode* category : Children(item, "category")) {
+  for (const XmlElement* category : Children(item, "category")) {
     AddUnique(paper.tags, CollapsedText(category));
   }
   PutExtra(paper, "announce_type", CollapsedText(FirstChild(item, "announce_type")));
@@ -196,7 +196,7 @@ void ParseRssItem(const xmlNode* item, bool rdf, ParseResult& result) {
   AppendToDay(result.digest.papers, std::move(paper));
 }
 
-std::string ChannelDate(const xmlNode* channel) {
+std::string ChannelDate(const XmlElement* channel) {
   std::string date = CollapsedText(FirstChild(channel, "pubDate"));
   if (date.empty()) date = CollapsedText(FirstChild(channel, "date", kDcNs));
   const std::string normalized = NormalizeFeedDate(date);
@@ -211,37 +211,37 @@ ParseResult ParseArxiv(std::string_view bytes, const ParseBudget& budget) {
 
 ParseResult ParseArxiv(const ByteSource& next, const ParseBudget& budget) {
   ParseResult result;
-  // Each entry or item is read as soon as libxml2 has it, and freed (fetchers/feed_xml.h);
-  // the ones left open at the end are read below from what stays in the document.
-  const auto on_element = [&result](const xmlNode* element) {
-    const xmlNode* root = xmlDocGetRootElement(element->doc);
+  // Each entry or item is read as soon as libxml2 has it, and dropped (fetchers/feed_xml.h);
+  // the ones left open at the end are read below from what stays in the tree.
+  const auto on_element = [&result](const XmlElement* element) {
+    const XmlElement* root = element->tree().root();
     const std::string_view root_name = LocalName(root);
     const std::string_view name = LocalName(element);
-    if (root_name == "feed" && name == "entry" && element->parent == root) {
+    if (root_name == "feed" && name == "entry" && element->parent() == root) {
       ParseApiEntry(element, result);
     } else if (root_name == "rss" && name == "item" &&
-               element->parent == FirstChild(root, "channel")) {
+               element->parent() == FirstChild(root, "channel")) {
       ParseRssItem(element, false, result);
-    } else if (root_name == "RDF" && name == "item" && element->parent == root) {
+    } else if (root_name == "RDF" && name == "item" && element->parent() == root) {
       ParseRssItem(element, true, result);
     } else {
       return false;
     }
     return true;
   };
-  const XmlDocPtr doc = ParseXml(next, result.warnings, budget, on_element);
+  const XmlTreePtr doc = ParseXml(next, result.warnings, budget, on_element);
   if (doc == nullptr) return result;
-  const xmlNode* root = xmlDocGetRootElement(doc.get());
+  const XmlElement* root = doc->root();
   const std::string_view root_name = LocalName(root);
   if (root_name == "feed") {
-    for (const xmlNode* entry : Children(root, "entry")) ParseApiEntry(entry, result);
+    for (const XmlElement* entry : Children(root, "entry")) ParseApiEntry(entry, result);
   } else if (root_name == "rss") {
-    const xmlNode* channel = FirstChild(root, "channel");
+    const XmlElement* channel = FirstChild(root, "channel");
     result.digest.date = ChannelDate(channel);
-    for (const xmlNode* item : Children(channel, "item")) ParseRssItem(item, false, result);
+    for (const XmlElement* item : Children(channel, "item")) ParseRssItem(item, false, result);
   } else if (root_name == "RDF") {
     result.digest.date = ChannelDate(FirstChild(root, "channel"));
-    for (const xmlNode* item : Children(root, "item")) ParseRssItem(item, true, result);
+    for (const XmlElement* item : Children(root, "item")) ParseRssItem(item, true, result);
   } else {
     result.warnings.push_back(ParseWarning{
         .line = LineOf(root),

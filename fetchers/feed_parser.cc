@@ -31,7 +31,7 @@ void AddUnique(std::vector<std::string>& list, std::string value) {
   list.push_back(std::move(value));
 }
 
-int LineOf(const xmlNode* node) { return static_cast<int>(xmlGetLineNo(node)); }
+int LineOf(const XmlElement* node) { return node == nullptr ? 0 : node->line(); }
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
@@ -84,7 +84,7 @@ struct Construct {
   bool html = false;
 };
 
-Construct ConstructOf(const xmlNode* node, Format format) {
+Construct ConstructOf(const XmlElement* node, Format format) {
   if (node == nullptr) return {};
   bool html = true;
   if (format == Format::kAtom) {
@@ -99,7 +99,7 @@ std::string TextOf(Construct&& construct) {
   return CollapseWhitespace(ToValidUtf8(std::move(construct.bytes)));
 }
 
-std::string ConstructText(const xmlNode* node, Format format) {
+std::string ConstructText(const XmlElement* node, Format format) {
   return TextOf(ConstructOf(node, format));
 }
 
@@ -124,10 +124,10 @@ Summaries MakeSummaries(const ParseBudget& budget) {
   });
 }
 
-Summary SummaryOf(const xmlNode* item, Format format) {
-  const xmlNode* first =
+Summary SummaryOf(const XmlElement* item, Format format) {
+  const XmlElement* first =
       format == Format::kAtom ? FirstChild(item, "summary") : FirstChild(item, "description");
-  const xmlNode* whole = format == Format::kAtom ? FirstChild(item, "content")
+  const XmlElement* whole = format == Format::kAtom ? FirstChild(item, "content")
                                                  : FirstChild(item, "encoded", kContentNs);
   if (whole == nullptr) return {.pending = ConstructOf(first, format)};
   // Whether the first is read depends on its text: both are read here, while the item is.
@@ -153,28 +153,28 @@ bool IsImageOrVideo(std::string_view type) {
 
 // The item's image or video: an image/video enclosure, then media:thumbnail, then an
 // image/video media:content (also inside media:group).
-std::string MediaUrl(const xmlNode* item, Format format) {
+std::string MediaUrl(const XmlElement* item, Format format) {
   if (format == Format::kAtom) {
-    for (const xmlNode* link : Children(item, "link")) {
+    for (const XmlElement* link : Children(item, "link")) {
       if (Attribute(link, "rel") == "enclosure" && IsImageOrVideo(Attribute(link, "type"))) {
         return Attribute(link, "href");
       }
     }
   } else {
-    for (const xmlNode* enclosure : Children(item, "enclosure")) {
+    for (const XmlElement* enclosure : Children(item, "enclosure")) {
       if (IsImageOrVideo(Attribute(enclosure, "type"))) return Attribute(enclosure, "url");
     }
   }
-  std::vector<const xmlNode*> scopes = {item};
-  for (const xmlNode* group : Children(item, "group", kMediaNs)) scopes.push_back(group);
-  for (const xmlNode* scope : scopes) {
-    if (const xmlNode* thumbnail = FirstChild(scope, "thumbnail", kMediaNs)) {
+  std::vector<const XmlElement*> scopes = {item};
+  for (const XmlElement* group : Children(item, "group", kMediaNs)) scopes.push_back(group);
+  for (const XmlElement* scope : scopes) {
+    if (const XmlElement* thumbnail = FirstChild(scope, "thumbnail", kMediaNs)) {
       const std::string url = Attribute(thumbnail, "url");
       if (!Trim(url).empty()) return url;
     }
   }
-  for (const xmlNode* scope : scopes) {
-    for (const xmlNode* content : Children(scope, "content", kMediaNs)) {
+  for (const XmlElement* scope : scopes) {
+    for (const XmlElement* content : Children(scope, "content", kMediaNs)) {
       const std::string medium = Attribute(content, "medium");
       const std::string type = Attribute(content, "type");
       if (medium == "image" || medium == "video" || IsImageOrVideo(type)) {
@@ -186,16 +186,16 @@ std::string MediaUrl(const xmlNode* item, Format format) {
 }
 
 // The Atom link element an entry or feed points readers at: rel="alternate" or no rel.
-const xmlNode* AtomLinkNode(const xmlNode* node) {
-  for (const xmlNode* link : Children(node, "link")) {
+const XmlElement* AtomLinkNode(const XmlElement* node) {
+  for (const XmlElement* link : Children(node, "link")) {
     const std::string rel = Attribute(link, "rel");
     if (rel.empty() || rel == "alternate") return link;
   }
   return nullptr;
 }
 
-std::string AtomLink(const xmlNode* node) {
-  const xmlNode* link = AtomLinkNode(node);
+std::string AtomLink(const XmlElement* node) {
+  const XmlElement* link = AtomLinkNode(node);
   return link == nullptr ? std::string() : std::string(Trim(Attribute(link, "href")));
 }
 
@@ -219,7 +219,7 @@ enum class ItemOutcome { kRead, kNeedsBase };
 // into `summaries`. Without a base (`context.base` null), an item whose link or media is
 // relative is left unread: kNeedsBase. A paper without an author of its own is listed in
 // `authorless` (it inherits the feed's).
-ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResult& result,
+ItemOutcome ParseItem(const XmlElement* item, const FeedContext& context, ParseResult& result,
                       Summaries& summaries, std::vector<std::size_t>& authorless) {
   const Format format = context.format;
   Paper paper;
@@ -241,7 +241,7 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
   link = ResolveUrl(base, link);
   if (link.empty() && format == Format::kRss && !guid.empty()) {
     // RSS GUIDs are permalinks unless isPermaLink="false".
-    const xmlNode* guid_node = FirstChild(item, "guid");
+    const XmlElement* guid_node = FirstChild(item, "guid");
     if (Attribute(guid_node, "isPermaLink") != "false" && guid.find("://") != std::string::npos) {
       link = guid;
     }
@@ -278,24 +278,24 @@ ItemOutcome ParseItem(const xmlNode* item, const FeedContext& context, ParseResu
   Summary summary = SummaryOf(item, format);
 
   if (format == Format::kAtom) {
-    for (const xmlNode* author : Children(item, "author")) {
+    for (const XmlElement* author : Children(item, "author")) {
       AddUnique(paper.authors, CollapsedText(FirstChild(author, "name")));
     }
   } else {
-    for (const xmlNode* author : Children(item, "author")) {
+    for (const XmlElement* author : Children(item, "author")) {
       AddUnique(paper.authors, RssAuthorName(NodeText(author)));
     }
   }
-  for (const xmlNode* creator : Children(item, "creator", kDcNs)) {
+  for (const XmlElement* creator : Children(item, "creator", kDcNs)) {
     AddUnique(paper.authors, HtmlToText(NodeBytes(creator)));
   }
   if (paper.authors.empty()) authorless.push_back(result.digest.papers.size());
 
-  for (const xmlNode* category : Children(item, "category")) {
+  for (const XmlElement* category : Children(item, "category")) {
     AddUnique(paper.tags, format == Format::kAtom ? CollapseWhitespace(Attribute(category, "term"))
                                                   : CollapsedText(category));
   }
-  for (const xmlNode* subject : Children(item, "subject", kDcNs)) {
+  for (const XmlElement* subject : Children(item, "subject", kDcNs)) {
     AddUnique(paper.tags, CollapsedText(subject));
   }
 
@@ -327,7 +327,7 @@ Format FormatOf(std::string_view root_name) {
 }
 
 // Where a format's items are: RSS in the first <channel>, RDF and Atom under the root.
-const xmlNode* ItemParent(const xmlNode* root, Format format) {
+const XmlElement* ItemParent(const XmlElement* root, Format format) {
   return format == Format::kRss ? FirstChild(root, "channel") : root;
 }
 
@@ -335,7 +335,7 @@ std::string_view ItemName(Format format) { return format == Format::kAtom ? "ent
 
 // The feed's own link, against which relative item links resolve; null while the element
 // that gives it has not been read yet.
-const xmlNode* BaseNode(const xmlNode* root, Format format) {
+const XmlElement* BaseNode(const XmlElement* root, Format format) {
   switch (format) {
     case Format::kRss:
       return FirstChild(FirstChild(root, "channel"), "link");
@@ -347,7 +347,7 @@ const xmlNode* BaseNode(const xmlNode* root, Format format) {
   return nullptr;
 }
 
-std::string BaseOf(const xmlNode* root, Format format) {
+std::string BaseOf(const XmlElement* root, Format format) {
   std::string base =
       format == Format::kAtom ? AtomLink(root) : CollapsedText(BaseNode(root, format));
   if (base.find("://") == std::string::npos) base.clear();
@@ -355,21 +355,21 @@ std::string BaseOf(const xmlNode* root, Format format) {
 }
 
 // Takes each item as libxml2 finishes reading it (fetchers/feed_xml.h), so that only one
-// item's tree is held at a time. An item that must wait for the feed's link, and every item
-// after it (to keep the feed's order), stays in the document for Finish.
+// item is held at a time, in room the next one reuses. An item that must wait for the feed's
+// link, and every item after it (to keep the feed's order), stays in the tree for Finish.
 class FeedReader {
  public:
   FeedReader(ParseResult& result, const ParseBudget& budget)
       : result_(result), summaries_(MakeSummaries(budget)) {}
 
   // The XmlElementSink: true when `element` was an item and has been read.
-  bool OnElement(const xmlNode* element) {
+  bool OnElement(const XmlElement* element) {
     if (waiting_) return false;
-    const xmlNode* root = xmlDocGetRootElement(element->doc);
+    const XmlElement* root = element->tree().root();
     const std::string_view root_name = LocalName(root);
     if (root_name != "rss" && root_name != "RDF" && root_name != "feed") return false;
     const Format format = FormatOf(root_name);
-    if (LocalName(element) != ItemName(format) || element->parent != ItemParent(root, format)) {
+    if (LocalName(element) != ItemName(format) || element->parent() != ItemParent(root, format)) {
       return false;
     }
     ++items_seen_;
@@ -386,8 +386,8 @@ class FeedReader {
 
   // Reads what stayed in `doc` (items left open or waiting) and gives the papers without an
   // author of their own the feed's.
-  void Finish(const xmlDoc* doc) {
-    const xmlNode* root = xmlDocGetRootElement(doc);
+  void Finish(const XmlTree* doc) {
+    const XmlElement* root = doc->root();
     const std::string_view root_name = LocalName(root);
     if (root_name != "rss" && root_name != "RDF" && root_name != "feed") {
       result_.warnings.push_back(ParseWarning{
@@ -396,17 +396,17 @@ class FeedReader {
       return;
     }
     const Format format = FormatOf(root_name);
-    std::vector<const xmlNode*> items = Children(ItemParent(root, format), ItemName(format));
+    std::vector<const XmlElement*> items = Children(ItemParent(root, format), ItemName(format));
     if (format == Format::kRss && items.empty() && items_seen_ == 0) {
       items = Children(root, "item");  // RSS 0.9x variants
     }
     const std::string base = BaseOf(root, format);
     const FeedContext context{.format = format, .base = &base};
-    for (const xmlNode* item : items) ParseItem(item, context, result_, summaries_, authorless_);
+    for (const XmlElement* item : items) ParseItem(item, context, result_, summaries_, authorless_);
     if (format != Format::kAtom) return;
     // Atom entries without their own <author> inherit the feed's.
     std::vector<std::string> feed_authors;
-    for (const xmlNode* author : Children(root, "author")) {
+    for (const XmlElement* author : Children(root, "author")) {
       AddUnique(feed_authors, CollapsedText(FirstChild(author, "name")));
     }
     if (feed_authors.empty()) return;
@@ -439,9 +439,9 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
   ParseResult result;
   FeedReader reader(result, budget);
-  const XmlDocPtr doc =
+  const XmlTreePtr doc =
       ParseXml(next, result.warnings, budget,
-               [&reader](const xmlNode* element) { return reader.OnElement(element); });
+               [&reader](const XmlElement* element) { return reader.OnElement(element); });
   if (doc != nullptr) reader.Finish(doc.get());
   reader.ReadSummaries();
   return result;

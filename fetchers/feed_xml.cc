@@ -1,6 +1,7 @@
 #include "fetchers/feed_xml.h"
 
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
 
 #include <algorithm>
@@ -23,6 +24,11 @@ namespace {
 // A hostile or broken document can raise an error per byte; a few dozen say enough.
 constexpr int kMaxXmlWarnings = 20;
 
+struct XmlDocDeleter {
+  void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
+};
+using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocDeleter>;
+
 struct ParserCtxtDeleter {
   void operator()(xmlParserCtxt* ctxt) const { xmlFreeParserCtxt(ctxt); }
 };
@@ -33,8 +39,10 @@ struct ParseState {
   int errors = 0;
   bool entities_ignored = false;
   const ParseBudget* budget = nullptr;
-  startElementNsSAX2Func start_element = nullptr;  // libxml2's own handlers
-  endElementNsSAX2Func end_element = nullptr;
+  XmlTree* tree = nullptr;
+  // What libxml2's node stack holds for each element the tree has open: libxml2 limits
+  // the stack's depth, and pops it behind its handlers' backs where a start tag is cut off.
+  xmlNode placeholder{};
   const XmlElementSink* sink = nullptr;
   unsigned elements = 0;
   bool budget_exhausted = false;
@@ -44,18 +52,23 @@ struct ParseState {
 // without a parser context, through its per-thread handler; this finds our state from there.
 thread_local ParseState* t_state = nullptr;
 
-void RecordError(const xmlError* error) {
+void RecordWarning(int line, const char* message) {
   ParseState* state = t_state;
-  if (state == nullptr || error == nullptr || error->level == XML_ERR_NONE) return;
+  if (state == nullptr) return;
   ++state->errors;
   if (state->errors > kMaxXmlWarnings) return;
-  std::string message = "XML: ";
+  std::string text = "XML: ";
   if (state->errors == kMaxXmlWarnings) {
-    message += "too many errors; the rest are not reported";
+    text += "too many errors; the rest are not reported";
   } else {
-    message += error->message != nullptr ? CollapseWhitespace(error->message) : "error";
+    text += message != nullptr ? CollapseWhitespace(message) : "error";
   }
-  state->warnings->push_back(ParseWarning{.line = error->line, .message = ToValidUtf8(message)});
+  state->warnings->push_back(ParseWarning{.line = line, .message = ToValidUtf8(text)});
+}
+
+void RecordError(const xmlError* error) {
+  if (error == nullptr || error->level == XML_ERR_NONE) return;
+  RecordWarning(error->line, error->message);
 }
 
 void OnStructuredError(void* /*user*/, xmlErrorPtr error) { RecordError(error); }
@@ -79,58 +92,80 @@ xmlParserInputPtr RefuseResolveEntity(void* /*ctx*/, const xmlChar* /*public_id*
   return nullptr;
 }
 
-// Every element start goes through here: now and then, the budget is checked and the parse
-// stopped (what was read so far stays) when it has run out.
-void StartElementWithBudget(void* ctx, const xmlChar* localname, const xmlChar* prefix,
-                            const xmlChar* uri, int nb_namespaces, const xmlChar** namespaces,
-                            int nb_attributes, int nb_defaulted, const xmlChar** attributes) {
+std::string_view View(const xmlChar* text) {
+  return text == nullptr ? std::string_view()
+                         : std::string_view(reinterpret_cast<const char*>(text));
+}
+
+// libxml2's SAX2 events, written into the parse's XmlTree instead of a libxml2 tree. The
+// tree's open elements follow libxml2's node stack, as its own tree builder's did: where the
+// parser pops the stack by itself (a start tag it could not finish), the tree closes the
+// element too, and the next end tag closes the element the stack has on top.
+
+// Comments are not kept; a handler all the same, since without one libxml2 reads them
+// another way, and words its errors about them otherwise.
+void IgnoreComment(void* /*ctx*/, const xmlChar* /*text*/) {}
+
+// Returns the parse's state with its tree in step with libxml2's node stack, or null.
+ParseState* SyncedState(xmlParserCtxtPtr ctxt) {
   ParseState* state = t_state;
-  if (state != nullptr && state->budget != nullptr && (++state->elements % 64) == 0 &&
-      !state->budget_exhausted && state->budget->Exhausted()) {
+  if (state == nullptr || state->tree == nullptr) return nullptr;
+  const std::size_t stack = ctxt->nodeNr > 0 ? std::size_t(ctxt->nodeNr) : 0;
+  int depth = 0;
+  while (state->tree->open_elements() > stack) state->tree->End(depth);
+  return state;
+}
+
+// Every element start: now and then, the budget is checked and the parse stopped (what was
+// read so far stays) when it has run out.
+void OnStartElement(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri,
+                    int nb_namespaces, const xmlChar** namespaces, int nb_attributes,
+                    int nb_defaulted, const xmlChar** attributes) {
+  auto* ctxt = static_cast<xmlParserCtxtPtr>(ctx);
+  ParseState* state = SyncedState(ctxt);
+  if (state == nullptr) return;
+  if (state->budget != nullptr && (++state->elements % 64) == 0 && !state->budget_exhausted &&
+      state->budget->Exhausted()) {
     state->budget_exhausted = true;
-    xmlStopParser(static_cast<xmlParserCtxtPtr>(ctx));
+    xmlStopParser(ctxt);
     return;
   }
-  if (state != nullptr && state->start_element != nullptr) {
-    state->start_element(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
-                         nb_defaulted, attributes);
+  // Attributes defaulted from a DTD are not read (libxml2's tree leaves them out too
+  // without XML_PARSE_DTDATTR).
+  const int count = nb_attributes - nb_defaulted;
+  // libxml2's depth limit: past it, the parse stops with an error.
+  if (nodePush(ctxt, &state->placeholder) < 0) return;
+  const int line = ctxt->input != nullptr ? ctxt->input->line : 0;
+  if (!state->tree->Start(localname, prefix, uri, namespaces, nb_namespaces, attributes,
+                          count > 0 ? count : 0, line)) {
+    // libxml2's tree builder's warning, word for word.
+    const std::string message =
+        prefix != nullptr ? "Namespace prefix " + std::string(View(prefix)) + " was not found"
+                          : std::string("Namespace default prefix was not found");
+    RecordWarning(line, message.c_str());
   }
 }
 
-bool IsTextNode(const xmlNode* node) {
-  return node != nullptr && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE);
+void OnCharacters(void* ctx, const xmlChar* text, int length) {
+  ParseState* state = SyncedState(static_cast<xmlParserCtxtPtr>(ctx));
+  if (state == nullptr || text == nullptr || length <= 0) return;
+  state->tree->AddText(std::string_view(reinterpret_cast<const char*>(text), std::size_t(length)));
 }
 
-void FreeSubtree(xmlNode* node) {
-  xmlUnlinkNode(node);
-  xmlFreeNode(node);
-}
-
-// Every element end goes through here: libxml2's tree builder closes the element, then an
-// element one or two levels below the root is offered to the sink, which may have it freed.
-void EndElementWithSink(void* ctx, const xmlChar* localname, const xmlChar* prefix,
-                        const xmlChar* uri) {
-  ParseState* state = t_state;
+// Every element end: the element is closed, then one one or two levels below the root is
+// offered to the sink, which may have it dropped.
+void OnEndElement(void* ctx, const xmlChar* /*localname*/, const xmlChar* /*prefix*/,
+                  const xmlChar* /*uri*/) {
   auto* ctxt = static_cast<xmlParserCtxtPtr>(ctx);
-  // The element being closed is the innermost open one; the root is nodeTab[0].
-  const int depth = ctxt->nodeNr - 1;
-  xmlNode* element = ctxt->nodeNr > 0 ? ctxt->nodeTab[ctxt->nodeNr - 1] : nullptr;
-  if (state != nullptr && state->end_element != nullptr) {
-    state->end_element(ctx, localname, prefix, uri);
+  ParseState* state = SyncedState(ctxt);
+  if (state == nullptr) return;
+  nodePop(ctxt);
+  int depth = 0;
+  const XmlElement* element = state->tree->End(depth);
+  if (element == nullptr || state->sink == nullptr || !*state->sink || depth < 1 || depth > 2) {
+    return;
   }
-  if (state == nullptr || state->sink == nullptr || !*state->sink || element == nullptr ||
-      depth < 1 || depth > 2 || element->type != XML_ELEMENT_NODE || element->parent == nullptr ||
-      element == ctxt->node) {
-    return;  // element == ctxt->node: libxml2 did not close it, so it is still being built
-  }
-  if (!(*state->sink)(element)) return;
-  xmlNode* parent = element->parent;
-  FreeSubtree(element);
-  // The whitespace that stood before the element goes too, so that nothing accumulates
-  // between items, and the tree builder's cached length of the last text node (which assumes
-  // the parent's last child is the text it last wrote) can never describe another node.
-  while (IsTextNode(parent->last)) FreeSubtree(parent->last);
-  ctxt->nodemem = 0;
+  if ((*state->sink)(element)) state->tree->DropLast(*element);
 }
 
 bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -312,33 +347,9 @@ void InitLibxmlOnce() {
   std::call_once(once, [] { xmlInitParser(); });
 }
 
-bool NameIs(const xmlChar* name, std::string_view expected) {
-  return name != nullptr && std::string_view(reinterpret_cast<const char*>(name)) == expected;
-}
-
-bool Matches(const xmlNode* node, std::string_view name, const char* ns_uri) {
-  if (node == nullptr || node->type != XML_ELEMENT_NODE || !NameIs(node->name, name)) {
-    return false;
-  }
-  return ns_uri == nullptr || NamespaceUri(node) == ns_uri;
-}
-
-void AppendText(const xmlNode* node, std::string& out) {
-  for (const xmlNode* child = node; child != nullptr; child = child->next) {
-    switch (child->type) {
-      case XML_TEXT_NODE:
-      case XML_CDATA_SECTION_NODE:
-        if (child->content != nullptr) out += reinterpret_cast<const char*>(child->content);
-        break;
-      case XML_ELEMENT_NODE:
-        // libxml2 caps element depth at 256 without XML_PARSE_HUGE, so this recursion is
-        // bounded.
-        AppendText(child->children, out);
-        break;
-      default:  // entity references, comments, processing instructions
-        break;
-    }
-  }
+bool Matches(const XmlElement* node, std::string_view name, const char* ns_uri) {
+  return node != nullptr && node->local_name() == name &&
+         (ns_uri == nullptr || node->namespace_uri() == ns_uri);
 }
 
 char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -359,6 +370,46 @@ void AppendUtf8(char32_t cp, std::string& out) {
     out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Appends the value of an attribute as libxml2 gives it to its tree builder: where it holds
+// a '&', libxml2 decoded it and left a reference for each entity it did not (a predefined
+// one written "&#38;", an undeclared one by name), which its tree made a text or an entity
+// reference node. Here: character references and predefined entities become text; the
+// others are skipped, as text reading skips entity reference nodes.
+void AppendAttributeValue(std::string_view value, std::string& out) {
+  while (!value.empty()) {
+    const std::size_t amp = value.find('&');
+    out.append(value.substr(0, amp));
+    if (amp == std::string_view::npos) return;
+    value.remove_prefix(amp);
+    const std::size_t semicolon = value.find(';');
+    if (semicolon == std::string_view::npos) {
+      out.append(value);
+      return;
+    }
+    const std::string_view name = value.substr(1, semicolon - 1);
+    if (name.starts_with('#')) {
+      const bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
+      std::uint32_t code_point = 0;
+      for (const char c : name.substr(hex ? 2 : 1)) {
+        int digit = -1;
+        if (c >= '0' && c <= '9') digit = c - '0';
+        if (hex && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+        if (hex && c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+        if (digit < 0) break;
+        code_point = std::min<std::uint32_t>(code_point * (hex ? 16 : 10) + digit, 0x110000);
+      }
+      AppendUtf8(static_cast<char32_t>(code_point), out);
+    } else {
+      static constexpr std::array<std::pair<std::string_view, char>, 5> kPredefined = {
+          {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}}};
+      for (const auto& [entity, c] : kPredefined) {
+        if (name == entity) out += c;
+      }
+    }
+    value.remove_prefix(semicolon + 1);
   }
 }
 
@@ -485,22 +536,22 @@ bool ZoneOffset(std::string_view zone, int& minutes) {
 
 }  // namespace
 
-XmlDocPtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
-                   const ParseBudget& budget, const XmlElementSink& on_element) {
+XmlTreePtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
+                    const ParseBudget& budget, const XmlElementSink& on_element) {
   return ParseXml(PiecesOf(bytes), warnings, budget, on_element);
 }
 
-XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
-                   const ParseBudget& budget, const XmlElementSink& on_element) {
+XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
+                    const ParseBudget& budget, const XmlElementSink& on_element) {
   InitLibxmlOnce();
   // The guard's warnings come first, then the NUL warning, then libxml2's: kept apart while
   // the pieces come, in that order at the end.
   std::vector<ParseWarning> guard_warnings;
   std::vector<ParseWarning> xml_warnings;
   XmlShapeGuard guard(guard_warnings);
-  ParseState state{.warnings = &xml_warnings,
-                   .budget = &budget,
-                   .sink = &on_element};
+  auto tree = std::make_unique<XmlTree>();
+  ParseState state{
+      .warnings = &xml_warnings, .budget = &budget, .tree = tree.get(), .sink = &on_element};
   // A push parser, fed the document a piece at a time as the guard passes it on: neither
   // the document nor libxml2's input needs to be in memory whole. Made once the first four
   // bytes are known: libxml2 detects the encoding from them.
@@ -537,10 +588,15 @@ XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
       ctxt->sax->resolveEntity = RefuseResolveEntity;
       ctxt->sax->externalSubset = nullptr;
       ctxt->sax->serror = OnStructuredError;
-      state.start_element = ctxt->sax->startElementNs;
-      state.end_element = ctxt->sax->endElementNs;
-      ctxt->sax->startElementNs = StartElementWithBudget;
-      ctxt->sax->endElementNs = EndElementWithSink;
+      // No libxml2 tree: elements and text go to the XmlTree; what it does not keep
+      // (comments, processing instructions, entity references) is not made at all.
+      ctxt->sax->startElementNs = OnStartElement;
+      ctxt->sax->endElementNs = OnEndElement;
+      ctxt->sax->characters = OnCharacters;
+      ctxt->sax->ignorableWhitespace = OnCharacters;
+      ctxt->sax->reference = nullptr;
+      ctxt->sax->comment = IgnoreComment;
+      ctxt->sax->processingInstruction = nullptr;
       // No XML_PARSE_NOENT, XML_PARSE_DTDLOAD, XML_PARSE_DTDATTR, XML_PARSE_DTDVALID or
       // XML_PARSE_HUGE: libxml2 keeps its default size and depth limits.
       const int options = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR |
@@ -568,7 +624,6 @@ XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
     }
   };
 
-  XmlDocPtr doc;
   {
     ThreadErrorScope scope(&state);
     for (std::string_view piece = next(); !failed && !stopped; piece = next()) {
@@ -577,7 +632,8 @@ XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
       if (last) break;
     }
     guard.Finish();
-    if (ctxt != nullptr) doc.reset(std::exchange(ctxt->myDoc, nullptr));
+    // libxml2's document holds only what the prolog declared (a DTD): not read.
+    if (ctxt != nullptr) XmlDocPtr(std::exchange(ctxt->myDoc, nullptr));
   }
   warnings.insert(warnings.end(), std::make_move_iterator(guard_warnings.begin()),
                   std::make_move_iterator(guard_warnings.end()));
@@ -597,67 +653,197 @@ XmlDocPtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
     warnings.push_back(
         ParseWarning{.message = "XML: entity declarations ignored; references not expanded"});
   }
-  if (doc == nullptr || xmlDocGetRootElement(doc.get()) == nullptr) {
+  if (tree->root() == nullptr) {
     warnings.push_back(ParseWarning{.message = "XML: no document element could be read"});
     return nullptr;
   }
-  return doc;
+  return tree;
 }
 
-std::string_view LocalName(const xmlNode* node) {
-  if (node == nullptr || node->type != XML_ELEMENT_NODE || node->name == nullptr) return {};
-  return reinterpret_cast<const char*>(node->name);
+std::string_view XmlElement::local_name() const { return tree_->String(name_at_, name_size_); }
+
+std::string_view XmlElement::namespace_uri() const { return tree_->namespaces_[namespace_]; }
+
+const XmlElement* XmlElement::parent() const { return tree_->At(parent_); }
+const XmlElement* XmlElement::first_child() const { return tree_->At(first_child_); }
+const XmlElement* XmlElement::next_sibling() const { return tree_->At(next_); }
+
+std::string_view XmlElement::text() const {
+  const std::size_t end = open_ ? tree_->text_.size() : text_end_;
+  return std::string_view(tree_->text_).substr(text_begin_, end - text_begin_);
 }
 
-std::string_view NamespaceUri(const xmlNode* node) {
-  if (node == nullptr || node->ns == nullptr || node->ns->href == nullptr) return {};
-  return reinterpret_cast<const char*>(node->ns->href);
+std::string_view XmlElement::attribute(std::string_view name) const {
+  for (std::uint32_t i = attributes_begin_; i < attributes_end_; ++i) {
+    const XmlTree::Attr& a = tree_->attributes_[i];
+    if (tree_->String(a.name_at, a.name_size) == name) {
+      return tree_->String(a.value_at, a.value_size);
+    }
+  }
+  return {};
 }
 
-const xmlNode* FirstChild(const xmlNode* parent, std::string_view name, const char* ns_uri) {
+std::uint32_t XmlTree::NamespaceIndex(std::string_view uri) {
+  if (uri.empty()) return 0;
+  const auto known = std::find(namespaces_.begin(), namespaces_.end(), uri);
+  if (known != namespaces_.end()) return std::uint32_t(known - namespaces_.begin());
+  namespaces_.emplace_back(uri);
+  return std::uint32_t(namespaces_.size() - 1);
+}
+
+const std::uint32_t* XmlTree::Resolve(std::string_view prefix) const {
+  for (auto it = in_scope_.rbegin(); it != in_scope_.rend(); ++it) {
+    if (it->first == prefix) return &it->second;
+  }
+  return nullptr;
+}
+
+bool XmlTree::Start(const unsigned char* local_name, const unsigned char* prefix,
+                    const unsigned char* uri, const unsigned char** declarations,
+                    int declaration_count, const unsigned char** attributes, int attribute_count,
+                    int line) {
+  const auto text = [](const unsigned char* p) {
+    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p));
+  };
+  const auto index = std::uint32_t(elements_.size());
+  XmlElement& e = elements_.emplace_back();
+  e.tree_ = this;
+  e.line_ = line;
+  e.name_at_ = std::uint32_t(strings_.size());
+  // An undeclared prefix stays part of the name, as in libxml2's tree.
+  if (prefix != nullptr && uri == nullptr) strings_.append(text(prefix)).append(":");
+  strings_.append(text(local_name));
+  e.name_size_ = std::uint32_t(strings_.size() - e.name_at_);
+  in_scope_marks_.push_back(in_scope_.size());
+  for (int i = 0; i < declaration_count; ++i) {
+    const std::uint32_t declared = NamespaceIndex(text(declarations[2 * i + 1]));
+    in_scope_.emplace_back(text(declarations[2 * i]), declared);
+  }
+  // The "xml" prefix is always bound; any other is looked up from this element out.
+  bool found = true;
+  if (uri != nullptr) {
+    if (text(prefix) == "xml") {
+      e.namespace_ = NamespaceIndex(text(uri));
+    } else if (const std::uint32_t* declared = Resolve(text(prefix))) {
+      e.namespace_ = *declared;
+    } else {
+      found = false;
+    }
+  }
+  e.attributes_begin_ = std::uint32_t(attributes_.size());
+  for (int i = 0; i < attribute_count; ++i) {
+    const unsigned char** a = attributes + 5 * i;  // name, prefix, URI, value, value's end
+    if (a[0] == nullptr || a[3] == nullptr || a[4] < a[3]) continue;
+    // A prefixed attribute is read only where libxml2's tree leaves it without a namespace:
+    // named with its prefix when the parser knew none, by its local name when the parser
+    // knew one but no declaration of it is in scope.
+    Attr attr{.name_at = std::uint32_t(strings_.size())};
+    if (a[1] != nullptr && a[2] == nullptr) {
+      strings_.append(text(a[1])).append(":");
+    } else if (a[1] != nullptr && (text(a[1]) == "xml" || Resolve(text(a[1])) != nullptr)) {
+      continue;
+    }
+    strings_.append(text(a[0]));
+    attr.name_size = std::uint32_t(strings_.size() - attr.name_at);
+    attr.value_at = std::uint32_t(strings_.size());
+    AppendAttributeValue(std::string_view(text(a[3]).data(), std::size_t(a[4] - a[3])), strings_);
+    attr.value_size = std::uint32_t(strings_.size() - attr.value_at);
+    attributes_.push_back(attr);
+  }
+  e.attributes_end_ = std::uint32_t(attributes_.size());
+  e.text_begin_ = text_.size();
+  if (!open_.empty()) {
+    XmlElement& parent = elements_[open_.back()];
+    e.parent_ = open_.back();
+    e.previous_ = parent.last_child_;
+    if (parent.last_child_ == XmlElement::kNone) {
+      parent.first_child_ = index;
+    } else {
+      elements_[parent.last_child_].next_ = index;
+    }
+    parent.last_child_ = index;
+  }
+  open_.push_back(index);
+  return found;
+}
+
+void XmlTree::AddText(std::string_view text) {
+  if (!open_.empty()) text_.append(text);
+}
+
+const XmlElement* XmlTree::End(int& depth) {
+  if (open_.empty()) return nullptr;
+  depth = int(open_.size()) - 1;
+  XmlElement& e = elements_[open_.back()];
+  open_.pop_back();
+  in_scope_.resize(in_scope_marks_.back());
+  in_scope_marks_.pop_back();
+  e.open_ = false;
+  e.text_end_ = text_.size();
+  return &e;
+}
+
+void XmlTree::DropLast(const XmlElement& element) {
+  const auto index = std::uint32_t(&element - elements_.data());
+  const XmlElement& e = elements_[index];
+  if (e.parent_ != XmlElement::kNone) {
+    XmlElement& parent = elements_[e.parent_];
+    text_.resize(e.previous_ != XmlElement::kNone ? elements_[e.previous_].text_end_
+                                                  : parent.text_begin_);
+    parent.last_child_ = e.previous_;
+    if (e.previous_ == XmlElement::kNone) {
+      parent.first_child_ = XmlElement::kNone;
+    } else {
+      elements_[e.previous_].next_ = XmlElement::kNone;
+    }
+  } else {
+    text_.resize(e.text_begin_);
+  }
+  attributes_.resize(e.attributes_begin_);
+  strings_.resize(e.name_at_);
+  elements_.resize(index);
+}
+
+std::string_view LocalName(const XmlElement* node) {
+  return node == nullptr ? std::string_view() : node->local_name();
+}
+
+std::string_view NamespaceUri(const XmlElement* node) {
+  return node == nullptr ? std::string_view() : node->namespace_uri();
+}
+
+const XmlElement* FirstChild(const XmlElement* parent, std::string_view name, const char* ns_uri) {
   if (parent == nullptr) return nullptr;
-  for (const xmlNode* child = parent->children; child != nullptr; child = child->next) {
+  for (const XmlElement* child = parent->first_child(); child != nullptr;
+       child = child->next_sibling()) {
     if (Matches(child, name, ns_uri)) return child;
   }
   return nullptr;
 }
 
-std::vector<const xmlNode*> Children(const xmlNode* parent, std::string_view name,
-                                     const char* ns_uri) {
-  std::vector<const xmlNode*> found;
+std::vector<const XmlElement*> Children(const XmlElement* parent, std::string_view name,
+                                        const char* ns_uri) {
+  std::vector<const XmlElement*> found;
   if (parent == nullptr) return found;
-  for (const xmlNode* child = parent->children; child != nullptr; child = child->next) {
+  for (const XmlElement* child = parent->first_child(); child != nullptr;
+       child = child->next_sibling()) {
     if (Matches(child, name, ns_uri)) found.push_back(child);
   }
   return found;
 }
 
-std::string NodeBytes(const xmlNode* node) {
-  if (node == nullptr) return {};
-  std::string out;
-  if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
-    if (node->content != nullptr) out = reinterpret_cast<const char*>(node->content);
-  } else {
-    AppendText(node->children, out);
-  }
-  return out;
+std::string NodeBytes(const XmlElement* node) {
+  return node == nullptr ? std::string() : std::string(node->text());
 }
 
-std::string NodeText(const xmlNode* node) { return ToValidUtf8(NodeBytes(node)); }
+std::string NodeText(const XmlElement* node) {
+  return node == nullptr ? std::string() : ToValidUtf8(node->text());
+}
 
-std::string CollapsedText(const xmlNode* node) { return CollapseWhitespace(NodeText(node)); }
+std::string CollapsedText(const XmlElement* node) { return CollapseWhitespace(NodeText(node)); }
 
-std::string Attribute(const xmlNode* node, const char* name) {
-  if (node == nullptr || node->type != XML_ELEMENT_NODE) return {};
-  for (const xmlAttr* attr = node->properties; attr != nullptr; attr = attr->next) {
-    if (attr->ns == nullptr && NameIs(attr->name, name)) {
-      std::string out;
-      // An attribute's children are text and entity-reference nodes; only text is read.
-      AppendText(attr->children, out);
-      return ToValidUtf8(std::move(out));
-    }
-  }
-  return {};
+std::string Attribute(const XmlElement* node, const char* name) {
+  return node == nullptr ? std::string() : ToValidUtf8(node->attribute(name));
 }
 
 namespace {

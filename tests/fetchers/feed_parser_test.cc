@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/utf8.h"
 #include "fetchers/arxiv_parser.h"
 #include "fetchers/feed_xml.h"
 #include "fetchers/parse_limits.h"
@@ -331,9 +333,9 @@ TEST(Issue13, NulByteInOneItemKeepsTheItemsAfterIt) {
   EXPECT_NE(r.warnings[0].message.find("NUL"), std::string::npos);
 }
 
-// Issue 12: ParseXml hands each item over as soon as it is read and frees it, so the
-// document never holds more than one item, and what stays around the items is intact.
-TEST(Issue12, ParseXmlHandsOverEachItemAndFreesIt) {
+// Issue 12: ParseXml hands each item over as soon as it is read and drops it, so the tree
+// never holds more than one item, and what stays around the items is intact.
+TEST(Issue12, ParseXmlHandsOverEachItemAndDropsIt) {
   constexpr int kItems = 2000;
   std::string feed = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>\n <title>t</title>\n";
   for (int i = 0; i < kItems; ++i) {
@@ -342,26 +344,95 @@ TEST(Issue12, ParseXmlHandsOverEachItemAndFreesIt) {
   feed += "  stray text after the items\n  <link>https://h.example/late</link>\n</channel></rss>";
   std::vector<std::string> titles;
   std::size_t largest_channel = 0;
+  std::size_t largest_text = 0;
   std::vector<ParseWarning> warnings;
-  const XmlDocPtr doc = ParseXml(feed, warnings, {}, [&](const xmlNode* element) {
+  const XmlTreePtr doc = ParseXml(feed, warnings, {}, [&](const XmlElement* element) {
     if (LocalName(element) != "item") return false;
     titles.push_back(CollapsedText(FirstChild(element, "title")));
     std::size_t children = 0;
-    for (const xmlNode* c = element->parent->children; c != nullptr; c = c->next) ++children;
+    for (const XmlElement* c = element->parent()->first_child(); c != nullptr;
+         c = c->next_sibling()) {
+      ++children;
+    }
     largest_channel = std::max(largest_channel, children);
+    largest_text = std::max(largest_text, element->parent()->text().size());
     return true;
   });
   ASSERT_NE(doc, nullptr);
   ASSERT_EQ(titles.size(), std::size_t(kItems));
   EXPECT_EQ(titles.front(), "Item 0");
   EXPECT_EQ(titles.back(), "Item " + std::to_string(kItems - 1));
-  // The channel held its title, the item being read and the whitespace around them.
-  EXPECT_LE(largest_channel, 5u);
-  const xmlNode* channel = FirstChild(xmlDocGetRootElement(doc.get()), "channel");
+  // The channel held its title and the item being read, and the text between them.
+  EXPECT_EQ(largest_channel, 2u);
+  EXPECT_LE(largest_text, 30u);
+  const XmlElement* channel = FirstChild(doc->root(), "channel");
   EXPECT_TRUE(Children(channel, "item").empty());
   EXPECT_EQ(CollapsedText(FirstChild(channel, "title")), "t");
   EXPECT_EQ(CollapsedText(FirstChild(channel, "link")), "https://h.example/late");
+  EXPECT_EQ(CollapseWhitespace(NodeText(channel)),
+            "t stray text after the items https://h.example/late");
   EXPECT_TRUE(warnings.empty());
+}
+
+// Issue 12: libxml2 builds no tree; its SAX events write an XmlTree that reads as its tree
+// did: attribute values with their references decoded, undeclared prefixes kept in the name,
+// namespaced attributes apart, and comments, processing instructions and unknown entity
+// references left out of the text.
+TEST(Issue12, XmlTreeReadsAsLibxml2sTreeDid) {
+  const std::string feed =
+      "<rss xmlns:m=\"http://search.yahoo.com/mrss/\"><channel><item>"
+      "<title>A<!-- c -->B<?p x?>&amp;C&bogus;<b>D</b></title>"
+      "<m:thumbnail url=\"https://h.example/t?a=1&amp;b=&#50;&#x33;&lt;&bogus;.\"/>"
+      "<dc:creator>Undeclared</dc:creator>"
+      "<enclosure m:type=\"image/png\" type=\"image/jpeg\"/>"
+      "</item></channel></rss>";
+  std::vector<ParseWarning> warnings;
+  const XmlTreePtr doc = ParseXml(feed, warnings);
+  ASSERT_NE(doc, nullptr);
+  const XmlElement* item = FirstChild(FirstChild(doc->root(), "channel"), "item");
+  ASSERT_NE(item, nullptr);
+  EXPECT_EQ(NodeText(FirstChild(item, "title")), "AB&CD");
+  const XmlElement* thumbnail = FirstChild(item, "thumbnail", "http://search.yahoo.com/mrss/");
+  ASSERT_NE(thumbnail, nullptr);
+  EXPECT_EQ(Attribute(thumbnail, "url"), "https://h.example/t?a=1&b=23<.");
+  EXPECT_EQ(FirstChild(item, "creator"), nullptr);
+  const XmlElement* creator = FirstChild(item, "dc:creator");
+  ASSERT_NE(creator, nullptr);
+  EXPECT_EQ(NamespaceUri(creator), "");
+  EXPECT_EQ(Attribute(FirstChild(item, "enclosure"), "type"), "image/jpeg");
+  EXPECT_EQ(CollapsedText(item), "AB&CDUndeclared");
+  EXPECT_EQ(item->line(), 1);
+}
+
+// Issue 12: the tree keeps libxml2's depth limit, so a hostile nesting stops the parse.
+TEST(Issue12, XmlTreeStopsAtLibxml2sDepthLimit) {
+  std::string feed = "<rss><channel>";
+  for (int i = 0; i < 5000; ++i) feed += "<a>";
+  std::vector<ParseWarning> warnings;
+  const XmlTreePtr doc = ParseXml(feed, warnings);
+  ASSERT_NE(doc, nullptr);
+  int depth = 0;
+  for (const XmlElement* e = doc->root(); e != nullptr; e = e->first_child()) ++depth;
+  EXPECT_LE(depth, 260);
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const ParseWarning& w) {
+    return w.message.find("Excessive depth") != std::string::npos;
+  }));
+}
+
+// Issue 12: where libxml2 cannot finish a start tag it pops its node stack without an end
+// event; the tree follows, so the entries after it are still read as the feed's.
+TEST(Issue12, XmlTreeFollowsLibxml2PastACutOffStartTag) {
+  const std::string feed =
+      "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>F</title>"
+      "<link href=\"https://h.example/\" <entry><id>tag:x,1</id><title>A</title>"
+      "<link href=\"https://h.example/a\"/></entry>"
+      "<entry><id>tag:x,2</id><title>B</title></entry></feed>";
+  const ParseResult r = ParseFeed(feed);
+  ASSERT_EQ(r.digest.papers.size(), 2u);
+  EXPECT_EQ(r.digest.papers[0].title, "A");
+  EXPECT_EQ(r.digest.papers[0].url, "https://h.example/a");
+  EXPECT_EQ(r.digest.papers[1].title, "B");
+  EXPECT_FALSE(r.warnings.empty());
 }
 
 // Issue 12: items are read as they come, yet a relative link waits for the feed's own link
