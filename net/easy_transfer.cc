@@ -321,7 +321,28 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
     transfer->too_large_ = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
   }
-  if (!spooled && transfer->spool_above_ > 0 && held + n > transfer->spool_above_) {
+  // The announced length (a file's size, a Content-Length), read once: only a hint, since a
+  // body may differ from it. One over the request's spool_above goes to its file from the
+  // first byte, not through a megabyte of memory grown by doubling; a shorter one gets its
+  // room in one allocation (a 14 MB feed otherwise peaks at 24 MB while the last copy is
+  // made), capped at max_bytes.
+  bool announced_long = false;
+  if (!transfer->body_sized_ && transfer->curl_ != nullptr) {
+    transfer->body_sized_ = true;
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(transfer->curl_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
+            CURLE_OK &&
+        length > 0) {
+      announced_long =
+          transfer->spool_above_ > 0 && std::uint64_t(length) > transfer->spool_above_;
+      if (!announced_long) {
+        body.reserve(
+            std::size_t(std::min<std::uint64_t>(std::uint64_t(length), transfer->max_bytes_)));
+      }
+    }
+  }
+  if (!spooled && transfer->spool_above_ > 0 &&
+      (announced_long || held + n > transfer->spool_above_)) {
     // Past the request's limit the body goes to a file: what memory holds moves there. A
     // folder where no file can be made costs memory, not the transfer.
     auto spool = std::make_shared<Spool>(transfer->spool_dir_, 0);
@@ -340,19 +361,6 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
       return 0;
     }
     return n;
-  }
-  if (!transfer->body_sized_ && transfer->curl_ != nullptr) {
-    // One allocation of the announced length (a file's size, a Content-Length) rather than
-    // doubling: a 14 MB feed otherwise peaks at 24 MB while the last copy is made. Only a
-    // hint, capped at max_bytes; a body that differs grows as before.
-    transfer->body_sized_ = true;
-    curl_off_t length = -1;
-    if (curl_easy_getinfo(transfer->curl_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
-            CURLE_OK &&
-        length > 0 &&
-        (transfer->spool_above_ == 0 || std::uint64_t(length) <= transfer->spool_above_)) {
-      body.reserve(std::size_t(std::min<std::uint64_t>(std::uint64_t(length), transfer->max_bytes_)));
-    }
   }
   body.append(data, n);
   return n;
