@@ -3,11 +3,14 @@
 // thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <utility>
 #include <vector>
+
+#include "core/heap_growth.h"
 
 namespace digestd {
 
@@ -32,7 +35,9 @@ inline constexpr std::size_t kMaxExtraBytes = 4096;  // one value in `extra`
 // entries fill them), so no entry of a long day is moved again, nor its new place faulted
 // in: grown by doubling, a 10,000-paper day moved each paper twice on average, into fresh
 // pages. A short day takes no room: a 6 MB block for every parse made fuzzing under ASan
-// 10 to 60 times slower.
+// 10 to 60 times slower. As a long day's entries fill that room and the heap, the pages they
+// are about to take are made present a run at a time (core/heap_growth.h), where a fault a
+// page would cost twice as much.
 inline constexpr std::size_t kShortDayPapers = 256;
 
 template <typename T>
@@ -41,6 +46,13 @@ void AppendToDay(std::vector<T>& list, T item) {
     list.reserve(kMaxPapersPerDigest);
   }
   list.push_back(std::move(item));
+  if (list.size() < kShortDayPapers) return;
+  constexpr std::size_t kAhead = 64;  // entries of the reserved room made present at once
+  if (list.size() % kAhead == 0) {
+    PopulateRange(list.data() + list.size(),
+                  std::min(kAhead, list.capacity() - list.size()) * sizeof(T));
+  }
+  PopulateHeapGrowth();
 }
 
 // When a parse must give up: a deadline, and a flag the service sets when it stops. A parse

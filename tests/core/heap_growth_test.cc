@@ -1,0 +1,80 @@
+#include "core/heap_growth.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace digestd {
+namespace {
+
+std::uintptr_t PageSize() { return std::uintptr_t(sysconf(_SC_PAGESIZE)); }
+
+// Whether the page holding `address` is in memory (mincore).
+bool Resident(std::uintptr_t address) {
+  unsigned char vec = 0;
+  const std::uintptr_t page = address & ~(PageSize() - 1);
+  return mincore(reinterpret_cast<void*>(page), PageSize(), &vec) == 0 && (vec & 1) != 0;
+}
+
+// Whether this kernel has MADV_POPULATE_WRITE (Linux 5.14 and later).
+bool KernelPopulates() {
+  void* probe = mmap(nullptr, PageSize(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+  if (probe == MAP_FAILED) return false;
+  const bool ok = madvise(probe, PageSize(), MADV_POPULATE_WRITE) == 0;
+  munmap(probe, PageSize());
+  return ok;
+}
+
+// Issue 8/12: room about to be written is made present in one call, every page of it, and
+// keeps what it holds.
+TEST(HeapGrowth, ARangeIsMadePresentWithoutChangingIt) {
+  if (!KernelPopulates()) GTEST_SKIP() << "no MADV_POPULATE_WRITE in this kernel";
+  constexpr std::size_t kPages = 16;
+  const std::size_t size = kPages * PageSize();
+  void* block = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(block, MAP_FAILED);
+  const auto start = reinterpret_cast<std::uintptr_t>(block);
+  static_cast<char*>(block)[0] = 'x';
+  for (std::size_t i = 1; i < kPages; ++i) EXPECT_FALSE(Resident(start + i * PageSize())) << i;
+  // From inside the first page to inside the last: whole pages.
+  PopulateRange(static_cast<char*>(block) + 1, size - 2);
+  for (std::size_t i = 0; i < kPages; ++i) EXPECT_TRUE(Resident(start + i * PageSize())) << i;
+  EXPECT_EQ(static_cast<char*>(block)[0], 'x');
+  EXPECT_EQ(static_cast<char*>(block)[size - 1], '\0');
+  PopulateRange(block, 0);  // nothing to do
+  munmap(block, size);
+}
+
+// Issue 8/12: when the allocator grows the heap by its usual step, the pages it has not
+// handed out yet (its slack at the top) are present after the next call, not faulted in one
+// by one as blocks are written.
+TEST(HeapGrowth, TheHeapsNewPagesArePresent) {
+  if (!KernelPopulates()) GTEST_SKIP() << "no MADV_POPULATE_WRITE in this kernel";
+  PopulateHeapGrowth();  // remembers where the heap ends
+  const auto before = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  std::vector<std::unique_ptr<char[]>> kept;
+  std::uintptr_t after = before;
+  // Small blocks until the heap's end moves (a sanitizer's allocator never moves it).
+  for (int i = 0; i < 100000 && after == before; ++i) {
+    kept.push_back(std::make_unique<char[]>(64));
+    after = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  }
+  if (after == before) GTEST_SKIP() << "the allocator does not grow the heap with brk";
+  if (after - before > 160 * 1024) GTEST_SKIP() << "a step larger than the allocator's usual";
+  // The last page below the new end is slack nothing has written yet.
+  EXPECT_FALSE(Resident(after - 1));
+  PopulateHeapGrowth();
+  EXPECT_TRUE(Resident(after - 1));
+  EXPECT_TRUE(Resident(before));
+}
+
+}  // namespace
+}  // namespace digestd
