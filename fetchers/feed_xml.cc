@@ -152,7 +152,7 @@ void OnCharacters(void* ctx, const xmlChar* text, int length) {
   state->tree->AddText(std::string_view(reinterpret_cast<const char*>(text), std::size_t(length)));
 }
 
-// Every element end: the element is closed, then one one or two levels below the root is
+// Every element end: the element is closed, then, if it is one or two levels below the root,
 // offered to the sink, which may have it dropped.
 void OnEndElement(void* ctx, const xmlChar* /*localname*/, const xmlChar* /*prefix*/,
                   const xmlChar* /*uri*/) {
