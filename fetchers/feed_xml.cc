@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -373,6 +374,26 @@ void AppendUtf8(char32_t cp, std::string& out) {
   }
 }
 
+// The code point of a character reference's body ("#38", "#x26"), out-of-range values
+// as 0x110000 (AppendUtf8 writes U+FFFD for them); none when it is not one.
+std::optional<char32_t> NumericReference(std::string_view body) {
+  if (!body.starts_with('#')) return std::nullopt;
+  const bool hex = body.size() > 1 && (body[1] == 'x' || body[1] == 'X');
+  const std::string_view digits = body.substr(hex ? 2 : 1);
+  if (digits.empty()) return std::nullopt;
+  std::uint32_t value = 0;
+  for (char c : digits) {
+    int digit = -1;
+    if (c >= '0' && c <= '9') digit = c - '0';
+    if (hex && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+    if (hex && c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+    if (digit < 0) return std::nullopt;
+    value = value * (hex ? 16 : 10) + static_cast<std::uint32_t>(digit);
+    if (value > 0x10FFFF) value = 0x110000;  // stays out of range, never overflows
+  }
+  return static_cast<char32_t>(value);
+}
+
 // Appends the value of an attribute as libxml2 gives it to its tree builder: where it holds
 // a '&', libxml2 decoded it and left a reference for each entity it did not (a predefined
 // one written "&#38;", an undeclared one by name), which its tree made a text or an entity
@@ -391,17 +412,9 @@ void AppendAttributeValue(std::string_view value, std::string& out) {
     }
     const std::string_view name = value.substr(1, semicolon - 1);
     if (name.starts_with('#')) {
-      const bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
-      std::uint32_t code_point = 0;
-      for (const char c : name.substr(hex ? 2 : 1)) {
-        int digit = -1;
-        if (c >= '0' && c <= '9') digit = c - '0';
-        if (hex && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-        if (hex && c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-        if (digit < 0) break;
-        code_point = std::min<std::uint32_t>(code_point * (hex ? 16 : 10) + digit, 0x110000);
+      if (const std::optional<char32_t> code_point = NumericReference(name)) {
+        AppendUtf8(*code_point, out);
       }
-      AppendUtf8(static_cast<char32_t>(code_point), out);
     } else {
       static constexpr std::array<std::pair<std::string_view, char>, 5> kPredefined = {
           {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}}};
@@ -432,20 +445,9 @@ std::size_t DecodeReference(std::string_view text, std::string& out) {
   if (semicolon == std::string_view::npos || semicolon < 2 || semicolon > 12) return 0;
   const std::string_view body = text.substr(1, semicolon - 1);
   if (body.front() == '#') {
-    const bool hex = body.size() > 1 && (body[1] == 'x' || body[1] == 'X');
-    const std::string_view digits = body.substr(hex ? 2 : 1);
-    if (digits.empty()) return 0;
-    std::uint32_t value = 0;
-    for (char c : digits) {
-      int digit = -1;
-      if (c >= '0' && c <= '9') digit = c - '0';
-      if (hex && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-      if (hex && c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-      if (digit < 0) return 0;
-      value = value * (hex ? 16 : 10) + static_cast<std::uint32_t>(digit);
-      if (value > 0x10FFFF) value = 0x110000;  // stays out of range, never overflows
-    }
-    AppendUtf8(static_cast<char32_t>(value), out);
+    const std::optional<char32_t> code_point = NumericReference(body);
+    if (!code_point) return 0;
+    AppendUtf8(*code_point, out);
     return semicolon + 1;
   }
   for (const NamedEntity& entity : kNamedEntities) {
@@ -702,29 +704,26 @@ bool XmlTree::Start(const unsigned char* local_name, const unsigned char* prefix
                     const unsigned char* uri, const unsigned char** declarations,
                     int declaration_count, const unsigned char** attributes, int attribute_count,
                     int line) {
-  const auto text = [](const unsigned char* p) {
-    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p));
-  };
   const auto index = std::uint32_t(elements_.size());
   XmlElement& e = elements_.emplace_back();
   e.tree_ = this;
   e.line_ = line;
   e.name_at_ = std::uint32_t(strings_.size());
   // An undeclared prefix stays part of the name, as in libxml2's tree.
-  if (prefix != nullptr && uri == nullptr) strings_.append(text(prefix)).append(":");
-  strings_.append(text(local_name));
+  if (prefix != nullptr && uri == nullptr) strings_.append(View(prefix)).append(":");
+  strings_.append(View(local_name));
   e.name_size_ = std::uint32_t(strings_.size() - e.name_at_);
   in_scope_marks_.push_back(in_scope_.size());
   for (int i = 0; i < declaration_count; ++i) {
-    const std::uint32_t declared = NamespaceIndex(text(declarations[2 * i + 1]));
-    in_scope_.emplace_back(text(declarations[2 * i]), declared);
+    const std::uint32_t declared = NamespaceIndex(View(declarations[2 * i + 1]));
+    in_scope_.emplace_back(View(declarations[2 * i]), declared);
   }
   // The "xml" prefix is always bound; any other is looked up from this element out.
   bool found = true;
   if (uri != nullptr) {
-    if (text(prefix) == "xml") {
-      e.namespace_ = NamespaceIndex(text(uri));
-    } else if (const std::uint32_t* declared = Resolve(text(prefix))) {
+    if (View(prefix) == "xml") {
+      e.namespace_ = NamespaceIndex(View(uri));
+    } else if (const std::uint32_t* declared = Resolve(View(prefix))) {
       e.namespace_ = *declared;
     } else {
       found = false;
@@ -739,14 +738,14 @@ bool XmlTree::Start(const unsigned char* local_name, const unsigned char* prefix
     // knew one but no declaration of it is in scope.
     Attr attr{.name_at = std::uint32_t(strings_.size())};
     if (a[1] != nullptr && a[2] == nullptr) {
-      strings_.append(text(a[1])).append(":");
-    } else if (a[1] != nullptr && (text(a[1]) == "xml" || Resolve(text(a[1])) != nullptr)) {
+      strings_.append(View(a[1])).append(":");
+    } else if (a[1] != nullptr && (View(a[1]) == "xml" || Resolve(View(a[1])) != nullptr)) {
       continue;
     }
-    strings_.append(text(a[0]));
+    strings_.append(View(a[0]));
     attr.name_size = std::uint32_t(strings_.size() - attr.name_at);
     attr.value_at = std::uint32_t(strings_.size());
-    AppendAttributeValue(std::string_view(text(a[3]).data(), std::size_t(a[4] - a[3])), strings_);
+    AppendAttributeValue(std::string_view(View(a[3]).data(), std::size_t(a[4] - a[3])), strings_);
     attr.value_size = std::uint32_t(strings_.size() - attr.value_at);
     attributes_.push_back(attr);
   }
