@@ -1,9 +1,14 @@
 #include "core/heap_growth.h"
 
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <fstream>
+#include <mutex>
+#include <string>
 
 namespace digestd {
 namespace {
@@ -21,12 +26,61 @@ void Populate(std::uintptr_t from, std::uintptr_t to) {
   madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
 }
 
+// A long day's step of heap. A huge page is only given to an aligned 2 MiB range that lies
+// whole inside one mapping, and each step is a mapping of its own (its first pages are
+// written before they can be advised), so a step keeps most of itself in huge pages only
+// when it is large. The peers' 10,000-item feed to one email, against the build before (11
+// pairs in turns): 16 MiB steps took 0.925 of its time for 0.2 MiB more at its peak (the
+// untouched rest of the huge page being filled); 20 MiB, 0.900 for 0.4 MiB more, about
+// the margin left under issue 8's memory bound; 12 MiB, 0.96 for 0.1 MiB.
+constexpr std::size_t kLongDayStep = 16 * 1024 * 1024;
+// glibc's own M_TOP_PAD, which ReturnHeap restores (mallopt(3): 128*1024).
+constexpr int kUsualTopPad = 128 * 1024;
+
+// Whether madvise(MADV_HUGEPAGE) gives this process 2 MiB pages: the kernel's setting is
+// "always" or "madvise", and its huge page is no larger than that (a 64 KiB-page arm64
+// kernel's is 512 MiB).
+bool HugePagesOnRequest() {
+  static const bool yes = [] {
+    std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::ifstream size("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+    std::string setting;
+    std::uint64_t bytes = 0;
+    if (!std::getline(enabled, setting) || !(size >> bytes)) return false;
+    const bool on = setting.find("[always]") != std::string::npos ||
+                    setting.find("[madvise]") != std::string::npos;
+    return on && bytes != 0 && bytes <= 2 * 1024 * 1024;
+  }();
+  return yes;
+}
+
+// The open long day, if any: where the heap ended when it was last advised.
+std::mutex long_day_mutex;
+bool long_day = false;            // guarded by long_day_mutex
+std::uintptr_t advised_end = 0;   // guarded by long_day_mutex
+std::atomic<bool> long_day_open{false};
+
+// Advises the heap's growth up to `end` to take huge pages; false when no long day is open.
+bool AdviseLongDayGrowth(std::uintptr_t end) {
+  std::lock_guard lock(long_day_mutex);
+  if (!long_day) return false;
+  if (end > advised_end) {
+    madvise(reinterpret_cast<void*>(advised_end), end - advised_end, MADV_HUGEPAGE);
+  }
+  advised_end = end;  // also where the heap was trimmed below it
+  return true;
+}
+
 }  // namespace
 
 void PopulateHeapGrowth() {
   thread_local std::uintptr_t seen = 0;
   const auto end = reinterpret_cast<std::uintptr_t>(sbrk(0));
   if (end == std::uintptr_t(-1)) return;
+  if (long_day_open.load(std::memory_order_acquire) && AdviseLongDayGrowth(end)) {
+    seen = end;
+    return;
+  }
   // A step of the allocator's usual size (what was asked, and its 128 KiB of slack) is
   // taken by the allocations that follow. A larger one is a large block or slack left free
   // at the top of the heap, not written soon: it faults as it is used.
@@ -40,5 +94,32 @@ void PopulateRange(void* from, std::size_t bytes) {
   const auto start = reinterpret_cast<std::uintptr_t>(from);
   Populate(start, start + bytes);
 }
+
+void BeginLongDay() {
+  if (!HugePagesOnRequest()) return;
+  std::lock_guard lock(long_day_mutex);
+  if (long_day) return;
+  const auto end = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  if (end == std::uintptr_t(-1)) return;
+  // A sanitizer's allocator takes no such advice (its mallopt returns 0), nor uses brk.
+  if (mallopt(M_TOP_PAD, int(kLongDayStep)) == 0) return;
+  long_day = true;
+  advised_end = end;
+  long_day_open.store(true, std::memory_order_release);
+}
+
+void ReturnHeap() {
+  {
+    std::lock_guard lock(long_day_mutex);
+    if (long_day) {
+      mallopt(M_TOP_PAD, kUsualTopPad);
+      long_day = false;
+      long_day_open.store(false, std::memory_order_release);
+    }
+  }
+  malloc_trim(0);
+}
+
+bool LongDayOpen() { return long_day_open.load(std::memory_order_acquire); }
 
 }  // namespace digestd

@@ -1,11 +1,13 @@
-// Memory about to be written, made present in one call instead of one page fault per page:
+// Memory about to be written, made present in few steps instead of one page fault per page:
 // on a machine where each first touch of a page is a fault of 11-14 µs (a VM with shadow
 // page tables, as this project's measuring machine is), MADV_POPULATE_WRITE over the same
-// pages costs half. Loops that fill memory page after page (a parse keeping a long day's
-// papers) call these as they go. Where faults are cheap, or the kernel has no
-// MADV_POPULATE_WRITE (before Linux 5.14), they cost a system call that fails, or nothing.
+// pages costs half, and a 2 MiB transparent huge page takes one fault for 512 pages. Loops
+// that fill memory page after page (a parse keeping a long day's papers) call these as they
+// go. Where faults are cheap, or the kernel has neither (MADV_POPULATE_WRITE came in Linux
+// 5.14; huge pages may be turned off), they cost a system call that fails, or nothing.
 // Only memory about to be used is made present, so memory use grows by little more than it
-// would: the allocator's own slack at the top of the heap (128 KiB by default).
+// would: the allocator's own slack at the top of the heap (128 KiB by default), or, on a long
+// day, the untouched part of the huge page being filled (under 2 MiB).
 #pragma once
 
 #include <cstddef>
@@ -14,10 +16,27 @@ namespace digestd {
 
 // Makes present the pages the main heap grew by since the last call on this thread: the
 // ones the allocator hands out next. sbrk(0) reads the heap's end without a system call.
+// While a long day is open (BeginLongDay), the heap's growth is advised to take huge pages
+// instead.
 void PopulateHeapGrowth();
 
 // Makes present the pages of [from, from + bytes) (rounded out to whole pages), which must be
 // mapped and writable: room reserved but not yet written, about to be.
 void PopulateRange(void* from, std::size_t bytes);
+
+// Says that a long day has begun: its papers, plan, commit and messages take tens of
+// megabytes in small blocks. Where the kernel gives transparent huge pages on request (its
+// setting is "always" or "madvise"), the heap then grows in large steps (16 MiB of
+// address space, not memory), each advised to take huge pages as it is touched, and is not
+// trimmed below that step, until ReturnHeap. Elsewhere it does nothing. Thread-safe; a
+// second call while a long day is open does nothing.
+void BeginLongDay();
+
+// Ends a long day, if one is open, and gives the heap's free pages back to the system
+// (malloc_trim): what the owner of a job calls once the job's cycle is done.
+void ReturnHeap();
+
+// Whether a long day is open: BeginLongDay took effect and ReturnHeap has not been called.
+bool LongDayOpen();
 
 }  // namespace digestd

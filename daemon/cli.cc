@@ -1,6 +1,5 @@
 #include "daemon/cli.h"
 
-#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -22,6 +21,7 @@
 #include "config/config_loader.h"
 #include "core/dates.h"
 #include "core/dedupe_key.h"
+#include "core/heap_growth.h"
 #include "core/identity.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
@@ -443,7 +443,7 @@ int Once(const Args& args) {
   // What the cycle freed (a long day's parse, plan and commit) goes back before the delivery
   // renders its messages, as a service's worker does after each job: the free chunks lie
   // between the few the delivery still holds, where the heap's top trim never reaches.
-  malloc_trim(0);
+  ReturnHeap();
   if (!options.dry_run) {
     // The cycle only wrote the outbox; the engine sends what is due (new rows, retries whose
     // time has come), as `run` does.

@@ -1,10 +1,10 @@
 #include "daemon/worker.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
+#include "core/heap_growth.h"
 #include "daemon/digest_job.h"
 #include "daemon/highlights_job.h"
 #include "daemon/live_transport.h"
@@ -78,7 +78,7 @@ void Worker::Loop() {
     // that glibc keeps in this thread's arena; handing both back lets an idle service
     // return to its size (issue 12).
     store_->ReleaseMemory();
-    malloc_trim(0);
+    ReturnHeap();
   }
   // Whatever this thread still holds goes with it, before the owner hears it is done.
   transport_.reset();

@@ -35,15 +35,17 @@ inline constexpr std::size_t kMaxExtraBytes = 4096;  // one value in `extra`
 // entries fill them), so no entry of a long day is moved again, nor its new place faulted
 // in: grown by doubling, a 10,000-paper day moved each paper twice on average, into fresh
 // pages. A short day takes no room: a 6 MB block for every parse made fuzzing under ASan
-// 10 to 60 times slower. As a long day's entries fill that room and the heap, the pages they
-// are about to take are made present a run at a time (core/heap_growth.h), where a fault a
-// page would cost twice as much.
+// 10 to 60 times slower. A long day is said to the heap (BeginLongDay, core/heap_growth.h),
+// which then grows in huge pages where the kernel gives them; as its entries fill that room
+// and the heap, the pages they are about to take are made present a run at a time, where a
+// fault a page would cost twice as much.
 inline constexpr std::size_t kShortDayPapers = 256;
 
 template <typename T>
 void AppendToDay(std::vector<T>& list, T item) {
   if (list.size() >= kShortDayPapers && list.capacity() < kMaxPapersPerDigest) {
     list.reserve(kMaxPapersPerDigest);
+    BeginLongDay();
   }
   list.push_back(std::move(item));
   if (list.size() < kShortDayPapers) return;

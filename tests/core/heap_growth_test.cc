@@ -8,7 +8,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace digestd {
@@ -74,6 +78,73 @@ TEST(HeapGrowth, TheHeapsNewPagesArePresent) {
   PopulateHeapGrowth();
   EXPECT_TRUE(Resident(after - 1));
   EXPECT_TRUE(Resident(before));
+}
+
+// Whether this kernel gives huge pages to memory advised to take them ("always" or
+// "madvise"), as BeginLongDay asks.
+bool KernelGivesHugePages() {
+  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string setting;
+  return std::getline(enabled, setting) &&
+         (setting.find("[always]") != std::string::npos ||
+          setting.find("[madvise]") != std::string::npos);
+}
+
+// The kilobytes of the main heap ([heap] in /proc/self/smaps) held in huge pages.
+long HeapHugePagesKb() {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in_heap = false;
+  long kb = 0;
+  while (std::getline(smaps, line)) {
+    const std::string first = line.substr(0, line.find(' '));
+    if (first.find('-') != std::string::npos && !first.ends_with(":")) {
+      in_heap = line.ends_with("[heap]");  // a mapping's first line: "start-end perms ..."
+    } else if (in_heap && line.starts_with("AnonHugePages:")) {
+      kb += std::atol(line.c_str() + std::strlen("AnonHugePages:"));
+    }
+  }
+  return kb;
+}
+
+// Issue 8/12: once a long day begins, the heap's growth takes huge pages as it is written,
+// and after ReturnHeap it grows by its usual step again.
+TEST(HeapGrowth, ALongDaysHeapTakesHugePagesUntilItIsReturned) {
+  if (!KernelGivesHugePages()) GTEST_SKIP() << "transparent huge pages are off in this kernel";
+  ReturnHeap();
+  const auto start = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  BeginLongDay();
+  if (!LongDayOpen()) GTEST_SKIP() << "the allocator takes no M_TOP_PAD (a sanitizer's)";
+  BeginLongDay();  // a second call changes nothing
+  EXPECT_TRUE(LongDayOpen());
+  const long huge_before = HeapHugePagesKb();
+  // 12 MiB in blocks of 1 KiB, written as a parse writes its papers.
+  std::vector<std::unique_ptr<char[]>> kept;
+  for (int i = 0; i < 12 * 1024; ++i) {
+    kept.push_back(std::make_unique<char[]>(1024));
+    std::memset(kept.back().get(), 'p', 1024);
+    PopulateHeapGrowth();
+  }
+  const auto end = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  if (end == start) GTEST_SKIP() << "the allocator does not grow the heap with brk";
+  // One step of address space, more than was asked.
+  EXPECT_GE(end - start, std::uintptr_t(16) << 20);
+  EXPECT_GE(HeapHugePagesKb() - huge_before, 4096);
+  kept.clear();
+  ReturnHeap();
+  EXPECT_FALSE(LongDayOpen());
+  // The step's free room went back, and the heap grows by its usual step again.
+  const auto returned = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  EXPECT_LT(returned, end);
+  std::uintptr_t before = returned;
+  std::uintptr_t after = returned;
+  for (int i = 0; i < 100000 && after <= before; ++i) {
+    before = after;  // where a free trimmed the heap meanwhile, from there
+    kept.push_back(std::make_unique<char[]>(64));
+    after = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  }
+  EXPECT_GT(after, before);
+  EXPECT_LE(after - before, std::uintptr_t(1) << 20);
 }
 
 }  // namespace
