@@ -95,6 +95,11 @@ void PopulateRange(void* from, std::size_t bytes) {
   Populate(start, start + bytes);
 }
 
+void PopulateLargeBlock(void* data, std::size_t bytes) {
+  constexpr std::size_t kLargeBlock = 128 * 1024;
+  if (bytes >= kLargeBlock) PopulateRange(data, bytes);
+}
+
 void BeginLongDay() {
   if (!HugePagesOnRequest()) return;
   std::lock_guard lock(long_day_mutex);

@@ -10,7 +10,9 @@
 // day, the untouched part of the huge page being filled (under 2 MiB).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <vector>
 
 namespace digestd {
 
@@ -23,6 +25,23 @@ void PopulateHeapGrowth();
 // Makes present the pages of [from, from + bytes) (rounded out to whole pages), which must be
 // mapped and writable: room reserved but not yet written, about to be.
 void PopulateRange(void* from, std::size_t bytes);
+
+// Makes present the first `bytes` of a block just allocated, which are written next, where
+// the block is large: 128 KiB or more, which the allocator maps for itself (its mmap
+// threshold, as daemon/main.cc fixes it), each page faulting as it is first written. A
+// smaller block comes from the heap, whose growth PopulateHeapGrowth sees to.
+void PopulateLargeBlock(void* data, std::size_t bytes);
+
+// After an entry was appended to `list`, whose room was reserved for a long day: every
+// 64 entries, makes present the room of the next 64 (within what was reserved), where each
+// page would fault as an entry first reaches it.
+template <typename T>
+void PopulateNextEntries(const std::vector<T>& list) {
+  constexpr std::size_t kAhead = 64;
+  if (list.size() % kAhead != 0) return;
+  PopulateRange(const_cast<T*>(list.data()) + list.size(),
+                std::min(kAhead, list.capacity() - list.size()) * sizeof(T));
+}
 
 // Says that a long day has begun: its papers, plan, commit and messages take tens of
 // megabytes in small blocks. Where the kernel gives transparent huge pages on request (its

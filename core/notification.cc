@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/hash.h"
+#include "core/heap_growth.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
 
@@ -95,6 +96,7 @@ void DigestGrouper::Add(Notification n) {
     p.event = n.event;
     p.watches = i + 1 == n.papers.size() ? std::move(n.watches) : n.watches;
     m.papers.push_back(std::move(p));
+    PopulateNextEntries(m.papers);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/hash.h"
+#include "core/heap_growth.h"
 #include "core/two_threads.h"
 
 namespace digestd {
@@ -125,6 +126,8 @@ Plan PlanDigest(const PlanInput& in) {
   // would hold twice its size at its last step.
   plan.notified.reserve(in.papers->size());
   for (std::size_t index = 0; index < in.papers->size(); ++index) {
+    // The notifications and marks fill the heap as the papers did (core/heap_growth.h).
+    PopulateHeapGrowth();
     if (index == block_start + block.size()) {
       block_start = index;
       block.resize(std::min(kFactsBlock, in.papers->size() - index));
@@ -234,6 +237,7 @@ Plan PlanDigest(const PlanInput& in) {
         plan.notified.push_back(NotifiedMark{
             .notifier = notifier, .paper_key = paper.key, .event_class = event_class,
             .watch = w});
+        PopulateNextEntries(plan.notified);
       }
       if (in.emit) {
         in.emit(std::move(n));

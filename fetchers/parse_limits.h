@@ -49,11 +49,7 @@ void AppendToDay(std::vector<T>& list, T item) {
   }
   list.push_back(std::move(item));
   if (list.size() < kShortDayPapers) return;
-  constexpr std::size_t kAhead = 64;  // entries of the reserved room made present at once
-  if (list.size() % kAhead == 0) {
-    PopulateRange(list.data() + list.size(),
-                  std::min(kAhead, list.capacity() - list.size()) * sizeof(T));
-  }
+  PopulateNextEntries(list);
   PopulateHeapGrowth();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/notifier_config.h"
+#include "core/heap_growth.h"
 #include "core/utf8.h"
 
 namespace digestd {
@@ -525,6 +526,7 @@ std::string ToCrlf(std::initializer_list<std::string_view> pieces, std::size_t m
   for (std::string_view text : pieces) size += text.size();
   std::string out;
   out.reserve(size + size / 40);
+  PopulateLargeBlock(out.data(), size);  // written next (core/heap_growth.h)
   for (std::string_view text : pieces) AppendCrlf(out, text);
   return out;
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/dates.h"
+#include "core/heap_growth.h"
 #include "core/utf8.h"
 
 namespace digestd {
@@ -298,6 +299,8 @@ std::string BuildMime(const MimeMessage& m, MimeMessage* spent) {
   for (const auto& [name, value] : m.headers) headers += name.size() + value.size() + 4;
   std::string out;
   out.reserve(headers + text_size + html_size + 4 * m.boundary.size() + 512);
+  // All of it is written next: its pages are made present at once (core/heap_growth.h).
+  PopulateLargeBlock(out.data(), headers + text_size + html_size);
   for (const auto& [name, value] : m.headers) out.append(name).append(": ").append(value).append("\r\n");
   out.append("MIME-Version: 1.0\r\n");
   out.append("Content-Type: multipart/alternative;\r\n boundary=\"").append(m.boundary).append("\"\r\n");
