@@ -147,5 +147,39 @@ TEST(HeapGrowth, ALongDaysHeapTakesHugePagesUntilItIsReturned) {
   EXPECT_LE(after - before, std::uintptr_t(1) << 20);
 }
 
+// Issue 8/12: a large block about to be written is present at once; a long list's next
+// entries are present once the one before them was appended.
+TEST(HeapGrowth, ALargeBlockAndALongListsNextEntriesArePresent) {
+  if (!KernelPopulates()) GTEST_SKIP() << "no MADV_POPULATE_WRITE in this kernel";
+  const std::size_t size = 64 * PageSize();
+  void* block = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(block, MAP_FAILED);
+  madvise(block, size, MADV_NOHUGEPAGE);  // a huge page would make all of it present at once
+  const auto start = reinterpret_cast<std::uintptr_t>(block);
+  PopulateLargeBlock(block, 4 * PageSize());  // under 128 KiB: left to fault
+  EXPECT_FALSE(Resident(start));
+  PopulateLargeBlock(block, size);
+  for (std::size_t i = 0; i < 64; ++i) EXPECT_TRUE(Resident(start + i * PageSize())) << i;
+  munmap(block, size);
+
+  struct Entry {
+    char bytes[1024];
+  };
+  std::vector<Entry> list;
+  // 40 MiB: over any mmap threshold glibc sets itself, so a fresh mapping, of which only
+  // what is written is present.
+  list.reserve(40 * 1024);
+  const auto at = [&](std::size_t i) { return reinterpret_cast<std::uintptr_t>(&list.data()[i]); };
+  madvise(reinterpret_cast<void*>((at(0) + PageSize() - 1) & ~(PageSize() - 1)), 1 << 20,
+          MADV_NOHUGEPAGE);
+  list.resize(63);
+  PopulateNextEntries(list);  // not at a multiple of 64: nothing
+  EXPECT_FALSE(Resident(at(100)));
+  list.emplace_back();
+  PopulateNextEntries(list);
+  for (std::size_t i = 64; i < 128; ++i) EXPECT_TRUE(Resident(at(i))) << i;
+  EXPECT_FALSE(Resident(at(200)));
+}
+
 }  // namespace
 }  // namespace digestd
