@@ -30,9 +30,9 @@ void Populate(std::uintptr_t from, std::uintptr_t to) {
 // whole inside one mapping, and each step is a mapping of its own (its first pages are
 // written before they can be advised), so a step keeps most of itself in huge pages only
 // when it is large. The peers' 10,000-item feed to one email, against the build before (11
-// pairs in turns): 16 MiB steps took 0.925 of its time for 0.2 MiB more at its peak (the
-// untouched rest of the huge page being filled); 20 MiB, 0.900 for 0.4 MiB more, about
-// the margin left under issue 8's memory bound; 12 MiB, 0.96 for 0.1 MiB.
+// to 15 pairs in turns): 16 MiB steps took 0.925 of its time for 0.2 MiB more at its peak
+// (the untouched rest of the huge page being filled); 20 MiB, 0.900 for 0.4 MiB more, about
+// the margin left under issue 8's memory bound.
 constexpr std::size_t kLongDayStep = 16 * 1024 * 1024;
 // glibc's own M_TOP_PAD, which ReturnHeap restores (mallopt(3): 128*1024).
 constexpr int kUsualTopPad = 128 * 1024;

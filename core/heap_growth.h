@@ -36,10 +36,10 @@ void PopulateLargeBlock(void* data, std::size_t bytes);
 // 64 entries, makes present the room of the next 64 (within what was reserved), where each
 // page would fault as an entry first reaches it.
 template <typename T>
-void PopulateNextEntries(const std::vector<T>& list) {
+void PopulateNextEntries(std::vector<T>& list) {
   constexpr std::size_t kAhead = 64;
   if (list.size() % kAhead != 0) return;
-  PopulateRange(const_cast<T*>(list.data()) + list.size(),
+  PopulateRange(list.data() + list.size(),
                 std::min(kAhead, list.capacity() - list.size()) * sizeof(T));
 }
 
