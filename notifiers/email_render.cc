@@ -139,6 +139,7 @@ Grouped Group(const Notification& n) {
   Grouped out;
   std::vector<Entry> entries;
   entries.reserve(n.papers.size());
+  PopulateLargeBlock(entries.data(), n.papers.size() * sizeof(Entry));  // an entry a paper
   {
     std::unordered_map<std::string_view, std::size_t> by_key;  // keys of n's papers
     by_key.reserve(n.papers.size());
