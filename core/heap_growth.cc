@@ -54,16 +54,16 @@ bool HugePagesOnRequest() {
   return yes;
 }
 
-// The open long day, if any: where the heap ended when it was last advised.
+// The open long day, if any: whether one is open (set and cleared under the mutex; read
+// without it first by PopulateHeapGrowth), and where the heap ended when it was last advised.
 std::mutex long_day_mutex;
-bool long_day = false;            // guarded by long_day_mutex
-std::uintptr_t advised_end = 0;   // guarded by long_day_mutex
 std::atomic<bool> long_day_open{false};
+std::uintptr_t advised_end = 0;  // guarded by long_day_mutex
 
 // Advises the heap's growth up to `end` to take huge pages; false when no long day is open.
 bool AdviseLongDayGrowth(std::uintptr_t end) {
   std::lock_guard lock(long_day_mutex);
-  if (!long_day) return false;
+  if (!long_day_open.load(std::memory_order_relaxed)) return false;
   if (end > advised_end) {
     madvise(reinterpret_cast<void*>(advised_end), end - advised_end, MADV_HUGEPAGE);
   }
@@ -103,12 +103,11 @@ void PopulateLargeBlock(void* data, std::size_t bytes) {
 void BeginLongDay() {
   if (!HugePagesOnRequest()) return;
   std::lock_guard lock(long_day_mutex);
-  if (long_day) return;
+  if (long_day_open.load(std::memory_order_relaxed)) return;
   const auto end = reinterpret_cast<std::uintptr_t>(sbrk(0));
   if (end == std::uintptr_t(-1)) return;
   // A sanitizer's allocator takes no such advice (its mallopt returns 0), nor uses brk.
   if (mallopt(M_TOP_PAD, int(kLongDayStep)) == 0) return;
-  long_day = true;
   advised_end = end;
   long_day_open.store(true, std::memory_order_release);
 }
@@ -116,9 +115,8 @@ void BeginLongDay() {
 void ReturnHeap() {
   {
     std::lock_guard lock(long_day_mutex);
-    if (long_day) {
+    if (long_day_open.load(std::memory_order_relaxed)) {
       mallopt(M_TOP_PAD, kUsualTopPad);
-      long_day = false;
       long_day_open.store(false, std::memory_order_release);
     }
   }

@@ -12,8 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/notifier_config.h"
 #include "core/heap_growth.h"
+#include "core/notifier_config.h"
 #include "core/utf8.h"
 
 namespace digestd {
