@@ -21,6 +21,11 @@ pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 # zstd (libzstd-dev): the compressed paper snapshots of a SQLite state (store/snapshot_codec.h).
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# xxHash (libxxhash-dev): the hashes a state keeps of every paper (core/hash.h). Its header
+# holds the whole implementation (XXH_INLINE_ALL), compiled into core: no library to load.
+find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
+add_library(digestd_xxhash INTERFACE)
+target_include_directories(digestd_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
 if(DIGESTD_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -1,5 +1,9 @@
 #include "core/hash.h"
 
+// The implementation is the header's, inlined here (cmake/dependencies.cmake).
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace digestd {
 namespace {
 
@@ -51,6 +55,16 @@ HashDigits Hash128::Digits() const {
 }
 
 std::string Hash128::Hex() const { return std::string(Digits().view()); }
+
+std::uint64_t Xxh3Hash64(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+HashDigits Xxh3Digits(std::string_view bytes) {
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  HashDigits out;
+  WriteHex(out.digits_.data(), h.high64);
+  WriteHex(out.digits_.data() + 16, h.low64);
+  return out;
+}
 
 std::string Hash128Hex(std::string_view bytes) {
   Hash128 h;

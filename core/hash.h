@@ -1,5 +1,6 @@
 // Stable, non-cryptographic content hashes for change detection and ids. The values are
-// stored in the state database, so they must never change between versions. Thread-safe.
+// stored in the state database, so they must never change between versions (a new hash for
+// a stored value is a schema step that hashes every row again). Thread-safe.
 #pragma once
 
 #include <array>
@@ -29,8 +30,17 @@ class HashDigits {
 
  private:
   friend class Hash128;
+  friend HashDigits Xxh3Digits(std::string_view bytes);
   std::array<char, 32> digits_{};
 };
+
+// XXH3 (xxHash's; its values are fixed since its 0.8.0), 64- and 128-bit, the second as
+// 32 hex digits: the hashes a state keeps of every paper, a snapshot's text and a sighting's
+// content (schema 12), which a long day computes over 20 MB. FNV-1a multiplies once per
+// byte, each multiply waiting on the one before; XXH3 takes a 64-byte stripe per step on the
+// vector unit: a 1.3 KB snapshot costs about 1.7 us with one and 0.05 us with the other.
+std::uint64_t Xxh3Hash64(std::string_view bytes);
+HashDigits Xxh3Digits(std::string_view bytes);
 
 // Hash128Hex of bytes given in pieces: Update(a); Update(b); Hex() equals
 // Hash128Hex(a + b), without building a + b. Both lanes run in one pass over the bytes.

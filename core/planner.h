@@ -27,7 +27,7 @@ struct PriorSighting {
 };
 
 // Hash of the fields whose change makes an `updated` event: title, authors, summary, URL
-// (never votes).
+// (never votes). XXH3's 128 bits (core/hash.h) since schema 12.
 std::string SightingContentHash(const Paper& paper);
 // The same hash's digits, held in place.
 HashDigits SightingContentDigits(const Paper& paper);

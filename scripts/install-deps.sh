@@ -10,7 +10,7 @@ packages=(
   libcmark-gfm-dev libcmark-gfm-extensions-dev
   libtomlplusplus-dev
   libspdlog-dev libfmt-dev
-  libsqlite3-dev sqlite3 libzstd-dev
+  libsqlite3-dev sqlite3 libzstd-dev libxxhash-dev
   libutf8proc-dev libre2-dev libxml2-dev libsystemd-dev
   libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev

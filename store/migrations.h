@@ -22,5 +22,8 @@ Status ConvertToSnapshots(Db& db);
 // Schema 5 -> 6: each fetch_state row keyed by its URL's UrlId instead of the URL (into
 // `fetch_state_v6`).
 Status ConvertFetchStateUrls(Db& db);
+// Schema 11 -> 12: every snapshot's hash and every sighting's content hash made again with
+// XXH3, from the text each row keeps.
+Status ConvertToXxh3Hashes(Db& db);
 
 }  // namespace digestd::sql

@@ -140,6 +140,8 @@ CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TE
     // 11: as SQLite's step 11, but for the CHECK, which this backend evaluates without a
     // temporary table: `dedupe_key` is unique through `id`, and loses its own index.
     {11, "ALTER TABLE outbox DROP CONSTRAINT outbox_dedupe_key_key;"},
+    // 12: as SQLite's step 12.
+    {12, nullptr, &ConvertToXxh3Hashes},
 };
 
 constexpr Oid kInt8Oid = 20;

@@ -47,8 +47,8 @@ class Cursor {
   virtual std::string ErrorMessage() const = 0;
 };
 
-// A schema step: its SQL, then (when rows must be rewritten in a way SQL cannot say) a
-// conversion, then more SQL. A database at a version below `to` runs it.
+// A schema step: its SQL (none when null), then (when rows must be rewritten in a way SQL
+// cannot say) a conversion, then more SQL. A database at a version below `to` runs it.
 class Db;
 class SnapshotCodec;
 struct Migration {

@@ -10,12 +10,15 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -136,10 +139,13 @@ struct PreparedSnapshot {
   std::int64_t encoding = 0;
 };
 
+// The `hash` a snapshot's row is found by (schema 12: XXH3; before it, FNV-1a).
+std::int64_t SnapshotHash(std::string_view text) { return std::int64_t(Xxh3Hash64(text)); }
+
 PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* codec) {
   PreparedSnapshot prepared;
   prepared.text = SnapshotText(paper, &prepared.exact);
-  prepared.hash = std::int64_t(Fnv1a64(prepared.text));
+  prepared.hash = SnapshotHash(prepared.text);
   if (codec != nullptr) {
     std::int64_t dictionary = 0;
     prepared.stored = codec->Compress(prepared.text, &dictionary);
@@ -294,7 +300,7 @@ class SnapshotWriter {
   // A text stored as it is (a migration's).
   Result<std::int64_t> InternText(const std::string& json) {
     PreparedSnapshot prepared;
-    prepared.hash = std::int64_t(Fnv1a64(json));
+    prepared.hash = SnapshotHash(json);
     return InternText(json, prepared, nullptr);
   }
 
@@ -696,6 +702,99 @@ Status ConvertFetchStateUrls(sql::Db& db) {
   return Ok();
 }
 
+namespace {
+
+// Rewrites the rows `read` gives a batch at a time, in key order: `read` takes the last key
+// of the batch before (BindAfter) and gives up to kHashBatch rows; `row` reads one, moving
+// that key on, and gives what `rewrite` writes once the read is done, so no statement changes
+// a table another is reading.
+constexpr int kHashBatch = 1000;
+
+void BindAfter(Stmt& read, std::int64_t id) { read.Bind(id); }
+void BindAfter(Stmt& read, const std::pair<std::string, std::string>& key) {
+  read.Bind(key.first).Bind(key.second);
+}
+
+template <typename Key, typename ReadRow, typename Rewrite>
+Status RewriteInBatches(Stmt& read, Key after, ReadRow row, Rewrite rewrite, const char* what) {
+  if (!read.ok()) return Unexpected(read.Fail(what));
+  std::vector<typename std::invoke_result_t<ReadRow, Stmt&, Key&>::value_type> rows;
+  while (true) {
+    read.Reset();
+    BindAfter(read, after);
+    rows.clear();
+    int seen = 0;
+    StepResult rc;
+    while ((rc = read.Step()) == kRow) {
+      ++seen;
+      if (auto r = row(read, after)) rows.push_back(std::move(*r));
+    }
+    if (rc != kDone) return Unexpected(read.Fail(what));
+    for (const auto& r : rows) {
+      if (auto st = rewrite(r); !st) return st;
+    }
+    if (seen < kHashBatch) return Ok();
+  }
+}
+
+}  // namespace
+
+// Schema 11 -> 12: every snapshot's hash, and every sighting's content hash, made again with
+// XXH3 (core/hash.h) from what the row keeps: a snapshot's text, read through
+// snapshot_text; a sighting's content, from its snapshot's paper, which was stored with it.
+// A row that cannot be read back keeps its old hash, which then matches nothing: a damaged
+// snapshot is stored again when its paper comes again, and such a sighting's paper is told
+// as updated once, as it would have been had its text been lost.
+Status ConvertToXxh3Hashes(sql::Db& db) {
+  Stmt snapshots(db,
+                 "SELECT id, snapshot_text(paper, encoding) FROM snapshots WHERE id > ? "
+                 "ORDER BY id LIMIT " + std::to_string(kHashBatch));
+  Stmt set_hash(db, "UPDATE snapshots SET hash = ? WHERE id = ?");
+  using IdHash = std::pair<std::int64_t, std::int64_t>;
+  auto st = RewriteInBatches(
+      snapshots, std::numeric_limits<std::int64_t>::min(),
+      [](Stmt& read, std::int64_t& after) -> std::optional<IdHash> {
+        after = read.Int(0);
+        if (read.IsNull(1)) return std::nullopt;
+        return IdHash(after, SnapshotHash(read.TextView(1)));
+      },
+      [&](const IdHash& r) {
+        set_hash.Reset();
+        set_hash.Bind(r.second).Bind(r.first);
+        return Run(set_hash, "rehash snapshot");
+      },
+      "read snapshots");
+  if (!st) return st;
+
+  // A sighting's key is (paper_key, source); the batches go on after the last one's.
+  Stmt sightings(db,
+                 "SELECT s.paper_key, s.source, snapshot_text(p.paper, p.encoding) "
+                 "FROM sightings s JOIN snapshots p ON p.id = s.snapshot "
+                 "WHERE (s.paper_key, s.source) > (?, ?) ORDER BY s.paper_key, s.source LIMIT " +
+                     std::to_string(kHashBatch));
+  Stmt set_content(db, "UPDATE sightings SET content_hash = ? WHERE paper_key = ? AND source = ?");
+  using Key = std::pair<std::string, std::string>;
+  struct Content {
+    Key key;
+    HashDigits hash;
+  };
+  return RewriteInBatches(
+      sightings, Key(),
+      [](Stmt& read, Key& after) -> std::optional<Content> {
+        after = Key(read.Text(0), read.Text(1));
+        if (read.IsNull(2)) return std::nullopt;
+        const std::optional<Paper> paper = ParseSnapshot(read.TextView(2));
+        if (!paper) return std::nullopt;
+        return Content{.key = after, .hash = SightingContentDigits(*paper)};
+      },
+      [&](const Content& r) {
+        set_content.Reset();
+        set_content.Bind(std::string(r.hash.view())).Bind(r.key.first).Bind(r.key.second);
+        return Run(set_content, "rehash sighting");
+      },
+      "read sightings");
+}
+
 }  // namespace sql
 
 namespace {
@@ -890,7 +989,7 @@ int StateStore::SchemaVersion() const { return db_->SchemaVersion(); }
 
 Status StateStore::Migrate() {
   const auto migrations = db_->Migrations();
-  static_assert(kSchemaVersion == 11);
+  static_assert(kSchemaVersion == 12);
   if (migrations.empty() || migrations.back().to != kSchemaVersion) {
     return Unexpected(std::string("no migration to schema ") + std::to_string(kSchemaVersion));
   }
@@ -918,7 +1017,7 @@ Status StateStore::Migrate() {
   } else {
     for (const sql::Migration& m : migrations) {
       if (m.to <= have) continue;
-      Status st = db_->Exec(m.sql);
+      Status st = m.sql ? db_->Exec(m.sql) : Ok();
       if (st && m.convert) st = m.convert(*db_);
       if (st && m.after) st = db_->Exec(m.after);
       if (!st) {
@@ -1159,7 +1258,7 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
   {
     JsonWriter hashes;
     hashes.BeginArray();
-    for (const std::string& t : texts) hashes.Int(std::int64_t(Fnv1a64(t)));
+    for (const std::string& t : texts) hashes.Int(SnapshotHash(t));
     hashes.EndArray();
     Stmt find(db, "SELECT id, paper FROM snapshots WHERE hash IN (SELECT CAST(value AS BIGINT) "
                   "FROM " + dialect.json_values(1) + " AS value)");
@@ -1172,7 +1271,7 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
   std::set<std::string_view> queued;
   for (const std::string& t : texts) {
     if (ids.contains(t) || !queued.insert(t).second) continue;
-    missing.BeginObject().Key("h").Int(std::int64_t(Fnv1a64(t))).Key("p").String(t).EndObject();
+    missing.BeginObject().Key("h").Int(SnapshotHash(t)).Key("p").String(t).EndObject();
   }
   missing.EndArray();
   if (!queued.empty()) {

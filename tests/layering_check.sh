@@ -21,6 +21,7 @@ declare -A third_party=(
   ['openssl/']="store notifiers"
   ['sqlite3\.h']="store"
   ['zstd\.h']="store"
+  ['xxhash\.h']="core"
   ['libpq-fe\.h']="store"
   ['toml\+\+/']="config"
   ['cmark-gfm']="fetchers notifiers"

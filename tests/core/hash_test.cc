@@ -1,5 +1,5 @@
-// Hashes are stored in the state (sighting content hashes, fetched body hashes, outbox ids),
-// so their values must never change: these were computed by the first implementation.
+// Hashes are stored in the state (sighting content hashes, snapshot hashes, outbox ids), so
+// their values must never change: these were computed by the first implementation of each.
 #include "core/hash.h"
 
 #include <string>
@@ -29,6 +29,22 @@ TEST(Hash128, PiecesHashAsTheirConcatenation) {
   Hash128 chars;
   for (char c : whole) chars.Update(c);
   EXPECT_EQ(chars.Hex(), Hash128Hex(whole));
+}
+
+// Schema 12's hashes of a snapshot's text and a sighting's content. The empty input's are
+// xxHash's own published values for XXH3 (seed 0), 64- and 128-bit (high word first).
+TEST(Xxh3, ValuesNeverChange) {
+  EXPECT_EQ(Xxh3Hash64(""), 0x2d06800538d394c2ULL);
+  EXPECT_EQ(Xxh3Digits("").view(), "99aa06d3014798d86001c324468d497f");
+  EXPECT_EQ(Xxh3Hash64("a"), 0xe6c632b61e964e1fULL);
+  EXPECT_EQ(Xxh3Hash64("arxiv:2401.15024"), 0x0840da59ce43e4e6ULL);
+  EXPECT_EQ(Xxh3Digits("arxiv:2401.15024").view(), "76f21fc701a8b58de189ed954dad2a91");
+  EXPECT_EQ(Xxh3Hash64("요약 한국어 text"), 0x15b1324f80d623d8ULL);
+  EXPECT_EQ(Xxh3Digits("요약 한국어 text").view(), "d00143e601efda34dfe050b66ed98740");
+  // Past XXH3's short-input paths (240 bytes): a snapshot's size.
+  const std::string long_text(1300, 'x');
+  EXPECT_EQ(Xxh3Hash64(long_text), 0xb75c68e64367f1abULL);
+  EXPECT_EQ(Xxh3Digits(long_text).view(), "7de03c4780cadc3bb75c68e64367f1ab");
 }
 
 // The digits held in place are the hex string's, and a default one is empty.

@@ -6,9 +6,11 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "core/hash.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
 #include "core/planner.h"
@@ -25,6 +27,34 @@ using test::ExecError;
 using test::ExecOn;
 using test::FindRow;
 using test::Scalar;
+
+// The hashes schema 12 keeps, checked row by row on a migrated file: each plain snapshot's is
+// XXH3 of its text, and each sighting's content hash is that of the paper its snapshot holds
+// (what a commit of that paper today would compare it with).
+void ExpectTodaysHashes(const std::string& path) {
+  const auto lines = [&](const std::string& sql) {
+    std::vector<std::string> out;
+    std::istringstream rows(Dump(path, sql));
+    for (std::string row; std::getline(rows, row);) out.push_back(row.substr(2, row.size() - 3));
+    return out;
+  };
+  const auto hashes = lines("SELECT hash FROM snapshots WHERE encoding = 0 ORDER BY id");
+  const auto texts = lines("SELECT paper FROM snapshots WHERE encoding = 0 ORDER BY id");
+  ASSERT_EQ(hashes.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(hashes[i], std::to_string(std::int64_t(Xxh3Hash64(texts[i])))) << texts[i];
+  }
+  auto store = StateStore::Open(path, /*read_only=*/true);
+  ASSERT_TRUE(store) << store.error().message;
+  auto sightings = (*store)->LoadSightings("", "");
+  ASSERT_TRUE(sightings) << sightings.error().message;
+  for (const StoredSighting& s : *sightings) {
+    auto prior = (*store)->LoadPriorSightings(s.source, {s.paper->key});
+    ASSERT_TRUE(prior && prior->contains(s.paper->key)) << s.paper->key;
+    EXPECT_EQ(prior->at(s.paper->key).content_hash, SightingContentHash(*s.paper))
+        << s.source << " " << s.paper->key;
+  }
+}
 
 constexpr const char* kPendingMessage =
     R"({"notification":"id-pending","notifier":"me","kind":"instant","event":"new",)"
@@ -60,7 +90,7 @@ std::map<std::string, std::string> Schema3Tables() {
   return {
       {"papers", "SELECT * FROM papers ORDER BY key"},
       {"sightings",
-       "SELECT paper_key, source, date, url, votes, version, content_hash, first_seen, seen_at "
+       "SELECT paper_key, source, date, url, votes, version, first_seen, seen_at "
        "FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
       // The URL itself is gone from schema 6 on (its UrlId is checked on its own).
@@ -106,6 +136,7 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   for (const auto& [table, sql] : Schema3Tables()) {
     EXPECT_EQ(Dump(path, sql), before[table]) << table;
   }
+  ExpectTodaysHashes(path);
   EXPECT_EQ(Scalar(path,
                    "SELECT count(*) FROM outbox WHERE lease_owner IS NULL AND "
                    "lease_until IS NULL"),
@@ -194,7 +225,9 @@ TEST(Issue7, MigratesSchema3FileKeepingEveryRow) {
   ASSERT_TRUE(prior);
   ASSERT_EQ(prior->size(), 1u);
   EXPECT_EQ(prior->at("arxiv:2401.00001").votes, 7);
-  EXPECT_EQ(prior->at("arxiv:2401.00001").content_hash, "hash-a");
+  EXPECT_EQ(prior->at("arxiv:2401.00001").content_hash,
+            SightingContentHash(*sightings->front().paper))
+      << "schema 12's hash of the sighting's paper";
   auto notified = (*store)->LoadNotified({"arxiv:2401.00001"});
   ASSERT_TRUE(notified);
   EXPECT_EQ(*notified,
@@ -307,7 +340,7 @@ TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
   ASSERT_EQ(Scalar(path, "PRAGMA user_version"), 4);
   // Every column that stays, before.
   const std::string kSightings =
-      "SELECT paper_key, source, date, url, votes, version, content_hash, first_seen, seen_at "
+      "SELECT paper_key, source, date, url, votes, version, first_seen, seen_at "
       "FROM sightings ORDER BY paper_key, source";
   const std::string kOutbox =
       "SELECT id, dedupe_key, notifier, kind, event, state, attempts, parts_sent, created_at, "
@@ -327,6 +360,7 @@ TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
   EXPECT_EQ(Dump(path, kSightings), sightings_before);
   EXPECT_EQ(Dump(path, kOutbox), outbox_before);
   EXPECT_EQ(Dump(path, "SELECT * FROM papers ORDER BY key"), papers_before);
+  ExpectTodaysHashes(path);
   // The layout is the one a new file gets.
   const std::string fresh = dir.File("fresh.db");
   { ASSERT_TRUE(StateStore::Open(fresh)); }
@@ -363,7 +397,8 @@ TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
   EXPECT_EQ((*sightings)[2].paper, file.messages[0].papers[1].paper);
   auto prior = (*store)->LoadPriorSightings("hf-ko", {a.key});
   ASSERT_TRUE(prior);
-  EXPECT_EQ(prior->at(a.key).content_hash, "hash-" + a.key);
+  EXPECT_EQ(prior->at(a.key).content_hash, SightingContentHash(a))
+      << "schema 12's hash of the sighting's paper";
   EXPECT_EQ(prior->at(a.key).votes, 7);
 
   // A later commit of the same paper finds its migrated snapshot.
@@ -450,8 +485,9 @@ TEST(Issue13, CommitsKeepNoSourceUrl) {
       << "SHA-256, the FIPS 180-2 example";
 }
 
-// A file of schema 6 or 7 with a row in every table (7: a held match too), and a query per
-// table that reads it whole: what a migration from it must keep value by value.
+// A file of schema 6 or later with a row in every table (7: a held match too), and a query
+// per table that reads what a migration from it must keep value by value: all but the
+// hashes, which schema 12 makes again (ExpectTodaysHashes checks those).
 std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path, int version) {
   const Paper a = Schema4Paper("2401.00001", "A");
   const std::string snapshot = Quoted(PaperText(a));
@@ -494,9 +530,11 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
   sql += "PRAGMA user_version=" + std::to_string(version) + ";";
   ExecOn(path, sql);
   std::map<std::string, std::string> tables = {
-      {"snapshots", "SELECT id, hash, paper FROM snapshots ORDER BY id"},
+      {"snapshots", "SELECT id, paper FROM snapshots ORDER BY id"},
       {"papers", "SELECT * FROM papers ORDER BY key"},
-      {"sightings", "SELECT * FROM sightings ORDER BY paper_key, source"},
+      {"sightings",
+       "SELECT paper_key, source, date, url, votes, version, snapshot, first_seen, seen_at "
+       "FROM sightings ORDER BY paper_key, source"},
       {"sources", "SELECT * FROM sources ORDER BY name"},
       {"fetch_state", "SELECT * FROM fetch_state ORDER BY source, url_id"},
       {"notified_sets", "SELECT * FROM notified_sets ORDER BY key"},
@@ -562,6 +600,7 @@ TEST(Issue10, MigratesSchema6FileKeepingEveryRow) {
     EXPECT_EQ(*held, 0);
   }
   EXPECT_EQ(DumpTables(path, tables), before);
+  ExpectTodaysHashes(path);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM digest_held"), 0);
 }
 
@@ -589,6 +628,7 @@ TEST(Issue14, MigratesSchema7FileKeepingEveryRow) {
     EXPECT_FALSE(nobody->has_value());
   }
   EXPECT_EQ(DumpTables(path, tables), before);
+  ExpectTodaysHashes(path);
   {
     auto store = StateStore::Open(path);
     ASSERT_TRUE(store);
@@ -610,6 +650,7 @@ TEST(Issue12, MigratesSchema8FileToAClaimIndexOfPendingRows) {
   const std::string fresh = dir.File("fresh.db");
   MigrateBesideANewFile(path, fresh);
   EXPECT_EQ(DumpTables(path, tables), before);
+  ExpectTodaysHashes(path);
   const std::string outbox = test::Schema(path, "outbox");
   EXPECT_NE(outbox.find("WHERE state = 'pending'"), std::string::npos) << outbox;
   EXPECT_EQ(outbox, test::Schema(fresh, "outbox"));
@@ -648,6 +689,7 @@ TEST(Issue12, MigratesSchema9FileToCompressedSnapshots) {
     EXPECT_EQ(seen->at(0).paper->title, "A");
   }
   EXPECT_EQ(DumpTables(path, tables), before);
+  ExpectTodaysHashes(path);
   EXPECT_EQ(Scalar(path, "SELECT encoding FROM snapshots WHERE id = 1"), 0);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshot_dicts"), 0);
 
@@ -698,6 +740,7 @@ TEST(Issue12, MigratesSchema10FileToAnOutboxWrittenWithoutTemporaryTables) {
   const std::string fresh = dir.File("fresh.db");
   MigrateBesideANewFile(path, fresh);
   EXPECT_EQ(DumpTables(path, tables), before);
+  ExpectTodaysHashes(path);
   EXPECT_EQ(test::Schema(path, "outbox"), test::Schema(fresh, "outbox"));
   for (const std::string& write : kWrites) {
     EXPECT_EQ(Dump(path, write).find("OpenEphemeral"), std::string::npos) << write;
@@ -712,6 +755,97 @@ TEST(Issue12, MigratesSchema10FileToAnOutboxWrittenWithoutTemporaryTables) {
   ASSERT_TRUE((*store)->RecordDeliveries(
       {DeliveryResult{.id = "id-2", .kind = DeliveryResult::Kind::kSent}}, "host-b/2", 510));
   EXPECT_EQ(Dump(path, "SELECT state, sent_at FROM outbox WHERE id = 'id-2'"), "T:sent|I:510|\n");
+}
+
+// The content hash digestd 11 and before kept of a sighting: two FNV-1a lanes over the
+// fields SightingContentHash reads.
+std::string Schema11ContentHash(const Paper& paper) {
+  Hash128 h;
+  h.Update(paper.title);
+  h.Update('\x1f');
+  h.Update(paper.url);
+  h.Update('\x1f');
+  for (const auto& a : paper.authors) {
+    h.Update(a);
+    h.Update('\x1e');
+  }
+  h.Update('\x1f');
+  for (const auto& line : paper.summary) {
+    h.Update(line);
+    h.Update('\x1e');
+  }
+  return h.Hex();
+}
+
+// Issue 12: schema 11 -> 12 makes every snapshot's hash and every sighting's content hash
+// again with XXH3, compressed snapshots included. A schema-11 file (the tables are today's;
+// the hashes are FNV-1a's, as digestd 11 wrote them) ends with the values a commit writes
+// today, and the same day committed again finds every snapshot and no changed paper.
+TEST(Issue12, MigratesSchema11FileToXxh3Hashes) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  // More papers than the step rewrites in one batch (1,000).
+  std::vector<Paper> papers;
+  for (int i = 0; i < 1100; ++i) {
+    papers.push_back(Schema4Paper("2403." + std::to_string(10000 + i), "T" + std::to_string(i)));
+  }
+  papers[7].summary.push_back("요약 " + std::string(400, 'x'));
+  DigestCommit day{
+      .source = "hf-ko", .url = "https://example.org/f.md", .date = "2024-03-01", .now = 500};
+  day.papers = SharePapers(papers);
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE((*store)->CommitDigest(day));
+  }
+  const std::string kSnapshots = "SELECT id, hash, encoding FROM snapshots ORDER BY id";
+  const std::string kSightings =
+      "SELECT paper_key, source, content_hash FROM sightings ORDER BY paper_key, source";
+  const std::string snapshots_today = Dump(path, kSnapshots);
+  const std::string sightings_today = Dump(path, kSightings);
+  ASSERT_GT(Scalar(path, "SELECT count(*) FROM snapshots WHERE encoding <> 0"), 1000)
+      << "most rows compressed: the migration reads them through snapshot_text";
+
+  // The same file as digestd 11 would have left it.
+  std::string sql;
+  for (const Paper& p : papers) {
+    const std::string snapshot = "(SELECT snapshot FROM sightings WHERE paper_key = '" + p.key + "')";
+    sql += "UPDATE snapshots SET hash = " +
+           std::to_string(std::int64_t(Fnv1a64(SnapshotText(p)))) + " WHERE id = " + snapshot +
+           ";UPDATE sightings SET content_hash = '" + Schema11ContentHash(p) +
+           "' WHERE paper_key = '" + p.key + "';";
+  }
+  ExecOn(path, sql + "PRAGMA user_version=11;");
+  ASSERT_NE(Dump(path, kSnapshots), snapshots_today);
+  ASSERT_NE(Dump(path, kSightings), sightings_today);
+  const auto unchanged = WriteRowInEveryTable(dir.File("unused.db"), 10);  // the queries only
+  std::map<std::string, std::string> kept = {
+      {"snapshots", "SELECT id, paper, encoding FROM snapshots ORDER BY id"},
+      {"sightings", unchanged.at("sightings")}};
+  const auto before = DumpTables(path, kept);
+
+  {
+    auto store = StateStore::Open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  }
+  EXPECT_EQ(Dump(path, kSnapshots), snapshots_today);
+  EXPECT_EQ(Dump(path, kSightings), sightings_today);
+  EXPECT_EQ(DumpTables(path, kept), before) << "only the hashes change";
+  ExpectTodaysHashes(path);
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  auto prior = (*store)->LoadPriorSightings("hf-ko", {papers[7].key});
+  ASSERT_TRUE(prior);
+  EXPECT_EQ(prior->at(papers[7].key).content_hash, SightingContentHash(papers[7]))
+      << "what the plan compares: the paper is not updated";
+  const std::int64_t rows = Scalar(path, "SELECT count(*) FROM snapshots");
+  day.now = 600;
+  ASSERT_TRUE((*store)->CommitDigest(day));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM snapshots"), rows)
+      << "every snapshot found by its new hash";
 }
 
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {

@@ -1,6 +1,6 @@
 // PostgreSQL migrations: two instances opening one new state at once (issue 14), the second
 // waiting on the migration lock, a schema-8 database brought to schema 9, a schema-9 one to
-// schema 10 and a schema-10 one to schema 11 (issue 12).
+// schema 10, a schema-10 one to schema 11 and a schema-11 one to schema 12 (issue 12).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/planner.h"
 #include "store/state_store.h"
 #include "tests/store/store_testing.h"
 #include "tests/support/pg_testing.h"
@@ -229,6 +230,58 @@ TEST_F(Issue14Migration, Schema10DatabaseDropsTheDedupeKeysOwnIndex) {
   EXPECT_EQ(constraints, Query(fresh.get(), kConstraints));
   ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1")}, 200));
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM outbox"), "2");
+}
+
+// Issue 12: schema 11 -> 12 on PostgreSQL makes every snapshot's hash and every sighting's
+// content hash again with XXH3, as on SQLite. A database taken back to schema 11, its hashes
+// other values (the step reads none of them), ends with the values a commit writes today, and
+// the same day committed again finds every snapshot and stores none.
+TEST_F(Issue14Migration, Schema11DatabaseHashesItsPapersWithXxh3) {
+  std::vector<Paper> papers(1100);  // more than the step rewrites in one batch (1,000)
+  for (std::size_t i = 0; i < papers.size(); ++i) {
+    papers[i].key = "arxiv:2401." + std::to_string(10000 + i);
+    papers[i].title = "희소 어텐션 " + std::to_string(i);
+    papers[i].url = "https://arxiv.org/abs/2401." + std::to_string(10000 + i);
+    papers[i].authors = {"Ada Lovelace", "김철수"};
+    papers[i].summary = {"요약", std::string(i % 50 * 20, 'x')};
+  }
+  DigestCommit day{
+      .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-29", .now = 100};
+  day.papers = SharePapers(papers);
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE((*store)->CommitDigest(day));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  const std::string kHashes =
+      "SELECT string_agg(concat_ws(' ', id, hash), ',' ORDER BY id) FROM snapshots "
+      "UNION ALL SELECT string_agg(concat_ws(' ', paper_key, content_hash), ',' "
+      "ORDER BY paper_key) FROM sightings";
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', id, paper, encoding), E'\\n' ORDER BY id) "
+      "FROM snapshots UNION ALL SELECT string_agg(concat_ws(' ', paper_key, source, date, "
+      "snapshot, first_seen, seen_at), E'\\n' ORDER BY paper_key) FROM sightings";
+  const std::string today = Query(conn.get(), kHashes);
+  const std::string rows = Query(conn.get(), kRows);
+  ASSERT_EQ(Query(conn.get(), kRestoreDedupeIndex), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE snapshots SET hash = hash # 12345"), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE sightings SET content_hash = md5(content_hash)"), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 11"), "");
+  ASSERT_NE(Query(conn.get(), kHashes), today);
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kHashes), today);
+  EXPECT_EQ(Query(conn.get(), kRows), rows) << "only the hashes change";
+  auto prior = (*store)->LoadPriorSightings("hf-ko", {papers[3].key});
+  ASSERT_TRUE(prior) << prior.error().message;
+  EXPECT_EQ(prior->at(papers[3].key).content_hash, SightingContentHash(papers[3]));
+  day.now = 200;
+  ASSERT_TRUE((*store)->CommitDigest(day));
+  EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM snapshots"), "1100");
 }
 
 }  // namespace

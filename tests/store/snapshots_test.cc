@@ -190,7 +190,7 @@ TEST_F(Snapshots, ALongCommitThatFailsHalfWayStopsItsHelperAndKeepsNothing) {
 TEST_F(Snapshots, TwoTextsWithOneHashStayApart) {
   const Paper p = MakePaper("2401.00001", "Real");
   // A stored text that shares the new paper's hash but says something else.
-  const std::int64_t hash = std::int64_t(Fnv1a64(PaperText(p)));
+  const std::int64_t hash = std::int64_t(Xxh3Hash64(PaperText(p)));
   ExecOn(path_, "INSERT INTO snapshots(hash, paper) VALUES(" + std::to_string(hash) +
                     ", '{\"key\":\"arxiv:2401.00001\",\"title\":\"Impostor\"}')");
   DigestCommit c = MakeCommit({p}, 100);
@@ -497,7 +497,7 @@ TEST_F(Compressed, ALongFirstDayGetsEntropyTablesAndAShortOneTheTextsAlone) {
 TEST_F(Compressed, TwoTextsWithOneHashStayApartWhenTheTextWasNotKept) {
   ASSERT_TRUE(store_->CommitDigest(Day(300, 100)));  // a dictionary from here on
   const Paper p = MakePaper("2402.00001", "Real");
-  const std::string hash = std::to_string(std::int64_t(Fnv1a64(PaperText(p))));
+  const std::string hash = std::to_string(std::int64_t(Xxh3Hash64(PaperText(p))));
   ExecOn(path_, "INSERT INTO snapshots(hash, paper) VALUES(" + hash +
                     ", '{\"key\":\"arxiv:2402.00001\",\"title\":\"Impostor\"}')");
   DigestCommit c = MakeCommit({p}, 200);
