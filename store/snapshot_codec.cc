@@ -146,18 +146,21 @@ std::string SnapshotCodec::Compress(std::string_view text, std::int64_t* diction
   if (d == nullptr) return {};
   if (cctx == nullptr) cctx.reset(ZSTD_createCCtx());
   if (cctx == nullptr) return {};
-  std::string out(ZSTD_compressBound(text.size()), '\0');
-  const std::size_t n = ZSTD_compress_usingCDict(cctx.get(), out.data(), out.size(), text.data(),
+  // The frame is made in a buffer each thread keeps, sized for the largest text it met, and
+  // copied out at its size: one block of the bytes kept, where a string of the bound (about
+  // the text's size) was zeroed, filled, then moved to a smaller block.
+  thread_local std::string frame;
+  const std::size_t bound = ZSTD_compressBound(text.size());
+  if (frame.size() < bound) frame.resize(bound);
+  const std::size_t n = ZSTD_compress_usingCDict(cctx.get(), frame.data(), bound, text.data(),
                                                  text.size(), d->cdict);
   {
     const std::lock_guard lock(mutex_);
     contexts_->compress.push_back(std::move(cctx));
   }
   if (ZSTD_isError(n)) return {};  // never for a buffer of compressBound; the caller checks
-  out.resize(n);
-  out.shrink_to_fit();  // from the bound (about the text's size) to the bytes kept
   if (dictionary != nullptr) *dictionary = d->id;
-  return out;
+  return std::string(frame.data(), n);
 }
 
 Result<std::string> SnapshotCodec::Decompress(std::string_view stored,
