@@ -19,6 +19,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/synthetic.h"
+#include "core/hash.h"
 #include "core/planner.h"
 #include "core/watch.h"
 #include "fetchers/markdown_parser.h"
@@ -135,6 +136,32 @@ void CommitDigest(benchmark::State& state, const std::string& server_url) {
   state.counters["papers/s"] = benchmark::Counter(double(papers.size()) * double(state.iterations()),
                                                   benchmark::Counter::kIsRate);
 }
+
+// The two hashes a long day makes of each paper (a snapshot's, 64-bit; a sighting's content,
+// 128-bit), here both of each paper's snapshot text (1.3 KB on a synthetic day, about the
+// size of both): arg 0, schema 11's (FNV-1a, and two FNV-1a lanes); arg 1, schema 12's (XXH3).
+void BM_PaperHashes(benchmark::State& state) {
+  const auto papers = ParseMarkdownDigest(MarkdownDigest(10000)).digest.papers;
+  std::vector<std::string> texts;
+  for (const Paper& p : papers) texts.push_back(SnapshotText(p));
+  const bool xxh3 = state.range(0) == 1;
+  for (auto _ : state) {
+    for (const std::string& text : texts) {
+      if (xxh3) {
+        benchmark::DoNotOptimize(Xxh3Hash64(text));
+        benchmark::DoNotOptimize(Xxh3Digits(text));
+      } else {
+        benchmark::DoNotOptimize(Fnv1a64(text));
+        Hash128 content;
+        content.Update(text);
+        benchmark::DoNotOptimize(content.Digits());
+      }
+    }
+  }
+  state.counters["papers/s"] = benchmark::Counter(double(texts.size()) * double(state.iterations()),
+                                                  benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PaperHashes)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_CommitDigest(benchmark::State& state) { CommitDigest(state, ""); }
 BENCHMARK(BM_CommitDigest)->Arg(50)->Arg(10000)->Unit(benchmark::kMillisecond);
