@@ -49,21 +49,29 @@ SnapshotCodec::SnapshotCodec() : contexts_(std::make_unique<Contexts>()) {}
 SnapshotCodec::~SnapshotCodec() = default;
 
 std::string SnapshotCodec::MakeDictionary(const std::vector<std::string>& texts) {
-  std::string content;
-  std::size_t first_sample = 0;  // the first text wholly beyond the content
-  while (first_sample < texts.size() && content.size() < kDictionaryBytes) {
-    content += texts[first_sample++];
+  std::string joined;
+  std::vector<std::size_t> sizes;
+  for (const std::string& t : texts) {
+    joined += t;
+    sizes.push_back(t.size());
   }
-  content.resize(std::min(content.size(), kDictionaryBytes));
+  return MakeDictionary(joined, sizes);
+}
+
+std::string SnapshotCodec::MakeDictionary(std::string_view joined,
+                                          const std::vector<std::size_t>& sizes) {
+  std::size_t content_end = 0;   // where the texts the content takes of end
+  std::size_t first_sample = 0;  // the first text wholly beyond the content
+  while (first_sample < sizes.size() && content_end < kDictionaryBytes) {
+    content_end += sizes[first_sample++];
+  }
+  const std::string_view content = joined.substr(0, std::min(content_end, kDictionaryBytes));
   // The tables are counted by compressing samples against the content: a text within it
   // would be one long match, and count as no literals at all.
-  std::string samples;
-  std::vector<std::size_t> sizes;
-  for (std::size_t i = first_sample; i < texts.size(); ++i) {
-    samples += texts[i];
-    sizes.push_back(texts[i].size());
-  }
-  if (samples.size() < kMinSampleBytes) return content;
+  const std::string_view samples = joined.substr(std::min(content_end, joined.size()));
+  const std::vector<std::size_t> sample_sizes(sizes.begin() + std::ptrdiff_t(first_sample),
+                                              sizes.end());
+  if (samples.size() < kMinSampleBytes) return std::string(content);
   ZDICT_params_t params{};
   params.compressionLevel = kLevel;
   // zstd's own id of the dictionary, written in each frame and checked when one is read:
@@ -76,9 +84,9 @@ std::string SnapshotCodec::MakeDictionary(const std::vector<std::string>& texts)
   std::string dictionary(content.size() + 4096, '\0');
   const std::size_t n =
       ZDICT_finalizeDictionary(dictionary.data(), dictionary.size(), content.data(),
-                               content.size(), samples.data(), sizes.data(),
-                               unsigned(sizes.size()), params);
-  if (ZDICT_isError(n)) return content;
+                               content.size(), samples.data(), sample_sizes.data(),
+                               unsigned(sample_sizes.size()), params);
+  if (ZDICT_isError(n)) return std::string(content);
   dictionary.resize(n);
   return dictionary;
 }

@@ -59,6 +59,10 @@ class SnapshotCodec {
   // from: its dictionary is the texts alone (raw content), which compress small days better
   // than tables counted from the dictionary's own texts. The same texts give the same bytes.
   static std::string MakeDictionary(const std::vector<std::string>& texts);
+  // The same of the texts laid end to end in `joined`, `sizes` their lengths in order: a
+  // caller that gathers them in one block (CommitDigest's, off its thread) allocates no
+  // string per text, and the content and samples are read where they lie.
+  static std::string MakeDictionary(std::string_view joined, const std::vector<std::size_t>& sizes);
 
   // The id `dictionary` is stored under: a positive 63-bit hash of its bytes.
   static std::int64_t DictionaryId(std::string_view dictionary);

@@ -113,6 +113,9 @@ TEST(Issue12SnapshotCodec, AMadeDictionaryEndsWithItsTextsAndCompressesSmallerTh
   EXPECT_EQ(made.substr(0, 4), "\x37\xA4\x30\xEC") << "zstd's dictionary magic";
   EXPECT_EQ(made.substr(made.size() - content.size()), content);
   EXPECT_EQ(SnapshotCodec::MakeDictionary(texts), made) << "the same texts, the same bytes";
+  std::vector<std::size_t> sizes;
+  for (const std::string& t : texts) sizes.push_back(t.size());
+  EXPECT_EQ(SnapshotCodec::MakeDictionary(all, sizes), made) << "the texts laid end to end";
 
   SnapshotCodec with_tables;
   with_tables.Add(SnapshotCodec::DictionaryId(made), made);
