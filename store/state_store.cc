@@ -790,7 +790,7 @@ Status ConvertToXxh3Hashes(sql::Db& db) {
       },
       [&](const Content& r) {
         set_content.Reset();
-        set_content.Bind(std::string(r.hash.view())).Bind(r.key.first).Bind(r.key.second);
+        set_content.Bind(r.hash.view()).Bind(r.key.first).Bind(r.key.second);
         return Run(set_content, "rehash sighting");
       },
       "read sightings");
@@ -1317,8 +1317,8 @@ Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& sn
 // (its id is its hash, so it is the same row).
 //
 // A new dictionary (a first day's) is made on another thread, beside the commit's first
-// statements, which need no snapshot: StartSnapshotDictionary reads what the state has and
-// starts it, FinishSnapshotDictionary waits for it and stores it. On a 10,000-paper first day
+// statements, which need no snapshot: SnapshotDictionary::Start reads what the state has and
+// starts it, Finish waits for it and stores it. On a 10,000-paper first day
 // it is 8 ms of the texts' serialising, zstd's counting and its tables, while the marks are
 // written. The thread makes the dictionary the codec's at once; a commit that fails before
 // storing it leaves the codec with a dictionary the state lacks, which the next commit
