@@ -19,6 +19,12 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# libcurl and libpq are opened when a run first needs them (core/shared_library.h), not
+# linked: digestd builds against their headers alone.
+add_library(digestd_libcurl_headers INTERFACE)
+target_include_directories(digestd_libcurl_headers SYSTEM INTERFACE ${CURL_INCLUDE_DIRS})
+add_library(digestd_libpq_headers INTERFACE)
+target_include_directories(digestd_libpq_headers SYSTEM INTERFACE ${LIBPQ_INCLUDE_DIRS})
 # zstd (libzstd-dev): the compressed paper snapshots of a SQLite state (store/snapshot_codec.h).
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 # xxHash (libxxhash-dev): the hashes a state keeps of every paper (core/hash.h). Its header

@@ -34,10 +34,10 @@ constexpr std::string_view kSecretQueryNames[] = {"token", "key", "secret",     
 constexpr std::string_view kSecretQueryExact[] = {"code", "jwt", "otp"};
 
 struct UrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+  void operator()(CURLU* url) const { Libcurl().url_cleanup(url); }
 };
 struct CurlStringDeleter {
-  void operator()(char* s) const { curl_free(s); }
+  void operator()(char* s) const { Libcurl().free(s); }
 };
 using UrlPtr = std::unique_ptr<CURLU, UrlDeleter>;
 using CurlString = std::unique_ptr<char, CurlStringDeleter>;
@@ -62,7 +62,7 @@ std::string_view Trim(std::string_view s) {
 
 std::string GetPart(CURLU* url, CURLUPart part, unsigned flags = 0) {
   char* raw = nullptr;
-  if (curl_url_get(url, part, &raw, flags) != CURLUE_OK) return {};
+  if (Libcurl().url_get(url, part, &raw, flags) != CURLUE_OK) return {};
   CurlString owned(raw);
   return raw ? std::string(raw) : std::string();
 }
@@ -107,17 +107,24 @@ struct ParsedUrl {
   std::string file_path;  // decoded path, for file:// only
 };
 
-// Parses the URL the way libcurl will. Returns an empty string on success, else the reason.
+// Parses the URL the way libcurl will (libcurl loaded). Returns an empty string on success,
+// else the reason.
 std::string ParseUrl(const std::string& url, ParsedUrl& parsed) {
-  UrlPtr handle(curl_url());
+  if (const auto path = PlainFilePath(url)) {
+    parsed.scheme = "file";
+    parsed.file_path = *path;
+    return {};
+  }
+  const CurlApi& curl = Libcurl();
+  UrlPtr handle(curl.url());
   if (!handle) return "out of memory";
   const CURLUcode rc =
-      curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
-  if (rc != CURLUE_OK) return std::string("malformed URL (") + curl_url_strerror(rc) + ")";
+      curl.url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
+  if (rc != CURLUE_OK) return std::string("malformed URL (") + curl.url_strerror(rc) + ")";
   parsed.scheme = Lower(GetPart(handle.get(), CURLUPART_SCHEME));
   if (parsed.scheme == "file") {
     char* raw = nullptr;
-    if (curl_url_get(handle.get(), CURLUPART_PATH, &raw, CURLU_URLDECODE) != CURLUE_OK ||
+    if (curl.url_get(handle.get(), CURLUPART_PATH, &raw, CURLU_URLDECODE) != CURLUE_OK ||
         raw == nullptr) {
       return "malformed file path";
     }
@@ -207,12 +214,34 @@ std::string Where(const HttpRequest& request) {
 
 }  // namespace
 
-CURLcode CurlGlobalInit() {
-  // Never paired with curl_global_cleanup: other threads' handles may outlive any client.
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
+Result<CurlMultiPtr> NewMultiHandle() {
+  const auto curl = LoadLibcurl();
+  if (!curl) return Unexpected(curl.error());
+  CurlMultiPtr multi((*curl)->multi_init());
+  if (!multi) return Unexpected("libcurl failed to initialise: out of memory");
+  return multi;
+}
+
+std::optional<std::string_view> PlainFilePath(std::string_view url) {
+  if (!url.starts_with("file:///")) return std::nullopt;
+  const std::string_view path = url.substr(std::string_view("file://").size());
+  for (const char c : path) {
+    // libcurl refuses spaces and controls, decodes escapes, ends the path at '?' or '#'.
+    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '#') return std::nullopt;
+  }
+  // It drops "." and ".." segments, and refuses a drive letter ("file:///C:/") off Windows.
+  for (std::size_t at = path.find("/."); at != path.npos; at = path.find("/.", at + 1)) {
+    const std::string_view rest = path.substr(at + 2);
+    if (rest.empty() || rest.front() == '/' ||
+        (rest.front() == '.' && (rest.size() == 1 || rest[1] == '/'))) {
+      return std::nullopt;
+    }
+  }
+  if (path.size() >= 3 && std::isalpha(static_cast<unsigned char>(path[1])) &&
+      (path[2] == ':' || path[2] == '|')) {
+    return std::nullopt;
+  }
+  return path;
 }
 
 std::string FileEtag(const struct stat& st, const timespec& now) {
@@ -229,32 +258,40 @@ std::string FileEtag(const struct stat& st, const timespec& now) {
 }
 
 std::string UrlOrigin(const std::string& url) {
-  UrlPtr handle(curl_url());
-  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
-                     CURLUE_OK) {
+  // Only an http(s) URL has an origin; no other needs libcurl loaded to say so.
+  const std::string scheme = Lower(std::string_view(url).substr(0, url.find(':')));
+  if (scheme != "http" && scheme != "https") return {};
+  const auto curl = LoadLibcurl();
+  if (!curl) return {};
+  UrlPtr handle((*curl)->url());
+  if (!handle || (*curl)->url_set(handle.get(), CURLUPART_URL, url.c_str(),
+                                  CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
     return {};
   }
-  const std::string scheme = Lower(GetPart(handle.get(), CURLUPART_SCHEME));
-  if (scheme != "http" && scheme != "https") return {};
-  return scheme + "://" + Lower(GetPart(handle.get(), CURLUPART_HOST)) + ":" +
+  return Lower(GetPart(handle.get(), CURLUPART_SCHEME)) + "://" +
+         Lower(GetPart(handle.get(), CURLUPART_HOST)) + ":" +
          GetPart(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
 }
 
 std::string RedactUrl(std::string_view url) {
-  UrlPtr handle(curl_url());
+  if (PlainFilePath(url)) return std::string(url);  // nothing in it to hide
+  const auto loaded = LoadLibcurl();
+  if (!loaded) return RedactUnparsed(url);
+  const CurlApi& curl = **loaded;
+  UrlPtr handle(curl.url());
   const std::string copy(url);
-  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, copy.c_str(),
+  if (!handle || curl.url_set(handle.get(), CURLUPART_URL, copy.c_str(),
                               CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
     return RedactUnparsed(url);
   }
-  curl_url_set(handle.get(), CURLUPART_USER, nullptr, 0);
-  curl_url_set(handle.get(), CURLUPART_PASSWORD, nullptr, 0);
-  curl_url_set(handle.get(), CURLUPART_OPTIONS, nullptr, 0);
-  curl_url_set(handle.get(), CURLUPART_FRAGMENT, nullptr, 0);
+  curl.url_set(handle.get(), CURLUPART_USER, nullptr, 0);
+  curl.url_set(handle.get(), CURLUPART_PASSWORD, nullptr, 0);
+  curl.url_set(handle.get(), CURLUPART_OPTIONS, nullptr, 0);
+  curl.url_set(handle.get(), CURLUPART_FRAGMENT, nullptr, 0);
   const std::string query = GetPart(handle.get(), CURLUPART_QUERY);
   if (!query.empty()) {
     // The query is already encoded; CURLU_URLENCODE would encode it twice.
-    curl_url_set(handle.get(), CURLUPART_QUERY, RedactQuery(query).c_str(), 0);
+    curl.url_set(handle.get(), CURLUPART_QUERY, RedactQuery(query).c_str(), 0);
   }
   std::string out = GetPart(handle.get(), CURLUPART_URL);
   return out.empty() ? RedactUnparsed(url) : out;
@@ -330,7 +367,7 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
   if (!transfer->body_sized_ && transfer->curl_ != nullptr) {
     transfer->body_sized_ = true;
     curl_off_t length = -1;
-    if (curl_easy_getinfo(transfer->curl_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
+    if (Libcurl().easy_getinfo(transfer->curl_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
             CURLE_OK &&
         length > 0) {
       announced_long =
@@ -369,11 +406,12 @@ size_t EasyTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
 void EasyTransfer::OnRedirect(std::string_view location) {
   if (custom_headers_ == 0) return;  // nothing left to guard
   // Resolve the Location against the URL that answered with it, as libcurl will.
-  UrlPtr handle(curl_url());
+  const CurlApi& curl = Libcurl();
+  UrlPtr handle(curl.url());
   if (!handle ||
-      curl_url_set(handle.get(), CURLUPART_URL, current_url_.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
+      curl.url_set(handle.get(), CURLUPART_URL, current_url_.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
           CURLUE_OK ||
-      curl_url_set(handle.get(), CURLUPART_URL, std::string(location).c_str(),
+      curl.url_set(handle.get(), CURLUPART_URL, std::string(location).c_str(),
                    CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
     current_url_.clear();  // unknown: whatever follows is another origin
   } else {
@@ -428,7 +466,7 @@ size_t EasyTransfer::OnHeader(char* data, size_t size, size_t count, void* user)
   return n;
 }
 
-bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
+bool EasyTransfer::Check(const HttpRequest& request) {
   method_ = request.method;
   redact_shown_ = request.shown_url.empty();
   shown_url_ = redact_shown_ ? request.url : request.shown_url;
@@ -436,6 +474,13 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
   spool_above_ = request.spool_above;
   spool_dir_ = request.spool_dir;
 
+  // Any URL but a plain file's is read by libcurl's parser, and fetched by libcurl.
+  if (!PlainFilePath(request.url)) {
+    if (const auto curl = LoadLibcurl(); !curl) {
+      Fail(TransferError::kOther, curl.error().message);
+      return false;
+    }
+  }
   // Check the first URL ourselves: it gives clear kBadUrl messages, and it lets a refused
   // scheme during the transfer mean "a redirect went there".
   ParsedUrl parsed;
@@ -477,10 +522,20 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
       response_.effective_url = request.url;
       return false;
     }
+    // What it could not read libcurl reads, and says why it cannot.
+    if (const auto curl = LoadLibcurl(); !curl) {
+      Fail(TransferError::kOther, curl.error().message);
+      return false;
+    }
   }
+  return true;
+}
+
+bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
+  const CurlApi& api = Libcurl();
 
   const auto add_line = [&](const std::string& line) {
-    curl_slist* appended = curl_slist_append(headers_.get(), line.c_str());
+    curl_slist* appended = api.slist_append(headers_.get(), line.c_str());
     if (appended == nullptr) return false;
     (void)headers_.release();  // curl_slist_append extended the same list
     headers_.reset(appended);
@@ -523,7 +578,7 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
 
   CURLcode set_result = CURLE_OK;
   const auto set = [&](CURLoption option, auto value) {
-    const CURLcode rc = curl_easy_setopt(curl, option, value);
+    const CURLcode rc = api.easy_setopt(curl, option, value);
     if (rc != CURLE_OK && set_result == CURLE_OK) set_result = rc;
   };
   const long timeout_ms = std::max<long>(1, request.timeout.count());
@@ -569,7 +624,7 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
     // of each; the buffer's pages beyond what arrives are never touched. A hint only:
     // libcurl 7.88 refuses it for a handle whose last transfer left its buffer, which keeps
     // that one.
-    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kGetBufferBytes);
+    api.easy_setopt(curl, CURLOPT_BUFFERSIZE, kGetBufferBytes);
   } else if (request.method == "HEAD") {
     set(CURLOPT_NOBODY, 1L);
   } else {
@@ -584,9 +639,9 @@ bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {
     }
   }
   if (set_result != CURLE_OK) {
-    curl_easy_reset(curl);  // "untouched" for the caller, as promised
+    api.easy_reset(curl);  // "untouched" for the caller, as promised
     Fail(TransferError::kOther,
-         std::string("libcurl refused an option: ") + curl_easy_strerror(set_result));
+         std::string("libcurl refused an option: ") + api.easy_strerror(set_result));
     return false;
   }
   response_.effective_url = request.url;  // until libcurl reports where it ended
@@ -634,15 +689,16 @@ void EasyTransfer::Finish(CURL* curl, CURLcode rc) {
   long status = 0;
   long redirects = 0;
   char* effective = nullptr;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(curl, CURLINFO_REDIRECT_COUNT, &redirects);
-  curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective);
+  const CurlApi& api = Libcurl();
+  api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  api.easy_getinfo(curl, CURLINFO_REDIRECT_COUNT, &redirects);
+  api.easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective);
   response_.status = is_file_ && rc == CURLE_OK ? 200 : status;
   if (effective != nullptr) response_.effective_url = effective;
 
-  const std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
+  const std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : api.easy_strerror(rc);
   // From here on nothing of libcurl's points at us or at the request.
-  curl_easy_reset(curl);
+  api.easy_reset(curl);
 
   const TransferError error = Classify(rc, too_large_, redirects, is_file_, detail);
   if (error == TransferError::kNone) {

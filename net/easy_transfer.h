@@ -10,21 +10,24 @@
 #include <cstdint>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/result.h"
 #include "net/http_client.h"
+#include "net/libcurl.h"
 
 namespace digestd {
 
 struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  void operator()(CURL* curl) const { Libcurl().easy_cleanup(curl); }
 };
 struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { Libcurl().slist_free_all(list); }
 };
 struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+  void operator()(CURLM* multi) const { Libcurl().multi_cleanup(multi); }
 };
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
@@ -39,9 +42,14 @@ using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 // entries).
 std::string FileEtag(const struct stat& st, const timespec& now);
 
-// curl_global_init, once per process (later calls return the first result). libcurl wants
-// it before any handle exists.
-CURLcode CurlGlobalInit();
+// A new multi handle, libcurl loaded first; the error says why there is none.
+Result<CurlMultiPtr> NewMultiHandle();
+
+// The path of a plain local file URL ("file:///dir/name.md": printable ASCII without a
+// query, fragment, escape, dot segment or drive letter), which libcurl parses to that path
+// and prints back unchanged; nullopt for any other URL, which only libcurl's parser reads.
+// A run whose sources are such files never loads libcurl (net/libcurl.h).
+std::optional<std::string_view> PlainFilePath(std::string_view url);
 
 // "scheme://host:port" (lower case, default port filled in) of an http(s) URL: the key for
 // per-host limits. Empty for file:// and for URLs that do not parse.
@@ -58,11 +66,16 @@ class EasyTransfer {
   EasyTransfer(const EasyTransfer&) = delete;  // libcurl's callbacks hold its address
   EasyTransfer& operator=(const EasyTransfer&) = delete;
 
-  // Checks `request` and sets `curl` up to perform it. `curl` must be fresh from
-  // curl_easy_init or handed back by Finish. Returns true when the handle is ready to
-  // perform; false when the outcome is already known (a refused request, a missing file,
-  // ...) and `curl` is untouched. `request` and this object must outlive the transfer:
-  // libcurl reads the request body in place and the callbacks write here.
+  // Checks `request` and answers it where that needs no libcurl: a refused request, a local
+  // file read where it is, a missing one. True when libcurl must perform it (then Prepare);
+  // false when the response is known (TakeResponse).
+  bool Check(const HttpRequest& request);
+
+  // After Check returned true: sets `curl` up to perform `request`. `curl` must be fresh
+  // from curl_easy_init or handed back by Finish. Returns true when the handle is ready to
+  // perform; false when the request is refused after all and `curl` is untouched. `request`
+  // and this object must outlive the transfer: libcurl reads the request body in place and
+  // the callbacks write here.
   bool Prepare(CURL* curl, const HttpRequest& request);
 
   // Records how the performed transfer ended (libcurl's result `rc`), then resets `curl` so

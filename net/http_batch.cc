@@ -43,16 +43,49 @@ struct Host {
   std::optional<std::size_t> ready_key;  // its entry in Run::ready_, when it has one
 };
 
+// What a batch keeps across calls: its handles and options.
+struct BatchState {
+  BatchOptions options;
+  // Made with the first transfer libcurl performs (a batch of local files needs none);
+  // declared before the slots, so it is destroyed after them; none is in it by then.
+  CurlMultiPtr multi;
+  std::string multi_error;            // why it could not be made, once that is known
+  std::atomic<CURLM*> live{nullptr};  // `multi`, for Cancel on another thread
+  // Easy handles not running a transfer, at most max_total of them.
+  std::vector<std::unique_ptr<Slot>> spare;
+  std::atomic<bool> cancelled{false};
+
+  // The multi handle, made (and libcurl loaded) the first time; null when it cannot be
+  // (multi_error says why).
+  CURLM* Multi() {
+    if (multi || !multi_error.empty()) return multi.get();
+    auto made = NewMultiHandle();
+    if (!made) {
+      multi_error = made.error().message;
+      return nullptr;
+    }
+    multi = std::move(*made);
+    const CurlApi& api = Libcurl();
+    CURLM* m = multi.get();
+    api.multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options.max_total));
+    api.multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options.max_per_host));
+    // Idle connections kept for the next call; by default the cache shrinks with the number
+    // of handles in the multi, which is zero between calls.
+    api.multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(options.max_total));
+    live.store(m, std::memory_order_release);
+    return m;
+  }
+};
+
 // One FetchEach call: queues, admission under the caps, the poll loop.
 class Run {
  public:
-  Run(CURLM* multi, std::vector<std::unique_ptr<Slot>>& spare, const BatchOptions& options,
-      std::span<const HttpRequest> requests, const HttpBatch::OnResponse& on_response,
-      const std::atomic<bool>& cancelled)
-      : multi_(multi),
-        cancelled_(cancelled),
-        spare_(spare),
-        options_(options),
+  Run(BatchState& batch, std::span<const HttpRequest> requests,
+      const HttpBatch::OnResponse& on_response)
+      : batch_(batch),
+        cancelled_(batch.cancelled),
+        spare_(batch.spare),
+        options_(batch.options),
         requests_(requests),
         on_response_(on_response) {}
   ~Run() { Abandon(); }
@@ -67,20 +100,23 @@ class Run {
     StartMore();
     while (!running_.empty()) {
       if (cancelled_.load()) return FailRest("cancelled");
+      // Something runs: the multi handle exists, and libcurl is loaded.
+      const CurlApi& curl = Libcurl();
+      CURLM* const multi = batch_.multi.get();
       int still_running = 0;
-      if (const CURLMcode rc = curl_multi_perform(multi_, &still_running); rc != CURLM_OK) {
-        return FailRest(std::string("libcurl multi interface failed: ") + curl_multi_strerror(rc));
+      if (const CURLMcode rc = curl.multi_perform(multi, &still_running); rc != CURLM_OK) {
+        return FailRest(std::string("libcurl multi interface failed: ") + curl.multi_strerror(rc));
       }
       int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
+      while (CURLMsg* msg = curl.multi_info_read(multi, &queued)) {
         // Copied out: removing the handle invalidates `msg`.
         if (msg->msg == CURLMSG_DONE) Complete(msg->easy_handle, msg->data.result);
       }
       StartMore();
       if (running_.empty()) break;
-      if (const CURLMcode rc = curl_multi_poll(multi_, nullptr, 0, kMaxPollMs, nullptr);
+      if (const CURLMcode rc = curl.multi_poll(multi, nullptr, 0, kMaxPollMs, nullptr);
           rc != CURLM_OK) {
-        return FailRest(std::string("libcurl multi interface failed: ") + curl_multi_strerror(rc));
+        return FailRest(std::string("libcurl multi interface failed: ") + curl.multi_strerror(rc));
       }
     }
   }
@@ -112,33 +148,39 @@ class Run {
     std::unique_ptr<Slot> slot;
     if (spare_.empty()) {
       slot = std::make_unique<Slot>();
-      slot->easy.reset(curl_easy_init());
     } else {
       slot = std::move(spare_.back());
       spare_.pop_back();
     }
+    // Reports a request that is not performed, and keeps the slot (its handle untouched).
+    const auto answer = [&](HttpResponse response) {
+      slot->transfer.reset();
+      spare_.push_back(std::move(slot));
+      Report(index, std::move(response));
+    };
+    EasyTransfer& transfer = slot->transfer.emplace();
+    // A local file is answered here, without libcurl; the handle is made once one is needed.
+    if (!transfer.Check(request)) return answer(transfer.TakeResponse());
+    CURLM* const multi = batch_.Multi();
+    if (multi == nullptr) {
+      return answer(TransferFailure(request, TransferError::kOther, batch_.multi_error));
+    }
+    const CurlApi& curl = Libcurl();
+    if (!slot->easy) slot->easy.reset(curl.easy_init());
     CURL* easy = slot->easy.get();
     if (easy == nullptr) {
-      return Report(index, TransferFailure(request, TransferError::kOther,
-                                           "libcurl could not create a transfer handle"));
+      return answer(TransferFailure(request, TransferError::kOther,
+                                    "libcurl could not create a transfer handle"));
     }
-    EasyTransfer& transfer = slot->transfer.emplace();
-    if (!transfer.Prepare(easy, request)) {
-      HttpResponse response = transfer.TakeResponse();
-      slot->transfer.reset();
-      spare_.push_back(std::move(slot));
-      return Report(index, std::move(response));
-    }
+    if (!transfer.Prepare(easy, request)) return answer(transfer.TakeResponse());
     // perf-notes §4: wait for a connection that may multiplex (h2 over TLS) rather than
     // opening another; plain http is HTTP/1.1 only, where waiting would only delay.
-    if (transfer.is_https()) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-    if (const CURLMcode rc = curl_multi_add_handle(multi_, easy); rc != CURLM_OK) {
-      curl_easy_reset(easy);
-      slot->transfer.reset();
-      spare_.push_back(std::move(slot));
-      return Report(index, TransferFailure(request, TransferError::kOther,
-                                           std::string("libcurl refused the transfer: ") +
-                                               curl_multi_strerror(rc)));
+    if (transfer.is_https()) curl.easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    if (const CURLMcode rc = curl.multi_add_handle(multi, easy); rc != CURLM_OK) {
+      curl.easy_reset(easy);
+      return answer(
+          TransferFailure(request, TransferError::kOther,
+                          std::string("libcurl refused the transfer: ") + curl.multi_strerror(rc)));
     }
     slot->index = index;
     slot->host = &host;
@@ -151,7 +193,7 @@ class Run {
     if (it == running_.end()) return;  // not ours: cannot happen, the multi is private
     std::unique_ptr<Slot> slot = std::move(it->second);
     running_.erase(it);
-    curl_multi_remove_handle(multi_, easy);
+    Libcurl().multi_remove_handle(batch_.multi.get(), easy);
     slot->transfer->Finish(easy, result);
     HttpResponse response = slot->transfer->TakeResponse();
     slot->transfer.reset();
@@ -182,8 +224,8 @@ class Run {
   // Takes every running transfer out of the multi handle, unreported, keeping the handles.
   void Abandon() {
     for (auto& [easy, slot] : running_) {
-      curl_multi_remove_handle(multi_, easy);
-      curl_easy_reset(easy);
+      Libcurl().multi_remove_handle(batch_.multi.get(), easy);
+      Libcurl().easy_reset(easy);
       slot->transfer.reset();
       spare_.push_back(std::move(slot));
     }
@@ -194,7 +236,7 @@ class Run {
     on_response_(index, std::move(response));
   }
 
-  CURLM* const multi_;
+  BatchState& batch_;
   const std::atomic<bool>& cancelled_;
   std::vector<std::unique_ptr<Slot>>& spare_;
   const BatchOptions& options_;
@@ -207,30 +249,12 @@ class Run {
 
 }  // namespace
 
-struct HttpBatch::Impl {
-  BatchOptions options;
-  CURLcode init_result = CURLE_OK;
-  // Declared before the slots, so it is destroyed after them; none is in it by then.
-  CurlMultiPtr multi;
-  // Easy handles not running a transfer, at most max_total of them.
-  std::vector<std::unique_ptr<Slot>> spare;
-  std::atomic<bool> cancelled{false};
-};
+struct HttpBatch::Impl : BatchState {};
 
 HttpBatch::HttpBatch(BatchOptions options) : impl_(std::make_unique<Impl>()) {
   options.max_total = std::max(1, options.max_total);
   options.max_per_host = std::max(1, options.max_per_host);
   impl_->options = options;
-  impl_->init_result = CurlGlobalInit();
-  if (impl_->init_result != CURLE_OK) return;
-  impl_->multi.reset(curl_multi_init());
-  if (!impl_->multi) return;
-  CURLM* multi = impl_->multi.get();
-  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options.max_total));
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options.max_per_host));
-  // Idle connections kept for the next call; by default the cache shrinks with the number
-  // of handles in the multi, which is zero between calls.
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options.max_total));
 }
 
 HttpBatch::~HttpBatch() = default;
@@ -244,29 +268,19 @@ std::vector<HttpResponse> HttpBatch::FetchAll(std::span<const HttpRequest> reque
 }
 
 void HttpBatch::FetchEach(std::span<const HttpRequest> requests, const OnResponse& on_response) {
-  if (!impl_->multi) {
-    const CURLcode why = impl_->init_result != CURLE_OK ? impl_->init_result : CURLE_OUT_OF_MEMORY;
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      on_response(i, TransferFailure(
-                         requests[i], TransferError::kOther,
-                         std::string("libcurl failed to initialise: ") + curl_easy_strerror(why)));
-    }
-    return;
-  }
   if (impl_->cancelled.load()) {
     for (std::size_t i = 0; i < requests.size(); ++i) {
       on_response(i, TransferFailure(requests[i], TransferError::kOther, "cancelled"));
     }
     return;
   }
-  Run run(impl_->multi.get(), impl_->spare, impl_->options, requests, on_response,
-          impl_->cancelled);
+  Run run(*impl_, requests, on_response);
   run.Perform();
 }
 
 void HttpBatch::Cancel() {
   impl_->cancelled.store(true);
-  if (impl_->multi) curl_multi_wakeup(impl_->multi.get());
+  if (CURLM* multi = impl_->live.load(std::memory_order_acquire)) Libcurl().multi_wakeup(multi);
 }
 
 }  // namespace digestd

@@ -12,27 +12,24 @@
 namespace digestd {
 
 struct HttpClient::Impl {
-  CurlEasyPtr curl;
-  CURLcode init_result = CURLE_OK;
+  CurlEasyPtr curl;  // made with the first transfer libcurl performs
 };
 
-HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
-  impl_->init_result = CurlGlobalInit();
-  if (impl_->init_result == CURLE_OK) impl_->curl.reset(curl_easy_init());
-}
+HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {}
 
 HttpClient::~HttpClient() = default;
 
 HttpResponse HttpClient::Fetch(const HttpRequest& request) {
+  EasyTransfer transfer;
+  if (!transfer.Check(request)) return transfer.TakeResponse();
+  // Same handle every time, so connections (and the CA cache) are reused.
+  if (!impl_->curl) impl_->curl.reset(Libcurl().easy_init());
   CURL* curl = impl_->curl.get();
   if (curl == nullptr) {
-    const CURLcode why = impl_->init_result != CURLE_OK ? impl_->init_result : CURLE_OUT_OF_MEMORY;
     return TransferFailure(request, TransferError::kOther,
-                           std::string("libcurl failed to initialise: ") + curl_easy_strerror(why));
+                           "libcurl could not create a transfer handle");
   }
-  // Same handle every time, so connections (and the CA cache) are reused.
-  EasyTransfer transfer;
-  if (transfer.Prepare(curl, request)) transfer.Finish(curl, curl_easy_perform(curl));
+  if (transfer.Prepare(curl, request)) transfer.Finish(curl, Libcurl().easy_perform(curl));
   return transfer.TakeResponse();
 }
 

@@ -74,14 +74,17 @@ constexpr int kMaxEvents = 64;
 }  // namespace
 
 struct HttpMulti::Impl {
-  CURLcode init_result = CURLE_OK;
-  std::string init_error;  // why there is no multi handle, when there is none
+  // Why the sockets cannot be watched (the epoll set or the eventfd could not be made); set
+  // by the constructor only, so other threads' Wakeup may read it.
+  std::string watch_error;
+  std::string multi_error;  // why there is no multi handle, once that is known
   // The sockets libcurl asks us to watch (OnSocket keeps the set), and the eventfd Wakeup
   // writes to, which sits in the same set. Closed after the multi handle is cleaned up.
   int epoll_fd = -1;
   int wake_fd = -1;
-  // Declared before the slots, so it is destroyed after them: every easy handle is out of it
-  // and cleaned up by then, the order libcurl asks for.
+  // Made with the first transfer (a run that sends nothing never loads libcurl). Declared
+  // before the slots, so it is destroyed after them: every easy handle is out of it and
+  // cleaned up by then, the order libcurl asks for.
   CurlMultiPtr multi;
   std::vector<std::unique_ptr<Slot>> spare;  // at most kMaxSpareHandles
   std::unordered_map<CURL*, std::unique_ptr<Slot>> running;
@@ -91,15 +94,15 @@ struct HttpMulti::Impl {
   // Set by Wakeup, consumed by Poll: the eventfd only interrupts the wait, this tells Poll to
   // return.
   std::atomic<bool> woken{false};
-  // Only where there is no multi handle to wake: Poll waits here instead.
+  // Only where the sockets cannot be watched (watch_error): Poll waits here instead.
   std::mutex wake_mutex;
   std::condition_variable wake_cv;
 
   ~Impl() {
     if (multi) {
       // Cleaning the multi handle up closes its cached connections: nothing to watch anymore.
-      curl_multi_setopt(multi.get(), CURLMOPT_SOCKETFUNCTION, nullptr);
-      curl_multi_setopt(multi.get(), CURLMOPT_TIMERFUNCTION, nullptr);
+      Libcurl().multi_setopt(multi.get(), CURLMOPT_SOCKETFUNCTION, nullptr);
+      Libcurl().multi_setopt(multi.get(), CURLMOPT_TIMERFUNCTION, nullptr);
     }
     running.clear();
     spare.clear();
@@ -108,33 +111,40 @@ struct HttpMulti::Impl {
     if (epoll_fd >= 0) ::close(epoll_fd);
   }
 
-  // Sets up the multi handle and its epoll set; leaves `multi` null (and says why) on failure.
-  void Init() {
-    init_result = CurlGlobalInit();
-    if (init_result != CURLE_OK) {
-      init_error = std::string("libcurl failed to initialise: ") + curl_easy_strerror(init_result);
-      return;
-    }
+  // Sets up the epoll set and the eventfd in it; says why in watch_error when it cannot.
+  void Watch() {
     epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event wake{};
     wake.events = EPOLLIN;
     wake.data.fd = wake_fd;
     if (epoll_fd < 0 || wake_fd < 0 || ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &wake) != 0) {
-      init_error = std::string("cannot watch sockets: ") + std::strerror(errno);
-      return;
+      watch_error = std::string("cannot watch sockets: ") + std::strerror(errno);
     }
-    multi.reset(curl_multi_init());
-    if (!multi) {
-      init_error = "libcurl failed to initialise: out of memory";
-      return;
+  }
+
+  // The multi handle, made (and libcurl loaded) by the first transfer; null when it cannot
+  // be (multi_error says why).
+  CURLM* Multi() {
+    if (multi || !multi_error.empty()) return multi.get();
+    if (!watch_error.empty()) {
+      multi_error = watch_error;
+      return nullptr;
     }
+    auto made = NewMultiHandle();
+    if (!made) {
+      multi_error = made.error().message;
+      return nullptr;
+    }
+    multi = std::move(*made);
+    const CurlApi& api = Libcurl();
     CURLM* const m = multi.get();
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
-    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
-    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, static_cast<void*>(this));
-    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
-    curl_multi_setopt(m, CURLMOPT_TIMERDATA, static_cast<void*>(this));
+    api.multi_setopt(m, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
+    api.multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+    api.multi_setopt(m, CURLMOPT_SOCKETDATA, static_cast<void*>(this));
+    api.multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+    api.multi_setopt(m, CURLMOPT_TIMERDATA, static_cast<void*>(this));
+    return m;
   }
 
   // libcurl's socket callback: watch `s` for what it waits on, or no more. A socket in the set
@@ -161,7 +171,7 @@ struct HttpMulti::Impl {
       spdlog::warn("cannot watch a socket: {}", std::strerror(errno));
       return -1;  // libcurl fails the transfer that owns it
     }
-    if (socketp == nullptr) curl_multi_assign(impl->multi.get(), s, impl);
+    if (socketp == nullptr) Libcurl().multi_assign(impl->multi.get(), s, impl);
     return 0;
   }
 
@@ -176,16 +186,24 @@ struct HttpMulti::Impl {
     return 0;
   }
 
-  // A slot with an easy handle (possibly null, when libcurl could not make one).
+  // A slot, with an easy handle if it had one before (Handle makes one).
   std::unique_ptr<Slot> TakeSlot() {
-    if (spare.empty()) {
-      auto slot = std::make_unique<Slot>();
-      slot->easy.reset(curl_easy_init());
-      return slot;
-    }
+    if (spare.empty()) return std::make_unique<Slot>();
     std::unique_ptr<Slot> slot = std::move(spare.back());
     spare.pop_back();
     return slot;
+  }
+
+  // The multi handle and `slot`'s easy handle, made (and libcurl loaded) when first needed;
+  // null, with the reason in `why`, when either cannot be.
+  CURL* Handle(Slot& slot, std::string& why) {
+    if (Multi() == nullptr) {
+      why = multi_error;
+      return nullptr;
+    }
+    if (!slot.easy) slot.easy.reset(Libcurl().easy_init());
+    if (!slot.easy) why = "libcurl could not create a transfer handle";
+    return slot.easy.get();
   }
 
   // Takes a slot whose handle is out of the multi and keeps nothing of its last request.
@@ -202,14 +220,14 @@ struct HttpMulti::Impl {
     const auto it = running.find(easy);
     std::unique_ptr<Slot> slot = std::move(it->second);
     running.erase(it);
-    curl_multi_remove_handle(multi.get(), easy);
+    Libcurl().multi_remove_handle(multi.get(), easy);
     return slot;
   }
 
   // Moves every transfer libcurl reports done into `done`.
   void Reap(Finished& done) {
     int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+    while (CURLMsg* msg = Libcurl().multi_info_read(multi.get(), &queued)) {
       if (msg->msg != CURLMSG_DONE) continue;
       // Copied out: removing the handle invalidates `msg`.
       CURL* const easy = msg->easy_handle;
@@ -228,7 +246,7 @@ struct HttpMulti::Impl {
     while (!running.empty()) {
       CURL* const easy = running.begin()->first;
       std::unique_ptr<Slot> slot = Remove(easy);
-      curl_easy_reset(easy);
+      Libcurl().easy_reset(easy);
       done.emplace_back(slot->tag, slot->Failure(what));
       Recycle(std::move(slot));
     }
@@ -238,9 +256,9 @@ struct HttpMulti::Impl {
   // (CURL_SOCKET_TIMEOUT), then reaps. False when the multi handle failed (all reported).
   bool Act(curl_socket_t s, int mask, Finished& done) {
     int still_running = 0;
-    if (const CURLMcode rc = curl_multi_socket_action(multi.get(), s, mask, &still_running);
+    if (const CURLMcode rc = Libcurl().multi_socket_action(multi.get(), s, mask, &still_running);
         rc != CURLM_OK) {
-      FailRunning(curl_multi_strerror(rc), done);
+      FailRunning(Libcurl().multi_strerror(rc), done);
       return false;
     }
     Reap(done);
@@ -282,39 +300,35 @@ struct HttpMulti::Impl {
   }
 };
 
-HttpMulti::HttpMulti() : impl_(std::make_unique<Impl>()) { impl_->Init(); }
+HttpMulti::HttpMulti() : impl_(std::make_unique<Impl>()) { impl_->Watch(); }
 
 HttpMulti::~HttpMulti() { AbandonAll(); }
 
 void HttpMulti::Start(std::uint64_t tag, HttpRequest request) {
   Impl& impl = *impl_;
-  if (!impl.multi) {
-    impl.refused.emplace_back(tag,
-                              TransferFailure(request, TransferError::kOther, impl.init_error));
-    return;
-  }
   std::unique_ptr<Slot> slot = impl.TakeSlot();
-  CURL* const easy = slot->easy.get();
-  if (easy == nullptr) {
-    impl.refused.emplace_back(tag, TransferFailure(request, TransferError::kOther,
-                                                   "libcurl could not create a transfer handle"));
-    return;  // the slot goes with its null handle
-  }
   slot->request = std::move(request);
+  // Returns a request that is not performed at the next Poll, and keeps the slot.
+  const auto answer = [&](HttpResponse response) {
+    impl.refused.emplace_back(tag, std::move(response));
+    impl.Recycle(std::move(slot));
+  };
   EasyTransfer& transfer = slot->transfer.emplace();
-  if (!transfer.Prepare(easy, slot->request)) {
-    impl.refused.emplace_back(tag, transfer.TakeResponse());
-    return impl.Recycle(std::move(slot));  // Prepare left the handle untouched
-  }
+  // Checked (and a local file answered) before anything of libcurl is needed.
+  if (!transfer.Check(slot->request)) return answer(transfer.TakeResponse());
+  std::string why;
+  CURL* const easy = impl.Handle(*slot, why);
+  if (easy == nullptr) return answer(slot->Failure(why));
+  // Prepare leaves the handle untouched when it refuses.
+  if (!transfer.Prepare(easy, slot->request)) return answer(transfer.TakeResponse());
+  const CurlApi& curl = Libcurl();
   // perf-notes §4: wait for a connection that may multiplex (h2 over TLS) rather than open
   // another; plain http is HTTP/1.1 only, where waiting would only delay.
-  if (transfer.is_https()) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-  if (const CURLMcode rc = curl_multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
-    curl_easy_reset(easy);
-    impl.refused.emplace_back(tag, TransferFailure(slot->request, TransferError::kOther,
-                                                   std::string("libcurl refused the transfer: ") +
-                                                       curl_multi_strerror(rc)));
-    return impl.Recycle(std::move(slot));
+  if (transfer.is_https()) curl.easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  if (const CURLMcode rc = curl.multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
+    curl.easy_reset(easy);
+    return answer(
+        slot->Failure(std::string("libcurl refused the transfer: ") + curl.multi_strerror(rc)));
   }
   slot->tag = tag;
   impl.running.emplace(easy, std::move(slot));
@@ -322,27 +336,23 @@ void HttpMulti::Start(std::uint64_t tag, HttpRequest request) {
 
 void HttpMulti::StartMail(std::uint64_t tag, MailRequest request) {
   Impl& impl = *impl_;
-  const auto refuse = [&](std::string_view what) {
-    HttpResponse r;
-    r.error = TransferError::kOther;
-    r.error_message = "SMTP " + RedactUrl(request.url) + ": " + std::string(what);
-    impl.refused.emplace_back(tag, std::move(r));
-  };
-  if (!impl.multi) return refuse(impl.init_error);
   std::unique_ptr<Slot> slot = impl.TakeSlot();
-  CURL* const easy = slot->easy.get();
-  if (easy == nullptr) return refuse("libcurl could not create a transfer handle");
   slot->mail = std::move(request);
+  // Returns a message that is not sent at the next Poll, and keeps the slot.
+  const auto answer = [&](HttpResponse response) {
+    impl.refused.emplace_back(tag, std::move(response));
+    impl.Recycle(std::move(slot));
+  };
   MailTransfer& transfer = slot->mail_transfer.emplace();
-  if (!transfer.Prepare(easy, slot->mail)) {
-    impl.refused.emplace_back(tag, transfer.TakeResponse());
-    return impl.Recycle(std::move(slot));
-  }
-  if (const CURLMcode rc = curl_multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
-    curl_easy_reset(easy);
-    impl.refused.emplace_back(
-        tag, slot->Failure(std::string("libcurl refused the transfer: ") + curl_multi_strerror(rc)));
-    return impl.Recycle(std::move(slot));
+  std::string why;
+  CURL* const easy = impl.Handle(*slot, why);
+  if (easy == nullptr) return answer(slot->Failure(why));
+  if (!transfer.Prepare(easy, slot->mail)) return answer(transfer.TakeResponse());
+  const CurlApi& curl = Libcurl();
+  if (const CURLMcode rc = curl.multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
+    curl.easy_reset(easy);
+    return answer(
+        slot->Failure(std::string("libcurl refused the transfer: ") + curl.multi_strerror(rc)));
   }
   slot->tag = tag;
   impl.running.emplace(easy, std::move(slot));
@@ -353,7 +363,7 @@ std::vector<std::pair<std::uint64_t, HttpResponse>> HttpMulti::Poll(
   Impl& impl = *impl_;
   Finished done = std::move(impl.refused);
   impl.refused.clear();
-  if (!impl.multi) {
+  if (!impl.watch_error.empty()) {
     if (done.empty()) {
       std::unique_lock lock(impl.wake_mutex);
       impl.wake_cv.wait_for(lock, wait, [&] { return impl.woken.exchange(false); });
@@ -382,7 +392,7 @@ std::vector<std::pair<std::uint64_t, HttpResponse>> HttpMulti::Poll(
 void HttpMulti::Wakeup() {
   Impl& impl = *impl_;
   impl.woken.store(true);
-  if (!impl.multi) {
+  if (!impl.watch_error.empty()) {
     // Taking the lock orders this notify after a waiter's check of `woken`.
     std::lock_guard lock(impl.wake_mutex);
     impl.wake_cv.notify_all();
@@ -400,7 +410,7 @@ void HttpMulti::AbandonAll() {
   while (!impl.running.empty()) {
     CURL* const easy = impl.running.begin()->first;
     std::unique_ptr<Slot> slot = impl.Remove(easy);
-    curl_easy_reset(easy);
+    Libcurl().easy_reset(easy);
     impl.Recycle(std::move(slot));
   }
   impl.refused.clear();

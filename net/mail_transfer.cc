@@ -59,6 +59,7 @@ void MailTransfer::Fail(TransferError error, std::string_view what) {
 }
 
 bool MailTransfer::Prepare(CURL* curl, const MailRequest& request) {
+  const CurlApi& api = Libcurl();
   where_ = "SMTP " + RedactUrl(request.url);
   username_ = request.username;
   message_ = request.message;
@@ -81,7 +82,7 @@ bool MailTransfer::Prepare(CURL* curl, const MailRequest& request) {
       Fail(TransferError::kOther, "a recipient is not an address");
       return false;
     }
-    curl_slist* appended = curl_slist_append(recipients_.get(), ("<" + rcpt + ">").c_str());
+    curl_slist* appended = api.slist_append(recipients_.get(), ("<" + rcpt + ">").c_str());
     if (appended == nullptr) {
       Fail(TransferError::kOther, "out of memory");
       return false;
@@ -92,7 +93,7 @@ bool MailTransfer::Prepare(CURL* curl, const MailRequest& request) {
 
   CURLcode set_result = CURLE_OK;
   const auto set = [&](CURLoption option, auto value) {
-    const CURLcode rc = curl_easy_setopt(curl, option, value);
+    const CURLcode rc = api.easy_setopt(curl, option, value);
     if (rc != CURLE_OK && set_result == CURLE_OK) set_result = rc;
   };
   const long timeout_ms = std::max<long>(1, request.timeout.count());
@@ -130,19 +131,20 @@ bool MailTransfer::Prepare(CURL* curl, const MailRequest& request) {
   set(CURLOPT_CA_CACHE_TIMEOUT, kCaCacheSeconds);
   if (!request.ca_file.empty()) set(CURLOPT_CAINFO, request.ca_file.c_str());
   if (set_result != CURLE_OK) {
-    curl_easy_reset(curl);
+    api.easy_reset(curl);
     Fail(TransferError::kOther,
-         std::string("libcurl refused an option: ") + curl_easy_strerror(set_result));
+         std::string("libcurl refused an option: ") + api.easy_strerror(set_result));
     return false;
   }
   return true;
 }
 
 void MailTransfer::Finish(CURL* curl, CURLcode rc) {
+  const CurlApi& api = Libcurl();
   long code = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-  const std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
-  curl_easy_reset(curl);
+  api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  const std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : api.easy_strerror(rc);
+  api.easy_reset(curl);
   recipients_.reset();
   response_.status = code;
   if (rc == CURLE_OK) {

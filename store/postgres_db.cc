@@ -1,13 +1,12 @@
 #include "store/postgres_db.h"
 
-#include <libpq-fe.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <unordered_map>
 #include <vector>
 
 #include "core/utf8.h"
+#include "store/libpq.h"
 #include "store/migrations.h"
 
 namespace digestd::sql {
@@ -270,10 +269,10 @@ std::string ToDollarParameters(std::string_view sql) {
 }
 
 struct ConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { Libpq().finish(c); }
 };
 struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { Libpq().clear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -326,19 +325,19 @@ class PostgresCursor final : public Cursor {
     types_.clear();
   }
   std::string_view Text(int col) const override {
-    if (PQgetisnull(result_.get(), row_, col)) return {};
-    return std::string_view(PQgetvalue(result_.get(), row_, col),
-                            std::size_t(PQgetlength(result_.get(), row_, col)));
+    if (Libpq().getisnull(result_.get(), row_, col)) return {};
+    return std::string_view(Libpq().getvalue(result_.get(), row_, col),
+                            std::size_t(Libpq().getlength(result_.get(), row_, col)));
   }
   std::int64_t Int(int col) const override {
-    const char* v = PQgetvalue(result_.get(), row_, col);
+    const char* v = Libpq().getvalue(result_.get(), row_, col);
     if (v[0] == 't' && v[1] == '\0') return 1;  // a boolean
     if (v[0] == 'f' && v[1] == '\0') return 0;
     return std::strtoll(v, nullptr, 10);
   }
-  bool IsNull(int col) const override { return PQgetisnull(result_.get(), row_, col) != 0; }
+  bool IsNull(int col) const override { return Libpq().getisnull(result_.get(), row_, col) != 0; }
   std::int64_t Changes() const override {
-    const char* n = result_ ? PQcmdTuples(result_.get()) : "";
+    const char* n = result_ ? Libpq().cmd_tuples(result_.get()) : "";
     return n[0] ? std::strtoll(n, nullptr, 10) : 0;
   }
   std::string ErrorMessage() const override { return error_; }
@@ -368,26 +367,26 @@ class PostgresDb final : public Db {
 
   // Connects (again), when the session is gone and the backoff allows; fails with why.
   Status Connect() {
-    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return Ok();
+    if (conn_ && Libpq().status(conn_.get()) == CONNECTION_OK) return Ok();
     const auto now = std::chrono::steady_clock::now();
     if (conn_ && now < retry_at_) return Unexpected(last_failure_);
     prepared_.clear();
     // The URL's own parameters win over these defaults (later keywords override).
     const char* keys[] = {"application_name", "connect_timeout", "dbname", nullptr};
     const char* values[] = {"digestd", "10", url_.c_str(), nullptr};
-    conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    conn_.reset(Libpq().connectdb_params(keys, values, /*expand_dbname=*/1));
+    if (Libpq().status(conn_.get()) != CONNECTION_OK) {
       backoff_ = backoff_.count() == 0 ? std::chrono::seconds(1)
                                        : std::min(backoff_ * 2, std::chrono::seconds(30));
       retry_at_ = now + backoff_;
       last_failure_ = "PostgreSQL " + RedactedPostgresUrl(url_) + ": " +
-                      Trimmed(PQerrorMessage(conn_.get())) + " (next attempt in " +
+                      Trimmed(Libpq().error_message(conn_.get())) + " (next attempt in " +
                       std::to_string(backoff_.count()) + " s)";
       return Unexpected(last_failure_);
     }
     backoff_ = {};
     ++sessions_;
-    PQsetNoticeProcessor(conn_.get(), &IgnoreNotice, nullptr);
+    Libpq().set_notice_processor(conn_.get(), &IgnoreNotice, nullptr);
     std::string setup = "SET client_min_messages = warning; SET lock_timeout = " +
                         std::to_string(lock_timeout_ms_) +
                         "; SET idle_in_transaction_session_timeout = " +
@@ -467,15 +466,16 @@ class PostgresDb final : public Db {
   }
   int Socket(std::uint64_t* session) const override {
     *session = sessions_;
-    return Connected() ? PQsocket(conn_.get()) : -1;
+    return Connected() ? Libpq().socket(conn_.get()) : -1;
   }
   bool TakeNotifications() override {
     if (!Connected()) return false;
-    if (PQconsumeInput(conn_.get()) == 0) return false;  // the session is gone: reconnects later
+    // None read: the session is gone, and reconnects later.
+    if (Libpq().consume_input(conn_.get()) == 0) return false;
     bool any = false;
-    while (PGnotify* n = PQnotifies(conn_.get())) {
+    while (PGnotify* n = Libpq().notifies(conn_.get())) {
       any = true;
-      PQfreemem(n);
+      Libpq().freemem(n);
     }
     return any;
   }
@@ -493,9 +493,9 @@ class PostgresDb final : public Db {
     auto it = prepared_.find(key);
     if (it == prepared_.end()) {
       const std::string name = "s" + std::to_string(prepared_.size() + 1);
-      ResultPtr prep(PQprepare(conn_.get(), name.c_str(), sql.c_str(), int(types.size()),
-                               types.data()));
-      if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) {
+      ResultPtr prep(
+          Libpq().prepare(conn_.get(), name.c_str(), sql.c_str(), int(types.size()), types.data()));
+      if (Libpq().result_status(prep.get()) != PGRES_COMMAND_OK) {
         error = Failure(prep.get());
         return nullptr;
       }
@@ -504,9 +504,9 @@ class PostgresDb final : public Db {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    ResultPtr r(PQexecPrepared(conn_.get(), it->second.c_str(), int(values.size()),
-                               values.data(), nullptr, nullptr, 0));
-    const ExecStatusType status = PQresultStatus(r.get());
+    ResultPtr r(Libpq().exec_prepared(conn_.get(), it->second.c_str(), int(values.size()),
+                                      values.data(), nullptr, nullptr, 0));
+    const ExecStatusType status = Libpq().result_status(r.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       error = Failure(r.get());
       return nullptr;
@@ -515,7 +515,7 @@ class PostgresDb final : public Db {
   }
 
  private:
-  bool Connected() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+  bool Connected() const { return conn_ && Libpq().status(conn_.get()) == CONNECTION_OK; }
   // Connected, or connects again; but never inside a transaction whose session is gone (a
   // statement on a new session would commit on its own).
   Status Usable() {
@@ -525,8 +525,8 @@ class PostgresDb final : public Db {
     return Connect();
   }
   Status ExecNow(const char* sql) {
-    ResultPtr r(PQexec(conn_.get(), sql));
-    const ExecStatusType status = PQresultStatus(r.get());
+    ResultPtr r(Libpq().exec(conn_.get(), sql));
+    const ExecStatusType status = Libpq().result_status(r.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       return Unexpected(Failure(r.get()));
     }
@@ -534,9 +534,9 @@ class PostgresDb final : public Db {
   }
   // The server's message, or why the session is gone.
   std::string Failure(const PGresult* r) {
-    std::string message = Trimmed(r ? PQresultErrorMessage(r) : "");
-    if (message.empty()) message = Trimmed(PQerrorMessage(conn_.get()));
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string message = Trimmed(r ? Libpq().result_error_message(r) : "");
+    if (message.empty()) message = Trimmed(Libpq().error_message(conn_.get()));
+    if (Libpq().status(conn_.get()) != CONNECTION_OK) {
       // The next statement reconnects at once; later ones back off.
       retry_at_ = {};
       last_failure_ = message;
@@ -565,7 +565,7 @@ StepResult PostgresCursor::Next() {
     if (!result_) return kError;
     row_ = -1;
   }
-  if (++row_ < PQntuples(result_.get())) return kRow;
+  if (++row_ < Libpq().ntuples(result_.get())) return kRow;
   return kDone;
 }
 
@@ -593,6 +593,9 @@ std::string RedactedPostgresUrl(const std::string& url) {
 }
 
 Result<std::unique_ptr<Db>> OpenPostgres(const std::string& url, bool read_only) {
+  if (const auto libpq = LoadLibpq(); !libpq) {
+    return Unexpected("PostgreSQL " + RedactedPostgresUrl(url) + ": " + libpq.error().message);
+  }
   auto db = std::make_unique<PostgresDb>(url, read_only);
   if (auto st = db->Connect(); !st) {
     // The message names the URL already when connecting failed.

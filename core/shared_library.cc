@@ -1,0 +1,32 @@
+#include "core/shared_library.h"
+
+#include <dlfcn.h>
+
+namespace digestd {
+
+Result<SharedLibrary> SharedLibrary::Open(const std::string& soname) {
+  // Never closed: handles and callbacks of the library live until the process ends.
+  void* handle = ::dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = ::dlerror();
+    return Unexpected(soname + " could not be loaded: " + (why ? why : "unknown error"));
+  }
+  return SharedLibrary(handle, soname);
+}
+
+void* SharedLibrary::Find(const char* name) {
+  void* symbol = ::dlsym(handle_, name);
+  if (symbol == nullptr) {
+    if (!missing_.empty()) missing_ += ", ";
+    missing_ += name;
+  }
+  return symbol;
+}
+
+Status SharedLibrary::Bound() const {
+  if (missing_.empty()) return Ok();
+  return Unexpected(soname_ + " lacks " + missing_ +
+                    " (an older version than digestd was built for?)");
+}
+
+}  // namespace digestd

@@ -1,0 +1,40 @@
+// SharedLibrary: a library opened when a run first needs it (dlopen), not at every start.
+// digestd links libcurl and libpq this way (net/libcurl.h, store/libpq.h): together they
+// bring some thirty libraries (TLS, Kerberos, LDAP, ...) that cost every process about 13 ms
+// and 4 MB to map and relocate, though a run with local sources and notifiers, and every
+// command that only reads the state, never uses them. Thread-compatible; the library stays
+// open for the life of the process (its functions may be called until exit).
+#pragma once
+
+#include <string>
+
+#include "core/result.h"
+
+namespace digestd {
+
+class SharedLibrary {
+ public:
+  // Opens `soname` ("libcurl.so.4"); the error names it and says what the loader said.
+  static Result<SharedLibrary> Open(const std::string& soname);
+
+  // Sets `function` to the library's function `name`, or to null and remembers the name for
+  // Bound() when the library has none.
+  template <typename F>
+  void Bind(F*& function, const char* name) {
+    function = reinterpret_cast<F*>(Find(name));
+  }
+
+  // Ok when every Bind found its function; else an error naming the library and the ones
+  // it lacks (an older version than digestd was built for).
+  Status Bound() const;
+
+ private:
+  SharedLibrary(void* handle, std::string soname) : handle_(handle), soname_(std::move(soname)) {}
+  void* Find(const char* name);
+
+  void* handle_;
+  std::string soname_;
+  std::string missing_;  // names Bind did not find, ", "-separated
+};
+
+}  // namespace digestd
