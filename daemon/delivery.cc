@@ -78,7 +78,8 @@ std::string WithoutRefusals(std::string_view last_error) {
   return std::string(last_error.substr(0, at > 0 ? at - 1 : 0));
 }
 
-// One claimed row on its way: the row (with its notification), rendered parts and progress.
+// One claimed row on its way: the row (with its notification, while DeliveryOptions::
+// on_delivered is to be told of it), rendered parts and progress.
 struct RowWork {
   OutboxRow row;
   std::vector<Payload> payloads;
@@ -380,6 +381,10 @@ class Pass {
   void Prepare(Target& t, OutboxRow row, std::optional<Result<std::vector<Payload>>> rendered) {
     auto work = std::make_unique<RowWork>();
     work->row = std::move(row);
+    // Rendered, the notification is needed again only to be reported: its papers go now, not
+    // after the transfer (a 10,000-paper digest email peaked 3.6 MB higher while libcurl
+    // loaded and sent it with the papers still held).
+    if (!options_.on_delivered) work->row.notification = {};
     work->next_part = std::size_t(std::max(0, work->row.parts_sent));
     if (work->next_part > 0) {
       if (std::string before = RefusedBefore(work->row.last_error); !before.empty()) {
