@@ -5,8 +5,10 @@
 namespace digestd {
 
 Result<SharedLibrary> SharedLibrary::Open(const std::string& soname) {
-  // Never closed: handles and callbacks of the library live until the process ends.
-  void* handle = ::dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // Never closed: handles and callbacks of the library live until the process ends. Its
+  // calls among its own functions and its dependencies' are bound on first use, as a linked
+  // library's are.
+  void* handle = ::dlopen(soname.c_str(), RTLD_LAZY | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = ::dlerror();
     return Unexpected(soname + " could not be loaded: " + (why ? why : "unknown error"));
