@@ -11,6 +11,7 @@ set(digestd_fuzz_libs_url_template digestd_core)
 set(digestd_fuzz_libs_mime digestd_notifiers digestd_fetchers)
 set(digestd_fuzz_libs_chat digestd_notifiers digestd_fetchers Boost::json)
 set(digestd_fuzz_libs_snapshot digestd_store)
+set(digestd_fuzz_libs_file_url digestd_net)
 
 # digestd_fuzz_executable(NAME TARGET EXTRA_SOURCES...): NAME's harness as executable TARGET.
 function(digestd_fuzz_executable name target)
