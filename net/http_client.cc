@@ -11,6 +11,8 @@
 
 namespace digestd {
 
+bool LoadTransfers() { return LoadLibcurl().has_value(); }
+
 struct HttpClient::Impl {
   CurlEasyPtr curl;  // made with the first transfer libcurl performs
 };

@@ -73,6 +73,9 @@ const char* TransferErrorName(TransferError e);
 // (token, key, secret, pass, auth, sig, ...) replaced by REDACTED: safe for logs and messages.
 std::string RedactUrl(std::string_view url);
 
+// Loads libcurl now (net/libcurl.h); false if it cannot be (the first transfer says why).
+bool LoadTransfers();
+
 class HttpClient {
  public:
   HttpClient();
