@@ -13,7 +13,6 @@
 #include <cstring>
 #include <ctime>
 #include <limits>
-#include <mutex>
 
 #include "core/dates.h"
 
@@ -475,12 +474,7 @@ bool EasyTransfer::Check(const HttpRequest& request) {
   spool_dir_ = request.spool_dir;
 
   // Any URL but a plain file's is read by libcurl's parser, and fetched by libcurl.
-  if (!PlainFilePath(request.url)) {
-    if (const auto curl = LoadLibcurl(); !curl) {
-      Fail(TransferError::kOther, curl.error().message);
-      return false;
-    }
-  }
+  if (!PlainFilePath(request.url) && !LibcurlLoaded()) return false;
   // Check the first URL ourselves: it gives clear kBadUrl messages, and it lets a refused
   // scheme during the transfer mean "a redirect went there".
   ParsedUrl parsed;
@@ -523,12 +517,15 @@ bool EasyTransfer::Check(const HttpRequest& request) {
       return false;
     }
     // What it could not read libcurl reads, and says why it cannot.
-    if (const auto curl = LoadLibcurl(); !curl) {
-      Fail(TransferError::kOther, curl.error().message);
-      return false;
-    }
+    if (!LibcurlLoaded()) return false;
   }
   return true;
+}
+
+bool EasyTransfer::LibcurlLoaded() {
+  const auto curl = LoadLibcurl();
+  if (!curl) Fail(TransferError::kOther, curl.error().message);
+  return curl.has_value();
 }
 
 bool EasyTransfer::Prepare(CURL* curl, const HttpRequest& request) {

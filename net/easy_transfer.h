@@ -91,6 +91,8 @@ class EasyTransfer {
  private:
   static size_t OnBody(char* data, size_t size, size_t count, void* user);
   static size_t OnHeader(char* data, size_t size, size_t count, void* user);
+  // Whether libcurl is loaded (loading it); if it cannot be, the response fails saying why.
+  bool LibcurlLoaded();
   // Marks the response failed with "Where(): what"; a partial body is never the caller's.
   void Fail(TransferError error, std::string_view what);
   // "METHOD redacted-url", the prefix of every message. Made only when one is written:
