@@ -1193,6 +1193,30 @@ HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
   return SightingContentDigits(c.papers[i]);
 }
 
+// Puts a commit's papers (and their hashes) in key order, the order of the b-trees they go
+// into. A digest lists its papers by votes or by the time they came, so their keys (and URLs)
+// land all over `papers`', `sightings`' and their indexes' pages: more pages than a 1 MiB
+// page cache holds were dirtied at once, spilled to the WAL and read back. In key order each
+// of them is written along its right edge. A 10,000-paper commit of a synthetic digest
+// (BM_CommitDigest/10000) took 167-187 ms before, 85-124 ms after (issue 12).
+void SortByKey(DigestCommit& c) {
+  std::vector<std::size_t> order(c.papers.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return c.papers[a]->key < c.papers[b]->key; });
+  const bool hashed = c.content_hashes.size() == order.size();
+  std::vector<SharedPaper> papers;
+  std::vector<HashDigits> hashes;
+  papers.reserve(order.size());
+  if (hashed) hashes.reserve(order.size());
+  for (std::size_t i : order) {
+    papers.push_back(std::move(c.papers[i]));
+    if (hashed) hashes.push_back(std::move(c.content_hashes[i]));
+  }
+  c.papers = std::move(papers);
+  c.content_hashes = std::move(hashes);
+}
+
 Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
   Stmt paper(db,
              "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
@@ -1441,6 +1465,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
+  if (!db.dialect().bulk_commit) SortByKey(c);  // a row at a time: in the b-trees' order
   // What is written goes at once: a long day's marks, hashes and messages are megabytes
   // each. The marks (no row refers to papers) go first, before the papers fill the page
   // cache; the papers the notifications share stay.

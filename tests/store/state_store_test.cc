@@ -175,6 +175,43 @@ TEST(StateStore, SightingUpdatesReplaceTheSourcesLastWord) {
             SightingContentHash(MakePaper("2410.09342", "LLMtimesMR", 9)));
 }
 
+// The commit writes a day's papers in key order, whatever order the digest gave them in:
+// each paper keeps its own hash, snapshot and message.
+TEST(StateStore, PapersOutOfKeyOrderKeepTheirOwnRows) {
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
+  ASSERT_TRUE(store);
+  std::vector<Paper> papers;
+  for (const char* id : {"2401.00009", "2312.00001", "2401.00003", "2401.00010", "2402.00002"}) {
+    papers.push_back(MakePaper(id, std::string("title of ") + id, 1));
+  }
+  DigestCommit c = MakeCommit(papers, 100);
+  for (const Paper& p : papers) c.content_hashes.push_back(SightingContentDigits(p));
+  c.content_hashes[2] = {};  // one the plan did not hash: made in the commit
+  for (std::size_t i = 0; i < c.papers.size(); i += 2) {
+    c.notifications.push_back(MakeNotification("out", *c.papers[i]));
+    c.notifications.back().papers[0].paper = c.papers[i];
+  }
+  ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
+
+  std::vector<std::string> keys;
+  for (const Paper& p : papers) keys.push_back(p.key);
+  auto prior = (*store)->LoadPriorSightings("hf-ko", keys);
+  ASSERT_TRUE(prior);
+  ASSERT_EQ(prior->size(), papers.size());
+  for (const Paper& p : papers) {
+    EXPECT_EQ(prior->at(p.key).content_hash, SightingContentHash(p)) << p.key;
+    EXPECT_EQ(prior->at(p.key).title, p.title) << p.key;
+  }
+  auto rows = (*store)->DueOutbox(200, 10);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 3u);
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    // In the order they were queued, each with its own paper.
+    ASSERT_EQ((*rows)[i].notification.papers.size(), 1u);
+    EXPECT_EQ((*rows)[i].notification.papers[0].paper->title, papers[2 * i].title);
+  }
+}
+
 TEST(StateStore, OutboxRowsAreUniqueByDedupeKey) {
   auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
