@@ -1193,13 +1193,14 @@ HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
   return SightingContentDigits(c.papers[i]);
 }
 
-// Puts a commit's papers (and their hashes) in key order, the order of the b-trees they go
-// into. A digest lists its papers by votes or by the time they came, so their keys (and URLs)
-// land all over `papers`', `sightings`' and their indexes' pages: more pages than a 1 MiB
-// page cache holds were dirtied at once, spilled to the WAL and read back. In key order each
-// of them is written along its right edge. A 10,000-paper commit of a synthetic digest
-// (BM_CommitDigest/10000) took 167-187 ms before, 85-124 ms after (issue 12).
-void SortByKey(DigestCommit& c) {
+// Puts a commit's papers (with their hashes) and notified marks in key order, the order of
+// the b-trees they go into. A digest lists its papers by votes or by the time they came, so
+// their keys (and URLs) land all over the pages of `papers`, `sightings`, `notified_sets` and
+// their indexes: a 10,000-paper day dirtied more pages than a 1 MiB page cache holds, which
+// SQLite spilled to the WAL and read back. In key order each tree is written along its right
+// edge. A 10,000-paper commit in random key order (BM_CommitDigest/10000) took 167-187 ms
+// before, 85-124 ms after (issue 12). A set's marks keep their order.
+void SortForTheTrees(DigestCommit& c) {
   std::vector<std::size_t> order(c.papers.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
@@ -1215,6 +1216,11 @@ void SortByKey(DigestCommit& c) {
   }
   c.papers = std::move(papers);
   c.content_hashes = std::move(hashes);
+  std::stable_sort(c.notified.begin(), c.notified.end(),
+                   [](const NotifiedMark& a, const NotifiedMark& b) {
+                     return std::tie(a.notifier, a.paper_key, a.event_class) <
+                            std::tie(b.notifier, b.paper_key, b.event_class);
+                   });
 }
 
 Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
@@ -1465,7 +1471,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
-  if (!db.dialect().bulk_commit) SortByKey(c);  // a row at a time: in the b-trees' order
+  if (!db.dialect().bulk_commit) SortForTheTrees(c);  // a row at a time: in the trees' order
   // What is written goes at once: a long day's marks, hashes and messages are megabytes
   // each. The marks (no row refers to papers) go first, before the papers fill the page
   // cache; the papers the notifications share stay.
