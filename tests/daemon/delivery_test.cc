@@ -783,6 +783,44 @@ TEST(Issue12, HandedOverRowsAreAnotherProcesssOnlyOnceTheirOwnerIsGone) {
   for (const Notification& n : ns) EXPECT_EQ(t.accepted[n.id], 1) << n.id;
 }
 
+// A pass starts by handing back what its owner still holds in the state, but for the rows a
+// commit handed over to it and no claim took yet. A row that was handed over once, handed
+// back, and then claimed under the same name from the state is one to hand back.
+TEST(Issue12, ReleasingClaimsKeepsOnlyTheRowsStillHandedOver) {
+  Fixture f({Webhook("a", 4)});
+  std::vector<Notification> first;
+  std::vector<Notification> second;
+  for (int i = 0; i < 6; ++i) (i < 3 ? first : second).push_back(PaperNotification("a", i));
+  f.CommitHandedOver(first, "o", {"a"}, f.now + 600);
+  ASSERT_TRUE(f.store->ReleaseHandedOver("o"));
+  EXPECT_EQ(f.States()["pending"], 3);
+  // Claimed from the state under the same name (a pass whose results were never recorded).
+  auto other = StateStore::Open(f.config.daemon.state_path);
+  ASSERT_TRUE(other);
+  auto claimed = (*other)->ClaimDue("a", f.now, 10, "o", f.now + 600,
+                                    [](const std::string&) { return true; });
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 3u);
+  f.CommitHandedOver(second, "o", {"a"}, f.now + 600);
+  EXPECT_EQ(f.States()["sending"], 6);
+
+  ASSERT_TRUE(f.store->ReleaseClaims("o"));
+  for (const Notification& n : first) {
+    const auto row = f.store->FindOutbox(n.id);
+    ASSERT_TRUE(row && row->size() == 1u);
+    EXPECT_EQ((*row)[0].state, "pending") << "claimed from the state: handed back";
+  }
+  for (const Notification& n : second) {
+    const auto row = f.store->FindOutbox(n.id);
+    ASSERT_TRUE(row && row->size() == 1u);
+    EXPECT_EQ((*row)[0].state, "sending") << "still handed over: held";
+  }
+  FakeTransport t;
+  EXPECT_EQ(f.Run(t, "o").sent, 6);
+  for (const Notification& n : first) EXPECT_EQ(t.accepted[n.id], 1) << n.id;
+  for (const Notification& n : second) EXPECT_EQ(t.accepted[n.id], 1) << n.id;
+}
+
 TEST(Issue7, RetryDelayIsFullJitterBoundedAndHonoursRetryAfter) {
   using std::chrono::seconds;
   EXPECT_EQ(RetryDelay(1, 0.0, std::nullopt), seconds(1)) << "never 0";
