@@ -1198,13 +1198,14 @@ HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
 // their keys (and URLs) land all over the pages of `papers`, `sightings`, `notified_sets` and
 // their indexes: a 10,000-paper day dirtied more pages than a 1 MiB page cache holds, which
 // SQLite spilled to the WAL and read back. In key order each tree is written along its right
-// edge. A 10,000-paper commit in random key order (BM_CommitDigest/10000) took 167-187 ms
-// before, 85-124 ms after (issue 12). A set's marks keep their order.
+// edge. A 10,000-paper commit in random key order (BM_CommitDigest/10000) took 186-277 ms
+// before, 107-110 ms after (issue 12). Equal keys, and a set's marks, keep their order.
 void SortForTheTrees(DigestCommit& c) {
   std::vector<std::size_t> order(c.papers.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return c.papers[a]->key < c.papers[b]->key; });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return c.papers[a]->key < c.papers[b]->key;
+  });
   const bool hashed = c.content_hashes.size() == order.size();
   std::vector<SharedPaper> papers;
   std::vector<HashDigits> hashes;
