@@ -1185,8 +1185,6 @@ constexpr const char* kSightingConflict =
     "seen_at = excluded.seen_at WHERE sightings.snapshot != excluded.snapshot OR "
     "sightings.date != excluded.date OR sightings.seen_at < excluded.seen_at - 86400";
 
-// CommitDigest's papers, snapshots and sightings a row at a time (SQLite, where a row costs
-// less than its JSON would).
 // The content hash of c.papers[i]: the plan's, or made now for a caller that gave none.
 HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
   if (i < c.content_hashes.size() && !c.content_hashes[i].empty()) return c.content_hashes[i];
@@ -1224,6 +1222,8 @@ void SortForTheTrees(DigestCommit& c) {
                    });
 }
 
+// CommitDigest's papers, snapshots and sightings a row at a time (SQLite, where a row costs
+// less than its JSON would).
 Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
   Stmt paper(db,
              "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "

@@ -191,6 +191,15 @@ TEST(StateStore, PapersOutOfKeyOrderKeepTheirOwnRows) {
     c.notifications.push_back(MakeNotification("out", *c.papers[i]));
     c.notifications.back().papers[0].paper = c.papers[i];
   }
+  // Marks of one set apart, and sets of several papers and notifiers mixed.
+  std::set<std::string> marked;
+  for (const auto& [notifier, i, watch] :
+       std::vector<std::tuple<const char*, std::size_t, const char*>>{
+           {"out", 3, "a"}, {"me", 0, "a"}, {"out", 1, "b"}, {"out", 3, "c"}, {"out", 0, "a"},
+           {"me", 4, "b"}, {"out", 1, "a"}, {"me", 0, "c"}}) {
+    c.notified.push_back(NotifiedMark{notifier, papers[i].key, "paper", watch});
+    marked.insert(NotifiedKey(notifier, papers[i].key, "paper", watch));
+  }
   ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
 
   std::vector<std::string> keys;
@@ -202,6 +211,9 @@ TEST(StateStore, PapersOutOfKeyOrderKeepTheirOwnRows) {
     EXPECT_EQ(prior->at(p.key).content_hash, SightingContentHash(p)) << p.key;
     EXPECT_EQ(prior->at(p.key).title, p.title) << p.key;
   }
+  auto notified = (*store)->LoadNotified(keys);
+  ASSERT_TRUE(notified);
+  EXPECT_EQ(*notified, marked);
   auto rows = (*store)->DueOutbox(200, 10);
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 3u);
