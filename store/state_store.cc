@@ -1468,11 +1468,12 @@ Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, std::
 
 Status StateStore::CommitDigest(DigestCommit c) {
   sql::Db& db = *db_;
+  // Before the transaction: the write lock is not held while a long day is sorted.
+  if (!db.dialect().bulk_commit) SortForTheTrees(c);  // a row at a time: in the trees' order
   Transaction txn(db);
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
-  if (!db.dialect().bulk_commit) SortForTheTrees(c);  // a row at a time: in the trees' order
   // What is written goes at once: a long day's marks, hashes and messages are megabytes
   // each. The marks (no row refers to papers) go first, before the papers fill the page
   // cache; the papers the notifications share stay.

@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <set>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
