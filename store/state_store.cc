@@ -941,6 +941,7 @@ std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, i
   const auto it = handed_over_.find(notifier);
   if (it == handed_over_.end()) return rows;
   std::deque<HandedOver>& waiting = it->second;
+  rows.reserve(std::min(waiting.size(), std::size_t(std::max(limit, 0))));
   while (!waiting.empty() && int(rows.size()) < limit) {
     const HandedOver h = waiting.front();
     waiting.pop_front();
@@ -1662,7 +1663,12 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDue(
   Result<std::vector<OutboxRow>> claimed = std::vector<OutboxRow>{};
   if (!rest.empty()) claimed = ClaimDueInState(rest, now, owner, owner_alive);
   if (!claimed) return claimed;
+  // One notifier's rows, all from memory (a first run's flood to one target): as they are.
+  if (requests.size() == 1 && claimed->empty()) return std::move(handed.front());
   // Each request's handed-over rows, then its rows from the state (grouped by request).
+  std::size_t total = claimed->size();
+  for (const std::vector<OutboxRow>& h : handed) total += h.size();
+  rows.reserve(total);
   std::size_t next = 0;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     for (OutboxRow& row : handed[i]) rows.push_back(std::move(row));
