@@ -412,6 +412,8 @@ class StateStore {
   std::vector<OutboxRow> TakeHandedOver(const std::string& notifier, int limit);
   // The ids of the rows handed over that no claim has taken.
   std::vector<std::string_view> HandedOverIds() const;
+  // How many there are.
+  std::size_t HandedOverCount() const;
 
   std::unique_ptr<sql::Db> db_;
   // The messages this store queued, by outbox id, until a claim takes them: a claim in the
