@@ -4,7 +4,6 @@ find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json)
 find_package(CURL REQUIRED)
-find_package(OpenSSL REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(SQLite3 REQUIRED)
@@ -17,6 +16,9 @@ target_link_libraries(cmark_gfm_extensions INTERFACE ${CMARK_GFM_EXT_LIBRARY} Pk
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# libgcrypt (libgcrypt20-dev): SHA-256 and HMAC-SHA256 (core/crypto.h). libsystemd loads it
+# into the process anyway, where OpenSSL's libcrypto would be a library of its own.
+pkg_check_modules(GCRYPT REQUIRED IMPORTED_TARGET libgcrypt)
 pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 # libcurl and libpq are opened when a run first needs them (core/shared_library.h), not

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/base64.h"
 #include "core/dates.h"
 #include "core/heap_growth.h"
 #include "core/utf8.h"
@@ -10,45 +11,11 @@
 namespace digestd {
 namespace {
 
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::string_view kWordOpen = "=?UTF-8?B?";
 constexpr std::string_view kWordClose = "?=";
 // Headers of printable ASCII are folded at spaces to stay under RFC 5322's 78.
 constexpr std::size_t kFoldAt = 78;
 constexpr std::size_t kBase64LineChars = 76;
-
-std::size_t Base64Size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
-
-// Writes the Base64 of `bytes` at `out`, which has room for Base64Size(bytes.size()).
-char* EncodeBase64(std::string_view bytes, char* out) {
-  const auto byte = [&](std::size_t i) {
-    return std::uint32_t(static_cast<unsigned char>(bytes[i]));
-  };
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    *out++ = kBase64Alphabet[(v >> 18) & 63];
-    *out++ = kBase64Alphabet[(v >> 12) & 63];
-    *out++ = kBase64Alphabet[(v >> 6) & 63];
-    *out++ = kBase64Alphabet[v & 63];
-  }
-  if (const std::size_t rest = bytes.size() - i; rest > 0) {
-    std::uint32_t v = byte(i) << 16;
-    if (rest == 2) v |= byte(i + 1) << 8;
-    *out++ = kBase64Alphabet[(v >> 18) & 63];
-    *out++ = kBase64Alphabet[(v >> 12) & 63];
-    *out++ = rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    *out++ = '=';
-  }
-  return out;
-}
-
-std::string Base64(std::string_view bytes) {
-  std::string out(Base64Size(bytes.size()), '\0');
-  EncodeBase64(bytes, out.data());
-  return out;
-}
 
 bool IsPrintableAscii(std::string_view text) {
   for (char c : text) {

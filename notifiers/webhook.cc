@@ -1,8 +1,5 @@
 #include "notifiers/webhook.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -10,6 +7,8 @@
 #include <span>
 #include <utility>
 
+#include "core/base64.h"
+#include "core/crypto.h"
 #include "core/dates.h"
 #include "core/json_writer.h"
 #include "core/paper_json.h"
@@ -241,15 +240,6 @@ std::vector<std::pair<std::size_t, std::size_t>> Pack(const std::vector<std::siz
   return parts;
 }
 
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(n < 0 ? 0 : std::size_t(n));
-  return out;
-}
-
 std::string Lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) {
@@ -303,8 +293,10 @@ class WebhookChannel final : public Channel {
       if (!keys_.empty()) {
         std::string signatures;
         for (const std::string& key : keys_) {
+          const std::string signature = SignWebhook(key, part.id, context.now, part.body);
+          if (signature.empty()) continue;
           if (!signatures.empty()) signatures += ' ';
-          signatures += SignWebhook(key, part.id, context.now, part.body);
+          signatures += signature;
         }
         p.headers.emplace_back("webhook-signature", std::move(signatures));
       }
@@ -414,28 +406,12 @@ Result<std::string> DecodeWebhookSecret(std::string_view secret) {
   if (!secret.starts_with(kSecretPrefix)) {
     return Unexpected(std::string("a webhook secret must start with \"whsec_\""));
   }
-  std::string text(secret.substr(kSecretPrefix.size()));
-  const std::size_t data_end = text.find_last_not_of('=') + 1;  // npos + 1 == 0
-  const std::size_t padding = text.size() - data_end;
-  const bool valid_chars = std::all_of(text.begin(), text.begin() + long(data_end), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
-  });
-  if (data_end == 0 || !valid_chars || padding > 2 || data_end % 4 == 1) {
+  // Unpadded base64 is taken too.
+  std::optional<std::string> key = DecodeBase64(secret.substr(kSecretPrefix.size()));
+  if (!key || key->empty()) {
     return Unexpected(std::string("a webhook secret must be \"whsec_\" followed by base64"));
   }
-  text.resize(data_end);
-  text.append((4 - data_end % 4) % 4, '=');  // accept unpadded base64 too
-  std::string key(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) {
-    return Unexpected(std::string("a webhook secret must be \"whsec_\" followed by base64"));
-  }
-  // EVP_DecodeBlock counts the zero bytes that padding stands for.
-  key.resize(std::size_t(n) - std::size_t(std::count(text.end() - 2, text.end(), '=')));
-  return key;
+  return std::move(*key);
 }
 
 std::string SignWebhook(std::string_view key, std::string_view id, std::int64_t timestamp,
@@ -444,12 +420,9 @@ std::string SignWebhook(std::string_view key, std::string_view id, std::int64_t 
   signed_content.reserve(id.size() + body.size() + 24);
   signed_content.append(id).append(1, '.').append(std::to_string(timestamp)).append(1, '.');
   signed_content.append(body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(signed_content.data()), signed_content.size(), mac,
-       &mac_size);
-  return "v1," + Base64(std::string_view(reinterpret_cast<const char*>(mac), mac_size));
+  const std::optional<Sha256Digest> mac = HmacSha256(key, signed_content);
+  if (!mac) return {};
+  return "v1," + Base64(std::string_view(reinterpret_cast<const char*>(mac->data()), mac->size()));
 }
 
 Result<std::unique_ptr<Channel>> MakeWebhookChannel(const NotifierConfig& notifier,

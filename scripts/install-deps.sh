@@ -6,12 +6,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libboost1.81-dev libboost-json1.81-dev
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev
   libtomlplusplus-dev
   libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libzstd-dev libxxhash-dev
-  libutf8proc-dev libre2-dev libxml2-dev libsystemd-dev
+  libutf8proc-dev libre2-dev libxml2-dev libsystemd-dev libgcrypt20-dev
   libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libkainjow-mustache-dev

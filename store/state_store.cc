@@ -1,6 +1,5 @@
 #include "store/state_store.h"
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -25,6 +24,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/crypto.h"
 #include "core/hash.h"
 #include "core/json_writer.h"
 #include "core/two_threads.h"
@@ -806,34 +806,6 @@ Status ConvertToXxh3Hashes(sql::Db& db) {
 }
 
 }  // namespace sql
-
-namespace {
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
-// Hex SHA-256 of the bytes `next` gives ("" only if OpenSSL fails, which it does not).
-std::string Sha256Hex(const ByteSource& next) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return {};
-  for (std::string_view piece = next(); !piece.empty(); piece = next()) {
-    if (EVP_DigestUpdate(ctx.get(), piece.data(), piece.size()) != 1) return {};
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * size);
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xF];
-  }
-  return hex;
-}
-
-}  // namespace
 
 // An empty id would only make a refetch.
 std::string UrlId(std::string_view url) { return Sha256Hex(PiecesOf(url, url.size())); }

@@ -18,7 +18,8 @@ declare -A allowed_ours=(
 # Header prefix (regex) -> folders that may include it.
 declare -A third_party=(
   ['curl/']="net"
-  ['openssl/']="store notifiers"
+  ['openssl/']=""
+  ['gcrypt\.h']="core"
   ['sqlite3\.h']="store"
   ['zstd\.h']="store"
   ['xxhash\.h']="core"
