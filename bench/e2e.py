@@ -302,7 +302,7 @@ def main():
                      None, None))
     print("\n%d papers, %d watches, %d webhooks; medians of %d runs; work folder %s\n" % (
         a.papers, a.watches, a.hooks, a.reps, work))
-    print("| scenario | wall s | CPU s | peak RSS MB | state MB | deliveries/s |")
+    print("| scenario | wall s | CPU s | peak RSS MiB | state MB | deliveries/s |")
     print("|---|---|---|---|---|---|")
     for label, wall, cpu, rss, size, rate in rows:
         print("| %s | %.3f | %.3f | %.1f | %s | %s |" % (
@@ -319,8 +319,8 @@ def main():
         large = idle_rss(exe, work, "idle-large", feed, a.papers)
         if small_md and small and large:
             print("\n`digestd run`, resident memory once its start-up job is done (medians of "
-                  "%d): %.1f MB after a 1-paper markdown job; %.1f MB after a 1-item feed job, "
-                  "%.1f MB after a %d-item feed job (%+.1f MB)" % (
+                  "%d): %.1f MiB after a 1-paper markdown job; %.1f MiB after a 1-item feed job, "
+                  "%.1f MiB after a %d-item feed job (%+.1f MiB)" % (
                       a.reps, small_md, small, large, a.papers, large - small))
         else:
             print("\n`digestd run`: no idle figure (see the messages above)")
