@@ -1,6 +1,5 @@
 #include "store/state_store.h"
 
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -45,13 +44,13 @@ using sql::Stmt;
 using sql::StepResult;
 using sql::Transaction;
 
-// What `exists`, a prepared SELECT EXISTS(...) with its parameters bound, says; the
-// statement is done after (it holds no read open).
-Result<bool> Exists(Stmt& exists, std::string_view what) {
-  if (!exists.ok() || exists.Step() != kRow) return Unexpected(exists.Fail(what));
-  const bool any = exists.Int(0) != 0;
-  exists.Reset();
-  return any;
+// The integer `s` gives, a prepared SELECT of one row and column (a count, an EXISTS) with
+// its parameters bound; the statement is done after (it holds no read open).
+Result<std::int64_t> OneInt(Stmt& s, std::string_view what) {
+  if (!s.ok() || s.Step() != kRow) return Unexpected(s.Fail(what));
+  const std::int64_t value = s.Int(0);
+  s.Reset();
+  return value;
 }
 
 std::string KeysJson(const std::vector<std::string>& keys) {
@@ -1084,9 +1083,9 @@ Result<std::map<std::string, PriorSighting>> StateStore::LoadPriorSightings(
   // index entry, where the lookup of a 10,000-paper day's keys costs 5 ms even then.
   Stmt exists(*db_, "SELECT EXISTS(SELECT 1 FROM sightings WHERE source = ?)");
   exists.Bind(source);
-  const auto any = Exists(exists, "read sightings");
+  const auto any = OneInt(exists, "read sightings");
   if (!any) return Unexpected(any.error());
-  if (!*any) return std::map<std::string, PriorSighting>{};
+  if (*any == 0) return std::map<std::string, PriorSighting>{};
   Stmt s(*db_, db_->dialect().prior_sightings);
   if (!s.ok()) return Unexpected(s.Fail("read sightings"));
   s.Bind(source).Bind(KeysJson(keys));
@@ -1156,9 +1155,9 @@ Result<std::map<std::string, std::string>> StateStore::KeysByUrl(
 Result<std::set<std::string>> StateStore::LoadNotified(const std::vector<std::string>& keys) {
   // A new state's first day: nothing notified yet (LoadPriorSightings says why to ask).
   Stmt exists(*db_, "SELECT EXISTS(SELECT 1 FROM notified_sets)");
-  const auto any = Exists(exists, "read notified");
+  const auto any = OneInt(exists, "read notified");
   if (!any) return Unexpected(any.error());
-  if (!*any) return std::set<std::string>{};
+  if (*any == 0) return std::set<std::string>{};
   Stmt s(*db_, db_->dialect().notified_watches);
   if (!s.ok()) return Unexpected(s.Fail("read notified"));
   s.Bind(KeysJson(keys));
@@ -1736,7 +1735,9 @@ Result<std::vector<OutboxRow>> StateStore::ClaimDueInState(
              "SELECT EXISTS(SELECT 1 FROM outbox WHERE state = 'sending' AND "
              "lease_owner != ?1 AND lease_until <= ?2)");
     any.Bind(owner).Bind(now);
-    return Exists(any, "claim outbox rows");
+    auto found = OneInt(any, "claim outbox rows");
+    if (!found) return Unexpected(found.error());
+    return *found != 0;
   };
   if (requests.size() > kClaimByRanking || dialect.claim_per_request == nullptr) {
     // Many notifiers (a fan-out): one statement for all, each notifier's due rows ranked
@@ -1873,8 +1874,9 @@ Status StateStore::ReleaseClaims(const std::string& owner) {
     // would go back at the next pass without rows handed over, or once this process ends.)
     Stmt count(*db_, "SELECT count(*) FROM outbox WHERE state = 'sending' AND lease_owner = ?");
     count.Bind(owner);
-    if (!count.ok() || count.Step() != kRow) return Unexpected(count.Fail("release claimed rows"));
-    if (std::size_t(count.Int(0)) == HandedOverCount()) return txn.Commit();
+    const auto held_count = OneInt(count, "release claimed rows");
+    if (!held_count) return Unexpected(held_count.error());
+    if (std::size_t(*held_count) == HandedOverCount()) return txn.Commit();
     const std::vector<std::string_view> ids = HandedOverIds();
     const std::unordered_set<std::string_view> handed(ids.begin(), ids.end());
     Stmt held(*db_, "SELECT id FROM outbox WHERE state = 'sending' AND lease_owner = ?");
@@ -2217,8 +2219,9 @@ Result<bool> StateStore::TakeHeld(const std::vector<std::int64_t>& rows, const N
 
 Result<int> StateStore::HeldCount() {
   Stmt s(*db_, "SELECT count(*) FROM digest_held");
-  if (!s.ok() || s.Step() != kRow) return Unexpected(s.Fail("count held matches"));
-  return int(s.Int(0));
+  const auto count = OneInt(s, "count held matches");
+  if (!count) return Unexpected(count.error());
+  return int(*count);
 }
 
 Status StateStore::Prune(std::int64_t before) {
