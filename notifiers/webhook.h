@@ -63,7 +63,8 @@ Result<std::optional<MessageTexts>> WebhookTexts(const NotifierConfig& notifier)
 Result<std::string> DecodeWebhookSecret(std::string_view secret);
 
 // "v1,<base64 HMAC-SHA256(key, id "." timestamp "." body)>": one Standard Webhooks signature;
-// empty only when libgcrypt cannot start (the request then goes unsigned, and is refused).
+// empty only when libgcrypt cannot start (that key's signature is then left out, and a
+// target that checks it refuses the request).
 std::string SignWebhook(std::string_view key, std::string_view id, std::int64_t timestamp,
                         std::string_view body);
 
