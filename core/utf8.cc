@@ -39,13 +39,20 @@ std::size_t ValidSequenceLength(std::string_view s) {
   return p[0] < 0x80 ? 1 : MultiByteLength(p, 0, s.size());
 }
 
-// The length of the longest valid UTF-8 prefix of `s`. ASCII is skipped eight bytes at a
-// time: most fetched text is ASCII, and the rest (Korean summaries) has runs of it.
+// The length of the longest valid UTF-8 prefix of `s`: sixteen bytes at a time where the
+// CPU can (Utf8PlainPrefix), and past the block where that stops, a character at a time for
+// at least sixteen bytes. There, ASCII is skipped eight bytes at a time: most fetched text is
+// ASCII, and the rest (Korean summaries) has runs of it.
 std::size_t ValidPrefixLength(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t i = 0;
+  std::size_t careful_until = 0;  // where the blocks may be tried again
   while (i < n) {
+    if (i >= careful_until) {
+      i += Utf8PlainPrefix(s.substr(i), Utf8Plain::kAnyValid);
+      careful_until = i + 16;
+    }
     while (i + 8 <= n) {
       std::uint64_t word;
       std::memcpy(&word, p + i, 8);
@@ -56,7 +63,7 @@ std::size_t ValidPrefixLength(std::string_view s) {
     // to eight ASCII bytes in a row: the eight-byte test would fail at nearly every step.
     // A sequence led by E1-EF (Hangul, CJK, most punctuation) cannot be overlong, so its
     // two continuation bytes, and for ED that it is no surrogate, are all there is to check.
-    for (int ascii = 0; i < n && ascii < 8;) {
+    for (int ascii = 0; i < n && ascii < 8 && i < careful_until;) {
       const unsigned b = p[i];
       if (b < 0x80) {
         ++i;

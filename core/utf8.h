@@ -40,6 +40,21 @@ bool IsValidUtf8(std::string_view bytes);
 // first U+FFFD (for one byte, then go on after it).
 std::size_t ValidUtf8PrefixLength(std::string_view bytes);
 
+// What Utf8PlainPrefix passes over besides valid UTF-8.
+enum class Utf8Plain {
+  kAnyValid,    // every valid character
+  kJsonAsIs,    // those AppendJsonQuoted copies as they are: no C0 control, '"', '\\' or
+                // DEL, and no character led by C2, D8 or E2 (C1 controls, bidi marks)
+};
+
+// A length of the start of `bytes` that is valid UTF-8 made only of `plain` characters, and
+// ends where a character starts; measured sixteen bytes at a time with the CPU's vector
+// instructions (SSSE3), so it stops at the block that holds the first byte of any other kind,
+// or within 18 bytes of the end. 0 on a CPU without them. Callers go on from there a character
+// at a time: this only lets them pass over long plain text fast (issue 12: a 10,000-paper day
+// is validated once and quoted twice).
+std::size_t Utf8PlainPrefix(std::string_view bytes, Utf8Plain plain);
+
 // Appends `bytes` to `out` as ToValidUtf8 makes it: each invalid byte as U+FFFD, and each
 // valid run between them through `append_run(out, run)`, which may rewrite it on the way
 // (the markdown parser's line ends). ToValidUtf8 is this with a plain append.

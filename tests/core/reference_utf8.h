@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <iterator>
 #include <random>
 #include <string>
 #include <string_view>
+
+#include "core/utf8.h"
 
 namespace digestd::test {
 
@@ -36,6 +39,40 @@ inline char32_t ReferenceDecode(std::string_view s, std::size_t i, std::size_t* 
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
   *len = n;
   return cp;
+}
+
+// Issue 12: `s` quoted as JSON one code point at a time (with its quotes), as AppendJsonQuoted
+// must quote it; `exact` (when given) says whether every byte was valid UTF-8.
+inline std::string ReferenceJsonQuote(std::string_view s, bool* exact = nullptr) {
+  std::string out = "\"";
+  if (exact) *exact = true;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t len = 0;
+    const char32_t cp = ReferenceDecode(s, i, &len);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      if (exact) *exact = false;
+      ++i;
+      continue;
+    }
+    char buffer[16];
+    if (cp == '"') out += "\\\"";
+    else if (cp == '\\') out += "\\\\";
+    else if (cp == '\n') out += "\\n";
+    else if (cp == '\r') out += "\\r";
+    else if (cp == '\t') out += "\\t";
+    else if (cp == '\b') out += "\\b";
+    else if (cp == '\f') out += "\\f";
+    else if (IsControlOrBidi(cp)) {
+      std::snprintf(buffer, sizeof buffer, "\\u%04x", unsigned(cp));
+      out += buffer;
+    } else {
+      out.append(s, i, len);
+    }
+    i += len;
+  }
+  out += '"';
+  return out;
 }
 
 // Random text shaped like fetched text: ASCII runs longer than a word, Hangul, accents,

@@ -1,4 +1,5 @@
 #include "core/utf8.h"
+#include "core/json_writer.h"
 #include "tests/core/reference_utf8.h"
 
 #include <algorithm>
@@ -178,6 +179,116 @@ TEST(Issue12, FastValidationAgreesWithTheReferenceDecoder) {
   }
   EXPECT_GT(invalid, 1000);  // both kinds of text were tried
   EXPECT_LT(invalid, 19000);
+}
+
+// Issue 12: sequences no UTF-8 text holds, each kind at least once (overlongs, surrogates,
+// past U+10FFFF, bytes that never lead, stray and missing continuations).
+constexpr const char* kBadSequences[] = {
+    "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80",
+    "\xed\xbf\xbf", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+    "\xf8\x88\x80\x80\x80", "\xfe", "\xff", "\xc3", "\xe1\x80", "\xf1\x80\x80", "\xc3\xa9\xa9",
+    "\xe1\x80\x80\x80"};
+
+// Issue 12: text long enough for blocks of sixteen, mostly valid: the edges of every range
+// (E0 A0, ED 9F, EF BF, F0 90, F4 8F), four-byte characters, and the leads JSON looks at
+// (C2, D8, E2); then as it is, or with one byte changed, a cut, or a bad sequence put in.
+std::string MostlyValidText(std::mt19937& rng) {
+  static const char* const kPieces[] = {
+      "plain ascii words ", "한국어 요약 ", "é", "\xc2\xa0", "\xe0\xa0\x80", "\xed\x9f\xbf",
+      "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\xf0\x9f\x98\x80",
+      "\xe2\x80\x94", "\xd8\xa7", "abcdefghijklmnop", "\"q\"", "\xdf\xbf", "\xe1\x80\x80"};
+  std::string s;
+  const int pieces = int(rng() % 40);
+  for (int k = 0; k < pieces; ++k) s += kPieces[rng() % std::size(kPieces)];
+  if (s.empty()) return s;
+  switch (rng() % 4) {
+    case 0: break;
+    case 1: s[rng() % s.size()] = char(rng()); break;
+    case 2: s.resize(rng() % s.size()); break;
+    default: s.insert(rng() % s.size(), kBadSequences[rng() % std::size(kBadSequences)]);
+  }
+  return s;
+}
+
+// The length of the longest valid prefix of `s`, and whether `at` is where a character
+// starts in it, by the reference decoder.
+std::size_t ReferenceValidPrefix(std::string_view s, std::size_t at, bool* starts_at) {
+  std::size_t i = 0;
+  *starts_at = at == 0;
+  while (i < s.size()) {
+    std::size_t len = 0;
+    ReferenceDecode(s, i, &len);
+    if (len == 0) break;
+    i += len;
+    *starts_at |= i == at;
+  }
+  return i;
+}
+
+bool HasJsonStop(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x20 || b == '"' || b == '\\' || b == 0x7F || b == 0xC2 || b == 0xD8 || b == 0xE2;
+  });
+}
+
+TEST(Issue12, BlocksOfSixteenStopAtTheFirstWrongByteAndAgreeWithTheReference) {
+  std::mt19937 rng(1216);
+  int whole = 0;
+  for (int round = 0; round < 30000; ++round) {
+    const std::string s = MostlyValidText(rng);
+    for (const Utf8Plain plain : {Utf8Plain::kAnyValid, Utf8Plain::kJsonAsIs}) {
+      const std::size_t passed = Utf8PlainPrefix(s, plain);
+      bool starts = false;
+      const std::size_t valid = ReferenceValidPrefix(s, passed, &starts);
+      ASSERT_LE(passed, valid) << testing::PrintToString(s);
+      ASSERT_TRUE(starts) << testing::PrintToString(s) << " passed " << passed;
+      if (plain == Utf8Plain::kJsonAsIs) {
+        ASSERT_FALSE(HasJsonStop(std::string_view(s).substr(0, passed))) << testing::PrintToString(s);
+      }
+#if defined(__x86_64__)
+      // Where the CPU has the instructions, all but the last block and a cut character pass.
+      const bool stops = plain == Utf8Plain::kJsonAsIs && HasJsonStop(s);
+      if (__builtin_cpu_supports("ssse3") && valid == s.size() && !stops) {
+        ASSERT_GE(passed + 18, s.size()) << testing::PrintToString(s);
+        whole += s.size() >= 64 ? 1 : 0;
+      }
+#endif
+    }
+    ASSERT_EQ(ValidUtf8PrefixLength(s), [&] {
+      bool ignored = false;
+      return ReferenceValidPrefix(s, 0, &ignored);
+    }()) << testing::PrintToString(s);
+    ASSERT_EQ(JsonQuote(s), test::ReferenceJsonQuote(s)) << testing::PrintToString(s);
+  }
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("ssse3")) {
+    EXPECT_GT(whole, 1000);  // long valid text was tried
+  }
+#endif
+}
+
+// Each bad sequence at each place of three blocks, in ASCII and in Hangul: found where it
+// goes wrong.
+TEST(Issue12, BlocksOfSixteenFindEachBadSequenceWhereverItIs) {
+  for (const char* bad : kBadSequences) {
+    for (const std::string& background : {std::string(70, 'a'), [] {
+                                           std::string hangul;
+                                           for (int k = 0; k < 24; ++k) hangul += "가";
+                                           return hangul;
+                                         }()}) {
+      const std::size_t step = background[0] == 'a' ? 1 : 3;  // where a character starts
+      for (std::size_t at = 0; at <= 48; at += step) {
+        std::string s = background;
+        s.insert(at, bad);
+        bool ignored = false;
+        const std::size_t wrong = at + ReferenceValidPrefix(bad, 0, &ignored);  // é, then 0xA9
+        ASSERT_EQ(ValidUtf8PrefixLength(s), wrong) << testing::PrintToString(s);
+        ASSERT_EQ(JsonQuote(s), test::ReferenceJsonQuote(s)) << testing::PrintToString(s);
+        ASSERT_LE(Utf8PlainPrefix(s, Utf8Plain::kAnyValid), wrong);
+      }
+    }
+  }
 }
 
 }  // namespace
