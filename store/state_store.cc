@@ -1824,6 +1824,29 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
     if (auto st = txn.Commit(); !st) return Unexpected("record deliveries: " + st.error().message);
     return Ok();
   }
+  // SQLite, a row at a time, in the order of the rows in the table: a pass's ids are hashes,
+  // so their rows lie all over a first run's 10,000, more pages than the cache holds, and
+  // finding each by its id read pages back again and again (two thirds of recording a day).
+  // The rowids are found first, in the order of the ids' index (which alone answers), then
+  // the rows changed in rowid order, along the table and the index of due rows. Equal ids
+  // keep their order; an id no row has changes nothing, as before.
+  std::vector<const DeliveryResult*> by_id;
+  by_id.reserve(results.size());
+  for (const DeliveryResult& r : results) by_id.push_back(&r);
+  std::stable_sort(by_id.begin(), by_id.end(),
+                   [](const DeliveryResult* a, const DeliveryResult* b) { return a->id < b->id; });
+  std::vector<std::pair<std::int64_t, const DeliveryResult*>> in_place;
+  in_place.reserve(results.size());
+  Stmt find(*db_, "SELECT rowid FROM outbox WHERE id = ?");
+  for (const DeliveryResult* r : by_id) {
+    find.Reset();
+    find.BindBorrowed(r->id);
+    const StepResult rc = find.Step();
+    if (rc == kRow) in_place.emplace_back(find.Int(0), r);
+    else if (rc != kDone) return Unexpected(find.Fail("record delivery of " + r->id));
+  }
+  std::stable_sort(in_place.begin(), in_place.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   Stmt s(*db_,
          "UPDATE outbox SET "
          "state = CASE ?1 WHEN 0 THEN 'sent' WHEN 2 THEN 'dead' ELSE 'pending' END, "
@@ -1837,7 +1860,7 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
          "sent_at = CASE ?1 WHEN 0 THEN ?5 ELSE sent_at END, "
          "next_attempt_at = CASE WHEN ?1 IN (1, 3) THEN ?6 ELSE next_attempt_at END, "
          "lease_owner = NULL, lease_until = NULL "
-         "WHERE id = ?7 AND state = 'sending' AND lease_owner = ?8");
+         "WHERE rowid = ?7 AND state = 'sending' AND lease_owner = ?8");
   // A sent row, the usual result, has a statement of its own: the one above works out each
   // column's value for every kind (a tenth of the time of recording 10,000 sent rows).
   Stmt sent(*db_,
@@ -1845,17 +1868,18 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
             "parts_sent = CASE WHEN parts_sent > ?1 THEN parts_sent ELSE ?1 END, "
             "remote_id = CASE WHEN ?2 = '' THEN remote_id ELSE ?2 END, last_error = '', "
             "sent_at = ?3, lease_owner = NULL, lease_until = NULL "
-            "WHERE id = ?4 AND state = 'sending' AND lease_owner = ?5");
-  for (const DeliveryResult& r : results) {
+            "WHERE rowid = ?4 AND state = 'sending' AND lease_owner = ?5");
+  for (const auto& [rowid, result] : in_place) {
+    const DeliveryResult& r = *result;
     if (r.kind == DeliveryResult::Kind::kSent) {
       sent.Reset();
-      sent.Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id).Bind(now).Bind(r.id).Bind(owner);
+      sent.Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id).Bind(now).Bind(rowid).Bind(owner);
       if (auto st = Run(sent, "record delivery of", r.id); !st) return st;
       continue;
     }
     s.Reset();
     s.Bind(std::int64_t(r.kind)).Bind(std::int64_t(r.parts_sent)).Bind(r.remote_id);
-    s.Bind(r.error).Bind(now).Bind(r.next_attempt_at).Bind(r.id).Bind(owner);
+    s.Bind(r.error).Bind(now).Bind(r.next_attempt_at).Bind(rowid).Bind(owner);
     if (auto st = Run(s, "record delivery of", r.id); !st) return st;
   }
   if (auto st = txn.Commit(); !st) return Unexpected("record deliveries: " + st.error().message);
