@@ -11,6 +11,10 @@
 #include <memory>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/utf8.h"
 
 namespace digestd {
@@ -529,6 +533,40 @@ std::string NfkcCasefold(std::string_view text) {
   return out;
 }
 
+// Whether CollapseSpaces would give `text` back as it is, as FoldText calls it on ASCII or
+// on NfkcCasefold's output (where UTF8PROC_LUMP has made every Unicode space an ASCII one):
+// no control byte (C0, DEL), no space at either end or after another, and no lead byte of
+// what is left that separates (C2: the C1 controls; E2: U+2028 and U+2029). Most folded text
+// is so (words between single spaces), and a look sixteen bytes at a time spares it a copy
+// a word at a time.
+bool CollapsesToItself(std::string_view text) {
+  if (text.empty()) return true;
+  if (text.front() == ' ' || text.back() == ' ') return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // Each block with the block one byte on (so a space's successor is seen across blocks).
+  const auto eq = [](__m128i v, unsigned char b) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(char(b))); };
+  for (; i + 17 <= n; i += 16) {
+    const __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(in, _mm_set1_epi8(0x1F)), in);
+    const __m128i double_space = _mm_and_si128(eq(in, ' '), eq(next, ' '));
+    const __m128i maybe_space = _mm_or_si128(eq(in, 0xC2), eq(in, 0xE2));
+    const __m128i bad = _mm_or_si128(_mm_or_si128(control, eq(in, 0x7F)),
+                                     _mm_or_si128(double_space, maybe_space));
+    if (_mm_movemask_epi8(bad) != 0) return false;
+  }
+#endif
+  for (; i < n; ++i) {
+    const unsigned char b = p[i];
+    if (b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2) return false;
+    if (b == ' ' && i + 1 < n && p[i + 1] == ' ') return false;
+  }
+  return true;
+}
+
 // `text` with each run of spaces and controls (as `is_space` says, at a code point and its
 // length) made one ASCII space, none at either end; the other bytes copied in runs.
 template <class IsSpace>
@@ -558,15 +596,17 @@ std::string CollapseSpaces(std::string_view text, IsSpace is_space) {
 
 std::string FoldText(std::string_view text) {
   if (IsAscii(text)) {  // most titles and names: NFKC is the identity, folding is tolower
-    std::string out = CollapseSpaces(text, [&](std::size_t i, std::size_t* len) {
+    const auto is_space = [&](std::size_t i, std::size_t* len) {
       *len = 1;
       const auto b = static_cast<unsigned char>(text[i]);
       return b <= 0x20 || b == 0x7F;
-    });
+    };
+    std::string out = CollapsesToItself(text) ? std::string(text) : CollapseSpaces(text, is_space);
     LowerAsciiFrom(out, 0);
     return out;
   }
-  const std::string mapped = NfkcCasefold(text);
+  std::string mapped = NfkcCasefold(text);
+  if (CollapsesToItself(mapped)) return mapped;
   return CollapseSpaces(mapped, [&](std::size_t i, std::size_t* len) {
     const auto b = static_cast<unsigned char>(mapped[i]);
     if (b < 0x80) {  // ASCII fast path: most digest text

@@ -104,6 +104,7 @@ TEST(FoldText, AgreesWithOneUtf8procMapOfTheWholeText) {
       "\u0301", "\u00DF", "\u03A3", "\u03C2", "\uD55C", "\uAD6D", "\uAC00", "\uD7A3",
       "\u1112", "\u1161", "\u11AB", "\u11A8", "\u3131", "\uFF21", "\uFB01", "\u2460",
       "\u2019", "\u2010", "\u00AD", "\u200B", "\u00A0", "\u3000", "\u2028", "\u0085",
+      "\u1680", "\u2009", "\u202F", "\u205F", "\u2029", "\u0090",
       "\u0130", "\u4E00", "\uF900", "\u1E9E", "\xFF", "\xED\xA0\x80", "\xEA\xB0",
       // Invalid bytes next to the runs copied straight: made valid where they are, as the
       // whole text would be (a lone lead or continuation, truncated and overlong forms).
