@@ -1190,14 +1190,28 @@ HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
   return SightingContentDigits(c.papers[i]);
 }
 
-// Puts a commit's papers (with their hashes) and notified marks in key order, the order of
-// the b-trees they go into. A digest lists its papers by votes or by the time they came, so
-// their keys (and URLs) land all over the pages of `papers`, `sightings`, `notified_sets` and
-// their indexes: a 10,000-paper day dirtied more pages than a 1 MiB page cache holds, which
-// SQLite spilled to the WAL and read back. In key order each tree is written along its right
-// edge. A 10,000-paper commit in random key order (BM_CommitDigest/10000) took 186-277 ms
-// before, 107-110 ms after (issue 12). Equal keys, and a set's marks, keep their order.
-void SortForTheTrees(DigestCommit& c) {
+// Where each notified set's marks start in a commit's marks: the planner makes a set's marks
+// one after the other, so a set's run goes on while SameSet says so.
+using SetStarts = std::vector<std::uint32_t>;
+
+SetStarts StartsOfSets(const std::vector<NotifiedMark>& marks) {
+  SetStarts starts;
+  for (std::size_t i = 0; i < marks.size(); ++i) {
+    if (i == 0 || !marks[i].SameSet(marks[i - 1])) starts.push_back(std::uint32_t(i));
+  }
+  return starts;
+}
+
+// Puts a commit's papers (with their hashes) in key order, the order of the b-trees they go
+// into, and says the order of its notified sets, which RecordNotified writes in. A digest
+// lists its papers by votes or by the time they came, so their keys (and URLs) land all over
+// the pages of `papers`, `sightings`, `notified_sets` and their indexes: a 10,000-paper day
+// dirtied more pages than a 1 MiB page cache holds, which SQLite spilled to the WAL and read
+// back. In key order each tree is written along its right edge. A 10,000-paper commit in
+// random key order (BM_CommitDigest/10000) took 186-277 ms before, 107-110 ms after (issue
+// 12). Equal keys, and equal sets, keep their order. The sets are ordered, not their marks:
+// a day's 35,000 marks of 1,000 watches took 19 ms to sort one by one.
+SetStarts SortForTheTrees(DigestCommit& c) {
   std::vector<std::size_t> order(c.papers.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -1214,11 +1228,14 @@ void SortForTheTrees(DigestCommit& c) {
   }
   c.papers = std::move(papers);
   c.content_hashes = std::move(hashes);
-  std::stable_sort(c.notified.begin(), c.notified.end(),
-                   [](const NotifiedMark& a, const NotifiedMark& b) {
-                     return std::tie(a.notifier, a.paper_key, a.event_class) <
-                            std::tie(b.notifier, b.paper_key, b.event_class);
-                   });
+  SetStarts sets = StartsOfSets(c.notified);
+  std::stable_sort(sets.begin(), sets.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const NotifiedMark& x = c.notified[a];
+    const NotifiedMark& y = c.notified[b];
+    return std::tie(x.notifier, x.paper_key, x.event_class) <
+           std::tie(y.notifier, y.paper_key, y.event_class);
+  });
+  return sets;
 }
 
 // CommitDigest's papers, snapshots and sightings a row at a time (SQLite, where a row costs
@@ -1444,16 +1461,17 @@ Status SnapshotDictionary::Finish(sql::Db& db, std::int64_t now) {
 }
 
 // Merges CommitDigest's notified marks into their stored sets (a set: the mark but its
-// watch), one statement per run of marks of one set. The planner makes a set's marks one
-// after the other; a set met in two runs is merged twice, which stores the same.
-Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, std::int64_t now) {
+// watch), one statement per run of marks of one set, in the order of `sets` (StartsOfSets). A
+// set met in two runs is merged twice, which stores the same.
+Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, const SetStarts& sets,
+                      std::int64_t now) {
   Stmt notified(db, db.dialect().merge_notified);
   std::vector<std::string> watches;
-  for (std::size_t i = 0, end = 0; i < marks.size(); i = end) {
-    const NotifiedMark& set = marks[i];
+  for (const std::uint32_t start : sets) {
+    const NotifiedMark& set = marks[start];
     watches.clear();
-    for (end = i; end < marks.size() && marks[end].SameSet(set); ++end) {
-      watches.emplace_back(marks[end].watch);
+    for (std::size_t i = start; i < marks.size() && marks[i].SameSet(set); ++i) {
+      watches.emplace_back(marks[i].watch);
     }
     notified.Reset();
     notified.Bind(set.EncodeSet()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
@@ -1467,8 +1485,9 @@ Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, std::
 
 Status StateStore::CommitDigest(DigestCommit c) {
   sql::Db& db = *db_;
-  // Before the transaction: the write lock is not held while a long day is sorted.
-  if (!db.dialect().bulk_commit) SortForTheTrees(c);  // a row at a time: in the trees' order
+  // Written a row at a time, a day goes in the trees' order, sorted before the transaction:
+  // the write lock is not held while a long day is sorted.
+  SetStarts sets = db.dialect().bulk_commit ? StartsOfSets(c.notified) : SortForTheTrees(c);
   Transaction txn(db);
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
@@ -1478,8 +1497,9 @@ Status StateStore::CommitDigest(DigestCommit c) {
   // cache; the papers the notifications share stay.
   auto dictionary = SnapshotDictionary::Start(db, c.papers, c.now);
   if (!dictionary) return Unexpected(dictionary.error());
-  if (auto st = RecordNotified(db, c.notified, c.now); !st) return st;
+  if (auto st = RecordNotified(db, c.notified, sets, c.now); !st) return st;
   std::vector<NotifiedMark>().swap(c.notified);
+  SetStarts().swap(sets);
   if (auto st = dictionary->Finish(db, c.now); !st) return st;
   SnapshotWriter snapshots(db);
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
