@@ -547,7 +547,9 @@ bool CollapsesToItself(std::string_view text) {
   std::size_t i = 0;
 #if defined(__SSE2__)
   // Each block with the block one byte on (so a space's successor is seen across blocks).
-  const auto eq = [](__m128i v, unsigned char b) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(char(b))); };
+  const auto eq = [](__m128i v, unsigned char b) {
+    return _mm_cmpeq_epi8(v, _mm_set1_epi8(char(b)));
+  };
   for (; i + 17 <= n; i += 16) {
     const __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
     const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));

@@ -22,14 +22,14 @@ namespace {
 
 // What a pair (the byte before, this byte) can have wrong; one bit each.
 enum : std::uint8_t {
-  kTooShort = 1 << 0,    // a lead byte, then no continuation
-  kTooLong = 1 << 1,     // ASCII, then a continuation
-  kOverlong3 = 1 << 2,   // E0 80-9F
-  kTooLarge = 1 << 3,    // F4 90-BF, or F5-FF then 90-BF: past U+10FFFF
-  kSurrogate = 1 << 4,   // ED A0-BF
-  kOverlong2 = 1 << 5,   // C0 or C1, then a continuation
-  kOverlong4 = 1 << 6,   // F0 80-8F, or F5-FF then 80-8F (past U+10FFFF)
-  kTwoConts = 1 << 7,    // a continuation after a continuation: wrong unless a third or fourth
+  kTooShort = 1 << 0,   // a lead byte, then no continuation
+  kTooLong = 1 << 1,    // ASCII, then a continuation
+  kOverlong3 = 1 << 2,  // E0 80-9F
+  kTooLarge = 1 << 3,   // F4 90-BF, or F5-FF then 90-BF: past U+10FFFF
+  kSurrogate = 1 << 4,  // ED A0-BF
+  kOverlong2 = 1 << 5,  // C0 or C1, then a continuation
+  kOverlong4 = 1 << 6,  // F0 80-8F, or F5-FF then 80-8F (past U+10FFFF)
+  kTwoConts = 1 << 7,   // a continuation after a continuation: wrong unless a third or fourth
 };
 
 struct PairTables {
@@ -110,8 +110,9 @@ __attribute__((target("ssse3"))) __m128i BlockErrors(__m128i in, __m128i before)
 __attribute__((target("ssse3"))) __m128i JsonStops(__m128i in) {
   const auto eq = [&](unsigned char b) { return _mm_cmpeq_epi8(in, _mm_set1_epi8(char(b))); };
   const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(in, _mm_set1_epi8(0x1F)), in);
-  return _mm_or_si128(_mm_or_si128(_mm_or_si128(control, eq('"')), _mm_or_si128(eq('\\'), eq(0x7F))),
-                      _mm_or_si128(_mm_or_si128(eq(0xC2), eq(0xD8)), eq(0xE2)));
+  return _mm_or_si128(
+      _mm_or_si128(_mm_or_si128(control, eq('"')), _mm_or_si128(eq('\\'), eq(0x7F))),
+      _mm_or_si128(_mm_or_si128(eq(0xC2), eq(0xD8)), eq(0xE2)));
 }
 
 bool AnySet(__m128i v) {
@@ -121,10 +122,10 @@ bool AnySet(__m128i v) {
 template <Utf8Plain kPlain>
 __attribute__((target("ssse3"))) std::size_t PlainBlocks(const unsigned char* p, std::size_t n) {
   // Nonzero in its last three bytes where the block before ends within a sequence.
-  const __m128i last_leads = _mm_setr_epi8(
-      char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF),
-      char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xEF),
-      char(0xDF), char(0xBF));
+  const __m128i last_leads =
+      _mm_setr_epi8(char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF),
+                    char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF), char(0xFF),
+                    char(0xFF), char(0xEF), char(0xDF), char(0xBF));
   __m128i before = _mm_setzero_si128();
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {

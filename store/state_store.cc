@@ -1858,6 +1858,7 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
   std::vector<std::pair<std::int64_t, const DeliveryResult*>> in_place;
   in_place.reserve(results.size());
   Stmt find(*db_, "SELECT rowid FROM outbox WHERE id = ?");
+  if (!find.ok()) return Unexpected(find.Fail("record deliveries"));
   for (const DeliveryResult* r : by_id) {
     find.Reset();
     find.BindBorrowed(r->id);
@@ -1865,6 +1866,7 @@ Status StateStore::RecordDeliveries(const std::vector<DeliveryResult>& results,
     if (rc == kRow) in_place.emplace_back(find.Int(0), r);
     else if (rc != kDone) return Unexpected(find.Fail("record delivery of " + r->id));
   }
+  find.Reset();  // no read left open while the rows change
   std::stable_sort(in_place.begin(), in_place.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   // Any result; prepared at the first that is not a sent row (most batches have none).

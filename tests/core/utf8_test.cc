@@ -244,7 +244,8 @@ TEST(Issue12, BlocksOfSixteenStopAtTheFirstWrongByteAndAgreeWithTheReference) {
       ASSERT_LE(passed, valid) << testing::PrintToString(s);
       ASSERT_TRUE(starts) << testing::PrintToString(s) << " passed " << passed;
       if (plain == Utf8Plain::kJsonAsIs) {
-        ASSERT_FALSE(HasJsonStop(std::string_view(s).substr(0, passed))) << testing::PrintToString(s);
+        ASSERT_FALSE(HasJsonStop(std::string_view(s).substr(0, passed)))
+            << testing::PrintToString(s);
       }
 #if defined(__x86_64__)
       // Where the CPU has the instructions, all but the last block and a cut character pass.
