@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <fstream>
@@ -98,6 +99,29 @@ void PopulateRange(void* from, std::size_t bytes) {
 void PopulateLargeBlock(void* data, std::size_t bytes) {
   constexpr std::size_t kLargeBlock = 128 * 1024;
   if (bytes >= kLargeBlock) PopulateRange(data, bytes);
+}
+
+void PopulateHelperHeap() {
+  if (!long_day_open.load(std::memory_order_acquire)) return;
+  // A block larger than the small ones the thread frees and takes again (which the
+  // allocator's caches and bins hold), and below the mmap threshold, comes from the top of
+  // the thread's arena, which grows for it by one call where it must. Two such blocks, one
+  // after the other, are the room the next allocations take: its pages not yet present are
+  // made so, and the blocks, freed, join the top again.
+  constexpr std::size_t kBlock = std::size_t(kMmapThreshold) - 8 * 1024;
+  thread_local std::uintptr_t present_end = 0;
+  void* first = malloc(kBlock);
+  void* second = first != nullptr ? malloc(kBlock) : nullptr;
+  if (second != nullptr) {
+    const auto start = reinterpret_cast<std::uintptr_t>(first);
+    const auto end = std::max(start, reinterpret_cast<std::uintptr_t>(second)) + kBlock;
+    if (end > present_end) {
+      Populate(std::max(start, present_end), end);
+      present_end = end;
+    }
+  }
+  free(second);
+  free(first);
 }
 
 void BeginLongDay() {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/heap_growth.h"
+
 namespace digestd {
 
 // Calls a worker on [first, last) ranges of [0, count), `chunk` items each. With one chunk
@@ -29,6 +31,7 @@ void OnTwoThreads(std::size_t count, std::size_t chunk, MakeWorker make_worker) 
   const auto run = [&](std::size_t first_chunk) {
     auto worker = make_worker();
     for (std::size_t first = first_chunk * chunk; first < count; first += 2 * chunk) {
+      if (first_chunk == 1) PopulateHelperHeap();
       if (!worker(first, std::min(first + chunk, count))) return;
     }
   };
@@ -135,6 +138,7 @@ class BatchHelper {
         std::vector<In> items = std::move(queued_.front());
         queued_.pop_front();
         lock.unlock();
+        PopulateHelperHeap();
         std::vector<Out> out = ConvertAll(std::move(items));
         lock.lock();
         Append(std::move(out));

@@ -1,6 +1,7 @@
 // digestd: the command-line entry point. Everything it does lives in daemon/cli.h.
 #include <malloc.h>
 
+#include "core/heap_growth.h"
 #include "daemon/cli.h"
 
 int main(int argc, char** argv) {
@@ -11,7 +12,7 @@ int main(int argc, char** argv) {
   // (a day's paper list, an email) is mapped for itself and goes back when freed, and free
   // space at the heap's top goes back at once: a 10,000-paper cycle peaks about 2 MB lower
   // and returns closer to its idle size.
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_MMAP_THRESHOLD, digestd::kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   return digestd::RunCli(argc, argv);
 }

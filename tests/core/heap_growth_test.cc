@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace digestd {
@@ -145,6 +146,34 @@ TEST(HeapGrowth, ALongDaysHeapTakesHugePagesUntilItIsReturned) {
   }
   EXPECT_GT(after, before);
   EXPECT_LE(after - before, std::uintptr_t(1) << 20);
+}
+
+// Issue 12: during a long day a helper thread's arena hands out pages made present in one
+// call, not faulted one by one; otherwise it is left alone.
+TEST(HeapGrowth, AHelpersArenaHandsOutPresentPagesDuringALongDay) {
+  if (!KernelPopulates()) GTEST_SKIP() << "no MADV_POPULATE_WRITE in this kernel";
+  ReturnHeap();
+  BeginLongDay();
+  if (!LongDayOpen()) GTEST_SKIP() << "no long day here (no huge pages, or a sanitizer)";
+  bool before = true;
+  bool after = false;
+  std::thread([&] {
+    // A block from the top of this thread's arena, of which only the header is written;
+    // freed, it is the top again.
+    constexpr std::size_t kBlock = 64 * 1024;
+    void* probe = std::malloc(kBlock);
+    ASSERT_NE(probe, nullptr);
+    before = Resident(reinterpret_cast<std::uintptr_t>(probe) + kBlock / 2);
+    std::free(probe);
+    PopulateHelperHeap();
+    void* block = std::malloc(kBlock);
+    ASSERT_NE(block, nullptr);
+    after = Resident(reinterpret_cast<std::uintptr_t>(block) + kBlock / 2);
+    std::free(block);
+  }).join();
+  ReturnHeap();
+  if (before) GTEST_SKIP() << "the arena this thread was given had the pages present already";
+  EXPECT_TRUE(after);
 }
 
 // Issue 8/12: a large block about to be written is present at once; a long list's next
