@@ -66,6 +66,29 @@ HashDigits Xxh3Digits(std::string_view bytes) {
   return out;
 }
 
+struct Xxh3Stream::State {
+  XXH3_state_t xxh;
+};
+
+Xxh3Stream::Xxh3Stream() : state_(std::make_unique<State>()) {
+  XXH3_INITSTATE(&state_->xxh);
+  XXH3_128bits_reset(&state_->xxh);
+}
+
+Xxh3Stream::~Xxh3Stream() = default;
+
+void Xxh3Stream::Update(std::string_view bytes) {
+  XXH3_128bits_update(&state_->xxh, bytes.data(), bytes.size());
+}
+
+HashDigits Xxh3Stream::Digits() const {
+  const XXH128_hash_t h = XXH3_128bits_digest(&state_->xxh);
+  HashDigits out;
+  WriteHex(out.digits_.data(), h.high64);
+  WriteHex(out.digits_.data() + 16, h.low64);
+  return out;
+}
+
 std::string Hash128Hex(std::string_view bytes) {
   Hash128 h;
   h.Update(bytes);

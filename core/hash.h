@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,7 @@ class HashDigits {
  private:
   friend class Hash128;
   friend HashDigits Xxh3Digits(std::string_view bytes);
+  friend class Xxh3Stream;
   std::array<char, 32> digits_{};
 };
 
@@ -42,6 +44,23 @@ class HashDigits {
 // (bench/store_bench.cc, BM_PaperHashes).
 std::uint64_t Xxh3Hash64(std::string_view bytes);
 HashDigits Xxh3Digits(std::string_view bytes);
+
+// Xxh3Digits of bytes given in pieces: Update(a); Update(b); Digits() equals
+// Xxh3Digits(a + b), without building a + b.
+class Xxh3Stream {
+ public:
+  Xxh3Stream();
+  ~Xxh3Stream();
+  Xxh3Stream(const Xxh3Stream&) = delete;
+  Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+
+  void Update(std::string_view bytes);
+  HashDigits Digits() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;  // xxHash's, 576 bytes aligned to 64
+};
 
 // Hash128Hex of bytes given in pieces: Update(a); Update(b); Hex() equals
 // Hash128Hex(a + b), without building a + b. Both lanes run in one pass over the bytes.

@@ -442,8 +442,8 @@ class StateStore {
 // URL may hold a token; nothing of it is stored (issue 13).
 std::string UrlId(std::string_view url);
 
-// How fetch_state knows a body again (FetchValidators::body_hash): its hex SHA-256. An
-// unchanged body is not parsed again.
+// How fetch_state knows a body again (FetchValidators::body_hash): its XXH3 128 bits in hex
+// (Xxh3Digits). An unchanged body is not parsed again.
 std::string BodyHash(std::string_view body);
 // The same for a body that may be in a spool file; "" when it cannot be read.
 std::string BodyHash(const Spool& body);

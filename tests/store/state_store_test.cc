@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "core/hash.h"
 #include "core/planner.h"
+#include "core/spool.h"
 #include "tests/store/old_schemas.h"
 #include "tests/store/store_testing.h"
 #include "tests/support/temp_dir.h"
@@ -447,11 +449,23 @@ TEST(StateStore, ValidatorsAreStoredPerUrl) {
   EXPECT_FALSE((*store)->GetValidators("hf-ko", "other")->has_value());
 }
 
-TEST(StateStore, BodyHashIsSha256) {
-  EXPECT_EQ(BodyHash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-      << "the FIPS 180-2 example";
+// Issue 12: a body's hash is XXH3's 128 bits of the whole body, in memory or read back from
+// its spool file in pieces.
+TEST(StateStore, BodyHashIsXxh3OfTheWholeBody) {
+  std::string body;
+  for (int i = 0; i < 40000; ++i) body += "line " + std::to_string(i) + " \xea\xb0\x80\n";
+  ASSERT_GT(body.size(), std::size_t(3 * 128 * 1024)) << "more than one piece";
+  EXPECT_EQ(BodyHash(body), Xxh3Digits(body).view());
+  EXPECT_EQ(BodyHash(body).size(), 32u);
+  EXPECT_NE(BodyHash(body), BodyHash(body.substr(0, body.size() - 1)));
   EXPECT_NE(BodyHash("abc"), BodyHash("abd"));
-  EXPECT_EQ(BodyHash(std::string(1 << 20, 'x')).size(), 64u);
+  EXPECT_EQ(BodyHash(Spool(body)), BodyHash(body));
+
+  const test::TempDir dir;
+  Spool spool(dir.path(), 1024);
+  ASSERT_TRUE(spool.Append(body));
+  EXPECT_TRUE(spool.in_file());
+  EXPECT_EQ(BodyHash(spool), BodyHash(body)) << "read back from the file in pieces";
 }
 
 TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
