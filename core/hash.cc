@@ -47,12 +47,14 @@ void Hash128::Update(std::string_view bytes) {
   size_ += bytes.size();
 }
 
-HashDigits Hash128::Digits() const {
+HashDigits HashDigits::Of(std::uint64_t high, std::uint64_t low) {
   HashDigits out;
-  WriteHex(out.digits_.data(), Mix(a_));
-  WriteHex(out.digits_.data() + 16, Mix(b_ ^ size_));
+  WriteHex(out.digits_.data(), high);
+  WriteHex(out.digits_.data() + 16, low);
   return out;
 }
+
+HashDigits Hash128::Digits() const { return HashDigits::Of(Mix(a_), Mix(b_ ^ size_)); }
 
 std::string Hash128::Hex() const { return std::string(Digits().view()); }
 
@@ -60,10 +62,7 @@ std::uint64_t Xxh3Hash64(std::string_view bytes) { return XXH3_64bits(bytes.data
 
 HashDigits Xxh3Digits(std::string_view bytes) {
   const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
-  HashDigits out;
-  WriteHex(out.digits_.data(), h.high64);
-  WriteHex(out.digits_.data() + 16, h.low64);
-  return out;
+  return HashDigits::Of(h.high64, h.low64);
 }
 
 struct Xxh3Stream::State {
@@ -83,10 +82,7 @@ void Xxh3Stream::Update(std::string_view bytes) {
 
 HashDigits Xxh3Stream::Digits() const {
   const XXH128_hash_t h = XXH3_128bits_digest(&state_->xxh);
-  HashDigits out;
-  WriteHex(out.digits_.data(), h.high64);
-  WriteHex(out.digits_.data() + 16, h.low64);
-  return out;
+  return HashDigits::Of(h.high64, h.low64);
 }
 
 std::string Hash128Hex(std::string_view bytes) {

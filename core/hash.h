@@ -33,6 +33,8 @@ class HashDigits {
   friend class Hash128;
   friend HashDigits Xxh3Digits(std::string_view bytes);
   friend class Xxh3Stream;
+  // The 32 digits of two 64-bit halves, high first.
+  static HashDigits Of(std::uint64_t high, std::uint64_t low);
   std::array<char, 32> digits_{};
 };
 
