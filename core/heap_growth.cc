@@ -108,13 +108,12 @@ void PopulateHelperHeap() {
   // the thread's arena, which grows for it by one call where it must. Two such blocks, one
   // after the other, are the room the next allocations take: its pages not yet present are
   // made so, and the blocks, freed, join the top again.
-  constexpr std::size_t kBlock = std::size_t(kMmapThreshold) - 8 * 1024;
   thread_local std::uintptr_t present_end = 0;
-  void* first = malloc(kBlock);
-  void* second = first != nullptr ? malloc(kBlock) : nullptr;
+  void* first = malloc(kHelperHeapBlock);
+  void* second = first != nullptr ? malloc(kHelperHeapBlock) : nullptr;
   if (second != nullptr) {
     const auto start = reinterpret_cast<std::uintptr_t>(first);
-    const auto end = std::max(start, reinterpret_cast<std::uintptr_t>(second)) + kBlock;
+    const auto end = std::max(start, reinterpret_cast<std::uintptr_t>(second)) + kHelperHeapBlock;
     if (end > present_end) {
       Populate(std::max(start, present_end), end);
       present_end = end;

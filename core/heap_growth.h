@@ -51,6 +51,10 @@ void PopulateNextEntries(std::vector<T>& list) {
 // second call while a long day is open does nothing.
 void BeginLongDay();
 
+// The size from which the allocator maps a block for itself (mallopt M_MMAP_THRESHOLD), as
+// main() fixes it: glibc's own starting value.
+inline constexpr int kMmapThreshold = 128 * 1024;
+
 // Called on a helper thread (core/two_threads.h) between pieces of its work while a long day
 // is open (elsewhere it does nothing): makes present the next pages the thread's malloc arena
 // hands out. glibc gives helper threads arenas of their
@@ -63,10 +67,8 @@ void BeginLongDay();
 // (a commit's snapshot pipeline) reuses its few pages, and looking ahead there only held
 // more memory (0.3 MiB at a first run's peak).
 void PopulateHelperHeap();
-
-// The size from which the allocator maps a block for itself (mallopt M_MMAP_THRESHOLD), as
-// main() fixes it: glibc's own starting value.
-inline constexpr int kMmapThreshold = 128 * 1024;
+// The size of the two blocks it takes: below the mmap threshold, so from the arena's top.
+inline constexpr std::size_t kHelperHeapBlock = std::size_t(kMmapThreshold) - 8 * 1024;
 
 // Ends a long day, if one is open, and gives the heap's free pages back to the system
 // (malloc_trim): what the owner of a job calls once the job's cycle is done.

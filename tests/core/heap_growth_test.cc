@@ -158,17 +158,22 @@ TEST(HeapGrowth, AHelpersArenaHandsOutPresentPagesDuringALongDay) {
   bool before = true;
   bool after = false;
   std::thread([&] {
-    // A block from the top of this thread's arena, of which only the header is written;
-    // freed, it is the top again.
-    constexpr std::size_t kBlock = 64 * 1024;
-    void* probe = std::malloc(kBlock);
+    // A block of the size the helper takes, of which only the header is written. Freed,
+    // it is where the helper's first block, and the next block of its size, go (the top of
+    // the arena, or the same free chunk).
+    void* probe = std::malloc(kHelperHeapBlock);
     ASSERT_NE(probe, nullptr);
-    before = Resident(reinterpret_cast<std::uintptr_t>(probe) + kBlock / 2);
+    const auto middle = [](void* block) {
+      return reinterpret_cast<std::uintptr_t>(block) + kHelperHeapBlock / 2;
+    };
+    before = Resident(middle(probe));
+    const auto probe_at = reinterpret_cast<std::uintptr_t>(probe);
     std::free(probe);
     PopulateHelperHeap();
-    void* block = std::malloc(kBlock);
+    void* block = std::malloc(kHelperHeapBlock);
     ASSERT_NE(block, nullptr);
-    after = Resident(reinterpret_cast<std::uintptr_t>(block) + kBlock / 2);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block), probe_at);
+    after = Resident(middle(block));
     std::free(block);
   }).join();
   ReturnHeap();
