@@ -59,8 +59,9 @@ inline constexpr int kMmapThreshold = 128 * 1024;
 // is open (elsewhere it does nothing): makes present the next pages the thread's malloc arena
 // hands out. glibc gives helper threads arenas of their own (each reused by the next
 // helper), which grow a page at a time, a system call (mprotect) each, M_TOP_PAD not applying
-// to them, and where every page faults as it is first written: a 10,000-paper first run's helpers made 2,000 such calls and 2,100 faults (11 µs
-// each on the measuring machine, where MADV_POPULATE_WRITE makes a page present in 0.9).
+// to them, and where every page faults as it is first written: a 10,000-paper first run's
+// helpers made 2,000 such calls and 2,100 faults (11 µs each on the measuring machine, where
+// MADV_POPULATE_WRITE makes a page present in 0.9).
 // Here the arena grows by up to 240 KiB at once, made present in one call. For helpers whose
 // work stays (a parse's papers, a match's decisions); one whose blocks are freed as it goes
 // (a commit's snapshot pipeline) reuses its few pages, and looking ahead there only held
