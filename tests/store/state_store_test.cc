@@ -4,8 +4,12 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include <gtest/gtest.h>
@@ -466,6 +470,72 @@ TEST(StateStore, BodyHashIsXxh3OfTheWholeBody) {
   ASSERT_TRUE(spool.Append(body));
   EXPECT_TRUE(spool.in_file());
   EXPECT_EQ(BodyHash(spool), BodyHash(body)) << "read back from the file in pieces";
+}
+
+// How many threads this process runs.
+std::size_t ThreadCount() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+// Whether `done` holds within 10 s (polled every 5 ms).
+bool Eventually(const std::function<bool()>& done) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Issue 12: the WAL is copied back into the database file by a thread of the store's own,
+// not in the writer's commits. A state whose WAL stays short has no such thread; past the
+// threshold one starts, and every page of the database reaches its file while the store
+// stays open. A writer that never pauses still sees the WAL start over (it checkpoints
+// itself past SQLite's own 1,000 pages) rather than grow with each commit. The thread ends
+// with the store, whose close removes the WAL.
+TEST(StateStore, TheWalIsCheckpointedByAThreadOfItsOwn) {
+  const test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  const auto size = [](const std::string& file) {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(file, error);
+    return error ? std::uintmax_t(0) : bytes;
+  };
+  const std::size_t threads = ThreadCount();
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2401.00001", "A", 1)}, 10)));
+  EXPECT_EQ(ThreadCount(), threads) << "no thread for a short WAL";
+
+  // Each day's papers are new: about 45 pages of WAL a day, committed without a pause.
+  constexpr int kDays = 120;
+  for (int day = 0; day < kDays; ++day) {
+    std::vector<Paper> papers;
+    for (int i = 0; i < 400; ++i) {
+      Paper p = MakePaper(std::to_string(day) + "." + std::to_string(i),
+                          "A paper of day " + std::to_string(day) + ", number " +
+                              std::to_string(i),
+                          i);
+      p.summary = {std::string(600, char('a' + i % 26))};
+      papers.push_back(std::move(p));
+    }
+    ASSERT_TRUE((*store)->CommitDigest(MakeCommit(std::move(papers), 100 + day)));
+  }
+  EXPECT_EQ(ThreadCount(), threads + 1);
+  const std::int64_t pages = Scalar(path, "PRAGMA page_count");
+  ASSERT_GT(pages, 1000) << "the days made more pages than the WAL may hold";
+  EXPECT_TRUE(Eventually([&] { return size(path) >= std::uintmax_t(pages) * 16384; }))
+      << "the file has " << size(path) << " bytes of " << pages << " pages";
+  EXPECT_LT(size(path + "-wal"), std::uintmax_t(1100) * (16384 + 24)) << "the WAL started over";
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 1 + kDays * 400);
+
+  store->reset();
+  EXPECT_TRUE(Eventually([&] { return ThreadCount() == threads; }));
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
 }
 
 TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
