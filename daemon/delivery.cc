@@ -339,8 +339,10 @@ class Pass {
     }
     if (requests.empty()) return;
     // What we know goes in first: a row handed back (or finished) must not still look
-    // claimed by us, or this claim would pass it over.
-    if (!results_.empty()) Flush();
+    // claimed by us, or this claim would pass it over. A claim of rows a commit handed over
+    // reads nothing there: the results wait for their batch (a first run's flood is recorded
+    // 1,024 rows to a commit, not a claim's 512).
+    if (!results_.empty() && !store_.ClaimsFromMemory(requests, Owner())) Flush();
     auto rows = store_.ClaimDue(requests, now, Owner(), OwnerAlive());
     if (!rows) {
       spdlog::error("outbox: {}", rows.error().message);

@@ -921,6 +921,15 @@ bool StateStore::CanHandOver(std::size_t count) const {
   return !db_->dialect().shared && queued_.size() + count <= kMaxQueuedKept;
 }
 
+bool StateStore::ClaimsFromMemory(const std::vector<ClaimRequest>& requests,
+                                  const std::string& owner) const {
+  if (owner != handed_over_owner_) return false;
+  return std::all_of(requests.begin(), requests.end(), [&](const ClaimRequest& r) {
+    const auto it = handed_over_.find(r.notifier);
+    return it != handed_over_.end() && it->second.size() >= std::size_t(std::max(r.limit, 0));
+  });
+}
+
 std::vector<OutboxRow> StateStore::TakeHandedOver(const std::string& notifier, int limit) {
   std::vector<OutboxRow> rows;
   const auto it = handed_over_.find(notifier);

@@ -297,6 +297,11 @@ class StateStore {
   Result<std::vector<OutboxRow>> ClaimDue(
       const std::vector<ClaimRequest>& requests, std::int64_t now, const std::string& owner,
       const std::function<bool(const std::string&)>& owner_alive);
+  // Whether ClaimDue would take every request's rows from those handed over to `owner`,
+  // reading nothing in the state (so what the state says of `owner`'s other rows cannot
+  // change what it takes).
+  bool ClaimsFromMemory(const std::vector<ClaimRequest>& requests,
+                        const std::string& owner) const;
   // The same for one notifier.
   Result<std::vector<OutboxRow>> ClaimDue(
       const std::string& notifier, std::int64_t now, int limit, const std::string& owner,

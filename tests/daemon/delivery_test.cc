@@ -726,6 +726,32 @@ TEST(Issue12, RowsACommitHandsOverAreSentWithoutBeingClaimedAgain) {
   for (const auto& [url, most] : t.max_in_flight) EXPECT_LE(most, 4) << url;
 }
 
+// A claim of rows a commit handed over reads nothing in the state, so the results before it
+// need not be recorded first: a first run's flood is recorded a batch of 1,024 results at a
+// time (commit_every), not each claim's 512. A claim that goes to the state (the last one
+// here: fewer rows handed over than it asks for) records first, as any claim does.
+TEST(Issue12, ResultsWaitForTheirBatchAcrossClaimsFromMemory) {
+  Fixture f({Webhook("a", 64)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 1100; ++i) ns.push_back(PaperNotification("a", i));
+  f.CommitHandedOver(ns, "test-owner", {"a"}, f.now + 600);
+  FakeTransport t;
+  std::map<std::int64_t, int> sent_at_start;  // rows recorded sent -> transfers started then
+  t.on_start = [&] {
+    ++sent_at_start[test::Scalar(f.config.daemon.state_path,
+                                 "SELECT count(*) FROM outbox WHERE state = 'sent'")];
+  };
+  DeliveryOptions o{.owner = "test-owner",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [](const std::string&) { return true; },
+                    .commit_interval = std::chrono::hours(1)};
+  const DeliveryReport r = DeliveryEngine(f.config, *f.store, t, o).Run();
+  EXPECT_EQ(r.sent, 1100);
+  EXPECT_EQ(f.States()["sent"], 1100);
+  const std::map<std::int64_t, int> expected{{0, 1024}, {1024, 76}};
+  EXPECT_EQ(sent_at_start, expected);
+}
+
 // Rows handed over that the pass does not take (a stop, a notifier it does not send to) are
 // pending again when it ends, unattempted, for whoever claims next.
 TEST(Issue12, HandedOverRowsAPassDoesNotTakeArePendingAfterIt) {
