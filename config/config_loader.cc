@@ -1475,17 +1475,18 @@ const Loader::NotifierKind Loader::kNotifierKinds[] = {
      .keys = kNtfyKeys,
      .read = &Loader::ReadNtfySettings},
     // Local kinds: every line "in flight" at once goes out in one write (and, for a file, one
-    // fsync), so a high cap is a batch size, not a load on anyone.
+    // fsync), so a high cap is a batch size, not a load on anyone: a delivery claim's 512
+    // rows, one write each.
     {.name = "console",
      .reach = Reach::kLocal,
      .group = Grouping::kPaper,
-     .max_in_flight = 256,
+     .max_in_flight = 512,
      .read = &Loader::ReadConsoleSettings},
     {.name = "file",
      .keys = kFileKeys,
      .reach = Reach::kLocal,
      .group = Grouping::kPaper,
-     .max_in_flight = 256,
+     .max_in_flight = 512,
      .templates = false,
      .read = &Loader::ReadFileSettings},
 };

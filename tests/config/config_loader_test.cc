@@ -530,7 +530,7 @@ TEST(ConfigLoader, LoadsFullConfigWithIncludes) {
   EXPECT_EQ(std::get<FileSettings>(c.notifiers[0].settings).path,
             (fs::path(kData) / "out/matches.jsonl").lexically_normal().string());
   EXPECT_EQ(c.notifiers[0].max_papers, 10);
-  EXPECT_EQ(c.notifiers[0].max_in_flight, 256) << "a local kind writes a batch at once";
+  EXPECT_EQ(c.notifiers[0].max_in_flight, 512) << "a local kind writes a batch at once";
   EXPECT_EQ(c.notifiers[1].kind, "console");
   EXPECT_TRUE(std::holds_alternative<ConsoleSettings>(c.notifiers[1].settings));
   const NotifierConfig& hook = c.notifiers[2];
@@ -1095,8 +1095,8 @@ TEST(ConfigLoaderNotifiers, DefaultsPerKind) {
     std::size_t settings_index;  // the KindSettings alternative
   };
   const Case cases[] = {
-      {"console", "", 256, 1},
-      {"file", "path = \"out.jsonl\"\n", 256, 2},
+      {"console", "", 512, 1},
+      {"file", "path = \"out.jsonl\"\n", 512, 2},
       {"webhook", "url = \"https://hooks.example.org/x\"\n", 4, 3},
       {"exec", "command = [\"notify-papers\"]\n", 4, 4},
   };
