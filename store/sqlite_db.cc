@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "core/private_file.h"
@@ -602,8 +603,8 @@ Status SetWalMode(sqlite3* db) {
 // has one) and waits without a timeout in between: an idle service has no wake-up from it.
 class WalCheckpointer {
  public:
-  // The WAL's length, in pages, that wakes the thread; and the length past which the writer
-  // checkpoints itself (wal_autocheckpoint's default).
+  // The WAL's length, in pages, that starts a checkpoint on the thread; and the length past
+  // which the writer checkpoints itself (wal_autocheckpoint's default).
   static constexpr int kPages = 256;
   static constexpr int kWriterPages = 1000;
 
@@ -612,11 +613,11 @@ class WalCheckpointer {
   WalCheckpointer(const WalCheckpointer&) = delete;
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
-  // Runs `f` (a checkpoint of the writer's own) while no checkpoint of this thread runs:
+  // Runs `f` (a checkpoint of the writer's own) while no checkpoint of the thread runs:
   // SQLite refuses a second checkpointer at once, without waiting.
   template <typename F>
   auto Exclusively(F f) {
-    std::lock_guard running(running_);
+    std::lock_guard running(checkpointing_);
     return f();
   }
 
@@ -635,7 +636,7 @@ class WalCheckpointer {
     return SQLITE_OK;
   }
 
-  // Ends the thread, after the checkpoint it is running if any.
+  // Ends the thread, after the checkpoint it is running if any; none starts after.
   void Stop() {
     {
       std::lock_guard lock(mutex_);
@@ -651,17 +652,38 @@ class WalCheckpointer {
       std::lock_guard lock(mutex_);
       if (stop_) return;
       due_ = true;
-      if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+      if (!thread_.joinable() && !no_thread_) {
+        try {
+          thread_ = std::thread([this] { Run(); });
+        } catch (const std::system_error& e) {
+          // Out of threads (a tasks limit): the writer checkpoints past kWriterPages.
+          spdlog::debug("state {}: no thread to checkpoint the WAL: {}", path_, e.what());
+          no_thread_ = true;
+        }
+      }
     }
     wake_.notify_one();
   }
 
-  void Loop() {
+  // The thread: waits, without a timeout, for a checkpoint to be due.
+  void Run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return due_ || stop_; });
+      if (stop_) return;
+      lock.unlock();
+      CheckpointWhileDue();
+      lock.lock();
+    }
+  }
+
+  // Opens a connection, checkpoints while one is due, and closes it: between checkpoints
+  // (an idle service) the thread holds no connection, nor the schema SQLite reads for it.
+  void CheckpointWhileDue() {
     sqlite3* raw = nullptr;
     const int rc =
         sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     std::unique_ptr<sqlite3, void (*)(sqlite3*)> db(raw, [](sqlite3* d) { sqlite3_close_v2(d); });
-    if (raw) sqlite3_db_config(raw, SQLITE_DBCONFIG_LOOKASIDE, nullptr, 0, 0);
     // The same syncs as the writer's (synchronous=FULL): the WAL's frames are on disk before
     // they are copied, and the copy before the WAL starts over. A read first opens the WAL.
     if (rc != SQLITE_OK ||
@@ -669,45 +691,48 @@ class WalCheckpointer {
                      nullptr) != SQLITE_OK) {
       spdlog::warn("state {}: cannot open a connection to checkpoint the WAL: {}", path_,
                    raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
-      db.reset();
+      std::lock_guard lock(mutex_);
+      due_ = false;  // the writer checkpoints past kWriterPages
+      return;
     }
-    // The database file, to sync what a checkpoint copied (below).
+    // The database file, to sync what a checkpoint copied (Checkpoint).
     const int file = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     std::unique_lock lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [this] { return due_ || stop_; });
-      if (stop_) break;
+    while (due_ && !stop_) {
       due_ = false;
-      if (!db) continue;  // SQLite's close checkpoints the WAL then
       lock.unlock();
-      {
-        std::lock_guard running(running_);
-        int copied = 0;
-        const int ckpt = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                                   nullptr, &copied);
-        // Busy: another process's checkpoint runs; it copies the same frames.
-        if (ckpt != SQLITE_OK && (ckpt & 0xff) != SQLITE_BUSY) {
-          spdlog::warn("state {}: checkpoint: {}", path_, sqlite3_errmsg(db.get()));
-        }
-        // SQLite syncs the database file only when a checkpoint copied the whole WAL; when
-        // the writer committed meanwhile (a delivery records a batch every few
-        // milliseconds), what it copied waits for the next one's sync, and a `once` paid it
-        // in its close: 14 ms. The pages copied are synced here instead (the WAL keeps
-        // their frames until a checkpoint has synced them: this only makes that one quick).
-        if (copied > 0 && file >= 0) (void)::fdatasync(file);
-      }
+      Checkpoint(db.get(), file);
       lock.lock();
     }
+    lock.unlock();
     if (file >= 0) ::close(file);
   }
 
+  void Checkpoint(sqlite3* db, int file) {
+    std::lock_guard running(checkpointing_);
+    int copied = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
+    // Busy: another process's checkpoint runs; it copies the same frames.
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+      spdlog::warn("state {}: checkpoint: {}", path_, sqlite3_errmsg(db));
+    }
+    // SQLite syncs the database file only when a checkpoint copied the whole WAL; when the
+    // writer committed meanwhile (a delivery records a batch every few milliseconds), what
+    // it copied waits for the next one's sync, and a `once` paid it in its close: 14 ms. The
+    // pages copied are synced here instead (the WAL keeps their frames until a checkpoint
+    // has synced them: this only makes that one quick).
+    if (copied > 0 && file >= 0) (void)::fdatasync(file);
+  }
+
   const std::string path_;
-  std::mutex mutex_;  // guards due_, stop_ and the start of thread_
+  std::mutex mutex_;  // guards the three below and the start of thread_
   std::condition_variable wake_;
   bool due_ = false;
   bool stop_ = false;
-  std::mutex running_;  // held while a checkpoint runs
+  bool no_thread_ = false;  // one could not be started
   std::thread thread_;
+  std::mutex checkpointing_;  // held while a checkpoint runs
 };
 
 class SqliteDb final : public Db {

@@ -494,9 +494,9 @@ bool Eventually(const std::function<bool()>& done) {
 // Issue 12: the WAL is copied back into the database file by a thread of the store's own,
 // not in the writer's commits. A state whose WAL stays short has no such thread; past the
 // threshold one starts, and every page of the database reaches its file while the store
-// stays open. A writer that never pauses still sees the WAL start over (it checkpoints
-// itself past SQLite's own 1,000 pages) rather than grow with each commit. The thread ends
-// with the store, whose close removes the WAL.
+// stays open. A writer that never pauses still sees the WAL start over (it checkpoints itself
+// past SQLite's own 1,000 pages) rather than grow with each commit. The thread ends with the
+// store, whose close removes the WAL.
 TEST(StateStore, TheWalIsCheckpointedByAThreadOfItsOwn) {
   const test::TempDir dir;
   const std::string path = dir.File("state.db");
@@ -525,13 +525,13 @@ TEST(StateStore, TheWalIsCheckpointedByAThreadOfItsOwn) {
     }
     ASSERT_TRUE((*store)->CommitDigest(MakeCommit(std::move(papers), 100 + day)));
   }
-  EXPECT_EQ(ThreadCount(), threads + 1);
   const std::int64_t pages = Scalar(path, "PRAGMA page_count");
   ASSERT_GT(pages, 1000) << "the days made more pages than the WAL may hold";
   EXPECT_TRUE(Eventually([&] { return size(path) >= std::uintmax_t(pages) * 16384; }))
       << "the file has " << size(path) << " bytes of " << pages << " pages";
   EXPECT_LT(size(path + "-wal"), std::uintmax_t(1100) * (16384 + 24)) << "the WAL started over";
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 1 + kDays * 400);
+  EXPECT_EQ(ThreadCount(), threads + 1);
 
   store->reset();
   EXPECT_TRUE(Eventually([&] { return ThreadCount() == threads; }));
