@@ -686,9 +686,8 @@ class WalCheckpointer {
     std::unique_ptr<sqlite3, void (*)(sqlite3*)> db(raw, [](sqlite3* d) { sqlite3_close_v2(d); });
     // The same syncs as the writer's (synchronous=FULL): the WAL's frames are on disk before
     // they are copied, and the copy before the WAL starts over. A read first opens the WAL.
-    if (rc != SQLITE_OK ||
-        sqlite3_exec(raw, "PRAGMA synchronous=FULL; PRAGMA user_version", nullptr, nullptr,
-                     nullptr) != SQLITE_OK) {
+    if (rc != SQLITE_OK || sqlite3_exec(raw, "PRAGMA synchronous=FULL; PRAGMA user_version",
+                                        nullptr, nullptr, nullptr) != SQLITE_OK) {
       spdlog::warn("state {}: cannot open a connection to checkpoint the WAL: {}", path_,
                    raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
       std::lock_guard lock(mutex_);

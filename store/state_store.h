@@ -300,8 +300,7 @@ class StateStore {
   // Whether ClaimDue would take every request's rows from those handed over to `owner`,
   // reading nothing in the state (so what the state says of `owner`'s other rows cannot
   // change what it takes).
-  bool ClaimsFromMemory(const std::vector<ClaimRequest>& requests,
-                        const std::string& owner) const;
+  bool ClaimsFromMemory(const std::vector<ClaimRequest>& requests, const std::string& owner) const;
   // The same for one notifier.
   Result<std::vector<OutboxRow>> ClaimDue(
       const std::string& notifier, std::int64_t now, int limit, const std::string& owner,

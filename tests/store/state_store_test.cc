@@ -516,10 +516,9 @@ TEST(StateStore, TheWalIsCheckpointedByAThreadOfItsOwn) {
   for (int day = 0; day < kDays; ++day) {
     std::vector<Paper> papers;
     for (int i = 0; i < 400; ++i) {
-      Paper p = MakePaper(std::to_string(day) + "." + std::to_string(i),
-                          "A paper of day " + std::to_string(day) + ", number " +
-                              std::to_string(i),
-                          i);
+      Paper p =
+          MakePaper(std::to_string(day) + "." + std::to_string(i),
+                    "A paper of day " + std::to_string(day) + ", number " + std::to_string(i), i);
       p.summary = {std::string(600, char('a' + i % 26))};
       papers.push_back(std::move(p));
     }
