@@ -59,7 +59,8 @@ bool HugePagesOnRequest() {
 // without it first by PopulateHeapGrowth), and where the heap ended when it was last advised.
 std::mutex long_day_mutex;
 std::atomic<bool> long_day_open{false};
-std::uintptr_t advised_end = 0;  // guarded by long_day_mutex
+std::uintptr_t advised_end = 0;    // guarded by long_day_mutex
+std::uintptr_t advised_start = 0;  // where the long day's advice began; the same
 
 // Advises the heap's growth up to `end` to take huge pages; false when no long day is open.
 bool AdviseLongDayGrowth(std::uintptr_t end) {
@@ -131,6 +132,7 @@ void BeginLongDay() {
   if (end == std::uintptr_t(-1)) return;
   // A sanitizer's allocator takes no such advice (its mallopt returns 0), nor uses brk.
   if (mallopt(M_TOP_PAD, int(kLongDayStep)) == 0) return;
+  advised_start = end;
   advised_end = end;
   long_day_open.store(true, std::memory_order_release);
 }
@@ -140,6 +142,14 @@ void ReturnHeap() {
     std::lock_guard lock(long_day_mutex);
     if (long_day_open.load(std::memory_order_relaxed)) {
       mallopt(M_TOP_PAD, kUsualTopPad);
+      // The day's heap no longer asks for huge pages. Otherwise the kernel's khugepaged
+      // fills each 2 MiB range in which a page is still present back into a whole huge page
+      // after malloc_trim has given the rest away: a service came back 11 MB above its size
+      // after a 10,000-paper markdown day, its heap all huge pages again.
+      const std::uintptr_t from = advised_start & ~(PageSize() - 1);
+      if (advised_end > from) {
+        madvise(reinterpret_cast<void*>(from), advised_end - from, MADV_NOHUGEPAGE);
+      }
       long_day_open.store(false, std::memory_order_release);
     }
   }
