@@ -491,50 +491,81 @@ bool Eventually(const std::function<bool()>& done) {
   return true;
 }
 
+// `count` new papers of day `day`, each with a summary of 600 letters that compress little.
+std::vector<Paper> DayOfPapers(int day, int count) {
+  std::vector<Paper> papers;
+  std::uint32_t seed = std::uint32_t(day) * 2654435761u + 1;
+  for (int i = 0; i < count; ++i) {
+    Paper p =
+        MakePaper(std::to_string(day) + "." + std::to_string(i),
+                  "A paper of day " + std::to_string(day) + ", number " + std::to_string(i), i);
+    std::string summary(600, ' ');
+    for (char& c : summary) {
+      seed = seed * 1664525u + 1013904223u;
+      c = char('a' + (seed >> 24) % 26);
+    }
+    p.summary = {std::move(summary)};
+    papers.push_back(std::move(p));
+  }
+  return papers;
+}
+
+// The size of `file` in bytes; 0 when there is none.
+std::uintmax_t FileSize(const std::string& file) {
+  std::error_code error;
+  const auto bytes = std::filesystem::file_size(file, error);
+  return error ? 0 : bytes;
+}
+
 // Issue 12: the WAL is copied back into the database file by a thread of the store's own,
-// not in the writer's commits. A state whose WAL stays short has no such thread; past the
-// threshold one starts, and every page of the database reaches its file while the store
-// stays open. A writer that never pauses still sees the WAL start over (it checkpoints itself
-// past SQLite's own 1,000 pages) rather than grow with each commit. The thread ends with the
-// store, whose close removes the WAL.
+// not in the writer's commits. A state whose WAL stays short has no such thread; a commit
+// that leaves the WAL past the thread's threshold (256 pages), and short of the one past
+// which the writer checkpoints itself (1,000), starts one, and every page of the database
+// reaches its file while the store stays open. The thread ends with the store, whose close
+// removes the WAL.
 TEST(StateStore, TheWalIsCheckpointedByAThreadOfItsOwn) {
   const test::TempDir dir;
   const std::string path = dir.File("state.db");
-  const auto size = [](const std::string& file) {
-    std::error_code error;
-    const auto bytes = std::filesystem::file_size(file, error);
-    return error ? std::uintmax_t(0) : bytes;
-  };
   const std::size_t threads = ThreadCount();
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store) << store.error().message;
   ASSERT_TRUE((*store)->CommitDigest(MakeCommit({MakePaper("2401.00001", "A", 1)}, 10)));
   EXPECT_EQ(ThreadCount(), threads) << "no thread for a short WAL";
 
-  // Each day's papers are new: about 45 pages of WAL a day, committed without a pause.
-  constexpr int kDays = 120;
-  for (int day = 0; day < kDays; ++day) {
-    std::vector<Paper> papers;
-    for (int i = 0; i < 400; ++i) {
-      Paper p =
-          MakePaper(std::to_string(day) + "." + std::to_string(i),
-                    "A paper of day " + std::to_string(day) + ", number " + std::to_string(i), i);
-      p.summary = {std::string(600, char('a' + i % 26))};
-      papers.push_back(std::move(p));
-    }
-    ASSERT_TRUE((*store)->CommitDigest(MakeCommit(std::move(papers), 100 + day)));
-  }
+  ASSERT_TRUE((*store)->CommitDigest(MakeCommit(DayOfPapers(1, 8000), 100)));
+  const std::uintmax_t frames = FileSize(path + "-wal") / (16384 + 24);
+  ASSERT_GT(frames, 300u);
+  ASSERT_LT(frames, 900u) << "the writer checkpoints past 1,000 pages itself";
   const std::int64_t pages = Scalar(path, "PRAGMA page_count");
-  ASSERT_GT(pages, 1000) << "the days made more pages than the WAL may hold";
-  EXPECT_TRUE(Eventually([&] { return size(path) >= std::uintmax_t(pages) * 16384; }))
-      << "the file has " << size(path) << " bytes of " << pages << " pages";
-  EXPECT_LT(size(path + "-wal"), std::uintmax_t(1100) * (16384 + 24)) << "the WAL started over";
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 1 + kDays * 400);
+  EXPECT_TRUE(Eventually([&] { return FileSize(path) >= std::uintmax_t(pages) * 16384; }))
+      << "the file has " << FileSize(path) << " bytes of " << pages << " pages";
   EXPECT_EQ(ThreadCount(), threads + 1);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 8001);
 
   store->reset();
   EXPECT_TRUE(Eventually([&] { return ThreadCount() == threads; }));
   EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+}
+
+// Issue 12: a writer that commits without a pause could keep the checkpoint thread from ever
+// copying the whole WAL, and the WAL from starting over: past 1,000 pages the writer
+// checkpoints itself, and the WAL stays short of that and one commit.
+TEST(StateStore, TheWalStartsOverUnderAWriterThatNeverPauses) {
+  const test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  constexpr int kDays = 120;
+  std::uintmax_t largest = 0;
+  for (int day = 0; day < kDays; ++day) {
+    ASSERT_TRUE((*store)->CommitDigest(MakeCommit(DayOfPapers(day, 400), 100 + day)));
+    largest = std::max(largest, FileSize(path + "-wal"));
+  }
+  const std::uintmax_t frames = largest / (16384 + 24);
+  EXPECT_LT(frames, 1000u + 100u) << "the WAL started over";
+  EXPECT_GT(std::uintmax_t(Scalar(path, "PRAGMA page_count")), 1000u)
+      << "the days wrote more pages than the WAL may hold";
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), kDays * 400);
 }
 
 TEST(StateStore, PruneDropsOldSightingsAndFinishedRows) {
