@@ -92,20 +92,28 @@ bool KernelGivesHugePages() {
           setting.find("[madvise]") != std::string::npos);
 }
 
-// The kilobytes of the main heap ([heap] in /proc/self/smaps) held in huge pages.
-long HeapHugePagesKb() {
+// The lines of /proc/self/smaps that start with `field` ("AnonHugePages:") in each of the
+// main heap's mappings ([heap]), the field's name cut off.
+std::vector<std::string> HeapField(const std::string& field) {
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
   bool in_heap = false;
-  long kb = 0;
+  std::vector<std::string> values;
   while (std::getline(smaps, line)) {
     const std::string first = line.substr(0, line.find(' '));
     if (first.find('-') != std::string::npos && !first.ends_with(":")) {
       in_heap = line.ends_with("[heap]");  // a mapping's first line: "start-end perms ..."
-    } else if (in_heap && line.starts_with("AnonHugePages:")) {
-      kb += std::atol(line.c_str() + std::strlen("AnonHugePages:"));
+    } else if (in_heap && first == field) {
+      values.push_back(line.substr(field.size()));
     }
   }
+  return values;
+}
+
+// The kilobytes of the main heap held in huge pages.
+long HeapHugePagesKb() {
+  long kb = 0;
+  for (const std::string& value : HeapField("AnonHugePages:")) kb += std::atol(value.c_str());
   return kb;
 }
 
@@ -149,22 +157,14 @@ TEST(HeapGrowth, ALongDaysHeapTakesHugePagesUntilItIsReturned) {
   EXPECT_LE(after - before, std::uintptr_t(1) << 20);
 }
 
-// The VmFlags of each of the main heap's mappings ([heap] in /proc/self/smaps), as their
-// two-letter names ("rd wr mr mw me ac hg").
+// The VmFlags of each of the main heap's mappings, as their two-letter names ("rd wr mr mw
+// me ac hg").
 std::vector<std::vector<std::string>> HeapVmFlags() {
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  bool in_heap = false;
   std::vector<std::vector<std::string>> mappings;
-  while (std::getline(smaps, line)) {
-    const std::string first = line.substr(0, line.find(' '));
-    if (first.find('-') != std::string::npos && !first.ends_with(":")) {
-      in_heap = line.ends_with("[heap]");
-    } else if (in_heap && first == "VmFlags:") {
-      std::istringstream names(line.substr(first.size()));
-      mappings.emplace_back();
-      for (std::string name; names >> name;) mappings.back().push_back(name);
-    }
+  for (const std::string& value : HeapField("VmFlags:")) {
+    std::istringstream names(value);
+    mappings.emplace_back();
+    for (std::string name; names >> name;) mappings.back().push_back(name);
   }
   return mappings;
 }
