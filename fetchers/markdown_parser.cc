@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -119,8 +118,9 @@ void AppendNormalized(std::string& out, std::string_view raw) {
   AppendValidUtf8(out, raw, AppendWithLfLineEnds);
 }
 
-std::vector<std::string_view> SplitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
+// `text`'s lines into `lines` (whose room is kept from the entry before).
+void SplitLines(std::string_view text, std::vector<std::string_view>& lines) {
+  lines.clear();
   while (!text.empty()) {
     const std::size_t nl = text.find('\n');
     if (nl == std::string_view::npos) {
@@ -130,7 +130,6 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
     lines.push_back(text.substr(0, nl));
     text.remove_prefix(nl + 1);
   }
-  return lines;
 }
 
 // "YYYY-MM-DD" from a `## Daily Papers (YYYY-MM-DD)` header, or empty.
@@ -212,27 +211,56 @@ std::vector<std::string> SplitPythonList(std::string_view text) {
   return items;
 }
 
+// A paper's authors as they are read: each name once, in the order first given. A name is
+// looked for among the kept ones, and past kLinearAuthors (a collaboration's thousands) in a
+// set of them. A paper's names are the most small strings a digest holds: none is copied
+// on its way in (issue 12: two copies and a set node a name were a tenth of the parse).
+class AuthorList {
+ public:
+  // `most`: how many names at most will be added, so that the kept names never move (the
+  // set views them).
+  AuthorList(Paper& paper, std::size_t most) : paper_(paper) { paper_.authors.reserve(most); }
+
+  void Add(std::string_view raw) {
+    std::string name = CollapseWhitespace(raw);
+    if (name == "+") {
+      paper_.authors_truncated = true;
+      return;
+    }
+    if (name.empty() || Has(name)) return;
+    paper_.authors.push_back(std::move(name));
+    if (!seen_.empty() || paper_.authors.size() > kLinearAuthors) {
+      if (seen_.empty()) seen_.insert(paper_.authors.begin(), paper_.authors.end());
+      seen_.insert(paper_.authors.back());
+    }
+  }
+
+ private:
+  static constexpr std::size_t kLinearAuthors = 32;
+
+  bool Has(std::string_view name) const {
+    if (!seen_.empty()) return seen_.count(name) > 0;
+    return std::find(paper_.authors.begin(), paper_.authors.end(), name) != paper_.authors.end();
+  }
+
+  Paper& paper_;
+  std::unordered_set<std::string_view> seen_;
+};
+
 // `Authors: A, B, +, C` or `Authors: ['A', "B'c"]` into `paper`.
 void ReadAuthors(std::string_view text, Paper& paper) {
   text = Trim(text);
-  std::vector<std::string> raw;
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
-    raw = SplitPythonList(text.substr(1, text.size() - 2));
-  } else {
-    while (!text.empty()) {
-      const std::size_t comma = std::min(text.find(','), text.size());
-      raw.emplace_back(text.substr(0, comma));
-      text.remove_prefix(std::min(comma + 1, text.size()));
-    }
+    const std::vector<std::string> items = SplitPythonList(text.substr(1, text.size() - 2));
+    AuthorList authors(paper, items.size());
+    for (const std::string& item : items) authors.Add(item);
+    return;
   }
-  std::unordered_set<std::string> seen;
-  for (const std::string& name : raw) {
-    std::string clean = CollapseWhitespace(name);
-    if (clean == "+") {
-      paper.authors_truncated = true;
-    } else if (!clean.empty() && seen.insert(clean).second) {
-      paper.authors.push_back(std::move(clean));
-    }
+  AuthorList authors(paper, std::size_t(std::count(text.begin(), text.end(), ',')) + 1);
+  while (!text.empty()) {
+    const std::size_t comma = std::min(text.find(','), text.size());
+    authors.Add(text.substr(0, comma));
+    text.remove_prefix(std::min(comma + 1, text.size()));
   }
 }
 
@@ -352,20 +380,22 @@ bool OpensOtherBlock(std::string_view text) {
 // fence, HTML, a quote, a heading, an ordered list, a rule, a tab, a link definition, an
 // empty or oddly spaced bullet, an indented bullet before the first): cmark reads those.
 // tests/fuzz/markdown_fuzz.cc checks both readings agree on any input.
-std::optional<std::vector<std::size_t>> PlainBulletStarts(
-    const std::vector<std::string_view>& lines) {
-  std::vector<std::size_t> starts;
+// The starts go to `starts` (whose room is kept from the entry before); false where cmark
+// must read the body.
+bool PlainBulletStarts(const std::vector<std::string_view>& lines,
+                       std::vector<std::size_t>& starts) {
+  starts.clear();
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     const std::size_t indent = Indent(line);
     if (indent == std::string_view::npos) continue;  // blank
     const std::string_view text = line.substr(indent);
-    if (OpensOtherBlock(text)) return std::nullopt;
+    if (OpensOtherBlock(text)) return false;
     const bool marker = IsMarker(text.front()) && (text.size() == 1 || text[1] == ' ' ||
                                                    text[1] == '\t');
     if (!marker) continue;  // text: a paragraph's line or a lazy continuation
     if (indent > 0) {
-      if (starts.empty()) return std::nullopt;  // might start the first list
+      if (starts.empty()) return false;         // might start the first list
       continue;                                 // nested, or a sibling cmark indents
     }
     // "- text": the content must start right after one space with something that opens no
@@ -375,19 +405,26 @@ std::optional<std::vector<std::size_t>> PlainBulletStarts(
         OpensOtherBlock(content) ||
         (IsMarker(content.front()) &&
          (content.size() == 1 || content[1] == ' ' || content[1] == '\t'))) {
-      return std::nullopt;
+      return false;
     }
     starts.push_back(i);
   }
-  return starts;
+  return true;
 }
+
+// What reading an entry needs room for, kept by a thread from one entry to the next.
+struct EntryScratch {
+  std::vector<std::string_view> lines;
+  std::vector<std::size_t> bullet_starts;  // 0-based, into `lines`
+  std::vector<cmark_node*> front_blocks;
+};
 
 // Everything one `### ` entry needs while it is read.
 class EntryReader {
  public:
   // `plain_blocks`: read the blocks of plain bodies without cmark (PlainBulletStarts).
-  EntryReader(cmark_parser* parser, ParseResult& result, bool plain_blocks)
-      : parser_(parser), result_(result), plain_blocks_(plain_blocks) {}
+  EntryReader(cmark_parser* parser, ParseResult& result, bool plain_blocks, EntryScratch& scratch)
+      : parser_(parser), result_(result), plain_blocks_(plain_blocks), scratch_(scratch) {}
 
   // `entry` is the text from the `### ` line up to the next heading; `first_line` is the
   // 1-based input line of its `### ` line.
@@ -432,22 +469,25 @@ class EntryReader {
   // first bullet on, each top-level bullet starts a summary item, and every other line
   // (nested bullets, indented bullets, stray paragraphs) joins the item before it.
   void ReadBody(std::string_view body, int first_line, Paper& paper) {
-    const std::vector<std::string_view> lines = SplitLines(body);
+    std::vector<std::string_view>& lines = scratch_.lines;
+    SplitLines(body, lines);
     // 0-based index into `lines` of each top-level bullet's first line.
-    std::vector<std::size_t> bullet_starts;
-    std::vector<cmark_node*> front_blocks;
+    std::vector<std::size_t>& bullet_starts = scratch_.bullet_starts;
+    std::vector<cmark_node*>& front_blocks = scratch_.front_blocks;
+    front_blocks.clear();
     // A plain body's bullets are known from its lines, and cmark reads only the lines before
     // the first, for their media: the summaries, most of the text, would cost it an inline
     // parse each for nothing.
-    std::optional<std::vector<std::size_t>> plain =
-        plain_blocks_ ? PlainBulletStarts(lines) : std::nullopt;
+    const bool plain = plain_blocks_ && PlainBulletStarts(lines, bullet_starts);
+    if (!plain) bullet_starts.clear();
     std::size_t read = body.size();
-    if (plain && !plain->empty()) read = std::size_t(lines[plain->front()].data() - body.data());
+    if (plain && !bullet_starts.empty()) {
+      read = std::size_t(lines[bullet_starts.front()].data() - body.data());
+    }
     cmark_parser_feed(parser_, body.data(), read);
     CmarkNodePtr root(cmark_parser_finish(parser_));
     if (!root) return;
     if (plain) {
-      bullet_starts = std::move(*plain);
       for (cmark_node* block = cmark_node_first_child(root.get()); block;
            block = cmark_node_next(block)) {
         front_blocks.push_back(block);
@@ -462,6 +502,7 @@ class EntryReader {
     }
     ReadFields(lines, front_end, first_line, paper);
 
+    paper.summary.reserve(bullet_starts.size());
     for (std::size_t b = 0; b < bullet_starts.size(); ++b) {
       const std::size_t end = b + 1 < bullet_starts.size() ? bullet_starts[b + 1] : lines.size();
       std::string bullet(BulletText(lines[bullet_starts[b]]));
@@ -530,6 +571,7 @@ class EntryReader {
   cmark_parser* parser_;
   ParseResult& result_;
   bool plain_blocks_;
+  EntryScratch& scratch_;
 };
 
 // One `### ` entry the scan found, and what reading it gave besides its paper.
@@ -548,12 +590,12 @@ void ReadEntries(std::vector<Entry>& entries, std::vector<Paper>& papers,
                  const ParseBudget& budget, bool plain_blocks) {
   OnTwoThreads(entries.size(), 128, [&] {
     // One parser per thread: cmark_parser_finish leaves it ready for the next document.
-    return [&, parser = CmarkParserPtr(cmark_parser_new(CMARK_OPT_DEFAULT)),
-            read = ParseResult()](std::size_t first, std::size_t last) mutable {
+    return [&, parser = CmarkParserPtr(cmark_parser_new(CMARK_OPT_DEFAULT)), read = ParseResult(),
+            scratch = EntryScratch()](std::size_t first, std::size_t last) mutable {
       for (std::size_t i = first; i < last; ++i) {
         if (budget.Exhausted()) return false;
         Entry& entry = entries[i];
-        EntryReader(parser.get(), read, plain_blocks).Read(entry.text, entry.line);
+        EntryReader(parser.get(), read, plain_blocks, scratch).Read(entry.text, entry.line);
         entry.has_paper = !read.digest.papers.empty();
         if (entry.has_paper) papers[i] = std::move(read.digest.papers.front());
         entry.warnings = std::move(read.warnings);

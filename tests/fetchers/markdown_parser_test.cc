@@ -268,6 +268,34 @@ TEST(MarkdownParser, InvalidUtf8NulAndBomBecomeValidText) {
   EXPECT_EQ(paper.summary, (Strings{"text \xEF\xBF\xBD\xEF\xBF\xBD cut"}));
 }
 
+// A collaboration's list: past the names looked for one by one, repeats are still dropped
+// (the first of each kept, in order), in both the plain and the Python form.
+TEST(MarkdownParser, LongAuthorListsKeepEachNameOnce) {
+  Strings names;
+  for (int i = 0; i < 100; ++i) names.push_back("Author Number" + std::to_string(i));
+  std::string plain;
+  std::string python;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& name : names) {
+      plain += (plain.empty() ? "" : ", ") + name;
+      python += (python.empty() ? "" : ", ") + ("'" + name + "'");
+    }
+    plain += ", +,  Author   Number7";  // whitespace collapsed first: a repeat too
+  }
+  const ParseResult result = ParseMarkdownDigest(
+      "## Daily Papers (2024-01-02)\n\n"
+      "### [Plain](https://arxiv.org/abs/2401.90811)\n\nAuthors: " +
+      plain +
+      "\n\n- a\n\n"
+      "### [Python](https://arxiv.org/abs/2401.90812)\n\nAuthors: [" +
+      python + "]\n\n- b\n");
+  ASSERT_EQ(result.digest.papers.size(), 2u);
+  EXPECT_EQ(result.digest.papers[0].authors, names);
+  EXPECT_TRUE(result.digest.papers[0].authors_truncated);
+  EXPECT_EQ(result.digest.papers[1].authors, names);
+  EXPECT_FALSE(result.digest.papers[1].authors_truncated);
+}
+
 TEST(MarkdownParser, EntriesWithoutDayHeaderAndAfterForeignSections) {
   const ParseResult result = ParseMarkdownDigest(
       "### [Headerless](https://arxiv.org/abs/2402.90901)\n- a\n"
