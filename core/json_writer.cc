@@ -150,35 +150,55 @@ void JsonWriter::BeforeValue() {
     after_key_ = false;
     return;
   }
-  if (!first_.empty()) {
-    if (!first_.back()) out_ += ',';
-    first_.back() = false;
+  if (depth_ == 0) return;
+  const std::size_t top = depth_ - 1;
+  if (top < 64) {
+    const std::uint64_t bit = std::uint64_t(1) << top;
+    if ((first_ & bit) == 0) out_ += ',';
+    first_ &= ~bit;
+  } else {
+    if (!deeper_.back()) out_ += ',';
+    deeper_.back() = false;
   }
+}
+
+void JsonWriter::Open() {
+  if (depth_ < 64) {
+    first_ |= std::uint64_t(1) << depth_;
+  } else {
+    deeper_.push_back(true);
+  }
+  ++depth_;
+}
+
+void JsonWriter::Close() {
+  --depth_;
+  if (depth_ >= 64) deeper_.pop_back();
 }
 
 JsonWriter& JsonWriter::BeginObject() {
   BeforeValue();
   out_ += '{';
-  first_.push_back(true);
+  Open();
   return *this;
 }
 
 JsonWriter& JsonWriter::EndObject() {
   out_ += '}';
-  first_.pop_back();
+  Close();
   return *this;
 }
 
 JsonWriter& JsonWriter::BeginArray() {
   BeforeValue();
   out_ += '[';
-  first_.push_back(true);
+  Open();
   return *this;
 }
 
 JsonWriter& JsonWriter::EndArray() {
   out_ += ']';
-  first_.pop_back();
+  Close();
   return *this;
 }
 

@@ -4,6 +4,7 @@
 // is safe on a terminal. One writer per document; not shared.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,8 +43,16 @@ class JsonWriter {
  private:
   void BeforeValue();
 
+  // The open containers, innermost last: whether each has no element yet. Bit d of
+  // `first_` says it for depth d below 64, `deeper_` for the rest (no document digestd
+  // writes nests that deep): a writer made for each paper allocates nothing for it.
+  void Open();
+  void Close();
+
   std::string out_;
-  std::vector<char> first_;  // per open container: no element written yet (bytes, not bits)
+  std::uint64_t first_ = 0;
+  std::size_t depth_ = 0;
+  std::vector<char> deeper_;
   bool after_key_ = false;
   bool exact_ = true;
 };

@@ -166,6 +166,19 @@ std::vector<std::string> NotificationJsonLines(const Notification& n) {
 }
 
 void AppendNotificationJsonLines(const Notification& n, std::string& out) {
+  // A line's header (ids, names, watches, source, date) and what a paper's members take.
+  std::size_t size = 0;
+  const auto header = [&](const std::vector<std::string>& watches) {
+    std::size_t bytes = 128 + n.id.size() + n.notifier.size() + n.source.size() + n.message.size();
+    for (const std::string& w : watches) bytes += w.size() + 3;
+    return bytes;
+  };
+  ForEachLine(n, [&](const SourcedPaper* paper) {
+    size += paper ? header(n.WatchesOf(*paper)) + PaperJsonSize(paper->paper) +
+                        paper->source.size() + paper->date.size()
+                  : header(n.watches);
+  });
+  out.reserve(out.size() + size);
   ForEachLine(n, [&](const SourcedPaper* paper) {
     JsonWriter json(std::move(out));
     WriteJsonLine(json, n, paper);

@@ -23,6 +23,19 @@ void WritePaperMembers(JsonWriter& json, const Paper& paper) {
   json.EndObject();
 }
 
+std::size_t PaperJsonSize(const Paper& paper) {
+  // Each member's name, quotes and separators; each list item's quotes and comma.
+  constexpr std::size_t kMembers = 160;
+  constexpr std::size_t kPerItem = 3;
+  std::size_t size = kMembers + paper.key.size() + paper.title.size() + paper.url.size() +
+                     paper.media_url.size() + paper.version.size();
+  for (const auto* list : {&paper.authors, &paper.summary, &paper.tags}) {
+    for (const std::string& item : *list) size += item.size() + kPerItem;
+  }
+  for (const auto& [name, value] : paper.extra) size += name.size() + value.size() + 2 * kPerItem;
+  return size;
+}
+
 std::string DigestToJson(const Digest& digest) {
   JsonWriter json;
   json.BeginObject();

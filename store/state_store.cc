@@ -1,10 +1,12 @@
 #include "store/state_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -21,11 +23,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <spdlog/spdlog.h>
-
 #include "core/crypto.h"
 #include "core/hash.h"
 #include "core/json_writer.h"
+#include "core/paper_json.h"
 #include "core/two_threads.h"
 #include "store/migrations.h"
 #include "store/postgres_db.h"
@@ -827,7 +828,9 @@ std::string BodyHash(const Spool& body) {
 }
 
 std::string SnapshotText(const Paper& paper, bool* exact) {
-  JsonWriter json;
+  std::string text;
+  text.reserve(PaperJsonSize(paper));
+  JsonWriter json(std::move(text));
   json.BeginObject();
   json.Key("key").String(paper.key);
   json.Key("title").String(paper.title);

@@ -41,6 +41,25 @@ TEST(JsonWriter, NestsWithCommas) {
   EXPECT_EQ(j.str(), R"({"a":1,"b":["x",null,true],"c":{}})");
 }
 
+// Past the depth the writer keeps in bits (64), commas still go between elements only, at
+// every depth, on the way in and back out.
+TEST(JsonWriter, NestsDeeperThanItsBitsWithCommas) {
+  JsonWriter json;
+  std::string expected;
+  for (int depth = 0; depth < 70; ++depth) {
+    json.BeginArray().Int(depth);
+    expected += "[" + std::to_string(depth) + ",";
+  }
+  expected.pop_back();
+  for (int depth = 69; depth >= 0; --depth) {
+    json.EndArray().String("x");
+    expected += "]";
+    if (depth > 0) expected += ",\"x\"";
+  }
+  // The last "x" follows the outermost array at the top level, where no comma goes.
+  EXPECT_EQ(json.str(), expected + "\"x\"");
+}
+
 TEST(PaperJson, EmptyValuesAreNull) {
   Digest d;
   d.date = "2024-01-29";
