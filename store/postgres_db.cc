@@ -301,7 +301,7 @@ class PostgresCursor final : public Cursor {
   }
   // A bytea in its text form (hex); this backend stores no compressed snapshot (it has no
   // SnapshotCodec), so nothing binds one today.
-  void BindBlob(int index, std::string_view v) override {
+  void BindBlob(int index, std::string_view v, bool /*borrowed*/) override {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string hex = "\\x";
     hex.reserve(2 + 2 * v.size());

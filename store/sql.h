@@ -29,8 +29,8 @@ class Cursor {
   // `borrowed`: the caller keeps `value` alive and unchanged until the next Reset or until
   // the statement is destroyed, so a backend may read it in place instead of copying it.
   virtual void BindText(int index, std::string_view value, bool borrowed) = 0;
-  // Bytes, copied (compressed snapshots).
-  virtual void BindBlob(int index, std::string_view value) = 0;
+  // Bytes (compressed snapshots); `borrowed` as for BindText.
+  virtual void BindBlob(int index, std::string_view value, bool borrowed) = 0;
   virtual void BindInt(int index, std::int64_t value) = 0;
   // A NULL integer (`typed`), or a NULL whose type the statement decides.
   virtual void BindNull(int index, bool typed) = 0;
@@ -191,7 +191,12 @@ class Stmt {
   Stmt& Bind(const std::string& v) { return Bind(std::string_view(v)); }
   Stmt& Bind(const char* v) { return Bind(std::string_view(v)); }
   Stmt& BindBlob(std::string_view v) {
-    cursor_->BindBlob(++index_, v);
+    cursor_->BindBlob(++index_, v, /*borrowed=*/false);
+    return *this;
+  }
+  // BindBlob without a copy, on the terms of BindBorrowed.
+  Stmt& BindBlobBorrowed(std::string_view v) {
+    cursor_->BindBlob(++index_, v, /*borrowed=*/true);
     return *this;
   }
   Stmt& Bind(std::int64_t v) {

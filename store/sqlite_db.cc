@@ -530,8 +530,9 @@ class SqliteCursor final : public Cursor {
     sqlite3_bind_text(stmt_.get(), index, v.data(), int(v.size()),
                       borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT);
   }
-  void BindBlob(int index, std::string_view v) override {
-    sqlite3_bind_blob64(stmt_.get(), index, v.data(), v.size(), SQLITE_TRANSIENT);
+  void BindBlob(int index, std::string_view v, bool borrowed) override {
+    sqlite3_bind_blob64(stmt_.get(), index, v.data(), v.size(),
+                        borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT);
   }
   void BindInt(int index, std::int64_t v) override { sqlite3_bind_int64(stmt_.get(), index, v); }
   void BindNull(int index, bool) override { sqlite3_bind_null(stmt_.get(), index); }

@@ -336,7 +336,7 @@ class SnapshotWriter {
     insert_.Reset();
     insert_.Bind(prepared.hash);
     if (prepared.encoding != 0) {
-      insert_.BindBlob(prepared.stored);
+      insert_.BindBlobBorrowed(prepared.stored);
     } else {
       insert_.BindBorrowed(json);
     }
@@ -579,11 +579,13 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
       }
     }
     const bool claimed = lease != nullptr;
+    // The notification, the message and the owner outlive the step: nothing is copied.
     outbox.Reset();
-    outbox.Bind(n.id).Bind(n.dedupe_key).Bind(n.notifier).Bind(n.kind).Bind(n.event);
-    outbox.BindBorrowed(message).Bind(now).Bind(now).Bind(claimed ? "sending" : "pending");
+    outbox.BindBorrowed(n.id).BindBorrowed(n.dedupe_key).BindBorrowed(n.notifier);
+    outbox.BindBorrowed(n.kind).BindBorrowed(n.event).BindBorrowed(message).Bind(now).Bind(now);
+    outbox.BindBorrowed(claimed ? "sending" : "pending");
     if (claimed) {
-      outbox.Bind(hand_over->owner).Bind(*lease);
+      outbox.BindBorrowed(hand_over->owner).Bind(*lease);
     } else {
       outbox.BindNull().BindOptional(std::nullopt);
     }
@@ -1490,9 +1492,10 @@ Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, const
     for (std::size_t i = start; i < marks.size() && marks[i].SameSet(set); ++i) {
       watches.emplace_back(marks[i].watch);
     }
+    const std::string key = set.EncodeSet();
+    const std::string names = KeysJson(watches);
     notified.Reset();
-    notified.Bind(set.EncodeSet()).BindBorrowed(set.paper_key).Bind(KeysJson(watches));
-    notified.Bind(now);
+    notified.BindBorrowed(key).BindBorrowed(set.paper_key).BindBorrowed(names).Bind(now);
     if (auto st = Run(notified, "record notified"); !st) return st;
   }
   return Ok();
