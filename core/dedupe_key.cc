@@ -7,14 +7,19 @@ constexpr char kSep = '\x1f';
 
 }  // namespace
 
-std::string JoinKey(std::initializer_list<std::string_view> fields) {
-  std::string out;
+void JoinKeyInto(std::string& out, std::initializer_list<std::string_view> fields) {
+  out.clear();
   bool first = true;
   for (std::string_view f : fields) {
     if (!first) out.append(1, kSep);
     out.append(f);
     first = false;
   }
+}
+
+std::string JoinKey(std::initializer_list<std::string_view> fields) {
+  std::string out;
+  JoinKeyInto(out, fields);
   return out;
 }
 

@@ -64,5 +64,8 @@ struct NotifiedMark {
 // The dedupe key of an outbox message that is not about one paper (an alert, highlights, a
 // watch's digest, a sample): a kind word and its fields, joined as Encode joins them.
 std::string JoinKey(std::initializer_list<std::string_view> fields);
+// JoinKey's text into `out`, replacing what it held: a key made for each lookup reuses the
+// room of the one before.
+void JoinKeyInto(std::string& out, std::initializer_list<std::string_view> fields);
 
 }  // namespace digestd

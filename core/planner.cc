@@ -23,19 +23,20 @@ struct WatchEvent {
 };
 
 // The events one watch gets for one paper, given what the source said before.
-std::vector<WatchEvent> EventsFor(const WatchSpec& watch, const Paper& paper,
-                                  const PriorSighting* prior, std::string_view hash) {
+// Into `events` (cleared first: one list serves every hit of a plan).
+void EventsFor(const WatchSpec& watch, const Paper& paper, const PriorSighting* prior,
+               std::string_view hash, std::vector<WatchEvent>& events) {
   const bool votes_met = !watch.min_votes || (paper.votes && *paper.votes >= *watch.min_votes);
-  std::vector<WatchEvent> events;
+  events.clear();
   if (!prior) {
     if (votes_met && Has(watch.events, "new")) events.push_back({"new", "paper"});
-    return events;
+    return;
   }
   const bool was_below = !prior->votes || *prior->votes < watch.min_votes.value_or(0);
   if (watch.min_votes && votes_met && was_below && Has(watch.events, "threshold")) {
     events.push_back({"threshold", "paper"});
   }
-  if (!votes_met) return events;
+  if (!votes_met) return;
   if (prior->content_hash != hash && Has(watch.events, "updated")) {
     events.push_back({"updated", "updated:" + std::string(hash)});
   }
@@ -43,7 +44,6 @@ std::vector<WatchEvent> EventsFor(const WatchSpec& watch, const Paper& paper,
       Has(watch.events, "new_version")) {
     events.push_back({"new_version", "version:" + paper.version});
   }
-  return events;
 }
 
 // The papers a `latest:N` first run may notify: the N with most votes.
@@ -123,6 +123,9 @@ Plan PlanDigest(const PlanInput& in) {
   std::unordered_set<std::string_view> seen_keys;  // views of the papers' keys
   seen_keys.reserve(in.papers->size());
   std::vector<WatchMatches> block;  // of the papers from `block_start` on
+  // Reused by every hit: its events, and the NotifiedKey looked up for each of its notifiers.
+  std::vector<WatchEvent> events;
+  std::string key;
   std::size_t block_start = 0;
   plan.content_hashes.resize(in.papers->size());
   // A day's marks are about one per paper: grown by doubling, a 10,000-paper day's list
@@ -164,7 +167,7 @@ Plan PlanDigest(const PlanInput& in) {
                 .watch = watch.name,
                 .terms = in.matcher->TermLabels(matches, hit)};
       }
-      const auto events = EventsFor(watch, paper, prior, hash);
+      EventsFor(watch, paper, prior, hash, events);
       if (events.empty()) {
         if (in.record_decisions) {
           base.verdict = (watch.min_votes && !(paper.votes && *paper.votes >= *watch.min_votes))
@@ -186,7 +189,7 @@ Plan PlanDigest(const PlanInput& in) {
           for (const std::string& notifier : watch.notify) {
             if (!in.enabled_notifiers.count(notifier)) continue;
             ++routed;
-            const std::string key = NotifiedKey(notifier, paper.key, ev.event_class, watch.name);
+            JoinKeyInto(key, {notifier, paper.key, ev.event_class, watch.name});  // NotifiedKey
             if (in.notified->count(key)) {
               ++already;
               continue;
