@@ -109,9 +109,21 @@ HashDigits SightingContentDigits(const Paper& paper) {
   return Xxh3Digits(fields);
 }
 
+namespace {
+
+// NotifiedKey into `out`, replacing what it held (a plan looks one up for every hit).
+void NotifiedKeyInto(std::string& out, std::string_view notifier, std::string_view paper_key,
+                     std::string_view event_class, std::string_view watch) {
+  JoinKeyInto(out, {notifier, paper_key, event_class, watch});
+}
+
+}  // namespace
+
 std::string NotifiedKey(std::string_view notifier, std::string_view paper_key,
                         std::string_view event_class, std::string_view watch) {
-  return JoinKey({notifier, paper_key, event_class, watch});
+  std::string key;
+  NotifiedKeyInto(key, notifier, paper_key, event_class, watch);
+  return key;
 }
 
 Plan PlanDigest(const PlanInput& in) {
@@ -189,7 +201,7 @@ Plan PlanDigest(const PlanInput& in) {
           for (const std::string& notifier : watch.notify) {
             if (!in.enabled_notifiers.count(notifier)) continue;
             ++routed;
-            JoinKeyInto(key, {notifier, paper.key, ev.event_class, watch.name});  // NotifiedKey
+            NotifiedKeyInto(key, notifier, paper.key, ev.event_class, watch.name);
             if (in.notified->count(key)) {
               ++already;
               continue;
