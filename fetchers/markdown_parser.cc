@@ -217,9 +217,11 @@ std::vector<std::string> SplitPythonList(std::string_view text) {
 // on its way in (issue 12: two copies and a set node a name were a tenth of the parse).
 class AuthorList {
  public:
-  // `most`: how many names at most will be added, so that the kept names never move (the
-  // set views them).
-  AuthorList(Paper& paper, std::size_t most) : paper_(paper) { paper_.authors.reserve(most); }
+  // `expected`: how many names the line may hold (its commas say), for the list's room: up
+  // to kRoomAtMost, so that a line of commas keeps no room for names it does not have.
+  AuthorList(Paper& paper, std::size_t expected) : paper_(paper) {
+    paper_.authors.reserve(std::min(expected, kRoomAtMost));
+  }
 
   void Add(std::string_view raw) {
     std::string name = CollapseWhitespace(raw);
@@ -228,15 +230,20 @@ class AuthorList {
       return;
     }
     if (name.empty() || Has(name)) return;
+    const bool moves = paper_.authors.size() == paper_.authors.capacity();
     paper_.authors.push_back(std::move(name));
-    if (!seen_.empty() || paper_.authors.size() > kLinearAuthors) {
-      if (seen_.empty()) seen_.insert(paper_.authors.begin(), paper_.authors.end());
+    if (seen_.empty() && paper_.authors.size() <= kLinearAuthors) return;
+    if (moves || seen_.empty()) {  // the set views the names where they are now
+      seen_.clear();
+      seen_.insert(paper_.authors.begin(), paper_.authors.end());
+    } else {
       seen_.insert(paper_.authors.back());
     }
   }
 
  private:
   static constexpr std::size_t kLinearAuthors = 32;
+  static constexpr std::size_t kRoomAtMost = 64;
 
   bool Has(std::string_view name) const {
     if (!seen_.empty()) return seen_.count(name) > 0;

@@ -268,8 +268,9 @@ TEST(MarkdownParser, InvalidUtf8NulAndBomBecomeValidText) {
   EXPECT_EQ(paper.summary, (Strings{"text \xEF\xBF\xBD\xEF\xBF\xBD cut"}));
 }
 
-// A collaboration's list: past the names looked for one by one, repeats are still dropped
-// (the first of each kept, in order), in both the plain and the Python form.
+// A collaboration's list: past the names looked for one by one (32) and past the room a
+// list is first given (64), repeats are still dropped (the first of each kept, in order), in
+// both the plain and the Python form.
 TEST(MarkdownParser, LongAuthorListsKeepEachNameOnce) {
   Strings names;
   for (int i = 0; i < 100; ++i) names.push_back("Author Number" + std::to_string(i));
@@ -294,6 +295,17 @@ TEST(MarkdownParser, LongAuthorListsKeepEachNameOnce) {
   EXPECT_TRUE(result.digest.papers[0].authors_truncated);
   EXPECT_EQ(result.digest.papers[1].authors, names);
   EXPECT_FALSE(result.digest.papers[1].authors_truncated);
+}
+
+// A line of commas says nothing of how many names there are: the paper keeps no room for
+// the 100,000 its commas could hold.
+TEST(MarkdownParser, AnAuthorLineOfCommasKeepsNoRoomForNames) {
+  const ParseResult result =
+      ParseMarkdownDigest("### [Commas](https://arxiv.org/abs/2401.90813)\n\nAuthors: Ana Lima" +
+                          std::string(100000, ',') + "Bo Chen\n\n- a\n");
+  ASSERT_EQ(result.digest.papers.size(), 1u);
+  EXPECT_EQ(result.digest.papers[0].authors, (Strings{"Ana Lima", "Bo Chen"}));
+  EXPECT_LE(result.digest.papers[0].authors.capacity(), 64u);
 }
 
 TEST(MarkdownParser, EntriesWithoutDayHeaderAndAfterForeignSections) {
