@@ -1,12 +1,10 @@
 #include "store/state_store.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -22,6 +20,8 @@
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <spdlog/spdlog.h>
 
 #include "core/crypto.h"
 #include "core/hash.h"
