@@ -16,6 +16,15 @@ CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at
   WHERE state = 'pending';
 )sql";
 
+// Schema 12 -> 13, the same on both backends: the index of due rows holds the unfinished ones
+// only (pending, sending, dead). A sent row, most of the table, leaves it when it is recorded
+// instead of moving within it. SQLite uses a partial index only for a query that says the
+// index's own condition, so every query on unfinished rows says `state <> 'sent'` too.
+inline constexpr const char* kDueIndexOfUnfinishedRows = R"sql(
+DROP INDEX outbox_due;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at) WHERE state <> 'sent';
+)sql";
+
 // Schema 4 -> 5: every sighting's paper and every outbox message's papers become snapshots
 // (from `sightings` into `sightings_v5`).
 Status ConvertToSnapshots(Db& db);

@@ -141,6 +141,8 @@ CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TE
     {11, "ALTER TABLE outbox DROP CONSTRAINT outbox_dedupe_key_key;"},
     // 12: as SQLite's step 12.
     {12, nullptr, &ConvertToXxh3Hashes},
+    // 13: as SQLite's step 13.
+    {13, kDueIndexOfUnfinishedRows},
 };
 
 constexpr Oid kInt8Oid = 20;

@@ -849,6 +849,58 @@ TEST(Issue12, MigratesSchema11FileToXxh3Hashes) {
       << "every snapshot found by its new hash";
 }
 
+// Issue 12: schema 12 -> 13 keeps only unfinished rows in the index of due rows. A schema-12
+// file (today's tables, the index over every row as digestd 12 made it) with a row in each
+// state keeps every value and ends with the index a new file gets, holding three rows, not
+// four; the status counts, a claim, a record and a retry read the rows as before.
+TEST(Issue12, MigratesSchema12FileToADueIndexOfUnfinishedRows) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto tables = WriteRowInEveryTable(path, 10);
+  { ASSERT_TRUE(StateStore::Open(path)); }
+  const std::string message = Dump(path, "SELECT message FROM outbox WHERE id = 'id-2'");
+  ExecOn(path,
+         "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, attempts, "
+         "created_at, next_attempt_at, sent_at) SELECT 'id-3', 'dk-4', 'me', 'instant', 'new', "
+         "message, 'sent', 1, 160, 160, 170 FROM outbox WHERE id = 'id-2';"
+         "INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, attempts, "
+         "created_at, next_attempt_at, last_error) SELECT 'id-4', 'dk-5', 'me', 'instant', "
+         "'new', message, 'dead', 5, 180, 180, 'HTTP 400' FROM outbox WHERE id = 'id-2';"
+         "DROP INDEX outbox_due;"
+         "CREATE INDEX outbox_due ON outbox(state, next_attempt_at);"
+         "PRAGMA user_version=12;");
+  const std::string kIndexEntries =
+      "SELECT sum(ncell) FROM dbstat WHERE name = 'outbox_due' AND pagetype = 'leaf'";
+  ASSERT_EQ(Scalar(path, kIndexEntries), 4);
+  tables["snapshots"] = "SELECT id, paper, encoding FROM snapshots ORDER BY id";
+  const auto before = DumpTables(path, tables);
+  const std::string fresh = dir.File("fresh.db");
+  MigrateBesideANewFile(path, fresh);
+  EXPECT_EQ(DumpTables(path, tables), before);
+  const std::string outbox = test::Schema(path, "outbox");
+  EXPECT_NE(outbox.find("WHERE state <> 'sent'"), std::string::npos) << outbox;
+  EXPECT_EQ(outbox, test::Schema(fresh, "outbox"));
+  EXPECT_EQ(Scalar(path, kIndexEntries), 3) << "the sent row left the index";
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  const std::map<std::string, int> counts = {{"dead", 1}, {"pending", 1}, {"sending", 1},
+                                             {"sent", 1}};
+  EXPECT_EQ(*(*store)->OutboxCounts(), counts);
+  ExpectItsPendingRowClaimed(**store);
+  ASSERT_TRUE((*store)->RecordDeliveries(
+      {DeliveryResult{.id = "id-2", .kind = DeliveryResult::Kind::kSent}}, "host-b/2", 510));
+  EXPECT_EQ(Scalar(path, kIndexEntries), 2) << "a row sent leaves the index";
+  EXPECT_EQ((*store)->OutboxCounts()->at("sent"), 2);
+  auto retried = (*store)->RetryDead("me", 520);
+  ASSERT_TRUE(retried) << retried.error().message;
+  EXPECT_EQ(*retried, 1);
+  EXPECT_EQ(Dump(path, "SELECT state, next_attempt_at FROM outbox WHERE id = 'id-4'"),
+            "T:pending|I:520|\n");
+  EXPECT_EQ(Dump(path, "SELECT message FROM outbox WHERE id = 'id-4'"), message);
+}
+
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");

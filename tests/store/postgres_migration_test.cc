@@ -1,10 +1,12 @@
 // PostgreSQL migrations: two instances opening one new state at once (issue 14), the second
 // waiting on the migration lock, a schema-8 database brought to schema 9, a schema-9 one to
-// schema 10, a schema-10 one to schema 11 and a schema-11 one to schema 12 (issue 12).
+// schema 10, a schema-10 one to schema 11, a schema-11 one to schema 12 and a schema-12 one to
+// schema 13 (issue 12).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -282,6 +284,53 @@ TEST_F(Issue14Migration, Schema11DatabaseHashesItsPapersWithXxh3) {
   day.now = 200;
   ASSERT_TRUE((*store)->CommitDigest(day));
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM snapshots"), "1100");
+}
+
+
+// Issue 12: schema 12 -> 13 on PostgreSQL keeps only unfinished rows in the index of due rows,
+// as on SQLite. A database taken back to schema 12 (that index over every row) with a sent
+// and a pending row keeps both, ends with the indexes a new database has, counts them as
+// before and claims the pending one.
+TEST_F(Issue14Migration, Schema12DatabaseGetsTheDueIndexOfUnfinishedRows) {
+  const auto indexes = [](PGconn* conn) {
+    return Query(conn,
+                 "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
+                 "indexname) FROM pg_indexes WHERE tablename = 'outbox'");
+  };
+  const Conn fresh = NewDatabase(AnotherDatabaseUrl());
+  ASSERT_TRUE(fresh);
+  {
+    const auto store = StoreWithTwoRows(database().url());
+    ASSERT_TRUE(store);
+    auto taken = store->ClaimDue("me", 100, 1, "host-a/1", 999, test::AllAlive);
+    ASSERT_TRUE(taken) << taken.error().message;
+    ASSERT_EQ(test::Ids(*taken), std::vector<std::string>{"id-1"});
+    ASSERT_TRUE(store->RecordDeliveries(
+        {DeliveryResult{.id = "id-1", .kind = DeliveryResult::Kind::kSent}}, "host-a/1", 150));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(), "DROP INDEX outbox_due"), "");
+  ASSERT_EQ(Query(conn.get(), "CREATE INDEX outbox_due ON outbox(state, next_attempt_at)"), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 12"), "");
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', rowid, id, state, sent_at, message), E'\\n' "
+      "ORDER BY id) FROM outbox";
+  const std::string rows = Query(conn.get(), kRows);
+  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kRows), rows);
+  const std::string migrated = indexes(conn.get());
+  EXPECT_EQ(migrated, indexes(fresh.get()));
+  EXPECT_NE(migrated.find("WHERE (state <> 'sent'::text)"), std::string::npos) << migrated;
+  const std::map<std::string, int> counts = {{"pending", 1}, {"sent", 1}};
+  EXPECT_EQ(*(*store)->OutboxCounts(), counts);
+  auto claimed = (*store)->ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"});
 }
 
 }  // namespace
