@@ -25,6 +25,13 @@ DROP INDEX outbox_due;
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at) WHERE state <> 'sent';
 )sql";
 
+// Schema 13 -> 14, the same on both backends: sightings lose their index by `seen_at`, which
+// only the daily prune read. Every sighting a commit writes or refreshes no longer writes an
+// entry there too; the prune reads the table instead, once a day. (A state without the index
+// has nothing to drop.)
+inline constexpr const char* kNoIndexOfSightingsBySeenAt =
+    "DROP INDEX IF EXISTS sightings_seen_at;";
+
 // Schema 4 -> 5: every sighting's paper and every outbox message's papers become snapshots
 // (from `sightings` into `sightings_v5`).
 Status ConvertToSnapshots(Db& db);

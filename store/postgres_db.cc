@@ -143,6 +143,8 @@ CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TE
     {12, nullptr, &ConvertToXxh3Hashes},
     // 13: as SQLite's step 13.
     {13, kDueIndexOfUnfinishedRows},
+    // 14: as SQLite's step 14.
+    {14, kNoIndexOfSightingsBySeenAt},
 };
 
 constexpr Oid kInt8Oid = 20;

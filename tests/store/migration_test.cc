@@ -901,6 +901,38 @@ TEST(Issue12, MigratesSchema12FileToADueIndexOfUnfinishedRows) {
   EXPECT_EQ(Dump(path, "SELECT message FROM outbox WHERE id = 'id-4'"), message);
 }
 
+// Issue 12: schema 13 -> 14 drops the index of sightings by `seen_at`. A schema-13 file (today's
+// tables with that index, as digestd 13 made it) with a row in every table keeps every value,
+// ends with the sightings of a new file, and its daily prune still takes what is older than
+// its bound and only that.
+TEST(Issue12, MigratesSchema13FileWithoutAnIndexOfSightingsBySeenAt) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto tables = WriteRowInEveryTable(path, 10);
+  { ASSERT_TRUE(StateStore::Open(path)); }
+  ExecOn(path,
+         "CREATE INDEX sightings_seen_at ON sightings(seen_at);"
+         "PRAGMA user_version=13;");
+  tables["snapshots"] = "SELECT id, paper, encoding FROM snapshots ORDER BY id";
+  const auto before = DumpTables(path, tables);
+  ASSERT_NE(test::Schema(path, "sightings").find("sightings_seen_at"), std::string::npos);
+  const std::string fresh = dir.File("fresh.db");
+  MigrateBesideANewFile(path, fresh);
+  EXPECT_EQ(DumpTables(path, tables), before);
+  const std::string sightings = test::Schema(path, "sightings");
+  EXPECT_EQ(sightings.find("sightings_seen_at"), std::string::npos) << sightings;
+  EXPECT_EQ(sightings, test::Schema(fresh, "sightings"));
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+
+  // WriteRowInEveryTable's sighting was last seen at 20.
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Prune(20));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 1) << "seen at 20: kept";
+  ASSERT_TRUE((*store)->Prune(21));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 0);
+}
+
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");

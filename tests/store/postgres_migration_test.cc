@@ -1,7 +1,7 @@
 // PostgreSQL migrations: two instances opening one new state at once (issue 14), the second
 // waiting on the migration lock, a schema-8 database brought to schema 9, a schema-9 one to
-// schema 10, a schema-10 one to schema 11, a schema-11 one to schema 12 and a schema-12 one to
-// schema 13 (issue 12).
+// schema 10, a schema-10 one to schema 11, a schema-11 one to schema 12, a schema-12 one to
+// schema 13 and a schema-13 one to schema 14 (issue 12).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -331,6 +331,58 @@ TEST_F(Issue14Migration, Schema12DatabaseGetsTheDueIndexOfUnfinishedRows) {
   auto claimed = (*store)->ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
   ASSERT_TRUE(claimed) << claimed.error().message;
   EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"});
+}
+
+
+// Issue 12: schema 13 -> 14 on PostgreSQL drops the index of sightings by `seen_at`, as on
+// SQLite. A database given that index back and taken to schema 13 keeps its sightings, ends
+// with the indexes a new database has, and its prune takes only what is older than its bound.
+TEST_F(Issue14Migration, Schema13DatabaseLosesTheIndexOfSightingsBySeenAt) {
+  const auto indexes = [](PGconn* conn) {
+    return Query(conn,
+                 "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
+                 "indexname) FROM pg_indexes WHERE tablename = 'sightings'");
+  };
+  const Conn fresh = NewDatabase(AnotherDatabaseUrl());
+  ASSERT_TRUE(fresh);
+  Paper a;
+  a.key = "arxiv:2401.00001";
+  a.title = "희소 어텐션";
+  a.url = "https://arxiv.org/abs/2401.00001";
+  Paper b = a;
+  b.key = "arxiv:2401.00002";
+  b.url = "https://arxiv.org/abs/2401.00002";
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    DigestCommit c{
+        .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-29", .now = 100};
+    c.papers = SharePapers({a});
+    ASSERT_TRUE((*store)->CommitDigest(c));
+    c.date = "2024-01-30";
+    c.now = 200;
+    c.papers = SharePapers({b});
+    ASSERT_TRUE((*store)->CommitDigest(c));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(), "CREATE INDEX sightings_seen_at ON sightings(seen_at)"), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 13"), "");
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', paper_key, source, date, snapshot, seen_at), E'\\n' "
+      "ORDER BY paper_key) FROM sightings";
+  const std::string rows = Query(conn.get(), kRows);
+  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kRows), rows);
+  const std::string migrated = indexes(conn.get());
+  EXPECT_EQ(migrated, indexes(fresh.get()));
+  EXPECT_EQ(migrated.find("seen_at"), std::string::npos) << migrated;
+  ASSERT_TRUE((*store)->Prune(150));
+  EXPECT_EQ(Query(conn.get(), "SELECT string_agg(paper_key, ',') FROM sightings"), b.key);
 }
 
 }  // namespace
