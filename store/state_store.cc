@@ -2069,8 +2069,9 @@ Result<int> StateStore::RetryDead(const std::string& notifier, std::int64_t now)
 }
 
 Result<int> StateStore::DropDead(const std::string& notifier) {
-  Stmt s(*db_, "DELETE FROM outbox WHERE state <> 'sent' AND state = 'dead' AND "
-               "(?1 = '' OR notifier = ?1)");
+  Stmt s(*db_,
+         "DELETE FROM outbox WHERE state <> 'sent' AND state = 'dead' AND "
+         "(?1 = '' OR notifier = ?1)");
   s.Bind(notifier);
   if (auto st = Run(s, "drop dead rows"); !st) return Unexpected(st.error());
   return int(s.Changes());

@@ -885,8 +885,8 @@ TEST(Issue12, MigratesSchema12FileToADueIndexOfUnfinishedRows) {
 
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store);
-  const std::map<std::string, int> counts = {{"dead", 1}, {"pending", 1}, {"sending", 1},
-                                             {"sent", 1}};
+  const std::map<std::string, int> counts = {
+      {"dead", 1}, {"pending", 1}, {"sending", 1}, {"sent", 1}};
   EXPECT_EQ(*(*store)->OutboxCounts(), counts);
   ExpectItsPendingRowClaimed(**store);
   ASSERT_TRUE((*store)->RecordDeliveries(

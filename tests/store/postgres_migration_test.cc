@@ -286,7 +286,6 @@ TEST_F(Issue14Migration, Schema11DatabaseHashesItsPapersWithXxh3) {
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM snapshots"), "1100");
 }
 
-
 // Issue 12: schema 12 -> 13 on PostgreSQL keeps only unfinished rows in the index of due rows,
 // as on SQLite. A database taken back to schema 12 (that index over every row) with a sent
 // and a pending row keeps both, ends with the indexes a new database has, counts them as
@@ -332,7 +331,6 @@ TEST_F(Issue14Migration, Schema12DatabaseGetsTheDueIndexOfUnfinishedRows) {
   ASSERT_TRUE(claimed) << claimed.error().message;
   EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"});
 }
-
 
 // Issue 12: schema 13 -> 14 on PostgreSQL drops the index of sightings by `seen_at`, as on
 // SQLite. A database given that index back and taken to schema 13 keeps its sightings, ends
