@@ -71,6 +71,13 @@ namespace {
 constexpr const char* kRestoreDedupeIndex =
     "ALTER TABLE outbox ADD CONSTRAINT outbox_dedupe_key_key UNIQUE (dedupe_key)";
 
+// The indexes of `table`, a line each: its name and definition.
+std::string IndexesOf(PGconn* conn, const std::string& table) {
+  return Query(conn,
+               "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY indexname) "
+               "FROM pg_indexes WHERE tablename = '" + table + "'");
+}
+
 // A session on the database at `url` once StateStore::Open has made it there: a new
 // database's schema, which a migrated one must end with. Null, failing the test, when either
 // cannot be done.
@@ -108,11 +115,7 @@ std::unique_ptr<StateStore> StoreWithTwoRows(const std::string& url) {
 // index. A database left at schema 8 (that index as step 8 made it) with rows in the outbox
 // keeps every row, gets the index a new database gets, and its pending row is claimed.
 TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
-  const auto indexes = [](PGconn* conn) {
-    return Query(conn,
-                 "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
-                 "indexname) FROM pg_indexes WHERE tablename = 'outbox'");
-  };
+  const auto indexes = [](PGconn* conn) { return IndexesOf(conn, "outbox"); };
   const Conn fresh = NewDatabase(AnotherDatabaseUrl());
   ASSERT_TRUE(fresh);
   {
@@ -291,11 +294,7 @@ TEST_F(Issue14Migration, Schema11DatabaseHashesItsPapersWithXxh3) {
 // and a pending row keeps both, ends with the indexes a new database has, counts them as
 // before and claims the pending one.
 TEST_F(Issue14Migration, Schema12DatabaseGetsTheDueIndexOfUnfinishedRows) {
-  const auto indexes = [](PGconn* conn) {
-    return Query(conn,
-                 "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
-                 "indexname) FROM pg_indexes WHERE tablename = 'outbox'");
-  };
+  const auto indexes = [](PGconn* conn) { return IndexesOf(conn, "outbox"); };
   const Conn fresh = NewDatabase(AnotherDatabaseUrl());
   ASSERT_TRUE(fresh);
   {
@@ -336,11 +335,7 @@ TEST_F(Issue14Migration, Schema12DatabaseGetsTheDueIndexOfUnfinishedRows) {
 // SQLite. A database given that index back and taken to schema 13 keeps its sightings, ends
 // with the indexes a new database has, and its prune takes only what is older than its bound.
 TEST_F(Issue14Migration, Schema13DatabaseLosesTheIndexOfSightingsBySeenAt) {
-  const auto indexes = [](PGconn* conn) {
-    return Query(conn,
-                 "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY "
-                 "indexname) FROM pg_indexes WHERE tablename = 'sightings'");
-  };
+  const auto indexes = [](PGconn* conn) { return IndexesOf(conn, "sightings"); };
   const Conn fresh = NewDatabase(AnotherDatabaseUrl());
   ASSERT_TRUE(fresh);
   Paper a;
