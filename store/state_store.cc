@@ -60,6 +60,9 @@ std::string KeysJson(const std::vector<std::string>& keys) {
   return json.Take();
 }
 
+// Statements on sending or dead rows say `state <> 'sent'` as well as their own state: it is
+// the condition of the outbox's index of due rows (schema 13, store/migrations.h), which
+// SQLite uses only for a query that says it. Without it they read the whole outbox.
 constexpr const char* kOutboxColumns =
     "id, notifier, kind, event, state, message, attempts, parts_sent, created_at, "
     "next_attempt_at, last_error, sent_at, remote_id, lease_owner, lease_until, dedupe_key";
