@@ -692,6 +692,13 @@ class WalCheckpointer {
     const int rc =
         sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     std::unique_ptr<sqlite3, void (*)(sqlite3*)> db(raw, [](sqlite3* d) { sqlite3_close_v2(d); });
+    // The writer outlives this connection, and its close removes the WAL. Closed as SQLite
+    // would close it, this one would first try the database file's exclusive lock to learn
+    // whether it is the last; refused, it keeps that lock's first step until the close ends,
+    // and a reader opening meanwhile without waiting for locks (the sqlite3 shell) is told
+    // the database is locked. This connection's own first read waits for such a close.
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    sqlite3_busy_timeout(raw, 5000);
     // The same syncs as the writer's (synchronous=FULL): the WAL's frames are on disk before
     // they are copied, and the copy before the WAL starts over. A read first opens the WAL.
     if (rc != SQLITE_OK || sqlite3_exec(raw, "PRAGMA synchronous=FULL; PRAGMA user_version",
@@ -931,7 +938,12 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path, bool read_only) 
   if (auto st = db->AddSnapshotFunction(); !st) {
     return Unexpected(path + ": " + st.error().message);
   }
-  if (read_only) return std::unique_ptr<Db>(std::move(db));
+  if (read_only) {
+    // A reader never checkpoints, nor tries, closing, the lock a checkpoint on close needs
+    // (see WalCheckpointer::CheckpointWhileDue); the writer's close removes the WAL.
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    return std::unique_ptr<Db>(std::move(db));
+  }
   // 16 KiB pages for a new file (an existing one keeps its own): paper snapshots are about
   // 1.4 KB each, and a 4 KiB page holds two of them with a third of it unused.
   if (auto st = db->Exec("PRAGMA page_size=16384"); !st) {
