@@ -25,14 +25,18 @@
 
 namespace digestd::test {
 
-// The first column of the first row of `sql` run on the file at `path`; -1 when none.
+// The first column of the first row of `sql` run on the file at `path`; -1 when none. A
+// failing statement fails the test with SQLite's message (and gives -1).
 inline std::int64_t Scalar(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
   sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
   std::int64_t v = -1;
-  if (stmt && sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_int64(stmt, 0);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) v = sqlite3_column_int64(stmt, 0);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ADD_FAILURE() << path << ": " << sql << ": " << sqlite3_errmsg(db);
+  }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return v;
