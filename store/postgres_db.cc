@@ -145,6 +145,12 @@ CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TE
     {13, kDueIndexOfUnfinishedRows},
     // 14: as SQLite's step 14.
     {14, kNoIndexOfSightingsBySeenAt},
+    // 15: as SQLite's step 15; this backend changes the primary key in place.
+    {15, R"sql(
+ALTER TABLE notified_sets DROP CONSTRAINT notified_sets_pkey;
+ALTER TABLE notified_sets ADD PRIMARY KEY (paper_key, key);
+DROP INDEX notified_sets_paper;
+)sql"},
 };
 
 constexpr Oid kInt8Oid = 20;
@@ -196,7 +202,7 @@ const Dialect kPostgres{
         "WHERE n.paper_key IN (SELECT value FROM json_array_elements_text(?1::json) AS value)",
     .merge_notified =
         "INSERT INTO notified_sets(key, paper_key, watches, created_at) "
-        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET watches = "
+        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(paper_key, key) DO UPDATE SET watches = "
         "(SELECT json_agg(u.v ORDER BY u.v)::text FROM "
         "(SELECT json_array_elements_text(notified_sets.watches::json) AS v UNION "
         "SELECT json_array_elements_text(?3::json)) AS u)",

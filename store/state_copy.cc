@@ -38,8 +38,9 @@ struct Table {
 const std::vector<Table>& CopiedTables() {
   // Schema 10: snapshots are copied as their text (encoding 0), which the copy compresses
   // again once it makes its own dictionary; `snapshot_dicts` is not copied. (Schema 12 changed
-  // the hashes' values, not a column: both ends hash alike; schemas 13 and 14 indexes.)
-  static_assert(StateStore::kSchemaVersion == 14, "a new schema: copy its tables and columns");
+  // the hashes' values, not a column: both ends hash alike; schemas 13 and 14 indexes; schema
+  // 15 the notified sets' primary key, which their order follows.)
+  static_assert(StateStore::kSchemaVersion == 15, "a new schema: copy its tables and columns");
   constexpr Type T = Type::kText, I = Type::kInt, IN = Type::kIntOrNull, TN = Type::kTextOrNull;
   static const std::vector<Table> tables = {
       {"papers", "key", {{"key", T}, {"first_seen", I}, {"first_source", T}}},
@@ -59,7 +60,7 @@ const std::vector<Table>& CopiedTables() {
        {{"source", T}, {"url_id", T}, {"etag", T}, {"last_modified", T}, {"body_hash", T},
         {"last_success", IN}}},
       {"notified_sets",
-       "key",
+       "paper_key, key",
        {{"key", T}, {"paper_key", T}, {"watches", T}, {"created_at", I}}},
       {"outbox",
        "rowid",

@@ -933,6 +933,65 @@ TEST(Issue12, MigratesSchema13FileWithoutAnIndexOfSightingsBySeenAt) {
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 0);
 }
 
+// Issue 12: schema 14 -> 15 keys notified sets by their paper first, and drops the index by
+// paper that served the lookups the key now serves. A schema-14 file (today's tables with the
+// old key and that index, as digestd 14 made it) with a second set for the same paper keeps
+// every value, ends with the table a new file has, reads a paper's marks through the key
+// alone, and merges a commit's new watch into its stored set.
+TEST(Issue12, MigratesSchema14FileToNotifiedSetsInTheOrderOfTheirPapers) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto tables = WriteRowInEveryTable(path, 10);
+  { ASSERT_TRUE(StateStore::Open(path)); }
+  ExecOn(path,
+         "INSERT INTO notified_sets VALUES('chat' || char(31) || 'arxiv:2401.00001' || "
+         "char(31) || 'paper', 'arxiv:2401.00001', '[\"w2\"]', 11);"
+         "CREATE TABLE notified_sets_v14 (key TEXT PRIMARY KEY, paper_key TEXT NOT NULL, "
+         "watches TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;"
+         "INSERT INTO notified_sets_v14 SELECT key, paper_key, watches, created_at "
+         "FROM notified_sets;"
+         "DROP TABLE notified_sets;"
+         "ALTER TABLE notified_sets_v14 RENAME TO notified_sets;"
+         "CREATE INDEX notified_sets_paper ON notified_sets(paper_key);"
+         "PRAGMA user_version=14;");
+  tables["snapshots"] = "SELECT id, paper, encoding FROM snapshots ORDER BY id";
+  const auto before = DumpTables(path, tables);
+  ASSERT_NE(before.at("notified_sets").find("w2"), std::string::npos);
+  ASSERT_NE(test::Schema(path, "notified_sets").find("notified_sets_paper"), std::string::npos);
+  const std::string fresh = dir.File("fresh.db");
+  MigrateBesideANewFile(path, fresh);
+  EXPECT_EQ(DumpTables(path, tables), before);
+  const std::string notified = test::Schema(path, "notified_sets");
+  EXPECT_EQ(notified.find("notified_sets_paper"), std::string::npos) << notified;
+  EXPECT_EQ(notified, test::Schema(fresh, "notified_sets"));
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+  const std::string plan = Dump(path,
+                                "EXPLAIN QUERY PLAN SELECT n.key, w.value FROM notified_sets AS n, "
+                                "json_each(n.watches) AS w WHERE n.paper_key IN "
+                                "(SELECT value FROM json_each('[\"arxiv:2401.00001\"]'))");
+  EXPECT_NE(plan.find("SEARCH n USING PRIMARY KEY (paper_key=?)"), std::string::npos) << plan;
+
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  const auto marks = [&] {
+    auto notified = (*store)->LoadNotified({"arxiv:2401.00001"});
+    EXPECT_TRUE(notified) << notified.error().message;
+    std::set<std::string> watches;
+    for (const std::string& key : notified.value_or(std::set<std::string>{})) {
+      const std::optional<DedupeKey> mark = DedupeKey::Decode(key);
+      if (mark) watches.insert(mark->notifier + " " + mark->watches.at(0));
+    }
+    return watches;
+  };
+  EXPECT_EQ(marks(), (std::set<std::string>{"chat w2", "me w1"}));
+  DigestCommit c{
+      .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 300};
+  c.notified = {NotifiedMark{"me", "arxiv:2401.00001", "paper", "w3"}};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  EXPECT_EQ(marks(), (std::set<std::string>{"chat w2", "me w1", "me w3"}));
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified_sets"), 2) << "merged, not added";
+}
+
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -376,6 +377,58 @@ TEST_F(Issue14Migration, Schema13DatabaseLosesTheIndexOfSightingsBySeenAt) {
   EXPECT_EQ(migrated.find("seen_at"), std::string::npos) << migrated;
   ASSERT_TRUE((*store)->Prune(150));
   EXPECT_EQ(Query(conn.get(), "SELECT string_agg(paper_key, ',') FROM sightings"), b.key);
+}
+
+// Issue 12: schema 14 -> 15 on PostgreSQL keys notified sets by their paper first and drops
+// their index by paper, as on SQLite. A database given the old key and that index back and
+// taken to schema 14 keeps its sets, ends with the indexes a new database has, reads a
+// paper's marks, and merges a commit's new watch into its stored set.
+TEST_F(Issue14Migration, Schema14DatabaseKeysNotifiedSetsByPaper) {
+  const auto indexes = [](PGconn* conn) { return IndexesOf(conn, "notified_sets"); };
+  const Conn fresh = NewDatabase(AnotherDatabaseUrl());
+  ASSERT_TRUE(fresh);
+  const std::string paper = "arxiv:2401.00001";
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    DigestCommit c{
+        .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-29", .now = 100};
+    c.notified = {NotifiedMark{"me", paper, "paper", "w1"},
+                  NotifiedMark{"chat", paper, "paper", "w2"}};
+    ASSERT_TRUE((*store)->CommitDigest(c));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(), "ALTER TABLE notified_sets DROP CONSTRAINT notified_sets_pkey"), "");
+  ASSERT_EQ(Query(conn.get(), "ALTER TABLE notified_sets ADD PRIMARY KEY (key)"), "");
+  ASSERT_EQ(Query(conn.get(), "CREATE INDEX notified_sets_paper ON notified_sets(paper_key)"), "");
+  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 14"), "");
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', key, paper_key, watches, created_at), E'\\n' "
+      "ORDER BY key) FROM notified_sets";
+  const std::string rows = Query(conn.get(), kRows);
+  ASSERT_NE(rows.find("w2"), std::string::npos) << rows;
+  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
+
+  auto store = StateStore::Open(database().url());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn.get(), kRows), rows);
+  const std::string migrated = indexes(conn.get());
+  EXPECT_EQ(migrated, indexes(fresh.get()));
+  EXPECT_NE(migrated.find("(paper_key, key)"), std::string::npos) << migrated;
+  const auto marks = [&] {
+    auto notified = (*store)->LoadNotified({paper});
+    EXPECT_TRUE(notified) << notified.error().message;
+    return notified.value_or(std::set<std::string>{}).size();
+  };
+  EXPECT_EQ(marks(), 2u);
+  DigestCommit c{
+      .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 200};
+  c.notified = {NotifiedMark{"me", paper, "paper", "w3"}};
+  ASSERT_TRUE((*store)->CommitDigest(c));
+  EXPECT_EQ(marks(), 3u);
+  EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM notified_sets"), "2") << "merged, not added";
 }
 
 }  // namespace
