@@ -936,8 +936,8 @@ TEST(Issue12, MigratesSchema13FileWithoutAnIndexOfSightingsBySeenAt) {
 // Issue 12: schema 14 -> 15 keys notified sets by their paper first, and drops the index by
 // paper that served the lookups the key now serves. A schema-14 file (today's tables with the
 // old key and that index, as digestd 14 made it) with a second set for the same paper keeps
-// every value, ends with the table a new file has, reads a paper's marks through the key
-// alone, and merges a commit's new watch into its stored set.
+// every value, ends with the table a new file has in no more pages than it had, reads a
+// paper's marks through the key alone, and merges a commit's new watch into its stored set.
 TEST(Issue12, MigratesSchema14FileToNotifiedSetsInTheOrderOfTheirPapers) {
   test::TempDir dir;
   const std::string path = dir.File("state.db");
@@ -953,14 +953,18 @@ TEST(Issue12, MigratesSchema14FileToNotifiedSetsInTheOrderOfTheirPapers) {
          "DROP TABLE notified_sets;"
          "ALTER TABLE notified_sets_v14 RENAME TO notified_sets;"
          "CREATE INDEX notified_sets_paper ON notified_sets(paper_key);"
-         "PRAGMA user_version=14;");
+         "PRAGMA user_version=14;"
+         "VACUUM;");  // no free page left for the migration to take
   tables["snapshots"] = "SELECT id, paper, encoding FROM snapshots ORDER BY id";
   const auto before = DumpTables(path, tables);
   ASSERT_NE(before.at("notified_sets").find("w2"), std::string::npos);
   ASSERT_NE(test::Schema(path, "notified_sets").find("notified_sets_paper"), std::string::npos);
+  const std::int64_t pages = Scalar(path, "PRAGMA page_count");
   const std::string fresh = dir.File("fresh.db");
   MigrateBesideANewFile(path, fresh);
   EXPECT_EQ(DumpTables(path, tables), before);
+  EXPECT_EQ(Scalar(path, "PRAGMA page_count"), pages)
+      << "the new table takes pages the old one and its index left";
   const std::string notified = test::Schema(path, "notified_sets");
   EXPECT_EQ(notified.find("notified_sets_paper"), std::string::npos) << notified;
   EXPECT_EQ(notified, test::Schema(fresh, "notified_sets"));
