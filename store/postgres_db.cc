@@ -145,11 +145,12 @@ CREATE OR REPLACE FUNCTION snapshot_text(paper TEXT, encoding BIGINT) RETURNS TE
     {13, kDueIndexOfUnfinishedRows},
     // 14: as SQLite's step 14.
     {14, kNoIndexOfSightingsBySeenAt},
-    // 15: as SQLite's step 15; this backend changes the primary key in place.
+    // 15: as SQLite's step 15; this backend changes the primary key in place. (A database
+    // without the index by paper has nothing to drop.)
     {15, R"sql(
 ALTER TABLE notified_sets DROP CONSTRAINT notified_sets_pkey;
 ALTER TABLE notified_sets ADD PRIMARY KEY (paper_key, key);
-DROP INDEX notified_sets_paper;
+DROP INDEX IF EXISTS notified_sets_paper;
 )sql"},
 };
 
