@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +113,37 @@ std::unique_ptr<StateStore> StoreWithTwoRows(const std::string& url) {
   return std::move(*store);
 }
 
+// What a migration test reads once the store has migrated the database: the store (null,
+// the test failed, when it could not open) and the listing of what the step changed.
+struct Migrated {
+  std::unique_ptr<StateStore> store;
+  std::string listing;
+};
+
+// Marks the database at `url`, which the test took back a step through `conn`, as of schema
+// `version`, and opens it: the store migrates it. What `listing` reads (indexes,
+// constraints) differs from a new database's (`fresh`) before and equals it after, and every
+// row `rows` reads is kept.
+Migrated MigrateFrom(int version, const std::string& url, PGconn* conn, PGconn* fresh,
+                     const std::function<std::string(PGconn*)>& listing,
+                     const std::string& rows) {
+  Migrated m;
+  EXPECT_EQ(Query(conn, "UPDATE digestd_schema SET version = " + std::to_string(version)), "");
+  const std::string before = Query(conn, rows);
+  EXPECT_NE(listing(conn), listing(fresh)) << "the test took the step back";
+  auto store = StateStore::Open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return m;
+  }
+  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
+  EXPECT_EQ(Query(conn, rows), before);
+  m.listing = listing(conn);
+  EXPECT_EQ(m.listing, listing(fresh));
+  m.store = std::move(*store);
+  return m;
+}
+
 // Issue 12: schema 8 -> 9 on PostgreSQL keeps only pending rows in the per-notifier claim
 // index. A database left at schema 8 (that index as step 8 made it) with rows in the outbox
 // keeps every row, gets the index a new database gets, and its pending row is claimed.
@@ -137,21 +169,16 @@ TEST_F(Issue14Migration, Schema8DatabaseGetsTheClaimIndexOfPendingRows) {
   ASSERT_EQ(Query(conn.get(), "CREATE INDEX outbox_notifier_due ON outbox(notifier, state, "
                               "next_attempt_at, created_at)"),
             "");
-  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 8"), "");
   const std::string kRows =
       "SELECT string_agg(concat_ws(' ', id, state, lease_owner, message), E'\\n' ORDER BY id) "
       "FROM outbox";
-  const std::string rows = Query(conn.get(), kRows);
-  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
-
-  auto store = StateStore::Open(database().url());
-  ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  EXPECT_EQ(Query(conn.get(), kRows), rows);
-  const std::string migrated = indexes(conn.get());
-  EXPECT_EQ(migrated, indexes(fresh.get()));
+  const Migrated m =
+      MigrateFrom(8, database().url(), conn.get(), fresh.get(), indexes, kRows);
+  ASSERT_TRUE(m.store);
+  StateStore& store = *m.store;
+  const std::string& migrated = m.listing;
   EXPECT_NE(migrated.find("WHERE (state = 'pending'::text)"), std::string::npos) << migrated;
-  auto claimed = (*store)->ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
+  auto claimed = store.ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
   ASSERT_TRUE(claimed) << claimed.error().message;
   EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"}) << "id-1 is host-a's";
 }
@@ -219,22 +246,17 @@ TEST_F(Issue14Migration, Schema10DatabaseDropsTheDedupeKeysOwnIndex) {
   Conn conn(PQconnectdb(database().url().c_str()));
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
   ASSERT_EQ(Query(conn.get(), kRestoreDedupeIndex), "");
-  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 10"), "");
   const std::string kRows =
       "SELECT string_agg(concat_ws(' ', rowid, id, dedupe_key, state, message), E'\\n' "
       "ORDER BY id) FROM outbox";
-  const std::string rows = Query(conn.get(), kRows);
   const std::string restored = Query(conn.get(), kConstraints);
   ASSERT_NE(restored.find("outbox_dedupe_key_key u"), std::string::npos) << restored;
-
-  auto store = StateStore::Open(database().url());
-  ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  EXPECT_EQ(Query(conn.get(), kRows), rows);
-  const std::string constraints = Query(conn.get(), kConstraints);
-  EXPECT_EQ(constraints.find("outbox_dedupe_key_key"), std::string::npos) << constraints;
-  EXPECT_EQ(constraints, Query(fresh.get(), kConstraints));
-  ASSERT_TRUE((*store)->QueueNotifications({test::Row("me", "id-1")}, 200));
+  const auto constraints_of = [&](PGconn* c) { return Query(c, kConstraints); };
+  const Migrated m =
+      MigrateFrom(10, database().url(), conn.get(), fresh.get(), constraints_of, kRows);
+  ASSERT_TRUE(m.store);
+  EXPECT_EQ(m.listing.find("outbox_dedupe_key_key"), std::string::npos) << m.listing;
+  ASSERT_TRUE(m.store->QueueNotifications({test::Row("me", "id-1")}, 200));
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM outbox"), "2");
 }
 
@@ -311,23 +333,18 @@ TEST_F(Issue14Migration, Schema12DatabaseGetsTheDueIndexOfUnfinishedRows) {
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
   ASSERT_EQ(Query(conn.get(), "DROP INDEX outbox_due"), "");
   ASSERT_EQ(Query(conn.get(), "CREATE INDEX outbox_due ON outbox(state, next_attempt_at)"), "");
-  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 12"), "");
   const std::string kRows =
       "SELECT string_agg(concat_ws(' ', rowid, id, state, sent_at, message), E'\\n' "
       "ORDER BY id) FROM outbox";
-  const std::string rows = Query(conn.get(), kRows);
-  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
-
-  auto store = StateStore::Open(database().url());
-  ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  EXPECT_EQ(Query(conn.get(), kRows), rows);
-  const std::string migrated = indexes(conn.get());
-  EXPECT_EQ(migrated, indexes(fresh.get()));
+  const Migrated m =
+      MigrateFrom(12, database().url(), conn.get(), fresh.get(), indexes, kRows);
+  ASSERT_TRUE(m.store);
+  StateStore& store = *m.store;
+  const std::string& migrated = m.listing;
   EXPECT_NE(migrated.find("WHERE (state <> 'sent'::text)"), std::string::npos) << migrated;
   const std::map<std::string, int> counts = {{"pending", 1}, {"sent", 1}};
-  EXPECT_EQ(*(*store)->OutboxCounts(), counts);
-  auto claimed = (*store)->ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
+  EXPECT_EQ(*store.OutboxCounts(), counts);
+  auto claimed = store.ClaimDue("me", 200, 10, "host-b/2", 999, test::AllAlive);
   ASSERT_TRUE(claimed) << claimed.error().message;
   EXPECT_EQ(test::Ids(*claimed), std::vector<std::string>{"id-2"});
 }
@@ -361,21 +378,16 @@ TEST_F(Issue14Migration, Schema13DatabaseLosesTheIndexOfSightingsBySeenAt) {
   Conn conn(PQconnectdb(database().url().c_str()));
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
   ASSERT_EQ(Query(conn.get(), "CREATE INDEX sightings_seen_at ON sightings(seen_at)"), "");
-  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 13"), "");
   const std::string kRows =
       "SELECT string_agg(concat_ws(' ', paper_key, source, date, snapshot, seen_at), E'\\n' "
       "ORDER BY paper_key) FROM sightings";
-  const std::string rows = Query(conn.get(), kRows);
-  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
-
-  auto store = StateStore::Open(database().url());
-  ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  EXPECT_EQ(Query(conn.get(), kRows), rows);
-  const std::string migrated = indexes(conn.get());
-  EXPECT_EQ(migrated, indexes(fresh.get()));
+  const Migrated m =
+      MigrateFrom(13, database().url(), conn.get(), fresh.get(), indexes, kRows);
+  ASSERT_TRUE(m.store);
+  StateStore& store = *m.store;
+  const std::string& migrated = m.listing;
   EXPECT_EQ(migrated.find("seen_at"), std::string::npos) << migrated;
-  ASSERT_TRUE((*store)->Prune(150));
+  ASSERT_TRUE(store.Prune(150));
   EXPECT_EQ(Query(conn.get(), "SELECT string_agg(paper_key, ',') FROM sightings"), b.key);
 }
 
@@ -402,23 +414,18 @@ TEST_F(Issue14Migration, Schema14DatabaseKeysNotifiedSetsByPaper) {
   ASSERT_EQ(Query(conn.get(), "ALTER TABLE notified_sets DROP CONSTRAINT notified_sets_pkey"), "");
   ASSERT_EQ(Query(conn.get(), "ALTER TABLE notified_sets ADD PRIMARY KEY (key)"), "");
   ASSERT_EQ(Query(conn.get(), "CREATE INDEX notified_sets_paper ON notified_sets(paper_key)"), "");
-  ASSERT_EQ(Query(conn.get(), "UPDATE digestd_schema SET version = 14"), "");
   const std::string kRows =
       "SELECT string_agg(concat_ws(' ', key, paper_key, watches, created_at), E'\\n' "
       "ORDER BY key) FROM notified_sets";
-  const std::string rows = Query(conn.get(), kRows);
-  ASSERT_NE(rows.find("w2"), std::string::npos) << rows;
-  ASSERT_NE(indexes(conn.get()), indexes(fresh.get()));
-
-  auto store = StateStore::Open(database().url());
-  ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->SchemaVersion(), StateStore::kSchemaVersion);
-  EXPECT_EQ(Query(conn.get(), kRows), rows);
-  const std::string migrated = indexes(conn.get());
-  EXPECT_EQ(migrated, indexes(fresh.get()));
+  ASSERT_NE(Query(conn.get(), kRows).find("w2"), std::string::npos) << Query(conn.get(), kRows);
+  const Migrated m =
+      MigrateFrom(14, database().url(), conn.get(), fresh.get(), indexes, kRows);
+  ASSERT_TRUE(m.store);
+  StateStore& store = *m.store;
+  const std::string& migrated = m.listing;
   EXPECT_NE(migrated.find("(paper_key, key)"), std::string::npos) << migrated;
   const auto marks = [&] {
-    auto notified = (*store)->LoadNotified({paper});
+    auto notified = store.LoadNotified({paper});
     EXPECT_TRUE(notified) << notified.error().message;
     return notified.value_or(std::set<std::string>{}).size();
   };
@@ -426,7 +433,7 @@ TEST_F(Issue14Migration, Schema14DatabaseKeysNotifiedSetsByPaper) {
   DigestCommit c{
       .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 200};
   c.notified = {NotifiedMark{"me", paper, "paper", "w3"}};
-  ASSERT_TRUE((*store)->CommitDigest(c));
+  ASSERT_TRUE(store.CommitDigest(c));
   EXPECT_EQ(marks(), 3u);
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM notified_sets"), "2") << "merged, not added";
 }
