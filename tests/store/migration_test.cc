@@ -978,10 +978,10 @@ TEST(Issue12, MigratesSchema14FileToNotifiedSetsInTheOrderOfTheirPapers) {
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store);
   const auto marks = [&] {
-    auto notified = (*store)->LoadNotified({"arxiv:2401.00001"});
-    EXPECT_TRUE(notified) << notified.error().message;
+    auto loaded = (*store)->LoadNotified({"arxiv:2401.00001"});
+    EXPECT_TRUE(loaded) << loaded.error().message;
     std::set<std::string> watches;
-    for (const std::string& key : notified.value_or(std::set<std::string>{})) {
+    for (const std::string& key : loaded.value_or(std::set<std::string>{})) {
       const std::optional<DedupeKey> mark = DedupeKey::Decode(key);
       if (mark) watches.insert(mark->notifier + " " + mark->watches.at(0));
     }
