@@ -2,10 +2,12 @@
 """End-to-end table of the real digestd binary on generated inputs (issue 12, point 5).
 
 Generates a 10,000-paper markdown digest (listed by votes, as a real one is) and the same
-papers as an RSS 2.0 feed (by id), a set of 1,000 keyword/author watches, starts a webhook
-sink and an SMTP sink on 127.0.0.1 (threads of this process, so their CPU is not counted as
-digestd's), runs `digestd once` first and second on each scenario, and prints one table:
-wall, CPU (user + sys of digestd alone), peak RSS, state size and deliveries per second.
+papers as an RSS 2.0 feed (by id), a set of 1,000 keyword/author watches, starts a feed
+server, a webhook sink and an SMTP sink on 127.0.0.1 (threads of this process, so their CPU
+is not counted as digestd's), runs `digestd once` first and second on each scenario, and
+prints one table: wall, CPU (user + sys of digestd alone), peak RSS, state size and
+deliveries per second. The feed is read from its file and, as a feed reader gets it, over
+HTTP (libcurl and what it loads are part of that process's time and memory).
 
     /usr/bin/python3 bench/e2e.py --digestd build/daemon/digestd [--papers 10000]
         [--watches 1000] [--hooks 1000] [--reps 3] [--work DIR] [--only fanout,md-all,...]
@@ -129,6 +131,25 @@ class WebhookSink:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+class FeedServer:
+    """Serves the files of `folder` over HTTP/1.1 on a port of 127.0.0.1."""
+
+    def __init__(self, folder):
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=folder, **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 class SmtpSink:
     def __init__(self):
         from aiosmtpd.controller import Controller
@@ -238,18 +259,20 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work")
     ap.add_argument("--only", help="comma-separated scenario names to run (md-all, feed-all, "
-                    "md-watches, feed-mail, fanout, idle); default: all")
+                    "feed-http, md-watches, feed-mail, http-mail, fanout, idle); default: all")
     a = ap.parse_args()
     exe = os.path.abspath(a.digestd)
     work = a.work or tempfile.mkdtemp(prefix="digestd-e2e-")
     os.makedirs(os.path.join(work, "one"), exist_ok=True)
     date = "2024-01-29"
     watches = write_inputs(work, a.papers, a.watches, date)
-    hooks, smtp = WebhookSink(), SmtpSink()
+    hooks, smtp, feeds = WebhookSink(), SmtpSink(), FeedServer(work)
     md = ('name = "papers"\nkind = "markdown"\nurl = "file://%s/{date}.md"\n'
           'first_run = "notify"\nlookback_days = 0\n' % work)
     feed = ('name = "papers"\nkind = "feed"\nurl = "file://%s/feed.xml"\nfirst_run = "notify"\n'
             % work)
+    feed_http = ('name = "papers"\nkind = "feed"\nurl = "http://127.0.0.1:%d/feed.xml"\n'
+                 'first_run = "notify"\n' % feeds.port)
     one = ('name = "papers"\nkind = "markdown"\nurl = "file://%s/one/{date}.md"\n'
            'first_run = "notify"\nlookback_days = 0\n' % work)
     file_notifier = lambda name: 'name = "out"\nkind = "file"\npath = "%s"\n' % os.path.join(
@@ -263,9 +286,13 @@ def main():
          ["out"]),
         ("feed, 1 match-all watch -> file", "feed-all", feed, [file_notifier("feed-all")], every,
          ["out"]),
+        ("feed over HTTP, 1 match-all watch -> file", "feed-http", feed_http,
+         [file_notifier("feed-http")], every, ["out"]),
         ("markdown, %d watches -> file" % a.watches, "md-watches", md,
          [file_notifier("md-watches")], watches, ["out"]),
         ("feed -> one email with every paper", "feed-mail", feed, [mail], every, ["out"]),
+        ("feed over HTTP -> one email with every paper", "http-mail", feed_http, [mail], every,
+         ["out"]),
         ("1 paper -> %d webhooks" % a.hooks, "fanout", one,
          ['name = "h%d"\nkind = "webhook"\nurl = "http://127.0.0.1:%d/h/%d"\n' % (i, hooks.port, i)
           for i in range(a.hooks)], every, ["h%d" % i for i in range(a.hooks)]),
@@ -290,7 +317,7 @@ def main():
             before = hooks.count + smtp.count
             first = timed([exe, "once", "--config", cfg, "--date", date], work)
             delivered = hooks.count + smtp.count - before
-            if name in ("md-all", "feed-all", "md-watches") and os.path.exists(out):
+            if name in ("md-all", "feed-all", "feed-http", "md-watches") and os.path.exists(out):
                 with open(out, encoding="utf-8") as f:
                     delivered = sum(1 for _ in f)
             firsts.append(first)
@@ -330,6 +357,7 @@ def main():
             print("\n`digestd run`: no idle figure (see the messages above)")
     smtp.controller.stop()
     hooks.server.shutdown()
+    feeds.server.shutdown()
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)
 
