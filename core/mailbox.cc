@@ -15,10 +15,10 @@ bool IsAddressChar(char c) {
   return std::string_view("\"(),:;<>[\\]").find(c) == std::string_view::npos;
 }
 
-// The display name with control characters and line breaks made spaces, whitespace
-// collapsed: nothing of it can break a header.
-std::string CleanName(std::string_view name) {
-  std::string valid = ToValidUtf8(name);
+}  // namespace
+
+std::string HeaderText(std::string_view text) {
+  const std::string valid = ToValidUtf8(text);
   std::string out;
   out.reserve(valid.size());
   for (std::size_t i = 0; i < valid.size(); ++i) {
@@ -27,7 +27,7 @@ std::string CleanName(std::string_view name) {
       out += ' ';
     } else if (u == 0xC2 && i + 1 < valid.size() &&
                static_cast<unsigned char>(valid[i + 1]) < 0xA0) {
-      out += ' ';  // a C1 control (U+0080..U+009F)
+      out += ' ';  // a C1 control, U+0080..U+009F
       ++i;
     } else {
       out += valid[i];
@@ -35,8 +35,6 @@ std::string CleanName(std::string_view name) {
   }
   return CollapseWhitespace(out);
 }
-
-}  // namespace
 
 Result<Mailbox> ParseMailbox(std::string_view text) {
   text = Trim(text);
@@ -59,9 +57,9 @@ Result<Mailbox> ParseMailbox(std::string_view text) {
         if (name[i] == '\\' && i + 2 < name.size()) ++i;
         unquoted += name[i];
       }
-      box.display_name = CleanName(unquoted);
+      box.display_name = HeaderText(unquoted);
     } else {
-      box.display_name = CleanName(name);
+      box.display_name = HeaderText(name);
     }
   }
   if (address.empty()) return Unexpected(std::string("the address is empty"));

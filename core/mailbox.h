@@ -12,9 +12,15 @@
 namespace digestd {
 
 struct Mailbox {
-  std::string display_name;  // UTF-8, control characters removed; may be empty
+  std::string display_name;  // HeaderText of the name given; may be empty
   std::string address;       // local@domain: printable ASCII, no spaces, quotes or brackets
 };
+
+// `text` as it may stand in a header: valid UTF-8, every C0 and C1 control character (CR,
+// LF, NUL, TAB, ESC, ...) and DEL made a space, runs of whitespace one space, ends trimmed.
+// A display name is kept so (nothing of it can break a header), and the email channel writes
+// every header value it is given so.
+std::string HeaderText(std::string_view text);
 
 // Parses "Name <local@domain>", "<local@domain>" or "local@domain". The display name may be
 // in double quotes (backslash escapes a quote). Fails, saying why (without echoing the

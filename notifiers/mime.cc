@@ -76,25 +76,6 @@ std::string FoldAscii(std::string_view text, std::size_t first_used) {
 
 }  // namespace
 
-std::string HeaderText(std::string_view text) {
-  const std::string valid = ToValidUtf8(text);
-  std::string out;
-  out.reserve(valid.size());
-  for (std::size_t i = 0; i < valid.size(); ++i) {
-    const auto u = static_cast<unsigned char>(valid[i]);
-    if (u < 0x20 || u == 0x7f) {
-      out += ' ';
-    } else if (u == 0xC2 && i + 1 < valid.size() &&
-               static_cast<unsigned char>(valid[i + 1]) < 0xA0) {
-      out += ' ';  // a C1 control, U+0080..U+009F
-      ++i;
-    } else {
-      out += valid[i];
-    }
-  }
-  return CollapseWhitespace(out);
-}
-
 std::string EncodeUnstructured(std::string_view text, std::size_t name_size) {
   const std::string clean = HeaderText(text);
   const std::size_t used = name_size + 2;  // "Name: "

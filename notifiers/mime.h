@@ -20,15 +20,11 @@ namespace digestd {
 inline constexpr std::size_t kMaxEncodedWord = 75;
 inline constexpr std::size_t kMaxEncodedLine = 76;
 
-// `text` as it may stand in a header: valid UTF-8, every C0 and C1 control character (CR,
-// LF, NUL, TAB, ESC, ...) and DEL made a space, runs of whitespace one space, ends trimmed.
-std::string HeaderText(std::string_view text);
-
-// The unstructured header value (a Subject) for "Name: value": HeaderText(text), folded
-// with CRLF SP. Printable ASCII stays as it is, folded between words; anything else (or a
-// word too long to fold, or text that looks like an encoded word) becomes UTF-8 "B" encoded
-// words, each holding whole characters, the first sized to follow "Name: " (`name_size` is
-// the length of Name), every line at most kMaxEncodedLine characters.
+// The unstructured header value (a Subject) for "Name: value": HeaderText (core/mailbox.h)
+// of `text`, folded with CRLF SP. Printable ASCII stays as it is, folded between words;
+// anything else (or a word too long to fold, or text that looks like an encoded word) becomes
+// UTF-8 "B" encoded words, each holding whole characters, the first sized to follow "Name: "
+// (`name_size` is the length of Name), every line at most kMaxEncodedLine characters.
 std::string EncodeUnstructured(std::string_view text, std::size_t name_size);
 
 // A mailbox for an address header: `"Name" <addr>` (quoted, escaped) for a short ASCII name,
