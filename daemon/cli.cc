@@ -814,21 +814,38 @@ int ShowStatus(const Args& args) {
   return troubled || count("dead") > 0 ? kExitFailure : kExitOk;
 }
 
-// Sends a fixed sample notification straight to one notifier, bypassing state: shows that
-// the target is reachable and how a message looks there.
-int TestNotify(const Args& args) {
+// The config, with logging set up, and the notifier that `command` names (its one
+// argument); or, with no notifier, the exit code, the reason said on stderr.
+struct NamedNotifier {
+  std::shared_ptr<const Config> config;
+  const NotifierConfig* notifier = nullptr;
+  int exit_code = kExitOk;
+};
+
+NamedNotifier LoadNamedNotifier(const Args& args, std::string_view command) {
   if (args.positional.size() != 1) {
-    std::cerr << "digestd test-notify: name one notifier\n";
-    return kExitUsage;
+    std::cerr << "digestd " << command << ": name one notifier\n";
+    return {.exit_code = kExitUsage};
   }
-  auto config = LoadOrReport(args);
-  if (!config) return kExitConfig;
+  std::shared_ptr<const Config> config = LoadOrReport(args);
+  if (!config) return {.exit_code = kExitConfig};
   SetUpLogging(config->daemon.log_level, LogFormatOf(args));
   const NotifierConfig* notifier = config->FindNotifier(args.positional[0]);
   if (!notifier) {
-    std::cerr << "digestd test-notify: no notifier named '" << args.positional[0] << "'\n";
-    return kExitUsage;
+    std::cerr << "digestd " << command << ": no notifier named '"
+              << TerminalSafe(args.positional[0]) << "'\n";
+    return {.exit_code = kExitUsage};
   }
+  return {.config = std::move(config), .notifier = notifier};
+}
+
+// Sends a fixed sample notification straight to one notifier, bypassing state: shows that
+// the target is reachable and how a message looks there.
+int TestNotify(const Args& args) {
+  const NamedNotifier named = LoadNamedNotifier(args, "test-notify");
+  if (!named.notifier) return named.exit_code;
+  const std::shared_ptr<const Config>& config = named.config;
+  const NotifierConfig* notifier = named.notifier;
   // A sample no real paper can be mistaken for: its key is not an arXiv id, a DOI or a URL,
   // and its id is new at every call.
   const std::int64_t now = NowSeconds();
@@ -883,19 +900,10 @@ int TestNotify(const Args& args) {
 // and printed, never sent (issue 9). The papers are those its watches match, as one message
 // of the date; with --paper, that paper whether or not a watch matches it.
 int Preview(const Args& args) {
-  if (args.positional.size() != 1) {
-    std::cerr << "digestd preview: name one notifier\n";
-    return kExitUsage;
-  }
-  auto config = LoadOrReport(args);
-  if (!config) return kExitConfig;
-  SetUpLogging(config->daemon.log_level, LogFormatOf(args));
-  const NotifierConfig* notifier = config->FindNotifier(args.positional[0]);
-  if (!notifier) {
-    std::cerr << "digestd preview: no notifier named '" << TerminalSafe(args.positional[0])
-              << "'\n";
-    return kExitUsage;
-  }
+  const NamedNotifier named = LoadNamedNotifier(args, "preview");
+  if (!named.notifier) return named.exit_code;
+  const std::shared_ptr<const Config>& config = named.config;
+  const NotifierConfig* notifier = named.notifier;
   std::string date = args.Get("--date");
   if (!date.empty() && !ParseIsoDate(date)) {
     std::cerr << "digestd preview: --date wants YYYY-MM-DD, got '" << TerminalSafe(date) << "'\n";

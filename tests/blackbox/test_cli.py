@@ -148,6 +148,19 @@ class Cli(DigestdCase):
         self.assertEqual(lines[-1]["paper"]["key"], "test-notify:sample")
         self.run_digestd("test-notify", "nobody", "--config", cfg, expect=2)
 
+    def test_a_notifier_not_in_the_config_is_named_without_terminal_controls(self):
+        cfg = self.write_config('[[watch]]\nname = "w"\nkeywords = ["model"]\nnotify = ["log"]\n')
+        for command in ("test-notify", "preview"):
+            with self.subTest(command=command):
+                proc = subprocess.run([DIGESTD, command, "no\x1b]0;owned\x07body", "--config", cfg],
+                                      capture_output=True, timeout=30, cwd=self.dir)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(b"digestd " + command.encode() + b": no notifier named 'no",
+                              proc.stderr)
+                self.assertIn(b"body'", proc.stderr)
+                for bad in (b"\x1b", b"\x07"):
+                    self.assertNotIn(bad, proc.stderr)
+
     def test_bad_query_is_rejected_with_a_caret(self):
         path = self.write_config(
             '[[watch]]\nname = "q"\nquery = \'title:"x" OR (foo AND\'\nnotify = ["log"]\n')
