@@ -206,6 +206,26 @@ struct HttpMulti::Impl {
     return slot.easy.get();
   }
 
+  // Answers `tag` with `response` at the next Poll, never performed, and takes its `slot`
+  // back (by reference: `response` may be made of the slot).
+  void Refuse(std::uint64_t tag, std::unique_ptr<Slot>& slot, HttpResponse response) {
+    refused.emplace_back(tag, std::move(response));
+    Recycle(std::move(slot));
+  }
+
+  // Hands `slot`'s prepared handle `easy` to libcurl to perform as `tag`, or refuses it.
+  void Add(std::uint64_t tag, std::unique_ptr<Slot>& slot, CURL* easy) {
+    const CurlApi& curl = Libcurl();
+    if (const CURLMcode rc = curl.multi_add_handle(multi.get(), easy); rc != CURLM_OK) {
+      curl.easy_reset(easy);
+      return Refuse(
+          tag, slot,
+          slot->Failure(std::string("libcurl refused the transfer: ") + curl.multi_strerror(rc)));
+    }
+    slot->tag = tag;
+    running.emplace(easy, std::move(slot));
+  }
+
   // Takes a slot whose handle is out of the multi and keeps nothing of its last request.
   void Recycle(std::unique_ptr<Slot> slot) {
     slot->transfer.reset();
@@ -308,54 +328,32 @@ void HttpMulti::Start(std::uint64_t tag, HttpRequest request) {
   Impl& impl = *impl_;
   std::unique_ptr<Slot> slot = impl.TakeSlot();
   slot->request = std::move(request);
-  // Returns a request that is not performed at the next Poll, and keeps the slot.
-  const auto answer = [&](HttpResponse response) {
-    impl.refused.emplace_back(tag, std::move(response));
-    impl.Recycle(std::move(slot));
-  };
   EasyTransfer& transfer = slot->transfer.emplace();
   // Checked (and a local file answered) before anything of libcurl is needed.
-  if (!transfer.Check(slot->request)) return answer(transfer.TakeResponse());
+  if (!transfer.Check(slot->request)) return impl.Refuse(tag, slot, transfer.TakeResponse());
   std::string why;
   CURL* const easy = impl.Handle(*slot, why);
-  if (easy == nullptr) return answer(slot->Failure(why));
+  if (easy == nullptr) return impl.Refuse(tag, slot, slot->Failure(why));
   // Prepare leaves the handle untouched when it refuses.
-  if (!transfer.Prepare(easy, slot->request)) return answer(transfer.TakeResponse());
-  const CurlApi& curl = Libcurl();
+  if (!transfer.Prepare(easy, slot->request)) {
+    return impl.Refuse(tag, slot, transfer.TakeResponse());
+  }
   // perf-notes §4: wait for a connection that may multiplex (h2 over TLS) rather than open
   // another; plain http is HTTP/1.1 only, where waiting would only delay.
-  if (transfer.is_https()) curl.easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-  if (const CURLMcode rc = curl.multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
-    curl.easy_reset(easy);
-    return answer(
-        slot->Failure(std::string("libcurl refused the transfer: ") + curl.multi_strerror(rc)));
-  }
-  slot->tag = tag;
-  impl.running.emplace(easy, std::move(slot));
+  if (transfer.is_https()) Libcurl().easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  impl.Add(tag, slot, easy);
 }
 
 void HttpMulti::StartMail(std::uint64_t tag, MailRequest request) {
   Impl& impl = *impl_;
   std::unique_ptr<Slot> slot = impl.TakeSlot();
   slot->mail = std::move(request);
-  // Returns a message that is not sent at the next Poll, and keeps the slot.
-  const auto answer = [&](HttpResponse response) {
-    impl.refused.emplace_back(tag, std::move(response));
-    impl.Recycle(std::move(slot));
-  };
   MailTransfer& transfer = slot->mail_transfer.emplace();
   std::string why;
   CURL* const easy = impl.Handle(*slot, why);
-  if (easy == nullptr) return answer(slot->Failure(why));
-  if (!transfer.Prepare(easy, slot->mail)) return answer(transfer.TakeResponse());
-  const CurlApi& curl = Libcurl();
-  if (const CURLMcode rc = curl.multi_add_handle(impl.multi.get(), easy); rc != CURLM_OK) {
-    curl.easy_reset(easy);
-    return answer(
-        slot->Failure(std::string("libcurl refused the transfer: ") + curl.multi_strerror(rc)));
-  }
-  slot->tag = tag;
-  impl.running.emplace(easy, std::move(slot));
+  if (easy == nullptr) return impl.Refuse(tag, slot, slot->Failure(why));
+  if (!transfer.Prepare(easy, slot->mail)) return impl.Refuse(tag, slot, transfer.TakeResponse());
+  impl.Add(tag, slot, easy);
 }
 
 std::vector<std::pair<std::uint64_t, HttpResponse>> HttpMulti::Poll(
