@@ -175,17 +175,13 @@ std::string EscapeMarkdown(std::string_view text, bool angle_entities) {
   return out;
 }
 
-std::string SafeUrl(std::string_view url) {
-  std::string lower(url.substr(0, 8));
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return char(std::tolower(c)); });
-  if (!lower.starts_with("https://") && !lower.starts_with("http://")) return {};
-  constexpr std::string_view kKept = "-._~:/?#@!$&+,;=%";
+std::string PercentEncoded(std::string_view text, std::string_view kept) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  for (char ch : url) {
+  out.reserve(text.size());
+  for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || kKept.find(ch) != std::string_view::npos) {
+    if (std::isalnum(c) || kept.find(ch) != std::string_view::npos) {
       out += ch;
     } else {
       out += '%';
@@ -194,6 +190,14 @@ std::string SafeUrl(std::string_view url) {
     }
   }
   return out;
+}
+
+std::string SafeUrl(std::string_view url) {
+  std::string lower(url.substr(0, 8));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  if (!lower.starts_with("https://") && !lower.starts_with("http://")) return {};
+  return PercentEncoded(url, "-._~:/?#@!$&+,;=%");
 }
 
 bool LooksLikeImage(std::string_view url) {

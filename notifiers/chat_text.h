@@ -47,6 +47,10 @@ std::string EscapeSlack(std::string_view text);
 // compatibility reads "<!channel>" before markdown does).
 std::string EscapeMarkdown(std::string_view text, bool angle_entities = false);
 
+// `text` with every byte but an ASCII letter, a digit or one of `kept` written %XX
+// (upper-case hex, RFC 3986 §2.1).
+std::string PercentEncoded(std::string_view text, std::string_view kept);
+
 // `url` when it is an absolute http(s) URL, with every byte outside
 // [A-Za-z0-9-._~:/?#@!$&+,;=%] percent-encoded (so no quote, bracket, parenthesis, pipe,
 // space or angle bracket can end a link in any markup); "" for any other scheme.

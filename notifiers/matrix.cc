@@ -17,21 +17,7 @@ constexpr std::array<long, 2> kDisable = {401, 410};
 std::string Html(std::string_view text) { return EscapeHtml(text); }
 
 // Percent-encodes everything but unreserved characters: one path segment.
-std::string PathSegment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
+std::string PathSegment(std::string_view text) { return PercentEncoded(text, "-._~"); }
 
 // A paper's formatted_body, in HTML (README "Templates"). The plain `body` keeps digestd's
 // text for the built-in; with a template_file it is the template's HTML as text.

@@ -315,6 +315,8 @@ TEST(ChatText, EscapersAndLinks) {
   EXPECT_EQ(EscapeMarkdown("<!channel> & _i_", true), "&lt;\\!channel&gt; &amp; \\_i\\_");
   EXPECT_EQ(SafeUrl("javascript:alert(1)"), "");
   EXPECT_EQ(SafeUrl("https://x.org/a b|c>(d)\"e"), "https://x.org/a%20b%7Cc%3E%28d%29%22e");
+  // A Matrix room id as one path segment: only unreserved characters stay.
+  EXPECT_EQ(PercentEncoded("!room:ex.org/ü~", "-._~"), "%21room%3Aex.org%2F%C3%BC~");
   EXPECT_TRUE(LooksLikeImage("https://x.org/a.PNG?x=1"));
   EXPECT_FALSE(LooksLikeImage("https://x.org/a.mp4"));
   EXPECT_EQ(ShownTarget("https://user:pw@hooks.slack.com/services/T/B/S?x=1"),
