@@ -1,8 +1,9 @@
 // SharedLibrary: a library opened when a run first needs it (dlopen), not at every start.
-// digestd links libcurl and libpq this way (net/libcurl.h, store/libpq.h): together they
+// digestd opens libcurl and libpq this way (net/libcurl.h, store/libpq.h): together they
 // bring some thirty libraries (TLS, Kerberos, LDAP, ...) that cost every process about 10 ms
 // of CPU and 5 MB to map, relocate and initialise, though a run with local sources and
-// notifiers, and every command that only reads the state, never uses them.
+// notifiers, and every command that only reads the state, never uses them. libsystemd too
+// (daemon/service_manager.h), which only a service systemd started talks to.
 // Thread-compatible; the library stays open for the life of the process (its functions may
 // be called until exit).
 #pragma once

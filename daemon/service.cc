@@ -15,7 +15,6 @@
 
 #include <date/tz.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 
 #include "config/config_loader.h"
 #include "core/text.h"
@@ -25,6 +24,7 @@
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
+#include "daemon/service_manager.h"
 #include "daemon/state_lock.h"
 #include "daemon/wall_timer.h"
 #include "daemon/worker.h"
@@ -119,7 +119,7 @@ class Service {
     // Every source runs once at start, then on its schedule; digests and highlights whose
     // time passed while the daemon was down go out now, once.
     Submit(jobs_.TakeDue(Now()), /*start=*/true);
-    sd_notify(0, "READY=1");
+    NotifyServiceManager("READY=1");
     io_.run();  // until SIGTERM/SIGINT, whose handler says STOPPING=1
     // In-flight deliveries are abandoned at once (their rows stay pending); a fetch cannot
     // be interrupted, so it gets a bound, after which the process leaves without it: the
@@ -154,7 +154,7 @@ class Service {
         Submit({{JobKind::kDeliver, ""}});
       } else {
         spdlog::info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-        sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+        NotifyServiceManager("STOPPING=1\nSTATUS=stopping");
         worker_.Stop();
         timer_->Close();
         watchdog_.cancel();
@@ -171,11 +171,11 @@ class Service {
   // WATCHDOG=1 from this loop every WatchdogSec/2 when the unit sets WatchdogSec=: a loop
   // stuck in a handler stops sending, and systemd restarts the service.
   void StartWatchdog() {
-    std::uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
-    watchdog_every_ = std::chrono::microseconds(usec / 2);
+    const std::chrono::microseconds timeout = WatchdogTimeout();
+    if (timeout.count() == 0) return;
+    watchdog_every_ = timeout / 2;
     spdlog::debug("watchdog: every {} ms", watchdog_every_.count() / 1000);
-    sd_notify(0, "WATCHDOG=1");
+    NotifyServiceManager("WATCHDOG=1");
     ArmWatchdog();
   }
 
@@ -183,7 +183,7 @@ class Service {
     watchdog_.expires_after(watchdog_every_);
     watchdog_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      sd_notify(0, "WATCHDOG=1");
+      NotifyServiceManager("WATCHDOG=1");
       ArmWatchdog();
     });
   }
@@ -270,7 +270,7 @@ class Service {
       status += "; next: " + ShowJob(next->second) + " at " +
                 ShowTime(next->first, config_->daemon.timezone);
     }
-    sd_notify(0, status.c_str());
+    NotifyServiceManager(status);
   }
 
   // Parse fresh, validate, and swap only on success (mosquitto's reload).
@@ -280,7 +280,7 @@ class Service {
         std::chrono::steady_clock::now().time_since_epoch());
     const std::string reloading = "RELOADING=1\nSTATUS=reloading " + config_path_ +
                                   "\nMONOTONIC_USEC=" + std::to_string(monotonic.count());
-    sd_notify(0, reloading.c_str());
+    NotifyServiceManager(reloading);
     ConfigLoad load = LoadConfig(config_path_);
     for (const auto& d : load.diagnostics) {
       (d.warning ? spdlog::warn("{}", d.ToString()) : spdlog::error("{}", d.ToString()));
@@ -312,10 +312,10 @@ class Service {
       RebuildSchedules();
       // A notifier's changed configuration may send again what waits for it.
       Submit({{JobKind::kDeliver, ""}});
-      sd_notify(0, "READY=1");
+      NotifyServiceManager("READY=1");
       return;
     }
-    sd_notify(0, "READY=1");
+    NotifyServiceManager("READY=1");
     SendStatus("running the previous configuration: the reload was refused (see the log)");
   }
 

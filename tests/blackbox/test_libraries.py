@@ -1,6 +1,7 @@
-"""libcurl and libpq are loaded when a run first needs them (core/shared_library.h): a run
-with local sources and notifiers maps neither, an HTTP source loads libcurl, and the state
-commands load nothing of either. What the dynamic loader itself reports (LD_DEBUG=files)
+"""libcurl, libpq and libsystemd are loaded when a run first needs them
+(core/shared_library.h): a run with local sources and notifiers maps none of them, an HTTP
+source loads libcurl, and the state commands load nothing of any (test_systemd: libsystemd
+where systemd listens). What the dynamic loader itself reports (LD_DEBUG=files)
 says which were mapped."""
 import os
 import subprocess
@@ -24,18 +25,20 @@ class LoadedWhenNeeded(DigestdCase):
                 mapped.add(os.path.basename(name))
         return proc, mapped
 
-    def test_a_local_run_maps_neither_libcurl_nor_libpq(self):
+    def test_a_local_run_maps_neither_libcurl_nor_libpq_nor_libsystemd(self):
         self.write_digest(D1, digest(D1, entry("2401.00001", "A model of things")))
         self.write_config(WATCH_ALL, first_run="notify")
         config = os.path.join(self.dir, "digestd.toml")
         proc, mapped = self.run_traced("once", "--config", config, "--date", D1)
         self.assertEqual(len(self.matches_file()), 1, proc.stderr[-2000:])
         self.assertNotIn("libcurl.so.4", mapped)
+        self.assertNotIn("libsystemd.so.0", mapped)
         # On PostgreSQL the state itself needs libpq.
         self.assertEqual("libpq.so.5" in mapped, ON_POSTGRESQL)
         for command in (("status",), ("check",)):
             _, mapped = self.run_traced(*command, "--config", config)
             self.assertNotIn("libcurl.so.4", mapped, command)
+            self.assertNotIn("libsystemd.so.0", mapped, command)
 
     def test_an_http_source_loads_libcurl(self):
         from digest_server import DigestServer

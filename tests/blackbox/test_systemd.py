@@ -113,6 +113,29 @@ class Notify(ServiceCase):
         self.assertEqual(code, 0, err)
         self.assertTrue(notify.wait("STOPPING", "1", timeout=2), "no STOPPING=1")
 
+    def test_libsystemd_is_loaded_only_where_systemd_listens(self):
+        def mapped(proc):
+            with open(f"/proc/{proc.pid}/maps") as maps:
+                return "libsystemd.so.0" in maps.read()
+
+        today = self.today()
+        self.write_config(WATCH_ALL, first_run="notify")
+        self.write_digest(today, digest(today, entry("2401.00001", "A model")))
+        proc = self.start()
+        # Past its readiness (its first cycle ran), and a reload's: messages it would send.
+        self.assertTrue(wait_for(lambda: len(self.matches_file()) == 1), "no first cycle")
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(proc.log.wait_for("configuration reloaded", 20), proc.log.text())
+        self.assertFalse(mapped(proc))
+        self.assertEqual(self.stop(proc)[0], 0)
+
+        notify = NotifySocket(self.dir)
+        self.addCleanup(notify.close)
+        proc = self.start({"NOTIFY_SOCKET": notify.path})
+        self.assertTrue(notify.wait("READY", "1"), "no READY=1")
+        self.assertTrue(mapped(proc))
+        self.assertEqual(self.stop(proc)[0], 0)
+
     def test_no_watchdog_pings_without_watchdog_usec(self):
         self.write_config(WATCH_ALL)
         notify = NotifySocket(self.dir)
