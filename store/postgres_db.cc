@@ -152,6 +152,9 @@ ALTER TABLE notified_sets DROP CONSTRAINT notified_sets_pkey;
 ALTER TABLE notified_sets ADD PRIMARY KEY (paper_key, key);
 DROP INDEX IF EXISTS notified_sets_paper;
 )sql"},
+    // 16: as SQLite's step 16; the table's foreign key goes with it (CASCADE drops the
+    // constraint, not the sightings).
+    {16, "DROP TABLE IF EXISTS papers CASCADE;"},
 };
 
 constexpr Oid kInt8Oid = 20;

@@ -328,17 +328,42 @@ INSERT INTO notified_sets(key, paper_key, watches, created_at)
   ORDER BY paper_key, key;
 DROP TABLE temp.notified_sets_v14;
 )sql"},
+    // 16: no `papers` table (issue 12). Nothing read it, and nothing pruned it; when a source
+    // first saw a paper is its sighting's `first_seen`. A commit writes two b-trees fewer a
+    // new paper, and a sighting checks no foreign key. SQLite cannot drop a REFERENCES
+    // clause: sightings are rebuilt as step 15 rebuilt notified sets.
+    {16, R"sql(
+CREATE TEMP TABLE sightings_v15 AS
+  SELECT paper_key, source, date, url, votes, version, snapshot, content_hash, first_seen,
+         seen_at FROM sightings;
+DROP TABLE sightings;
+DROP TABLE IF EXISTS papers;
+CREATE TABLE sightings (
+  paper_key    TEXT NOT NULL,
+  source       TEXT NOT NULL,
+  date         TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  votes        INTEGER,
+  version      TEXT NOT NULL,
+  snapshot     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  seen_at      INTEGER NOT NULL,
+  PRIMARY KEY (paper_key, source)
+) WITHOUT ROWID;
+INSERT INTO sightings(paper_key, source, date, url, votes, version, snapshot, content_hash,
+                      first_seen, seen_at)
+  SELECT paper_key, source, date, url, votes, version, snapshot, content_hash, first_seen,
+         seen_at FROM temp.sightings_v15 ORDER BY paper_key, source;
+CREATE INDEX sightings_source_url ON sightings(source, url);
+DROP TABLE temp.sightings_v15;
+)sql"},
 };
 
 // The schema the steps above end with (kSchemaVersion), for a new file in one script.
 // Append a step, and bring this to the same schema: StateStore.NewFileHasTheSchemaOfAMigrated
 // One compares the two, table by table and index by index.
 constexpr const char* kSqliteSchema = R"sql(
-CREATE TABLE papers (
-  key          TEXT PRIMARY KEY,
-  first_seen   INTEGER NOT NULL,
-  first_source TEXT NOT NULL
-);
 CREATE TABLE snapshots (
   id       INTEGER PRIMARY KEY,
   hash     INTEGER NOT NULL,  -- Xxh3Hash64 of the text; not unique: a lookup compares texts
@@ -352,7 +377,7 @@ CREATE TABLE snapshot_dicts (
   created_at INTEGER NOT NULL
 );
 CREATE TABLE sightings (
-  paper_key    TEXT NOT NULL REFERENCES papers(key) ON DELETE CASCADE,
+  paper_key    TEXT NOT NULL,
   source       TEXT NOT NULL,
   date         TEXT NOT NULL,
   url          TEXT NOT NULL,

@@ -39,11 +39,10 @@ const std::vector<Table>& CopiedTables() {
   // Schema 10: snapshots are copied as their text (encoding 0), which the copy compresses
   // again once it makes its own dictionary; `snapshot_dicts` is not copied. (Schema 12 changed
   // the hashes' values, not a column: both ends hash alike; schemas 13 and 14 indexes; schema
-  // 15 the notified sets' primary key, which their order follows.)
-  static_assert(StateStore::kSchemaVersion == 15, "a new schema: copy its tables and columns");
+  // 15 the notified sets' primary key, which their order follows; schema 16 dropped `papers`.)
+  static_assert(StateStore::kSchemaVersion == 16, "a new schema: copy its tables and columns");
   constexpr Type T = Type::kText, I = Type::kInt, IN = Type::kIntOrNull, TN = Type::kTextOrNull;
   static const std::vector<Table> tables = {
-      {"papers", "key", {{"key", T}, {"first_seen", I}, {"first_source", T}}},
       {"snapshots", "id", {{"id", I}, {"hash", I}, {"paper", T, "snapshot_text(paper, encoding)"}}},
       {"sightings",
        "paper_key, source",
@@ -82,8 +81,8 @@ const std::vector<Table>& CopiedTables() {
 
 // The tables a fresh state has no row in.
 constexpr const char* kEveryTable[] = {
-    "papers", "snapshots",       "sightings",   "sources", "fetch_state",   "notified_sets",
-    "outbox", "notifier_health", "digest_held", "leader",  "snapshot_dicts"};
+    "snapshots",       "sightings",   "sources", "fetch_state", "notified_sets", "outbox",
+    "notifier_health", "digest_held", "leader",  "snapshot_dicts"};
 
 Result<std::int64_t> CountRows(sql::Db& db, const std::string& table) {
   Stmt s(db, "SELECT count(*) FROM " + table);

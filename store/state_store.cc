@@ -999,7 +999,7 @@ int StateStore::SchemaVersion() const { return db_->SchemaVersion(); }
 
 Status StateStore::Migrate() {
   const auto migrations = db_->Migrations();
-  static_assert(kSchemaVersion == 15);
+  static_assert(kSchemaVersion == 16);
   if (migrations.empty() || migrations.back().to != kSchemaVersion) {
     return Unexpected(std::string("no migration to schema ") + std::to_string(kSchemaVersion));
   }
@@ -1275,12 +1275,9 @@ SetStarts SortForTheTrees(DigestCommit& c) {
   return sets;
 }
 
-// CommitDigest's papers, snapshots and sightings a row at a time (SQLite, where a row costs
-// less than its JSON would).
+// CommitDigest's snapshots and sightings a row at a time (SQLite, where a row costs less
+// than its JSON would).
 Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
-  Stmt paper(db,
-             "INSERT INTO papers(key, first_seen, first_source) VALUES(?, ?, ?) "
-             "ON CONFLICT(key) DO NOTHING");
   Stmt sighting(db, std::string("INSERT INTO sightings(paper_key, source, date, url, votes, "
                                 "version, snapshot, content_hash, first_seen, seen_at) "
                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
@@ -1289,12 +1286,9 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
     const Paper& p = c.papers[i];
     const HashDigits hash = ContentHashOf(c, i);
-    // The paper, the commit and the hash outlive each step: their texts are not copied.
-    paper.Reset();
-    paper.BindBorrowed(p.key).Bind(c.now).BindBorrowed(c.source);
-    if (auto st = Run(paper, "record paper", p.key); !st) return st;
     auto snapshot = snapshots.Intern(p, prepared.Take(i));
     if (!snapshot) return Unexpected(snapshot.error());
+    // The paper, the commit and the hash outlive each step: their texts are not copied.
     sighting.Reset();
     sighting.BindBorrowed(p.key).BindBorrowed(c.source).BindBorrowed(c.date).BindBorrowed(p.url);
     sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
@@ -1320,20 +1314,11 @@ Status ReadSnapshotIds(Stmt& s, const std::set<std::string_view>& texts,
   return Ok();
 }
 
-// CommitDigest's papers, snapshots and sightings a table at a time (Dialect::bulk_commit):
-// five statements whatever the number of papers. `snapshots` learns every paper's id.
+// CommitDigest's snapshots and sightings a table at a time (Dialect::bulk_commit): three
+// statements whatever the number of papers. `snapshots` learns every paper's id.
 Status RecordPapersInBulk(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
   if (c.papers.empty()) return Ok();
   const sql::Dialect& dialect = db.dialect();
-  JsonWriter keys;
-  keys.BeginArray();
-  for (const Paper& p : c.papers) keys.String(p.key);
-  keys.EndArray();
-  Stmt papers(db, "INSERT INTO papers(key, first_seen, first_source) SELECT value, ?2, ?3 FROM " +
-                      dialect.json_values(1) + " AS value ON CONFLICT(key) DO NOTHING");
-  papers.Bind(keys.str()).Bind(c.now).Bind(c.source);
-  if (auto st = Run(papers, "record papers"); !st) return st;
-
   // Each distinct text once: those stored already, found by hash and compared in full, then
   // the others in one insert.
   std::vector<std::string> texts;

@@ -165,7 +165,7 @@ std::string DisplayedStateLocation(const std::string& state);
 
 class StateStore {
  public:
-  static constexpr int kSchemaVersion = 15;
+  static constexpr int kSchemaVersion = 16;
 
   // Opens (creating and migrating when `read_only` is false) the state at `location`: a
   // PostgreSQL URL (IsPostgresLocation), or a SQLite file (":memory:" gives a private

@@ -44,7 +44,7 @@ class Migrate(DeliveryCaseMixin, DigestdCase):
         url = fresh_postgres_url(self)
         proc = self.run_digestd("migrate", "--from", "state.db", "--to", url, expect=0)
         self.assertIn("verified", proc.stdout)
-        self.assertRegex(proc.stdout, r"(?m)^  papers +3$")
+        self.assertRegex(proc.stdout, r"(?m)^  sightings +3$")
         self.assertRegex(proc.stdout, r"(?m)^  outbox +1$")
         self.assertRegex(proc.stdout, r"(?m)^  sources +1$")
         self.assertIn("(PostgreSQL)", proc.stdout)

@@ -128,7 +128,7 @@ class Backup(ServiceCase):
         db = sqlite3.connect(copy)
         try:
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-            self.assertEqual(db.execute("SELECT count(*) FROM papers").fetchone()[0], 2)
+            self.assertEqual(db.execute("SELECT count(*) FROM sightings").fetchone()[0], 2)
             self.assertGreaterEqual(db.execute("SELECT count(*) FROM outbox").fetchone()[0], 2)
         finally:
             db.close()

@@ -83,12 +83,11 @@ INSERT INTO outbox(id, dedupe_key, notifier, kind, event, message, state, attemp
          'HTTP 400: bad request', NULL, '');
 )sql";
 
-// Every table of schema 3 with every column it had (but the two that snapshots replaced:
-// sightings.title and .paper, and outbox.message, read through the store below), in a fixed
-// order.
+// Every table of schema 3 that stays with every column it had (but the two that snapshots
+// replaced: sightings.title and .paper, and outbox.message, read through the store below), in
+// a fixed order. `papers` went at schema 16.
 std::map<std::string, std::string> Schema3Tables() {
   return {
-      {"papers", "SELECT * FROM papers ORDER BY key"},
       {"sightings",
        "SELECT paper_key, source, date, url, votes, version, first_seen, seen_at "
        "FROM sightings ORDER BY paper_key, source"},
@@ -348,7 +347,6 @@ TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
       "ORDER BY id";
   const std::string sightings_before = Dump(path, kSightings);
   const std::string outbox_before = Dump(path, kOutbox);
-  const std::string papers_before = Dump(path, "SELECT * FROM papers ORDER BY key");
   ASSERT_EQ(std::count(outbox_before.begin(), outbox_before.end(), '\n'), 4);
 
   {
@@ -359,7 +357,6 @@ TEST(Issue12, MigratesSchema4FileToSnapshotsKeepingEveryRowsMeaning) {
   EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
   EXPECT_EQ(Dump(path, kSightings), sightings_before);
   EXPECT_EQ(Dump(path, kOutbox), outbox_before);
-  EXPECT_EQ(Dump(path, "SELECT * FROM papers ORDER BY key"), papers_before);
   ExpectTodaysHashes(path);
   // The layout is the one a new file gets.
   const std::string fresh = dir.File("fresh.db");
@@ -486,8 +483,9 @@ TEST(Issue13, CommitsKeepNoSourceUrl) {
 }
 
 // A file of schema 6 or later with a row in every table (7: a held match too), and a query
-// per table that reads what a migration from it must keep value by value: all but the
-// hashes, which schema 12 makes again (ExpectTodaysHashes checks those).
+// per table that stays that reads what a migration from it must keep value by value: all but
+// the hashes, which schema 12 makes again (ExpectTodaysHashes checks those), and `papers`,
+// which schema 16 drops.
 std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path, int version) {
   const Paper a = Schema4Paper("2401.00001", "A");
   const std::string snapshot = Quoted(PaperText(a));
@@ -531,7 +529,6 @@ std::map<std::string, std::string> WriteRowInEveryTable(const std::string& path,
   ExecOn(path, sql);
   std::map<std::string, std::string> tables = {
       {"snapshots", "SELECT id, paper FROM snapshots ORDER BY id"},
-      {"papers", "SELECT * FROM papers ORDER BY key"},
       {"sightings",
        "SELECT paper_key, source, date, url, votes, version, snapshot, first_seen, seen_at "
        "FROM sightings ORDER BY paper_key, source"},
@@ -994,6 +991,74 @@ TEST(Issue12, MigratesSchema14FileToNotifiedSetsInTheOrderOfTheirPapers) {
   ASSERT_TRUE((*store)->CommitDigest(c));
   EXPECT_EQ(marks(), (std::set<std::string>{"chat w2", "me w1", "me w3"}));
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified_sets"), 2) << "merged, not added";
+}
+
+// Issue 12: schema 15 -> 16 drops `papers`, which nothing read, and the foreign key of
+// sightings to it. A schema-15 file (today's tables with `papers` and that key, as digestd 15
+// made it) with a paper seen by two sources keeps every sighting value for value, ends with
+// the sightings of a new file in no more pages than it had, and takes a commit of a paper
+// seen before and of a new one.
+TEST(Issue12, MigratesSchema15FileWithoutAPapersTable) {
+  test::TempDir dir;
+  const std::string path = dir.File("state.db");
+  auto tables = WriteRowInEveryTable(path, 10);
+  { ASSERT_TRUE(StateStore::Open(path)); }
+  ExecOn(path,
+         "INSERT INTO sightings SELECT paper_key, 'arxiv', date, url, votes, version, snapshot, "
+         "content_hash, 30, 40 FROM sightings;"
+         "CREATE TABLE papers (key TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, "
+         "first_source TEXT NOT NULL);"
+         "INSERT INTO papers SELECT paper_key, min(first_seen), source FROM sightings "
+         "GROUP BY paper_key;"
+         "CREATE TABLE sightings_v15 (paper_key TEXT NOT NULL REFERENCES papers(key) "
+         "ON DELETE CASCADE, source TEXT NOT NULL, date TEXT NOT NULL, url TEXT NOT NULL, "
+         "votes INTEGER, version TEXT NOT NULL, snapshot INTEGER NOT NULL, "
+         "content_hash TEXT NOT NULL, first_seen INTEGER NOT NULL, seen_at INTEGER NOT NULL, "
+         "PRIMARY KEY (paper_key, source)) WITHOUT ROWID;"
+         "INSERT INTO sightings_v15 SELECT * FROM sightings;"
+         "DROP TABLE sightings;"
+         "ALTER TABLE sightings_v15 RENAME TO sightings;"
+         "CREATE INDEX sightings_source_url ON sightings(source, url);"
+         "PRAGMA user_version=15;"
+         "VACUUM;");  // no free page left for the migration to take
+  tables["snapshots"] = "SELECT id, paper, encoding FROM snapshots ORDER BY id";
+  tables["sightings"] = "SELECT * FROM sightings ORDER BY paper_key, source";
+  const auto before = DumpTables(path, tables);
+  ASSERT_EQ(std::count(before.at("sightings").begin(), before.at("sightings").end(), '\n'), 2);
+  ASSERT_NE(test::Schema(path, "sightings").find("REFERENCES papers"), std::string::npos);
+  const std::int64_t pages = Scalar(path, "PRAGMA page_count");
+  const std::string fresh = dir.File("fresh.db");
+  MigrateBesideANewFile(path, fresh);
+  EXPECT_EQ(DumpTables(path, tables), before);
+  EXPECT_LE(Scalar(path, "PRAGMA page_count"), pages);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'papers'"), 0);
+  const std::string sightings = test::Schema(path, "sightings");
+  EXPECT_EQ(sightings.find("REFERENCES"), std::string::npos) << sightings;
+  EXPECT_EQ(sightings, test::Schema(fresh, "sightings"));
+  EXPECT_EQ(test::Schema(path), test::Schema(fresh));
+  EXPECT_EQ(Dump(path, "PRAGMA integrity_check"), "T:ok|\n");
+  EXPECT_EQ(Dump(path, "PRAGMA foreign_key_check"), "");
+
+  auto store = StateStore::Open(path);
+  ASSERT_TRUE(store);
+  Paper seen;
+  seen.key = "arxiv:2401.00001";
+  seen.title = "A, again";
+  seen.url = "https://arxiv.org/abs/2401.00001";
+  Paper fresh_paper;
+  fresh_paper.key = "arxiv:2401.00002";
+  fresh_paper.title = "B";
+  fresh_paper.url = "https://arxiv.org/abs/2401.00002";
+  DigestCommit c{
+      .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 300};
+  c.papers = SharePapers({seen, fresh_paper});
+  ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
+  EXPECT_EQ(Dump(path,
+                 "SELECT paper_key, source, date, first_seen, seen_at FROM sightings "
+                 "ORDER BY paper_key, source"),
+            "T:arxiv:2401.00001|T:arxiv|T:2024-01-29|I:30|I:40|\n"
+            "T:arxiv:2401.00001|T:hf-ko|T:2024-01-30|I:10|I:300|\n"
+            "T:arxiv:2401.00002|T:hf-ko|T:2024-01-30|I:300|I:300|\n");
 }
 
 TEST(Issue7, RefusesANewerSchemaFileNamingBothVersions) {

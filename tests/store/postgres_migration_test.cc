@@ -438,5 +438,66 @@ TEST_F(Issue14Migration, Schema14DatabaseKeysNotifiedSetsByPaper) {
   EXPECT_EQ(Query(conn.get(), "SELECT count(*) FROM notified_sets"), "2") << "merged, not added";
 }
 
+// Issue 12: schema 15 -> 16 on PostgreSQL drops `papers` and with it the foreign key of
+// sightings, as on SQLite. A database taken back to schema 15 (the table and the key) keeps
+// every sighting, ends with a new database's tables and constraints, and takes a commit of a
+// paper seen before and of a new one.
+TEST_F(Issue14Migration, Schema15DatabaseDropsThePapersTable) {
+  const std::string kLayout =
+      "SELECT (SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+      "WHERE schemaname = current_schema()) || ' ' || (SELECT string_agg(conname || ' ' || "
+      "contype::text, ',' ORDER BY conname) FROM pg_constraint "
+      "WHERE conrelid = 'sightings'::regclass)";
+  const auto layout = [&](PGconn* c) { return Query(c, kLayout); };
+  const Conn fresh = NewDatabase(AnotherDatabaseUrl());
+  ASSERT_TRUE(fresh);
+  const auto paper = [](const std::string& id, const std::string& title) {
+    Paper p;
+    p.key = "arxiv:" + id;
+    p.title = title;
+    p.url = "https://arxiv.org/abs/" + id;
+    return p;
+  };
+  {
+    auto store = StateStore::Open(database().url());
+    ASSERT_TRUE(store) << store.error().message;
+    DigestCommit c{
+        .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-29", .now = 100};
+    c.papers = SharePapers({paper("2401.00001", "A")});
+    ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
+  }
+  Conn conn(PQconnectdb(database().url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  ASSERT_EQ(Query(conn.get(),
+                  "CREATE TABLE papers (key TEXT COLLATE \"C\" PRIMARY KEY, "
+                  "first_seen BIGINT NOT NULL, first_source TEXT COLLATE \"C\" NOT NULL)"),
+            "");
+  ASSERT_EQ(Query(conn.get(),
+                  "INSERT INTO papers SELECT paper_key, first_seen, source "
+                  "FROM sightings"),
+            "");
+  ASSERT_EQ(Query(conn.get(),
+                  "ALTER TABLE sightings ADD FOREIGN KEY (paper_key) "
+                  "REFERENCES papers(key) ON DELETE CASCADE"),
+            "");
+  ASSERT_NE(layout(conn.get()).find("sightings_paper_key_fkey f"), std::string::npos)
+      << layout(conn.get());
+  const std::string kRows =
+      "SELECT string_agg(concat_ws(' ', paper_key, source, date, url, votes, version, snapshot, "
+      "content_hash, first_seen, seen_at), E'\\n' ORDER BY paper_key, source) FROM sightings";
+  const Migrated m = MigrateFrom(15, database().url(), conn.get(), fresh.get(), layout, kRows);
+  ASSERT_TRUE(m.store);
+  EXPECT_EQ(m.listing.find("papers"), std::string::npos) << m.listing;
+  EXPECT_EQ(m.listing.find("fkey"), std::string::npos) << m.listing;
+  DigestCommit c{
+      .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 200};
+  c.papers = SharePapers({paper("2401.00001", "A, again"), paper("2401.00002", "B")});
+  ASSERT_TRUE(m.store->CommitDigest(std::move(c)));
+  EXPECT_EQ(Query(conn.get(),
+                  "SELECT string_agg(concat_ws(' ', paper_key, date, first_seen, "
+                  "seen_at), ',' ORDER BY paper_key) FROM sightings"),
+            "arxiv:2401.00001 2024-01-30 100 200,arxiv:2401.00002 2024-01-30 200 200");
+}
+
 }  // namespace
 }  // namespace digestd

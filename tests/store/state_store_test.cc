@@ -397,7 +397,6 @@ TEST(StateStore, FailedCommitLeavesNothingBehind) {
   auto st = (*store)->CommitDigest(c);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find("injected failure"), std::string::npos);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 0);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 0);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM notified_sets"), 0);
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM fetch_state"), 0);
@@ -541,7 +540,7 @@ TEST(StateStore, TheWalIsCheckpointedByAThreadOfItsOwn) {
   EXPECT_TRUE(Eventually([&] { return FileSize(path) >= std::uintmax_t(pages) * 16384; }))
       << "the file has " << FileSize(path) << " bytes of " << pages << " pages";
   EXPECT_EQ(ThreadCount(), threads + 1);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), 8001);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), 8001);
 
   store->reset();
   EXPECT_TRUE(Eventually([&] { return ThreadCount() == threads; }));
@@ -566,7 +565,7 @@ TEST(StateStore, TheWalStartsOverUnderAWriterThatNeverPauses) {
   EXPECT_LT(frames, 1000u + 100u) << "the WAL started over";
   EXPECT_GT(std::uintmax_t(Scalar(path, "PRAGMA page_count")), 1000u)
       << "the days wrote more pages than the WAL may hold";
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM papers"), kDays * 400);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM sightings"), kDays * 400);
 }
 
 // While alive, the default VFS: the default one before it, counting the exclusive locks a
@@ -669,7 +668,8 @@ TEST(StateStore, AReaderBesideTheCheckpointThreadIsNeverToldTheStateIsLocked) {
     while (!done) {
       sqlite3* db = nullptr;
       sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, "unix");
-      if (sqlite3_exec(db, "SELECT count(*) FROM papers", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      if (sqlite3_exec(db, "SELECT count(*) FROM sightings", nullptr, nullptr, nullptr) !=
+          SQLITE_OK) {
         errors.emplace_back(sqlite3_errmsg(db));
       }
       ++reads;
