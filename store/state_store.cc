@@ -1241,7 +1241,8 @@ SetStarts StartsOfSets(const std::vector<NotifiedMark>& marks) {
 // Puts a commit's papers (with their hashes) in key order, the order of the b-trees they go
 // into, and says the order of its notified sets, which RecordNotified writes in. A digest
 // lists its papers by votes or by the time they came, so their keys (and URLs) land all over
-// the pages of `papers`, `sightings`, `notified_sets` and their indexes: a 10,000-paper day
+// the pages of `sightings`, `notified_sets` and their indexes (and of `papers`, before
+// schema 16): a 10,000-paper day
 // dirtied more pages than a 1 MiB page cache holds, which SQLite spilled to the WAL and read
 // back. In key order each tree is written along its right edge. A 10,000-paper commit in
 // random key order (BM_CommitDigest/10000) took 186-277 ms before, 107-110 ms after (issue
