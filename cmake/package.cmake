@@ -26,10 +26,11 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
     "watches daily research digests and notifies what matters\n digestd fetches daily paper digests (markdown, Hugging Face, arXiv, feeds) on a\n schedule, matches them against watch rules and delivers the matches by email,\n webhook or chat, as a hardened systemd service.")
 # Library dependencies from the binary's own links (dpkg-shlibdeps); what postinst uses.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# libcurl and libpq are opened when first needed (core/shared_library.h), so the binary's
-# links do not name them: they are said here, no older than the headers digestd was built with.
+# libcurl, libpq and libsystemd are opened when first needed (core/shared_library.h), so the
+# binary's links do not name them: they are said here, no older than the headers digestd was
+# built with. (The unit is Type=notify: without libsystemd, systemd would hear no READY.)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "adduser, ca-certificates, libcurl4 (>= ${CURL_VERSION_STRING}), libpq5 (>= ${LIBPQ_VERSION})")
+    "adduser, ca-certificates, libcurl4 (>= ${CURL_VERSION_STRING}), libpq5 (>= ${LIBPQ_VERSION}), libsystemd0 (>= ${SYSTEMD_VERSION})")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
