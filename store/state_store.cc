@@ -1242,13 +1242,12 @@ SetStarts StartsOfSets(const std::vector<NotifiedMark>& marks) {
 // into, and says the order of its notified sets, which RecordNotified writes in. A digest
 // lists its papers by votes or by the time they came, so their keys (and URLs) land all over
 // the pages of `sightings`, `notified_sets` and their indexes (and of `papers`, before
-// schema 16): a 10,000-paper day
-// dirtied more pages than a 1 MiB page cache holds, which SQLite spilled to the WAL and read
-// back. In key order each tree is written along its right edge. A 10,000-paper commit in
-// random key order (BM_CommitDigest/10000) took 186-277 ms before, 107-110 ms after (issue
-// 12). Equal keys, and equal sets, keep their order. The sets are ordered, not their marks:
-// a day's 35,000 marks of 1,000 watches took 19 ms to sort one by one; by paper first, the
-// order of their table's key (schema 15).
+// schema 16): a 10,000-paper day dirtied more pages than a 1 MiB page cache holds, which
+// SQLite spilled to the WAL and read back. In key order each tree is written along its right
+// edge. A 10,000-paper commit in random key order (BM_CommitDigest/10000) took 186-277 ms
+// before, 107-110 ms after (issue 12). Equal keys, and equal sets, keep their order. The
+// sets are ordered, not their marks: a day's 35,000 marks of 1,000 watches took 19 ms to sort
+// one by one; by paper first, the order of their table's key (schema 15).
 SetStarts SortForTheTrees(DigestCommit& c) {
   std::vector<std::size_t> order(c.papers.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;

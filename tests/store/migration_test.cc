@@ -1041,17 +1041,10 @@ TEST(Issue12, MigratesSchema15FileWithoutAPapersTable) {
 
   auto store = StateStore::Open(path);
   ASSERT_TRUE(store);
-  Paper seen;
-  seen.key = "arxiv:2401.00001";
-  seen.title = "A, again";
-  seen.url = "https://arxiv.org/abs/2401.00001";
-  Paper fresh_paper;
-  fresh_paper.key = "arxiv:2401.00002";
-  fresh_paper.title = "B";
-  fresh_paper.url = "https://arxiv.org/abs/2401.00002";
   DigestCommit c{
       .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 300};
-  c.papers = SharePapers({seen, fresh_paper});
+  c.papers =
+      SharePapers({test::MakePaper("2401.00001", "A, again"), test::MakePaper("2401.00002", "B")});
   ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
   EXPECT_EQ(Dump(path,
                  "SELECT paper_key, source, date, first_seen, seen_at FROM sightings "

@@ -451,19 +451,12 @@ TEST_F(Issue14Migration, Schema15DatabaseDropsThePapersTable) {
   const auto layout = [&](PGconn* c) { return Query(c, kLayout); };
   const Conn fresh = NewDatabase(AnotherDatabaseUrl());
   ASSERT_TRUE(fresh);
-  const auto paper = [](const std::string& id, const std::string& title) {
-    Paper p;
-    p.key = "arxiv:" + id;
-    p.title = title;
-    p.url = "https://arxiv.org/abs/" + id;
-    return p;
-  };
   {
     auto store = StateStore::Open(database().url());
     ASSERT_TRUE(store) << store.error().message;
     DigestCommit c{
         .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-29", .now = 100};
-    c.papers = SharePapers({paper("2401.00001", "A")});
+    c.papers = SharePapers({test::MakePaper("2401.00001", "A")});
     ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
   }
   Conn conn(PQconnectdb(database().url().c_str()));
@@ -491,7 +484,8 @@ TEST_F(Issue14Migration, Schema15DatabaseDropsThePapersTable) {
   EXPECT_EQ(m.listing.find("fkey"), std::string::npos) << m.listing;
   DigestCommit c{
       .source = "hf-ko", .url = "https://example.org/d.md", .date = "2024-01-30", .now = 200};
-  c.papers = SharePapers({paper("2401.00001", "A, again"), paper("2401.00002", "B")});
+  c.papers =
+      SharePapers({test::MakePaper("2401.00001", "A, again"), test::MakePaper("2401.00002", "B")});
   ASSERT_TRUE(m.store->CommitDigest(std::move(c)));
   EXPECT_EQ(Query(conn.get(),
                   "SELECT string_agg(concat_ws(' ', paper_key, date, first_seen, "

@@ -26,18 +26,8 @@ namespace digestd {
 namespace {
 
 using test::ExecOn;
+using test::MakePaper;
 using test::Scalar;
-
-Paper MakePaper(const std::string& id, const std::string& title, std::optional<int> votes) {
-  Paper p;
-  p.key = "arxiv:" + id;
-  p.title = title;
-  p.url = "https://arxiv.org/abs/" + id;
-  p.authors = {"Ada Lovelace"};
-  p.summary = {"first bullet"};
-  p.votes = votes;
-  return p;
-}
 
 Notification MakeNotification(const std::string& notifier, const Paper& paper) {
   Notification n;

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "core/notification.h"
+#include "core/paper.h"
 #include "store/sql.h"
 #include "store/sqlite_db.h"
 #include "store/state_store.h"
@@ -174,6 +175,19 @@ inline std::string TestStateLocation(const std::string& sqlite) {
   }
   databases.push_back(std::move(**db));
   return databases.back().url();
+}
+
+// The arXiv paper `id` ("2401.15024") with `title`, one author and one bullet.
+inline Paper MakePaper(const std::string& id, const std::string& title,
+                       std::optional<int> votes = std::nullopt) {
+  Paper p;
+  p.key = "arxiv:" + id;
+  p.title = title;
+  p.url = "https://arxiv.org/abs/" + id;
+  p.authors = {"Ada Lovelace"};
+  p.summary = {"first bullet"};
+  p.votes = votes;
+  return p;
 }
 
 // An outbox notification for `notifier` with the id `id` (dedupe key "<notifier>|<id>").
