@@ -2,7 +2,24 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 namespace digestd {
+namespace {
+
+constexpr char kGnutlsNoImplicitInit[] = "GNUTLS_NO_IMPLICIT_INIT";
+bool gnutls_deferred = false;  // written once, before any thread starts
+
+}  // namespace
+
+void DeferGnutlsInitialisation() {
+  gnutls_deferred = std::getenv(kGnutlsNoImplicitInit) == nullptr &&
+                    ::setenv(kGnutlsNoImplicitInit, "1", 0) == 0;
+}
+
+bool SetByDigestd(std::string_view name) {
+  return gnutls_deferred && name == kGnutlsNoImplicitInit;
+}
 
 Result<SharedLibrary> SharedLibrary::Open(const std::string& soname) {
   // Never closed: handles and callbacks of the library live until the process ends. Its

@@ -9,10 +9,23 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 
 namespace digestd {
+
+// Called first in main, while the process has one thread: tells GnuTLS not to initialise
+// itself when a library digestd opens brings it in. libcurl brings it through librtmp and
+// libpq through libldap, for protocols digestd never speaks (its transfers take TLS from
+// OpenSSL), and GnuTLS's own set-up when loaded (PKCS #11 modules, its random generator, its
+// tables) costs a run over HTTP about 1.5 MB. librtmp and libldap initialise it themselves
+// before they use it. A GNUTLS_NO_IMPLICIT_INIT the environment has already is kept.
+void DeferGnutlsInitialisation();
+
+// Whether digestd set environment variable `name` itself (DeferGnutlsInitialisation), so
+// that what a command is given from digestd's environment is what digestd was started with.
+bool SetByDigestd(std::string_view name);
 
 class SharedLibrary {
  public:

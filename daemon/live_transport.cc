@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/private_file.h"
+#include "core/shared_library.h"
 #include "daemon/exec_runner.h"
 #include "net/http_multi.h"
 
@@ -234,7 +235,7 @@ void LiveTransport::Start(std::uint64_t ticket, Payload payload) {
       std::vector<std::pair<std::string, std::string>> env = payload.env;
       for (const std::string& name : payload.pass_env) {
         const char* value = std::getenv(name.c_str());
-        if (value == nullptr) continue;
+        if (value == nullptr || SetByDigestd(name)) continue;
         std::erase_if(env, [&](const auto& kv) { return kv.first == name; });
         env.emplace_back(name, value);
       }

@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include "core/heap_growth.h"
+#include "core/shared_library.h"
 #include "daemon/cli.h"
 
 int main(int argc, char** argv) {
@@ -14,5 +15,6 @@ int main(int argc, char** argv) {
   // and returns closer to its idle size.
   mallopt(M_MMAP_THRESHOLD, digestd::kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+  digestd::DeferGnutlsInitialisation();
   return digestd::RunCli(argc, argv);
 }

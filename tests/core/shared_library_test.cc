@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace digestd {
 namespace {
@@ -41,6 +43,27 @@ TEST(SharedLibrary, EveryMissingFunctionIsNamed) {
   EXPECT_EQ(bound.error().message,
             "libc.so.6 lacks digestd_no_such_function, digestd_nor_this_one (an older version "
             "than digestd was built for?)");
+}
+
+// Each test runs in a process of its own (gtest_discover_tests), so the environment one
+// changes is not the next one's.
+TEST(DeferGnutlsInitialisation, TellsGnutlsWhereTheEnvironmentSaysNothing) {
+  ASSERT_EQ(::unsetenv("GNUTLS_NO_IMPLICIT_INIT"), 0);
+  DeferGnutlsInitialisation();
+  const char* value = std::getenv("GNUTLS_NO_IMPLICIT_INIT");
+  ASSERT_NE(value, nullptr);
+  EXPECT_EQ(std::string(value), "1");
+  EXPECT_TRUE(SetByDigestd("GNUTLS_NO_IMPLICIT_INIT"));
+  EXPECT_FALSE(SetByDigestd("PATH"));
+}
+
+TEST(DeferGnutlsInitialisation, KeepsWhatTheEnvironmentSays) {
+  ASSERT_EQ(::setenv("GNUTLS_NO_IMPLICIT_INIT", "0", 1), 0);
+  DeferGnutlsInitialisation();
+  const char* value = std::getenv("GNUTLS_NO_IMPLICIT_INIT");
+  ASSERT_NE(value, nullptr);
+  EXPECT_EQ(std::string(value), "0");
+  EXPECT_FALSE(SetByDigestd("GNUTLS_NO_IMPLICIT_INIT"));
 }
 
 }  // namespace
