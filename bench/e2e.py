@@ -347,12 +347,19 @@ def main():
         small = idle_rss(exe, work, "idle-feed1", feed.replace("feed.xml", "feed1.xml"), 1)
         large = idle_rss(exe, work, "idle-large", feed, a.papers)
         large_md = idle_rss(exe, work, "idle-large-md", md.replace("{date}", date), a.papers)
-        if small_md and small and large and large_md:
+        # A service's sources are fetched over HTTP: libcurl and the libraries it brings stay.
+        small_http = idle_rss(exe, work, "idle-http1", feed_http.replace("feed.xml", "feed1.xml"),
+                              1)
+        large_http = idle_rss(exe, work, "idle-http", feed_http, a.papers)
+        if small_md and small and large and large_md and small_http and large_http:
             print("\n`digestd run`, resident memory once its start-up job is done (medians of "
                   "%d): %.1f MiB after a 1-paper markdown job, %.1f MiB after a %d-paper one "
                   "(%+.1f MiB); %.1f MiB after a 1-item feed job, %.1f MiB after a %d-item one "
-                  "(%+.1f MiB)" % (a.reps, small_md, large_md, a.papers, large_md - small_md,
-                                   small, large, a.papers, large - small))
+                  "(%+.1f MiB); over HTTP, %.1f MiB after a 1-item feed job, %.1f MiB after a "
+                  "%d-item one (%+.1f MiB)" % (
+                      a.reps, small_md, large_md, a.papers, large_md - small_md, small, large,
+                      a.papers, large - small, small_http, large_http, a.papers,
+                      large_http - small_http))
         else:
             print("\n`digestd run`: no idle figure (see the messages above)")
     smtp.controller.stop()
