@@ -105,6 +105,16 @@ void BM_ParseGenericRss(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseGenericRss)->Arg(10000)->Unit(benchmark::kMillisecond);
 
+// The same feed as a fetched body is read (Source::Parse): in two parts at once, on this
+// thread and a helper.
+void BM_ParseGenericRssInHalves(benchmark::State& state) {
+  const std::string input = RssFeed(int(state.range(0)));
+  Run(state, input, [](std::string_view bytes, const ParseBudget& budget) {
+    return ParseFeed(RereadableOf(bytes), budget);
+  });
+}
+BENCHMARK(BM_ParseGenericRssInHalves)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace
 }  // namespace digestd::bench
 

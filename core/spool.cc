@@ -56,6 +56,13 @@ ByteSource PiecesOf(std::string_view bytes, std::size_t piece) {
   };
 }
 
+RereadableBody RereadableOf(std::string_view bytes, std::size_t piece) {
+  return {.size = bytes.size(), .from = [bytes, piece](std::uint64_t offset, std::string*) {
+            return PiecesOf(
+                bytes.substr(std::size_t(std::min<std::uint64_t>(offset, bytes.size()))), piece);
+          }};
+}
+
 ByteSource WithoutUtf8Bom(ByteSource next) {
   struct State {
     ByteSource next;
@@ -155,16 +162,29 @@ Status Spool::MoveToFile(std::string_view more) {
   return Ok();
 }
 
-ByteSource Spool::Reader(std::size_t piece, std::string* error) const {
+RereadableBody Spool::Rereadable(std::size_t piece) const {
+  return {.size = size(), .from = [this, piece](std::uint64_t offset, std::string* error) {
+            return ReaderFrom(offset, piece, error);
+          }};
+}
+
+ByteSource Spool::ReaderFrom(std::uint64_t offset, std::size_t piece, std::string* error) const {
   piece = std::max<std::size_t>(piece, 1);
-  if (!in_file()) return PiecesOf(memory_, piece);
+  if (!in_file()) {
+    return PiecesOf(std::string_view(memory_).substr(
+                        std::size_t(std::min<std::uint64_t>(offset, memory_.size()))),
+                    piece);
+  }
   // The buffer is shared by the copies of the reader (std::function copies its callable).
   // The file's bytes come first, then those not yet written.
   // Not zero-filled first: every byte read out is one pread wrote.
   std::shared_ptr<char[]> buffer = std::make_shared_for_overwrite<char[]>(piece);
   const char* what = read_only_ ? "the file" : "a spool file";
-  return [fd = fd_, size = file_size_, at = std::uint64_t(0), buffer, error,
-          tail = std::string_view(memory_), piece, what]() mutable {
+  std::string_view tail = memory_;
+  if (offset > file_size_) {
+    tail.remove_prefix(std::size_t(std::min<std::uint64_t>(offset - file_size_, tail.size())));
+  }
+  return [fd = fd_, size = file_size_, at = offset, buffer, error, tail, piece, what]() mutable {
     if (at >= size) {
       const std::string_view next = tail.substr(0, piece);
       tail.remove_prefix(next.size());

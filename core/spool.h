@@ -21,6 +21,17 @@ using ByteSource = std::function<std::string_view()>;
 // A ByteSource over `bytes` in pieces of at most `piece` bytes. `bytes` must outlive it.
 ByteSource PiecesOf(std::string_view bytes, std::size_t piece = 64 * 1024);
 
+// A body that can be read again from any point, as well as in order: what a parser that
+// reads two parts of a long body at once takes. `from(offset, error)` gives the bytes from
+// `offset` on (a read error ends them early, with the error in `error` when given).
+struct RereadableBody {
+  std::uint64_t size = 0;
+  std::function<ByteSource(std::uint64_t offset, std::string* error)> from;
+};
+
+// `bytes`, which must outlive it, read from any point in pieces of at most `piece` bytes.
+RereadableBody RereadableOf(std::string_view bytes, std::size_t piece = 64 * 1024);
+
 // `next` without the UTF-8 byte order mark it may start with (its pieces otherwise as given;
 // first pieces shorter than the mark are gathered until it can be told).
 ByteSource WithoutUtf8Bom(ByteSource next);
@@ -55,7 +66,14 @@ class Spool {
 
   // The bytes in order, in pieces of at most `piece` bytes, from memory or the file. A read
   // error of the file ends it early, with the error in `error` (when given).
-  ByteSource Reader(std::size_t piece = 64 * 1024, std::string* error = nullptr) const;
+  ByteSource Reader(std::size_t piece = 64 * 1024, std::string* error = nullptr) const {
+    return ReaderFrom(0, piece, error);
+  }
+  // The same from byte `offset` on.
+  ByteSource ReaderFrom(std::uint64_t offset, std::size_t piece = 64 * 1024,
+                        std::string* error = nullptr) const;
+  // The bytes readable from any point; the spool must outlive it.
+  RereadableBody Rereadable(std::size_t piece = 64 * 1024) const;
   // All the bytes in one string.
   Result<std::string> ReadAll() const;
 

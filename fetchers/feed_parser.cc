@@ -1,10 +1,18 @@
 #include "fetchers/feed_parser.h"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "core/heap_growth.h"
 #include "core/identity.h"
 #include "core/two_threads.h"
 #include "core/utf8.h"
@@ -116,8 +124,8 @@ struct Summary {
 using Summaries = BatchHelper<Summary, std::string>;
 constexpr std::size_t kSummaryBatch = 128;
 
-Summaries MakeSummaries(const ParseBudget& budget) {
-  return Summaries(kSummaryBatch, [&budget](Summary&& summary) {
+Summaries MakeSummaries(const ParseBudget& budget, std::size_t batch) {
+  return Summaries(batch, [&budget](Summary&& summary) {
     std::string text = std::move(summary.text);
     if (text.empty() && !budget.Exhausted()) text = TextOf(std::move(summary.pending));
     return text.empty() ? text : CapSummary(std::move(text));
@@ -359,8 +367,11 @@ std::string BaseOf(const XmlElement* root, Format format) {
 // link, and every item after it (to keep the feed's order), stays in the tree for Finish.
 class FeedReader {
  public:
-  FeedReader(ParseResult& result, const ParseBudget& budget)
-      : result_(result), summaries_(MakeSummaries(budget)) {}
+  // `summary_batch`: how many summaries go to the summary helper at a time (SIZE_MAX: none
+  // do; the caller's thread makes them all in ReadSummaries).
+  FeedReader(ParseResult& result, const ParseBudget& budget,
+             std::size_t summary_batch = kSummaryBatch)
+      : result_(result), summaries_(MakeSummaries(budget, summary_batch)) {}
 
   // The XmlElementSink: true when `element` was an item and has been read.
   bool OnElement(const XmlElement* element) {
@@ -422,12 +433,285 @@ class FeedReader {
     }
   }
 
+  // Whether an item waits for the feed's link (it and every later item stay in the tree).
+  bool waiting() const { return waiting_; }
+
+  // Takes the papers `later` read, with their summaries, after this reader's own: the items
+  // read on from where this reader stopped (ParseFeed over a RereadableBody). Their warnings
+  // follow this reader's, with their lines moved by `line_shift`.
+  void Append(FeedReader& later, int line_shift) {
+    std::vector<Paper>& papers = result_.digest.papers;
+    std::vector<Paper>& more = later.result_.digest.papers;
+    for (std::size_t index : later.authorless_) authorless_.push_back(papers.size() + index);
+    papers.reserve(papers.size() + more.size());
+    papers.insert(papers.end(), std::make_move_iterator(more.begin()),
+                  std::make_move_iterator(more.end()));
+    for (ParseWarning& w : later.result_.warnings) {
+      if (w.line > 0) w.line += line_shift;
+      result_.warnings.push_back(std::move(w));
+    }
+    items_seen_ += later.items_seen_;
+    more.clear();
+    later.result_.warnings.clear();
+  }
+
  private:
   ParseResult& result_;
   Summaries summaries_;
   std::vector<std::size_t> authorless_;
   std::size_t items_seen_ = 0;
   bool waiting_ = false;
+};
+
+// The element whose children a feed's items are (an RSS channel, the root of Atom and RDF),
+// or null when `tree`'s root is not a feed's.
+const XmlElement* ItemParentOf(const XmlTree& tree) {
+  const std::string_view root_name = LocalName(tree.root());
+  if (root_name != "rss" && root_name != "RDF" && root_name != "feed") return nullptr;
+  return ItemParent(tree.root(), FormatOf(root_name));
+}
+
+// Whether `start` is the start of an item of the feed (and not, say, a second channel's).
+bool IsItemStart(const XmlStart& start) {
+  if (start.parent == nullptr) return false;
+  const XmlTree& tree = start.parent->tree();
+  const XmlElement* parent = ItemParentOf(tree);
+  return parent != nullptr && start.parent == parent &&
+         start.local_name == ItemName(FormatOf(LocalName(tree.root())));
+}
+
+// `first`, then the pieces of `rest`.
+ByteSource Joined(std::string first, ByteSource rest) {
+  return [first = std::move(first), rest = std::move(rest), given = false]() mutable {
+    if (!given) {
+      given = true;
+      if (!first.empty()) return std::string_view(first);
+    }
+    return rest();
+  };
+}
+
+// Bytes [from, to) of `body`, fewer where it ends or cannot be read.
+std::string ReadSpan(const RereadableBody& body, std::uint64_t from, std::uint64_t to) {
+  std::string out;
+  const ByteSource next = body.from(from, nullptr);
+  for (std::string_view piece = next(); !piece.empty() && from + out.size() < to; piece = next()) {
+    out.append(piece.substr(0, std::size_t(to - from - out.size())));
+  }
+  return out;
+}
+
+// Where the first "<`qname`" followed by a space, '/' or '>' begins at or after `from`,
+// looking no further than `within` bytes on; nullopt when there is none.
+std::optional<std::uint64_t> FindStartTag(const RereadableBody& body, std::string_view qname,
+                                          std::uint64_t from, std::uint64_t within) {
+  const std::string needle = "<" + std::string(qname);
+  std::string window;  // the end of the pieces before (a tag they cut) and the last piece
+  std::uint64_t window_at = from;
+  const ByteSource next = body.from(from, nullptr);
+  for (std::string_view piece = next(); !piece.empty(); piece = next()) {
+    window.append(piece);
+    for (std::size_t at = window.find(needle); at != std::string::npos;
+         at = window.find(needle, at + 1)) {
+      const std::size_t after = at + needle.size();
+      if (after >= window.size()) break;  // the next piece tells
+      const char c = window[after];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' || c == '>') {
+        return window_at + at;
+      }
+    }
+    if (window_at + window.size() - from > within) return std::nullopt;
+    const std::size_t keep = std::min(window.size(), needle.size());
+    window_at += window.size() - keep;
+    window.erase(0, window.size() - keep);
+  }
+  return std::nullopt;
+}
+
+// A long feed read in two parts at once: the caller's thread reads it from the start, as
+// ever, and a helper thread reads the items from an item start past the middle (the split)
+// to the end, as a document of its own: the feed's bytes up to its first item (the
+// preamble: declaration, root, channel and its elements), then the bytes from the split.
+// The caller's parse stops where it reaches the split, and the helper's papers follow its
+// own. Since the split is found by looking for the item's start tag in the bytes, it could
+// fall where the tag is not one (in a comment, a CDATA section): the helper's reading is
+// taken only where the caller's parse finds an item whose start tag closes where the
+// helper's first one does, neither parse warned of anything on the way, and the helper read
+// nothing but items after the split (no feed-level element it would lack). Otherwise the
+// caller's parse goes on to the end alone, and the result is the same either way.
+class FeedHalves {
+ public:
+  FeedHalves(const RereadableBody& body, const ParseBudget& budget)
+      : body_(body), outer_(budget), budget_{.deadline = budget.deadline, .cancel = &cancel_} {}
+
+  ~FeedHalves() { Join(); }
+
+  FeedHalves(const FeedHalves&) = delete;
+  FeedHalves& operator=(const FeedHalves&) = delete;
+
+  // The caller's XmlStartHook: true where its parse stops, the rest being the helper's.
+  bool OnStart(const XmlStart& start, const FeedReader& reader) {
+    if (state_ == State::kDone || !IsItemStart(start)) return false;
+    if (state_ == State::kNone) {
+      state_ = State::kDone;
+      if (start.clean && !reader.waiting()) Split(start);
+      return false;
+    }
+    if (!start.clean) {  // a warning on the way: the helper's part cannot be taken
+      state_ = State::kDone;
+      cancel_.store(true);
+      Join();
+      return false;
+    }
+    if (start.tag_close == XmlStart::kUnknownOffset || start.tag_close <= split_) return false;
+    // The first item the caller reaches past the split: the helper's part is all read by now,
+    // or about to be. A service that stops meanwhile stops it too.
+    state_ = State::kDone;
+    while (helper_done_.wait_for(std::chrono::milliseconds(5)) == std::future_status::timeout) {
+      if (outer_.Exhausted()) cancel_.store(true);
+    }
+    Join();
+    taken_ =
+        helper_ok_ && start.tag_close == helper_first_close_ && start.clean && !reader.waiting();
+    line_shift_ = start.line - helper_first_line_;
+    return taken_;
+  }
+
+  // After the caller's parse: its papers followed by the helper's, where the helper's part
+  // was taken; else nothing (the caller read it all).
+  void Finish(FeedReader& reader) {
+    cancel_.store(true);
+    Join();
+    if (taken_ && helper_reader_) reader.Append(*helper_reader_, line_shift_);
+  }
+
+  bool taken() const { return taken_; }
+
+ private:
+  enum class State { kNone, kRunning, kDone };
+
+  // At the caller's first item: finds the preamble and the split, and starts the helper.
+  void Split(const XmlStart& first) {
+    if (first.tag_close == XmlStart::kUnknownOffset || first.tag_close >= body_.size) return;
+    // The item's start tag: from the last '<' before its close (a clean parse had no '<' in
+    // a tag). A first item whose start tag is longer than this is read on alone.
+    constexpr std::uint64_t kLongestTag = 4096;
+    const std::uint64_t from = first.tag_close > kLongestTag ? first.tag_close - kLongestTag : 0;
+    const std::string tail = ReadSpan(body_, from, first.tag_close + 1);
+    if (tail.size() != first.tag_close + 1 - from) return;
+    if (tail.back() != '>' && tail.back() != '/') return;
+    const std::size_t lt = tail.rfind('<');
+    if (lt == std::string::npos) return;
+    const std::string qname = first.prefix.empty()
+                                  ? std::string(first.local_name)
+                                  : std::string(first.prefix) + ":" + std::string(first.local_name);
+    if (tail.compare(lt, qname.size() + 1, "<" + qname) != 0) return;
+    const std::uint64_t preamble_end = from + lt;
+    if (preamble_end > kLongestPreamble) return;
+    const std::uint64_t middle = preamble_end + (body_.size - preamble_end) / 2;
+    const auto split = FindStartTag(body_, qname, middle, kSplitSearch);
+    if (!split) return;
+    split_ = *split;
+    preamble_ = ReadSpan(body_, 0, preamble_end);
+    if (preamble_.size() != preamble_end) return;
+    item_local_ = std::string(first.local_name);
+    item_prefix_ = std::string(first.prefix);
+    try {
+      helper_done_ = helper_finished_.get_future();
+      helper_ = std::thread([this] {
+        ReadSecondPart();
+        helper_finished_.set_value();
+      });
+    } catch (const std::system_error&) {
+      return;  // no thread to be had (a task limit): the caller reads it all
+    }
+    state_ = State::kRunning;
+  }
+
+  // The helper's part: the preamble and the bytes from the split, items only.
+  void ReadSecondPart() {
+    try {
+      helper_result_ = std::make_unique<ParseResult>();
+      helper_reader_ = std::make_unique<FeedReader>(*helper_result_, budget_, SIZE_MAX);
+      FeedReader& reader = *helper_reader_;
+      std::string read_error;
+      std::vector<ParseWarning> xml_warnings;
+      bool items_begun = false;
+      std::size_t items_read = 0;
+      bool other = false;  // the split was not an item start, or a feed-level element followed
+      const std::uint64_t preamble_size = preamble_.size();
+      const XmlTreePtr doc = ParseXml(
+          Joined(std::move(preamble_), body_.from(split_, &read_error)), xml_warnings, budget_,
+          [&](const XmlElement* element) {
+            if (reader.OnElement(element)) {
+              // This thread's papers take pages of its own arena: made present a run at a time.
+              if (++items_read % kItemsPerPopulate == 0) PopulateHelperHeap();
+              return true;
+            }
+            const XmlElement* parent = ItemParentOf(element->tree());
+            const XmlElement* root = element->tree().root();
+            if (items_begun && element != parent &&
+                (element->parent() == parent || element->parent() == root)) {
+              other = true;
+            }
+            return false;
+          },
+          [&](const XmlStart& start) {
+            // What cannot be taken stops the helper at once, and the caller reads on alone.
+            if (items_begun) return other || !start.clean;
+            if (start.tag_close == XmlStart::kUnknownOffset || start.tag_close < preamble_size) {
+              return false;
+            }
+            items_begun = true;
+            if (!start.clean || !IsItemStart(start) || start.local_name != item_local_ ||
+                start.prefix != item_prefix_) {
+              other = true;
+              return true;
+            }
+            helper_first_close_ = split_ + (start.tag_close - preamble_size);
+            helper_first_line_ = start.line;
+            return false;
+          });
+      reader.ReadSummaries();
+      helper_ok_ = doc != nullptr && items_begun && !other && xml_warnings.empty() &&
+                   read_error.empty() && !reader.waiting() && !cancel_.load();
+    } catch (...) {
+      helper_ok_ = false;  // std::bad_alloc: the caller reads it all
+    }
+  }
+
+  void Join() {
+    if (helper_.joinable()) helper_.join();
+  }
+
+  // A preamble longer than this (a channel with megabytes of its own) is not read twice.
+  static constexpr std::uint64_t kLongestPreamble = 1 << 20;
+  // How often the helper makes the next pages of its heap present (PopulateHelperHeap): about
+  // the room this many items take.
+  static constexpr std::size_t kItemsPerPopulate = 32;
+  // How far past the middle an item start is looked for.
+  static constexpr std::uint64_t kSplitSearch = 4 << 20;
+
+  const RereadableBody& body_;
+  const ParseBudget& outer_;         // the caller's
+  std::atomic<bool> cancel_{false};  // the caller's parse is done: the helper's is not needed
+  const ParseBudget budget_;         // the caller's deadline; cancel_
+  State state_ = State::kNone;       // the caller's
+  std::uint64_t split_ = 0;
+  bool taken_ = false;
+  int line_shift_ = 0;
+  // Set before the helper starts, then the helper's until it is joined.
+  std::string preamble_;
+  std::string item_local_;
+  std::string item_prefix_;
+  std::unique_ptr<ParseResult> helper_result_;
+  std::unique_ptr<FeedReader> helper_reader_;
+  bool helper_ok_ = false;
+  std::uint64_t helper_first_close_ = XmlStart::kUnknownOffset;
+  int helper_first_line_ = 0;
+  std::promise<void> helper_finished_;  // set by the helper as it ends
+  std::future<void> helper_done_;
+  std::thread helper_;  // last: joined before the rest goes
 };
 
 }  // namespace
@@ -442,6 +726,27 @@ ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
   const XmlTreePtr doc =
       ParseXml(next, result.warnings, budget,
                [&reader](const XmlElement* element) { return reader.OnElement(element); });
+  if (doc != nullptr) reader.Finish(doc.get());
+  reader.ReadSummaries();
+  return result;
+}
+
+ParseResult ParseFeed(const RereadableBody& body, const ParseBudget& budget, std::string* unread,
+                      std::uint64_t halves_above, bool* read_in_halves) {
+  if (read_in_halves != nullptr) *read_in_halves = false;
+  if (body.size < halves_above) {
+    ParseResult result = ParseFeed(body.from(0, unread), budget);
+    return result;
+  }
+  ParseResult result;
+  FeedReader reader(result, budget);
+  FeedHalves halves(body, budget);
+  const XmlTreePtr doc = ParseXml(
+      body.from(0, unread), result.warnings, budget,
+      [&reader](const XmlElement* element) { return reader.OnElement(element); },
+      [&](const XmlStart& start) { return halves.OnStart(start, reader); });
+  halves.Finish(reader);
+  if (read_in_halves != nullptr) *read_in_halves = halves.taken();
   if (doc != nullptr) reader.Finish(doc.get());
   reader.ReadSummaries();
   return result;

@@ -2,6 +2,8 @@
 // Digest. A pure function of its input; safe from any thread.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/paper.h"
@@ -21,5 +23,19 @@ namespace digestd {
 ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget = {});
 // The same, reading the document a piece at a time (a spooled body).
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget = {});
+
+// Past this size a feed is read in two parts at once (the overload below).
+inline constexpr std::uint64_t kFeedHalvesAbove = 1 << 20;
+
+// The same for a body that can be read from any point (a fetched body in memory or in its
+// spool file), with the same result. One of `halves_above` bytes or more is read in two
+// parts at once, on the caller's thread and a helper: from the start, and from an item start
+// past the middle; where the second part cannot be told to start at an item (the split fell
+// in a comment, a warning on the way, a feed-level element after the items), the caller's
+// parse reads on to the end alone. A read error of the body is put in `unread` (when
+// given); `read_in_halves`, when given, says whether the second part was read apart.
+ParseResult ParseFeed(const RereadableBody& body, const ParseBudget& budget = {},
+                      std::string* unread = nullptr, std::uint64_t halves_above = kFeedHalvesAbove,
+                      bool* read_in_halves = nullptr);
 
 }  // namespace digestd

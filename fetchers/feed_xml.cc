@@ -45,8 +45,10 @@ struct ParseState {
   // the stack's depth, and pops it behind its handlers' backs where a start tag is cut off.
   xmlNode placeholder{};
   const XmlElementSink* sink = nullptr;
+  const XmlStartHook* on_start = nullptr;
   unsigned elements = 0;
   bool budget_exhausted = false;
+  bool guard_changed = false;  // the shape guard warned of, or a NUL became a space
 };
 
 // The parse running on this thread. libxml2 reports some errors (encoding conversion, I/O)
@@ -117,6 +119,18 @@ ParseState* SyncedState(xmlParserCtxtPtr ctxt) {
   return state;
 }
 
+// Where the start tag being read ends: libxml2 tells its handler of an element before it
+// reads the tag's "/>" or '>', and its input is the document's bytes unless an encoding is
+// converted.
+std::uint64_t TagCloseOffset(xmlParserCtxtPtr ctxt) {
+  const xmlParserInputPtr in = ctxt->input;
+  if (in == nullptr || in->base == nullptr || in->cur == nullptr || in->cur < in->base ||
+      (in->buf != nullptr && in->buf->encoder != nullptr)) {
+    return XmlStart::kUnknownOffset;
+  }
+  return std::uint64_t(in->consumed) + std::uint64_t(in->cur - in->base);
+}
+
 // Every element start: now and then, the budget is checked and the parse stopped (what was
 // read so far stays) when it has run out.
 void OnStartElement(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri,
@@ -130,6 +144,21 @@ void OnStartElement(void* ctx, const xmlChar* localname, const xmlChar* prefix, 
     state->budget_exhausted = true;
     xmlStopParser(ctxt);
     return;
+  }
+  const std::size_t depth = state->tree->open_elements();
+  if (state->on_start != nullptr && *state->on_start && (depth == 1 || depth == 2)) {
+    const XmlStart start{
+        .parent = state->tree->innermost_open(),
+        .local_name = View(localname),
+        .prefix = View(prefix),
+        .depth = int(depth),
+        .line = ctxt->input != nullptr ? ctxt->input->line : 0,
+        .tag_close = TagCloseOffset(ctxt),
+        .clean = state->errors == 0 && !state->guard_changed && !state->entities_ignored};
+    if ((*state->on_start)(start)) {
+      xmlStopParser(ctxt);
+      return;
+    }
   }
   // Attributes defaulted from a DTD are not read (libxml2's tree leaves them out too
   // without XML_PARSE_DTDATTR).
@@ -544,7 +573,8 @@ XmlTreePtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
 }
 
 XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
-                    const ParseBudget& budget, const XmlElementSink& on_element) {
+                    const ParseBudget& budget, const XmlElementSink& on_element,
+                    const XmlStartHook& on_start) {
   InitLibxmlOnce();
   // The guard's warnings come first, then the NUL warning, then libxml2's: kept apart while
   // the pieces come, in that order at the end.
@@ -552,8 +582,11 @@ XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
   std::vector<ParseWarning> xml_warnings;
   XmlShapeGuard guard(guard_warnings);
   auto tree = std::make_unique<XmlTree>();
-  ParseState state{
-      .warnings = &xml_warnings, .budget = &budget, .tree = tree.get(), .sink = &on_element};
+  ParseState state{.warnings = &xml_warnings,
+                   .budget = &budget,
+                   .tree = tree.get(),
+                   .sink = &on_element,
+                   .on_start = &on_start};
   // A push parser, fed the document a piece at a time as the guard passes it on: neither
   // the document nor libxml2's input needs to be in memory whole. Made once the first four
   // bytes are known: libxml2 detects the encoding from them.
@@ -576,6 +609,7 @@ XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
       if (!wide && first.find('\0') != std::string::npos) {
         std::replace(first.begin(), first.end(), '\0', ' ');
         nul_read = true;
+        state.guard_changed = true;
       }
       const std::size_t head = std::min<std::size_t>(first.size(), 4);
       ctxt.reset(xmlCreatePushParserCtxt(nullptr, nullptr, first.data(), int(head), nullptr));
@@ -612,6 +646,7 @@ XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
       std::replace(piece_copy.begin(), piece_copy.end(), '\0', ' ');
       ready = piece_copy;
       nul_read = true;
+      state.guard_changed = true;
     }
     constexpr std::size_t kChunk = 64 * 1024;
     while (true) {
@@ -630,7 +665,9 @@ XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
     ThreadErrorScope scope(&state);
     for (std::string_view piece = next(); !failed && !stopped; piece = next()) {
       const bool last = piece.empty();
-      feed(guard.Feed(piece, last), last);
+      const std::string_view ready = guard.Feed(piece, last);
+      state.guard_changed = !guard_warnings.empty() || nul_read;
+      feed(ready, last);
       if (last) break;
     }
     guard.Finish();

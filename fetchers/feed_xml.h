@@ -85,6 +85,8 @@ class XmlTree {
              const unsigned char** attributes, int attribute_count, int line);
   void AddText(std::string_view text);
   std::size_t open_elements() const { return open_.size(); }
+  // The innermost open element, or null when none is open.
+  const XmlElement* innermost_open() const { return open_.empty() ? nullptr : At(open_.back()); }
   // Closes the innermost open element and returns it with its depth (the root's is 0),
   // or null when none is open.
   const XmlElement* End(int& depth);
@@ -145,10 +147,35 @@ using XmlElementSink = std::function<bool(const XmlElement* element)>;
 using XmlTreePtr = std::unique_ptr<XmlTree>;
 XmlTreePtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
                     const ParseBudget& budget = {}, const XmlElementSink& on_element = {});
+
+// An element start one or two levels below the root, told to an XmlStartHook before the
+// element is read.
+struct XmlStart {
+  static constexpr std::uint64_t kUnknownOffset = UINT64_MAX;
+
+  const XmlElement* parent = nullptr;  // the innermost open element
+  std::string_view local_name;
+  std::string_view prefix;  // as written; "" when none
+  int depth = 0;            // 1 or 2
+  int line = 0;
+  // Where in the document its start tag's "/>" or closing '>' is: a byte offset, where
+  // libxml2 reads the bytes as they are (no encoding to convert from); kUnknownOffset where
+  // it does not.
+  std::uint64_t tag_close = kUnknownOffset;
+  // Nothing was warned of so far, and every byte before the tag reached libxml2 as it was
+  // (no attribute blanked by the shape guard, no NUL made a space).
+  bool clean = false;
+};
+// Returns true to stop the parse before the element: neither the tree nor the sink sees it,
+// and the parse ends as the document had (no warning says so).
+using XmlStartHook = std::function<bool(const XmlStart& start)>;
+
 // The same, reading the document a piece at a time from `next`: memory holds the pieces
-// libxml2 has not read yet, never the whole document.
+// libxml2 has not read yet, never the whole document. `on_start`, when given, is told of
+// the elements one or two levels below the root as they start.
 XmlTreePtr ParseXml(const ByteSource& next, std::vector<ParseWarning>& warnings,
-                    const ParseBudget& budget = {}, const XmlElementSink& on_element = {});
+                    const ParseBudget& budget = {}, const XmlElementSink& on_element = {},
+                    const XmlStartHook& on_start = {});
 
 // The local name of an element, "" for null or non-elements.
 std::string_view LocalName(const XmlElement* node);

@@ -14,20 +14,31 @@ namespace digestd {
 namespace {
 
 using PiecesFunction = ParseResult (*)(const ByteSource&, const ParseBudget&);
+using RereadFunction = ParseResult (*)(const RereadableBody&, const ParseBudget&, std::string*);
 
-// Every format's Source differs only by its parser, which reads the bytes in pieces.
+// Every format's Source differs only by its parser, which reads the bytes in pieces, in
+// order, or (`reread`, where the format has one) from wherever it needs.
 class FormatSource final : public Source {
  public:
-  FormatSource(std::string_view name, PiecesFunction parse)
-      : Source(*FindDigestFormat(name)), parse_(parse) {}
+  FormatSource(std::string_view name, PiecesFunction parse, RereadFunction reread = nullptr)
+      : Source(*FindDigestFormat(name)), parse_(parse), reread_(reread) {}
 
  private:
-  ParseResult ParseFormat(const ByteSource& next, const ParseBudget& budget) const override {
-    return parse_(next, budget);
+  ParseResult ParseFormat(const RereadableBody& body, const ParseBudget& budget,
+                          std::string* unread) const override {
+    if (reread_ != nullptr) return reread_(body, budget, unread);
+    return parse_(body.from(0, unread), budget);
   }
 
   PiecesFunction parse_;
+  RereadFunction reread_;
 };
+
+// The feed parser's own entry for a body it can read from any point (in two parts at once).
+ParseResult ParseFeedBody(const RereadableBody& body, const ParseBudget& budget,
+                          std::string* unread) {
+  return ParseFeed(body, budget, unread);
+}
 
 bool IsBlank(const Spool& body) {
   if (!body.in_file()) return Trim(body.memory()).empty();
@@ -65,7 +76,7 @@ Result<FetchPlan> Source::PlanFetches(const FetchWindow& w) const {
 }
 
 ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) const {
-  ParseResult result = ParseFormat(PiecesOf(body), budget);
+  ParseResult result = ParseFormat(RereadableOf(body), budget, nullptr);
   ApplyParseLimits(result);
   return result;
 }
@@ -73,7 +84,7 @@ ParseResult Source::Parse(std::string_view body, const ParseBudget& budget) cons
 ParseResult Source::Parse(const Spool& body, const ParseBudget& budget) const {
   if (!body.in_file()) return Parse(body.memory(), budget);
   std::string error;
-  ParseResult result = ParseFormat(body.Reader(64 * 1024, &error), budget);
+  ParseResult result = ParseFormat(body.Rereadable(), budget, &error);
   result.unread = std::move(error);
   ApplyParseLimits(result);
   return result;
@@ -108,7 +119,7 @@ const Source* SourceFor(std::string_view kind) {
       {"markdown", ParseMarkdownDigest},
       {"hf-daily", ParseHfDaily},
       {"arxiv", ParseArxiv},
-      {"feed", ParseFeed},
+      {"feed", ParseFeed, ParseFeedBody},
   };
   for (const FormatSource& s : kSources) {
     if (s.format().name == kind) return &s;

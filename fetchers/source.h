@@ -73,8 +73,10 @@ class Source {
 
  private:
   // The format's own parser, before the limits are applied: bytes in memory are read in
-  // pieces too (PiecesOf), as the format's own entry for a string_view reads them.
-  virtual ParseResult ParseFormat(const ByteSource& next, const ParseBudget& budget) const = 0;
+  // pieces too (PiecesOf), as the format's own entry for a string_view reads them. A read
+  // error of the body goes to `unread` (when given).
+  virtual ParseResult ParseFormat(const RereadableBody& body, const ParseBudget& budget,
+                                  std::string* unread) const = 0;
   // Unreadable, given whether the body is empty or all whitespace.
   std::optional<std::string> UnreadableWhy(bool blank, std::string_view content_type,
                                            const ParseResult& parsed) const;

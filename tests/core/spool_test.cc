@@ -47,6 +47,39 @@ TEST_F(SpoolTest, KeepsBytesInMemoryUpToItsLimit) {
   EXPECT_EQ(Drain(spool.Reader(3)), "hello you!");
 }
 
+// A body is read again from any point (a parser reading two parts of it at once): from the
+// file, from the bytes not yet written to it, and from memory alike.
+TEST_F(SpoolTest, IsReadFromAnyPoint) {
+  Spool in_file(dir_.string(), 8);
+  Spool in_memory(dir_.string(), 1 << 20);
+  std::string expected;
+  for (int i = 0; i < 500; ++i) {
+    const std::string more = "line " + std::to_string(i) + "\n";
+    ASSERT_TRUE(in_file.Append(more));
+    ASSERT_TRUE(in_memory.Append(more));
+    expected += more;
+  }
+  ASSERT_TRUE(in_file.in_file());
+  ASSERT_FALSE(in_memory.in_file());
+  const RereadableBody of_bytes = RereadableOf(expected, 5);
+  for (const RereadableBody& body : {in_file.Rereadable(7), in_memory.Rereadable(7), of_bytes}) {
+    EXPECT_EQ(body.size, expected.size());
+    for (std::uint64_t from : {std::uint64_t(0), std::uint64_t(1), std::uint64_t(1000),
+                               std::uint64_t(expected.size() - 3), std::uint64_t(expected.size()),
+                               std::uint64_t(expected.size() + 9)}) {
+      std::string error;
+      EXPECT_EQ(Drain(body.from(from, &error)),
+                expected.substr(std::size_t(std::min<std::uint64_t>(from, expected.size()))))
+          << from;
+      EXPECT_EQ(error, "");
+    }
+  }
+  // Every point, in the file and in the bytes it has not been given yet.
+  for (std::size_t from = 0; from <= expected.size(); from += 97) {
+    ASSERT_EQ(Drain(in_file.ReaderFrom(from, 64)), expected.substr(from)) << from;
+  }
+}
+
 TEST_F(SpoolTest, PastItsLimitEverythingGoesToAFileWithoutAName) {
   Spool spool(dir_.string(), 8);
   ASSERT_TRUE(spool.Append("12345"));

@@ -6,15 +6,18 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/spool.h"
 #include "core/utf8.h"
 #include "fetchers/arxiv_parser.h"
 #include "fetchers/feed_xml.h"
 #include "fetchers/parse_limits.h"
 #include "tests/support/parser_testing.h"
+#include "tests/support/temp_dir.h"
 
 namespace digestd {
 namespace {
@@ -570,6 +573,219 @@ TEST(FeedXml, HtmlGivenUpBecomesTheSameTextInItsOwnBuffer) {
   EXPECT_EQ(HtmlToText(std::string(html)), want);
   std::string twice = html + html;
   EXPECT_EQ(HtmlToText(std::move(twice)), want + want);
+}
+
+// A long feed read in two parts at once (ParseFeed over a RereadableBody) gives what reading
+// it in one piece gives: the same papers, warnings and lines, whether the second part was
+// taken or the parse read on alone.
+
+// `doc` read in two parts, split at any size (halves_above 0), in pieces of `piece` bytes;
+// expects the result of reading it in one part in the same pieces (where libxml2 words an
+// error can depend on the pieces), and returns whether the second part was taken.
+bool ExpectSameInHalves(const std::string& doc, std::size_t piece = 64 * 1024) {
+  bool taken = false;
+  std::string unread;
+  const ParseResult halves = ParseFeed(RereadableOf(doc, piece), {}, &unread, 0, &taken);
+  const ParseResult whole = ParseFeed(PiecesOf(doc, piece));
+  EXPECT_EQ(unread, "");
+  EXPECT_EQ(halves.digest.papers, whole.digest.papers);
+  EXPECT_EQ(halves.warnings, whole.warnings);
+  return taken;
+}
+
+// An RSS item; `link` "" leaves it without link and GUID (a warning with its line).
+std::string RssItem(int i, const std::string& link, const std::string& extra = "") {
+  std::string item = "<item>\n<title>Paper " + std::to_string(i) + " &amp; more</title>\n";
+  if (!link.empty()) item += "<link>" + link + "</link>\n";
+  item += "<description><![CDATA[<p>Summary " + std::to_string(i) +
+          " \xEC\x9A\x94\xEC\x95\xBD</p>]]></description>\n<dc:creator>Ada " + std::to_string(i) +
+          "</dc:creator>\n" + extra + "</item>\n";
+  return item;
+}
+
+std::string RssFeed(int items, const std::function<std::string(int)>& item,
+                    const std::string& channel_link = "https://feeds.example/") {
+  std::string doc =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n<channel>\n"
+      "<title>Feed</title>\n";
+  if (!channel_link.empty()) doc += "<link>" + channel_link + "</link>\n";
+  for (int i = 0; i < items; ++i) doc += item(i);
+  return doc + "</channel>\n</rss>\n";
+}
+
+TEST(FeedHalves, RssReadInTwoPartsGivesTheSamePapersWarningsAndLines) {
+  const std::string doc = RssFeed(60, [](int i) {
+    // Item 45 (in the second part) has neither link nor GUID: its warning's line is the
+    // document's, not the second part's own.
+    return RssItem(i, i == 45 ? "" : "https://papers.example/" + std::to_string(i));
+  });
+  EXPECT_TRUE(ExpectSameInHalves(doc));
+  EXPECT_TRUE(ExpectSameInHalves(doc, 7));
+  const ParseResult whole = ParseFeed(doc);
+  ASSERT_EQ(whole.digest.papers.size(), 59u);
+  ASSERT_EQ(whole.warnings.size(), 1u);
+  const std::size_t item45 = doc.find("<item>\n<title>Paper 45 ");
+  EXPECT_EQ(whole.warnings[0].line, 1 + std::count(doc.begin(), doc.begin() + item45, '\n'));
+}
+
+TEST(FeedHalves, RelativeLinksResolveAgainstTheChannelLinkInBothParts) {
+  const std::string doc = RssFeed(40, [](int i) { return RssItem(i, "/p/" + std::to_string(i)); });
+  EXPECT_TRUE(ExpectSameInHalves(doc));
+  EXPECT_EQ(ParseFeed(doc).digest.papers[39].url, "https://feeds.example/p/39");
+  // Without a channel link the items wait for one: read on alone.
+  const std::string no_base = RssFeed(
+      40, [](int i) { return RssItem(i, "/p/" + std::to_string(i)); }, "");
+  EXPECT_FALSE(ExpectSameInHalves(no_base));
+}
+
+TEST(FeedHalves, AtomAndRdfAndPrefixedItemsAreReadInTwoParts) {
+  std::string atom =
+      "<?xml version=\"1.0\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n"
+      "<title>A</title><link href=\"https://atom.example/\"/>\n"
+      "<author><name>Feed Author</name></author>\n";
+  for (int i = 0; i < 30; ++i) {
+    atom += "<entry><id>urn:e:" + std::to_string(i) + "</id><title type=\"html\">T &lt;b&gt;" +
+            std::to_string(i) + "&lt;/b&gt;</title><link href=\"e/" + std::to_string(i) + "\"/>" +
+            (i % 3 == 0 ? "<author><name>Own</name></author>" : "") +
+            "<summary>S</summary></entry>\n";
+  }
+  atom += "</feed>\n";
+  EXPECT_TRUE(ExpectSameInHalves(atom));
+  // The entries without an author of their own, in both parts, take the feed's.
+  EXPECT_EQ(ParseFeed(atom).digest.papers[29].authors, (Strings{"Feed Author"}));
+
+  std::string prefixed =
+      "<?xml version=\"1.0\"?>\n<a:feed xmlns:a=\"http://www.w3.org/2005/Atom\">\n"
+      "<a:title>A</a:title>\n";
+  for (int i = 0; i < 30; ++i) {
+    prefixed +=
+        "<a:entry>\n<a:id>urn:p:" + std::to_string(i) + "</a:id><a:title>T</a:title></a:entry>\n";
+  }
+  prefixed += "</a:feed>\n";
+  EXPECT_TRUE(ExpectSameInHalves(prefixed));
+
+  std::string rdf =
+      "<?xml version=\"1.0\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+      "xmlns=\"http://purl.org/rss/1.0/\">\n<channel rdf:about=\"https://rdf.example/\">"
+      "<title>R</title><link>https://rdf.example/</link></channel>\n";
+  for (int i = 0; i < 30; ++i) {
+    rdf += "<item rdf:about=\"https://rdf.example/" + std::to_string(i) + "\"><title>T" +
+           std::to_string(i) + "</title><link>https://rdf.example/" + std::to_string(i) +
+           "</link></item>\n";
+  }
+  rdf += "</rdf:RDF>\n";
+  EXPECT_TRUE(ExpectSameInHalves(rdf));
+}
+
+// Where the second part would begin at text that only looks like an item's start tag, or
+// would miss what the feed says after its items, the parse reads on alone.
+TEST(FeedHalves, AStartTagInACommentOrCdataOrAFeedElementAfterTheItemsIsReadOnAlone) {
+  const auto with_middle = [](const std::string& middle) {
+    return RssFeed(40, [&](int i) {
+      return RssItem(i, "https://papers.example/" + std::to_string(i), i == 20 ? middle : "");
+    });
+  };
+  // Long enough that the middle of the document falls inside it.
+  const std::string filler(6000, 'x');
+  EXPECT_FALSE(ExpectSameInHalves(with_middle("<!-- " + filler +
+                                              " <item><title>no</title>"
+                                              "<link>https://fake.example/</link></item> " +
+                                              filler + " -->\n")));
+  EXPECT_FALSE(
+      ExpectSameInHalves(with_middle("<content:encoded xmlns:content=\"http://purl.org/"
+                                     "rss/1.0/modules/content/\"><![CDATA[" +
+                                     filler +
+                                     "<item><link>https://fake.example/</link>"
+                                     "</item>" +
+                                     filler + "]]></content:encoded>\n")));
+  // An Atom feed's author after its entries is every authorless entry's.
+  std::string atom = "<?xml version=\"1.0\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n";
+  for (int i = 0; i < 30; ++i) {
+    atom += "<entry><id>urn:e:" + std::to_string(i) + "</id><title>T</title></entry>\n";
+  }
+  atom += "<author><name>Late</name></author>\n</feed>\n";
+  EXPECT_FALSE(ExpectSameInHalves(atom));
+  EXPECT_EQ(ParseFeed(atom).digest.papers[29].authors, (Strings{"Late"}));
+}
+
+TEST(FeedHalves, WarningsOnEitherSideOrACutDocumentAreReadOnAlone) {
+  const auto link = [](int i) { return "https://papers.example/" + std::to_string(i); };
+  // Malformed XML in the second part.
+  EXPECT_FALSE(ExpectSameInHalves(RssFeed(40, [&](int i) {
+    return i == 35 ? "<item><title>broken <b></title><link>" + link(i) + "</link></item>\n"
+                   : RssItem(i, link(i));
+  })));
+  // An attribute the shape guard blanks, in the first part.
+  EXPECT_FALSE(ExpectSameInHalves(RssFeed(40, [&](int i) {
+    return RssItem(i, link(i),
+                   i == 2 ? "<category domain=\"" + std::string(kMaxXmlAttributeBytes + 1, 'd') +
+                                "\">c</category>\n"
+                          : "");
+  })));
+  // Cut off in the second part.
+  const std::string doc = RssFeed(40, [&](int i) { return RssItem(i, link(i)); });
+  EXPECT_FALSE(ExpectSameInHalves(doc.substr(0, doc.size() - 200)));
+  // A NUL byte.
+  std::string nul = doc;
+  nul[nul.size() - 300] = '\0';
+  EXPECT_FALSE(ExpectSameInHalves(nul));
+}
+
+// Documents made of random parts (items of each kind, comments, CDATA with tags in it,
+// broken items, feed-level elements): whichever way each is read, the result is the same.
+TEST(FeedHalves, RandomFeedsGiveTheSameResultReadInTwoParts) {
+  std::mt19937 rng(20261207);
+  const std::vector<std::string> parts = {
+      "<!-- <item><link>https://c.example/</link></item> -->\n",
+      "<item><description><![CDATA[<item><link>https://d.example/</link></item>]]>"
+      "</description><guid>g-cdata</guid></item>\n",
+      "<item><title>no link</title></item>\n",
+      "<item><guid isPermaLink=\"true\">https://g.example/1</guid></item>\n",
+      "<item><link>rel/1</link></item>\n",
+      "<image><url>https://i.example/</url></image>\n",
+      "<item><title>bad <b></title><link>https://b.example/</link></item>\n",
+      "<?pi <item> ?>\n",
+      "<item><link>https://e.example/&amp;x</link><category>c</category></item>\n",
+  };
+  int taken = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string doc =
+        "<?xml version=\"1.0\"?>\n<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+        "<channel><link>https://r.example/</link>\n";
+    const int count = 5 + int(rng() % 40);
+    for (int i = 0; i < count; ++i) {
+      doc += rng() % 4 == 0 ? parts[rng() % parts.size()]
+                            : RssItem(i, "https://r.example/" + std::to_string(rng() % 50));
+    }
+    doc += "</channel></rss>\n";
+    if (rng() % 10 == 0) doc.resize(rng() % doc.size());
+    SCOPED_TRACE(doc);
+    if (ExpectSameInHalves(doc, 1 + rng() % 5000)) ++taken;
+    if (HasFailure()) break;
+  }
+  EXPECT_GT(taken, 10);  // the parts were read apart often enough to tell
+}
+
+TEST(FeedHalves, ASpooledBodyIsReadInTwoPartsFromItsFile) {
+  const std::string doc =
+      RssFeed(300, [](int i) { return RssItem(i, "https://papers.example/" + std::to_string(i)); });
+  const test::TempDir dir;
+  Spool spool(dir.path(), 100);
+  ASSERT_TRUE(spool.Append(doc.substr(0, 5000)));
+  ASSERT_TRUE(spool.Append(doc.substr(5000)));
+  ASSERT_TRUE(spool.in_file());
+  bool taken = false;
+  std::string unread;
+  const ParseResult halves = ParseFeed(spool.Rereadable(4096), {}, &unread, 0, &taken);
+  EXPECT_TRUE(taken);
+  EXPECT_EQ(unread, "");
+  EXPECT_EQ(halves.digest.papers, ParseFeed(doc).digest.papers);
+  EXPECT_EQ(halves.digest.papers.size(), 300u);
+  // Below the size given, one parse reads it all.
+  EXPECT_EQ(ParseFeed(spool.Rereadable(), {}, nullptr, doc.size() + 1, &taken).digest.papers,
+            halves.digest.papers);
+  EXPECT_FALSE(taken);
 }
 
 }  // namespace
