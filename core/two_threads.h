@@ -61,9 +61,9 @@ inline void StopHelper(std::mutex& mutex, bool& stop, std::condition_variable& w
 // each turned into an Out by `convert` on one helper thread while the reader goes on, so that
 // the other core does that stage during the read instead of after it. Items go to the helper
 // a batch at a time; no thread starts before the first batch is full, so a short list is
-// converted on the caller's thread by Finish (as is every batch where no thread can be
-// started: a task limit). Add and Finish are the caller's alone;
-// `convert` may run on both threads at once.
+// converted on the caller's thread by Finish (and every batch as it fills where no thread can
+// be started, a task limit, or where the caller asks for none). Add and Finish are the caller's
+// alone; `convert` may run on both threads at once.
 template <typename In, typename Out, typename Convert = std::function<Out(In&&)>>
 class BatchHelper {
  public:
@@ -78,6 +78,13 @@ class BatchHelper {
   void Add(In item) {
     filling_.push_back(std::move(item));
     if (filling_.size() < batch_) return;
+    if (no_thread_) {  // each batch converted as it fills, after any queued before
+      for (std::vector<In>& items : queued_) Append(ConvertAll(std::move(items)));
+      queued_.clear();
+      Append(ConvertAll(std::exchange(filling_, {})));
+      filling_.reserve(batch_);
+      return;
+    }
     {
       const std::lock_guard lock(mutex_);
       queued_.push_back(std::exchange(filling_, {}));
@@ -88,10 +95,16 @@ class BatchHelper {
       try {
         thread_ = std::thread([this] { Help(); });
       } catch (const std::system_error&) {
-        no_thread_ = true;  // none to be had (a task limit): Finish converts every batch
+        no_thread_ = true;  // none to be had (a task limit): the caller converts each batch
       }
     }
     filling_.reserve(batch_);
+  }
+
+  // No helper thread from here on, where none has started: each batch is converted on the
+  // caller's thread as it fills (the caller has another thread beside it already).
+  void StayOnCallersThread() {
+    if (!thread_.joinable()) no_thread_ = true;
   }
 
   // Every item's Out, in the order the items were added; rethrows what `convert` threw on the

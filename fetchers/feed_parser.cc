@@ -124,8 +124,8 @@ struct Summary {
 using Summaries = BatchHelper<Summary, std::string>;
 constexpr std::size_t kSummaryBatch = 128;
 
-Summaries MakeSummaries(const ParseBudget& budget, std::size_t batch) {
-  return Summaries(batch, [&budget](Summary&& summary) {
+Summaries MakeSummaries(const ParseBudget& budget) {
+  return Summaries(kSummaryBatch, [&budget](Summary&& summary) {
     std::string text = std::move(summary.text);
     if (text.empty() && !budget.Exhausted()) text = TextOf(std::move(summary.pending));
     return text.empty() ? text : CapSummary(std::move(text));
@@ -367,11 +367,8 @@ std::string BaseOf(const XmlElement* root, Format format) {
 // link, and every item after it (to keep the feed's order), stays in the tree for Finish.
 class FeedReader {
  public:
-  // `summary_batch`: how many summaries go to the summary helper at a time (SIZE_MAX: none
-  // do; the caller's thread makes them all in ReadSummaries).
-  FeedReader(ParseResult& result, const ParseBudget& budget,
-             std::size_t summary_batch = kSummaryBatch)
-      : result_(result), summaries_(MakeSummaries(budget, summary_batch)) {}
+  FeedReader(ParseResult& result, const ParseBudget& budget)
+      : result_(result), summaries_(MakeSummaries(budget)) {}
 
   // The XmlElementSink: true when `element` was an item and has been read.
   bool OnElement(const XmlElement* element) {
@@ -435,6 +432,9 @@ class FeedReader {
 
   // Whether an item waits for the feed's link (it and every later item stay in the tree).
   bool waiting() const { return waiting_; }
+
+  // The summaries are made on this thread, a batch at a time: another thread reads beside it.
+  void SummariesHere() { summaries_.StayOnCallersThread(); }
 
   // Takes the papers `later` read, with their summaries, after this reader's own: the items
   // read on from where this reader stopped (ParseFeed over a RereadableBody). Their warnings
@@ -550,11 +550,13 @@ class FeedHalves {
   FeedHalves& operator=(const FeedHalves&) = delete;
 
   // The caller's XmlStartHook: true where its parse stops, the rest being the helper's.
-  bool OnStart(const XmlStart& start, const FeedReader& reader) {
+  bool OnStart(const XmlStart& start, FeedReader& reader) {
     if (state_ == State::kDone || !IsItemStart(start)) return false;
     if (state_ == State::kNone) {
       state_ = State::kDone;
-      if (start.clean && !reader.waiting()) Split(start);
+      // Two threads, each reading its part and making its summaries: a third (the summary
+      // helper) would only take turns with them, and keep a heap of its own.
+      if (start.clean && !reader.waiting() && Split(start)) reader.SummariesHere();
       return false;
     }
     if (!start.clean) {  // a warning on the way: the helper's part cannot be taken
@@ -590,30 +592,33 @@ class FeedHalves {
  private:
   enum class State { kNone, kRunning, kDone };
 
-  // At the caller's first item: finds the preamble and the split, and starts the helper.
-  void Split(const XmlStart& first) {
-    if (first.tag_close == XmlStart::kUnknownOffset || first.tag_close >= body_.size) return;
+  // At the caller's first item: finds the preamble and the split, and starts the helper;
+  // false when it did not.
+  bool Split(const XmlStart& first) {
+    if (first.tag_close == XmlStart::kUnknownOffset || first.tag_close >= body_.size) {
+      return false;
+    }
     // The item's start tag: from the last '<' before its close (a clean parse had no '<' in
     // a tag). A first item whose start tag is longer than this is read on alone.
     constexpr std::uint64_t kLongestTag = 4096;
     const std::uint64_t from = first.tag_close > kLongestTag ? first.tag_close - kLongestTag : 0;
     const std::string tail = ReadSpan(body_, from, first.tag_close + 1);
-    if (tail.size() != first.tag_close + 1 - from) return;
-    if (tail.back() != '>' && tail.back() != '/') return;
+    if (tail.size() != first.tag_close + 1 - from) return false;
+    if (tail.back() != '>' && tail.back() != '/') return false;
     const std::size_t lt = tail.rfind('<');
-    if (lt == std::string::npos) return;
+    if (lt == std::string::npos) return false;
     const std::string qname = first.prefix.empty()
                                   ? std::string(first.local_name)
                                   : std::string(first.prefix) + ":" + std::string(first.local_name);
-    if (tail.compare(lt, qname.size() + 1, "<" + qname) != 0) return;
+    if (tail.compare(lt, qname.size() + 1, "<" + qname) != 0) return false;
     const std::uint64_t preamble_end = from + lt;
-    if (preamble_end > kLongestPreamble) return;
+    if (preamble_end > kLongestPreamble) return false;
     const std::uint64_t middle = preamble_end + (body_.size - preamble_end) / 2;
     const auto split = FindStartTag(body_, qname, middle, kSplitSearch);
-    if (!split) return;
+    if (!split) return false;
     split_ = *split;
     preamble_ = ReadSpan(body_, 0, preamble_end);
-    if (preamble_.size() != preamble_end) return;
+    if (preamble_.size() != preamble_end) return false;
     item_local_ = std::string(first.local_name);
     item_prefix_ = std::string(first.prefix);
     try {
@@ -623,17 +628,19 @@ class FeedHalves {
         helper_finished_.set_value();
       });
     } catch (const std::system_error&) {
-      return;  // no thread to be had (a task limit): the caller reads it all
+      return false;  // no thread to be had (a task limit): the caller reads it all
     }
     state_ = State::kRunning;
+    return true;
   }
 
   // The helper's part: the preamble and the bytes from the split, items only.
   void ReadSecondPart() {
     try {
       helper_result_ = std::make_unique<ParseResult>();
-      helper_reader_ = std::make_unique<FeedReader>(*helper_result_, budget_, SIZE_MAX);
+      helper_reader_ = std::make_unique<FeedReader>(*helper_result_, budget_);
       FeedReader& reader = *helper_reader_;
+      reader.SummariesHere();
       std::string read_error;
       std::vector<ParseWarning> xml_warnings;
       bool items_begun = false;

@@ -97,6 +97,28 @@ TEST(BatchHelper, EveryItemInOrderAndAShortListOnTheCallersThread) {
   }
 }
 
+// Told to stay on the caller's thread, it converts each batch there as soon as it is full:
+// nothing waits for Finish but the last, partial batch.
+TEST(BatchHelper, StayingOnTheCallersThreadConvertsEachBatchAsItFills) {
+  std::vector<std::thread::id> by;
+  int converted = 0;
+  BatchHelper<int, std::string> helper(10, [&](int&& item) {
+    by.push_back(std::this_thread::get_id());
+    ++converted;
+    return std::to_string(item);
+  });
+  helper.StayOnCallersThread();
+  for (int i = 0; i < 25; ++i) {
+    helper.Add(i);
+    EXPECT_EQ(converted, (i + 1) / 10 * 10) << i;
+  }
+  std::vector<std::string> want;
+  for (int i = 0; i < 25; ++i) want.push_back(std::to_string(i));
+  EXPECT_EQ(helper.Finish(), want);
+  EXPECT_EQ(std::set<std::thread::id>(by.begin(), by.end()),
+            std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
 TEST(BatchHelper, AnExceptionOnTheHelperReachesFinishAndAnUnfinishedHelperStops) {
   BatchHelper<int, int> failing(4, [](int&& item) {
     if (item == 5) throw std::runtime_error("helper failed");
