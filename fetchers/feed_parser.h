@@ -24,7 +24,7 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget = {});
 // The same, reading the document a piece at a time (a spooled body).
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget = {});
 
-// Past this size a feed is read in two parts at once (the overload below).
+// From this size on a feed is read in two parts at once (the overload below).
 inline constexpr std::uint64_t kFeedHalvesAbove = 1 << 20;
 
 // The same for a body that can be read from any point (a fetched body in memory or in its
