@@ -46,6 +46,11 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& folder) {
   return Ok();
 }
 
+// The bytes of `bytes` from `offset` on (none past its end).
+std::string_view From(std::string_view bytes, std::uint64_t offset) {
+  return bytes.substr(std::size_t(std::min<std::uint64_t>(offset, bytes.size())));
+}
+
 }  // namespace
 
 ByteSource PiecesOf(std::string_view bytes, std::size_t piece) {
@@ -58,8 +63,7 @@ ByteSource PiecesOf(std::string_view bytes, std::size_t piece) {
 
 RereadableBody RereadableOf(std::string_view bytes, std::size_t piece) {
   return {.size = bytes.size(), .from = [bytes, piece](std::uint64_t offset, std::string*) {
-            return PiecesOf(
-                bytes.substr(std::size_t(std::min<std::uint64_t>(offset, bytes.size()))), piece);
+            return PiecesOf(From(bytes, offset), piece);
           }};
 }
 
@@ -170,20 +174,13 @@ RereadableBody Spool::Rereadable(std::size_t piece) const {
 
 ByteSource Spool::ReaderFrom(std::uint64_t offset, std::size_t piece, std::string* error) const {
   piece = std::max<std::size_t>(piece, 1);
-  if (!in_file()) {
-    return PiecesOf(std::string_view(memory_).substr(
-                        std::size_t(std::min<std::uint64_t>(offset, memory_.size()))),
-                    piece);
-  }
+  if (!in_file()) return PiecesOf(From(memory_, offset), piece);
   // The buffer is shared by the copies of the reader (std::function copies its callable).
   // The file's bytes come first, then those not yet written.
   // Not zero-filled first: every byte read out is one pread wrote.
   std::shared_ptr<char[]> buffer = std::make_shared_for_overwrite<char[]>(piece);
   const char* what = read_only_ ? "the file" : "a spool file";
-  std::string_view tail = memory_;
-  if (offset > file_size_) {
-    tail.remove_prefix(std::size_t(std::min<std::uint64_t>(offset - file_size_, tail.size())));
-  }
+  std::string_view tail = From(memory_, offset > file_size_ ? offset - file_size_ : 0);
   return [fd = fd_, size = file_size_, at = offset, buffer, error, tail, piece, what]() mutable {
     if (at >= size) {
       const std::string_view next = tail.substr(0, piece);

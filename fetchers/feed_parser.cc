@@ -341,6 +341,21 @@ const XmlElement* ItemParent(const XmlElement* root, Format format) {
 
 std::string_view ItemName(Format format) { return format == Format::kAtom ? "entry" : "item"; }
 
+// The element whose children a feed's items are (an RSS channel, the root of Atom and RDF),
+// or null when `tree`'s root is not a feed's.
+const XmlElement* ItemParentOf(const XmlTree& tree) {
+  const std::string_view root_name = LocalName(tree.root());
+  if (root_name != "rss" && root_name != "RDF" && root_name != "feed") return nullptr;
+  return ItemParent(tree.root(), FormatOf(root_name));
+}
+
+// Whether an element named `local_name` below `parent` is an item of its feed (and not, say,
+// of a second channel): what the reader takes, and where a feed read in two parts may split.
+bool IsFeedItem(const XmlElement* parent, std::string_view local_name) {
+  if (parent == nullptr || parent != ItemParentOf(parent->tree())) return false;
+  return local_name == ItemName(FormatOf(LocalName(parent->tree().root())));
+}
+
 // The feed's own link, against which relative item links resolve; null while the element
 // that gives it has not been read yet.
 const XmlElement* BaseNode(const XmlElement* root, Format format) {
@@ -372,14 +387,9 @@ class FeedReader {
 
   // The XmlElementSink: true when `element` was an item and has been read.
   bool OnElement(const XmlElement* element) {
-    if (waiting_) return false;
+    if (waiting_ || !IsFeedItem(element->parent(), LocalName(element))) return false;
     const XmlElement* root = element->tree().root();
-    const std::string_view root_name = LocalName(root);
-    if (root_name != "rss" && root_name != "RDF" && root_name != "feed") return false;
-    const Format format = FormatOf(root_name);
-    if (LocalName(element) != ItemName(format) || element->parent() != ItemParent(root, format)) {
-      return false;
-    }
+    const Format format = FormatOf(LocalName(root));
     ++items_seen_;
     std::string base;
     const bool base_known = BaseNode(root, format) != nullptr;
@@ -463,23 +473,6 @@ class FeedReader {
   bool waiting_ = false;
 };
 
-// The element whose children a feed's items are (an RSS channel, the root of Atom and RDF),
-// or null when `tree`'s root is not a feed's.
-const XmlElement* ItemParentOf(const XmlTree& tree) {
-  const std::string_view root_name = LocalName(tree.root());
-  if (root_name != "rss" && root_name != "RDF" && root_name != "feed") return nullptr;
-  return ItemParent(tree.root(), FormatOf(root_name));
-}
-
-// Whether `start` is the start of an item of the feed (and not, say, a second channel's).
-bool IsItemStart(const XmlStart& start) {
-  if (start.parent == nullptr) return false;
-  const XmlTree& tree = start.parent->tree();
-  const XmlElement* parent = ItemParentOf(tree);
-  return parent != nullptr && start.parent == parent &&
-         start.local_name == ItemName(FormatOf(LocalName(tree.root())));
-}
-
 // `first`, then the pieces of `rest`.
 ByteSource Joined(std::string first, ByteSource rest) {
   return [first = std::move(first), rest = std::move(rest), given = false]() mutable {
@@ -551,7 +544,7 @@ class FeedHalves {
 
   // The caller's XmlStartHook: true where its parse stops, the rest being the helper's.
   bool OnStart(const XmlStart& start, FeedReader& reader) {
-    if (state_ == State::kDone || !IsItemStart(start)) return false;
+    if (state_ == State::kDone || !IsFeedItem(start.parent, start.local_name)) return false;
     if (state_ == State::kNone) {
       state_ = State::kDone;
       // Two threads, each reading its part and making its summaries: a third (the summary
@@ -617,7 +610,8 @@ class FeedHalves {
     const auto split = FindStartTag(body_, qname, middle, kSplitSearch);
     if (!split) return false;
     split_ = *split;
-    preamble_ = ReadSpan(body_, 0, preamble_end);
+    // Usually within the bytes read back for the tag already.
+    preamble_ = from == 0 ? tail.substr(0, lt) : ReadSpan(body_, 0, preamble_end);
     if (preamble_.size() != preamble_end) return false;
     item_local_ = std::string(first.local_name);
     item_prefix_ = std::string(first.prefix);
@@ -655,10 +649,9 @@ class FeedHalves {
               if (++items_read % kItemsPerPopulate == 0) PopulateHelperHeap();
               return true;
             }
-            const XmlElement* parent = ItemParentOf(element->tree());
-            const XmlElement* root = element->tree().root();
-            if (items_begun && element != parent &&
-                (element->parent() == parent || element->parent() == root)) {
+            const XmlElement* item_parent = ItemParentOf(element->tree());
+            if (items_begun && element != item_parent &&
+                (element->parent() == item_parent || element->parent() == element->tree().root())) {
               other = true;
             }
             return false;
@@ -670,8 +663,8 @@ class FeedHalves {
               return false;
             }
             items_begun = true;
-            if (!start.clean || !IsItemStart(start) || start.local_name != item_local_ ||
-                start.prefix != item_prefix_) {
+            if (!start.clean || !IsFeedItem(start.parent, start.local_name) ||
+                start.local_name != item_local_ || start.prefix != item_prefix_) {
               other = true;
               return true;
             }
@@ -721,6 +714,23 @@ class FeedHalves {
   std::thread helper_;  // last: joined before the rest goes
 };
 
+// The feed in `next`, read in two parts where `halves` is given and takes the second.
+ParseResult ReadFeed(const ByteSource& next, const ParseBudget& budget, FeedHalves* halves) {
+  ParseResult result;
+  FeedReader reader(result, budget);
+  XmlStartHook on_start;
+  if (halves != nullptr) {
+    on_start = [halves, &reader](const XmlStart& start) { return halves->OnStart(start, reader); };
+  }
+  const XmlTreePtr doc = ParseXml(
+      next, result.warnings, budget,
+      [&reader](const XmlElement* element) { return reader.OnElement(element); }, on_start);
+  if (halves != nullptr) halves->Finish(reader);
+  if (doc != nullptr) reader.Finish(doc.get());
+  reader.ReadSummaries();
+  return result;
+}
+
 }  // namespace
 
 ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
@@ -728,34 +738,16 @@ ParseResult ParseFeed(std::string_view bytes, const ParseBudget& budget) {
 }
 
 ParseResult ParseFeed(const ByteSource& next, const ParseBudget& budget) {
-  ParseResult result;
-  FeedReader reader(result, budget);
-  const XmlTreePtr doc =
-      ParseXml(next, result.warnings, budget,
-               [&reader](const XmlElement* element) { return reader.OnElement(element); });
-  if (doc != nullptr) reader.Finish(doc.get());
-  reader.ReadSummaries();
-  return result;
+  return ReadFeed(next, budget, nullptr);
 }
 
 ParseResult ParseFeed(const RereadableBody& body, const ParseBudget& budget, std::string* unread,
                       std::uint64_t halves_above, bool* read_in_halves) {
   if (read_in_halves != nullptr) *read_in_halves = false;
-  if (body.size < halves_above) {
-    ParseResult result = ParseFeed(body.from(0, unread), budget);
-    return result;
-  }
-  ParseResult result;
-  FeedReader reader(result, budget);
+  if (body.size < halves_above) return ParseFeed(body.from(0, unread), budget);
   FeedHalves halves(body, budget);
-  const XmlTreePtr doc = ParseXml(
-      body.from(0, unread), result.warnings, budget,
-      [&reader](const XmlElement* element) { return reader.OnElement(element); },
-      [&](const XmlStart& start) { return halves.OnStart(start, reader); });
-  halves.Finish(reader);
+  ParseResult result = ReadFeed(body.from(0, unread), budget, &halves);
   if (read_in_halves != nullptr) *read_in_halves = halves.taken();
-  if (doc != nullptr) reader.Finish(doc.get());
-  reader.ReadSummaries();
   return result;
 }
 

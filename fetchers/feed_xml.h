@@ -153,7 +153,7 @@ XmlTreePtr ParseXml(std::string_view bytes, std::vector<ParseWarning>& warnings,
 struct XmlStart {
   static constexpr std::uint64_t kUnknownOffset = UINT64_MAX;
 
-  const XmlElement* parent = nullptr;  // the innermost open element
+  const XmlElement* parent = nullptr;  // the innermost open element, valid during the call
   std::string_view local_name;
   std::string_view prefix;  // as written; "" when none
   int depth = 0;            // 1 or 2
