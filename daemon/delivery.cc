@@ -7,11 +7,13 @@
 #include <cctype>
 #include <deque>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <system_error>
 #include <unordered_map>
 
 #include "core/hash.h"
@@ -30,6 +32,9 @@ constexpr int kMaxClaim = 512;
 // Rows rendered by one thread at a turn: a large claim's render is shared by two threads.
 constexpr std::size_t kRenderChunk = 32;
 constexpr milliseconds kMaxWait{1000};
+// Results in a batch from which it is recorded beside the pass (Pass::RecordBeside): below,
+// a thread costs more than the pass would do meanwhile.
+constexpr std::size_t kRecordBesideResults = 256;
 // A retried (or handed back) row whose earlier parts were refused for good keeps the
 // refusals at the end of its last error, after this, so the attempt that ends the row can
 // still name them.
@@ -174,7 +179,7 @@ class Pass {
       }
       for (TransferDone& done : transport_.Wait(WaitTime())) Complete(std::move(done));
       ReleaseIdleRowsOfStoppedTargets();
-      if (FlushDue()) Flush();
+      if (FlushDue()) Flush(Recording::kMayGoOn);
     }
     if (stop_.load()) {
       transport_.Abandon();
@@ -342,7 +347,7 @@ class Pass {
     // claimed by us, or this claim would pass it over. A claim of rows a commit handed over
     // reads nothing there: the results wait for their batch (a first run's flood is recorded
     // 1,024 rows to a commit, not a claim's 512).
-    if (!results_.empty() && !store_.ClaimsFromMemory(requests, Owner())) Flush();
+    if (!store_.ClaimsFromMemory(requests, Owner())) Flush();
     auto rows = store_.ClaimDue(requests, now, Owner(), OwnerAlive());
     if (!rows) {
       spdlog::error("outbox: {}", rows.error().message);
@@ -704,18 +709,27 @@ class Pass {
            (!results_.empty() && Steady::now() - first_result_at_ >= options_.commit_interval);
   }
 
-  void Flush() {
+  // Whether a Flush may leave a large batch of results being recorded on a thread of its own
+  // (RecordBeside) when it returns, or must have recorded everything.
+  enum class Recording { kDone, kMayGoOn };
+
+  // Records the results so far, and the targets' health and the alerts raised, in the state.
+  // Every use of the state but a claim from memory follows a Flush (kDone).
+  void Flush(Recording recording = Recording::kDone) {
     const std::int64_t now = Now();
+    AwaitRecording();  // batches are recorded one at a time, in the order they were made
     if (!results_.empty()) {
-      if (auto st = store_.RecordDeliveries(results_, Owner(), now); !st) {
-        // The rows stay claimed by us until their lease ends, then are due again: a
-        // delivered one may be sent twice (under the same id), none is lost.
-        spdlog::error("outbox: recording {} delivery results failed: {}", results_.size(),
-                      st.error().message);
-        ++report_.store_errors;
+      if (recording == Recording::kMayGoOn && results_.size() >= kRecordBesideResults) {
+        RecordBeside(now);
+      } else {
+        ReportRecorded(store_.RecordDeliveries(results_, Owner(), now), results_.size());
+        results_.clear();
       }
-      results_.clear();
     }
+    const bool health_dirty = std::any_of(targets_.begin(), targets_.end(),
+                                          [](const Target& t) { return t.health_dirty; });
+    if (!health_dirty && alerts_.empty()) return;
+    AwaitRecording();
     for (Target& t : targets_) {
       if (!t.health_dirty) continue;
       if (auto st = store_.PutNotifierHealth(t.config->name, t.health); !st) {
@@ -739,6 +753,42 @@ class Pass {
       }
       alerts_.clear();
     }
+  }
+
+  // A large batch of results (a first run's flood, commit_every at a time) is recorded on a
+  // thread of its own while the pass renders, sends and finishes the next rows: recording
+  // 1,024 sent rows takes a few milliseconds of SQLite on one core, in which the other idled.
+  // The state is the recording's alone until AwaitRecording: the pass meanwhile only claims
+  // rows a commit handed over (StateStore::ClaimsFromMemory), which reads nothing there.
+  // Where no thread can be started the batch is recorded at once.
+  void RecordBeside(std::int64_t now) {
+    recording_results_.swap(results_);
+    results_.clear();
+    const std::string& owner = Owner();
+    try {
+      recording_ = std::async(std::launch::async, [this, &owner, now] {
+        return store_.RecordDeliveries(recording_results_, owner, now);
+      });
+    } catch (const std::system_error&) {
+      ReportRecorded(store_.RecordDeliveries(recording_results_, owner, now),
+                     recording_results_.size());
+      recording_results_.clear();
+    }
+  }
+
+  // Waits for the batch RecordBeside is recording, if any, and reports how that went.
+  void AwaitRecording() {
+    if (!recording_.valid()) return;
+    ReportRecorded(recording_.get(), recording_results_.size());
+    recording_results_.clear();
+  }
+
+  void ReportRecorded(const Status& st, std::size_t count) {
+    if (st) return;
+    // The rows stay claimed by us until their lease ends, then are due again: a delivered
+    // one may be sent twice (under the same id), none is lost.
+    spdlog::error("outbox: recording {} delivery results failed: {}", count, st.error().message);
+    ++report_.store_errors;
   }
 
   const std::string& Owner() {
@@ -776,6 +826,8 @@ class Pass {
   int claimable_ = 0;               // targets neither drained, paused nor disabled
   std::vector<std::size_t> stopped_;  // targets paused or disabled in this pass
   std::vector<DeliveryResult> results_;
+  std::vector<DeliveryResult> recording_results_;  // the batch RecordBeside is recording
+  std::future<Status> recording_;                  // valid while it is
   Steady::time_point first_result_at_{};
   std::vector<Notification> alerts_;
   DeliveryReport report_;

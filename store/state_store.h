@@ -306,7 +306,9 @@ class StateStore {
       const std::string& notifier, std::int64_t now, int limit, const std::string& owner,
       std::int64_t lease_until, const std::function<bool(const std::string&)>& owner_alive);
   // Applies delivery results in one transaction, each only to a row `owner` still holds
-  // (a row whose lease another process took over is left to it).
+  // (a row whose lease another process took over is left to it). It uses the state alone,
+  // nothing a commit handed over: it may run on another thread while the owner's thread
+  // calls ClaimsFromMemory, and ClaimDue where that said yes, and nothing else here.
   Status RecordDeliveries(const std::vector<DeliveryResult>& results, const std::string& owner,
                           std::int64_t now);
   // Makes every row `owner` holds pending again, no attempt counted (a clean shutdown).

@@ -752,6 +752,37 @@ TEST(Issue12, ResultsWaitForTheirBatchAcrossClaimsFromMemory) {
   EXPECT_EQ(sent_at_start, expected);
 }
 
+// A large batch of results is recorded on a thread of its own while the pass goes on
+// (Pass::RecordBeside). When that recording fails, the pass says so and loses nothing: the
+// batch's rows stay claimed until their lease ends, then are sent again under the same ids.
+TEST(Issue12, ABatchRecordedBesideThePassThatFailsLosesNothing) {
+  Fixture f({Webhook("a", 64)});
+  std::vector<Notification> ns;
+  for (int i = 0; i < 1100; ++i) ns.push_back(PaperNotification("a", i));
+  f.CommitHandedOver(ns, "test-owner", {"a"}, f.now + 600);
+  // The first batch (1,024 results, recorded beside) holds the rows of the first rowids.
+  test::ExecOn(f.config.daemon.state_path,
+               "CREATE TRIGGER refuse_first_rows BEFORE UPDATE OF state ON outbox "
+               "WHEN new.state = 'sent' AND old.rowid <= 300 "
+               "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  FakeTransport t;
+  DeliveryOptions o{.owner = "test-owner",
+                    .now = [&] { return f.now; },
+                    .owner_alive = [](const std::string&) { return true; },
+                    .commit_interval = std::chrono::hours(1)};
+  const DeliveryReport r = DeliveryEngine(f.config, *f.store, t, o).Run();
+  EXPECT_EQ(r.sent, 1100);
+  EXPECT_EQ(r.store_errors, 1);
+  EXPECT_EQ(f.States()["sent"], 76);
+  EXPECT_EQ(f.States()["sending"], 1024);
+
+  test::ExecOn(f.config.daemon.state_path, "DROP TRIGGER refuse_first_rows");
+  f.now += 601;
+  EXPECT_EQ(f.Run(t).sent, 1024);
+  EXPECT_EQ(f.States()["sent"], 1100);
+  for (int i = 0; i < 1100; ++i) EXPECT_EQ(t.accepted[ns[i].id], i < 1024 ? 2 : 1) << i;
+}
+
 // Rows handed over that the pass does not take (a stop, a notifier it does not send to) are
 // pending again when it ends, unattempted, for whoever claims next.
 TEST(Issue12, HandedOverRowsAPassDoesNotTakeArePendingAfterIt) {
