@@ -146,6 +146,15 @@ struct Fixture {
                       .owner_alive = [](const std::string&) { return true; }};
     return DeliveryEngine(config, *store, t, o).Run();
   }
+  // Runs a pass whose results are recorded a full batch (commit_every) at a time, as a first
+  // run's flood is: no batch is ended by the time since its first result.
+  DeliveryReport RunInBatches(Transport& t) {
+    DeliveryOptions o{.owner = "test-owner",
+                      .now = [this] { return now; },
+                      .owner_alive = [](const std::string&) { return true; },
+                      .commit_interval = std::chrono::hours(1)};
+    return DeliveryEngine(config, *store, t, o).Run();
+  }
   std::map<std::string, int> States() {
     std::map<std::string, int> counts;
     const auto rows = store->ListOutbox("", "", 10000);
@@ -741,11 +750,7 @@ TEST(Issue12, ResultsWaitForTheirBatchAcrossClaimsFromMemory) {
     ++sent_at_start[test::Scalar(f.config.daemon.state_path,
                                  "SELECT count(*) FROM outbox WHERE state = 'sent'")];
   };
-  DeliveryOptions o{.owner = "test-owner",
-                    .now = [&] { return f.now; },
-                    .owner_alive = [](const std::string&) { return true; },
-                    .commit_interval = std::chrono::hours(1)};
-  const DeliveryReport r = DeliveryEngine(f.config, *f.store, t, o).Run();
+  const DeliveryReport r = f.RunInBatches(t);
   EXPECT_EQ(r.sent, 1100);
   EXPECT_EQ(f.States()["sent"], 1100);
   const std::map<std::int64_t, int> expected{{0, 1024}, {1024, 76}};
@@ -766,11 +771,7 @@ TEST(Issue12, ABatchRecordedBesideThePassThatFailsLosesNothing) {
                "WHEN new.state = 'sent' AND old.rowid <= 300 "
                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
   FakeTransport t;
-  DeliveryOptions o{.owner = "test-owner",
-                    .now = [&] { return f.now; },
-                    .owner_alive = [](const std::string&) { return true; },
-                    .commit_interval = std::chrono::hours(1)};
-  const DeliveryReport r = DeliveryEngine(f.config, *f.store, t, o).Run();
+  const DeliveryReport r = f.RunInBatches(t);
   EXPECT_EQ(r.sent, 1100);
   EXPECT_EQ(r.store_errors, 1);
   EXPECT_EQ(f.States()["sent"], 76);
