@@ -208,7 +208,8 @@ class SnapshotPipeline {
       }
       // The chunk used up goes back to the helper, whose allocator made most of its bytes,
       // to be freed there: 10,000 frees on this thread, each taking the lock of the arena
-      // the helper was allocating from, were a tenth of this thread's time.
+      // the helper was allocating from, were 7% of this thread's time. (The last few, once
+      // the helper has made every chunk, go with the pipeline.)
       if (!chunk_.empty()) spent_.push_back(std::move(chunk_));
       chunk_ = std::move(ready_.extract(wanted).mapped());
       ++taken_;
