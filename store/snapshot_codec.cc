@@ -16,16 +16,14 @@ namespace {
 // dictionary's matches, and keeps a tenth less: 3.1 MB of snapshots where level 1 kept 3.4.
 constexpr int kLevel = 3;
 
-struct CCtxDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
 struct DCtxDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
-using CCtxPtr = std::unique_ptr<ZSTD_CCtx, CCtxDeleter>;
 using DCtxPtr = std::unique_ptr<ZSTD_DCtx, DCtxDeleter>;
 
 }  // namespace
+
+void SnapshotCodec::CCtxDeleter::operator()(ZSTD_CCtx* context) const { ZSTD_freeCCtx(context); }
 
 struct SnapshotCodec::Dictionary {
   std::int64_t id = 0;
@@ -41,7 +39,7 @@ struct SnapshotCodec::Dictionary {
 // The contexts no call holds: a call takes one (or makes one) and gives it back, so a long
 // commit's helper threads, each short-lived, share a few instead of making one each.
 struct SnapshotCodec::Contexts {
-  std::vector<CCtxPtr> compress;
+  std::vector<std::unique_ptr<ZSTD_CCtx, CCtxDeleter>> compress;
   std::vector<DCtxPtr> decompress;
 };
 
@@ -141,33 +139,40 @@ void SnapshotCodec::Release() {
 }
 
 std::string SnapshotCodec::Compress(std::string_view text, std::int64_t* dictionary) const {
-  std::shared_ptr<const Dictionary> d;
-  CCtxPtr cctx;
+  return Compressor(*this).Compress(text, dictionary);
+}
+
+SnapshotCodec::Compressor::Compressor(const SnapshotCodec& codec) : codec_(codec) {
   {
-    const std::lock_guard lock(mutex_);
-    d = current_;
-    if (!contexts_->compress.empty()) {
-      cctx = std::move(contexts_->compress.back());
-      contexts_->compress.pop_back();
+    const std::lock_guard lock(codec_.mutex_);
+    dictionary_ = codec_.current_;
+    if (dictionary_ == nullptr) return;
+    if (!codec_.contexts_->compress.empty()) {
+      context_ = std::move(codec_.contexts_->compress.back());
+      codec_.contexts_->compress.pop_back();
     }
   }
-  if (d == nullptr) return {};
-  if (cctx == nullptr) cctx.reset(ZSTD_createCCtx());
-  if (cctx == nullptr) return {};
+  if (context_ == nullptr) context_.reset(ZSTD_createCCtx());  // null: out of memory
+}
+
+SnapshotCodec::Compressor::~Compressor() {
+  if (context_ == nullptr) return;
+  const std::lock_guard lock(codec_.mutex_);
+  codec_.contexts_->compress.push_back(std::move(context_));
+}
+
+std::string SnapshotCodec::Compressor::Compress(std::string_view text, std::int64_t* dictionary) {
+  if (dictionary_ == nullptr || context_ == nullptr) return {};
   // The frame is made in a buffer each thread keeps, sized for the largest text it met, and
   // copied out at its size: one block of the bytes kept, where a string of the bound (about
   // the text's size) was zeroed, filled, then moved to a smaller block.
   thread_local std::string frame;
   const std::size_t bound = ZSTD_compressBound(text.size());
   if (frame.size() < bound) frame.resize(bound);
-  const std::size_t n = ZSTD_compress_usingCDict(cctx.get(), frame.data(), bound, text.data(),
-                                                 text.size(), d->cdict);
-  {
-    const std::lock_guard lock(mutex_);
-    contexts_->compress.push_back(std::move(cctx));
-  }
+  const std::size_t n = ZSTD_compress_usingCDict(context_.get(), frame.data(), bound, text.data(),
+                                                 text.size(), dictionary_->cdict);
   if (ZSTD_isError(n)) return {};  // never for a buffer of compressBound; the caller checks
-  if (dictionary != nullptr) *dictionary = d->id;
+  if (dictionary != nullptr) *dictionary = dictionary_->id;
   return std::string(frame.data(), n);
 }
 

@@ -155,19 +155,62 @@ struct PreparedSnapshot {
 // The `hash` a snapshot's row is found by (schema 12: XXH3; before it, FNV-1a).
 std::int64_t SnapshotHash(std::string_view text) { return std::int64_t(Xxh3Hash64(text)); }
 
-PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* codec) {
+// SnapshotText written in `buffer` (its room kept, what it held dropped).
+std::string WriteSnapshotText(const Paper& paper, bool* exact, std::string buffer) {
+  buffer.clear();
+  buffer.reserve(PaperJsonSize(paper));
+  JsonWriter json(std::move(buffer));
+  json.BeginObject();
+  json.Key("key").String(paper.key);
+  json.Key("title").String(paper.title);
+  json.Key("url").String(paper.url);
+  if (!paper.authors.empty()) json.Key("authors").StringArray(paper.authors);
+  if (paper.authors_truncated) json.Key("authors_truncated").Bool(true);
+  if (paper.votes) json.Key("votes").Int(*paper.votes);
+  if (!paper.media_url.empty()) json.Key("media_url").String(paper.media_url);
+  if (!paper.summary.empty()) json.Key("summary").StringArray(paper.summary);
+  if (!paper.tags.empty()) json.Key("tags").StringArray(paper.tags);
+  if (!paper.version.empty()) json.Key("version").String(paper.version);
+  if (!paper.extra.empty()) {
+    json.Key("extra").BeginObject();
+    for (const auto& [name, value] : paper.extra) json.Key(name).String(value);
+    json.EndObject();
+  }
+  json.EndObject();
+  if (exact) *exact = json.exact();
+  return json.Take();
+}
+
+// `compressor` null where the texts stay plain. `scratch`, when given, is where the text is
+// written, and is given back to write the next in when the text is compressed: a long
+// commit writes each paper's 1.3 KB of JSON into memory its thread has in cache, where a
+// fresh block each was allocated, written and freed.
+PreparedSnapshot PrepareSnapshot(const Paper& paper, sql::SnapshotCodec::Compressor* compressor,
+                                 std::string* scratch = nullptr) {
   PreparedSnapshot prepared;
-  prepared.text = SnapshotText(paper, &prepared.exact);
-  prepared.hash = SnapshotHash(prepared.text);
-  if (codec != nullptr) {
+  std::string text = WriteSnapshotText(paper, &prepared.exact,
+                                       scratch != nullptr ? std::move(*scratch) : std::string());
+  prepared.hash = SnapshotHash(text);
+  if (compressor != nullptr) {
     std::int64_t dictionary = 0;
-    prepared.stored = codec->Compress(prepared.text, &dictionary);
+    prepared.stored = compressor->Compress(text, &dictionary);
     if (!prepared.stored.empty()) {
       prepared.encoding = dictionary;
-      std::string().swap(prepared.text);
+      if (scratch != nullptr) *scratch = std::move(text);
+      return prepared;
     }
   }
+  prepared.text = std::move(text);
   return prepared;
+}
+
+PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* codec) {
+  if (codec == nullptr) {
+    sql::SnapshotCodec::Compressor* none = nullptr;
+    return PrepareSnapshot(paper, none);
+  }
+  sql::SnapshotCodec::Compressor compressor(*codec);
+  return PrepareSnapshot(paper, &compressor);
 }
 
 // Prepares the snapshots of a long list of papers on two threads, up to kAhead chunks ahead
@@ -230,7 +273,13 @@ class SnapshotPipeline {
     std::vector<PreparedSnapshot> prepared;
     const std::size_t to = std::min(from + kChunk, papers_.size());
     prepared.reserve(to - from);
-    for (std::size_t i = from; i < to; ++i) prepared.push_back(PrepareSnapshot(papers_[i], codec_));
+    std::optional<sql::SnapshotCodec::Compressor> compressor;
+    if (codec_ != nullptr) compressor.emplace(*codec_);
+    std::string scratch;
+    for (std::size_t i = from; i < to; ++i) {
+      prepared.push_back(
+          PrepareSnapshot(papers_[i], compressor ? &*compressor : nullptr, &scratch));
+    }
     lock.lock();
     ready_.emplace(from / kChunk, std::move(prepared));
   }
@@ -852,28 +901,7 @@ std::string BodyHash(const Spool& body) {
 }
 
 std::string SnapshotText(const Paper& paper, bool* exact) {
-  std::string text;
-  text.reserve(PaperJsonSize(paper));
-  JsonWriter json(std::move(text));
-  json.BeginObject();
-  json.Key("key").String(paper.key);
-  json.Key("title").String(paper.title);
-  json.Key("url").String(paper.url);
-  if (!paper.authors.empty()) json.Key("authors").StringArray(paper.authors);
-  if (paper.authors_truncated) json.Key("authors_truncated").Bool(true);
-  if (paper.votes) json.Key("votes").Int(*paper.votes);
-  if (!paper.media_url.empty()) json.Key("media_url").String(paper.media_url);
-  if (!paper.summary.empty()) json.Key("summary").StringArray(paper.summary);
-  if (!paper.tags.empty()) json.Key("tags").StringArray(paper.tags);
-  if (!paper.version.empty()) json.Key("version").String(paper.version);
-  if (!paper.extra.empty()) {
-    json.Key("extra").BeginObject();
-    for (const auto& [name, value] : paper.extra) json.Key(name).String(value);
-    json.EndObject();
-  }
-  json.EndObject();
-  if (exact) *exact = json.exact();
-  return json.Take();
+  return WriteSnapshotText(paper, exact, std::string());
 }
 
 std::string DisplayedStateLocation(const std::string& state) {
