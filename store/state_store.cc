@@ -1285,22 +1285,45 @@ SetStarts StartsOfSets(const std::vector<NotifiedMark>& marks) {
   return starts;
 }
 
-// Puts a commit's papers (with their hashes) in key order, the order of the b-trees they go
-// into, and says the order of its notified sets, which RecordNotified writes in. A digest
-// lists its papers by votes or by the time they came, so their keys (and URLs) land all over
-// the pages of `sightings`, `notified_sets` and their indexes (and of `papers`, before
-// schema 16): a 10,000-paper day dirtied more pages than a 1 MiB page cache holds, which
-// SQLite spilled to the WAL and read back. In key order each tree is written along its right
-// edge. A 10,000-paper commit in random key order (BM_CommitDigest/10000) took 186-277 ms
-// before, 107-110 ms after (issue 12). Equal keys, and equal sets, keep their order. The
-// sets are ordered, not their marks: a day's 35,000 marks of 1,000 watches took 19 ms to sort
-// one by one; by paper first, the order of their table's key (schema 15).
-SetStarts SortForTheTrees(DigestCommit& c) {
-  std::vector<std::size_t> order(c.papers.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return c.papers[a]->key < c.papers[b]->key;
+// The order a commit's papers go into the b-trees in (key order), and its notified sets'
+// (RecordNotified writes them in it). A digest lists its papers by votes or by the time they
+// came, so their keys (and URLs) land all over the pages of `sightings`, `notified_sets` and
+// their indexes (and of `papers`, before schema 16): a 10,000-paper day dirtied more pages
+// than a 1 MiB page cache holds, which SQLite spilled to the WAL and read back. In key order
+// each tree is written along its right edge. A 10,000-paper commit in random key order
+// (BM_CommitDigest/10000) took 186-277 ms before, 107-110 ms after (issue 12). Equal keys,
+// and equal sets, keep their order. The sets are ordered, not their marks: a day's 35,000
+// marks of 1,000 watches took 19 ms to sort one by one; by paper first, the order of their
+// table's key (schema 15). Reads the commit only: it is sorted while a first commit's
+// snapshot dictionary is made from the same papers (SnapshotDictionary), then put in order
+// (PutInTreeOrder).
+struct TreeOrder {
+  std::vector<std::size_t> papers;  // places in c.papers, in key order
+  SetStarts sets;
+};
+
+TreeOrder TreeOrderOf(const DigestCommit& c) {
+  // Each key beside its paper's place: the sort reads no paper.
+  std::vector<std::pair<std::string_view, std::size_t>> keyed;
+  keyed.reserve(c.papers.size());
+  for (std::size_t i = 0; i < c.papers.size(); ++i) keyed.emplace_back(c.papers[i]->key, i);
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  TreeOrder order;
+  order.papers.reserve(keyed.size());
+  for (const auto& [key, i] : keyed) order.papers.push_back(i);
+  order.sets = StartsOfSets(c.notified);
+  std::stable_sort(order.sets.begin(), order.sets.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const NotifiedMark& x = c.notified[a];
+    const NotifiedMark& y = c.notified[b];
+    return std::tie(x.paper_key, x.notifier, x.event_class) <
+           std::tie(y.paper_key, y.notifier, y.event_class);
   });
+  return order;
+}
+
+// Puts c.papers (with their hashes) in `order` (TreeOrder::papers).
+void PutInTreeOrder(DigestCommit& c, const std::vector<std::size_t>& order) {
   const bool hashed = c.content_hashes.size() == order.size();
   std::vector<SharedPaper> papers;
   std::vector<HashDigits> hashes;
@@ -1312,14 +1335,6 @@ SetStarts SortForTheTrees(DigestCommit& c) {
   }
   c.papers = std::move(papers);
   c.content_hashes = std::move(hashes);
-  SetStarts sets = StartsOfSets(c.notified);
-  std::stable_sort(sets.begin(), sets.end(), [&](std::uint32_t a, std::uint32_t b) {
-    const NotifiedMark& x = c.notified[a];
-    const NotifiedMark& y = c.notified[b];
-    return std::tie(x.paper_key, x.notifier, x.event_class) <
-           std::tie(y.paper_key, y.notifier, y.event_class);
-  });
-  return sets;
 }
 
 // CommitDigest's snapshots and sightings a row at a time (SQLite, where a row costs less
@@ -1555,22 +1570,29 @@ Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, const
 
 Status StateStore::CommitDigest(DigestCommit c) {
   sql::Db& db = *db_;
-  // Written a row at a time, a day goes in the trees' order, sorted before the transaction:
-  // the write lock is not held while a long day is sorted.
-  SetStarts sets = db.dialect().bulk_commit ? StartsOfSets(c.notified) : SortForTheTrees(c);
   Transaction txn(db);
   if (!txn.ok()) return Unexpected("begin: " + txn.error());
   if (auto st = CheckLease(); !st) return Unexpected(st.error());
 
   // What is written goes at once: a long day's marks, hashes and messages are megabytes
   // each. The marks (no row refers to papers) go first, before the papers fill the page
-  // cache; the papers the notifications share stay.
+  // cache; the papers the notifications share stay. A first long commit's snapshot
+  // dictionary is made on a thread meanwhile (it reads c.papers until Finish).
   auto dictionary = SnapshotDictionary::Start(db, c.papers, c.now);
   if (!dictionary) return Unexpected(dictionary.error());
-  if (auto st = RecordNotified(db, c.notified, sets, c.now); !st) return st;
+  // Written a row at a time, a day goes in the trees' order (TreeOrder).
+  TreeOrder order;
+  if (db.dialect().bulk_commit) {
+    order.sets = StartsOfSets(c.notified);
+  } else {
+    order = TreeOrderOf(c);
+  }
+  if (auto st = RecordNotified(db, c.notified, order.sets, c.now); !st) return st;
   std::vector<NotifiedMark>().swap(c.notified);
-  SetStarts().swap(sets);
+  SetStarts().swap(order.sets);
   if (auto st = dictionary->Finish(db, c.now); !st) return st;
+  if (!order.papers.empty()) PutInTreeOrder(c, order.papers);
+  std::vector<std::size_t>().swap(order.papers);
   SnapshotWriter snapshots(db);
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
                                                  : RecordPapersOneByOne(db, c, snapshots);
