@@ -150,6 +150,7 @@ struct PreparedSnapshot {
   bool exact = false;
   std::string stored;
   std::int64_t encoding = 0;
+  HashDigits content;  // SightingContentDigits of the paper, where the pipeline was asked for it
 };
 
 // The `hash` a snapshot's row is found by (schema 12: XXH3; before it, FNV-1a).
@@ -222,8 +223,14 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
 // papers must not change meanwhile (SharedPaper).
 class SnapshotPipeline {
  public:
-  SnapshotPipeline(const std::vector<SharedPaper>& papers, const sql::SnapshotCodec* codec)
-      : papers_(papers), codec_(codec), chunks_((papers.size() + kChunk - 1) / kChunk) {
+  // `contents`: the papers' content hashes as the caller has them (the plan's); one it lacks
+  // is made with the paper's snapshot (PreparedSnapshot::content).
+  SnapshotPipeline(const std::vector<SharedPaper>& papers, const std::vector<HashDigits>& contents,
+                   const sql::SnapshotCodec* codec)
+      : papers_(papers),
+        contents_(contents),
+        codec_(codec),
+        chunks_((papers.size() + kChunk - 1) / kChunk) {
     if (papers_.size() > kChunk) helper_ = std::thread([this] { Help(); });
   }
 
@@ -237,7 +244,11 @@ class SnapshotPipeline {
   // Rethrows what the helper threw (std::bad_alloc), as the caller would have met it
   // preparing the snapshot itself.
   const PreparedSnapshot& Take(std::size_t i) {
-    if (!helper_.joinable()) return single_ = PrepareSnapshot(papers_[i], codec_);
+    if (!helper_.joinable()) {
+      std::optional<sql::SnapshotCodec::Compressor> compressor;
+      if (codec_ != nullptr) compressor.emplace(*codec_);
+      return single_ = Prepare(i, compressor ? &*compressor : nullptr, nullptr);
+    }
     if (i >= kChunk * taken_) {
       std::unique_lock lock(mutex_);
       const std::size_t wanted = taken_;
@@ -266,6 +277,15 @@ class SnapshotPipeline {
   static constexpr std::size_t kChunk = 256;
   static constexpr std::size_t kAhead = 4;  // chunks made and waiting: about 2 MB
 
+  PreparedSnapshot Prepare(std::size_t i, sql::SnapshotCodec::Compressor* compressor,
+                           std::string* scratch) const {
+    PreparedSnapshot prepared = PrepareSnapshot(papers_[i], compressor, scratch);
+    if (i >= contents_.size() || contents_[i].empty()) {
+      prepared.content = SightingContentDigits(papers_[i]);
+    }
+    return prepared;
+  }
+
   // Takes chunk next_ and makes it ready; `lock` holds mutex_, and is let go while preparing.
   void MakeNext(std::unique_lock<std::mutex>& lock) {
     const std::size_t from = kChunk * next_++;
@@ -277,8 +297,7 @@ class SnapshotPipeline {
     if (codec_ != nullptr) compressor.emplace(*codec_);
     std::string scratch;
     for (std::size_t i = from; i < to; ++i) {
-      prepared.push_back(
-          PrepareSnapshot(papers_[i], compressor ? &*compressor : nullptr, &scratch));
+      prepared.push_back(Prepare(i, compressor ? &*compressor : nullptr, &scratch));
     }
     lock.lock();
     ready_.emplace(from / kChunk, std::move(prepared));
@@ -313,6 +332,7 @@ class SnapshotPipeline {
   }
 
   const std::vector<SharedPaper>& papers_;
+  const std::vector<HashDigits>& contents_;
   const sql::SnapshotCodec* codec_;
   const std::size_t chunks_;
   std::vector<PreparedSnapshot> chunk_;  // the caller's: chunk taken_ - 1
@@ -1344,11 +1364,15 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
                                 "version, snapshot, content_hash, first_seen, seen_at) "
                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
                         kSightingConflict);
-  SnapshotPipeline prepared(c.papers, snapshots.codec());
+  // Content hashes the plan did not give are made beside the snapshots.
+  SnapshotPipeline prepared(c.papers, c.content_hashes, snapshots.codec());
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
     const Paper& p = c.papers[i];
-    const HashDigits hash = ContentHashOf(c, i);
-    auto snapshot = snapshots.Intern(p, prepared.Take(i));
+    const PreparedSnapshot& ready = prepared.Take(i);
+    const HashDigits& hash = i < c.content_hashes.size() && !c.content_hashes[i].empty()
+                                 ? c.content_hashes[i]
+                                 : ready.content;
+    auto snapshot = snapshots.Intern(p, ready);
     if (!snapshot) return Unexpected(snapshot.error());
     // The paper, the commit and the hash outlive each step: their texts are not copied.
     sighting.Reset();

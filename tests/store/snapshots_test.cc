@@ -189,6 +189,29 @@ TEST_F(Snapshots, ALongCommitThatFailsHalfWayStopsItsHelperAndKeepsNothing) {
             expected);
 }
 
+TEST_F(Snapshots, ALongCommitKeepsTheContentHashesItIsGivenAndMakesTheOthers) {
+  // The plan gives each paper's content hash; one it did not give is made beside the paper's
+  // snapshot, on whichever of the commit's two threads prepares it. The papers come in
+  // reverse key order: the hashes go into the trees' order with their papers.
+  std::vector<Paper> papers = NumberedPapers(1500);
+  std::reverse(papers.begin(), papers.end());
+  DigestCommit c = MakeCommit(papers, 100);
+  c.content_hashes.resize(papers.size());
+  std::string expected;
+  std::map<std::string, std::string> by_key;
+  for (std::size_t i = 0; i < papers.size(); ++i) {
+    // A hash no paper has: only a commit that keeps what it is given stores it.
+    if (i % 3 == 0) c.content_hashes[i] = Xxh3Digits("given " + std::to_string(i));
+    by_key[papers[i].key] = std::string(i % 3 == 0 ? c.content_hashes[i].view()
+                                                   : SightingContentDigits(papers[i]).view());
+  }
+  for (const auto& [key, hash] : by_key) expected += key + "|" + hash + "|\n";
+  ASSERT_TRUE(store_->CommitDigest(std::move(c)));
+  EXPECT_EQ(test::DumpThroughStore(
+                path_, "SELECT paper_key, content_hash FROM sightings ORDER BY paper_key", 2),
+            expected);
+}
+
 TEST_F(Snapshots, TwoTextsWithOneHashStayApart) {
   const Paper p = MakePaper("2401.00001", "Real");
   // A stored text that shares the new paper's hash but says something else.
