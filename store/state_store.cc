@@ -150,7 +150,7 @@ struct PreparedSnapshot {
   bool exact = false;
   std::string stored;
   std::int64_t encoding = 0;
-  HashDigits content;  // SightingContentDigits of the paper, where the pipeline was asked for it
+  HashDigits content;  // ContentHashOf the paper: made by SnapshotPipeline only
 };
 
 // The `hash` a snapshot's row is found by (schema 12: XXH3; before it, FNV-1a).
@@ -214,6 +214,12 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
   return PrepareSnapshot(paper, &compressor);
 }
 
+// The content hash of c.papers[i]: the plan's, or made now for a caller that gave none.
+HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
+  if (i < c.content_hashes.size() && !c.content_hashes[i].empty()) return c.content_hashes[i];
+  return SightingContentDigits(c.papers[i]);
+}
+
 // Prepares the snapshots of a long list of papers on two threads, up to kAhead chunks ahead
 // of the caller, who stores them in order: serialising, hashing and compressing a
 // 10,000-paper digest (13 MB of JSON) then runs beside the inserts instead of before each one.
@@ -223,14 +229,13 @@ PreparedSnapshot PrepareSnapshot(const Paper& paper, const sql::SnapshotCodec* c
 // papers must not change meanwhile (SharedPaper).
 class SnapshotPipeline {
  public:
-  // `contents`: the papers' content hashes as the caller has them (the plan's); one it lacks
-  // is made with the paper's snapshot (PreparedSnapshot::content).
-  SnapshotPipeline(const std::vector<SharedPaper>& papers, const std::vector<HashDigits>& contents,
-                   const sql::SnapshotCodec* codec)
-      : papers_(papers),
-        contents_(contents),
+  // The snapshots of c.papers, each with its paper's content hash (ContentHashOf: one the
+  // plan did not give is made with the snapshot, on whichever thread prepares it).
+  SnapshotPipeline(const DigestCommit& c, const sql::SnapshotCodec* codec)
+      : commit_(c),
+        papers_(c.papers),
         codec_(codec),
-        chunks_((papers.size() + kChunk - 1) / kChunk) {
+        chunks_((papers_.size() + kChunk - 1) / kChunk) {
     if (papers_.size() > kChunk) helper_ = std::thread([this] { Help(); });
   }
 
@@ -280,9 +285,7 @@ class SnapshotPipeline {
   PreparedSnapshot Prepare(std::size_t i, sql::SnapshotCodec::Compressor* compressor,
                            std::string* scratch) const {
     PreparedSnapshot prepared = PrepareSnapshot(papers_[i], compressor, scratch);
-    if (i >= contents_.size() || contents_[i].empty()) {
-      prepared.content = SightingContentDigits(papers_[i]);
-    }
+    prepared.content = ContentHashOf(commit_, i);
     return prepared;
   }
 
@@ -331,8 +334,8 @@ class SnapshotPipeline {
     }
   }
 
-  const std::vector<SharedPaper>& papers_;
-  const std::vector<HashDigits>& contents_;
+  const DigestCommit& commit_;
+  const std::vector<SharedPaper>& papers_;  // commit_.papers
   const sql::SnapshotCodec* codec_;
   const std::size_t chunks_;
   std::vector<PreparedSnapshot> chunk_;  // the caller's: chunk taken_ - 1
@@ -1287,12 +1290,6 @@ constexpr const char* kSightingConflict =
     "seen_at = excluded.seen_at WHERE sightings.snapshot != excluded.snapshot OR "
     "sightings.date != excluded.date OR sightings.seen_at < excluded.seen_at - 86400";
 
-// The content hash of c.papers[i]: the plan's, or made now for a caller that gave none.
-HashDigits ContentHashOf(const DigestCommit& c, std::size_t i) {
-  if (i < c.content_hashes.size() && !c.content_hashes[i].empty()) return c.content_hashes[i];
-  return SightingContentDigits(c.papers[i]);
-}
-
 // Where each notified set's marks start in a commit's marks: the planner makes a set's marks
 // one after the other, so a set's run goes on while SameSet says so.
 using SetStarts = std::vector<std::uint32_t>;
@@ -1397,17 +1394,13 @@ Status RecordPapersInBatches(sql::Db& db, const DigestCommit& c, SnapshotWriter&
     pending.clear();
     return st;
   };
-  // Content hashes the plan did not give are made beside the snapshots.
-  SnapshotPipeline prepared(c.papers, c.content_hashes, snapshots.codec());
+  SnapshotPipeline prepared(c, snapshots.codec());
   for (std::size_t i = 0; i < c.papers.size(); ++i) {
     const Paper& p = c.papers[i];
     const PreparedSnapshot& ready = prepared.Take(i);
-    const HashDigits& hash = i < c.content_hashes.size() && !c.content_hashes[i].empty()
-                                 ? c.content_hashes[i]
-                                 : ready.content;
     auto snapshot = snapshots.Intern(p, ready);
     if (!snapshot) return Unexpected(snapshot.error());
-    pending.push_back({.paper = &p, .snapshot = *snapshot, .hash = hash});
+    pending.push_back({.paper = &p, .snapshot = *snapshot, .hash = ready.content});
     if (pending.size() == kSightingBatch) {
       if (auto st = write(batch); !st) return st;
     }
