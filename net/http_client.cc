@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <future>
 #include <string>
+#include <system_error>
 
 #include "net/easy_transfer.h"
 
@@ -12,6 +14,17 @@
 namespace digestd {
 
 bool LoadTransfers() { return LoadLibcurl().has_value(); }
+
+std::future<bool> LoadTransfersAside() {
+  try {
+    return std::async(std::launch::async, LoadTransfers);
+  } catch (const std::system_error&) {
+    // No thread to be had (a tasks limit): loaded here, as the caller would have.
+    std::promise<bool> loaded;
+    loaded.set_value(LoadTransfers());
+    return loaded.get_future();
+  }
+}
 
 struct HttpClient::Impl {
   CurlEasyPtr curl;  // made with the first transfer libcurl performs

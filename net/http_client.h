@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -75,6 +76,10 @@ std::string RedactUrl(std::string_view url);
 
 // Loads libcurl now (net/libcurl.h); false if it cannot be (the first transfer says why).
 bool LoadTransfers();
+// LoadTransfers on a thread of its own: the caller goes on meanwhile, and its first transfer
+// waits for the load (the answer is ready when the future is). Where no thread can be
+// started, loads on the caller's before returning.
+std::future<bool> LoadTransfersAside();
 
 class HttpClient {
  public:
