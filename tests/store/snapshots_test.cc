@@ -1,15 +1,19 @@
 // Paper snapshots (issue 12, point 1): what a source said about a paper is stored once,
 // sightings and outbox rows refer to it, a retry sends what was planned, unchanged sightings
 // are not rewritten, and Prune drops the snapshots nothing refers to any more.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "core/hash.h"
 #include "core/planner.h"
@@ -187,6 +191,118 @@ TEST_F(Snapshots, ALongCommitThatFailsHalfWayStopsItsHelperAndKeepsNothing) {
                                    "SELECT snapshot_text(s.paper, s.encoding) FROM sightings g "
                                    "JOIN snapshots s ON s.id = g.snapshot ORDER BY g.paper_key"),
             expected);
+}
+
+TEST_F(Snapshots, ABatchOfSightingsWithPapersTheStateKnowsGoesAgainAsTheUpsert) {
+  // A commit writes its sightings 32 to a statement, first as new rows only; a batch with a
+  // known paper goes again as the upsert, and so do the batches after it. Papers 40-49 are
+  // known (in the second batch): 40-44 have changed since, 45-49 have not.
+  std::vector<Paper> papers = NumberedPapers(100);
+  ASSERT_TRUE(store_->CommitDigest(
+      MakeCommit(std::vector<Paper>(papers.begin() + 40, papers.begin() + 50), 1000)));
+  for (int i = 40; i < 45; ++i) papers[i].title += " (revised)";
+  ExecOn(path_,
+         "CREATE TABLE writes(paper_key); CREATE TRIGGER count_writes AFTER UPDATE ON "
+         "sightings BEGIN INSERT INTO writes VALUES(new.paper_key); END;");
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit(papers, 5000)));
+
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 100);
+  // Only the five that changed were rewritten: neither the unchanged known ones nor the new
+  // rows of the batch that went twice.
+  EXPECT_EQ(Dump(path_, "SELECT paper_key FROM writes ORDER BY paper_key"),
+            "T:arxiv:2401.00040|\nT:arxiv:2401.00041|\nT:arxiv:2401.00042|\n"
+            "T:arxiv:2401.00043|\nT:arxiv:2401.00044|\n");
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings WHERE first_seen = 1000"), 10);
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings WHERE first_seen = 5000"), 90);
+  std::string expected;
+  for (const Paper& p : papers) expected += SnapshotText(p) + "|\n";
+  EXPECT_EQ(test::DumpThroughStore(path_,
+                                   "SELECT snapshot_text(s.paper, s.encoding) FROM sightings g "
+                                   "JOIN snapshots s ON s.id = g.snapshot ORDER BY g.paper_key"),
+            expected);
+}
+
+// The files made in `folder` from now on, told by inotify (SQLite unlinks its temporary
+// files as it opens them: they are never seen in a listing).
+class FilesMadeIn {
+ public:
+  explicit FilesMadeIn(const std::string& folder) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    EXPECT_GE(fd_, 0);
+    EXPECT_GE(inotify_add_watch(fd_, folder.c_str(), IN_CREATE), 0);
+  }
+  ~FilesMadeIn() { close(fd_); }
+  FilesMadeIn(const FilesMadeIn&) = delete;
+  FilesMadeIn& operator=(const FilesMadeIn&) = delete;
+
+  // The names made since the last call.
+  std::vector<std::string> Take() {
+    std::vector<std::string> names;
+    alignas(inotify_event) char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd_, buffer, sizeof buffer)) > 0) {
+      for (ssize_t at = 0; at < n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        names.emplace_back(event->len > 0 ? event->name : "");
+        at += ssize_t(sizeof(inotify_event) + event->len);
+      }
+    }
+    return names;
+  }
+
+ private:
+  int fd_;
+};
+
+// SQLite's folder for temporary files, `folder` while this lives.
+class SqliteTemporaryFolder {
+ public:
+  explicit SqliteTemporaryFolder(const std::string& folder) : before_(sqlite3_temp_directory) {
+    sqlite3_temp_directory = sqlite3_mprintf("%s", folder.c_str());
+  }
+  ~SqliteTemporaryFolder() {
+    sqlite3_free(sqlite3_temp_directory);
+    sqlite3_temp_directory = before_;
+  }
+  SqliteTemporaryFolder(const SqliteTemporaryFolder&) = delete;
+  SqliteTemporaryFolder& operator=(const SqliteTemporaryFolder&) = delete;
+
+ private:
+  char* before_;
+};
+
+TEST_F(Snapshots, AFirstRunItsClaimAndTheRecordOfItsDeliveriesWriteNoTemporaryFile) {
+  // A statement of many rows that may fail part way keeps the pages it changes in a
+  // temporary file, to undo its own rows alone: a first run's sightings (written 32 to a
+  // statement), a claim of many rows and the record of its sent rows (a run of rows to a
+  // statement) are written by statements that cannot, and keep nothing.
+  const std::string folder = dir_.File("sqlite-tmp");
+  ASSERT_TRUE(std::filesystem::create_directory(folder));
+  const SqliteTemporaryFolder temporary(folder);
+  FilesMadeIn made(folder);
+
+  const std::vector<Paper> papers = NumberedPapers(2000);
+  DigestCommit c = MakeCommit(papers, 100);
+  for (const Paper& p : papers) c.notifications.push_back(MakeNotification("out", p));
+  ASSERT_TRUE(store_->CommitDigest(std::move(c)));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 2000);
+  EXPECT_EQ(made.Take(), std::vector<std::string>());
+
+  auto claimed = store_->ClaimDue("out", 200, 2000, "me", 300, test::AllAlive);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 2000u);
+  EXPECT_EQ(made.Take(), std::vector<std::string>());
+  std::vector<DeliveryResult> sent;
+  for (const OutboxRow& row : *claimed) sent.push_back({.id = row.id, .parts_sent = 1});
+  ASSERT_TRUE(store_->RecordDeliveries(sent, "me", 210));
+  EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM outbox WHERE state = 'sent'"), 2000);
+  EXPECT_EQ(made.Take(), std::vector<std::string>());
+
+  // Known papers go as the upsert, which keeps what it changes: the folder is the one SQLite
+  // uses (this test could not fail if it were not).
+  std::vector<Paper> revised = papers;
+  for (Paper& p : revised) p.title += " (revised)";
+  ASSERT_TRUE(store_->CommitDigest(MakeCommit(revised, 400)));
+  EXPECT_FALSE(made.Take().empty());
 }
 
 TEST_F(Snapshots, ALongCommitKeepsTheContentHashesItIsGivenAndMakesTheOthers) {
