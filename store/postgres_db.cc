@@ -174,6 +174,8 @@ const Dialect kPostgres{
     .shared = true,
     .now_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
     .returning_id = " RETURNING id",
+    .add_rows = "INSERT",
+    .add_rows_end = " ON CONFLICT DO NOTHING",
     // A leader's writers hold the lease row FOR KEY SHARE, which its own renewal (an UPDATE
     // of no key) does not wait for, and a takeover's FOR UPDATE does.
     .lock_shared = " FOR KEY SHARE",

@@ -69,6 +69,12 @@ struct Dialect {
   // How an INSERT tells the id it gave: " RETURNING id" (read as its row), or "" when
   // Db::LastInsertId says it (SQLite: a RETURNING clause costs it a third of an insert).
   const char* returning_id;
+  // An INSERT of rows of which any whose key exists is left out, not failed: `add_rows` in
+  // place of "INSERT", `add_rows_end` after the VALUES. SQLite's OR IGNORE: a statement of
+  // several rows that cannot fail part way keeps no journal to undo its own rows alone (with
+  // ON CONFLICT DO NOTHING it may, on a NOT NULL column, and would).
+  const char* add_rows;      // "INSERT OR IGNORE" | "INSERT"
+  const char* add_rows_end;  // "" | " ON CONFLICT DO NOTHING"
   // Row locks for a SELECT inside a write transaction; empty where the whole database is
   // locked by the transaction already (SQLite).
   const char* lock_shared;     // readers that a takeover must wait for

@@ -2,18 +2,19 @@
 // the outbox life cycle, and what a crash mid-commit leaves behind.
 #include "store/state_store.h"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <thread>
 #include <tuple>
-
-#include <gtest/gtest.h>
 
 #include "core/hash.h"
 #include "core/planner.h"
@@ -238,6 +239,71 @@ TEST(StateStore, OutboxRowsAreUniqueByDedupeKey) {
   auto notified = (*store)->LoadNotified({p.key});
   ASSERT_TRUE(notified);
   EXPECT_EQ(notified->count(NotifiedKey("me", p.key, "paper", "w")), 1u);
+}
+
+TEST(StateStore, ALongCommitLeavesRowsQueuedBeforeAsTheyWereAndHandsOverTheOthers) {
+  // A commit queues its notifications 32 to a statement, each only where its id is new:
+  // two queued by an earlier commit (one in the first batch, one in the second) and two
+  // given twice (again at once, and again in the last batch) stay as they were, and only
+  // the rows the commit added are handed over.
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
+  ASSERT_TRUE(store) << store.error().message;
+  std::vector<Paper> papers;
+  std::vector<Notification> all;
+  for (int i = 0; i < 70; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "2401.%05d", i);
+    papers.push_back(MakePaper(id, "Paper " + std::to_string(i), i));
+    all.push_back(MakeNotification("me", papers.back()));
+  }
+  DigestCommit before = MakeCommit({papers[5], papers[40]}, 100);
+  before.notifications = {all[5], all[40]};
+  ASSERT_TRUE((*store)->CommitDigest(before));
+
+  DigestCommit c = MakeCommit(papers, 200);
+  c.notifications = all;
+  c.notifications.insert(c.notifications.begin() + 11, all[10]);
+  c.notifications.push_back(all[0]);
+  c.hand_over = DigestCommit::HandOver{.owner = "owner", .lease_until = {{"me", 900}}};
+  ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
+
+  auto due = (*store)->DueOutbox(300, 100);
+  ASSERT_TRUE(due) << due.error().message;
+  if ((*store)->shared()) {
+    // A shared state hands nothing over: every row is due, oldest first, each once.
+    ASSERT_EQ(due->size(), 70u);
+    std::vector<std::string> ids;
+    for (const OutboxRow& row : *due) {
+      ids.push_back(row.id);
+      EXPECT_EQ(row.created_at, ids.size() <= 2 ? 100 : 200) << row.id;
+    }
+    std::vector<std::string> expected = {all[5].id, all[40].id};
+    for (int i = 0; i < 70; ++i) {
+      if (i != 5 && i != 40) expected.push_back(all[i].id);
+    }
+    std::sort(expected.begin() + 2, expected.end());
+    std::sort(ids.begin() + 2, ids.end());
+    EXPECT_EQ(ids, expected);
+    return;
+  }
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].id, all[5].id);
+  EXPECT_EQ((*due)[1].id, all[40].id);
+  for (const OutboxRow& row : *due) EXPECT_EQ(row.created_at, 100);
+
+  const auto alive = [](const std::string&) { return true; };
+  EXPECT_TRUE((*store)->ClaimsFromMemory({{.notifier = "me", .limit = 68}}, "owner"));
+  EXPECT_FALSE((*store)->ClaimsFromMemory({{.notifier = "me", .limit = 69}}, "owner"));
+  auto claimed = (*store)->ClaimDue({{.notifier = "me", .limit = 68, .lease_until = 900}}, 300,
+                                    "owner", alive);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 70; ++i) {
+    if (i != 5 && i != 40) expected.push_back(all[i].id);
+  }
+  std::vector<std::string> ids;
+  for (const OutboxRow& row : *claimed) ids.push_back(row.id);
+  EXPECT_EQ(ids, expected);
 }
 
 TEST(StateStore, OutboxMessageRoundTrips) {
