@@ -555,23 +555,24 @@ const Dialect kSqlite{
     // ?1 owner, ?2 notifier, ?3 now, ?4 lease_until, ?5 limit: the index of pending rows
     // (notifier, next_attempt_at, created_at) yields the due rows in order, so a claim reads
     // about `limit` rows however many wait.
-    .claim_per_request = DIGESTD_CLAIM_SET
-    "(SELECT r FROM ("
-    "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
-    "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
-    "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5))",
+    // clang-format off
+    .claim_per_request = DIGESTD_CLAIM_SET "(SELECT r FROM ("
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5))",
     // The same with the rows another process held until its lease ran out.
-    .claim_per_request_with_expired = DIGESTD_CLAIM_SET
-    "(SELECT r FROM (SELECT * FROM ("
-    "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
-    "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
-    "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
-    ") UNION ALL SELECT * FROM ("
-    "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
-    "WHERE notifier = ?2 AND state <> 'sent' AND state = 'sending' AND lease_until <= ?3 AND "
-    "lease_owner != ?1 "
-    "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
-    ")) ORDER BY n, c, r LIMIT ?5)",
+    .claim_per_request_with_expired =
+        DIGESTD_CLAIM_SET "(SELECT r FROM (SELECT * FROM ("
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state = 'pending' AND next_attempt_at <= ?3 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
+        ") UNION ALL SELECT * FROM ("
+        "SELECT rowid AS r, next_attempt_at AS n, created_at AS c FROM outbox "
+        "WHERE notifier = ?2 AND state <> 'sent' AND state = 'sending' AND lease_until <= ?3 AND "
+        "lease_owner != ?1 "
+        "ORDER BY next_attempt_at, created_at, rowid LIMIT ?5"
+        ")) ORDER BY n, c, r LIMIT ?5)",
+    // clang-format on
     .record_deliveries_batch = nullptr,
     .new_schema = kSqliteSchema,
 };
