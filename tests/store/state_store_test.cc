@@ -306,6 +306,40 @@ TEST(StateStore, ALongCommitLeavesRowsQueuedBeforeAsTheyWereAndHandsOverTheOther
   EXPECT_EQ(ids, expected);
 }
 
+TEST(StateStore, ALongCommitAddsNewNotifiedSetsAndMergesTheOnesTheStateHas) {
+  // Notified sets go 32 to a statement as new sets; a batch with a set the state has (paper
+  // 40's, in the second batch) is merged a set at a time, as are the batches after it.
+  auto store = StateStore::Open(test::TestStateLocation(":memory:"));
+  ASSERT_TRUE(store) << store.error().message;
+  std::vector<Paper> papers;
+  for (int i = 0; i < 70; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "2401.%05d", i);
+    papers.push_back(MakePaper(id, "Paper " + std::to_string(i), i));
+  }
+  DigestCommit before = MakeCommit({papers[40]}, 100);
+  before.notified = {NotifiedMark{"me", papers[40].key, "paper", "a"}};
+  ASSERT_TRUE((*store)->CommitDigest(before));
+
+  DigestCommit c = MakeCommit(papers, 200);
+  std::set<std::string> expected = {NotifiedKey("me", papers[40].key, "paper", "a")};
+  std::vector<std::string> keys;
+  for (int i = 0; i < 70; ++i) {
+    const std::string& key = papers[i].key;
+    keys.push_back(key);
+    // Paper 3's set, and paper 60's (after the merge began), have three watches.
+    for (const char* watch : i == 3 || i == 60 ? std::vector<const char*>{"c", "b", "a"}
+                                               : std::vector<const char*>{"b"}) {
+      c.notified.push_back(NotifiedMark{"me", key, "paper", watch});
+      expected.insert(NotifiedKey("me", key, "paper", watch));
+    }
+  }
+  ASSERT_TRUE((*store)->CommitDigest(std::move(c)));
+  auto notified = (*store)->LoadNotified(keys);
+  ASSERT_TRUE(notified) << notified.error().message;
+  EXPECT_EQ(*notified, expected);
+}
+
 TEST(StateStore, OutboxMessageRoundTrips) {
   auto store = StateStore::Open(test::TestStateLocation(":memory:"));
   ASSERT_TRUE(store);
