@@ -672,6 +672,33 @@ class NewRowsFirst {
   bool all_new_ = true;  // no batch yet has had a row the state had
 };
 
+// The statements of a table's batches: `sql_of(rows)` prepared once for a whole batch of
+// `batch` rows, and again for a shorter last one.
+class BatchStatements {
+ public:
+  BatchStatements(sql::Db& db, std::size_t batch, std::function<std::string(std::size_t)> sql_of)
+      : db_(db), batch_(batch), sql_of_(std::move(sql_of)) {}
+
+  // The statement for `rows` rows (at most a batch), reset.
+  Stmt& For(std::size_t rows) {
+    std::optional<Stmt>& stmt = rows == batch_ ? full_ : last_;
+    if (!stmt || (rows != batch_ && last_rows_ != rows)) {
+      stmt.emplace(db_, sql_of_(rows));
+      if (rows != batch_) last_rows_ = rows;
+    }
+    stmt->Reset();
+    return *stmt;
+  }
+
+ private:
+  sql::Db& db_;
+  const std::size_t batch_;
+  const std::function<std::string(std::size_t)> sql_of_;
+  std::optional<Stmt> full_;
+  std::optional<Stmt> last_;
+  std::size_t last_rows_ = 0;
+};
+
 // " VALUES" and `rows` rows of `columns` parameters each: a statement of several rows.
 std::string ValuesOfRows(std::size_t rows, int columns) {
   std::string row = "(?";
@@ -725,20 +752,13 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
   };
   // SQLite: the largest rowid before the next batch (its rows are given larger ones).
   std::optional<std::int64_t> last_rowid;
-  std::optional<Stmt> full;  // a whole batch's; a shorter last one gets its own
+  BatchStatements statements(db, kOutboxBatch, insert_of);
   std::vector<std::string> added_ids;
   int added = 0;
   const auto write = [&]() -> Status {
-    std::optional<Stmt> last;
-    if (pending.size() < kOutboxBatch) {
-      last.emplace(db, insert_of(pending.size()));
-    } else if (!full) {
-      full.emplace(db, insert_of(kOutboxBatch));
-    }
-    Stmt& insert = last ? *last : *full;
+    Stmt& insert = statements.For(pending.size());
     const std::string& first_id = notifications[pending.front().index].id;
     if (!insert.ok()) return Unexpected(insert.Fail("queue notification " + first_id));
-    insert.Reset();
     for (const Pending& row : pending) {
       // The notification, the message and the owner outlive the step: nothing is copied.
       const Notification& n = notifications[row.index];
@@ -1526,22 +1546,15 @@ Status RecordPapersInBatches(sql::Db& db, const DigestCommit& c, SnapshotWriter&
   };
   std::vector<Pending> pending;
   pending.reserve(kSightingBatch);
-  // The batch's two statements, each made when first needed and again for a last batch
-  // that is shorter.
-  struct Statement {
-    std::optional<Stmt> stmt;
-    std::size_t rows = 0;
-  };
-  Statement add;
-  Statement upsert;
+  BatchStatements add(db, kSightingBatch, [&db](std::size_t rows) {
+    return SightingsInsert(db.dialect(), rows, false);
+  });
+  BatchStatements upsert(db, kSightingBatch, [&db](std::size_t rows) {
+    return SightingsInsert(db.dialect(), rows, true);
+  });
   NewRowsFirst batches;
-  const auto run = [&](Statement& s, bool as_upsert) -> Result<std::int64_t> {
-    if (!s.stmt || s.rows != pending.size()) {
-      s.stmt.emplace(db, SightingsInsert(db.dialect(), pending.size(), as_upsert));
-      s.rows = pending.size();
-    }
-    Stmt& stmt = *s.stmt;
-    stmt.Reset();
+  const auto run = [&](BatchStatements& statements) -> Result<std::int64_t> {
+    Stmt& stmt = statements.For(pending.size());
     for (const Pending& row : pending) {
       const Paper& p = *row.paper;
       // The paper, the commit and the hash outlive the step: their texts are not copied.
@@ -1557,9 +1570,9 @@ Status RecordPapersInBatches(sql::Db& db, const DigestCommit& c, SnapshotWriter&
   };
   const auto write = [&]() -> Status {
     auto st = batches.Write(
-        pending.size(), [&] { return run(add, false); },
+        pending.size(), [&] { return run(add); },
         [&]() -> Status {
-          if (auto upserted = run(upsert, true); !upserted) return Unexpected(upserted.error());
+          if (auto upserted = run(upsert); !upserted) return Unexpected(upserted.error());
           return Ok();
         });
     pending.clear();
@@ -1777,24 +1790,16 @@ Status RecordNotified(sql::Db& db, const std::vector<NotifiedMark>& marks, const
   };
   std::vector<Set> pending;
   pending.reserve(std::min(kSetBatch, sets.size()));
-  std::optional<Stmt> full;  // a whole batch's insert of new sets
+  BatchStatements statements(db, kSetBatch, [&db](std::size_t rows) {
+    return std::string(db.dialect().add_rows) +
+           " INTO notified_sets(key, paper_key, watches, created_at)" + ValuesOfRows(rows, 4) +
+           db.dialect().add_rows_end;
+  });
   std::optional<Stmt> merge;
   NewRowsFirst batches;
   const auto write = [&]() -> Status {
     const auto add = [&]() -> Result<std::int64_t> {
-      const auto insert_of = [&](std::size_t rows) {
-        return std::string(db.dialect().add_rows) +
-               " INTO notified_sets(key, paper_key, watches, created_at)" + ValuesOfRows(rows, 4) +
-               db.dialect().add_rows_end;
-      };
-      std::optional<Stmt> last;
-      if (pending.size() < kSetBatch) {
-        last.emplace(db, insert_of(pending.size()));
-      } else if (!full) {
-        full.emplace(db, insert_of(kSetBatch));
-      }
-      Stmt& insert = last ? *last : *full;
-      insert.Reset();
+      Stmt& insert = statements.For(pending.size());
       for (const Set& set : pending) {
         insert.BindBorrowed(set.key).BindBorrowed(set.paper_key).BindBorrowed(set.names);
         insert.Bind(now);

@@ -77,6 +77,20 @@ DigestCommit MakeCommit(std::vector<Paper> papers, std::int64_t now,
 
 std::string PaperText(const Paper& p) { return SnapshotText(p); }
 
+// The snapshot text of each sighting, in key order, as DumpThroughStore shows rows.
+std::string SightingSnapshots(const std::string& path) {
+  return test::DumpThroughStore(path,
+                                "SELECT snapshot_text(s.paper, s.encoding) FROM sightings g "
+                                "JOIN snapshots s ON s.id = g.snapshot ORDER BY g.paper_key");
+}
+
+// What SightingSnapshots shows for sightings of `papers` (in key order).
+std::string SnapshotRows(const std::vector<Paper>& papers) {
+  std::string rows;
+  for (const Paper& p : papers) rows += SnapshotText(p) + "|\n";
+  return rows;
+}
+
 class Snapshots : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -185,12 +199,7 @@ TEST_F(Snapshots, ALongCommitThatFailsHalfWayStopsItsHelperAndKeepsNothing) {
   ASSERT_TRUE(store_->CommitDigest(MakeCommit(papers, 100)));
   EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings"), 3000);
   // Every paper has its own snapshot, however the chunks its helper made were handed over.
-  std::string expected;
-  for (const Paper& p : papers) expected += SnapshotText(p) + "|\n";
-  EXPECT_EQ(test::DumpThroughStore(path_,
-                                   "SELECT snapshot_text(s.paper, s.encoding) FROM sightings g "
-                                   "JOIN snapshots s ON s.id = g.snapshot ORDER BY g.paper_key"),
-            expected);
+  EXPECT_EQ(SightingSnapshots(path_), SnapshotRows(papers));
 }
 
 TEST_F(Snapshots, ABatchOfSightingsWithPapersTheStateKnowsGoesAgainAsTheUpsert) {
@@ -214,12 +223,7 @@ TEST_F(Snapshots, ABatchOfSightingsWithPapersTheStateKnowsGoesAgainAsTheUpsert) 
             "T:arxiv:2401.00043|\nT:arxiv:2401.00044|\n");
   EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings WHERE first_seen = 1000"), 10);
   EXPECT_EQ(Scalar(path_, "SELECT count(*) FROM sightings WHERE first_seen = 5000"), 90);
-  std::string expected;
-  for (const Paper& p : papers) expected += SnapshotText(p) + "|\n";
-  EXPECT_EQ(test::DumpThroughStore(path_,
-                                   "SELECT snapshot_text(s.paper, s.encoding) FROM sightings g "
-                                   "JOIN snapshots s ON s.id = g.snapshot ORDER BY g.paper_key"),
-            expected);
+  EXPECT_EQ(SightingSnapshots(path_), SnapshotRows(papers));
 }
 
 // The files made in `folder` from now on, told by inotify (SQLite unlinks its temporary
