@@ -101,7 +101,8 @@ Spool::Spool(Spool&& other) noexcept
       memory_(std::move(other.memory_)),
       fd_(std::exchange(other.fd_, -1)),
       file_size_(std::exchange(other.file_size_, 0)),
-      read_only_(std::exchange(other.read_only_, false)) {}
+      read_only_(std::exchange(other.read_only_, false)),
+      hash_(std::move(other.hash_)) {}
 
 Spool& Spool::operator=(Spool&& other) noexcept {
   if (this != &other) {
@@ -114,6 +115,7 @@ Spool& Spool::operator=(Spool&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     file_size_ = std::exchange(other.file_size_, 0);
     read_only_ = std::exchange(other.read_only_, false);
+    hash_ = std::move(other.hash_);
   }
   return *this;
 }
@@ -123,10 +125,28 @@ Spool Spool::OfFile(int fd, std::uint64_t size) {
   spool.fd_ = fd;
   spool.file_size_ = size;
   spool.read_only_ = true;
+  spool.hash_.reset();
   return spool;
 }
 
 Status Spool::Append(std::string_view bytes) {
+  Status stored = Store(bytes);
+  if (hash_) {
+    if (stored) {
+      hash_->Update(bytes);
+    } else {
+      hash_.reset();  // what the spool holds of these bytes is not known
+    }
+  }
+  return stored;
+}
+
+std::optional<HashDigits> Spool::Digits() const {
+  if (!hash_) return std::nullopt;
+  return hash_->Digits();
+}
+
+Status Spool::Store(std::string_view bytes) {
   if (read_only_) return Unexpected(std::string("a file read in place takes no more bytes"));
   if (in_file()) {
     // Written a quarter megabyte at a time: a transfer hands over 16 KB pieces, and a

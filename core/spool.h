@@ -8,9 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/hash.h"
 #include "core/result.h"
 
 namespace digestd {
@@ -40,7 +43,7 @@ class Spool {
  public:
   // All in memory.
   Spool() = default;
-  explicit Spool(std::string bytes) : memory_(std::move(bytes)) {}
+  explicit Spool(std::string bytes) : memory_(std::move(bytes)), hash_(nullptr) {}
   // In memory up to `memory_limit` bytes; past it, all of it in a file in `dir` ("": the
   // TMPDIR, else /tmp).
   Spool(std::string dir, std::size_t memory_limit)
@@ -76,8 +79,13 @@ class Spool {
   RereadableBody Rereadable(std::size_t piece = 64 * 1024) const;
   // All the bytes in one string.
   Result<std::string> ReadAll() const;
+  // Xxh3Digits of the bytes, made as they were appended (a long fetched body is not read
+  // again for its hash); none for a spool made of bytes or of a file given whole, or once an
+  // Append failed.
+  std::optional<HashDigits> Digits() const;
 
  private:
+  Status Store(std::string_view bytes);
   Status MoveToFile(std::string_view more);
 
   std::string dir_;
@@ -86,6 +94,7 @@ class Spool {
   int fd_ = -1;
   std::uint64_t file_size_ = 0;  // bytes written to the file
   bool read_only_ = false;       // OfFile: someone else's file
+  std::unique_ptr<Xxh3Stream> hash_ = std::make_unique<Xxh3Stream>();  // of what was appended
 };
 
 }  // namespace digestd

@@ -163,6 +163,7 @@ TEST_F(SpoolTest, OfFileReadsAFileInPlaceAndTakesNoMore) {
   Spool moved = std::move(spool);
   EXPECT_EQ(moved.ReadAll().value_or(""), bytes);
   EXPECT_FALSE(moved.Append("more"));
+  EXPECT_FALSE(moved.Digits().has_value());  // its bytes are read for their hash
   EXPECT_EQ(FilesInDir(), 1u);  // the file itself, no copy
   // Cut short since: the reader says so rather than give fewer bytes as all of them.
   std::filesystem::resize_file(path, 100);
@@ -170,6 +171,35 @@ TEST_F(SpoolTest, OfFileReadsAFileInPlaceAndTakesNoMore) {
   EXPECT_EQ(Drain(moved.Reader(1000, &error)).size(), 100u);
   EXPECT_EQ(error, "cannot read the file: it is shorter than when it was opened");
   EXPECT_FALSE(Spool().read_only());
+}
+
+// A fetched body's hash (the state's BodyHash) is made as its bytes are appended, in
+// memory and past the limit in a file; a spool whose bytes did not all come through Append
+// has none, and the caller reads the bytes for it.
+TEST_F(SpoolTest, DigitsAreTheHashOfWhatWasAppended) {
+  std::string expected;
+  Spool memory;
+  Spool file(dir_.string(), 1000);
+  for (int i = 0; i < 3000; ++i) {
+    const std::string piece = std::to_string(i) + std::string(50 + i % 7, char('a' + i % 26));
+    ASSERT_TRUE(memory.Append(piece));
+    ASSERT_TRUE(file.Append(piece));
+    expected += piece;
+  }
+  ASSERT_TRUE(file.in_file());
+  ASSERT_TRUE(memory.Digits().has_value());
+  EXPECT_EQ(memory.Digits()->view(), Xxh3Digits(expected).view());
+  ASSERT_TRUE(file.Digits().has_value());
+  EXPECT_EQ(file.Digits()->view(), Xxh3Digits(expected).view());
+  const Spool moved = std::move(file);
+  ASSERT_TRUE(moved.Digits().has_value());
+  EXPECT_EQ(moved.Digits()->view(), Xxh3Digits(expected).view());
+  EXPECT_EQ(Spool().Digits()->view(), Xxh3Digits("").view());
+
+  EXPECT_FALSE(Spool(expected).Digits().has_value());
+  Spool failed((dir_ / "missing").string(), 0);
+  ASSERT_FALSE(failed.Append("x"));
+  EXPECT_FALSE(failed.Digits().has_value());
 }
 
 TEST(PiecesOf, GivesTheBytesInPiecesOfAtMostTheSize) {
