@@ -725,8 +725,9 @@ std::string ValuesOfRows(std::size_t rows, int columns) {
 // its id is new (Dialect::add_rows). Which were added: where the dialect returns ids
 // (Dialect::returning_id), the ids it returns; in SQLite, where RETURNING would cost the
 // statement a sixth of its time, all of them when it changed as many rows as it was given,
-// else the rows past the last rowid before it. A row left out must be one the outbox has:
-// anything else it was refused for is an error.
+// else the rows it changed, the last rowids (each row added takes the largest one yet, plus
+// one). A row left out must be one the outbox has: anything else it was refused for is an
+// error.
 Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notifications,
                          std::int64_t now, SnapshotWriter& snapshots,
                          std::vector<std::size_t>* keep = nullptr,
@@ -750,8 +751,6 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
            "next_attempt_at, state, lease_owner, lease_until)" +
            ValuesOfRows(rows, kColumns) + dialect.add_rows_end + dialect.returning_id;
   };
-  // SQLite: the largest rowid before the next batch (its rows are given larger ones).
-  std::optional<std::int64_t> last_rowid;
   BatchStatements statements(db, kOutboxBatch, insert_of);
   std::vector<std::string> added_ids;
   int added = 0;
@@ -778,50 +777,33 @@ Result<int> InsertOutbox(sql::Db& db, const std::vector<Notification>& notificat
       while ((rc = insert.Step()) == kRow) added_ids.push_back(insert.Text(0));
       if (rc != kDone) return Unexpected(insert.Fail("queue notification " + first_id));
     } else {
-      if (!last_rowid) {
-        Stmt largest(db, "SELECT coalesce(max(rowid), 0) FROM outbox");
-        auto max = OneInt(largest, "queue notifications");
-        if (!max) return Unexpected(max.error());
-        last_rowid = *max;
-      }
       if (auto st = Run(insert, "queue notification", first_id); !st) return st;
-      all_added = insert.Changes() == std::int64_t(pending.size());
-      if (!all_added) {
+      const std::int64_t changed = insert.Changes();
+      all_added = changed == std::int64_t(pending.size());
+      if (!all_added && changed > 0) {
         Stmt rows(db, "SELECT id FROM outbox WHERE rowid > ?");
-        rows.Bind(*last_rowid);
+        rows.Bind(db.LastInsertId() - changed);
         StepResult rc;
         while ((rc = rows.Step()) == kRow) added_ids.push_back(rows.Text(0));
         if (rc != kDone) return Unexpected(rows.Fail("queue notification " + first_id));
       }
-      if (insert.Changes() > 0) last_rowid = db.LastInsertId();
     }
-    // The ids come back in no promised order; usually in the rows' own. Each row takes the
-    // first unused one equal to its id: of two rows with one id, the first was added.
-    const auto take = [&](const Pending& row) {
+    // The ids come back in no promised order. Each row takes one equal to its own: of two
+    // rows with one id, the first was added.
+    std::multiset<std::string_view> unclaimed(added_ids.begin(), added_ids.end());
+    for (const Pending& row : pending) {
+      if (!all_added) {
+        const std::string& id = notifications[row.index].id;
+        const auto it = unclaimed.find(id);
+        if (it == unclaimed.end()) {
+          if (auto st = ExpectQueued(db, id); !st) return st;
+          continue;
+        }
+        unclaimed.erase(it);
+      }
       ++added;
       if (row.kept) keep->push_back(row.index);
       if (row.lease) handed->push_back(row.index);
-    };
-    std::vector<bool> used(added_ids.size());
-    std::size_t next = 0;
-    for (const Pending& row : pending) {
-      if (all_added) {
-        take(row);
-        continue;
-      }
-      const std::string& id = notifications[row.index].id;
-      std::size_t at =
-          next < added_ids.size() && !used[next] && added_ids[next] == id ? next : added_ids.size();
-      for (std::size_t k = 0; at == added_ids.size() && k < added_ids.size(); ++k) {
-        if (!used[k] && added_ids[k] == id) at = k;
-      }
-      if (at == added_ids.size()) {
-        if (auto st = ExpectQueued(db, id); !st) return st;
-        continue;
-      }
-      used[at] = true;
-      next = at + 1;
-      take(row);
     }
     pending.clear();
     return Ok();
